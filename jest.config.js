@@ -1,0 +1,18 @@
+// `npm test` runs every project's tests in one Jest run.
+module.exports = {
+  projects: [
+    '<rootDir>/libs/types',
+    '<rootDir>/libs/config',
+    '<rootDir>/libs/logger',
+    '<rootDir>/libs/redis',
+    '<rootDir>/libs/auth',
+    '<rootDir>/libs/pubsub',
+    '<rootDir>/libs/http',
+    '<rootDir>/libs/testing',
+    '<rootDir>/tools/pubsub-emulator',
+    '<rootDir>/tools/dev',
+    '<rootDir>/apps/gateway',
+    '<rootDir>/apps/ingest',
+    '<rootDir>/apps/exposure-consumer',
+  ],
+};

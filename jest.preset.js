@@ -1,0 +1,38 @@
+// Shared Jest settings for every project: SWC transform (fast), real Node environment,
+// ES-module-only packages (jose, cookie) compiled to CommonJS, @herald/* path aliases.
+const path = require('node:path');
+
+const root = __dirname;
+const aliases = {
+  types: 'libs/types',
+  config: 'libs/config',
+  logger: 'libs/logger',
+  redis: 'libs/redis',
+  auth: 'libs/auth',
+  pubsub: 'libs/pubsub',
+  http: 'libs/http',
+  testing: 'libs/testing',
+  'pubsub-emulator': 'tools/pubsub-emulator',
+};
+
+module.exports = {
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.(ts|js|mjs)$': [
+      '@swc/jest',
+      {
+        jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+        module: { type: 'commonjs' },
+      },
+    ],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(jose|cookie)/)'],
+  moduleNameMapper: Object.fromEntries(
+    Object.entries(aliases).map(([name, dir]) => [
+      `^@herald/${name}$`,
+      path.join(root, dir, 'src/index.ts'),
+    ]),
+  ),
+  testMatch: ['<rootDir>/**/*.spec.ts'],
+  testTimeout: 30000,
+};

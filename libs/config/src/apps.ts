@@ -1,0 +1,121 @@
+/**
+ * Every environment variable Herald reads, per app. The only place that knows variable names and
+ * defaults; apps receive the frozen result.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, hostPorts, int, oneOf, optionalStr, parseEnv, str, url, type Parsed } from './schema';
+
+type Env = Record<string, string | undefined>;
+
+const common = {
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+  HOST: str('0.0.0.0'),
+  /** How long shutdown may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
+};
+
+const redis = {
+  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_CLUSTER_NODES: hostPorts(),
+};
+
+const auth = {
+  AUTH_JWT_SECRET: optionalStr(),
+  AUTH_JWKS_URL: url(undefined, ['http:', 'https:']),
+  AUTH_ISSUER: optionalStr(),
+  AUTH_AUDIENCE: optionalStr(),
+  AUTH_CLOCK_TOLERANCE_SECONDS: int(5, 0, 300),
+};
+
+const pubsub = {
+  PUBSUB_PROJECT_ID: str('herald-dev'),
+  /** host:port of a Pub/Sub emulator; unset means Google Cloud itself. */
+  PUBSUB_EMULATOR_HOST: optionalStr(),
+  EXPOSURE_TOPIC: str('exposures'),
+};
+
+export const gatewaySchema = {
+  ...common,
+  ...redis,
+  ...auth,
+  ...pubsub,
+  PORT: int(8080, 0, 65535),
+  GATEWAY_ID: str(`${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`),
+  /** Ids fetched and pushed per drain step. */
+  DRAIN_BATCH_SIZE: int(100, 1, 1000),
+  /** Message bodies kept in the in-process LRU cache. */
+  BODY_CACHE_MAX: int(10_000, 1),
+  /** Largest frame a client may send. */
+  WS_MAX_PAYLOAD_BYTES: int(16 * 1024, 64),
+  /** Server ping interval; a peer that misses one pong is terminated. */
+  HEARTBEAT_INTERVAL_MS: int(30_000, 100),
+  /** Bytes a session may have queued on its socket before it is closed as a slow consumer. */
+  SEND_BUFFER_MAX_BYTES: int(1024 * 1024, 1024),
+  EXPOSURE_BATCH_MAX_MESSAGES: int(500, 1, 1000),
+  EXPOSURE_BATCH_MAX_MS: int(20, 1, 10_000),
+};
+
+export const ingestSchema = {
+  ...common,
+  ...redis,
+  ...auth,
+  PORT: int(8081, 0, 65535),
+  INBOX_CAP: int(1000, 1, 100_000),
+  MESSAGE_DEFAULT_TTL_SECONDS: int(7 * 24 * 3600, 1),
+  MESSAGE_MAX_TTL_SECONDS: int(30 * 24 * 3600, 1),
+  /** Largest HTTP body accepted. */
+  MAX_BODY_BYTES: int(256 * 1024, 1024),
+  /** Most user ids one POST /v1/messages may name. */
+  MAX_RECIPIENTS: int(1000, 1, 100_000),
+};
+
+export const consumerSchema = {
+  ...common,
+  ...auth,
+  ...pubsub,
+  PORT: int(8082, 0, 65535),
+  EXPOSURE_SUBSCRIPTION: str('exposures-consumer'),
+  /** Postgres; unset means an embedded Postgres in EMBEDDED_PG_DIR on EMBEDDED_PG_PORT. */
+  DATABASE_URL: url(undefined, ['postgres:', 'postgresql:']),
+  EMBEDDED_PG_DIR: str('.herald/postgres'),
+  EMBEDDED_PG_PORT: int(54329, 1, 65535),
+  CONSUMER_BATCH_MAX: int(500, 1, 10_000),
+  CONSUMER_BATCH_MAX_MS: int(100, 1, 60_000),
+  CONSUMER_MAX_OUTSTANDING: int(5000, 1, 1_000_000),
+  CONSUMER_ACK_DEADLINE_SECONDS: int(60, 10, 600),
+};
+
+export type GatewayConfig = Parsed<typeof gatewaySchema>;
+export type IngestConfig = Parsed<typeof ingestSchema>;
+export type ConsumerConfig = Parsed<typeof consumerSchema>;
+export type AuthConfig = Parsed<typeof auth>;
+export type RedisConfig = Parsed<typeof redis>;
+export type PubSubConfig = Parsed<typeof pubsub>;
+
+function checkAuth(config: AuthConfig): void {
+  if (!config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'or AUTH_JWKS_URL must be set (how would tokens be verified?)');
+  }
+  if (config.AUTH_JWT_SECRET && Buffer.byteLength(config.AUTH_JWT_SECRET) < 32) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'must be at least 32 bytes long');
+  }
+}
+
+export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
+  const config = parseEnv(gatewaySchema, env);
+  checkAuth(config);
+  return config;
+}
+
+export function loadIngestConfig(env: Env = process.env): IngestConfig {
+  const config = parseEnv(ingestSchema, env);
+  checkAuth(config);
+  return config;
+}
+
+export function loadConsumerConfig(env: Env = process.env): ConsumerConfig {
+  const config = parseEnv(consumerSchema, env);
+  checkAuth(config);
+  return config;
+}

@@ -1,0 +1,88 @@
+/**
+ * The HTTP app every service starts from: Contract error bodies, `/healthz`, `/readyz` (503 while
+ * starting or draining, or when a dependency check fails), `/metrics` (Prometheus) and, for
+ * services with an API, OpenAPI docs at `/docs`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from '@herald/logger';
+import { redactUrl } from '@herald/logger';
+import { installErrorHandling } from './errors';
+
+export type ReadinessCheck = () => Promise<void>;
+
+export interface HttpAppOptions {
+  logger: Logger;
+  /** Largest request body, in bytes. */
+  bodyLimit?: number;
+  /** Title and version for the OpenAPI document; omit for services without an API. */
+  api?: { title: string; version: string; description?: string };
+  /** Dependency checks run by /readyz; each throws when its dependency is down. */
+  readinessChecks?: Record<string, ReadinessCheck>;
+}
+
+export interface HttpApp {
+  app: FastifyInstance;
+  metrics: Registry;
+  /** Ready means: started and not draining. /readyz also runs the dependency checks. */
+  setReady(ready: boolean): void;
+}
+
+export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    serializerOpts: {},
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  installErrorHandling(app);
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: redactUrl(request.url), status: reply.statusCode }, 'request');
+  });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+
+  let ready = false;
+  const checks = opts.readinessChecks ?? {};
+
+  if (opts.api) {
+    await app.register(swagger, {
+      openapi: {
+        info: { title: opts.api.title, version: opts.api.version, description: opts.api.description },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+  }
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (request, reply) => {
+    if (!ready) return reply.status(503).send({ status: 'not ready' });
+    const failed: Record<string, string> = {};
+    await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        try {
+          await check();
+        } catch (err) {
+          failed[name] = (err as Error).message;
+        }
+      }),
+    );
+    if (Object.keys(failed).length > 0) {
+      request.log.warn({ failed }, 'readiness check failed');
+      return reply.status(503).send({ status: 'not ready', failed });
+    }
+    return { status: 'ready' };
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    void reply.header('content-type', metrics.contentType);
+    return metrics.metrics();
+  });
+
+  return { app, metrics, setReady: (value) => void (ready = value) };
+}

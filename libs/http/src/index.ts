@@ -1,0 +1,4 @@
+export * from './app';
+export * from './errors';
+export * from './auth';
+export * from './lifecycle';

@@ -1,0 +1,19 @@
+/**
+ * Every Redis key and channel name Herald uses, built here and nowhere else.
+ *
+ * A user's keys share the hash tag `{u:<id>}` so that one script touches one Redis Cluster slot.
+ * A message body is tagged by its own id, so bodies spread evenly over the cluster.
+ * Ids and names reaching this module were validated by `@herald/types` (closed charset, bounded).
+ */
+export const keys = {
+  /** List of message ids the user has not acknowledged, oldest first. */
+  inbox: (userId: string) => `{u:${userId}}:inbox`,
+  /** Set of the user's categories. */
+  userCategories: (userId: string) => `{u:${userId}}:cats`,
+  /** Channel that tells gateways about the user's new messages and category changes. */
+  userChannel: (userId: string) => `{u:${userId}}:notify`,
+  /** A message body (see message-codec), with the message's TTL. */
+  message: (messageId: string) => `msg:{${messageId}}`,
+  /** Set of a category's members. */
+  categoryMembers: (category: string) => `cat:{${category}}:members`,
+} as const;

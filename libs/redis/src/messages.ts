@@ -1,0 +1,30 @@
+/** Message bodies: stored once by ingest with the message's TTL, read by gateways. */
+import { Cluster } from 'ioredis';
+import type { Message } from '@herald/types';
+import { keys } from './keys';
+import type { HeraldRedis } from './client';
+import { encodeMessage } from './message-codec';
+
+/** Store the body with its TTL; returns the encoded form to put in notifications. */
+export async function storeMessage(redis: HeraldRedis, message: Message): Promise<string> {
+  const encoded = encodeMessage(message);
+  const ttlMs = Math.max(1, message.expiresAt - Date.now());
+  await redis.set(keys.message(message.id), encoded, 'PX', ttlMs);
+  return encoded;
+}
+
+/**
+ * Encoded bodies for ids, null where expired or unknown, in one round trip: MGET on a single
+ * node; on a Cluster, where bodies live on many slots, one pipeline of GETs.
+ */
+export async function loadMessages(redis: HeraldRedis, ids: string[]): Promise<(string | null)[]> {
+  if (ids.length === 0) return [];
+  if (!(redis instanceof Cluster)) return redis.mget(ids.map(keys.message));
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.get(keys.message(id));
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return (value as string | null) ?? null;
+  });
+}

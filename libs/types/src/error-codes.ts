@@ -1,0 +1,49 @@
+/**
+ * Error codes of the HTTP APIs and of `error` frames (Contract), each with its HTTP status and
+ * a sentence that tells the caller what to do. One table for every service.
+ */
+export const ErrorCodes = {
+  // HTTP request errors
+  BAD_REQUEST: { status: 400, message: 'The request is malformed; check it against the API docs at /docs.' },
+  INVALID_BODY: { status: 400, message: 'The request body does not match the schema.' },
+  INVALID_USER_ID: { status: 400, message: 'User ids are 1-128 characters of A-Z a-z 0-9 _ - . : @' },
+  INVALID_CATEGORY: { status: 400, message: 'Category names are 1-64 characters of A-Z a-z 0-9 _ - . :' },
+  INVALID_QUERY: { status: 400, message: 'A query parameter is invalid.' },
+  INVALID_CURSOR: { status: 400, message: 'The cursor is not one this API returned; start again without it.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is over the size limit.' },
+  UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required.' },
+  FORBIDDEN: { status: 403, message: 'The token lacks the scope this route needs.' },
+  NOT_FOUND: { status: 404, message: 'No such route.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'That method is not allowed on this route.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
+  NOT_READY: { status: 503, message: 'The service is starting or draining; retry shortly.' },
+  INTERNAL: { status: 500, message: 'Something went wrong on our side; it has been logged.' },
+  // WebSocket `error` frame codes
+  INVALID_JSON: { status: 400, message: 'Frames must be JSON text.' },
+  UNKNOWN_FRAME: { status: 400, message: 'Unknown frame type; the client may send only {"type":"ack","ids":[…]}.' },
+  INVALID_FRAME: { status: 400, message: 'The frame does not match its schema.' },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** The HTTP error body (Contract): `{"error":{"code":"…","message":"…"}}`. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+/** An error with a stable code; services turn it into the Contract's error body. */
+export class HeraldError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string = ErrorCodes[code].message) {
+    super(message);
+    this.name = 'HeraldError';
+    this.code = code;
+    this.status = ErrorCodes[code].status;
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message } };
+  }
+}

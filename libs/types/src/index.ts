@@ -1,0 +1,7 @@
+export * from './close-codes';
+export * from './error-codes';
+export * from './frames';
+export * from './message';
+export * from './exposure';
+export * from './scopes';
+export * from './identifiers';

@@ -1,0 +1,14 @@
+/** A message as ingest stores it and gateways deliver it. */
+export interface Message {
+  id: string;
+  category: string | null;
+  payload: unknown;
+  /** ISO-8601 time ingest accepted it. */
+  createdAt: string;
+  /** Epoch milliseconds after which it must never be delivered. */
+  expiresAt: number;
+}
+
+/** Message defaults (Contract). */
+export const MESSAGE_DEFAULT_TTL_SECONDS = 7 * 24 * 3600;
+export const INBOX_DEFAULT_CAP = 1000;

@@ -1,0 +1,8 @@
+/** OAuth-style scopes carried in the `scope` claim of producer and analyst tokens (Contract). */
+export const Scope = {
+  MESSAGES_WRITE: 'messages:write',
+  CATEGORIES_WRITE: 'categories:write',
+  EXPOSURES_READ: 'exposures:read',
+} as const;
+
+export type Scope = (typeof Scope)[keyof typeof Scope];
