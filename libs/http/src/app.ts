@@ -3,7 +3,7 @@
  * starting or draining, or when a dependency check fails), `/metrics` (Prometheus) and, for
  * services with an API, OpenAPI docs at `/docs`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -34,9 +34,8 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    serializerOpts: {},
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   installErrorHandling(app);

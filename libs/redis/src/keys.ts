@@ -12,6 +12,9 @@ export const keys = {
   userCategories: (userId: string) => `{u:${userId}}:cats`,
   /** Channel that tells gateways about the user's new messages and category changes. */
   userChannel: (userId: string) => `{u:${userId}}:notify`,
+  /** The user id of a `userChannel`, or null for any other name. */
+  userOfChannel: (channel: string): string | null =>
+    channel.startsWith('{u:') && channel.endsWith('}:notify') ? channel.slice(3, -8) : null,
   /** A message body (see message-codec), with the message's TTL. */
   message: (messageId: string) => `msg:{${messageId}}`,
   /** Set of a category's members. */

@@ -1,0 +1,198 @@
+/**
+ * The gateway node: wires auth, hub, sessions, drain, live router and exposure publisher around
+ * one HTTP server (health, readiness, metrics) that upgrades `GET /ws` to WebSocket.
+ *
+ * Connection flow (docs/ARCHITECTURE.md): verify the token before the upgrade; register the
+ * session; subscribe to the user's channel; read categories; send `welcome`; drain the inbox;
+ * wait for the notifications published before the drain to be routed (barrier); push the live
+ * messages that arrived meanwhile, minus those the drain pushed; from then on, live.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { PubSub } from '@google-cloud/pubsub';
+import type { GatewayConfig } from '@herald/config';
+import type { Logger } from '@herald/logger';
+import { CloseCode } from '@herald/types';
+import { AuthError, createVerifier, type Principal } from '@herald/auth';
+import { closeRedis, createRedis, getUserCategories, removeFromInbox } from '@herald/redis';
+import { createPubSub } from '@herald/pubsub';
+import { createHttpApp, runAll } from '@herald/http';
+import { createGatewayMetrics } from './metrics';
+import { ExposurePublisher } from './exposure-publisher';
+import { Hub } from './hub';
+import { BodyStore } from './body-store';
+import { LiveRouter } from './live-router';
+import { drainInbox } from './drain';
+import { Session, type SessionContext } from './session';
+import { refuseUpgrade, upgradeToken } from './upgrade-auth';
+
+/** How often token expiry is checked for every session (one sweep, no per-session timers). */
+const EXPIRY_SWEEP_MS = 1000;
+/** How long close() waits for clients to answer the 1012 close before cutting them off. */
+const CLOSE_WAIT_MS = 3000;
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** Replaces the Pub/Sub client built from config (tests). */
+  pubsub?: PubSub;
+}
+
+export interface Gateway {
+  /** Listen on HOST:PORT; resolves with the base URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+  readonly hub: Hub;
+  readonly publisher: ExposurePublisher;
+}
+
+export async function buildGateway({ config, logger, pubsub: givenPubSub }: GatewayOptions): Promise<Gateway> {
+  const log = logger.child({ module: 'gateway', gatewayId: config.GATEWAY_ID });
+  const redis = createRedis(config, 'commands', 'gateway');
+  const sub = createRedis(config, 'subscriber', 'gateway');
+  const http = await createHttpApp({
+    logger,
+    readinessChecks: { redis: async () => void (await redis.ping()) },
+  });
+  const metrics = createGatewayMetrics(http.metrics);
+  const pubsub = givenPubSub ?? createPubSub(config);
+  const topic = pubsub.topic(config.EXPOSURE_TOPIC, {
+    batching: { maxMessages: config.EXPOSURE_BATCH_MAX_MESSAGES, maxMilliseconds: config.EXPOSURE_BATCH_MAX_MS },
+  });
+  const publisher = new ExposurePublisher(topic, config.GATEWAY_ID, metrics, logger.child({ module: 'exposures' }));
+  const hub = new Hub();
+  const bodies = new BodyStore(redis, config.BODY_CACHE_MAX, metrics.bodyLookups);
+  const router = new LiveRouter(sub, hub, bodies, logger.child({ module: 'live' }));
+  const verifier = createVerifier(config);
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.WS_MAX_PAYLOAD_BYTES,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  const drainDeps = { redis, bodies, metrics, batchSize: config.DRAIN_BATCH_SIZE };
+
+  const ctx: SessionContext = {
+    publisher,
+    metrics,
+    sendBufferMaxBytes: config.SEND_BUFFER_MAX_BYTES,
+    onAck(session, ids) {
+      removeFromInbox(redis, session.userId, ids).then(
+        (removed) => metrics.acked.inc(removed),
+        (err: unknown) => log.warn({ err, sessionId: session.id }, 'ack failed; the ids stay and come back next time'),
+      );
+    },
+  };
+
+  let accepting = true;
+
+  async function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    if (!accepting) return refuseUpgrade(socket, 'NOT_READY');
+    const path = (request.url ?? '').split('?', 1)[0];
+    if (path !== '/ws') return refuseUpgrade(socket, 'NOT_FOUND');
+    let principal: Principal;
+    try {
+      principal = await verifier.verify(upgradeToken(request));
+    } catch (err) {
+      const reason = err instanceof AuthError ? err.reason : 'error';
+      metrics.connectsRefused.inc({ reason });
+      log.info({ reason }, 'upgrade refused');
+      return refuseUpgrade(socket, 'UNAUTHORIZED');
+    }
+    if (socket.destroyed || !accepting) return refuseUpgrade(socket, 'NOT_READY');
+    wss.handleUpgrade(request, socket, head, (ws) => void openSession(ws, principal));
+  }
+
+  async function openSession(ws: WebSocket, principal: Principal): Promise<void> {
+    const started = performance.now();
+    const expiresAt = principal.exp ? (principal.exp + config.AUTH_CLOCK_TOLERANCE_SECONDS) * 1000 : Infinity;
+    const session = new Session(principal.userId, ws, expiresAt, ctx);
+    ws.on('message', (data, isBinary) => session.onFrame(data, isBinary));
+    ws.on('pong', () => (session.isAlive = true));
+    ws.on('error', (err) => log.debug({ err, sessionId: session.id }, 'socket error'));
+    ws.on('close', () => {
+      session.markClosed();
+      metrics.connections.dec();
+      if (hub.remove(session)) router.unsubscribe(session.userId);
+    });
+    metrics.connections.inc();
+    hub.add(session);
+    try {
+      await router.subscribe(session.userId);
+      const categories = await getUserCategories(redis, session.userId);
+      hub.setCategories(session, categories);
+      session.sendFrame({ type: 'welcome', sessionId: session.id, userId: session.userId, categories });
+      const drained = await drainInbox(drainDeps, session);
+      await router.barrier();
+      session.endDrain(drained);
+      metrics.drainSeconds.observe((performance.now() - started) / 1000);
+    } catch (err) {
+      log.error({ err, sessionId: session.id }, 'connect failed; asking the client to retry later');
+      session.close(CloseCode.OVERLOADED);
+    }
+  }
+
+  http.app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    onUpgrade(request, socket, head).catch((err: unknown) => {
+      log.error({ err }, 'upgrade failed');
+      socket.destroy();
+    });
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const session of hub.all()) {
+      if (!session.isAlive) {
+        session.ws.terminate();
+        continue;
+      }
+      session.isAlive = false;
+      session.ws.ping();
+    }
+  }, config.HEARTBEAT_INTERVAL_MS);
+  const expirySweep = setInterval(() => {
+    const now = Date.now();
+    for (const session of hub.all()) if (now >= session.expiresAt) session.close(CloseCode.TOKEN_EXPIRED);
+  }, EXPIRY_SWEEP_MS);
+
+  let closing: Promise<void> | undefined;
+
+  return {
+    hub,
+    publisher,
+    async listen() {
+      const url = await http.app.listen({ host: config.HOST, port: config.PORT });
+      http.setReady(true);
+      log.info({ url, ws: `${url.replace(/^http/, 'ws')}/ws` }, 'listening');
+      return url;
+    },
+    close() {
+      closing ??= runAll([
+        () => {
+          accepting = false;
+          http.setReady(false);
+          clearInterval(heartbeat);
+          clearInterval(expirySweep);
+        },
+        () => closeSessions(hub, CLOSE_WAIT_MS),
+        () => http.app.close(),
+        () => publisher.close(config.SHUTDOWN_TIMEOUT_MS / 2),
+        () => (givenPubSub ? undefined : pubsub.close()),
+        () => closeRedis(sub),
+        () => closeRedis(redis),
+      ]);
+      return closing;
+    },
+  };
+}
+
+/** Close every session with 1012 (restart: reconnect elsewhere); cut off those that do not answer in time. */
+async function closeSessions(hub: Hub, waitMs: number): Promise<void> {
+  const sessions = [...hub.all()];
+  for (const session of sessions) session.close(CloseCode.SERVER_RESTART);
+  const deadline = Date.now() + waitMs;
+  while (hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  for (const session of hub.all()) session.ws.terminate();
+}

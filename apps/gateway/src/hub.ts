@@ -1,0 +1,80 @@
+/**
+ * The manager: which sessions are connected on this gateway, indexed by user and by category.
+ * Pure bookkeeping; it sends nothing itself.
+ */
+import type { Session } from './session';
+
+export class Hub {
+  private readonly byUser = new Map<string, Set<Session>>();
+  private readonly byCategory = new Map<string, Set<Session>>();
+  private readonly categoriesOf = new Map<Session, ReadonlySet<string>>();
+
+  get size(): number {
+    return this.categoriesOf.size;
+  }
+
+  /** Adds the session; returns true when it is the user's first session on this gateway. */
+  add(session: Session): boolean {
+    let sessions = this.byUser.get(session.userId);
+    const first = !sessions;
+    if (!sessions) this.byUser.set(session.userId, (sessions = new Set()));
+    sessions.add(session);
+    this.categoriesOf.set(session, new Set());
+    return first;
+  }
+
+  /** Removes the session; returns true when the user has no session left here. Removing twice is a no-op. */
+  remove(session: Session): boolean {
+    if (!this.categoriesOf.has(session)) return false;
+    this.setCategories(session, []);
+    this.categoriesOf.delete(session);
+    const sessions = this.byUser.get(session.userId);
+    sessions?.delete(session);
+    if (sessions && sessions.size === 0) {
+      this.byUser.delete(session.userId);
+      return true;
+    }
+    return false;
+  }
+
+  setCategories(session: Session, categories: Iterable<string>): void {
+    const previous = this.categoriesOf.get(session);
+    if (!previous) return;
+    const next = new Set(categories);
+    for (const category of previous) {
+      if (next.has(category)) continue;
+      const members = this.byCategory.get(category);
+      members?.delete(session);
+      if (members?.size === 0) this.byCategory.delete(category);
+    }
+    for (const category of next) {
+      let members = this.byCategory.get(category);
+      if (!members) this.byCategory.set(category, (members = new Set()));
+      members.add(session);
+    }
+    this.categoriesOf.set(session, next);
+  }
+
+  /** Sets the categories of every session of the user. */
+  setUserCategories(userId: string, categories: string[]): void {
+    for (const session of this.sessionsOf(userId)) this.setCategories(session, categories);
+  }
+
+  sessionsOf(userId: string): ReadonlySet<Session> {
+    return this.byUser.get(userId) ?? EMPTY;
+  }
+
+  sessionsIn(category: string): ReadonlySet<Session> {
+    return this.byCategory.get(category) ?? EMPTY;
+  }
+
+  categoriesOfSession(session: Session): string[] {
+    return [...(this.categoriesOf.get(session) ?? [])].sort();
+  }
+
+  all(): IterableIterator<Session> {
+    return this.categoriesOf.keys();
+  }
+}
+
+const EMPTY: ReadonlySet<Session> = new Set();

@@ -1,0 +1,64 @@
+/** The gateway's Prometheus metrics, registered on the app's registry. */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function createGatewayMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    connections: new Gauge({ name: 'herald_gateway_connections', help: 'Open WebSocket sessions', registers }),
+    connectsRefused: new Counter({
+      name: 'herald_gateway_connects_refused_total',
+      help: 'Upgrade requests refused before the upgrade, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    pushed: new Counter({
+      name: 'herald_gateway_messages_pushed_total',
+      help: 'Message frames pushed to clients, by via (offline drain or live)',
+      labelNames: ['via'] as const,
+      registers,
+    }),
+    acked: new Counter({ name: 'herald_gateway_acks_total', help: 'Message ids acknowledged by clients', registers }),
+    expiredDropped: new Counter({
+      name: 'herald_gateway_expired_dropped_total',
+      help: 'Ids dropped from inboxes because their message expired',
+      registers,
+    }),
+    bodyLookups: new Counter({
+      name: 'herald_gateway_body_lookups_total',
+      help: 'Message body lookups by result (cache hit or miss)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    drainSeconds: new Histogram({
+      name: 'herald_gateway_drain_seconds',
+      help: 'Time from upgrade to the end of the offline drain',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    closes: new Counter({
+      name: 'herald_gateway_closes_total',
+      help: 'Sessions closed by the server, by close code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    frameErrors: new Counter({
+      name: 'herald_gateway_frame_errors_total',
+      help: 'Client frames refused with an error frame, by code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    exposures: new Counter({
+      name: 'herald_exposures_published_total',
+      help: 'Exposure events by outcome (published, retried, failed)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    exposuresPending: new Gauge({
+      name: 'herald_exposures_pending',
+      help: 'Exposure events handed to the publisher and not yet confirmed by Pub/Sub',
+      registers,
+    }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

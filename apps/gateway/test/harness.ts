@@ -1,0 +1,103 @@
+/**
+ * An in-process gateway on a private Redis and a real Pub/Sub emulator, plus what a test needs
+ * around it: a producer that writes messages the way ingest does, and a collector of the
+ * exposure events the gateway publishes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Message as PubSubMessage, Subscription } from '@google-cloud/pubsub';
+import { loadGatewayConfig, type GatewayConfig } from '@herald/config';
+import { createLogger } from '@herald/logger';
+import { createPubSub, ensureSubscription } from '@herald/pubsub';
+import {
+  createRedis,
+  deliverToUser,
+  storeMessage,
+  replaceUserCategories,
+  closeRedis,
+  type HeraldRedis,
+} from '@herald/redis';
+import type { ExposureEvent } from '@herald/types';
+import { startPubSub, startRedisServer, signToken, TEST_JWT_SECRET, type RedisServer } from '@herald/testing';
+import { buildGateway, type Gateway } from '../src/gateway';
+
+process.env.METADATA_SERVER_DETECTION = 'none';
+
+export interface Harness {
+  gateway: Gateway;
+  config: GatewayConfig;
+  wsUrl: string;
+  httpUrl: string;
+  redis: HeraldRedis;
+  redisServer: RedisServer;
+  exposures: ExposureEvent[];
+  /** Write a message the way ingest does: body with TTL, then the atomic inbox append + notify. */
+  send(userIds: string[], payload: unknown, opts?: { ttlMs?: number; id?: string }): Promise<string>;
+  setCategories(userId: string, categories: string[]): Promise<void>;
+  token(userId: string, opts?: Parameters<typeof signToken>[1]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const redisServer = await startRedisServer();
+  const pubsubServer = await startPubSub();
+  const topicName = `exposures-${randomUUID().slice(0, 8)}`;
+  const config = loadGatewayConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    REDIS_URL: redisServer.url,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    AUTH_CLOCK_TOLERANCE_SECONDS: '0',
+    PUBSUB_PROJECT_ID: pubsubServer.projectId,
+    PUBSUB_EMULATOR_HOST: pubsubServer.emulatorHost,
+    EXPOSURE_TOPIC: topicName,
+    EXPOSURE_BATCH_MAX_MS: '5',
+    ...env,
+  });
+  const pubsub = createPubSub(config);
+  const subscription: Subscription = await ensureSubscription(pubsub, topicName, `check-${topicName}`, 30);
+  const exposures: ExposureEvent[] = [];
+  subscription.on('message', (m: PubSubMessage) => {
+    exposures.push(JSON.parse(m.data.toString()) as ExposureEvent);
+    m.ack();
+  });
+  subscription.on('error', () => undefined);
+
+  const logger = createLogger({ app: 'gateway-test', level: 'silent' });
+  const gateway = await buildGateway({ config, logger });
+  const httpUrl = await gateway.listen();
+  const redis = createRedis(config, 'commands', 'test');
+
+  return {
+    gateway,
+    config,
+    httpUrl,
+    wsUrl: `${httpUrl.replace(/^http/, 'ws')}/ws`,
+    redis,
+    redisServer,
+    exposures,
+    async send(userIds, payload, opts = {}) {
+      const id = opts.id ?? randomUUID();
+      const message = {
+        id,
+        category: null,
+        payload,
+        createdAt: new Date().toISOString(),
+        expiresAt: Date.now() + (opts.ttlMs ?? 60_000),
+      };
+      const encoded = await storeMessage(redis, message);
+      for (const userId of userIds) await deliverToUser(redis, userId, id, encoded, 1000);
+      return id;
+    },
+    setCategories: (userId, categories) => replaceUserCategories(redis, userId, categories),
+    token: (userId, opts) => signToken(userId, opts),
+    async close() {
+      await gateway.close();
+      await subscription.close();
+      await pubsub.close();
+      await closeRedis(redis);
+      await pubsubServer.stop();
+      await redisServer.stop();
+    },
+  };
+}

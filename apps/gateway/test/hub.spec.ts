@@ -1,0 +1,26 @@
+import { Hub } from '../src/hub';
+import type { Session } from '../src/session';
+
+const session = (userId: string) => ({ userId }) as unknown as Session;
+
+describe('Hub', () => {
+  it('indexes sessions by user and category and forgets them on removal', () => {
+    const hub = new Hub();
+    const a1 = session('a');
+    const a2 = session('a');
+    expect(hub.add(a1)).toBe(true);
+    expect(hub.add(a2)).toBe(false);
+    hub.setCategories(a1, ['x', 'y']);
+    hub.setCategories(a2, ['y']);
+    expect([...hub.sessionsIn('y')]).toEqual([a1, a2]);
+    hub.setUserCategories('a', ['z']);
+    expect(hub.sessionsIn('y').size).toBe(0);
+    expect(hub.sessionsIn('z').size).toBe(2);
+    expect(hub.remove(a1)).toBe(false);
+    expect(hub.remove(a1)).toBe(false);
+    expect(hub.remove(a2)).toBe(true);
+    expect(hub.size).toBe(0);
+    expect(hub.sessionsIn('z').size).toBe(0);
+    expect(hub.sessionsOf('a').size).toBe(0);
+  });
+});
