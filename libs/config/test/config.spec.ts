@@ -1,0 +1,43 @@
+import { loadGatewayConfig, loadIngestConfig, loadConsumerConfig, ConfigError } from '../src';
+
+const secret = { AUTH_JWT_SECRET: 'x'.repeat(32) };
+
+function problem(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('no error');
+}
+
+describe('config', () => {
+  it('applies the Contract defaults and freezes the result', () => {
+    const gateway = loadGatewayConfig(secret);
+    expect(gateway.PORT).toBe(8080);
+    expect(gateway.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(gateway.EXPOSURE_TOPIC).toBe('exposures');
+    expect(Object.isFrozen(gateway)).toBe(true);
+    expect(loadIngestConfig(secret).PORT).toBe(8081);
+    expect(loadConsumerConfig(secret).PORT).toBe(8082);
+    expect(loadConsumerConfig(secret).DATABASE_URL).toBeUndefined();
+  });
+
+  it('names the variable when a value is bad', () => {
+    expect(problem(() => loadGatewayConfig({ ...secret, PORT: 'eighty' })).variable).toBe('PORT');
+    expect(problem(() => loadGatewayConfig({ ...secret, REDIS_URL: 'http://x' })).variable).toBe('REDIS_URL');
+    expect(problem(() => loadGatewayConfig({ ...secret, LOG_LEVEL: 'loud' })).variable).toBe('LOG_LEVEL');
+    expect(problem(() => loadGatewayConfig({ ...secret, REDIS_CLUSTER_NODES: 'a:1,b' })).variable).toBe('REDIS_CLUSTER_NODES');
+    expect(problem(() => loadConsumerConfig({ ...secret, DATABASE_URL: 'mysql://x' })).variable).toBe('DATABASE_URL');
+    expect(problem(() => loadIngestConfig({})).message).toMatch(/AUTH_JWT_SECRET.*AUTH_JWKS_URL/);
+    expect(problem(() => loadIngestConfig({ AUTH_JWT_SECRET: 'short' })).variable).toBe('AUTH_JWT_SECRET');
+  });
+
+  it('parses cluster nodes', () => {
+    expect(loadGatewayConfig({ ...secret, REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001' }).REDIS_CLUSTER_NODES).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+    ]);
+  });
+});
