@@ -3,13 +3,34 @@
  * starting or draining, or when a dependency check fails), `/metrics` (Prometheus) and, for
  * services with an API, OpenAPI docs at `/docs`.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import type { Logger } from '@herald/logger';
 import { redactUrl } from '@herald/logger';
-import { installErrorHandling } from './errors';
+import { installErrorHandling, toHeraldError } from './errors';
+
+/** Longest path parameter; user ids are up to 128 characters, percent-encoding can triple that. */
+const MAX_PARAM_LENGTH = 512;
+
+/**
+ * Bodies are validated strictly (a string is not a number, a string is not an array); query
+ * strings and path parameters are text by nature and are coerced to the schema's types.
+ */
+function validators() {
+  const make = (coerceTypes: false | 'array') => {
+    const ajv = new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+    addFormats(ajv);
+    return ajv;
+  };
+  const body = make(false);
+  const text = make('array');
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : text).compile(schema);
+}
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -36,8 +57,13 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (err, _request, reply) => {
+      const herald = toHeraldError(err);
+      void (reply as FastifyReply).status(herald.status).send(herald.toBody());
+    },
   });
+  app.setValidatorCompiler(validators());
   installErrorHandling(app);
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: redactUrl(request.url), status: reply.statusCode }, 'request');

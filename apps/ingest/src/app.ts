@@ -1,0 +1,84 @@
+/**
+ * The ingest service as a value: `buildIngest` wires config, Redis, token verification and the
+ * routes onto the shared HTTP app, without listening, so tests drive it with `app.inject()` and
+ * `main.ts` alone owns the process (listen, signals).
+ */
+import type { FastifyInstance } from 'fastify';
+import { createVerifier } from '@herald/auth';
+import { ConfigError, type IngestConfig } from '@herald/config';
+import { createHttpApp, runAll, type HttpApp } from '@herald/http';
+import type { Logger } from '@herald/logger';
+import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
+import { createIngestMetrics } from './metrics';
+import { redisReadiness } from './readiness';
+import { registerCategoryRoutes } from './routes/categories';
+import { registerMessageRoutes } from './routes/messages';
+
+/** Shown in the OpenAPI document at /docs. */
+const API = {
+  title: 'Herald ingest',
+  version: '1',
+  description: 'Send messages to users or categories, and manage users\' categories. Bearer JWT with scopes.',
+};
+
+export interface IngestOptions {
+  config: IngestConfig;
+  logger: Logger;
+  /**
+   * A commands connection to use instead of one made from the config. The caller keeps
+   * ownership of a connection it passes: `close()` quits only the connection ingest made itself.
+   */
+  redis?: HeraldRedis;
+}
+
+export interface Ingest {
+  app: FastifyInstance;
+  /** Stops the HTTP app (readiness goes 503 first), then quits Redis. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Config combinations a single variable's parser cannot see. */
+function checkConfig(config: IngestConfig): void {
+  if (config.MESSAGE_DEFAULT_TTL_SECONDS > config.MESSAGE_MAX_TTL_SECONDS) {
+    throw new ConfigError(
+      'MESSAGE_DEFAULT_TTL_SECONDS',
+      `must not exceed MESSAGE_MAX_TTL_SECONDS (${config.MESSAGE_MAX_TTL_SECONDS}), got ${config.MESSAGE_DEFAULT_TTL_SECONDS}`,
+    );
+  }
+}
+
+export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
+  const { config, logger } = opts;
+  checkConfig(config);
+  const ownsRedis = opts.redis === undefined;
+  const redis = opts.redis ?? createRedis(config, 'commands', 'ingest');
+  if (ownsRedis) redis.on('error', (err: Error) => logger.warn({ err, module: 'redis' }, 'redis connection error'));
+
+  let http: HttpApp;
+  try {
+    http = await createHttpApp({
+      logger,
+      bodyLimit: config.MAX_BODY_BYTES,
+      api: API,
+      readinessChecks: { redis: redisReadiness(redis) },
+    });
+  } catch (err) {
+    if (ownsRedis) await closeRedis(redis);
+    throw err;
+  }
+  const { app, metrics, setReady } = http;
+  // Ready once listening (not merely built); not ready from the moment closing starts.
+  app.addHook('onListen', async () => setReady(true));
+  app.addHook('preClose', async () => setReady(false));
+
+  const deps = { config, redis, verifier: createVerifier(config), metrics: createIngestMetrics(metrics), logger };
+  registerMessageRoutes(app, deps);
+  registerCategoryRoutes(app, deps);
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= runAll([() => app.close(), () => (ownsRedis ? closeRedis(redis) : undefined)]);
+    return closing;
+  };
+  return { app, close };
+}

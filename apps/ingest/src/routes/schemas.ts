@@ -1,0 +1,52 @@
+/**
+ * JSON-schema pieces shared by ingest's routes. The identifier patterns come from
+ * `@herald/types`, so the schema refuses exactly what `isUserId`/`isCategory` refuse, and /docs
+ * shows the same rule the code applies.
+ */
+import { CATEGORY_PATTERN, ErrorCodes, USER_ID_PATTERN } from '@herald/types';
+
+export const userIdSchema = {
+  type: 'string',
+  pattern: USER_ID_PATTERN.source,
+  description: ErrorCodes.INVALID_USER_ID.message,
+} as const;
+
+export const categorySchema = {
+  type: 'string',
+  pattern: CATEGORY_PATTERN.source,
+  description: ErrorCodes.INVALID_CATEGORY.message,
+} as const;
+
+/** The Contract's error body. */
+const errorBodySchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', description: 'Stable error code, e.g. INVALID_USER_ID.' },
+        message: { type: 'string', description: 'What to do about it.' },
+      },
+    },
+  },
+} as const;
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad input (code INVALID_BODY, INVALID_USER_ID, INVALID_CATEGORY or BAD_REQUEST); nothing was written.',
+  401: 'No valid bearer token (UNAUTHORIZED).',
+  403: 'The token lacks the scope this route needs (FORBIDDEN).',
+  413: 'The body is over MAX_BODY_BYTES (PAYLOAD_TOO_LARGE).',
+  415: 'The body is not application/json (UNSUPPORTED_MEDIA_TYPE).',
+};
+
+/** Response schemas for the error statuses a route can answer, for /docs. */
+export function errorResponses(...statuses: Array<keyof typeof ERROR_DESCRIPTIONS>) {
+  return Object.fromEntries(
+    statuses.map((status) => [status, { ...errorBodySchema, description: ERROR_DESCRIPTIONS[status] }]),
+  );
+}
+
+/** Every ingest API route takes `Authorization: Bearer <jwt>` (see the `bearer` scheme). */
+export const BEARER = [{ bearer: [] }];

@@ -1,0 +1,162 @@
+/** PUT/GET /v1/users/{userId}/categories against a real redis-server. */
+import Redis from 'ioredis';
+import { keys } from '@herald/redis';
+import { startRedisServer, type RedisServer } from '@herald/testing';
+import type { Ingest } from '../src/app';
+import { MAX_CATEGORIES_PER_USER } from '../src/routes/categories';
+import { bearer, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
+
+let server: RedisServer;
+let redis: Redis;
+let ingest: Ingest;
+let tokens: Tokens;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = new Redis(server.url);
+  ingest = await startIngest(ingestConfig(server.url));
+  tokens = await makeTokens();
+});
+
+afterAll(async () => {
+  await ingest?.close();
+  redis?.disconnect();
+  await server?.stop();
+});
+
+function put(userId: string, body: unknown, token = tokens.categories) {
+  return ingest.app.inject({
+    method: 'PUT',
+    url: `/v1/users/${userId}/categories`,
+    headers: bearer(token),
+    payload: body as object,
+  });
+}
+
+function get(userId: string, token = tokens.categories) {
+  return ingest.app.inject({ method: 'GET', url: `/v1/users/${userId}/categories`, headers: bearer(token) });
+}
+
+const members = async (category: string) => (await redis.smembers(keys.categoryMembers(category))).sort();
+
+describe('round trip', () => {
+  it('PUT replaces the set (204, no body) and GET returns it sorted', async () => {
+    const res = await put('round-trip', { categories: ['sports', 'news'] });
+    expect(res.statusCode).toBe(204);
+    expect(res.body).toBe('');
+
+    const read = await get('round-trip');
+    expect(read.statusCode).toBe(200);
+    expect(read.json()).toEqual({ userId: 'round-trip', categories: ['news', 'sports'] });
+  });
+
+  it("keeps each category's member set in line, removing the user from dropped categories", async () => {
+    expect((await put('mover', { categories: ['alpha', 'beta'] })).statusCode).toBe(204);
+    expect((await put('stayer', { categories: ['alpha'] })).statusCode).toBe(204);
+    expect(await members('alpha')).toEqual(['mover', 'stayer']);
+    expect(await members('beta')).toEqual(['mover']);
+
+    expect((await put('mover', { categories: ['beta', 'gamma'] })).statusCode).toBe(204);
+    expect(await members('alpha')).toEqual(['stayer']);
+    expect(await members('beta')).toEqual(['mover']);
+    expect(await members('gamma')).toEqual(['mover']);
+    expect((await get('mover')).json().categories).toEqual(['beta', 'gamma']);
+  });
+
+  it('PUT [] leaves the user in no category', async () => {
+    expect((await put('leaver', { categories: ['solo'] })).statusCode).toBe(204);
+    expect((await put('leaver', { categories: [] })).statusCode).toBe(204);
+    expect((await get('leaver')).json()).toEqual({ userId: 'leaver', categories: [] });
+    expect(await members('solo')).toEqual([]);
+  });
+
+  it('accepts the widest valid names and MAX_CATEGORIES_PER_USER categories', async () => {
+    const userId = 'x@y.z:1_2-3';
+    const many = Array.from({ length: MAX_CATEGORIES_PER_USER }, (_, i) => `c.${String(i).padStart(3, '0')}:x_y-z`);
+    expect((await put(encodeURIComponent(userId), { categories: many })).statusCode).toBe(204);
+    const read = await get(encodeURIComponent(userId));
+    expect(read.json()).toEqual({ userId, categories: many });
+  });
+
+  it('GET of a user without categories is 200 with []', async () => {
+    const read = await get('never-seen');
+    expect(read.statusCode).toBe(200);
+    expect(read.json()).toEqual({ userId: 'never-seen', categories: [] });
+  });
+});
+
+describe('refusals write nothing', () => {
+  beforeAll(async () => {
+    // Something to lose: a refused request must leave this user's categories as they are.
+    expect((await put('existing', { categories: ['kept'] })).statusCode).toBe(204);
+  });
+
+  const tooMany = Array.from({ length: MAX_CATEGORIES_PER_USER + 1 }, (_, i) => `c${i}`);
+  const bodies: Array<[string, unknown, string]> = [
+    ['a bad category', { categories: ['ok', 'not ok'] }, 'INVALID_CATEGORY'],
+    ['a category of 65 characters', { categories: ['c'.repeat(65)] }, 'INVALID_CATEGORY'],
+    ['an empty category', { categories: [''] }, 'INVALID_CATEGORY'],
+    ['a category that is not a string', { categories: [{ name: 'news' }] }, 'INVALID_CATEGORY'],
+    ['repeated categories', { categories: ['a', 'a'] }, 'INVALID_BODY'],
+    ['more than the maximum', { categories: tooMany }, 'INVALID_BODY'],
+    ['categories missing', {}, 'INVALID_BODY'],
+    ['categories as an object', { categories: { a: 1 } }, 'INVALID_BODY'],
+    ['an unknown property', { categories: ['a'], replace: true }, 'INVALID_BODY'],
+  ];
+
+  it.each(bodies)('PUT 400 for %s', async (_name, body, code) => {
+    await expectNoWrites(redis, async () => {
+      const res = await put('existing', body);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: { code, message: expect.any(String) } });
+    });
+    expect((await get('existing')).json().categories).toEqual(['kept']);
+  });
+
+  it.each([
+    ['a space', 'bad%20id'],
+    ['a slash', 'a%2Fb'],
+    ['a character outside the set', 'caf%C3%A9'],
+  ])('400 INVALID_USER_ID for a path user id with %s, on PUT and GET', async (_name, userId) => {
+    await expectNoWrites(redis, async () => {
+      const putRes = await put(userId, { categories: ['news'] });
+      expect(putRes.statusCode).toBe(400);
+      expect(putRes.json().error.code).toBe('INVALID_USER_ID');
+      const getRes = await get(userId);
+      expect(getRes.statusCode).toBe(400);
+      expect(getRes.json().error.code).toBe('INVALID_USER_ID');
+    });
+  });
+
+  it('401 without a token or with a bad one, on PUT and GET', async () => {
+    await expectNoWrites(redis, async () => {
+      const noToken = await ingest.app.inject({
+        method: 'PUT',
+        url: '/v1/users/existing/categories',
+        payload: { categories: [] },
+      });
+      expect(noToken.statusCode).toBe(401);
+      expect(noToken.json().error.code).toBe('UNAUTHORIZED');
+      const bad = await put('existing', { categories: [] }, `${tokens.categories}x`);
+      expect(bad.statusCode).toBe(401);
+      expect(bad.json().error.code).toBe('UNAUTHORIZED');
+      const read = await ingest.app.inject({ method: 'GET', url: '/v1/users/existing/categories' });
+      expect(read.statusCode).toBe(401);
+      expect(read.json().error.code).toBe('UNAUTHORIZED');
+    });
+  });
+
+  it('403 without categories:write (user token, messages:write token), on PUT and GET', async () => {
+    await expectNoWrites(redis, async () => {
+      for (const token of [tokens.user, tokens.messages]) {
+        const putRes = await put('existing', { categories: [] }, token);
+        expect(putRes.statusCode).toBe(403);
+        expect(putRes.json().error.code).toBe('FORBIDDEN');
+        const getRes = await get('existing', token);
+        expect(getRes.statusCode).toBe(403);
+        expect(getRes.json().error.code).toBe('FORBIDDEN');
+      }
+    });
+    expect((await get('existing')).json().categories).toEqual(['kept']);
+  });
+});

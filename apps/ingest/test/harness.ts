@@ -1,0 +1,92 @@
+/**
+ * Test helpers for ingest: a config built from an explicit env (never process.env), an ingest
+ * on a private redis-server, tokens, and ways to prove that a refused request wrote nothing.
+ */
+import Redis from 'ioredis';
+import { loadIngestConfig, type IngestConfig } from '@herald/config';
+import { createLogger } from '@herald/logger';
+import { signToken, TEST_JWT_SECRET } from '@herald/testing';
+import { Scope } from '@herald/types';
+import { buildIngest, type Ingest } from '../src/app';
+
+export function ingestConfig(redisUrl: string, env: Record<string, string> = {}): IngestConfig {
+  return loadIngestConfig({ REDIS_URL: redisUrl, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...env });
+}
+
+export function startIngest(config: IngestConfig): Promise<Ingest> {
+  return buildIngest({ config, logger: createLogger({ app: 'ingest', level: config.LOG_LEVEL }) });
+}
+
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
+export interface Tokens {
+  /** A producer allowed to send messages. */
+  messages: string;
+  /** A producer allowed to manage categories. */
+  categories: string;
+  /** An end user's token: no scope at all. */
+  user: string;
+}
+
+export async function makeTokens(): Promise<Tokens> {
+  return {
+    messages: await signToken('producer-messages', { scope: Scope.MESSAGES_WRITE }),
+    categories: await signToken('producer-categories', { scope: Scope.CATEGORIES_WRITE }),
+    user: await signToken('alice'),
+  };
+}
+
+/** Every key with its content (two pipelined round trips): equal snapshots mean no data changed. */
+export async function snapshot(redis: Redis): Promise<Record<string, unknown>> {
+  const all = (await redis.keys('*')).sort();
+  const types = await results(all.reduce((p, key) => p.type(key), redis.pipeline()));
+  const reads = redis.pipeline();
+  all.forEach((key, i) => {
+    if (types[i] === 'string') reads.get(key);
+    else if (types[i] === 'list') reads.lrange(key, 0, -1);
+    else if (types[i] === 'set') reads.smembers(key);
+    else reads.type(key);
+  });
+  const values = await results(reads);
+  return Object.fromEntries(
+    all.map((key, i) => [key, types[i] === 'set' ? [...(values[i] as string[])].sort() : values[i]]),
+  );
+}
+
+async function results(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  return ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+/** Commands that change data or tell gateways something; a refused request must issue none. */
+const WRITE_COMMANDS = ['set', 'rpush', 'ltrim', 'sadd', 'srem', 'del', 'publish', 'spublish', 'eval', 'evalsha'];
+
+/** How many write commands the server has run so far (from INFO commandstats). */
+export async function writeCommandCount(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  let total = 0;
+  for (const match of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) {
+    if (WRITE_COMMANDS.includes(match[1])) total += Number(match[2]);
+  }
+  return total;
+}
+
+/** Runs `act` and expects Redis to hold the same data and to have run no write command. */
+export async function expectNoWrites(redis: Redis, act: () => Promise<void>): Promise<void> {
+  const before = await snapshot(redis);
+  const writesBefore = await writeCommandCount(redis);
+  await act();
+  expect(await writeCommandCount(redis)).toBe(writesBefore);
+  expect(await snapshot(redis)).toEqual(before);
+}
+
+/** The value of a counter (optionally one labelled series) in the /metrics text; 0 when absent. */
+export function counterValue(metricsText: string, name: string, labels = ''): number {
+  const series = labels ? `${name}{${labels}}` : name;
+  const line = metricsText.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
