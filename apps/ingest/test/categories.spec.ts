@@ -78,6 +78,18 @@ describe('round trip', () => {
     expect(read.json()).toEqual({ userId, categories: many });
   });
 
+  it('accepts a user id of the longest allowed length (128) in the path', async () => {
+    const longId = 'u'.repeat(128);
+    expect((await put(longId, { categories: ['long'] })).statusCode).toBe(204);
+    expect((await get(longId)).json()).toEqual({ userId: longId, categories: ['long'] });
+  });
+
+  it('refuses a category list given as a nested array instead of coercing it', async () => {
+    const res = await put('coerce-me', { categories: [['news']] });
+    expect(res.statusCode).toBe(400);
+    expect(await redis.exists(keys.userCategories('coerce-me'))).toBe(0);
+  });
+
   it('GET of a user without categories is 200 with []', async () => {
     const read = await get('never-seen');
     expect(read.statusCode).toBe(200);
