@@ -34,5 +34,6 @@ module.exports = {
     ]),
   ),
   testMatch: ['<rootDir>/**/*.spec.ts'],
+  setupFiles: [path.join(root, 'jest.setup-env.js')],
   testTimeout: 30000,
 };

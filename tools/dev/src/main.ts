@@ -1,0 +1,68 @@
+/**
+ * `npm run dev`: start the whole stack, print where everything is, a demo token and a curl that
+ * sends the demo user a message; Ctrl-C stops it all.
+ */
+import { SignJWT } from 'jose';
+import { startStack } from './stack';
+
+const DEMO_USER = 'demo';
+
+async function sign(secret: string, sub: string, scope?: string): Promise<string> {
+  return new SignJWT(scope ? { scope } : {})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime('24h')
+    .sign(new TextEncoder().encode(secret));
+}
+
+async function main(): Promise<void> {
+  const stack = await startStack({ env: process.env });
+  const secret = stack.env.AUTH_JWT_SECRET;
+  const { gateway, ingest } = stack.apps;
+  const consumer = stack.apps['exposure-consumer'];
+  const lines = [
+    '',
+    'Herald is up.',
+    `  gateway            ${gateway.url.replace(/^http/, 'ws')}/ws   (health ${gateway.url}/healthz)`,
+    `  ingest             ${ingest.url}   (API docs ${ingest.url}/docs)`,
+    `  exposure-consumer  ${consumer.url}   (API docs ${consumer.url}/docs)`,
+    `  redis              ${stack.env.REDIS_URL ?? stack.env.REDIS_CLUSTER_NODES}`,
+    `  pubsub emulator    ${stack.env.PUBSUB_EMULATOR_HOST}${stack.pubsub ? ` (${stack.pubsub.kind})` : ''}`,
+    `  postgres           ${stack.env.DATABASE_URL ? 'DATABASE_URL' : `embedded, data in ${stack.env.EMBEDDED_PG_DIR}`}`,
+  ];
+  if (stack.devSecret) lines.push(`  AUTH_JWT_SECRET    ${stack.devSecret}   (development only, never in production)`);
+  if (secret) {
+    const userToken = await sign(secret, DEMO_USER);
+    const producerToken = await sign(secret, 'demo-producer', 'messages:write categories:write exposures:read');
+    lines.push(
+      '',
+      `Demo user "${DEMO_USER}" token:`,
+      `  ${userToken}`,
+      `Connect:   npx wscat -c '${gateway.url.replace(/^http/, 'ws')}/ws?access_token=${userToken}'`,
+      'Send the demo user a message:',
+      `  curl -s -X POST ${ingest.url}/v1/messages -H 'Authorization: Bearer ${producerToken}' -H 'Content-Type: application/json' -d '{"userIds":["${DEMO_USER}"],"payload":{"text":"hello from Herald"}}'`,
+      'See the exposures:',
+      `  curl -s ${consumer.url}/v1/exposures -H 'Authorization: Bearer ${producerToken}'`,
+    );
+  }
+  lines.push('', 'Ctrl-C stops everything.', '');
+  process.stdout.write(lines.join('\n'));
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`npm run dev failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
