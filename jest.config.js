@@ -1,5 +1,7 @@
 // `npm test` runs every project's tests in one Jest run.
 module.exports = {
+  // Per-project testTimeout is ignored in a multi-project run; set it here too.
+  testTimeout: 30000,
   projects: [
     '<rootDir>/libs/types',
     '<rootDir>/libs/config',

@@ -1,0 +1,7 @@
+export * from './wait';
+export * from './ports';
+export * from './redis-server';
+export * from './tokens';
+export * from './ws-client';
+export * from './postgres';
+export * from './pubsub';

@@ -1,0 +1,76 @@
+import { connect } from 'node:net';
+import { PubSub, type Message } from '@google-cloud/pubsub';
+import {
+  ensureSubscription,
+  ensureTopic,
+  googlePubSubEmulatorInstalled,
+  pubsubClientOptions,
+  selectPubSubKind,
+  startPubSub,
+  type PubSubKind,
+} from './pubsub';
+import { waitFor } from './wait';
+
+process.env.METADATA_SERVER_DETECTION = 'none';
+
+function tcpAccepts(hostPort: string): Promise<boolean> {
+  const [host, port] = hostPort.split(':');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port: Number(port) });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('selectPubSubKind', () => {
+  test('HERALD_PUBSUB_EMULATOR forces a backend, rejects junk, and defaults by installation', () => {
+    expect(selectPubSubKind({ HERALD_PUBSUB_EMULATOR: 'herald' })).toBe('herald');
+    expect(selectPubSubKind({ HERALD_PUBSUB_EMULATOR: 'google' })).toBe('google');
+    expect(() => selectPubSubKind({ HERALD_PUBSUB_EMULATOR: 'gcp' })).toThrow(/must be "google" or "herald"/);
+    expect(selectPubSubKind({})).toBe(googlePubSubEmulatorInstalled() ? 'google' : 'herald');
+  });
+
+  test('pubsubClientOptions pins the endpoint explicitly, in emulator mode', () => {
+    expect(pubsubClientOptions('127.0.0.1:1234', 'proj')).toEqual({
+      projectId: 'proj',
+      apiEndpoint: '127.0.0.1:1234',
+      emulatorMode: true,
+    });
+  });
+});
+
+const kinds: PubSubKind[] = googlePubSubEmulatorInstalled() ? ['herald', 'google'] : ['herald'];
+
+describe.each(kinds)('startPubSub({ kind: %s })', (kind) => {
+  test('serves the real client, ensure* are idempotent, stop() frees the port', async () => {
+    const pubsub = await startPubSub({ kind, projectId: 'helper-test' });
+    const client = new PubSub(pubsubClientOptions(pubsub.emulatorHost, pubsub.projectId));
+    try {
+      expect(pubsub.kind).toBe(kind);
+      const topic = await ensureTopic(client, 'helper-topic');
+      await ensureTopic(client, 'helper-topic');
+      await ensureSubscription(client, 'helper-topic', 'helper-sub', 10);
+      const subscription = await ensureSubscription(client, 'helper-topic', 'helper-sub', 30);
+      const [metadata] = await subscription.getMetadata();
+      expect(metadata.ackDeadlineSeconds).toBe(10); // the existing subscription was kept
+
+      const id = await topic.publishMessage({ data: Buffer.from('hello') });
+      const received: Message[] = [];
+      subscription.on('message', (m: Message) => {
+        received.push(m);
+        m.ack();
+      });
+      await waitFor(() => received.length > 0, { timeoutMs: 10_000, what: 'message' });
+      expect(received[0].id).toBe(id);
+      expect(received[0].data.toString()).toBe('hello');
+      await subscription.close();
+    } finally {
+      await client.close();
+      await pubsub.stop();
+    }
+    expect(await tcpAccepts(pubsub.emulatorHost)).toBe(false);
+  }, 90_000);
+});

@@ -1,0 +1,236 @@
+/**
+ * A private Pub/Sub emulator for one test run: Google's (Java) emulator when it
+ * is installed, otherwise Herald's own (tools/pubsub-emulator), each in its own
+ * process so fault tests can stop it. Plus the one blessed way to point the
+ * @google-cloud/pubsub client at an emulator.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import * as path from 'node:path';
+import { PubSub, type ClientConfig } from '@google-cloud/pubsub';
+import { ensureSubscription, ensureTopic, pubsubClientOptions as heraldPubsubClientOptions } from '@herald/pubsub';
+import { freePort } from './ports';
+
+export type PubSubKind = 'google' | 'herald';
+
+export interface RunningPubSub {
+  kind: PubSubKind;
+  /** `host:port` of the emulator. */
+  emulatorHost: string;
+  projectId: string;
+  stop(): Promise<void>;
+}
+
+/** Where the Google Cloud SDK's Debian/RPM packages install the emulator launcher. */
+export const GOOGLE_PUBSUB_EMULATOR_LAUNCHER = '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
+/** `google` or `herald` forces a backend; unset picks Google's when installed. */
+export const PUBSUB_EMULATOR_ENV = 'HERALD_PUBSUB_EMULATOR';
+export const DEFAULT_TEST_PROJECT_ID = 'herald-test';
+
+const EMULATOR_HOST = '127.0.0.1';
+/** The JVM emulator usually starts in ~1 s but can take far longer on a loaded CI box. */
+const GOOGLE_START_TIMEOUT_MS = 60_000;
+const HERALD_START_TIMEOUT_MS = 30_000;
+/** Per-attempt budget of the readiness probe RPC. */
+const PROBE_RPC_TIMEOUT_MS = 2_000;
+const PROBE_INTERVAL_MS = 100;
+/** SIGTERM first; SIGKILL whatever is left after this long. */
+const STOP_GRACE_MS = 5_000;
+/** How much child output to keep for error messages. */
+const MAX_CAPTURED_OUTPUT = 16 * 1024;
+const LISTENING_LINE = /pubsub-emulator listening on (\S+)/;
+
+/** libs/testing/src -> repository root (works from sources under jest/tsx). */
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const HERALD_EMULATOR_MAIN = path.join(REPO_ROOT, 'tools', 'pubsub-emulator', 'src', 'main.ts');
+
+export function googlePubSubEmulatorInstalled(): boolean {
+  return existsSync(GOOGLE_PUBSUB_EMULATOR_LAUNCHER);
+}
+
+/** Client options for an emulator at `host:port` (the one way is in @herald/pubsub). */
+export function pubsubClientOptions(emulatorHost: string, projectId: string): ClientConfig {
+  return heraldPubsubClientOptions({ PUBSUB_PROJECT_ID: projectId, PUBSUB_EMULATOR_HOST: emulatorHost });
+}
+
+export { ensureTopic, ensureSubscription };
+
+/** Which backend startPubSub() will use, honouring HERALD_PUBSUB_EMULATOR. */
+export function selectPubSubKind(env: NodeJS.ProcessEnv = process.env): PubSubKind {
+  const forced = env[PUBSUB_EMULATOR_ENV];
+  if (forced === 'google' || forced === 'herald') return forced;
+  if (forced) throw new Error(`${PUBSUB_EMULATOR_ENV} must be "google" or "herald", got "${forced}"`);
+  return googlePubSubEmulatorInstalled() ? 'google' : 'herald';
+}
+
+export async function startPubSub(
+  options: { kind?: PubSubKind; projectId?: string } = {},
+): Promise<RunningPubSub> {
+  const kind = options.kind ?? selectPubSubKind();
+  const projectId = options.projectId ?? DEFAULT_TEST_PROJECT_ID;
+  return kind === 'google' ? startGoogleEmulator(projectId) : startHeraldEmulator(projectId);
+}
+
+/** A child process whose output is kept (bounded) for error messages. */
+interface Supervised {
+  child: ChildProcess;
+  output(): string;
+  exited(): boolean;
+}
+
+function supervise(child: ChildProcess): Supervised {
+  let captured = '';
+  const capture = (chunk: Buffer): void => {
+    captured = (captured + chunk.toString()).slice(-MAX_CAPTURED_OUTPUT);
+  };
+  child.stdout?.on('data', capture);
+  child.stderr?.on('data', capture);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+  return {
+    child,
+    output: () => (spawnError ? `${spawnError.message}\n${captured}` : captured),
+    exited: () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null,
+  };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: the whole group is gone already.
+  }
+}
+
+/**
+ * Stops a process started with `detached: true` by signalling its whole
+ * process group: Google's launcher is a shell script that execs a JVM, and
+ * anything it forks must die with it. A process-exit hook kills the group too,
+ * so a crashed test run does not leave emulators behind.
+ */
+function groupStopper(child: ChildProcess): () => Promise<void> {
+  const pid = child.pid as number;
+  const killOnExit = (): void => {
+    signalGroup(pid, 'SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  let stopping: Promise<void> | undefined;
+  return () =>
+    (stopping ??= (async () => {
+      process.removeListener('exit', killOnExit);
+      const exited = new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once('exit', () => resolve());
+      });
+      signalGroup(pid, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+      signalGroup(pid, 'SIGKILL'); // stragglers the leader left behind
+    })());
+}
+
+function tcpAccepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function grpcAnswers(emulatorHost: string, projectId: string): Promise<boolean> {
+  const client = new PubSub(pubsubClientOptions(emulatorHost, projectId));
+  try {
+    await client.getTopics({ gaxOpts: { timeout: PROBE_RPC_TIMEOUT_MS, retry: null } });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close();
+  }
+}
+
+async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
+  if (!googlePubSubEmulatorInstalled()) {
+    throw new Error(
+      `Google's Pub/Sub emulator was requested but ${GOOGLE_PUBSUB_EMULATOR_LAUNCHER} does not exist ` +
+        `(install google-cloud-cli-pubsub-emulator, or set ${PUBSUB_EMULATOR_ENV}=herald)`,
+    );
+  }
+  const port = await freePort();
+  const emulatorHost = `${EMULATOR_HOST}:${port}`;
+  const child = spawn(GOOGLE_PUBSUB_EMULATOR_LAUNCHER, [`--host=${EMULATOR_HOST}`, `--port=${port}`], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = supervise(child);
+  const stop = groupStopper(child);
+  try {
+    await pollUntil(
+      async () => {
+        if (proc.exited() || /BindException|Address already in use/.test(proc.output())) {
+          throw new Error(`Google's Pub/Sub emulator failed to start on port ${port}`);
+        }
+        return (await tcpAccepts(EMULATOR_HOST, port)) && (await grpcAnswers(emulatorHost, projectId));
+      },
+      GOOGLE_START_TIMEOUT_MS,
+      `Google's Pub/Sub emulator on ${emulatorHost}`,
+    );
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n--- emulator output ---\n${proc.output()}`);
+  }
+  return { kind: 'google', emulatorHost, projectId, stop };
+}
+
+/**
+ * Herald's emulator as a child process on port 0: it reports the port it got
+ * in its "listening" line, so there is no race for a pre-picked free port.
+ */
+async function startHeraldEmulator(projectId: string): Promise<RunningPubSub> {
+  const child = spawn(process.execPath, ['--import', 'tsx', HERALD_EMULATOR_MAIN, `--host=${EMULATOR_HOST}`, '--port=0'], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = supervise(child);
+  const stop = groupStopper(child);
+  try {
+    const emulatorHost = await pollUntil(
+      () => {
+        const match = LISTENING_LINE.exec(proc.output());
+        if (match) return match[1];
+        if (proc.exited()) throw new Error(`Herald's Pub/Sub emulator exited during startup`);
+        return undefined;
+      },
+      HERALD_START_TIMEOUT_MS,
+      "Herald's Pub/Sub emulator",
+    );
+    return { kind: 'herald', emulatorHost, projectId, stop };
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n--- emulator output ---\n${proc.output()}`);
+  }
+}
+
+/**
+ * Polls `check` until it returns a truthy value or the deadline passes. Unlike
+ * waitFor() (which retries through errors), an error thrown by `check` aborts at
+ * once: a crashed emulator will not come back by waiting.
+ */
+async function pollUntil<T>(check: () => T | false | undefined | Promise<T | false | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
+  }
+}
