@@ -5,12 +5,18 @@ import { createPubSub, ensureTopic } from '@herald/pubsub';
 import { exitOnSignals } from '@herald/http';
 import { buildGateway } from './gateway';
 
+/** Do not hold the start-up hostage to Pub/Sub: the publisher retries on its own. */
+const ENSURE_TOPIC_TIMEOUT_MS = 10_000;
+
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
   const logger = createLogger({ app: 'gateway', level: config.LOG_LEVEL });
   const pubsub = createPubSub(config);
   try {
-    await ensureTopic(pubsub, config.EXPOSURE_TOPIC);
+    await Promise.race([
+      ensureTopic(pubsub, config.EXPOSURE_TOPIC),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), ENSURE_TOPIC_TIMEOUT_MS).unref()),
+    ]);
   } catch (err) {
     logger.warn({ err, topic: config.EXPOSURE_TOPIC }, 'could not ensure the exposure topic exists; publishing anyway');
   }

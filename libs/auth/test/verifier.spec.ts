@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { loadIngestConfig } from '@herald/config';
 import { signToken, TEST_JWT_SECRET } from '@herald/testing';
 import { createVerifier, AuthError, MAX_TOKEN_BYTES } from '../src';
