@@ -239,9 +239,9 @@ export class Broker {
   }
 
   /**
-   * Detaches a consumer. Messages still leased to it go straight back to the
-   * backlog: nobody is left who could ack them, so waiting for the lease to
-   * expire would only delay redelivery.
+   * Detaches a stream. Its leases stay until their deadline, as in Cloud Pub/Sub: the client
+   * library closes the stream first and sends its last acks afterwards (unary Acknowledge), and
+   * those acks must still count. What is not acked comes back when the lease expires.
    */
   detach(subscriptionName: string, consumer: Consumer): void {
     if (consumer.detached) return;
@@ -249,13 +249,7 @@ export class Broker {
     const sub = this.subscriptions.get(subscriptionName);
     if (!sub) return;
     sub.consumers = sub.consumers.filter((c) => c !== consumer);
-    const returned: PubsubMessage[] = [];
-    for (const [ackId, lease] of sub.leases) {
-      if (lease.consumer !== consumer) continue;
-      sub.leases.delete(ackId);
-      returned.push(lease.message);
-    }
-    sub.backlog.unshift(...returned);
+    for (const lease of sub.leases.values()) if (lease.consumer === consumer) lease.consumer = undefined;
     this.dispatch(sub);
   }
 

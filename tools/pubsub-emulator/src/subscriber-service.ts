@@ -43,7 +43,7 @@ function applyStreamingAcks(broker: Broker, subscription: string, req: Streaming
 /**
  * StreamingPull: the first request names the subscription and sets the lease
  * length and flow control; every request may carry acks and deadline changes.
- * When the stream ends for any reason its leased messages are redelivered.
+ * When the stream ends for any reason its leases stay until their deadline (late acks still count), then what was not acked is redelivered.
  */
 function streamingPull(broker: Broker): grpc.handleBidiStreamingCall<StreamingPullRequest, unknown> {
   return (call) => {

@@ -1,0 +1,102 @@
+/**
+ * The exposure-consumer, wired: Postgres (external or embedded, migrated), the analyst API on the
+ * shared HTTP app, and the Pub/Sub subscriber that writes exposure events in batches. Kept apart
+ * from main.ts so tests build it in-process; pulling starts only when asked (startPulling).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { createVerifier } from '@herald/auth';
+import type { ConsumerConfig } from '@herald/config';
+import { createHttpApp, runAll } from '@herald/http';
+import type { Logger } from '@herald/logger';
+import { createPubSub, ensureSubscription } from '@herald/pubsub';
+import { openDatabase, type Database } from './db/database';
+import { ExposureStore, type ExposureSink } from './db/exposure-store';
+import { ExposureSubscriber } from './ingest/exposure-subscriber';
+import { createConsumerMetrics } from './metrics';
+import { registerExposureRoutes } from './routes/exposures';
+
+export interface ConsumerOptions {
+  config: ConsumerConfig;
+  logger: Logger;
+  /** Where the subscriber writes; the store by default. Tests wrap it to make writes fail. */
+  sink?: (store: ExposureStore) => ExposureSink;
+  /** Pause after the first failed batch write, doubling per failure. @default 100 */
+  retryInitialMs?: number;
+  /** Longest pause between failed batch writes. @default 10000 */
+  retryMaxMs?: number;
+}
+
+export interface Consumer {
+  app: FastifyInstance;
+  store: ExposureStore;
+  database: Database;
+  metrics: Registry;
+  setReady(ready: boolean): void;
+  /** Creates the topic and subscription unless they exist, then starts the streaming pull. */
+  startPulling(): Promise<void>;
+  /** Readiness off, HTTP closed, buffered events written and acknowledged, Postgres closed. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
+  const { config, logger } = opts;
+  const database = await openDatabase(config, logger);
+  try {
+    const store = new ExposureStore(database.pool);
+    const http = await createHttpApp({
+      logger,
+      api: {
+        title: 'Herald exposure-consumer',
+        version: '1.0.0',
+        description: 'Exposure events (one per message pushed to a client) for analysts.',
+      },
+      readinessChecks: {
+        postgres: async () => {
+          await database.pool.query('SELECT 1');
+        },
+      },
+    });
+    const metrics = createConsumerMetrics(http.metrics);
+    registerExposureRoutes(http.app, { store, verifier: createVerifier(config) });
+
+    const pubsub = createPubSub(config);
+    const subscriber = new ExposureSubscriber({
+      pubsub,
+      subscriptionName: config.EXPOSURE_SUBSCRIPTION,
+      sink: opts.sink ? opts.sink(store) : store,
+      metrics,
+      logger,
+      batchMax: config.CONSUMER_BATCH_MAX,
+      batchMaxMs: config.CONSUMER_BATCH_MAX_MS,
+      maxOutstanding: config.CONSUMER_MAX_OUTSTANDING,
+      ackDeadlineSeconds: config.CONSUMER_ACK_DEADLINE_SECONDS,
+      retryInitialMs: opts.retryInitialMs,
+      retryMaxMs: opts.retryMaxMs,
+    });
+
+    let closing: Promise<void> | undefined;
+    return {
+      app: http.app,
+      store,
+      database,
+      metrics: http.metrics,
+      setReady: http.setReady,
+      async startPulling() {
+        await ensureSubscription(pubsub, config.EXPOSURE_TOPIC, config.EXPOSURE_SUBSCRIPTION, config.CONSUMER_ACK_DEADLINE_SECONDS);
+        subscriber.start();
+      },
+      close: () =>
+        (closing ??= runAll([
+          () => http.setReady(false),
+          () => http.app.close(),
+          () => subscriber.close(),
+          () => pubsub.close(),
+          () => database.close(),
+        ])),
+    };
+  } catch (err) {
+    await database.close().catch((closeErr: unknown) => logger.warn({ err: closeErr }, 'closing the database after a failed start failed'));
+    throw err;
+  }
+}

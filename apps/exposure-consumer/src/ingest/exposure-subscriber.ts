@@ -1,0 +1,210 @@
+/**
+ * Streaming pull from the exposure subscription into Postgres, in batches.
+ *
+ * - Flow control bounds what we hold: at most `maxOutstanding` unacknowledged messages, which also
+ *   bounds the batch buffer. Leases are extended by the client while a message waits.
+ * - Each message is parsed against the Contract's exposure event shape. A message that is not one
+ *   (a poison message) is stored in `dead_letters` with the reason and then acknowledged, so it is
+ *   neither lost nor redelivered forever.
+ * - Valid events are buffered and written when `batchMax` are waiting or `batchMaxMs` has passed
+ *   since the first, in one insert that skips stored event ids.
+ * - A message is acknowledged only after the batch holding it committed. When the write fails the
+ *   batch is nacked (Pub/Sub redelivers it, here or to another replica) and writing pauses with an
+ *   exponential backoff, so a database outage is not turned into a hot loop.
+ * - close() stops the stream, writes what is buffered, acknowledges it and closes; idempotent.
+ */
+import { Duration, type Message, type PubSub, type Subscription } from '@google-cloud/pubsub';
+import type { Logger } from '@herald/logger';
+import type { ExposureEvent } from '@herald/types';
+import type { ExposureSink } from '../db/exposure-store';
+import type { ConsumerMetrics } from '../metrics';
+import { parseExposure, storableText } from './parse-exposure';
+
+export interface ExposureSubscriberOptions {
+  pubsub: PubSub;
+  /** The subscription; it must exist (see ensureSubscription). */
+  subscriptionName: string;
+  sink: ExposureSink;
+  metrics: ConsumerMetrics;
+  logger: Logger;
+  /** Write a batch once this many events wait (CONSUMER_BATCH_MAX). */
+  batchMax: number;
+  /** ...or once the first waiting event is this old (CONSUMER_BATCH_MAX_MS). */
+  batchMaxMs: number;
+  /** Unacknowledged messages held at most (CONSUMER_MAX_OUTSTANDING). */
+  maxOutstanding: number;
+  /** Lease per delivery, extended while a message waits (CONSUMER_ACK_DEADLINE_SECONDS). */
+  ackDeadlineSeconds: number;
+  /** Pause after the first failed write; doubles with each failure in a row. @default 100 */
+  retryInitialMs?: number;
+  /** Longest pause between failed writes. @default 10000 */
+  retryMaxMs?: number;
+  /** How long close() lets outstanding messages finish before nacking them. @default 10000 */
+  closeTimeoutMs?: number;
+}
+
+interface Pending {
+  message: Message;
+  event: ExposureEvent;
+}
+
+const IDLE = 0;
+const RUNNING = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+export class ExposureSubscriber {
+  private state = IDLE;
+  private subscription?: Subscription;
+  private buffer: Pending[] = [];
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private readonly deadLettering = new Set<Promise<void>>();
+  private failuresInARow = 0;
+  private retryAt = 0;
+  private closing?: Promise<void>;
+  private readonly log: Logger;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+
+  constructor(private readonly opts: ExposureSubscriberOptions) {
+    for (const name of ['batchMax', 'batchMaxMs', 'maxOutstanding', 'ackDeadlineSeconds'] as const) {
+      if (!Number.isInteger(opts[name]) || opts[name] < 1) throw new TypeError(`ExposureSubscriber: ${name} must be a positive integer`);
+    }
+    this.log = opts.logger.child({ module: 'exposure-subscriber' });
+    this.retryInitialMs = opts.retryInitialMs ?? 100;
+    this.retryMaxMs = opts.retryMaxMs ?? 10_000;
+  }
+
+  /** Opens the streaming pull. */
+  start(): void {
+    if (this.state !== IDLE) throw new Error('ExposureSubscriber.start() may be called once');
+    this.state = RUNNING;
+    const ackDeadline = Duration.from({ seconds: this.opts.ackDeadlineSeconds });
+    const subscription = this.opts.pubsub.subscription(this.opts.subscriptionName, {
+      flowControl: { maxMessages: this.opts.maxOutstanding, allowExcessMessages: false },
+      minAckDeadline: ackDeadline,
+      maxAckDeadline: ackDeadline,
+      closeOptions: { behavior: 'WAIT', timeout: Duration.from({ milliseconds: this.opts.closeTimeoutMs ?? 10_000 }) },
+    });
+    subscription.on('message', (message: Message) => this.onMessage(message));
+    // Transient stream errors are retried by the client; what reaches us needs an operator.
+    subscription.on('error', (err: Error) => this.log.error({ err }, 'exposure subscription failed'));
+    this.subscription = subscription;
+    this.log.info({ subscription: this.opts.subscriptionName }, 'pulling exposure events');
+  }
+
+  /** Stops pulling, writes and acknowledges what is buffered, closes the stream. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const wasRunning = this.state === RUNNING;
+    this.state = CLOSING;
+    clearTimeout(this.timer);
+    if (!wasRunning || !this.subscription) {
+      this.state = CLOSED;
+      return;
+    }
+    // Destroys the stream at once; then waits (up to closeTimeoutMs) for held messages to be settled.
+    const closed = this.subscription.close();
+    try {
+      do {
+        await this.flush();
+      } while (this.buffer.length > 0);
+      await Promise.all(this.deadLettering);
+      await closed;
+    } finally {
+      // The error listener stays: a late stream error must be logged, not thrown as unhandled.
+      this.subscription.removeAllListeners('message');
+      this.state = CLOSED;
+      this.log.info('exposure subscriber closed');
+    }
+  }
+
+  private onMessage(message: Message): void {
+    this.opts.metrics.received.inc();
+    if (this.state !== RUNNING) {
+      message.nack();
+      return;
+    }
+    const parsed = parseExposure(message.data);
+    if (!parsed.ok) {
+      this.deadLetter(message, parsed.reason);
+      return;
+    }
+    this.buffer.push({ message, event: parsed.event });
+    if (this.buffer.length >= this.opts.batchMax) void this.flush();
+    else this.arm(this.opts.batchMaxMs);
+  }
+
+  private deadLetter(message: Message, reason: string): void {
+    const done = this.opts.sink
+      .insertDeadLetter({ pubsubMessageId: message.id, data: storableText(message.data), reason })
+      .then(
+        () => {
+          message.ack();
+          this.opts.metrics.deadLetters.inc();
+          this.log.warn({ pubsubMessageId: message.id, reason }, 'poison message stored in dead_letters');
+        },
+        (err: unknown) => {
+          message.nack();
+          this.log.error({ err, pubsubMessageId: message.id }, 'storing a dead letter failed; nacked for redelivery');
+        },
+      )
+      .finally(() => this.deadLettering.delete(done));
+    this.deadLettering.add(done);
+  }
+
+  /** Schedules a flush in `delayMs` unless one is scheduled already. */
+  private arm(delayMs: number): void {
+    if (this.timer || this.state !== RUNNING) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delayMs);
+  }
+
+  /** Writes everything buffered, one batch at a time; joins a flush in progress. */
+  private flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.flushing ??= this.writeAll().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async writeAll(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const wait = this.retryAt - Date.now();
+      if (wait > 0 && this.state === RUNNING) {
+        this.arm(wait);
+        return;
+      }
+      await this.write(this.buffer.splice(0, this.opts.batchMax));
+    }
+  }
+
+  /** Never throws: the batch ends acknowledged (committed) or nacked (to be redelivered). */
+  private async write(batch: Pending[]): Promise<void> {
+    const endTimer = this.opts.metrics.batchSeconds.startTimer();
+    try {
+      const result = await this.opts.sink.insertBatch(batch.map((p) => p.event));
+      endTimer({ outcome: 'ok' });
+      for (const p of batch) p.message.ack();
+      this.opts.metrics.inserted.inc(result.inserted);
+      this.opts.metrics.duplicates.inc(result.duplicates);
+      this.failuresInARow = 0;
+      this.retryAt = 0;
+      this.log.debug({ size: batch.length, ...result }, 'batch written');
+    } catch (err) {
+      endTimer({ outcome: 'error' });
+      for (const p of batch) p.message.nack();
+      this.failuresInARow += 1;
+      const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (this.failuresInARow - 1));
+      this.retryAt = Date.now() + delay;
+      this.log.error({ err, size: batch.length, failuresInARow: this.failuresInARow, retryInMs: delay }, 'writing exposure batch failed; nacked for redelivery');
+    }
+  }
+}

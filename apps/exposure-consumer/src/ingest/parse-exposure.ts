@@ -1,0 +1,75 @@
+/**
+ * Turns one Pub/Sub message body into an exposure event (Contract shape), or says why it is not
+ * one. Anything refused here goes to `dead_letters`, so reasons are short sentences for a human.
+ *
+ * `deliveredAt` is normalised to `Date#toISOString()` (millisecond precision, UTC): that is what the
+ * API gives back, and it keeps the (deliveredAt, eventId) cursor exact.
+ */
+import { isCategory, isUserId, type ExposureEvent } from '@herald/types';
+
+/** Larger bodies cannot be exposure events; refusing them early keeps JSON.parse cheap. */
+export const MAX_EVENT_BYTES = 16 * 1024;
+/** Ids are produced by our own services; this bound only stops abuse. */
+const MAX_ID_LENGTH = 200;
+/** RFC 3339 / ISO-8601 date-time with a zone, as `Date#toISOString()` and the gateways write it. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+export type ParseResult = { ok: true; event: ExposureEvent } | { ok: false; reason: string };
+
+export function parseExposure(data: Buffer): ParseResult {
+  if (data.length > MAX_EVENT_BYTES) return fail(`body is ${data.length} bytes, over the ${MAX_EVENT_BYTES}-byte limit`);
+  let value: unknown;
+  try {
+    value = JSON.parse(data.toString('utf8'));
+  } catch {
+    return fail('body is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('body is not a JSON object');
+  const raw = value as Record<string, unknown>;
+
+  for (const field of ['eventId', 'messageId', 'sessionId', 'gatewayId'] as const) {
+    if (!isId(raw[field])) return fail(`${field} must be a string of 1-${MAX_ID_LENGTH} characters`);
+  }
+  if (!isUserId(raw.userId)) return fail('userId is missing or not a valid user id');
+  if (raw.category !== null && !isCategory(raw.category)) return fail('category must be null or a valid category name');
+  if (raw.via !== 'offline' && raw.via !== 'live') return fail('via must be "offline" or "live"');
+  const deliveredAt = typeof raw.deliveredAt === 'string' && ISO_DATE_TIME.test(raw.deliveredAt) ? new Date(raw.deliveredAt) : undefined;
+  if (!deliveredAt || Number.isNaN(deliveredAt.getTime())) return fail('deliveredAt must be an ISO-8601 date-time with a time zone');
+
+  return {
+    ok: true,
+    event: {
+      eventId: raw.eventId as string,
+      messageId: raw.messageId as string,
+      userId: raw.userId,
+      category: raw.category,
+      sessionId: raw.sessionId as string,
+      gatewayId: raw.gatewayId as string,
+      deliveredAt: deliveredAt.toISOString(),
+      via: raw.via,
+    },
+  };
+}
+
+/**
+ * A message body as text for the `dead_letters.data` column. Postgres text cannot hold NUL bytes or
+ * invalid UTF-8, and a dead letter that cannot be stored would be redelivered forever; such bodies
+ * are kept as `base64:<…>`.
+ */
+export function storableText(data: Buffer): string {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+    if (!text.includes('\u0000')) return text;
+  } catch {
+    // not UTF-8: fall through to base64
+  }
+  return `base64:${data.toString('base64')}`;
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_LENGTH;
+}
+
+function fail(reason: string): ParseResult {
+  return { ok: false, reason };
+}

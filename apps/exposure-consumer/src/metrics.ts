@@ -1,0 +1,40 @@
+/** The consumer's Prometheus metrics, registered on the HTTP app's registry (served at /metrics). */
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+export interface ConsumerMetrics {
+  /** Every Pub/Sub message handed to us, redeliveries included. */
+  received: Counter;
+  /** Rows written to `exposures`. */
+  inserted: Counter;
+  /** Valid events whose event id was stored already. */
+  duplicates: Counter;
+  /** Messages that were not exposure events and went to `dead_letters`. */
+  deadLetters: Counter;
+  /** Time to write one batch, by outcome (`ok` or `error`). */
+  batchSeconds: Histogram<'outcome'>;
+}
+
+export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
+  const registers = [registry];
+  return {
+    received: new Counter({ name: 'herald_exposures_received_total', help: 'Pub/Sub messages received, redeliveries included', registers }),
+    inserted: new Counter({ name: 'herald_exposures_inserted_total', help: 'Exposure events written to Postgres', registers }),
+    duplicates: new Counter({
+      name: 'herald_exposures_duplicates_total',
+      help: 'Exposure events skipped because their eventId was stored already',
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'herald_exposures_dead_letter_total',
+      help: 'Messages that were not valid exposure events, stored in dead_letters',
+      registers,
+    }),
+    batchSeconds: new Histogram({
+      name: 'herald_consumer_batch_seconds',
+      help: 'Time to write one batch of exposure events to Postgres',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+  };
+}

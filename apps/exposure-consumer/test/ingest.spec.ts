@@ -1,0 +1,155 @@
+/**
+ * Pub/Sub -> Postgres against a real emulator and a real Postgres: every event lands exactly once,
+ * poison messages are dead-lettered and acknowledged, nothing is acknowledged before it committed,
+ * and close() writes what is buffered.
+ */
+process.env.METADATA_SERVER_DETECTION = 'none';
+
+import type { Topic } from '@google-cloud/pubsub';
+import type { Pool } from 'pg';
+import type { ConsumerConfig } from '@herald/config';
+import { waitFor } from '@herald/testing';
+import type { ExposureEvent } from '@herald/types';
+import type { Consumer } from '../src/app';
+import { countRows, counterValue, exposure, histogramCount, inspector } from './support/fixtures';
+import { configFor, publish, startBackends, startConsumer, type Backends } from './support/harness';
+
+jest.setTimeout(60_000);
+
+let backends: Backends;
+let db: Pool;
+let config: ConsumerConfig;
+let consumer: Consumer;
+let topic: Topic;
+
+const idsIn = (events: ExposureEvent[]) => events.map((e) => e.eventId);
+const storedCount = (ids: string[]) => countRows(db, 'SELECT 1 FROM exposures WHERE event_id = ANY($1)', [ids]);
+const received = (c: Consumer = consumer) => counterValue(c.metrics, 'herald_exposures_received_total');
+
+beforeAll(async () => {
+  backends = await startBackends();
+  db = inspector(backends.postgres.url);
+  config = configFor(backends);
+  consumer = await startConsumer(config, { retryInitialMs: 20, retryMaxMs: 200 });
+  topic = backends.publisher.topic(config.EXPOSURE_TOPIC);
+});
+
+afterAll(async () => {
+  await consumer?.close();
+  await db?.end();
+  await backends?.stop();
+});
+
+test('every published event is stored exactly once, field for field, in batches of at most CONSUMER_BATCH_MAX', async () => {
+  const events = Array.from({ length: 120 }, (_, i) =>
+    exposure({ userId: `user-${i % 7}`, category: i % 3 === 0 ? null : `cat-${i % 3}`, via: i % 2 ? 'live' : 'offline' }),
+  );
+  await publish(topic, ...events);
+
+  await waitFor(async () => (await storedCount(idsIn(events))) === events.length, { timeoutMs: 20_000, what: 'all events stored' });
+  const page = await consumer.store.query({ limit: 1000 });
+  const stored = page.items.filter((e) => idsIn(events).includes(e.eventId));
+  const byId = (a: ExposureEvent, b: ExposureEvent) => a.eventId.localeCompare(b.eventId);
+  expect(stored.sort(byId)).toEqual([...events].sort(byId));
+  expect(await counterValue(consumer.metrics, 'herald_exposures_inserted_total')).toBeGreaterThanOrEqual(events.length);
+  // 120 events with CONSUMER_BATCH_MAX=50 cannot have been written in fewer than 3 batches.
+  expect(await histogramCount(consumer.metrics, 'herald_consumer_batch_seconds', { outcome: 'ok' })).toBeGreaterThanOrEqual(3);
+});
+
+test('the same eventId published three times is one row and two duplicates', async () => {
+  const event = exposure();
+  const duplicatesBefore = await counterValue(consumer.metrics, 'herald_exposures_duplicates_total');
+  await publish(topic, event, event);
+  await waitFor(async () => (await storedCount([event.eventId])) === 1, { what: 'the event stored' });
+  await publish(topic, event);
+
+  await waitFor(async () => (await counterValue(consumer.metrics, 'herald_exposures_duplicates_total')) === duplicatesBefore + 2, {
+    what: 'two duplicates counted',
+  });
+  expect(await storedCount([event.eventId])).toBe(1);
+});
+
+test('poison messages go to dead_letters with a reason, are acknowledged, and never come back', async () => {
+  const before = await countRows(db, 'SELECT 1 FROM dead_letters');
+  const missingFields = JSON.stringify({ eventId: 'evt-poison-1' });
+  const badDate = JSON.stringify({ ...exposure(), deliveredAt: 'yesterday' });
+  const binary = Buffer.from([0x7b, 0x00, 0xff, 0xfe]);
+  await publish(topic, 'not json at all', missingFields, '[1,2,3]', badDate, binary);
+  const marker = exposure();
+  await publish(topic, marker);
+
+  await waitFor(async () => (await storedCount([marker.eventId])) === 1 && (await countRows(db, 'SELECT 1 FROM dead_letters')) === before + 5, {
+    what: 'five dead letters and the marker event',
+  });
+  const { rows } = await db.query<{ data: string; reason: string; pubsub_message_id: string }>(
+    'SELECT data, reason, pubsub_message_id FROM dead_letters ORDER BY id DESC LIMIT 5',
+  );
+  const reasonOf = (data: string) => rows.find((r) => r.data === data)?.reason;
+  expect(reasonOf('not json at all')).toBe('body is not JSON');
+  expect(reasonOf(missingFields)).toMatch(/messageId/);
+  expect(reasonOf('[1,2,3]')).toBe('body is not a JSON object');
+  expect(reasonOf(badDate)).toMatch(/deliveredAt/);
+  expect(reasonOf(`base64:${binary.toString('base64')}`)).toBeDefined();
+  expect(rows.every((r) => r.pubsub_message_id.length > 0)).toBe(true);
+  expect(await counterValue(consumer.metrics, 'herald_exposures_dead_letter_total')).toBeGreaterThanOrEqual(5);
+
+  // A message held or nacked instead of acknowledged would be redelivered to the next consumer.
+  await consumer.close();
+  consumer = await startConsumer(config, { retryInitialMs: 20, retryMaxMs: 200 });
+  const marker2 = exposure();
+  await publish(topic, marker2);
+  await waitFor(async () => (await storedCount([marker2.eventId])) === 1, { what: 'the second marker stored' });
+  expect(await received()).toBe(1);
+  expect(await countRows(db, 'SELECT 1 FROM dead_letters')).toBe(before + 5);
+});
+
+test('a batch is acknowledged only after it committed: failed writes come back and land once the table is there', async () => {
+  const events = Array.from({ length: 5 }, () => exposure());
+  const receivedBefore = await received();
+  const failuresBefore = await histogramCount(consumer.metrics, 'herald_consumer_batch_seconds', { outcome: 'error' });
+  await db.query('ALTER TABLE exposures RENAME TO exposures_away');
+  try {
+    await publish(topic, ...events);
+    // Every event delivered at least twice while writes fail: the failed batches were not acknowledged.
+    await waitFor(
+      async () =>
+        (await received()) >= receivedBefore + 2 * events.length &&
+        (await histogramCount(consumer.metrics, 'herald_consumer_batch_seconds', { outcome: 'error' })) >= failuresBefore + 2,
+      { timeoutMs: 20_000, what: 'redeliveries after failed writes' },
+    );
+  } finally {
+    await db.query('ALTER TABLE exposures_away RENAME TO exposures');
+  }
+  expect(await storedCount(idsIn(events))).toBe(0);
+
+  await waitFor(async () => (await storedCount(idsIn(events))) === events.length, { timeoutMs: 20_000, what: 'events stored after recovery' });
+  expect(await countRows(db, 'SELECT event_id FROM exposures WHERE event_id = ANY($1) GROUP BY event_id HAVING count(*) > 1', [idsIn(events)])).toBe(0);
+});
+
+test('close() writes and acknowledges the events still buffered', async () => {
+  // A batch window far longer than the test: only close() can write these.
+  const slowConfig = configFor(backends, { CONSUMER_BATCH_MAX: '1000', CONSUMER_BATCH_MAX_MS: '60000' });
+  const slow = await startConsumer(slowConfig);
+  const events = Array.from({ length: 3 }, () => exposure());
+  let reopened: Consumer | undefined;
+  try {
+    await publish(backends.publisher.topic(slowConfig.EXPOSURE_TOPIC), ...events);
+    await waitFor(async () => (await received(slow)) === events.length, { what: 'events received and buffered' });
+    expect(await storedCount(idsIn(events))).toBe(0);
+
+    await slow.close();
+    expect(await storedCount(idsIn(events))).toBe(events.length);
+
+    // Acknowledged means not redelivered: the next consumer on the subscription gets only the marker.
+    reopened = await startConsumer(slowConfig);
+    const marker = exposure();
+    await publish(backends.publisher.topic(slowConfig.EXPOSURE_TOPIC), marker);
+    await waitFor(async () => (await received(reopened)) >= 1, { what: 'the marker received' });
+    await reopened.close();
+    expect(await received(reopened)).toBe(1);
+    expect(await storedCount([marker.eventId, ...idsIn(events)])).toBe(events.length + 1);
+  } finally {
+    await slow.close();
+    await reopened?.close();
+  }
+});
