@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './ports';
-import { stopProcess } from './redis-server';
+import { stopProcess } from './process';
 
 export interface TestPostgres {
   /** Connection URL of a database nobody else uses. */

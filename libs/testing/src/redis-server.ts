@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from './ports';
+import { stopProcess } from './process';
 
 export interface RedisServer {
   port: number;
@@ -42,23 +43,10 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
         port,
         url: `redis://127.0.0.1:${port}`,
         process: child,
-        stop: () => stopProcess(child),
+        stop: async () => void (await stopProcess(child)),
       };
     }
     child.kill('SIGKILL');
     if (attempt >= 5) throw new Error('redis-server did not start after 6 attempts');
   }
-}
-
-/** SIGTERM, then SIGKILL after a deadline; resolves when the process is gone. */
-export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }

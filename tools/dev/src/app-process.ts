@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { stopProcess } from '@herald/testing';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
@@ -54,17 +55,7 @@ export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
     name: opts.name,
     url,
     child,
-    stop(graceMs = 15_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-      return new Promise((done) => {
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          done(code);
-        });
-        child.kill('SIGTERM');
-      });
-    },
+    stop: (graceMs = 15_000) => stopProcess(child, graceMs),
   };
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   for (;;) {

@@ -3,9 +3,13 @@
  * sends the demo user a message; Ctrl-C stops it all.
  */
 import { SignJWT } from 'jose';
+import { createLogger } from '@herald/logger';
+import { exitOnSignals } from '@herald/http';
 import { startStack } from './stack';
 
 const DEMO_USER = 'demo';
+/** Each app gets 15 s to stop; the whole stack this long. */
+const STOP_TIMEOUT_MS = 60_000;
 
 async function sign(secret: string, sub: string, scope?: string): Promise<string> {
   return new SignJWT(scope ? { scope } : {})
@@ -49,17 +53,7 @@ async function main(): Promise<void> {
   lines.push('', 'Ctrl-C stops everything.', '');
   process.stdout.write(lines.join('\n'));
 
-  let stopping = false;
-  const stop = () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    stack.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  exitOnSignals({ close: stack.stop }, createLogger({ app: 'dev', level: 'info' }), STOP_TIMEOUT_MS);
 }
 
 main().catch((err: unknown) => {

@@ -3,10 +3,14 @@
  * Prints exactly one line, `pubsub-emulator listening on <host:port>`, once it
  * accepts connections (test helpers wait for it), and exits 0 on SIGTERM/SIGINT.
  */
+import { createLogger } from '@herald/logger';
+import { exitOnSignals } from '@herald/http';
 import { DEFAULT_HOST, startEmulator } from './server';
 
 /** Port Google's emulator uses by default, so tooling defaults line up. */
 const DEFAULT_PORT = 8085;
+/** How long a stop may take before the process exits anyway. */
+const STOP_TIMEOUT_MS = 10_000;
 
 function flag(name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -22,14 +26,7 @@ async function main(): Promise<void> {
   const emulator = await startEmulator({ host, port });
   process.stdout.write(`pubsub-emulator listening on ${emulator.address}\n`);
 
-  const shutdown = (): void => {
-    emulator.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  exitOnSignals({ close: () => emulator.stop() }, createLogger({ app: 'pubsub-emulator', level: 'warn' }), STOP_TIMEOUT_MS);
 }
 
 main().catch((err: unknown) => {
