@@ -2,6 +2,7 @@ export * from './wait';
 export * from './ports';
 export * from './process';
 export * from './redis-server';
+export * from './redis-cluster';
 export * from './tokens';
 export * from './ws-client';
 export * from './postgres';
