@@ -23,6 +23,14 @@ export class BodyStore {
     if (ttl > 0) this.cache.set(message.id, message, { ttl });
   }
 
+  /** The cached body of a message that has not expired, if any. */
+  peek(id: string, now = Date.now()): EncodedMessage | undefined {
+    const hit = this.cache.get(id);
+    if (!hit || hit.expiresAt <= now) return undefined;
+    this.lookups.inc({ result: 'hit' });
+    return hit;
+  }
+
   /** Bodies in the order of `ids`; null where the message expired or is unknown. */
   async getMany(ids: string[], now = Date.now()): Promise<(EncodedMessage | null)[]> {
     const out: (EncodedMessage | null)[] = new Array(ids.length).fill(null);

@@ -1,13 +1,13 @@
 /**
  * The offline drain: push, in order, every message in the user's inbox.
  *
- * The inbox is read in one LRANGE (it is bounded by the inbox cap). Reading it page by page would
- * skip ids whenever a concurrent ack removed entries before the page boundary. The snapshot is
- * then processed in batches: bodies from the cache or one Redis round trip per batch, expired
+ * The inbox was read whole, with the categories, in one atomic snapshot (it is bounded by the
+ * inbox cap). Reading it page by page would skip ids whenever a concurrent ack removed entries
+ * before the page boundary. The snapshot is processed in batches: bodies from the cache or one Redis round trip per batch, expired
  * ids removed from the inbox, frames pushed, and the next batch waits until the socket has written
  * the last frame of this one, so a drain never piles more than a batch onto a slow socket.
  */
-import { readInbox, removeFromInbox, type HeraldRedis } from '@herald/redis';
+import { removeFromInbox, type HeraldRedis } from '@herald/redis';
 import type { BodyStore } from './body-store';
 import type { GatewayMetrics } from './metrics';
 import type { Session } from './session';
@@ -19,10 +19,8 @@ export interface DrainDeps {
   batchSize: number;
 }
 
-/** Returns the ids of the snapshot (pushed, or found expired). */
-export async function drainInbox(deps: DrainDeps, session: Session): Promise<Set<string>> {
-  const ids = await readInbox(deps.redis, session.userId);
-  const snapshot = new Set(ids);
+/** Push the messages of `ids` (the inbox snapshot, oldest first). */
+export async function drainInbox(deps: DrainDeps, session: Session, ids: readonly string[]): Promise<void> {
   for (let start = 0; start < ids.length; start += deps.batchSize) {
     if (session.closed) break;
     const batch = ids.slice(start, start + deps.batchSize);
@@ -42,6 +40,5 @@ export async function drainInbox(deps: DrainDeps, session: Session): Promise<Set
     }
     if (written && !session.closed) await written;
   }
-  return snapshot;
 }
 

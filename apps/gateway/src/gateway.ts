@@ -3,9 +3,11 @@
  * one HTTP server (health, readiness, metrics) that upgrades `GET /ws` to WebSocket.
  *
  * Connection flow (docs/ARCHITECTURE.md): verify the token before the upgrade; register the
- * session; subscribe to the user's channel; read categories; send `welcome`; drain the inbox;
- * wait for the notifications published before the drain to be routed (barrier); push the live
- * messages that arrived meanwhile, minus those the drain pushed; from then on, live.
+ * session; subscribe to the user's channel; read categories and inbox in one atomic snapshot;
+ * wait until every notification published before the snapshot has been applied (barrier): the
+ * live messages among them wait in the session, and a category change among them is newer than
+ * or as new as the snapshot; send `welcome`; drain the snapshot; push the live messages that
+ * waited, minus those in the snapshot; from then on, live.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -16,7 +18,7 @@ import type { GatewayConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, createVerifier, type Principal } from '@herald/auth';
-import { closeRedis, createRedis, getUserCategories, removeFromInbox } from '@herald/redis';
+import { closeRedis, createRedis, readSnapshot, removeFromInbox } from '@herald/redis';
 import { createPubSub } from '@herald/pubsub';
 import { createHttpApp, runAll } from '@herald/http';
 import { createGatewayMetrics } from './metrics';
@@ -64,7 +66,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   const publisher = new ExposurePublisher(topic, config.GATEWAY_ID, metrics, logger.child({ module: 'exposures' }));
   const hub = new Hub();
   const bodies = new BodyStore(redis, config.BODY_CACHE_MAX, metrics.bodyLookups);
-  const router = new LiveRouter(sub, hub, bodies, logger.child({ module: 'live' }));
+  const router = new LiveRouter(sub, redis, hub, bodies, logger.child({ module: 'live' }));
   const verifier = createVerifier(config);
   const wss = new WebSocketServer({
     noServer: true,
@@ -122,15 +124,18 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     hub.add(session);
     try {
       await router.subscribe(session.userId);
-      const categories = await getUserCategories(redis, session.userId);
-      hub.setCategories(session, categories);
+      const snapshot = await readSnapshot(redis, session.userId);
+      await router.barrier(session.userId);
+      if (!session.categoriesNoted) hub.setCategories(session, snapshot.categories);
+      const categories = hub.categoriesOfSession(session);
       session.sendFrame({ type: 'welcome', sessionId: session.id, userId: session.userId, categories });
-      const drained = await drainInbox(drainDeps, session);
-      await router.barrier();
-      session.endDrain(drained);
+      await drainInbox(drainDeps, session, snapshot.ids);
+      session.endDrain(new Set(snapshot.ids));
       metrics.drainSeconds.observe((performance.now() - started) / 1000);
     } catch (err) {
-      log.error({ err, sessionId: session.id }, 'connect failed; asking the client to retry later');
+      // A client that left during its connect is no failure of ours.
+      if (session.closed) log.debug({ err, sessionId: session.id }, 'client left during the connect');
+      else log.error({ err, sessionId: session.id }, 'connect failed; asking the client to retry later');
       session.close(CloseCode.OVERLOADED);
     }
   }

@@ -55,9 +55,15 @@ export class Hub {
     this.categoriesOf.set(session, next);
   }
 
-  /** Sets the categories of every session of the user. */
+  /**
+   * Sets the categories of every session of the user, from a live notification; a connecting
+   * session learns that its snapshot may be older than this.
+   */
   setUserCategories(userId: string, categories: string[]): void {
-    for (const session of this.sessionsOf(userId)) this.setCategories(session, categories);
+    for (const session of this.sessionsOf(userId)) {
+      session.categoriesNoted = true;
+      this.setCategories(session, categories);
+    }
   }
 
   sessionsOf(userId: string): ReadonlySet<Session> {

@@ -1,31 +1,57 @@
 /**
- * Live delivery: one subscriber connection per gateway, subscribed to the channel of every user
- * with a session here. A notification is routed through the hub to each of the user's sessions.
+ * Live delivery: one subscriber (on a Cluster, one connection per master, ioredis
+ * `shardedSubscribers`) SSUBSCRIBEd to the channel of every user with a session here. Each
+ * notification is applied through the hub to the user's sessions, strictly in arrival order:
+ * Redis keeps one channel's notifications in publish order, and that is ingest order.
+ *
+ * A reference note (category fan-out) names a body to read. While it is read, later notes wait
+ * behind it in `queue`, so order holds; every note naming the same id shares the one read.
+ *
  * The subscription is counted by the hub (first session subscribes, last one unsubscribes), and
  * concurrent connects of one user share the same subscribe round trip.
  */
-import { keys, parseNotification, type HeraldRedis } from '@herald/redis';
+import { randomUUID } from 'node:crypto';
+import {
+  barrierNote,
+  keys,
+  parseNotification,
+  type EncodedMessage,
+  type HeraldRedis,
+  type Notification,
+} from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { Hub } from './hub';
 import type { BodyStore } from './body-store';
 
+/** A notification waiting for its turn; `body` is undefined while a referenced body is read. */
+interface Queued {
+  userId: string;
+  note: Notification;
+  body?: EncodedMessage | null;
+}
+
 export class LiveRouter {
   private readonly subscribed = new Map<string, Promise<void>>();
+  private readonly barriers = new Map<string, () => void>();
+  private readonly queue: Queued[] = [];
+  private readonly reading = new Map<string, Queued[]>();
 
   constructor(
     private readonly sub: HeraldRedis,
+    private readonly commands: HeraldRedis,
     private readonly hub: Hub,
     private readonly bodies: BodyStore,
     private readonly logger: Logger,
+    private readonly barrierTimeoutMs = 10_000,
   ) {
-    sub.on('message', (channel: string, raw: string) => this.route(channel, raw));
+    sub.on('smessage', (channel: string, raw: string) => this.route(channel, raw));
   }
 
   /** Resolves once the user's channel is subscribed (notifications from then on reach us). */
   subscribe(userId: string): Promise<void> {
     let done = this.subscribed.get(userId);
     if (!done) {
-      done = this.sub.subscribe(keys.userChannel(userId)).then(() => undefined);
+      done = this.sub.ssubscribe(keys.userChannel(userId)).then(() => undefined);
       this.subscribed.set(userId, done);
       done.catch(() => this.subscribed.delete(userId));
     }
@@ -34,17 +60,33 @@ export class LiveRouter {
 
   unsubscribe(userId: string): void {
     if (!this.subscribed.delete(userId)) return;
-    this.sub.unsubscribe(keys.userChannel(userId)).catch((err: unknown) => {
+    this.sub.sunsubscribe(keys.userChannel(userId)).catch((err: unknown) => {
       this.logger.warn({ err, userId }, 'unsubscribe failed');
     });
   }
 
   /**
-   * Resolves after every notification Redis published before this call has been routed: Redis
-   * answers the PING on the subscriber connection after the messages queued before it.
+   * Resolves after every notification published on the user's channel before this call has been
+   * applied: a marker is published on the channel, and one channel's notifications arrive in
+   * publish order (on a Cluster too: a channel lives on one shard).
    */
-  async barrier(): Promise<void> {
-    await this.sub.ping();
+  barrier(userId: string): Promise<void> {
+    const token = randomUUID();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.barriers.delete(token);
+        reject(new Error(`no barrier marker for ${userId} within ${this.barrierTimeoutMs} ms`));
+      }, this.barrierTimeoutMs);
+      this.barriers.set(token, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.commands.spublish(keys.userChannel(userId), barrierNote(token)).catch((err: unknown) => {
+        clearTimeout(timer);
+        this.barriers.delete(token);
+        reject(err);
+      });
+    });
   }
 
   private route(channel: string, raw: string): void {
@@ -54,11 +96,72 @@ export class LiveRouter {
       this.logger.warn({ channel }, 'unreadable notification dropped');
       return;
     }
-    if (note.kind === 'categories') {
-      this.hub.setUserCategories(userId, note.categories);
+    const item: Queued = { userId, note };
+    if (note.kind === 'ref') {
+      const cached = this.bodies.peek(note.id);
+      if (cached) item.body = cached;
+      else this.read(note.id, item);
+    }
+    this.queue.push(item);
+    if (this.queue.length === 1) this.pump();
+  }
+
+  /** Read a referenced body once for every note that names it. */
+  private read(id: string, item: Queued): void {
+    const waiting = this.reading.get(id);
+    if (waiting) {
+      waiting.push(item);
       return;
     }
-    this.bodies.remember(note.message);
-    for (const session of this.hub.sessionsOf(userId)) session.deliverLive(note.message);
+    const group = [item];
+    this.reading.set(id, group);
+    this.bodies.getMany([id]).then(
+      ([body]) => this.settle(id, group, body),
+      (err: unknown) => {
+        // The id stays in the users' inboxes: their next connection delivers it.
+        this.logger.warn({ err, messageId: id }, 'body read failed; live delivery skipped');
+        this.settle(id, group, null);
+      },
+    );
+  }
+
+  private settle(id: string, group: Queued[], body: EncodedMessage | null): void {
+    this.reading.delete(id);
+    for (const item of group) item.body = body;
+    this.pump();
+  }
+
+  /** Apply queued notes from the head, up to the first whose body is still being read. */
+  private pump(): void {
+    let done = 0;
+    for (; done < this.queue.length; done++) {
+      const item = this.queue[done];
+      if (item.note.kind === 'ref' && item.body === undefined) break;
+      this.apply(item);
+    }
+    this.queue.splice(0, done);
+  }
+
+  private apply({ userId, note, body }: Queued): void {
+    switch (note.kind) {
+      case 'categories':
+        this.hub.setUserCategories(userId, note.categories);
+        return;
+      case 'barrier':
+        this.barriers.get(note.token)?.();
+        this.barriers.delete(note.token);
+        return;
+      case 'message':
+        this.bodies.remember(note.message);
+        this.deliver(userId, note.message);
+        return;
+      case 'ref':
+        if (body) this.deliver(userId, body);
+        return;
+    }
+  }
+
+  private deliver(userId: string, message: EncodedMessage): void {
+    for (const session of this.hub.sessionsOf(userId)) session.deliverLive(message);
   }
 }

@@ -30,6 +30,8 @@ export class Session {
   state: SessionState = SessionState.DRAINING;
   /** Cleared by each heartbeat round, set again by the pong. */
   isAlive = true;
+  /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
+  categoriesNoted = false;
   /** Live messages that arrived while draining. */
   private pending: EncodedMessage[] | null = [];
 

@@ -122,6 +122,48 @@ describe('live delivery', () => {
     await client.close();
   });
 
+  it('delivers category messages (reference notes) live to every session, in order with direct ones', async () => {
+    const [u1, u2] = [user(), user()];
+    const clients = [
+      await TestClient.connect(h.wsUrl, await h.token(u1)),
+      await TestClient.connect(h.wsUrl, await h.token(u1)),
+      await TestClient.connect(h.wsUrl, await h.token(u2)),
+    ];
+    await Promise.all(clients.map((c) => c.waitForFrame('welcome')));
+    const lookups = () => h.metric('herald_gateway_body_lookups_total', 'result="miss"');
+    const missesBefore = await lookups();
+    // Each category message's body must be read from Redis; the direct ones after it must wait.
+    const sent: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      sent.push(await h.sendToCategory('news', [u1, u2], { i }));
+      sent.push(await h.send([u1, u2], { direct: i }));
+    }
+    for (const client of clients) {
+      await client.waitForMessages(sent.length);
+      expect(client.messages().map((m) => m.id)).toEqual(sent);
+    }
+    expect(clients[0].messages()[0]).toMatchObject({ category: 'news', payload: { i: 0 } });
+    // One read per category message for all three sessions.
+    expect((await lookups()) - missesBefore).toBe(10);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it('uses the categories of a change made during the connect', async () => {
+    // Connect many sessions while the categories change under them: each ends with the last set.
+    const u = user();
+    await h.setCategories(u, ['v0']);
+    const token = await h.token(u);
+    const connects = Array.from({ length: 20 }, () => TestClient.connect(h.wsUrl, token));
+    for (let i = 1; i <= 20; i++) await h.setCategories(u, [`v${i}`]);
+    const clients = await Promise.all(connects);
+    await Promise.all(clients.map((c) => c.waitForFrame('welcome')));
+    for (const session of h.gateway.hub.sessionsOf(u)) {
+      await waitFor(() => h.gateway.hub.categoriesOfSession(session).join() === 'v20', { what: 'the last categories' });
+    }
+    expect(h.gateway.hub.sessionsIn('v20').size).toBe(20);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
   it('updates the session categories live when they change', async () => {
     const u = user();
     await h.setCategories(u, ['a']);

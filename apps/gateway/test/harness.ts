@@ -11,6 +11,8 @@ import { createPubSub, ensureSubscription } from '@herald/pubsub';
 import {
   createRedis,
   deliverToUser,
+  messageNote,
+  refNote,
   storeMessage,
   replaceUserCategories,
   closeRedis,
@@ -32,7 +34,14 @@ export interface Harness {
   exposures: ExposureEvent[];
   /** Write a message the way ingest does: body with TTL, then the atomic inbox append + notify. */
   send(userIds: string[], payload: unknown, opts?: { ttlMs?: number; id?: string }): Promise<string>;
+  /**
+   * Write a category message the way a fan-out job does: body with TTL, then per member the
+   * atomic inbox append + a reference note (the gateway reads the body).
+   */
+  sendToCategory(category: string, userIds: string[], payload: unknown): Promise<string>;
   setCategories(userId: string, categories: string[]): Promise<void>;
+  /** A counter or gauge from the gateway's /metrics (one labelled series when given); 0 when absent. */
+  metric(name: string, labels?: string): Promise<number>;
   token(userId: string, opts?: Parameters<typeof signToken>[1]): Promise<string>;
   close(): Promise<void>;
 }
@@ -86,10 +95,23 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
         expiresAt: Date.now() + (opts.ttlMs ?? 60_000),
       };
       const encoded = await storeMessage(redis, message);
-      for (const userId of userIds) await deliverToUser(redis, userId, id, encoded, 1000);
+      for (const userId of userIds) await deliverToUser(redis, userId, id, messageNote(encoded), { cap: 1000 });
+      return id;
+    },
+    async sendToCategory(category, userIds, payload) {
+      const id = randomUUID();
+      const now = Date.now();
+      await storeMessage(redis, { id, category, payload, createdAt: new Date(now).toISOString(), expiresAt: now + 60_000 });
+      for (const userId of userIds) await deliverToUser(redis, userId, id, refNote(id), { cap: 1000, unique: true });
       return id;
     },
     setCategories: (userId, categories) => replaceUserCategories(redis, userId, categories),
+    async metric(name, labels) {
+      const series = labels ? `${name}{${labels}}` : name;
+      const text = await (await fetch(`${httpUrl}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line ? Number(line.slice(series.length + 1)) : 0;
+    },
     token: (userId, opts) => signToken(userId, opts),
     async close() {
       await gateway.close();

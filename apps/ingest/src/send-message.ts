@@ -1,14 +1,15 @@
 /**
- * Accepting a message, apart from HTTP: build it, store the body, then fill the offline lists.
+ * Accepting a message, apart from HTTP: build it, store the body, then fill the offline lists
+ * (a list of users: here, in the request) or queue the fan-out (a category: a BullMQ job).
  * The input was validated before this runs (route schema), so every Redis write here is for a
  * request already known to be good.
  */
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@herald/types';
-import { storeMessage, type HeraldRedis } from '@herald/redis';
+import { messageNote, storeMessage, type HeraldRedis } from '@herald/redis';
 import type { IngestMetrics, MessageTarget } from './metrics';
 import { deliverToUsers, type Delivery } from './fanout/deliver-to-users';
-import { fanOutToCategory } from './fanout/category-fanout';
+import { enqueueFanout, type FanoutQueue } from './fanout/fanout-queue';
 
 const MS_PER_SECOND = 1000;
 
@@ -25,10 +26,16 @@ export interface SendMessageInput {
   recipients: Recipients;
   payload: unknown;
   ttlSeconds: number;
+  /**
+   * Set when the send may already have run (Idempotency-Key): the id and creation time of the
+   * first attempt, and deliveries that skip inboxes already holding the id.
+   */
+  repeatable?: { id: string; createdAt: number };
 }
 
 export interface SendMessageDeps {
   redis: HeraldRedis;
+  fanout: FanoutQueue;
   inboxCap: number;
   metrics: IngestMetrics;
 }
@@ -36,45 +43,51 @@ export interface SendMessageDeps {
 export interface SentMessage {
   id: string;
   target: MessageTarget;
-  recipients: number;
+  /** Users whose offline list got the id in this request (0 for a category: the job does it). */
+  delivered: number;
   dropped: number;
 }
 
 export function newMessage(input: SendMessageInput, now: number = Date.now()): Message {
+  const createdAt = input.repeatable?.createdAt ?? now;
   return {
-    id: randomUUID(),
+    id: input.repeatable?.id ?? randomUUID(),
     category: 'category' in input.recipients ? input.recipients.category : null,
     payload: input.payload,
-    createdAt: new Date(now).toISOString(),
-    expiresAt: now + input.ttlSeconds * MS_PER_SECOND,
+    createdAt: new Date(createdAt).toISOString(),
+    expiresAt: createdAt + input.ttlSeconds * MS_PER_SECOND,
   };
 }
 
 /**
- * The body goes first: a gateway woken by a notification must find the body it names. Then one
- * atomic deliver per recipient. A failure part-way answers 5xx; the ids already delivered stay
- * (at-least-once), and a retry creates a new message until Idempotency-Key exists.
+ * The body goes first: a gateway woken by a notification, or a fan-out job, must find the body it
+ * names. Then one atomic deliver per recipient, or the fan-out job. A failure part-way answers
+ * 5xx; the ids already delivered stay (at-least-once), and a retry with the same Idempotency-Key
+ * completes the rest without duplicating any.
  */
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
   const message = newMessage(input);
   const encoded = await storeMessage(deps.redis, message);
+  if ('category' in input.recipients) {
+    await enqueueFanout(deps.fanout, { messageId: message.id, category: input.recipients.category });
+    deps.metrics.accepted.inc({ target: 'category' });
+    return { id: message.id, target: 'category', delivered: 0, dropped: 0 };
+  }
   const delivery: Delivery = {
     redis: deps.redis,
     messageId: message.id,
-    encoded,
+    note: messageNote(encoded),
     inboxCap: deps.inboxCap,
+    unique: input.repeatable !== undefined,
     metrics: deps.metrics,
   };
-  if ('category' in input.recipients) {
-    const result = await fanOutToCategory(delivery, input.recipients.category);
-    deps.metrics.accepted.inc({ target: 'category' });
-    return { id: message.id, target: 'category', ...result };
-  }
   const { userIds } = input.recipients;
-  let dropped = 0;
+  const sent: SentMessage = { id: message.id, target: 'users', delivered: 0, dropped: 0 };
   for (let start = 0; start < userIds.length; start += USER_DELIVERY_CHUNK) {
-    dropped += await deliverToUsers(delivery, userIds.slice(start, start + USER_DELIVERY_CHUNK));
+    const result = await deliverToUsers(delivery, userIds.slice(start, start + USER_DELIVERY_CHUNK));
+    sent.delivered += result.delivered;
+    sent.dropped += result.dropped;
   }
   deps.metrics.accepted.inc({ target: 'users' });
-  return { id: message.id, target: 'users', recipients: userIds.length, dropped };
+  return sent;
 }

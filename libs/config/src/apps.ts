@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, hostPorts, int, oneOf, optionalStr, parseEnv, str, url, type Parsed } from './schema';
+import { bool, ConfigError, hostPorts, int, oneOf, optionalStr, parseEnv, str, url, type Parsed } from './schema';
 
 type Env = Record<string, string | undefined>;
 
@@ -68,6 +68,21 @@ export const ingestSchema = {
   MAX_BODY_BYTES: int(256 * 1024, 1024),
   /** Most user ids one POST /v1/messages may name. */
   MAX_RECIPIENTS: int(1000, 1, 100_000),
+  /** How long an Idempotency-Key is remembered (Contract: 24 h). */
+  IDEMPOTENCY_TTL_SECONDS: int(24 * 3600, 60),
+  /** How long a request may hold its key before a repeat may take over (its process died). */
+  IDEMPOTENCY_LEASE_MS: int(10_000, 100, 600_000),
+  /** Category members written per fan-out step (one SSCAN, one batch of pipelined writes). */
+  FANOUT_CHUNK_SIZE: int(1000, 1, 10_000),
+  /**
+   * Run category fan-out jobs in this process. Off: this process only serves the API and queues
+   * jobs, and other ingest processes (FANOUT_WORKER on) write the inboxes.
+   */
+  FANOUT_WORKER: bool(true),
+  /** Category fan-out jobs one ingest process runs at once. */
+  FANOUT_CONCURRENCY: int(2, 1, 64),
+  /** Attempts of a fan-out job before it is marked failed (each resumes where the last stopped). */
+  FANOUT_ATTEMPTS: int(10, 1, 100),
 };
 
 export const consumerSchema = {

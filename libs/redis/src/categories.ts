@@ -20,11 +20,12 @@ export async function replaceUserCategories(redis: HeraldRedis, userId: string, 
     categoriesNote(next),
     ...next,
   );
-  const pipeline = redis.pipeline();
+  // One command per member set, sent together by auto-pipelining: the sets of different
+  // categories live on different slots (a Cluster pipeline may span one node only).
+  const writes: Promise<number>[] = [];
   for (const category of previous) {
-    if (!next.includes(category)) pipeline.srem(keys.categoryMembers(category), userId);
+    if (!next.includes(category)) writes.push(redis.srem(keys.categoryMembers(category), userId));
   }
-  for (const category of next) pipeline.sadd(keys.categoryMembers(category), userId);
-  const results = (await pipeline.exec()) ?? [];
-  for (const [err] of results) if (err) throw err;
+  for (const category of next) writes.push(redis.sadd(keys.categoryMembers(category), userId));
+  await Promise.all(writes);
 }

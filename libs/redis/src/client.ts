@@ -9,13 +9,30 @@ import type { RedisConfig } from '@herald/config';
 
 export type RedisRole = 'commands' | 'subscriber' | 'queue';
 
-/** The scripts in ./scripts, named `<name>-<numKeys>.lua`. */
-const SCRIPT_FILES = ['deliver-1', 'remove-ids-1', 'replace-categories-1'] as const;
+/** The scripts in ./scripts, named `<name>-<numKeys>.lua`; each file's header says what it does. */
+const SCRIPT_FILES = [
+  'deliver-2',
+  'remove-ids-1',
+  'replace-categories-2',
+  'snapshot-2',
+  'claim-idempotency-1',
+  'complete-idempotency-1',
+] as const;
 
 export interface HeraldScripts {
-  deliver(inbox: string, id: string, cap: number, channel: string, note: string): Promise<number>;
+  deliver(inbox: string, channel: string, id: string, cap: number, note: string, unique: '0' | '1'): Promise<number>;
   removeIds(inbox: string, ...ids: string[]): Promise<number>;
   replaceCategories(userCats: string, channel: string, note: string, ...categories: string[]): Promise<string[]>;
+  snapshot(userCats: string, inbox: string): Promise<[string[], string[]]>;
+  claimIdempotency(
+    record: string,
+    id: string,
+    fingerprint: string,
+    now: number,
+    leaseMs: number,
+    ttlSeconds: number,
+  ): Promise<string[]>;
+  completeIdempotency(record: string, result: string): Promise<number>;
 }
 
 export type HeraldRedis = (Redis | Cluster) & HeraldScripts;
@@ -35,6 +52,12 @@ function defineScripts(client: Redis | Cluster): HeraldRedis {
   return client as HeraldRedis;
 }
 
+/**
+ * Herald needs Redis 7 or later on every node: notifications use sharded pub/sub
+ * (SPUBLISH/SSUBSCRIBE), on a single node as on a Cluster, so both run the same code.
+ * On a Cluster, a subscriber keeps one connection per master (ioredis `shardedSubscribers`),
+ * and commands are auto-pipelined per node.
+ */
 export function createRedis(config: RedisConfig, role: RedisRole, name = 'herald'): HeraldRedis {
   const options: RedisOptions = {
     connectionName: `${name}:${role}`,
@@ -44,7 +67,11 @@ export function createRedis(config: RedisConfig, role: RedisRole, name = 'herald
   };
   if (config.REDIS_CLUSTER_NODES) {
     return defineScripts(
-      new Cluster(config.REDIS_CLUSTER_NODES, { redisOptions: options, enableAutoPipelining: role === 'commands' }),
+      new Cluster(config.REDIS_CLUSTER_NODES, {
+        redisOptions: options,
+        enableAutoPipelining: role === 'commands',
+        shardedSubscribers: role === 'subscriber',
+      }),
     );
   }
   return defineScripts(new Redis(config.REDIS_URL ?? 'redis://127.0.0.1:6379', options));

@@ -1,19 +1,44 @@
 /** A user's offline list: the ids of messages not yet acknowledged, oldest first. */
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
-import { messageNote } from './notification';
+
+export interface DeliverOptions {
+  /** Longest the inbox may grow; the oldest ids are dropped past it. */
+  cap: number;
+  /**
+   * Skip the user when the inbox already holds the id. For writes that may run twice (a retried
+   * request, a resumed fan-out job): a second run then neither duplicates the id nor notifies.
+   */
+  unique?: boolean;
+}
+
+/** What `deliverToUser` returns when `unique` found the id already there. */
+export const ALREADY_DELIVERED = -1;
 
 /**
  * Append the message to the user's inbox, trim to the cap and notify the user's gateways, in one
- * atomic step. Returns how many old ids the cap dropped.
+ * atomic step. `note` is `messageNote(encoded)` (body inside) or `refNote(id)` (body in Redis).
+ * Returns how many old ids the cap dropped, or ALREADY_DELIVERED.
  */
-export function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, encoded: string, cap: number) {
-  return redis.deliver(keys.inbox(userId), messageId, cap, keys.userChannel(userId), messageNote(encoded));
+export function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions) {
+  return redis.deliver(keys.inbox(userId), keys.userChannel(userId), messageId, opts.cap, note, opts.unique ? '1' : '0');
 }
 
 /** All ids in the inbox, oldest first (bounded by the inbox cap). */
 export function readInbox(redis: HeraldRedis, userId: string): Promise<string[]> {
   return redis.lrange(keys.inbox(userId), 0, -1);
+}
+
+export interface SessionSnapshot {
+  categories: string[];
+  /** The inbox, oldest first. */
+  ids: string[];
+}
+
+/** The user's categories and inbox, read together in one atomic step (one slot). */
+export async function readSnapshot(redis: HeraldRedis, userId: string): Promise<SessionSnapshot> {
+  const [categories, ids] = await redis.snapshot(keys.userCategories(userId), keys.inbox(userId));
+  return { categories: categories.sort(), ids };
 }
 
 /** Remove ids (acknowledged or expired) from the inbox; returns how many entries went. */

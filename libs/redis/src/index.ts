@@ -5,3 +5,4 @@ export * from './notification';
 export * from './inbox';
 export * from './messages';
 export * from './categories';
+export * from './idempotency';

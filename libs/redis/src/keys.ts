@@ -10,7 +10,10 @@ export const keys = {
   inbox: (userId: string) => `{u:${userId}}:inbox`,
   /** Set of the user's categories. */
   userCategories: (userId: string) => `{u:${userId}}:cats`,
-  /** Channel that tells gateways about the user's new messages and category changes. */
+  /**
+   * Sharded pub/sub channel that tells gateways about the user's new messages and category
+   * changes. Same hash tag as the user's keys: one slot, so one script can write and notify.
+   */
   userChannel: (userId: string) => `{u:${userId}}:notify`,
   /** The user id of a `userChannel`, or null for any other name. */
   userOfChannel: (channel: string): string | null =>
@@ -19,4 +22,20 @@ export const keys = {
   message: (messageId: string) => `msg:{${messageId}}`,
   /** Set of a category's members. */
   categoryMembers: (category: string) => `cat:{${category}}:members`,
+  /**
+   * The record of one producer's Idempotency-Key (see idempotency.ts). The caller passes a digest
+   * of producer and key, so any key a producer chooses makes a short, safe Redis key.
+   */
+  idempotency: (digest: string) => `idem:{${digest}}`,
+  /**
+   * Prefix of every BullMQ key. One hash tag, so that each BullMQ script, which touches many
+   * keys of a queue, stays on one Redis Cluster slot.
+   */
+  queuePrefix: '{herald:q}',
+} as const;
+
+/** BullMQ queue names. */
+export const queues = {
+  /** Category messages, fanned out to the category's members. */
+  fanout: 'fanout',
 } as const;

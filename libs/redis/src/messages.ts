@@ -15,16 +15,11 @@ export async function storeMessage(redis: HeraldRedis, message: Message): Promis
 
 /**
  * Encoded bodies for ids, null where expired or unknown, in one round trip: MGET on a single
- * node; on a Cluster, where bodies live on many slots, one pipeline of GETs.
+ * node; on a Cluster, where bodies live on many slots (and an MGET or a pipeline may span only
+ * one node), one GET per id, which auto-pipelining sends as one batch per node.
  */
 export async function loadMessages(redis: HeraldRedis, ids: string[]): Promise<(string | null)[]> {
   if (ids.length === 0) return [];
   if (!(redis instanceof Cluster)) return redis.mget(ids.map(keys.message));
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.get(keys.message(id));
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([err, value]) => {
-    if (err) throw err;
-    return (value as string | null) ?? null;
-  });
+  return Promise.all(ids.map((id) => redis.get(keys.message(id))));
 }

@@ -1,11 +1,17 @@
 import Redis from 'ioredis';
-import { startRedisServer, type RedisServer } from '@herald/testing';
+import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import {
   createRedis,
   closeRedis,
   decodeMessage,
   encodeMessage,
   deliverToUser,
+  messageNote,
+  refNote,
+  readSnapshot,
+  ALREADY_DELIVERED,
+  claimIdempotency,
+  completeIdempotency,
   keys,
   readInbox,
   removeFromInbox,
@@ -45,6 +51,9 @@ it('encodes a message once and decodes the header back, frame intact', () => {
   expect(decodeMessage('garbage')).toBeNull();
   expect(parseNotification('x')).toBeNull();
   expect(parseNotification('c["a"]')).toEqual({ kind: 'categories', categories: ['a'] });
+  expect(parseNotification(refNote('m9'))).toEqual({ kind: 'ref', id: 'm9' });
+  expect(parseNotification('btok')).toEqual({ kind: 'barrier', token: 'tok' });
+  expect(parseNotification('r')).toBeNull();
 });
 
 it('stores bodies with the TTL and loads them in one round trip, null when missing', async () => {
@@ -60,13 +69,15 @@ it('stores bodies with the TTL and loads them in one round trip, null when missi
 it('appends to the inbox, caps it dropping the oldest, and notifies the user channel', async () => {
   const sub = new Redis(server.url);
   const notes: string[] = [];
-  sub.on('message', (_c, m: string) => notes.push(m));
-  await sub.subscribe(keys.userChannel('u1'));
+  sub.on('smessage', (_c, m: string) => notes.push(m));
+  await sub.ssubscribe(keys.userChannel('u1'));
   let dropped = 0;
-  for (let i = 0; i < 5; i++) dropped += await deliverToUser(redis, 'u1', `id${i}`, encodeMessage(message(`id${i}`)), 3);
+  for (let i = 0; i < 5; i++) {
+    dropped += await deliverToUser(redis, 'u1', `id${i}`, messageNote(encodeMessage(message(`id${i}`))), { cap: 3 });
+  }
   expect(dropped).toBe(2);
   expect(await readInbox(redis, 'u1')).toEqual(['id2', 'id3', 'id4']);
-  await sub.ping();
+  await waitFor(() => notes.length === 5, { what: '5 notifications' });
   expect(notes.map((n) => (parseNotification(n) as { message: { id: string } }).message.id)).toEqual(['id0', 'id1', 'id2', 'id3', 'id4']);
   expect(await removeFromInbox(redis, 'u1', ['id3', 'unknown'])).toBe(1);
   expect(await readInbox(redis, 'u1')).toEqual(['id2', 'id4']);
@@ -82,4 +93,72 @@ it('replaces categories and keeps the member sets in line', async () => {
   expect(await redis.sismember(keys.categoryMembers('c'), 'u2')).toBe(1);
   expect(keys.userOfChannel(keys.userChannel('u2'))).toBe('u2');
   expect(keys.userOfChannel('other')).toBeNull();
+});
+
+it('a unique delivery skips an id the inbox holds, without a second notification', async () => {
+  const sub = new Redis(server.url);
+  const notes: string[] = [];
+  sub.on('smessage', (_c, m: string) => notes.push(m));
+  await sub.ssubscribe(keys.userChannel('u3'));
+  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true })).toBe(0);
+  expect(await deliverToUser(redis, 'u3', 'x2', refNote('x2'), { cap: 10, unique: true })).toBe(0);
+  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true })).toBe(ALREADY_DELIVERED);
+  expect(await readInbox(redis, 'u3')).toEqual(['x1', 'x2']);
+  await deliverToUser(redis, 'u3', 'x3', refNote('end'), { cap: 10 });
+  await waitFor(() => notes.includes('rend'), { what: 'the last notification' });
+  expect(notes).toEqual(['rx1', 'rx2', 'rend']);
+  sub.disconnect();
+});
+
+it('reads categories and inbox in one snapshot', async () => {
+  await replaceUserCategories(redis, 'u4', ['z', 'y']);
+  await deliverToUser(redis, 'u4', 'a', refNote('a'), { cap: 10 });
+  await deliverToUser(redis, 'u4', 'b', refNote('b'), { cap: 10 });
+  expect(await readSnapshot(redis, 'u4')).toEqual({ categories: ['y', 'z'], ids: ['a', 'b'] });
+  expect(await readSnapshot(redis, 'nobody')).toEqual({ categories: [], ids: [] });
+});
+
+describe('idempotency keys', () => {
+  const base = { producer: 'p1', key: 'k1', fingerprint: 'f1', leaseMs: 1000, ttlSeconds: 60 };
+
+  it('claims once, answers busy while the lease runs, then the recorded result', async () => {
+    const first = await claimIdempotency(redis, { ...base, id: 'id-1', now: 1_000 });
+    expect(first).toEqual({ state: 'claimed', id: 'id-1', createdAt: 1_000 });
+    expect(await claimIdempotency(redis, { ...base, id: 'id-2', now: 1_500 })).toEqual({ state: 'busy', id: 'id-1' });
+    expect(await completeIdempotency(redis, 'p1', 'k1', '{"id":"id-1"}')).toBe(true);
+    expect(await claimIdempotency(redis, { ...base, id: 'id-3', now: 1_600 })).toEqual({
+      state: 'done',
+      id: 'id-1',
+      result: '{"id":"id-1"}',
+    });
+    const record = (await redis.keys('idem:*'))[0];
+    expect(await redis.ttl(record)).toBeGreaterThan(50);
+  });
+
+  it('lets a repeat take over, with the same id and time, once the lease ran out', async () => {
+    await claimIdempotency(redis, { ...base, key: 'k2', id: 'id-a', now: 10_000 });
+    expect(await claimIdempotency(redis, { ...base, key: 'k2', id: 'id-b', now: 11_000 })).toEqual({
+      state: 'claimed',
+      id: 'id-a',
+      createdAt: 10_000,
+    });
+    expect(await claimIdempotency(redis, { ...base, key: 'k2', id: 'id-c', now: 11_500 })).toEqual({ state: 'busy', id: 'id-a' });
+  });
+
+  it('refuses the same key with another body, and keeps keys apart per producer', async () => {
+    await claimIdempotency(redis, { ...base, key: 'k3', id: 'id-x', now: 1 });
+    expect(await claimIdempotency(redis, { ...base, key: 'k3', id: 'id-y', fingerprint: 'other', now: 2 })).toEqual({
+      state: 'mismatch',
+      id: 'id-x',
+    });
+    expect(await claimIdempotency(redis, { ...base, key: 'k3', producer: 'p2', id: 'id-z', now: 2 })).toMatchObject({
+      state: 'claimed',
+      id: 'id-z',
+    });
+  });
+
+  it('does not resurrect an expired record when completing', async () => {
+    expect(await completeIdempotency(redis, 'p9', 'never-claimed', '{}')).toBe(false);
+    expect(await redis.keys('idem:*')).toHaveLength(4);
+  });
 });

@@ -10,10 +10,26 @@ export const ErrorCodes = {
   INVALID_CATEGORY: { status: 400, message: 'Category names are 1-64 characters of A-Z a-z 0-9 _ - . :' },
   INVALID_QUERY: { status: 400, message: 'A query parameter is invalid.' },
   INVALID_CURSOR: { status: 400, message: 'The cursor is not one this API returned; start again without it.' },
+  INVALID_IDEMPOTENCY_KEY: {
+    status: 400,
+    message: 'Idempotency-Key must be 1-255 visible ASCII characters (no spaces).',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 400,
+    message: 'This Idempotency-Key was used with a different body; use a new key for a new message.',
+  },
+  IDEMPOTENCY_KEY_IN_USE: {
+    status: 409,
+    message: 'A request with this Idempotency-Key is still running; retry it shortly with the same key.',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is over the size limit.' },
   UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required.' },
   FORBIDDEN: { status: 403, message: 'The token lacks the scope this route needs.' },
   NOT_FOUND: { status: 404, message: 'No such route.' },
+  FANOUT_NOT_FOUND: {
+    status: 404,
+    message: 'No fan-out is known for this message id (not a category message, or finished over a day ago).',
+  },
   METHOD_NOT_ALLOWED: { status: 405, message: 'That method is not allowed on this route.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   NOT_READY: { status: 503, message: 'The service is starting or draining; retry shortly.' },

@@ -1,50 +1,61 @@
 /**
- * Fan-out of a category message to the category's members, run in the request for now. It is a
- * function of its own, taking only plain data and the Redis connection, so that a later issue can
- * run it unchanged inside a BullMQ job (DESIGN: "a category message becomes a BullMQ job").
- */
-import { keys } from '@herald/redis';
-import { deliverToUsers, type Delivery } from './deliver-to-users';
-
-/** The COUNT hint given to SSCAN: roughly how many members each chunk holds. */
-export const CATEGORY_SCAN_CHUNK = 500;
-
-/** The cursor with which SSCAN starts, and which it returns when the walk is over. */
-const SCAN_DONE = '0';
-
-export interface CategoryFanoutResult {
-  /** Distinct members whose offline list got the message. */
-  recipients: number;
-  /** Old ids the inbox caps dropped. */
-  dropped: number;
-}
-
-/**
- * Walks `cat:{<name>}:members` with SSCAN (never SMEMBERS: a category can have millions of
+ * Fan-out of a category message to the category's members: the work of one BullMQ job (see
+ * fanout-worker.ts), as a function of plain data and a Redis connection.
+ *
+ * It walks `cat:{<name>}:members` with SSCAN (never SMEMBERS: a category can have millions of
  * members) and delivers each chunk before reading the next, so memory and in-flight commands stay
- * bounded by the chunk size. SSCAN may return a member more than once, so members already served
- * are remembered and skipped: a duplicate would put the id twice in one offline list.
+ * bounded by the chunk size. Each member gets the id in the inbox and a reference note (the body
+ * is read once per gateway, not copied per member). Deliveries are `unique`: SSCAN may return a
+ * member twice, and a retried job resumes from the last recorded cursor and repeats at most one
+ * chunk; neither duplicates an id in an inbox.
  * A member added during the walk may or may not get the message; one removed during it may still.
  */
-export async function fanOutToCategory(
-  delivery: Delivery,
-  category: string,
-  chunk: number = CATEGORY_SCAN_CHUNK,
-): Promise<CategoryFanoutResult> {
-  const key = keys.categoryMembers(category);
-  const served = new Set<string>();
-  let dropped = 0;
-  let cursor = SCAN_DONE;
+import { keys, refNote } from '@herald/redis';
+import { deliverToUsers, type Delivery } from './deliver-to-users';
+
+/** The cursor with which SSCAN starts, and which it returns when the walk is over. */
+export const SCAN_START = '0';
+
+/** Where a walk stands; recorded as the job's progress after every chunk. */
+export interface FanoutProgress {
+  /** SSCAN cursor of the next chunk (SCAN_START once done). */
+  cursor: string;
+  chunks: number;
+  delivered: number;
+  skipped: number;
+  dropped: number;
+  done: boolean;
+}
+
+export const NO_PROGRESS: FanoutProgress = { cursor: SCAN_START, chunks: 0, delivered: 0, skipped: 0, dropped: 0, done: false };
+
+export interface CategoryFanout {
+  delivery: Omit<Delivery, 'note' | 'unique'>;
+  category: string;
+  chunkSize: number;
+  /** Resume from here (a retried job); a fresh walk starts from NO_PROGRESS. */
+  from?: FanoutProgress;
+  /** Called after every chunk with the progress so far. */
+  onChunk?(progress: FanoutProgress): Promise<void> | void;
+}
+
+export async function fanOutToCategory(job: CategoryFanout): Promise<FanoutProgress> {
+  const delivery: Delivery = { ...job.delivery, note: refNote(job.delivery.messageId), unique: true };
+  const key = keys.categoryMembers(job.category);
+  const progress = { ...(job.from ?? NO_PROGRESS) };
+  if (progress.done) return progress;
   do {
-    const [next, members] = await delivery.redis.sscan(key, cursor, 'COUNT', chunk);
-    cursor = next;
-    const fresh: string[] = [];
-    for (const userId of members) {
-      if (served.has(userId)) continue;
-      served.add(userId);
-      fresh.push(userId);
+    const [next, members] = await delivery.redis.sscan(key, progress.cursor, 'COUNT', job.chunkSize);
+    if (members.length > 0) {
+      const result = await deliverToUsers(delivery, members);
+      progress.delivered += result.delivered;
+      progress.skipped += result.skipped;
+      progress.dropped += result.dropped;
     }
-    if (fresh.length > 0) dropped += await deliverToUsers(delivery, fresh);
-  } while (cursor !== SCAN_DONE);
-  return { recipients: served.size, dropped };
+    progress.cursor = next;
+    progress.chunks++;
+    progress.done = next === SCAN_START;
+    await job.onChunk?.({ ...progress });
+  } while (!progress.done);
+  return progress;
 }

@@ -1,16 +1,20 @@
 /**
- * `POST /v1/messages` (Contract): send a message to a list of users or to a category's members.
+ * `POST /v1/messages` (Contract): send a message to a list of users or to a category's members,
+ * at most once per `Idempotency-Key`. `GET /v1/messages/{id}/fanout`: a category message's
+ * fan-out progress (an addition to the Contract).
  * Auth runs in `onRequest`, before the body is read: a caller without a token learns nothing
  * about the schema, and an unauthenticated body is never parsed. Then the schema refuses every
  * bad input before the handler makes its first Redis write.
  */
 import type { FastifyInstance } from 'fastify';
 import { requireScope } from '@herald/http';
-import { Scope } from '@herald/types';
+import { HeraldError, Scope } from '@herald/types';
 import type { RouteDeps } from './deps';
 import { BEARER, categorySchema, errorResponses, userIdSchema } from './schemas';
 import { schemaErrors } from './schema-errors';
-import { sendMessage, type Recipients } from '../send-message';
+import { sendMessage, type Recipients, type SendMessageInput } from '../send-message';
+import { checkIdempotencyKey, runIdempotent } from '../idempotent';
+import { fanoutStatus } from '../fanout/fanout-queue';
 
 interface SendMessageBody {
   userIds?: string[];
@@ -65,15 +69,30 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
           '(capped at INBOX_CAP, oldest dropped) and notifies their gateways. Scope `messages:write`.',
         tags: ['messages'],
         security: BEARER,
+        headers: {
+          type: 'object',
+          properties: {
+            'idempotency-key': {
+              type: 'string',
+              description:
+                `Optional, 1-255 visible ASCII characters. The same key (per producer) and body within ` +
+                `${deps.config.IDEMPOTENCY_TTL_SECONDS} s answer the first result and write nothing again; ` +
+                'the same key with another body is refused (IDEMPOTENCY_KEY_REUSED).',
+            },
+          },
+        },
         body: bodySchema(deps.config),
         response: {
           202: {
-            description: 'Accepted: the message is stored and in every recipient\'s offline list.',
+            description:
+              'Accepted. To users: the message is stored and in every recipient\'s offline list. ' +
+              'To a category: stored, and its fan-out job is queued (see GET /v1/messages/{id}/fanout). ' +
+              'Header `Idempotent-Replayed: true` when this is the recorded answer of an earlier request.',
             type: 'object',
             required: ['id'],
             properties: { id: { type: 'string', description: 'The message id, unique and stable.' } },
           },
-          ...errorResponses(400, 401, 403, 413, 415),
+          ...errorResponses(400, 401, 403, 409, 413, 415),
         },
       },
       schemaErrorFormatter: schemaErrors([
@@ -83,15 +102,90 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
       ]),
     },
     async (request, reply) => {
+      const key = checkIdempotencyKey(request.headers['idempotency-key']);
       const { userIds, category, payload, ttlSeconds } = request.body;
       // The schema guarantees exactly one target and fills the ttlSeconds default.
       const recipients: Recipients = category !== undefined ? { category } : { userIds: userIds ?? [] };
-      const sent = await sendMessage(
-        { redis: deps.redis, inboxCap: deps.config.INBOX_CAP, metrics: deps.metrics },
-        { recipients, payload, ttlSeconds: ttlSeconds ?? deps.config.MESSAGE_DEFAULT_TTL_SECONDS },
+      const input: SendMessageInput = {
+        recipients,
+        payload,
+        ttlSeconds: ttlSeconds ?? deps.config.MESSAGE_DEFAULT_TTL_SECONDS,
+      };
+      const sendDeps = { redis: deps.redis, fanout: deps.fanout, inboxCap: deps.config.INBOX_CAP, metrics: deps.metrics };
+      if (key === undefined) {
+        const sent = await sendMessage(sendDeps, input);
+        log.debug(sent, 'message accepted');
+        return reply.status(202).send({ id: sent.id });
+      }
+      const { answer, replayed } = await runIdempotent(
+        {
+          redis: deps.redis,
+          producer: request.principal?.userId ?? '',
+          key,
+          body: request.body,
+          leaseMs: deps.config.IDEMPOTENCY_LEASE_MS,
+          ttlSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS,
+        },
+        async (repeatable) => {
+          const sent = await sendMessage(sendDeps, { ...input, repeatable });
+          log.debug(sent, 'message accepted');
+          return { id: sent.id };
+        },
       );
-      log.debug(sent, 'message accepted');
-      return reply.status(202).send({ id: sent.id });
+      if (replayed) {
+        deps.metrics.replayed.inc();
+        void reply.header('idempotent-replayed', 'true');
+      }
+      return reply.status(202).send(answer);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/messages/:id/fanout',
+    {
+      onRequest: requireScope(deps.verifier, Scope.MESSAGES_WRITE),
+      schema: {
+        summary: 'Fan-out progress of a category message',
+        description:
+          'State of the BullMQ job that writes a category message into its members\' offline lists, ' +
+          'and how far it got. Kept a day after it completes. Scope `messages:write`.',
+        tags: ['messages'],
+        security: BEARER,
+        params: {
+          type: 'object',
+          required: ['id'],
+          properties: { id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', description: 'The message id.' } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              messageId: { type: 'string' },
+              category: { type: 'string' },
+              state: { type: 'string', description: 'waiting, active, delayed (retrying), completed or failed' },
+              attempts: { type: 'integer' },
+              progress: {
+                type: 'object',
+                properties: {
+                  chunks: { type: 'integer' },
+                  delivered: { type: 'integer', description: 'Members whose offline list got the id' },
+                  skipped: { type: 'integer', description: 'Members that already had it (retries)' },
+                  dropped: { type: 'integer', description: 'Old ids dropped by inbox caps' },
+                  done: { type: 'boolean' },
+                },
+              },
+              failedReason: { type: ['string', 'null'] },
+              finishedAt: { type: ['string', 'null'] },
+            },
+          },
+          ...errorResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const status = await fanoutStatus(deps.fanout, request.params.id);
+      if (!status) throw new HeraldError('FANOUT_NOT_FOUND');
+      return reply.send(status);
     },
   );
 }

@@ -34,9 +34,13 @@ const errorBodySchema = {
 } as const;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Bad input (code INVALID_BODY, INVALID_USER_ID, INVALID_CATEGORY or BAD_REQUEST); nothing was written.',
+  400:
+    'Bad input (code INVALID_BODY, INVALID_USER_ID, INVALID_CATEGORY, INVALID_IDEMPOTENCY_KEY, ' +
+    'IDEMPOTENCY_KEY_REUSED or BAD_REQUEST); nothing was written.',
   401: 'No valid bearer token (UNAUTHORIZED).',
   403: 'The token lacks the scope this route needs (FORBIDDEN).',
+  404: 'Nothing is known by that id (FANOUT_NOT_FOUND).',
+  409: 'A request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE); retry with the same key.',
   413: 'The body is over MAX_BODY_BYTES (PAYLOAD_TOO_LARGE).',
   415: 'The body is not application/json (UNSUPPORTED_MEDIA_TYPE).',
 };

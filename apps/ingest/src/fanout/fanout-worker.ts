@@ -1,0 +1,69 @@
+/**
+ * Runs category fan-out jobs in the ingest process. The walk awaits Redis after every chunk, so
+ * the API stays responsive while a large category is written. A job that fails (Redis down, the
+ * process killed) is retried with backoff and resumes from its last recorded progress.
+ */
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'bullmq';
+import type { Logger } from '@herald/logger';
+import { keys, queues, type HeraldRedis } from '@herald/redis';
+import type { IngestMetrics } from '../metrics';
+import { fanOutToCategory, type FanoutProgress } from './category-fanout';
+import { progressOf, type FanoutJob, type FanoutJobData } from './fanout-queue';
+
+export interface FanoutWorkerDeps {
+  /** The queue connection (BullMQ duplicates it for its blocking reads). */
+  connection: HeraldRedis;
+  /** The commands connection the deliveries go through. */
+  redis: HeraldRedis;
+  inboxCap: number;
+  chunkSize: number;
+  concurrency: number;
+  metrics: IngestMetrics;
+  logger: Logger;
+}
+
+export function startFanoutWorker(deps: FanoutWorkerDeps): Worker<FanoutJobData, FanoutProgress> {
+  const { metrics, logger } = deps;
+
+  async function run(job: FanoutJob): Promise<FanoutProgress> {
+    const started = performance.now();
+    const from = progressOf(job);
+    let last = from?.delivered ?? 0;
+    metrics.fanoutActive.inc();
+    try {
+      const result = await fanOutToCategory({
+        delivery: { redis: deps.redis, messageId: job.data.messageId, inboxCap: deps.inboxCap, metrics },
+        category: job.data.category,
+        chunkSize: deps.chunkSize,
+        from,
+        async onChunk(progress) {
+          metrics.fanoutMembers.inc(progress.delivered - last);
+          last = progress.delivered;
+          await job.updateProgress(progress);
+        },
+      });
+      metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
+      return result;
+    } finally {
+      metrics.fanoutActive.dec();
+    }
+  }
+
+  const worker = new Worker<FanoutJobData, FanoutProgress>(queues.fanout, run, {
+    connection: deps.connection,
+    prefix: keys.queuePrefix,
+    concurrency: deps.concurrency,
+  });
+  worker.on('completed', (job, result) => {
+    metrics.fanoutJobs.inc({ result: 'completed' });
+    logger.info({ messageId: job.data.messageId, category: job.data.category, ...result }, 'fan-out done');
+  });
+  worker.on('failed', (job, err) => {
+    const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
+    metrics.fanoutJobs.inc({ result: final ? 'failed' : 'retried' });
+    logger.warn({ err, messageId: job?.data.messageId, attempts: job?.attemptsMade, final }, 'fan-out attempt failed');
+  });
+  worker.on('error', (err) => logger.warn({ err }, 'fan-out worker error'));
+  return worker;
+}

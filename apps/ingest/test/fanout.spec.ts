@@ -1,0 +1,125 @@
+/**
+ * Category messages as BullMQ jobs, through the HTTP API on a real redis-server: the job writes
+ * every member's inbox, its progress is visible, and a category of 100k members does not block
+ * the API while it is written.
+ */
+import Redis from 'ioredis';
+import { performance } from 'node:perf_hooks';
+import { keys } from '@herald/redis';
+import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import type { Ingest } from '../src/app';
+import { bearer, counterValue, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
+
+let server: RedisServer;
+let redis: Redis;
+let ingest: Ingest;
+let tokens: Tokens;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = new Redis(server.url);
+  ingest = await startIngest(ingestConfig(server.url, { FANOUT_CHUNK_SIZE: '1000' }));
+  tokens = await makeTokens();
+});
+
+afterAll(async () => {
+  await ingest?.close();
+  redis?.disconnect();
+  await server?.stop();
+});
+
+interface FanoutStatus {
+  state: string;
+  category: string;
+  progress: { chunks: number; delivered: number; skipped: number; dropped: number; done: boolean };
+}
+
+async function post(body: object, headers: Record<string, string> = {}) {
+  const res = await ingest.app.inject({
+    method: 'POST',
+    url: '/v1/messages',
+    headers: { ...bearer(tokens.messages), ...headers },
+    payload: body,
+  });
+  expect(res.statusCode).toBe(202);
+  return (res.json() as { id: string }).id;
+}
+
+async function status(id: string): Promise<{ code: number; body: FanoutStatus }> {
+  const res = await ingest.app.inject({ url: `/v1/messages/${id}/fanout`, headers: bearer(tokens.messages) });
+  return { code: res.statusCode, body: res.json() as FanoutStatus };
+}
+
+async function addMembers(category: string, count: number, prefix: string): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  for (let i = 0; i < ids.length; i += 10_000) await redis.sadd(keys.categoryMembers(category), ...ids.slice(i, i + 10_000));
+  return ids;
+}
+
+async function metric(name: string, labels = ''): Promise<number> {
+  return counterValue((await ingest.app.inject({ url: '/metrics' })).body, name, labels);
+}
+
+it('writes 100k members in chunks, shows progress, and keeps answering the API meanwhile', async () => {
+  const members = await addMembers('huge', 100_000, 'h');
+  const membersBefore = await metric('herald_fanout_members_total');
+  const id = await post({ category: 'huge', payload: { big: true } });
+
+  // While the job runs, the API answers: direct messages are accepted and delivered.
+  const latencies: number[] = [];
+  const seen: FanoutStatus[] = [];
+  let directs = 0;
+  await waitFor(
+    async () => {
+      const started = performance.now();
+      await post({ userIds: [`direct-${directs++}`], payload: 1 });
+      latencies.push(performance.now() - started);
+      const s = await status(id);
+      seen.push(s.body);
+      return s.body.state === 'completed';
+    },
+    { timeoutMs: 60_000, intervalMs: 5, what: 'the 100k fan-out to complete' },
+  );
+
+  const final = seen[seen.length - 1];
+  expect(final).toMatchObject({ state: 'completed', category: 'huge' });
+  expect(final.progress).toMatchObject({ delivered: 100_000, done: true });
+  expect(final.progress.chunks).toBeGreaterThanOrEqual(100);
+  // Progress was visible part-way, not only at the end.
+  expect(seen.some((s) => s.state === 'active' && s.progress.delivered > 0 && s.progress.delivered < 100_000)).toBe(true);
+  expect(latencies.length).toBeGreaterThan(3);
+  expect(Math.max(...latencies)).toBeLessThan(1000);
+  expect((await metric('herald_fanout_members_total')) - membersBefore).toBe(100_000);
+  expect(await metric('herald_fanout_jobs_total', 'result="completed"')).toBeGreaterThanOrEqual(1);
+
+  const sample = [members[0], members[4_242], members[99_999]];
+  for (const userId of sample) expect(await redis.lrange(keys.inbox(userId), 0, -1)).toEqual([id]);
+  let total = 0;
+  for (let i = 0; i < members.length; i += 5_000) {
+    const pipeline = redis.pipeline();
+    for (const userId of members.slice(i, i + 5_000)) pipeline.llen(keys.inbox(userId));
+    total += ((await pipeline.exec()) ?? []).reduce((sum, [, n]) => sum + (n as number), 0);
+  }
+  expect(total).toBe(100_000);
+}, 90_000);
+
+it('answers 404 for a message without a fan-out, 400 for a bad id, 401/403 without the scope', async () => {
+  const direct = await post({ userIds: ['someone'], payload: 1 });
+  expect((await status(direct)).code).toBe(404);
+  expect((await status(direct)).body).toMatchObject({ error: { code: 'FANOUT_NOT_FOUND' } });
+  const bad = await ingest.app.inject({ url: '/v1/messages/has%20space/fanout', headers: bearer(tokens.messages) });
+  expect(bad.statusCode).toBe(400);
+  const user = await ingest.app.inject({ url: `/v1/messages/${direct}/fanout`, headers: bearer(tokens.user) });
+  expect(user.statusCode).toBe(403);
+  expect((await ingest.app.inject({ url: `/v1/messages/${direct}/fanout` })).statusCode).toBe(401);
+});
+
+it('fans out a repeated category request once (Idempotency-Key)', async () => {
+  const members = await addMembers('twice', 50, 't');
+  const headers = { 'idempotency-key': 'category-once' };
+  const first = await post({ category: 'twice', payload: 'x' }, headers);
+  const second = await post({ category: 'twice', payload: 'x' }, headers);
+  expect(second).toBe(first);
+  await waitFor(async () => (await status(first)).body.state === 'completed', { what: 'the fan-out' });
+  for (const userId of members) expect(await redis.lrange(keys.inbox(userId), 0, -1)).toEqual([first]);
+});

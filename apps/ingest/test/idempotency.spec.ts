@@ -1,0 +1,128 @@
+/**
+ * Idempotency-Key on POST /v1/messages against a real redis-server: the same key within the TTL
+ * answers the first result and writes nothing again, also when the duplicates arrive at once and
+ * when the first request died holding the key.
+ */
+import Redis from 'ioredis';
+import { claimIdempotency, createRedis, closeRedis, fingerprint, keys, type HeraldRedis } from '@herald/redis';
+import { signToken, startRedisServer, type RedisServer } from '@herald/testing';
+import { Scope } from '@herald/types';
+import type { Ingest } from '../src/app';
+import { bearer, counterValue, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
+
+const LEASE_MS = 300;
+
+let server: RedisServer;
+let redis: Redis;
+let scripts: HeraldRedis;
+let ingest: Ingest;
+let tokens: Tokens;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = new Redis(server.url);
+  const config = ingestConfig(server.url, { IDEMPOTENCY_LEASE_MS: String(LEASE_MS), FANOUT_WORKER: 'false' });
+  scripts = createRedis(config, 'commands', 'idempotency-test');
+  ingest = await startIngest(config);
+  tokens = await makeTokens();
+});
+
+afterAll(async () => {
+  await ingest?.close();
+  await closeRedis(scripts);
+  redis?.disconnect();
+  await server?.stop();
+});
+
+function post(body: object, key?: string, token = tokens.messages) {
+  return ingest.app.inject({
+    method: 'POST',
+    url: '/v1/messages',
+    headers: { ...bearer(token), ...(key === undefined ? {} : { 'idempotency-key': key }) },
+    payload: body,
+  });
+}
+
+const inbox = (userId: string) => redis.lrange(keys.inbox(userId), 0, -1);
+
+it('answers a repeat with the first id, marked replayed, and writes nothing again', async () => {
+  const body = { userIds: ['idem-a', 'idem-b'], payload: { n: 1 } };
+  const first = await post(body, 'key-1');
+  expect(first.statusCode).toBe(202);
+  expect(first.headers['idempotent-replayed']).toBeUndefined();
+  const { id } = first.json() as { id: string };
+
+  await expectNoWrites(redis, async () => {
+    const again = await post(body, 'key-1');
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toEqual({ id });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+  });
+  expect(await inbox('idem-a')).toEqual([id]);
+  expect(await inbox('idem-b')).toEqual([id]);
+  expect(counterValue((await ingest.app.inject({ url: '/metrics' })).body, 'herald_idempotent_replays_total')).toBe(1);
+});
+
+it('gives 30 concurrent duplicates one message, in each inbox once', async () => {
+  const body = { userIds: ['burst-a', 'burst-b'], payload: 'burst' };
+  const answers = await Promise.all(Array.from({ length: 30 }, () => post(body, 'burst-key')));
+  expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 202));
+  const ids = new Set(answers.map((a) => (a.json() as { id: string }).id));
+  expect(ids.size).toBe(1);
+  const [id] = ids;
+  expect(await inbox('burst-a')).toEqual([id]);
+  expect(await inbox('burst-b')).toEqual([id]);
+  expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(29);
+});
+
+it('takes over, with the same id, a key whose first request died holding it', async () => {
+  // ttlSeconds given: the fingerprint is of the body as validated, defaults filled in.
+  const body = { userIds: ['orphan'], payload: 'late', ttlSeconds: 60 };
+  // A request claimed the key and its process died before writing anything.
+  const producer = 'producer-messages';
+  const claim = await claimIdempotency(scripts, {
+    producer,
+    key: 'orphan-key',
+    id: 'a0a0a0a0-0000-4000-8000-000000000001',
+    fingerprint: fingerprint(body),
+    leaseMs: LEASE_MS,
+    ttlSeconds: 60,
+  });
+  expect(claim.state).toBe('claimed');
+  const res = await post(body, 'orphan-key');
+  expect(res.statusCode).toBe(202);
+  expect(res.json()).toEqual({ id: 'a0a0a0a0-0000-4000-8000-000000000001' });
+  expect(await inbox('orphan')).toEqual(['a0a0a0a0-0000-4000-8000-000000000001']);
+  expect(await redis.exists(keys.message('a0a0a0a0-0000-4000-8000-000000000001'))).toBe(1);
+});
+
+it('refuses the same key with another body, and a malformed key, writing nothing', async () => {
+  expect((await post({ userIds: ['reuse'], payload: 1 }, 'reused')).statusCode).toBe(202);
+  await expectNoWrites(redis, async () => {
+    const other = await post({ userIds: ['reuse'], payload: 2 }, 'reused');
+    expect(other.statusCode).toBe(400);
+    expect(other.json()).toMatchObject({ error: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+    for (const bad of ['has space', 'x'.repeat(256), 'tab\there', 'é']) {
+      const res = await post({ userIds: ['reuse'], payload: 1 }, bad);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'INVALID_IDEMPOTENCY_KEY' } });
+    }
+  });
+});
+
+it('keeps keys apart per producer', async () => {
+  const other = await signToken('another-producer', { scope: Scope.MESSAGES_WRITE });
+  const body = { userIds: ['shared'], payload: 1 };
+  const a = (await post(body, 'same-key')).json() as { id: string };
+  const b = (await post(body, 'same-key', other)).json() as { id: string };
+  expect(a.id).not.toBe(b.id);
+  expect(await inbox('shared')).toEqual([a.id, b.id]);
+});
+
+it('sends a new message for each request without a key', async () => {
+  const body = { userIds: ['no-key'], payload: 1 };
+  const a = (await post(body)).json() as { id: string };
+  const b = (await post(body)).json() as { id: string };
+  expect(a.id).not.toBe(b.id);
+  expect(await inbox('no-key')).toEqual([a.id, b.id]);
+});
