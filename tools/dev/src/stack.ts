@@ -1,12 +1,21 @@
 /**
- * The whole Herald stack on one machine: Redis (REDIS_URL, or a private redis-server), a Pub/Sub
+ * The whole Herald stack on one machine: Redis (REDIS_URL or REDIS_CLUSTER_NODES, or a private
+ * redis-server, or a private 3-master Redis Cluster), a Pub/Sub
  * emulator (PUBSUB_EMULATOR_HOST, or Google's emulator where installed, else ours), Postgres
  * (DATABASE_URL, or the consumer's embedded one), then gateway, ingest and exposure-consumer.
  * What the environment sets is used as given; what it leaves unset gets a development default.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startPubSub, startRedisServer, type RedisServer, type RunningPubSub } from '@herald/testing';
+import {
+  freePort,
+  startPubSub,
+  startRedisCluster,
+  startRedisServer,
+  type RedisCluster,
+  type RedisServer,
+  type RunningPubSub,
+} from '@herald/testing';
 import { REPO_ROOT, startApp, type AppName, type AppProcess, type StartAppOptions } from './app-process';
 
 export interface StackOptions {
@@ -14,14 +23,24 @@ export interface StackOptions {
   env: NodeJS.ProcessEnv;
   ports?: Partial<Record<AppName, number>>;
   onLine?: StartAppOptions['onLine'];
+  /** Gateway processes to run (default 1); the ones after the first listen on free ports. */
+  gateways?: number;
+  /** When neither REDIS_URL nor REDIS_CLUSTER_NODES is set: a private redis-server or Cluster. */
+  redis?: 'single' | 'cluster';
+  /** Leave out the exposure-consumer (and so Postgres), for tests about delivery only. */
+  withoutConsumer?: boolean;
 }
 
 export interface Stack {
   env: NodeJS.ProcessEnv;
+  /** The first process of each app (no consumer when `withoutConsumer`). */
   apps: Record<AppName, AppProcess>;
+  /** Every gateway process; `apps.gateway` is the first. */
+  gateways: AppProcess[];
   /** Set when the stack generated a development secret. */
   devSecret?: string;
   redis?: RedisServer;
+  redisCluster?: RedisCluster;
   pubsub?: RunningPubSub;
   stop(): Promise<void>;
 }
@@ -30,16 +49,24 @@ export const DEFAULT_PORTS: Record<AppName, number> = { gateway: 8080, ingest: 8
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const env: NodeJS.ProcessEnv = { METADATA_SERVER_DETECTION: 'none', ...opts.env };
-  const started: { redis?: RedisServer; pubsub?: RunningPubSub; apps: AppProcess[] } = { apps: [] };
+  const started: { redis?: RedisServer; cluster?: RedisCluster; pubsub?: RunningPubSub; apps: AppProcess[] } = {
+    apps: [],
+  };
   const stop = async () => {
     for (const app of started.apps.reverse()) await app.stop();
     await started.pubsub?.stop();
     await started.redis?.stop();
+    await started.cluster?.stop();
   };
   try {
     if (!env.REDIS_URL && !env.REDIS_CLUSTER_NODES) {
-      started.redis = await startRedisServer();
-      env.REDIS_URL = started.redis.url;
+      if (opts.redis === 'cluster') {
+        started.cluster = await startRedisCluster();
+        env.REDIS_CLUSTER_NODES = started.cluster.nodesEnv;
+      } else {
+        started.redis = await startRedisServer();
+        env.REDIS_URL = started.redis.url;
+      }
     }
     if (!env.PUBSUB_EMULATOR_HOST) {
       started.pubsub = await startPubSub();
@@ -55,11 +82,27 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const ports = { ...DEFAULT_PORTS, ...opts.ports };
     // The consumer first: it creates the subscription, so no exposure published later is missed.
     const apps = {} as Record<AppName, AppProcess>;
-    for (const name of ['exposure-consumer', 'gateway', 'ingest'] as const) {
-      apps[name] = await startApp({ name, port: ports[name], env, onLine: opts.onLine });
-      started.apps.push(apps[name]);
-    }
-    return { env, apps, devSecret, redis: started.redis, pubsub: started.pubsub, stop };
+    const start = async (name: AppName, port: number) => {
+      const app = await startApp({ name, port, env, onLine: opts.onLine });
+      started.apps.push(app);
+      return app;
+    };
+    if (!opts.withoutConsumer) apps['exposure-consumer'] = await start('exposure-consumer', ports['exposure-consumer']);
+    const gateways = [await start('gateway', ports.gateway)];
+    const more = Array.from({ length: (opts.gateways ?? 1) - 1 }, async () => start('gateway', await freePort()));
+    gateways.push(...(await Promise.all(more)));
+    apps.gateway = gateways[0];
+    apps.ingest = await start('ingest', ports.ingest);
+    return {
+      env,
+      apps,
+      gateways,
+      devSecret,
+      redis: started.redis,
+      redisCluster: started.cluster,
+      pubsub: started.pubsub,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
