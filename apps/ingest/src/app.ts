@@ -77,8 +77,8 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   // go through the commands connection.
   const queueConnection = createRedis(config, 'queue', 'ingest');
   queueConnection.on('error', (err: Error) => logger.warn({ err, module: 'queue' }, 'queue connection error'));
-  const ingestMetrics = createIngestMetrics(metrics);
   const fanout = createFanoutQueue(queueConnection, config.FANOUT_ATTEMPTS);
+  const ingestMetrics = createIngestMetrics(metrics, () => fanout.getJobCounts('waiting', 'active', 'delayed', 'failed'));
   fanout.on('error', (err) => logger.warn({ err, module: 'queue' }, 'fan-out queue error'));
   const worker = config.FANOUT_WORKER && startFanoutWorker({
     connection: queueConnection,
@@ -86,6 +86,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     inboxCap: config.INBOX_CAP,
     chunkSize: config.FANOUT_CHUNK_SIZE,
     concurrency: config.FANOUT_CONCURRENCY,
+    lockMs: config.FANOUT_LOCK_MS,
     metrics: ingestMetrics,
     logger: logger.child({ module: 'fanout' }),
   });

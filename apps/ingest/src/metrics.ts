@@ -4,7 +4,10 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 /** What a message was addressed to: a list of users or a category. */
 export type MessageTarget = 'users' | 'category';
 
-export function createIngestMetrics(registry: Registry) {
+/** Reads the fan-out queue's job counts by state, for the queue gauge at scrape time. */
+export type JobCounts = () => Promise<Record<string, number>>;
+
+export function createIngestMetrics(registry: Registry, jobCounts?: JobCounts) {
   const registers = [registry];
   return {
     accepted: new Counter({
@@ -33,6 +36,20 @@ export function createIngestMetrics(registry: Registry) {
       name: 'herald_fanout_members_total',
       help: 'Category members whose offline list got a category message',
       registers,
+    }),
+    fanoutQueue: new Gauge({
+      name: 'herald_fanout_queue_jobs',
+      help: 'Fan-out jobs in the queue (all ingest processes) by state: waiting, active, delayed, failed',
+      labelNames: ['state'] as const,
+      registers,
+      async collect() {
+        if (!jobCounts) return;
+        try {
+          for (const [state, count] of Object.entries(await jobCounts())) this.set({ state }, count);
+        } catch {
+          // Redis unreachable: keep the last values; /metrics must still answer.
+        }
+      },
     }),
     fanoutActive: new Gauge({ name: 'herald_fanout_active', help: 'Fan-out jobs running in this process', registers }),
     fanoutSeconds: new Histogram({

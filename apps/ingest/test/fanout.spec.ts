@@ -68,6 +68,7 @@ it('writes 100k members in chunks, shows progress, and keeps answering the API m
   // While the job runs, the API answers: direct messages are accepted and delivered.
   const latencies: number[] = [];
   const seen: FanoutStatus[] = [];
+  let activeInQueue = 0;
   let directs = 0;
   await waitFor(
     async () => {
@@ -76,6 +77,7 @@ it('writes 100k members in chunks, shows progress, and keeps answering the API m
       latencies.push(performance.now() - started);
       const s = await status(id);
       seen.push(s.body);
+      if (s.body.state === 'active') activeInQueue = Math.max(activeInQueue, await metric('herald_fanout_queue_jobs', 'state="active"'));
       return s.body.state === 'completed';
     },
     { timeoutMs: 60_000, intervalMs: 5, what: 'the 100k fan-out to complete' },
@@ -87,10 +89,13 @@ it('writes 100k members in chunks, shows progress, and keeps answering the API m
   expect(final.progress.chunks).toBeGreaterThanOrEqual(100);
   // Progress was visible part-way, not only at the end.
   expect(seen.some((s) => s.state === 'active' && s.progress.delivered > 0 && s.progress.delivered < 100_000)).toBe(true);
+  expect(activeInQueue).toBe(1);
   expect(latencies.length).toBeGreaterThan(3);
   expect(Math.max(...latencies)).toBeLessThan(1000);
   expect((await metric('herald_fanout_members_total')) - membersBefore).toBe(100_000);
   expect(await metric('herald_fanout_jobs_total', 'result="completed"')).toBeGreaterThanOrEqual(1);
+  expect(await metric('herald_fanout_queue_jobs', 'state="active"')).toBe(0);
+  expect(await metric('herald_fanout_queue_jobs', 'state="failed"')).toBe(0);
 
   const sample = [members[0], members[4_242], members[99_999]];
   for (const userId of sample) expect(await redis.lrange(keys.inbox(userId), 0, -1)).toEqual([id]);

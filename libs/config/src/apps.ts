@@ -81,6 +81,11 @@ export const ingestSchema = {
   FANOUT_WORKER: bool(true),
   /** Category fan-out jobs one ingest process runs at once. */
   FANOUT_CONCURRENCY: int(2, 1, 64),
+  /**
+   * A running fan-out job's lock; when the process running it dies, another worker takes the job
+   * over about this long (up to twice) later, resuming from its recorded progress.
+   */
+  FANOUT_LOCK_MS: int(30_000, 500, 600_000),
   /** Attempts of a fan-out job before it is marked failed (each resumes where the last stopped). */
   FANOUT_ATTEMPTS: int(10, 1, 100),
 };

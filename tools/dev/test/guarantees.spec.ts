@@ -79,8 +79,8 @@ describe.each([
   });
 
   it('delivers exactly once, in ingest order, to sessions that connect while messages pour in', async () => {
-    const users = [uid('race'), uid('race'), uid('race'), uid('race')];
-    const CONNECTS = 12;
+    const users = Array.from({ length: 6 }, () => uid('race'));
+    const CONNECTS = 15;
     const sent = new Map<string, string[]>(users.map((u) => [u, []]));
     const sessions: Array<{ user: string; ids: string[] }> = [];
     let connecting = users.length;

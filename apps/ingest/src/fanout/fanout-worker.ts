@@ -11,6 +11,9 @@ import type { IngestMetrics } from '../metrics';
 import { fanOutToCategory, type FanoutProgress } from './category-fanout';
 import { progressOf, type FanoutJob, type FanoutJobData } from './fanout-queue';
 
+/** Times a job may be taken over from a dead process before it is marked failed. */
+const MAX_STALLS = 5;
+
 export interface FanoutWorkerDeps {
   /** The queue connection (BullMQ duplicates it for its blocking reads). */
   connection: HeraldRedis;
@@ -19,6 +22,8 @@ export interface FanoutWorkerDeps {
   inboxCap: number;
   chunkSize: number;
   concurrency: number;
+  /** Lock duration and stalled-job check interval (FANOUT_LOCK_MS). */
+  lockMs: number;
   metrics: IngestMetrics;
   logger: Logger;
 }
@@ -54,6 +59,11 @@ export function startFanoutWorker(deps: FanoutWorkerDeps): Worker<FanoutJobData,
     connection: deps.connection,
     prefix: keys.queuePrefix,
     concurrency: deps.concurrency,
+    // A job whose process died is found by the stalled check once its lock has run out, and run
+    // again from its recorded progress; it may stall this often before it counts as failed.
+    lockDuration: deps.lockMs,
+    stalledInterval: deps.lockMs,
+    maxStalledCount: MAX_STALLS,
   });
   worker.on('completed', (job, result) => {
     metrics.fanoutJobs.inc({ result: 'completed' });

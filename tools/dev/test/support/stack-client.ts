@@ -13,7 +13,8 @@ export interface SendOptions {
 export class StackClient {
   private constructor(
     readonly stack: Stack,
-    private readonly producer: string,
+    /** The producer's token (scope messages:write). */
+    readonly producer: string,
     private readonly admin: string,
   ) {}
 
