@@ -54,6 +54,13 @@ export const gatewaySchema = {
   SEND_BUFFER_MAX_BYTES: int(1024 * 1024, 1024),
   EXPOSURE_BATCH_MAX_MESSAGES: int(500, 1, 1000),
   EXPOSURE_BATCH_MAX_MS: int(20, 1, 10_000),
+  /**
+   * Exposure events held in memory (queued or being published). Past it, while Pub/Sub is slow or
+   * down, events spill to a Redis stream and are replayed, in order, when it is back.
+   */
+  EXPOSURE_BUFFER_MAX: int(10_000, 1, 1_000_000),
+  /** How long a spilled event being replayed by a gateway that died waits before another takes it. */
+  EXPOSURE_SPILL_CLAIM_MS: int(30_000, 100, 3_600_000),
 };
 
 export const ingestSchema = {
@@ -104,6 +111,8 @@ export const consumerSchema = {
   CONSUMER_BATCH_MAX_MS: int(100, 1, 60_000),
   CONSUMER_MAX_OUTSTANDING: int(5000, 1, 1_000_000),
   CONSUMER_ACK_DEADLINE_SECONDS: int(60, 10, 600),
+  /** Days of daily exposure partitions kept; older ones are dropped. 0 keeps everything. */
+  EXPOSURE_RETENTION_DAYS: int(0, 0, 36_500),
 };
 
 export type GatewayConfig = Parsed<typeof gatewaySchema>;
