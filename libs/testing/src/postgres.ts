@@ -16,6 +16,23 @@ import { stopProcess } from './process';
 export interface TestPostgres {
   /** Connection URL of a database nobody else uses. */
   url: string;
+  /**
+   * True for the embedded cluster, whose server `stopServer()`/`startServer()` can stop and start;
+   * false on a shared server (`DATABASE_URL`), where both reject.
+   */
+  restartable: boolean;
+  /**
+   * Stop the server, keeping its data (embedded only). Connections fail until start(). Open
+   * connections are closed by the server (a pg `Client`/`Pool` emits 'error': listen for it, or the
+   * unhandled event kills the test process). A no-op when already stopped.
+   */
+  stopServer(): Promise<void>;
+  /**
+   * Start it again on the same port with the same data, so `url` stays valid. Rejects if the port
+   * was taken meanwhile. A no-op when running.
+   */
+  startServer(): Promise<void>;
+  /** Stop everything and delete the data; also after `stopServer()`. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -33,8 +50,17 @@ async function createDatabaseOn(serverUrl: string): Promise<TestPostgres> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   let stopping: Promise<void> | undefined;
+  const notRestartable = (method: string) => () =>
+    Promise.reject(
+      new Error(
+        `TestPostgres.${method}() needs the embedded Postgres: with DATABASE_URL the server is shared and cannot be stopped (check \`restartable\`, or call startPostgres({}) without DATABASE_URL)`,
+      ),
+    );
   return {
     url: url.toString(),
+    restartable: false,
+    stopServer: notRestartable('stopServer'),
+    startServer: notRestartable('startServer'),
     stop: () => (stopping ??= withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined)),
   };
 }
@@ -56,21 +82,67 @@ async function startEmbedded(): Promise<TestPostgres> {
   try {
     for (let attempt = 0; ; attempt++) {
       const port = await freePort();
-      const started = await spawnCluster(join(dir, `data-${attempt}`), port);
-      if (started.ok) {
-        const child = started.child;
-        let stopping: Promise<void> | undefined;
-        return {
-          url: `postgres://herald:herald@127.0.0.1:${port}/postgres`,
-          stop: () => (stopping ??= stopProcess(child, 10_000).then(() => removeDir(dir))),
-        };
-      }
+      // A fresh data dir per attempt: a failed start may leave a half-made cluster behind.
+      const dataDir = join(dir, `data-${attempt}`);
+      const started = await spawnCluster(dataDir, port);
+      if (started.ok) return embeddedPostgres(dir, dataDir, port, started.child);
       if (attempt >= 3) throw new Error(`embedded Postgres did not start after ${attempt + 1} attempts:\n${started.output}`);
     }
   } catch (err) {
     await removeDir(dir);
     throw err;
   }
+}
+
+function embeddedPostgres(dir: string, dataDir: string, port: number, firstChild: ChildProcess): TestPostgres {
+  let child: ChildProcess | undefined = firstChild;
+  let stopped = false;
+  let stopping: Promise<void> | undefined;
+  // stopServer/startServer/stop run one at a time, in call order.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = (op: () => Promise<void>): Promise<void> => {
+    const next = queue.then(op);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  const assertNotStopped = (method: string) => {
+    if (stopped) throw new Error(`TestPostgres.${method}(): this Postgres was stopped with stop() and its data deleted`);
+  };
+  // The child stops Postgres (fast shutdown: clients disconnected, checkpoint written) on SIGTERM
+  // and exits 0 once it is gone; anything else (SIGKILL after the grace period) may leave it running.
+  const stopChild = async ({ strict }: { strict: boolean }): Promise<void> => {
+    if (!child) return;
+    const running = child;
+    child = undefined;
+    const code = await stopProcess(running, 10_000);
+    if (strict && code !== 0) throw new Error(`embedded Postgres on port ${port} did not stop cleanly (child exit code ${code}); it may still be running`);
+  };
+  return {
+    url: `postgres://herald:herald@127.0.0.1:${port}/postgres`,
+    restartable: true,
+    stopServer: () =>
+      serial(async () => {
+        assertNotStopped('stopServer');
+        await stopChild({ strict: true });
+      }),
+    startServer: () =>
+      serial(async () => {
+        assertNotStopped('startServer');
+        if (child) return;
+        const started = await spawnCluster(dataDir, port);
+        if (!started.ok) throw new Error(`embedded Postgres did not start again on port ${port} (was the port taken meanwhile?):\n${started.output}`);
+        child = started.child;
+      }),
+    stop: () =>
+      (stopping ??= serial(async () => {
+        stopped = true;
+        try {
+          await stopChild({ strict: false });
+        } finally {
+          await removeDir(dir);
+        }
+      })),
+  };
 }
 
 type Started = { ok: true; child: ChildProcess } | { ok: false; output: string };

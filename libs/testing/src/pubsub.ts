@@ -19,6 +19,13 @@ export interface RunningPubSub {
   /** `host:port` of the emulator. */
   emulatorHost: string;
   projectId: string;
+  /**
+   * Freeze the emulator (SIGSTOP to its process group): connections stay open and calls hang,
+   * as with a Pub/Sub that is unreachable or far too slow. State is kept for resume().
+   */
+  pause(): void;
+  /** Let a paused emulator run again (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -127,11 +134,30 @@ function groupStopper(child: ChildProcess): () => Promise<void> {
         else child.once('exit', () => resolve());
       });
       signalGroup(pid, 'SIGTERM');
+      signalGroup(pid, 'SIGCONT'); // a paused emulator must run to take its SIGTERM
       const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), STOP_GRACE_MS);
       await exited;
       clearTimeout(timer);
       signalGroup(pid, 'SIGKILL'); // stragglers the leader left behind
     })());
+}
+
+/** pause()/resume() for a process started with `detached: true` (its whole group). */
+function pauser(child: ChildProcess): Pick<RunningPubSub, 'pause' | 'resume'> {
+  const pid = child.pid as number;
+  const resumeOnExit = (): void => {
+    signalGroup(pid, 'SIGCONT');
+  };
+  return {
+    pause() {
+      process.once('exit', resumeOnExit);
+      signalGroup(pid, 'SIGSTOP');
+    },
+    resume() {
+      process.removeListener('exit', resumeOnExit);
+      signalGroup(pid, 'SIGCONT');
+    },
+  };
 }
 
 function tcpAccepts(host: string, port: number): Promise<boolean> {
@@ -187,7 +213,7 @@ async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
     await stop();
     throw new Error(`${(err as Error).message}\n--- emulator output ---\n${proc.output()}`);
   }
-  return { kind: 'google', emulatorHost, projectId, stop };
+  return { kind: 'google', emulatorHost, projectId, stop, ...pauser(child) };
 }
 
 /**
@@ -213,7 +239,7 @@ async function startHeraldEmulator(projectId: string): Promise<RunningPubSub> {
       HERALD_START_TIMEOUT_MS,
       "Herald's Pub/Sub emulator",
     );
-    return { kind: 'herald', emulatorHost, projectId, stop };
+    return { kind: 'herald', emulatorHost, projectId, stop, ...pauser(child) };
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\n--- emulator output ---\n${proc.output()}`);
