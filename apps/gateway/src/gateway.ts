@@ -18,7 +18,7 @@ import type { GatewayConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, createVerifier, type Principal } from '@herald/auth';
-import { closeRedis, createRedis, readSnapshot, removeFromInbox } from '@herald/redis';
+import { closeRedis, createRedis, readSnapshot, removeFromInbox, spillLength } from '@herald/redis';
 import { createPubSub } from '@herald/pubsub';
 import { createHttpApp, runAll } from '@herald/http';
 import { createGatewayMetrics } from './metrics';
@@ -58,12 +58,21 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     logger,
     readinessChecks: { redis: async () => void (await redis.ping()) },
   });
-  const metrics = createGatewayMetrics(http.metrics);
+  const metrics = createGatewayMetrics(http.metrics, () => spillLength(redis));
   const pubsub = givenPubSub ?? createPubSub(config);
   const topic = pubsub.topic(config.EXPOSURE_TOPIC, {
     batching: { maxMessages: config.EXPOSURE_BATCH_MAX_MESSAGES, maxMilliseconds: config.EXPOSURE_BATCH_MAX_MS },
   });
-  const publisher = new ExposurePublisher(topic, config.GATEWAY_ID, metrics, logger.child({ module: 'exposures' }));
+  const publisher = new ExposurePublisher({
+    topic,
+    redis,
+    gatewayId: config.GATEWAY_ID,
+    bufferMax: config.EXPOSURE_BUFFER_MAX,
+    batchMax: config.EXPOSURE_BATCH_MAX_MESSAGES,
+    claimIdleMs: config.EXPOSURE_SPILL_CLAIM_MS,
+    metrics,
+    logger: logger.child({ module: 'exposures' }),
+  });
   const hub = new Hub();
   const bodies = new BodyStore(redis, config.BODY_CACHE_MAX, metrics.bodyLookups);
   const router = new LiveRouter(sub, redis, hub, bodies, logger.child({ module: 'live' }));

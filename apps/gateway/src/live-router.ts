@@ -51,11 +51,31 @@ export class LiveRouter {
   subscribe(userId: string): Promise<void> {
     let done = this.subscribed.get(userId);
     if (!done) {
-      done = this.sub.ssubscribe(keys.userChannel(userId)).then(() => undefined);
+      done = this.ready().then(async () => void (await this.sub.ssubscribe(keys.userChannel(userId))));
       this.subscribed.set(userId, done);
       done.catch(() => this.subscribed.delete(userId));
     }
     return done;
+  }
+
+  /**
+   * The subscriber connection is ready. ioredis must not be asked to SSUBSCRIBE while it is still
+   * connecting (its ready check then runs on a connection already in subscriber mode, fails, and
+   * the connection starts over); after a reconnect it resubscribes the channels itself.
+   */
+  private ready(): Promise<void> {
+    if (this.sub.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.sub.off('ready', onReady);
+        reject(new Error(`the Redis subscriber was not ready within ${this.barrierTimeoutMs} ms`));
+      }, this.barrierTimeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.sub.once('ready', onReady);
+    });
   }
 
   unsubscribe(userId: string): void {

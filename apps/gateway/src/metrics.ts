@@ -1,7 +1,10 @@
 /** The gateway's Prometheus metrics, registered on the app's registry. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export function createGatewayMetrics(registry: Registry) {
+/** Reads the number of events in the exposure spill, for the gauge at scrape time. */
+export type SpillLength = () => Promise<number>;
+
+export function createGatewayMetrics(registry: Registry, spillLength?: SpillLength) {
   const registers = [registry];
   return {
     connections: new Gauge({ name: 'herald_gateway_connections', help: 'Open WebSocket sessions', registers }),
@@ -49,14 +52,29 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     exposures: new Counter({
       name: 'herald_exposures_published_total',
-      help: 'Exposure events by outcome (published, retried, failed)',
+      help:
+        'Exposure events by outcome: published (from memory), retried (a publish failed), spilled ' +
+        '(written to the Redis spill), replayed (published from the spill), failed (lost)',
       labelNames: ['outcome'] as const,
       registers,
     }),
     exposuresPending: new Gauge({
       name: 'herald_exposures_pending',
-      help: 'Exposure events handed to the publisher and not yet confirmed by Pub/Sub',
+      help: 'Exposure events held in memory: queued, being published, or on their way to the spill',
       registers,
+    }),
+    exposuresSpilled: new Gauge({
+      name: 'herald_exposures_spilled',
+      help: 'Exposure events in the Redis spill (all gateways), waiting to be replayed to Pub/Sub',
+      registers,
+      async collect() {
+        if (!spillLength) return;
+        try {
+          this.set(await spillLength());
+        } catch {
+          // Redis unreachable: keep the last value; /metrics must still answer.
+        }
+      },
     }),
   };
 }

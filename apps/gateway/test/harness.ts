@@ -19,7 +19,14 @@ import {
   type HeraldRedis,
 } from '@herald/redis';
 import type { ExposureEvent } from '@herald/types';
-import { startPubSub, startRedisServer, signToken, TEST_JWT_SECRET, type RedisServer } from '@herald/testing';
+import {
+  startPubSub,
+  startRedisServer,
+  signToken,
+  TEST_JWT_SECRET,
+  type RedisServer,
+  type RunningPubSub,
+} from '@herald/testing';
 import { buildGateway, type Gateway } from '../src/gateway';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
@@ -31,6 +38,7 @@ export interface Harness {
   httpUrl: string;
   redis: HeraldRedis;
   redisServer: RedisServer;
+  pubsubServer: RunningPubSub;
   exposures: ExposureEvent[];
   /** Write a message the way ingest does: body with TTL, then the atomic inbox append + notify. */
   send(userIds: string[], payload: unknown, opts?: { ttlMs?: number; id?: string }): Promise<string>;
@@ -84,6 +92,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     wsUrl: `${httpUrl.replace(/^http/, 'ws')}/ws`,
     redis,
     redisServer,
+    pubsubServer,
     exposures,
     async send(userIds, payload, opts = {}) {
       const id = opts.id ?? randomUUID();

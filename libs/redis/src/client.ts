@@ -17,6 +17,7 @@ const SCRIPT_FILES = [
   'snapshot-2',
   'claim-idempotency-1',
   'complete-idempotency-1',
+  'ack-spill-1',
 ] as const;
 
 export interface HeraldScripts {
@@ -33,6 +34,7 @@ export interface HeraldScripts {
     ttlSeconds: number,
   ): Promise<string[]>;
   completeIdempotency(record: string, result: string): Promise<number>;
+  ackSpill(stream: string, group: string, ...ids: string[]): Promise<number>;
 }
 
 export type HeraldRedis = (Redis | Cluster) & HeraldScripts;

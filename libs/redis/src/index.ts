@@ -6,3 +6,4 @@ export * from './inbox';
 export * from './messages';
 export * from './categories';
 export * from './idempotency';
+export * from './exposure-spill';

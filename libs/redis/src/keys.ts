@@ -32,6 +32,12 @@ export const keys = {
    * keys of a queue, stays on one Redis Cluster slot.
    */
   queuePrefix: '{herald:q}',
+  /**
+   * Stream of exposure events that gateways could not publish while Pub/Sub was slow or down;
+   * any gateway replays it (consumer group `spillGroup`).
+   */
+  exposureSpill: '{herald:exposures}:spill',
+  spillGroup: 'replay',
 } as const;
 
 /** BullMQ queue names. */

@@ -12,6 +12,11 @@ import {
   ALREADY_DELIVERED,
   claimIdempotency,
   completeIdempotency,
+  spillExposures,
+  ensureSpillGroup,
+  readSpill,
+  ackSpill,
+  spillLength,
   keys,
   readInbox,
   removeFromInbox,
@@ -160,5 +165,33 @@ describe('idempotency keys', () => {
   it('does not resurrect an expired record when completing', async () => {
     expect(await completeIdempotency(redis, 'p9', 'never-claimed', '{}')).toBe(false);
     expect(await redis.keys('idem:*')).toHaveLength(4);
+  });
+});
+
+describe('exposure spill', () => {
+  it('replays oldest first, lets another gateway claim what a dead one left, and forgets acknowledged entries', async () => {
+    await ensureSpillGroup(redis);
+    await ensureSpillGroup(redis); // idempotent
+    await spillExposures(redis, ['e1', 'e2', 'e3']);
+    await spillExposures(redis, ['e4']);
+    expect(await spillLength(redis)).toBe(4);
+
+    const dead = await readSpill(redis, 'gw-dead', 3, 60_000);
+    expect(dead.map((e) => e.data)).toEqual(['e1', 'e2', 'e3']);
+    // A live gateway gets the next new one now, and the dead one's only once they are idle enough.
+    const next = await readSpill(redis, 'gw-live', 10, 60_000);
+    expect(next.map((e) => e.data)).toEqual(['e4']);
+    expect(await ackSpill(redis, next.map((e) => e.id))).toBe(1);
+    expect(await readSpill(redis, 'gw-live', 10, 60_000)).toEqual([]);
+    const claimed = await waitFor(async () => {
+      const got = await readSpill(redis, 'gw-live', 10, 50);
+      return got.length > 0 && got;
+    }, { what: 'the dead gateway\'s entries to be claimable' });
+    expect(claimed.map((e) => e.data)).toEqual(['e1', 'e2', 'e3']);
+    // Not acknowledged yet: they come back to the same consumer first.
+    expect((await readSpill(redis, 'gw-live', 10, 60_000)).map((e) => e.data)).toEqual(['e1', 'e2', 'e3']);
+    expect(await ackSpill(redis, claimed.map((e) => e.id))).toBe(3);
+    expect(await spillLength(redis)).toBe(0);
+    expect(await readSpill(redis, 'gw-live', 10, 0)).toEqual([]);
   });
 });

@@ -1,0 +1,98 @@
+/**
+ * The exposure publisher when Pub/Sub is slow or down, on a real emulator frozen with SIGSTOP and
+ * a real Redis: delivery goes on, memory stays bounded, events spill to Redis, and every event
+ * reaches Pub/Sub once it is back, also the ones a gateway spilled when it shut down.
+ */
+import { createLogger } from '@herald/logger';
+import { keys, spillLength } from '@herald/redis';
+import { TestClient, waitFor } from '@herald/testing';
+import { buildGateway } from '../src/gateway';
+import { startHarness, type Harness } from './harness';
+
+const BUFFER_MAX = 20;
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    EXPOSURE_BUFFER_MAX: String(BUFFER_MAX),
+    EXPOSURE_BATCH_MAX_MESSAGES: '10',
+    EXPOSURE_SPILL_CLAIM_MS: '500',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+  });
+}, 60_000);
+
+afterAll(async () => {
+  h?.pubsubServer.resume();
+  await h?.close();
+}, 30_000);
+
+/** The (messageId, sessionId) pairs a client was pushed. */
+function pushed(client: TestClient): string[] {
+  const sessionId = (client.frames[0] as { sessionId: string }).sessionId;
+  return client.messages().map((m) => `${m.id}/${sessionId}`);
+}
+
+function received(): string[] {
+  return h.exposures.map((e) => `${e.messageId}/${e.sessionId}`);
+}
+
+async function sendMany(userId: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await h.send([userId], { i }));
+  return ids;
+}
+
+it('keeps delivering while Pub/Sub is frozen, holds at most the bound in memory, spills the rest, and publishes all once back', async () => {
+  const user = `spill-${Date.now()}`;
+  const client = await TestClient.connect(h.wsUrl, await h.token(user));
+  await client.waitForFrame('welcome');
+  const spilledBefore = await h.metric('herald_exposures_published_total', 'outcome="spilled"');
+
+  h.pubsubServer.pause();
+  const ids = await sendMany(user, 100);
+  // Delivery does not wait for Pub/Sub.
+  expect((await client.waitForMessages(100)).map((m) => m.id)).toEqual(ids);
+  await waitFor(async () => (await h.metric('herald_exposures_published_total', 'outcome="spilled"')) - spilledBefore >= 100 - BUFFER_MAX, {
+    what: 'the events past the bound to be spilled',
+  });
+  expect(await h.metric('herald_exposures_pending')).toBeLessThanOrEqual(BUFFER_MAX);
+  expect(await spillLength(h.redis)).toBe(100 - BUFFER_MAX);
+  expect(await h.metric('herald_exposures_spilled')).toBe(100 - BUFFER_MAX);
+
+  h.pubsubServer.resume();
+  const expected = pushed(client).sort();
+  await waitFor(() => new Set(received()).size >= expected.length && expected.every((e) => received().includes(e)), {
+    timeoutMs: 60_000,
+    what: `all ${expected.length} exposures on Pub/Sub`,
+  });
+  await waitFor(async () => (await spillLength(h.redis)) === 0, { what: 'the spill to be emptied' });
+  expect(await h.metric('herald_exposures_published_total', 'outcome="replayed"')).toBeGreaterThanOrEqual(100 - BUFFER_MAX);
+  expect(await h.metric('herald_exposures_published_total', 'outcome="failed"')).toBe(0);
+  await client.close();
+}, 90_000);
+
+it('spills on shutdown what Pub/Sub has not taken; another gateway replays it', async () => {
+  const config = { ...h.config, GATEWAY_ID: 'leaving' };
+  const logger = createLogger({ app: 'gateway-test', level: 'silent' });
+  const leaving = await buildGateway({ config, logger });
+  const url = await leaving.listen();
+  const user = `leaving-${Date.now()}`;
+  const client = await TestClient.connect(`${url.replace(/^http/, 'ws')}/ws`, await h.token(user));
+  await client.waitForFrame('welcome');
+
+  h.pubsubServer.pause();
+  await sendMany(user, 15); // under the bound: all of it in memory
+  await client.waitForMessages(15);
+  const expected = pushed(client).sort();
+  await leaving.close();
+  // Everything it could not publish is in the spill now (nothing was lost in memory).
+  expect(await spillLength(h.redis)).toBe(15);
+  expect(await h.redis.exists(keys.exposureSpill)).toBe(1);
+
+  // The harness's gateway replays it once Pub/Sub is back (its periodic check finds the spill).
+  h.pubsubServer.resume();
+  await waitFor(() => expected.every((e) => received().includes(e)), { timeoutMs: 60_000, what: 'the spilled exposures replayed' });
+  await waitFor(async () => (await spillLength(h.redis)) === 0, { what: 'the spill to be emptied' });
+  expect(received().filter((r) => expected.includes(r)).length).toBeGreaterThanOrEqual(expected.length);
+}, 90_000);
