@@ -1,7 +1,8 @@
 /**
  * Everything the consumer writes to and reads from Postgres: batches of exposure events
- * (deduplicated by event id), dead letters, the analysts' filtered pages and the grouped counts.
- * SQL lives here and nowhere else.
+ * (deduplicated by event id and deliveredAt), dead letters, the analysts' filtered pages and the
+ * grouped counts. The rows' SQL lives here and nowhere else (the schema's is in schema.ts and
+ * partitions.ts).
  */
 import type { Pool } from 'pg';
 import type { ExposureEvent } from '@herald/types';
@@ -9,7 +10,7 @@ import type { ExposureEvent } from '@herald/types';
 export interface InsertResult {
   /** Rows written. */
   inserted: number;
-  /** Events skipped because their event id was stored already (a redelivery or a republish). */
+  /** Events skipped because they were stored already (a redelivery or a republish: same eventId and deliveredAt). */
   duplicates: number;
 }
 
@@ -93,15 +94,17 @@ export class ExposureStore implements ExposureSink {
 
   /**
    * One statement for the whole batch (so one implicit transaction): the events go in as arrays,
-   * which keeps the parameter count at 8 whatever the batch size. Rows whose event id exists
-   * already are skipped, which is what makes redelivery harmless.
+   * which keeps the parameter count at 8 whatever the batch size. Rows whose (event_id,
+   * delivered_at) exists already are skipped, which is what makes redelivery harmless: the primary
+   * key of the partitioned table must include delivered_at, and a redelivered event carries the
+   * same eventId and the same deliveredAt, so it lands in the same partition and conflicts.
    */
   async insertBatch(events: readonly ExposureEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 };
     const result = await this.pool.query(
       `INSERT INTO exposures (${COLUMNS})
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
-       ON CONFLICT (event_id) DO NOTHING`,
+       ON CONFLICT (event_id, delivered_at) DO NOTHING`,
       [
         events.map((e) => e.eventId),
         events.map((e) => e.messageId),

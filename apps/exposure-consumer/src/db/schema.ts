@@ -8,7 +8,9 @@
  * (delivered_at, event_id) order used for keyset pagination. `dead_letters` keeps the messages that
  * are not exposure events, with the reason, so nothing is dropped silently.
  *
- * Daily partitioning of `exposures` will be its own migration.
+ * Since migration 2, `exposures` is partitioned by UTC day of `delivered_at` (`exposures_pYYYYMMDD`,
+ * plus `exposures_default` for days without a partition); partitions.ts creates the days ahead of
+ * the traffic and drops the days past the retention.
  */
 export interface Migration {
   id: number;
@@ -43,6 +45,73 @@ export const MIGRATIONS: readonly Migration[] = [
         reason            text,
         received_at       timestamptz DEFAULT now()
       )`,
+    ],
+  },
+  {
+    id: 2,
+    name: 'exposures partitioned by day',
+    // Converts migration 1's table in place: set it aside, create the partitioned table, copy the
+    // rows, drop the old table, all in the migration's transaction (so nobody sees a half-made
+    // table; writers wait on the lock and their batches are retried). Each step is a no-op when
+    // `exposures` is partitioned already.
+    statements: [
+      // The old table's index names are freed for the new parent's.
+      `DO $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('exposures') AND relkind = 'r') THEN
+          ALTER TABLE exposures RENAME TO exposures_unpartitioned;
+          ALTER INDEX IF EXISTS exposures_pkey RENAME TO exposures_unpartitioned_pkey;
+          DROP INDEX IF EXISTS exposures_delivered_at_idx, exposures_message_id_idx, exposures_user_id_idx, exposures_category_idx;
+        END IF;
+      END $$`,
+      // A unique constraint on a partitioned table must include the partition key, so the primary
+      // key is (event_id, delivered_at). It still dedupes exactly: a redelivered event carries the
+      // same event_id AND the same deliveredAt, so it lands in the same partition and conflicts.
+      `CREATE TABLE IF NOT EXISTS exposures (
+        event_id     text NOT NULL,
+        message_id   text NOT NULL,
+        user_id      text NOT NULL,
+        category     text,
+        session_id   text NOT NULL,
+        gateway_id   text NOT NULL,
+        delivered_at timestamptz NOT NULL,
+        via          text NOT NULL,
+        received_at  timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT exposures_pkey PRIMARY KEY (event_id, delivered_at)
+      ) PARTITION BY RANGE (delivered_at)`,
+      // On the parent, so every partition gets them (created or attached).
+      'CREATE INDEX IF NOT EXISTS exposures_delivered_at_idx ON exposures (delivered_at, event_id)',
+      'CREATE INDEX IF NOT EXISTS exposures_message_id_idx ON exposures (message_id, delivered_at, event_id)',
+      'CREATE INDEX IF NOT EXISTS exposures_user_id_idx ON exposures (user_id, delivered_at, event_id)',
+      'CREATE INDEX IF NOT EXISTS exposures_category_idx ON exposures (category, delivered_at, event_id)',
+      // Rows of a day without a partition (a deliveredAt far off) land here rather than fail.
+      'CREATE TABLE IF NOT EXISTS exposures_default PARTITION OF exposures DEFAULT',
+      // The stored days get their partitions before the copy, as if the table had always been
+      // partitioned; days beyond partitions.ts's window ahead (now + 2 days) go to the default
+      // partition, as they would today. Names and bounds are the ones partitions.ts uses.
+      `DO $$
+      DECLARE
+        day timestamp;
+      BEGIN
+        IF to_regclass('exposures_unpartitioned') IS NULL THEN
+          RETURN;
+        END IF;
+        FOR day IN
+          SELECT d FROM (SELECT DISTINCT date_trunc('day', delivered_at AT TIME ZONE 'UTC') AS d FROM exposures_unpartitioned) AS days
+          WHERE d <= date_trunc('day', now() AT TIME ZONE 'UTC') + interval '2 days'
+        LOOP
+          EXECUTE format(
+            'CREATE TABLE IF NOT EXISTS %I PARTITION OF exposures FOR VALUES FROM (%L) TO (%L)',
+            'exposures_p' || to_char(day, 'YYYYMMDD'),
+            to_char(day, 'YYYY-MM-DD"T00:00:00Z"'),
+            to_char(day + interval '1 day', 'YYYY-MM-DD"T00:00:00Z"')
+          );
+        END LOOP;
+        INSERT INTO exposures (event_id, message_id, user_id, category, session_id, gateway_id, delivered_at, via, received_at)
+          SELECT event_id, message_id, user_id, category, session_id, gateway_id, delivered_at, via, received_at
+          FROM exposures_unpartitioned;
+        DROP TABLE exposures_unpartitioned;
+      END $$`,
     ],
   },
 ];
