@@ -1,7 +1,8 @@
 /**
- * The exposure-consumer, wired: Postgres (external or embedded, migrated), the analyst API on the
- * shared HTTP app, and the Pub/Sub subscriber that writes exposure events in batches. Kept apart
- * from main.ts so tests build it in-process; pulling starts only when asked (startPulling).
+ * The exposure-consumer, wired: Postgres (external or embedded, migrated, daily partitions kept
+ * up), the analyst API on the shared HTTP app, and the Pub/Sub subscriber that writes exposure
+ * events in batches. Kept apart from main.ts so tests build it in-process; pulling starts only when
+ * asked (startPulling).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -12,8 +13,10 @@ import type { Logger } from '@herald/logger';
 import { createPubSub, ensureSubscription } from '@herald/pubsub';
 import { openDatabase, type Database } from './db/database';
 import { ExposureStore, type ExposureSink } from './db/exposure-store';
+import { startPartitionMaintenance } from './db/partition-maintenance';
 import { ExposureSubscriber } from './ingest/exposure-subscriber';
 import { createConsumerMetrics } from './metrics';
+import { registerDashboardRoute } from './routes/dashboard';
 import { registerExposureRoutes } from './routes/exposures';
 
 export interface ConsumerOptions {
@@ -35,7 +38,7 @@ export interface Consumer {
   setReady(ready: boolean): void;
   /** Creates the topic and subscription unless they exist, then starts the streaming pull. */
   startPulling(): Promise<void>;
-  /** Readiness off, HTTP closed, buffered events written and acknowledged, Postgres closed. Idempotent. */
+  /** Readiness off, HTTP closed, buffered events written and acknowledged, partition maintenance stopped, Postgres closed. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -59,6 +62,7 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
     });
     const metrics = createConsumerMetrics(http.metrics);
     registerExposureRoutes(http.app, { store, verifier: createVerifier(config) });
+    registerDashboardRoute(http.app);
 
     const pubsub = createPubSub(config);
     const subscriber = new ExposureSubscriber({
@@ -74,6 +78,8 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
       retryInitialMs: opts.retryInitialMs,
       retryMaxMs: opts.retryMaxMs,
     });
+    // Last, so that nothing after it can fail and leave its timer running. Runs once before returning.
+    const partitions = await startPartitionMaintenance({ pool: database.pool, logger, retentionDays: config.EXPOSURE_RETENTION_DAYS });
 
     let closing: Promise<void> | undefined;
     return {
@@ -92,6 +98,7 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
           () => http.app.close(),
           () => subscriber.close(),
           () => pubsub.close(),
+          () => partitions.close(),
           () => database.close(),
         ])),
     };
