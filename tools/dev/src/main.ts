@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       `  curl -s -X POST ${ingest.url}/v1/messages -H 'Authorization: Bearer ${producerToken}' -H 'Content-Type: application/json' -d '{"userIds":["${DEMO_USER}"],"payload":{"text":"hello from Herald"}}'`,
       'See the exposures:',
       `  curl -s ${consumer.url}/v1/exposures -H 'Authorization: Bearer ${producerToken}'`,
+      `  or open the dashboard: ${consumer.url}/#token=${producerToken}`,
     );
   }
   lines.push('', 'Ctrl-C stops everything.', '');
