@@ -70,7 +70,11 @@ function toAuthError(err: unknown): AuthError {
 export function createVerifier(config: AuthConfig): TokenVerifier {
   const secret = config.AUTH_JWT_SECRET ? new TextEncoder().encode(config.AUTH_JWT_SECRET) : undefined;
   const jwks = config.AUTH_JWKS_URL
-    ? createRemoteJWKSet(new URL(config.AUTH_JWKS_URL), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+    ? createRemoteJWKSet(new URL(config.AUTH_JWKS_URL), {
+        // An unknown kid refetches the set (key rotation), at most once per cooldown.
+        cooldownDuration: config.AUTH_JWKS_COOLDOWN_MS,
+        cacheMaxAge: config.AUTH_JWKS_CACHE_MAX_AGE_MS,
+      })
     : undefined;
   const common = {
     issuer: config.AUTH_ISSUER,

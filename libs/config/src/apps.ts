@@ -13,6 +13,8 @@ const common = {
   HOST: str('0.0.0.0'),
   /** How long shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
+  /** A client must send a whole request head (or upgrade request) within this; slowloris guard. */
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
 };
 
 const redis = {
@@ -26,6 +28,10 @@ const auth = {
   AUTH_ISSUER: optionalStr(),
   AUTH_AUDIENCE: optionalStr(),
   AUTH_CLOCK_TOLERANCE_SECONDS: int(5, 0, 300),
+  /** Least time between two JWKS fetches for unknown `kid`s: a flood of made-up kids costs one. */
+  AUTH_JWKS_COOLDOWN_MS: int(30_000, 0, 3_600_000),
+  /** Keys fetched from the JWKS URL are refreshed after this long. */
+  AUTH_JWKS_CACHE_MAX_AGE_MS: int(600_000, 1000, 86_400_000),
 };
 
 const pubsub = {
@@ -48,6 +54,21 @@ export const gatewaySchema = {
   BODY_CACHE_MAX: int(10_000, 1),
   /** Largest frame a client may send. */
   WS_MAX_PAYLOAD_BYTES: int(16 * 1024, 64),
+  /** Error frames one connection may earn before it is closed with 4008 (policy). */
+  WS_MAX_FRAME_ERRORS: int(10, 1, 10_000),
+  /** Frames per second a connection may send (acks included); more closes it with 4008. */
+  WS_MAX_FRAMES_PER_SECOND: int(100, 1, 100_000),
+  /** Open connections per user on one gateway; one more is closed with 4008. */
+  WS_MAX_CONNECTIONS_PER_USER: int(20, 1, 100_000),
+  /** Open connections per client IP on one gateway; one more is refused with 503 before the upgrade. */
+  WS_MAX_CONNECTIONS_PER_IP: int(1000, 1, 1_000_000),
+  /** Upgrade requests accepted per second by one gateway; more are answered 503 at once. */
+  WS_ACCEPT_RATE: int(2000, 1, 1_000_000),
+  /**
+   * Comma-separated origins (e.g. https://app.example.com) allowed to open a WebSocket from a
+   * browser; a request with another Origin gets 403. Unset: any origin (tokens still required).
+   */
+  WS_ALLOWED_ORIGINS: optionalStr(),
   /** Server ping interval; a peer that misses one pong is terminated. */
   HEARTBEAT_INTERVAL_MS: int(30_000, 100),
   /** Bytes a session may have queued on its socket before it is closed as a slow consumer. */
