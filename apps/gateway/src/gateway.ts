@@ -29,9 +29,10 @@ import { LiveRouter } from './live-router';
 import { drainInbox } from './drain';
 import { Session, type SessionContext } from './session';
 import { refuseUpgrade, upgradeToken } from './upgrade-auth';
+import { Door, parseOrigins } from './door';
 
-/** How often token expiry is checked for every session (one sweep, no per-session timers). */
-const EXPIRY_SWEEP_MS = 1000;
+/** The one sweep over every session (token expiry, frame budget), no per-session timers. */
+const SWEEP_MS = 1000;
 /** How long close() waits for clients to answer the 1012 close before cutting them off. */
 const CLOSE_WAIT_MS = 3000;
 
@@ -55,6 +56,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   const redis = createRedis(config, 'commands', 'gateway');
   const sub = createRedis(config, 'subscriber', 'gateway');
   const http = await createHttpApp({
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
     logger,
     readinessChecks: { redis: async () => void (await redis.ping()) },
   });
@@ -84,11 +86,18 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     clientTracking: false,
   });
   const drainDeps = { redis, bodies, metrics, batchSize: config.DRAIN_BATCH_SIZE };
+  const door = new Door({
+    acceptRate: config.WS_ACCEPT_RATE,
+    maxPerAddress: config.WS_MAX_CONNECTIONS_PER_IP,
+    allowedOrigins: parseOrigins(config.WS_ALLOWED_ORIGINS),
+  });
 
   const ctx: SessionContext = {
     publisher,
     metrics,
     sendBufferMaxBytes: config.SEND_BUFFER_MAX_BYTES,
+    maxFrameErrors: config.WS_MAX_FRAME_ERRORS,
+    maxFramesPerSecond: config.WS_MAX_FRAMES_PER_SECOND,
     onAck(session, ids) {
       removeFromInbox(redis, session.userId, ids).then(
         (removed) => metrics.acked.inc(removed),
@@ -104,6 +113,11 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     if (!accepting) return refuseUpgrade(socket, 'NOT_READY');
     const path = (request.url ?? '').split('?', 1)[0];
     if (path !== '/ws') return refuseUpgrade(socket, 'NOT_FOUND');
+    const refused = door.admit(request, socket);
+    if (refused) {
+      metrics.connectsRefused.inc({ reason: refused === 'OVERLOADED' ? 'overloaded' : 'origin' });
+      return refuseUpgrade(socket, refused, refused === 'OVERLOADED' ? { 'Retry-After': '1' } : {});
+    }
     let principal: Principal;
     try {
       principal = await verifier.verify(upgradeToken(request));
@@ -111,6 +125,8 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       const reason = err instanceof AuthError ? err.reason : 'error';
       metrics.connectsRefused.inc({ reason });
       log.info({ reason }, 'upgrade refused');
+      // The key set is down: the token may be fine; say "retry", not "get a new token".
+      if (reason === 'unavailable') return refuseUpgrade(socket, 'AUTH_UNAVAILABLE', { 'Retry-After': '5' });
       return refuseUpgrade(socket, 'UNAUTHORIZED');
     }
     if (socket.destroyed || !accepting) return refuseUpgrade(socket, 'NOT_READY');
@@ -131,6 +147,11 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     });
     metrics.connections.inc();
     hub.add(session);
+    if (hub.sessionsOf(session.userId).size > config.WS_MAX_CONNECTIONS_PER_USER) {
+      metrics.connectsRefused.inc({ reason: 'user_limit' });
+      session.close(CloseCode.POLICY);
+      return;
+    }
     try {
       await router.subscribe(session.userId);
       const snapshot = await readSnapshot(redis, session.userId);
@@ -166,10 +187,15 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       session.ws.ping();
     }
   }, config.HEARTBEAT_INTERVAL_MS);
-  const expirySweep = setInterval(() => {
+  // Once a second: token expiry, the per-connection frame budget, the door's accept window.
+  const sweep = setInterval(() => {
     const now = Date.now();
-    for (const session of hub.all()) if (now >= session.expiresAt) session.close(CloseCode.TOKEN_EXPIRED);
-  }, EXPIRY_SWEEP_MS);
+    door.tick();
+    for (const session of hub.all()) {
+      session.framesThisSecond = 0;
+      if (now >= session.expiresAt) session.close(CloseCode.TOKEN_EXPIRED);
+    }
+  }, SWEEP_MS);
 
   let closing: Promise<void> | undefined;
 
@@ -188,7 +214,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
           accepting = false;
           http.setReady(false);
           clearInterval(heartbeat);
-          clearInterval(expirySweep);
+          clearInterval(sweep);
         },
         () => closeSessions(hub, CLOSE_WAIT_MS),
         () => http.app.close(),

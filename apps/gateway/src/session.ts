@@ -17,11 +17,17 @@ type SessionState = (typeof SessionState)[keyof typeof SessionState];
 /** Most ids one ack frame may carry. */
 export const MAX_ACK_IDS = 1000;
 const MAX_ID_LENGTH = 128;
+/** How long a slow consumer's socket may linger after its 4009 before it is cut off. */
+const SLOW_CLOSE_GRACE_MS = 1000;
 
 export interface SessionContext {
   publisher: ExposurePublisher;
   metrics: GatewayMetrics;
   sendBufferMaxBytes: number;
+  /** Error frames before the session is closed with 4008. */
+  maxFrameErrors: number;
+  /** Frames per second (counted by the gateway's sweep) before the session is closed with 4008. */
+  maxFramesPerSecond: number;
   onAck(session: Session, ids: string[]): void;
 }
 
@@ -30,6 +36,9 @@ export class Session {
   state: SessionState = SessionState.DRAINING;
   /** Cleared by each heartbeat round, set again by the pong. */
   isAlive = true;
+  /** Frames received in the current second; reset by the gateway's sweep. */
+  framesThisSecond = 0;
+  private frameErrors = 0;
   /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
   categoriesNoted = false;
   /** Live messages that arrived while draining. */
@@ -52,8 +61,10 @@ export class Session {
     this.ws.send(JSON.stringify(frame));
   }
 
+  /** Answer a bad frame with an `error` frame; a client that keeps sending them is closed (4008). */
   sendError(code: ErrorCode, message: string = ErrorCodes[code].message): void {
     this.ctx.metrics.frameErrors.inc({ code });
+    if (++this.frameErrors > this.ctx.maxFrameErrors) return this.close(CloseCode.POLICY);
     this.sendFrame({ type: 'error', code, message });
   }
 
@@ -70,7 +81,7 @@ export class Session {
     this.ws.send(message.frame, written);
     this.ctx.metrics.pushed.inc({ via });
     this.ctx.publisher.record(message.id, message.category, this.userId, this.id, via);
-    if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes) this.close(CloseCode.SLOW_CONSUMER);
+    if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes) this.closeSlow();
     return true;
   }
 
@@ -94,6 +105,8 @@ export class Session {
 
   /** Handle one client frame: only `{"type":"ack","ids":[…]}` is accepted. */
   onFrame(data: RawData, isBinary: boolean): void {
+    if (this.state === SessionState.CLOSED) return;
+    if (++this.framesThisSecond > this.ctx.maxFramesPerSecond) return this.close(CloseCode.POLICY);
     if (isBinary) return this.sendError('INVALID_FRAME', 'Frames must be text.');
     let frame: unknown;
     try {
@@ -114,6 +127,15 @@ export class Session {
       return this.sendError('INVALID_FRAME', `ack needs "ids": 1 to ${MAX_ACK_IDS} non-empty strings.`);
     }
     this.ctx.onAck(this, ids as string[]);
+  }
+
+  /**
+   * The client does not read: what is queued for it stays in memory until the socket goes, and a
+   * close frame would wait behind it. Say 4009 and cut the socket off shortly after.
+   */
+  private closeSlow(): void {
+    this.close(CloseCode.SLOW_CONSUMER);
+    setTimeout(() => this.ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
 
   close(code: CloseCode): void {

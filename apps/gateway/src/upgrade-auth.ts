@@ -20,6 +20,7 @@ export function upgradeToken(request: IncomingMessage): string | undefined {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   503: 'Service Unavailable',
 };

@@ -11,7 +11,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from '@herald/logger';
 import { redactUrl } from '@herald/logger';
-import { installErrorHandling, toHeraldError } from './errors';
+import { clientErrorHandler, installErrorHandling, toHeraldError } from './errors';
 
 /** Longest path parameter; user ids are up to 128 characters, percent-encoding can triple that. */
 const MAX_PARAM_LENGTH = 512;
@@ -42,6 +42,11 @@ export interface HttpAppOptions {
   api?: { title: string; version: string; description?: string };
   /** Dependency checks run by /readyz; each throws when its dependency is down. */
   readinessChecks?: Record<string, ReadinessCheck>;
+  /**
+   * A request head (a WebSocket upgrade request too) must arrive whole within this (slowloris
+   * guard; HTTP_HEADERS_TIMEOUT_MS). The whole request gets three times as long. @default 10000
+   */
+  headersTimeoutMs?: number;
 }
 
 export interface HttpApp {
@@ -52,8 +57,14 @@ export interface HttpApp {
 }
 
 export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
+    // Node checks these timeouts every connectionsCheckingInterval; a socket that sends nothing
+    // or trickles its head is closed within about headersTimeout + that interval.
+    http: { headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
+    requestTimeout: headersTimeout * 3,
+    clientErrorHandler,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,

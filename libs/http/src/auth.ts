@@ -17,7 +17,8 @@ export function requireScope(verifier: TokenVerifier, scope: Scope): preHandlerA
     } catch (err) {
       if (err instanceof AuthError) {
         request.log.info({ reason: err.reason }, 'token refused');
-        throw new HeraldError('UNAUTHORIZED');
+        // The key set is down: the token may be fine; say "retry", not "get a new token".
+        throw new HeraldError(err.reason === 'unavailable' ? 'AUTH_UNAVAILABLE' : 'UNAUTHORIZED');
       }
       throw err;
     }

@@ -2,6 +2,8 @@
  * Turns every error a route can meet into the Contract's body `{"error":{"code","message"}}`
  * with the status from the codes table. Stack traces never leave the process.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { HeraldError, type ErrorCode } from '@herald/types';
 
@@ -17,7 +19,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export function toHeraldError(err: FastifyError): HeraldError {
   if (err instanceof HeraldError) return err;
   if (err.validation) {
-    const where = err.validationContext === 'querystring' ? 'INVALID_QUERY' : 'INVALID_BODY';
+    const where =
+      err.validationContext === 'querystring' ? 'INVALID_QUERY' : err.validationContext === 'body' ? 'INVALID_BODY' : 'BAD_REQUEST';
     return new HeraldError(where, err.message);
   }
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
@@ -29,6 +32,25 @@ export function toHeraldError(err: FastifyError): HeraldError {
     return new HeraldError('BAD_REQUEST', err.message);
   }
   return new HeraldError('INTERNAL');
+}
+
+/**
+ * Errors Node's HTTP parser meets before a request exists (a head too large or too slow,
+ * garbage): answered with the Contract's error body on the raw socket, which is then destroyed.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+  const herald = new HeraldError(code);
+  const body = JSON.stringify(herald.toBody());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${herald.status} ${STATUS_CODES[herald.status] ?? 'Error'}\r\nConnection: close\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

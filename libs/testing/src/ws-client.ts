@@ -6,6 +6,13 @@ import { waitFor } from './wait';
 export interface Refusal {
   status: number;
   body: string;
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+export interface ConnectOptions {
+  viaQuery?: boolean;
+  localAddress?: string;
+  origin?: string;
 }
 
 export class TestClient {
@@ -16,31 +23,37 @@ export class TestClient {
     ws.on('close', (code) => (this.closeCode = code));
   }
 
-  /** Connect; resolves once open, or rejects with the HTTP refusal. */
-  static connect(url: string, token?: string, { viaQuery = false } = {}): Promise<TestClient> {
+  /**
+   * Connect; resolves once open, or rejects with the HTTP refusal. `localAddress` picks the source
+   * address (127.0.0.2, …), `origin` sends an Origin header as a browser would.
+   */
+  static connect(url: string, token?: string, opts: ConnectOptions = {}): Promise<TestClient> {
+    const { viaQuery = false, localAddress, origin } = opts;
     const target = token && viaQuery ? `${url}?access_token=${encodeURIComponent(token)}` : url;
     const headers: Record<string, string> = token && !viaQuery ? { Authorization: `Bearer ${token}` } : {};
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(target, { headers });
+      const ws = new WebSocket(target, { headers, localAddress, origin });
       const client = new TestClient(ws);
       ws.once('open', () => resolve(client));
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => reject(Object.assign(new Error(`refused with ${res.statusCode}`), { status: res.statusCode, body })));
+        res.on('end', () =>
+          reject(Object.assign(new Error(`refused with ${res.statusCode}`), { status: res.statusCode, body, headers: res.headers })),
+        );
       });
       ws.once('error', reject);
     });
   }
 
   /** Connect expecting a refusal; resolves with its status and body. */
-  static async refusal(url: string, token?: string): Promise<Refusal> {
+  static async refusal(url: string, token?: string, opts: ConnectOptions = {}): Promise<Refusal> {
     try {
-      const client = await TestClient.connect(url, token);
+      const client = await TestClient.connect(url, token, opts);
       client.close();
     } catch (err) {
-      const e = err as { status?: number; body?: string };
-      if (e.status) return { status: e.status, body: e.body ?? '' };
+      const e = err as { status?: number; body?: string; headers?: Refusal['headers'] };
+      if (e.status) return { status: e.status, body: e.body ?? '', headers: e.headers };
       throw err;
     }
     throw new Error('the connection was accepted');

@@ -22,6 +22,8 @@ export const ErrorCodes = {
     status: 409,
     message: 'A request with this Idempotency-Key is still running; retry it shortly with the same key.',
   },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request head did not arrive in time.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large (a token is at most 8 KB).' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is over the size limit.' },
   UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required.' },
   FORBIDDEN: { status: 403, message: 'The token lacks the scope this route needs.' },
@@ -33,6 +35,12 @@ export const ErrorCodes = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'That method is not allowed on this route.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   NOT_READY: { status: 503, message: 'The service is starting or draining; retry shortly.' },
+  AUTH_UNAVAILABLE: {
+    status: 503,
+    message: 'The keys that verify tokens cannot be fetched right now; retry shortly with the same token.',
+  },
+  OVERLOADED: { status: 503, message: 'Too many connections or connection attempts; retry later, with backoff.' },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'This Origin may not open a WebSocket here.' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side; it has been logged.' },
   // WebSocket `error` frame codes
   INVALID_JSON: { status: 400, message: 'Frames must be JSON text.' },
