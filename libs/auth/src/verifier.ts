@@ -3,7 +3,7 @@
  * shared secret and/or RS256/ES256 keys from a JWKS URL, an algorithm allow-list, exp/nbf with a
  * clock tolerance, iss/aud when configured. `sub` is the user id.
  */
-import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '@herald/config';
 import { isUserId, type Scope } from '@herald/types';
 
@@ -69,12 +69,25 @@ function toAuthError(err: unknown): AuthError {
 
 export function createVerifier(config: AuthConfig): TokenVerifier {
   const secret = config.AUTH_JWT_SECRET ? new TextEncoder().encode(config.AUTH_JWT_SECRET) : undefined;
-  const jwks = config.AUTH_JWKS_URL
+  const remote = config.AUTH_JWKS_URL
     ? createRemoteJWKSet(new URL(config.AUTH_JWKS_URL), {
         // An unknown kid refetches the set (key rotation), at most once per cooldown.
         cooldownDuration: config.AUTH_JWKS_COOLDOWN_MS,
         cacheMaxAge: config.AUTH_JWKS_CACHE_MAX_AGE_MS,
       })
+    : undefined;
+  // A key set that cannot be had (unreachable, not 200, unusable key) is `unavailable`, not the
+  // token's fault; only "no key for this token" stays a signature failure.
+  const jwks: JWTVerifyGetKey | undefined = remote
+    ? async (header, token) => {
+        try {
+          return await remote(header, token);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw err;
+          throw new AuthError('unavailable', 'key set unavailable');
+        }
+      }
     : undefined;
   const common = {
     issuer: config.AUTH_ISSUER,

@@ -98,4 +98,41 @@ describe('JWKS URL', () => {
       .sign(new TextEncoder().encode(JSON.stringify(keys[0])));
     expect(await reason(verifier.verify(confused))).toBe('algorithm');
   });
+
+  it('calls a key set it cannot get unavailable, not the token malformed', async () => {
+    let flakyUp = false;
+    const failing = createServer((req, res) => {
+      if (req.url === '/flaky' && flakyUp) {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys }));
+      } else if (req.url === '/500' || req.url === '/flaky') {
+        res.statusCode = 500;
+        res.end('oops');
+      } else {
+        res.setHeader('content-type', 'application/json');
+        res.end('{"not":"a key set"}');
+      }
+    });
+    await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(failing.address() as { port: number }).port}`;
+    // A port nothing listens on: the one the server had, once closed.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedUrl = `http://127.0.0.1:${(closed.address() as { port: number }).port}/jwks.json`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    try {
+      const token = await rs('k1', privateKey);
+      for (const jwksUrl of [`${base}/500`, `${base}/not-a-set`, closedUrl]) {
+        const verifier = createVerifier(authConfig({ AUTH_JWKS_URL: jwksUrl }));
+        expect([jwksUrl, await reason(verifier.verify(token))]).toEqual([jwksUrl, 'unavailable']);
+      }
+      // Once the set is back, the same verifier verifies.
+      const verifier = createVerifier(authConfig({ AUTH_JWKS_URL: `${base}/flaky` }));
+      expect(await reason(verifier.verify(token))).toBe('unavailable');
+      flakyUp = true;
+      expect((await verifier.verify(token)).userId).toBe('bob');
+    } finally {
+      await new Promise<void>((r) => failing.close(() => r()));
+    }
+  });
 });
