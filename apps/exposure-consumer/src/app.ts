@@ -48,6 +48,7 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
   try {
     const store = new ExposureStore(database.pool);
     const http = await createHttpApp({
+      headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
       logger,
       api: {
         title: 'Herald exposure-consumer',

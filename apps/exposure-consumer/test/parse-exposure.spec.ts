@@ -62,3 +62,25 @@ test('a cursor round-trips and a tampered one is INVALID_CURSOR', () => {
   const tampered = Buffer.from(JSON.stringify([1, '2031-05-01T10:00:00.123+00:00', 'evt-1'])).toString('base64url');
   expect(() => decodeCursor(tampered)).toThrow(expect.objectContaining({ code: 'INVALID_CURSOR', status: 400 }));
 });
+
+describe('values Postgres cannot store', () => {
+  const base = {
+    eventId: 'e1',
+    messageId: 'm1',
+    userId: 'u1',
+    category: null,
+    sessionId: 's1',
+    gatewayId: 'g1',
+    deliveredAt: '2026-11-26T00:00:00.000Z',
+    via: 'live',
+  };
+  const parse = (over: object) => parseExposure(Buffer.from(JSON.stringify({ ...base, ...over })));
+
+  it('refuses a NUL in an id and a deliveredAt outside the years 0001-9999, so the batch is not stuck', () => {
+    expect(parse({})).toMatchObject({ ok: true });
+    expect(parse({ eventId: 'e\u0000' })).toMatchObject({ ok: false, reason: expect.stringMatching(/eventId/) });
+    expect(parse({ messageId: '\u0000' })).toMatchObject({ ok: false });
+    expect(parse({ deliveredAt: '0000-01-01T00:00:00Z' })).toMatchObject({ ok: false, reason: expect.stringMatching(/0001 to 9999/) });
+    expect(parse({ deliveredAt: '9999-12-31T23:59:59-23:59' })).toMatchObject({ ok: false, reason: expect.stringMatching(/0001 to 9999/) });
+  });
+});

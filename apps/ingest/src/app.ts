@@ -59,6 +59,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   let http: HttpApp;
   try {
     http = await createHttpApp({
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
       logger,
       bodyLimit: config.MAX_BODY_BYTES,
       api: API,

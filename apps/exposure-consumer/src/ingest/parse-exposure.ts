@@ -6,6 +6,7 @@
  * API gives back, and it keeps the (deliveredAt, eventId) cursor exact.
  */
 import { isCategory, isUserId, type ExposureEvent } from '@herald/types';
+import { hasNul, inStoredRange } from '../db/storable';
 
 /** Larger bodies cannot be exposure events; refusing them early keeps JSON.parse cheap. */
 export const MAX_EVENT_BYTES = 16 * 1024;
@@ -35,6 +36,8 @@ export function parseExposure(data: Buffer): ParseResult {
   if (raw.via !== 'offline' && raw.via !== 'live') return fail('via must be "offline" or "live"');
   const deliveredAt = typeof raw.deliveredAt === 'string' && ISO_DATE_TIME.test(raw.deliveredAt) ? new Date(raw.deliveredAt) : undefined;
   if (!deliveredAt || Number.isNaN(deliveredAt.getTime())) return fail('deliveredAt must be an ISO-8601 date-time with a time zone');
+  // Postgres would refuse the whole batch holding it, again at every redelivery.
+  if (!inStoredRange(deliveredAt)) return fail('deliveredAt must be in the years 0001 to 9999 (UTC)');
 
   return {
     ok: true,
@@ -67,7 +70,7 @@ export function storableText(data: Buffer): string {
 }
 
 function isId(value: unknown): value is string {
-  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_LENGTH;
+  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_LENGTH && !hasNul(value);
 }
 
 function fail(reason: string): ParseResult {

@@ -73,7 +73,8 @@ export const listExposuresSchema = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      messageId: { type: 'string', minLength: 1, maxLength: 200 },
+      // No NUL: Postgres text cannot hold it, so it would fail the query (a 500) instead of matching nothing.
+      messageId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000]+$' },
       userId: { type: 'string', pattern: USER_ID_PATTERN.source },
       category: { type: 'string', pattern: CATEGORY_PATTERN.source },
       ...window,

@@ -9,6 +9,7 @@ import { requireScope } from '@herald/http';
 import { HeraldError, Scope } from '@herald/types';
 import type { ExposureStore } from '../db/exposure-store';
 import { decodeCursor, encodeCursor } from './cursor';
+import { inStoredRange } from '../db/storable';
 import { exposureStatsSchema, listExposuresSchema, type ExposuresQuery, type StatsQuerystring } from './exposure-schemas';
 
 export interface ExposureRoutesOptions {
@@ -50,5 +51,8 @@ function timeWindow(fromRaw?: string, toRaw?: string): { from?: string; to?: str
 function toIso(name: string, value: string): string {
   const time = new Date(value);
   if (Number.isNaN(time.getTime())) throw new HeraldError('INVALID_QUERY', `${name} must be an ISO-8601 date-time with a time zone.`);
+  // A valid date-time can still fall outside what Postgres takes (year 0000, or 9999-12-31 with a
+  // negative offset is year 10000); refused here, not answered with a 500 from the query.
+  if (!inStoredRange(time)) throw new HeraldError('INVALID_QUERY', `${name} must be in the years 0001 to 9999 (UTC).`);
   return time.toISOString();
 }

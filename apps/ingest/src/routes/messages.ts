@@ -25,6 +25,24 @@ interface SendMessageBody {
 
 const EXACTLY_ONE_TARGET = 'Give exactly one of "userIds" or "category".';
 
+/**
+ * Deepest nesting of arrays and objects a payload may have. Storing a message runs
+ * JSON.stringify, which recurses and overflows the stack a few thousand levels down (a 10 KB
+ * body), so a deeper payload was a 500; this bound is far from that and is the same everywhere.
+ */
+export const MAX_PAYLOAD_DEPTH = 100;
+
+/** Whether `value` nests arrays/objects deeper than `max`, walked level by level (no recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  let level: unknown[] = [value];
+  for (let depth = 0; ; depth++) {
+    const containers = level.filter((v): v is object => typeof v === 'object' && v !== null);
+    if (containers.length === 0) return false;
+    if (depth >= max) return true;
+    level = containers.flatMap((c) => Object.values(c));
+  }
+}
+
 function bodySchema(config: RouteDeps['config']) {
   return {
     type: 'object',
@@ -43,7 +61,9 @@ function bodySchema(config: RouteDeps['config']) {
         ...categorySchema,
         description: `Send to every member of this category (members at the time of sending; none is fine). ${categorySchema.description}`,
       },
-      payload: { description: 'Any JSON value (null included); delivered to clients as it is.' },
+      payload: {
+        description: `Any JSON value (null included), arrays and objects nested at most ${MAX_PAYLOAD_DEPTH} deep; delivered to clients as it is.`,
+      },
       ttlSeconds: {
         type: 'integer',
         minimum: 1,
@@ -102,6 +122,9 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
       ]),
     },
     async (request, reply) => {
+      if (nestedDeeperThan(request.body.payload, MAX_PAYLOAD_DEPTH)) {
+        throw new HeraldError('INVALID_BODY', `body/payload is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it.`);
+      }
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
       const { userIds, category, payload, ttlSeconds } = request.body;
       // The schema guarantees exactly one target and fills the ttlSeconds default.
