@@ -177,7 +177,8 @@ export class ExposurePublisher {
       }
     });
     const ok = batch.length - failed.length;
-    if (ok > 0) this.opts.metrics.exposures.inc({ outcome: 'published' }, ok);
+    // Replayed ones are counted as `replayed` once acknowledged in the spill (see replay()).
+    if (ok > 0 && !fromSpill) this.opts.metrics.exposures.inc({ outcome: 'published' }, ok);
     if (failed.length > 0) {
       this.opts.metrics.exposures.inc({ outcome: 'retried' }, failed.length);
       this.failuresInARow++;
