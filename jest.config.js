@@ -13,6 +13,7 @@ module.exports = {
     '<rootDir>/libs/testing',
     '<rootDir>/tools/pubsub-emulator',
     '<rootDir>/tools/dev',
+    '<rootDir>/tools/bench',
     '<rootDir>/apps/gateway',
     '<rootDir>/apps/ingest',
     '<rootDir>/apps/exposure-consumer',

@@ -1,0 +1,51 @@
+/**
+ * Poll until a phase is done, saying how far it got every couple of seconds, and stop when it
+ * no longer moves: a bounded wait that tells where it stuck instead of a plain timeout.
+ */
+export interface Poll {
+  done: boolean;
+  /** Anything that grows while the phase moves (e.g. frames received + ids acked). */
+  progress: number;
+  /** One line on where the phase is. */
+  line: string;
+}
+
+export interface WatchOptions {
+  intervalMs: number;
+  /** Give up when `progress` has not moved for this long. */
+  stallMs: number;
+  signal: AbortSignal;
+  report(line: string): void;
+  /** How often to report (default 2 s). */
+  reportEveryMs?: number;
+}
+
+export interface Watched {
+  /** The last poll: done, or where it stalled. */
+  last: Poll;
+  stalled: boolean;
+  /** When the last poll was taken (Date.now()). */
+  at: number;
+}
+
+export async function watchProgress(poll: () => Promise<Poll>, opts: WatchOptions): Promise<Watched> {
+  const reportEveryMs = opts.reportEveryMs ?? 2000;
+  let moved = { progress: -1, at: Date.now() };
+  let reported = Date.now();
+  for (;;) {
+    opts.signal.throwIfAborted();
+    const last = await poll();
+    const at = Date.now();
+    if (last.done) return { last, stalled: false, at };
+    if (last.progress !== moved.progress) moved = { progress: last.progress, at };
+    else if (at - moved.at > opts.stallMs) {
+      opts.report(`no progress for ${opts.stallMs} ms, giving up: ${last.line}`);
+      return { last, stalled: true, at };
+    }
+    if (at - reported >= reportEveryMs) {
+      opts.report(last.line);
+      reported = at;
+    }
+    await new Promise((resolve) => setTimeout(resolve, opts.intervalMs));
+  }
+}

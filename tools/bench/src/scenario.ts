@@ -1,0 +1,44 @@
+/**
+ * What a benchmark scenario is. A scenario declares its flags, runs one round when asked, and
+ * returns rows; the runner (cli.ts) parses the flags, repeats the rounds, takes the medians,
+ * prints the table and writes the JSON. Add a scenario by writing one such object and listing it
+ * in scenarios/index.ts.
+ */
+import type { Flags, FlagSpecs } from './flags';
+
+/** One line of results. `null` is "does not apply" (printed as a dash). */
+export type Row = Record<string, string | number | boolean | null>;
+
+export interface Column {
+  key: string;
+  /** Header in the printed table (default: the key). */
+  label?: string;
+  /** Decimals printed for numbers (default 0). */
+  digits?: number;
+}
+
+export interface ScenarioContext {
+  flags: Flags;
+  /** 1-based round number and the number of rounds. */
+  round: number;
+  rounds: number;
+  /** One line of progress for the person watching (stderr); never part of the results. */
+  progress(line: string): void;
+  /** Record a parameter that the flags do not show (e.g. which emulator ran) in the JSON. */
+  parameter(name: string, value: string | number | boolean): void;
+  /** Aborted on Ctrl-C: stop at the next wait and let the `finally` blocks clean up. */
+  signal: AbortSignal;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  flags: FlagSpecs;
+  /**
+   * Columns of the printed table, in order. Rows may carry more keys (they all go to the JSON).
+   * Across rounds, row i of every round must describe the same case: the runner reports, per
+   * case, the median of each number, whether every round held for a boolean, and the text.
+   */
+  columns: Column[];
+  run(ctx: ScenarioContext): Promise<Row[]>;
+}
