@@ -92,6 +92,19 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     allowedOrigins: parseOrigins(config.WS_ALLOWED_ORIGINS),
   });
 
+  const pendingAcks = new Map<string, string[]>();
+  let ackFlushScheduled = false;
+  function flushAcks(): void {
+    ackFlushScheduled = false;
+    for (const [userId, ids] of pendingAcks) {
+      removeFromInbox(redis, userId, ids).then(
+        (removed) => metrics.acked.inc(removed),
+        (err: unknown) => log.warn({ err, userId }, 'ack failed; the ids stay and come back next time'),
+      );
+    }
+    pendingAcks.clear();
+  }
+
   const ctx: SessionContext = {
     publisher,
     metrics,
@@ -99,10 +112,14 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     maxFrameErrors: config.WS_MAX_FRAME_ERRORS,
     maxFramesPerSecond: config.WS_MAX_FRAMES_PER_SECOND,
     onAck(session, ids) {
-      removeFromInbox(redis, session.userId, ids).then(
-        (removed) => metrics.acked.inc(removed),
-        (err: unknown) => log.warn({ err, sessionId: session.id }, 'ack failed; the ids stay and come back next time'),
-      );
+      // Acks of one turn of the event loop go out together: one script call per user, not per frame.
+      let list = pendingAcks.get(session.userId);
+      if (!list) pendingAcks.set(session.userId, (list = []));
+      for (const id of ids) list.push(id);
+      if (!ackFlushScheduled) {
+        ackFlushScheduled = true;
+        setImmediate(flushAcks);
+      }
     },
   };
 
