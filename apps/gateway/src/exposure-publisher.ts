@@ -122,7 +122,6 @@ export class ExposurePublisher {
       this.queue.push(data);
       this.schedulePump();
     }
-    this.updateGauge();
   }
 
   private schedulePump(): void {
@@ -194,7 +193,6 @@ export class ExposurePublisher {
   }
 
   private afterPublish(): void {
-    this.updateGauge();
     if (this.queue.length > 0) this.schedulePump();
     else if (this.inflightCount === 0) {
       if (this.spilling) this.startReplay();
@@ -228,7 +226,6 @@ export class ExposurePublisher {
         await new Promise((resolve) => setTimeout(resolve, RETRY_MAX_MS / 5));
         if (this.closed) return;
       }
-      this.updateGauge();
     }
   }
 
@@ -240,7 +237,6 @@ export class ExposurePublisher {
       .catch((err: unknown) => this.opts.logger.warn({ err }, 'replaying spilled exposure events failed; will retry'))
       .finally(() => {
         this.replaying = undefined;
-        this.updateGauge();
         if (!this.spilling && this.outstanding === 0) this.notifyIdle();
       });
   }
@@ -278,10 +274,6 @@ export class ExposurePublisher {
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.retryAt - Date.now())));
       }
     }
-  }
-
-  private updateGauge(): void {
-    this.opts.metrics.exposuresPending.set(this.outstanding);
   }
 
   private notifyIdle(): void {

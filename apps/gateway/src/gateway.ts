@@ -60,7 +60,10 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     logger,
     readinessChecks: { redis: async () => void (await redis.ping()) },
   });
-  const metrics = createGatewayMetrics(http.metrics, () => spillLength(redis));
+  const metrics = createGatewayMetrics(http.metrics, {
+    exposuresPending: () => publisher.outstanding,
+    spillLength: () => spillLength(redis),
+  });
   const pubsub = givenPubSub ?? createPubSub(config);
   const topic = pubsub.topic(config.EXPOSURE_TOPIC, {
     batching: { maxMessages: config.EXPOSURE_BATCH_MAX_MESSAGES, maxMilliseconds: config.EXPOSURE_BATCH_MAX_MS },

@@ -1,10 +1,15 @@
 /** The gateway's Prometheus metrics, registered on the app's registry. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** Reads the number of events in the exposure spill, for the gauge at scrape time. */
-export type SpillLength = () => Promise<number>;
+/** Read at scrape time: nothing on the delivery path keeps these gauges up to date. */
+export interface GaugeSources {
+  /** Exposure events held in memory (ExposurePublisher.outstanding). */
+  exposuresPending(): number;
+  /** Events in the exposure spill (a Redis read). */
+  spillLength(): Promise<number>;
+}
 
-export function createGatewayMetrics(registry: Registry, spillLength?: SpillLength) {
+export function createGatewayMetrics(registry: Registry, sources?: GaugeSources) {
   const registers = [registry];
   return {
     connections: new Gauge({ name: 'herald_gateway_connections', help: 'Open WebSocket sessions', registers }),
@@ -62,15 +67,18 @@ export function createGatewayMetrics(registry: Registry, spillLength?: SpillLeng
       name: 'herald_exposures_pending',
       help: 'Exposure events held in memory: queued, being published, or on their way to the spill',
       registers,
+      collect() {
+        if (sources) this.set(sources.exposuresPending());
+      },
     }),
     exposuresSpilled: new Gauge({
       name: 'herald_exposures_spilled',
       help: 'Exposure events in the Redis spill (all gateways), waiting to be replayed to Pub/Sub',
       registers,
       async collect() {
-        if (!spillLength) return;
+        if (!sources) return;
         try {
-          this.set(await spillLength());
+          this.set(await sources.spillLength());
         } catch {
           // Redis unreachable: keep the last value; /metrics must still answer.
         }

@@ -3,6 +3,8 @@
  * process_cpu_seconds_total, i.e. process.cpuUsage() of the gateway), the exposure counters by
  * outcome and the `herald_exposures_pending` gauge (ExposurePublisher.outstanding).
  */
+import { labelValue, metricSamples } from '@herald/testing';
+
 export interface GatewaySample {
   /** User + system CPU seconds of the gateway process. */
   cpuSeconds: number;
@@ -11,8 +13,8 @@ export interface GatewaySample {
   /** herald_exposures_spilled: events in the Redis spill. */
   spillLength: number;
   /**
-   * herald_exposures_published_total by outcome. `published` counts every event Pub/Sub took,
-   * from memory or from the spill; `replayed` counts the latter again.
+   * herald_exposures_published_total by outcome. Pub/Sub took `published` events from memory and
+   * `replayed` ones from the spill; together, every event it took.
    */
   published: number;
   replayed: number;
@@ -41,12 +43,7 @@ export function parseSample(text: string): GatewaySample {
     failed: 0,
     pushed: 0,
   };
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.length === 0) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const [, name, labels = '', raw] = match;
-    const value = Number(raw);
+  for (const { name, labels, value } of metricSamples(text)) {
     switch (name) {
       case 'process_cpu_seconds_total':
         sample.cpuSeconds = value;
@@ -61,7 +58,7 @@ export function parseSample(text: string): GatewaySample {
         sample.pushed += value;
         break;
       case 'herald_exposures_published_total': {
-        const outcome = /outcome="(\w+)"/.exec(labels)?.[1];
+        const outcome = labelValue(labels, 'outcome');
         if (outcome === 'published' || outcome === 'replayed' || outcome === 'spilled' || outcome === 'retried' || outcome === 'failed') {
           sample[outcome] += value;
         }
@@ -111,8 +108,8 @@ export async function watchExposures(baseUrl: string, opts: WatchOptions): Promi
     const sample = await sampleGateway(baseUrl);
     opts.check?.();
     peakPending = Math.max(peakPending, sample.pending);
-    // `published` counts every event Pub/Sub accepted, replayed from the spill or not.
-    const done = sample.published - opts.baseline.published;
+    // Every event Pub/Sub accepted: from memory (`published`) or replayed from the spill.
+    const done = sample.published + sample.replayed - (opts.baseline.published + opts.baseline.replayed);
     const now = Date.now();
     if (done >= opts.expected && sample.pending === 0 && sample.spillLength === 0) {
       return { last: sample, peakPending, wallMs: now - started };
