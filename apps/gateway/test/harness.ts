@@ -20,6 +20,7 @@ import {
 } from '@herald/redis';
 import type { ExposureEvent } from '@herald/types';
 import {
+  fetchMetric,
   startPubSub,
   startRedisServer,
   signToken,
@@ -115,12 +116,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       return id;
     },
     setCategories: (userId, categories) => replaceUserCategories(redis, userId, categories),
-    async metric(name, labels) {
-      const series = labels ? `${name}{${labels}}` : name;
-      const text = await (await fetch(`${httpUrl}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-      return line ? Number(line.slice(series.length + 1)) : 0;
-    },
+    metric: (name, labels) => fetchMetric(httpUrl, name, labels),
     token: (userId, opts) => signToken(userId, opts),
     async close() {
       await gateway.close();

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { labelValue, metricSamples } from '@herald/testing';
 
 export interface SigningKey {
   kid: string;
@@ -191,8 +192,10 @@ export function rawUpgrade(httpUrl: string, token: string | undefined, carrier: 
 export async function countersByLabel(httpUrl: string, name: string, label: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   const out: Record<string, number> = {};
-  const re = new RegExp(`^${name}\\{(?:[^}]*,)?${label}="([^"]*)"[^}]*\\} (\\S+)$`, 'gm');
-  for (const m of text.matchAll(re)) out[m[1]] = Number(m[2]);
+  for (const sample of metricSamples(text)) {
+    const value = sample.name === name ? labelValue(sample.labels, label) : undefined;
+    if (value !== undefined) out[value] = sample.value;
+  }
   return out;
 }
 

@@ -5,7 +5,7 @@
 import Redis from 'ioredis';
 import { loadIngestConfig, type IngestConfig } from '@herald/config';
 import { createLogger } from '@herald/logger';
-import { signToken, TEST_JWT_SECRET } from '@herald/testing';
+import { metricValue, signToken, TEST_JWT_SECRET } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { buildIngest, type Ingest } from '../src/app';
 
@@ -85,8 +85,4 @@ export async function expectNoWrites(redis: Redis, act: () => Promise<void>): Pr
 }
 
 /** The value of a counter (optionally one labelled series) in the /metrics text; 0 when absent. */
-export function counterValue(metricsText: string, name: string, labels = ''): number {
-  const series = labels ? `${name}{${labels}}` : name;
-  const line = metricsText.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
+export const counterValue = metricValue;

@@ -7,3 +7,4 @@ export * from './tokens';
 export * from './ws-client';
 export * from './postgres';
 export * from './pubsub';
+export * from './metrics-text';

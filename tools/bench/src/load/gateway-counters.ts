@@ -2,6 +2,8 @@
  * Any metric of a gateway's /metrics by name, summed over its labels: the load scenarios read
  * counters and gauges that gateway-metrics.ts does not (acks, open connections, heap).
  */
+import { metricSamples } from '@herald/testing';
+
 export const GatewayMetric = {
   CONNECTIONS: 'herald_gateway_connections',
   ACKS: 'herald_gateway_acks_total',
@@ -23,12 +25,8 @@ export async function readCounters(baseUrl: string): Promise<Counters> {
 /** Every sample line as name -> value, samples of one name (different labels) added up. */
 export function parseCounters(text: string): Counters {
   const counters = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.length === 0) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const value = Number(match[2]);
-    if (Number.isFinite(value)) counters.set(match[1], (counters.get(match[1]) ?? 0) + value);
+  for (const { name, value } of metricSamples(text)) {
+    if (Number.isFinite(value)) counters.set(name, (counters.get(name) ?? 0) + value);
   }
   return counters;
 }

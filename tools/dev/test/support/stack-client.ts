@@ -2,7 +2,7 @@
  * Driving a running stack from a test, the way producers and clients do: HTTP to ingest, real
  * WebSocket clients to any gateway, and counters read from each process's /metrics.
  */
-import { signToken, TestClient } from '@herald/testing';
+import { fetchMetric, signToken, TestClient } from '@herald/testing';
 import type { Stack } from '../../src/stack';
 
 export interface SendOptions {
@@ -78,14 +78,10 @@ export class StackClient {
     if (res.status !== 204) throw new Error(`PUT categories answered ${res.status}`);
   }
 
-  /** A counter from a process's /metrics, summed over its series; 0 when absent. */
-  async counter(url: string, name: string): Promise<number> {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    let total = 0;
-    for (const line of text.split('\n')) {
-      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    return total;
+  /** A counter from a process's /metrics (`name` or `name{labels}`), summed over its series; 0 when absent. */
+  counter(url: string, series: string): Promise<number> {
+    const [name, labels = ''] = series.replace(/}$/, '').split('{');
+    return fetchMetric(url, name, labels);
   }
 
   /** Acks applied by every gateway together. */

@@ -21,7 +21,7 @@ import { cpuPct, otherSeconds, startCpuWindow } from '../live-push/cpu-window';
 import { exposuresSettled, exposuresTaken } from '../live-push/exposures';
 import { ratio, TARGET_CHOICES, targetsOf } from '../live-push';
 import { nowMs } from '../live-push/latency';
-import { rssBytesOf } from '../live-push/proc-memory';
+import { procMemory } from '../../load/proc-memory';
 import { GATEWAY_BENCH_ENV, startPushRig, type PushRig } from '../live-push/push-rig';
 import { connectClients, startPushServer, type PushServer } from '../live-push/push-server';
 import { postCategoryMessage } from './category-sender';
@@ -116,10 +116,10 @@ async function runTarget(ctx: ScenarioContext, rig: PushRig, target: Target, tag
     } else {
       server = await startPushServer(rig, target, '');
     }
-    const rssIdle = rssBytesOf(server.pid);
+    const rssIdle = procMemory(server.pid)?.rssBytes;
     progress(`connecting ${members} clients`);
     fleet = await connectClients(rig, server, { userIds, processes: flags.int('client-procs'), keepPerSeq: true });
-    const rssConnected = rssBytesOf(server.pid);
+    const rssConnected = procMemory(server.pid)?.rssBytes;
     progress(`${fleet.size} clients connected (${fleet.retries} retries)`);
     const token = ingest ? await rig.producerToken() : '';
     const notes = sharedCpuNote(target, fleet.pids.length);

@@ -21,7 +21,7 @@ import { cpuPct, otherSeconds, startCpuWindow } from './cpu-window';
 import { exposuresSettled, exposuresTaken } from './exposures';
 import { percentiles } from './latency';
 import type { RunReply, SetupRequest } from './producer-protocol';
-import { rssBytesOf } from './proc-memory';
+import { procMemory } from '../../load/proc-memory';
 import { GATEWAY_BENCH_ENV, startPushRig, type PushRig } from './push-rig';
 import { connectClients, startPushServer } from './push-server';
 import { forkWorker, type Worker } from './worker-ipc';
@@ -132,12 +132,12 @@ async function runTarget(ctx: ScenarioContext, rig: PushRig, target: Target, tag
   let fleet: ClientFleet | undefined;
   let producer: Worker | undefined;
   try {
-    const rssIdle = rssBytesOf(server.pid);
+    const rssIdle = procMemory(server.pid)?.rssBytes;
     progress(`connecting ${online} clients`);
     const connectStarted = performance.now();
     fleet = await connectClients(rig, server, { userIds, processes: flags.int('client-procs'), keepPerSeq: false });
     const connectSeconds = (performance.now() - connectStarted) / 1000;
-    const rssConnected = rssBytesOf(server.pid);
+    const rssConnected = procMemory(server.pid)?.rssBytes;
     progress(`${fleet.size} clients connected in ${connectSeconds.toFixed(1)} s (${fleet.retries} retries)`);
 
     producer = forkWorker(PRODUCER_MAIN, `${target} producer`);
@@ -178,7 +178,7 @@ async function runTarget(ctx: ScenarioContext, rig: PushRig, target: Target, tag
       exposures = exposuresTaken(after) - exposuresTaken(exposuresBefore);
       exposuresSpilled = after.spilled - exposuresBefore.spilled;
     }
-    const rssEnd = rssBytesOf(server.pid);
+    const rssEnd = procMemory(server.pid)?.rssBytes;
     const serverCpu = cpu.groups.server;
     const activeSeconds = report.lastAtMs === null ? null : (report.lastAtMs - sent.startedAtMs) / 1000;
     return {
