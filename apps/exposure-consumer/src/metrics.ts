@@ -1,5 +1,5 @@
 /** The consumer's Prometheus metrics, registered on the HTTP app's registry (served at /metrics). */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface ConsumerMetrics {
   /** Every Pub/Sub message handed to us, redeliveries included. */
@@ -12,6 +12,8 @@ export interface ConsumerMetrics {
   deadLetters: Counter;
   /** Time to write one batch, by outcome (`ok` or `error`). */
   batchSeconds: Histogram<'outcome'>;
+  /** How far behind the pushes the store is: age of the oldest event of the last batch written. */
+  lagSeconds: Gauge;
 }
 
 export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
@@ -34,6 +36,11 @@ export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
       help: 'Time to write one batch of exposure events to Postgres',
       labelNames: ['outcome'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    lagSeconds: new Gauge({
+      name: 'herald_consumer_lag_seconds',
+      help: 'Seconds from the push (deliveredAt) of the oldest event in the last batch written to its commit',
       registers,
     }),
   };

@@ -56,6 +56,15 @@ test('every published event is stored exactly once, field for field, in batches 
   expect(await histogramCount(consumer.metrics, 'herald_consumer_batch_seconds', { outcome: 'ok' })).toBeGreaterThanOrEqual(3);
 });
 
+test('reports its lag: the age of the oldest push in the last batch written', async () => {
+  const old = exposure({ deliveredAt: new Date(Date.now() - 5_000).toISOString() });
+  await publish(topic, old);
+  await waitFor(async () => (await storedCount([old.eventId])) === 1, { timeoutMs: 20_000, what: 'the event stored' });
+  const lag = await counterValue(consumer.metrics, 'herald_consumer_lag_seconds');
+  expect(lag).toBeGreaterThanOrEqual(5);
+  expect(lag).toBeLessThan(60);
+});
+
 test('the same eventId published three times is one row and two duplicates', async () => {
   const event = exposure();
   const duplicatesBefore = await counterValue(consumer.metrics, 'herald_exposures_duplicates_total');

@@ -12,7 +12,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { PubSub } from '@google-cloud/pubsub';
 import type { GatewayConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
@@ -33,8 +33,14 @@ import { Door, parseOrigins } from './door';
 
 /** The one sweep over every session (token expiry, frame budget), no per-session timers. */
 const SWEEP_MS = 1000;
-/** How long close() waits for clients to answer the 1012 close before cutting them off. */
-const CLOSE_WAIT_MS = 3000;
+/** The session a socket belongs to, kept on the socket itself. */
+const SESSION = Symbol('session');
+type SessionSocket = WebSocket & { [SESSION]: Session };
+/** Shares of SHUTDOWN_TIMEOUT_MS: closing sessions, then flushing exposures; the rest for the connections. */
+const SESSIONS_SHARE = 0.4;
+const EXPOSURES_SHARE = 0.4;
+/** Sessions are closed in steps this far apart, at WS_CLOSE_RATE. */
+const CLOSE_STEP_MS = 50;
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -153,18 +159,33 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     wss.handleUpgrade(request, socket, head, (ws) => void openSession(ws, principal));
   }
 
+  // One set of socket listeners for every session (no closures per connection): the socket
+  // carries its session.
+  function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    (this as SessionSocket)[SESSION].onFrame(data, isBinary);
+  }
+  function onSocketPong(this: WebSocket): void {
+    (this as SessionSocket)[SESSION].isAlive = true;
+  }
+  function onSocketError(this: WebSocket, err: Error): void {
+    log.debug({ err, sessionId: (this as SessionSocket)[SESSION].id }, 'socket error');
+  }
+  function onSocketClose(this: WebSocket): void {
+    const session = (this as SessionSocket)[SESSION];
+    session.markClosed();
+    metrics.connections.dec();
+    if (hub.remove(session)) router.unsubscribe(session.userId);
+  }
+
   async function openSession(ws: WebSocket, principal: Principal): Promise<void> {
     const started = performance.now();
     const expiresAt = principal.exp ? (principal.exp + config.AUTH_CLOCK_TOLERANCE_SECONDS) * 1000 : Infinity;
     const session = new Session(principal.userId, ws, expiresAt, ctx);
-    ws.on('message', (data, isBinary) => session.onFrame(data, isBinary));
-    ws.on('pong', () => (session.isAlive = true));
-    ws.on('error', (err) => log.debug({ err, sessionId: session.id }, 'socket error'));
-    ws.on('close', () => {
-      session.markClosed();
-      metrics.connections.dec();
-      if (hub.remove(session)) router.unsubscribe(session.userId);
-    });
+    (ws as SessionSocket)[SESSION] = session;
+    ws.on('message', onSocketMessage);
+    ws.on('pong', onSocketPong);
+    ws.on('error', onSocketError);
+    ws.on('close', onSocketClose);
     metrics.connections.inc();
     hub.add(session);
     if (hub.sessionsOf(session.userId).size > config.WS_MAX_CONNECTIONS_PER_USER) {
@@ -189,6 +210,21 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       session.close(CloseCode.OVERLOADED);
     }
   }
+
+  // Notifications published while the subscriber was disconnected are gone (pub/sub keeps
+  // none): the messages are in the inboxes, so every session is closed with 1012 and its client
+  // reconnects and drains them. The first `ready` is the start, not a reconnect.
+  let subscriberWasReady = false;
+  sub.on('ready', () => {
+    if (!subscriberWasReady) {
+      subscriberWasReady = true;
+      return;
+    }
+    if (!accepting || hub.size === 0) return;
+    log.warn({ sessions: hub.size }, 'Redis subscriber reconnected; closing sessions with 1012 so clients resync');
+    metrics.resyncs.inc();
+    void closeSessions(hub, config.WS_CLOSE_RATE, config.SHUTDOWN_TIMEOUT_MS * SESSIONS_SHARE);
+  });
 
   http.app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     onUpgrade(request, socket, head).catch((err: unknown) => {
@@ -236,9 +272,9 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
           clearInterval(heartbeat);
           clearInterval(sweep);
         },
-        () => closeSessions(hub, CLOSE_WAIT_MS),
+        () => closeSessions(hub, config.WS_CLOSE_RATE, config.SHUTDOWN_TIMEOUT_MS * SESSIONS_SHARE),
         () => http.app.close(),
-        () => publisher.close(config.SHUTDOWN_TIMEOUT_MS / 2),
+        () => publisher.close(config.SHUTDOWN_TIMEOUT_MS * EXPOSURES_SHARE),
         () => (givenPubSub ? undefined : pubsub.close()),
         () => closeRedis(sub),
         () => closeRedis(redis),
@@ -248,11 +284,23 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   };
 }
 
-/** Close every session with 1012 (restart: reconnect elsewhere); cut off those that do not answer in time. */
-async function closeSessions(hub: Hub, waitMs: number): Promise<void> {
+/**
+ * Close every session with 1012 (restart: reconnect, elsewhere if need be), `ratePerSecond` at a
+ * time so the gateways the clients go to are not hit by all of them at once; faster when that
+ * rate would not finish in three quarters of `budgetMs`. Sockets that have not answered the close
+ * by `budgetMs` are cut off.
+ */
+async function closeSessions(hub: Hub, ratePerSecond: number, budgetMs: number): Promise<void> {
+  const deadline = Date.now() + budgetMs;
   const sessions = [...hub.all()];
-  for (const session of sessions) session.close(CloseCode.SERVER_RESTART);
-  const deadline = Date.now() + waitMs;
-  while (hub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const rate = Math.max(ratePerSecond, sessions.length / ((budgetMs * 0.75) / 1000));
+  const perStep = Math.max(1, Math.ceil((rate * CLOSE_STEP_MS) / 1000));
+  for (let i = 0; i < sessions.length; i += perStep) {
+    if (i > 0) await delay(CLOSE_STEP_MS);
+    for (const session of sessions.slice(i, i + perStep)) session.close(CloseCode.SERVER_RESTART);
+  }
+  while (hub.size > 0 && Date.now() < deadline) await delay(20);
   for (const session of hub.all()) session.ws.terminate();
 }
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -19,7 +19,7 @@ export class Hub {
     const first = !sessions;
     if (!sessions) this.byUser.set(session.userId, (sessions = new Set()));
     sessions.add(session);
-    this.categoriesOf.set(session, new Set());
+    this.categoriesOf.set(session, EMPTY_CATEGORIES);
     return first;
   }
 
@@ -40,7 +40,8 @@ export class Hub {
   setCategories(session: Session, categories: Iterable<string>): void {
     const previous = this.categoriesOf.get(session);
     if (!previous) return;
-    const next = new Set(categories);
+    const named = [...categories];
+    const next: ReadonlySet<string> = named.length === 0 ? EMPTY_CATEGORIES : new Set(named);
     for (const category of previous) {
       if (next.has(category)) continue;
       const members = this.byCategory.get(category);
@@ -84,3 +85,5 @@ export class Hub {
 }
 
 const EMPTY: ReadonlySet<Session> = new Set();
+/** Most sessions have no category: they share this one empty set. */
+const EMPTY_CATEGORIES: ReadonlySet<string> = new Set();

@@ -44,7 +44,8 @@ export class LiveRouter {
     private readonly logger: Logger,
     private readonly barrierTimeoutMs = 10_000,
   ) {
-    sub.on('smessage', (channel: string, raw: string) => this.route(channel, raw));
+    // Bytes, not strings: a message frame goes out to the sockets as the bytes that came in.
+    sub.on('smessageBuffer', (channel: Buffer, raw: Buffer) => this.route(channel.toString(), raw));
   }
 
   /** Resolves once the user's channel is subscribed (notifications from then on reach us). */
@@ -109,7 +110,7 @@ export class LiveRouter {
     });
   }
 
-  private route(channel: string, raw: string): void {
+  private route(channel: string, raw: Buffer): void {
     const userId = keys.userOfChannel(channel);
     const note = userId ? parseNotification(raw) : null;
     if (!userId || !note) {

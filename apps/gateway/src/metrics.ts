@@ -25,6 +25,11 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
       labelNames: ['via'] as const,
       registers,
     }),
+    resyncs: new Counter({
+      name: 'herald_gateway_resyncs_total',
+      help: 'Times the Redis subscriber reconnected and every session was closed with 1012 to resync',
+      registers,
+    }),
     acked: new Counter({ name: 'herald_gateway_acks_total', help: 'Message ids acknowledged by clients', registers }),
     expiredDropped: new Counter({
       name: 'herald_gateway_expired_dropped_total',
@@ -59,7 +64,8 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
       name: 'herald_exposures_published_total',
       help:
         'Exposure events by outcome: published (from memory), retried (a publish failed), spilled ' +
-        '(written to the Redis spill), replayed (published from the spill), failed (lost)',
+        '(written to the Redis spill), replayed (published from the spill), rescued (moved from a ' +
+        'stopped gateway write-ahead log to the spill), failed (lost)',
       labelNames: ['outcome'] as const,
       registers,
     }),

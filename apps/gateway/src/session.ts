@@ -17,6 +17,10 @@ type SessionState = (typeof SessionState)[keyof typeof SessionState];
 /** Most ids one ack frame may carry. */
 export const MAX_ACK_IDS = 1000;
 const MAX_ID_LENGTH = 128;
+/** ws's readyState OPEN. */
+const OPEN = 1;
+/** `message` frames are bytes already (EncodedMessage.frame); they go out as text frames. */
+const TEXT_FRAME = { binary: false } as const;
 /** How long a slow consumer's socket may linger after its 4009 before it is cut off. */
 const SLOW_CLOSE_GRACE_MS = 1000;
 
@@ -78,9 +82,19 @@ export class Session {
       written?.();
       return false;
     }
-    this.ws.send(message.frame, written);
+    // The frame goes out once its exposure event is in the write-ahead log (this turn's batch).
+    this.ctx.publisher.record(message.id, message.category, this.userId, this.id, via, () => this.write(message, via, written));
+    return true;
+  }
+
+  /** Write a logged push to the socket; false (and no exposure) when the socket has gone meanwhile. */
+  private write(message: EncodedMessage, via: ExposureEvent['via'], written?: (err?: Error) => void): boolean {
+    if (this.state === SessionState.CLOSED || this.ws.readyState !== OPEN) {
+      written?.();
+      return false;
+    }
+    this.ws.send(message.frame, TEXT_FRAME, written);
     this.ctx.metrics.pushed.inc({ via });
-    this.ctx.publisher.record(message.id, message.category, this.userId, this.id, via);
     if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes) this.closeSlow();
     return true;
   }

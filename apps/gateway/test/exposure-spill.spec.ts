@@ -4,7 +4,7 @@
  * reaches Pub/Sub once it is back, also the ones a gateway spilled when it shut down.
  */
 import { createLogger } from '@herald/logger';
-import { keys, spillLength } from '@herald/redis';
+import { beatWal, keys, spillLength, writeWalBatch } from '@herald/redis';
 import { TestClient, waitFor } from '@herald/testing';
 import { buildGateway } from '../src/gateway';
 import { startHarness, type Harness } from './harness';
@@ -95,4 +95,53 @@ it('spills on shutdown what Pub/Sub has not taken; another gateway replays it', 
   await waitFor(() => expected.every((e) => received().includes(e)), { timeoutMs: 60_000, what: 'the spilled exposures replayed' });
   await waitFor(async () => (await spillLength(h.redis)) === 0, { what: 'the spill to be emptied' });
   expect(received().filter((r) => expected.includes(r)).length).toBeGreaterThanOrEqual(expected.length);
+}, 90_000);
+
+it('logs every exposure in Redis before its frame goes out, and rescues the log of a gateway that stopped beating', async () => {
+  const config = { ...h.config, GATEWAY_ID: 'logging' };
+  const logger = createLogger({ app: 'gateway-test', level: 'silent' });
+  const logging = await buildGateway({ config, logger });
+  const url = await logging.listen();
+  const user = `logged-${Date.now()}`;
+  const client = await TestClient.connect(`${url.replace(/^http/, 'ws')}/ws`, await h.token(user));
+  await client.waitForFrame('welcome');
+
+  h.pubsubServer.pause();
+  await sendMany(user, 12);
+  await client.waitForMessages(12);
+  // Pub/Sub has taken none of them: every frame the client holds has its event in the log.
+  const logged = Object.values(await h.redis.hgetall(keys.exposureWal(logging.publisher.walId)))
+    .flatMap((batch) => batch.split('\n'))
+    .map((line) => JSON.parse(line) as { messageId: string; sessionId: string });
+  expect(logged.map((e) => `${e.messageId}/${e.sessionId}`).sort()).toEqual(pushed(client).sort());
+  h.pubsubServer.resume();
+  await waitFor(() => pushed(client).every((e) => received().includes(e)), { timeoutMs: 60_000, what: 'the logged exposures published' });
+  await waitFor(async () => (await h.redis.hlen(keys.exposureWal(logging.publisher.walId))) === 0, {
+    what: 'the log trimmed once Pub/Sub took every event',
+  });
+  await client.close();
+  await logging.close();
+  expect(await h.redis.zscore(keys.exposureWals, logging.publisher.walId)).toBeNull();
+
+  // A process killed outright: its log stays, its heartbeat stops. The harness's gateway moves it
+  // to the spill on its next sweep and publishes it; a log that still beats is left alone.
+  const dead = `dead-${Date.now()}`;
+  const alive = `alive-${Date.now()}`;
+  const event = (n: number) =>
+    JSON.stringify({ eventId: `${dead}-e${n}`, messageId: `${dead}-m${n}`, userId: 'u', category: null, sessionId: dead, gatewayId: 'x', deliveredAt: new Date().toISOString(), via: 'live' });
+  await beatWal(h.redis, dead, Date.now() - 60_000);
+  await writeWalBatch(h.redis, dead, 1, [event(1), event(2)]);
+  await writeWalBatch(h.redis, dead, 2, [event(3)]);
+  await beatWal(h.redis, alive, Date.now() + 60_000);
+  await writeWalBatch(h.redis, alive, 1, [event(9)]);
+  await waitFor(() => [1, 2, 3].every((n) => h.exposures.some((e) => e.eventId === `${dead}-e${n}`)), {
+    timeoutMs: 30_000,
+    what: "the dead gateway's logged events published",
+  });
+  expect(await h.redis.exists(keys.exposureWal(dead))).toBe(0);
+  expect(await h.redis.hlen(keys.exposureWal(alive))).toBe(1);
+  expect(h.exposures.some((e) => e.eventId === `${dead}-e9`)).toBe(false);
+  expect(await h.metric('herald_exposures_published_total', 'outcome="rescued"')).toBeGreaterThanOrEqual(3);
+  await h.redis.del(keys.exposureWal(alive));
+  await h.redis.zrem(keys.exposureWals, alive);
 }, 90_000);

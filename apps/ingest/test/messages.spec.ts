@@ -78,7 +78,7 @@ describe('to a list of users', () => {
       expect(pttl).toBeLessThanOrEqual(ttlSeconds * 1000);
       const stored = decodeMessage((await redis.get(keys.message(id))) ?? '');
       expect(stored).toMatchObject({ id, category: null });
-      const frame = JSON.parse(stored!.frame) as MessageFrame;
+      const frame = JSON.parse(stored!.frame.toString()) as MessageFrame;
       expect(frame).toMatchObject({ type: 'message', id, category: null, payload: { n: i } });
       expect(Date.parse(frame.createdAt)).not.toBeNaN();
       expect(stored!.expiresAt - Date.parse(frame.createdAt)).toBe(ttlSeconds * 1000);
@@ -95,7 +95,7 @@ describe('to a list of users', () => {
   it('accepts any JSON payload, null included, and delivers it as given', async () => {
     for (const payload of [null, 0, 'text', [1, { deep: [true] }], { a: { b: null } }]) {
       const id = await sendOk({ userIds: ['payloads'], payload });
-      const frame = JSON.parse(decodeMessage((await redis.get(keys.message(id))) ?? '')!.frame) as MessageFrame;
+      const frame = JSON.parse(decodeMessage((await redis.get(keys.message(id))) ?? '')!.frame.toString()) as MessageFrame;
       expect(frame.payload).toEqual(payload);
     }
   });
@@ -113,7 +113,7 @@ describe('to a list of users', () => {
       expect(note?.kind).toBe('message');
       if (note?.kind !== 'message') return;
       expect(note.message).toMatchObject({ id, category: null });
-      expect(JSON.parse(note.message.frame)).toMatchObject({ type: 'message', id, payload: { live: true } });
+      expect(JSON.parse(note.message.frame.toString())).toMatchObject({ type: 'message', id, payload: { live: true } });
       expect(received).toHaveLength(1);
     } finally {
       subscriber.disconnect();
@@ -203,7 +203,7 @@ describe('to a category', () => {
     expect(await redis.exists(keys.inbox('sports-only'))).toBe(0);
     const stored = decodeMessage((await redis.get(keys.message(id))) ?? '');
     expect(stored).toMatchObject({ id, category: 'news' });
-    expect(JSON.parse(stored!.frame)).toMatchObject({ category: 'news', payload: { headline: 'x' } });
+    expect(JSON.parse(stored!.frame.toString())).toMatchObject({ category: 'news', payload: { headline: 'x' } });
     const pttl = await redis.pttl(keys.message(id));
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(60_000);

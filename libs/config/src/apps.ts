@@ -65,6 +65,12 @@ export const gatewaySchema = {
   /** Upgrade requests accepted per second by one gateway; more are answered 503 at once. */
   WS_ACCEPT_RATE: int(2000, 1, 1_000_000),
   /**
+   * Sessions closed per second (1012) when the gateway stops or must resync, so the replicas the
+   * clients reconnect to are not hit all at once; raised when needed to finish within the
+   * shutdown budget. Keep it at or under the other gateways' WS_ACCEPT_RATE.
+   */
+  WS_CLOSE_RATE: int(2000, 1, 1_000_000),
+  /**
    * Comma-separated origins (e.g. https://app.example.com) allowed to open a WebSocket from a
    * browser; a request with another Origin gets 403. Unset: any origin (tokens still required).
    */
@@ -77,9 +83,11 @@ export const gatewaySchema = {
   EXPOSURE_BATCH_MAX_MS: int(20, 1, 10_000),
   /**
    * Exposure events held in memory (queued or being published). Past it, while Pub/Sub is slow or
-   * down, events spill to a Redis stream and are replayed, in order, when it is back.
+   * down, events spill to a Redis stream and are replayed, in order, when it is back. 50,000
+   * (~15 MB) rides out a few seconds of slow publishing at 18k pushes/s; 10,000 spilled most
+   * events of a 10 s live-push benchmark (docs/BENCHMARKS.md).
    */
-  EXPOSURE_BUFFER_MAX: int(10_000, 1, 1_000_000),
+  EXPOSURE_BUFFER_MAX: int(50_000, 1, 1_000_000),
   /** How long a spilled event being replayed by a gateway that died waits before another takes it. */
   EXPOSURE_SPILL_CLAIM_MS: int(30_000, 100, 3_600_000),
 };

@@ -18,6 +18,7 @@ const SCRIPT_FILES = [
   'claim-idempotency-1',
   'complete-idempotency-1',
   'ack-spill-1',
+  'rescue-wal-3',
 ] as const;
 
 export interface HeraldScripts {
@@ -35,6 +36,7 @@ export interface HeraldScripts {
   ): Promise<string[]>;
   completeIdempotency(record: string, result: string): Promise<number>;
   ackSpill(stream: string, group: string, ...ids: string[]): Promise<number>;
+  rescueWal(registry: string, wal: string, spill: string, walId: string, cutoffMs: number): Promise<number>;
 }
 
 export type HeraldRedis = (Redis | Cluster) & HeraldScripts;

@@ -7,3 +7,4 @@ export * from './messages';
 export * from './categories';
 export * from './idempotency';
 export * from './exposure-spill';
+export * from './exposure-wal';

@@ -38,6 +38,10 @@ export const keys = {
    */
   exposureSpill: '{herald:exposures}:spill',
   spillGroup: 'replay',
+  /** One gateway process's exposure write-ahead log (hash: batch -> events); see exposure-wal.ts. */
+  exposureWal: (walId: string) => `{herald:exposures}:wal:${walId}`,
+  /** Registry of write-ahead logs: log id -> last heartbeat (epoch ms). */
+  exposureWals: '{herald:exposures}:wals',
 } as const;
 
 /** BullMQ queue names. */

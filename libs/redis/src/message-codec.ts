@@ -6,6 +6,10 @@
  * The frame is serialized once, by ingest, and sent to every recipient as it is: the gateway
  * only splits off the header it needs (expiry for the TTL check, id and category for the
  * exposure event). Ids and categories never contain `|` (see @herald/types identifiers).
+ *
+ * Decoded, the frame stays bytes: from a Buffer (what the gateway's subscriber receives) it is a
+ * view of the same memory, and every recipient's socket gets those bytes as a text frame with no
+ * per-recipient UTF-8 encoding.
  */
 import type { Message, MessageFrame } from '@herald/types';
 
@@ -13,8 +17,8 @@ export interface EncodedMessage {
   id: string;
   category: string | null;
   expiresAt: number;
-  /** The `message` frame, ready to send. */
-  frame: string;
+  /** The `message` frame as UTF-8 bytes, ready to send as a text frame. */
+  frame: Buffer;
 }
 
 export function encodeMessage(message: Message): string {
@@ -28,14 +32,22 @@ export function encodeMessage(message: Message): string {
   return `${message.expiresAt}|${message.id}|${message.category ?? ''}|${JSON.stringify(frame)}`;
 }
 
+const BAR = 0x7c; // '|'
+
 /** Returns null for anything that is not an encoded message (never throws). */
-export function decodeMessage(raw: string): EncodedMessage | null {
-  const a = raw.indexOf('|');
-  const b = a < 0 ? -1 : raw.indexOf('|', a + 1);
-  const c = b < 0 ? -1 : raw.indexOf('|', b + 1);
+export function decodeMessage(raw: string | Buffer): EncodedMessage | null {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw) : raw;
+  const a = bytes.indexOf(BAR);
+  const b = a < 0 ? -1 : bytes.indexOf(BAR, a + 1);
+  const c = b < 0 ? -1 : bytes.indexOf(BAR, b + 1);
   if (c < 0) return null;
-  const expiresAt = Number(raw.slice(0, a));
+  const expiresAt = a === 0 ? NaN : Number(bytes.toString('latin1', 0, a));
   if (!Number.isFinite(expiresAt)) return null;
-  const category = raw.slice(b + 1, c);
-  return { expiresAt, id: raw.slice(a + 1, b), category: category === '' ? null : category, frame: raw.slice(c + 1) };
+  const category = bytes.toString('utf8', b + 1, c);
+  return {
+    expiresAt,
+    id: bytes.toString('utf8', a + 1, b),
+    category: category === '' ? null : category,
+    frame: bytes.subarray(c + 1),
+  };
 }

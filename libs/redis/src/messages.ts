@@ -18,8 +18,8 @@ export async function storeMessage(redis: HeraldRedis, message: Message): Promis
  * node; on a Cluster, where bodies live on many slots (and an MGET or a pipeline may span only
  * one node), one GET per id, which auto-pipelining sends as one batch per node.
  */
-export async function loadMessages(redis: HeraldRedis, ids: string[]): Promise<(string | null)[]> {
+export async function loadMessages(redis: HeraldRedis, ids: string[]): Promise<(Buffer | null)[]> {
   if (ids.length === 0) return [];
-  if (!(redis instanceof Cluster)) return redis.mget(ids.map(keys.message));
-  return Promise.all(ids.map((id) => redis.get(keys.message(id))));
+  if (!(redis instanceof Cluster)) return redis.mgetBuffer(ids.map(keys.message));
+  return Promise.all(ids.map((id) => redis.getBuffer(keys.message(id))));
 }

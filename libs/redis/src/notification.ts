@@ -20,16 +20,21 @@ export const refNote = (messageId: string) => `r${messageId}`;
 export const categoriesNote = (categories: string[]) => `c${JSON.stringify(categories)}`;
 export const barrierNote = (token: string) => `b${token}`;
 
-export function parseNotification(raw: string): Notification | null {
-  if (raw.startsWith('m')) {
-    const message = decodeMessage(raw.slice(1));
+const KIND = { m: 0x6d, r: 0x72, b: 0x62, c: 0x63 } as const;
+
+/** Parses a notification as received (bytes: the gateway's subscriber) or as a string. */
+export function parseNotification(raw: string | Buffer): Notification | null {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw) : raw;
+  const kind = bytes[0];
+  if (kind === KIND.m) {
+    const message = decodeMessage(bytes.subarray(1));
     return message ? { kind: 'message', message } : null;
   }
-  if (raw.startsWith('r') && raw.length > 1) return { kind: 'ref', id: raw.slice(1) };
-  if (raw.startsWith('b') && raw.length > 1) return { kind: 'barrier', token: raw.slice(1) };
-  if (raw.startsWith('c')) {
+  if (kind === KIND.r && bytes.length > 1) return { kind: 'ref', id: bytes.toString('utf8', 1) };
+  if (kind === KIND.b && bytes.length > 1) return { kind: 'barrier', token: bytes.toString('utf8', 1) };
+  if (kind === KIND.c) {
     try {
-      const categories: unknown = JSON.parse(raw.slice(1));
+      const categories: unknown = JSON.parse(bytes.toString('utf8', 1));
       if (Array.isArray(categories) && categories.every((c) => typeof c === 'string')) {
         return { kind: 'categories', categories };
       }

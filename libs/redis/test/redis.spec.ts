@@ -52,13 +52,27 @@ it('encodes a message once and decodes the header back, frame intact', () => {
   const m = message('m1');
   const decoded = decodeMessage(encodeMessage(m));
   expect(decoded).toMatchObject({ id: 'm1', category: 'news', expiresAt: m.expiresAt });
-  expect(JSON.parse(decoded!.frame)).toEqual({ type: 'message', id: 'm1', category: 'news', payload: m.payload, createdAt: m.createdAt });
+  expect(JSON.parse(decoded!.frame.toString())).toEqual({ type: 'message', id: 'm1', category: 'news', payload: m.payload, createdAt: m.createdAt });
   expect(decodeMessage('garbage')).toBeNull();
   expect(parseNotification('x')).toBeNull();
   expect(parseNotification('c["a"]')).toEqual({ kind: 'categories', categories: ['a'] });
   expect(parseNotification(refNote('m9'))).toEqual({ kind: 'ref', id: 'm9' });
   expect(parseNotification('btok')).toEqual({ kind: 'barrier', token: 'tok' });
   expect(parseNotification('r')).toBeNull();
+});
+
+it('decodes the bytes a subscriber receives: UTF-8 intact, the frame a view of the same memory', () => {
+  const m = { ...message('m-ü'), category: 'nëws', payload: { text: 'héllo ✓ 🚀 a|b' } };
+  const raw = Buffer.from(messageNote(encodeMessage(m)));
+  const note = parseNotification(raw);
+  expect(note).toMatchObject({ kind: 'message', message: { id: 'm-ü', category: 'nëws', expiresAt: m.expiresAt } });
+  const frame = (note as { message: { frame: Buffer } }).message.frame;
+  expect(JSON.parse(frame.toString('utf8'))).toMatchObject({ id: 'm-ü', payload: m.payload });
+  expect(frame.buffer).toBe(raw.buffer);
+  expect(decodeMessage(Buffer.from('|m1||{}'))).toBeNull();
+  expect(decodeMessage(Buffer.from('12|m1|'))).toBeNull();
+  expect(parseNotification(Buffer.from('c["x"]'))).toEqual({ kind: 'categories', categories: ['x'] });
+  expect(parseNotification(Buffer.from('c[1]'))).toBeNull();
 });
 
 it('stores bodies with the TTL and loads them in one round trip, null when missing', async () => {

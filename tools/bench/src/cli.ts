@@ -10,6 +10,7 @@ import type { Row, Scenario } from './scenario';
 import { SCENARIOS } from './scenarios';
 import { medianRows } from './summary';
 import { formatTable } from './table';
+import { APP_ENV_OVERRIDES, APP_NODE_FLAGS } from './herald/app-process';
 
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export const DEFAULT_RESULTS_DIR = join(REPO_ROOT, 'tools', 'bench', 'results');
@@ -62,6 +63,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
   const started = Date.now();
   const rounds = flags.int('rounds');
   const parameters: Record<string, unknown> = { ...flags.toJSON() };
+  if (Object.keys(APP_ENV_OVERRIDES).length > 0) parameters.appEnvOverrides = APP_ENV_OVERRIDES;
+  if (APP_NODE_FLAGS.length > 0) parameters.appNodeFlags = APP_NODE_FLAGS.join(' ');
   const signal = io.signal ?? new AbortController().signal;
   const all: Row[][] = [];
   for (let round = 1; round <= rounds; round++) {

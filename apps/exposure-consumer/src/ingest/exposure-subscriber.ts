@@ -192,6 +192,7 @@ export class ExposureSubscriber {
     try {
       const result = await this.opts.sink.insertBatch(batch.map((p) => p.event));
       endTimer({ outcome: 'ok' });
+      this.opts.metrics.lagSeconds.set(lagSeconds(batch, Date.now()));
       for (const p of batch) p.message.ack();
       this.opts.metrics.inserted.inc(result.inserted);
       this.opts.metrics.duplicates.inc(result.duplicates);
@@ -207,4 +208,14 @@ export class ExposureSubscriber {
       this.log.error({ err, size: batch.length, failuresInARow: this.failuresInARow, retryInMs: delay }, 'writing exposure batch failed; nacked for redelivery');
     }
   }
+}
+
+/** Seconds from the oldest push in the batch to `now`. */
+function lagSeconds(batch: Pending[], now: number): number {
+  let oldest = now;
+  for (const p of batch) {
+    const at = Date.parse(p.event.deliveredAt);
+    if (at < oldest) oldest = at;
+  }
+  return (now - oldest) / 1000;
 }
