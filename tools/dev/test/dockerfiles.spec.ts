@@ -1,0 +1,281 @@
+/**
+ * One Dockerfile per app (apps/<app>/Dockerfile, built with the repository root as context),
+ * each checked on its own against the config schema and package.json: multi-stage, production
+ * dependencies only (`npm ci --omit=dev`), a non-root user, the app's default port exposed and
+ * health-checked on /healthz, and a command that runs that app's main.ts. The three may differ
+ * only in the app's name and port, so a fix made to one and not the others fails here. Every
+ * check returns a list of problems; the "catches" tests feed each one a broken copy.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { APP_NAMES, EXTRA_ENV, ROOT, knownTo, portOf, read, type AppName } from './support/deploy-config';
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+interface Stage {
+  image: string;
+  name?: string;
+  instructions: Instruction[];
+}
+
+/** Instructions by stage: comments dropped, continuation lines joined. */
+function parseDockerfile(text: string): Stage[] {
+  const instructions: Instruction[] = [];
+  let pending = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#') || (line === '' && pending === '')) continue;
+    if (line.endsWith('\\')) {
+      pending += `${line.slice(0, -1).trim()} `;
+      continue;
+    }
+    const full = (pending + line).trim();
+    pending = '';
+    const m = /^(\S+)\s*(.*)$/.exec(full);
+    if (m) instructions.push({ keyword: m[1].toUpperCase(), args: m[2] });
+  }
+  const stages: Stage[] = [];
+  for (const i of instructions) {
+    if (i.keyword === 'FROM') {
+      const m = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$/i.exec(i.args);
+      stages.push({ image: m?.[1] ?? i.args, name: m?.[2], instructions: [] });
+    } else if (stages.length > 0) {
+      stages[stages.length - 1].instructions.push(i);
+    }
+  }
+  return stages;
+}
+
+const ofStage = (stage: Stage, keyword: string): Instruction[] => stage.instructions.filter((i) => i.keyword === keyword);
+
+/** `ENV A=1 B=2` (and the old `ENV A 1`) as a map. */
+function envOf(stage: Stage): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const { args } of ofStage(stage, 'ENV')) {
+    if (!/^\S+=/.test(args)) {
+      const [key, ...rest] = args.split(/\s+/);
+      env[key] = rest.join(' ');
+      continue;
+    }
+    for (const m of args.matchAll(/(\S+?)=("(?:[^"\\]|\\.)*"|\S*)/g)) env[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+  }
+  return env;
+}
+
+/** The exec-form JSON array of CMD/HEALTHCHECK CMD, or undefined for the shell form. */
+function execForm(args: string): string[] | undefined {
+  try {
+    const parsed: unknown = JSON.parse(args);
+    return Array.isArray(parsed) && parsed.every((a) => typeof a === 'string') ? (parsed as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** COPY sources (not --from ones) of a stage. */
+function copySources(stage: Stage): string[] {
+  return ofStage(stage, 'COPY')
+    .filter((i) => !/--from=/.test(i.args))
+    .flatMap((i) => {
+      const parts = i.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+      return parts.slice(0, -1);
+    });
+}
+
+function nodeMajorOfEngines(): number {
+  const engines = (JSON.parse(read('package.json')) as { engines?: { node?: string } }).engines?.node ?? '';
+  return Number(/(\d+)/.exec(engines)?.[1]);
+}
+
+function checkAppDockerfile(app: AppName, text: string): string[] {
+  const problems: string[] = [];
+  const where = `apps/${app}/Dockerfile`;
+  const port = portOf(app);
+  const stages = parseDockerfile(text);
+  if (stages.length < 2) problems.push(`${where}: ${stages.length} stage(s), not multi-stage`);
+  const final = stages[stages.length - 1];
+  if (!final) return [...problems, `${where}: no FROM`];
+  const stageNames = new Set(stages.map((s) => s.name).filter(Boolean));
+
+  const major = nodeMajorOfEngines();
+  for (const s of stages) {
+    if (stageNames.has(s.image)) continue;
+    const m = /^node:(\d+)-/.exec(s.image);
+    if (!m) problems.push(`${where}: stage ${s.name ?? '?'} is FROM ${s.image}, not an official node image`);
+    else if (Number(m[1]) < major) problems.push(`${where}: ${s.image} is older than package.json engines (node ${major})`);
+  }
+  if (new Set(stages.filter((s) => !stageNames.has(s.image)).map((s) => s.image)).size > 1) {
+    problems.push(`${where}: stages use different base images (node_modules built on one, run on another)`);
+  }
+
+  // Production dependencies only, anywhere in the file: there is no build step that needs more.
+  const runs = stages.flatMap((s) => ofStage(s, 'RUN').map((i) => ({ stage: s, args: i.args })));
+  for (const r of runs) {
+    if (/\bnpm (ci|install|i)\b/.test(r.args) && !/--omit=dev\b/.test(r.args)) problems.push(`${where}: "${r.args}" installs dev dependencies`);
+  }
+  const installer = stages.find((s) => ofStage(s, 'RUN').some((i) => /\bnpm ci\b.*--omit=dev/.test(i.args)));
+  if (!installer) problems.push(`${where}: no stage runs npm ci --omit=dev`);
+  else if (installer !== final) {
+    const copied = ofStage(final, 'COPY').some((i) => i.args.includes(`--from=${installer.name}`) && /node_modules/.test(i.args));
+    if (!copied) problems.push(`${where}: the final stage does not take node_modules from stage ${installer.name}`);
+  }
+  if (installer && !copySources(installer).includes('package-lock.json')) problems.push(`${where}: npm ci runs without package-lock.json`);
+
+  // What the runtime image holds: the libs, this app and nothing else of the repository.
+  const sources = copySources(final);
+  for (const needed of ['tsconfig.json', 'tsconfig.base.json', 'libs/', `apps/${app}/`]) {
+    if (!sources.includes(needed)) problems.push(`${where}: the final stage does not copy ${needed}`);
+  }
+  for (const src of sources) {
+    if (src === '.' || src === './') problems.push(`${where}: the final stage copies the whole context`);
+    else if (/^apps\//.test(src) && !src.startsWith(`apps/${app}/`)) problems.push(`${where}: copies ${src}, another app`);
+    else if (!existsSync(join(ROOT, src))) problems.push(`${where}: COPY source ${src} does not exist`);
+  }
+
+  const users = ofStage(final, 'USER').map((i) => i.args.trim());
+  const user = users[users.length - 1];
+  if (!user) problems.push(`${where}: no USER in the final stage (it would run as root)`);
+  else if (/^(root|0)(:.*)?$/.test(user)) problems.push(`${where}: USER ${user} is root`);
+
+  const env = envOf(final);
+  if (env.NODE_ENV !== 'production') problems.push(`${where}: NODE_ENV is ${env.NODE_ENV}, not production`);
+  if (env.METADATA_SERVER_DETECTION !== 'none') problems.push(`${where}: METADATA_SERVER_DETECTION is not none`);
+  for (const key of Object.keys(env)) {
+    if (!knownTo(app, key) && !EXTRA_ENV.has(key)) problems.push(`${where}: ENV ${key} is not in the ${app} config schema`);
+  }
+  if (env.PORT !== undefined && Number(env.PORT) !== port) problems.push(`${where}: ENV PORT=${env.PORT}, the default is ${port}`);
+
+  const exposed = ofStage(final, 'EXPOSE').flatMap((i) => i.args.split(/\s+/));
+  if (exposed.length !== 1 || exposed[0].split('/')[0] !== String(port)) problems.push(`${where}: EXPOSE ${exposed.join(' ')}, expected ${port}`);
+
+  const healthchecks = ofStage(final, 'HEALTHCHECK');
+  if (healthchecks.length !== 1) problems.push(`${where}: ${healthchecks.length} HEALTHCHECK instructions in the final stage, expected 1`);
+  for (const h of healthchecks) {
+    const cmd = /(?:^|\s)CMD\s+(.*)$/.exec(h.args)?.[1] ?? '';
+    const hitsPort = cmd.includes(`:${port}/healthz`) || (cmd.includes("process.env.PORT + '/healthz'") && Number(env.PORT) === port);
+    if (!cmd.includes('/healthz')) problems.push(`${where}: the HEALTHCHECK does not ask /healthz`);
+    else if (!hitsPort) problems.push(`${where}: the HEALTHCHECK does not ask /healthz on port ${port}`);
+  }
+
+  if (ofStage(final, 'ENTRYPOINT').length > 0) problems.push(`${where}: an ENTRYPOINT wraps the command (node must be PID 1 for SIGTERM)`);
+  const cmds = ofStage(final, 'CMD');
+  const cmd = cmds.length === 1 ? execForm(cmds[0].args) : undefined;
+  const main = `apps/${app}/src/main.ts`;
+  if (JSON.stringify(cmd) !== JSON.stringify(['node', '--import', 'tsx', main])) {
+    problems.push(`${where}: CMD ${cmds.map((c) => c.args).join(' | ')} is not ["node", "--import", "tsx", "${main}"] in exec form`);
+  }
+  if (!existsSync(join(ROOT, main))) problems.push(`${where}: ${main} does not exist`);
+  return problems;
+}
+
+/** The instructions with the app's name and port written as placeholders; an app's own node flags aside. */
+function normalized(app: AppName, text: string): string[] {
+  return parseDockerfile(text).flatMap((s) => [
+    `FROM ${s.image} AS ${s.name}`,
+    ...s.instructions
+      .filter((i) => !(i.keyword === 'ENV' && /^NODE_OPTIONS=/.test(i.args)))
+      .map((i) => `${i.keyword} ${i.args}`.split(app).join('<app>').split(String(portOf(app))).join('<port>')),
+  ]);
+}
+
+/** Each Dockerfile must equal the gateway's but for the app's name and port. */
+function checkDockerfilesAgree(texts: Record<AppName, string>): string[] {
+  const problems: string[] = [];
+  const reference = normalized('gateway', texts.gateway);
+  for (const app of APP_NAMES.filter((a) => a !== 'gateway')) {
+    const mine = normalized(app, texts[app]);
+    const length = Math.max(mine.length, reference.length);
+    for (let i = 0; i < length; i++) {
+      if (mine[i] !== reference[i]) {
+        problems.push(`apps/${app}/Dockerfile drifts from apps/gateway/Dockerfile at instruction ${i + 1}: "${mine[i]}" vs "${reference[i]}"`);
+        break;
+      }
+    }
+  }
+  return problems;
+}
+
+/** Every file named Dockerfile* in the repository, relative to its root. */
+function dockerfilesInRepo(dir = ''): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+    if (['node_modules', '.git', '.nx', '.herald', 'dist', 'coverage'].includes(entry.name)) continue;
+    const rel = dir ? `${dir}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) found.push(...dockerfilesInRepo(rel));
+    else if (/^Dockerfile/.test(entry.name)) found.push(rel);
+  }
+  return found;
+}
+
+const dockerfiles = Object.fromEntries(APP_NAMES.map((app) => [app, read(`apps/${app}/Dockerfile`)])) as Record<AppName, string>;
+
+describe('Dockerfiles', () => {
+  it.each(APP_NAMES)('apps/%s/Dockerfile: multi-stage, production dependencies, non-root, port, healthcheck, command', (app) => {
+    expect(checkAppDockerfile(app, dockerfiles[app])).toEqual([]);
+  });
+
+  it('the three differ only in the app name and port', () => {
+    expect(checkDockerfilesAgree(dockerfiles)).toEqual([]);
+  });
+
+  it('there is no other Dockerfile (one per app, nothing shared to drift)', () => {
+    expect(dockerfilesInRepo().sort()).toEqual(APP_NAMES.map((app) => `apps/${app}/Dockerfile`).sort());
+  });
+
+  it('catches a single stage, dev dependencies, root, a wrong port and a wrong command', () => {
+    const gw = dockerfiles.gateway;
+    const oneStage = gw
+      .replace(/^FROM node:20-bookworm-slim AS runtime$/m, '')
+      .replace('COPY --from=deps /app/node_modules ./node_modules', '');
+    expect(checkAppDockerfile('gateway', oneStage).join('\n')).toMatch(/1 stage\(s\), not multi-stage/);
+
+    const broken = gw
+      .replace('npm ci --omit=dev', 'npm ci')
+      .replace('USER node', 'USER root')
+      .replace('EXPOSE 8080', 'EXPOSE 8081')
+      .replace('PORT=8080', 'PORT=9090')
+      .replace('"apps/gateway/src/main.ts"', '"apps/gateway/src/server.ts"')
+      .replace('COPY libs/ libs/', 'COPY libs/ libs/\nCOPY apps/ingest/ apps/ingest/');
+    const problems = checkAppDockerfile('gateway', broken).join('\n');
+    expect(problems).toMatch(/"--mount=type=cache,target=\/root\/.npm npm ci" installs dev dependencies/);
+    expect(problems).toMatch(/no stage runs npm ci --omit=dev/);
+    expect(problems).toMatch(/USER root is root/);
+    expect(problems).toMatch(/EXPOSE 8081, expected 8080/);
+    expect(problems).toMatch(/ENV PORT=9090, the default is 8080/);
+    expect(problems).toMatch(/the HEALTHCHECK does not ask \/healthz on port 8080/);
+    expect(problems).toMatch(/CMD .* is not \["node", "--import", "tsx", "apps\/gateway\/src\/main.ts"\]/);
+    expect(problems).toMatch(/copies apps\/ingest\/, another app/);
+  });
+
+  it('catches a missing healthcheck, user, libs and a shell-form command', () => {
+    const broken = dockerfiles.ingest
+      .replace(/^HEALTHCHECK[^\n]*\\\n[^\n]*\n/m, '')
+      .replace(/^USER node\n/m, '')
+      .replace(/^COPY libs\/ libs\/\n/m, '')
+      .replace(/^CMD \[.*\]$/m, 'CMD node --import tsx apps/ingest/src/main.ts')
+      .replace('ENV NODE_ENV=production', 'ENV REDIS_CLUSTER=1 NODE_ENV=production');
+    const problems = checkAppDockerfile('ingest', broken).join('\n');
+    expect(problems).toMatch(/0 HEALTHCHECK instructions/);
+    expect(problems).toMatch(/no USER in the final stage/);
+    expect(problems).toMatch(/the final stage does not copy libs\//);
+    expect(problems).toMatch(/CMD node --import tsx apps\/ingest\/src\/main.ts is not .* in exec form/);
+    expect(problems).toMatch(/ENV REDIS_CLUSTER is not in the ingest config schema/);
+  });
+
+  it('catches Dockerfiles drifting apart', () => {
+    const drifted = { ...dockerfiles, 'exposure-consumer': dockerfiles['exposure-consumer'].replace('--retries=3', '--retries=5') };
+    expect(checkDockerfilesAgree(drifted).join('\n')).toMatch(/apps\/exposure-consumer\/Dockerfile drifts from apps\/gateway\/Dockerfile/);
+    expect(checkDockerfilesAgree(dockerfiles)).toEqual([]);
+  });
+
+  it('.dockerignore keeps local state and tests out of the context', () => {
+    const lines = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = (name: string) => lines.includes(name) || lines.includes(`**/${name}`);
+    expect(['node_modules', '.nx', '.herald', 'dist', 'coverage', '.git', '.env', 'test', '*.spec.ts'].filter((n) => !ignored(n))).toEqual([]);
+    // The build needs these; an ignore rule that matched them would break every image.
+    const needed = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json', 'libs', 'apps'];
+    expect(needed.filter((n) => lines.includes(n) || lines.includes(`${n}/`) || lines.includes('*'))).toEqual([]);
+  });
+});
