@@ -13,6 +13,7 @@ const aliases = {
   http: 'libs/http',
   testing: 'libs/testing',
   'pubsub-emulator': 'tools/pubsub-emulator',
+  client: 'libs/client',
 };
 
 module.exports = {
@@ -27,12 +28,13 @@ module.exports = {
     ],
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose|cookie)/)'],
-  moduleNameMapper: Object.fromEntries(
-    Object.entries(aliases).map(([name, dir]) => [
-      `^@herald/${name}$`,
-      path.join(root, dir, 'src/index.ts'),
-    ]),
-  ),
+  moduleNameMapper: {
+    ...Object.fromEntries(
+      Object.entries(aliases).map(([name, dir]) => [`^@herald/${name}$`, path.join(root, dir, 'src/index.ts')]),
+    ),
+    // The dev launcher's modules (startStack, startApp), for tests that run the whole stack.
+    '^@herald/dev/(.*)$': path.join(root, 'tools/dev/src/$1'),
+  },
   testMatch: ['<rootDir>/**/*.spec.ts'],
   setupFiles: [path.join(root, 'jest.setup-env.js')],
   testTimeout: 30000,

@@ -1,2 +1,3 @@
 export * from './schema';
 export * from './apps';
+export * from './dev-secret';

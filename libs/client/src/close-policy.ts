@@ -1,0 +1,48 @@
+/**
+ * What the client does after its connection ends, decided from the close code (Contract table in
+ * @herald/types close-codes) or, where the WebSocket implementation shows it, from the HTTP status
+ * of a refused upgrade. docs/CLIENT.md explains each choice.
+ */
+import { CloseCode } from '@herald/types';
+
+/**
+ * - `reconnect`: wait a backoff delay (exponential, full jitter), then connect again.
+ * - `restart`: the server is restarting; reconnect soon, after a jittered pause, backoff reset.
+ * - `refresh`: the token was refused; get a new one from the token provider, then reconnect.
+ * - `stop`: terminal; reconnecting would be refused again or make things worse.
+ */
+export type CloseAction = 'reconnect' | 'restart' | 'refresh' | 'stop';
+
+/**
+ * Codes after which the client stops. 1009: the client sent a frame over the server's limit (a
+ * client bug: the same frame would be sent again). 4008: policy (bad frames, frame rate, or the
+ * user's connection limit): the table says "fix the client", and an automatic reconnect would add
+ * one more connection to a user who already has too many.
+ */
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.FRAME_TOO_BIG, CloseCode.POLICY]);
+
+/** Close code the client reports when it never reached the server or the connection broke (RFC 6455 1006). */
+export const ABNORMAL_CLOSURE = 1006;
+
+/**
+ * @param canRefresh whether a new token can be had (a token provider function, not a fixed string)
+ */
+export function closeAction(code: number, canRefresh: boolean): CloseAction {
+  if (code === CloseCode.TOKEN_EXPIRED) return canRefresh ? 'refresh' : 'stop';
+  if (code === CloseCode.SERVER_RESTART) return 'restart';
+  if (TERMINAL_CLOSE_CODES.has(code)) return 'stop';
+  // 1013 overloaded, 4009 slow consumer, 1006 network, 1000/1001 and anything unknown: back off
+  // and try again; the growing delay bounds what a misbehaving server can cost.
+  return 'reconnect';
+}
+
+/**
+ * A refused upgrade (only seen where the implementation reveals the status, e.g. `ws` in Node).
+ * 401: the token; 403 (Origin not allowed) and 404 (wrong path) will not change by retrying;
+ * 503 and the rest: retry with backoff.
+ */
+export function refusalAction(status: number, canRefresh: boolean): CloseAction {
+  if (status === 401) return canRefresh ? 'refresh' : 'stop';
+  if (status === 403 || status === 404) return 'stop';
+  return 'reconnect';
+}

@@ -1,0 +1,479 @@
+/**
+ * The Herald client: one logical, self-healing subscription to a user's messages over the
+ * gateway's WebSocket. It reconnects with backoff, renews tokens, acknowledges in batches, hands
+ * each message id to the app once, and stops on the codes after which retrying cannot help.
+ *
+ *   const client = new HeraldClient({ url: 'wss://push.example.com/ws', token: getToken });
+ *   for await (const message of client.messages()) show(message.payload);
+ *
+ * docs/CLIENT.md describes the behaviour and the reasons for it.
+ */
+import type { ErrorFrame, MessageFrame, ServerFrame, WelcomeFrame } from '@herald/types';
+import { ackFrames } from './ack-frames';
+import { backoffDelay } from './backoff';
+import { ABNORMAL_CLOSURE, closeAction, refusalAction, type CloseAction } from './close-policy';
+import { Connection, type ConnectionEnd } from './connection';
+import { DeliveredIds } from './delivered-ids';
+import { Emitter } from './emitter';
+import { HeraldClientError } from './errors';
+import { MessageStream } from './message-stream';
+import { resolveOptions, type HeraldClientOptions, type ResolvedOptions } from './options';
+import { refreshAt, tokenExpiresAt } from './token';
+
+/**
+ * - `idle`: created, not started (`connect()` or `messages()` starts it).
+ * - `connecting`: a connection is being opened (no welcome yet).
+ * - `open`: welcomed; messages flow.
+ * - `reconnecting`: waiting out a backoff delay before the next attempt.
+ * - `closed`: stopped for good (by `close()` or a terminal code); make a new client to start again.
+ */
+export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface DisconnectInfo {
+  code: number;
+  reason: string;
+  /** HTTP status of a refused upgrade, where the WebSocket implementation shows it. */
+  refusedStatus?: number;
+  /** What the client does about it. */
+  action: CloseAction;
+  /** Delay before the next attempt; null when the client stops. */
+  reconnectInMs: number | null;
+}
+
+export interface StoppedInfo {
+  code: number;
+  reason: string;
+  /** Absent when the app closed the client. */
+  error?: HeraldClientError;
+}
+
+export interface HeraldClientEvents {
+  /** Each connection's first frame: the session id and the user's categories. */
+  welcome: WelcomeFrame;
+  /** A message, once per id (duplicates are suppressed). */
+  message: MessageFrame;
+  /** A message id seen again (a resend after a reconnect); not handed over as a message. */
+  duplicate: MessageFrame;
+  /** The gateway's `error` frame about something this client sent. */
+  serverError: ErrorFrame;
+  state: ClientState;
+  /** A connection ended; `reconnectInMs` says when the next attempt starts. */
+  disconnect: DisconnectInfo;
+  /** The client stopped for good. */
+  stopped: StoppedInfo;
+  /** A problem that does not stop the client: a failing token provider, an unreadable frame. */
+  error: Error;
+}
+
+export interface ClientStats {
+  /** Connections that reached `welcome`. */
+  sessions: number;
+  /** Messages handed to the app. */
+  messages: number;
+  /** Messages suppressed because their id was already handed over. */
+  duplicates: number;
+  /** Ids sent in `ack` frames (an id sent twice counts twice). */
+  idsAcked: number;
+  /** `ack` frames sent. */
+  ackFrames: number;
+}
+
+export class HeraldClient extends Emitter<HeraldClientEvents> {
+  readonly options: ResolvedOptions;
+  private stateValue: ClientState = 'idle';
+  private readonly delivered: DeliveredIds;
+  /** Ids to acknowledge, in order; a Set so an id is sent once per flush. */
+  private readonly pendingAcks = new Set<string>();
+  private readonly streams = new Set<MessageStream>();
+  private readonly statsValue: ClientStats = { sessions: 0, messages: 0, duplicates: 0, idsAcked: 0, ackFrames: 0 };
+  /** The connection messages and acks go through. */
+  private active: Connection | null = null;
+  /** A connection opened with a renewed token, promoted to `active` at its welcome. */
+  private rotating: Connection | null = null;
+  /** Connections being closed on purpose; their end is not a disconnect. */
+  private readonly retiring = new Set<Connection>();
+  private token?: string;
+  private tokenExpires?: number;
+  /** When the current token should be replaced (epoch ms); Infinity when it need not be. */
+  private tokenStaleAt = Infinity;
+  /** The next connect must ask the provider for a new token. */
+  private needFreshToken = false;
+  private attempt = 0;
+  private retryTimer?: ReturnType<typeof setTimeout>;
+  private refreshTimer?: ReturnType<typeof setTimeout>;
+  private ackTimer?: ReturnType<typeof setTimeout>;
+  private lastWelcome?: WelcomeFrame;
+  private stopInfo?: StoppedInfo;
+  private welcomeWaiters: { resolve: (w: WelcomeFrame) => void; reject: (e: unknown) => void }[] = [];
+  private closing?: Promise<void>;
+
+  constructor(options: HeraldClientOptions) {
+    super();
+    this.options = resolveOptions(options);
+    this.delivered = new DeliveredIds(this.options.dedupeCapacity);
+  }
+
+  get state(): ClientState {
+    return this.stateValue;
+  }
+
+  /** The welcome of the current (or last) connection. */
+  get welcome(): WelcomeFrame | undefined {
+    return this.lastWelcome;
+  }
+
+  get stats(): Readonly<ClientStats> {
+    return { ...this.statsValue };
+  }
+
+  /** Ids waiting to be sent in an `ack` frame (held while disconnected). */
+  get pendingAckCount(): number {
+    return this.pendingAcks.size;
+  }
+
+  /**
+   * Start (if not started) and resolve with the next welcome, or the current one when open.
+   * Rejects when the client stops first. The client keeps retrying in between, so with the server
+   * down this waits; add your own deadline if you need one.
+   */
+  connect(): Promise<WelcomeFrame> {
+    if (this.stateValue === 'closed') return Promise.reject(this.stopInfo?.error ?? new HeraldClientError('CLOSED'));
+    if (this.stateValue === 'open' && this.lastWelcome) return Promise.resolve(this.lastWelcome);
+    const welcome = new Promise<WelcomeFrame>((resolve, reject) => this.welcomeWaiters.push({ resolve, reject }));
+    if (this.stateValue === 'idle') {
+      this.setState('connecting');
+      void this.dial('primary');
+    }
+    return welcome;
+  }
+
+  /**
+   * An async iterator over messages delivered from now on (each id once). Starts the client if it
+   * is idle. It ends when the client is closed and throws the error that stopped it otherwise.
+   * Create it before `connect()` resolves, or offline messages may pass before it exists.
+   */
+  messages(): MessageStream {
+    const stream = new MessageStream((s) => this.streams.delete(s));
+    if (this.stateValue === 'closed') stream.end(this.stopInfo?.error);
+    else {
+      this.streams.add(stream);
+      if (this.stateValue === 'idle') this.connect().catch(() => undefined);
+    }
+    return stream;
+  }
+
+  /**
+   * Acknowledge messages: the gateway removes them from the user's offline list. Batched; held
+   * while disconnected and sent after the next welcome. With `ack: 'auto'` the client does this.
+   */
+  ack(ids: string | readonly string[]): void {
+    const list = typeof ids === 'string' ? [ids] : ids;
+    for (const id of list) {
+      if (typeof id !== 'string' || id === '') {
+        throw new HeraldClientError('INVALID_OPTION', 'ack() takes message ids (non-empty strings)');
+      }
+    }
+    if (this.stateValue === 'closed') return;
+    for (const id of list) {
+      this.delivered.markAcked(id);
+      this.queueAck(id);
+    }
+  }
+
+  /**
+   * Close for good: pending acknowledgements are sent, the connection is closed with 1000,
+   * iterators end. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.stateValue === 'closed') return;
+      this.flushAcks();
+      const connections = [this.active, this.rotating].filter((c): c is Connection => c !== null);
+      for (const c of connections) this.retiring.add(c);
+      this.finish({ code: 1000, reason: 'closed by the app' });
+      await Promise.all(connections.map((c) => c.close(1000, 'client closed')));
+    })();
+    return this.closing;
+  }
+
+  private setState(state: ClientState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    this.emit('state', state);
+  }
+
+  private canRefresh(): boolean {
+    return typeof this.options.token === 'function';
+  }
+
+  /** The token for the next connection, from the provider when the current one will not do. */
+  private async currentToken(): Promise<string> {
+    const source = this.options.token;
+    if (typeof source === 'string') return source;
+    if (this.token !== undefined && !this.needFreshToken && Date.now() < this.tokenStaleAt) return this.token;
+    const token = await source();
+    if (typeof token !== 'string' || token === '') throw new Error('the token provider returned no token');
+    this.needFreshToken = false;
+    this.token = token;
+    this.tokenExpires = tokenExpiresAt(token);
+    const margin = this.options.refreshBeforeExpiryMs;
+    this.tokenStaleAt =
+      this.tokenExpires === undefined || margin === false ? Infinity : refreshAt(this.tokenExpires, Date.now(), margin);
+    return token;
+  }
+
+  /** Open a connection: the main one, or one that replaces it with a renewed token. */
+  private async dial(kind: 'primary' | 'rotation'): Promise<void> {
+    const previousExpiry = this.tokenExpires;
+    let token: string;
+    try {
+      token = await this.currentToken();
+    } catch (err) {
+      this.emit('error', new Error(`the token provider failed: ${err instanceof Error ? err.message : String(err)}`));
+      if (kind === 'primary' && this.stateValue !== 'closed') {
+        this.retry({ code: ABNORMAL_CLOSURE, reason: 'no token', opened: false, welcomed: false, revealsRefusals: true });
+      }
+      return;
+    }
+    if (this.stateValue === 'closed') return;
+    if (kind === 'rotation') {
+      if (this.rotating || !this.active?.welcomed) return;
+      // A provider that hands back a token expiring no later would make us rotate ever faster; the
+      // gateway's 4001 at expiry is the fallback.
+      if (this.tokenExpires === undefined || (previousExpiry !== undefined && this.tokenExpires <= previousExpiry)) {
+        this.emit('error', new Error('the token provider returned a token that expires no later than the current one'));
+        return;
+      }
+    }
+    let connection: Connection;
+    try {
+      connection = new Connection(
+        {
+          WebSocket: this.options.WebSocket,
+          url: this.options.url,
+          token,
+          connectTimeoutMs: this.options.connectTimeoutMs,
+          heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+        },
+        {
+          onFrame: (c, frame) => this.onFrame(c, frame),
+          onBadFrame: (_c, error) => this.emit('error', error),
+          onEnd: (c, end) => this.onEnd(c, end),
+        },
+      );
+    } catch (err) {
+      // The implementation refused to even try (ws:// from an https:// page, a blocked port).
+      const why = err instanceof Error ? err.message : String(err);
+      this.finish({
+        code: ABNORMAL_CLOSURE,
+        reason: 'the WebSocket could not be created',
+        error: new HeraldClientError('CONNECT_FAILED', `The WebSocket could not be created: ${why}`),
+      });
+      return;
+    }
+    if (kind === 'rotation') this.rotating = connection;
+    else this.active = connection;
+  }
+
+  private onFrame(connection: Connection, frame: ServerFrame): void {
+    if (this.stateValue === 'closed') return;
+    switch (frame.type) {
+      case 'welcome':
+        return this.onWelcome(connection, frame);
+      case 'message':
+        return this.deliver(frame);
+      case 'error':
+        return this.emit('serverError', frame);
+      default:
+        this.emit('error', new Error(`the server sent an unknown frame type ${JSON.stringify((frame as { type: string }).type)}`));
+    }
+  }
+
+  private onWelcome(connection: Connection, welcome: WelcomeFrame): void {
+    if (connection === this.rotating) {
+      // Make before break: the new connection is live; the old one goes quietly. Messages it was
+      // still sending come again on the new one and are suppressed as duplicates.
+      const old = this.active;
+      this.active = connection;
+      this.rotating = null;
+      if (old) {
+        this.retiring.add(old);
+        void old.close(1000, 'token renewed');
+      }
+    }
+    this.attempt = 0;
+    this.statsValue.sessions++;
+    this.lastWelcome = welcome;
+    this.setState('open');
+    this.emit('welcome', welcome);
+    const waiters = this.welcomeWaiters;
+    this.welcomeWaiters = [];
+    for (const w of waiters) w.resolve(welcome);
+    this.flushAcks();
+    this.scheduleRefresh();
+  }
+
+  private deliver(message: MessageFrame): void {
+    const acked = this.delivered.acked(message.id);
+    if (acked !== undefined) {
+      this.statsValue.duplicates++;
+      // Acknowledged before, yet sent again: that acknowledgement was lost; send it again.
+      if (acked) this.queueAck(message.id);
+      this.emit('duplicate', message);
+      return;
+    }
+    const auto = this.options.ack === 'auto';
+    this.delivered.add(message.id, auto);
+    this.statsValue.messages++;
+    // Queued before the app sees it, so a listener that closes the client still has it acknowledged.
+    if (auto) this.queueAck(message.id);
+    this.emit('message', message);
+    for (const stream of this.streams) stream.push(message);
+  }
+
+  private queueAck(id: string): void {
+    this.pendingAcks.delete(id);
+    this.pendingAcks.add(id);
+    // Held while disconnected, bounded like the id memory; a forgotten one is resent by the server
+    // and acknowledged again then.
+    if (this.pendingAcks.size > this.options.dedupeCapacity) {
+      this.pendingAcks.delete(this.pendingAcks.values().next().value as string);
+    }
+    if (this.ackTimer === undefined && this.active?.welcomed) {
+      this.ackTimer = setTimeout(() => this.flushAcks(), this.options.ackIntervalMs);
+    }
+  }
+
+  private flushAcks(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const connection = this.active;
+    if (this.pendingAcks.size === 0 || !connection?.welcomed || !connection.writable) return;
+    for (const frame of ackFrames(this.pendingAcks, this.options.maxFrameBytes)) {
+      connection.send(frame);
+      this.statsValue.ackFrames++;
+    }
+    this.statsValue.idsAcked += this.pendingAcks.size;
+    this.pendingAcks.clear();
+  }
+
+  private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    if (!this.canRefresh() || this.tokenStaleAt === Infinity) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      if (this.stateValue !== 'open') return;
+      this.needFreshToken = true;
+      void this.dial('rotation');
+    }, Math.max(0, this.tokenStaleAt - Date.now()));
+  }
+
+  private onEnd(connection: Connection, end: ConnectionEnd): void {
+    if (this.retiring.delete(connection) || this.stateValue === 'closed') return;
+    if (connection === this.rotating) {
+      // The renewed connection failed; the current one carries on until its token expires (4001).
+      this.rotating = null;
+      this.emit('error', new Error(`a connection with a renewed token failed (${end.code} ${end.reason})`));
+      return;
+    }
+    if (connection !== this.active) return;
+    this.active = null;
+    clearTimeout(this.refreshTimer);
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.rotating) {
+      // A renewed connection is already on its way: it takes over.
+      this.active = this.rotating;
+      this.rotating = null;
+      this.setState('connecting');
+      this.emit('disconnect', { ...describe(end), action: 'reconnect', reconnectInMs: 0 });
+      return;
+    }
+    this.retry(end);
+  }
+
+  /** Decide from how the connection ended: stop, or wait and connect again. */
+  private retry(end: ConnectionEnd): void {
+    const canRefresh = this.canRefresh();
+    const action: CloseAction =
+      end.refusedStatus !== undefined ? refusalAction(end.refusedStatus, canRefresh) : closeAction(end.code, canRefresh);
+    // A browser hides why an upgrade failed (a 401 looks like a network error): ask for a new token
+    // next time, in case that was it.
+    if (!end.opened && end.refusedStatus === undefined && canRefresh && !end.revealsRefusals) {
+      this.needFreshToken = true;
+    }
+    const reconnect = this.options.reconnect;
+    if (action === 'stop' || !reconnect) {
+      this.emit('disconnect', { ...describe(end), action: 'stop', reconnectInMs: null });
+      return this.stop(end, action === 'stop');
+    }
+    let delay: number;
+    if (action === 'restart') {
+      this.attempt = 0;
+      delay = Math.floor(this.options.random() * reconnect.restartJitterMs);
+    } else {
+      if (action === 'refresh') this.needFreshToken = true;
+      delay = backoffDelay(this.attempt++, reconnect, this.options.random);
+    }
+    this.setState('reconnecting');
+    this.emit('disconnect', { ...describe(end), action, reconnectInMs: delay });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.stateValue !== 'reconnecting') return;
+      this.setState('connecting');
+      void this.dial('primary');
+    }, delay);
+  }
+
+  /** @param terminal whether the end itself was terminal (else: reconnecting is turned off) */
+  private stop(end: ConnectionEnd, terminal: boolean): void {
+    const status = end.refusedStatus;
+    let error: HeraldClientError;
+    if (!terminal) {
+      const how = status ? `HTTP ${status}` : `${end.code} ${end.reason}`;
+      error = new HeraldClientError('DISCONNECTED', `The connection ended (${how}) and reconnect is off.`, status ?? end.code);
+    } else if (status === 401 || (status === undefined && end.code === 4001)) {
+      error = new HeraldClientError('TOKEN_REJECTED', undefined, status ?? end.code);
+    } else if (status !== undefined) {
+      const message = `The gateway refused the connection with HTTP ${status}; reconnecting would not help.`;
+      error = new HeraldClientError('REFUSED', message, status);
+    } else {
+      error = new HeraldClientError(
+        'TERMINAL_CLOSE',
+        `The gateway closed the connection with ${end.code} (${end.reason || 'no reason'}); reconnecting would not help.`,
+        end.code,
+      );
+    }
+    this.finish({ code: status ?? end.code, reason: end.reason, error });
+  }
+
+  /** Enter `closed` for good: timers off, iterators ended, waiters answered, `stopped` emitted. */
+  private finish(info: StoppedInfo): void {
+    if (this.stateValue === 'closed') return;
+    this.stopInfo = info;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.refreshTimer);
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const connections = [this.active, this.rotating];
+    this.active = null;
+    this.rotating = null;
+    // Closed first: the ends these drops report are then ignored, not retried.
+    this.setState('closed');
+    for (const c of connections) {
+      if (c && !this.retiring.has(c)) c.drop('client stopped');
+    }
+    for (const stream of [...this.streams]) stream.end(info.error);
+    const waiters = this.welcomeWaiters;
+    this.welcomeWaiters = [];
+    for (const w of waiters) w.reject(info.error ?? new HeraldClientError('CLOSED'));
+    this.emit('stopped', info);
+  }
+}
+
+function describe(end: ConnectionEnd): Pick<DisconnectInfo, 'code' | 'reason' | 'refusedStatus'> {
+  return end.refusedStatus === undefined
+    ? { code: end.code, reason: end.reason }
+    : { code: end.code, reason: end.reason || `upgrade refused with HTTP ${end.refusedStatus}`, refusedStatus: end.refusedStatus };
+}

@@ -1,0 +1,12 @@
+export * from './herald-client';
+export * from './options';
+export * from './errors';
+export * from './close-policy';
+export * from './backoff';
+export * from './token';
+export * from './ack-frames';
+export * from './delivered-ids';
+export type { MessageStream } from './message-stream';
+export type { WebSocketConstructor, WebSocketLike, MessageEventLike, CloseEventLike, ErrorEventLike } from './websocket';
+export type { AckFrame, ErrorFrame, MessageFrame, ServerFrame, WelcomeFrame } from '@herald/types';
+export { CloseCode } from '@herald/types';

@@ -1,0 +1,74 @@
+/**
+ * A running Herald stack for the SDK's tests: the apps as processes (the way `npm run dev` starts
+ * them) on free ports and a private Redis, quiet logs, the test JWT secret; plus what a test does
+ * to it: send messages through ingest, read a user's offline list in Redis, restart the gateway.
+ */
+import { startApp, type AppProcess } from '@herald/dev/app-process';
+import { startStack, type Stack } from '@herald/dev/stack';
+import { closeRedis, createRedis, readInbox, type HeraldRedis } from '@herald/redis';
+import { freePort, signToken, TEST_JWT_SECRET } from '@herald/testing';
+
+export interface ClientStack {
+  stack: Stack;
+  /** The gateway now serving (the first one, or the one started by restartGateway). */
+  gateway(): AppProcess;
+  wsUrl(): string;
+  /** POST /v1/messages to users; resolves with the message id. */
+  send(userIds: string[], payload: unknown): Promise<string>;
+  inbox(userId: string): Promise<string[]>;
+  /** SIGTERM the gateway (its clients get 1012), then start a new one on the same port. */
+  stopGateway(): Promise<void>;
+  startGateway(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startClientStack(env: NodeJS.ProcessEnv = {}): Promise<ClientStack> {
+  const lines: string[] = [];
+  const stack = await startStack({
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      ...env,
+    },
+    ports: { gateway: await freePort(), ingest: await freePort(), 'exposure-consumer': await freePort() },
+    onLine: (name, line) => lines.push(`[${name}] ${line}`),
+    withoutConsumer: true,
+  });
+  const producer = await signToken('sdk-test-producer', { scope: 'messages:write' });
+  const redis: HeraldRedis = createRedis({ REDIS_URL: stack.env.REDIS_URL, REDIS_CLUSTER_NODES: undefined }, 'commands', 'sdk-test');
+  let gateway = stack.apps.gateway;
+  const replacements: AppProcess[] = [];
+  const port = Number(new URL(gateway.url).port);
+  return {
+    stack,
+    gateway: () => gateway,
+    wsUrl: () => `${gateway.url.replace(/^http/, 'ws')}/ws`,
+    async send(userIds, payload) {
+      const res = await fetch(`${stack.apps.ingest.url}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${producer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ userIds, payload }),
+      });
+      const body = (await res.json()) as { id?: string };
+      if (res.status !== 202 || !body.id) throw new Error(`ingest answered ${res.status} ${JSON.stringify(body)}`);
+      return body.id;
+    },
+    inbox: (userId) => readInbox(redis, userId),
+    async stopGateway() {
+      const code = await gateway.stop();
+      if (code !== 0) throw new Error(`the gateway exited with ${code}:\n${lines.slice(-20).join('\n')}`);
+    },
+    async startGateway() {
+      gateway = await startApp({ name: 'gateway', port, env: stack.env, onLine: (name, line) => lines.push(`[${name}] ${line}`) });
+      replacements.push(gateway);
+    },
+    async stop() {
+      await closeRedis(redis);
+      for (const app of replacements) await app.stop();
+      await stack.stop();
+    },
+  };
+}

@@ -1,0 +1,10 @@
+import type { Command } from '../command';
+import { categoriesCommand } from './categories';
+import { exposuresCommand } from './exposures';
+import { inboxCommand } from './inbox';
+import { sendCommand } from './send';
+import { tailCommand } from './tail';
+import { tokenCommand } from './token';
+
+/** Every command, in the order `herald --help` lists them. */
+export const COMMANDS: readonly Command[] = [tokenCommand, sendCommand, tailCommand, inboxCommand, categoriesCommand, exposuresCommand];

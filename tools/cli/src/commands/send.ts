@@ -1,0 +1,97 @@
+/** `herald send`: a message to users or to a category, through ingest's POST /v1/messages. */
+import { readFile } from 'node:fs/promises';
+import { isCategory, isUserId, Scope } from '@herald/types';
+import type { Command, Io } from '../command';
+import { failure, usageError } from '../cli-error';
+import { apiToken } from '../dev-tokens';
+import { callApi } from '../http';
+import { ingestService } from '../services';
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The payload text: the argument, a file, or stdin (with `--file -`, or when stdin is piped). */
+async function payloadText(arg: string | undefined, file: string | undefined, io: Io): Promise<{ text: string; from: string }> {
+  if (arg !== undefined && file !== undefined) throw usageError('give the payload as an argument or with --file, not both');
+  if (arg !== undefined) return { text: arg, from: 'the payload argument' };
+  if (file !== undefined && file !== '-') {
+    try {
+      return { text: await readFile(file, 'utf8'), from: file };
+    } catch (err) {
+      throw usageError(`cannot read --file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  if (file === '-' || !io.stdin.isTTY) return { text: await readAll(io.stdin), from: 'stdin' };
+  throw usageError('no payload: give it as an argument, with --file <path>, or on stdin (see herald send --help)');
+}
+
+export const sendCommand: Command = {
+  name: 'send',
+  summary: 'send a message to users or a category (payload from an argument, a file or stdin)',
+  help: `Usage: herald send (--user <id>... | --category <name>) [<payload-json>] [options]
+
+Sends one message through ingest (POST /v1/messages) and prints its id on stdout.
+  herald send --user alice '{"text":"hello"}'
+  herald send --user alice --user bob --file payload.json
+  echo '{"text":"hi"}' | herald send --category news
+The payload is JSON; to send a plain string, quote it: herald send --user alice '"hello"'.
+
+Options:
+  --user <id>                  a recipient (repeat it, or separate ids with commas)
+  --category <name>            every member of the category instead
+  --file <path>                read the payload from a file ("-" for stdin)
+  --ttl <seconds>              how long the message may wait to be delivered (ingest's default: 7 days)
+  --idempotency-key <key>      a repeat with the same key within 24 h sends nothing new
+  --token <jwt>                producer token (default: HERALD_TOKEN, else one minted with the dev secret)
+  --secret <secret>            dev secret to mint that token (default: HERALD_DEV_SECRET, then AUTH_JWT_SECRET)
+  --ingest <url>               ingest's address (default: HERALD_INGEST_URL or http://127.0.0.1:8081)
+  -h, --help                   this help
+`,
+  options: {
+    user: { type: 'string', multiple: true },
+    category: { type: 'string' },
+    file: { type: 'string' },
+    ttl: { type: 'string' },
+    'idempotency-key': { type: 'string' },
+    token: { type: 'string' },
+    secret: { type: 'string' },
+    ingest: { type: 'string' },
+  },
+  async run({ args, config, io }) {
+    const [payloadArg] = args.positionals;
+    if (args.positionals.length > 1) throw usageError(`unexpected argument "${args.positionals[1]}" (quote the JSON payload)`);
+    const users = args.strings('user').flatMap((u) => u.split(',')).filter(Boolean);
+    const category = args.string('category');
+    if ((users.length > 0) === (category !== undefined)) {
+      throw usageError('give recipients with --user <id>... or --category <name> (one of them)');
+    }
+    for (const user of users) if (!isUserId(user)) throw usageError(`"${user}" is not a valid user id (1-128 of A-Z a-z 0-9 _ - . : @)`);
+    if (category !== undefined && !isCategory(category)) {
+      throw usageError(`"${category}" is not a valid category (1-64 of A-Z a-z 0-9 _ - . :)`);
+    }
+    const ttlSeconds = args.int('ttl', 1, Number.MAX_SAFE_INTEGER);
+    const { text, from } = await payloadText(payloadArg, args.string('file'), io);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch (err) {
+      throw usageError(`the payload from ${from} is not JSON (${(err as Error).message}); to send a string, quote it: '"hello"'`);
+    }
+    const token = await apiToken({ token: args.string('token'), secret: args.string('secret') }, config, Scope.MESSAGES_WRITE);
+    const key = args.string('idempotency-key');
+    const res = await callApi<{ id?: string }>(ingestService(args, config), 'v1/messages', {
+      method: 'POST',
+      token,
+      body: { ...(category !== undefined ? { category } : { userIds: users }), payload, ...(ttlSeconds ? { ttlSeconds } : {}) },
+      headers: key ? { 'idempotency-key': key } : {},
+    });
+    if (!res.body?.id) throw failure(`ingest answered ${res.status} without a message id`);
+    if (res.headers.get('idempotent-replayed') === 'true') {
+      io.stderr.write('replayed: a request with this Idempotency-Key already sent this message; nothing new was sent\n');
+    }
+    io.stdout.write(`${res.body.id}\n`);
+  },
+};

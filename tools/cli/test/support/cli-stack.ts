@@ -1,0 +1,104 @@
+/**
+ * What the CLI tests run against and with: the whole stack as processes (as `npm run dev` starts
+ * it, with a generated dev secret), and the real `herald` binary as a child process.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEV_SECRET_PREFIX } from '@herald/config';
+import { startStack, type Stack } from '@herald/dev/stack';
+import { freePort } from '@herald/testing';
+
+export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
+export const HERALD_BIN = join(REPO_ROOT, 'tools', 'cli', 'bin', 'herald.js');
+
+export interface CliStack {
+  stack: Stack;
+  devSecret: string;
+  /** The CLI's environment for this stack: every address, and the dev secret. */
+  cliEnv: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startCliStack(): Promise<CliStack> {
+  // Postgres runs as its own user: the data dir's parent must be traversable by it.
+  const dataParent = mkdtempSync(join(tmpdir(), 'herald-cli-'));
+  chmodSync(dataParent, 0o755);
+  const devSecret = `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
+  const lines: string[] = [];
+  const stack = await startStack({
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      AUTH_JWT_SECRET: devSecret,
+      EMBEDDED_PG_DIR: join(dataParent, 'pg'),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      EXPOSURE_TOPIC: `exposures-cli-${process.pid}`,
+      EXPOSURE_SUBSCRIPTION: `exposures-cli-${process.pid}-consumer`,
+    },
+    ports: { gateway: await freePort(), ingest: await freePort(), 'exposure-consumer': await freePort() },
+    onLine: (name, line) => lines.push(`[${name}] ${line}`),
+  });
+  return {
+    stack,
+    devSecret,
+    cliEnv: {
+      HERALD_GATEWAY_URL: `${stack.apps.gateway.url.replace(/^http/, 'ws')}/ws`,
+      HERALD_INGEST_URL: stack.apps.ingest.url,
+      HERALD_CONSUMER_URL: stack.apps['exposure-consumer'].url,
+      REDIS_URL: stack.env.REDIS_URL as string,
+      HERALD_DEV_SECRET: devSecret,
+    },
+    async stop() {
+      await stack.stop();
+      rmSync(dataParent, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** The whole environment of the process besides PATH and HOME. */
+  env: Record<string, string | undefined>;
+  /** Written to stdin, which is then closed; without it stdin is empty. */
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** Start `herald …` (the package.json bin) as a child process. */
+export function spawnHerald(args: string[], env: Record<string, string | undefined>): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [HERALD_BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+}
+
+/** Run `herald …` to its end; resolves with its exit code and output. */
+export function herald(args: string[], opts: RunOptions): Promise<CliRun> {
+  const child = spawnHerald(args, opts.env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdin.end(opts.input ?? '');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`herald ${args.join(' ')} did not exit in ${opts.timeoutMs ?? 20_000} ms; stderr: ${stderr}`));
+    }, opts.timeoutMs ?? 20_000);
+    // 'close' comes once the process has exited and its output has been read to the end.
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
