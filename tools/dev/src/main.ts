@@ -50,6 +50,14 @@ async function main(): Promise<void> {
       `  curl -s ${consumer.url}/v1/exposures -H 'Authorization: Bearer ${producerToken}'`,
       `  or open the dashboard: ${consumer.url}/#token=${producerToken}`,
     );
+    if (stack.devSecret) {
+      lines.push(
+        'Or with the herald command line (docs/CLI.md), in another shell:',
+        `  export HERALD_DEV_SECRET=${stack.devSecret}`,
+        `  npx herald tail ${DEMO_USER}`,
+        `  npx herald send --user ${DEMO_USER} '{"text":"hello"}'`,
+      );
+    }
   }
   lines.push('', 'Ctrl-C stops everything.', '');
   process.stdout.write(lines.join('\n'));

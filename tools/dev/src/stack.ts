@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { DEV_SECRET_PREFIX } from '@herald/config';
 import {
   freePort,
   startPubSub,
@@ -75,7 +76,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
     let devSecret: string | undefined;
     if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
-      devSecret = `dev-only-${randomBytes(24).toString('hex')}`;
+      devSecret = `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
       env.AUTH_JWT_SECRET = devSecret;
     }
     env.EMBEDDED_PG_DIR ??= join(REPO_ROOT, '.herald', 'postgres');
