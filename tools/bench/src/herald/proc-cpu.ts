@@ -87,3 +87,59 @@ export function otherCpu(pids: readonly number[]): { stop(): number | undefined 
     },
   };
 }
+
+/** `roots` and every process descended from them, alive now (parents from /proc/<pid>/stat). */
+export function processTree(roots: readonly number[]): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    if (!fields) continue;
+    const parent = Number(fields[1]);
+    const siblings = children.get(parent);
+    if (siblings) siblings.push(Number(entry));
+    else children.set(parent, [Number(entry)]);
+  }
+  const tree = new Set<number>();
+  const visit = (pid: number) => {
+    if (tree.has(pid)) return;
+    tree.add(pid);
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  for (const root of roots) visit(root);
+  return [...tree];
+}
+
+/**
+ * User + system CPU seconds of `roots` and all their descendants, children that exited included:
+ * a reaped child's time moves into its parent's cutime/cstime, which is counted here, so the
+ * difference of two readings holds short-lived workers too (Postgres backends). Undefined when
+ * /proc cannot tell or no root is alive.
+ */
+export function treeCpuSecondsOf(roots: readonly number[]): number | undefined {
+  let ticks = 0;
+  let seen = 0;
+  for (const pid of processTree(roots)) {
+    const fields = statFields(pid);
+    if (!fields) continue; // exited meanwhile: its time is in its parent's cutime once reaped
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]); // utime stime cutime cstime
+    seen++;
+  }
+  return seen === 0 ? undefined : ticks / clockTicks();
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state, ppid, …), or undefined. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
