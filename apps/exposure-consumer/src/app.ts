@@ -75,6 +75,8 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
       batchMax: config.CONSUMER_BATCH_MAX,
       batchMaxMs: config.CONSUMER_BATCH_MAX_MS,
       maxOutstanding: config.CONSUMER_MAX_OUTSTANDING,
+      writeConcurrency: config.CONSUMER_WRITE_CONCURRENCY,
+      streams: config.CONSUMER_STREAMS,
       ackDeadlineSeconds: config.CONSUMER_ACK_DEADLINE_SECONDS,
       retryInitialMs: opts.retryInitialMs,
       retryMaxMs: opts.retryMaxMs,

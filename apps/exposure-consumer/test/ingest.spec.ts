@@ -162,3 +162,40 @@ test('close() writes and acknowledges the events still buffered', async () => {
     await reopened?.close();
   }
 });
+
+test('writes up to CONSUMER_WRITE_CONCURRENCY batches at once, each event still exactly once', async () => {
+  const local = configFor(backends, {
+    EXPOSURE_TOPIC: 'exposures-concurrent',
+    EXPOSURE_SUBSCRIPTION: 'exposures-concurrent-consumer',
+    CONSUMER_BATCH_MAX: '50',
+    CONSUMER_WRITE_CONCURRENCY: '3',
+  });
+  let inFlight = 0;
+  let most = 0;
+  const concurrent = await startConsumer(local, {
+    sink: (store) => ({
+      insertDeadLetter: (letter) => store.insertDeadLetter(letter),
+      async insertBatch(events) {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        try {
+          // The first batch waits (up to 5 s) for a second one to start beside it.
+          await waitFor(() => inFlight >= 2, { timeoutMs: 5_000, what: 'a second batch write' }).catch(() => undefined);
+          return await store.insertBatch(events);
+        } finally {
+          inFlight--;
+        }
+      },
+    }),
+  });
+  try {
+    const events = Array.from({ length: 400 }, () => exposure());
+    await publish(backends.publisher.topic(local.EXPOSURE_TOPIC), ...events);
+    await waitFor(async () => (await storedCount(idsIn(events))) === events.length, { timeoutMs: 20_000, what: 'all events stored' });
+    expect(most).toBeGreaterThanOrEqual(2);
+    expect(most).toBeLessThanOrEqual(3);
+    expect(await countRows(db, 'SELECT 1 FROM exposures WHERE event_id = ANY($1)', [idsIn(events)])).toBe(events.length);
+  } finally {
+    await concurrent.close();
+  }
+});

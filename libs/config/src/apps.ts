@@ -139,6 +139,10 @@ export const consumerSchema = {
   CONSUMER_BATCH_MAX: int(500, 1, 10_000),
   CONSUMER_BATCH_MAX_MS: int(100, 1, 60_000),
   CONSUMER_MAX_OUTSTANDING: int(5000, 1, 1_000_000),
+  /** Batches written to Postgres at the same time (each on its own pool connection). */
+  CONSUMER_WRITE_CONCURRENCY: int(2, 1, 16),
+  /** Streaming-pull streams the consumer opens; each carries a share of the subscription. */
+  CONSUMER_STREAMS: int(5, 1, 32),
   CONSUMER_ACK_DEADLINE_SECONDS: int(60, 10, 600),
   /** Days of daily exposure partitions kept; older ones are dropped. 0 keeps everything. */
   EXPOSURE_RETENTION_DAYS: int(0, 0, 36_500),

@@ -7,7 +7,8 @@
  *   (a poison message) is stored in `dead_letters` with the reason and then acknowledged, so it is
  *   neither lost nor redelivered forever.
  * - Valid events are buffered and written when `batchMax` are waiting or `batchMaxMs` has passed
- *   since the first, in one insert that skips stored event ids.
+ *   since the first, in one insert that skips stored event ids; up to `writeConcurrency` batches
+ *   are written at once (order does not matter: every row is keyed by its event id).
  * - A message is acknowledged only after the batch holding it committed. When the write fails the
  *   batch is nacked (Pub/Sub redelivers it, here or to another replica) and writing pauses with an
  *   exponential backoff, so a database outage is not turned into a hot loop.
@@ -33,6 +34,10 @@ export interface ExposureSubscriberOptions {
   batchMaxMs: number;
   /** Unacknowledged messages held at most (CONSUMER_MAX_OUTSTANDING). */
   maxOutstanding: number;
+  /** Batches written at the same time (CONSUMER_WRITE_CONCURRENCY). @default 1 */
+  writeConcurrency?: number;
+  /** Streaming-pull streams (CONSUMER_STREAMS). @default the client's (5) */
+  streams?: number;
   /** Lease per delivery, extended while a message waits (CONSUMER_ACK_DEADLINE_SECONDS). */
   ackDeadlineSeconds: number;
   /** Pause after the first failed write; doubles with each failure in a row. @default 100 */
@@ -58,7 +63,8 @@ export class ExposureSubscriber {
   private subscription?: Subscription;
   private buffer: Pending[] = [];
   private timer?: NodeJS.Timeout;
-  private flushing?: Promise<void>;
+  /** Batch writes in progress. */
+  private readonly writes = new Set<Promise<void>>();
   private readonly deadLettering = new Set<Promise<void>>();
   private failuresInARow = 0;
   private retryAt = 0;
@@ -83,6 +89,7 @@ export class ExposureSubscriber {
     const ackDeadline = Duration.from({ seconds: this.opts.ackDeadlineSeconds });
     const subscription = this.opts.pubsub.subscription(this.opts.subscriptionName, {
       flowControl: { maxMessages: this.opts.maxOutstanding, allowExcessMessages: false },
+      ...(this.opts.streams ? { streamingOptions: { maxStreams: this.opts.streams } } : {}),
       minAckDeadline: ackDeadline,
       maxAckDeadline: ackDeadline,
       closeOptions: { behavior: 'WAIT', timeout: Duration.from({ milliseconds: this.opts.closeTimeoutMs ?? 10_000 }) },
@@ -167,22 +174,28 @@ export class ExposureSubscriber {
     }, delayMs);
   }
 
-  /** Writes everything buffered, one batch at a time; joins a flush in progress. */
-  private flush(): Promise<void> {
+  /** Writes everything buffered, up to `writeConcurrency` batches at once; resolves when all are written. */
+  private async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.flushing ??= this.writeAll().finally(() => (this.flushing = undefined));
-    return this.flushing;
+    this.startWrites();
+    while (this.writes.size > 0) await Promise.race(this.writes);
   }
 
-  private async writeAll(): Promise<void> {
-    while (this.buffer.length > 0) {
+  /** Start batch writes while some are buffered and a slot is free, unless a failure asked for a pause. */
+  private startWrites(): void {
+    const concurrency = this.opts.writeConcurrency ?? 1;
+    while (this.buffer.length > 0 && this.writes.size < concurrency) {
       const wait = this.retryAt - Date.now();
       if (wait > 0 && this.state === RUNNING) {
         this.arm(wait);
         return;
       }
-      await this.write(this.buffer.splice(0, this.opts.batchMax));
+      const write: Promise<void> = this.write(this.buffer.splice(0, this.opts.batchMax)).finally(() => {
+        this.writes.delete(write);
+        this.startWrites();
+      });
+      this.writes.add(write);
     }
   }
 
