@@ -142,29 +142,30 @@ export class ExposurePublisher {
   }
 
   /**
-   * Record that `messageId` is being pushed to a session; `send` writes the frame once the event
-   * is logged (in this turn's batch, in order). Returns at once.
+   * The members of a session's exposure events that never change (user, session, gateway), as
+   * JSON, built once per session (see record()).
+   */
+  sessionPart(userId: string, sessionId: string): string {
+    return `"userId":${JSON.stringify(userId)},"sessionId":${JSON.stringify(sessionId)},"gatewayId":${JSON.stringify(this.opts.gatewayId)}`;
+  }
+
+  /**
+   * Record that `messageId` is being pushed to a session (`sessionPart` from sessionPart());
+   * `send` writes the frame once the event is logged (in this turn's batch, in order). Returns at
+   * once. The event is the Contract's exposure JSON, written out directly: no object per push.
    */
   record(
     messageId: string,
     category: string | null,
-    userId: string,
-    sessionId: string,
+    sessionPart: string,
     via: ExposureEvent['via'],
     send: Send,
     deliveredAt = new Date().toISOString(),
   ): void {
-    const event: ExposureEvent = {
-      eventId: randomUUID(),
-      messageId,
-      userId,
-      category,
-      sessionId,
-      gatewayId: this.opts.gatewayId,
-      deliveredAt,
-      via,
-    };
-    this.toLog.push(JSON.stringify(event));
+    this.toLog.push(
+      `{"eventId":"${randomUUID()}","messageId":${JSON.stringify(messageId)},"category":${JSON.stringify(category)},` +
+        `${sessionPart},"deliveredAt":"${deliveredAt}","via":"${via}"}`,
+    );
     this.sends.push(send);
     this.scheduleLog();
   }

@@ -47,6 +47,8 @@ export class Session {
   categoriesNoted = false;
   /** Live messages that arrived while draining. */
   private pending: EncodedMessage[] | null = [];
+  /** This session's fixed members of its exposure events (ExposurePublisher.sessionPart). */
+  private readonly exposurePart: string;
 
   constructor(
     readonly userId: string,
@@ -54,7 +56,9 @@ export class Session {
     /** Token expiry, epoch ms (Infinity when the token has none). */
     readonly expiresAt: number,
     private readonly ctx: SessionContext,
-  ) {}
+  ) {
+    this.exposurePart = ctx.publisher.sessionPart(userId, this.id);
+  }
 
   get closed(): boolean {
     return this.state === SessionState.CLOSED;
@@ -83,7 +87,7 @@ export class Session {
       return false;
     }
     // The frame goes out once its exposure event is in the write-ahead log (this turn's batch).
-    this.ctx.publisher.record(message.id, message.category, this.userId, this.id, via, () => this.write(message, via, written));
+    this.ctx.publisher.record(message.id, message.category, this.exposurePart, via, () => this.write(message, via, written));
     return true;
   }
 

@@ -219,7 +219,10 @@ describe('frames and lifecycle', () => {
     }, { what: 'two exposure events' });
     expect(mine.map((e) => [e.messageId, e.via]).sort()).toEqual([[live, 'live'], [offline, 'offline']].sort());
     for (const e of mine) {
-      expect(e).toMatchObject({ sessionId: welcome.sessionId, gatewayId: h.config.GATEWAY_ID, category: null });
+      expect(e).toMatchObject({ sessionId: welcome.sessionId, gatewayId: h.config.GATEWAY_ID, category: null, userId: u });
+      // Exactly the Contract's members (the gateway writes the JSON out itself).
+      expect(Object.keys(e).sort()).toEqual(['category', 'deliveredAt', 'eventId', 'gatewayId', 'messageId', 'sessionId', 'userId', 'via']);
+      expect(e.eventId).toMatch(/^[0-9a-f-]{36}$/);
       expect(Number.isNaN(Date.parse(e.deliveredAt))).toBe(false);
     }
     expect(new Set(mine.map((e) => e.eventId)).size).toBe(2);
