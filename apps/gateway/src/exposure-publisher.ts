@@ -51,6 +51,11 @@ const UNLOGGED = 0;
 export interface ExposurePublisherOptions {
   topic: Topic;
   redis: HeraldRedis;
+  /**
+   * The write-ahead log's own connection (role `log`): a push waits for its log write, which must
+   * not queue behind the auto-pipelined commands of the gateway's main connection.
+   */
+  log: HeraldRedis;
   gatewayId: string;
   /** Events queued or being published, at most (EXPOSURE_BUFFER_MAX). */
   bufferMax: number;
@@ -193,7 +198,7 @@ export class ExposurePublisher {
     this.sends = [];
     const batch = this.nextBatch++;
     this.logging = true;
-    writeWalBatch(this.opts.redis, this.walId, batch, events).then(
+    writeWalBatch(this.opts.log, this.walId, batch, events).then(
       () => {
         this.logFailures = 0;
         this.logging = false;
@@ -253,7 +258,7 @@ export class ExposurePublisher {
       const batches = this.settledBatches;
       this.settledBatches = [];
       // A batch that stays is published again if this process dies; the consumer dedupes.
-      dropWalBatches(this.opts.redis, this.walId, batches).catch((err: unknown) =>
+      dropWalBatches(this.opts.log, this.walId, batches).catch((err: unknown) =>
         this.opts.logger.debug({ err }, 'could not trim the exposure log'),
       );
     });

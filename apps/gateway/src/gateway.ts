@@ -61,6 +61,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   const log = logger.child({ module: 'gateway', gatewayId: config.GATEWAY_ID });
   const redis = createRedis(config, 'commands', 'gateway');
   const sub = createRedis(config, 'subscriber', 'gateway');
+  const exposureLog = createRedis(config, 'log', 'gateway');
   const http = await createHttpApp({
     headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
     logger,
@@ -77,6 +78,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   const publisher = new ExposurePublisher({
     topic,
     redis,
+    log: exposureLog,
     gatewayId: config.GATEWAY_ID,
     bufferMax: config.EXPOSURE_BUFFER_MAX,
     batchMax: config.EXPOSURE_BATCH_MAX_MESSAGES,
@@ -277,6 +279,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
         () => publisher.close(config.SHUTDOWN_TIMEOUT_MS * EXPOSURES_SHARE),
         () => (givenPubSub ? undefined : pubsub.close()),
         () => closeRedis(sub),
+        () => closeRedis(exposureLog),
         () => closeRedis(redis),
       ]);
       return closing;

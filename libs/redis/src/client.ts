@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '@herald/config';
 
-export type RedisRole = 'commands' | 'subscriber' | 'queue';
+/**
+ * commands: auto-pipelined, the default; subscriber: pub/sub only; queue: BullMQ's (retries
+ * forever); log: latency-critical writes sent at once, not queued behind an auto-pipeline.
+ */
+export type RedisRole = 'commands' | 'subscriber' | 'queue' | 'log';
 
 /** The scripts in ./scripts, named `<name>-<numKeys>.lua`; each file's header says what it does. */
 const SCRIPT_FILES = [
@@ -66,7 +70,7 @@ export function createRedis(config: RedisConfig, role: RedisRole, name = 'herald
   const options: RedisOptions = {
     connectionName: `${name}:${role}`,
     // A queue connection must retry forever (BullMQ requirement); commands fail fast-ish.
-    maxRetriesPerRequest: role === 'commands' ? 3 : null,
+    maxRetriesPerRequest: role === 'commands' || role === 'log' ? 3 : null,
     enableAutoPipelining: role === 'commands',
   };
   if (config.REDIS_CLUSTER_NODES) {
