@@ -83,6 +83,8 @@ export class ExposurePublisher {
   private toLog: string[] = [];
   private sends: Send[] = [];
   private logging = false;
+  /** Events in the log write on its way. */
+  private loggingCount = 0;
   private logScheduled = false;
   private logFailures = 0;
   private nextBatch = 1;
@@ -177,7 +179,7 @@ export class ExposurePublisher {
 
   /** Events in memory (waiting for the log, queued, being published, or waiting to be spilled). */
   get outstanding(): number {
-    return this.toLog.length + this.queue.length + this.inflightCount + this.spillBuffer.length;
+    return this.toLog.length + this.loggingCount + this.queue.length + this.inflightCount + this.spillBuffer.length;
   }
 
   private scheduleLog(): void {
@@ -198,15 +200,18 @@ export class ExposurePublisher {
     this.sends = [];
     const batch = this.nextBatch++;
     this.logging = true;
+    this.loggingCount = events.length;
     writeWalBatch(this.opts.log, this.walId, batch, events).then(
       () => {
         this.logFailures = 0;
         this.logging = false;
+        this.loggingCount = 0;
         this.release(batch, events, sends);
         this.writeLog();
       },
       (err: unknown) => {
         this.logging = false;
+        this.loggingCount = 0;
         this.logFailures++;
         if (this.logFailures === 1 || this.logFailures % 10 === 0) {
           this.opts.logger.warn({ err, events: events.length }, 'writing the exposure log failed; pushes wait and retry');
