@@ -80,6 +80,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       env.AUTH_JWT_SECRET = devSecret;
     }
     env.EMBEDDED_PG_DIR ??= join(REPO_ROOT, '.herald', 'postgres');
+    // A development stack (with a printed dev secret) listens on loopback unless HOST says otherwise.
+    env.HOST ??= '127.0.0.1';
     const ports = { ...DEFAULT_PORTS, ...opts.ports };
     // The consumer first: it creates the subscription, so no exposure published later is missed.
     const apps = {} as Record<AppName, AppProcess>;
