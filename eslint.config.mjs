@@ -28,14 +28,12 @@ export default tseslint.config(
     },
   },
   {
-    // Tests may use the test helpers; production code may not. Tests may also start the whole
-    // stack the way `npm run dev` does (tools/dev: startStack, startApp), though it is an app.
+    // Tests may use the test helpers; production code may not.
     files: ['**/*.spec.ts', '**/test/**/*.ts'],
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
         {
-          allow: ['@herald/dev/*'],
           depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['*'] }],
         },
       ],

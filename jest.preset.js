@@ -32,8 +32,6 @@ module.exports = {
     ...Object.fromEntries(
       Object.entries(aliases).map(([name, dir]) => [`^@herald/${name}$`, path.join(root, dir, 'src/index.ts')]),
     ),
-    // The dev launcher's modules (startStack, startApp), for tests that run the whole stack.
-    '^@herald/dev/(.*)$': path.join(root, 'tools/dev/src/$1'),
   },
   testMatch: ['<rootDir>/**/*.spec.ts'],
   setupFiles: [path.join(root, 'jest.setup-env.js')],

@@ -8,3 +8,5 @@ export * from './ws-client';
 export * from './postgres';
 export * from './pubsub';
 export * from './metrics-text';
+export * from './app-process';
+export * from './stack';

@@ -5,7 +5,7 @@
 import { SignJWT } from 'jose';
 import { createLogger } from '@herald/logger';
 import { exitOnSignals } from '@herald/http';
-import { startStack } from './stack';
+import { startStack } from '@herald/testing';
 
 const DEMO_USER = 'demo';
 /** Each app gets 15 s to stop; the whole stack this long. */
@@ -21,7 +21,7 @@ async function sign(secret: string, sub: string, scope?: string): Promise<string
 }
 
 async function main(): Promise<void> {
-  const stack = await startStack({ env: process.env });
+  const stack = await startStack({ env: process.env, onLine: (name, line) => process.stdout.write(`[${name}] ${line}\n`) });
   const secret = stack.env.AUTH_JWT_SECRET;
   const { gateway, ingest } = stack.apps;
   const consumer = stack.apps['exposure-consumer'];

@@ -6,7 +6,7 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { signToken, TEST_JWT_SECRET, waitFor } from '@herald/testing';
-import type { Stack } from '../src/stack';
+import type { Stack } from '@herald/testing';
 import { StackClient } from './support/stack-client';
 import { startTestStack } from './support/test-stack';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, signToken, TestClient, waitFor } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
-import type { Stack } from '../src/stack';
+import type { Stack } from '@herald/testing';
 import { startTestStack } from './support/test-stack';
 
 describe.each([

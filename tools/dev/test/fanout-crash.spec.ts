@@ -6,8 +6,8 @@
 import Redis from 'ioredis';
 import { freePort, waitFor } from '@herald/testing';
 import { keys } from '@herald/redis';
-import { startApp, type AppProcess } from '../src/app-process';
-import type { Stack } from '../src/stack';
+import { startApp, type AppProcess } from '@herald/testing';
+import type { Stack } from '@herald/testing';
 import { StackClient } from './support/stack-client';
 import { startTestStack } from './support/test-stack';
 

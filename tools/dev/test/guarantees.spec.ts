@@ -4,7 +4,7 @@
  * Clients connect to any gateway; nothing here reaches into Redis.
  */
 import { waitFor, type TestClient } from '@herald/testing';
-import type { Stack } from '../src/stack';
+import type { Stack } from '@herald/testing';
 import { startTestStack } from './support/test-stack';
 import { StackClient } from './support/stack-client';
 

@@ -3,10 +3,8 @@
  * them) on free ports and a private Redis, quiet logs, the test JWT secret; plus what a test does
  * to it: send messages through ingest, read a user's offline list in Redis, restart the gateway.
  */
-import { startApp, type AppProcess } from '@herald/dev/app-process';
-import { startStack, type Stack } from '@herald/dev/stack';
 import { closeRedis, createRedis, readInbox, type HeraldRedis } from '@herald/redis';
-import { freePort, signToken, TEST_JWT_SECRET } from '@herald/testing';
+import { freePort, signToken, startApp, startStack, TEST_JWT_SECRET, type AppProcess, type Stack } from '@herald/testing';
 
 export interface ClientStack {
   stack: Stack;

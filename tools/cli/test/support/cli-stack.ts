@@ -8,8 +8,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEV_SECRET_PREFIX } from '@herald/config';
-import { startStack, type Stack } from '@herald/dev/stack';
-import { freePort } from '@herald/testing';
+import { freePort, startStack, type Stack } from '@herald/testing';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
 export const HERALD_BIN = join(REPO_ROOT, 'tools', 'cli', 'bin', 'herald.js');

@@ -21,8 +21,8 @@ import {
   type RedisServer,
   type TestPostgres,
 } from '@herald/testing';
-import { startApp, type AppProcess } from '../../src/app-process';
-import type { Stack } from '../../src/stack';
+import { startApp, type AppProcess } from '@herald/testing';
+import type { Stack } from '@herald/testing';
 import { Device } from '../support/devices';
 import { ExposureStore } from '../support/exposure-store';
 import { expectEveryMessageDelivered, expectExposuresStoredOnce } from '../support/fault-checks';

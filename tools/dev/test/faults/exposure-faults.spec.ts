@@ -5,8 +5,8 @@
  * exactly one row per (message, session) pair actually pushed to a client.
  */
 import { freePort, startPostgres, TestClient, waitFor, type TestPostgres } from '@herald/testing';
-import { startApp, type AppProcess } from '../../src/app-process';
-import type { Stack } from '../../src/stack';
+import { startApp, type AppProcess } from '@herald/testing';
+import type { Stack } from '@herald/testing';
 import { ExposureStore, pairKey } from '../support/exposure-store';
 import { StackClient } from '../support/stack-client';
 import { startTestStack } from '../support/test-stack';

@@ -3,7 +3,7 @@
  * WebSocket clients to any gateway, and counters read from each process's /metrics.
  */
 import { fetchMetric, signToken, TestClient } from '@herald/testing';
-import type { Stack } from '../../src/stack';
+import type { Stack } from '@herald/testing';
 
 export interface SendOptions {
   ttlSeconds?: number;

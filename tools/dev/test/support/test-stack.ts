@@ -2,8 +2,7 @@
  * A stack for a test: the apps as processes on free ports, quiet logs, the test JWT secret, and
  * only the environment a process needs (never the machine's REDIS_URL or DATABASE_URL).
  */
-import { freePort, TEST_JWT_SECRET } from '@herald/testing';
-import { startStack, type Stack, type StackOptions } from '../../src/stack';
+import { freePort, startStack, TEST_JWT_SECRET, type Stack, type StackOptions } from '@herald/testing';
 
 export interface TestStack {
   stack: Stack;

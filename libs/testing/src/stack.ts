@@ -4,20 +4,16 @@
  * emulator (PUBSUB_EMULATOR_HOST, or Google's emulator where installed, else ours), Postgres
  * (DATABASE_URL, or the consumer's embedded one), then gateway, ingest and exposure-consumer.
  * What the environment sets is used as given; what it leaves unset gets a development default.
+ * `npm run dev` runs it (tools/dev); so do the end-to-end, fault, client and CLI tests.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DEV_SECRET_PREFIX } from '@herald/config';
-import {
-  freePort,
-  startPubSub,
-  startRedisCluster,
-  startRedisServer,
-  type RedisCluster,
-  type RedisServer,
-  type RunningPubSub,
-} from '@herald/testing';
 import { REPO_ROOT, startApp, type AppName, type AppProcess, type StartAppOptions } from './app-process';
+import { freePort } from './ports';
+import { startPubSub, type RunningPubSub } from './pubsub';
+import { startRedisCluster, type RedisCluster } from './redis-cluster';
+import { startRedisServer, type RedisServer } from './redis-server';
 
 export interface StackOptions {
   /** The environment the stack was started with (process.env for `npm run dev`). */

@@ -1,0 +1,95 @@
+/**
+ * One Herald app as a child process, started the way the product runs it (`node --import tsx
+ * apps/<app>/src/main.ts` from the repository root), ready when its /readyz answers 200. Its last
+ * output lines are kept to explain a failure; each line also goes to `onLine` when given.
+ * Used by the dev launcher, the end-to-end and fault tests, and the benchmarks.
+ */
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from './ports';
+import { stopProcess } from './process';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+
+export type AppName = 'gateway' | 'ingest' | 'exposure-consumer';
+
+export interface AppProcess {
+  name: AppName;
+  /** http://<host>:<port> */
+  url: string;
+  pid: number;
+  child: ReturnType<typeof spawn>;
+  /** The last lines it printed. */
+  recentOutput(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (null when killed). */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export interface StartAppOptions {
+  name: AppName;
+  /** The environment the app gets, as given (PORT is set from `port`). */
+  env: NodeJS.ProcessEnv;
+  /** Default: a free port. */
+  port?: number;
+  /** Node flags before `--import tsx` (e.g. the image's NODE_OPTIONS, profiling flags). */
+  nodeFlags?: readonly string[];
+  /** Receives each output line (the dev launcher prints them). */
+  onLine?: (name: AppName, line: string) => void;
+  /** @default 60000 */
+  readyTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Output lines kept to explain a failed start. */
+const RECENT_LINES = 30;
+const READY_POLL_MS = 100;
+
+export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
+  const port = opts.port ?? (await freePort());
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), '--import', 'tsx', join(REPO_ROOT, 'apps', opts.name, 'src', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...opts.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // A test or bench that dies must not leave apps behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
+  const recent: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      recent.push(line);
+      if (recent.length > RECENT_LINES) recent.shift();
+      opts.onLine?.(opts.name, line);
+    });
+  }
+  const host = opts.env.HOST && opts.env.HOST !== '0.0.0.0' ? opts.env.HOST : '127.0.0.1';
+  const app: AppProcess = {
+    name: opts.name,
+    url: `http://${host}:${port}`,
+    pid: child.pid as number,
+    child,
+    recentOutput: () => recent.join('\n'),
+    stop: (graceMs = 15_000) => stopProcess(child, graceMs),
+  };
+  const failure = (what: string) => new Error(`${opts.name} ${what}; its last output:\n${app.recentOutput()}`);
+  const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      if (child.exitCode !== null) throw failure(`exited with code ${child.exitCode} before it was ready`);
+      try {
+        if ((await fetch(`${app.url}/readyz`)).status === 200) return app;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw failure(`was not ready at ${app.url}/readyz in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, READY_POLL_MS));
+    }
+  } catch (err) {
+    await app.stop(1000);
+    throw err;
+  }
+}
