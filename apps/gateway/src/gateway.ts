@@ -18,7 +18,7 @@ import type { GatewayConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, createVerifier, type Principal } from '@herald/auth';
-import { closeRedis, createRedis, readSnapshot, removeFromInbox, spillLength } from '@herald/redis';
+import { closeRedis, createRedis, onSubscriberReconnect, readSnapshot, removeFromInbox, spillLength } from '@herald/redis';
 import { createPubSub } from '@herald/pubsub';
 import { createHttpApp, runAll } from '@herald/http';
 import { createGatewayMetrics } from './metrics';
@@ -215,18 +215,14 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
 
   // Notifications published while the subscriber was disconnected are gone (pub/sub keeps
   // none): the messages are in the inboxes, so every session is closed with 1012 and its client
-  // reconnects and drains them. The first `ready` is the start, not a reconnect.
-  let subscriberWasReady = false;
-  sub.on('ready', () => {
-    if (!subscriberWasReady) {
-      subscriberWasReady = true;
-      return;
-    }
+  // reconnects and drains them.
+  function resync(why: string): void {
     if (!accepting || hub.size === 0) return;
-    log.warn({ sessions: hub.size }, 'Redis subscriber reconnected; closing sessions with 1012 so clients resync');
+    log.warn({ sessions: hub.size, why }, 'Redis subscriber reconnected; closing sessions with 1012 so clients resync');
     metrics.resyncs.inc();
     void closeSessions(hub, config.WS_CLOSE_RATE, config.SHUTDOWN_TIMEOUT_MS * SESSIONS_SHARE);
-  });
+  }
+  onSubscriberReconnect(sub, (why) => resync(why));
 
   http.app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     onUpgrade(request, socket, head).catch((err: unknown) => {

@@ -85,6 +85,30 @@ export function createRedis(config: RedisConfig, role: RedisRole, name = 'herald
   return defineScripts(new Redis(config.REDIS_URL ?? 'redis://127.0.0.1:6379', options));
 }
 
+/**
+ * Calls `handler` each time a subscriber connection is back after a loss (not at the first
+ * start): notifications published meanwhile were missed. One Redis node: a `ready` after the
+ * first. A Cluster keeps one subscriber connection per shard: a shard's connection ended
+ * (`-node`) and the group has subscribed again (`subscribersReady`).
+ */
+export function onSubscriberReconnect(sub: Redis | Cluster, handler: (why: string) => void): void {
+  if (sub instanceof Cluster) {
+    let shardLost = false;
+    sub.on('-node', () => (shardLost = true));
+    sub.on('subscribersReady', () => {
+      if (!shardLost) return;
+      shardLost = false;
+      handler('a shard subscriber came back');
+    });
+    return;
+  }
+  let wasReady = false;
+  sub.on('ready', () => {
+    if (wasReady) handler('the subscriber came back');
+    wasReady = true;
+  });
+}
+
 /** Quit politely, disconnect if that fails; never throws. */
 export async function closeRedis(client: Redis | Cluster): Promise<void> {
   try {
