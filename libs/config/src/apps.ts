@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { DEV_SECRET_PREFIX } from './dev-secret';
 import { bool, ConfigError, hostPorts, int, oneOf, optionalStr, parseEnv, str, url, type Parsed } from './schema';
 
 type Env = Record<string, string | undefined>;
@@ -155,29 +156,33 @@ export type AuthConfig = Parsed<typeof auth>;
 export type RedisConfig = Parsed<typeof redis>;
 export type PubSubConfig = Parsed<typeof pubsub>;
 
-function checkAuth(config: AuthConfig): void {
+function checkAuth(config: AuthConfig, env: Env): void {
   if (!config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL) {
     throw new ConfigError('AUTH_JWT_SECRET', 'or AUTH_JWKS_URL must be set (how would tokens be verified?)');
   }
   if (config.AUTH_JWT_SECRET && Buffer.byteLength(config.AUTH_JWT_SECRET) < 32) {
     throw new ConfigError('AUTH_JWT_SECRET', 'must be at least 32 bytes long');
   }
+  // Anyone with the repository can mint tokens for a development secret (herald token).
+  if (env.NODE_ENV === 'production' && config.AUTH_JWT_SECRET?.startsWith(DEV_SECRET_PREFIX)) {
+    throw new ConfigError('AUTH_JWT_SECRET', `is a development secret (${DEV_SECRET_PREFIX}…); NODE_ENV=production needs a real one`);
+  }
 }
 
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const config = parseEnv(gatewaySchema, env);
-  checkAuth(config);
+  checkAuth(config, env);
   return config;
 }
 
 export function loadIngestConfig(env: Env = process.env): IngestConfig {
   const config = parseEnv(ingestSchema, env);
-  checkAuth(config);
+  checkAuth(config, env);
   return config;
 }
 
 export function loadConsumerConfig(env: Env = process.env): ConsumerConfig {
   const config = parseEnv(consumerSchema, env);
-  checkAuth(config);
+  checkAuth(config, env);
   return config;
 }

@@ -32,6 +32,10 @@ describe('config', () => {
     expect(problem(() => loadConsumerConfig({ ...secret, DATABASE_URL: 'mysql://x' })).variable).toBe('DATABASE_URL');
     expect(problem(() => loadIngestConfig({})).message).toMatch(/AUTH_JWT_SECRET.*AUTH_JWKS_URL/);
     expect(problem(() => loadIngestConfig({ AUTH_JWT_SECRET: 'short' })).variable).toBe('AUTH_JWT_SECRET');
+    // A development secret is refused in production (the images set NODE_ENV=production), not elsewhere.
+    const devSecret = `dev-only-${'a'.repeat(40)}`;
+    expect(problem(() => loadGatewayConfig({ AUTH_JWT_SECRET: devSecret, NODE_ENV: 'production' })).message).toMatch(/development secret/);
+    expect(loadGatewayConfig({ AUTH_JWT_SECRET: devSecret }).AUTH_JWT_SECRET).toBe(devSecret);
   });
 
   it('parses booleans and refuses anything else', () => {
