@@ -5,27 +5,14 @@
  */
 process.env.METADATA_SERVER_DETECTION = 'none';
 
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startPostgres, type TestPostgres } from '@herald/testing';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, startPostgres, type TestPostgres } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
 import { buildConsumer, type Consumer } from '../src/app';
 import type { StatsItem, StatsQuery } from '../src/db/exposure-store';
 import { analystToken, silentLogger, testConfig } from './support/fixtures';
 
 jest.setTimeout(60_000);
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const HOUR = 3600_000;
 const T0 = Date.UTC(2032, 2, 14, 8, 0, 0);
@@ -54,16 +41,13 @@ let browser: Browser;
 let origin: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`The dashboard test drives Debian's Chromium at ${CHROMIUM}, which is missing: apt-get install -y chromium`);
-  }
+  browser = await launchChromium();
   postgres = await startPostgres();
   consumer = await buildConsumer({ config: testConfig({ databaseUrl: postgres.url }), logger: silentLogger });
   await consumer.app.ready();
   consumer.setReady(true);
   await consumer.store.insertBatch(events);
   origin = await consumer.app.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
 afterAll(async () => {

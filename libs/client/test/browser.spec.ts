@@ -3,37 +3,21 @@
  * over HTTP) in Debian's headless Chromium driven by playwright-core, against a real gateway that
  * only accepts WebSockets from the example's Origin. The page uses the browser's own WebSocket.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort, signToken, waitFor } from '@herald/testing';
+import type { Browser, Page } from 'playwright-core';
+import { freePort, launchChromium, signToken, waitFor } from '@herald/testing';
 import { bundleExample, serveExample, type ExampleServer } from '../examples/browser/serve';
 import { startClientStack, type ClientStack } from './support/client-stack';
 
 jest.setTimeout(60_000);
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let env: ClientStack;
 let example: ExampleServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`The browser test drives Debian's Chromium at ${CHROMIUM}, which is missing: apt-get install -y chromium`);
-  }
+  browser = await launchChromium();
   example = await serveExample(await freePort());
   env = await startClientStack({ WS_ALLOWED_ORIGINS: new URL(example.url).origin });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }, 120_000);
 
 afterAll(async () => {

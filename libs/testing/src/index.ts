@@ -10,3 +10,5 @@ export * from './pubsub';
 export * from './metrics-text';
 export * from './app-process';
 export * from './stack';
+export * from './test-stack';
+export * from './chromium';

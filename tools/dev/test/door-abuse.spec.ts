@@ -5,10 +5,8 @@
  * HTTP_HEADERS_TIMEOUT_MS. Also: no token or secret ever appears in any app's log.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { signToken, TEST_JWT_SECRET, waitFor } from '@herald/testing';
-import type { Stack } from '@herald/testing';
+import { signToken, startTestStack, TEST_JWT_SECRET, waitFor, type Stack } from '@herald/testing';
 import { StackClient } from './support/stack-client';
-import { startTestStack } from './support/test-stack';
 
 const IDLE_SOCKETS = 10_000;
 const SLOWLORIS = 50;

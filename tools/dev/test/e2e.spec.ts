@@ -6,10 +6,8 @@
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, signToken, TestClient, waitFor } from '@herald/testing';
+import { freePort, signToken, startTestStack, TestClient, waitFor, type Stack } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
-import type { Stack } from '@herald/testing';
-import { startTestStack } from './support/test-stack';
 
 describe.each([
   ['one redis-server', 'single'],

@@ -4,12 +4,9 @@
  * with the message in the inbox exactly once.
  */
 import Redis from 'ioredis';
-import { freePort, waitFor } from '@herald/testing';
+import { freePort, startApp, startTestStack, waitFor, type AppProcess, type Stack } from '@herald/testing';
 import { keys } from '@herald/redis';
-import { startApp, type AppProcess } from '@herald/testing';
-import type { Stack } from '@herald/testing';
 import { StackClient } from './support/stack-client';
-import { startTestStack } from './support/test-stack';
 
 const MEMBERS = 100_000;
 

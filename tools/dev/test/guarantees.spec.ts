@@ -3,9 +3,7 @@
  * processes and ingest, no sticky sessions, on one redis-server and on a 3-master Redis Cluster.
  * Clients connect to any gateway; nothing here reaches into Redis.
  */
-import { waitFor, type TestClient } from '@herald/testing';
-import type { Stack } from '@herald/testing';
-import { startTestStack } from './support/test-stack';
+import { startTestStack, waitFor, type Stack, type TestClient } from '@herald/testing';
 import { StackClient } from './support/stack-client';
 
 const INBOX_CAP = 300;

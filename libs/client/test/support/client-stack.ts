@@ -4,7 +4,7 @@
  * to it: send messages through ingest, read a user's offline list in Redis, restart the gateway.
  */
 import { closeRedis, createRedis, readInbox, type HeraldRedis } from '@herald/redis';
-import { freePort, signToken, startApp, startStack, TEST_JWT_SECRET, type AppProcess, type Stack } from '@herald/testing';
+import { signToken, startApp, startTestStack, type AppProcess, type Stack } from '@herald/testing';
 
 export interface ClientStack {
   stack: Stack;
@@ -21,20 +21,7 @@ export interface ClientStack {
 }
 
 export async function startClientStack(env: NodeJS.ProcessEnv = {}): Promise<ClientStack> {
-  const lines: string[] = [];
-  const stack = await startStack({
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      ...env,
-    },
-    ports: { gateway: await freePort(), ingest: await freePort(), 'exposure-consumer': await freePort() },
-    onLine: (name, line) => lines.push(`[${name}] ${line}`),
-    withoutConsumer: true,
-  });
+  const { stack, lines } = await startTestStack(env, { withoutConsumer: true });
   const producer = await signToken('sdk-test-producer', { scope: 'messages:write' });
   const redis: HeraldRedis = createRedis({ REDIS_URL: stack.env.REDIS_URL, REDIS_CLUSTER_NODES: undefined }, 'commands', 'sdk-test');
   let gateway = stack.apps.gateway;

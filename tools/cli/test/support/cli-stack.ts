@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEV_SECRET_PREFIX } from '@herald/config';
-import { freePort, startStack, type Stack } from '@herald/testing';
+import { freePort, startTestStack, type Stack } from '@herald/testing';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
 export const HERALD_BIN = join(REPO_ROOT, 'tools', 'cli', 'bin', 'herald.js');
@@ -26,21 +26,12 @@ export async function startCliStack(): Promise<CliStack> {
   const dataParent = mkdtempSync(join(tmpdir(), 'herald-cli-'));
   chmodSync(dataParent, 0o755);
   const devSecret = `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
-  const lines: string[] = [];
-  const stack = await startStack({
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      AUTH_JWT_SECRET: devSecret,
-      EMBEDDED_PG_DIR: join(dataParent, 'pg'),
-      EMBEDDED_PG_PORT: String(await freePort()),
-      EXPOSURE_TOPIC: `exposures-cli-${process.pid}`,
-      EXPOSURE_SUBSCRIPTION: `exposures-cli-${process.pid}-consumer`,
-    },
-    ports: { gateway: await freePort(), ingest: await freePort(), 'exposure-consumer': await freePort() },
-    onLine: (name, line) => lines.push(`[${name}] ${line}`),
+  const { stack } = await startTestStack({
+    AUTH_JWT_SECRET: devSecret,
+    EMBEDDED_PG_DIR: join(dataParent, 'pg'),
+    EMBEDDED_PG_PORT: String(await freePort()),
+    EXPOSURE_TOPIC: `exposures-cli-${process.pid}`,
+    EXPOSURE_SUBSCRIPTION: `exposures-cli-${process.pid}-consumer`,
   });
   return {
     stack,

@@ -12,23 +12,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { keys } from '@herald/redis';
-import {
-  freePort,
-  startPostgres,
-  startRedisServer,
-  TestClient,
-  waitFor,
-  type RedisServer,
-  type TestPostgres,
-} from '@herald/testing';
-import { startApp, type AppProcess } from '@herald/testing';
-import type { Stack } from '@herald/testing';
+import { freePort, startApp, startPostgres, startRedisServer, startTestStack, TestClient, waitFor, type AppProcess, type RedisServer, type Stack, type TestPostgres } from '@herald/testing';
 import { Device } from '../support/devices';
 import { ExposureStore } from '../support/exposure-store';
 import { expectEveryMessageDelivered, expectExposuresStoredOnce } from '../support/fault-checks';
 import { Producer } from '../support/producer';
 import { StackClient } from '../support/stack-client';
-import { startTestStack } from '../support/test-stack';
 
 const GATEWAYS = 3;
 /** Small so that a SIGKILLed gateway's written-ahead exposures are rescued quickly. */

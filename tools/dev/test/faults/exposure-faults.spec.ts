@@ -4,12 +4,9 @@
  * started again. After each, every message sent has been pushed to its user, and the store holds
  * exactly one row per (message, session) pair actually pushed to a client.
  */
-import { freePort, startPostgres, TestClient, waitFor, type TestPostgres } from '@herald/testing';
-import { startApp, type AppProcess } from '@herald/testing';
-import type { Stack } from '@herald/testing';
+import { freePort, startApp, startPostgres, startTestStack, TestClient, waitFor, type AppProcess, type Stack, type TestPostgres } from '@herald/testing';
 import { ExposureStore, pairKey } from '../support/exposure-store';
 import { StackClient } from '../support/stack-client';
-import { startTestStack } from '../support/test-stack';
 
 const USERS = 20;
 const SEND_EVERY_MS = 20;

@@ -2,8 +2,7 @@
  * Driving a running stack from a test, the way producers and clients do: HTTP to ingest, real
  * WebSocket clients to any gateway, and counters read from each process's /metrics.
  */
-import { fetchMetric, signToken, TestClient } from '@herald/testing';
-import type { Stack } from '@herald/testing';
+import { fetchMetric, signToken, TestClient, type Stack } from '@herald/testing';
 
 export interface SendOptions {
   ttlSeconds?: number;
