@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './ports';
-import { stopProcess } from './process';
+import { serialQueue, stopProcess } from './process';
 
 export interface TestPostgres {
   /** Connection URL of a database nobody else uses. */
@@ -99,12 +99,7 @@ function embeddedPostgres(dir: string, dataDir: string, port: number, firstChild
   let stopped = false;
   let stopping: Promise<void> | undefined;
   // stopServer/startServer/stop run one at a time, in call order.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = (op: () => Promise<void>): Promise<void> => {
-    const next = queue.then(op);
-    queue = next.catch(() => undefined);
-    return next;
-  };
+  const serial = serialQueue();
   const assertNotStopped = (method: string) => {
     if (stopped) throw new Error(`TestPostgres.${method}(): this Postgres was stopped with stop() and its data deleted`);
   };

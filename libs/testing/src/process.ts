@@ -15,3 +15,16 @@ export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<number
     child.kill('SIGTERM');
   });
 }
+
+/**
+ * Runs async operations one at a time, in call order (start/stop/restart of a test server); a
+ * failed one does not stop the ones after it.
+ */
+export function serialQueue(): (op: () => Promise<void>) => Promise<void> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (op) => {
+    const next = queue.then(op);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+}

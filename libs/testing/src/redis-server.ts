@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports';
-import { stopProcess } from './process';
+import { serialQueue, stopProcess } from './process';
 
 export interface RedisServerOptions {
   /**
@@ -83,12 +83,7 @@ function redisServer(port: number, first: ChildProcess, args: string[], dir: str
   let stopped = false;
   let stopping: Promise<void> | undefined;
   // stopServer/startServer/stop run one at a time, in call order.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = (op: () => Promise<void>): Promise<void> => {
-    const next = queue.then(op);
-    queue = next.catch(() => undefined);
-    return next;
-  };
+  const serial = serialQueue();
   const stopChild = async () => {
     if (!child) return;
     const running = child;

@@ -10,6 +10,7 @@ import { signToken, startPubSub, startRedisServer, type RedisServer, type Runnin
 import { Scope } from '@herald/types';
 import { startApp, type AppProcess } from './app-process';
 import { IngestClient } from './ingest-client';
+import { stoppers } from './stoppers';
 
 export interface Rig {
   redis: RedisServer;
@@ -28,32 +29,21 @@ export interface Rig {
 
 export async function startRig(signal: AbortSignal, progress: (line: string) => void): Promise<Rig> {
   const secret = `bench-${randomBytes(24).toString('hex')}`;
-  const stops: Array<() => Promise<unknown>> = [];
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      const failures: unknown[] = [];
-      for (const step of stops.reverse()) await step().catch((err: unknown) => failures.push(err));
-      if (failures.length > 0) progress(`stopping the rig: ${failures.map(String).join('; ')}`);
-    })());
+  const { own, stop } = stoppers(progress);
   try {
-    const redis = await startRedisServer();
-    stops.push(() => redis.stop());
+    const redis = own(await startRedisServer(), (r) => r.stop());
     signal.throwIfAborted();
-    const pubsub = await startPubSub();
-    stops.push(() => pubsub.stop());
+    const pubsub = own(await startPubSub(), (p) => p.stop());
     progress(`redis-server on ${redis.url}, ${pubsub.kind} Pub/Sub emulator on ${pubsub.emulatorHost}`);
     signal.throwIfAborted();
-    const client = createPubSub({ PUBSUB_PROJECT_ID: pubsub.projectId, PUBSUB_EMULATOR_HOST: pubsub.emulatorHost });
-    stops.push(() => client.close());
+    const client = own(createPubSub({ PUBSUB_PROJECT_ID: pubsub.projectId, PUBSUB_EMULATOR_HOST: pubsub.emulatorHost }), (c) => c.close());
     const common = {
       METADATA_SERVER_DETECTION: 'none',
       LOG_LEVEL: 'warn',
       REDIS_URL: redis.url,
       AUTH_JWT_SECRET: secret,
     };
-    const ingest = await startApp('ingest', common, signal);
-    stops.push(() => ingest.stop());
+    const ingest = own(await startApp('ingest', common, signal), (app) => app.stop());
     const producer = new IngestClient(ingest.url, await signToken('bench-producer', { secret, scope: Scope.MESSAGES_WRITE }));
     const gatewayEnv = { ...common, PUBSUB_EMULATOR_HOST: pubsub.emulatorHost, PUBSUB_PROJECT_ID: pubsub.projectId };
     return {
@@ -63,9 +53,7 @@ export async function startRig(signal: AbortSignal, progress: (line: string) => 
       ingest,
       producer,
       async startGateway(env) {
-        const gateway = await startApp('gateway', { ...gatewayEnv, ...env }, signal);
-        stops.push(() => gateway.stop());
-        return gateway;
+        return own(await startApp('gateway', { ...gatewayEnv, ...env }, signal), (app) => app.stop());
       },
       userToken: (userId) => signToken(userId, { secret }),
       stop,

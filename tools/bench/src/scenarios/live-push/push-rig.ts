@@ -14,6 +14,7 @@ import { Scope } from '@herald/types';
 import { startApp, type AppProcess } from '../../herald/app-process';
 import { findPids } from '../../herald/proc-cpu';
 import { startBaseline, type BaselineProcess } from '../../baseline/baseline-process';
+import { stoppers } from '../../herald/stoppers';
 
 /**
  * Gateway settings the push scenarios change from the product defaults, recorded in the results.
@@ -45,18 +46,7 @@ export interface PushRig {
 
 export async function startPushRig(signal: AbortSignal, progress: (line: string) => void): Promise<PushRig> {
   const secret = `bench-${randomBytes(24).toString('hex')}`;
-  const stops: Array<() => Promise<unknown>> = [];
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      const failures: unknown[] = [];
-      for (const step of stops.reverse()) await step().catch((err: unknown) => failures.push(err));
-      if (failures.length > 0) progress(`stopping the rig: ${failures.map(String).join('; ')}`);
-    })());
-  const owned = <T>(thing: T, stopIt: (t: T) => Promise<unknown>): T => {
-    stops.push(() => stopIt(thing));
-    return thing;
-  };
+  const { own: owned, stop } = stoppers(progress);
 
   try {
     const server = owned(await startRedisServer(), (s) => s.stop());
