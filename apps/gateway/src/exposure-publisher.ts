@@ -82,9 +82,8 @@ export class ExposurePublisher {
   /** Events waiting to be logged, and their pushes. */
   private toLog: string[] = [];
   private sends: Send[] = [];
-  private logging = false;
-  /** Events in the log write on its way. */
-  private loggingCount = 0;
+  /** Events in the log write on its way (0: none is). */
+  private logging = 0;
   private logScheduled = false;
   private logFailures = 0;
   private nextBatch = 1;
@@ -179,11 +178,11 @@ export class ExposurePublisher {
 
   /** Events in memory (waiting for the log, queued, being published, or waiting to be spilled). */
   get outstanding(): number {
-    return this.toLog.length + this.loggingCount + this.queue.length + this.inflightCount + this.spillBuffer.length;
+    return this.toLog.length + this.logging + this.queue.length + this.inflightCount + this.spillBuffer.length;
   }
 
   private scheduleLog(): void {
-    if (this.logScheduled || this.logging) return;
+    if (this.logScheduled || this.logging > 0) return;
     this.logScheduled = true;
     setImmediate(() => {
       this.logScheduled = false;
@@ -193,25 +192,22 @@ export class ExposurePublisher {
 
   /** Log what waits as one batch, then let its pushes go out; one write at a time keeps order. */
   private writeLog(): void {
-    if (this.logging || this.toLog.length === 0) return;
+    if (this.logging > 0 || this.toLog.length === 0) return;
     const events = this.toLog;
     const sends = this.sends;
     this.toLog = [];
     this.sends = [];
     const batch = this.nextBatch++;
-    this.logging = true;
-    this.loggingCount = events.length;
+    this.logging = events.length;
     writeWalBatch(this.opts.log, this.walId, batch, events).then(
       () => {
         this.logFailures = 0;
-        this.logging = false;
-        this.loggingCount = 0;
+        this.logging = 0;
         this.release(batch, events, sends);
         this.writeLog();
       },
       (err: unknown) => {
-        this.logging = false;
-        this.loggingCount = 0;
+        this.logging = 0;
         this.logFailures++;
         if (this.logFailures === 1 || this.logFailures % 10 === 0) {
           this.opts.logger.warn({ err, events: events.length }, 'writing the exposure log failed; pushes wait and retry');
@@ -439,7 +435,7 @@ export class ExposurePublisher {
   }
 
   private isIdle(): boolean {
-    return this.outstanding === 0 && !this.logging && !this.spillWriting && !this.replaying && !this.spilling;
+    return this.outstanding === 0 && !this.spillWriting && !this.replaying && !this.spilling;
   }
 
   /** Resolves when every recorded event has been accepted by Pub/Sub (spill replayed included). */

@@ -222,7 +222,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     metrics.resyncs.inc();
     void closeSessions(hub, config.WS_CLOSE_RATE, config.SHUTDOWN_TIMEOUT_MS * SESSIONS_SHARE);
   }
-  onSubscriberReconnect(sub, (why) => resync(why));
+  onSubscriberReconnect(sub, resync);
 
   http.app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     onUpgrade(request, socket, head).catch((err: unknown) => {

@@ -40,7 +40,7 @@ export interface HeraldScripts {
   ): Promise<string[]>;
   completeIdempotency(record: string, result: string): Promise<number>;
   ackSpill(stream: string, group: string, ...ids: string[]): Promise<number>;
-  rescueWal(registry: string, wal: string, spill: string, walId: string, cutoffMs: number): Promise<number>;
+  rescueWal(registry: string, wal: string, spill: string, walId: string, cutoffMs: number, field: string): Promise<number>;
 }
 
 export type HeraldRedis = (Redis | Cluster) & HeraldScripts;

@@ -13,13 +13,14 @@ export interface SpilledEvent {
   data: string;
 }
 
-const FIELD = 'e';
+/** The stream field that holds an event (the write-ahead log's rescue writes it too). */
+export const SPILL_FIELD = 'e';
 
 /** Append events to the spill, in order, in one round trip. */
 export async function spillExposures(redis: HeraldRedis, events: readonly string[]): Promise<void> {
   if (events.length === 0) return;
   const pipeline = redis.pipeline();
-  for (const data of events) pipeline.xadd(keys.exposureSpill, '*', FIELD, data);
+  for (const data of events) pipeline.xadd(keys.exposureSpill, '*', SPILL_FIELD, data);
   const results = (await pipeline.exec()) ?? [];
   for (const [err] of results) if (err) throw err;
 }
@@ -38,7 +39,7 @@ type StreamEntries = Array<[string, string[]]>;
 function toEvents(entries: StreamEntries | null | undefined): SpilledEvent[] {
   const out: SpilledEvent[] = [];
   for (const [id, fields] of entries ?? []) {
-    const at = fields.indexOf(FIELD);
+    const at = fields.indexOf(SPILL_FIELD);
     if (at >= 0 && at + 1 < fields.length) out.push({ id, data: fields[at + 1] });
   }
   return out;

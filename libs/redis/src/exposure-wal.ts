@@ -11,6 +11,7 @@
  */
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
+import { SPILL_FIELD } from './exposure-spill';
 
 const EVENT_SEPARATOR = '\n';
 
@@ -45,7 +46,7 @@ export async function rescueStaleWals(redis: HeraldRedis, ownId: string, claimId
   let moved = 0;
   for (const walId of stale) {
     if (walId === ownId) continue;
-    const n = await redis.rescueWal(keys.exposureWals, keys.exposureWal(walId), keys.exposureSpill, walId, cutoff);
+    const n = await redis.rescueWal(keys.exposureWals, keys.exposureWal(walId), keys.exposureSpill, walId, cutoff, SPILL_FIELD);
     if (n > 0) moved += n;
   }
   return moved;

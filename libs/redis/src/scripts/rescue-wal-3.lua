@@ -5,6 +5,7 @@
 -- KEYS[3]  the spill stream
 -- ARGV[1]  the log id
 -- ARGV[2]  cutoff, epoch ms: a log that beat after it is alive and left alone
+-- ARGV[3]  the spill stream's event field
 -- Returns  how many events were moved, or -1 when the log is alive
 local beat = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if beat and tonumber(beat) > tonumber(ARGV[2]) then return -1 end
@@ -15,7 +16,7 @@ table.sort(batches, function(a, b) return a[1] < b[1] end)
 local moved = 0
 for _, batch in ipairs(batches) do
   for event in string.gmatch(batch[2], '[^\n]+') do
-    redis.call('XADD', KEYS[3], '*', 'e', event)
+    redis.call('XADD', KEYS[3], '*', ARGV[3], event)
     moved = moved + 1
   end
 end
