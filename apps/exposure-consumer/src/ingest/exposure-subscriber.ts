@@ -143,7 +143,7 @@ export class ExposureSubscriber {
       return;
     }
     this.buffer.push({ message, event: parsed.event });
-    if (this.buffer.length >= this.opts.batchMax) void this.flush();
+    if (this.buffer.length >= this.opts.batchMax) this.kick();
     else this.arm(this.opts.batchMaxMs);
   }
 
@@ -170,15 +170,20 @@ export class ExposureSubscriber {
     if (this.timer || this.state !== RUNNING) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      this.startWrites();
     }, delayMs);
+  }
+
+  /** Write what is buffered now rather than at the timer. */
+  private kick(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.startWrites();
   }
 
   /** Writes everything buffered, up to `writeConcurrency` batches at once; resolves when all are written. */
   private async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.startWrites();
+    this.kick();
     while (this.writes.size > 0) await Promise.race(this.writes);
   }
 
