@@ -1,6 +1,7 @@
 /**
  * The gateway node: wires auth, hub, sessions, drain, live router and exposure publisher around
- * one HTTP server (health, readiness, metrics) that upgrades `GET /ws` to WebSocket.
+ * one public HTTP server (health, readiness status) that upgrades `GET /ws` to WebSocket, and an
+ * admin server on ADMIN_PORT (metrics, readiness with the failing dependency).
  *
  * Connection flow (docs/ARCHITECTURE.md): verify the token before the upgrade; register the
  * session; subscribe to the user's channel; read categories and inbox in one atomic snapshot;
@@ -50,8 +51,10 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
-  /** Listen on HOST:PORT; resolves with the base URL. */
+  /** Listen on HOST:PORT and HOST:ADMIN_PORT; resolves with the public base URL. */
   listen(): Promise<string>;
+  /** The admin server's base URL (/metrics, detailed /readyz) once listening. */
+  readonly adminUrl: string | undefined;
   close(): Promise<void>;
   readonly hub: Hub;
   readonly publisher: ExposurePublisher;
@@ -66,6 +69,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
     logger,
     readinessChecks: { redis: async () => void (await redis.ping()) },
+    admin: true,
   });
   const metrics = createGatewayMetrics(http.metrics, {
     exposuresPending: () => publisher.outstanding,
@@ -252,14 +256,20 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   }, SWEEP_MS);
 
   let closing: Promise<void> | undefined;
+  let adminUrl: string | undefined;
 
   return {
     hub,
     publisher,
+    get adminUrl() {
+      return adminUrl;
+    },
     async listen() {
-      const url = await http.app.listen({ host: config.HOST, port: config.PORT });
+      const listening = await http.listen({ host: config.HOST, port: config.PORT, adminPort: config.ADMIN_PORT });
+      const url = listening.url;
+      adminUrl = listening.adminUrl;
       http.setReady(true);
-      log.info({ url, ws: `${url.replace(/^http/, 'ws')}/ws` }, 'listening');
+      log.info({ url, ws: `${url.replace(/^http/, 'ws')}/ws`, admin: adminUrl }, 'listening');
       return url;
     },
     close() {
@@ -271,7 +281,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
           clearInterval(sweep);
         },
         () => closeSessions(hub, config.WS_CLOSE_RATE, config.SHUTDOWN_TIMEOUT_MS * SESSIONS_SHARE),
-        () => http.app.close(),
+        () => http.close(),
         () => publisher.close(config.SHUTDOWN_TIMEOUT_MS * EXPOSURES_SHARE),
         () => (givenPubSub ? undefined : pubsub.close()),
         () => closeRedis(sub),

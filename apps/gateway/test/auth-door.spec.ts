@@ -88,7 +88,7 @@ function cooldownOver(): Promise<boolean> {
  * cannot be fetched: the token may be fine), counted under `reason`, and nothing is held.
  */
 async function expectRefused(token: string | undefined, carrier: Carrier, reason: string): Promise<void> {
-  const before = await countersByLabel(h.httpUrl, REFUSED, 'reason');
+  const before = await countersByLabel(h.adminUrl, REFUSED, 'reason');
   const answer = await rawUpgrade(h.httpUrl, token, carrier);
   const [status, code] = reason === 'unavailable' ? [503, 'AUTH_UNAVAILABLE'] : [401, 'UNAUTHORIZED'];
   expect(answer.status).toBe(status);
@@ -100,7 +100,7 @@ async function expectRefused(token: string | undefined, carrier: Carrier, reason
   expect(h.gateway.hub.size).toBe(0);
   expect(await h.metric('herald_gateway_connections')).toBe(0);
   // One refusal, under this reason and no other.
-  expect(counterDelta(before, await countersByLabel(h.httpUrl, REFUSED, 'reason'))).toEqual({ [reason]: 1 });
+  expect(counterDelta(before, await countersByLabel(h.adminUrl, REFUSED, 'reason'))).toEqual({ [reason]: 1 });
 }
 
 /** The upgrade succeeds and the first frame is `welcome` for `userId`. */
@@ -217,14 +217,14 @@ describe('JWKS refetch for unknown kids', () => {
   it('a flood of 200 tokens with random unknown kids costs one fetch per cooldown, and all are refused', async () => {
     await cooldownOver();
     const fetchesBefore = jwks.fetches;
-    const refusedBefore = await countersByLabel(h.httpUrl, REFUSED, 'reason');
+    const refusedBefore = await countersByLabel(h.adminUrl, REFUSED, 'reason');
     const tokens = await Promise.all(Array.from({ length: 200 }, () => signAsym(stranger, valid('flood'), randomUUID())));
     const started = Date.now();
     const answers = await Promise.all(tokens.map((t) => rawUpgrade(h.httpUrl, t, 'header', 15_000)));
     const elapsed = Date.now() - started;
     expect(answers.map((a) => a.status)).toEqual(Array(200).fill(401));
     expect(answers.every((a) => JSON.parse(a.body).error.code === 'UNAUTHORIZED' && a.closedByServer)).toBe(true);
-    expect(counterDelta(refusedBefore, await countersByLabel(h.httpUrl, REFUSED, 'reason'))).toEqual({ signature: 200 });
+    expect(counterDelta(refusedBefore, await countersByLabel(h.adminUrl, REFUSED, 'reason'))).toEqual({ signature: 200 });
     expect(h.gateway.hub.size).toBe(0);
     // Without the cooldown this would be 200 fetches. Observed: exactly 1 (the flood is answered in
     // ~130 ms, well within one cooldown window; every other kid waits on that one fetch or is

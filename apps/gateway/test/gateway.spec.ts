@@ -229,10 +229,10 @@ describe('frames and lifecycle', () => {
     await client.close();
   });
 
-  it('serves health, readiness and metrics', async () => {
+  it('serves health and readiness, and metrics on the admin port', async () => {
     expect((await fetch(`${h.httpUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${h.httpUrl}/readyz`)).status).toBe(200);
-    const metrics = await (await fetch(`${h.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/herald_gateway_messages_pushed_total\{via="offline"\} [1-9]/);
   });
 });

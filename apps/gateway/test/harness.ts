@@ -37,6 +37,8 @@ export interface Harness {
   config: GatewayConfig;
   wsUrl: string;
   httpUrl: string;
+  /** The admin server (ADMIN_PORT): /metrics and the detailed /readyz. */
+  adminUrl: string;
   redis: HeraldRedis;
   redisServer: RedisServer;
   pubsubServer: RunningPubSub;
@@ -49,7 +51,7 @@ export interface Harness {
    */
   sendToCategory(category: string, userIds: string[], payload: unknown): Promise<string>;
   setCategories(userId: string, categories: string[]): Promise<void>;
-  /** A counter or gauge from the gateway's /metrics (one labelled series when given); 0 when absent. */
+  /** A counter or gauge from the gateway's admin /metrics (one labelled series when given); 0 when absent. */
   metric(name: string, labels?: string): Promise<number>;
   token(userId: string, opts?: Parameters<typeof signToken>[1]): Promise<string>;
   close(): Promise<void>;
@@ -62,6 +64,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const config = loadGatewayConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    ADMIN_PORT: '0',
     LOG_LEVEL: 'silent',
     REDIS_URL: redisServer.url,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
@@ -84,12 +87,14 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const logger = createLogger({ app: 'gateway-test', level: 'silent' });
   const gateway = await buildGateway({ config, logger });
   const httpUrl = await gateway.listen();
+  const adminUrl = gateway.adminUrl!;
   const redis = createRedis(config, 'commands', 'test');
 
   return {
     gateway,
     config,
     httpUrl,
+    adminUrl,
     wsUrl: `${httpUrl.replace(/^http/, 'ws')}/ws`,
     redis,
     redisServer,
@@ -116,7 +121,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       return id;
     },
     setCategories: (userId, categories) => replaceUserCategories(redis, userId, categories),
-    metric: (name, labels) => fetchMetric(httpUrl, name, labels),
+    metric: (name, labels) => fetchMetric(adminUrl, name, labels),
     token: (userId, opts) => signToken(userId, opts),
     async close() {
       await gateway.close();

@@ -189,8 +189,8 @@ export function rawUpgrade(httpUrl: string, token: string | undefined, carrier: 
 }
 
 /** Every series of a labelled counter on a /metrics page, by the value of one label. */
-export async function countersByLabel(httpUrl: string, name: string, label: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+export async function countersByLabel(adminUrl: string, name: string, label: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const sample of metricSamples(text)) {
     const value = sample.name === name ? labelValue(sample.labels, label) : undefined;

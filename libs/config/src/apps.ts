@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DEV_SECRET_PREFIX } from './dev-secret';
+import { isKnownPublicSecret } from './known-secrets';
 import { bool, ConfigError, hostPorts, int, oneOf, optionalStr, parseEnv, str, url, type Parsed } from './schema';
 
 type Env = Record<string, string | undefined>;
@@ -48,6 +49,12 @@ export const gatewaySchema = {
   ...auth,
   ...pubsub,
   PORT: int(8080, 0, 65535),
+  /**
+   * The admin port: /metrics and a /readyz that names the failing dependency. Keep it off the
+   * internet (no Service for clients, a NetworkPolicy for Prometheus); the public PORT serves
+   * /healthz and a /readyz with the status only. 0: a free port (tests).
+   */
+  ADMIN_PORT: int(9080, 0, 65535),
   GATEWAY_ID: str(`${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`),
   /** Ids fetched and pushed per drain step. */
   DRAIN_BATCH_SIZE: int(100, 1, 1000),
@@ -166,6 +173,12 @@ function checkAuth(config: AuthConfig, env: Env): void {
   // Anyone with the repository can mint tokens for a development secret (herald token).
   if (env.NODE_ENV === 'production' && config.AUTH_JWT_SECRET?.startsWith(DEV_SECRET_PREFIX)) {
     throw new ConfigError('AUTH_JWT_SECRET', `is a development secret (${DEV_SECRET_PREFIX}…); NODE_ENV=production needs a real one`);
+  }
+  if (env.NODE_ENV === 'production' && config.AUTH_JWT_SECRET && isKnownPublicSecret(config.AUTH_JWT_SECRET)) {
+    throw new ConfigError(
+      'AUTH_JWT_SECRET',
+      'is published in the Herald repository (a test or example secret); NODE_ENV=production needs your own, e.g. `openssl rand -hex 32`',
+    );
   }
 }
 

@@ -2,8 +2,12 @@
  * The HTTP app every service starts from: Contract error bodies, `/healthz`, `/readyz` (503 while
  * starting or draining, or when a dependency check fails), `/metrics` (Prometheus) and, for
  * services with an API, OpenAPI docs at `/docs`.
+ *
+ * With `admin` set (the gateway, whose port faces the internet), `/metrics` and the names and
+ * errors of failing readiness checks are served only by a second server on the admin port, as
+ * Centrifugo does: the public port keeps `/healthz` and a `/readyz` that answers its status only.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -13,6 +17,7 @@ import addFormats from 'ajv-formats';
 import type { Logger } from '@herald/logger';
 import { redactUrl } from '@herald/logger';
 import { clientErrorHandler, installErrorHandling, toHeraldError } from './errors';
+import { runAll } from './lifecycle';
 
 /** Default metrics left out (see createHttpApp). */
 const EXPENSIVE_DEFAULT_METRICS = [
@@ -58,16 +63,36 @@ export interface HttpAppOptions {
    * guard; HTTP_HEADERS_TIMEOUT_MS). The whole request gets three times as long. @default 10000
    */
   headersTimeoutMs?: number;
+  /**
+   * Serve `/metrics` and the detailed `/readyz` on a separate admin server (listened on with
+   * `adminPort`) instead of the public one. @default false
+   */
+  admin?: boolean;
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  /** The admin server's port (0: a free one); required when the app was built with `admin`. */
+  adminPort?: number;
 }
 
 export interface HttpApp {
+  /** The public server: the app's routes (and the WebSocket upgrade) go here. */
   app: FastifyInstance;
+  /** The admin server (`/healthz`, `/readyz` naming failed checks, `/metrics`) when built with `admin`. */
+  admin?: FastifyInstance;
   metrics: Registry;
   /** Ready means: started and not draining. /readyz also runs the dependency checks. */
   setReady(ready: boolean): void;
+  /** Listen on both servers; resolves with their base URLs. */
+  listen(opts: ListenOptions): Promise<{ url: string; adminUrl?: string }>;
+  /** Close both servers (idempotent: Fastify's close is). */
+  close(): Promise<void>;
 }
 
-export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
+/** Fastify with Herald's timeouts, limits, error bodies and request logging. */
+function createServer(opts: HttpAppOptions): FastifyInstance {
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
@@ -90,6 +115,27 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: redactUrl(request.url), status: reply.statusCode }, 'request');
   });
+  return app;
+}
+
+/** Runs every check; the names and messages of the ones that threw. */
+async function failedChecks(checks: Record<string, ReadinessCheck>): Promise<Record<string, string>> {
+  const failed: Record<string, string> = {};
+  await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        await check();
+      } catch (err) {
+        failed[name] = (err as Error).message;
+      }
+    }),
+  );
+  return failed;
+}
+
+export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
+  const app = createServer(opts);
+  const admin = opts.admin ? createServer({ ...opts, bodyLimit: 1024 }) : undefined;
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -110,29 +156,41 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<HttpApp> {
     await app.register(swaggerUi, { routePrefix: '/docs' });
   }
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (request, reply) => {
+  /** `detailed`: name the failed checks and their errors (never on a public port with an admin one). */
+  const readiness = (detailed: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     if (!ready) return reply.status(503).send({ status: 'not ready' });
-    const failed: Record<string, string> = {};
-    await Promise.all(
-      Object.entries(checks).map(async ([name, check]) => {
-        try {
-          await check();
-        } catch (err) {
-          failed[name] = (err as Error).message;
-        }
-      }),
-    );
+    const failed = await failedChecks(checks);
     if (Object.keys(failed).length > 0) {
       request.log.warn({ failed }, 'readiness check failed');
-      return reply.status(503).send({ status: 'not ready', failed });
+      return reply.status(503).send(detailed ? { status: 'not ready', failed } : { status: 'not ready' });
     }
     return { status: 'ready' };
-  });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  };
+  const serveMetrics = async (_request: FastifyRequest, reply: FastifyReply) => {
     void reply.header('content-type', metrics.contentType);
     return metrics.metrics();
-  });
+  };
 
-  return { app, metrics, setReady: (value) => void (ready = value) };
+  for (const server of admin ? [app, admin] : [app]) {
+    server.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  }
+  app.get('/readyz', { schema: { hide: true } }, readiness(!admin));
+  (admin ?? app).get('/metrics', { schema: { hide: true } }, serveMetrics);
+  admin?.get('/readyz', readiness(true));
+
+  return {
+    app,
+    admin,
+    metrics,
+    setReady: (value) => void (ready = value),
+    async listen({ host, port, adminPort }) {
+      if (admin && adminPort === undefined) throw new Error('this app serves an admin port: listen needs adminPort');
+      const url = await app.listen({ host, port });
+      const adminUrl = admin ? await admin.listen({ host, port: adminPort }) : undefined;
+      return { url, adminUrl };
+    },
+    async close() {
+      await runAll([() => app.close(), () => admin?.close()]);
+    },
+  };
 }

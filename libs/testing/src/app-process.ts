@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { consumerSchema, gatewaySchema, ingestSchema } from '@herald/config';
 import { freePort } from './ports';
 import { stopProcess } from './process';
 
@@ -18,6 +19,11 @@ export interface AppProcess {
   name: AppName;
   /** http://<host>:<port> */
   url: string;
+  /**
+   * Where its /metrics and detailed /readyz are: the admin port (ADMIN_PORT) for an app that has
+   * one (the gateway), else `url`. Read metrics here, never from `url`.
+   */
+  adminUrl: string;
   pid: number;
   child: ReturnType<typeof spawn>;
   /** The last lines it printed. */
@@ -32,6 +38,8 @@ export interface StartAppOptions {
   env: NodeJS.ProcessEnv;
   /** Default: a free port. */
   port?: number;
+  /** ADMIN_PORT, for an app that has one. Default: a free port. */
+  adminPort?: number;
   /** Node flags before `--import tsx` (e.g. the image's NODE_OPTIONS, profiling flags). */
   nodeFlags?: readonly string[];
   /** Receives each output line (the dev launcher prints them). */
@@ -44,12 +52,19 @@ export interface StartAppOptions {
 /** Output lines kept to explain a failed start. */
 const RECENT_LINES = 30;
 const READY_POLL_MS = 100;
+/** Apps whose config has ADMIN_PORT serve /metrics there, not on PORT. */
+const HAS_ADMIN_PORT: Record<AppName, boolean> = {
+  gateway: 'ADMIN_PORT' in gatewaySchema,
+  ingest: 'ADMIN_PORT' in ingestSchema,
+  'exposure-consumer': 'ADMIN_PORT' in consumerSchema,
+};
 
 export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
   const port = opts.port ?? (await freePort());
+  const adminPort = HAS_ADMIN_PORT[opts.name] ? (opts.adminPort ?? (await freePort())) : undefined;
   const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), '--import', 'tsx', join(REPO_ROOT, 'apps', opts.name, 'src', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...opts.env, PORT: String(port) },
+    env: { ...opts.env, PORT: String(port), ...(adminPort === undefined ? {} : { ADMIN_PORT: String(adminPort) }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // A test or bench that dies must not leave apps behind.
@@ -68,6 +83,7 @@ export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
   const app: AppProcess = {
     name: opts.name,
     url: `http://${host}:${port}`,
+    adminUrl: `http://${host}:${adminPort ?? port}`,
     pid: child.pid as number,
     child,
     recentOutput: () => recent.join('\n'),

@@ -44,7 +44,7 @@ export function metricValue(text: string, name: string, labels = ''): number {
   return total;
 }
 
-/** `metricValue` of the page at `${baseUrl}/metrics`. */
+/** `metricValue` of the page at `${baseUrl}/metrics`; for an app process, pass its `adminUrl`. */
 export async function fetchMetric(baseUrl: string, name: string, labels = ''): Promise<number> {
   const res = await fetch(`${baseUrl}/metrics`);
   if (res.status !== 200) throw new Error(`GET ${baseUrl}/metrics answered ${res.status}`);

@@ -19,6 +19,8 @@ export interface StackOptions {
   /** The environment the stack was started with (process.env for `npm run dev`). */
   env: NodeJS.ProcessEnv;
   ports?: Partial<Record<AppName, number>>;
+  /** The first gateway's ADMIN_PORT (/metrics); the other gateways get free ones. @default 9080 */
+  adminPort?: number;
   onLine?: StartAppOptions['onLine'];
   /** Gateway processes to run (default 1); the ones after the first listen on free ports. */
   gateways?: number;
@@ -43,6 +45,8 @@ export interface Stack {
 }
 
 export const DEFAULT_PORTS: Record<AppName, number> = { gateway: 8080, ingest: 8081, 'exposure-consumer': 8082 };
+/** The gateway's admin port (ADMIN_PORT default in libs/config). */
+export const DEFAULT_ADMIN_PORT = 9080;
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const env: NodeJS.ProcessEnv = { METADATA_SERVER_DETECTION: 'none', ...opts.env };
@@ -81,13 +85,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const ports = { ...DEFAULT_PORTS, ...opts.ports };
     // The consumer first: it creates the subscription, so no exposure published later is missed.
     const apps = {} as Record<AppName, AppProcess>;
-    const start = async (name: AppName, port: number) => {
-      const app = await startApp({ name, port, env, onLine: opts.onLine });
+    const start = async (name: AppName, port: number, adminPort?: number) => {
+      const app = await startApp({ name, port, adminPort, env, onLine: opts.onLine });
       started.apps.push(app);
       return app;
     };
     if (!opts.withoutConsumer) apps['exposure-consumer'] = await start('exposure-consumer', ports['exposure-consumer']);
-    const gateways = [await start('gateway', ports.gateway)];
+    const gateways = [await start('gateway', ports.gateway, opts.adminPort ?? DEFAULT_ADMIN_PORT)];
     const more = Array.from({ length: (opts.gateways ?? 1) - 1 }, async () => start('gateway', await freePort()));
     gateways.push(...(await Promise.all(more)));
     apps.gateway = gateways[0];

@@ -14,7 +14,7 @@ export interface TestStack {
 
 export async function startTestStack(
   env: NodeJS.ProcessEnv,
-  opts: Omit<StackOptions, 'env' | 'ports' | 'onLine'> = {},
+  opts: Omit<StackOptions, 'env' | 'ports' | 'adminPort' | 'onLine'> = {},
 ): Promise<TestStack> {
   const lines: string[] = [];
   const stack = await startStack({
@@ -27,6 +27,7 @@ export async function startTestStack(
       ...env,
     },
     ports: { gateway: await freePort(), ingest: await freePort(), 'exposure-consumer': await freePort() },
+    adminPort: await freePort(),
     onLine: (name, line) => lines.push(`[${name}] ${line}`),
     ...opts,
   });

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     'Herald is up.',
-    `  gateway            ${gateway.url.replace(/^http/, 'ws')}/ws   (health ${gateway.url}/healthz)`,
+    `  gateway            ${gateway.url.replace(/^http/, 'ws')}/ws   (health ${gateway.url}/healthz, metrics ${gateway.adminUrl}/metrics)`,
     `  ingest             ${ingest.url}   (API docs ${ingest.url}/docs)`,
     `  exposure-consumer  ${consumer.url}   (API docs ${consumer.url}/docs)`,
     `  redis              ${stack.env.REDIS_URL ?? stack.env.REDIS_CLUSTER_NODES}`,

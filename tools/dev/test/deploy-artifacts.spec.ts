@@ -8,6 +8,7 @@
  * Dockerfiles: dockerfiles.spec.ts; docs/OPERATIONS.md: operations-doc.spec.ts.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -17,6 +18,7 @@ import {
   LOADERS,
   ROOT,
   SCHEMAS,
+  adminPortOf,
   clone,
   isApp,
   knownTo,
@@ -28,6 +30,7 @@ import {
 } from './support/deploy-config';
 import { parseYamlDocs, renderKustomization, sortResources, type K8sResource } from './support/kustomize';
 import { kubernetesSchemaProblems } from './support/k8s-schema';
+import { checkComposeExposure, checkNetworkPolicyDoc, checkPolicyEgress, type ComposeEnvEntry } from './support/deploy-exposure';
 
 /** The Secret ops create (docs/OPERATIONS.md); manifests only reference it. */
 const DOCUMENTED_SECRET = 'herald-secrets';
@@ -70,31 +73,48 @@ interface Compose {
   volumes?: Record<string, unknown>;
 }
 
-/** Compose's `${VAR:-default}` interpolation, with the defaults only (never this machine's env). */
+/**
+ * What an operator must set before `docker compose up` (the file refuses to start without it,
+ * `${VAR:?message}`); the checks use a fresh value, never this machine's environment.
+ */
+const OPERATOR_ENV: Record<string, string> = { AUTH_JWT_SECRET: randomBytes(32).toString('hex') };
+
+/** Compose's `${VAR:-default}` interpolation, with the defaults and OPERATOR_ENV only (never this machine's env). */
 function interpolate(value: string): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g, (match, _name, op: string | undefined, word: string) =>
-    match === '$$' ? '$' : op?.endsWith('-') ? word : '',
+  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g, (match, name: string, op: string | undefined, word: string) =>
+    match === '$$' ? '$' : op?.endsWith('-') ? word : op?.endsWith('?') ? (OPERATOR_ENV[name] ?? '') : '',
   );
 }
 
-function composeEnv(service: ComposeService): Record<string, string> {
+/** The environment as written, before interpolation. */
+function rawComposeEnv(service: ComposeService): ComposeEnvEntry[] {
   const env = service.environment ?? {};
-  const pairs: [string, string][] = Array.isArray(env)
+  return Array.isArray(env)
     ? env.map((item) => {
         const i = item.indexOf('=');
         return i < 0 ? [item, ''] : [item.slice(0, i), item.slice(i + 1)];
       })
     : Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]);
-  return Object.fromEntries(pairs.map(([k, v]) => [k, interpolate(v)]));
 }
 
-function composePorts(service: ComposeService): { published: number; target: number }[] {
+function composeEnv(service: ComposeService): Record<string, string> {
+  return Object.fromEntries(rawComposeEnv(service).map(([k, v]) => [k, interpolate(v)]));
+}
+
+/** Published ports; `hostIp` is the interface (undefined: every interface), `rawHostIp` as written. */
+function composePorts(service: ComposeService): { published: number; target: number; hostIp?: string; rawHostIp?: string }[] {
   return (service.ports ?? []).map((p) => {
-    if (typeof p === 'object') return { published: Number(p.published), target: Number(p.target) };
-    const parts = String(p).split('/')[0].split(':');
+    if (typeof p === 'object') {
+      const raw = (p as { host_ip?: string }).host_ip;
+      return { published: Number(p.published), target: Number(p.target), hostIp: raw === undefined ? undefined : interpolate(raw), rawHostIp: raw };
+    }
+    const text = String(p).split('/')[0];
+    const parts = interpolate(text).split(':');
     const target = Number(parts[parts.length - 1]);
     const published = parts.length > 1 ? Number(parts[parts.length - 2]) : NaN;
-    return { published, target };
+    const hostIp = parts.length > 2 ? parts.slice(0, -2).join(':') : undefined;
+    const rawHostIp = hostIp === undefined ? undefined : text.slice(0, text.lastIndexOf(':', text.lastIndexOf(':') - 1));
+    return { published, target, hostIp, rawHostIp };
   });
 }
 
@@ -288,11 +308,15 @@ function checkCompose(compose: Compose): string[] {
 
     const port = env.PORT ? Number(env.PORT) : portOf(app);
     if (port !== portOf(app)) problems.push(`${app}: PORT ${port} differs from the config default ${portOf(app)}`);
+    const adminPort = adminPortOf(app);
+    if (env.ADMIN_PORT && Number(env.ADMIN_PORT) !== adminPort) problems.push(`${app}: ADMIN_PORT ${env.ADMIN_PORT} differs from the config default ${adminPort}`);
+    // Its port, and its admin port (/metrics) where it has one.
+    const wanted = [portOf(app), adminPort].filter((p): p is number => p !== undefined);
     const ports = composePorts(service);
-    if (ports.length !== 1) problems.push(`${app}: expected one published port, got ${ports.length}`);
+    if (ports.length !== wanted.length) problems.push(`${app}: expected ${wanted.length} published port(s), got ${ports.length}`);
     for (const p of ports) {
-      if (p.target !== portOf(app) || p.published !== portOf(app)) {
-        problems.push(`${app}: publishes ${p.published}:${p.target}, expected ${portOf(app)}:${portOf(app)}`);
+      if (p.target !== p.published || !wanted.includes(p.target)) {
+        problems.push(`${app}: publishes ${p.published}:${p.target}, expected ${wanted.map((w) => `${w}:${w}`).join(' and ')}`);
       }
     }
 
@@ -323,6 +347,16 @@ function checkCompose(compose: Compose): string[] {
     const values = new Set(readers.map((app) => JSON.stringify(effectiveValue(app, envs[app]!, variable) ?? null)));
     if (values.size > 1) problems.push(`${readers.join(', ')} disagree on ${variable}`);
   }
+  problems.push(
+    ...checkComposeExposure(
+      Object.entries(services).map(([name, service]) => ({
+        name,
+        env: rawComposeEnv(service),
+        ports: composePorts(service),
+        adminPort: isApp(name) ? adminPortOf(name) : undefined,
+      })),
+    ),
+  );
   return problems;
 }
 
@@ -369,7 +403,7 @@ interface DeploymentSpec {
   replicas?: number;
   selector?: { matchLabels?: Labels };
   template: {
-    metadata?: { labels?: Labels };
+    metadata?: { labels?: Labels; annotations?: Record<string, string> };
     spec: {
       containers: Container[];
       terminationGracePeriodSeconds?: number;
@@ -449,8 +483,17 @@ function checkDeployments(objects: K8sObject[]): string[] {
       continue;
     }
     const port = portOf(app);
+    const adminPort = adminPortOf(app);
     const ports = (c.ports ?? []).map((p) => p.containerPort);
-    if (ports.length !== 1 || ports[0] !== port) problems.push(`${where}: containerPort ${ports.join(',')} is not ${port}`);
+    const wantedPorts = [port, adminPort].filter((p) => p !== undefined);
+    if (ports.join() !== wantedPorts.join()) problems.push(`${where}: containerPort ${ports.join(',')} is not ${wantedPorts.join(',')}`);
+    // Prometheus scrapes /metrics where the app serves it: the admin port if it has one.
+    const annotations = spec.template.metadata?.annotations ?? {};
+    const metricsPort = adminPort ?? port;
+    if (annotations['prometheus.io/scrape'] === 'true') {
+      if (Number(annotations['prometheus.io/port']) !== metricsPort) problems.push(`${where}: prometheus.io/port ${annotations['prometheus.io/port']} is not ${metricsPort}`);
+      if (annotations['prometheus.io/path'] !== '/metrics') problems.push(`${where}: prometheus.io/path is not /metrics`);
+    }
 
     for (const [probe, path] of [
       ['livenessProbe', '/healthz'],
@@ -543,6 +586,17 @@ function checkServices(objects: K8sObject[]): string[] {
     }
   }
   for (const app of APP_NAMES) if (!seen.has(app)) problems.push(`no Service for ${app}`);
+  // The Service named after the app is the one exposed to clients: never with the admin port.
+  for (const app of APP_NAMES) {
+    const adminPort = adminPortOf(app);
+    if (adminPort === undefined) continue;
+    const services = ofKind(objects, 'Service').filter((s) => specOf<ServiceSpec>(s).selector?.['app.kubernetes.io/name'] === app);
+    const carriesAdmin = (s: K8sObject) => (specOf<ServiceSpec>(s).ports ?? []).some((p) => p.port === adminPort || p.targetPort === 'admin' || p.targetPort === adminPort);
+    for (const s of services.filter((x) => x.metadata.name === app && carriesAdmin(x))) {
+      problems.push(`Service ${s.metadata.name}: carries the admin port ${adminPort}; give it a Service of its own`);
+    }
+    if (!services.some((x) => x.metadata.name !== app && carriesAdmin(x))) problems.push(`no Service for the ${app} admin port ${adminPort} (Prometheus)`);
+  }
   return problems;
 }
 
@@ -591,17 +645,21 @@ function checkNetworkPolicies(objects: K8sObject[]): string[] {
       problems.push(`no NetworkPolicy selects the ${app} pods`);
       continue;
     }
+    const adminPort = adminPortOf(app);
     for (const p of mine) {
       for (const rule of specOf<NetworkPolicySpec>(p).ingress ?? []) {
         const ports = (rule.ports ?? []).map((x) => Number(x.port));
-        if (ports.length === 0 || ports.some((x) => x !== portOf(app))) {
-          problems.push(`NetworkPolicy ${p.metadata.name}: ${app} rule opens ports ${ports.join(',') || 'all'}, expected ${portOf(app)}`);
+        const allowed = [portOf(app), adminPort];
+        if (ports.length === 0 || ports.some((x) => !allowed.includes(x)) || (ports.includes(portOf(app)) && ports.length > 1)) {
+          problems.push(`NetworkPolicy ${p.metadata.name}: ${app} rule opens ports ${ports.join(',') || 'all'}, expected ${portOf(app)}${adminPort ? ` or ${adminPort} alone` : ''}`);
         }
         const from = rule.from;
-        if (app === 'gateway') {
+        const namespaceOnly = !!from && from.length > 0 && from.every((peer) => Object.keys(peer).join() === 'podSelector');
+        if (app === 'gateway' && ports.includes(portOf(app))) {
           if (from && from.length > 0) problems.push(`NetworkPolicy ${p.metadata.name}: gateway ingress should be open to all`);
-        } else if (!from || from.length === 0 || from.some((peer) => Object.keys(peer).join() !== 'podSelector')) {
-          problems.push(`NetworkPolicy ${p.metadata.name}: ${app} ingress must come only from pods of the namespace`);
+        } else if (!namespaceOnly) {
+          const what = adminPort !== undefined && ports.includes(adminPort) ? `${app} admin port` : `${app} ingress`;
+          problems.push(`NetworkPolicy ${p.metadata.name}: ${what} must come only from pods of the namespace`);
         }
       }
     }
@@ -625,6 +683,7 @@ const checkK8s = (objects: K8sObject[]): string[] => [
   ...checkServices(objects),
   ...checkGatewayScaling(objects),
   ...checkNetworkPolicies(objects),
+  ...checkPolicyEgress(objects),
   ...checkConfigAndSecrets(objects),
 ];
 
@@ -819,6 +878,28 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.yml exposure', () => {
+  it('catches a shipped secret, ports on every interface and an admin port that follows them', () => {
+    const broken = clone(compose);
+    const env = (app: string) => broken.services[app].environment as Record<string, string>;
+    // As the file was: a default secret anyone can read, ports on 0.0.0.0.
+    env('gateway').AUTH_JWT_SECRET = '${AUTH_JWT_SECRET:-change-me-dev-secret-at-least-32-bytes-long}';
+    env('ingest').AUTH_JWT_SECRET = 'y'.repeat(40);
+    env('exposure-consumer').AUTH_JWT_SECRET = '${AUTH_JWT_SECRET:?required}';
+    broken.services.gateway.ports = ['8080:8080', '${HERALD_PUBLISH_ADDRESS:-127.0.0.1}:9080:9080'];
+    broken.services.ingest.ports = ['${HERALD_PUBLISH_ADDRESS:-0.0.0.0}:8081:8081'];
+    broken.services.redis.ports = ['6379:6379'];
+    const problems = checkCompose(broken).join('\n');
+    expect(problems).toMatch(/gateway: AUTH_JWT_SECRET ships a value \(\$\{AUTH_JWT_SECRET:-change-me/);
+    expect(problems).toMatch(/ingest: AUTH_JWT_SECRET ships a value \(yyyy/);
+    expect(problems).toMatch(/exposure-consumer: the message for a missing AUTH_JWT_SECRET does not say how to make one/);
+    expect(problems).toMatch(/gateway: publishes 8080 on every interface/);
+    expect(problems).toMatch(/gateway: the admin port 9080 must be published on loopback as written, not \$\{HERALD_PUBLISH_ADDRESS:-127.0.0.1\}/);
+    expect(problems).toMatch(/ingest: publishes 8081 on 0.0.0.0 by default, not on loopback/);
+    expect(problems).toMatch(/redis: publishes 6379 on every interface/);
+  });
+});
+
 describe('k8s/base', () => {
   it('lists every manifest it has and only those', () => {
     expect(checkBaseKustomization()).toEqual([]);
@@ -872,6 +953,30 @@ describe('k8s/base', () => {
     expect(problems).toMatch(/PodDisruptionBudget gateway: allows no voluntary disruption/);
   });
 
+  it('catches an open admin port, metrics scraped from the public port, missing egress limits and unguarded data stores', () => {
+    const broken = clone(base);
+    const policy = (name: string) => specOf<NetworkPolicySpec & { policyTypes?: string[]; egress?: unknown[] }>(find(broken, 'NetworkPolicy', name));
+    const gatewayPolicy = policy('gateway');
+    gatewayPolicy.ingress = [{ ports: [{ port: 8080 }] }, { ports: [{ port: 9080 }] }];
+    policy('ingest').policyTypes = ['Ingress'];
+    delete policy('ingest').egress;
+    policy('exposure-consumer').egress!.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }] });
+    const postgres = policy('postgres');
+    postgres.ingress![0].from!.push({ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway' } } });
+    const withoutRedis = broken.filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === 'redis'));
+    const gw = specOf<DeploymentSpec>(find(withoutRedis, 'Deployment', 'gateway'));
+    gw.template.metadata!.annotations!['prometheus.io/port'] = '8080';
+    specOf<ServiceSpec>(find(withoutRedis, 'Service', 'gateway')).ports!.push({ port: 9080, targetPort: 'admin' });
+    const problems = checkK8s(withoutRedis).join('\n');
+    expect(problems).toMatch(/NetworkPolicy gateway: gateway admin port must come only from pods of the namespace/);
+    expect(problems).toMatch(/no NetworkPolicy limits the egress of the ingest pods/);
+    expect(problems).toMatch(/NetworkPolicy exposure-consumer: an egress rule without ports lets exposure-consumer reach any port/);
+    expect(problems).toMatch(/no NetworkPolicy guards redis/);
+    expect(problems).toMatch(/NetworkPolicy postgres: admits exposure-consumer, gateway, expected exposure-consumer/);
+    expect(problems).toMatch(/Deployment gateway: prometheus.io\/port 8080 is not 9080/);
+    expect(problems).toMatch(/Service gateway: carries the admin port 9080/);
+  });
+
   it('catches config values the schema refuses and a renamed image', () => {
     const broken = clone(base);
     find(broken, 'ConfigMap', 'herald-config').data!.SHUTDOWN_TIMEOUT_MS = 'ten seconds';
@@ -904,6 +1009,27 @@ describe('k8s/base', () => {
     expect(problems).toMatch(/Service Ingest_API: name "Ingest_API" is not a DNS-1035 label/);
     expect(problems).toMatch(/Service Ingest_API: label app\.kubernetes\.io\/name=not a label value is not a valid label value/);
     expect(problems).toMatch(/Pod stray: no schema for apiVersion v1/);
+  });
+});
+
+describe('docs/SECURITY.md', () => {
+  const doc = read('docs/SECURITY.md');
+
+  it('names exactly the NetworkPolicies k8s/base defines, and claims none it lacks', () => {
+    expect(checkNetworkPolicyDoc(doc, base)).toEqual([]);
+  });
+
+  it('catches a policy named but not defined, one defined but not named, and a claim about Redis without one', () => {
+    const withoutStores = base.filter((o) => !(o.kind === 'NetworkPolicy' && ['redis', 'postgres'].includes(o.metadata.name)));
+    const problems = checkNetworkPolicyDoc(doc.replace(/^\| `ingest` \|/m, '| `ingest-api` |'), withoutStores).join('\n');
+    expect(problems).toMatch(/SECURITY.md names NetworkPolicy ingest-api, which k8s\/base does not define/);
+    expect(problems).toMatch(/SECURITY.md names NetworkPolicy redis, which k8s\/base does not define/);
+    expect(problems).toMatch(/NetworkPolicy ingest is not in SECURITY.md's table/);
+    const claim = '# Security\n\nNetwork isolation: the `k8s/` NetworkPolicy restricts who may reach Redis, Postgres and the apps.\n';
+    const claimed = checkNetworkPolicyDoc(claim, withoutStores).join('\n');
+    expect(claimed).toMatch(/no "## Network policies" section/);
+    expect(claimed).toMatch(/says a NetworkPolicy covers redis, but k8s\/base has none selecting redis pods/);
+    expect(claimed).toMatch(/says a NetworkPolicy covers postgres/);
   });
 });
 

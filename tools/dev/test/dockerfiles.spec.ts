@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { APP_NAMES, EXTRA_ENV, ROOT, knownTo, portOf, read, type AppName } from './support/deploy-config';
+import { APP_NAMES, EXTRA_ENV, ROOT, adminPortOf, knownTo, portOf, read, type AppName } from './support/deploy-config';
 
 interface Instruction {
   keyword: string;
@@ -147,8 +147,13 @@ function checkAppDockerfile(app: AppName, text: string): string[] {
   }
   if (env.PORT !== undefined && Number(env.PORT) !== port) problems.push(`${where}: ENV PORT=${env.PORT}, the default is ${port}`);
 
-  const exposed = ofStage(final, 'EXPOSE').flatMap((i) => i.args.split(/\s+/));
-  if (exposed.length !== 1 || exposed[0].split('/')[0] !== String(port)) problems.push(`${where}: EXPOSE ${exposed.join(' ')}, expected ${port}`);
+  const exposed = ofStage(final, 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map((p) => p.split('/')[0]));
+  // The app's port, then its admin port (/metrics) where its config has one.
+  const expected = [port, adminPortOf(app)].filter((p) => p !== undefined).map(String);
+  if (exposed.join(' ') !== expected.join(' ')) problems.push(`${where}: EXPOSE ${exposed.join(' ')}, expected ${expected.join(' ')}`);
+  if (env.ADMIN_PORT !== undefined && Number(env.ADMIN_PORT) !== adminPortOf(app)) {
+    problems.push(`${where}: ENV ADMIN_PORT=${env.ADMIN_PORT}, the default is ${adminPortOf(app)}`);
+  }
 
   const healthchecks = ofStage(final, 'HEALTHCHECK');
   if (healthchecks.length !== 1) problems.push(`${where}: ${healthchecks.length} HEALTHCHECK instructions in the final stage, expected 1`);
@@ -170,13 +175,18 @@ function checkAppDockerfile(app: AppName, text: string): string[] {
   return problems;
 }
 
-/** The instructions with the app's name and port written as placeholders; an app's own node flags aside. */
+/**
+ * The instructions with the app's name and port written as placeholders; an app's own node flags
+ * and its admin port (EXPOSE, where it has one) aside.
+ */
 function normalized(app: AppName, text: string): string[] {
+  const admin = adminPortOf(app);
+  const exposed = (i: Instruction) => (i.keyword === 'EXPOSE' && admin !== undefined ? i.args.split(/\s+/).filter((p) => p !== String(admin)).join(' ') : i.args);
   return parseDockerfile(text).flatMap((s) => [
     `FROM ${s.image} AS ${s.name}`,
     ...s.instructions
       .filter((i) => !(i.keyword === 'ENV' && /^NODE_OPTIONS=/.test(i.args)))
-      .map((i) => `${i.keyword} ${i.args}`.split(app).join('<app>').split(String(portOf(app))).join('<port>')),
+      .map((i) => `${i.keyword} ${exposed(i)}`.split(app).join('<app>').split(String(portOf(app))).join('<port>')),
   ]);
 }
 
@@ -234,7 +244,7 @@ describe('Dockerfiles', () => {
     const broken = gw
       .replace('npm ci --omit=dev', 'npm ci')
       .replace('USER node', 'USER root')
-      .replace('EXPOSE 8080', 'EXPOSE 8081')
+      .replace('EXPOSE 8080 9080', 'EXPOSE 8081')
       .replace('PORT=8080', 'PORT=9090')
       .replace('"apps/gateway/src/main.ts"', '"apps/gateway/src/server.ts"')
       .replace('COPY libs/ libs/', 'COPY libs/ libs/\nCOPY apps/ingest/ apps/ingest/');
@@ -242,7 +252,7 @@ describe('Dockerfiles', () => {
     expect(problems).toMatch(/"--mount=type=cache,target=\/root\/.npm npm ci" installs dev dependencies/);
     expect(problems).toMatch(/no stage runs npm ci --omit=dev/);
     expect(problems).toMatch(/USER root is root/);
-    expect(problems).toMatch(/EXPOSE 8081, expected 8080/);
+    expect(problems).toMatch(/EXPOSE 8081, expected 8080 9080/);
     expect(problems).toMatch(/ENV PORT=9090, the default is 8080/);
     expect(problems).toMatch(/the HEALTHCHECK does not ask \/healthz on port 8080/);
     expect(problems).toMatch(/CMD .* is not \["node", "--import", "tsx", "apps\/gateway\/src\/main.ts"\]/);

@@ -119,16 +119,16 @@ describe.each([
 
   it('keeps at most INBOX_CAP ids, dropping the oldest and counting them', async () => {
     const u = uid('cap');
-    const dropped = await c.counter(stack.apps.ingest.url, 'herald_inbox_dropped_total');
+    const dropped = await c.counter(stack.apps.ingest, 'herald_inbox_dropped_total');
     const sent: string[] = [];
     for (let i = 0; i < INBOX_CAP + 5; i++) sent.push(await c.send([u], i));
-    expect((await c.counter(stack.apps.ingest.url, 'herald_inbox_dropped_total')) - dropped).toBe(5);
+    expect((await c.counter(stack.apps.ingest, 'herald_inbox_dropped_total')) - dropped).toBe(5);
     const client = await c.connect(u, 1);
     await client.waitForMessages(INBOX_CAP);
     const marker = await c.send([u], 'marker'); // the list is full: this drops one more
     await client.waitForMessages(INBOX_CAP + 1);
     expect(ids(client)).toEqual([...sent.slice(5), marker]);
-    expect((await c.counter(stack.apps.ingest.url, 'herald_inbox_dropped_total')) - dropped).toBe(6);
+    expect((await c.counter(stack.apps.ingest, 'herald_inbox_dropped_total')) - dropped).toBe(6);
     await client.close();
   }, 30_000);
 

@@ -25,9 +25,10 @@ export interface GatewaySample {
   pushed: number;
 }
 
-export async function sampleGateway(baseUrl: string): Promise<GatewaySample> {
-  const res = await fetch(`${baseUrl}/metrics`);
-  if (res.status !== 200) throw new Error(`GET ${baseUrl}/metrics answered ${res.status}`);
+/** `adminUrl`: where the gateway serves /metrics (AppProcess.adminUrl, its ADMIN_PORT). */
+export async function sampleGateway(adminUrl: string): Promise<GatewaySample> {
+  const res = await fetch(`${adminUrl}/metrics`);
+  if (res.status !== 200) throw new Error(`GET ${adminUrl}/metrics answered ${res.status}`);
   return parseSample(await res.text());
 }
 

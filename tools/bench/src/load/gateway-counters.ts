@@ -16,9 +16,10 @@ export const GatewayMetric = {
 
 export type Counters = ReadonlyMap<string, number>;
 
-export async function readCounters(baseUrl: string): Promise<Counters> {
-  const res = await fetch(`${baseUrl}/metrics`);
-  if (res.status !== 200) throw new Error(`GET ${baseUrl}/metrics answered ${res.status}`);
+/** `adminUrl`: where the gateway serves /metrics (AppProcess.adminUrl, its ADMIN_PORT). */
+export async function readCounters(adminUrl: string): Promise<Counters> {
+  const res = await fetch(`${adminUrl}/metrics`);
+  if (res.status !== 200) throw new Error(`GET ${adminUrl}/metrics answered ${res.status}`);
   return parseCounters(await res.text());
 }
 

@@ -103,11 +103,11 @@ it('loses no exposure while the Pub/Sub emulator is frozen for 30 s', async () =
     await new Promise((resolve) => setTimeout(resolve, 3_000));
   })();
   total += await traffic(outage);
-  const spilled = await c.counter(stack.apps.gateway.url, 'herald_exposures_published_total{outcome="spilled"}');
+  const spilled = await c.counter(stack.apps.gateway, 'herald_exposures_published_total{outcome="spilled"}');
   await expectExactlyOnce(total);
   // The outage outlasted the memory bound: the spill was used, and is empty again.
   expect(spilled).toBeGreaterThan(0);
-  await waitFor(async () => (await c.counter(stack.apps.gateway.url, 'herald_exposures_spilled')) === 0, {
+  await waitFor(async () => (await c.counter(stack.apps.gateway, 'herald_exposures_spilled')) === 0, {
     what: 'the spill to be empty',
   });
 }, 180_000);

@@ -39,6 +39,9 @@ export function schemaDefault(app: AppName, name: string): unknown {
   return SCHEMAS[app][name].parse(undefined, name);
 }
 export const portOf = (app: AppName): number => schemaDefault(app, 'PORT') as number;
+/** The admin port (/metrics, detailed /readyz) of an app whose config has ADMIN_PORT. */
+export const adminPortOf = (app: AppName): number | undefined =>
+  'ADMIN_PORT' in SCHEMAS[app] ? (schemaDefault(app, 'ADMIN_PORT') as number) : undefined;
 export const shutdownMsOf = (app: AppName): number => schemaDefault(app, 'SHUTDOWN_TIMEOUT_MS') as number;
 export const knownTo = (app: AppName, name: string): boolean => name in SCHEMAS[app] || EXTRA_ENV.has(name);
 export const isApp = (name: string): name is AppName => (APP_NAMES as string[]).includes(name);

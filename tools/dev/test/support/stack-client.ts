@@ -2,7 +2,7 @@
  * Driving a running stack from a test, the way producers and clients do: HTTP to ingest, real
  * WebSocket clients to any gateway, and counters read from each process's /metrics.
  */
-import { fetchMetric, signToken, TestClient, type Stack } from '@herald/testing';
+import { fetchMetric, signToken, TestClient, type AppProcess, type Stack } from '@herald/testing';
 
 export interface SendOptions {
   ttlSeconds?: number;
@@ -78,14 +78,14 @@ export class StackClient {
   }
 
   /** A counter from a process's /metrics (`name` or `name{labels}`), summed over its series; 0 when absent. */
-  counter(url: string, series: string): Promise<number> {
+  counter(app: AppProcess, series: string): Promise<number> {
     const [name, labels = ''] = series.replace(/}$/, '').split('{');
-    return fetchMetric(url, name, labels);
+    return fetchMetric(app.adminUrl, name, labels);
   }
 
   /** Acks applied by every gateway together. */
   async acksApplied(): Promise<number> {
-    const counts = await Promise.all(this.stack.gateways.map((g) => this.counter(g.url, 'herald_gateway_acks_total')));
+    const counts = await Promise.all(this.stack.gateways.map((g) => this.counter(g, 'herald_gateway_acks_total')));
     return counts.reduce((a, b) => a + b, 0);
   }
 }

@@ -69,14 +69,14 @@ export async function startGatewaySource(rig: Rig, topic: string, tag: string, o
     cpuGroups: { gateway: [gateway.pid], clients: clients.pids, producer: [writer.pid] },
     async run(rate, seconds, signal, progress) {
       await clients.reset();
-      const before = await sampleGateway(gateway.url);
+      const before = await sampleGateway(gateway.adminUrl);
       const sent = await writer.request<RunReply>({ type: 'run', rate, seconds }, (seconds + 120) * 1000);
       if (sent.failed > 0) progress(`producer: ${sent.failed} writes failed, the first: ${sent.firstError}`);
       const counts = await clients.untilReceived(sent.sent, { stallMs: CLIENTS_STALL_MS, signal, progress });
       if (counts.closed > 0 || counts.unexpected > 0) {
         progress(`clients: ${counts.closed} closed (first code ${counts.firstCloseCode}), ${counts.unexpected} unexpected frames`);
       }
-      const after = await exposuresSettled(gateway.url, exposuresTaken(before) + counts.received, EXPOSURES_TIMEOUT_MS, signal);
+      const after = await exposuresSettled(gateway.adminUrl, exposuresTaken(before) + counts.received, EXPOSURES_TIMEOUT_MS, signal);
       return {
         events: after.pushed - before.pushed,
         published: exposuresTaken(after) - exposuresTaken(before),

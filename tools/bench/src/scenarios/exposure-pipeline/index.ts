@@ -159,7 +159,7 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   const rate = flags.int('rate');
   const seconds = flags.int('seconds');
   const warmup = flags.int('warmup');
-  const consumerUrl = pipeline.consumer.url;
+  const consumerUrl = pipeline.consumer.adminUrl;
 
   if (warmup > 0) {
     say(`warm-up: ${warmup} s at ${rate}/s`);

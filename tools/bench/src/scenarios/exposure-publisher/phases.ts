@@ -167,10 +167,10 @@ async function measureGateway(
   clients: CountingClient[],
   drive: () => Promise<void>,
 ): Promise<Omit<Measured, 'tally'>> {
-  const baseline: GatewaySample = await sampleGateway(gateway.url);
+  const baseline: GatewaySample = await sampleGateway(gateway.adminUrl);
   const emulatorBefore = cpuSecondsOf(env.emulatorPids);
   const others = env.rigPids.length > 0 ? otherCpu([...env.rigPids, gateway.pid]) : undefined;
-  const watching = watchExposures(gateway.url, {
+  const watching = watchExposures(gateway.adminUrl, {
     expected: env.events,
     baseline,
     intervalMs: SAMPLE_INTERVAL_MS,

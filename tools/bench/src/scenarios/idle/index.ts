@@ -125,7 +125,7 @@ async function run(ctx: ScenarioContext): Promise<Row[]> {
     progress(`connections held; gateway memory sampled again in ${settleMs / 1000} s`);
     await sleep(Math.max(0, settleMs - BASELINE_SETTLE_MS), signal);
     const after = await Promise.all(gateways.map(sampleMemory));
-    const serverHeld = (await Promise.all(gateways.map((g) => readCounters(g.url)))).reduce(
+    const serverHeld = (await Promise.all(gateways.map((g) => readCounters(g.adminUrl)))).reduce(
       (n, counters) => n + metric(counters, GatewayMetric.CONNECTIONS),
       0,
     );
@@ -254,7 +254,7 @@ async function sendLive(
 async function sampleMemory(gateway: AppProcess): Promise<GatewayMemory> {
   const memory = procMemory(gateway.pid);
   if (!memory) throw new Error(`cannot read /proc/${gateway.pid}/status: the idle scenario needs Linux's /proc`);
-  return { rssBytes: memory.rssBytes, heapBytes: metric(await readCounters(gateway.url), GatewayMetric.HEAP_USED) };
+  return { rssBytes: memory.rssBytes, heapBytes: metric(await readCounters(gateway.adminUrl), GatewayMetric.HEAP_USED) };
 }
 
 async function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -12,7 +12,7 @@ export interface PushServer {
   pid: number;
   /** What the clients connect to: the gateway's /ws, or the baseline's root. */
   clientUrl: string;
-  /** The gateway's base URL for /metrics; null for the baseline. */
+  /** The gateway's admin URL (ADMIN_PORT) for /metrics; null for the baseline. */
   metricsUrl: string | null;
   stop(): Promise<unknown>;
 }
@@ -25,7 +25,7 @@ export async function startPushServer(rig: PushRig, target: Target, topic: strin
       target,
       pid: gateway.pid,
       clientUrl: `${gateway.url.replace(/^http/, 'ws')}/ws`,
-      metricsUrl: gateway.url,
+      metricsUrl: gateway.adminUrl,
       stop: () => gateway.stop(),
     };
   }

@@ -90,7 +90,7 @@ async function run(ctx: ScenarioContext): Promise<Row[]> {
     const tokens = await signTokens(rig, userIds, signal);
     const load = (fleet = await LoadFleet.start(clientCount));
     await delay(SETTLE_MS, undefined, { signal });
-    const baseline = await readCounters(gateway.url);
+    const baseline = await readCounters(gateway.adminUrl);
     const cpu = measureCpu(cpuRoles(rig, [gateway], load));
 
     progress(`${users} users connect at once from ${plan.addresses.length} source addresses over ${clientCount} load clients, acking everything`);
@@ -104,7 +104,7 @@ async function run(ctx: ScenarioContext): Promise<Row[]> {
         const stats = await load.stats(messages);
         const allDelivered = stats.withAtLeast >= users;
         if (allDelivered) {
-          acked = metric(await readCounters(gateway.url), GatewayMetric.ACKS) - metric(baseline, GatewayMetric.ACKS);
+          acked = metric(await readCounters(gateway.adminUrl), GatewayMetric.ACKS) - metric(baseline, GatewayMetric.ACKS);
         }
         return {
           done: allDelivered && acked >= expected,
@@ -121,7 +121,7 @@ async function run(ctx: ScenarioContext): Promise<Row[]> {
     const doneAt = watched.at;
     const split = cpu.stop();
     const end = await load.stats(messages);
-    const counters = await readCounters(gateway.url);
+    const counters = await readCounters(gateway.adminUrl);
     acked = metric(counters, GatewayMetric.ACKS) - metric(baseline, GatewayMetric.ACKS);
     const left = await writer.inboxTotal(userIds);
     const memory = procMemory(gateway.pid);
