@@ -3,7 +3,7 @@
  * @herald/types close-codes) or, where the WebSocket implementation shows it, from the HTTP status
  * of a refused upgrade. docs/CLIENT.md explains each choice.
  */
-import { CloseCode } from '@herald/types';
+import { ClientCloseCode, CloseCode } from '@herald/types';
 
 /**
  * - `reconnect`: wait a backoff delay (exponential, full jitter), then connect again.
@@ -22,7 +22,7 @@ export type CloseAction = 'reconnect' | 'restart' | 'refresh' | 'stop';
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.FRAME_TOO_BIG, CloseCode.POLICY]);
 
 /** Close code the client reports when it never reached the server or the connection broke (RFC 6455 1006). */
-export const ABNORMAL_CLOSURE = 1006;
+export const ABNORMAL_CLOSURE = ClientCloseCode.ABNORMAL;
 
 /**
  * @param canRefresh whether a new token can be had (a token provider function, not a fixed string)

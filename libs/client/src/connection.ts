@@ -3,7 +3,7 @@
  * time and (where pings are visible) for the server's heartbeat, and reports its end exactly once.
  * It decides nothing about reconnecting; the client does.
  */
-import type { ServerFrame } from '@herald/types';
+import { ClientCloseCode, type ServerFrame } from '@herald/types';
 import { ABNORMAL_CLOSURE } from './close-policy';
 import {
   dropSocket,
@@ -53,7 +53,7 @@ export const HEARTBEAT_GRACE_MS = 1000;
 /** How long a graceful close may wait for the server's close frame before the socket is dropped. */
 export const CLOSE_TIMEOUT_MS = 2000;
 /** Private-use close code the client sends when it drops a connection it considers dead. */
-export const CLIENT_DROP_CODE = 4000;
+export const CLIENT_DROP_CODE = ClientCloseCode.DROPPED;
 
 const noop = () => undefined;
 

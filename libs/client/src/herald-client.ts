@@ -8,8 +8,8 @@
  *
  * docs/CLIENT.md describes the behaviour and the reasons for it.
  */
-import type { ErrorFrame, MessageFrame, ServerFrame, WelcomeFrame } from '@herald/types';
-import { ackFrames } from './ack-frames';
+import { CloseCode, type ErrorFrame, type MessageFrame, type ServerFrame, type WelcomeFrame } from '@herald/types';
+import { AckQueue } from './ack-queue';
 import { backoffDelay } from './backoff';
 import { ABNORMAL_CLOSURE, closeAction, refusalAction, type CloseAction } from './close-policy';
 import { Connection, type ConnectionEnd } from './connection';
@@ -18,7 +18,7 @@ import { Emitter } from './emitter';
 import { HeraldClientError } from './errors';
 import { MessageStream } from './message-stream';
 import { resolveOptions, type HeraldClientOptions, type ResolvedOptions } from './options';
-import { refreshAt, tokenExpiresAt } from './token';
+import { TokenKeeper } from './token-keeper';
 
 /**
  * - `idle`: created, not started (`connect()` or `messages()` starts it).
@@ -82,8 +82,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   readonly options: ResolvedOptions;
   private stateValue: ClientState = 'idle';
   private readonly delivered: DeliveredIds;
-  /** Ids to acknowledge, in order; a Set so an id is sent once per flush. */
-  private readonly pendingAcks = new Set<string>();
+  private readonly acks: AckQueue;
   private readonly streams = new Set<MessageStream>();
   private readonly statsValue: ClientStats = { sessions: 0, messages: 0, duplicates: 0, idsAcked: 0, ackFrames: 0 };
   /** The connection messages and acks go through. */
@@ -92,16 +91,9 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   private rotating: Connection | null = null;
   /** Connections being closed on purpose; their end is not a disconnect. */
   private readonly retiring = new Set<Connection>();
-  private token?: string;
-  private tokenExpires?: number;
-  /** When the current token should be replaced (epoch ms); Infinity when it need not be. */
-  private tokenStaleAt = Infinity;
-  /** The next connect must ask the provider for a new token. */
-  private needFreshToken = false;
+  private readonly tokens: TokenKeeper;
   private attempt = 0;
   private retryTimer?: ReturnType<typeof setTimeout>;
-  private refreshTimer?: ReturnType<typeof setTimeout>;
-  private ackTimer?: ReturnType<typeof setTimeout>;
   private lastWelcome?: WelcomeFrame;
   private stopInfo?: StoppedInfo;
   private welcomeWaiters: { resolve: (w: WelcomeFrame) => void; reject: (e: unknown) => void }[] = [];
@@ -111,6 +103,21 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     super();
     this.options = resolveOptions(options);
     this.delivered = new DeliveredIds(this.options.dedupeCapacity);
+    this.tokens = new TokenKeeper(this.options.token, this.options.refreshBeforeExpiryMs);
+    this.acks = new AckQueue(
+      {
+        // Held while disconnected, bounded like the id memory; a forgotten one is resent by the
+        // server and acknowledged again then.
+        capacity: this.options.dedupeCapacity,
+        intervalMs: this.options.ackIntervalMs,
+        maxFrameBytes: this.options.maxFrameBytes,
+        onSent: (ids, frames) => {
+          this.statsValue.idsAcked += ids;
+          this.statsValue.ackFrames += frames;
+        },
+      },
+      () => this.active,
+    );
   }
 
   get state(): ClientState {
@@ -128,7 +135,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
 
   /** Ids waiting to be sent in an `ack` frame (held while disconnected). */
   get pendingAckCount(): number {
-    return this.pendingAcks.size;
+    return this.acks.size;
   }
 
   /**
@@ -176,7 +183,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     if (this.stateValue === 'closed') return;
     for (const id of list) {
       this.delivered.markAcked(id);
-      this.queueAck(id);
+      this.acks.add(id);
     }
   }
 
@@ -187,11 +194,11 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.stateValue === 'closed') return;
-      this.flushAcks();
+      this.acks.flush();
       const connections = [this.active, this.rotating].filter((c): c is Connection => c !== null);
       for (const c of connections) this.retiring.add(c);
-      this.finish({ code: 1000, reason: 'closed by the app' });
-      await Promise.all(connections.map((c) => c.close(1000, 'client closed')));
+      this.finish({ code: CloseCode.NORMAL, reason: 'closed by the app' });
+      await Promise.all(connections.map((c) => c.close(CloseCode.NORMAL, 'client closed')));
     })();
     return this.closing;
   }
@@ -202,32 +209,12 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.emit('state', state);
   }
 
-  private canRefresh(): boolean {
-    return typeof this.options.token === 'function';
-  }
-
-  /** The token for the next connection, from the provider when the current one will not do. */
-  private async currentToken(): Promise<string> {
-    const source = this.options.token;
-    if (typeof source === 'string') return source;
-    if (this.token !== undefined && !this.needFreshToken && Date.now() < this.tokenStaleAt) return this.token;
-    const token = await source();
-    if (typeof token !== 'string' || token === '') throw new Error('the token provider returned no token');
-    this.needFreshToken = false;
-    this.token = token;
-    this.tokenExpires = tokenExpiresAt(token);
-    const margin = this.options.refreshBeforeExpiryMs;
-    this.tokenStaleAt =
-      this.tokenExpires === undefined || margin === false ? Infinity : refreshAt(this.tokenExpires, Date.now(), margin);
-    return token;
-  }
-
   /** Open a connection: the main one, or one that replaces it with a renewed token. */
   private async dial(kind: 'primary' | 'rotation'): Promise<void> {
-    const previousExpiry = this.tokenExpires;
+    const previousExpiry = this.tokens.expiresAt;
     let token: string;
     try {
-      token = await this.currentToken();
+      token = await this.tokens.current();
     } catch (err) {
       this.emit('error', new Error(`the token provider failed: ${err instanceof Error ? err.message : String(err)}`));
       if (kind === 'primary' && this.stateValue !== 'closed') {
@@ -240,7 +227,8 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
       if (this.rotating || !this.active?.welcomed) return;
       // A provider that hands back a token expiring no later would make us rotate ever faster; the
       // gateway's 4001 at expiry is the fallback.
-      if (this.tokenExpires === undefined || (previousExpiry !== undefined && this.tokenExpires <= previousExpiry)) {
+      const expiresAt = this.tokens.expiresAt;
+      if (expiresAt === undefined || (previousExpiry !== undefined && expiresAt <= previousExpiry)) {
         this.emit('error', new Error('the token provider returned a token that expires no later than the current one'));
         return;
       }
@@ -298,7 +286,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
       this.rotating = null;
       if (old) {
         this.retiring.add(old);
-        void old.close(1000, 'token renewed');
+        void old.close(CloseCode.NORMAL, 'token renewed');
       }
     }
     this.attempt = 0;
@@ -309,8 +297,8 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     const waiters = this.welcomeWaiters;
     this.welcomeWaiters = [];
     for (const w of waiters) w.resolve(welcome);
-    this.flushAcks();
-    this.scheduleRefresh();
+    this.acks.flush();
+    this.scheduleRenewal();
   }
 
   private deliver(message: MessageFrame): void {
@@ -318,7 +306,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     if (acked !== undefined) {
       this.statsValue.duplicates++;
       // Acknowledged before, yet sent again: that acknowledgement was lost; send it again.
-      if (acked) this.queueAck(message.id);
+      if (acked) this.acks.add(message.id);
       this.emit('duplicate', message);
       return;
     }
@@ -326,47 +314,16 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.delivered.add(message.id, auto);
     this.statsValue.messages++;
     // Queued before the app sees it, so a listener that closes the client still has it acknowledged.
-    if (auto) this.queueAck(message.id);
+    if (auto) this.acks.add(message.id);
     this.emit('message', message);
     for (const stream of this.streams) stream.push(message);
   }
 
-  private queueAck(id: string): void {
-    this.pendingAcks.delete(id);
-    this.pendingAcks.add(id);
-    // Held while disconnected, bounded like the id memory; a forgotten one is resent by the server
-    // and acknowledged again then.
-    if (this.pendingAcks.size > this.options.dedupeCapacity) {
-      this.pendingAcks.delete(this.pendingAcks.values().next().value as string);
-    }
-    if (this.ackTimer === undefined && this.active?.welcomed) {
-      this.ackTimer = setTimeout(() => this.flushAcks(), this.options.ackIntervalMs);
-    }
-  }
-
-  private flushAcks(): void {
-    clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    const connection = this.active;
-    if (this.pendingAcks.size === 0 || !connection?.welcomed || !connection.writable) return;
-    for (const frame of ackFrames(this.pendingAcks, this.options.maxFrameBytes)) {
-      connection.send(frame);
-      this.statsValue.ackFrames++;
-    }
-    this.statsValue.idsAcked += this.pendingAcks.size;
-    this.pendingAcks.clear();
-  }
-
-  private scheduleRefresh(): void {
-    clearTimeout(this.refreshTimer);
-    this.refreshTimer = undefined;
-    if (!this.canRefresh() || this.tokenStaleAt === Infinity) return;
-    this.refreshTimer = setTimeout(() => {
-      this.refreshTimer = undefined;
-      if (this.stateValue !== 'open') return;
-      this.needFreshToken = true;
-      void this.dial('rotation');
-    }, Math.max(0, this.tokenStaleAt - Date.now()));
+  /** Rotate to a connection with a renewed token before the current one expires. */
+  private scheduleRenewal(): void {
+    this.tokens.scheduleRenewal(() => {
+      if (this.stateValue === 'open') void this.dial('rotation');
+    });
   }
 
   private onEnd(connection: Connection, end: ConnectionEnd): void {
@@ -379,9 +336,8 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     }
     if (connection !== this.active) return;
     this.active = null;
-    clearTimeout(this.refreshTimer);
-    clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
+    this.tokens.cancelRenewal();
+    this.acks.cancel();
     if (this.rotating) {
       // A renewed connection is already on its way: it takes over.
       this.active = this.rotating;
@@ -395,13 +351,13 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
 
   /** Decide from how the connection ended: stop, or wait and connect again. */
   private retry(end: ConnectionEnd): void {
-    const canRefresh = this.canRefresh();
+    const canRefresh = this.tokens.renewable;
     const action: CloseAction =
       end.refusedStatus !== undefined ? refusalAction(end.refusedStatus, canRefresh) : closeAction(end.code, canRefresh);
     // A browser hides why an upgrade failed (a 401 looks like a network error): ask for a new token
     // next time, in case that was it.
     if (!end.opened && end.refusedStatus === undefined && canRefresh && !end.revealsRefusals) {
-      this.needFreshToken = true;
+      this.tokens.invalidate();
     }
     const reconnect = this.options.reconnect;
     if (action === 'stop' || !reconnect) {
@@ -413,7 +369,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
       this.attempt = 0;
       delay = Math.floor(this.options.random() * reconnect.restartJitterMs);
     } else {
-      if (action === 'refresh') this.needFreshToken = true;
+      if (action === 'refresh') this.tokens.invalidate();
       delay = backoffDelay(this.attempt++, reconnect, this.options.random);
     }
     this.setState('reconnecting');
@@ -433,7 +389,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     if (!terminal) {
       const how = status ? `HTTP ${status}` : `${end.code} ${end.reason}`;
       error = new HeraldClientError('DISCONNECTED', `The connection ended (${how}) and reconnect is off.`, status ?? end.code);
-    } else if (status === 401 || (status === undefined && end.code === 4001)) {
+    } else if (status === 401 || (status === undefined && end.code === CloseCode.TOKEN_EXPIRED)) {
       error = new HeraldClientError('TOKEN_REJECTED', undefined, status ?? end.code);
     } else if (status !== undefined) {
       const message = `The gateway refused the connection with HTTP ${status}; reconnecting would not help.`;
@@ -453,9 +409,8 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     if (this.stateValue === 'closed') return;
     this.stopInfo = info;
     clearTimeout(this.retryTimer);
-    clearTimeout(this.refreshTimer);
-    clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
+    this.tokens.cancelRenewal();
+    this.acks.cancel();
     const connections = [this.active, this.rotating];
     this.active = null;
     this.rotating = null;

@@ -31,3 +31,14 @@ export const closeReason: Record<CloseCode, string> = {
   [CloseCode.POLICY]: 'policy violation',
   [CloseCode.SLOW_CONSUMER]: 'slow consumer: send buffer over its bound',
 };
+
+/**
+ * Close codes the gateway never sends, but a client meets or sends itself. Kept beside the
+ * Contract table so that no code is a bare number anywhere.
+ */
+export const ClientCloseCode = {
+  /** RFC 6455: the connection failed or broke without a close frame (never sent on the wire). */
+  ABNORMAL: 1006,
+  /** Private use: the client drops a connection it considers dead (no heartbeat, no welcome). */
+  DROPPED: 4000,
+} as const;
