@@ -46,7 +46,7 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
   const { config, logger } = opts;
   const database = await openDatabase(config, logger);
   try {
-    const store = new ExposureStore(database.pool);
+    const store = new ExposureStore(database.pool, database.readPool);
     const http = await createHttpApp({
       headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
       logger,
