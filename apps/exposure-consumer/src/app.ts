@@ -10,7 +10,7 @@ import { createVerifier } from '@herald/auth';
 import type { ConsumerConfig } from '@herald/config';
 import { createHttpApp, runAll } from '@herald/http';
 import type { Logger } from '@herald/logger';
-import { createPubSub, ensureSubscription } from '@herald/pubsub';
+import { createPubSub } from '@herald/pubsub';
 import { openDatabase, type Database } from './db/database';
 import { ExposureStore, type ExposureSink } from './db/exposure-store';
 import { startPartitionMaintenance } from './db/partition-maintenance';
@@ -36,7 +36,10 @@ export interface Consumer {
   database: Database;
   metrics: Registry;
   setReady(ready: boolean): void;
-  /** Creates the topic and subscription unless they exist, then starts the streaming pull. */
+  /**
+   * Creates the topic and subscription unless they exist, then starts the streaming pull. From
+   * then on /readyz answers 503 while no pull is open (the subscriber reopens it with backoff).
+   */
   startPulling(): Promise<void>;
   /** Readiness off, HTTP closed, buffered events written and acknowledged, partition maintenance stopped, Postgres closed. Idempotent. */
   close(): Promise<void>;
@@ -46,7 +49,9 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
   const { config, logger } = opts;
   const database = await openDatabase(config, logger);
   try {
-    const store = new ExposureStore(database.pool);
+    const store = new ExposureStore(database.pool, database.readPool);
+    /** Set by startPulling; before it, no pull is expected (tests build the API alone). */
+    let pullingWanted = false;
     const http = await createHttpApp({
       headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
       logger,
@@ -59,15 +64,20 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
         postgres: async () => {
           await database.pool.query('SELECT 1');
         },
+        // Once pulling was asked for, a consumer that pulls nothing is not ready (it reopens the pull itself).
+        pubsub: async () => {
+          if (pullingWanted && !subscriber.pulling) throw new Error('no streaming pull is open; reopening it with backoff');
+        },
       },
     });
-    const metrics = createConsumerMetrics(http.metrics);
+    const metrics = createConsumerMetrics(http.metrics, () => subscriber.pulling);
     registerExposureRoutes(http.app, { store, verifier: createVerifier(config) });
     registerDashboardRoute(http.app);
 
     const pubsub = createPubSub(config);
     const subscriber = new ExposureSubscriber({
       pubsub,
+      topicName: config.EXPOSURE_TOPIC,
       subscriptionName: config.EXPOSURE_SUBSCRIPTION,
       sink: opts.sink ? opts.sink(store) : store,
       metrics,
@@ -92,8 +102,8 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
       metrics: http.metrics,
       setReady: http.setReady,
       async startPulling() {
-        await ensureSubscription(pubsub, config.EXPOSURE_TOPIC, config.EXPOSURE_SUBSCRIPTION, config.CONSUMER_ACK_DEADLINE_SECONDS);
-        subscriber.start();
+        pullingWanted = true;
+        await subscriber.start();
       },
       close: () =>
         (closing ??= runAll([

@@ -14,9 +14,14 @@ export interface ConsumerMetrics {
   batchSeconds: Histogram<'outcome'>;
   /** How far behind the pushes the store is: age of the oldest event of the last batch written. */
   lagSeconds: Gauge;
+  /** 1 while a streaming pull is open, 0 while none is (read from `pulling()` at each scrape). */
+  pulling: Gauge;
+  /** Streaming pulls reopened after the client had closed one (a status it does not retry). */
+  reopens: Counter;
 }
 
-export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
+/** `pulling` is asked at each scrape whether a streaming pull is open. */
+export function createConsumerMetrics(registry: Registry, pulling: () => boolean): ConsumerMetrics {
   const registers = [registry];
   return {
     received: new Counter({ name: 'herald_exposures_received_total', help: 'Pub/Sub messages received, redeliveries included', registers }),
@@ -41,6 +46,19 @@ export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
     lagSeconds: new Gauge({
       name: 'herald_consumer_lag_seconds',
       help: 'Seconds from the push (deliveredAt) of the oldest event in the last batch written to its commit',
+      registers,
+    }),
+    pulling: new Gauge({
+      name: 'herald_consumer_pulling',
+      help: '1 while the streaming pull from the exposure subscription is open, 0 while no pull runs',
+      registers,
+      collect() {
+        this.set(pulling() ? 1 : 0);
+      },
+    }),
+    reopens: new Counter({
+      name: 'herald_consumer_pull_reopens_total',
+      help: 'Streaming pulls reopened after Pub/Sub ended one with a status the client does not retry',
       registers,
     }),
   };

@@ -204,7 +204,16 @@ describe('ensurePartitions', () => {
         [at(20)],
       );
       const creating = ensurePartitions(pool, silentLogger, { now: day(20), daysBack: 0, daysAhead: 0 });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Commit only once the maintenance is waiting for this transaction's lock on the default partition.
+      await waitFor(
+        async () => {
+          const { rows } = await pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'exposures_default'::regclass`,
+          );
+          return rows[0].n > 0;
+        },
+        { what: 'ensurePartitions to wait for the lock on exposures_default' },
+      );
       await writer.query('COMMIT');
       expect(await creating).toEqual({ created: [dayName(20)], rowsMoved: 1 });
     } finally {

@@ -154,6 +154,14 @@ export const consumerSchema = {
   CONSUMER_ACK_DEADLINE_SECONDS: int(60, 10, 600),
   /** Days of daily exposure partitions kept; older ones are dropped. 0 keeps everything. */
   EXPOSURE_RETENTION_DAYS: int(0, 0, 36_500),
+  /**
+   * Postgres connections for the analyst API (GET /v1/exposures, /v1/exposures/stats, the
+   * dashboard), apart from the writer's: however many analysts query at once, the inserts keep
+   * their own connections. A query that finds none free within 5 s is answered 503 ANALYTICS_BUSY.
+   */
+  CONSUMER_READ_POOL_SIZE: int(4, 1, 100),
+  /** Longest an analyst query may run (or wait for a lock); past it the request gets 503 QUERY_TIMEOUT. */
+  CONSUMER_READ_STATEMENT_TIMEOUT_MS: int(10_000, 100, 600_000),
 };
 
 export type GatewayConfig = Parsed<typeof gatewaySchema>;

@@ -40,6 +40,11 @@ export const ErrorCodes = {
     message: 'The keys that verify tokens cannot be fetched right now; retry shortly with the same token.',
   },
   OVERLOADED: { status: 503, message: 'Too many connections or connection attempts; retry later, with backoff.' },
+  QUERY_TIMEOUT: {
+    status: 503,
+    message: 'The query ran past the analyst API time limit; narrow the time window or the filters, then retry.',
+  },
+  ANALYTICS_BUSY: { status: 503, message: 'Every analyst query connection is busy; retry shortly, with backoff.' },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'This Origin may not open a WebSocket here.' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side; it has been logged.' },
   // WebSocket `error` frame codes

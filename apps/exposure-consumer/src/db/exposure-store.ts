@@ -2,10 +2,12 @@
  * Everything the consumer writes to and reads from Postgres: batches of exposure events
  * (deduplicated by event id and deliveredAt), dead letters, the analysts' filtered pages and the
  * grouped counts. The rows' SQL lives here and nowhere else (the schema's is in schema.ts and
- * partitions.ts).
+ * partitions.ts). Writes go through the writer's pool, the analysts' reads through the reader
+ * pool (database.ts), whose timeouts become QUERY_TIMEOUT / ANALYTICS_BUSY (read-errors.ts).
  */
-import type { Pool } from 'pg';
+import type { Pool, QueryResult, QueryResultRow } from 'pg';
 import type { ExposureEvent } from '@herald/types';
+import { toReadError } from './read-errors';
 
 export interface InsertResult {
   /** Rows written. */
@@ -90,7 +92,11 @@ const GROUP_KEYS: Record<StatsGroup, { key: string; order: string }> = {
 };
 
 export class ExposureStore implements ExposureSink {
-  constructor(private readonly pool: Pool) {}
+  /** `reader` is the analyst API's pool; the writer's by default (tests, tools). */
+  constructor(
+    private readonly pool: Pool,
+    private readonly reader: Pool = pool,
+  ) {}
 
   /**
    * One statement for the whole batch (so one implicit transaction): the events go in as arrays,
@@ -144,7 +150,7 @@ export class ExposureStore implements ExposureSink {
     if (filters.after) {
       where.push(`(delivered_at, event_id) > (${param(filters.after.deliveredAt)}::timestamptz, ${param(filters.after.eventId)})`);
     }
-    const { rows } = await this.pool.query<ExposureRow>(
+    const { rows } = await this.read<ExposureRow>(
       `SELECT ${COLUMNS} FROM exposures
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY delivered_at, event_id
@@ -169,7 +175,7 @@ export class ExposureStore implements ExposureSink {
       where.push(`delivered_at < $${params.length}::timestamptz`);
     }
     params.push(query.limit);
-    const { rows } = await this.pool.query<{ key: string | null; exposures: string; users: string }>(
+    const { rows } = await this.read<{ key: string | null; exposures: string; users: string }>(
       `SELECT ${key} AS key, count(*) AS exposures, count(DISTINCT user_id) AS users
        FROM exposures
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -179,6 +185,15 @@ export class ExposureStore implements ExposureSink {
       params,
     );
     return rows.map((r) => ({ key: r.key, exposures: Number(r.exposures), users: Number(r.users) }));
+  }
+
+  /** An analyst's query, on the reader pool. */
+  private async read<R extends QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
+    try {
+      return await this.reader.query<R>(sql, params);
+    } catch (err) {
+      throw toReadError(err);
+    }
   }
 }
 

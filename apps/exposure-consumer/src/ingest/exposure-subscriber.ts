@@ -12,10 +12,15 @@
  * - A message is acknowledged only after the batch holding it committed. When the write fails the
  *   batch is nacked (Pub/Sub redelivers it, here or to another replica) and writing pauses with an
  *   exponential backoff, so a database outage is not turned into a hot loop.
+ * - The pull does not stop silently. On a status the client does not retry (NOT_FOUND when the
+ *   subscription was deleted, PERMISSION_DENIED) it closes the subscription; we then report no
+ *   pull (`pulling` is false: /readyz 503, herald_consumer_pulling 0) and reopen it with an
+ *   exponential backoff, creating the topic and subscription again if they are gone.
  * - close() stops the stream, writes what is buffered, acknowledges it and closes; idempotent.
  */
 import { Duration, type Message, type PubSub, type Subscription } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
+import { ensureSubscription } from '@herald/pubsub';
 import type { ExposureEvent } from '@herald/types';
 import type { ExposureSink } from '../db/exposure-store';
 import type { ConsumerMetrics } from '../metrics';
@@ -23,7 +28,9 @@ import { parseExposure, storableText } from './parse-exposure';
 
 export interface ExposureSubscriberOptions {
   pubsub: PubSub;
-  /** The subscription; it must exist (see ensureSubscription). */
+  /** The topic the subscription is on; created with it when either is missing. */
+  topicName: string;
+  /** The subscription; created (with `ackDeadlineSeconds`) when it does not exist. */
   subscriptionName: string;
   sink: ExposureSink;
   metrics: ConsumerMetrics;
@@ -46,6 +53,10 @@ export interface ExposureSubscriberOptions {
   retryMaxMs?: number;
   /** How long close() lets outstanding messages finish before nacking them. @default 10000 */
   closeTimeoutMs?: number;
+  /** Pause before the first attempt to reopen a pull that stopped; doubles per failure. @default 1000 */
+  reopenInitialMs?: number;
+  /** Longest pause between attempts to reopen; a pull that ran this long resets the backoff. @default 30000 */
+  reopenMaxMs?: number;
 }
 
 interface Pending {
@@ -69,9 +80,14 @@ export class ExposureSubscriber {
   private failuresInARow = 0;
   private retryAt = 0;
   private closing?: Promise<void>;
+  private reopenTimer?: NodeJS.Timeout;
+  private reopenFailures = 0;
+  private openedAt = 0;
   private readonly log: Logger;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
+  private readonly reopenInitialMs: number;
+  private readonly reopenMaxMs: number;
 
   constructor(private readonly opts: ExposureSubscriberOptions) {
     for (const name of ['batchMax', 'batchMaxMs', 'maxOutstanding', 'ackDeadlineSeconds'] as const) {
@@ -80,12 +96,28 @@ export class ExposureSubscriber {
     this.log = opts.logger.child({ module: 'exposure-subscriber' });
     this.retryInitialMs = opts.retryInitialMs ?? 100;
     this.retryMaxMs = opts.retryMaxMs ?? 10_000;
+    this.reopenInitialMs = opts.reopenInitialMs ?? 1000;
+    this.reopenMaxMs = opts.reopenMaxMs ?? 30_000;
   }
 
-  /** Opens the streaming pull. */
-  start(): void {
+  /** True while a streaming pull is open: started, not closing, and not stopped by the server. */
+  get pulling(): boolean {
+    return this.state === RUNNING && this.subscription?.isOpen === true;
+  }
+
+  /** Creates the topic and subscription unless they exist, then opens the streaming pull. */
+  async start(): Promise<void> {
     if (this.state !== IDLE) throw new Error('ExposureSubscriber.start() may be called once');
     this.state = RUNNING;
+    await this.open();
+    this.log.info({ subscription: this.opts.subscriptionName }, 'pulling exposure events');
+  }
+
+  private async open(): Promise<void> {
+    const { pubsub, topicName, subscriptionName, ackDeadlineSeconds } = this.opts;
+    await ensureSubscription(pubsub, topicName, subscriptionName, ackDeadlineSeconds);
+    // close() may have been called while the subscription was being created.
+    if (this.state !== RUNNING) return;
     const ackDeadline = Duration.from({ seconds: this.opts.ackDeadlineSeconds });
     const subscription = this.opts.pubsub.subscription(this.opts.subscriptionName, {
       flowControl: { maxMessages: this.opts.maxOutstanding, allowExcessMessages: false },
@@ -97,8 +129,50 @@ export class ExposureSubscriber {
     subscription.on('message', (message: Message) => this.onMessage(message));
     // Transient stream errors are retried by the client; what reaches us needs an operator.
     subscription.on('error', (err: Error) => this.log.error({ err }, 'exposure subscription failed'));
+    subscription.on('close', () => this.onClosed(subscription));
     this.subscription = subscription;
-    this.log.info({ subscription: this.opts.subscriptionName }, 'pulling exposure events');
+    this.openedAt = Date.now();
+  }
+
+  /** The client closed the subscription by itself (a status it does not retry): reopen it, later. */
+  private onClosed(subscription: Subscription): void {
+    if (subscription !== this.subscription || this.state !== RUNNING) return;
+    subscription.removeAllListeners('message');
+    // A pull that ran for a while was healthy: its end starts the backoff afresh.
+    if (Date.now() - this.openedAt >= this.reopenMaxMs) this.reopenFailures = 0;
+    this.log.error(
+      { subscription: this.opts.subscriptionName, retryInMs: this.reopenDelay() },
+      'the streaming pull stopped (see the error above); no exposure is pulled until it is reopened',
+    );
+    this.scheduleReopen();
+  }
+
+  private reopenDelay(): number {
+    return Math.min(this.reopenMaxMs, this.reopenInitialMs * 2 ** this.reopenFailures);
+  }
+
+  private scheduleReopen(): void {
+    const delay = this.reopenDelay();
+    this.reopenFailures += 1;
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      void this.reopen();
+    }, delay);
+  }
+
+  private async reopen(): Promise<void> {
+    if (this.state !== RUNNING) return;
+    try {
+      await this.open();
+    } catch (err) {
+      if (this.state !== RUNNING) return;
+      this.log.error({ err, retryInMs: this.reopenDelay() }, 'reopening the exposure subscription failed; trying again');
+      this.scheduleReopen();
+      return;
+    }
+    if (this.state !== RUNNING) return;
+    this.opts.metrics.reopens.inc();
+    this.log.warn({ subscription: this.opts.subscriptionName }, 'streaming pull reopened');
   }
 
   /** Stops pulling, writes and acknowledges what is buffered, closes the stream. */
@@ -111,6 +185,7 @@ export class ExposureSubscriber {
     const wasRunning = this.state === RUNNING;
     this.state = CLOSING;
     clearTimeout(this.timer);
+    clearTimeout(this.reopenTimer);
     if (!wasRunning || !this.subscription) {
       this.state = CLOSED;
       return;

@@ -45,7 +45,15 @@ const errorBody = {
   required: ['error'],
 } as const;
 
-const errors = { 400: errorBody, 401: errorBody, 403: errorBody } as const;
+const errors = {
+  400: errorBody,
+  401: errorBody,
+  403: errorBody,
+  503: {
+    ...errorBody,
+    description: 'QUERY_TIMEOUT: the query ran past CONSUMER_READ_STATEMENT_TIMEOUT_MS; ANALYTICS_BUSY: every analyst connection was busy.',
+  },
+} as const;
 
 export const exposureEventSchema = {
   type: 'object',
