@@ -6,6 +6,8 @@ import { SignJWT } from 'jose';
 import { createLogger } from '@herald/logger';
 import { exitOnSignals } from '@herald/http';
 import { startStack } from '@herald/testing';
+import { join } from 'node:path';
+import { loadDevConfig } from './config';
 
 const DEMO_USER = 'demo';
 /** Each app gets 15 s to stop; the whole stack this long. */
@@ -21,7 +23,10 @@ async function sign(secret: string, sub: string, scope?: string): Promise<string
 }
 
 async function main(): Promise<void> {
-  const stack = await startStack({ env: process.env, onLine: (name, line) => process.stdout.write(`[${name}] ${line}\n`) });
+  const config = loadDevConfig();
+  const env = { ...process.env, EMBEDDED_PG_DIR: process.env.EMBEDDED_PG_DIR ?? join(config.HERALD_DEV_DIR, 'postgres') };
+  const ports = { gateway: config.HERALD_DEV_GATEWAY_PORT, ingest: config.HERALD_DEV_INGEST_PORT, 'exposure-consumer': config.HERALD_DEV_CONSUMER_PORT };
+  const stack = await startStack({ env, ports, onLine: (name, line) => process.stdout.write(`[${name}] ${line}\n`) });
   const secret = stack.env.AUTH_JWT_SECRET;
   const { gateway, ingest } = stack.apps;
   const consumer = stack.apps['exposure-consumer'];
