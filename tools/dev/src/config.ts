@@ -3,7 +3,7 @@
  * the environment goes to the apps as it is (see libs/testing `startStack`).
  */
 import { join } from 'node:path';
-import { int, parseEnv, str, type Parsed } from '@herald/config';
+import { int, optionalStr, parseEnv, str, type Parsed } from '@herald/config';
 import { DEFAULT_PORTS, REPO_ROOT } from '@herald/testing';
 
 export const devSchema = {
@@ -19,6 +19,10 @@ export const devSchema = {
   HERALD_DEV_INGEST_PORT: int(DEFAULT_PORTS.ingest, 1, 65535),
   /** The exposure-consumer API's port. */
   HERALD_DEV_CONSUMER_PORT: int(DEFAULT_PORTS['exposure-consumer'], 1, 65535),
+  /** The consumer's own: with it there is no embedded Postgres for the launcher to look after. */
+  DATABASE_URL: optionalStr(),
+  /** The consumer's own; unset, the launcher gives it `<HERALD_DEV_DIR>/postgres`. */
+  EMBEDDED_PG_DIR: optionalStr(),
 };
 
 export type DevConfig = Parsed<typeof devSchema>;
