@@ -70,11 +70,11 @@ async function startLauncher(env: Record<string, string> = {}): Promise<Launcher
   return launcher;
 }
 
-function herald(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // No REDIS_URL, no URLs, no secret: only where this test's launcher keeps its state.
+function herald(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // No REDIS_URL, no URLs, no secret unless `env` says so: only where this test's launcher keeps its state.
   const child = spawn(process.execPath, [HERALD_BIN, ...args], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HERALD_DEV_DIR: devDir },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HERALD_DEV_DIR: devDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -140,6 +140,14 @@ it('leaves its endpoints in dev.json (0600); `herald send` and `herald inbox dem
   expect({ code: inbox.code, stderr: inbox.stderr }).toEqual({ code: 0, stderr: '' });
   expect(inbox.stdout).toContain('2 offline messages');
   for (const id of ids) expect(inbox.stdout).toContain(id);
+  // The environment, and a flag over it, still win over dev.json (closed ports: nothing is read).
+  const [fromEnv, fromFlag] = [`redis://127.0.0.1:${await freePort()}`, `redis://127.0.0.1:${await freePort()}`];
+  const [envWins, flagWins] = await Promise.all([
+    herald(['inbox', 'demo'], { REDIS_URL: fromEnv }),
+    herald(['inbox', 'demo', '--redis', fromFlag], { REDIS_URL: fromEnv }),
+  ]);
+  expect(envWins).toMatchObject({ code: 1, stderr: expect.stringContaining(`Redis at ${fromEnv}`) });
+  expect(flagWins).toMatchObject({ code: 1, stderr: expect.stringContaining(`Redis at ${fromFlag}`) });
 });
 
 it('SIGKILL of the launcher: within seconds nothing it started is running', async () => {
