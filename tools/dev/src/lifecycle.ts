@@ -72,7 +72,10 @@ export function watchLifecycle(): Lifecycle {
       up = { stack, stop };
       const apps = [...stack.gateways, stack.apps.ingest, stack.apps['exposure-consumer']].filter(Boolean);
       for (const app of apps) {
-        app.child.once('exit', (code, signal) => shutdown(`${app.name} (pid ${app.pid}) exited (${signal ?? `code ${code}`})`, 1));
+        const exited = (code: number | null, signal: NodeJS.Signals | null) =>
+          shutdown(`${app.name} (pid ${app.pid}) exited (${signal ?? `code ${code}`})`, 1);
+        if (app.child.exitCode !== null || app.child.signalCode !== null) exited(app.child.exitCode, app.child.signalCode);
+        else app.child.once('exit', exited);
       }
     },
   };

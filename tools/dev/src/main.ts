@@ -16,7 +16,7 @@ import { REPO_ROOT, startStack, type Stack } from '@herald/testing';
 import { loadDevConfig } from './config';
 import { watchLifecycle } from './lifecycle';
 import { postmasterOf, STOP_GRACE_MS, stopProcesses } from './reap';
-import { reclaimLeftovers } from './reclaim';
+import { reclaimLeftovers, reclaimPorts } from './reclaim';
 
 const DEMO_USER = 'demo';
 const WATCHDOG = join(__dirname, 'watchdog.ts');
@@ -56,7 +56,12 @@ async function main(): Promise<void> {
   // 0755: when we are root, Postgres runs as its own user and must reach postgres/ inside.
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
   const postgresDir = config.DATABASE_URL ? undefined : resolve(config.EMBEDDED_PG_DIR ?? join(stateDir, 'postgres'));
-  for (const line of await reclaimLeftovers(stateDir, postgresDir)) say(`[dev] ${line}\n`);
+  const appPorts = [
+    { port: config.HERALD_DEV_GATEWAY_PORT, setting: 'HERALD_DEV_GATEWAY_PORT' },
+    { port: config.HERALD_DEV_INGEST_PORT, setting: 'HERALD_DEV_INGEST_PORT' },
+    { port: config.HERALD_DEV_CONSUMER_PORT, setting: 'HERALD_DEV_CONSUMER_PORT' },
+  ];
+  for (const line of [...(await reclaimLeftovers(stateDir, postgresDir)), ...(await reclaimPorts(appPorts))]) say(`[dev] ${line}\n`);
   startWatchdog(stateDir, postgresDir);
 
   const stack = await startStack({

@@ -6,7 +6,9 @@
  */
 import { unlinkSync } from 'node:fs';
 import { removeDevStackFile } from '@herald/config';
-import { isRunning } from './proc';
+import { REPO_ROOT } from '@herald/testing';
+import { portFree, portOwner } from './port-owner';
+import { isRunning, parentOf } from './proc';
 import { foreignConsumerOf, label, postmasterOf, STOP_GRACE_MS, stopProcesses } from './reap';
 import { readRunRecord, removeRunRecord } from './run-record';
 
@@ -43,18 +45,49 @@ export async function reclaimLeftovers(stateDir: string, postgresDir: string | u
   const postmaster = postgresDir ? postmasterOf(postgresDir) : undefined;
   if (postmaster?.running) {
     const consumer = foreignConsumerOf(postmaster.running, []);
-    if (consumer) {
+    // A consumer adopted by init lost its launcher (one that kept no record, as before dev-run.json).
+    if (consumer && parentOf(consumer.pid)?.pid === 1) {
+      await stopProcesses([consumer], STOP_GRACE_MS);
+      said.push(`stopped an orphaned exposure-consumer (pid ${consumer.pid}) that ran the Postgres on ${postgresDir}`);
+    } else if (consumer) {
       throw new DevStackInUseError(
         `the embedded Postgres in ${postgresDir} is in use by an exposure-consumer (pid ${consumer.pid}) this launcher did not start; ` +
           'stop it first, or set EMBEDDED_PG_DIR elsewhere',
       );
     }
-    await stopProcesses([postmaster.running], STOP_GRACE_MS);
-    said.push(`stopped a Postgres left running on ${postgresDir} (pid ${postmaster.pid})`);
+    if ((await stopProcesses([postmaster.running], STOP_GRACE_MS)).length > 0) said.push(`stopped a Postgres left running on ${postgresDir} (pid ${postmaster.pid})`);
   } else if (postmaster) {
     // Its pid is gone or is another program now; Postgres would refuse to start while that pid lives.
     unlinkSync(postmaster.pidFile);
     said.push(`removed a stale ${postmaster.pidFile} (pid ${postmaster.pid} is not a Postgres on it)`);
+  }
+  return said;
+}
+
+/** A port the launcher is about to give an app, and the setting that chooses it. */
+export interface AppPort {
+  port: number;
+  setting: string;
+}
+
+/**
+ * Makes sure each port is free: a Herald app of this checkout that lost its launcher (adopted by
+ * init, as one left by a launcher that kept no record) is stopped, anything else is refused with
+ * the setting to change. Without this a leftover app would answer the new one's readiness probe.
+ */
+export async function reclaimPorts(ports: AppPort[]): Promise<string[]> {
+  const said: string[] = [];
+  for (const { port, setting } of ports) {
+    if (await portFree(port)) continue;
+    const owner = portOwner(port);
+    const orphanedApp = owner && owner.command.includes(`${REPO_ROOT}/apps/`) && parentOf(owner.pid)?.pid === 1;
+    if (!orphanedApp) {
+      throw new DevStackInUseError(
+        `port ${port} is in use${owner ? ` by ${label(owner)}: ${owner.command.slice(0, 120)}` : ''}; stop it, or set ${setting} to another port`,
+      );
+    }
+    await stopProcesses([owner], STOP_GRACE_MS);
+    said.push(`stopped ${label(owner)}, left running on port ${port} by an earlier npm run dev`);
   }
   return said;
 }

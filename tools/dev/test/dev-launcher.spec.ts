@@ -213,6 +213,23 @@ it('SIGKILL of the launcher and of its watchdog: the next start stops what they 
   expect(named(remember(running), /postgres -D/)).toHaveLength(1);
 });
 
+it('what a launcher with no record left (as before dev-run.json): the next start stops the apps and Postgres in its way', async () => {
+  running ??= await startLauncher();
+  const procs = remember(running);
+  const record = readRunRecord(devDir)!;
+  process.kill(record.watchdog.pid, 'SIGKILL');
+  running.child.kill('SIGKILL');
+  await waitFor(() => !isRunning(record.watchdog) && !isRunning(record.launcher), { what: 'launcher and watchdog to die' });
+  rmSync(join(devDir, 'dev-run.json'));
+  const inTheWay = [...named(procs, /postgres -D/), ...named(procs, /apps\/(gateway|ingest|exposure-consumer)\/src\/main\.ts/)].filter(isRunning);
+  expect(named(inTheWay, /postgres -D/)).toHaveLength(1);
+  running = await startLauncher();
+  expect(running.output()).toMatch(/\[dev\] stopped (an orphaned exposure-consumer|a Postgres left running)/);
+  // Its redis-server and emulator (on ports nobody asks for again) cannot be told from a stranger's.
+  expect(inTheWay.filter(isRunning)).toEqual([]);
+  expect(named(remember(running), /apps\/(gateway|ingest|exposure-consumer)\/src\/main\.ts/)).toHaveLength(3);
+});
+
 it('SIGHUP to its process group (the terminal closed): it stops, and so does everything it started', async () => {
   running ??= await startLauncher();
   const procs = remember(running);
