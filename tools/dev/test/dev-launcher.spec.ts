@@ -242,6 +242,18 @@ it('SIGHUP to its process group (the terminal closed): it stops, and so does eve
   running = undefined;
 });
 
+it('one of its apps crashing: it stops everything else and exits 1', async () => {
+  const launcher = (running ??= await startLauncher());
+  const procs = remember(launcher);
+  const exited = new Promise<number | null>((resolve) => launcher.child.once('exit', (code) => resolve(code)));
+  const [gateway] = named(procs, /apps\/gateway\/src\/main\.ts/);
+  process.kill(gateway.pid, 'SIGKILL');
+  await allGone(procs, 'every process of the launcher to end after its gateway crashed');
+  expect(await exited).toBe(1);
+  expect(launcher.output()).toContain(`[dev] gateway (pid ${gateway.pid}) exited (SIGKILL): stopping everything`);
+  running = undefined;
+});
+
 it('stdout gone (the reader of its pipe ended): it stops, and so does everything it started', async () => {
   // At info level a category send makes ingest print a line, which the launcher then cannot write.
   const launcher = (running = await startLauncher({ LOG_LEVEL: 'info' }));
