@@ -24,6 +24,8 @@ herald <command> --help describes each. Settings come from flags, else the envir
   HERALD_CONSUMER_URL (http://127.0.0.1:8082)   HERALD_TOKEN (a producer's or analyst's token)
   HERALD_DEV_SECRET or AUTH_JWT_SECRET (the dev secret; tokens are minted with it when none is given)
   AUTH_ISSUER, AUTH_AUDIENCE (claims of minted tokens)   REDIS_URL or REDIS_CLUSTER_NODES (inbox)
+else, while npm run dev runs in this checkout, the URLs, Redis and dev secret it left in
+.herald/dev.json (HERALD_DEV_DIR), else the defaults above.
 
 Exit codes: 0 done, 1 a service refused or failed (or could not be reached), 2 usage error,
 3 not configured (no token and no dev secret, or a secret that is not a dev one).
@@ -54,7 +56,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     }
     let config;
     try {
-      config = loadCliConfig(env);
+      config = loadCliConfig(env, (line) => io.stderr.write(`herald: ${line}\n`));
     } catch (err) {
       if (err instanceof ConfigError) throw new CliError(ExitCode.NOT_CONFIGURED, err.message);
       throw err;

@@ -18,8 +18,8 @@ export function devSecret({ flag, config }: DevSecretSource): string {
   const secret = flag ?? config.HERALD_DEV_SECRET ?? config.AUTH_JWT_SECRET;
   if (secret === undefined) {
     throw notConfigured(
-      'no dev secret: `npm run dev` prints the one it generated (AUTH_JWT_SECRET dev-only-…); ' +
-        'pass it with --secret or set HERALD_DEV_SECRET',
+      'no dev secret: `npm run dev` prints the one it generated (AUTH_JWT_SECRET dev-only-…) and leaves it in ' +
+        '.herald/dev.json while it runs; pass it with --secret or set HERALD_DEV_SECRET',
     );
   }
   if (!isDevSecret(secret)) {

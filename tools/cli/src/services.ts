@@ -1,6 +1,6 @@
-/** Where each service is: a flag, else the CLI's environment, else the `npm run dev` default. */
+/** Where each service is: a flag, else the CLI's environment, else `npm run dev`'s dev.json, else the default. */
 import type { Args } from './command';
-import type { CliConfig } from './config';
+import { settingOrigin, type CliConfig } from './config';
 import { usageError } from './cli-error';
 import type { Service } from './http';
 
@@ -20,7 +20,7 @@ export function ingestService(args: Args, config: CliConfig): Service {
   return {
     name: 'ingest',
     baseUrl: flag ? checkedUrl('ingest', flag, ['http:', 'https:']) : (config.HERALD_INGEST_URL as string),
-    setting: flag ? '--ingest' : 'HERALD_INGEST_URL (or --ingest)',
+    setting: flag ? '--ingest' : settingOrigin(config, 'HERALD_INGEST_URL', '--ingest'),
   };
 }
 
@@ -29,7 +29,7 @@ export function consumerService(args: Args, config: CliConfig): Service {
   return {
     name: 'exposure-consumer',
     baseUrl: flag ? checkedUrl('consumer', flag, ['http:', 'https:']) : (config.HERALD_CONSUMER_URL as string),
-    setting: flag ? '--consumer' : 'HERALD_CONSUMER_URL (or --consumer)',
+    setting: flag ? '--consumer' : settingOrigin(config, 'HERALD_CONSUMER_URL', '--consumer'),
   };
 }
 

@@ -1,15 +1,25 @@
 /**
  * `npm run dev`: start the whole stack, print where everything is, a demo token and a curl that
  * sends the demo user a message; Ctrl-C stops it all.
+ *
+ * In its state directory (HERALD_DEV_DIR, `.herald` by default) it leaves, while it runs,
+ * `dev.json` (the endpoints and dev secret, where the herald CLI finds them) and, kept by its
+ * watchdog, `dev-run.json` (the processes it started). However it ends, the watchdog stops what it
+ * started; at start it stops what an earlier run left (see reclaim.ts) and says so.
  */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
-import { createLogger } from '@herald/logger';
-import { exitOnSignals } from '@herald/http';
-import { startStack } from '@herald/testing';
+import { isDevSecret, removeDevStackFile, writeDevStackFile, type DevStackFile } from '@herald/config';
+import { REPO_ROOT, startStack, type Stack } from '@herald/testing';
+import { loadDevConfig } from './config';
+import { watchLifecycle } from './lifecycle';
+import { postmasterOf, STOP_GRACE_MS, stopProcesses } from './reap';
+import { reclaimLeftovers, reclaimPorts } from './reclaim';
 
 const DEMO_USER = 'demo';
-/** Each app gets 15 s to stop; the whole stack this long. */
-const STOP_TIMEOUT_MS = 60_000;
+const WATCHDOG = join(__dirname, 'watchdog.ts');
 
 async function sign(secret: string, sub: string, scope?: string): Promise<string> {
   return new SignJWT(scope ? { scope } : {})
@@ -20,8 +30,54 @@ async function sign(secret: string, sub: string, scope?: string): Promise<string
     .sign(new TextEncoder().encode(secret));
 }
 
+function startWatchdog(stateDir: string, postgresDir: string | undefined): void {
+  const args = ['--import', 'tsx', WATCHDOG, stateDir, String(process.pid), ...(postgresDir ? [postgresDir] : [])];
+  // Its own session: Ctrl-C and a closed terminal reach the launcher's group, not the watchdog.
+  spawn(process.execPath, args, { cwd: REPO_ROOT, detached: true, stdio: 'ignore' }).unref();
+}
+
+/** The herald CLI's settings for this stack (its own variable names). */
+function cliSettings(stack: Stack): DevStackFile['settings'] {
+  const secret = stack.env.AUTH_JWT_SECRET;
+  return {
+    HERALD_GATEWAY_URL: `${stack.apps.gateway.url.replace(/^http/, 'ws')}/ws`,
+    HERALD_INGEST_URL: stack.apps.ingest.url,
+    HERALD_CONSUMER_URL: stack.apps['exposure-consumer'].url,
+    ...(stack.env.REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: stack.env.REDIS_CLUSTER_NODES } : { REDIS_URL: stack.env.REDIS_URL }),
+    ...(isDevSecret(secret) ? { HERALD_DEV_SECRET: secret } : {}),
+  };
+}
+
 async function main(): Promise<void> {
-  const stack = await startStack({ env: process.env, onLine: (name, line) => process.stdout.write(`[${name}] ${line}\n`) });
+  const lifecycle = watchLifecycle();
+  const { say } = lifecycle;
+  const config = loadDevConfig();
+  const stateDir = resolve(config.HERALD_DEV_DIR);
+  // 0755: when we are root, Postgres runs as its own user and must reach postgres/ inside.
+  mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+  const postgresDir = config.DATABASE_URL ? undefined : resolve(config.EMBEDDED_PG_DIR ?? join(stateDir, 'postgres'));
+  const appPorts = [
+    { port: config.HERALD_DEV_GATEWAY_PORT, setting: 'HERALD_DEV_GATEWAY_PORT' },
+    { port: config.HERALD_DEV_INGEST_PORT, setting: 'HERALD_DEV_INGEST_PORT' },
+    { port: config.HERALD_DEV_CONSUMER_PORT, setting: 'HERALD_DEV_CONSUMER_PORT' },
+  ];
+  for (const line of [...(await reclaimLeftovers(stateDir, postgresDir)), ...(await reclaimPorts(appPorts))]) say(`[dev] ${line}\n`);
+  startWatchdog(stateDir, postgresDir);
+
+  const stack = await startStack({
+    env: { ...process.env, ...(postgresDir ? { EMBEDDED_PG_DIR: postgresDir } : {}) },
+    ports: { gateway: config.HERALD_DEV_GATEWAY_PORT, ingest: config.HERALD_DEV_INGEST_PORT, 'exposure-consumer': config.HERALD_DEV_CONSUMER_PORT },
+    onLine: (name, line) => say(`[${name}] ${line}\n`),
+  });
+  lifecycle.running(stack, async () => {
+    removeDevStackFile(stateDir, process.pid);
+    await stack.stop();
+    // A consumer that died of the terminal's SIGHUP could not stop its Postgres.
+    const postmaster = postgresDir ? postmasterOf(postgresDir) : undefined;
+    if (postmaster?.running) await stopProcesses([postmaster.running], STOP_GRACE_MS);
+  });
+  const devFile = writeDevStackFile(stateDir, { pid: process.pid, startedAt: new Date().toISOString(), settings: cliSettings(stack) });
+
   const secret = stack.env.AUTH_JWT_SECRET;
   const { gateway, ingest } = stack.apps;
   const consumer = stack.apps['exposure-consumer'];
@@ -33,7 +89,8 @@ async function main(): Promise<void> {
     `  exposure-consumer  ${consumer.url}   (API docs ${consumer.url}/docs)`,
     `  redis              ${stack.env.REDIS_URL ?? stack.env.REDIS_CLUSTER_NODES}`,
     `  pubsub emulator    ${stack.env.PUBSUB_EMULATOR_HOST}${stack.pubsub ? ` (${stack.pubsub.kind})` : ''}`,
-    `  postgres           ${stack.env.DATABASE_URL ? 'DATABASE_URL' : `embedded, data in ${stack.env.EMBEDDED_PG_DIR}`}`,
+    `  postgres           ${postgresDir ? `embedded, data in ${postgresDir}` : 'DATABASE_URL'}`,
+    `  herald CLI         ${devFile}   (these settings, while the stack runs)`,
   ];
   if (stack.devSecret) lines.push(`  AUTH_JWT_SECRET    ${stack.devSecret}   (development only, never in production)`);
   if (secret) {
@@ -50,19 +107,17 @@ async function main(): Promise<void> {
       `  curl -s ${consumer.url}/v1/exposures -H 'Authorization: Bearer ${producerToken}'`,
       `  or open the dashboard: ${consumer.url}/#token=${producerToken}`,
     );
-    if (stack.devSecret) {
+    if (isDevSecret(secret)) {
       lines.push(
-        'Or with the herald command line (docs/CLI.md), in another shell:',
-        `  export HERALD_DEV_SECRET=${stack.devSecret}`,
+        'Or with the herald command line (docs/CLI.md), in another shell of this checkout; it finds this stack by itself:',
         `  npx herald tail ${DEMO_USER}`,
         `  npx herald send --user ${DEMO_USER} '{"text":"hello"}'`,
+        `  npx herald inbox ${DEMO_USER}`,
       );
     }
   }
   lines.push('', 'Ctrl-C stops everything.', '');
-  process.stdout.write(lines.join('\n'));
-
-  exitOnSignals({ close: stack.stop }, createLogger({ app: 'dev', level: 'info' }), STOP_TIMEOUT_MS);
+  say(lines.join('\n'));
 }
 
 main().catch((err: unknown) => {

@@ -3,6 +3,7 @@ import { createRedis, decodeMessage, loadMessages, readInbox } from '@herald/red
 import { isUserId, type MessageFrame } from '@herald/types';
 import type { Command } from '../command';
 import { failure, usageError } from '../cli-error';
+import { settingOrigin } from '../config';
 import { redisUrl } from '../services';
 import { formatTable } from '../table';
 
@@ -28,7 +29,9 @@ shows as "(expired)"; the gateway drops such ids at the next delivery.
 
 Options:
   --json          one JSON object per line: {"position","id","message"|null,"expiresAt"}
-  --redis <url>   Redis (default: REDIS_URL, or REDIS_CLUSTER_NODES for a Cluster, or redis://127.0.0.1:6379)
+  --redis <url>   Redis (default: REDIS_URL, or REDIS_CLUSTER_NODES for a Cluster, else the Redis
+                  of the npm run dev that runs in this checkout (.herald/dev.json), else
+                  redis://127.0.0.1:6379)
   -h, --help      this help
 `,
   options: {
@@ -42,6 +45,7 @@ Options:
     const url = redisUrl(args, config);
     const cluster = flag ? undefined : config.REDIS_CLUSTER_NODES;
     const where = cluster ? `the Redis Cluster at ${cluster.map((n) => `${n.host}:${n.port}`).join(',')}` : `Redis at ${url}`;
+    const origin = flag ? '--redis' : settingOrigin(config, cluster ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL', '--redis');
     const redis = createRedis({ REDIS_URL: url, REDIS_CLUSTER_NODES: cluster }, 'commands', 'herald-cli');
     // A failed connection attempt is reported by the command that waits for it, not as an event.
     redis.on('error', () => undefined);
@@ -52,7 +56,7 @@ Options:
           return { ids: inbox, bodies: await loadMessages(redis, inbox) };
         })(),
       ).catch((err: unknown) => {
-        throw failure(`cannot read ${where} (${(err as Error).message}); set --redis or REDIS_URL`);
+        throw failure(`cannot read ${where} (${(err as Error).message}); it comes from ${origin}`);
       });
       const entries = ids.map((id, i) => {
         const body = bodies[i];

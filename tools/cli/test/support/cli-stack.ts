@@ -64,11 +64,17 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+/**
+ * An `npm run dev` state directory that holds nothing: the CLI under test must not pick up the
+ * dev.json of a stack a developer runs in this checkout.
+ */
+const NO_DEV_STACK = join(tmpdir(), `herald-cli-no-dev-stack-${process.pid}`);
+
 /** Start `herald …` (the package.json bin) as a child process. */
 export function spawnHerald(args: string[], env: Record<string, string | undefined>): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [HERALD_BIN, ...args], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HERALD_DEV_DIR: NO_DEV_STACK, ...env },
   });
 }
 
