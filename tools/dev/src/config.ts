@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { int, optionalStr, parseEnv, str, type Parsed } from '@herald/config';
-import { DEFAULT_PORTS, REPO_ROOT } from '@herald/testing';
+import { DEFAULT_ADMIN_PORT, DEFAULT_PORTS, REPO_ROOT } from '@herald/testing';
 
 export const devSchema = {
   /**
@@ -17,6 +17,8 @@ export const devSchema = {
   HERALD_DEV_GATEWAY_PORT: int(DEFAULT_PORTS.gateway, 1, 65535),
   /** The ingest API's port. */
   HERALD_DEV_INGEST_PORT: int(DEFAULT_PORTS.ingest, 1, 65535),
+  /** The gateway's admin port (/metrics, detailed /readyz). */
+  HERALD_DEV_ADMIN_PORT: int(DEFAULT_ADMIN_PORT, 1, 65535),
   /** The exposure-consumer API's port. */
   HERALD_DEV_CONSUMER_PORT: int(DEFAULT_PORTS['exposure-consumer'], 1, 65535),
   /** The consumer's own: with it there is no embedded Postgres for the launcher to look after. */

@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     { port: config.HERALD_DEV_GATEWAY_PORT, setting: 'HERALD_DEV_GATEWAY_PORT' },
     { port: config.HERALD_DEV_INGEST_PORT, setting: 'HERALD_DEV_INGEST_PORT' },
     { port: config.HERALD_DEV_CONSUMER_PORT, setting: 'HERALD_DEV_CONSUMER_PORT' },
+    { port: config.HERALD_DEV_ADMIN_PORT, setting: 'HERALD_DEV_ADMIN_PORT' },
   ];
   for (const line of [...(await reclaimLeftovers(stateDir, postgresDir)), ...(await reclaimPorts(appPorts))]) say(`[dev] ${line}\n`);
   startWatchdog(stateDir, postgresDir);
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   const stack = await startStack({
     env: { ...process.env, ...(postgresDir ? { EMBEDDED_PG_DIR: postgresDir } : {}) },
     ports: { gateway: config.HERALD_DEV_GATEWAY_PORT, ingest: config.HERALD_DEV_INGEST_PORT, 'exposure-consumer': config.HERALD_DEV_CONSUMER_PORT },
+    adminPort: config.HERALD_DEV_ADMIN_PORT,
     onLine: (name, line) => say(`[${name}] ${line}\n`),
   });
   lifecycle.running(stack, async () => {

@@ -114,6 +114,7 @@ beforeAll(async () => {
     HERALD_DEV_GATEWAY_PORT: String(await freePort()),
     HERALD_DEV_INGEST_PORT: String(await freePort()),
     HERALD_DEV_CONSUMER_PORT: String(await freePort()),
+    HERALD_DEV_ADMIN_PORT: String(await freePort()),
     EMBEDDED_PG_PORT: String(await freePort()),
   };
 });
