@@ -4,7 +4,7 @@
  * reaches Pub/Sub once it is back, also the ones a gateway spilled when it shut down.
  */
 import { createLogger } from '@herald/logger';
-import { beatWal, keys, spillLength, writeWalBatch } from '@herald/redis';
+import { keys, spillLength, writeWalBatch } from '@herald/redis';
 import { TestClient, waitFor } from '@herald/testing';
 import { buildGateway } from '../src/gateway';
 import { startHarness, type Harness } from './harness';
@@ -129,10 +129,11 @@ it('logs every exposure in Redis before its frame goes out, and rescues the log 
   const alive = `alive-${Date.now()}`;
   const event = (n: number) =>
     JSON.stringify({ eventId: `${dead}-e${n}`, messageId: `${dead}-m${n}`, userId: 'u', category: null, sessionId: dead, gatewayId: 'x', deliveredAt: new Date().toISOString(), via: 'live' });
-  await beatWal(h.redis, dead, Date.now() - 60_000);
+  // Heartbeats are Redis-clock ms: 0 is long dead, +inf beats forever.
+  await h.redis.zadd(keys.exposureWals, 0, dead);
   await writeWalBatch(h.redis, dead, 1, [event(1), event(2)]);
   await writeWalBatch(h.redis, dead, 2, [event(3)]);
-  await beatWal(h.redis, alive, Date.now() + 60_000);
+  await h.redis.zadd(keys.exposureWals, '+inf', alive);
   await writeWalBatch(h.redis, alive, 1, [event(9)]);
   await waitFor(() => [1, 2, 3].every((n) => h.exposures.some((e) => e.eventId === `${dead}-e${n}`)), {
     timeoutMs: 30_000,
