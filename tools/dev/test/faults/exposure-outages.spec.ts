@@ -24,7 +24,8 @@ import {
 import { ExposureStore, pairKey } from '../support/exposure-store';
 import { StackClient } from '../support/stack-client';
 
-const BUFFER_MAX = 100;
+/** Small enough to spill soon; large enough that a stalled write-ahead log stalls pushes (it did below it). */
+const BUFFER_MAX = 1000;
 const SPILL_MAX = 1000;
 const CLAIM_MS = 1000;
 
@@ -185,8 +186,9 @@ it('keeps delivering through a long Pub/Sub outage on a small Redis: the spill s
   // Stored while all is well, for users who connect later.
   const late = await sendEach(['oom-late-1', 'oom-late-2'], 5);
   const users = Array.from({ length: 50 }, (_, i) => `oom-${i}`);
-  await Promise.all(users.map((u) => connect(u)));
-  // Room for ~9,000 spilled events over what the stack holds now; the spill's bound is 1,000.
+  const devices = await Promise.all(users.map((u) => connect(u)));
+  // Room for ~9,000 spilled events (~330 bytes each) over what the stack holds now; the spill's
+  // bound is 1,000.
   const used = Number(/used_memory:(\d+)/.exec(await oracle.info('memory'))![1]);
   await oracle.config('SET', 'maxmemory', String(used + 3 * 1024 * 1024));
 
@@ -194,25 +196,34 @@ it('keeps delivering through a long Pub/Sub outage on a small Redis: the spill s
   try {
     // Pushes (50 per message) until the spill is at its bound, or Redis is full (ingest refuses).
     const statuses: number[] = [];
+    let accepted = 0;
     for (let i = 0; i < 300; i++) {
       statuses.push((await c.post({ userIds: users, payload: { i } })).status);
       if (statuses.at(-1) !== 202) break;
+      accepted++;
       if (i % 10 === 9 && (await outcome('dropped')) > 0) break;
     }
 
-    // A user with stored messages connects after the flood and gets them at once.
+    // Every message accepted was pushed to every user; then one with stored messages connects
+    // and gets them at once.
+    await waitFor(() => devices.every((d) => d.messages().length === accepted), {
+      timeoutMs: 10_000,
+      what: `${accepted} messages pushed to each of ${users.length} users`,
+    });
     const first = await connect('oom-late-1');
     expect((await first.waitForMessages(5, 5_000)).map((m) => m.id)).toEqual(late.get('oom-late-1'));
-    // Redis never filled: the spill stopped at its bound and counted what it refused.
-    expect(statuses.filter((s) => s !== 202)).toEqual([]);
-    expect(await outcome('dropped')).toBeGreaterThan(0);
-    expect(await spillLength()).toBeLessThanOrEqual(SPILL_MAX);
 
     // Redis refuses every write now: the write-ahead log too. Pushes go out without it.
     await oracle.config('SET', 'maxmemory', '1');
     const second = await connect('oom-late-2');
     expect((await second.waitForMessages(5, 5_000)).map((m) => m.id)).toEqual(late.get('oom-late-2'));
     expect(await outcome('unlogged')).toBeGreaterThanOrEqual(5);
+
+    // Before that, Redis never filled (ingest took every message): the spill stopped at its
+    // bound and counted what it refused.
+    expect(statuses.filter((s) => s !== 202)).toEqual([]);
+    expect(await outcome('dropped')).toBeGreaterThan(0);
+    expect(await spillLength()).toBeLessThanOrEqual(SPILL_MAX);
   } finally {
     await oracle.config('SET', 'maxmemory', '0');
     stack.pubsub!.resume();
