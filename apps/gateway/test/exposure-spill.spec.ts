@@ -4,6 +4,7 @@
  * reaches Pub/Sub once it is back, also the ones a gateway spilled when it shut down.
  */
 import { createLogger } from '@herald/logger';
+import { createPubSub } from '@herald/pubsub';
 import { keys, spillLength, writeWalBatch } from '@herald/redis';
 import { TestClient, waitFor } from '@herald/testing';
 import { buildGateway } from '../src/gateway';
@@ -146,3 +147,29 @@ it('logs every exposure in Redis before its frame goes out, and rescues the log 
   await h.redis.del(keys.exposureWal(alive));
   await h.redis.zrem(keys.exposureWals, alive);
 }, 90_000);
+
+// Last: the harness's topic is gone afterwards.
+it('does not spin on a permanent publish error: with the topic deleted, each event is tried once, then publishing pauses', async () => {
+  const user = `gone-${Date.now()}`;
+  const client = await TestClient.connect(h.wsUrl, await h.token(user));
+  await client.waitForFrame('welcome');
+  const pubsub = createPubSub(h.config);
+  await pubsub.topic(h.config.EXPOSURE_TOPIC).delete();
+  await pubsub.close();
+  const before = await h.metric('herald_exposures_published_total', 'outcome="retried"');
+
+  // Frozen while the pushes happen, so that every event is in a publish call when it answers.
+  h.pubsubServer.pause();
+  const ids = await sendMany(user, 5);
+  // Delivery does not depend on Pub/Sub.
+  expect((await client.waitForMessages(5)).map((m) => m.id)).toEqual(ids);
+  h.pubsubServer.resume();
+  await waitFor(async () => (await h.metric('herald_exposures_published_total', 'outcome="retried"')) - before >= 5, {
+    what: 'every event to have failed once',
+  });
+  // A transient error would be retried within 100 ms, 200 ms, 400 ms…; this one waits 30 s.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  expect((await h.metric('herald_exposures_published_total', 'outcome="retried"')) - before).toBe(5);
+  expect(await h.metric('herald_exposures_publish_errors_total', 'status="NOT_FOUND",retryable="false"')).toBeGreaterThan(0);
+  await client.close();
+}, 60_000);
