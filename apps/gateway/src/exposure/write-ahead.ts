@@ -107,8 +107,13 @@ export class WriteAheadLog {
       this.release(UNLOGGED, events, sends);
       this.write();
     };
+    // After a stall of the event loop, timers run before the I/O callbacks that would have
+    // delivered Redis's answer: give up one turn later (setImmediate runs after them).
     const timer = setTimeout(
-      () => giveUp(undefined, `the exposure log write took over ${this.opts.waitMs} ms; pushing without it (EXPOSURE_LOG_WAIT_MS)`),
+      () =>
+        setImmediate(() => {
+          if (!done) giveUp(undefined, `the exposure log write took over ${this.opts.waitMs} ms; pushing without it (EXPOSURE_LOG_WAIT_MS)`);
+        }),
       this.opts.waitMs,
     );
     writeWalBatch(this.opts.redis, this.opts.walId, batch, events).then(
