@@ -13,9 +13,10 @@
  *   EXPOSURE_BATCH_MAX_MS); a log batch is deleted once all its events are published or spilled.
  * - Memory is bounded: at most `bufferMax` events are queued or being published. When Pub/Sub
  *   stalls and the bound is reached, the publisher starts SPILLING: every new event is appended
- *   to a Redis stream (libs/redis exposure-spill) instead, so arrival order is kept. The stream is
- *   bounded too (EXPOSURE_SPILL_MAX_EVENTS, EXPOSURE_SPILL_MAX_AGE_MS): past it events are
- *   `dropped` (or `expired`), so an outage of Pub/Sub cannot fill Redis and stop deliveries.
+ *   to a Redis stream (exposure/spill-writer.ts, libs/redis exposure-spill) instead, so arrival
+ *   order is kept. The stream is bounded too (EXPOSURE_SPILL_MAX_EVENTS,
+ *   EXPOSURE_SPILL_MAX_AGE_MS): past it events are `dropped` (or `expired`), so an outage of
+ *   Pub/Sub cannot fill Redis and stop deliveries.
  * - A publish that fails goes back to the head of the queue and is retried: soon for a transient
  *   error, after NON_RETRYABLE_PAUSE_MS for a permanent one (exposure/publish-errors.ts).
  * - Once the memory queue has drained (Pub/Sub takes events again), the spill is replayed, oldest
@@ -40,14 +41,13 @@ import {
   readSpill,
   rescueStaleWals,
   retireWal,
-  spillExposures,
   spillLength,
   type HeraldRedis,
   type SpillBounds,
-  type SpillResult,
 } from '@herald/redis';
 import type { GatewayMetrics } from './metrics';
 import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './exposure/publish-errors';
+import { SpillWriter } from './exposure/spill-writer';
 import { UNLOGGED, WriteAheadLog, type Pending, type Send } from './exposure/write-ahead';
 
 export type { Send } from './exposure/write-ahead';
@@ -92,8 +92,7 @@ export class ExposurePublisher {
   private inflightCount = 0;
   /** New events go to the spill while this is set (see the header). */
   private spilling = false;
-  private spillBuffer: Pending[] = [];
-  private spillWriting?: Promise<void>;
+  private readonly spill: SpillWriter;
   private replaying?: Promise<void>;
   private replayFailures = 0;
   private replayTimer?: NodeJS.Timeout;
@@ -107,8 +106,6 @@ export class ExposurePublisher {
   private closing?: Promise<void>;
   private closed = false;
   private groupReady?: Promise<void>;
-  /** Events the spill refused since the last log line about it (one line per thousand). */
-  private droppedSinceLog = 0;
 
   constructor(private readonly opts: ExposurePublisherOptions) {
     this.walId = `${opts.gatewayId}:${randomUUID()}`;
@@ -122,6 +119,16 @@ export class ExposurePublisher {
       metrics: opts.metrics,
       logger: opts.logger,
       onSent: (event) => this.accept(event),
+    });
+    this.spill = new SpillWriter({
+      redis: opts.redis,
+      bounds: opts.spill,
+      batchMax: opts.batchMax,
+      waitingMax: opts.bufferMax * 2,
+      metrics: opts.metrics,
+      logger: opts.logger,
+      settled: (event) => this.log.settled(event),
+      closed: () => this.closed,
     });
     // Registered before the first batch is written (the heartbeat is stamped by Redis's clock).
     const beat = () =>
@@ -187,7 +194,7 @@ export class ExposurePublisher {
 
   /** Events in memory (waiting for the log, queued, being published, or waiting to be spilled). */
   get outstanding(): number {
-    return this.log.waiting + this.queue.length + this.inflightCount + this.spillBuffer.length;
+    return this.log.waiting + this.queue.length + this.inflightCount + this.spill.waiting;
   }
 
   private accept(event: Pending): void {
@@ -195,7 +202,7 @@ export class ExposurePublisher {
       this.spilling = true;
       this.opts.logger.warn({ buffered: this.outstanding }, 'exposure buffer full: spilling to Redis until Pub/Sub catches up');
     }
-    if (this.spilling) this.toSpill(event);
+    if (this.spilling) this.spill.add(event);
     else {
       this.queue.push(event);
       this.schedulePump();
@@ -288,62 +295,6 @@ export class ExposurePublisher {
     }
   }
 
-  private toSpill(event: Pending): void {
-    this.spillBuffer.push(event);
-    this.spillWriting ??= this.writeSpill().finally(() => (this.spillWriting = undefined));
-  }
-
-  /** Write the spill buffer to Redis until it is empty; on failure keep it (bounded) and retry. */
-  private async writeSpill(): Promise<void> {
-    while (this.spillBuffer.length > 0) {
-      const batch = this.spillBuffer.splice(0, this.opts.batchMax);
-      try {
-        this.countSpill(
-          await spillExposures(
-            this.opts.redis,
-            batch.map((event) => event.data),
-            this.opts.spill,
-          ),
-        );
-        // In the spill, or refused by its bound: either way the log batch has nothing to keep.
-        for (const event of batch) this.log.settled(event);
-      } catch (err) {
-        this.spillBuffer = batch.concat(this.spillBuffer);
-        const over = this.spillBuffer.length - this.opts.bufferMax * 2;
-        if (over > 0) {
-          // Pub/Sub and Redis both unavailable for long: the one loss memory bounds force.
-          this.spillBuffer.splice(0, over);
-          this.opts.metrics.exposures.inc({ outcome: 'failed' }, over);
-          this.opts.logger.error({ err, dropped: over }, 'exposure events dropped: Pub/Sub and Redis are both unavailable');
-        } else {
-          this.opts.logger.warn({ err, waiting: this.spillBuffer.length }, 'spilling exposure events failed; retrying');
-        }
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MAX_MS / 5));
-        if (this.closed) return;
-      }
-    }
-  }
-
-  private countSpill(result: SpillResult): void {
-    const { exposures } = this.opts.metrics;
-    if (result.spilled > 0) exposures.inc({ outcome: 'spilled' }, result.spilled);
-    if (result.expired > 0) {
-      exposures.inc({ outcome: 'expired' }, result.expired);
-      this.opts.logger.error({ events: result.expired }, 'spilled exposure events older than EXPOSURE_SPILL_MAX_AGE_MS trimmed unpublished');
-    }
-    if (result.refused > 0) {
-      exposures.inc({ outcome: 'dropped' }, result.refused);
-      // One line per thousand refused: the spill stays full for as long as Pub/Sub is down.
-      if (this.droppedSinceLog === 0) {
-        this.opts.logger.error(
-          { events: result.refused, maxEvents: this.opts.spill.maxEvents },
-          'exposure spill full (EXPOSURE_SPILL_MAX_EVENTS): exposure events dropped; deliveries go on',
-        );
-      }
-      this.droppedSinceLog = (this.droppedSinceLog + result.refused) % 1000;
-    }
-  }
-
   /** Replay the spill when memory has drained; a no-op while one runs or memory is busy. */
   private startReplay(): void {
     if (this.replaying || this.closed) return;
@@ -393,8 +344,9 @@ export class ExposurePublisher {
       const entries = await readSpill(this.opts.redis, this.opts.gatewayId, this.opts.batchMax, this.opts.claimIdleMs);
       if (entries.length === 0) {
         // Events still on their way into the stream must be replayed before memory takes over.
-        if (this.spillWriting) {
-          await this.spillWriting;
+        const writing = this.spill.writing;
+        if (writing) {
+          await writing;
           continue;
         }
         if (this.spilling) this.opts.logger.info('exposure spill replayed; back to publishing from memory');
@@ -419,7 +371,7 @@ export class ExposurePublisher {
   }
 
   private isIdle(): boolean {
-    return this.outstanding === 0 && !this.spillWriting && !this.replaying && !this.spilling;
+    return this.outstanding === 0 && !this.spill.writing && !this.replaying && !this.spilling;
   }
 
   /** Resolves when every recorded event has been accepted by Pub/Sub (spill replayed included). */
@@ -452,13 +404,12 @@ export class ExposurePublisher {
       let safe = flushed;
       if (!flushed) {
         const left: string[] = [];
-        for (const batch of [this.queue, ...this.inflight, this.spillBuffer]) for (const event of batch) left.push(event.data);
+        for (const batch of [this.queue, ...this.inflight, this.spill.takeAll()]) for (const event of batch) left.push(event.data);
         this.queue = [];
-        this.spillBuffer = [];
         this.opts.logger.warn({ events: left.length }, 'Pub/Sub did not take every exposure event before shutdown; spilling them');
         safe = await this.within(
           timeoutMs / 2,
-          spillExposures(this.opts.redis, left, this.opts.spill).then((result) => this.countSpill(result)),
+          this.spill.append(left),
         );
         if (!safe) {
           this.opts.logger.error(
