@@ -1,28 +1,34 @@
 /**
  * Publishes an exposure event for every message pushed, without losing one when Pub/Sub is slow
- * or down, or when the gateway dies.
+ * or down, or when the gateway dies, and without ever holding a delivery up for long.
  *
- * - Write-ahead: `record()` serializes the event and holds the push. Once per turn of the event
- *   loop the held events go to this process's write-ahead log in Redis (libs/redis exposure-wal)
- *   in one command; when Redis has them, the frames are written to the sockets. A gateway killed
- *   outright leaves its log behind, and another gateway moves it to the spill after
- *   EXPOSURE_SPILL_CLAIM_MS. One log write is in flight at a time, so pushes keep their order.
- * - A pump hands the logged events to the Pub/Sub client's batcher (EXPOSURE_BATCH_MAX_MESSAGES /
+ * - Write-ahead (exposure/write-ahead.ts): `record()` serializes the event and holds the push.
+ *   Once per turn of the event loop the held events go to this process's write-ahead log in Redis
+ *   in one command; when Redis has them, the frames are written to the sockets. A push waits at
+ *   most EXPOSURE_LOG_WAIT_MS: if Redis refuses the write (out of memory) or is slow, the frames
+ *   go out anyway and the events go on `unlogged`. A gateway killed outright leaves its log
+ *   behind; another gateway moves it to the spill once its heartbeat is EXPOSURE_SPILL_CLAIM_MS
+ *   old by the Redis server's clock (never a gateway's own clock, which may be off).
+ * - A pump hands the events to the Pub/Sub client's batcher (EXPOSURE_BATCH_MAX_MESSAGES /
  *   EXPOSURE_BATCH_MAX_MS); a log batch is deleted once all its events are published or spilled.
  * - Memory is bounded: at most `bufferMax` events are queued or being published. When Pub/Sub
  *   stalls and the bound is reached, the publisher starts SPILLING: every new event is appended
- *   to a Redis stream (libs/redis exposure-spill) instead, so arrival order is kept.
- * - A publish that fails goes back to the head of the queue and is retried with backoff.
+ *   to a Redis stream (exposure/spill-writer.ts, libs/redis exposure-spill) instead, so arrival
+ *   order is kept. The stream is bounded too (EXPOSURE_SPILL_MAX_EVENTS,
+ *   EXPOSURE_SPILL_MAX_AGE_MS): past it events are `dropped` (or `expired`), so an outage of
+ *   Pub/Sub cannot fill Redis and stop deliveries.
+ * - A publish that fails goes back to the head of the queue and is retried: soon for a transient
+ *   error, after NON_RETRYABLE_PAUSE_MS for a permanent one (exposure/publish-errors.ts).
  * - Once the memory queue has drained (Pub/Sub takes events again), the spill is replayed, oldest
  *   first, in batches: published, then acknowledged and deleted. When it is empty, new events go
- *   to memory again. Any gateway replays any gateway's spill; entries a dead gateway was replaying
- *   are claimed after EXPOSURE_SPILL_CLAIM_MS. A gateway starts in replay mode if the spill holds
- *   anything, and checks for leftovers (and dead gateways' logs) on the same period.
+ *   to memory again. A replay that fails (Redis blip, its consumer group gone) starts again with
+ *   backoff and makes the group again. Any gateway replays any gateway's spill; entries a dead
+ *   gateway was replaying are claimed after EXPOSURE_SPILL_CLAIM_MS. A gateway starts in replay
+ *   mode if the spill holds anything, and checks for leftovers (and dead gateways' logs) on the
+ *   same period.
  * - `close()` flushes under a deadline; what Pub/Sub has not taken by half the deadline is
  *   spilled (events still in a publish call too: the consumer drops the duplicate if that call
  *   succeeds after all). If even that fails, the log stays for another gateway to rescue.
- * - If Redis is down, pushes wait for the log (delivery needs Redis anyway); past `bufferMax`
- *   waiting pushes, they go out unlogged and their events wait in memory, as without a log.
  */
 import { randomUUID } from 'node:crypto';
 import type { Topic } from '@google-cloud/pubsub';
@@ -31,22 +37,23 @@ import type { Logger } from '@herald/logger';
 import {
   ackSpill,
   beatWal,
-  dropWalBatches,
   ensureSpillGroup,
   readSpill,
   rescueStaleWals,
   retireWal,
-  spillExposures,
   spillLength,
-  writeWalBatch,
   type HeraldRedis,
+  type SpillBounds,
 } from '@herald/redis';
 import type { GatewayMetrics } from './metrics';
+import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './exposure/publish-errors';
+import { SpillWriter } from './exposure/spill-writer';
+import { UNLOGGED, WriteAheadLog, type Pending, type Send } from './exposure/write-ahead';
+
+export type { Send } from './exposure/write-ahead';
 
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
-/** Batch number of an event that is not in this process's log (replayed from the spill, or unlogged). */
-const UNLOGGED = 0;
 
 export interface ExposurePublisherOptions {
   topic: Topic;
@@ -63,34 +70,21 @@ export interface ExposurePublisherOptions {
   batchMax: number;
   /** EXPOSURE_SPILL_CLAIM_MS. */
   claimIdleMs: number;
+  /** EXPOSURE_SPILL_MAX_EVENTS and EXPOSURE_SPILL_MAX_AGE_MS. */
+  spill: SpillBounds;
+  /** EXPOSURE_LOG_WAIT_MS. */
+  logWaitMs: number;
+  /** HERALD_TEST_CLOCK_OFFSET_MS (tests only): this process's clock is that far off. */
+  clockOffsetMs?: number;
   metrics: GatewayMetrics;
   logger: Logger;
-}
-
-/** A push waiting for its event to be logged: `send` writes the frame, false if the session went away. */
-export type Send = () => boolean;
-
-/** An event on its way to Pub/Sub, and the log batch that holds it. */
-interface Pending {
-  data: string;
-  batch: number;
 }
 
 export class ExposurePublisher {
   /** This process's write-ahead log (a gateway id may be shared by replicas; a process's is not). */
   readonly walId: string;
-  /** Events waiting to be logged, and their pushes. */
-  private toLog: string[] = [];
-  private sends: Send[] = [];
-  /** Events in the log write on its way (0: none is). */
-  private logging = 0;
-  private logScheduled = false;
-  private logFailures = 0;
-  private nextBatch = 1;
-  /** Events of each logged batch not yet published or spilled. */
-  private readonly batchLeft = new Map<number, number>();
-  private settledBatches: number[] = [];
-  private dropScheduled = false;
+  private readonly log: WriteAheadLog;
+  private readonly now: () => number;
   /** Serialized events waiting to be handed to the client, oldest first. */
   private queue: Pending[] = [];
   /** Events handed to the client and not yet settled. */
@@ -98,9 +92,10 @@ export class ExposurePublisher {
   private inflightCount = 0;
   /** New events go to the spill while this is set (see the header). */
   private spilling = false;
-  private spillBuffer: Pending[] = [];
-  private spillWriting?: Promise<void>;
+  private readonly spill: SpillWriter;
   private replaying?: Promise<void>;
+  private replayFailures = 0;
+  private replayTimer?: NodeJS.Timeout;
   private retryAt = 0;
   private failuresInARow = 0;
   private pumpScheduled = false;
@@ -114,7 +109,28 @@ export class ExposurePublisher {
 
   constructor(private readonly opts: ExposurePublisherOptions) {
     this.walId = `${opts.gatewayId}:${randomUUID()}`;
-    // Registered before the first batch is written (same connection, so in that order).
+    const offset = opts.clockOffsetMs ?? 0;
+    this.now = offset === 0 ? Date.now : () => Date.now() + offset;
+    this.log = new WriteAheadLog({
+      redis: opts.log,
+      walId: this.walId,
+      waitMs: opts.logWaitMs,
+      now: this.now,
+      metrics: opts.metrics,
+      logger: opts.logger,
+      onSent: (event) => this.accept(event),
+    });
+    this.spill = new SpillWriter({
+      redis: opts.redis,
+      bounds: opts.spill,
+      batchMax: opts.batchMax,
+      waitingMax: opts.bufferMax * 2,
+      metrics: opts.metrics,
+      logger: opts.logger,
+      settled: (event) => this.log.settled(event),
+      closed: () => this.closed,
+    });
+    // Registered before the first batch is written (the heartbeat is stamped by Redis's clock).
     const beat = () =>
       beatWal(opts.redis, this.walId).catch((err: unknown) => opts.logger.debug({ err }, 'exposure log heartbeat failed'));
     void beat();
@@ -127,7 +143,7 @@ export class ExposurePublisher {
     void this.checkLeftovers();
   }
 
-  /** Rescue dead gateways' logs; if the spill holds anything, switch to spilling and replay it. */
+  /** Rescue dead gateways' logs; if the spill holds anything (or a replay is due), replay it. */
   private async checkLeftovers(): Promise<void> {
     if (this.closed) return;
     try {
@@ -136,13 +152,13 @@ export class ExposurePublisher {
         this.opts.metrics.exposures.inc({ outcome: 'rescued' }, rescued);
         this.opts.logger.warn({ events: rescued }, "moved a stopped gateway's exposure log to the spill");
       }
-      if (this.spilling || this.replaying) return;
-      if ((await spillLength(this.opts.redis)) === 0) return;
+      if (this.replaying) return;
+      if (!this.spilling && (await spillLength(this.opts.redis)) === 0) return;
     } catch (err) {
       this.opts.logger.debug({ err }, 'could not check for exposure leftovers');
       return;
     }
-    if (this.closed || this.spilling || this.replaying) return;
+    if (this.closed || this.replaying) return;
     this.spilling = true;
     this.startReplay();
   }
@@ -157,8 +173,9 @@ export class ExposurePublisher {
 
   /**
    * Record that `messageId` is being pushed to a session (`sessionPart` from sessionPart());
-   * `send` writes the frame once the event is logged (in this turn's batch, in order). Returns at
-   * once. The event is the Contract's exposure JSON, written out directly: no object per push.
+   * `send` writes the frame once the event is logged (in this turn's batch, in order), or after
+   * EXPOSURE_LOG_WAIT_MS at most. Returns at once. The event is the Contract's exposure JSON,
+   * written out directly: no object per push.
    */
   record(
     messageId: string,
@@ -166,103 +183,18 @@ export class ExposurePublisher {
     sessionPart: string,
     via: ExposureEvent['via'],
     send: Send,
-    deliveredAt = new Date().toISOString(),
+    deliveredAt = new Date(this.now()).toISOString(),
   ): void {
-    this.toLog.push(
+    this.log.add(
       `{"eventId":"${randomUUID()}","messageId":${JSON.stringify(messageId)},"category":${JSON.stringify(category)},` +
         `${sessionPart},"deliveredAt":"${deliveredAt}","via":"${via}"}`,
+      send,
     );
-    this.sends.push(send);
-    this.scheduleLog();
   }
 
   /** Events in memory (waiting for the log, queued, being published, or waiting to be spilled). */
   get outstanding(): number {
-    return this.toLog.length + this.logging + this.queue.length + this.inflightCount + this.spillBuffer.length;
-  }
-
-  private scheduleLog(): void {
-    if (this.logScheduled || this.logging > 0) return;
-    this.logScheduled = true;
-    setImmediate(() => {
-      this.logScheduled = false;
-      this.writeLog();
-    });
-  }
-
-  /** Log what waits as one batch, then let its pushes go out; one write at a time keeps order. */
-  private writeLog(): void {
-    if (this.logging > 0 || this.toLog.length === 0) return;
-    const events = this.toLog;
-    const sends = this.sends;
-    this.toLog = [];
-    this.sends = [];
-    const batch = this.nextBatch++;
-    this.logging = events.length;
-    writeWalBatch(this.opts.log, this.walId, batch, events).then(
-      () => {
-        this.logFailures = 0;
-        this.logging = 0;
-        this.release(batch, events, sends);
-        this.writeLog();
-      },
-      (err: unknown) => {
-        this.logging = 0;
-        this.logFailures++;
-        if (this.logFailures === 1 || this.logFailures % 10 === 0) {
-          this.opts.logger.warn({ err, events: events.length }, 'writing the exposure log failed; pushes wait and retry');
-        }
-        if (events.length + this.toLog.length > this.opts.bufferMax) {
-          // Redis has been gone long enough for the bound: deliver, keep the events in memory.
-          this.opts.logger.error({ events: events.length }, 'exposure log unavailable: pushing without it');
-          this.release(UNLOGGED, events, sends);
-        } else {
-          this.toLog = events.concat(this.toLog);
-          this.sends = sends.concat(this.sends);
-        }
-        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.logFailures - 1, 10));
-        setTimeout(() => this.writeLog(), delay).unref();
-      },
-    );
-  }
-
-  /** The batch is logged: write the frames, and send the events of the pushes that happened on. */
-  private release(batch: number, events: string[], sends: Send[]): void {
-    let kept = 0;
-    for (let i = 0; i < events.length; i++) {
-      if (!sends[i]()) continue;
-      kept++;
-      this.accept({ data: events[i], batch });
-    }
-    if (batch === UNLOGGED) return;
-    if (kept === 0) this.batchSettled(batch);
-    else this.batchLeft.set(batch, kept);
-  }
-
-  /** An event is in Pub/Sub or in the spill: its log batch may go. */
-  private settled(event: Pending): void {
-    if (event.batch === UNLOGGED) return;
-    const left = (this.batchLeft.get(event.batch) ?? 1) - 1;
-    if (left > 0) this.batchLeft.set(event.batch, left);
-    else {
-      this.batchLeft.delete(event.batch);
-      this.batchSettled(event.batch);
-    }
-  }
-
-  private batchSettled(batch: number): void {
-    this.settledBatches.push(batch);
-    if (this.dropScheduled) return;
-    this.dropScheduled = true;
-    setImmediate(() => {
-      this.dropScheduled = false;
-      const batches = this.settledBatches;
-      this.settledBatches = [];
-      // A batch that stays is published again if this process dies; the consumer dedupes.
-      dropWalBatches(this.opts.log, this.walId, batches).catch((err: unknown) =>
-        this.opts.logger.debug({ err }, 'could not trim the exposure log'),
-      );
-    });
+    return this.log.waiting + this.queue.length + this.inflightCount + this.spill.waiting;
   }
 
   private accept(event: Pending): void {
@@ -270,7 +202,7 @@ export class ExposurePublisher {
       this.spilling = true;
       this.opts.logger.warn({ buffered: this.outstanding }, 'exposure buffer full: spilling to Redis until Pub/Sub catches up');
     }
-    if (this.spilling) this.toSpill([event]);
+    if (this.spilling) this.spill.add(event);
     else {
       this.queue.push(event);
       this.schedulePump();
@@ -288,7 +220,7 @@ export class ExposurePublisher {
 
   /** Hand queued events to the client, unless a failure asked for a pause. */
   private pump(): void {
-    const wait = this.retryAt - Date.now();
+    const wait = this.retryAt - this.now();
     if (wait > 0) {
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = undefined;
@@ -300,7 +232,7 @@ export class ExposurePublisher {
       const batch = this.queue.splice(0, this.opts.batchMax);
       void this.publish(batch).then((failed) => {
         // Failed events go back to the head: they arrived before everything queued since.
-        if (failed.length > 0) this.queue.unshift(...failed);
+        if (failed.length > 0) this.queue = failed.concat(this.queue);
         this.afterPublish();
       });
     }
@@ -326,23 +258,33 @@ export class ExposurePublisher {
       if (result.status === 'rejected') {
         failed.push(batch[i]);
         firstError ??= result.reason;
-      } else this.settled(batch[i]);
+      } else this.log.settled(batch[i]);
     });
     const ok = batch.length - failed.length;
     // Replayed ones are counted as `replayed` once acknowledged in the spill (see replay()).
     if (ok > 0 && !fromSpill) this.opts.metrics.exposures.inc({ outcome: 'published' }, ok);
-    if (failed.length > 0) {
-      this.opts.metrics.exposures.inc({ outcome: 'retried' }, failed.length);
-      this.failuresInARow++;
-      const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (this.failuresInARow - 1));
-      this.retryAt = Date.now() + delay;
-      if (this.failuresInARow === 1 || this.failuresInARow % 10 === 0) {
-        this.opts.logger.warn({ err: firstError, failed: failed.length, retryInMs: delay }, 'exposure publish failed; retrying');
-      }
-    } else {
-      this.failuresInARow = 0;
-    }
+    if (failed.length > 0) this.publishFailed(failed.length, firstError);
+    else this.failuresInARow = 0;
     return failed;
+  }
+
+  /** Pause publishing: briefly for a transient error, NON_RETRYABLE_PAUSE_MS for a permanent one. */
+  private publishFailed(events: number, err: unknown): void {
+    const { status, retryable } = classifyPublishError(err);
+    this.opts.metrics.exposures.inc({ outcome: 'retried' }, events);
+    this.opts.metrics.exposurePublishErrors.inc({ status, retryable: String(retryable) });
+    this.failuresInARow++;
+    const delay = retryable ? Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.failuresInARow - 1, 10)) : NON_RETRYABLE_PAUSE_MS;
+    this.retryAt = Math.max(this.retryAt, this.now() + delay);
+    if (!retryable) {
+      this.opts.logger.error(
+        { err, status, failed: events, retryInMs: delay },
+        'Pub/Sub refuses exposure events and will until this is fixed (does EXPOSURE_TOPIC exist? may this gateway publish to it?); ' +
+          'events wait in memory and in the spill',
+      );
+    } else if (this.failuresInARow === 1 || this.failuresInARow % 10 === 0) {
+      this.opts.logger.warn({ err, status, failed: events, retryInMs: delay }, 'exposure publish failed; retrying');
+    }
   }
 
   private afterPublish(): void {
@@ -353,49 +295,42 @@ export class ExposurePublisher {
     }
   }
 
-  private toSpill(events: Pending[]): void {
-    for (const event of events) this.spillBuffer.push(event);
-    this.spillWriting ??= this.writeSpill().finally(() => (this.spillWriting = undefined));
-  }
-
-  /** Write the spill buffer to Redis until it is empty; on failure keep it (bounded) and retry. */
-  private async writeSpill(): Promise<void> {
-    while (this.spillBuffer.length > 0) {
-      const batch = this.spillBuffer.splice(0, this.opts.batchMax);
-      try {
-        await spillExposures(
-          this.opts.redis,
-          batch.map((event) => event.data),
-        );
-        this.opts.metrics.exposures.inc({ outcome: 'spilled' }, batch.length);
-        for (const event of batch) this.settled(event);
-      } catch (err) {
-        this.spillBuffer.unshift(...batch);
-        const over = this.spillBuffer.length - this.opts.bufferMax * 2;
-        if (over > 0) {
-          // Pub/Sub and Redis both down for long: the one loss memory bounds force.
-          this.spillBuffer.splice(0, over);
-          this.opts.metrics.exposures.inc({ outcome: 'failed' }, over);
-          this.opts.logger.error({ err, dropped: over }, 'exposure events dropped: Pub/Sub and Redis are both unavailable');
-        } else {
-          this.opts.logger.warn({ err, waiting: this.spillBuffer.length }, 'spilling exposure events failed; retrying');
-        }
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MAX_MS / 5));
-        if (this.closed) return;
-      }
-    }
-  }
-
   /** Replay the spill when memory has drained; a no-op while one runs or memory is busy. */
   private startReplay(): void {
     if (this.replaying || this.closed) return;
     if (this.queue.length > 0 || this.inflightCount > 0) return;
+    clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
     this.replaying = this.replay()
-      .catch((err: unknown) => this.opts.logger.warn({ err }, 'replaying spilled exposure events failed; will retry'))
+      .then(
+        () => {
+          this.replayFailures = 0;
+        },
+        (err: unknown) => this.replayFailed(err),
+      )
       .finally(() => {
         this.replaying = undefined;
         if (!this.spilling && this.outstanding === 0) this.notifyIdle();
       });
+  }
+
+  /**
+   * A replay threw (a Redis blip; NOGROUP: its group was destroyed, or the stream deleted and made
+   * again): start again after a backoff, making the group again, for as long as there is a spill.
+   */
+  private replayFailed(err: unknown): void {
+    this.replayFailures++;
+    this.groupReady = undefined;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.replayFailures - 1, 10));
+    if (this.replayFailures === 1 || this.replayFailures % 10 === 0) {
+      this.opts.logger.warn({ err, failures: this.replayFailures, retryInMs: delay }, 'replaying spilled exposure events failed; retrying');
+    }
+    if (this.closed) return;
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      if (this.spilling) this.startReplay();
+    }, delay);
+    this.replayTimer.unref();
   }
 
   private async replay(): Promise<void> {
@@ -409,8 +344,9 @@ export class ExposurePublisher {
       const entries = await readSpill(this.opts.redis, this.opts.gatewayId, this.opts.batchMax, this.opts.claimIdleMs);
       if (entries.length === 0) {
         // Events still on their way into the stream must be replayed before memory takes over.
-        if (this.spillWriting) {
-          await this.spillWriting;
+        const writing = this.spill.writing;
+        if (writing) {
+          await writing;
           continue;
         }
         if (this.spilling) this.opts.logger.info('exposure spill replayed; back to publishing from memory');
@@ -425,7 +361,7 @@ export class ExposurePublisher {
       this.opts.metrics.exposures.inc({ outcome: 'replayed' }, done.length);
       if (failed.size > 0) {
         // Pub/Sub refuses again: the failed ones stay pending for us; try later.
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.retryAt - Date.now())));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.retryAt - this.now())));
       }
     }
   }
@@ -435,7 +371,7 @@ export class ExposurePublisher {
   }
 
   private isIdle(): boolean {
-    return this.outstanding === 0 && !this.spillWriting && !this.replaying && !this.spilling;
+    return this.outstanding === 0 && !this.spill.writing && !this.replaying && !this.spilling;
   }
 
   /** Resolves when every recorded event has been accepted by Pub/Sub (spill replayed included). */
@@ -462,15 +398,18 @@ export class ExposurePublisher {
       const flushed = await this.within(timeoutMs / 2, this.flush());
       this.closed = true;
       clearTimeout(this.retryTimer);
+      clearTimeout(this.replayTimer);
       clearInterval(this.heartbeat);
+      this.log.close();
       let safe = flushed;
       if (!flushed) {
-        const left = [...this.queue, ...[...this.inflight].flat(), ...this.spillBuffer.splice(0)].map((event) => event.data);
+        const left: string[] = [];
+        for (const batch of [this.queue, ...this.inflight, this.spill.takeAll()]) for (const event of batch) left.push(event.data);
         this.queue = [];
         this.opts.logger.warn({ events: left.length }, 'Pub/Sub did not take every exposure event before shutdown; spilling them');
         safe = await this.within(
           timeoutMs / 2,
-          spillExposures(this.opts.redis, left).then(() => this.opts.metrics.exposures.inc({ outcome: 'spilled' }, left.length)),
+          this.spill.append(left),
         );
         if (!safe) {
           this.opts.logger.error(

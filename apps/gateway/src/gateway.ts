@@ -19,7 +19,7 @@ import type { GatewayConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, createVerifier, type Principal } from '@herald/auth';
-import { closeRedis, createRedis, onSubscriberReconnect, readSnapshot, removeFromInbox, spillLength } from '@herald/redis';
+import { closeRedis, createRedis, onSubscriberReconnect, readSnapshot, removeFromInbox, spillLength, spillOldestAgeMs } from '@herald/redis';
 import { createPubSub } from '@herald/pubsub';
 import { createHttpApp, runAll } from '@herald/http';
 import { createGatewayMetrics } from './metrics';
@@ -74,6 +74,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   const metrics = createGatewayMetrics(http.metrics, {
     exposuresPending: () => publisher.outstanding,
     spillLength: () => spillLength(redis),
+    spillOldestAgeMs: () => spillOldestAgeMs(redis),
   });
   const pubsub = givenPubSub ?? createPubSub(config);
   const topic = pubsub.topic(config.EXPOSURE_TOPIC, {
@@ -87,6 +88,9 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     bufferMax: config.EXPOSURE_BUFFER_MAX,
     batchMax: config.EXPOSURE_BATCH_MAX_MESSAGES,
     claimIdleMs: config.EXPOSURE_SPILL_CLAIM_MS,
+    spill: { maxEvents: config.EXPOSURE_SPILL_MAX_EVENTS, maxAgeMs: config.EXPOSURE_SPILL_MAX_AGE_MS },
+    logWaitMs: config.EXPOSURE_LOG_WAIT_MS,
+    clockOffsetMs: config.HERALD_TEST_CLOCK_OFFSET_MS,
     metrics,
     logger: logger.child({ module: 'exposures' }),
   });

@@ -7,6 +7,8 @@ export interface GaugeSources {
   exposuresPending(): number;
   /** Events in the exposure spill (a Redis read). */
   spillLength(): Promise<number>;
+  /** Age of the oldest event in the exposure spill, ms by Redis's clock; 0 when empty (a Redis read). */
+  spillOldestAgeMs(): Promise<number>;
 }
 
 export function createGatewayMetrics(registry: Registry, sources?: GaugeSources) {
@@ -65,8 +67,16 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
       help:
         'Exposure events by outcome: published (from memory), retried (a publish failed), spilled ' +
         '(written to the Redis spill), replayed (published from the spill), rescued (moved from a ' +
-        'stopped gateway write-ahead log to the spill), failed (lost)',
+        'stopped gateway write-ahead log to the spill), unlogged (pushed without the write-ahead log: ' +
+        'Redis refused or was slow), dropped (lost: the spill was full), expired (lost: trimmed from ' +
+        'the spill by age), failed (lost: neither Pub/Sub nor Redis took it)',
       labelNames: ['outcome'] as const,
+      registers,
+    }),
+    exposurePublishErrors: new Counter({
+      name: 'herald_exposures_publish_errors_total',
+      help: 'Failed exposure publish calls, by gRPC status and whether it is retried soon (retryable) or after a long pause',
+      labelNames: ['status', 'retryable'] as const,
       registers,
     }),
     exposuresPending: new Gauge({
@@ -85,6 +95,19 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
         if (!sources) return;
         try {
           this.set(await sources.spillLength());
+        } catch {
+          // Redis unreachable: keep the last value; /metrics must still answer.
+        }
+      },
+    }),
+    exposuresSpillAge: new Gauge({
+      name: 'herald_exposures_spill_oldest_age_seconds',
+      help: 'Age of the oldest exposure event in the Redis spill (0 when empty); past EXPOSURE_SPILL_MAX_AGE_MS events expire',
+      registers,
+      async collect() {
+        if (!sources) return;
+        try {
+          this.set((await sources.spillOldestAgeMs()) / 1000);
         } catch {
           // Redis unreachable: keep the last value; /metrics must still answer.
         }

@@ -4,7 +4,8 @@
  * reaches Pub/Sub once it is back, also the ones a gateway spilled when it shut down.
  */
 import { createLogger } from '@herald/logger';
-import { beatWal, keys, spillLength, writeWalBatch } from '@herald/redis';
+import { createPubSub } from '@herald/pubsub';
+import { keys, spillLength, writeWalBatch } from '@herald/redis';
 import { TestClient, waitFor } from '@herald/testing';
 import { buildGateway } from '../src/gateway';
 import { startHarness, type Harness } from './harness';
@@ -129,10 +130,11 @@ it('logs every exposure in Redis before its frame goes out, and rescues the log 
   const alive = `alive-${Date.now()}`;
   const event = (n: number) =>
     JSON.stringify({ eventId: `${dead}-e${n}`, messageId: `${dead}-m${n}`, userId: 'u', category: null, sessionId: dead, gatewayId: 'x', deliveredAt: new Date().toISOString(), via: 'live' });
-  await beatWal(h.redis, dead, Date.now() - 60_000);
+  // Heartbeats are Redis-clock ms: 0 is long dead, +inf beats forever.
+  await h.redis.zadd(keys.exposureWals, 0, dead);
   await writeWalBatch(h.redis, dead, 1, [event(1), event(2)]);
   await writeWalBatch(h.redis, dead, 2, [event(3)]);
-  await beatWal(h.redis, alive, Date.now() + 60_000);
+  await h.redis.zadd(keys.exposureWals, '+inf', alive);
   await writeWalBatch(h.redis, alive, 1, [event(9)]);
   await waitFor(() => [1, 2, 3].every((n) => h.exposures.some((e) => e.eventId === `${dead}-e${n}`)), {
     timeoutMs: 30_000,
@@ -145,3 +147,29 @@ it('logs every exposure in Redis before its frame goes out, and rescues the log 
   await h.redis.del(keys.exposureWal(alive));
   await h.redis.zrem(keys.exposureWals, alive);
 }, 90_000);
+
+// Last: the harness's topic is gone afterwards.
+it('does not spin on a permanent publish error: with the topic deleted, each event is tried once, then publishing pauses', async () => {
+  const user = `gone-${Date.now()}`;
+  const client = await TestClient.connect(h.wsUrl, await h.token(user));
+  await client.waitForFrame('welcome');
+  const pubsub = createPubSub(h.config);
+  await pubsub.topic(h.config.EXPOSURE_TOPIC).delete();
+  await pubsub.close();
+  const before = await h.metric('herald_exposures_published_total', 'outcome="retried"');
+
+  // Frozen while the pushes happen, so that every event is in a publish call when it answers.
+  h.pubsubServer.pause();
+  const ids = await sendMany(user, 5);
+  // Delivery does not depend on Pub/Sub.
+  expect((await client.waitForMessages(5)).map((m) => m.id)).toEqual(ids);
+  h.pubsubServer.resume();
+  await waitFor(async () => (await h.metric('herald_exposures_published_total', 'outcome="retried"')) - before >= 5, {
+    what: 'every event to have failed once',
+  });
+  // A transient error would be retried within 100 ms, 200 ms, 400 ms…; this one waits 30 s.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  expect((await h.metric('herald_exposures_published_total', 'outcome="retried"')) - before).toBe(5);
+  expect(await h.metric('herald_exposures_publish_errors_total', 'status="NOT_FOUND",retryable="false"')).toBeGreaterThan(0);
+  await client.close();
+}, 60_000);

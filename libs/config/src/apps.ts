@@ -98,6 +98,28 @@ export const gatewaySchema = {
   EXPOSURE_BUFFER_MAX: int(50_000, 1, 1_000_000),
   /** How long a spilled event being replayed by a gateway that died waits before another takes it. */
   EXPOSURE_SPILL_CLAIM_MS: int(30_000, 100, 3_600_000),
+  /**
+   * Most events the Redis spill holds (all gateways together, ~400 bytes each in Redis). Past it,
+   * new events are not spilled: counted as `dropped` (herald_exposures_published_total), so a long
+   * Pub/Sub outage cannot fill Redis and stop deliveries. Keep it well under Redis's free memory.
+   */
+  EXPOSURE_SPILL_MAX_EVENTS: int(500_000, 1, 100_000_000),
+  /**
+   * Spilled events older than this are trimmed, unpublished, and counted as `expired`; 0 keeps
+   * them until the size bound. One day by default: far longer than any outage worth waiting out.
+   */
+  EXPOSURE_SPILL_MAX_AGE_MS: int(86_400_000, 0, 30 * 86_400_000),
+  /**
+   * Longest a push waits for its exposure event to be written ahead to Redis. Past it (or at once
+   * when Redis refuses the write, e.g. out of memory) the frame goes out anyway and the event is
+   * counted as `unlogged`: it is still published, but a crash before then would lose it.
+   */
+  EXPOSURE_LOG_WAIT_MS: int(500, 1, 60_000),
+  /**
+   * TEST ONLY: shifts the exposure publisher's clock by this many ms (a gateway on a machine whose
+   * clock is off), for the clock-skew fault test. Refused with NODE_ENV=production.
+   */
+  HERALD_TEST_CLOCK_OFFSET_MS: int(0, -86_400_000, 86_400_000),
 };
 
 export const ingestSchema = {
@@ -193,6 +215,9 @@ function checkAuth(config: AuthConfig, env: Env): void {
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const config = parseEnv(gatewaySchema, env);
   checkAuth(config, env);
+  if (env.NODE_ENV === 'production' && config.HERALD_TEST_CLOCK_OFFSET_MS !== 0) {
+    throw new ConfigError('HERALD_TEST_CLOCK_OFFSET_MS', 'is for tests only; unset it with NODE_ENV=production');
+  }
   return config;
 }
 

@@ -51,4 +51,12 @@ describe('config', () => {
       { host: '10.0.0.2', port: 7001 },
     ]);
   });
+
+  it('takes the test-only clock offset outside production only', () => {
+    expect(loadGatewayConfig(secret).HERALD_TEST_CLOCK_OFFSET_MS).toBe(0);
+    expect(loadGatewayConfig({ ...secret, HERALD_TEST_CLOCK_OFFSET_MS: '-25000' }).HERALD_TEST_CLOCK_OFFSET_MS).toBe(-25_000);
+    const refused = problem(() => loadGatewayConfig({ ...secret, HERALD_TEST_CLOCK_OFFSET_MS: '25000', NODE_ENV: 'production' }));
+    expect(refused.variable).toBe('HERALD_TEST_CLOCK_OFFSET_MS');
+    expect(refused.message).toMatch(/tests only/);
+  });
 });

@@ -23,6 +23,9 @@ const SCRIPT_FILES = [
   'complete-idempotency-1',
   'ack-spill-1',
   'rescue-wal-3',
+  'beat-wal-1',
+  'stale-wals-1',
+  'spill-exposures-1',
 ] as const;
 
 export interface HeraldScripts {
@@ -40,7 +43,10 @@ export interface HeraldScripts {
   ): Promise<string[]>;
   completeIdempotency(record: string, result: string): Promise<number>;
   ackSpill(stream: string, group: string, ...ids: string[]): Promise<number>;
-  rescueWal(registry: string, wal: string, spill: string, walId: string, cutoffMs: number, field: string): Promise<number>;
+  rescueWal(registry: string, wal: string, spill: string, walId: string, claimIdleMs: number, field: string): Promise<number>;
+  beatWal(registry: string, walId: string): Promise<number>;
+  staleWals(registry: string, claimIdleMs: number, limit: number): Promise<string[]>;
+  spillExposures(stream: string, field: string, maxEvents: number, maxAgeMs: number, ...events: string[]): Promise<[number, number, number]>;
 }
 
 export type HeraldRedis = (Redis | Cluster) & HeraldScripts;

@@ -3,6 +3,10 @@
  * Pub/Sub is slow or down, and from which any gateway replays them, oldest first, once Pub/Sub
  * takes events again. Replay goes through a consumer group: an entry read by a gateway that dies
  * before publishing it stays pending and is claimed by another after `claimIdleMs`.
+ *
+ * The stream is bounded (spill-exposures script): by entries, so that an outage of Pub/Sub cannot
+ * fill Redis and stop deliveries with it, and by age. What the bounds refuse or trim is counted
+ * by the caller.
  */
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
@@ -16,13 +20,42 @@ export interface SpilledEvent {
 /** The stream field that holds an event (the write-ahead log's rescue writes it too). */
 export const SPILL_FIELD = 'e';
 
-/** Append events to the spill, in order, in one round trip. */
-export async function spillExposures(redis: HeraldRedis, events: readonly string[]): Promise<void> {
-  if (events.length === 0) return;
-  const pipeline = redis.pipeline();
-  for (const data of events) pipeline.xadd(keys.exposureSpill, '*', SPILL_FIELD, data);
-  const results = (await pipeline.exec()) ?? [];
-  for (const [err] of results) if (err) throw err;
+/** Most ids or events sent in one script call (a call's arguments are never unbounded). */
+export const SPILL_CHUNK = 1000;
+
+export interface SpillBounds {
+  /** Most entries the stream holds; events past it are refused. */
+  maxEvents: number;
+  /** Entries older than this (ms) are trimmed before appending; 0: no age bound. */
+  maxAgeMs: number;
+}
+
+export interface SpillResult {
+  /** Events appended. */
+  spilled: number;
+  /** Events refused: the stream held `maxEvents` entries. */
+  refused: number;
+  /** Entries trimmed because they were older than `maxAgeMs` (never published). */
+  expired: number;
+}
+
+/** Append events to the spill, in order, within its bounds; one script call per SPILL_CHUNK events. */
+export async function spillExposures(redis: HeraldRedis, events: readonly string[], bounds: SpillBounds): Promise<SpillResult> {
+  const total: SpillResult = { spilled: 0, refused: 0, expired: 0 };
+  for (let at = 0; at < events.length; at += SPILL_CHUNK) {
+    const chunk = events.slice(at, at + SPILL_CHUNK);
+    const [spilled, refused, expired] = await redis.spillExposures(
+      keys.exposureSpill,
+      SPILL_FIELD,
+      bounds.maxEvents,
+      bounds.maxAgeMs,
+      ...chunk,
+    );
+    total.spilled += spilled;
+    total.refused += refused;
+    total.expired += expired;
+  }
+  return total;
 }
 
 /** Create the replay group (from the start of the stream) unless it exists. */
@@ -34,13 +67,20 @@ export async function ensureSpillGroup(redis: HeraldRedis): Promise<void> {
   }
 }
 
-type StreamEntries = Array<[string, string[]]>;
+/** Whether an error says the replay group (or its stream) is gone: ensureSpillGroup() again. */
+export function isNoGroupError(err: unknown): boolean {
+  return String((err as Error | undefined)?.message ?? err).includes('NOGROUP');
+}
 
-function toEvents(entries: StreamEntries | null | undefined): SpilledEvent[] {
+type StreamEntries = Array<[string, string[] | null]>;
+
+/** The events among `entries`; the ids of entries deleted meanwhile (trimmed by age) go to `gone`. */
+function toEvents(entries: StreamEntries | null | undefined, gone: string[]): SpilledEvent[] {
   const out: SpilledEvent[] = [];
   for (const [id, fields] of entries ?? []) {
-    const at = fields.indexOf(SPILL_FIELD);
-    if (at >= 0 && at + 1 < fields.length) out.push({ id, data: fields[at + 1] });
+    const at = fields ? fields.indexOf(SPILL_FIELD) : -1;
+    if (fields && at >= 0 && at + 1 < fields.length) out.push({ id, data: fields[at + 1] });
+    else gone.push(id);
   }
   return out;
 }
@@ -48,32 +88,52 @@ function toEvents(entries: StreamEntries | null | undefined): SpilledEvent[] {
 /**
  * Up to `count` spilled events for `consumer` to publish, oldest first: its own unacknowledged
  * ones (a replay that failed), then ones another gateway left unacknowledged for `claimIdleMs`,
- * then new ones.
+ * then new ones. Pending entries that were deleted meanwhile are acknowledged and skipped.
  */
 export async function readSpill(redis: HeraldRedis, consumer: string, count: number, claimIdleMs: number): Promise<SpilledEvent[]> {
   const stream = keys.exposureSpill;
   const group = keys.spillGroup;
-  const own = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '0')) as
-    | Array<[string, StreamEntries]>
-    | null;
-  const mine = toEvents(own?.[0]?.[1]);
-  if (mine.length > 0) return mine;
-  const claimed = (await redis.xautoclaim(stream, group, consumer, claimIdleMs, '0', 'COUNT', count)) as [string, StreamEntries];
-  const taken = toEvents(claimed?.[1]);
-  if (taken.length > 0) return taken;
-  const fresh = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')) as
-    | Array<[string, StreamEntries]>
-    | null;
-  return toEvents(fresh?.[0]?.[1]);
+  const gone: string[] = [];
+  try {
+    const own = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '0')) as
+      | Array<[string, StreamEntries]>
+      | null;
+    const mine = toEvents(own?.[0]?.[1], gone);
+    if (mine.length > 0) return mine;
+    const claimed = (await redis.xautoclaim(stream, group, consumer, claimIdleMs, '0', 'COUNT', count)) as [string, StreamEntries, string[]?];
+    const taken = toEvents(claimed?.[1], gone);
+    // Redis 7 lists the claimed entries that no longer exist separately (and drops them itself).
+    if (taken.length > 0) return taken;
+    const fresh = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')) as
+      | Array<[string, StreamEntries]>
+      | null;
+    return toEvents(fresh?.[0]?.[1], gone);
+  } finally {
+    if (gone.length > 0) await ackSpill(redis, gone);
+  }
 }
 
-/** Acknowledge and delete replayed entries. */
+/** Acknowledge and delete replayed entries (SPILL_CHUNK ids per script call). */
 export async function ackSpill(redis: HeraldRedis, ids: readonly string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  return redis.ackSpill(keys.exposureSpill, keys.spillGroup, ...ids);
+  let deleted = 0;
+  for (let at = 0; at < ids.length; at += SPILL_CHUNK) {
+    deleted += await redis.ackSpill(keys.exposureSpill, keys.spillGroup, ...ids.slice(at, at + SPILL_CHUNK));
+  }
+  return deleted;
 }
 
 /** Entries in the spill (published or not yet replayed). */
 export function spillLength(redis: HeraldRedis): Promise<number> {
   return redis.xlen(keys.exposureSpill);
+}
+
+/** How old the oldest entry of the spill is, ms by the Redis server's clock; 0 when it is empty. */
+export async function spillOldestAgeMs(redis: HeraldRedis): Promise<number> {
+  const [oldest, time] = await Promise.all([
+    redis.xrange(keys.exposureSpill, '-', '+', 'COUNT', 1) as Promise<Array<[string, string[]]>>,
+    redis.time(),
+  ]);
+  if (oldest.length === 0) return 0;
+  const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+  return Math.max(0, now - Number(oldest[0][0].split('-')[0]));
 }

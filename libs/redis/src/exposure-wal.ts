@@ -8,12 +8,17 @@
  * a dead process: any gateway moves it into the spill (one script, so two rescuers cannot both
  * move it), and the spill's replay publishes it. Events published just before the crash are
  * published again then; the consumer stores each event id once.
+ *
+ * Heartbeats and the staleness cutoff are both taken from the Redis server's clock (`TIME` inside
+ * the scripts): gateways whose clocks disagree must not take each other for dead.
  */
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 import { SPILL_FIELD } from './exposure-spill';
 
 const EVENT_SEPARATOR = '\n';
+/** Batch numbers per HDEL, and stale logs looked at per sweep. */
+const CHUNK = 1000;
 
 /** Write one batch of events (serialized JSON, which never holds a raw newline). */
 export async function writeWalBatch(redis: HeraldRedis, walId: string, batch: number, events: readonly string[]): Promise<void> {
@@ -22,13 +27,14 @@ export async function writeWalBatch(redis: HeraldRedis, walId: string, batch: nu
 
 /** Forget batches whose every event Pub/Sub or the spill has taken. */
 export async function dropWalBatches(redis: HeraldRedis, walId: string, batches: readonly number[]): Promise<void> {
-  if (batches.length === 0) return;
-  await redis.hdel(keys.exposureWal(walId), ...batches.map(String));
+  for (let at = 0; at < batches.length; at += CHUNK) {
+    await redis.hdel(keys.exposureWal(walId), ...batches.slice(at, at + CHUNK).map(String));
+  }
 }
 
-/** Say this process's log is alive (and register it). */
-export async function beatWal(redis: HeraldRedis, walId: string, now = Date.now()): Promise<void> {
-  await redis.zadd(keys.exposureWals, now, walId);
+/** Say this process's log is alive (and register it), by the Redis server's clock. */
+export async function beatWal(redis: HeraldRedis, walId: string): Promise<void> {
+  await redis.beatWal(keys.exposureWals, walId);
 }
 
 /** Remove this process's log: everything in it was published or spilled. */
@@ -37,16 +43,15 @@ export async function retireWal(redis: HeraldRedis, walId: string): Promise<void
 }
 
 /**
- * Move the logs of processes silent for `claimIdleMs` (other than `ownId`) into the spill.
- * Returns how many events were moved.
+ * Move the logs of processes silent for `claimIdleMs` by the Redis server's clock (other than
+ * `ownId`) into the spill. Returns how many events were moved.
  */
-export async function rescueStaleWals(redis: HeraldRedis, ownId: string, claimIdleMs: number, now = Date.now()): Promise<number> {
-  const cutoff = now - claimIdleMs;
-  const stale = await redis.zrangebyscore(keys.exposureWals, '-inf', cutoff);
+export async function rescueStaleWals(redis: HeraldRedis, ownId: string, claimIdleMs: number): Promise<number> {
+  const stale = await redis.staleWals(keys.exposureWals, claimIdleMs, CHUNK);
   let moved = 0;
   for (const walId of stale) {
     if (walId === ownId) continue;
-    const n = await redis.rescueWal(keys.exposureWals, keys.exposureWal(walId), keys.exposureSpill, walId, cutoff, SPILL_FIELD);
+    const n = await redis.rescueWal(keys.exposureWals, keys.exposureWal(walId), keys.exposureSpill, walId, claimIdleMs, SPILL_FIELD);
     if (n > 0) moved += n;
   }
   return moved;

@@ -17,6 +17,10 @@ import {
   readSpill,
   ackSpill,
   spillLength,
+  spillOldestAgeMs,
+  beatWal,
+  rescueStaleWals,
+  writeWalBatch,
   keys,
   readInbox,
   removeFromInbox,
@@ -183,11 +187,13 @@ describe('idempotency keys', () => {
 });
 
 describe('exposure spill', () => {
+  const UNBOUNDED = { maxEvents: 1_000_000, maxAgeMs: 0 };
+
   it('replays oldest first, lets another gateway claim what a dead one left, and forgets acknowledged entries', async () => {
     await ensureSpillGroup(redis);
     await ensureSpillGroup(redis); // idempotent
-    await spillExposures(redis, ['e1', 'e2', 'e3']);
-    await spillExposures(redis, ['e4']);
+    await spillExposures(redis, ['e1', 'e2', 'e3'], UNBOUNDED);
+    await spillExposures(redis, ['e4'], UNBOUNDED);
     expect(await spillLength(redis)).toBe(4);
 
     const dead = await readSpill(redis, 'gw-dead', 3, 60_000);
@@ -207,5 +213,47 @@ describe('exposure spill', () => {
     expect(await ackSpill(redis, claimed.map((e) => e.id))).toBe(3);
     expect(await spillLength(redis)).toBe(0);
     expect(await readSpill(redis, 'gw-live', 10, 0)).toEqual([]);
+  });
+
+  it('refuses events past its size bound, trims entries past its age bound, and counts both', async () => {
+    expect(await spillExposures(redis, ['a1', 'a2', 'a3'], { maxEvents: 2, maxAgeMs: 0 })).toEqual({ spilled: 2, refused: 1, expired: 0 });
+    expect(await spillExposures(redis, ['a4'], { maxEvents: 2, maxAgeMs: 0 })).toEqual({ spilled: 0, refused: 1, expired: 0 });
+    expect(await spillOldestAgeMs(redis)).toBeGreaterThanOrEqual(0);
+    // Entries older than the age bound (stamped by Redis's clock) are trimmed before appending.
+    await waitFor(async () => (await spillOldestAgeMs(redis)) > 20, { what: 'the spill to age' });
+    expect(await spillExposures(redis, ['a5'], { maxEvents: 2, maxAgeMs: 10 })).toEqual({ spilled: 1, refused: 0, expired: 2 });
+    expect(await spillLength(redis)).toBe(1);
+    // A pending entry trimmed meanwhile is acknowledged and skipped by the replay.
+    await ensureSpillGroup(redis);
+    const read = await readSpill(redis, 'gw-trim', 10, 60_000);
+    expect(read.map((e) => e.data)).toEqual(['a5']);
+    await redis.xtrim(keys.exposureSpill, 'MAXLEN', 0);
+    expect(await readSpill(redis, 'gw-trim', 10, 60_000)).toEqual([]);
+    expect(await redis.xpending(keys.exposureSpill, keys.spillGroup)).toEqual([0, null, null, null]);
+    // Acknowledging deletes the entries even when the group is gone (a group made again replays from the start).
+    await spillExposures(redis, ['a6'], UNBOUNDED);
+    const [a6] = await readSpill(redis, 'gw-trim', 10, 60_000);
+    await redis.xgroup('DESTROY', keys.exposureSpill, keys.spillGroup);
+    expect(await ackSpill(redis, [a6.id])).toBe(1);
+    expect(await spillLength(redis)).toBe(0);
+  });
+});
+
+describe('exposure write-ahead log', () => {
+  it("judges a log's heartbeat by Redis's clock, not the caller's", async () => {
+    await beatWal(redis, 'wal-live');
+    await writeWalBatch(redis, 'wal-live', 1, ['{"n":1}']);
+    const beat = Number(await redis.zscore(keys.exposureWals, 'wal-live'));
+    const [seconds, micros] = await redis.time();
+    expect(Math.abs(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - beat)).toBeLessThan(5_000);
+    // Alive by Redis's clock: left alone, whatever clock the rescuer has.
+    expect(await rescueStaleWals(redis, 'wal-rescuer', 60_000)).toBe(0);
+    expect(await redis.hlen(keys.exposureWal('wal-live'))).toBe(1);
+    // Silent for longer than the claim time by Redis's clock: moved to the spill.
+    await redis.zadd(keys.exposureWals, beat - 120_000, 'wal-live');
+    const before = await spillLength(redis);
+    expect(await rescueStaleWals(redis, 'wal-rescuer', 60_000)).toBe(1);
+    expect(await spillLength(redis)).toBe(before + 1);
+    expect(await redis.exists(keys.exposureWal('wal-live'))).toBe(0);
   });
 });

@@ -17,6 +17,8 @@ const RUNBOOKS = [
   'Gateway stopped (SIGTERM) under live traffic',
   'Redis restarted under traffic',
   'Pub/Sub down',
+  'Exposure spill full',
+  'Exposure spill replay failing',
   'Exposure-consumer killed (SIGKILL) mid-batch',
   'Postgres down',
 ];

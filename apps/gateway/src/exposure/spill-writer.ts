@@ -1,0 +1,109 @@
+/**
+ * The write side of the exposure spill: events the publisher cannot hold in memory are appended,
+ * in order, to the Redis stream (libs/redis exposure-spill), within its bounds
+ * (EXPOSURE_SPILL_MAX_EVENTS, EXPOSURE_SPILL_MAX_AGE_MS). What the bounds refuse or trim is
+ * counted (`dropped`, `expired`) and logged, never retried: a full spill must not fill Redis.
+ * When Redis refuses the append itself (down, out of memory), the events wait here, at most
+ * twice the memory bound; past it the oldest go (`failed`).
+ */
+import type { Logger } from '@herald/logger';
+import { spillExposures, type HeraldRedis, type SpillBounds, type SpillResult } from '@herald/redis';
+import type { GatewayMetrics } from '../metrics';
+import type { Pending } from './write-ahead';
+
+const RETRY_MS = 1_000;
+/** One log line per this many events refused by a full spill. */
+const DROPPED_PER_LOG_LINE = 1000;
+
+export interface SpillWriterOptions {
+  redis: HeraldRedis;
+  bounds: SpillBounds;
+  /** Events per append. */
+  batchMax: number;
+  /** Events waiting here while Redis refuses appends, at most. */
+  waitingMax: number;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** An event is in the spill, or given up: its log batch has nothing left to keep. */
+  settled(event: Pending): void;
+  closed(): boolean;
+}
+
+export class SpillWriter {
+  private buffer: Pending[] = [];
+  private running?: Promise<void>;
+  private droppedSinceLog = 0;
+
+  constructor(private readonly opts: SpillWriterOptions) {}
+
+  /** Events waiting to be appended. */
+  get waiting(): number {
+    return this.buffer.length;
+  }
+
+  /** The append loop while one runs (a replay must wait for it before memory takes over). */
+  get writing(): Promise<void> | undefined {
+    return this.running;
+  }
+
+  add(event: Pending): void {
+    this.buffer.push(event);
+    this.running ??= this.drain().finally(() => (this.running = undefined));
+  }
+
+  /** Takes the waiting events away (shutdown spills them with the rest itself). */
+  takeAll(): Pending[] {
+    const events = this.buffer;
+    this.buffer = [];
+    return events;
+  }
+
+  /** Appends events at once (shutdown); rejects when Redis refuses. */
+  async append(events: readonly string[]): Promise<void> {
+    this.count(await spillExposures(this.opts.redis, events, this.opts.bounds));
+  }
+
+  /** Append the buffer until it is empty; on failure keep it (bounded) and retry. */
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, this.opts.batchMax);
+      try {
+        await this.append(batch.map((event) => event.data));
+        for (const event of batch) this.opts.settled(event);
+      } catch (err) {
+        this.buffer = batch.concat(this.buffer);
+        const over = this.buffer.length - this.opts.waitingMax;
+        if (over > 0) {
+          // Pub/Sub and Redis both unavailable for long: the one loss memory bounds force.
+          for (const event of this.buffer.splice(0, over)) this.opts.settled(event);
+          this.opts.metrics.exposures.inc({ outcome: 'failed' }, over);
+          this.opts.logger.error({ err, dropped: over }, 'exposure events dropped: Pub/Sub and Redis are both unavailable');
+        } else {
+          this.opts.logger.warn({ err, waiting: this.buffer.length }, 'spilling exposure events failed; retrying');
+        }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        if (this.opts.closed()) return;
+      }
+    }
+  }
+
+  private count(result: SpillResult): void {
+    const { exposures } = this.opts.metrics;
+    if (result.spilled > 0) exposures.inc({ outcome: 'spilled' }, result.spilled);
+    if (result.expired > 0) {
+      exposures.inc({ outcome: 'expired' }, result.expired);
+      this.opts.logger.error({ events: result.expired }, 'spilled exposure events older than EXPOSURE_SPILL_MAX_AGE_MS trimmed unpublished');
+    }
+    if (result.refused > 0) {
+      exposures.inc({ outcome: 'dropped' }, result.refused);
+      // The spill stays full for as long as Pub/Sub is down: one line per thousand.
+      if (this.droppedSinceLog === 0) {
+        this.opts.logger.error(
+          { events: result.refused, maxEvents: this.opts.bounds.maxEvents },
+          'exposure spill full (EXPOSURE_SPILL_MAX_EVENTS): exposure events dropped; deliveries go on',
+        );
+      }
+      this.droppedSinceLog = (this.droppedSinceLog + result.refused) % DROPPED_PER_LOG_LINE;
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The write-ahead half of the exposure publisher: events of this turn's pushes are written to this
+ * process's log in Redis (libs/redis exposure-wal) in one command, and the frames go out once it
+ * is there. One write is in flight at a time, so pushes keep their order.
+ *
+ * Delivery comes first: a push never waits more than `waitMs` for its log write. When the write
+ * fails (Redis out of memory, unreachable) or takes longer, the frames go out at once and their
+ * events go on unlogged (counted `unlogged`): still published, but lost if the process dies
+ * before. After a failure the log is skipped for a backoff, then tried again.
+ */
+import type { HeraldRedis } from '@herald/redis';
+import { dropWalBatches, writeWalBatch } from '@herald/redis';
+import type { Logger } from '@herald/logger';
+import type { GatewayMetrics } from '../metrics';
+
+/** A push waiting for its event to be logged: `send` writes the frame, false if the session went away. */
+export type Send = () => boolean;
+
+/** Batch number of an event that is not in this process's log (replayed from the spill, or unlogged). */
+export const UNLOGGED = 0;
+
+/** An event on its way to Pub/Sub, and the log batch that holds it. */
+export interface Pending {
+  data: string;
+  batch: number;
+}
+
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+export interface WriteAheadLogOptions {
+  /** The log's own connection (role `log`). */
+  redis: HeraldRedis;
+  walId: string;
+  /** EXPOSURE_LOG_WAIT_MS. */
+  waitMs: number;
+  /** The process's clock (shifted by HERALD_TEST_CLOCK_OFFSET_MS in the clock-skew test). */
+  now: () => number;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** An event whose frame went out, in push order; `batch` is UNLOGGED when it is not in the log. */
+  onSent(event: Pending): void;
+}
+
+export class WriteAheadLog {
+  /** Events waiting to be logged, and their pushes. */
+  private toLog: string[] = [];
+  private sends: Send[] = [];
+  /** Events in the log write being waited for (0: none is). */
+  private logging = 0;
+  private scheduled = false;
+  private failures = 0;
+  /** Until then (after a failure) pushes go out without trying the log. */
+  private skipUntil = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private nextBatch = 1;
+  /** Events of each logged batch not yet published or spilled. */
+  private readonly batchLeft = new Map<number, number>();
+  private settledBatches: number[] = [];
+  private dropScheduled = false;
+
+  constructor(private readonly opts: WriteAheadLogOptions) {}
+
+  /** Events waiting for the log (their pushes are held). */
+  get waiting(): number {
+    return this.toLog.length + this.logging;
+  }
+
+  add(event: string, send: Send): void {
+    this.toLog.push(event);
+    this.sends.push(send);
+    if (this.scheduled || this.logging > 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.write();
+    });
+  }
+
+  /** Log what waits as one batch, then let its pushes go out; a push waits `waitMs` at most. */
+  private write(): void {
+    if (this.logging > 0 || this.toLog.length === 0) return;
+    const events = this.toLog;
+    const sends = this.sends;
+    this.toLog = [];
+    this.sends = [];
+    if (this.opts.now() < this.skipUntil) {
+      this.release(UNLOGGED, events, sends);
+      return;
+    }
+    const batch = this.nextBatch++;
+    this.logging = events.length;
+    let done = false;
+    const giveUp = (err: unknown, what: string) => {
+      done = true;
+      this.logging = 0;
+      this.failures++;
+      const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 10));
+      this.skipUntil = this.opts.now() + delay;
+      // Whatever is held when the pause ends goes through the log again (or out without it).
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.write(), delay);
+      this.retryTimer.unref();
+      if (this.failures === 1 || this.failures % 10 === 0) {
+        this.opts.logger.warn({ err, events: events.length, failures: this.failures, retryInMs: delay }, what);
+      }
+      this.release(UNLOGGED, events, sends);
+      this.write();
+    };
+    // After a stall of the event loop, timers run before the I/O callbacks that would have
+    // delivered Redis's answer: give up one turn later (setImmediate runs after them).
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (!done) giveUp(undefined, `the exposure log write took over ${this.opts.waitMs} ms; pushing without it (EXPOSURE_LOG_WAIT_MS)`);
+        }),
+      this.opts.waitMs,
+    );
+    writeWalBatch(this.opts.redis, this.opts.walId, batch, events).then(
+      () => {
+        // Written after its pushes went out unlogged: their events are on their way anyway.
+        if (done) return this.batchSettled(batch);
+        done = true;
+        clearTimeout(timer);
+        this.failures = 0;
+        this.logging = 0;
+        this.release(batch, events, sends);
+        this.write();
+      },
+      (err: unknown) => {
+        if (done) return;
+        clearTimeout(timer);
+        giveUp(err, 'writing the exposure log failed; pushing without it');
+      },
+    );
+  }
+
+  /** Write the frames, and pass on the events of the pushes that happened. */
+  private release(batch: number, events: string[], sends: Send[]): void {
+    let kept = 0;
+    for (let i = 0; i < events.length; i++) {
+      if (!sends[i]()) continue;
+      kept++;
+      this.opts.onSent({ data: events[i], batch });
+    }
+    if (batch === UNLOGGED) {
+      if (kept > 0) this.opts.metrics.exposures.inc({ outcome: 'unlogged' }, kept);
+      return;
+    }
+    if (kept === 0) this.batchSettled(batch);
+    else this.batchLeft.set(batch, kept);
+  }
+
+  /** An event is in Pub/Sub or in the spill (or given up): its log batch may go. */
+  settled(event: Pending): void {
+    if (event.batch === UNLOGGED) return;
+    const left = (this.batchLeft.get(event.batch) ?? 1) - 1;
+    if (left > 0) this.batchLeft.set(event.batch, left);
+    else {
+      this.batchLeft.delete(event.batch);
+      this.batchSettled(event.batch);
+    }
+  }
+
+  private batchSettled(batch: number): void {
+    this.settledBatches.push(batch);
+    if (this.dropScheduled) return;
+    this.dropScheduled = true;
+    setImmediate(() => {
+      this.dropScheduled = false;
+      const batches = this.settledBatches;
+      this.settledBatches = [];
+      // A batch that stays is published again if this process dies; the consumer dedupes.
+      dropWalBatches(this.opts.redis, this.opts.walId, batches).catch((err: unknown) =>
+        this.opts.logger.debug({ err }, 'could not trim the exposure log'),
+      );
+    });
+  }
+
+  close(): void {
+    clearTimeout(this.retryTimer);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The exposure write-ahead log never holds a push for longer than its wait bound, on a real
+ * redis-server: a log write whose answer does not come (the log connection's socket stops being
+ * read, as when Redis stalls) lets the frames go after EXPOSURE_LOG_WAIT_MS, counted `unlogged`,
+ * and the batch written late after all is trimmed from the log; a refused write (Redis out of
+ * memory) lets them go at once.
+ */
+import type Redis from 'ioredis';
+import { Registry } from 'prom-client';
+import { createLogger } from '@herald/logger';
+import { closeRedis, createRedis, keys, type HeraldRedis } from '@herald/redis';
+import { metricValue, startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import { createGatewayMetrics } from '../src/metrics';
+import { WriteAheadLog, type Pending } from '../src/exposure/write-ahead';
+
+const WAIT_MS = 300;
+
+let server: RedisServer;
+let log: HeraldRedis;
+let oracle: HeraldRedis;
+const registry = new Registry();
+const metrics = createGatewayMetrics(registry);
+const sent: Pending[] = [];
+let wal: WriteAheadLog;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  const config = { REDIS_URL: server.url, REDIS_CLUSTER_NODES: undefined };
+  log = createRedis(config, 'log', 'test');
+  oracle = createRedis(config, 'commands', 'test');
+  await log.ping();
+  wal = new WriteAheadLog({
+    redis: log,
+    walId: 'wait-test',
+    waitMs: WAIT_MS,
+    now: Date.now,
+    metrics,
+    logger: createLogger({ app: 'gateway-test', level: 'silent' }),
+    onSent: (event) => sent.push(event),
+  });
+});
+
+afterAll(async () => {
+  wal?.close();
+  await closeRedis(log);
+  await closeRedis(oracle);
+  await server.stop();
+});
+
+const unlogged = async () => metricValue(await registry.metrics(), 'herald_exposures_published_total', 'outcome="unlogged"');
+
+/** Records `n` events; resolves with the ms until every push went out. */
+async function pushes(n: number, tag: string): Promise<number> {
+  const started = Date.now();
+  let out = 0;
+  for (let i = 0; i < n; i++) {
+    wal.add(`{"n":"${tag}-${i}"}`, () => {
+      out++;
+      return true;
+    });
+  }
+  await waitFor(() => out === n, { timeoutMs: 10_000, intervalMs: 5, what: `${n} pushes out` });
+  return Date.now() - started;
+}
+
+it('lets pushes go once their events are logged', async () => {
+  await pushes(3, 'ok');
+  expect(sent.slice(-3).map((e) => e.batch > 0)).toEqual([true, true, true]);
+  expect(await oracle.hlen(keys.exposureWal('wait-test'))).toBe(1);
+  expect(await unlogged()).toBe(0);
+});
+
+it('lets pushes go after the wait bound when the log does not answer, and trims the batch written late', async () => {
+  const socket = (log as Redis).stream;
+  socket.pause();
+  let waited: number;
+  try {
+    waited = await pushes(4, 'slow');
+  } finally {
+    socket.resume();
+  }
+  expect(waited).toBeGreaterThanOrEqual(WAIT_MS - 20);
+  expect(sent.slice(-4).every((e) => e.batch === 0)).toBe(true);
+  expect(await unlogged()).toBe(4);
+  // The write landed after all: its batch is dropped (only the first test's stays).
+  await waitFor(async () => (await oracle.hlen(keys.exposureWal('wait-test'))) === 1, { what: 'the late batch trimmed' });
+});
+
+it('lets pushes go at once when Redis refuses the write (out of memory)', async () => {
+  // The log works again (after the last failure's backoff), so the next write is tried.
+  await waitFor(
+    async () => {
+      await pushes(1, 'again');
+      return sent[sent.length - 1].batch > 0;
+    },
+    { what: 'a push logged again' },
+  );
+  const before = await unlogged();
+  await oracle.config('SET', 'maxmemory', '1');
+  try {
+    const waited = await pushes(5, 'oom');
+    expect(waited).toBeLessThan(WAIT_MS);
+  } finally {
+    await oracle.config('SET', 'maxmemory', '0');
+  }
+  expect((await unlogged()) - before).toBe(5);
+});
