@@ -83,7 +83,7 @@ async function sendEach(userIds: string[], n: number): Promise<Map<string, strin
 }
 
 const outcome = (name: string, gateway = stack.apps.gateway) =>
-  c.counter(gateway.url, `herald_exposures_published_total{outcome="${name}"}`);
+  c.counter(gateway, `herald_exposures_published_total{outcome="${name}"}`);
 const spillLength = () => oracle.xlen(keys.exposureSpill);
 
 /** Write-ahead logs holding events: log id -> its batch numbers. */
@@ -224,7 +224,7 @@ it('keeps delivering through a long Pub/Sub outage on a small Redis: the spill s
     expect(statuses.filter((s) => s !== 202)).toEqual([]);
     expect(await outcome('dropped')).toBeGreaterThan(0);
     expect(await spillLength()).toBeLessThanOrEqual(SPILL_MAX);
-    expect(await c.counter(stack.apps.gateway.url, 'herald_exposures_spill_oldest_age_seconds')).toBeGreaterThan(0);
+    expect(await c.counter(stack.apps.gateway, 'herald_exposures_spill_oldest_age_seconds')).toBeGreaterThan(0);
   } finally {
     await oracle.config('SET', 'maxmemory', '0');
     stack.pubsub!.resume();
