@@ -6,8 +6,9 @@
  * session; subscribe to the user's channel; read categories and inbox in one atomic snapshot;
  * wait until every notification published before the snapshot has been applied (barrier): the
  * live messages among them wait in the session, and a category change among them is newer than
- * or as new as the snapshot; send `welcome`; drain the snapshot; push the live messages that
- * waited, minus those in the snapshot; from then on, live.
+ * or as new as the snapshot; send `welcome`; drain the snapshot, then the live messages that
+ * waited, minus those in the snapshot, never more bytes in flight than the socket takes; from
+ * then on, live.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -26,7 +27,7 @@ import { ExposurePublisher } from './exposure-publisher';
 import { Hub } from './hub';
 import { BodyStore } from './body-store';
 import { LiveRouter } from './live-router';
-import { drainInbox } from './drain';
+import { drainBytesInFlight, drainInbox } from './drain';
 import { Session, type SessionContext } from './session';
 import { refuseUpgrade, upgradeToken } from './upgrade-auth';
 import { Door, parseOrigins } from './door';
@@ -96,19 +97,26 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     perMessageDeflate: false,
     clientTracking: false,
   });
-  const drainDeps = { redis, bodies, metrics, batchSize: config.DRAIN_BATCH_SIZE };
+  const drainDeps = {
+    redis,
+    bodies,
+    metrics,
+    batchSize: config.DRAIN_BATCH_SIZE,
+    maxBytesInFlight: drainBytesInFlight(config.SEND_BUFFER_MAX_BYTES),
+  };
   const door = new Door({
     acceptRate: config.WS_ACCEPT_RATE,
     maxPerAddress: config.WS_MAX_CONNECTIONS_PER_IP,
     allowedOrigins: parseOrigins(config.WS_ALLOWED_ORIGINS),
   });
 
-  const pendingAcks = new Map<string, string[]>();
+  // Acks of one turn of the event loop, per user, each id once (two devices may ack the same id).
+  const pendingAcks = new Map<string, Set<string>>();
   let ackFlushScheduled = false;
   function flushAcks(): void {
     ackFlushScheduled = false;
     for (const [userId, ids] of pendingAcks) {
-      removeFromInbox(redis, userId, ids).then(
+      removeFromInbox(redis, userId, [...ids]).then(
         (removed) => metrics.acked.inc(removed),
         (err: unknown) => log.warn({ err, userId }, 'ack failed; the ids stay and come back next time'),
       );
@@ -122,11 +130,14 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     sendBufferMaxBytes: config.SEND_BUFFER_MAX_BYTES,
     maxFrameErrors: config.WS_MAX_FRAME_ERRORS,
     maxFramesPerSecond: config.WS_MAX_FRAMES_PER_SECOND,
+    maxUnackedIds: config.WS_MAX_UNACKED_IDS,
+    maxIgnoredAckIds: config.WS_MAX_IGNORED_ACK_IDS,
     onAck(session, ids) {
-      // Acks of one turn of the event loop go out together: one script call per user, not per frame.
-      let list = pendingAcks.get(session.userId);
-      if (!list) pendingAcks.set(session.userId, (list = []));
-      for (const id of ids) list.push(id);
+      // Acks of one turn of the event loop go out together: per user, in calls of at most
+      // REMOVE_CHUNK ids (removeFromInbox), not one call per frame.
+      let set = pendingAcks.get(session.userId);
+      if (!set) pendingAcks.set(session.userId, (set = new Set()));
+      for (const id of ids) set.add(id);
       if (!ackFlushScheduled) {
         ackFlushScheduled = true;
         setImmediate(flushAcks);
@@ -201,9 +212,10 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       await router.barrier(session.userId);
       if (!session.categoriesNoted) hub.setCategories(session, snapshot.categories);
       const categories = hub.categoriesOfSession(session);
+      // The client may ack snapshot ids as soon as it has the welcome (acks it held while away).
+      session.acks.expect(snapshot.ids);
       session.sendFrame({ type: 'welcome', sessionId: session.id, userId: session.userId, categories });
       await drainInbox(drainDeps, session, snapshot.ids);
-      session.endDrain(new Set(snapshot.ids));
       metrics.drainSeconds.observe((performance.now() - started) / 1000);
     } catch (err) {
       // A client that left during its connect is no failure of ours.
