@@ -19,17 +19,18 @@ import type { GatewayConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, createVerifier, type Principal } from '@herald/auth';
-import { closeRedis, createRedis, onSubscriberReconnect, readSnapshot, removeFromInbox, spillLength } from '@herald/redis';
+import { closeRedis, createRedis, onSubscriberReconnect, readSnapshot, spillLength } from '@herald/redis';
 import { createPubSub } from '@herald/pubsub';
 import { createHttpApp, runAll } from '@herald/http';
 import { createGatewayMetrics } from './metrics';
+import { AckBatcher } from './ack-batcher';
 import { ExposurePublisher } from './exposure-publisher';
 import { Hub } from './hub';
 import { BodyStore } from './body-store';
 import { LiveRouter } from './live-router';
 import { drainBytesInFlight, drainInbox } from './drain';
 import { Session, type SessionContext } from './session';
-import { refuseUpgrade, upgradeToken } from './upgrade-auth';
+import { claimedSubject, refuseUpgrade, upgradeToken } from './upgrade-auth';
 import { Door, parseOrigins } from './door';
 
 /** The one sweep over every session (token expiry, frame budget), no per-session timers. */
@@ -110,19 +111,10 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     allowedOrigins: parseOrigins(config.WS_ALLOWED_ORIGINS),
   });
 
-  // Acks of one turn of the event loop, per user, each id once (two devices may ack the same id).
-  const pendingAcks = new Map<string, Set<string>>();
-  let ackFlushScheduled = false;
-  function flushAcks(): void {
-    ackFlushScheduled = false;
-    for (const [userId, ids] of pendingAcks) {
-      removeFromInbox(redis, userId, [...ids]).then(
-        (removed) => metrics.acked.inc(removed),
-        (err: unknown) => log.warn({ err, userId }, 'ack failed; the ids stay and come back next time'),
-      );
-    }
-    pendingAcks.clear();
-  }
+  const acks = new AckBatcher(redis, metrics, log);
+
+  // Users whose session was closed for abuse: user id -> until when their upgrades are refused.
+  const cooldowns = new Map<string, number>();
 
   const ctx: SessionContext = {
     publisher,
@@ -133,19 +125,25 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     maxUnackedIds: config.WS_MAX_UNACKED_IDS,
     maxIgnoredAckIds: config.WS_MAX_IGNORED_ACK_IDS,
     onAck(session, ids) {
-      // Acks of one turn of the event loop go out together: per user, in calls of at most
-      // REMOVE_CHUNK ids (removeFromInbox), not one call per frame.
-      let set = pendingAcks.get(session.userId);
-      if (!set) pendingAcks.set(session.userId, (set = new Set()));
-      for (const id of ids) set.add(id);
-      if (!ackFlushScheduled) {
-        ackFlushScheduled = true;
-        setImmediate(flushAcks);
-      }
+      acks.add(session.userId, ids);
+    },
+    onAbuse(session) {
+      if (config.WS_ABUSE_COOLDOWN_MS === 0) return;
+      cooldowns.set(session.userId, Date.now() + config.WS_ABUSE_COOLDOWN_MS);
+      log.info({ userId: session.userId, cooldownMs: config.WS_ABUSE_COOLDOWN_MS }, 'session closed for abuse; refusing the user for a while');
     },
   };
 
   let accepting = true;
+
+  /** Refuses (503 with Retry-After) when `userId` is in its abuse cooldown; true when it did. */
+  function refuseCoolingDown(socket: Duplex, userId: string | undefined): boolean {
+    const until = userId === undefined ? undefined : cooldowns.get(userId);
+    if (until === undefined || until <= Date.now()) return false;
+    metrics.connectsRefused.inc({ reason: 'cooldown' });
+    refuseUpgrade(socket, 'OVERLOADED', { 'Retry-After': String(Math.ceil((until - Date.now()) / 1000)) });
+    return true;
+  }
 
   async function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
@@ -157,9 +155,13 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       metrics.connectsRefused.inc({ reason: refused === 'OVERLOADED' ? 'overloaded' : 'origin' });
       return refuseUpgrade(socket, refused, refused === 'OVERLOADED' ? { 'Retry-After': '1' } : {});
     }
+    const token = upgradeToken(request);
+    // A user in the abuse cooldown is refused before the token check: its reconnect loop costs
+    // next to nothing. The subject is unverified here, which can only refuse, never admit.
+    if (refuseCoolingDown(socket, claimedSubject(token))) return;
     let principal: Principal;
     try {
-      principal = await verifier.verify(upgradeToken(request));
+      principal = await verifier.verify(token);
     } catch (err) {
       const reason = err instanceof AuthError ? err.reason : 'error';
       metrics.connectsRefused.inc({ reason });
@@ -253,10 +255,12 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       session.ws.ping();
     }
   }, config.HEARTBEAT_INTERVAL_MS);
-  // Once a second: token expiry, the per-connection frame budget, the door's accept window.
+  // Once a second: token expiry, the per-connection frame budget, the door's accept window, the
+  // abuse cooldowns that ran out.
   const sweep = setInterval(() => {
     const now = Date.now();
     door.tick();
+    for (const [userId, until] of cooldowns) if (until <= now) cooldowns.delete(userId);
     for (const session of hub.all()) {
       session.framesThisSecond = 0;
       if (now >= session.expiresAt) session.close(CloseCode.TOKEN_EXPIRED);

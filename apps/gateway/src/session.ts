@@ -42,6 +42,8 @@ export interface SessionContext {
   maxIgnoredAckIds: number;
   /** Ids this session pushed and now sees acknowledged, each once: remove them from the inbox. */
   onAck(session: Session, ids: string[]): void;
+  /** The session was closed with 4008 for abuse (WS_ABUSE_COOLDOWN_MS). */
+  onAbuse(session: Session): void;
 }
 
 export class Session {
@@ -89,7 +91,7 @@ export class Session {
   /** Answer a bad frame with an `error` frame; a client that keeps sending them is closed (4008). */
   sendError(code: ErrorCode, message: string = ErrorCodes[code].message): void {
     this.ctx.metrics.frameErrors.inc({ code });
-    if (++this.frameErrors > this.ctx.maxFrameErrors) return this.close(CloseCode.POLICY);
+    if (++this.frameErrors > this.ctx.maxFrameErrors) return this.closeForAbuse();
     this.sendFrame({ type: 'error', code, message });
   }
 
@@ -167,7 +169,7 @@ export class Session {
     if (this.state === SessionState.CLOSED) return;
     const closing = this.state === SessionState.CLOSING;
     if (++this.framesThisSecond > this.ctx.maxFramesPerSecond) {
-      if (!closing) this.close(CloseCode.POLICY);
+      if (!closing) this.closeForAbuse();
       return;
     }
     const ids = parseAck(data, isBinary);
@@ -185,7 +187,13 @@ export class Session {
     if (unknown > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'unknown' }, unknown);
     if (repeated > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'repeated' }, repeated);
     this.ignoredAcks += unknown + repeated;
-    if (!closing && this.ignoredAcks > this.ctx.maxIgnoredAckIds + this.acks.forgotten) this.close(CloseCode.POLICY);
+    if (!closing && this.ignoredAcks > this.ctx.maxIgnoredAckIds + this.acks.forgotten) this.closeForAbuse();
+  }
+
+  /** 4008, and the gateway refuses the user's reconnects for a while. */
+  private closeForAbuse(): void {
+    this.close(CloseCode.POLICY);
+    this.ctx.onAbuse(this);
   }
 
   /**

@@ -72,6 +72,12 @@ export const gatewaySchema = {
    * many); one more closes it with 4008. Ignored ids cost no Redis work.
    */
   WS_MAX_IGNORED_ACK_IDS: int(1000, 0, 1_000_000),
+  /**
+   * After the server closes a session with 4008 for abuse (frame budget, bad frames, ignored ack
+   * ids), the user's new connections to this gateway are refused with 503 OVERLOADED before the
+   * upgrade for this long, so an abuser's reconnect loop costs a token check, not a session. 0: off.
+   */
+  WS_ABUSE_COOLDOWN_MS: int(10_000, 0, 3_600_000),
   /** Open connections per user on one gateway; one more is closed with 4008. */
   WS_MAX_CONNECTIONS_PER_USER: int(20, 1, 100_000),
   /** Open connections per client IP on one gateway; one more is refused with 503 before the upgrade. */
