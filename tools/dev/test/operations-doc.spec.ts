@@ -19,6 +19,8 @@ const RUNBOOKS = [
   'Pub/Sub down',
   'Exposure-consumer killed (SIGKILL) mid-batch',
   'Postgres down',
+  'Ack flood from one user',
+  'Slow offline drain (large messages, slow links)',
 ];
 const RUNBOOK_PARTS = ['Symptoms', 'Where it shows', 'What Herald does', 'What you do'];
 const SECTIONS = ['## Images', '## Deploy', '### Docker Compose', '### Kubernetes', '## Scale', '## Roll', '## Configuration', '### Metrics', '## Alerts', '## Runbooks'];
