@@ -7,8 +7,9 @@
  * session; subscribe to the user's channel; read categories and inbox in one atomic snapshot;
  * wait until every notification published before the snapshot has been applied (barrier): the
  * live messages among them wait in the session, and a category change among them is newer than
- * or as new as the snapshot; send `welcome`; drain the snapshot; push the live messages that
- * waited, minus those in the snapshot; from then on, live.
+ * or as new as the snapshot; send `welcome`; drain the snapshot, then the live messages that
+ * waited, minus those in the snapshot, never more bytes in flight than the socket takes; from
+ * then on, live.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,17 +20,18 @@ import type { GatewayConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, createVerifier, type Principal } from '@herald/auth';
-import { closeRedis, createRedis, onSubscriberReconnect, readSnapshot, removeFromInbox, spillLength, spillOldestAgeMs } from '@herald/redis';
+import { closeRedis, createRedis, onSubscriberReconnect, readSnapshot, spillLength, spillOldestAgeMs } from '@herald/redis';
 import { createPubSub } from '@herald/pubsub';
 import { createHttpApp, runAll } from '@herald/http';
 import { createGatewayMetrics } from './metrics';
+import { AckBatcher } from './ack-batcher';
 import { ExposurePublisher } from './exposure-publisher';
 import { Hub } from './hub';
 import { BodyStore } from './body-store';
 import { LiveRouter } from './live-router';
-import { drainInbox } from './drain';
+import { drainBytesInFlight, drainInbox } from './drain';
 import { Session, type SessionContext } from './session';
-import { refuseUpgrade, upgradeToken } from './upgrade-auth';
+import { claimedSubject, refuseUpgrade, upgradeToken } from './upgrade-auth';
 import { Door, parseOrigins } from './door';
 
 /** The one sweep over every session (token expiry, frame budget), no per-session timers. */
@@ -104,25 +106,23 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     perMessageDeflate: false,
     clientTracking: false,
   });
-  const drainDeps = { redis, bodies, metrics, batchSize: config.DRAIN_BATCH_SIZE };
+  const drainDeps = {
+    redis,
+    bodies,
+    metrics,
+    batchSize: config.DRAIN_BATCH_SIZE,
+    maxBytesInFlight: drainBytesInFlight(config.SEND_BUFFER_MAX_BYTES),
+  };
   const door = new Door({
     acceptRate: config.WS_ACCEPT_RATE,
     maxPerAddress: config.WS_MAX_CONNECTIONS_PER_IP,
     allowedOrigins: parseOrigins(config.WS_ALLOWED_ORIGINS),
   });
 
-  const pendingAcks = new Map<string, string[]>();
-  let ackFlushScheduled = false;
-  function flushAcks(): void {
-    ackFlushScheduled = false;
-    for (const [userId, ids] of pendingAcks) {
-      removeFromInbox(redis, userId, ids).then(
-        (removed) => metrics.acked.inc(removed),
-        (err: unknown) => log.warn({ err, userId }, 'ack failed; the ids stay and come back next time'),
-      );
-    }
-    pendingAcks.clear();
-  }
+  const acks = new AckBatcher(redis, metrics, log);
+
+  // Users whose session was closed for abuse: user id -> until when their upgrades are refused.
+  const cooldowns = new Map<string, number>();
 
   const ctx: SessionContext = {
     publisher,
@@ -130,19 +130,28 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     sendBufferMaxBytes: config.SEND_BUFFER_MAX_BYTES,
     maxFrameErrors: config.WS_MAX_FRAME_ERRORS,
     maxFramesPerSecond: config.WS_MAX_FRAMES_PER_SECOND,
+    maxUnackedIds: config.WS_MAX_UNACKED_IDS,
+    maxIgnoredAckIds: config.WS_MAX_IGNORED_ACK_IDS,
     onAck(session, ids) {
-      // Acks of one turn of the event loop go out together: one script call per user, not per frame.
-      let list = pendingAcks.get(session.userId);
-      if (!list) pendingAcks.set(session.userId, (list = []));
-      for (const id of ids) list.push(id);
-      if (!ackFlushScheduled) {
-        ackFlushScheduled = true;
-        setImmediate(flushAcks);
-      }
+      acks.add(session.userId, ids);
+    },
+    onAbuse(session) {
+      if (config.WS_ABUSE_COOLDOWN_MS === 0) return;
+      cooldowns.set(session.userId, Date.now() + config.WS_ABUSE_COOLDOWN_MS);
+      log.info({ userId: session.userId, cooldownMs: config.WS_ABUSE_COOLDOWN_MS }, 'session closed for abuse; refusing the user for a while');
     },
   };
 
   let accepting = true;
+
+  /** Refuses (503 with Retry-After) when `userId` is in its abuse cooldown; true when it did. */
+  function refuseCoolingDown(socket: Duplex, userId: string | undefined): boolean {
+    const until = userId === undefined ? undefined : cooldowns.get(userId);
+    if (until === undefined || until <= Date.now()) return false;
+    metrics.connectsRefused.inc({ reason: 'cooldown' });
+    refuseUpgrade(socket, 'OVERLOADED', { 'Retry-After': String(Math.ceil((until - Date.now()) / 1000)) });
+    return true;
+  }
 
   async function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
@@ -154,9 +163,13 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       metrics.connectsRefused.inc({ reason: refused === 'OVERLOADED' ? 'overloaded' : 'origin' });
       return refuseUpgrade(socket, refused, refused === 'OVERLOADED' ? { 'Retry-After': '1' } : {});
     }
+    const token = upgradeToken(request);
+    // A user in the abuse cooldown is refused before the token check: its reconnect loop costs
+    // next to nothing. The subject is unverified here, which can only refuse, never admit.
+    if (refuseCoolingDown(socket, claimedSubject(token))) return;
     let principal: Principal;
     try {
-      principal = await verifier.verify(upgradeToken(request));
+      principal = await verifier.verify(token);
     } catch (err) {
       const reason = err instanceof AuthError ? err.reason : 'error';
       metrics.connectsRefused.inc({ reason });
@@ -209,9 +222,10 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       await router.barrier(session.userId);
       if (!session.categoriesNoted) hub.setCategories(session, snapshot.categories);
       const categories = hub.categoriesOfSession(session);
+      // The client may ack snapshot ids as soon as it has the welcome (acks it held while away).
+      session.acks.expect(snapshot.ids);
       session.sendFrame({ type: 'welcome', sessionId: session.id, userId: session.userId, categories });
       await drainInbox(drainDeps, session, snapshot.ids);
-      session.endDrain(new Set(snapshot.ids));
       metrics.drainSeconds.observe((performance.now() - started) / 1000);
     } catch (err) {
       // A client that left during its connect is no failure of ours.
@@ -249,10 +263,12 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       session.ws.ping();
     }
   }, config.HEARTBEAT_INTERVAL_MS);
-  // Once a second: token expiry, the per-connection frame budget, the door's accept window.
+  // Once a second: token expiry, the per-connection frame budget, the door's accept window, the
+  // abuse cooldowns that ran out.
   const sweep = setInterval(() => {
     const now = Date.now();
     door.tick();
+    for (const [userId, until] of cooldowns) if (until <= now) cooldowns.delete(userId);
     for (const session of hub.all()) {
       session.framesThisSecond = 0;
       if (now >= session.expiresAt) session.close(CloseCode.TOKEN_EXPIRED);

@@ -32,7 +32,24 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
       help: 'Times the Redis subscriber reconnected and every session was closed with 1012 to resync',
       registers,
     }),
-    acked: new Counter({ name: 'herald_gateway_acks_total', help: 'Message ids acknowledged by clients', registers }),
+    acked: new Counter({
+      name: 'herald_gateway_acks_total',
+      help: 'Message ids removed from inboxes by client acks',
+      registers,
+    }),
+    acksIgnored: new Counter({
+      name: 'herald_gateway_acks_ignored_total',
+      help:
+        'Acked ids ignored (no Redis work), by reason: unknown (not pending for the session: never ' +
+        'pushed to it, acked already, or forgotten) or repeated (earlier in the same frame)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    unackedForgotten: new Counter({
+      name: 'herald_gateway_unacked_forgotten_total',
+      help: 'Pushed ids a session stopped remembering past WS_MAX_UNACKED_IDS (their acks are then ignored)',
+      registers,
+    }),
     expiredDropped: new Counter({
       name: 'herald_gateway_expired_dropped_total',
       help: 'Ids dropped from inboxes because their message expired',
@@ -48,6 +65,11 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
       name: 'herald_gateway_drain_seconds',
       help: 'Time from upgrade to the end of the offline drain',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    drainWaits: new Counter({
+      name: 'herald_gateway_drain_waits_total',
+      help: 'Times an offline drain waited for a slow socket to take the bytes in flight',
       registers,
     }),
     closes: new Counter({

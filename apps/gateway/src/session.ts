@@ -1,17 +1,19 @@
 /**
  * One client connection: its socket, its state, its acks. A session starts DRAINING (live
- * messages wait in `pending` so they follow the offline ones), becomes OPEN, and ends CLOSED;
- * closing twice is a no-op. Shared collaborators live in one `SessionContext` per gateway, so a
- * session holds only its own state.
+ * messages wait in `pending` so they follow the offline ones), becomes OPEN, is CLOSING once the
+ * server has closed it (nothing more is pushed, but acks for what the client got still count
+ * until the socket is gone), and ends CLOSED; closing twice is a no-op. Shared collaborators live
+ * in one `SessionContext` per gateway, so a session holds only its own state.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import { CloseCode, closeReason, ErrorCodes, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
 import type { EncodedMessage } from '@herald/redis';
+import { AckTracker } from './ack-tracker';
 import type { ExposurePublisher } from './exposure-publisher';
 import type { GatewayMetrics } from './metrics';
 
-export const SessionState = { DRAINING: 0, OPEN: 1, CLOSED: 2 } as const;
+export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 /** Most ids one ack frame may carry. */
@@ -23,6 +25,8 @@ const OPEN = 1;
 const TEXT_FRAME = { binary: false } as const;
 /** How long a slow consumer's socket may linger after its 4009 before it is cut off. */
 const SLOW_CLOSE_GRACE_MS = 1000;
+/** Live messages taken from the head of `pending` before the taken ones are dropped from it. */
+const COMPACT_AT = 64;
 
 export interface SessionContext {
   publisher: ExposurePublisher;
@@ -32,7 +36,14 @@ export interface SessionContext {
   maxFrameErrors: number;
   /** Frames per second (counted by the gateway's sweep) before the session is closed with 4008. */
   maxFramesPerSecond: number;
+  /** Ids remembered as pushed and not acknowledged (WS_MAX_UNACKED_IDS). */
+  maxUnackedIds: number;
+  /** Ignored ack ids (not pending for the session) before it is closed with 4008. */
+  maxIgnoredAckIds: number;
+  /** Ids this session pushed and now sees acknowledged, each once: remove them from the inbox. */
   onAck(session: Session, ids: string[]): void;
+  /** The session was closed with 4008 for abuse (WS_ABUSE_COOLDOWN_MS). */
+  onAbuse(session: Session): void;
 }
 
 export class Session {
@@ -43,10 +54,16 @@ export class Session {
   /** Frames received in the current second; reset by the gateway's sweep. */
   framesThisSecond = 0;
   private frameErrors = 0;
+  /** Ack ids ignored so far (see AckTracker). */
+  private ignoredAcks = 0;
   /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
   categoriesNoted = false;
-  /** Live messages that arrived while draining. */
+  /** Live messages that arrived while draining, oldest first, from `pendingStart` on. */
   private pending: EncodedMessage[] | null = [];
+  private pendingStart = 0;
+  private pendingBytes = 0;
+  /** What this session may be acknowledged for. */
+  readonly acks: AckTracker;
   /** This session's fixed members of its exposure events (ExposurePublisher.sessionPart). */
   private readonly exposurePart: string;
 
@@ -58,21 +75,23 @@ export class Session {
     private readonly ctx: SessionContext,
   ) {
     this.exposurePart = ctx.publisher.sessionPart(userId, this.id);
+    this.acks = new AckTracker(ctx.maxUnackedIds);
   }
 
+  /** True once the server closed the session or the socket went: nothing more is pushed. */
   get closed(): boolean {
-    return this.state === SessionState.CLOSED;
+    return this.state >= SessionState.CLOSING;
   }
 
   sendFrame(frame: ServerFrame): void {
-    if (this.state === SessionState.CLOSED) return;
+    if (this.closed) return;
     this.ws.send(JSON.stringify(frame));
   }
 
   /** Answer a bad frame with an `error` frame; a client that keeps sending them is closed (4008). */
   sendError(code: ErrorCode, message: string = ErrorCodes[code].message): void {
     this.ctx.metrics.frameErrors.inc({ code });
-    if (++this.frameErrors > this.ctx.maxFrameErrors) return this.close(CloseCode.POLICY);
+    if (++this.frameErrors > this.ctx.maxFrameErrors) return this.closeForAbuse();
     this.sendFrame({ type: 'error', code, message });
   }
 
@@ -82,7 +101,7 @@ export class Session {
    * has been handed to the OS (or the socket failed).
    */
   push(message: EncodedMessage, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
-    if (this.state === SessionState.CLOSED || message.expiresAt <= now) {
+    if (this.closed || message.expiresAt <= now) {
       written?.();
       return false;
     }
@@ -93,58 +112,88 @@ export class Session {
 
   /** Write a logged push to the socket; false (and no exposure) when the socket has gone meanwhile. */
   private write(message: EncodedMessage, via: ExposureEvent['via'], written?: (err?: Error) => void): boolean {
-    if (this.state === SessionState.CLOSED || this.ws.readyState !== OPEN) {
+    if (this.closed || this.ws.readyState !== OPEN) {
       written?.();
       return false;
     }
     this.ws.send(message.frame, TEXT_FRAME, written);
     this.ctx.metrics.pushed.inc({ via });
+    if (this.acks.pushed(message.id) > 0) this.ctx.metrics.unackedForgotten.inc();
     if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes) this.closeSlow();
     return true;
   }
 
-  /** A live message: pushed now, or after the drain when one is running. */
+  /**
+   * A live message: pushed now, or, while a drain runs, held to follow it (the drain pushes it).
+   * What is held is bounded by SEND_BUFFER_MAX_BYTES like the socket's queue: past it the client
+   * is too slow for its traffic (4009); the messages are in its inbox for the next connection.
+   */
   deliverLive(message: EncodedMessage): void {
-    if (this.pending) this.pending.push(message);
-    else this.push(message, 'live');
+    if (!this.pending) {
+      this.push(message, 'live');
+      return;
+    }
+    this.pending.push(message);
+    this.pendingBytes += message.frame.length;
+    if (this.pendingBytes > this.ctx.sendBufferMaxBytes) this.closeSlow();
   }
 
   /**
-   * The drain is over: push the live messages that waited, except those the drain already
-   * pushed (they were in the inbox snapshot), in arrival order, which is ingest order.
+   * The next live message that waited behind the drain, skipping those in `drained` (the inbox
+   * snapshot the drain pushed), in arrival order, which is ingest order. When none is left the
+   * session becomes OPEN in the same step, so no live message can slip in between.
    */
-  endDrain(drained: ReadonlySet<string>): void {
-    const pending = this.pending ?? [];
+  nextPending(drained: ReadonlySet<string>): EncodedMessage | undefined {
+    const pending = this.pending;
+    while (pending && this.pendingStart < pending.length) {
+      const message = pending[this.pendingStart++];
+      this.pendingBytes -= message.frame.length;
+      if (this.pendingStart >= COMPACT_AT && this.pendingStart * 2 >= pending.length) {
+        pending.splice(0, this.pendingStart);
+        this.pendingStart = 0;
+      }
+      if (!drained.has(message.id)) return message;
+    }
     this.pending = null;
-    if (this.state === SessionState.CLOSED) return;
-    this.state = SessionState.OPEN;
-    for (const message of pending) if (!drained.has(message.id)) this.push(message, 'live');
+    this.acks.endDrain();
+    if (this.state === SessionState.DRAINING) this.state = SessionState.OPEN;
+    return undefined;
   }
 
-  /** Handle one client frame: only `{"type":"ack","ids":[…]}` is accepted. */
+  /**
+   * Handle one client frame: only `{"type":"ack","ids":[…]}` is accepted. Once the server has
+   * closed the session, acks still count until the socket is gone (the client may be reading
+   * what was sent before the close frame); anything else is then ignored without an answer.
+   */
   onFrame(data: RawData, isBinary: boolean): void {
     if (this.state === SessionState.CLOSED) return;
-    if (++this.framesThisSecond > this.ctx.maxFramesPerSecond) return this.close(CloseCode.POLICY);
-    if (isBinary) return this.sendError('INVALID_FRAME', 'Frames must be text.');
-    let frame: unknown;
-    try {
-      frame = JSON.parse(data.toString());
-    } catch {
-      return this.sendError('INVALID_JSON');
+    const closing = this.state === SessionState.CLOSING;
+    if (++this.framesThisSecond > this.ctx.maxFramesPerSecond) {
+      if (!closing) this.closeForAbuse();
+      return;
     }
-    if (typeof frame !== 'object' || frame === null || (frame as { type?: unknown }).type !== 'ack') {
-      return this.sendError('UNKNOWN_FRAME');
+    const ids = parseAck(data, isBinary);
+    if (!Array.isArray(ids)) {
+      if (!closing) this.sendError(ids.code, ids.message);
+      return;
     }
-    const ids = (frame as { ids?: unknown }).ids;
-    if (
-      !Array.isArray(ids) ||
-      ids.length === 0 ||
-      ids.length > MAX_ACK_IDS ||
-      !ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH)
-    ) {
-      return this.sendError('INVALID_FRAME', `ack needs "ids": 1 to ${MAX_ACK_IDS} non-empty strings.`);
-    }
-    this.ctx.onAck(this, ids as string[]);
+    this.acknowledge(ids, closing);
+  }
+
+  /** Apply the ids pending for this session; count the rest, and close a session that keeps sending them. */
+  private acknowledge(ids: string[], closing: boolean): void {
+    const { known, unknown, repeated } = this.acks.take(ids);
+    if (known.length > 0) this.ctx.onAck(this, known);
+    if (unknown > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'unknown' }, unknown);
+    if (repeated > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'repeated' }, repeated);
+    this.ignoredAcks += unknown + repeated;
+    if (!closing && this.ignoredAcks > this.ctx.maxIgnoredAckIds + this.acks.forgotten) this.closeForAbuse();
+  }
+
+  /** 4008, and the gateway refuses the user's reconnects for a while. */
+  private closeForAbuse(): void {
+    this.close(CloseCode.POLICY);
+    this.ctx.onAbuse(this);
   }
 
   /**
@@ -157,8 +206,8 @@ export class Session {
   }
 
   close(code: CloseCode): void {
-    if (this.state === SessionState.CLOSED) return;
-    this.state = SessionState.CLOSED;
+    if (this.closed) return;
+    this.state = SessionState.CLOSING;
     this.pending = null;
     this.ctx.metrics.closes.inc({ code: String(code) });
     this.ws.close(code, closeReason[code]);
@@ -169,4 +218,28 @@ export class Session {
     this.state = SessionState.CLOSED;
     this.pending = null;
   }
+}
+
+/** The ids of a valid ack frame, or the error that answers the frame. */
+function parseAck(data: RawData, isBinary: boolean): string[] | { code: ErrorCode; message?: string } {
+  if (isBinary) return { code: 'INVALID_FRAME', message: 'Frames must be text.' };
+  let frame: unknown;
+  try {
+    frame = JSON.parse(data.toString());
+  } catch {
+    return { code: 'INVALID_JSON' };
+  }
+  if (typeof frame !== 'object' || frame === null || (frame as { type?: unknown }).type !== 'ack') {
+    return { code: 'UNKNOWN_FRAME' };
+  }
+  const ids = (frame as { ids?: unknown }).ids;
+  if (
+    !Array.isArray(ids) ||
+    ids.length === 0 ||
+    ids.length > MAX_ACK_IDS ||
+    !ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH)
+  ) {
+    return { code: 'INVALID_FRAME', message: `ack needs "ids": 1 to ${MAX_ACK_IDS} non-empty strings.` };
+  }
+  return ids as string[];
 }

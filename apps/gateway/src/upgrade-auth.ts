@@ -17,6 +17,21 @@ export function upgradeToken(request: IncomingMessage): string | undefined {
   return new URLSearchParams(url.slice(q + 1)).get('access_token') ?? undefined;
 }
 
+/**
+ * The `sub` a JWT claims, read without checking the signature: good only for refusing early (a
+ * user in the abuse cooldown). A forged `sub` can only get its sender refused, never admitted.
+ */
+export function claimedSubject(token: string | undefined): string | undefined {
+  const payload = token?.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString()) as { sub?: unknown }).sub;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',

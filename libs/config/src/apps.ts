@@ -66,6 +66,25 @@ export const gatewaySchema = {
   WS_MAX_FRAME_ERRORS: int(10, 1, 10_000),
   /** Frames per second a connection may send (acks included); more closes it with 4008. */
   WS_MAX_FRAMES_PER_SECOND: int(100, 1, 100_000),
+  /**
+   * Ids one session remembers as pushed and not yet acknowledged (the inbox snapshot it drains
+   * counts as pushed). Only these cost Redis work when acked; past the bound the oldest is
+   * forgotten, so its ack is ignored and the message comes again on the next connection. Keep it
+   * at or above INBOX_CAP.
+   */
+  WS_MAX_UNACKED_IDS: int(1000, 1, 100_000),
+  /**
+   * Ack ids a connection may send that are not pending for it (never pushed to it, acknowledged
+   * already, repeated, or forgotten past WS_MAX_UNACKED_IDS, which raises the allowance by as
+   * many); one more closes it with 4008. Ignored ids cost no Redis work.
+   */
+  WS_MAX_IGNORED_ACK_IDS: int(1000, 0, 1_000_000),
+  /**
+   * After the server closes a session with 4008 for abuse (frame budget, bad frames, ignored ack
+   * ids), the user's new connections to this gateway are refused with 503 OVERLOADED before the
+   * upgrade for this long, so an abuser's reconnect loop costs a token check, not a session. 0: off.
+   */
+  WS_ABUSE_COOLDOWN_MS: int(10_000, 0, 3_600_000),
   /** Open connections per user on one gateway; one more is closed with 4008. */
   WS_MAX_CONNECTIONS_PER_USER: int(20, 1, 100_000),
   /** Open connections per client IP on one gateway; one more is refused with 503 before the upgrade. */
@@ -85,7 +104,11 @@ export const gatewaySchema = {
   WS_ALLOWED_ORIGINS: optionalStr(),
   /** Server ping interval; a peer that misses one pong is terminated. */
   HEARTBEAT_INTERVAL_MS: int(30_000, 100),
-  /** Bytes a session may have queued on its socket before it is closed as a slow consumer. */
+  /**
+   * Bytes a session may have queued on its socket before it is closed as a slow consumer. The
+   * offline drain keeps at most a quarter of it in flight (plus one message), waiting for the
+   * socket to take it, so a drain never trips it; keep it above twice the largest message.
+   */
   SEND_BUFFER_MAX_BYTES: int(1024 * 1024, 1024),
   EXPOSURE_BATCH_MAX_MESSAGES: int(500, 1, 1000),
   EXPOSURE_BATCH_MAX_MS: int(20, 1, 10_000),

@@ -41,8 +41,24 @@ export async function readSnapshot(redis: HeraldRedis, userId: string): Promise<
   return { categories: categories.sort(), ids };
 }
 
-/** Remove ids (acknowledged or expired) from the inbox; returns how many entries went. */
-export function removeFromInbox(redis: HeraldRedis, userId: string, ids: string[]): Promise<number> {
-  if (ids.length === 0) return Promise.resolve(0);
-  return redis.removeIds(keys.inbox(userId), ...ids);
+/**
+ * Most ids one `removeIds` script call carries. Every id costs an LREM scan of the inbox, and the
+ * ids are a call's arguments: a long list would block Redis in one script and overflow the call
+ * stack when spread into the call, so longer lists go in several calls.
+ */
+export const REMOVE_CHUNK = 500;
+
+/**
+ * Remove ids (acknowledged or expired) from the inbox, in calls of at most REMOVE_CHUNK ids
+ * (auto-pipelined together); returns how many entries went.
+ */
+export async function removeFromInbox(redis: HeraldRedis, userId: string, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const inbox = keys.inbox(userId);
+  const calls: Promise<number>[] = [];
+  for (let start = 0; start < ids.length; start += REMOVE_CHUNK) {
+    calls.push(redis.removeIds(inbox, ...ids.slice(start, start + REMOVE_CHUNK)));
+  }
+  const removed = await Promise.all(calls);
+  return removed.reduce((sum, n) => sum + n, 0);
 }

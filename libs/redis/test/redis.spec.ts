@@ -107,6 +107,16 @@ it('appends to the inbox, caps it dropping the oldest, and notifies the user cha
   sub.disconnect();
 });
 
+it('removes a list of ids longer than a call may carry, in chunks, without a stack overflow', async () => {
+  for (const id of ['keep', 'gone1', 'gone2']) await deliverToUser(redis, 'u-long', id, refNote(id), { cap: 10 });
+  // 200k arguments spread into one call overflow V8's stack ("Maximum call stack size exceeded").
+  const ids = Array.from({ length: 200_000 }, (_, i) => `bogus-${i}`);
+  ids[1234] = 'gone1';
+  ids[150_000] = 'gone2';
+  expect(await removeFromInbox(redis, 'u-long', ids)).toBe(2);
+  expect(await readInbox(redis, 'u-long')).toEqual(['keep']);
+}, 30_000);
+
 it('replaces categories and keeps the member sets in line', async () => {
   await replaceUserCategories(redis, 'u2', ['b', 'a', 'a']);
   expect(await getUserCategories(redis, 'u2')).toEqual(['a', 'b']);

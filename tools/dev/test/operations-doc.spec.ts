@@ -21,6 +21,8 @@ const RUNBOOKS = [
   'Exposure spill replay failing',
   'Exposure-consumer killed (SIGKILL) mid-batch',
   'Postgres down',
+  'Ack flood from one user',
+  'Slow offline drain (large messages, slow links)',
 ];
 const RUNBOOK_PARTS = ['Symptoms', 'Where it shows', 'What Herald does', 'What you do'];
 const SECTIONS = ['## Images', '## Deploy', '### Docker Compose', '### Kubernetes', '## Scale', '## Roll', '## Configuration', '### Metrics', '## Alerts', '## Runbooks'];

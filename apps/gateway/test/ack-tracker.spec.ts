@@ -1,0 +1,30 @@
+/** What a session may be acked for: pushed or drained ids, each once, bounded. */
+import { AckTracker } from '../src/ack-tracker';
+
+it('takes each pushed id once; unknown, acked-already and repeated ids are ignored', () => {
+  const acks = new AckTracker(10);
+  acks.pushed('a');
+  acks.pushed('b');
+  expect(acks.take(['a', 'a', 'x', 'b'])).toEqual({ known: ['a', 'b'], unknown: 1, repeated: 1 });
+  expect(acks.take(['a', 'b'])).toEqual({ known: [], unknown: 2, repeated: 0 });
+  expect(acks.size).toBe(0);
+});
+
+it('forgets the oldest pushed id past its bound, and counts it', () => {
+  const acks = new AckTracker(2);
+  expect([acks.pushed('a'), acks.pushed('b'), acks.pushed('c')]).toEqual([0, 0, 1]);
+  expect(acks.forgotten).toBe(1);
+  expect(acks.take(['a', 'b', 'c'])).toEqual({ known: ['b', 'c'], unknown: 1, repeated: 0 });
+});
+
+it('takes acks for the snapshot being drained; the drain skips what was acked before its turn', () => {
+  const acks = new AckTracker(3);
+  acks.expect(['s1', 's2', 's3', 's4']); // only as many as fit
+  expect(acks.take(['s2', 's4'])).toEqual({ known: ['s2'], unknown: 1, repeated: 0 });
+  expect(acks.acknowledgedBeforePush('s1')).toBe(false);
+  acks.pushed('s1');
+  expect(acks.acknowledgedBeforePush('s2')).toBe(true);
+  expect(acks.acknowledgedBeforePush('s2')).toBe(false);
+  acks.endDrain(); // s3 was never pushed (expired): no longer expected
+  expect(acks.take(['s1', 's3'])).toEqual({ known: ['s1'], unknown: 1, repeated: 0 });
+});
