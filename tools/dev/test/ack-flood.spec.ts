@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Redis from 'ioredis';
+import { keys } from '@herald/redis';
 import { REPO_ROOT, signToken, startTestStack, waitFor, type Stack } from '@herald/testing';
 import { StackClient } from './support/stack-client';
 
@@ -144,15 +145,15 @@ describe.each([
     // Redis did one LREM per id the measured user acked, none for the flood.
     await waitFor(async () => (await c.acksApplied()) >= acked.length, { what: `${acked.length} acks applied` });
     expect(await commandCalls('lrem')).toBe(acked.length);
-    expect(await redis.llen(`{u:${measured}}:inbox`)).toBe(0);
-    expect(await c.counter(gateway.url, 'herald_gateway_acks_ignored_total{reason="unknown"}')).toBeGreaterThan(0);
-    expect(await c.counter(gateway.url, 'herald_gateway_acks_ignored_total{reason="repeated"}')).toBeGreaterThan(0);
+    expect(await redis.llen(keys.inbox(measured))).toBe(0);
+    expect(await c.counter(gateway, 'herald_gateway_acks_ignored_total{reason="unknown"}')).toBeGreaterThan(0);
+    expect(await c.counter(gateway, 'herald_gateway_acks_ignored_total{reason="repeated"}')).toBeGreaterThan(0);
     if (cutOff) {
       // The flooding sessions were cut off with 4008, and the user's reconnects refused for a
       // while (503) before they cost a session.
       expect(Object.keys(stats.closes)).toEqual(['4008']);
       expect(Object.keys(stats.refused)).toEqual(['503']);
-      expect(await c.counter(gateway.url, 'herald_gateway_connects_refused_total{reason="cooldown"}')).toBeGreaterThanOrEqual(stats.refused['503']);
+      expect(await c.counter(gateway, 'herald_gateway_connects_refused_total{reason="cooldown"}')).toBeGreaterThanOrEqual(stats.refused['503']);
     } else {
       // The whole flood was read (and ignored): about 20 sockets x 80 frames x 10 s.
       expect(stats.closes).toEqual({});

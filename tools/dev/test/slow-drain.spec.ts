@@ -82,7 +82,7 @@ it('delivers and acks 10 offline messages of 200 KB over a slow link within 3 re
   expect([...received].sort()).toEqual([...sent].sort());
   expect(await redis.llen(inbox)).toBe(0);
   expect(connections).toBeLessThanOrEqual(1 + MAX_RECONNECTS);
-  expect(await c.counter(stack.apps.gateway.url, 'herald_gateway_closes_total{code="4009"}')).toBe(0);
+  expect(await c.counter(stack.apps.gateway, 'herald_gateway_closes_total{code="4009"}')).toBe(0);
 }, 300_000);
 
 it('counts the acks a slow client sends after the gateway closed it (4009), until its socket is gone', async () => {
@@ -103,7 +103,7 @@ it('counts the acks a slow client sends after the gateway closed it (4009), unti
   const blob = 'x'.repeat(MESSAGE_BYTES);
   await Promise.all(Array.from({ length: MESSAGES }, (_, i) => c.send([user], { i, blob })));
   await client.waitForClose(30_000);
-  expect(await c.counter(stack.apps.gateway.url, 'herald_gateway_closes_total{code="4009"}')).toBeGreaterThan(0);
+  expect(await c.counter(stack.apps.gateway, 'herald_gateway_closes_total{code="4009"}')).toBeGreaterThan(0);
   // The client read (and acked) some before it reached the close frame, or before the cut-off.
   expect(acked).toBeGreaterThan(0);
   await waitFor(async () => (await c.acksApplied()) - acksBefore > 0, { what: 'the acks sent after the close to be applied' });
