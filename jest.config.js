@@ -16,6 +16,7 @@ module.exports = {
     '<rootDir>/tools/dev',
     '<rootDir>/tools/bench',
     '<rootDir>/tools/cli',
+    '<rootDir>/tools/build',
     '<rootDir>/apps/gateway',
     '<rootDir>/apps/ingest',
     '<rootDir>/apps/exposure-consumer',

@@ -1,10 +1,13 @@
 /**
- * One Herald app as a child process, started the way the product runs it (`node --import tsx
- * apps/<app>/src/main.ts` from the repository root), ready when its /readyz answers 200. Its last
- * output lines are kept to explain a failure; each line also goes to `onLine` when given.
- * Used by the dev launcher, the end-to-end and fault tests, and the benchmarks.
+ * One Herald app as a child process from the repository root, ready when its /readyz answers 200:
+ * from its bundle (`node --enable-source-maps dist/apps/<app>/main.js`, as the images run it; built
+ * by tools/build) or from its TypeScript sources (`node --import tsx apps/<app>/src/main.ts`, no
+ * build needed), see `from`. Its last output lines are kept to explain a failure; each line also
+ * goes to `onLine` when given. Used by the dev launcher, the end-to-end and fault tests, and the
+ * benchmarks.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { consumerSchema, gatewaySchema, ingestSchema } from '@herald/config';
@@ -40,8 +43,15 @@ export interface StartAppOptions {
   port?: number;
   /** ADMIN_PORT, for an app that has one. Default: a free port. */
   adminPort?: number;
-  /** Node flags before `--import tsx` (e.g. the image's NODE_OPTIONS, profiling flags). */
+  /** Node flags before the program (e.g. the image's NODE_OPTIONS, profiling flags). */
   nodeFlags?: readonly string[];
+  /**
+   * `dist`: the app's bundle, which must have been built (`npx nx run-many -t build`);
+   * `source`: its TypeScript through tsx. `npm run dev` builds and sets HERALD_RUN_FROM=dist; the
+   * tests run the sources (no build step), and tools/build/test/build.spec.ts starts each bundle.
+   * @default env.HERALD_RUN_FROM, else `source`
+   */
+  from?: RunFrom;
   /** Receives each output line (the dev launcher prints them). */
   onLine?: (name: AppName, line: string) => void;
   /** @default 60000 */
@@ -59,10 +69,30 @@ const HAS_ADMIN_PORT: Record<AppName, boolean> = {
   'exposure-consumer': 'ADMIN_PORT' in consumerSchema,
 };
 
+/** What the dev launcher and tests run: `dist` (the bundles) or `source` (TypeScript through tsx). */
+export type RunFrom = 'source' | 'dist';
+/** Chooses `from` for every app a stack starts (read from the env given to startApp). */
+export const RUN_FROM_ENV = 'HERALD_RUN_FROM';
+
+/** The node arguments that run `name` from its bundle or its sources. */
+export function appCommand(name: AppName, from: RunFrom): string[] {
+  if (from === 'source') return ['--import', 'tsx', join(REPO_ROOT, 'apps', name, 'src', 'main.ts')];
+  const bundle = join(REPO_ROOT, 'dist', 'apps', name, 'main.js');
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build it with \`npx nx run ${name}:build\` (or set ${RUN_FROM_ENV}=source)`);
+  return ['--enable-source-maps', bundle];
+}
+
+function runFrom(opts: StartAppOptions): RunFrom {
+  const from = opts.from ?? opts.env[RUN_FROM_ENV] ?? 'source';
+  if (from !== 'source' && from !== 'dist') throw new Error(`${RUN_FROM_ENV} must be "source" or "dist", got "${from}"`);
+  return from;
+}
+
 export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
+  const command = appCommand(opts.name, runFrom(opts));
   const port = opts.port ?? (await freePort());
   const adminPort = HAS_ADMIN_PORT[opts.name] ? (opts.adminPort ?? (await freePort())) : undefined;
-  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), '--import', 'tsx', join(REPO_ROOT, 'apps', opts.name, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...command], {
     cwd: REPO_ROOT,
     env: { ...opts.env, PORT: String(port), ...(adminPort === undefined ? {} : { ADMIN_PORT: String(adminPort) }) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import * as path from 'node:path';
 import { PubSub, type ClientConfig } from '@google-cloud/pubsub';
 import { ensureSubscription, ensureTopic, pubsubClientOptions as heraldPubsubClientOptions } from '@herald/pubsub';
+import { RUN_FROM_ENV, type RunFrom } from './app-process';
 import { freePort } from './ports';
 
 export type PubSubKind = 'google' | 'herald';
@@ -50,7 +51,11 @@ const LISTENING_LINE = /pubsub-emulator listening on (\S+)/;
 
 /** libs/testing/src -> repository root (works from sources under jest/tsx). */
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-const HERALD_EMULATOR_MAIN = path.join(REPO_ROOT, 'tools', 'pubsub-emulator', 'src', 'main.ts');
+/** Herald's emulator from its sources (tsx) or its bundle (tools/build), as the apps (app-process.ts). */
+const HERALD_EMULATOR: Record<RunFrom, string[]> = {
+  source: ['--import', 'tsx', path.join(REPO_ROOT, 'tools', 'pubsub-emulator', 'src', 'main.ts')],
+  dist: ['--enable-source-maps', path.join(REPO_ROOT, 'dist', 'tools', 'pubsub-emulator', 'main.js')],
+};
 
 export function googlePubSubEmulatorInstalled(): boolean {
   return existsSync(GOOGLE_PUBSUB_EMULATOR_LAUNCHER);
@@ -71,12 +76,17 @@ export function selectPubSubKind(env: NodeJS.ProcessEnv = process.env): PubSubKi
   return googlePubSubEmulatorInstalled() ? 'google' : 'herald';
 }
 
+/**
+ * `from`: Herald's emulator from its sources or its bundle (`npm run dev` sets HERALD_RUN_FROM=dist
+ * and builds it first); default HERALD_RUN_FROM of this process, else `source`.
+ */
 export async function startPubSub(
-  options: { kind?: PubSubKind; projectId?: string } = {},
+  options: { kind?: PubSubKind; projectId?: string; from?: RunFrom } = {},
 ): Promise<RunningPubSub> {
   const kind = options.kind ?? selectPubSubKind();
   const projectId = options.projectId ?? DEFAULT_TEST_PROJECT_ID;
-  return kind === 'google' ? startGoogleEmulator(projectId) : startHeraldEmulator(projectId);
+  const from = options.from ?? (process.env[RUN_FROM_ENV] === 'dist' ? 'dist' : 'source');
+  return kind === 'google' ? startGoogleEmulator(projectId) : startHeraldEmulator(projectId, from);
 }
 
 /** A child process whose output is kept (bounded) for error messages. */
@@ -220,8 +230,8 @@ async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
  * Herald's emulator as a child process on port 0: it reports the port it got
  * in its "listening" line, so there is no race for a pre-picked free port.
  */
-async function startHeraldEmulator(projectId: string): Promise<RunningPubSub> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HERALD_EMULATOR_MAIN, `--host=${EMULATOR_HOST}`, '--port=0'], {
+async function startHeraldEmulator(projectId: string, from: RunFrom): Promise<RunningPubSub> {
+  const child = spawn(process.execPath, [...HERALD_EMULATOR[from], `--host=${EMULATOR_HOST}`, '--port=0'], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

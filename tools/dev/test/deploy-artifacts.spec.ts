@@ -551,7 +551,7 @@ function checkDeployments(objects: K8sObject[]): string[] {
     }
     if (c.securityContext?.allowPrivilegeEscalation !== false) problems.push(`${where}: allowPrivilegeEscalation is not false`);
     if (c.securityContext?.readOnlyRootFilesystem === true && !c.volumeMounts?.some((m) => m.mountPath === '/tmp')) {
-      problems.push(`${where}: read-only root filesystem without a writable /tmp (tsx cache)`);
+      problems.push(`${where}: read-only root filesystem without a writable /tmp (os.tmpdir())`);
     }
     for (const kind of ['requests', 'limits'] as const) {
       const r = c.resources?.[kind];

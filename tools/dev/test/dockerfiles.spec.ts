@@ -1,8 +1,10 @@
 /**
  * One Dockerfile per app (apps/<app>/Dockerfile, built with the repository root as context),
- * each checked on its own against the config schema and package.json: multi-stage, production
- * dependencies only (`npm ci --omit=dev`), a non-root user, the app's default port exposed and
- * health-checked on /healthz, and a command that runs that app's main.ts. The three may differ
+ * each checked on its own against the config schema and package.json: multi-stage, a build stage
+ * that bundles the app (tools/build) and from which only the bundle leaves, production
+ * dependencies only in the image (`npm ci --omit=dev`), no sources in it, a non-root user, the
+ * app's default port exposed and health-checked on /healthz, and a command that runs that app's
+ * bundle with source maps. The three may differ
  * only in the app's name and port, so a fix made to one and not the others fails here. Every
  * check returns a list of problems; the "catches" tests feed each one a broken copy.
  */
@@ -110,10 +112,22 @@ function checkAppDockerfile(app: AppName, text: string): string[] {
     problems.push(`${where}: stages use different base images (node_modules built on one, run on another)`);
   }
 
-  // Production dependencies only, anywhere in the file: there is no build step that needs more.
+  // The build stage: the one stage with dev dependencies (esbuild, tsx), which bundles this app;
+  // only its bundle leaves it.
+  const bundle = `dist/apps/${app}/`;
+  const builder = stages.find((s) => ofStage(s, 'RUN').some((i) => i.args.trim() === `node --import tsx tools/build/src/main.ts ${app}`));
+  if (!builder) problems.push(`${where}: no stage runs "node --import tsx tools/build/src/main.ts ${app}" (the bundle)`);
+  else if (builder === final) problems.push(`${where}: the final stage builds the bundle (its dev dependencies would ship)`);
   const runs = stages.flatMap((s) => ofStage(s, 'RUN').map((i) => ({ stage: s, args: i.args })));
   for (const r of runs) {
-    if (/\bnpm (ci|install|i)\b/.test(r.args) && !/--omit=dev\b/.test(r.args)) problems.push(`${where}: "${r.args}" installs dev dependencies`);
+    const devInstall = /\bnpm (ci|install|i)\b/.test(r.args) && !/--omit=dev\b/.test(r.args);
+    if (devInstall && (r.stage !== builder || builder === final)) problems.push(`${where}: "${r.args}" installs dev dependencies outside the build stage`);
+  }
+  if (builder && builder !== final) {
+    const fromBuilder = ofStage(final, 'COPY').filter((i) => i.args.includes(`--from=${builder.name}`));
+    const copied = fromBuilder.map((i) => i.args.replace(/--\S+\s*/g, '').trim());
+    if (!copied.includes(`/app/${bundle} ${bundle}`)) problems.push(`${where}: the final stage does not copy /app/${bundle} from stage ${builder.name}`);
+    for (const c of copied.filter((c) => c !== `/app/${bundle} ${bundle}`)) problems.push(`${where}: the final stage copies "${c}" from the build stage (only the bundle may leave it)`);
   }
   const installer = stages.find((s) => ofStage(s, 'RUN').some((i) => /\bnpm ci\b.*--omit=dev/.test(i.args)));
   if (!installer) problems.push(`${where}: no stage runs npm ci --omit=dev`);
@@ -123,15 +137,15 @@ function checkAppDockerfile(app: AppName, text: string): string[] {
   }
   if (installer && !copySources(installer).includes('package-lock.json')) problems.push(`${where}: npm ci runs without package-lock.json`);
 
-  // What the runtime image holds: the libs, this app and nothing else of the repository.
-  const sources = copySources(final);
-  for (const needed of ['tsconfig.json', 'tsconfig.base.json', 'libs/', `apps/${app}/`]) {
-    if (!sources.includes(needed)) problems.push(`${where}: the final stage does not copy ${needed}`);
-  }
-  for (const src of sources) {
-    if (src === '.' || src === './') problems.push(`${where}: the final stage copies the whole context`);
-    else if (/^apps\//.test(src) && !src.startsWith(`apps/${app}/`)) problems.push(`${where}: copies ${src}, another app`);
-    else if (!existsSync(join(ROOT, src))) problems.push(`${where}: COPY source ${src} does not exist`);
+  // What the runtime image holds: node_modules and the bundle, both from earlier stages; nothing
+  // from the context (no TypeScript, no libs). The build stage takes this app and no other.
+  for (const src of copySources(final)) problems.push(`${where}: the final stage copies ${src} from the context (the image runs the bundle only)`);
+  for (const s of stages) {
+    for (const src of copySources(s)) {
+      if (src === '.' || src === './') problems.push(`${where}: stage ${s.name ?? '?'} copies the whole context`);
+      else if (/^apps\//.test(src) && !src.startsWith(`apps/${app}/`)) problems.push(`${where}: copies ${src}, another app`);
+      else if (!existsSync(join(ROOT, src))) problems.push(`${where}: COPY source ${src} does not exist`);
+    }
   }
 
   const users = ofStage(final, 'USER').map((i) => i.args.trim());
@@ -167,11 +181,11 @@ function checkAppDockerfile(app: AppName, text: string): string[] {
   if (ofStage(final, 'ENTRYPOINT').length > 0) problems.push(`${where}: an ENTRYPOINT wraps the command (node must be PID 1 for SIGTERM)`);
   const cmds = ofStage(final, 'CMD');
   const cmd = cmds.length === 1 ? execForm(cmds[0].args) : undefined;
-  const main = `apps/${app}/src/main.ts`;
-  if (JSON.stringify(cmd) !== JSON.stringify(['node', '--import', 'tsx', main])) {
-    problems.push(`${where}: CMD ${cmds.map((c) => c.args).join(' | ')} is not ["node", "--import", "tsx", "${main}"] in exec form`);
+  const main = `${bundle}main.js`;
+  if (JSON.stringify(cmd) !== JSON.stringify(['node', '--enable-source-maps', main])) {
+    problems.push(`${where}: CMD ${cmds.map((c) => c.args).join(' | ')} is not ["node", "--enable-source-maps", "${main}"] in exec form`);
   }
-  if (!existsSync(join(ROOT, main))) problems.push(`${where}: ${main} does not exist`);
+  if (!existsSync(join(ROOT, 'apps', app, 'src', 'main.ts'))) problems.push(`${where}: apps/${app}/src/main.ts (the bundle's entry) does not exist`);
   return problems;
 }
 
@@ -237,7 +251,7 @@ describe('Dockerfiles', () => {
   it('catches a single stage, dev dependencies, root, a wrong port and a wrong command', () => {
     const gw = dockerfiles.gateway;
     const oneStage = gw
-      .replace(/^FROM node:20-bookworm-slim AS runtime$/m, '')
+      .replace(/^FROM node:20-bookworm-slim AS (deps|runtime)$/gm, '')
       .replace('COPY --from=deps /app/node_modules ./node_modules', '');
     expect(checkAppDockerfile('gateway', oneStage).join('\n')).toMatch(/1 stage\(s\), not multi-stage/);
 
@@ -246,31 +260,53 @@ describe('Dockerfiles', () => {
       .replace('USER node', 'USER root')
       .replace('EXPOSE 8080 9080', 'EXPOSE 8081')
       .replace('PORT=8080', 'PORT=9090')
-      .replace('"apps/gateway/src/main.ts"', '"apps/gateway/src/server.ts"')
+      .replace('"dist/apps/gateway/main.js"', '"dist/apps/gateway/server.js"')
       .replace('COPY libs/ libs/', 'COPY libs/ libs/\nCOPY apps/ingest/ apps/ingest/');
     const problems = checkAppDockerfile('gateway', broken).join('\n');
-    expect(problems).toMatch(/"--mount=type=cache,target=\/root\/.npm npm ci" installs dev dependencies/);
+    expect(problems).toMatch(/"--mount=type=cache,target=\/root\/.npm npm ci" installs dev dependencies outside the build stage/);
     expect(problems).toMatch(/no stage runs npm ci --omit=dev/);
     expect(problems).toMatch(/USER root is root/);
     expect(problems).toMatch(/EXPOSE 8081, expected 8080 9080/);
     expect(problems).toMatch(/ENV PORT=9090, the default is 8080/);
     expect(problems).toMatch(/the HEALTHCHECK does not ask \/healthz on port 8080/);
-    expect(problems).toMatch(/CMD .* is not \["node", "--import", "tsx", "apps\/gateway\/src\/main.ts"\]/);
+    expect(problems).toMatch(/CMD .* is not \["node", "--enable-source-maps", "dist\/apps\/gateway\/main.js"\]/);
     expect(problems).toMatch(/copies apps\/ingest\/, another app/);
   });
 
-  it('catches a missing healthcheck, user, libs and a shell-form command', () => {
+  it('catches sources or dev dependencies in the image and a missing build', () => {
+    const withSources = dockerfiles.gateway.replace(
+      'COPY --from=build /app/dist/apps/gateway/ dist/apps/gateway/',
+      'COPY --from=build /app/dist/apps/gateway/ dist/apps/gateway/\nCOPY --from=build /app/node_modules ./node_modules\nCOPY libs/ libs/',
+    );
+    const problems = checkAppDockerfile('gateway', withSources).join('\n');
+    expect(problems).toMatch(/copies "\/app\/node_modules .\/node_modules" from the build stage \(only the bundle may leave it\)/);
+    expect(problems).toMatch(/the final stage copies libs\/ from the context/);
+
+    const unbuilt = dockerfiles.gateway
+      .replace('RUN node --import tsx tools/build/src/main.ts gateway', '')
+      .replace('COPY --from=build /app/dist/apps/gateway/ dist/apps/gateway/', 'COPY apps/gateway/ apps/gateway/');
+    const unbuiltProblems = checkAppDockerfile('gateway', unbuilt).join('\n');
+    expect(unbuiltProblems).toMatch(/no stage runs "node --import tsx tools\/build\/src\/main.ts gateway"/);
+    expect(unbuiltProblems).toMatch(/"--mount=type=cache,target=\/root\/.npm npm ci" installs dev dependencies outside the build stage/);
+    expect(unbuiltProblems).toMatch(/the final stage copies apps\/gateway\/ from the context/);
+  });
+
+  it('tsx, which runs TypeScript, is a dev dependency only: the images do not have it', () => {
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    expect(pkg.dependencies.tsx).toBeUndefined();
+    expect(pkg.devDependencies.tsx).toBeDefined();
+  });
+
+  it('catches a missing healthcheck, user and a shell-form command', () => {
     const broken = dockerfiles.ingest
       .replace(/^HEALTHCHECK[^\n]*\\\n[^\n]*\n/m, '')
       .replace(/^USER node\n/m, '')
-      .replace(/^COPY libs\/ libs\/\n/m, '')
-      .replace(/^CMD \[.*\]$/m, 'CMD node --import tsx apps/ingest/src/main.ts')
+      .replace(/^CMD \[.*\]$/m, 'CMD node --enable-source-maps dist/apps/ingest/main.js')
       .replace('ENV NODE_ENV=production', 'ENV REDIS_CLUSTER=1 NODE_ENV=production');
     const problems = checkAppDockerfile('ingest', broken).join('\n');
     expect(problems).toMatch(/0 HEALTHCHECK instructions/);
     expect(problems).toMatch(/no USER in the final stage/);
-    expect(problems).toMatch(/the final stage does not copy libs\//);
-    expect(problems).toMatch(/CMD node --import tsx apps\/ingest\/src\/main.ts is not .* in exec form/);
+    expect(problems).toMatch(/CMD node --enable-source-maps dist\/apps\/ingest\/main.js is not .* in exec form/);
     expect(problems).toMatch(/ENV REDIS_CLUSTER is not in the ingest config schema/);
   });
 
@@ -285,7 +321,7 @@ describe('Dockerfiles', () => {
     const ignored = (name: string) => lines.includes(name) || lines.includes(`**/${name}`);
     expect(['node_modules', '.nx', '.herald', 'dist', 'coverage', '.git', '.env', 'test', '*.spec.ts'].filter((n) => !ignored(n))).toEqual([]);
     // The build needs these; an ignore rule that matched them would break every image.
-    const needed = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json', 'libs', 'apps'];
+    const needed = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json', 'libs', 'apps', 'tools', 'tools/build'];
     expect(needed.filter((n) => lines.includes(n) || lines.includes(`${n}/`) || lines.includes('*'))).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The seed flow end to end: the three apps as real processes (started the way `npm run dev` starts
- * them) on a private Redis, a real Pub/Sub emulator and the consumer's embedded Postgres; once on
- * one redis-server and once on a 3-master Redis Cluster (REDIS_CLUSTER_NODES).
+ * The seed flow end to end: the three apps as real processes (from their sources; their bundles,
+ * which `npm run dev` and the images run, in tools/build/test/build.spec.ts) on a private Redis, a
+ * real Pub/Sub emulator and the consumer's embedded Postgres; once on one redis-server and once on
+ * a 3-master Redis Cluster (REDIS_CLUSTER_NODES).
  */
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

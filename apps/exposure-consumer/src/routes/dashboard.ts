@@ -1,18 +1,19 @@
 /**
  * The analysts' dashboard (Contract: `GET /`): a static page, its script and its stylesheet. They
  * hold no data, so they need no token; the page reads `/v1/exposures/stats` with the analyst's
- * own token. The files are read once, when the routes are registered, from `../dashboard` (next
- * to the sources, so it works from the repository and in the Docker image alike).
+ * own token. The files are read once, when the routes are registered: from `src/dashboard` beside
+ * this folder when run from the sources, from `dashboard` beside the bundle when run from
+ * `dist/apps/exposure-consumer/main.js` (tools/build copies it there).
  *
  * The content security policy admits this origin only and no inline script or style: the script
  * and stylesheet are files served here, and the page builds its DOM with textContent and SVG
  * attributes, never markup from data.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 
-const DASHBOARD_DIR = join(__dirname, '..', 'dashboard');
+const DASHBOARD_DIR = basename(__dirname) === 'routes' ? join(__dirname, '..', 'dashboard') : join(__dirname, 'dashboard');
 
 export const DASHBOARD_CSP = [
   "default-src 'self'",
@@ -53,7 +54,7 @@ function readAsset(file: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`The dashboard file ${path} cannot be read; it ships with the sources in apps/exposure-consumer/src/dashboard.`, {
+    throw new Error(`The dashboard file ${path} cannot be read; it ships with the sources in apps/exposure-consumer/src/dashboard and beside the bundle in dist/apps/exposure-consumer/dashboard.`, {
       cause: err,
     });
   }
