@@ -75,12 +75,17 @@ export interface AppPort {
  * init, as one left by a launcher that kept no record) is stopped, anything else is refused with
  * the setting to change. Without this a leftover app would answer the new one's readiness probe.
  */
+/** An app of this checkout, run from its sources (tsx) or from its bundle (dist/, npm run dev). */
+function isHeraldApp(command: string): boolean {
+  return command.includes(`${REPO_ROOT}/apps/`) || command.includes(`${REPO_ROOT}/dist/apps/`);
+}
+
 export async function reclaimPorts(ports: AppPort[]): Promise<string[]> {
   const said: string[] = [];
   for (const { port, setting } of ports) {
     if (await portFree(port)) continue;
     const owner = portOwner(port);
-    const orphanedApp = owner && owner.command.includes(`${REPO_ROOT}/apps/`) && parentOf(owner.pid)?.pid === 1;
+    const orphanedApp = owner && isHeraldApp(owner.command) && parentOf(owner.pid)?.pid === 1;
     if (!orphanedApp) {
       throw new DevStackInUseError(
         `port ${port} is in use${owner ? ` by ${label(owner)}: ${owner.command.slice(0, 120)}` : ''}; stop it, or set ${setting} to another port`,
