@@ -134,7 +134,13 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
         payload,
         ttlSeconds: ttlSeconds ?? deps.config.MESSAGE_DEFAULT_TTL_SECONDS,
       };
-      const sendDeps = { redis: deps.redis, fanout: deps.fanout, inboxCap: deps.config.INBOX_CAP, metrics: deps.metrics };
+      const sendDeps = {
+        redis: deps.redis,
+        fanout: deps.fanout,
+        inboxCap: deps.config.INBOX_CAP,
+        inboxTtlSeconds: deps.config.MESSAGE_MAX_TTL_SECONDS,
+        metrics: deps.metrics,
+      };
       if (key === undefined) {
         const sent = await sendMessage(sendDeps, input);
         log.debug(sent, 'message accepted');
@@ -149,7 +155,8 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
           leaseMs: deps.config.IDEMPOTENCY_LEASE_MS,
           ttlSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS,
         },
-        async (repeatable) => {
+        async (first) => {
+          const repeatable = { ...first, rememberSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS };
           const sent = await sendMessage(sendDeps, { ...input, repeatable });
           log.debug(sent, 'message accepted');
           return { id: sent.id };
