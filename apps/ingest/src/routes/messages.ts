@@ -97,7 +97,9 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
               description:
                 `Optional, 1-255 visible ASCII characters. The same key (per producer) and body within ` +
                 `${deps.config.IDEMPOTENCY_TTL_SECONDS} s answer the first result and write nothing again; ` +
-                'the same key with another body is refused (IDEMPOTENCY_KEY_REUSED).',
+                'the same key with another body is refused (IDEMPOTENCY_KEY_REUSED); the order of object keys ' +
+                'does not count, the order of array items does. A repeat after a failed attempt delivers only to ' +
+                'the users that attempt did not reach.',
             },
           },
         },
