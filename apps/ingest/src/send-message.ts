@@ -15,7 +15,7 @@ const MS_PER_SECOND = 1000;
 
 /**
  * Recipients of a userIds message delivered per batch: bounds the commands in flight (and the
- * promises in memory) when MAX_RECIPIENTS is raised far above its default.
+ * promises in memory) when MAX_RECIPIENTS is raised above its default.
  */
 export const USER_DELIVERY_CHUNK = 1000;
 
@@ -65,9 +65,9 @@ export function newMessage(input: SendMessageInput, now: number = Date.now()): M
 /**
  * The body goes first: a gateway woken by a notification, or a fan-out job, must find the body it
  * names. Then one atomic deliver per recipient, or the fan-out job. The notification carries the
- * body only when all the copies stay small (`liveNote`); otherwise each gateway reads it once. A failure part-way answers
- * 5xx; the ids already delivered stay (at-least-once), and a retry with the same Idempotency-Key
- * completes the rest without duplicating any.
+ * body only while all its copies stay small (`liveNote`); otherwise each gateway reads it once.
+ * A failure part-way answers 5xx; the ids already delivered stay (at-least-once), and a retry
+ * with the same Idempotency-Key completes the rest without delivering any id twice to a user.
  */
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
   const message = newMessage(input);

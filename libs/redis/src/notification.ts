@@ -42,7 +42,7 @@ export const REF_NOTE_BYTES = 1 + MESSAGE_ID_BYTES + NOTE_ENVELOPE_BYTES;
  * Most bytes one request's inline notes may add to one subscriber's buffer (all its recipients
  * on one gateway). Past it the request sends references. Small: an inline note only saves the
  * gateway one body read, and many requests share the 8 MB. Any body to one recipient up to
- * 1 MB, a 1 KB payload to some 800 recipients, a 250 KB one to at most 4 go inline; MAX_RECIPIENTS
+ * 1 MB, a 1 KB payload to about 770 recipients, a 250 KB one to at most 4 go inline; MAX_RECIPIENTS
  * is bounded (MAX_RECIPIENTS_LIMIT in @herald/config) so that references stay under the soft limit.
  */
 export const INLINE_NOTES_MAX_BYTES = 1024 * 1024;
