@@ -32,6 +32,9 @@ import { buildGateway, type Gateway } from '../src/gateway';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
+/** Inboxes as ingest writes them: capped, alive an hour after the last write. */
+const INBOX = { cap: 1000, inboxTtlSeconds: 3600 };
+
 export interface Harness {
   gateway: Gateway;
   config: GatewayConfig;
@@ -110,14 +113,14 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
         expiresAt: Date.now() + (opts.ttlMs ?? 60_000),
       };
       const encoded = await storeMessage(redis, message);
-      for (const userId of userIds) await deliverToUser(redis, userId, id, messageNote(encoded), { cap: 1000 });
+      for (const userId of userIds) await deliverToUser(redis, userId, id, messageNote(encoded), INBOX);
       return id;
     },
     async sendToCategory(category, userIds, payload) {
       const id = randomUUID();
       const now = Date.now();
       await storeMessage(redis, { id, category, payload, createdAt: new Date(now).toISOString(), expiresAt: now + 60_000 });
-      for (const userId of userIds) await deliverToUser(redis, userId, id, refNote(id), { cap: 1000, unique: true });
+      for (const userId of userIds) await deliverToUser(redis, userId, id, refNote(id), { ...INBOX, unique: true });
       return id;
     },
     setCategories: (userId, categories) => replaceUserCategories(redis, userId, categories),

@@ -85,6 +85,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     connection: queueConnection,
     redis,
     inboxCap: config.INBOX_CAP,
+    inboxTtlSeconds: config.MESSAGE_MAX_TTL_SECONDS,
     chunkSize: config.FANOUT_CHUNK_SIZE,
     concurrency: config.FANOUT_CONCURRENCY,
     lockMs: config.FANOUT_LOCK_MS,

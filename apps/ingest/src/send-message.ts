@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@herald/types';
-import { messageNote, storeMessage, type HeraldRedis } from '@herald/redis';
+import { liveNote, storeMessage, type HeraldRedis } from '@herald/redis';
 import type { IngestMetrics, MessageTarget } from './metrics';
 import { deliverToUsers, type Delivery } from './fanout/deliver-to-users';
 import { enqueueFanout, type FanoutQueue } from './fanout/fanout-queue';
@@ -15,7 +15,7 @@ const MS_PER_SECOND = 1000;
 
 /**
  * Recipients of a userIds message delivered per batch: bounds the commands in flight (and the
- * promises in memory) when MAX_RECIPIENTS is raised far above its default.
+ * promises in memory) when MAX_RECIPIENTS is raised above its default.
  */
 export const USER_DELIVERY_CHUNK = 1000;
 
@@ -28,15 +28,18 @@ export interface SendMessageInput {
   ttlSeconds: number;
   /**
    * Set when the send may already have run (Idempotency-Key): the id and creation time of the
-   * first attempt, and deliveries that skip inboxes already holding the id.
+   * first attempt, and deliveries that skip users who already got the id (remembered for
+   * `rememberSeconds`, IDEMPOTENCY_TTL_SECONDS, so an id acknowledged since is not sent again).
    */
-  repeatable?: { id: string; createdAt: number };
+  repeatable?: { id: string; createdAt: number; rememberSeconds: number };
 }
 
 export interface SendMessageDeps {
   redis: HeraldRedis;
   fanout: FanoutQueue;
   inboxCap: number;
+  /** An offline list's lifetime after its last write (MESSAGE_MAX_TTL_SECONDS). */
+  inboxTtlSeconds: number;
   metrics: IngestMetrics;
 }
 
@@ -61,9 +64,10 @@ export function newMessage(input: SendMessageInput, now: number = Date.now()): M
 
 /**
  * The body goes first: a gateway woken by a notification, or a fan-out job, must find the body it
- * names. Then one atomic deliver per recipient, or the fan-out job. A failure part-way answers
- * 5xx; the ids already delivered stay (at-least-once), and a retry with the same Idempotency-Key
- * completes the rest without duplicating any.
+ * names. Then one atomic deliver per recipient, or the fan-out job. The notification carries the
+ * body only while all its copies stay small (`liveNote`); otherwise each gateway reads it once.
+ * A failure part-way answers 5xx; the ids already delivered stay (at-least-once), and a retry
+ * with the same Idempotency-Key completes the rest without delivering any id twice to a user.
  */
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
   const message = newMessage(input);
@@ -73,15 +77,17 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
     deps.metrics.accepted.inc({ target: 'category' });
     return { id: message.id, target: 'category', delivered: 0, dropped: 0 };
   }
+  const { userIds } = input.recipients;
   const delivery: Delivery = {
     redis: deps.redis,
     messageId: message.id,
-    note: messageNote(encoded),
+    note: liveNote(encoded, message.id, userIds.length),
     inboxCap: deps.inboxCap,
+    inboxTtlSeconds: deps.inboxTtlSeconds,
     unique: input.repeatable !== undefined,
+    rememberSeconds: input.repeatable?.rememberSeconds ?? 0,
     metrics: deps.metrics,
   };
-  const { userIds } = input.recipients;
   const sent: SentMessage = { id: message.id, target: 'users', delivered: 0, dropped: 0 };
   for (let start = 0; start < userIds.length; start += USER_DELIVERY_CHUNK) {
     const result = await deliverToUsers(delivery, userIds.slice(start, start + USER_DELIVERY_CHUNK));

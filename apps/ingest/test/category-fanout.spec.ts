@@ -22,7 +22,7 @@ afterAll(async () => {
 
 function job(messageId: string, category: string, extra: Partial<CategoryFanout> = {}): CategoryFanout {
   return {
-    delivery: { redis, messageId, inboxCap: 10, metrics: createIngestMetrics(new Registry()) },
+    delivery: { redis, messageId, inboxCap: 10, inboxTtlSeconds: 60, metrics: createIngestMetrics(new Registry()) },
     category,
     chunkSize: 50,
     ...extra,

@@ -5,7 +5,7 @@
  */
 import Redis from 'ioredis';
 import { claimIdempotency, createRedis, closeRedis, fingerprint, keys, type HeraldRedis } from '@herald/redis';
-import { signToken, startRedisServer, type RedisServer } from '@herald/testing';
+import { signToken, startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import { Scope } from '@herald/types';
 import type { Ingest } from '../src/app';
 import { bearer, counterValue, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
@@ -125,4 +125,57 @@ it('sends a new message for each request without a key', async () => {
   const b = (await post(body)).json() as { id: string };
   expect(a.id).not.toBe(b.id);
   expect(await inbox('no-key')).toEqual([a.id, b.id]);
+});
+
+it('answers a retry whose JSON has its keys in another order as the same request', async () => {
+  const send = (json: string) =>
+    ingest.app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: { ...bearer(tokens.messages), 'idempotency-key': 'reordered', 'content-type': 'application/json' },
+      payload: json,
+    });
+  const first = await send('{"userIds":["canon"],"payload":{"a":1,"b":{"c":[{"x":1,"y":2}],"d":null}},"ttlSeconds":60}');
+  expect(first.statusCode).toBe(202);
+  const again = await send('{"ttlSeconds":60,"payload":{"b":{"d":null,"c":[{"y":2,"x":1}]},"a":1},"userIds":["canon"]}');
+  expect(again.statusCode).toBe(202);
+  expect(again.json()).toEqual(first.json());
+  expect(again.headers['idempotent-replayed']).toBe('true');
+  // Arrays keep their order: another order of recipients is another body.
+  const other = await send('{"userIds":["canon","other"],"payload":{"a":1,"b":{"c":[{"x":1,"y":2}],"d":null}},"ttlSeconds":60}');
+  expect(other.statusCode).toBe(400);
+});
+
+it('a retry after a failed first attempt skips users it reached, also one who acknowledged the id since', async () => {
+  const body = { userIds: ['reached', 'acked', 'unreached'], payload: 'once' };
+  // The first attempt fails part-way: 'unreached' has a key of the wrong type where its inbox
+  // goes, so its delivery fails while the others' succeed; the request answers 5xx, its key
+  // stays claimed until the lease runs out.
+  await redis.set(keys.inbox('unreached'), 'not a list');
+  const notes = new Redis(server.url);
+  const heard: string[] = [];
+  notes.on('smessage', (channel: string) => heard.push(keys.userOfChannel(channel) ?? channel));
+  try {
+    await notes.ssubscribe(keys.userChannel('acked'), keys.userChannel('unreached'));
+    const first = await post(body, 'part-way');
+    expect(first.statusCode).toBe(500);
+    const [id] = await inbox('acked');
+    expect(await inbox('reached')).toEqual([id]);
+    await redis.lrem(keys.inbox('acked'), 0, id); // 'acked' read it and acknowledged it (the gateway's LREM)
+    await redis.del(keys.inbox('unreached'));
+    await waitFor(() => heard.includes('acked'), { what: "the first attempt's notification" });
+
+    // The retry waits out the first attempt's lease, then takes over.
+    const retry = await post(body, 'part-way');
+    expect(retry.statusCode).toBe(202);
+    expect(retry.json()).toEqual({ id });
+    expect(await inbox('unreached')).toEqual([id]);
+    expect(await inbox('reached')).toEqual([id]);
+    expect(await inbox('acked')).toEqual([]);
+    await waitFor(() => heard.includes('unreached'), { what: "the retry's notification" });
+    // Notifications on one connection arrive in publish order: none for 'acked' came with the retry.
+    expect(heard).toEqual(['acked', 'unreached']);
+  } finally {
+    notes.disconnect();
+  }
 });

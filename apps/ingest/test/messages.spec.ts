@@ -92,6 +92,15 @@ describe('to a list of users', () => {
     expect(pttl).toBeLessThanOrEqual(config.MESSAGE_DEFAULT_TTL_SECONDS * 1000);
   });
 
+  it('keeps each offline list MESSAGE_MAX_TTL_SECONDS after its last write, then lets it go', async () => {
+    await sendOk({ userIds: ['expiring'], payload: 1, ttlSeconds: 60 });
+    await redis.expire(keys.inbox('expiring'), 10); // time passes
+    await sendOk({ userIds: ['expiring'], payload: 2, ttlSeconds: 60 });
+    const ttl = await redis.ttl(keys.inbox('expiring'));
+    expect(ttl).toBeGreaterThan(config.MESSAGE_MAX_TTL_SECONDS - 60);
+    expect(ttl).toBeLessThanOrEqual(config.MESSAGE_MAX_TTL_SECONDS);
+  });
+
   it('accepts any JSON payload, null included, and delivers it as given', async () => {
     for (const payload of [null, 0, 'text', [1, { deep: [true] }], { a: { b: null } }]) {
       const id = await sendOk({ userIds: ['payloads'], payload });
@@ -201,6 +210,7 @@ describe('to a category', () => {
     expect(await redis.lrange(keys.inbox('news-1'), 0, -1)).toEqual([id]);
     expect(await redis.lrange(keys.inbox('news-2'), 0, -1)).toEqual([id]);
     expect(await redis.exists(keys.inbox('sports-only'))).toBe(0);
+    expect(await redis.ttl(keys.inbox('news-1'))).toBeGreaterThan(config.MESSAGE_MAX_TTL_SECONDS - 60);
     const stored = decodeMessage((await redis.get(keys.message(id))) ?? '');
     expect(stored).toMatchObject({ id, category: 'news' });
     expect(JSON.parse(stored!.frame.toString())).toMatchObject({ category: 'news', payload: { headline: 'x' } });

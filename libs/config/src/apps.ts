@@ -145,18 +145,28 @@ export const gatewaySchema = {
   HERALD_TEST_CLOCK_OFFSET_MS: int(0, -86_400_000, 86_400_000),
 };
 
+/**
+ * Upper bound of MAX_RECIPIENTS: one request's notifications, all its recipients on one gateway,
+ * must stay under Redis's default pub/sub soft limit (8 MB) even as references (at most 229 bytes
+ * each in the subscriber's buffer; see @herald/redis notification.ts): 30,000 × 229 ≈ 6.9 MB.
+ * Larger audiences are what categories are for.
+ */
+export const MAX_RECIPIENTS_LIMIT = 30_000;
+
 export const ingestSchema = {
   ...common,
   ...redis,
   ...auth,
   PORT: int(8081, 0, 65535),
+  /** Offline list cap per user (also the most idempotent deliveries remembered per user). */
   INBOX_CAP: int(1000, 1, 100_000),
   MESSAGE_DEFAULT_TTL_SECONDS: int(7 * 24 * 3600, 1),
+  /** Largest ttlSeconds accepted; also the lifetime of an offline list after its last write. */
   MESSAGE_MAX_TTL_SECONDS: int(30 * 24 * 3600, 1),
   /** Largest HTTP body accepted. */
   MAX_BODY_BYTES: int(256 * 1024, 1024),
-  /** Most user ids one POST /v1/messages may name. */
-  MAX_RECIPIENTS: int(1000, 1, 100_000),
+  /** Most user ids one POST /v1/messages may name (at most MAX_RECIPIENTS_LIMIT). */
+  MAX_RECIPIENTS: int(1000, 1, MAX_RECIPIENTS_LIMIT),
   /** How long an Idempotency-Key is remembered (Contract: 24 h). */
   IDEMPOTENCY_TTL_SECONDS: int(24 * 3600, 60),
   /** How long a request may hold its key before a repeat may take over (its process died). */

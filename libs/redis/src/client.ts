@@ -15,9 +15,10 @@ export type RedisRole = 'commands' | 'subscriber' | 'queue' | 'log';
 
 /** The scripts in ./scripts, named `<name>-<numKeys>.lua`; each file's header says what it does. */
 const SCRIPT_FILES = [
-  'deliver-2',
+  'deliver-3',
   'remove-ids-1',
-  'replace-categories-2',
+  'replace-categories-4',
+  'settle-categories-3',
   'snapshot-2',
   'claim-idempotency-1',
   'complete-idempotency-1',
@@ -29,9 +30,36 @@ const SCRIPT_FILES = [
 ] as const;
 
 export interface HeraldScripts {
-  deliver(inbox: string, channel: string, id: string, cap: number, note: string, unique: '0' | '1'): Promise<number>;
+  deliver(
+    inbox: string,
+    channel: string,
+    idempotentDeliveries: string,
+    id: string,
+    cap: number,
+    note: string,
+    unique: '0' | '1',
+    inboxTtlSeconds: number,
+    rememberSeconds: number,
+  ): Promise<number>;
   removeIds(inbox: string, ...ids: string[]): Promise<number>;
-  replaceCategories(userCats: string, channel: string, note: string, ...categories: string[]): Promise<string[]>;
+  replaceCategories(
+    userCats: string,
+    index: string,
+    sync: string,
+    channel: string,
+    note: string,
+    leaseMs: number,
+    token: string,
+    ...categories: string[]
+  ): Promise<[number, string[], string[]]>;
+  settleCategories(
+    userCats: string,
+    index: string,
+    sync: string,
+    token: string,
+    version: number,
+    leaseMs: number,
+  ): Promise<['done'] | ['again', number, string[], string[]]>;
   snapshot(userCats: string, inbox: string): Promise<[string[], string[]]>;
   claimIdempotency(
     record: string,

@@ -2,7 +2,9 @@
  * Idempotency keys of `POST /v1/messages`: the first request with a key claims it (with a lease),
  * runs, and records its answer; a repeat within the record's lifetime gets that answer and writes
  * nothing. A concurrent repeat finds the key busy and waits; a repeat after the claimer died (its
- * lease ran out) takes over with the same message id, and the writes it repeats are idempotent.
+ * lease ran out) takes over with the same message id, and the writes it repeats are idempotent:
+ * each recipient's deliveries under a key are remembered in the user's slot (see inbox.ts), so a
+ * user who got the id, even one who acknowledged it since, is skipped.
  */
 import { createHash } from 'node:crypto';
 import { keys } from './keys';
@@ -32,8 +34,21 @@ export function idempotencyRecord(producer: string, key: string): string {
   return keys.idempotency(createHash('sha256').update(producer).update('\n').update(key).digest('base64url'));
 }
 
+/**
+ * The JSON of a value with every object's keys sorted (arrays keep their order): two bodies that
+ * differ only in key order, e.g. a retry re-serialized by another JSON library, are one body.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      : v,
+  );
+}
+
+/** Digest of a request body in its canonical form (key order does not count). */
 export function fingerprint(body: unknown): string {
-  return createHash('sha256').update(JSON.stringify(body)).digest('base64url');
+  return createHash('sha256').update(canonicalJson(body)).digest('base64url');
 }
 
 export async function claimIdempotency(redis: HeraldRedis, req: ClaimRequest): Promise<IdempotencyClaim> {

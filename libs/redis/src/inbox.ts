@@ -1,4 +1,8 @@
-/** A user's offline list: the ids of messages not yet acknowledged, oldest first. */
+/**
+ * A user's offline list: the ids of messages not yet acknowledged, oldest first. It expires
+ * `inboxTtlSeconds` (the longest message TTL) after its last write: by then every id in it has
+ * expired, so a user who never comes back costs nothing.
+ */
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 
@@ -10,18 +14,36 @@ export interface DeliverOptions {
    * request, a resumed fan-out job): a second run then neither duplicates the id nor notifies.
    */
   unique?: boolean;
+  /** The inbox's lifetime from this write on: the longest message TTL (MESSAGE_MAX_TTL_SECONDS). */
+  inboxTtlSeconds: number;
+  /**
+   * Remember, this long (IDEMPOTENCY_TTL_SECONDS), that the user got the id: a retry under the same
+   * Idempotency-Key (`unique`) then skips the user even after the id was acknowledged and left
+   * the inbox. At most `cap` such ids are remembered per user, the oldest forgotten first.
+   */
+  rememberSeconds?: number;
 }
 
-/** What `deliverToUser` returns when `unique` found the id already there. */
+/** What `deliverToUser` returns when `unique` found the id already delivered. */
 export const ALREADY_DELIVERED = -1;
 
 /**
  * Append the message to the user's inbox, trim to the cap and notify the user's gateways, in one
- * atomic step. `note` is `messageNote(encoded)` (body inside) or `refNote(id)` (body in Redis).
+ * atomic step. `note` is from `liveNote` (body inside or a reference) or `refNote(id)`.
  * Returns how many old ids the cap dropped, or ALREADY_DELIVERED.
  */
 export function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions) {
-  return redis.deliver(keys.inbox(userId), keys.userChannel(userId), messageId, opts.cap, note, opts.unique ? '1' : '0');
+  return redis.deliver(
+    keys.inbox(userId),
+    keys.userChannel(userId),
+    keys.idempotentDeliveries(userId),
+    messageId,
+    opts.cap,
+    note,
+    opts.unique ? '1' : '0',
+    opts.inboxTtlSeconds,
+    opts.rememberSeconds ?? 0,
+  );
 }
 
 /** All ids in the inbox, oldest first (bounded by the inbox cap). */

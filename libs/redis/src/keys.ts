@@ -11,6 +11,19 @@ export const keys = {
   /** Set of the user's categories. */
   userCategories: (userId: string) => `{u:${userId}}:cats`,
   /**
+   * Set of categories whose member sets may still hold the user beyond `userCategories`: written
+   * by a categories change, deleted once the member sets agree (see categories.ts). Exists only
+   * while a change is under way, or after a process died during one, until the user's next change.
+   */
+  categoryIndex: (userId: string) => `{u:${userId}}:catidx`,
+  /** Hash of the user's category changes under way: `v` (version) and each repair's lease. */
+  categorySync: (userId: string) => `{u:${userId}}:catsync`,
+  /**
+   * Sorted set of message ids delivered to the user under an Idempotency-Key (id -> expiry, epoch
+   * ms), so that a retry skips the user even after the id was acknowledged. Expires with the keys.
+   */
+  idempotentDeliveries: (userId: string) => `{u:${userId}}:idem`,
+  /**
    * Sharded pub/sub channel that tells gateways about the user's new messages and category
    * changes. Same hash tag as the user's keys: one slot, so one script can write and notify.
    */

@@ -1,8 +1,9 @@
 /**
  * What travels on a user's notification channel. The first character says the kind:
  *   m<encoded message>      a new message for the user, body inside (see message-codec)
- *   r<message id>           a new message for the user, body in `msg:{<id>}` (category fan-out:
- *                           one body read per gateway instead of one copy per member)
+ *   r<message id>           a new message for the user, body in `msg:{<id>}`: one body read per
+ *                           gateway instead of one copy per recipient (category fan-out, and any
+ *                           message whose inline copies would be too many bytes: see `liveNote`)
  *   c<JSON array of names>  the user's categories are now these
  *   b<token>                a gateway's barrier marker: everything published on the channel
  *                           before it has reached that gateway when the marker does
@@ -19,6 +20,43 @@ export const messageNote = (encoded: string) => `m${encoded}`;
 export const refNote = (messageId: string) => `r${messageId}`;
 export const categoriesNote = (categories: string[]) => `c${JSON.stringify(categories)}`;
 export const barrierNote = (token: string) => `b${token}`;
+
+/**
+ * Redis's default `client-output-buffer-limit pubsub 32mb 8mb 60`: a subscriber whose unread
+ * notifications pass 32 MB, or stay over 8 MB for 60 s, is disconnected, and a gateway whose
+ * subscriber is dropped must close every session (1012) to resync. One request stays under the
+ * soft limit, so no request within the limits can get a gateway's subscriber dropped.
+ */
+export const PUBSUB_SOFT_LIMIT_BYTES = 8 * 1024 * 1024;
+/**
+ * What one notification costs in a subscriber's output buffer beyond its own bytes: the RESP
+ * framing of `smessage` (about 40 bytes) and the channel name, at most 139 bytes (user ids are at
+ * most 128 characters); 176 in all, rounded up.
+ */
+export const NOTE_ENVELOPE_BYTES = 192;
+/** Message ids are UUIDs. */
+const MESSAGE_ID_BYTES = 36;
+/** A reference note's cost in a subscriber's buffer: `r`, the id, the envelope. */
+export const REF_NOTE_BYTES = 1 + MESSAGE_ID_BYTES + NOTE_ENVELOPE_BYTES;
+/**
+ * Most bytes one request's inline notes may add to one subscriber's buffer (all its recipients
+ * on one gateway). Past it the request sends references. Small: an inline note only saves the
+ * gateway one body read, and many requests share the 8 MB. Any body to one recipient up to
+ * 1 MB, a 1 KB payload to about 770 recipients, a 250 KB one to at most 4 go inline; MAX_RECIPIENTS
+ * is bounded (MAX_RECIPIENTS_LIMIT in @herald/config) so that references stay under the soft limit.
+ */
+export const INLINE_NOTES_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The notification for a message sent to `recipients` users: the body inline when all the copies
+ * together stay within INLINE_NOTES_MAX_BYTES (a gateway then needs no body read), else a
+ * reference (the gateway reads the body once, whatever the number of recipients).
+ */
+export function liveNote(encoded: string, messageId: string, recipients: number): string {
+  const inline = messageNote(encoded);
+  const copyBytes = Buffer.byteLength(inline) + NOTE_ENVELOPE_BYTES;
+  return recipients * copyBytes <= INLINE_NOTES_MAX_BYTES ? inline : refNote(messageId);
+}
 
 const KIND = { m: 0x6d, r: 0x72, b: 0x62, c: 0x63 } as const;
 

@@ -96,7 +96,7 @@ it('appends to the inbox, caps it dropping the oldest, and notifies the user cha
   await sub.ssubscribe(keys.userChannel('u1'));
   let dropped = 0;
   for (let i = 0; i < 5; i++) {
-    dropped += await deliverToUser(redis, 'u1', `id${i}`, messageNote(encodeMessage(message(`id${i}`))), { cap: 3 });
+    dropped += await deliverToUser(redis, 'u1', `id${i}`, messageNote(encodeMessage(message(`id${i}`))), { cap: 3, inboxTtlSeconds: 60 });
   }
   expect(dropped).toBe(2);
   expect(await readInbox(redis, 'u1')).toEqual(['id2', 'id3', 'id4']);
@@ -133,11 +133,11 @@ it('a unique delivery skips an id the inbox holds, without a second notification
   const notes: string[] = [];
   sub.on('smessage', (_c, m: string) => notes.push(m));
   await sub.ssubscribe(keys.userChannel('u3'));
-  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true })).toBe(0);
-  expect(await deliverToUser(redis, 'u3', 'x2', refNote('x2'), { cap: 10, unique: true })).toBe(0);
-  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true })).toBe(ALREADY_DELIVERED);
+  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toBe(0);
+  expect(await deliverToUser(redis, 'u3', 'x2', refNote('x2'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toBe(0);
+  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toBe(ALREADY_DELIVERED);
   expect(await readInbox(redis, 'u3')).toEqual(['x1', 'x2']);
-  await deliverToUser(redis, 'u3', 'x3', refNote('end'), { cap: 10 });
+  await deliverToUser(redis, 'u3', 'x3', refNote('end'), { cap: 10, inboxTtlSeconds: 60 });
   await waitFor(() => notes.includes('rend'), { what: 'the last notification' });
   expect(notes).toEqual(['rx1', 'rx2', 'rend']);
   sub.disconnect();
@@ -145,8 +145,8 @@ it('a unique delivery skips an id the inbox holds, without a second notification
 
 it('reads categories and inbox in one snapshot', async () => {
   await replaceUserCategories(redis, 'u4', ['z', 'y']);
-  await deliverToUser(redis, 'u4', 'a', refNote('a'), { cap: 10 });
-  await deliverToUser(redis, 'u4', 'b', refNote('b'), { cap: 10 });
+  await deliverToUser(redis, 'u4', 'a', refNote('a'), { cap: 10, inboxTtlSeconds: 60 });
+  await deliverToUser(redis, 'u4', 'b', refNote('b'), { cap: 10, inboxTtlSeconds: 60 });
   expect(await readSnapshot(redis, 'u4')).toEqual({ categories: ['y', 'z'], ids: ['a', 'b'] });
   expect(await readSnapshot(redis, 'nobody')).toEqual({ categories: [], ids: [] });
 });

@@ -30,7 +30,7 @@ export interface FanoutProgress {
 export const NO_PROGRESS: FanoutProgress = { cursor: SCAN_START, chunks: 0, delivered: 0, skipped: 0, dropped: 0, done: false };
 
 export interface CategoryFanout {
-  delivery: Omit<Delivery, 'note' | 'unique'>;
+  delivery: Omit<Delivery, 'note' | 'unique' | 'rememberSeconds'>;
   category: string;
   chunkSize: number;
   /** Resume from here (a retried job); a fresh walk starts from NO_PROGRESS. */
@@ -40,7 +40,7 @@ export interface CategoryFanout {
 }
 
 export async function fanOutToCategory(job: CategoryFanout): Promise<FanoutProgress> {
-  const delivery: Delivery = { ...job.delivery, note: refNote(job.delivery.messageId), unique: true };
+  const delivery: Delivery = { ...job.delivery, note: refNote(job.delivery.messageId), unique: true, rememberSeconds: 0 };
   const key = keys.categoryMembers(job.category);
   const progress = { ...(job.from ?? NO_PROGRESS) };
   if (progress.done) return progress;

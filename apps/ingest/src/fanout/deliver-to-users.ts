@@ -5,12 +5,16 @@ import type { IngestMetrics } from '../metrics';
 export interface Delivery {
   redis: HeraldRedis;
   messageId: string;
-  /** The live notification: `messageNote(encoded)`, or `refNote(id)` for category fan-out. */
+  /** The live notification: `liveNote(…)` for a list of users, `refNote(id)` for category fan-out. */
   note: string;
   /** Longest an offline list may grow (INBOX_CAP); older ids are dropped past it. */
   inboxCap: number;
-  /** Skip users whose inbox already holds the id: for writes that may run twice (retries). */
+  /** An offline list's lifetime after its last write (MESSAGE_MAX_TTL_SECONDS). */
+  inboxTtlSeconds: number;
+  /** Skip users who already got the id: for writes that may run twice (retries). */
   unique: boolean;
+  /** Remember each delivery this long (IDEMPOTENCY_TTL_SECONDS, under an Idempotency-Key), else 0. */
+  rememberSeconds: number;
   metrics: IngestMetrics;
 }
 
@@ -30,8 +34,8 @@ export interface DeliveryResult {
  * first failure is thrown afterwards.
  */
 export async function deliverToUsers(delivery: Delivery, userIds: readonly string[]): Promise<DeliveryResult> {
-  const { redis, messageId, note, inboxCap, unique, metrics } = delivery;
-  const opts = { cap: inboxCap, unique };
+  const { redis, messageId, note, inboxCap, inboxTtlSeconds, unique, rememberSeconds, metrics } = delivery;
+  const opts = { cap: inboxCap, unique, inboxTtlSeconds, rememberSeconds };
   const results = await Promise.allSettled(userIds.map((userId) => deliverToUser(redis, userId, messageId, note, opts)));
   const out: DeliveryResult = { delivered: 0, skipped: 0, dropped: 0 };
   let failure: unknown;

@@ -20,6 +20,8 @@ export interface FanoutWorkerDeps {
   /** The commands connection the deliveries go through. */
   redis: HeraldRedis;
   inboxCap: number;
+  /** An offline list's lifetime after its last write (MESSAGE_MAX_TTL_SECONDS). */
+  inboxTtlSeconds: number;
   chunkSize: number;
   concurrency: number;
   /** Lock duration and stalled-job check interval (FANOUT_LOCK_MS). */
@@ -38,7 +40,13 @@ export function startFanoutWorker(deps: FanoutWorkerDeps): Worker<FanoutJobData,
     metrics.fanoutActive.inc();
     try {
       const result = await fanOutToCategory({
-        delivery: { redis: deps.redis, messageId: job.data.messageId, inboxCap: deps.inboxCap, metrics },
+        delivery: {
+          redis: deps.redis,
+          messageId: job.data.messageId,
+          inboxCap: deps.inboxCap,
+          inboxTtlSeconds: deps.inboxTtlSeconds,
+          metrics,
+        },
         category: job.data.category,
         chunkSize: deps.chunkSize,
         from,

@@ -97,7 +97,9 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
               description:
                 `Optional, 1-255 visible ASCII characters. The same key (per producer) and body within ` +
                 `${deps.config.IDEMPOTENCY_TTL_SECONDS} s answer the first result and write nothing again; ` +
-                'the same key with another body is refused (IDEMPOTENCY_KEY_REUSED).',
+                'the same key with another body is refused (IDEMPOTENCY_KEY_REUSED); the order of object keys ' +
+                'does not count, the order of array items does. A repeat after a failed attempt delivers only to ' +
+                'the users that attempt did not reach.',
             },
           },
         },
@@ -134,7 +136,13 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
         payload,
         ttlSeconds: ttlSeconds ?? deps.config.MESSAGE_DEFAULT_TTL_SECONDS,
       };
-      const sendDeps = { redis: deps.redis, fanout: deps.fanout, inboxCap: deps.config.INBOX_CAP, metrics: deps.metrics };
+      const sendDeps = {
+        redis: deps.redis,
+        fanout: deps.fanout,
+        inboxCap: deps.config.INBOX_CAP,
+        inboxTtlSeconds: deps.config.MESSAGE_MAX_TTL_SECONDS,
+        metrics: deps.metrics,
+      };
       if (key === undefined) {
         const sent = await sendMessage(sendDeps, input);
         log.debug(sent, 'message accepted');
@@ -149,7 +157,8 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
           leaseMs: deps.config.IDEMPOTENCY_LEASE_MS,
           ttlSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS,
         },
-        async (repeatable) => {
+        async (first) => {
+          const repeatable = { ...first, rememberSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS };
           const sent = await sendMessage(sendDeps, { ...input, repeatable });
           log.debug(sent, 'message accepted');
           return { id: sent.id };

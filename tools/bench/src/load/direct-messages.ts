@@ -13,6 +13,8 @@ export const INBOX_CAP = 1000;
 /** Deliveries issued at once; ioredis auto-pipelining sends each turn's commands together. */
 const DELIVER_CHUNK = 5000;
 const TTL_MS = 3600_000;
+/** Each inbox as ingest keeps it: capped, alive as long as its longest message. */
+const INBOX = { cap: INBOX_CAP, inboxTtlSeconds: TTL_MS / 1000 };
 
 export class DirectWriter {
   private closing: Promise<void> | undefined;
@@ -31,7 +33,7 @@ export class DirectWriter {
     for (let start = 0; start < userIds.length; start += DELIVER_CHUNK) {
       signal?.throwIfAborted();
       await Promise.all(
-        userIds.slice(start, start + DELIVER_CHUNK).map((userId) => deliverToUser(this.redis, userId, message.id, note, { cap: INBOX_CAP })),
+        userIds.slice(start, start + DELIVER_CHUNK).map((userId) => deliverToUser(this.redis, userId, message.id, note, INBOX)),
       );
     }
     return message.id;

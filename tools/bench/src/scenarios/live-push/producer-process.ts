@@ -39,7 +39,7 @@ function send(at: number, done: (err?: unknown) => void): void {
   if (target === 'herald') {
     const message: Message = { id, category: null, payload, createdAt, expiresAt: now + ttlSeconds * 1000 };
     storeMessage(redis!, message)
-      .then((encoded) => deliverToUser(redis!, userId, id, messageNote(encoded), { cap: INBOX_DEFAULT_CAP }))
+      .then((encoded) => deliverToUser(redis!, userId, id, messageNote(encoded), { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: ttlSeconds }))
       .then(() => done(), done);
   } else {
     const frame: MessageFrame = { type: 'message', id, category: null, payload, createdAt };

@@ -1,0 +1,40 @@
+-- Append a message id to a user's inbox, keep the inbox at most ARGV[2] long (dropping the
+-- oldest) and alive ARGV[5] seconds from now, remember the delivery when it ran under an
+-- idempotency key, and tell the user's gateways, all in one atomic step.
+-- KEYS[1]  the user's inbox list
+-- KEYS[2]  the user's notification channel (sharded pub/sub; same hash tag, so same slot)
+-- KEYS[3]  the user's idempotent deliveries (sorted set: message id -> expiry, epoch ms)
+-- ARGV[1]  message id
+-- ARGV[2]  inbox cap (also the most idempotent deliveries remembered)
+-- ARGV[3]  the notification
+-- ARGV[4]  '1' to skip an id the inbox holds or KEYS[3] remembers (retries, category fan-out)
+-- ARGV[5]  the inbox's lifetime, seconds (the longest message TTL): refreshed on every write
+-- ARGV[6]  seconds to remember this delivery in KEYS[3] (the idempotency TTL), '0' for none
+-- Returns  the number of ids dropped from the head to honour the cap, or -1 when skipped
+if ARGV[4] == '1' then
+  if redis.call('ZSCORE', KEYS[3], ARGV[1]) or redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then
+    return -1
+  end
+end
+local len = redis.call('RPUSH', KEYS[1], ARGV[1])
+local cap = tonumber(ARGV[2])
+local dropped = 0
+if len > cap then
+  dropped = len - cap
+  redis.call('LTRIM', KEYS[1], dropped, -1)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+local remember = tonumber(ARGV[6])
+if remember > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[3], now + remember * 1000, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  local kept = redis.call('ZCARD', KEYS[3])
+  if kept > cap then
+    redis.call('ZREMRANGEBYRANK', KEYS[3], 0, kept - cap - 1)
+  end
+  redis.call('EXPIRE', KEYS[3], remember)
+end
+redis.call('SPUBLISH', KEYS[2], ARGV[3])
+return dropped

@@ -1,0 +1,30 @@
+-- Replace a user's category set, tell the user's gateways, and open a repair of the member sets:
+-- every category whose member set may hold the user (the old ones, the new ones) goes into the
+-- index first, so that whatever happens next, a later change knows where to remove the user from.
+-- KEYS[1]  the user's category set
+-- KEYS[2]  the user's category index (categories whose member sets may hold the user)
+-- KEYS[3]  the user's category sync hash: 'v' (version, bumped here) and 't:<token>' -> lease end
+-- KEYS[4]  the user's notification channel (sharded pub/sub; all four keys share one slot)
+-- ARGV[1]  the notification
+-- ARGV[2]  lease, ms: how long the repair may run before it no longer holds the index back
+-- ARGV[3]  the repair's token
+-- ARGV[4…] the new categories
+-- Returns  { version, categories, index }: the repair adds the user to each category's member
+--          set and removes it from those of the index that are not categories
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[2])
+local old = redis.call('SMEMBERS', KEYS[1])
+if #old > 0 then
+  redis.call('SADD', KEYS[2], unpack(old))
+end
+redis.call('DEL', KEYS[1])
+if #ARGV > 3 then
+  redis.call('SADD', KEYS[1], unpack(ARGV, 4))
+  redis.call('SADD', KEYS[2], unpack(ARGV, 4))
+end
+local version = redis.call('HINCRBY', KEYS[3], 'v', 1)
+redis.call('HSET', KEYS[3], 't:' .. ARGV[3], now + lease)
+redis.call('PEXPIRE', KEYS[3], lease)
+redis.call('SPUBLISH', KEYS[4], ARGV[1])
+return { version, redis.call('SMEMBERS', KEYS[1]), redis.call('SMEMBERS', KEYS[2]) }
