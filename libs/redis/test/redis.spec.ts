@@ -108,7 +108,7 @@ it('appends to the inbox, caps it dropping the oldest, and notifies the user cha
 });
 
 it('removes a list of ids longer than a call may carry, in chunks, without a stack overflow', async () => {
-  for (const id of ['keep', 'gone1', 'gone2']) await deliverToUser(redis, 'u-long', id, refNote(id), { cap: 10 });
+  for (const id of ['keep', 'gone1', 'gone2']) await deliverToUser(redis, 'u-long', id, refNote(id), { cap: 10, inboxTtlSeconds: 60 });
   // 200k arguments spread into one call overflow V8's stack ("Maximum call stack size exceeded").
   const ids = Array.from({ length: 200_000 }, (_, i) => `bogus-${i}`);
   ids[1234] = 'gone1';

@@ -104,7 +104,7 @@ it('delivers a ~250 KB message to 1,000 users of one gateway without dropping it
   });
   expect(clients.filter((client) => client.closeCode !== undefined).map((client) => client.closeCode)).toEqual([]);
   expect(clients.filter((client) => client.got.has(id))).toHaveLength(USERS);
-  expect(await fetchMetric(stack.apps.gateway.url, 'herald_gateway_resyncs_total')).toBe(0);
+  expect(await fetchMetric(stack.apps.gateway.adminUrl, 'herald_gateway_resyncs_total')).toBe(0);
   // Far from the limits: one body read instead of 1,000 copies through the subscriber.
   expect(await buffer.stop()).toBeLessThan(PUBSUB_SOFT_LIMIT_BYTES / 8);
 }, 180_000);
