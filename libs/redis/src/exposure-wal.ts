@@ -22,7 +22,10 @@ import { SPILL_CHUNK, spillExposures, type SpillBounds } from './exposure-spill'
 const EVENT_SEPARATOR = '\n';
 /** Batch numbers per HDEL, and stale logs looked at per sweep. */
 const CHUNK = 1000;
-/** A rescued log is spilled whatever the spill's bounds: its pushes happened, and it is bounded by the dead process's memory bound. */
+/**
+ * A rescued log is spilled whatever the spill's bounds (as the one-script rescue did): its pushes
+ * happened, and its size is bounded by the dead process's own memory bound.
+ */
 const RESCUE_BOUNDS: SpillBounds = { maxEvents: Number.MAX_SAFE_INTEGER, maxAgeMs: 0 };
 
 /** Write one batch of events (serialized JSON, which never holds a raw newline). */
