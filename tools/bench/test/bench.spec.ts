@@ -7,9 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../src/cli';
-import { Flags } from '../src/flags';
-import type { BenchResult } from '../src/result-file';
-import { medianRows } from '../src/summary';
+import type { BenchResult } from '../src/report';
 
 const EVENTS = 500;
 
@@ -59,26 +57,5 @@ describe('npm run bench -- exposure-publisher (smoke)', () => {
     const bad = await runCli(['exposure-publisher', '--batch-ms', '0'], { stdout: () => undefined, stderr: (t) => (err += t) });
     expect(bad.exitCode).toBe(2);
     expect(err).toContain('--batch-ms takes whole numbers from 1');
-  });
-});
-
-describe('the runner', () => {
-  it('reports per case the median of the numbers, and a boolean only if every round held', () => {
-    const rounds = [
-      [{ mode: 'a', rate: 10, ok: true, skip: null }],
-      [{ mode: 'a', rate: 30, ok: false, skip: null }],
-      [{ mode: 'a', rate: 20, ok: true, skip: null }],
-    ];
-    expect(medianRows(rounds)).toEqual([{ mode: 'a', rate: 20, ok: false, skip: null }]);
-  });
-
-  it('parses flags as --name value and --name=value, with defaults', () => {
-    const flags = Flags.parse(
-      { n: { kind: 'int', default: '1', description: '' }, l: { kind: 'ints', default: '1,2', description: '' } },
-      ['--n=50_000'],
-    );
-    expect(flags.int('n')).toBe(50_000);
-    expect(flags.ints('l')).toEqual([1, 2]);
-    expect(() => Flags.parse({}, ['--nope', '1'])).toThrow('unknown flag --nope');
   });
 });

@@ -9,8 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../src/cli';
-import { parseCounters } from '../src/load/gateway-counters';
-import { clientsFor, loopbackAddress, MAX_SOCKETS_PER_CLIENT, planConnections } from '../src/load/plan';
 import type { Row } from '../src/scenario';
 
 async function bench(argv: string[], resultsDir: string): Promise<{ rows: Row[]; stdout: string }> {
@@ -53,33 +51,4 @@ describe('connection-load scenarios (smoke)', () => {
       expect(rows[0][key] as number).toBeGreaterThan(0);
     }
   }, 40_000);
-});
-
-describe('connection planning', () => {
-  it('spreads connections evenly over gateways, and over addresses within the per-address bound', () => {
-    const plan = planConnections(2001, 2, 500);
-    expect(plan.perGateway).toEqual([1001, 1000]);
-    expect(plan.addresses).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
-    const perPair = new Map<string, number>();
-    for (const [gateway, address] of plan.connections) perPair.set(`${gateway}/${address}`, (perPair.get(`${gateway}/${address}`) ?? 0) + 1);
-    expect(Math.max(...perPair.values())).toBeLessThanOrEqual(500);
-  });
-
-  it('numbers loopback addresses from 127.0.0.2 and never ends one in .0 or .255', () => {
-    expect(loopbackAddress(0)).toBe('127.0.0.2');
-    expect(loopbackAddress(252)).toBe('127.0.0.254');
-    expect(loopbackAddress(253)).toBe('127.0.1.1');
-    for (let k = 0; k < 2000; k++) expect(loopbackAddress(k)).not.toMatch(/\.(0|255)$/);
-  });
-
-  it('never gives a client process more than its share of open files', () => {
-    expect(clientsFor(200)).toBe(2);
-    expect(clientsFor(100_000)).toBe(10);
-    expect(clientsFor(100_000, 1)).toBe(Math.ceil(100_000 / MAX_SOCKETS_PER_CLIENT));
-  });
-
-  it('reads a metric summed over its labels', () => {
-    const counters = parseCounters('# HELP x\nherald_gateway_messages_pushed_total{via="offline"} 3\nherald_gateway_messages_pushed_total{via="live"} 4\nup 1\n');
-    expect(counters.get('herald_gateway_messages_pushed_total')).toBe(7);
-  });
 });

@@ -1,0 +1,55 @@
+/**
+ * Poll until a phase is done, saying how far it got every couple of seconds, and stop when it no
+ * longer moves: a bounded wait that tells where it stuck instead of a plain timeout.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface Poll {
+  done: boolean;
+  /** Anything that grows while the phase moves (e.g. frames received + ids acked). */
+  progress: number;
+  /** One line on where the phase is. */
+  line: string;
+}
+
+export interface WatchOptions {
+  intervalMs: number;
+  /** Give up when `progress` has not moved for this long. */
+  stallMs: number;
+  signal: AbortSignal;
+  report?(line: string): void;
+}
+
+export interface Watched {
+  /** The last poll: done, or where it stalled. */
+  last: Poll;
+  stalled: boolean;
+  /** When the last poll was taken (Date.now()). */
+  at: number;
+}
+
+export async function watch(poll: () => Promise<Poll>, opts: WatchOptions): Promise<Watched> {
+  let moved = { progress: -1, at: Date.now() };
+  let reported = Date.now();
+  for (;;) {
+    opts.signal.throwIfAborted();
+    const last = await poll();
+    const at = Date.now();
+    if (last.done) return { last, stalled: false, at };
+    if (last.progress !== moved.progress) moved = { progress: last.progress, at };
+    else if (at - moved.at > opts.stallMs) {
+      opts.report?.(`no progress for ${opts.stallMs} ms, giving up: ${last.line}`);
+      return { last, stalled: true, at };
+    }
+    if (at - reported >= 2000) {
+      opts.report?.(last.line);
+      reported = at;
+    }
+    await sleep(opts.intervalMs, opts.signal);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  return delay(ms, undefined, { signal });
+}
