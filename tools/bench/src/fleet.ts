@@ -37,15 +37,8 @@ export function loopbackAddress(k: number): string {
   return `127.${block >> 8}.${block & 0xff}.${(m % 254) + 1}`;
 }
 
-export interface ConnectionPlan {
-  addresses: string[];
-  /** Per connection i: [server index, address index]. */
-  connections: Array<[number, number]>;
-  perServer: number[];
-}
-
-/** Connection i goes to server i mod G and, within that server, round-robin over the addresses. */
-export function planConnections(connections: number, servers: number, perAddress = PER_ADDRESS): ConnectionPlan {
+/** Connection i goes to server i mod G and, within that server, round-robin over the addresses: [server, address] each. */
+export function planConnections(connections: number, servers: number, perAddress = PER_ADDRESS) {
   const addressCount = Math.max(1, Math.ceil(Math.ceil(connections / servers) / perAddress));
   const perServer = Array.from({ length: servers }, () => 0);
   const plan: Array<[number, number]> = [];
@@ -53,23 +46,11 @@ export function planConnections(connections: number, servers: number, perAddress
   return { addresses: Array.from({ length: addressCount }, (_, k) => loopbackAddress(k)), connections: plan, perServer };
 }
 
-export interface FleetStats extends Omit<ClientStats, 'histogram' | 'perSeq'> {
-  /** Sockets closed while connected, all codes. */
-  closed: number;
-  /** With `full`: every process's latencies together (destroy it when done), and by sequence number. */
-  histogram?: Histogram;
-  perSeq?: Map<number, number[]>;
-}
+/** Every process's stats together, `closed` of all codes; with `full` the merged histogram (destroy it) and latencies by sequence. */
+export type FleetStats = Omit<ClientStats, 'histogram' | 'perSeq'> & { closed: number; histogram?: Histogram; perSeq?: Map<number, number[]> };
 
-export interface OpenOptions {
-  herald: boolean;
-  /** ws:// URL of each server. */
-  urls: string[];
-  /** Herald: a token per connection; baseline: a user id per connection. */
-  credentials: readonly string[];
-  ack: boolean;
-  keepPerSeq?: boolean;
-}
+/** ws:// URL of each server; credentials: Herald, a token per connection; the baseline, a user id. */
+export type OpenOptions = { herald: boolean; urls: string[]; credentials: readonly string[]; ack: boolean; keepPerSeq?: boolean };
 
 export class Fleet {
   private constructor(private readonly workers: readonly Worker[]) {}
@@ -94,16 +75,8 @@ export class Fleet {
     if (biggest > MAX_SOCKETS_PER_CLIENT) throw new Error(`${biggest} sockets for one client process is too many (at most ${MAX_SOCKETS_PER_CLIENT})`);
     await Promise.all(
       this.workers.map((w, k) => {
-        const request: OpenRequest = {
-          type: 'open',
-          herald: opts.herald,
-          urls: opts.urls,
-          addresses: plan.addresses,
-          connections: shares[k],
-          ack: opts.ack,
-          keepPerSeq: opts.keepPerSeq ?? false,
-          concurrency: HANDSHAKES_PER_CLIENT,
-        };
+        const { herald, urls, ack, keepPerSeq = false } = opts;
+        const request: OpenRequest = { type: 'open', herald, urls, ack, keepPerSeq, addresses: plan.addresses, connections: shares[k], concurrency: HANDSHAKES_PER_CLIENT };
         return w.request(request, 600_000);
       }),
     );

@@ -14,24 +14,14 @@ export async function readMetrics(url: string): Promise<{ text: string; value(na
   return { text, value: (name, labels) => metricValue(text, name, labels) };
 }
 
-export interface GatewaySample {
-  /** process_cpu_seconds_total: user + system CPU seconds of the gateway process. */
-  cpuSeconds: number;
-  /** herald_exposures_pending: events held in memory by the publisher; herald_exposures_spilled: in the Redis spill. */
-  pending: number;
-  spillLength: number;
-  /** herald_exposures_published_total by outcome: Pub/Sub took `published` from memory and `replayed` from the spill. */
-  published: number;
-  replayed: number;
-  spilled: number;
-  failed: number;
-  /** Every event Pub/Sub took: published + replayed. */
-  taken: number;
-  /** herald_gateway_messages_pushed_total, all vias. */
-  pushed: number;
-}
+/**
+ * A gateway's figures: its CPU seconds (process_cpu_seconds_total), exposures held in memory
+ * (pending) and in the Redis spill (spillLength), herald_exposures_published_total by outcome
+ * (Pub/Sub took `published` from memory and `replayed` from the spill: `taken` together), pushes.
+ */
+export type GatewaySample = Awaited<ReturnType<typeof sampleGateway>>;
 
-export async function sampleGateway(adminUrl: string): Promise<GatewaySample> {
+export async function sampleGateway(adminUrl: string) {
   const { value } = await readMetrics(adminUrl);
   const outcome = (name: string) => value('herald_exposures_published_total', `outcome="${name}"`);
   const [published, replayed] = [outcome('published'), outcome('replayed')];
@@ -42,25 +32,16 @@ export async function sampleGateway(adminUrl: string): Promise<GatewaySample> {
   };
 }
 
-export interface ExposuresWatched {
-  /** The last sample: every event taken, or where it stalled. */
-  last: GatewaySample;
-  stalled: boolean;
-  /** Highest herald_exposures_pending seen. */
-  peakPending: number;
-  wallMs: number;
-}
-
 /**
  * Sample the gateway until Pub/Sub has taken `taken` events in all and nothing is pending in
  * memory or in the spill, or until that stops moving for `stallMs`. `check` runs on every sample
- * (throw to abort).
+ * (throw to abort). Returns the last sample, whether it stalled, the highest pending seen and the time it took.
  */
 export async function untilExposuresPublished(
   adminUrl: string,
   taken: number,
   opts: { stallMs: number; intervalMs?: number; signal: AbortSignal; report?(line: string): void; check?(): Promise<void> },
-): Promise<ExposuresWatched> {
+): Promise<{ last: GatewaySample; stalled: boolean; peakPending: number; wallMs: number }> {
   const started = Date.now();
   let last: GatewaySample | undefined;
   let peakPending = 0;
@@ -79,23 +60,14 @@ export async function untilExposuresPublished(
   return { last: last!, stalled: watched.stalled, peakPending, wallMs: watched.at - started };
 }
 
-export interface ConsumerSample {
-  /** process_cpu_seconds_total of the exposure-consumer. */
-  cpuSeconds: number;
-  /** Pub/Sub messages handed to it (redeliveries included), rows inserted, events stored already, dead letters. */
-  received: number;
-  inserted: number;
-  duplicates: number;
-  deadLetters: number;
-  /** herald_consumer_batch_seconds, outcome="ok": batches, their seconds, cumulative buckets [le seconds, count]. */
-  batches: number;
-  batchSeconds: number;
-  buckets: Array<[number, number]>;
-  /** Batches whose write failed (outcome="error"), each nacked for redelivery. */
-  failedBatches: number;
-}
+/**
+ * The exposure-consumer's figures: CPU seconds, Pub/Sub messages received (redeliveries included),
+ * rows inserted, events stored already, dead letters; herald_consumer_batch_seconds of the batches
+ * written (count, sum, cumulative buckets [le seconds, count]) and of those that failed (nacked).
+ */
+export type ConsumerSample = Awaited<ReturnType<typeof sampleConsumer>>;
 
-export async function sampleConsumer(url: string): Promise<ConsumerSample> {
+export async function sampleConsumer(url: string) {
   const { text, value } = await readMetrics(url);
   const ok = 'outcome="ok"';
   const buckets: Array<[number, number]> = metricSamples(text)

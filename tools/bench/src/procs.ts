@@ -1,8 +1,7 @@
 /**
  * The one /proc sampler: CPU time and memory of processes, of process trees and of the whole
- * machine, read from Linux's /proc. Elsewhere it reports `undefined` rather than a wrong number.
- * On a 2-core box the load generators share the CPU with what they measure; a CPU window says
- * who had it.
+ * machine, from Linux's /proc; elsewhere `undefined` rather than a wrong number. On a 2-core box
+ * the load generators share the CPU with what they measure: a CPU window says who had it.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -18,14 +17,19 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** The fields of /proc/<pid>/stat after the command name (state, ppid, …), or undefined. */
-function statFields(pid: number): string[] | undefined {
+/** Reads a /proc file, undefined when the process is gone (or not ours to read). */
+function read(path: string): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces): state, ppid, …; utime is [11]. */
+function statFields(pid: number): string[] | undefined {
+  const stat = read(`/proc/${pid}/stat`);
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 function allPids(): number[] {
@@ -36,13 +40,7 @@ function allPids(): number[] {
   }
 }
 
-function cmdline(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return []; // gone meanwhile, or not ours to read
-  }
-}
+const cmdline = (pid: number): string[] => read(`/proc/${pid}/cmdline`)?.split('\0') ?? [];
 
 /** Pids with `arg` among their command-line arguments (e.g. the emulator's `--port=NNNN`). */
 export const findPids = (arg: string): number[] => allPids().filter((pid) => cmdline(pid).includes(arg));
@@ -52,14 +50,12 @@ export const withCommand = (pids: readonly number[], text: string): number[] => 
 
 /** User + system CPU seconds of `pids` together; undefined when /proc cannot tell (or no pid). */
 export function cpuSecondsOf(pids: readonly number[]): number | undefined {
-  if (pids.length === 0) return undefined;
   let ticks = 0;
-  for (const pid of pids) {
-    const fields = statFields(pid);
+  for (const fields of pids.map(statFields)) {
     if (!fields) return undefined;
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    ticks += Number(fields[11]) + Number(fields[12]);
   }
-  return ticks / clockTicks();
+  return pids.length === 0 ? undefined : ticks / clockTicks();
 }
 
 /** `roots` and every process descended from them, alive now. */
@@ -70,12 +66,8 @@ export function processTree(roots: readonly number[]): number[] {
     children.set(parent, [...(children.get(parent) ?? []), pid]);
   }
   const tree = new Set<number>();
-  const visit = (pid: number) => {
-    if (tree.has(pid)) return;
-    tree.add(pid);
-    for (const child of children.get(pid) ?? []) visit(child);
-  };
-  for (const root of roots) visit(root);
+  const visit = (pid: number): void => void (tree.has(pid) || (tree.add(pid), (children.get(pid) ?? []).forEach(visit)));
+  roots.forEach(visit);
   return [...tree];
 }
 
@@ -85,39 +77,21 @@ export function processTree(roots: readonly number[]): number[] {
  * holds short-lived workers too (Postgres backends). Undefined when no root is alive.
  */
 export function treeCpuSecondsOf(roots: readonly number[]): number | undefined {
-  let ticks = 0;
-  let seen = 0;
-  for (const pid of processTree(roots)) {
-    const fields = statFields(pid);
-    if (!fields) continue;
-    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    seen++;
-  }
-  return seen === 0 ? undefined : ticks / clockTicks();
+  const alive = processTree(roots).map(statFields).filter((f): f is string[] => f !== undefined);
+  if (alive.length === 0) return undefined;
+  return alive.reduce((ticks, f) => ticks + Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), 0) / clockTicks();
 }
 
-/**
- * CPU seconds all processes of the machine ran, all cores (user + nice + system of /proc/stat);
- * interrupt time is left out: it is not any process's, and loopback traffic makes much of it.
- */
+/** CPU seconds all processes of the machine ran (user + nice + system of /proc/stat; interrupts are no process's). */
 export function machineSeconds(): number | undefined {
-  try {
-    const [user, nice, system] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-    return (user + nice + system) / clockTicks();
-  } catch {
-    return undefined;
-  }
+  const [user, nice, system] = read('/proc/stat')?.split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number) ?? [];
+  return user === undefined ? undefined : (user + nice + system) / clockTicks();
 }
 
-/** VmRSS now and VmHWM (the peak the process ever reached), in bytes; undefined without /proc. */
+/** VmRSS now and VmHWM (the peak the process ever reached), in bytes. */
 export function procMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  const status = read(`/proc/${pid}/status`);
+  const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status ?? '')?.[1] ?? NaN) * 1024;
   const [rssBytes, peakRssBytes] = [kB('VmRSS'), kB('VmHWM')];
   return Number.isNaN(rssBytes) || Number.isNaN(peakRssBytes) ? undefined : { rssBytes, peakRssBytes };
 }
@@ -125,31 +99,26 @@ export function procMemory(pid: number): { rssBytes: number; peakRssBytes: numbe
 /** A group's CPU seconds: its pids, or a reader (e.g. a process tree's). */
 export type CpuGroup = readonly number[] | (() => number | undefined);
 
+/** CPU seconds per group (undefined when /proc could not tell, or the group is empty) and of the whole machine. */
 export interface CpuSpent {
   wallSeconds: number;
-  /** CPU seconds per group; undefined when /proc could not tell (or the group is empty). */
   groups: Record<string, number | undefined>;
-  /** CPU seconds of every process on the machine, all cores. */
   machine: number | undefined;
 }
 
 /** CPU seconds spent per group (and by the machine) from now until stop(). */
 export function cpuWindow(groups: Record<string, CpuGroup>): { stop(): CpuSpent } {
   const read = (group: CpuGroup) => (typeof group === 'function' ? group() : cpuSecondsOf(group));
+  const since = (before: number | undefined, now: number | undefined) => (now === undefined || before === undefined ? undefined : now - before);
   const started = performance.now();
   const before = Object.fromEntries(Object.entries(groups).map(([name, group]) => [name, read(group)]));
   const machineBefore = machineSeconds();
   return {
-    stop() {
-      const spent: CpuSpent = { wallSeconds: (performance.now() - started) / 1000, groups: {}, machine: undefined };
-      for (const [name, group] of Object.entries(groups)) {
-        const [then, now] = [before[name], read(group)];
-        spent.groups[name] = now === undefined || then === undefined ? undefined : now - then;
-      }
-      const machineNow = machineSeconds();
-      if (machineNow !== undefined && machineBefore !== undefined) spent.machine = machineNow - machineBefore;
-      return spent;
-    },
+    stop: () => ({
+      wallSeconds: (performance.now() - started) / 1000,
+      groups: Object.fromEntries(Object.entries(groups).map(([name, group]) => [name, since(before[name], read(group))])),
+      machine: since(machineBefore, machineSeconds()),
+    }),
   };
 }
 
@@ -164,19 +133,16 @@ export function othersSeconds(spent: CpuSpent, ours?: readonly string[]): number
 }
 
 /** CPU seconds as a percentage of one core over the window (200 = both cores of a 2-core box). */
-export const cpuPct = (seconds: number | undefined, spent: CpuSpent): number | null =>
-  seconds === undefined ? null : (seconds / spent.wallSeconds) * 100;
+export const cpuPct = (seconds: number | undefined, spent: CpuSpent): number | null => (seconds === undefined ? null : (seconds / spent.wallSeconds) * 100);
 
-/** The split as row fields, seconds to 2 decimals: { gateways: 1.2 } → { <prefix>GatewaysSeconds: 1.2 }, plus `other`. */
+/** The split and `other` as row fields, seconds to 2 decimals: { gateways: 1.234 } → { <prefix>GatewaysSeconds: 1.23 }. */
 export function cpuFields(prefix: string, spent: CpuSpent): Record<string, number | null> {
-  const round = (s: number | undefined) => (s === undefined ? null : Math.round(s * 100) / 100);
-  const split = { ...spent.groups, other: othersSeconds(spent) };
-  return Object.fromEntries(Object.entries(split).map(([role, s]) => [`${prefix}${role[0].toUpperCase()}${role.slice(1)}Seconds`, round(s)]));
+  const split = Object.entries({ ...spent.groups, other: othersSeconds(spent) });
+  return Object.fromEntries(split.map(([role, s]) => [`${prefix}${role[0].toUpperCase()}${role.slice(1)}Seconds`, s === undefined ? null : Math.round(s * 100) / 100]));
 }
 
 /** `gateways 3.1 s, clients 1.2 s, …` for a progress line. */
-export function describeCpu(spent: CpuSpent): string {
-  return Object.entries({ ...spent.groups, other: othersSeconds(spent) })
+export const describeCpu = (spent: CpuSpent): string =>
+  Object.entries({ ...spent.groups, other: othersSeconds(spent) })
     .map(([role, s]) => `${role} ${s === undefined ? '-' : s.toFixed(1)} s`)
     .join(', ');
-}

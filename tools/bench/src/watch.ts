@@ -4,31 +4,17 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
-export interface Poll {
-  done: boolean;
-  /** Anything that grows while the phase moves (e.g. frames received + ids acked). */
-  progress: number;
-  /** One line on where the phase is. */
-  line: string;
-}
+/** A poll: done yet, anything that grows while the phase moves (e.g. frames received + ids acked), a line on where it is. */
+export type Poll = { done: boolean; progress: number; line: string };
 
-export interface WatchOptions {
-  intervalMs: number;
-  /** Give up when `progress` has not moved for this long. */
-  stallMs: number;
-  signal: AbortSignal;
-  report?(line: string): void;
-}
-
-export interface Watched {
-  /** The last poll: done, or where it stalled. */
-  last: Poll;
-  stalled: boolean;
-  /** When the last poll was taken (Date.now()). */
-  at: number;
-}
-
-export async function watch(poll: () => Promise<Poll>, opts: WatchOptions): Promise<Watched> {
+/**
+ * Poll every `intervalMs` until done, or until `progress` has not moved for `stallMs`; `report`
+ * gets a line every 2 s. Resolves with the last poll, whether it stalled and when (Date.now()).
+ */
+export async function watch(
+  poll: () => Promise<Poll>,
+  opts: { intervalMs: number; stallMs: number; signal: AbortSignal; report?(line: string): void },
+): Promise<{ last: Poll; stalled: boolean; at: number }> {
   let moved = { progress: -1, at: Date.now() };
   let reported = Date.now();
   for (;;) {

@@ -3,31 +3,17 @@
  * setting, 500 events per phase, one round, on a real redis-server, Pub/Sub emulator, ingest and
  * gateway. Checks the shape of the results, not the numbers.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runCli } from '../src/cli';
-import type { BenchResult } from '../src/report';
+import { bench } from './bench-run';
 
 const EVENTS = 500;
 
 describe('npm run bench -- exposure-publisher (smoke)', () => {
-  let resultsDir: string;
-  beforeAll(() => (resultsDir = mkdtempSync(join(tmpdir(), 'herald-bench-'))));
-  afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
-
   it('runs every phase, checks every event arrived once, prints the table and writes the JSON', async () => {
-    let stdout = '';
-    let stderr = '';
-    const outcome = await runCli(
-      ['exposure-publisher', '--events', String(EVENTS), '--batch-messages', '100', '--batch-ms', '5', '--rounds', '1'],
-      { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), resultsDir },
-    );
-    expect(outcome.exitCode).toBe(0);
-    expect(stderr).toContain('burst');
-
-    const written = JSON.parse(readFileSync(outcome.file!, 'utf8')) as BenchResult;
-    expect(outcome.file).toMatch(/exposure-publisher-\d{8}T\d{6}Z\.json$/);
+    const written = await bench(['exposure-publisher', '--events', String(EVENTS), '--batch-messages', '100', '--batch-ms', '5']);
+    const { stdout } = written;
+    expect(written.stderr).toContain('burst');
+    expect(written.file).toMatch(/exposure-publisher-\d{8}T\d{6}Z\.json$/);
     expect(written).toMatchObject({
       scenario: 'exposure-publisher',
       parameters: { events: EVENTS, 'batch-messages': [100], 'batch-ms': [5], rounds: 1 },

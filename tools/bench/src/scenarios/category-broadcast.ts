@@ -11,33 +11,32 @@
  */
 import { randomBytes } from 'node:crypto';
 import { replaceUserCategories } from '@herald/redis';
-import type { Fleet } from '../fleet';
-import { cpuPct, cpuWindow, othersSeconds, procMemory } from '../procs';
-import { addRatios, CLIENT_PROCS_FLAG, connectClients, exposuresSince, settledExposures, sharedCpuNote, startServer, TARGET_FLAG, targetsOf, type PushServer, type Target } from '../push';
+import { cpuPct, othersSeconds } from '../procs';
+import { addRatios, measurePush, PUSH_FLAGS, sharedCpuNote, startTarget, targetsOf, type Target } from '../push';
 import { summarize } from '../report';
-import { startRig, type AppProcess, type Rig } from '../rig';
+import { Rig, type AppProcess } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
-import { sleep } from '../watch';
 import { BASELINE_EVERYONE, baselineFrame } from '../writes';
 import { nowMs } from '../workers/protocol';
 
-/** After the last member got a broadcast: its acks, inside the CPU window, before the next one. */
-const SETTLE_MS = 1000;
-/** Arrivals stalled this long: the missing members count as lost. */
-const STALL_MS = 10_000;
+/**
+ * After the last member got a broadcast, its acks (inside the CPU window, before the next one);
+ * arrivals stalled this long: the missing members count as lost.
+ */
+const WAIT = { settleMs: 1000, stallMs: 10_000 };
 /** Members set up at once; their commands go out auto-pipelined. */
 const JOIN_BATCH = 1000;
 
 export const categoryBroadcast: Scenario = {
   name: 'category-broadcast',
-  description:
-    'one message to every member of a category, all connected to one gateway (fan-out by ingest, exposures on) vs a ' +
-    'raw ws server sending one PUBLISHed frame to every socket: time to the last member, CPU per member',
+  description: [
+    'one message to every member of a category, all connected to one gateway (fan-out by ingest, exposures on) vs a raw ws server',
+    'sending one PUBLISHed frame to every socket: time to the last member, CPU per member',
+  ].join(' '),
   flags: {
     members: { kind: 'int', default: '19900', min: 1, max: 250_000, description: 'members of the category, all connected' },
     broadcasts: { kind: 'int', default: '3', min: 1, max: 20, description: 'messages sent to the category per round, one after the other' },
-    target: TARGET_FLAG,
-    'client-procs': CLIENT_PROCS_FLAG,
+    ...PUSH_FLAGS,
   },
   columns: columns(
     'target', ['broadcast', '#'], 'members', 'received', 'lost', ['firstMs', 'first ms', 1], ['p50Ms', 'p50 ms', 1],
@@ -48,7 +47,7 @@ export const categoryBroadcast: Scenario = {
   ),
   async run(ctx) {
     const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-    const rig = await startRig(ctx.signal, ctx.progress);
+    const rig = await Rig.start(ctx.signal, ctx.progress);
     try {
       ctx.parameter('gatewayEnv', JSON.stringify({ WS_ACCEPT_RATE: '1000000' }));
       const rows: Row[] = [];
@@ -71,54 +70,37 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
   const userIds = Array.from({ length: members }, (_, i) => `cb-${tag}-${i}`);
   const category = `bench-${tag}`;
   let ingest: AppProcess | undefined;
-  let server: PushServer | undefined;
-  let fleet: Fleet | undefined;
-  try {
-    if (target === 'herald') {
-      progress(`making ${members} users members of ${category}`);
-      const starting = Promise.all([rig.ingest(), startServer(rig, target, `bench-broadcast-${tag}`)]);
-      starting.catch(() => undefined); // awaited below; a failed setup must not leave it unobserved
-      for (let start = 0; start < members; start += JOIN_BATCH) {
-        signal.throwIfAborted();
-        await Promise.all(userIds.slice(start, start + JOIN_BATCH).map((userId) => replaceUserCategories(rig.commands, userId, [category])));
-      }
-      [ingest, server] = await starting;
-    } else {
-      server = await startServer(rig, target, '');
+  if (target === 'herald') {
+    progress(`making ${members} users members of ${category}`);
+    const starting = rig.ingest();
+    for (let start = 0; start < members; start += JOIN_BATCH) {
+      signal.throwIfAborted();
+      await Promise.all(userIds.slice(start, start + JOIN_BATCH).map((userId) => replaceUserCategories(rig.commands, userId, [category])));
     }
-    const rssIdle = procMemory(server.pid)?.rssBytes;
-    progress(`connecting ${members} clients`);
-    fleet = await connectClients(rig, server, userIds, flags.int('client-procs'), true);
-    const rssConnected = procMemory(server.pid)?.rssBytes;
-    progress(`${members} clients connected`);
+    ingest = await starting;
+  }
+  progress(`connecting ${members} clients`);
+  const push = await startTarget(rig, target, `bench-broadcast-${tag}`, userIds, flags.int('client-procs'), true);
+  try {
     const notes = sharedCpuNote(
       target,
-      `gateway, ingest (fan-out), Redis, Pub/Sub emulator, ${fleet.pids.length} client procs`,
-      `baseline server, Redis, ${fleet.pids.length} client procs (emulator idle)`,
+      `gateway, ingest (fan-out), Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
+      `baseline server, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
     );
-
     const rows: Row[] = [];
     for (let b = 0; b < flags.int('broadcasts'); b++) {
-      const exposuresBefore = await settledExposures(server, 0, signal);
-      await fleet.reset();
-      const window = cpuWindow(rig.cpuGroups({
-        server: [server.pid],
-        ingest: ingest ? [ingest.pid] : [],
-        load: fleet.pids,
-      }));
-      const payload = { t: nowMs(), s: b };
+      const payload = { t: 0, s: b };
       let acceptedMs: number | null = null;
-      if (ingest) {
+      const send = async () => {
+        payload.t = nowMs();
         // A short TTL: the bench's bodies and inbox entries need not outlive it for long.
-        await rig.postMessage({ category, payload, ttlSeconds: 600 });
-        acceptedMs = nowMs() - payload.t;
-      } else {
-        await rig.commands.publish(BASELINE_EVERYONE, baselineFrame(payload, category));
-      }
-      await fleet.untilReceived(members, { stallMs: STALL_MS, signal, report: progress });
-      await sleep(SETTLE_MS, signal);
-      const cpu = window.stop();
-      const report = await fleet.stats(1, true);
+        if (ingest) await rig.postMessage({ category, payload, ttlSeconds: 600 });
+        else await rig.commands.publish(BASELINE_EVERYONE, baselineFrame(payload, category));
+        if (ingest) acceptedMs = nowMs() - payload.t;
+        return members;
+      };
+      const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
+      const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
       report.histogram!.destroy();
       const latencies = (report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
       const at = (q: number) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]);
@@ -131,16 +113,14 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
         cpuUsPerMember: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
         ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
         machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
-        rssMiB: rssConnected === undefined ? null : rssConnected / 2 ** 20,
-        rssKiBPerConn: rssIdle === undefined || rssConnected === undefined ? null : (rssConnected - rssIdle) / 1024 / members,
-        ...(await exposuresSince(server, exposuresBefore, report.messages, signal)), notes,
+        rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
+        exposures, exposuresSpilled, notes,
       };
       progress(summarize(categoryBroadcast.columns.slice(1, 11), row));
       rows.push(row);
     }
     return rows;
   } finally {
-    await fleet?.close();
-    await server?.stop();
+    await push.stop();
   }
 }

@@ -13,7 +13,7 @@ import { clientsFor, Fleet } from '../fleet';
 import { readMetrics } from '../metrics';
 import { cpuFields, cpuSecondsOf, cpuWindow, describeCpu, procMemory } from '../procs';
 import { secondsBetween } from '../report';
-import { startRig, type AppProcess } from '../rig';
+import { Rig, type AppProcess } from '../rig';
 import { columns, type Scenario } from '../scenario';
 import { sleep, watch } from '../watch';
 import { writeMessage } from '../writes';
@@ -38,28 +38,10 @@ export const idle: Scenario = {
   flags: {
     connections: { kind: 'int', default: '19900', min: 1, description: 'connections in all, one user each' },
     gateways: { kind: 'int', default: '1', min: 1, max: 64, description: 'gateway processes (replicas on this machine)' },
-    'per-gateway-check': {
-      kind: 'int',
-      default: '0',
-      min: 0,
-      max: 1,
-      description: '1: the live message goes to one user per gateway only; 0: to every connected user',
-    },
-    'accept-rate': {
-      kind: 'int',
-      default: '2000',
-      min: 1,
-      max: 1_000_000,
-      description: "each gateway's WS_ACCEPT_RATE (upgrades per second; the product default is 2000)",
-    },
+    'per-gateway-check': { kind: 'int', default: '0', min: 0, max: 1, description: '1: the live message goes to one user per gateway only; 0: to every connected user' },
+    'accept-rate': { kind: 'int', default: '2000', min: 1, max: 1_000_000, description: "each gateway's WS_ACCEPT_RATE (upgrades per second; the product default is 2000)" },
     clients: { kind: 'int', default: '0', min: 0, description: 'load-client processes (0: one per 10,000 connections, at least 2)' },
-    'settle-seconds': {
-      kind: 'int',
-      default: '10',
-      min: 2,
-      max: 600,
-      description: 'idle time after the last welcome before the memory sample that counts (lets V8 return the connect garbage)',
-    },
+    'settle-seconds': { kind: 'int', default: '10', min: 2, max: 600, description: 'idle time after the last welcome before the memory sample that counts (lets V8 return the connect garbage)' },
   },
   columns: columns(
     'gateways', 'connections', 'held', ['heldAll', 'all held'], ['rssPerConnKB', 'RSS KB/conn', 2],
@@ -78,7 +60,7 @@ export const idle: Scenario = {
     ctx.parameter('sourceAddresses', Math.max(1, Math.ceil(Math.ceil(connections / gatewayCount) / 500)));
     ctx.parameter('loadClients', clientCount);
 
-    const rig = await startRig(signal, progress);
+    const rig = await Rig.start(signal, progress);
     try {
       progress(`starting ${gatewayCount} gateway(s), signing ${connections} tokens, starting ${clientCount} load clients`);
       const env = { EXPOSURE_TOPIC: `bench-${tag}`, WS_ACCEPT_RATE: String(flags.int('accept-rate')) };

@@ -8,14 +8,11 @@
  * ingest does (workers/sender.ts) rather than through ingest's HTTP API: the gateway is measured.
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import type { Fleet } from '../fleet';
-import { cpuPct, cpuWindow, othersSeconds, procMemory } from '../procs';
-import { addRatios, CLIENT_PROCS_FLAG, connectClients, exposuresSince, settledExposures, sharedCpuNote, startServer, TARGET_FLAG, targetsOf, type Target } from '../push';
+import { cpuPct, othersSeconds, procMemory } from '../procs';
+import { addRatios, measurePush, PUSH_FLAGS, sharedCpuNote, startTarget, targetsOf, type Target } from '../push';
 import { latencyOf, summarize } from '../report';
-import { FAST_ACCEPT, startRig, type Rig, type Worker } from '../rig';
+import { FAST_ACCEPT, Rig } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
-import { sleep } from '../watch';
 import type { OpenLoopReply } from '../workers/protocol';
 import type { SenderRequest } from '../workers/sender';
 
@@ -36,8 +33,7 @@ export const livePush: Scenario = {
     rate: { kind: 'int', default: '18000', min: 1, max: 1_000_000, description: 'messages per second (each to one user)' },
     seconds: { kind: 'int', default: '10', min: 1, max: 600, description: 'seconds of sending that are measured' },
     warmup: { kind: 'int', default: '1', min: 0, max: 60, description: 'seconds of sending at --rate before the measured ones (JIT)' },
-    target: TARGET_FLAG,
-    'client-procs': CLIENT_PROCS_FLAG,
+    ...PUSH_FLAGS,
   },
   columns: columns(
     'target', 'sent', 'received', 'lost', ['msgsPerSec', 'msg/s'], ['p50Ms', 'p50 ms', 1], ['p99Ms', 'p99 ms', 1],
@@ -49,7 +45,7 @@ export const livePush: Scenario = {
   ),
   async run(ctx) {
     const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-    const rig = await startRig(ctx.signal, ctx.progress);
+    const rig = await Rig.start(ctx.signal, ctx.progress);
     try {
       ctx.parameter('gatewayEnv', JSON.stringify(FAST_ACCEPT));
       const rows: Row[] = [];
@@ -69,62 +65,45 @@ export const livePush: Scenario = {
 };
 
 async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: string): Promise<Row> {
-  const { flags, signal, progress } = ctx;
+  const { flags, progress } = ctx;
   const [online, rate, seconds, warmup] = ['online', 'rate', 'seconds', 'warmup'].map((name) => flags.int(name));
   const userIds = Array.from({ length: online }, (_, i) => `lp-${tag}-${i}`);
-  const server = await startServer(rig, target, `bench-live-${tag}`);
-  let fleet: Fleet | undefined;
-  let producer: Worker | undefined;
+  progress(`connecting ${online} clients`);
+  const push = await startTarget(rig, target, `bench-live-${tag}`, userIds, flags.int('client-procs'));
+  const { server, fleet } = push;
   try {
-    const rssIdle = procMemory(server.pid)?.rssBytes;
-    progress(`connecting ${online} clients`);
-    const connectStarted = performance.now();
-    fleet = await connectClients(rig, server, userIds, flags.int('client-procs'));
-    const connectSeconds = (performance.now() - connectStarted) / 1000;
-    const rssConnected = procMemory(server.pid)?.rssBytes;
-    const connected = await fleet.stats();
-    progress(`${connected.welcomed} clients connected in ${connectSeconds.toFixed(1)} s (${connected.refused + connected.retried} retries)`);
-
-    producer = rig.fork('sender', `${target} producer`);
+    progress(`${online} clients connected in ${push.connectSeconds.toFixed(1)} s (${push.connectRetries} retries)`);
+    const producer = rig.fork('sender', `${target} producer`);
     await producer.request({ type: 'setup', kind: target, redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS } satisfies SenderRequest);
-    const runFor = (s: number) => producer!.request<OpenLoopReply>({ type: 'run', rate, seconds: s } satisfies SenderRequest, (s + 120) * 1000);
-    const wait = { stallMs: STALL_MS, signal, report: progress };
+    let sent: OpenLoopReply | undefined;
+    const send = async (s: number) => {
+      sent = await producer.request<OpenLoopReply>({ type: 'run', rate, seconds: s } satisfies SenderRequest, (s + 120) * 1000);
+      if (sent.failed > 0) progress(`producer: ${sent.failed} writes failed, the first: ${sent.firstError}`);
+      return sent.done;
+    };
+    const wait = { stallMs: STALL_MS, settleMs: SETTLE_MS, report: progress };
     if (warmup > 0) {
       progress(`warm-up: ${warmup} s at ${rate}/s`);
-      await fleet.untilReceived((await runFor(warmup)).done, wait);
-      await sleep(SETTLE_MS, signal);
+      (await measurePush(rig, push, {}, () => send(warmup), wait)).received.histogram?.destroy();
     }
-    const exposuresBefore = await settledExposures(server, 0, signal);
-    await fleet.reset();
-
     progress(`${rate}/s for ${seconds} s to ${online} users`);
-    const window = cpuWindow(rig.cpuGroups({
-      server: [server.pid],
-      load: [...fleet.pids, producer.pid],
-    }));
-    const sent = await runFor(seconds);
-    if (sent.failed > 0) progress(`producer: ${sent.failed} writes failed, the first: ${sent.firstError}`);
-    await fleet.untilReceived(sent.done, wait);
-    await sleep(SETTLE_MS, signal);
-    const cpu = window.stop();
-    const report = await fleet.stats(1, true);
+    const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, { load: [...fleet.pids, producer.pid] }, () => send(seconds), wait);
+    const done = sent!;
     const latency = latencyOf(report.histogram!);
     const rssEnd = procMemory(server.pid)?.rssBytes;
     const serverCpu = cpu.groups.server;
-    const activeSeconds = report.lastMessageAt === null ? null : (report.lastMessageAt - sent.startedAtMs) / 1000;
+    const activeSeconds = report.lastMessageAt === null ? null : (report.lastMessageAt - done.startedAtMs) / 1000;
     return {
-      target, online, rate, seconds, sent: sent.done, failed: sent.failed, received: report.messages,
-      lost: Math.max(0, sent.done - report.messages), outOfOrder: report.outOfOrder, closed: report.closed,
+      target, online, rate, seconds, sent: done.done, failed: done.failed, received: report.messages,
+      lost: Math.max(0, done.done - report.messages), outOfOrder: report.outOfOrder, closed: report.closed,
       unexpected: report.unexpected, msgsPerSec: activeSeconds ? report.messages / activeSeconds : 0, p50Ms: latency.p50Ms,
       p99Ms: latency.p99Ms, maxMs: latency.maxMs,
       cpuUsPerMsg: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
       serverCpuPct: cpuPct(serverCpu, cpu), redisCpuPct: cpuPct(cpu.groups.redis, cpu),
       emulatorCpuPct: cpuPct(cpu.groups.emulator, cpu), loadCpuPct: cpuPct(cpu.groups.load, cpu),
       machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,
-      rssMiB: rssEnd === undefined ? null : rssEnd / 2 ** 20,
-      rssKiBPerConn: rssIdle === undefined || rssConnected === undefined ? null : (rssConnected - rssIdle) / 1024 / online,
-      connectSeconds, connectRetries: connected.refused + connected.retried, producerLagMs: sent.maxLagMs,
-      ...(await exposuresSince(server, exposuresBefore, report.messages, signal)),
+      rssMiB: rssEnd === undefined ? null : rssEnd / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
+      connectSeconds: push.connectSeconds, connectRetries: push.connectRetries, producerLagMs: done.maxLagMs, exposures, exposuresSpilled,
       notes: sharedCpuNote(
         target,
         `gateway, Redis, Pub/Sub emulator, producer, ${fleet.pids.length} client procs`,
@@ -132,8 +111,6 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
       ),
     };
   } finally {
-    await fleet?.close();
-    await producer?.stop();
-    await server.stop();
+    await push.stop();
   }
 }

@@ -15,7 +15,7 @@ import { clientsFor, Fleet } from '../fleet';
 import { readMetrics } from '../metrics';
 import { cpuFields, cpuWindow, describeCpu, procMemory } from '../procs';
 import { secondsBetween, summarize } from '../report';
-import { startRig } from '../rig';
+import { Rig } from '../rig';
 import { columns, type Row, type Scenario } from '../scenario';
 import { sleep, watch } from '../watch';
 import { writeMessage } from '../writes';
@@ -32,13 +32,7 @@ export const reconnectStorm: Scenario = {
   flags: {
     users: { kind: 'int', default: '19900', min: 1, description: 'users, one connection each' },
     messages: { kind: 'int', default: '10', min: 1, max: INBOX_DEFAULT_CAP, description: 'offline messages per user' },
-    'accept-rate': {
-      kind: 'int',
-      default: '2000',
-      min: 1,
-      max: 1_000_000,
-      description: "the gateway's WS_ACCEPT_RATE (upgrades per second; the product default is 2000; a refused client retries after Retry-After)",
-    },
+    'accept-rate': { kind: 'int', default: '2000', min: 1, max: 1_000_000, description: "the gateway's WS_ACCEPT_RATE (upgrades per second; the product default is 2000; a refused client retries after Retry-After)" },
     clients: { kind: 'int', default: '0', min: 0, description: 'load-client processes (0: one per 10,000 users, at least 2)' },
   },
   columns: columns(
@@ -57,7 +51,7 @@ export const reconnectStorm: Scenario = {
     ctx.parameter('sourceAddresses', Math.max(1, Math.ceil(users / 500)));
     ctx.parameter('loadClients', clientCount);
 
-    const rig = await startRig(signal, progress);
+    const rig = await Rig.start(signal, progress);
     try {
       progress(`loading ${messages} messages into each of ${users} offline inboxes (${expected} deliveries)`);
       const preloadStarted = Date.now();

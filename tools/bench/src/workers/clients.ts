@@ -12,67 +12,31 @@ import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram
 import WebSocket from 'ws';
 import { nowMs, serveRequests } from './protocol';
 
-export interface OpenRequest {
+/**
+ * `open`: connection k is [index into urls, into addresses, Herald: a bearer token; baseline: a
+ * user id] (the baseline's URL gets `?u=<user>`), `concurrency` handshakes at once; `keepPerSeq`
+ * keeps each latency by sequence number (a broadcast's spread). `stats` counts the connections
+ * with `atLeast` messages, `full` adds the latencies; `reset` forgets what was received.
+ */
+export type OpenRequest = {
   type: 'open';
   herald: boolean;
-  /** ws:// URL of each server (Herald: …/ws; the baseline: its root, `?u=<user>` appended). */
   urls: string[];
-  /** Loopback source addresses (127.0.0.2, …) the sockets bind to. */
   addresses: string[];
-  /** One per connection: [index into urls, index into addresses, Herald: bearer token; baseline: user id]. */
   connections: Array<[number, number, string]>;
   ack: boolean;
-  /** Keep each latency by sequence number (a broadcast's spread), besides the histogram. */
   keepPerSeq: boolean;
-  /** Handshakes in flight at most. */
   concurrency: number;
-}
+};
+export type ClientsRequest = OpenRequest | { type: 'stats'; atLeast: number; full: boolean } | { type: 'reset' } | { type: 'close' };
 
-export type ClientsRequest =
-  | OpenRequest
-  /** `atLeast`: count the connections with this many messages; `full`: with the histogram and per-sequence latencies. */
-  | { type: 'stats'; atLeast: number; full: boolean }
-  /** Forget what was received so far (the next measurement starts from zero). */
-  | { type: 'reset' }
-  | { type: 'close' };
-
-export interface ClientStats {
-  assigned: number;
-  open: number;
-  welcomed: number;
-  /** Message frames received since the last reset, all connections. */
-  messages: number;
-  withAtLeast: number;
-  /** Messages whose sequence number was not the next one of their user: a gap, a repeat or a swap. */
-  outOfOrder: number;
-  ackedIds: number;
-  ackFrames: number;
-  /** Upgrades refused with 503, each retried. */
-  refused: number;
-  /** Other failed attempts (socket errors, timeouts), each retried up to a bound. */
-  retried: number;
-  /** Connections given up on. */
-  failed: number;
-  /** Sockets closed after they had opened (not by the bench), by close code. */
-  closedByCode: Record<string, number>;
-  /** Frames that were neither `welcome` nor `message`. */
-  unexpected: number;
-  /** The last error or unexpected frame, to explain a failure. */
-  lastError: string | null;
-  /** Epoch ms. */
-  firstAttemptAt: number | null;
-  lastOpenAt: number | null;
-  lastWelcomeAt: number | null;
-  firstMessageAt: number | null;
-  lastMessageAt: number | null;
-  /** Of the client processes since they started. */
-  cpuSeconds: number;
-  rssBytes: number;
-  /** HdrHistogram of latencies in µs, compressed base64 (with `full`). */
-  histogram?: string;
-  /** Latencies in ms by sequence number (with `full` and `keepPerSeq`). */
-  perSeq?: Record<string, number[]>;
-}
+/**
+ * What a process reports: counts (messages, outOfOrder and unexpected since the last reset;
+ * refused: 503s retried; retried: other failed attempts; failed: connections given up), sockets
+ * closed by the server by code, epoch-ms times, its own CPU and RSS, and with `full` the latency
+ * histogram (µs, compressed base64) and, with `keepPerSeq`, latencies in ms by sequence number.
+ */
+export type ClientStats = ReturnType<typeof report>;
 
 /** `{"type":"message","id":"<id>",…`: the frame is serialized with these keys first. */
 const MESSAGE = Buffer.from('{"type":"message","id":"');
@@ -81,21 +45,11 @@ const PAYLOAD_T = Buffer.from('"payload":{"t":');
 const COMMA_S = Buffer.from(',"s":');
 /** The gateway takes at most this many ids per ack frame (MAX_ACK_IDS). */
 const ACK_IDS_MAX = 1000;
-const HANDSHAKE_TIMEOUT_MS = 30_000;
-const ATTEMPTS_MAX = 5;
-const RETRY_BASE_MS = 1000;
-const RETRY_JITTER_MS = 1000;
-const REFUSED_RETRY_FOR_MS = 120_000;
+/** A handshake's timeout; failures (not 503s) a connection gets; the wait before a retry, plus jitter; how long 503s are retried. */
+const RETRY = { handshakeMs: 30_000, attempts: 5, baseMs: 1000, jitterMs: 1000, refusedForMs: 120_000 };
 
-interface Connection {
-  ws: WebSocket | null;
-  welcomed: boolean;
-  messages: number;
-  /** The next sequence number expected. */
-  expected: number;
-  /** Ids waiting for this turn's ack frame. */
-  unacked: string[];
-}
+/** `expected`: the next sequence number; `unacked`: ids waiting for this turn's ack frame. */
+type Connection = { ws: WebSocket | null; welcomed: boolean; messages: number; expected: number; unacked: string[] };
 
 const connections: Connection[] = [];
 const toAck = new Set<Connection>();
@@ -104,25 +58,12 @@ let closing = false;
 let ackScheduled = false;
 const histogram: Histogram = build({ numberOfSignificantValueDigits: 3 });
 let perSeq = new Map<number, number[]>();
-const stats = {
-  open: 0,
-  welcomed: 0,
-  messages: 0,
-  outOfOrder: 0,
-  ackedIds: 0,
-  ackFrames: 0,
-  refused: 0,
-  retried: 0,
-  failed: 0,
-  unexpected: 0,
-  closedByCode: {} as Record<string, number>,
-  lastError: null as string | null,
-  firstAttemptAt: null as number | null,
-  lastOpenAt: null as number | null,
-  lastWelcomeAt: null as number | null,
-  firstMessageAt: null as number | null,
-  lastMessageAt: null as number | null,
-};
+const stats = { open: 0, welcomed: 0, messages: 0, outOfOrder: 0, ackedIds: 0, ackFrames: 0, refused: 0, retried: 0, failed: 0, unexpected: 0 };
+const closedByCode: Record<string, number> = {};
+const never = null as number | null;
+const times = { firstAttemptAt: never, lastOpenAt: never, lastWelcomeAt: never, firstMessageAt: never, lastMessageAt: never };
+/** The last error or unexpected frame, to explain a failure. */
+let lastError: string | null = null;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const startsWith = (data: Buffer, prefix: Buffer) => data.length >= prefix.length && data.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
@@ -144,20 +85,20 @@ async function openAll(request: OpenRequest): Promise<null> {
 }
 
 async function connect(connection: Connection, url: string, localAddress: string, token: string | undefined): Promise<void> {
-  const refusedUntil = Date.now() + REFUSED_RETRY_FOR_MS;
+  const refusedUntil = Date.now() + RETRY.refusedForMs;
   for (let attempt = 1; !closing; ) {
-    stats.firstAttemptAt ??= nowMs();
+    times.firstAttemptAt ??= nowMs();
     const outcome = await attemptOnce(connection, url, localAddress, token);
     if (outcome.opened) return;
     if (outcome.status === 503 && Date.now() < refusedUntil) {
       stats.refused++;
-      await sleep((outcome.retryAfterSeconds ?? RETRY_BASE_MS / 1000) * 1000 + Math.random() * RETRY_JITTER_MS);
-    } else if (++attempt > ATTEMPTS_MAX || outcome.status !== undefined) {
+      await sleep((outcome.retryAfterSeconds ?? RETRY.baseMs / 1000) * 1000 + Math.random() * RETRY.jitterMs);
+    } else if (++attempt > RETRY.attempts || outcome.status !== undefined) {
       stats.failed++;
       return;
     } else {
       stats.retried++;
-      await sleep(RETRY_BASE_MS + Math.random() * RETRY_JITTER_MS);
+      await sleep(RETRY.baseMs + Math.random() * RETRY.jitterMs);
     }
   }
 }
@@ -170,7 +111,7 @@ function attemptOnce(connection: Connection, url: string, localAddress: string, 
       perMessageDeflate: false,
       skipUTF8Validation: true,
       localAddress,
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      handshakeTimeout: RETRY.handshakeMs,
     });
     let answered: { status: number; retryAfterSeconds?: number } | undefined;
     let opened = false;
@@ -181,13 +122,13 @@ function attemptOnce(connection: Connection, url: string, localAddress: string, 
       ws.terminate();
     });
     ws.on('error', (err) => {
-      if (!answered) stats.lastError = `${localAddress} -> ${url.split('?')[0]}: ${err.message}`;
+      if (!answered) lastError = `${localAddress} -> ${url.split('?')[0]}: ${err.message}`;
     });
     ws.once('open', () => {
       opened = true;
       connection.ws = ws;
       stats.open++;
-      stats.lastOpenAt = nowMs();
+      times.lastOpenAt = nowMs();
       resolve({ opened: true });
     });
     ws.on('message', (data: Buffer, isBinary) => onFrame(connection, data, isBinary));
@@ -195,7 +136,7 @@ function attemptOnce(connection: Connection, url: string, localAddress: string, 
       if (!opened) return resolve({ opened: false, ...answered });
       stats.open--;
       connection.ws = null;
-      if (!closing) stats.closedByCode[code] = (stats.closedByCode[code] ?? 0) + 1;
+      if (!closing) closedByCode[code] = (closedByCode[code] ?? 0) + 1;
     });
   });
 }
@@ -205,18 +146,18 @@ function onFrame(connection: Connection, data: Buffer, isBinary: boolean): void 
     if (!isBinary && startsWith(data, WELCOME)) {
       if (!connection.welcomed) stats.welcomed++;
       connection.welcomed = true;
-      stats.lastWelcomeAt = nowMs();
+      times.lastWelcomeAt = nowMs();
     } else {
       stats.unexpected++;
-      stats.lastError = `unexpected frame: ${data.toString('utf8', 0, Math.min(data.length, 200))}`;
+      lastError = `unexpected frame: ${data.toString('utf8', 0, Math.min(data.length, 200))}`;
     }
     return;
   }
   const at = nowMs();
   connection.messages++;
   stats.messages++;
-  stats.firstMessageAt ??= at;
-  stats.lastMessageAt = at;
+  times.firstMessageAt ??= at;
+  times.lastMessageAt = at;
   const idEnd = data.indexOf(0x22, MESSAGE.length);
   const t = data.indexOf(PAYLOAD_T, idEnd);
   const s = t < 0 ? -1 : data.indexOf(COMMA_S, t);
@@ -259,19 +200,20 @@ function sendAcks(): void {
   toAck.clear();
 }
 
-function report(atLeast: number, full: boolean): ClientStats {
+function report(atLeast: number, full: boolean) {
   const cpu = process.cpuUsage();
-  const out: ClientStats = {
+  return {
     ...stats,
-    closedByCode: { ...stats.closedByCode },
+    ...times,
+    closedByCode: { ...closedByCode },
+    lastError,
     assigned: connections.length,
     withAtLeast: connections.filter((c) => c.messages >= atLeast).length,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     rssBytes: process.memoryUsage.rss(),
+    histogram: full ? encodeIntoCompressedBase64(histogram) : undefined,
+    perSeq: full && settings?.keepPerSeq ? Object.fromEntries(perSeq) : undefined,
   };
-  if (full) out.histogram = encodeIntoCompressedBase64(histogram);
-  if (full && settings?.keepPerSeq) out.perSeq = Object.fromEntries(perSeq);
-  return out;
 }
 
 serveRequests(async (request: ClientsRequest) => {
@@ -284,7 +226,8 @@ serveRequests(async (request: ClientsRequest) => {
       histogram.reset();
       perSeq = new Map();
       for (const c of connections) c.messages = 0;
-      Object.assign(stats, { messages: 0, outOfOrder: 0, unexpected: 0, firstMessageAt: null, lastMessageAt: null });
+      Object.assign(stats, { messages: 0, outOfOrder: 0, unexpected: 0 });
+      Object.assign(times, { firstMessageAt: null, lastMessageAt: null });
       return null;
     case 'close':
       // Cut every socket off (no close handshake: thousands of them, and the server is measured).

@@ -18,9 +18,9 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { sampleConsumer, sampleGateway, type ConsumerSample } from '../../metrics';
 import { cpuPct, cpuWindow, othersSeconds, treeCpuSecondsOf } from '../../procs';
-import { connectClients, settledExposures, startServer } from '../../push';
+import { settledExposures, startTarget } from '../../push';
 import { median, summarize } from '../../report';
-import { startRig, type Rig } from '../../rig';
+import { Rig } from '../../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
 import { watch } from '../../watch';
 import type { OpenLoopReply } from '../../workers/protocol';
@@ -42,28 +42,20 @@ const DIRECT_USERS = 1000;
 /** The consumer storing nothing new for this long (after the source is done): the rest is lost. */
 const STALL_MS = 15_000;
 
-interface SourceRun {
-  /** Events made: pushes the gateway recorded, or publish() calls. */
-  events: number;
-  /** Events Pub/Sub accepted, and those that never reached it. */
-  published: number;
-  failed: number;
-  /** Messages the producer wrote (gateway) or events scheduled (direct). */
-  sent: number;
-  senderLagMs: number;
-  /** Gateway: exposure events that went through its Redis spill. */
-  spilled: number | null;
-}
+/**
+ * One run of a source: events made (pushes the gateway recorded, or publish() calls), accepted by
+ * Pub/Sub and never published; messages the producer wrote (gateway) or events scheduled (direct);
+ * the sender's worst lag; events that went through the gateway's Redis spill (null: direct).
+ */
+type SourceRun = { events: number; published: number; failed: number; sent: number; senderLagMs: number; spilled: number | null };
 
+/** A source's events carry its gatewayId (how its rows are found); `stop` ends its processes before the next source. */
 interface Source {
   kind: SourceKind;
-  /** Every event of this source carries it: how its rows are found in Postgres. */
   gatewayId: string;
-  /** The source's processes by role, for their CPU time. */
   cpuGroups: Record<string, number[]>;
   /** Make events at `rate` for `seconds`; resolves once each was published to Pub/Sub (or given up on). */
   run(rate: number, seconds: number): Promise<SourceRun>;
-  /** Stops the source's processes (the next source is measured without them). */
   stop(): Promise<unknown>;
 }
 
@@ -77,12 +69,7 @@ export const exposurePipeline: Scenario = {
     rate: { kind: 'int', default: '20000', min: 1, max: 1_000_000, description: 'events per second made, open loop' },
     seconds: { kind: 'int', default: '10', min: 1, max: 600, description: 'seconds of events that are measured' },
     warmup: { kind: 'int', default: '1', min: 0, max: 60, description: 'seconds at --rate before the measured ones (JIT), stored before measuring' },
-    source: {
-      kind: 'words',
-      default: SOURCES.join(','),
-      choices: SOURCES,
-      description: 'gateway (a gateway pushing to acking clients makes the events) and/or direct (a process publishes them)',
-    },
+    source: { kind: 'words', default: SOURCES.join(','), choices: SOURCES, description: 'gateway (a gateway pushing to acking clients) and/or direct (a process publishes)' },
     online: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'gateway source: connected clients, one user each' },
     'client-procs': { kind: 'int', default: '2', min: 1, max: 32, description: 'gateway source: client processes' },
     'batch-max': { kind: 'int', default: '500', min: 1, max: 10_000, description: "the consumer's CONSUMER_BATCH_MAX (rows per insert)" },
@@ -102,7 +89,7 @@ export const exposurePipeline: Scenario = {
     const { flags, progress } = ctx;
     const settings = { batchMax: flags.int('batch-max'), batchMs: flags.int('batch-ms'), maxOutstanding: flags.int('max-outstanding') };
     const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-    const rig = await startRig(ctx.signal, progress);
+    const rig = await Rig.start(ctx.signal, progress);
     try {
       ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
       ctx.parameter('directBatching', JSON.stringify(DIRECT_BATCHING));
@@ -137,9 +124,8 @@ export const exposurePipeline: Scenario = {
 async function gatewaySource(rig: Rig, topic: string, tag: string, ctx: ScenarioContext): Promise<Source> {
   const gatewayId = `bench-${tag}-gateway`;
   const userIds = Array.from({ length: ctx.flags.int('online') }, (_, i) => `pipe-${tag}-${i}`);
-  const server = await startServer(rig, 'herald', topic, { GATEWAY_ID: gatewayId });
   ctx.progress(`gateway source: connecting ${userIds.length} clients`);
-  const fleet = await connectClients(rig, server, userIds, ctx.flags.int('client-procs'));
+  const { server, fleet, stop } = await startTarget(rig, 'herald', topic, userIds, ctx.flags.int('client-procs'), false, { GATEWAY_ID: gatewayId });
   const producer = rig.fork('sender', 'pipeline producer');
   await producer.request({ type: 'setup', kind: 'herald', redisUrl: rig.redis.url, userIds, ttlSeconds: 600 } satisfies SenderRequest);
   return {
@@ -157,7 +143,7 @@ async function gatewaySource(rig: Rig, topic: string, tag: string, ctx: Scenario
         sent: sent.done, senderLagMs: sent.maxLagMs, spilled: after.spilled - before.spilled,
       };
     },
-    stop: async () => (await fleet.close(), await producer.stop(), await server.stop()),
+    stop: async () => (await producer.stop(), await stop()),
   };
 }
 
@@ -241,15 +227,9 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
     producerCpuPct: pct(spent.groups.producer), redisCpuPct: pct(spent.groups.redis), benchCpuPct: pct(spent.groups.bench),
     machineCpuPct: pct(spent.machine), otherCpuPct: pct(othersSeconds(spent, ['ours'])), cpuWindowSeconds: spent.wallSeconds,
     // The machine's 1-minute load average when the measured run began: was anyone else busy?
-    loadAverage1m: loadAverage,
-    batches: batches.batches,
-    batchRows: batches.meanSize,
-    batchMeanMs: batches.meanMs,
-    batchP99Ms: batches.p99MsAtMost,
-    failedBatches: after.failedBatches - before.failedBatches,
-    senderLagMs: sourceRun.senderLagMs,
-    spilled: sourceRun.spilled,
-    keptUp,
+    loadAverage1m: loadAverage, batches: batches.batches, batchRows: batches.meanSize, batchMeanMs: batches.meanMs,
+    batchP99Ms: batches.p99MsAtMost, failedBatches: after.failedBatches - before.failedBatches,
+    senderLagMs: sourceRun.senderLagMs, spilled: sourceRun.spilled, keptUp,
     targetMet: keptUp && offeredPerSec !== null && offeredPerSec >= OFFERED_SHARE * TARGET_EVENTS_PER_SEC,
   };
 }
@@ -285,14 +265,8 @@ async function watchStored(ctx: ScenarioContext, consumerUrl: string, start: () 
 async function untilQuiet(consumerUrl: string, signal: AbortSignal): Promise<ConsumerSample> {
   const started = Date.now();
   let last = await sampleConsumer(consumerUrl);
-  let since = Date.now();
-  while (Date.now() - since < 1000 && Date.now() - started < 5000) {
-    signal.throwIfAborted();
-    await new Promise((r) => setTimeout(r, 250));
-    const sample = await sampleConsumer(consumerUrl);
-    if (sample.received !== last.received) since = Date.now();
-    last = sample;
-  }
+  const poll = async () => ({ done: Date.now() - started > 5000, progress: (last = await sampleConsumer(consumerUrl)).received, line: '' });
+  await watch(poll, { intervalMs: 250, stallMs: 1000, signal });
   return last;
 }
 

@@ -51,53 +51,30 @@ export async function startPipeline(rig: Rig, topic: string, settings: ConsumerS
   }
 }
 
-export interface StoreTally {
-  /** Rows, and distinct event ids among them (rows − distinct = the same event stored twice). */
-  rows: number;
-  distinct: number;
-  /** Epoch ms: first and last delivered_at, first and last received_at; null without rows. */
-  firstPublishedMs: number | null;
-  lastPublishedMs: number | null;
-  firstStoredMs: number | null;
-  lastStoredMs: number | null;
-  /** received_at − delivered_at per row: made → written. */
-  p50Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-  /** Rows written per whole second (by received_at), first to last second. */
-  storedPerSecond: number[];
-  /** Most events made and not yet written at any 100 ms step. */
-  peakBacklog: number;
-}
-
 /** Backlog steps: events made and written per this many ms. */
 const BACKLOG_STEP_MS = 100;
 
-export async function tallyStored(databaseUrl: string, gatewayId: string, since: Date): Promise<StoreTally> {
+/**
+ * Rows and distinct event ids (rows − distinct = stored twice); epoch ms of the first and last
+ * delivered_at and received_at; made → written (received_at − delivered_at) p50/p99/max; rows
+ * written per whole second, first to last; most events made and not yet written at any 100 ms step.
+ */
+export async function tallyStored(databaseUrl: string, gatewayId: string, since: Date) {
   const client = new Client({ connectionString: databaseUrl, application_name: 'herald-bench' });
   await client.connect();
   try {
     const where = 'gateway_id = $1 AND delivered_at >= $2';
     const params = [gatewayId, since.toISOString()];
-    const summary = await client.query<{
-      rows: number;
-      distinct: number;
-      first_published: string | null;
-      last_published: string | null;
-      first_stored: string | null;
-      last_stored: string | null;
-      p50: number | null;
-      p99: number | null;
-      max: number | null;
-    }>(
+    type Times = 'firstPublishedMs' | 'lastPublishedMs' | 'firstStoredMs' | 'lastStoredMs' | 'p50Ms' | 'p99Ms' | 'maxMs';
+    const summary = await client.query<Record<Times, number | null> & { rows: number; distinct: number }>(
       `SELECT count(*)::int AS rows, count(DISTINCT event_id)::int AS distinct,
-              (extract(epoch FROM min(delivered_at)) * 1000)::float8 AS first_published,
-              (extract(epoch FROM max(delivered_at)) * 1000)::float8 AS last_published,
-              (extract(epoch FROM min(received_at)) * 1000)::float8 AS first_stored,
-              (extract(epoch FROM max(received_at)) * 1000)::float8 AS last_stored,
-              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - delivered_at))::float8 * 1000 AS p50,
-              percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - delivered_at))::float8 * 1000 AS p99,
-              (extract(epoch FROM max(received_at - delivered_at)) * 1000)::float8 AS max
+              (extract(epoch FROM min(delivered_at)) * 1000)::float8 AS "firstPublishedMs",
+              (extract(epoch FROM max(delivered_at)) * 1000)::float8 AS "lastPublishedMs",
+              (extract(epoch FROM min(received_at)) * 1000)::float8 AS "firstStoredMs",
+              (extract(epoch FROM max(received_at)) * 1000)::float8 AS "lastStoredMs",
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - delivered_at))::float8 * 1000 AS "p50Ms",
+              percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM received_at - delivered_at))::float8 * 1000 AS "p99Ms",
+              (extract(epoch FROM max(received_at - delivered_at)) * 1000)::float8 AS "maxMs"
        FROM exposures WHERE ${where}`,
       params,
     );
@@ -116,21 +93,8 @@ export async function tallyStored(databaseUrl: string, gatewayId: string, since:
        ) AS events GROUP BY step ORDER BY step`,
       params,
     );
-    const s = summary.rows[0];
-    const num = (v: string | number | null) => (v === null ? null : Number(v));
-    return {
-      rows: s.rows,
-      distinct: s.distinct,
-      firstPublishedMs: num(s.first_published),
-      lastPublishedMs: num(s.last_published),
-      firstStoredMs: num(s.first_stored),
-      lastStoredMs: num(s.last_stored),
-      p50Ms: num(s.p50),
-      p99Ms: num(s.p99),
-      maxMs: num(s.max),
-      storedPerSecond: fillSeconds(perSecond.rows.map((r) => [Number(r.second), r.n])),
-      peakBacklog: peakBacklog(steps.rows),
-    };
+    const storedPerSecond = fillSeconds(perSecond.rows.map((r) => [Number(r.second), r.n]));
+    return { ...summary.rows[0], storedPerSecond, peakBacklog: peakBacklog(steps.rows) };
   } finally {
     await client.end();
   }
@@ -138,19 +102,13 @@ export async function tallyStored(databaseUrl: string, gatewayId: string, since:
 
 /** Counts per second from the first to the last second, seconds without rows as 0. */
 function fillSeconds(counts: Array<[number, number]>): number[] {
-  if (counts.length === 0) return [];
-  const first = counts[0][0];
-  const out = new Array<number>(counts[counts.length - 1][0] - first + 1).fill(0);
-  for (const [second, n] of counts) out[second - first] = n;
+  const out = new Array<number>(counts.length === 0 ? 0 : counts[counts.length - 1][0] - counts[0][0] + 1).fill(0);
+  for (const [second, n] of counts) out[second - counts[0][0]] = n;
   return out;
 }
 
 function peakBacklog(steps: ReadonlyArray<{ made: number; written: number }>): number {
-  let backlog = 0;
-  let peak = 0;
-  for (const { made, written } of steps) {
-    backlog += made - written;
-    peak = Math.max(peak, backlog);
-  }
+  let [backlog, peak] = [0, 0];
+  for (const { made, written } of steps) peak = Math.max(peak, (backlog += made - written));
   return peak;
 }

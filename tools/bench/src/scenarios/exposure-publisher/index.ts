@@ -19,7 +19,7 @@ import { Fleet } from '../../fleet';
 import { sampleGateway, untilExposuresPublished } from '../../metrics';
 import { cpuWindow, othersSeconds, type CpuSpent } from '../../procs';
 import { summarize } from '../../report';
-import { startRig, type AppProcess, type Rig } from '../../rig';
+import { Rig, type AppProcess } from '../../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
 import { sleep } from '../../watch';
 import { exposureEvent } from '../../writes';
@@ -37,17 +37,14 @@ const PACED_POSTS_PER_SEC = 100;
 const PACED_MAX_IN_FLIGHT = 64;
 const PRELOAD_CONCURRENCY = 16;
 
-interface Setting {
-  batchMessages: number;
-  batchMs: number;
-}
+type Setting = { batchMessages: number; batchMs: number };
 
+/** One phase: per message j, its recipients are the first `recipients[j]` users (summing to `events`). */
 interface Phase {
   rig: Rig;
   events: number;
   rate: number;
   setting: Setting;
-  /** Users and, per message j, its recipients: the first `recipients[j]` users (summing to `events`). */
   userIds: string[];
   recipients: number[];
   prefix: string;
@@ -56,13 +53,8 @@ interface Phase {
   progress(line: string): void;
 }
 
-interface Measured {
-  /** CPU seconds of the publishing process (the gateway, or the bench for `direct`). */
-  cpuSeconds: number;
-  cpu: CpuSpent;
-  peakPending: number | null;
-  spilled: number | null;
-}
+/** CPU seconds of the publishing process (the gateway, or the bench for `direct`), the window, the gateway's pending peak and spill. */
+type Measured = { cpuSeconds: number; cpu: CpuSpent; peakPending: number | null; spilled: number | null };
 
 export const exposurePublisher: Scenario = {
   name: 'exposure-publisher',
@@ -74,19 +66,12 @@ export const exposurePublisher: Scenario = {
     'batch-messages': { kind: 'ints', default: '100,500,1000', min: 1, max: 1000, description: 'EXPOSURE_BATCH_MAX_MESSAGES values (comma-separated)' },
     'batch-ms': { kind: 'ints', default: '5,20,50', min: 1, max: 10_000, description: 'EXPOSURE_BATCH_MAX_MS values (comma-separated)' },
     'buffer-max': {
-      kind: 'int',
-      default: '1000000',
-      min: 1,
-      max: 1_000_000,
-      description:
-        "the gateway's EXPOSURE_BUFFER_MAX; the default (its largest) keeps a burst in memory, " +
-        'the product default 10000 makes a larger burst spill to Redis',
+      kind: 'int', default: '1000000', min: 1, max: 1_000_000,
+      description: "the gateway's EXPOSURE_BUFFER_MAX; the default (its largest) keeps a burst in memory, the product default 10000 makes a larger burst spill to Redis",
     },
     rate: { kind: 'int', default: '10000', min: 1, description: 'events per second of the paced phase' },
     modes: {
-      kind: 'words',
-      default: MODES.join(','),
-      choices: MODES,
+      kind: 'words', default: MODES.join(','), choices: MODES,
       description: 'burst (offline drain, as fast as record() is called), paced (live at --rate), direct (no gateway)',
     },
   },
@@ -104,7 +89,7 @@ async function run(ctx: ScenarioContext): Promise<Row[]> {
   const modes = flags.words('modes') as Mode[];
   const settings = flags.ints('batch-messages').flatMap((batchMessages) => flags.ints('batch-ms').map((batchMs) => ({ batchMessages, batchMs })));
   const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-  const rig = await startRig(signal, progress);
+  const rig = await Rig.start(signal, progress);
   try {
     const { emulator, client } = await rig.pubsub();
     ctx.parameter('pubsubEmulator', emulator.kind);

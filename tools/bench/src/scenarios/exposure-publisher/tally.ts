@@ -7,24 +7,16 @@
  */
 import type { Message, PubSub } from '@google-cloud/pubsub';
 import type { ExposureEvent } from '@herald/types';
-import { latencyOf, newHistogram, type Latency } from '../../report';
+import { latencyOf, newHistogram } from '../../report';
 import { sleep } from '../../watch';
 
-export interface Tally {
-  /** Distinct eventIds of the phase. */
-  delivered: number;
-  /** The same eventId under another Pub/Sub message id: published twice. */
-  duplicates: number;
-  /** The same Pub/Sub message delivered again (a subscriber-side redelivery, not a publisher fault). */
-  redeliveries: number;
-  /** Events of other phases or not exposure events. */
-  strays: number;
-  latency: Latency;
-  /** Epoch µs: first and last record() of the phase, last Pub/Sub accept. */
-  firstRecordedUs: number;
-  lastRecordedUs: number;
-  lastPublishedUs: number;
-}
+/**
+ * Distinct eventIds of the phase; duplicates (an eventId under another Pub/Sub message id: published
+ * twice); redeliveries (the same Pub/Sub message again: the subscriber's, not a publisher fault);
+ * strays (not the phase's); the publish latency; epoch µs of the first and last record() and the
+ * last Pub/Sub accept.
+ */
+export type Tally = Awaited<ReturnType<typeof tallyExposures>>;
 
 /** After the last expected event, listen this long for duplicates; give up when nothing arrives for STALL_MS. */
 const QUIET_MS = 500;
@@ -35,7 +27,7 @@ export async function tallyExposures(
   pubsub: PubSub,
   subscriptionName: string,
   opts: { userPrefix: string; expected: number; signal: AbortSignal; progress(line: string): void },
-): Promise<Tally> {
+) {
   const subscription = pubsub.subscription(subscriptionName, { flowControl: { maxMessages: 5000, allowExcessMessages: false } });
   const eventIds = new Set<string>();
   const messageIds = new Set<string>();
