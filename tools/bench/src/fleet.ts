@@ -8,7 +8,7 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { newHistogram } from './report';
 import type { Rig, Worker } from './rig';
-import { watch } from './watch';
+import { watch, type Poll } from './watch';
 import type { ClientStats, ClientsRequest, OpenRequest } from './workers/clients';
 
 /** Connections one source address makes to one server; the gateway's default limit is 1000. */
@@ -86,16 +86,21 @@ export class Fleet {
   async connect(opts: OpenOptions, signal: AbortSignal): Promise<FleetStats> {
     await this.open(opts);
     const total = opts.credentials.length;
-    let stats = await this.stats();
-    await watch(async () => ({ done: (stats = await this.stats()).welcomed >= total, progress: stats.welcomed, line: '' }), {
-      intervalMs: 100,
-      stallMs: 30_000,
-      signal,
-    });
+    const { stats } = await this.until((s) => ({ done: s.welcomed >= total, progress: s.welcomed, line: '' }), { stallMs: 30_000, signal });
     if (stats.welcomed < total) {
       throw new Error(`${stats.welcomed}/${total} clients welcomed (${stats.failed} given up, ${stats.closed} closed); last error: ${stats.lastError}`);
     }
     return stats;
+  }
+
+  /** Poll the stats (with `atLeast`) until `check` says done or its progress stalls: the last stats, whether it stalled, when. */
+  async until(
+    check: (stats: FleetStats) => Poll | Promise<Poll>,
+    opts: { stallMs: number; signal: AbortSignal; report?(line: string): void; atLeast?: number; intervalMs?: number },
+  ): Promise<{ stats: FleetStats; stalled: boolean; at: number }> {
+    let stats = await this.stats(opts.atLeast);
+    const { stalled, at } = await watch(async () => check((stats = await this.stats(opts.atLeast))), { intervalMs: 100, ...opts });
+    return { stats, stalled, at };
   }
 
   /** Counts of every process together; `withAtLeast` counts connections with `atLeast` messages. */
@@ -133,15 +138,8 @@ export class Fleet {
 
   /** Wait until `expected` messages arrived since the last reset, or the count stalls for `stallMs` (the rest is lost). */
   async untilReceived(expected: number, opts: { stallMs: number; signal: AbortSignal; report?(line: string): void }): Promise<FleetStats> {
-    let stats = await this.stats();
-    await watch(
-      async () => {
-        stats = await this.stats();
-        return { done: stats.messages >= expected, progress: stats.messages, line: `clients: ${stats.messages}/${expected} received` };
-      },
-      { intervalMs: 100, ...opts },
-    );
-    return stats;
+    const line = (s: FleetStats) => `clients: ${s.messages}/${expected} received`;
+    return (await this.until((s) => ({ done: s.messages >= expected, progress: s.messages, line: line(s) }), opts)).stats;
   }
 
   /** Cut every socket off and stop the processes. */

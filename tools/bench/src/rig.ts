@@ -125,6 +125,11 @@ export class Rig {
     }));
   }
 
+  /** Which emulator runs, once one was started. */
+  get emulatorKind(): RunningPubSub['kind'] | undefined {
+    return this.running?.kind;
+  }
+
   /** The ingest process, started on first use. */
   ingest(): Promise<AppProcess> {
     return (this.ingestStarted ??= this.startApp('ingest', {}));

@@ -55,7 +55,7 @@ export const categoryBroadcast: Scenario = {
         const say = (line: string) => ctx.progress(`${target}: ${line}`);
         rows.push(...(await runTarget({ ...ctx, progress: say }, rig, target, `${runTag}-${target}`)));
       }
-      if (rig.emulatorPids().length > 0) ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
+      if (rig.emulatorKind) ctx.parameter('pubsubEmulator', rig.emulatorKind);
       addRatios(rows, { lastX: 'lastMs', p50X: 'p50Ms', cpuX: 'cpuUsPerMember' }, (herald, baseline) => herald.broadcast === baseline.broadcast);
       return rows;
     } finally {

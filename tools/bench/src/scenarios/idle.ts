@@ -9,13 +9,13 @@
  * one arrived.
  */
 import { randomBytes } from 'node:crypto';
-import { clientsFor, Fleet } from '../fleet';
+import { clientsFor, Fleet, type FleetStats } from '../fleet';
 import { readMetrics } from '../metrics';
 import { cpuFields, cpuSecondsOf, cpuWindow, describeCpu, procMemory } from '../procs';
 import { secondsBetween } from '../report';
 import { Rig, type AppProcess } from '../rig';
 import { columns, type Scenario } from '../scenario';
-import { sleep, watch } from '../watch';
+import { sleep } from '../watch';
 import { writeMessage } from '../writes';
 
 /** The issue's target: RSS one idle connection may cost a gateway. */
@@ -75,11 +75,9 @@ export const idle: Scenario = {
       progress(`opening ${connections} connections over ${clientCount} load clients`);
       let openFailure: unknown;
       fleet.open({ herald: true, urls: gateways.map((g) => `${g.url.replace(/^http/, 'ws')}/ws`), credentials: tokens, ack: false }).catch((err) => (openFailure = err));
-      let stats = await fleet.stats();
-      const connect = await watch(
-        async () => {
+      const connect = await fleet.until(
+        (stats) => {
           if (openFailure) throw openFailure;
-          stats = await fleet.stats();
           return {
             done: stats.welcomed + stats.failed + stats.closed >= connections,
             progress: stats.welcomed + stats.failed + stats.refused + stats.closed,
@@ -90,6 +88,7 @@ export const idle: Scenario = {
         },
         { ...POLL, signal, report: progress },
       );
+      const { stats } = connect;
       const connectCpu = window.stop();
       const connectSeconds = secondsBetween(stats.firstAttemptAt, stats.lastWelcomeAt);
       // Memory right after the connect still holds its garbage; V8 gives it back once the process
@@ -123,14 +122,9 @@ export const idle: Scenario = {
       const sentAt = performance.timeOrigin + performance.now();
       progress(`live: one message to ${recipients.length} users`);
       await writeMessage(rig.commands, recipients, { text: 'bench live message' }, 3600_000);
-      let live = await fleet.stats(1);
-      await watch(
-        async () => {
-          live = await fleet.stats(1);
-          return { done: live.withAtLeast >= recipients.length, progress: live.withAtLeast, line: `live: ${live.withAtLeast}/${recipients.length} received` };
-        },
-        { ...POLL, signal, report: progress },
-      );
+      const want = recipients.length;
+      const poll = (live: FleetStats) => ({ done: live.withAtLeast >= want, progress: live.withAtLeast, line: `live: ${live.withAtLeast}/${want} received` });
+      const { stats: live } = await fleet.until(poll, { ...POLL, signal, report: progress });
       const cpuAfter = cpuSecondsOf(pids);
       const liveCpuMs = cpuBefore === undefined || cpuAfter === undefined ? null : (cpuAfter - cpuBefore) * 1000;
       const liveSeconds = secondsBetween(sentAt, live.lastMessageAt);

@@ -55,7 +55,7 @@ export const livePush: Scenario = {
         say(summarize(livePush.columns, row));
         rows.push(row);
       }
-      if (rig.emulatorPids().length > 0) ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
+      if (rig.emulatorKind) ctx.parameter('pubsubEmulator', rig.emulatorKind);
       addRatios(rows, { msgsPerSecX: 'msgsPerSec', p50X: 'p50Ms', p99X: 'p99Ms', cpuX: 'cpuUsPerMsg', rssPerConnX: 'rssKiBPerConn' }, () => true);
       return rows;
     } finally {

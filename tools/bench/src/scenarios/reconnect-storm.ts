@@ -17,7 +17,7 @@ import { cpuFields, cpuWindow, describeCpu, procMemory } from '../procs';
 import { secondsBetween, summarize } from '../report';
 import { Rig } from '../rig';
 import { columns, type Row, type Scenario } from '../scenario';
-import { sleep, watch } from '../watch';
+import { sleep } from '../watch';
 import { writeMessage } from '../writes';
 
 /** The issue's target: every message delivered and acked within this long. */
@@ -76,14 +76,14 @@ export const reconnectStorm: Scenario = {
       fleet.open({ herald: true, urls: [`${gateway.url.replace(/^http/, 'ws')}/ws`], credentials: tokens, ack: true }).catch((err) => (openFailure = err));
       let acked = 0;
       // The clients are polled often; the gateway's /metrics only once every message has arrived.
-      const watched = await watch(
-        async () => {
+      const watched = await fleet.until(
+        async (stats) => {
           if (openFailure) throw openFailure;
-          const stats = await fleet.stats(messages);
           const allDelivered = stats.withAtLeast >= users;
           if (allDelivered) acked = (await readMetrics(gateway.adminUrl)).value(ACKS) - baseline.value(ACKS);
           return {
-            done: allDelivered && acked >= expected, progress: stats.welcomed + stats.messages + stats.refused + acked,
+            done: allDelivered && acked >= expected,
+            progress: stats.welcomed + stats.messages + stats.refused + acked,
             line:
               `storm: ${stats.open} open, ${stats.welcomed}/${users} welcomed, ${stats.refused} refused (503, retried), ` +
               `${stats.messages}/${expected} delivered, ${stats.ackedIds} acks sent` +
@@ -91,7 +91,7 @@ export const reconnectStorm: Scenario = {
               (stats.lastError ? `; last error: ${stats.lastError}` : ''),
           };
         },
-        { intervalMs: 50, stallMs: 30_000, signal, report: progress },
+        { intervalMs: 50, stallMs: 30_000, signal, report: progress, atLeast: messages },
       );
       const split = window.stop();
       const end = await fleet.stats(messages);
