@@ -2,9 +2,9 @@
  * The runner without processes: a scenario of our own through `runCli` (rounds, medians, the
  * table, the result file, flags), and the pure helpers the scenarios share.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { runCli } from '../src/cli';
 import { clientsFor, loopbackAddress, MAX_SOCKETS_PER_CLIENT, planConnections } from '../src/fleet';
 import { Flags } from '../src/flags';
@@ -125,5 +125,23 @@ describe('what the scenarios share', () => {
   it('reads HERALD_BENCH_APP_ENV as NAME=value words', () => {
     expect(parseOverrides(' A=1  B=x=y ')).toEqual({ A: '1', B: 'x=y' });
     expect(() => parseOverrides('oops')).toThrow('"oops" is not NAME=value');
+  });
+});
+
+/** Imports from a scenario's files into another scenario's (a scenario is a file or a folder of scenarios/). */
+function crossScenarioImports(scenariosDir: string): string[] {
+  const files = (readdirSync(scenariosDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && f !== 'index.ts');
+  const scenarioOf = (path: string) => path.split(/[/\\]/)[0].replace(/\.ts$/, '');
+  return files.flatMap((file) =>
+    [...readFileSync(join(scenariosDir, file), 'utf8').matchAll(/from '(\.[^']*)'/g)]
+      .map((m) => relative(scenariosDir, resolve(dirname(join(scenariosDir, file)), m[1])))
+      .filter((target) => !target.startsWith('..') && target !== '' && scenarioOf(target) !== scenarioOf(file))
+      .map((target) => `${file} -> ${target}`),
+  );
+}
+
+describe('the scenarios', () => {
+  it('import no other scenario: what they share lives outside scenarios/', () => {
+    expect(crossScenarioImports(join(__dirname, '..', 'src', 'scenarios'))).toEqual([]);
   });
 });
