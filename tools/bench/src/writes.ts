@@ -18,9 +18,11 @@ export async function writeMessage(redis: HeraldRedis, userIds: readonly string[
   const now = Date.now();
   const message: Message = { id: randomUUID(), category: null, payload, createdAt: new Date(now).toISOString(), expiresAt: now + ttlMs };
   const note = messageNote(await storeMessage(redis, message));
+  // Each inbox as ingest keeps it: capped, alive as long as its longest message (main's deliver takes inboxTtlSeconds).
+  const inbox = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: ttlMs / 1000 };
   for (let start = 0; start < userIds.length; start += DELIVER_CHUNK) {
     const chunk = userIds.slice(start, start + DELIVER_CHUNK);
-    await Promise.all(chunk.map((userId) => deliverToUser(redis, userId, message.id, note, { cap: INBOX_DEFAULT_CAP })));
+    await Promise.all(chunk.map((userId) => deliverToUser(redis, userId, message.id, note, inbox)));
   }
   return message.id;
 }
