@@ -3,16 +3,14 @@
  * the table (medians over the rounds) on stdout, the JSON in the results folder. Without a
  * scenario (or with an unknown one) it lists them.
  */
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
+import { REPO_ROOT } from '@herald/testing';
 import { FlagError, Flags, type FlagSpecs } from './flags';
-import { describeMachine, writeResult, type BenchResult } from './result-file';
+import { describeMachine, formatTable, medianRows, writeResult, type BenchResult } from './report';
+import { APP_ENV_OVERRIDES, APP_NODE_FLAGS } from './rig';
 import type { Row, Scenario } from './scenario';
 import { SCENARIOS } from './scenarios';
-import { medianRows } from './summary';
-import { formatTable } from './table';
-import { APP_ENV_OVERRIDES, APP_NODE_FLAGS } from './herald/app-process';
 
-const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export const DEFAULT_RESULTS_DIR = join(REPO_ROOT, 'tools', 'bench', 'results');
 
 /** Flags every scenario takes. */
@@ -20,22 +18,16 @@ const RUNNER_FLAGS: FlagSpecs = {
   rounds: { kind: 'int', default: '2', min: 1, description: 'times the whole scenario runs; the table shows the medians' },
 };
 
+/** Where output goes; `signal` stops the run at its next wait (Ctrl-C); tests pass their own results folder and scenarios. */
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   resultsDir?: string;
-  /** Aborting it stops the run at its next wait (Ctrl-C). */
   signal?: AbortSignal;
   scenarios?: readonly Scenario[];
 }
 
-export interface CliOutcome {
-  exitCode: number;
-  result?: BenchResult;
-  file?: string;
-}
-
-export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOutcome> {
+export async function runCli(argv: readonly string[], io: CliIo): Promise<{ exitCode: number; result?: BenchResult; file?: string }> {
   const scenarios = io.scenarios ?? SCENARIOS;
   const [name, ...args] = argv;
   if (!name || name === '--help' || name === '-h') {

@@ -1,18 +1,15 @@
 /**
  * Command-line flags: `--name value` or `--name=value`, declared per scenario with a kind and a
- * default, checked once before anything starts, with an error that names the flag.
+ * default (as typed on the command line), checked once before anything starts, with an error that
+ * names the flag. `min`/`max` bound an `int` and each of `ints` (default 0 and unbounded);
+ * `choices` are the words a `words` flag allows.
  */
-export type FlagKind = 'int' | 'ints' | 'words';
-
 export interface FlagSpec {
-  kind: FlagKind;
-  /** As it would be typed on the command line. */
+  kind: 'int' | 'ints' | 'words';
   default: string;
   description: string;
-  /** Smallest and largest value accepted for `int` and each of `ints` (default 0 and unbounded). */
   min?: number;
   max?: number;
-  /** For `words`: the words allowed. */
   choices?: readonly string[];
 }
 
@@ -48,17 +45,9 @@ export class Flags {
     return new Flags(Object.freeze(values));
   }
 
-  int(name: string): number {
-    return this.get(name, 'number') as number;
-  }
-
-  ints(name: string): number[] {
-    return this.get(name, 'object') as number[];
-  }
-
-  words(name: string): string[] {
-    return this.get(name, 'object') as string[];
-  }
+  int = (name: string): number => this.get(name, 'number') as number;
+  ints = (name: string): number[] => this.get(name, 'object') as number[];
+  words = (name: string): string[] => this.get(name, 'object') as string[];
 
   /** Every value, for the JSON. */
   toJSON(): Record<string, Value> {
@@ -73,29 +62,17 @@ export class Flags {
 }
 
 function parseValue(name: string, spec: FlagSpec, raw: string): Value {
-  const min = spec.min ?? 0;
-  const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+  const [min, max] = [spec.min ?? 0, spec.max ?? Number.MAX_SAFE_INTEGER];
   const int = (text: string): number => {
     const n = /^\d+(_\d+)*$/.test(text) ? Number(text.replace(/_/g, '')) : NaN;
-    if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new FlagError(`--${name} takes whole numbers from ${min}${spec.max === undefined ? ' up' : ` to ${max}`}, got "${text}"`);
-    }
-    return n;
+    if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
+    throw new FlagError(`--${name} takes whole numbers from ${min}${spec.max === undefined ? ' up' : ` to ${max}`}, got "${text}"`);
   };
+  if (spec.kind === 'int') return int(raw);
   const list = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  switch (spec.kind) {
-    case 'int':
-      return int(raw);
-    case 'ints':
-      if (list.length === 0) throw new FlagError(`--${name} needs at least one number (comma-separated)`);
-      return list.map(int);
-    case 'words':
-      if (list.length === 0) throw new FlagError(`--${name} needs at least one of ${spec.choices?.join(', ')}`);
-      for (const word of list) {
-        if (spec.choices && !spec.choices.includes(word)) {
-          throw new FlagError(`--${name} takes ${spec.choices.join(', ')} (comma-separated), got "${word}"`);
-        }
-      }
-      return list;
-  }
+  if (list.length === 0) throw new FlagError(`--${name} needs at least one ${spec.kind === 'ints' ? 'number' : `of ${spec.choices?.join(', ')}`} (comma-separated)`);
+  if (spec.kind === 'ints') return list.map(int);
+  const wrong = list.find((word) => spec.choices && !spec.choices.includes(word));
+  if (wrong !== undefined) throw new FlagError(`--${name} takes ${spec.choices?.join(', ')} (comma-separated), got "${wrong}"`);
+  return list;
 }

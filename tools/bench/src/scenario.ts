@@ -1,21 +1,24 @@
 /**
  * What a benchmark scenario is. A scenario declares its flags, runs one round when asked, and
  * returns rows; the runner (cli.ts) parses the flags, repeats the rounds, takes the medians,
- * prints the table and writes the JSON. Add a scenario by writing one such object and listing it
- * in scenarios/index.ts.
+ * prints the table and writes the JSON. Add one by writing such an object in scenarios/ and
+ * listing it in scenarios/index.ts.
  */
 import type { Flags, FlagSpecs } from './flags';
 
 /** One line of results. `null` is "does not apply" (printed as a dash). */
 export type Row = Record<string, string | number | boolean | null>;
 
+/** A column of the printed table: the row key, its header (default: the key), decimals for numbers (default 0). */
 export interface Column {
   key: string;
-  /** Header in the printed table (default: the key). */
   label?: string;
-  /** Decimals printed for numbers (default 0). */
   digits?: number;
 }
+
+/** Columns from `key` or `[key, label, digits]`. */
+export const columns = (...specs: Array<string | [string, string, number?]>): Column[] =>
+  specs.map((spec) => (typeof spec === 'string' ? { key: spec } : { key: spec[0], label: spec[1], digits: spec[2] }));
 
 export interface ScenarioContext {
   flags: Flags;

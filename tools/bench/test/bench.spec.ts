@@ -3,33 +3,17 @@
  * setting, 500 events per phase, one round, on a real redis-server, Pub/Sub emulator, ingest and
  * gateway. Checks the shape of the results, not the numbers.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runCli } from '../src/cli';
-import { Flags } from '../src/flags';
-import type { BenchResult } from '../src/result-file';
-import { medianRows } from '../src/summary';
+import { bench } from './bench-run';
 
 const EVENTS = 500;
 
 describe('npm run bench -- exposure-publisher (smoke)', () => {
-  let resultsDir: string;
-  beforeAll(() => (resultsDir = mkdtempSync(join(tmpdir(), 'herald-bench-'))));
-  afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
-
   it('runs every phase, checks every event arrived once, prints the table and writes the JSON', async () => {
-    let stdout = '';
-    let stderr = '';
-    const outcome = await runCli(
-      ['exposure-publisher', '--events', String(EVENTS), '--batch-messages', '100', '--batch-ms', '5', '--rounds', '1'],
-      { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), resultsDir },
-    );
-    expect(outcome.exitCode).toBe(0);
-    expect(stderr).toContain('burst');
-
-    const written = JSON.parse(readFileSync(outcome.file!, 'utf8')) as BenchResult;
-    expect(outcome.file).toMatch(/exposure-publisher-\d{8}T\d{6}Z\.json$/);
+    const written = await bench(['exposure-publisher', '--events', String(EVENTS), '--batch-messages', '100', '--batch-ms', '5']);
+    const { stdout } = written;
+    expect(written.stderr).toContain('burst');
+    expect(written.file).toMatch(/exposure-publisher-\d{8}T\d{6}Z\.json$/);
     expect(written).toMatchObject({
       scenario: 'exposure-publisher',
       parameters: { events: EVENTS, 'batch-messages': [100], 'batch-ms': [5], rounds: 1 },
@@ -59,26 +43,5 @@ describe('npm run bench -- exposure-publisher (smoke)', () => {
     const bad = await runCli(['exposure-publisher', '--batch-ms', '0'], { stdout: () => undefined, stderr: (t) => (err += t) });
     expect(bad.exitCode).toBe(2);
     expect(err).toContain('--batch-ms takes whole numbers from 1');
-  });
-});
-
-describe('the runner', () => {
-  it('reports per case the median of the numbers, and a boolean only if every round held', () => {
-    const rounds = [
-      [{ mode: 'a', rate: 10, ok: true, skip: null }],
-      [{ mode: 'a', rate: 30, ok: false, skip: null }],
-      [{ mode: 'a', rate: 20, ok: true, skip: null }],
-    ];
-    expect(medianRows(rounds)).toEqual([{ mode: 'a', rate: 20, ok: false, skip: null }]);
-  });
-
-  it('parses flags as --name value and --name=value, with defaults', () => {
-    const flags = Flags.parse(
-      { n: { kind: 'int', default: '1', description: '' }, l: { kind: 'ints', default: '1,2', description: '' } },
-      ['--n=50_000'],
-    );
-    expect(flags.int('n')).toBe(50_000);
-    expect(flags.ints('l')).toEqual([1, 2]);
-    expect(() => Flags.parse({}, ['--nope', '1'])).toThrow('unknown flag --nope');
   });
 });

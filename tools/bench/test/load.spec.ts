@@ -5,29 +5,11 @@
  * reconnect storm (200 users x 3 offline messages, everything delivered and acked). Checks that
  * everything arrived, not how fast.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runCli } from '../src/cli';
-import { parseCounters } from '../src/load/gateway-counters';
-import { clientsFor, loopbackAddress, MAX_SOCKETS_PER_CLIENT, planConnections } from '../src/load/plan';
-import type { Row } from '../src/scenario';
-
-async function bench(argv: string[], resultsDir: string): Promise<{ rows: Row[]; stdout: string }> {
-  let stdout = '';
-  let stderr = '';
-  const outcome = await runCli([...argv, '--rounds', '1'], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), resultsDir });
-  if (outcome.exitCode !== 0 || !outcome.result) throw new Error(`bench ${argv.join(' ')} failed:\n${stderr}`);
-  return { rows: outcome.result.rows, stdout };
-}
+import { bench } from './bench-run';
 
 describe('connection-load scenarios (smoke)', () => {
-  let resultsDir: string;
-  beforeAll(() => (resultsDir = mkdtempSync(join(tmpdir(), 'herald-bench-load-'))));
-  afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
-
   it('idle: 200 connections on 2 gateways are all held, and every user receives a live message', async () => {
-    const { rows, stdout } = await bench(['idle', '--connections', '200', '--gateways', '2', '--settle-seconds', '2'], resultsDir);
+    const { rows, stdout } = await bench(['idle', '--connections', '200', '--gateways', '2', '--settle-seconds', '2']);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       gateways: 2,
@@ -46,40 +28,11 @@ describe('connection-load scenarios (smoke)', () => {
   }, 40_000);
 
   it('reconnect-storm: 200 users x 3 offline messages are all delivered and acked, the inboxes empty', async () => {
-    const { rows } = await bench(['reconnect-storm', '--users', '200', '--messages', '3'], resultsDir);
+    const { rows } = await bench(['reconnect-storm', '--users', '200', '--messages', '3']);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ users: 200, messages: 3, delivered: 600, acked: 600, inboxLeft: 0, pushed: 600, failed: 0, unexpectedFrames: 0, closedBeforeEnd: 0 });
     for (const key of ['seconds', 'deliveredSeconds', 'connectSeconds', 'cpuPerMsgUs', 'peakRssMB']) {
       expect(rows[0][key] as number).toBeGreaterThan(0);
     }
   }, 40_000);
-});
-
-describe('connection planning', () => {
-  it('spreads connections evenly over gateways, and over addresses within the per-address bound', () => {
-    const plan = planConnections(2001, 2, 500);
-    expect(plan.perGateway).toEqual([1001, 1000]);
-    expect(plan.addresses).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
-    const perPair = new Map<string, number>();
-    for (const [gateway, address] of plan.connections) perPair.set(`${gateway}/${address}`, (perPair.get(`${gateway}/${address}`) ?? 0) + 1);
-    expect(Math.max(...perPair.values())).toBeLessThanOrEqual(500);
-  });
-
-  it('numbers loopback addresses from 127.0.0.2 and never ends one in .0 or .255', () => {
-    expect(loopbackAddress(0)).toBe('127.0.0.2');
-    expect(loopbackAddress(252)).toBe('127.0.0.254');
-    expect(loopbackAddress(253)).toBe('127.0.1.1');
-    for (let k = 0; k < 2000; k++) expect(loopbackAddress(k)).not.toMatch(/\.(0|255)$/);
-  });
-
-  it('never gives a client process more than its share of open files', () => {
-    expect(clientsFor(200)).toBe(2);
-    expect(clientsFor(100_000)).toBe(10);
-    expect(clientsFor(100_000, 1)).toBe(Math.ceil(100_000 / MAX_SOCKETS_PER_CLIENT));
-  });
-
-  it('reads a metric summed over its labels', () => {
-    const counters = parseCounters('# HELP x\nherald_gateway_messages_pushed_total{via="offline"} 3\nherald_gateway_messages_pushed_total{via="live"} 4\nup 1\n');
-    expect(counters.get('herald_gateway_messages_pushed_total')).toBe(7);
-  });
 });

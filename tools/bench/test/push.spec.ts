@@ -4,11 +4,7 @@
  * raw ws baseline), one round each. Checks that nothing was lost and the shape of the rows, not
  * the numbers.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runCli } from '../src/cli';
-import type { Row } from '../src/scenario';
+import { bench, expectNumbers } from './bench-run';
 
 const ONLINE = 100;
 const RATE = 500;
@@ -16,26 +12,10 @@ const SECONDS = 2;
 const MEMBERS = 300;
 const BROADCASTS = 2;
 
-async function bench(args: string[], resultsDir: string): Promise<{ rows: Row[]; stdout: string }> {
-  let stdout = '';
-  let stderr = '';
-  const outcome = await runCli([...args, '--rounds', '1'], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), resultsDir });
-  if (outcome.exitCode !== 0) throw new Error(`bench exited with ${outcome.exitCode}:\n${stderr}`);
-  return { rows: outcome.result!.rows, stdout };
-}
-
-function expectNumbers(row: Row, keys: readonly string[]): void {
-  for (const key of keys) expect({ key, type: typeof row[key] }).toEqual({ key, type: 'number' });
-}
-
 describe('npm run bench -- live-push / category-broadcast (smoke)', () => {
-  let resultsDir: string;
-  beforeAll(() => (resultsDir = mkdtempSync(join(tmpdir(), 'herald-bench-push-'))));
-  afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
-
   it('live-push: every message reaches its user in order on both targets, with latency, CPU and memory per target', async () => {
     const args = ['live-push', '--online', String(ONLINE), '--rate', String(RATE), '--seconds', String(SECONDS), '--warmup', '0'];
-    const { rows, stdout } = await bench(args, resultsDir);
+    const { rows, stdout } = await bench(args);
     expect(rows.map((r) => r.target)).toEqual(['herald', 'baseline']);
     for (const row of rows) {
       expect(row).toMatchObject({ online: ONLINE, sent: RATE * SECONDS, received: RATE * SECONDS, lost: 0, outOfOrder: 0, closed: 0, failed: 0 });
@@ -51,7 +31,7 @@ describe('npm run bench -- live-push / category-broadcast (smoke)', () => {
   }, 60_000);
 
   it('category-broadcast: every member gets every broadcast on both targets, first/median/last times per broadcast', async () => {
-    const { rows } = await bench(['category-broadcast', '--members', String(MEMBERS), '--broadcasts', String(BROADCASTS)], resultsDir);
+    const { rows } = await bench(['category-broadcast', '--members', String(MEMBERS), '--broadcasts', String(BROADCASTS)]);
     expect(rows.map((r) => `${r.target} ${r.broadcast}`)).toEqual(['herald 1', 'herald 2', 'baseline 1', 'baseline 2']);
     for (const row of rows) {
       expect(row).toMatchObject({ members: MEMBERS, received: MEMBERS, lost: 0, outOfOrder: 0, closed: 0 });

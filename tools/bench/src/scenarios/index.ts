@@ -1,10 +1,10 @@
-/** Every scenario `npm run bench` knows, in the order it lists them. */
+/** Every scenario `npm run bench` knows, in the order it lists them. Scenarios never import one another. */
 import type { Scenario } from '../scenario';
-import { exposurePublisher } from './exposure-publisher';
-import { exposurePipeline } from './exposure-pipeline';
-import { livePush } from './live-push';
 import { categoryBroadcast } from './category-broadcast';
+import { exposurePipeline } from './exposure-pipeline';
+import { exposurePublisher } from './exposure-publisher';
 import { idle } from './idle';
+import { livePush } from './live-push';
 import { reconnectStorm } from './reconnect-storm';
 
 export const SCENARIOS: readonly Scenario[] = [exposurePublisher, exposurePipeline, livePush, categoryBroadcast, idle, reconnectStorm];

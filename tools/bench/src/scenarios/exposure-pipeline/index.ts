@@ -1,170 +1,177 @@
 /**
  * The exposure pipeline end to end: events made at an open-loop rate, published to a Pub/Sub
  * emulator, pulled by a real exposure-consumer process and written to Postgres. Issue 6's target:
- * ≥ 20k events/s sustained, 0 lost.
+ * ≥ 20k events/s sustained, 0 lost. Two sources of events:
+ * - `gateway`: the product's path. A gateway process (a gatewayId of its own) pushes messages,
+ *   written to Redis the way ingest writes them by an open-loop producer at the rate, to connected
+ *   clients that ack; every push is an exposure event the gateway publishes.
+ * - `direct`: a process publishes ready-made events of the gateway's shape at the rate with the
+ *   gateway's client batching: the consumer → Postgres leg without the gateway's share of the CPU.
  *
- * Per source (source.ts: `gateway`, the product's path, or `direct`, the consumer → Postgres leg
- * alone) a fresh Postgres and consumer (pipeline.ts) are started, a warm-up runs at the rate, then
+ * Per source a fresh Postgres and consumer (store.ts) are started, a warm-up runs at the rate, then
  * the measured run. The bench waits until the consumer has stored every published event (or stops
- * moving), then reads the rows back from Postgres (store-tally.ts): counted there, not trusted
- * from the consumer's counters. Lost = events made − distinct events stored; the timing comes
- * from the rows (delivered_at: made, received_at: written).
- *
- * The target counts as met when nothing was lost, the source made its events at the target rate
- * (open loop: it never waits for the pipeline), and the pipeline kept up with it: 99 % of the
- * events stored within KEPT_UP_P99_MS of being made, so no backlog built up over the run.
+ * moving), then reads the rows back from Postgres: lost = events made − distinct events stored;
+ * the timing comes from the rows. The target counts as met when nothing was lost, the source made
+ * its events at the target rate, and 99 % of them were stored within KEPT_UP_P99_MS of being made.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import type { Row, Scenario, ScenarioContext } from '../../scenario';
-import { findPids, processTree, treeCpuSecondsOf } from '../../herald/proc-cpu';
-import { startRig, type Rig } from '../../herald/rig';
-import { MAX_CLIENTS } from '../live-push/client-fleet';
-import { cpuPct, startCpuWindow } from '../live-push/cpu-window';
-import { median } from '../../summary';
-import { batchesBetween, sampleConsumer, type ConsumerSample } from './consumer-metrics';
-import { DIRECT_BATCHING, startDirectSource } from './direct-source';
-import { startGatewaySource } from './gateway-source';
-import { startPipeline, type ConsumerSettings, type Pipeline } from './pipeline';
-import { SOURCES, type EventSource, type SourceKind, type SourceRun } from './source';
-import { tallyStored } from './store-tally';
+import { sampleConsumer, sampleGateway, type ConsumerSample } from '../../metrics';
+import { cpuPct, cpuWindow, othersSeconds, treeCpuSecondsOf } from '../../procs';
+import { settledExposures, startTarget } from '../../push';
+import { median, summarize } from '../../report';
+import { Rig } from '../../rig';
+import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
+import { watch } from '../../watch';
+import type { OpenLoopReply } from '../../workers/protocol';
+import type { SenderRequest } from '../../workers/sender';
+import { startPipeline, tallyStored, type Pipeline } from './store';
 
+type SourceKind = 'gateway' | 'direct';
+const SOURCES: readonly SourceKind[] = ['gateway', 'direct'];
 /** Issue 6: events a second the pipeline must store, sustained. */
-export const TARGET_EVENTS_PER_SEC = 20_000;
-/**
- * Kept up: 99 % of the events stored within this long of being made. An open-loop source does not
- * wait for the pipeline, so one that falls behind builds a backlog and this grows with the run.
- */
-export const KEPT_UP_P99_MS = 1000;
+const TARGET_EVENTS_PER_SEC = 20_000;
+/** Kept up: 99 % of the events stored within this long of being made (an open-loop source that outruns the pipeline builds a growing backlog). */
+const KEPT_UP_P99_MS = 1000;
 /** The source made its events at this share of the target or more (ms-resolution timestamps). */
 const OFFERED_SHARE = 0.99;
-const POLL_MS = 250;
+/** The gateway's defaults (EXPOSURE_BATCH_MAX_MESSAGES / _MS): the direct source's batches reach the emulator alike. */
+const DIRECT_BATCHING = Object.freeze({ batchMessages: 500, batchMs: 20 });
+/** Users the direct events name (round-robin), as a gateway with this many online. */
+const DIRECT_USERS = 1000;
 /** The consumer storing nothing new for this long (after the source is done): the rest is lost. */
 const STALL_MS = 15_000;
-/** After the last row: how long the consumer must receive nothing more to count redeliveries. */
-const QUIET_MS = 1000;
-const QUIET_MAX_MS = 5000;
-const PROGRESS_EVERY_MS = 2000;
+
+/**
+ * One run of a source: events made (pushes the gateway recorded, or publish() calls), accepted by
+ * Pub/Sub and never published; messages the producer wrote (gateway) or events scheduled (direct);
+ * the sender's worst lag; events that went through the gateway's Redis spill (null: direct).
+ */
+type SourceRun = { events: number; published: number; failed: number; sent: number; senderLagMs: number; spilled: number | null };
+
+/** A source's events carry its gatewayId (how its rows are found); `stop` ends its processes before the next source. */
+interface Source {
+  kind: SourceKind;
+  gatewayId: string;
+  cpuGroups: Record<string, number[]>;
+  /** Make events at `rate` for `seconds`; resolves once each was published to Pub/Sub (or given up on). */
+  run(rate: number, seconds: number): Promise<SourceRun>;
+  stop(): Promise<unknown>;
+}
 
 export const exposurePipeline: Scenario = {
   name: 'exposure-pipeline',
   description:
     'exposure events at an open-loop rate → Pub/Sub emulator → exposure-consumer → Postgres, from a gateway pushing to ' +
     `clients or published directly: stored events/s (target ≥ ${TARGET_EVENTS_PER_SEC / 1000}k), lost, made → stored latency, ` +
-    'consumer and Postgres CPU per event, batch write times (HERALD_PUBSUB_EMULATOR=herald: Herald\'s emulator)',
+    "consumer and Postgres CPU per event, batch write times (HERALD_PUBSUB_EMULATOR=herald: Herald's emulator)",
   flags: {
     rate: { kind: 'int', default: '20000', min: 1, max: 1_000_000, description: 'events per second made, open loop' },
     seconds: { kind: 'int', default: '10', min: 1, max: 600, description: 'seconds of events that are measured' },
     warmup: { kind: 'int', default: '1', min: 0, max: 60, description: 'seconds at --rate before the measured ones (JIT), stored before measuring' },
-    source: {
-      kind: 'words',
-      default: SOURCES.join(','),
-      choices: SOURCES,
-      description: 'gateway (a gateway pushing to acking clients makes the events) and/or direct (a process publishes them)',
-    },
-    online: { kind: 'int', default: '5000', min: 1, max: MAX_CLIENTS, description: 'gateway source: connected clients, one user each' },
+    source: { kind: 'words', default: SOURCES.join(','), choices: SOURCES, description: 'gateway (a gateway pushing to acking clients) and/or direct (a process publishes)' },
+    online: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'gateway source: connected clients, one user each' },
     'client-procs': { kind: 'int', default: '2', min: 1, max: 32, description: 'gateway source: client processes' },
     'batch-max': { kind: 'int', default: '500', min: 1, max: 10_000, description: "the consumer's CONSUMER_BATCH_MAX (rows per insert)" },
     'batch-ms': { kind: 'int', default: '100', min: 1, max: 60_000, description: "the consumer's CONSUMER_BATCH_MAX_MS" },
-    'max-outstanding': {
-      kind: 'int',
-      default: '5000',
-      min: 1,
-      max: 1_000_000,
-      description: "the consumer's CONSUMER_MAX_OUTSTANDING (unacked messages held)",
-    },
+    'max-outstanding': { kind: 'int', default: '5000', min: 1, max: 1_000_000, description: "the consumer's CONSUMER_MAX_OUTSTANDING (unacked messages held)" },
   },
-  columns: [
-    { key: 'source' },
-    { key: 'published' },
-    { key: 'stored' },
-    { key: 'lost' },
-    { key: 'duplicateRows', label: 'dup rows' },
-    { key: 'redeliveries', label: 'redeliv' },
-    { key: 'offeredPerSec', label: 'made/s' },
-    { key: 'storedPerSec', label: 'stored/s' },
-    { key: 'e2eSeconds', label: 'e2e s', digits: 2 },
-    { key: 'p50Ms', label: 'p50 ms' },
-    { key: 'p99Ms', label: 'p99 ms' },
-    { key: 'peakBacklog', label: 'backlog' },
-    { key: 'spilled' },
-    { key: 'consumerCpuUsPerEvent', label: 'consumer µs/ev', digits: 1 },
-    { key: 'consumerCpuPct', label: 'consumer CPU %' },
-    { key: 'postgresCpuUsPerEvent', label: 'PG µs/ev', digits: 1 },
-    { key: 'postgresCpuPct', label: 'PG CPU %' },
-    { key: 'emulatorCpuPct', label: 'emulator CPU %' },
-    { key: 'sourceCpuPct', label: 'source CPU %' },
-    { key: 'machineCpuPct', label: 'machine CPU %' },
-    { key: 'otherCpuPct', label: 'others CPU %' },
-    { key: 'batchRows', label: 'batch rows' },
-    { key: 'batchMeanMs', label: 'batch ms', digits: 1 },
-    { key: 'batchP99Ms', label: 'batch p99 ≤ms' },
-    { key: 'keptUp', label: 'kept up' },
-    { key: 'targetMet', label: 'target' },
-  ],
-  run,
+  columns: columns(
+    'source', 'published', 'stored', 'lost', ['duplicateRows', 'dup rows'], ['redeliveries', 'redeliv'],
+    ['offeredPerSec', 'made/s'], ['storedPerSec', 'stored/s'], ['e2eSeconds', 'e2e s', 2], ['p50Ms', 'p50 ms'],
+    ['p99Ms', 'p99 ms'], ['peakBacklog', 'backlog'], 'spilled', ['consumerCpuUsPerEvent', 'consumer µs/ev', 1],
+    ['consumerCpuPct', 'consumer CPU %'], ['postgresCpuUsPerEvent', 'PG µs/ev', 1], ['postgresCpuPct', 'PG CPU %'],
+    ['emulatorCpuPct', 'emulator CPU %'], ['sourceCpuPct', 'source CPU %'], ['machineCpuPct', 'machine CPU %'],
+    ['otherCpuPct', 'others CPU %'], ['batchRows', 'batch rows'], ['batchMeanMs', 'batch ms', 1],
+    ['batchP99Ms', 'batch p99 ≤ms'], ['keptUp', 'kept up'], ['targetMet', 'target'],
+  ),
+  async run(ctx) {
+    const { flags, progress } = ctx;
+    const settings = { batchMax: flags.int('batch-max'), batchMs: flags.int('batch-ms'), maxOutstanding: flags.int('max-outstanding') };
+    const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
+    const rig = await Rig.start(ctx.signal, progress);
+    try {
+      ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
+      ctx.parameter('directBatching', JSON.stringify(DIRECT_BATCHING));
+      const rows: Row[] = [];
+      for (const kind of SOURCES.filter((s) => flags.words('source').includes(s))) {
+        const tag = `${runTag}-${kind}`;
+        const say = (line: string) => progress(`${kind}: ${line}`);
+        say('starting Postgres and the exposure-consumer');
+        const pipeline = await startPipeline(rig, `bench-pipe-${tag}`, settings);
+        try {
+          ctx.parameter('postgres', pipeline.postgres.restartable ? 'embedded (@herald/testing, fsync off)' : 'DATABASE_URL server');
+          const source = await (kind === 'direct' ? directSource : gatewaySource)(rig, pipeline.topic, tag, { ...ctx, progress: say });
+          try {
+            const row = await measure({ ...ctx, progress: say }, rig, pipeline, source);
+            say(summarize(exposurePipeline.columns, row));
+            rows.push(row);
+          } finally {
+            await source.stop();
+          }
+        } finally {
+          await pipeline.stop();
+        }
+      }
+      return rows;
+    } finally {
+      await rig.stop();
+    }
+  },
 };
 
-async function run(ctx: ScenarioContext): Promise<Row[]> {
-  const { flags, signal, progress } = ctx;
-  const sources = SOURCES.filter((s) => flags.words('source').includes(s));
-  const settings: ConsumerSettings = {
-    batchMax: flags.int('batch-max'),
-    batchMs: flags.int('batch-ms'),
-    maxOutstanding: flags.int('max-outstanding'),
+/** A gateway with acking clients; live-push's open-loop producer writes a message to one user per event. */
+async function gatewaySource(rig: Rig, topic: string, tag: string, ctx: ScenarioContext): Promise<Source> {
+  const gatewayId = `bench-${tag}-gateway`;
+  const userIds = Array.from({ length: ctx.flags.int('online') }, (_, i) => `pipe-${tag}-${i}`);
+  ctx.progress(`gateway source: connecting ${userIds.length} clients`);
+  const { server, fleet, stop } = await startTarget(rig, 'herald', topic, userIds, ctx.flags.int('client-procs'), false, { GATEWAY_ID: gatewayId });
+  const producer = rig.fork('sender', 'pipeline producer');
+  await producer.request({ type: 'setup', kind: 'herald', redisUrl: rig.redis.url, userIds, ttlSeconds: 600 } satisfies SenderRequest);
+  return {
+    kind: 'gateway', gatewayId, cpuGroups: { gateway: [server.pid], clients: fleet.pids, producer: [producer.pid] },
+    async run(rate, seconds) {
+      await fleet.reset();
+      const before = await sampleGateway(server.adminUrl!);
+      const sent = await producer.request<OpenLoopReply>({ type: 'run', rate, seconds } satisfies SenderRequest, (seconds + 120) * 1000);
+      if (sent.failed > 0) ctx.progress(`producer: ${sent.failed} writes failed, the first: ${sent.firstError}`);
+      const counts = await fleet.untilReceived(sent.done, { stallMs: 10_000, signal: ctx.signal, report: ctx.progress });
+      if (counts.closed > 0 || counts.unexpected > 0) ctx.progress(`clients: ${counts.closed} closed, ${counts.unexpected} unexpected frames; ${counts.lastError}`);
+      const after = (await settledExposures(server, before.taken + counts.messages, ctx.signal))!;
+      return {
+        events: after.pushed - before.pushed, published: after.taken - before.taken, failed: after.failed - before.failed,
+        sent: sent.done, senderLagMs: sent.maxLagMs, spilled: after.spilled - before.spilled,
+      };
+    },
+    stop: async () => (await producer.stop(), await stop()),
   };
-  const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-  const rig = await startRig(signal, progress);
-  try {
-    ctx.parameter('pubsubEmulator', rig.pubsub.kind);
-    ctx.parameter('directBatching', JSON.stringify(DIRECT_BATCHING));
-    const rows: Row[] = [];
-    for (const kind of sources) {
-      const tag = `${runTag}-${kind}`;
-      const say = (line: string) => progress(`${kind}: ${line}`);
-      say('starting Postgres and the exposure-consumer');
-      const pipeline = await startPipeline(rig, `bench-pipe-${tag}`, settings, signal);
-      try {
-        ctx.parameter('postgres', pipeline.postgres.restartable ? 'embedded (@herald/testing, fsync off)' : 'DATABASE_URL server');
-        const source = await startSource(kind, rig, pipeline, tag, ctx, say);
-        try {
-          const row = await measure(ctx, rig, pipeline, source, say);
-          say(summarize(row));
-          rows.push(row);
-        } finally {
-          await source.stop();
-        }
-      } finally {
-        await pipeline.stop();
-      }
-    }
-    return rows;
-  } finally {
-    await rig.stop();
-  }
 }
 
-function startSource(kind: SourceKind, rig: Rig, pipeline: Pipeline, tag: string, ctx: ScenarioContext, say: (line: string) => void): Promise<EventSource> {
-  if (kind === 'direct') return startDirectSource(rig, pipeline.topic, tag);
-  return startGatewaySource(rig, pipeline.topic, tag, {
-    online: ctx.flags.int('online'),
-    clientProcesses: ctx.flags.int('client-procs'),
-    progress: say,
-  });
+/** A process publishing events of the gateway's shape itself (workers/sender.ts, `exposures`). */
+async function directSource(rig: Rig, topic: string, tag: string): Promise<Source> {
+  const gatewayId = `bench-${tag}-direct`;
+  const { emulator } = await rig.pubsub();
+  const publisher = rig.fork('sender', 'direct publisher');
+  const userIds = Array.from({ length: DIRECT_USERS }, (_, i) => `pipe-${tag}-u${i}`);
+  const setup: SenderRequest = { type: 'setup', kind: 'exposures', emulatorHost: emulator.emulatorHost, projectId: emulator.projectId, topic, gatewayId, userIds, ...DIRECT_BATCHING };
+  await publisher.request(setup);
+  return {
+    kind: 'direct', gatewayId, cpuGroups: { source: [publisher.pid] },
+    async run(rate, seconds) {
+      const reply = await publisher.request<OpenLoopReply>({ type: 'run', rate, seconds } satisfies SenderRequest, (seconds + 120) * 1000);
+      return { events: reply.sent, published: reply.done, failed: reply.failed, sent: reply.sent, senderLagMs: reply.maxLagMs, spilled: null };
+    },
+    stop: () => publisher.stop(),
+  };
 }
 
-async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, source: EventSource, say: (line: string) => void): Promise<Row> {
-  const { flags, signal } = ctx;
-  const rate = flags.int('rate');
-  const seconds = flags.int('seconds');
-  const warmup = flags.int('warmup');
+async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, source: Source): Promise<Row> {
+  const { flags, progress: say } = ctx;
+  const [rate, seconds, warmup] = ['rate', 'seconds', 'warmup'].map((name) => flags.int(name));
   const consumerUrl = pipeline.consumer.adminUrl;
-
   if (warmup > 0) {
     say(`warm-up: ${warmup} s at ${rate}/s`);
-    const base = await sampleConsumer(consumerUrl);
-    const warmed = await watchStored(consumerUrl, base, source.run(rate, warmup, signal, say), signal, say);
+    const warmed = await watchStored(ctx, consumerUrl, () => source.run(rate, warmup));
     if (warmed.stalled) say('warm-up: not every event was stored; measuring all the same');
   }
 
@@ -172,31 +179,21 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   const since = new Date();
   const loadAverage = loadavg()[0];
   const before = await sampleConsumer(consumerUrl);
-  const window = startCpuWindow({
-    ...source.cpuGroups,
-    consumer: [pipeline.consumer.pid],
-    emulator: emulatorPids(rig),
-    redis: [rig.redis.process.pid as number],
-    ingest: [rig.ingest.pid],
-    bench: [process.pid],
-  });
-  const postgresBefore = treeCpuSecondsOf(pipeline.postgresRoots);
   // Everything this bench started is a descendant of it (Postgres included): the rest is other people's.
-  const oursBefore = treeCpuSecondsOf([process.pid]);
+  const cpu = cpuWindow({
+    ...rig.cpuGroups({ ...source.cpuGroups, consumer: [pipeline.consumer.pid] }),
+    postgres: () => treeCpuSecondsOf(pipeline.postgresRoots),
+    ours: () => treeCpuSecondsOf([process.pid]),
+  });
   say(`${rate}/s for ${seconds} s`);
-  const watched = await watchStored(consumerUrl, before, source.run(rate, seconds, signal, say), signal, say);
-  const cpu = window.stop();
-  const postgresAfter = treeCpuSecondsOf(pipeline.postgresRoots);
-  const oursAfter = treeCpuSecondsOf([process.pid]);
-  const after = await untilQuiet(consumerUrl, signal);
+  const watched = await watchStored(ctx, consumerUrl, () => source.run(rate, seconds));
+  const spent = cpu.stop();
+  const after = await untilQuiet(consumerUrl, ctx.signal);
   const tally = await tallyStored(pipeline.postgres.url, source.gatewayId, since);
 
   const sourceRun = watched.run;
-  const postgresSeconds = postgresBefore !== undefined && postgresAfter !== undefined ? postgresAfter - postgresBefore : undefined;
-  const others =
-    cpu.machine === undefined || oursBefore === undefined || oursAfter === undefined ? undefined : Math.max(0, cpu.machine - (oursAfter - oursBefore));
   const sourceSeconds = Object.keys(source.cpuGroups).reduce<number | undefined>(
-    (sum, group) => (sum === undefined || cpu.groups[group] === undefined ? undefined : sum + cpu.groups[group]!),
+    (sum, group) => (sum === undefined || spent.groups[group] === undefined ? undefined : sum + spent.groups[group]!),
     0,
   );
   const stored = tally.distinct;
@@ -208,151 +205,79 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   // Whole seconds only: the first and the last are partial.
   const steady = tally.storedPerSecond.slice(1, -1);
   const batches = batchesBetween(before, after);
-  const storedPerSec = storedSpan === null ? 0 : stored / storedSpan;
   const lost = Math.max(0, sourceRun.events - stored);
   const offeredPerSec = madeSpan === null ? null : sourceRun.events / madeSpan;
   const keptUp = lost === 0 && tally.p99Ms !== null && tally.p99Ms <= KEPT_UP_P99_MS;
+  const pct = (seconds: number | undefined) => cpuPct(seconds, spent);
   return {
-    source: source.kind,
-    rate,
-    seconds,
-    sent: sourceRun.sent,
-    events: sourceRun.events,
-    published: sourceRun.published,
-    publishFailed: sourceRun.failed,
-    stored,
-    rows: tally.rows,
-    lost,
-    duplicateRows: tally.rows - tally.distinct,
+    source: source.kind, rate, seconds, sent: sourceRun.sent, events: sourceRun.events, published: sourceRun.published,
+    publishFailed: sourceRun.failed, stored, rows: tally.rows, lost, duplicateRows: tally.rows - tally.distinct,
     consumerDuplicates: after.duplicates - before.duplicates,
     redeliveries: Math.max(0, after.received - before.received - sourceRun.published),
-    deadLetters: after.deadLetters - before.deadLetters,
-    stalled: watched.stalled,
-    offeredPerSec,
-    storedPerSec,
-    e2eSeconds,
-    e2ePerSec: e2eSeconds === null ? null : stored / e2eSeconds,
-    perSecondMin: steady.length > 0 ? Math.min(...steady) : null,
-    perSecondMedian: steady.length > 0 ? median(steady) : null,
-    storedSeries: tally.storedPerSecond.join(' '),
-    p50Ms: tally.p50Ms,
-    p99Ms: tally.p99Ms,
-    maxMs: tally.maxMs,
+    deadLetters: after.deadLetters - before.deadLetters, stalled: watched.stalled, offeredPerSec,
+    storedPerSec: storedSpan === null ? 0 : stored / storedSpan, e2eSeconds,
+    e2ePerSec: e2eSeconds === null ? null : stored / e2eSeconds, perSecondMin: steady.length > 0 ? Math.min(...steady) : null,
+    perSecondMedian: steady.length > 0 ? median(steady) : null, storedSeries: tally.storedPerSecond.join(' '),
+    p50Ms: tally.p50Ms, p99Ms: tally.p99Ms, maxMs: tally.maxMs,
     lagEndMs: tally.lastStoredMs === null || tally.lastPublishedMs === null ? null : tally.lastStoredMs - tally.lastPublishedMs,
-    peakBacklog: tally.peakBacklog,
-    consumerCpuUsPerEvent: perEvent(cpu.groups.consumer),
-    consumerCpuPct: cpuPct(cpu.groups.consumer, cpu),
-    postgresCpuUsPerEvent: perEvent(postgresSeconds),
-    postgresCpuPct: cpuPct(postgresSeconds, cpu),
-    emulatorCpuPct: cpuPct(cpu.groups.emulator, cpu),
-    sourceCpuPct: cpuPct(sourceSeconds, cpu),
-    gatewayCpuPct: cpuPct(cpu.groups.gateway, cpu),
-    clientsCpuPct: cpuPct(cpu.groups.clients, cpu),
-    producerCpuPct: cpuPct(cpu.groups.producer, cpu),
-    redisCpuPct: cpuPct(cpu.groups.redis, cpu),
-    benchCpuPct: cpuPct(cpu.groups.bench, cpu),
-    machineCpuPct: cpuPct(cpu.machine, cpu),
-    otherCpuPct: cpuPct(others, cpu),
-    cpuWindowSeconds: cpu.wallSeconds,
+    peakBacklog: tally.peakBacklog, consumerCpuUsPerEvent: perEvent(spent.groups.consumer),
+    consumerCpuPct: pct(spent.groups.consumer), postgresCpuUsPerEvent: perEvent(spent.groups.postgres),
+    postgresCpuPct: pct(spent.groups.postgres), emulatorCpuPct: pct(spent.groups.emulator), sourceCpuPct: pct(sourceSeconds),
+    gatewayCpuPct: pct(spent.groups.gateway), clientsCpuPct: pct(spent.groups.clients),
+    producerCpuPct: pct(spent.groups.producer), redisCpuPct: pct(spent.groups.redis), benchCpuPct: pct(spent.groups.bench),
+    machineCpuPct: pct(spent.machine), otherCpuPct: pct(othersSeconds(spent, ['ours'])), cpuWindowSeconds: spent.wallSeconds,
     // The machine's 1-minute load average when the measured run began: was anyone else busy?
-    loadAverage1m: loadAverage,
-    batches: batches.batches,
-    batchRows: batches.meanSize,
-    batchMeanMs: batches.meanMs,
-    batchP99Ms: batches.p99MsAtMost,
-    failedBatches: after.failedBatches - before.failedBatches,
-    senderLagMs: sourceRun.senderLagMs,
-    spilled: sourceRun.spilled,
-    keptUp,
+    loadAverage1m: loadAverage, batches: batches.batches, batchRows: batches.meanSize, batchMeanMs: batches.meanMs,
+    batchP99Ms: batches.p99MsAtMost, failedBatches: after.failedBatches - before.failedBatches,
+    senderLagMs: sourceRun.senderLagMs, spilled: sourceRun.spilled, keptUp,
     targetMet: keptUp && offeredPerSec !== null && offeredPerSec >= OFFERED_SHARE * TARGET_EVENTS_PER_SEC,
   };
 }
 
-interface WatchedStore {
-  run: SourceRun;
-  stalled: boolean;
-}
-
 /**
- * Follow the consumer while the source runs and afterwards, until it has taken (stored, or
- * skipped as stored already) as many events as the source published since `before`, or has not
- * moved for STALL_MS after the source finished.
+ * Follow the consumer while the source runs and afterwards, until it has taken (stored, or skipped
+ * as stored already) as many events as the source published, or has not moved for STALL_MS.
  */
-async function watchStored(
-  consumerUrl: string,
-  before: ConsumerSample,
-  running: Promise<SourceRun>,
-  signal: AbortSignal,
-  say: (line: string) => void,
-): Promise<WatchedStore> {
+async function watchStored(ctx: ScenarioContext, consumerUrl: string, start: () => Promise<SourceRun>): Promise<{ run: SourceRun; stalled: boolean }> {
   let done: SourceRun | undefined;
   let failure: unknown;
-  running.then(
+  const before = await sampleConsumer(consumerUrl);
+  start().then(
     (r) => (done = r),
     (err: unknown) => (failure = err ?? new Error('the source failed')),
   );
-  let moved = { taken: -1, at: Date.now() };
-  let reported = Date.now();
-  for (;;) {
-    signal.throwIfAborted();
-    if (failure) throw failure;
-    const sample = await sampleConsumer(consumerUrl);
-    const taken = sample.inserted + sample.duplicates - before.inserted - before.duplicates;
-    const now = Date.now();
-    if (done && taken >= done.published) return { run: done, stalled: false };
-    if (taken !== moved.taken) moved = { taken, at: now };
-    else if (done && now - moved.at > STALL_MS) {
-      say(`consumer: nothing stored for ${STALL_MS} ms; stopping at ${taken}/${done.published}`);
-      return { run: done, stalled: true };
-    }
-    if (now - reported >= PROGRESS_EVERY_MS) {
-      const of = done ? `/${done.published}` : '';
-      say(`consumer: ${taken}${of} stored, ${sample.received - before.received} received, ${sample.failedBatches - before.failedBatches} failed batches`);
-      reported = now;
-    }
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+  let ticks = 0;
+  const watched = await watch(
+    async () => {
+      if (failure) throw failure;
+      const sample = await sampleConsumer(consumerUrl);
+      const taken = sample.inserted + sample.duplicates - before.inserted - before.duplicates;
+      const line = `consumer: ${taken}${done ? `/${done.published}` : ''} stored, ${sample.received - before.received} received, ${sample.failedBatches - before.failedBatches} failed batches`;
+      // While the source runs, the wait never counts as stalled.
+      return { done: done !== undefined && taken >= done.published, progress: done ? taken : --ticks, line };
+    },
+    { intervalMs: 250, stallMs: STALL_MS, signal: ctx.signal, report: ctx.progress },
+  );
+  return { run: done!, stalled: watched.stalled };
 }
 
-/** The consumer's sample once it has received nothing new for QUIET_MS (at most QUIET_MAX_MS). */
+/** The consumer's sample once it has received nothing new for 1 s (at most 5 s). */
 async function untilQuiet(consumerUrl: string, signal: AbortSignal): Promise<ConsumerSample> {
   const started = Date.now();
   let last = await sampleConsumer(consumerUrl);
-  let since = Date.now();
-  while (Date.now() - since < QUIET_MS && Date.now() - started < QUIET_MAX_MS) {
-    signal.throwIfAborted();
-    await new Promise((r) => setTimeout(r, POLL_MS));
-    const sample = await sampleConsumer(consumerUrl);
-    if (sample.received !== last.received) since = Date.now();
-    last = sample;
-  }
+  const poll = async () => ({ done: Date.now() - started > 5000, progress: (last = await sampleConsumer(consumerUrl)).received, line: '' });
+  await watch(poll, { intervalMs: 250, stallMs: 1000, signal });
   return last;
 }
 
-function summarize(row: Row): string {
-  const n = (key: string, digits = 0) => (typeof row[key] === 'number' ? (row[key] as number).toFixed(digits) : '-');
-  return (
-    `${n('stored')}/${n('events')} stored (${n('lost')} lost, ${n('duplicateRows')} duplicate rows, ${n('redeliveries')} redeliveries), ` +
-    `made ${n('offeredPerSec')}/s, stored ${n('storedPerSec')}/s (whole seconds: min ${n('perSecondMin')}, median ${n('perSecondMedian')}), ` +
-    `made → stored p50 ${n('p50Ms')} ms, p99 ${n('p99Ms')} ms, backlog peak ${n('peakBacklog')}` +
-    (row.spilled === null ? '; ' : `, ${n('spilled')} through the gateway's Redis spill; `) +
-    `consumer ${n('consumerCpuUsPerEvent', 1)} µs/event (${n('consumerCpuPct')} %), Postgres ${n('postgresCpuUsPerEvent', 1)} µs/event ` +
-    `(${n('postgresCpuPct')} %), emulator ${n('emulatorCpuPct')} %, source ${n('sourceCpuPct')} %, machine ${n('machineCpuPct')} %, ` +
-    `others ${n('otherCpuPct')} %; batches of ${n('batchRows')} rows in ${n('batchMeanMs', 1)} ms (p99 ≤ ${n('batchP99Ms')} ms)`
-  );
-}
-
-/**
- * The emulator's processes: Google's JVM found by its `--port=<port>` argument, or Herald's
- * emulator (started with `--port=0`) among this bench's own children.
- */
-function emulatorPids(rig: Rig): number[] {
-  if (rig.pubsub.kind === 'google') return findPids(`--port=${rig.pubsub.emulatorHost.split(':').pop()}`);
-  return processTree([process.pid]).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pubsub-emulator');
-    } catch {
-      return false;
-    }
-  });
+/** The batches written between two samples: how many, rows and ms on average, the bucket bound holding the 99th percentile. */
+function batchesBetween(before: ConsumerSample, after: ConsumerSample) {
+  const batches = after.batches - before.batches;
+  if (batches <= 0) return { batches: 0, meanSize: null, meanMs: null, p99MsAtMost: null };
+  const bucket = after.buckets.find(([bound, count]) => count - (before.buckets.find(([b]) => b === bound)?.[1] ?? 0) >= 0.99 * batches);
+  return {
+    batches, meanSize: (after.inserted - before.inserted + (after.duplicates - before.duplicates)) / batches,
+    meanMs: ((after.batchSeconds - before.batchSeconds) / batches) * 1000,
+    p99MsAtMost: bucket && Number.isFinite(bucket[0]) ? bucket[0] * 1000 : null,
+  };
 }

@@ -1,24 +1,60 @@
 /**
  * How fast the gateway's ExposurePublisher gets exposure events to a real Pub/Sub emulator, for
- * each EXPOSURE_BATCH_MAX_MESSAGES x EXPOSURE_BATCH_MAX_MS.
+ * each EXPOSURE_BATCH_MAX_MESSAGES x EXPOSURE_BATCH_MAX_MS. A tool may not import an app's code,
+ * so it drives a real gateway process per setting, with real WebSocket clients and messages
+ * through ingest, and measures at the gateway (/metrics: CPU time, herald_exposures_pending) and at
+ * the topic (tally.ts). Three phases, each measured the same way:
  *
- * The bench may not import the gateway's code (Nx module boundaries: a tool depends on libs,
- * never on an app), so it drives the gateway the way the product runs: a real gateway process
- * per setting, real WebSocket clients, messages through ingest, and measures at the gateway (its
- * /metrics: CPU time and herald_exposures_pending) and at the topic (a subscription created
- * before publishing reads every event back). See phases.ts for the three phases.
+ * - burst: N messages wait in offline inboxes; the users connect at once and the gateway drains
+ *   them, calling record() as fast as it pushes. The gateway process is what is measured.
+ * - paced: the users are connected; ingest gets messages at a fixed event rate and the gateway
+ *   pushes them live. Shows the publish latency when Pub/Sub keeps up.
+ * - direct: no gateway; the bench publishes N exposure events of the same shape with the same
+ *   client batching, as fast as it can. What the emulator and the client library sustain alone.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { ensureSubscription } from '@herald/pubsub';
-import type { Row, Scenario, ScenarioContext } from '../../scenario';
-import { findPids } from '../../herald/proc-cpu';
-import { startRig, type Rig } from '../../herald/rig';
-import { MODES, runBurst, runDirect, runPaced, type Mode, type PhaseEnv, type Setting } from './phases';
+import { Fleet } from '../../fleet';
+import { sampleGateway, untilExposuresPublished } from '../../metrics';
+import { cpuWindow, othersSeconds, type CpuSpent } from '../../procs';
+import { summarize } from '../../report';
+import { Rig, type AppProcess } from '../../rig';
+import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
+import { sleep } from '../../watch';
+import { exposureEvent } from '../../writes';
+import { tallyExposures, type Tally } from './tally';
 
-/** Set explicitly: the bench acks at once, so this only matters if it stalls. */
-const ACK_DEADLINE_SECONDS = 60;
+type Mode = 'burst' | 'paced' | 'direct';
+const MODES: readonly Mode[] = ['burst', 'paced', 'direct'];
 /** Events the direct warm-up publishes before the first measurement of a round (JIT of the emulator). */
 const WARM_UP_EVENTS_MAX = 10_000;
+/** Ingest's MAX_RECIPIENTS default (most users one message may name) and the inbox cap. */
+const RECIPIENTS_MAX = 1000;
+const MESSAGES_PER_USER_MAX = 1000;
+/** Messages a second the paced phase sends ingest at most (each to many users), and in flight at most. */
+const PACED_POSTS_PER_SEC = 100;
+const PACED_MAX_IN_FLIGHT = 64;
+const PRELOAD_CONCURRENCY = 16;
+
+type Setting = { batchMessages: number; batchMs: number };
+
+/** One phase: per message j, its recipients are the first `recipients[j]` users (summing to `events`). */
+interface Phase {
+  rig: Rig;
+  events: number;
+  rate: number;
+  setting: Setting;
+  userIds: string[];
+  recipients: number[];
+  prefix: string;
+  subscription: string;
+  signal: AbortSignal;
+  progress(line: string): void;
+}
+
+/** CPU seconds of the publishing process (the gateway, or the bench for `direct`), the window, the gateway's pending peak and spill. */
+type Measured = { cpuSeconds: number; cpu: CpuSpent; peakPending: number | null; spilled: number | null };
 
 export const exposurePublisher: Scenario = {
   name: 'exposure-publisher',
@@ -27,79 +63,66 @@ export const exposurePublisher: Scenario = {
     'throughput, CPU per event, peak pending, publish latency, exactly-once check',
   flags: {
     events: { kind: 'int', default: '50000', min: 1, description: 'exposure events per phase and setting' },
-    'batch-messages': {
-      kind: 'ints',
-      default: '100,500,1000',
-      min: 1,
-      max: 1000,
-      description: 'EXPOSURE_BATCH_MAX_MESSAGES values (comma-separated)',
-    },
+    'batch-messages': { kind: 'ints', default: '100,500,1000', min: 1, max: 1000, description: 'EXPOSURE_BATCH_MAX_MESSAGES values (comma-separated)' },
     'batch-ms': { kind: 'ints', default: '5,20,50', min: 1, max: 10_000, description: 'EXPOSURE_BATCH_MAX_MS values (comma-separated)' },
     'buffer-max': {
-      kind: 'int',
-      default: '1000000',
-      min: 1,
-      max: 1_000_000,
-      description:
-        "the gateway's EXPOSURE_BUFFER_MAX; the default (its largest) keeps a burst in memory, " +
-        'the product default 10000 makes a larger burst spill to Redis',
+      kind: 'int', default: '1000000', min: 1, max: 1_000_000,
+      description: "the gateway's EXPOSURE_BUFFER_MAX; the default (its largest) keeps a burst in memory, the product default 10000 makes a larger burst spill to Redis",
     },
     rate: { kind: 'int', default: '10000', min: 1, description: 'events per second of the paced phase' },
     modes: {
-      kind: 'words',
-      default: MODES.join(','),
-      choices: MODES,
+      kind: 'words', default: MODES.join(','), choices: MODES,
       description: 'burst (offline drain, as fast as record() is called), paced (live at --rate), direct (no gateway)',
     },
   },
-  columns: [
-    { key: 'mode' },
-    { key: 'batchMessages', label: 'batch msgs' },
-    { key: 'batchMs', label: 'batch ms' },
-    { key: 'eventsPerSec', label: 'events/s' },
-    { key: 'recordsPerSec', label: 'record()/s' },
-    { key: 'cpuUsPerEvent', label: 'CPU µs/event', digits: 1 },
-    { key: 'publisherCpuPct', label: 'proc CPU %' },
-    { key: 'emulatorCpuPct', label: 'emulator CPU %' },
-    { key: 'otherCpuPct', label: 'others CPU %' },
-    { key: 'peakPending', label: 'peak pending' },
-    { key: 'spilled' },
-    { key: 'p50Ms', label: 'p50 ms', digits: 1 },
-    { key: 'p99Ms', label: 'p99 ms', digits: 1 },
-    { key: 'delivered' },
-    { key: 'exactlyOnce', label: 'once' },
-  ],
+  columns: columns(
+    'mode', ['batchMessages', 'batch msgs'], ['batchMs', 'batch ms'], ['eventsPerSec', 'events/s'],
+    ['recordsPerSec', 'record()/s'], ['cpuUsPerEvent', 'CPU µs/event', 1], ['publisherCpuPct', 'proc CPU %'],
+    ['emulatorCpuPct', 'emulator CPU %'], ['otherCpuPct', 'others CPU %'], ['peakPending', 'peak pending'], 'spilled',
+    ['p50Ms', 'p50 ms', 1], ['p99Ms', 'p99 ms', 1], 'delivered', ['exactlyOnce', 'once'],
+  ),
   run,
 };
 
 async function run(ctx: ScenarioContext): Promise<Row[]> {
   const { flags, signal, progress } = ctx;
   const modes = flags.words('modes') as Mode[];
-  const settings: Setting[] = flags
-    .ints('batch-messages')
-    .flatMap((batchMessages) => flags.ints('batch-ms').map((batchMs) => ({ batchMessages, batchMs })));
+  const settings = flags.ints('batch-messages').flatMap((batchMessages) => flags.ints('batch-ms').map((batchMs) => ({ batchMessages, batchMs })));
   const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-  const rig = await startRig(signal, progress);
+  const rig = await Rig.start(signal, progress);
   try {
-    ctx.parameter('pubsubEmulator', rig.pubsub.kind);
-    const emulatorPids = rig.pubsub.kind === 'google' ? findPids(`--port=${rig.pubsub.emulatorHost.split(':').pop()}`) : [];
-    const rigPids = emulatorPids.length > 0 ? [process.pid, rig.ingest.pid, rig.redis.process.pid as number, ...emulatorPids] : [];
-    const env: PhaseEnv = { rig, events: flags.int('events'), rate: flags.int('rate'), emulatorPids, rigPids, signal, progress };
+    const { emulator, client } = await rig.pubsub();
+    ctx.parameter('pubsubEmulator', emulator.kind);
+    /** A phase with its own topic and tally subscription (ack deadline 60 s), created before anything is published. */
+    const phase = async (topic: string, mode: Mode, setting: Setting, events: number, say: (line: string) => void): Promise<Phase> => {
+      await ensureSubscription(client, topic, `${topic}-tally`, 60);
+      const prefix = `${topic}-${mode}-`;
+      // Enough users that ingest gets at most PACED_POSTS_PER_SEC messages a second when paced.
+      const minUsers = mode === 'paced' ? Math.ceil(flags.int('rate') / PACED_POSTS_PER_SEC) : 1;
+      const users = Math.min(events, Math.max(minUsers, Math.ceil(events / MESSAGES_PER_USER_MAX)), RECIPIENTS_MAX);
+      const recipients: number[] = [];
+      for (let left = events; left > 0; left -= users) recipients.push(Math.min(users, left));
+      const userIds = Array.from({ length: users }, (_, i) => `${prefix}${i}`);
+      return { rig, events, rate: flags.int('rate'), setting, userIds, recipients, prefix, subscription: `${topic}-tally`, signal, progress: say };
+    };
+    const done = async (topic: string) => {
+      await client.subscription(`${topic}-tally`).delete();
+      await client.topic(topic).delete();
+    };
 
-    const warmUp = { ...env, events: Math.min(env.events, WARM_UP_EVENTS_MAX), progress: (line: string) => progress(`warm-up ${line}`) };
-    const warmUpTopic = await createTopic(rig, `bench-${runTag}-warm-up`);
-    await runDirect(warmUp, warmUpTopic, `${warmUpTopic}-tally`, settings[0], `${runTag}-warm-up`);
-    await deleteTopic(rig, warmUpTopic);
+    const warmTopic = `bench-${runTag}-warm-up`;
+    const warmEvents = Math.min(flags.int('events'), WARM_UP_EVENTS_MAX);
+    await runDirect(await phase(warmTopic, 'direct', settings[0], warmEvents, (line) => progress(`warm-up ${line}`)), warmTopic);
+    await done(warmTopic);
 
     const rows: Row[] = [];
     for (const setting of settings) {
-      const label = `batch ${setting.batchMessages} msgs / ${setting.batchMs} ms`;
       const tag = `${runTag}-${setting.batchMessages}-${setting.batchMs}`;
-      const say = (line: string) => progress(`${label}: ${line}`);
-      const phaseEnv = { ...env, progress: say };
+      const say = (line: string) => progress(`batch ${setting.batchMessages} msgs / ${setting.batchMs} ms: ${line}`);
       const gatewayModes = modes.filter((m) => m !== 'direct');
       if (gatewayModes.length > 0) {
-        const topic = await createTopic(rig, `bench-${tag}`);
+        const topic = `bench-${tag}`;
+        await ensureSubscription(client, topic, `${topic}-tally`, 60);
         const gateway = await rig.startGateway({
           EXPOSURE_TOPIC: topic,
           EXPOSURE_BATCH_MAX_MESSAGES: String(setting.batchMessages),
@@ -108,22 +131,21 @@ async function run(ctx: ScenarioContext): Promise<Row[]> {
         });
         try {
           for (const mode of gatewayModes) {
-            const phase = mode === 'burst' ? runBurst : runPaced;
-            const row = await phase(phaseEnv, gateway, `${topic}-tally`, setting, tag);
-            say(`${mode}: ${summarize(row)}`);
+            const row = await runGateway(await phase(topic, mode, setting, flags.int('events'), say), mode, gateway);
+            say(`${mode}: ${summarize(exposurePublisher.columns, row)}`);
             rows.push(row);
           }
         } finally {
           await gateway.stop();
         }
-        await deleteTopic(rig, topic);
+        await done(topic);
       }
       if (modes.includes('direct')) {
-        const topic = await createTopic(rig, `bench-${tag}-direct`);
-        const row = await runDirect(phaseEnv, topic, `${topic}-tally`, setting, tag);
-        say(`direct: ${summarize(row)}`);
+        const topic = `bench-${tag}-direct`;
+        const row = await runDirect(await phase(topic, 'direct', setting, flags.int('events'), say), topic);
+        say(`direct: ${summarize(exposurePublisher.columns, row)}`);
         rows.push(row);
-        await deleteTopic(rig, topic);
+        await done(topic);
       }
     }
     return rows;
@@ -132,22 +154,108 @@ async function run(ctx: ScenarioContext): Promise<Row[]> {
   }
 }
 
-/** A topic with its tally subscription, created before anything is published to it. */
-async function createTopic(rig: Rig, name: string): Promise<string> {
-  await ensureSubscription(rig.client, name, `${name}-tally`, ACK_DEADLINE_SECONDS);
-  return name;
+/**
+ * burst: load the inboxes, then connect (the drain is the load); paced: connect, then send at the
+ * rate. Sample the gateway until every event is published, then until every client has its messages.
+ */
+async function runGateway(phase: Phase, mode: 'burst' | 'paced', gateway: AppProcess): Promise<Row> {
+  const { rig, userIds, signal, progress } = phase;
+  if (mode === 'burst') {
+    progress(`burst: loading ${phase.events} exposures' worth of messages into ${userIds.length} offline inboxes`);
+    await sendMessages(phase, PRELOAD_CONCURRENCY, () => 0);
+  }
+  const fleet = await Fleet.start(rig, 1);
+  try {
+    const open = { herald: true, urls: [`${gateway.url.replace(/^http/, 'ws')}/ws`], credentials: await rig.userTokens(userIds), ack: false };
+    if (mode === 'paced') await fleet.connect(open, signal);
+    const baseline = await sampleGateway(gateway.adminUrl);
+    const window = cpuWindow(rig.cpuGroups({ gateway: [gateway.pid], clients: fleet.pids, ingest: [(await rig.ingest()).pid] }));
+    const watching = untilExposuresPublished(gateway.adminUrl, baseline.taken + phase.events, {
+      stallMs: 30_000,
+      intervalMs: 100,
+      signal,
+      report: progress,
+      check: async () => {
+        const stats = await fleet.stats();
+        if (stats.closed > 0 || stats.unexpected > 0) throw new Error(`a client was closed or got an unexpected frame: ${stats.lastError ?? ''}`);
+      },
+    });
+    watching.catch(() => undefined); // awaited below; a failed drive must not leave it unobserved
+    progress(mode === 'burst' ? `burst: ${userIds.length} users connect; the gateway drains and publishes` : `paced: ${phase.events} events at ${phase.rate}/s through ingest to ${userIds.length} connected users`);
+    if (mode === 'burst') await fleet.open(open);
+    else {
+      // Message j goes when its first event is due at `rate` events per second.
+      const dueMs: number[] = [];
+      for (let j = 0, due = 0; j < phase.recipients.length; due += phase.recipients[j++]) dueMs.push((due / phase.rate) * 1000);
+      const started = performance.now();
+      await sendMessages(phase, PACED_MAX_IN_FLIGHT, (j) => dueMs[j] - (performance.now() - started));
+    }
+    const watched = await watching;
+    if (watched.stalled) throw new Error(`the gateway stalled at ${watched.last.taken - baseline.taken}/${phase.events} exposures published`);
+    const cpu = window.stop();
+    await fleet.untilReceived(phase.events, { stallMs: 30_000, signal });
+    const measured = { cpuSeconds: watched.last.cpuSeconds - baseline.cpuSeconds, cpu, peakPending: watched.peakPending, spilled: watched.last.spilled - baseline.spilled };
+    return toRow(mode, phase, await tally(phase), measured, watched.wallMs);
+  } finally {
+    await fleet.close();
+  }
 }
 
-/** Free the emulator's memory of a finished topic. */
-async function deleteTopic(rig: Rig, name: string): Promise<void> {
-  await rig.client.subscription(`${name}-tally`).delete();
-  await rig.client.topic(name).delete();
+async function runDirect(phase: Phase, topicName: string): Promise<Row> {
+  const { rig, userIds, signal } = phase;
+  const sessions = userIds.map(() => randomUUID());
+  const topic = (await rig.pubsub()).client.topic(topicName, { batching: { maxMessages: phase.setting.batchMessages, maxMilliseconds: phase.setting.batchMs } });
+  phase.progress(`direct: the bench publishes ${phase.events} events itself`);
+  const cpuBefore = process.cpuUsage();
+  const window = cpuWindow(rig.cpuGroups({}));
+  const started = performance.now();
+  const publishes: Array<Promise<string>> = [];
+  for (let i = 0; i < phase.events; i++) {
+    // Yield to the event loop now and then, as the gateway does between pushes.
+    if (i > 0 && i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    signal.throwIfAborted();
+    publishes.push(topic.publishMessage({ data: exposureEvent(userIds[i % userIds.length], sessions[i % userIds.length], 'bench-direct') }));
+  }
+  const failed = (await Promise.allSettled(publishes)).filter((r) => r.status === 'rejected').length;
+  const wallMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const spent = window.stop();
+  if (failed > 0) phase.progress(`direct: ${failed} publishes failed`);
+  await topic.flush();
+  return toRow('direct', phase, await tally(phase), { cpuSeconds: (cpu.user + cpu.system) / 1e6, cpu: spent, peakPending: null, spilled: null }, wallMs);
 }
 
-function summarize(row: Row): string {
-  const n = (key: string, digits = 0) => (typeof row[key] === 'number' ? (row[key] as number).toFixed(digits) : '-');
-  return (
-    `${n('eventsPerSec')} events/s, ${n('cpuUsPerEvent', 1)} µs CPU/event, peak pending ${n('peakPending')}, ` +
-    `p50 ${n('p50Ms', 1)} ms, p99 ${n('p99Ms', 1)} ms, ${n('delivered')}/${n('events')} delivered${row.exactlyOnce ? ' once' : ' (NOT exactly once)'}`
-  );
+/** Each message of the phase through ingest, `concurrency` at once, message j after `waitMs(j)`. */
+async function sendMessages(phase: Phase, concurrency: number, waitMs: (j: number) => number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < phase.recipients.length) {
+      const j = next++;
+      const wait = waitMs(j);
+      if (wait > 1) await sleep(wait, phase.signal);
+      phase.signal.throwIfAborted();
+      await phase.rig.postMessage({ userIds: phase.userIds.slice(0, phase.recipients[j]), payload: { text: 'bench message', n: j } });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+function tally(phase: Phase): Promise<Tally> {
+  const { prefix: userPrefix, events: expected, signal, progress } = phase;
+  return phase.rig.pubsub().then(({ client }) => tallyExposures(client, phase.subscription, { userPrefix, expected, signal, progress }));
+}
+
+function toRow(mode: Mode, phase: Phase, tally: Tally, measured: Measured, wallMs: number): Row {
+  const seconds = (fromUs: number, toUs: number) => Math.max(toUs - fromUs, 1) / 1e6;
+  const pct = (cpuSeconds: number | undefined) => (cpuSeconds === undefined ? null : (cpuSeconds / (wallMs / 1000)) * 100);
+  return {
+    mode, batchMessages: phase.setting.batchMessages, batchMs: phase.setting.batchMs, events: phase.events,
+    eventsPerSec: tally.delivered > 0 ? tally.delivered / seconds(tally.firstRecordedUs, tally.lastPublishedUs) : 0,
+    recordsPerSec: tally.delivered > 0 ? tally.delivered / seconds(tally.firstRecordedUs, tally.lastRecordedUs) : 0,
+    cpuUsPerEvent: (measured.cpuSeconds * 1e6) / phase.events, publisherCpuPct: pct(measured.cpuSeconds),
+    emulatorCpuPct: pct(measured.cpu.groups.emulator), otherCpuPct: pct(othersSeconds(measured.cpu)),
+    peakPending: measured.peakPending, spilled: measured.spilled, p50Ms: tally.latency.p50Ms, p99Ms: tally.latency.p99Ms,
+    maxMs: tally.latency.maxMs, delivered: tally.delivered, duplicates: tally.duplicates, redeliveries: tally.redeliveries,
+    strays: tally.strays, exactlyOnce: tally.delivered === phase.events && tally.duplicates === 0,
+  };
 }

@@ -1,0 +1,150 @@
+/**
+ * The one client fleet: client processes (workers/clients.ts) holding the bench's WebSockets,
+ * spread so that no process comes near the 20,000 open files it may hold and no source address
+ * (127.0.0.2, 127.0.0.3, …) holds more connections to a gateway than it allows from one address
+ * (WS_MAX_CONNECTIONS_PER_IP). Connection i goes to server i mod G and to process i mod P, so
+ * every process spans every server and address.
+ */
+import type { Histogram } from 'hdr-histogram-js';
+import { newHistogram } from './report';
+import type { Rig, Worker } from './rig';
+import { watch, type Poll } from './watch';
+import type { ClientStats, ClientsRequest, OpenRequest } from './workers/clients';
+
+/** Connections one source address makes to one server; the gateway's default limit is 1000. */
+export const PER_ADDRESS = 500;
+/** Sockets one client process holds at most (each is an open file; the hard limit is 20,000). */
+export const MAX_SOCKETS_PER_CLIENT = 15_000;
+/** Without a choice, a client process per this many connections (and at least two). */
+const SOCKETS_PER_CLIENT_DEFAULT = 10_000;
+/** Handshakes in flight per client process: enough to keep a gateway busy, not enough to flood its accept queue. */
+const HANDSHAKES_PER_CLIENT = 256;
+
+/** Client processes for `connections`: `requested` when set (0 = choose), never too few. */
+export function clientsFor(connections: number, requested = 0): number {
+  const needed = Math.ceil(connections / MAX_SOCKETS_PER_CLIENT);
+  return requested > 0 ? Math.max(requested, needed) : Math.max(2, Math.ceil(connections / SOCKETS_PER_CLIENT_DEFAULT));
+}
+
+/**
+ * The k-th client address: 127.0.0.2 onwards (127.0.0.1 is the servers'), never ending in .0 or
+ * .255. All of 127.0.0.0/8 is loopback on Linux: no setup needed.
+ */
+export function loopbackAddress(k: number): string {
+  const m = k + 1;
+  const block = Math.floor(m / 254);
+  if (block > 0xffff) throw new Error(`no loopback address number ${k}`);
+  return `127.${block >> 8}.${block & 0xff}.${(m % 254) + 1}`;
+}
+
+/** Connection i goes to server i mod G and, within that server, round-robin over the addresses: [server, address] each. */
+export function planConnections(connections: number, servers: number, perAddress = PER_ADDRESS) {
+  const addressCount = Math.max(1, Math.ceil(Math.ceil(connections / servers) / perAddress));
+  const perServer = Array.from({ length: servers }, () => 0);
+  const plan: Array<[number, number]> = [];
+  for (let i = 0; i < connections; i++) plan.push([i % servers, perServer[i % servers]++ % addressCount]);
+  return { addresses: Array.from({ length: addressCount }, (_, k) => loopbackAddress(k)), connections: plan, perServer };
+}
+
+/** Every process's stats together, `closed` of all codes; with `full` the merged histogram (destroy it) and latencies by sequence. */
+export type FleetStats = Omit<ClientStats, 'histogram' | 'perSeq'> & { closed: number; histogram?: Histogram; perSeq?: Map<number, number[]> };
+
+/** ws:// URL of each server; credentials: Herald, a token per connection; the baseline, a user id. */
+export type OpenOptions = { herald: boolean; urls: string[]; credentials: readonly string[]; ack: boolean; keepPerSeq?: boolean };
+
+export class Fleet {
+  private constructor(private readonly workers: readonly Worker[]) {}
+
+  /** Start `count` client processes (the rig stops them). */
+  static async start(rig: Rig, count: number): Promise<Fleet> {
+    const workers = Array.from({ length: count }, (_, i) => rig.fork('clients', `client process ${i + 1}/${count}`));
+    await Promise.all(workers.map((w) => w.request({ type: 'reset' } satisfies ClientsRequest, 30_000)));
+    return new Fleet(workers);
+  }
+
+  get pids(): number[] {
+    return this.workers.map((w) => w.pid);
+  }
+
+  /** Hand out the connections and open them; resolves when every one is open or given up. */
+  async open(opts: OpenOptions): Promise<void> {
+    const plan = planConnections(opts.credentials.length, opts.urls.length);
+    const shares = this.workers.map(() => [] as Array<[number, number, string]>);
+    plan.connections.forEach(([server, address], i) => shares[i % shares.length].push([server, address, opts.credentials[i]]));
+    const biggest = Math.max(...shares.map((s) => s.length));
+    if (biggest > MAX_SOCKETS_PER_CLIENT) throw new Error(`${biggest} sockets for one client process is too many (at most ${MAX_SOCKETS_PER_CLIENT})`);
+    await Promise.all(
+      this.workers.map((w, k) => {
+        const { herald, urls, ack, keepPerSeq = false } = opts;
+        const request: OpenRequest = { type: 'open', herald, urls, ack, keepPerSeq, addresses: plan.addresses, connections: shares[k], concurrency: HANDSHAKES_PER_CLIENT };
+        return w.request(request, 600_000);
+      }),
+    );
+  }
+
+  /** Open every connection and wait for every welcome; throws if any was given up or closed. */
+  async connect(opts: OpenOptions, signal: AbortSignal): Promise<FleetStats> {
+    await this.open(opts);
+    const total = opts.credentials.length;
+    const { stats } = await this.until((s) => ({ done: s.welcomed >= total, progress: s.welcomed, line: '' }), { stallMs: 30_000, signal });
+    if (stats.welcomed < total) {
+      throw new Error(`${stats.welcomed}/${total} clients welcomed (${stats.failed} given up, ${stats.closed} closed); last error: ${stats.lastError}`);
+    }
+    return stats;
+  }
+
+  /** Poll the stats (with `atLeast`) until `check` says done or its progress stalls: the last stats, whether it stalled, when. */
+  async until(
+    check: (stats: FleetStats) => Poll | Promise<Poll>,
+    opts: { stallMs: number; signal: AbortSignal; report?(line: string): void; atLeast?: number; intervalMs?: number },
+  ): Promise<{ stats: FleetStats; stalled: boolean; at: number }> {
+    let stats = await this.stats(opts.atLeast);
+    const { stalled, at } = await watch(async () => check((stats = await this.stats(opts.atLeast))), { intervalMs: 100, ...opts });
+    return { stats, stalled, at };
+  }
+
+  /** Counts of every process together; `withAtLeast` counts connections with `atLeast` messages. */
+  async stats(atLeast = 1, full = false): Promise<FleetStats> {
+    const all = await Promise.all(this.workers.map((w) => w.request<ClientStats>({ type: 'stats', atLeast, full } satisfies ClientsRequest)));
+    const sum = (key: keyof ClientStats) => all.reduce((total, s) => total + (s[key] as number), 0);
+    const times = (key: keyof ClientStats, pick: (...n: number[]) => number) => {
+      const known = all.map((s) => s[key] as number | null).filter((v): v is number => v !== null);
+      return known.length > 0 ? pick(...known) : null;
+    };
+    const closedByCode: Record<string, number> = {};
+    for (const s of all) for (const [code, n] of Object.entries(s.closedByCode)) closedByCode[code] = (closedByCode[code] ?? 0) + n;
+    const perSeq = new Map<number, number[]>();
+    for (const [seq, latencies] of all.flatMap((s) => Object.entries(s.perSeq ?? {}))) perSeq.set(Number(seq), [...(perSeq.get(Number(seq)) ?? []), ...latencies]);
+    const counts = ['assigned', 'open', 'welcomed', 'messages', 'withAtLeast', 'outOfOrder', 'ackedIds', 'ackFrames', 'refused', 'retried', 'failed', 'unexpected', 'cpuSeconds', 'rssBytes'] as const;
+    return {
+      ...(Object.fromEntries(counts.map((key) => [key, sum(key)])) as Record<(typeof counts)[number], number>),
+      closedByCode,
+      closed: Object.values(closedByCode).reduce((n, k) => n + k, 0),
+      lastError: all.find((s) => s.lastError !== null)?.lastError ?? null,
+      firstAttemptAt: times('firstAttemptAt', Math.min),
+      lastOpenAt: times('lastOpenAt', Math.max),
+      lastWelcomeAt: times('lastWelcomeAt', Math.max),
+      firstMessageAt: times('firstMessageAt', Math.min),
+      lastMessageAt: times('lastMessageAt', Math.max),
+      histogram: full ? newHistogram(all.flatMap((s) => (s.histogram ? [s.histogram] : []))) : undefined,
+      perSeq: full ? perSeq : undefined,
+    };
+  }
+
+  /** Forget what was received so far. */
+  async reset(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.request({ type: 'reset' } satisfies ClientsRequest)));
+  }
+
+  /** Wait until `expected` messages arrived since the last reset, or the count stalls for `stallMs` (the rest is lost). */
+  async untilReceived(expected: number, opts: { stallMs: number; signal: AbortSignal; report?(line: string): void }): Promise<FleetStats> {
+    const line = (s: FleetStats) => `clients: ${s.messages}/${expected} received`;
+    return (await this.until((s) => ({ done: s.messages >= expected, progress: s.messages, line: line(s) }), opts)).stats;
+  }
+
+  /** Cut every socket off and stop the processes. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.request({ type: 'close' } satisfies ClientsRequest, 5000)));
+    await Promise.allSettled(this.workers.map((w) => w.stop()));
+  }
+}

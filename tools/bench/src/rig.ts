@@ -1,0 +1,232 @@
+/**
+ * The one rig every scenario runs on, on loopback only, built on the shared launcher of
+ * @herald/testing: a private redis-server, a private Pub/Sub emulator (Google's where installed)
+ * and ingest started on first use, gateways, exposure-consumers and the raw `ws` baseline started
+ * on demand, and the bench's worker processes (workers/protocol.ts). Every app runs with the node
+ * flags its image sets (`ENV NODE_OPTIONS` in apps/<app>/Dockerfile), so the figures are those of
+ * what ships, plus HERALD_BENCH_APP_ENV / HERALD_BENCH_APP_NODE_FLAGS. Everything it started is
+ * stopped by `stop()`, latest first, each step even if another fails.
+ */
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { PubSub } from '@google-cloud/pubsub';
+import { createPubSub } from '@herald/pubsub';
+import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
+import {
+  REPO_ROOT,
+  signToken,
+  startApp as startAppProcess,
+  startPubSub,
+  startRedisServer,
+  stopProcess,
+  type AppName,
+  type AppProcess,
+  type RedisServer,
+  type RunningPubSub,
+} from '@herald/testing';
+import { Scope } from '@herald/types';
+import { findPids, processTree, withCommand } from './procs';
+import type { Answer } from './workers/protocol';
+
+export type { AppProcess };
+
+/** Node flags an app runs with in production: the NODE_OPTIONS its image sets. */
+export function productionNodeFlags(name: AppName): string[] {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'apps', name, 'Dockerfile'), 'utf8');
+  const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(dockerfile);
+  return (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
+}
+
+/** Extra node flags for every app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (docs/BENCHMARKS.md, "Profiling"). */
+export const APP_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_APP_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+
+/** Config for every app as `NAME=value` words; wins over the scenario's own settings. */
+export const APP_ENV_OVERRIDES: Record<string, string> = parseOverrides(process.env.HERALD_BENCH_APP_ENV ?? '');
+
+export function parseOverrides(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const eq = word.indexOf('=');
+    if (eq <= 0) throw new Error(`HERALD_BENCH_APP_ENV: "${word}" is not NAME=value`);
+    env[word.slice(0, eq)] = word.slice(eq + 1);
+  }
+  return env;
+}
+
+/**
+ * Gateway settings the scenarios with thousands of clients change from the product defaults:
+ * connecting 20k clients at the default 2000 upgrades/s would spend the round in 503-and-retry.
+ */
+export const FAST_ACCEPT: Readonly<Record<string, string>> = Object.freeze({ WS_ACCEPT_RATE: '1000000' });
+
+/** A worker process (workers/*.ts) driven over IPC; `request` rejects with its error, its exit, or after `timeoutMs`. */
+export interface Worker {
+  pid: number;
+  request<T = unknown>(body: unknown, timeoutMs?: number): Promise<T>;
+  stop(): Promise<unknown>;
+}
+
+export class Rig {
+  private readonly steps: Array<() => Promise<unknown>> = [];
+  private stopping?: Promise<void>;
+  private running?: RunningPubSub;
+  private pubsubStarted?: Promise<{ emulator: RunningPubSub; client: PubSub }>;
+  private ingestStarted?: Promise<AppProcess>;
+  private readonly secret = `bench-${randomBytes(24).toString('hex')}`;
+  /** The rig's redis-server, and a commands connection of the bench's own (Herald's scripts, auto-pipelined). */
+  redis!: RedisServer;
+  commands!: HeraldRedis;
+  private producerToken = '';
+
+  private constructor(
+    /** The run's signal (Ctrl-C). */
+    readonly signal: AbortSignal,
+    private readonly progress: (line: string) => void,
+  ) {}
+
+  static async start(signal: AbortSignal, progress: (line: string) => void): Promise<Rig> {
+    const rig = new Rig(signal, progress);
+    try {
+      rig.redis = rig.own(await startRedisServer(), (r) => r.stop());
+      progress(`redis-server on ${rig.redis.url}`);
+      rig.commands = rig.own(createRedis({ REDIS_URL: rig.redis.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'bench'), closeRedis);
+      rig.producerToken = await signToken('bench-producer', { secret: rig.secret, scope: Scope.MESSAGES_WRITE });
+      return rig;
+    } catch (err) {
+      await rig.stop();
+      throw err;
+    }
+  }
+
+  /** Remember how to stop `thing`: `stop()` stops everything, latest first, each step even if another fails. */
+  own<T>(thing: T, stopIt: (t: T) => Promise<unknown>): T {
+    this.steps.push(() => stopIt(thing));
+    return thing;
+  }
+
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      const failures: unknown[] = [];
+      for (const step of this.steps.reverse()) await step().catch((err: unknown) => failures.push(err));
+      if (failures.length > 0) this.progress(`stopping the rig: ${failures.map(String).join('; ')}`);
+    })());
+  }
+
+  /** The emulator and a Pub/Sub client of the bench's own on it, started on first use. */
+  pubsub(): Promise<{ emulator: RunningPubSub; client: PubSub }> {
+    return (this.pubsubStarted ??= startPubSub().then((emulator) => {
+      this.running = this.own(emulator, (p) => p.stop());
+      this.progress(`${emulator.kind} Pub/Sub emulator on ${emulator.emulatorHost}`);
+      const client = this.own(createPubSub({ PUBSUB_PROJECT_ID: emulator.projectId, PUBSUB_EMULATOR_HOST: emulator.emulatorHost }), (c) => c.close());
+      return { emulator, client };
+    }));
+  }
+
+  /** Which emulator runs, once one was started. */
+  get emulatorKind(): RunningPubSub['kind'] | undefined {
+    return this.running?.kind;
+  }
+
+  /** The ingest process, started on first use. */
+  ingest(): Promise<AppProcess> {
+    return (this.ingestStarted ??= this.startApp('ingest', {}));
+  }
+
+  async startApp(name: AppName, env: Record<string, string>): Promise<AppProcess> {
+    this.signal.throwIfAborted();
+    const common = { METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: 'warn', REDIS_URL: this.redis.url, AUTH_JWT_SECRET: this.secret };
+    const appEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...common, ...env, ...APP_ENV_OVERRIDES, HOST: '127.0.0.1' };
+    const nodeFlags = [...productionNodeFlags(name), ...APP_NODE_FLAGS];
+    return this.own(await startAppProcess({ name, env: appEnv, nodeFlags, signal: this.signal }), (app) => app.stop());
+  }
+
+  /** A gateway publishing exposures to the emulator, with `env` on top. */
+  async startGateway(env: Record<string, string>): Promise<AppProcess> {
+    const { emulator } = await this.pubsub();
+    return this.startApp('gateway', { PUBSUB_EMULATOR_HOST: emulator.emulatorHost, PUBSUB_PROJECT_ID: emulator.projectId, ...env });
+  }
+
+  async startBaseline(): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown> }> {
+    const server = this.fork('baseline-server', 'baseline server');
+    const port = await server.request<number>({ type: 'listen', redisUrl: this.redis.url });
+    return { pid: server.pid, wsUrl: `ws://127.0.0.1:${port}`, stop: () => server.stop() };
+  }
+
+  /** Fork workers/<file>.ts. */
+  fork(file: string, name: string): Worker {
+    return this.own(forkWorker(join(__dirname, 'workers', `${file}.ts`), name), (w) => w.stop());
+  }
+
+  /** The emulator's processes: Google's JVM found by its port argument, Herald's (--port=0) among the bench's children. */
+  emulatorPids(): number[] {
+    if (!this.running) return [];
+    if (this.running.kind === 'google') return findPids(`--port=${this.running.emulatorHost.split(':').pop()}`);
+    return withCommand(processTree([process.pid]), 'pubsub-emulator');
+  }
+
+  /** One token per user, signed in chunks (signing is CPU-bound; this bounds the promises in memory). */
+  async userTokens(userIds: readonly string[]): Promise<string[]> {
+    const tokens: string[] = [];
+    for (let start = 0; start < userIds.length; start += 5000) {
+      this.signal.throwIfAborted();
+      tokens.push(...(await Promise.all(userIds.slice(start, start + 5000).map((id) => signToken(id, { secret: this.secret })))));
+    }
+    return tokens;
+  }
+
+  /** `groups` plus the rig's processes (redis, emulator, the bench itself), for a cpuWindow. */
+  cpuGroups(groups: Record<string, number[]>): Record<string, number[]> {
+    return { ...groups, redis: [this.redis.process.pid as number], emulator: this.emulatorPids(), bench: [process.pid] };
+  }
+
+  /** POST /v1/messages to ingest (started on first use) as a producer would; throws unless ingest answers 202. */
+  async postMessage(body: object): Promise<void> {
+    const res = await fetch(`${(await this.ingest()).url}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.producerToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 202) throw new Error(`POST /v1/messages answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    await res.arrayBuffer();
+  }
+}
+
+/** Fork `file` (which calls `serveRequests`) as `node --import tsx <file>`, its last output lines kept to explain a failure. */
+function forkWorker(file: string, name: string): Worker {
+  const child = fork(file, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: 'pipe' });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const recent: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => recent.push(line) > 20 && recent.shift());
+  const failure = (what: string) => new Error(`${name} ${what}; its last output:\n${recent.join('\n')}`);
+  const pending = new Map<number, (answer: Answer | Error) => void>();
+  let nextId = 1;
+  child.on('message', (answer: Answer) => pending.get(answer.id)?.(answer));
+  child.once('exit', (code, sig) => {
+    process.removeListener('exit', killOnExit);
+    for (const settle of pending.values()) settle(failure(`exited (${sig ?? `code ${code}`})`));
+  });
+  return {
+    pid: child.pid as number,
+    request<T>(body: unknown, timeoutMs = 120_000): Promise<T> {
+      if (child.exitCode !== null || child.signalCode !== null || !child.connected) return Promise.reject(failure('is not running'));
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        const settle = (answer: Answer | Error) => {
+          clearTimeout(timer);
+          pending.delete(id);
+          if (answer instanceof Error) reject(answer);
+          else if (answer.ok) resolve(answer.body as T);
+          else reject(new Error(`${name}: ${answer.error}`));
+        };
+        const timer = setTimeout(() => settle(new Error(`${name} did not answer within ${timeoutMs} ms`)), timeoutMs);
+        pending.set(id, settle);
+        child.send({ id, body });
+      });
+    },
+    stop: () => stopProcess(child, 5000),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Reads the exposure events of one phase back from a subscription created before they were
+ * published, and checks them: every eventId exactly once. It also yields the timing the events
+ * carry: `deliveredAt` is stamped by the gateway in ExposurePublisher.record(), `publishTime` by
+ * Pub/Sub when it accepted the publish, so `publishTime - deliveredAt` is the publish latency
+ * (record() to Pub/Sub ack) of every single event, measured without touching the gateway.
+ */
+import type { Message, PubSub } from '@google-cloud/pubsub';
+import type { ExposureEvent } from '@herald/types';
+import { latencyOf, newHistogram } from '../../report';
+import { sleep } from '../../watch';
+
+/**
+ * Distinct eventIds of the phase; duplicates (an eventId under another Pub/Sub message id: published
+ * twice); redeliveries (the same Pub/Sub message again: the subscriber's, not a publisher fault);
+ * strays (not the phase's); the publish latency; epoch µs of the first and last record() and the
+ * last Pub/Sub accept.
+ */
+export type Tally = Awaited<ReturnType<typeof tallyExposures>>;
+
+/** After the last expected event, listen this long for duplicates; give up when nothing arrives for STALL_MS. */
+const QUIET_MS = 500;
+const STALL_MS = 15_000;
+
+/** Events whose userId starts with `userPrefix` belong to the phase. */
+export async function tallyExposures(
+  pubsub: PubSub,
+  subscriptionName: string,
+  opts: { userPrefix: string; expected: number; signal: AbortSignal; progress(line: string): void },
+) {
+  const subscription = pubsub.subscription(subscriptionName, { flowControl: { maxMessages: 5000, allowExcessMessages: false } });
+  const eventIds = new Set<string>();
+  const messageIds = new Set<string>();
+  const histogram = newHistogram();
+  const tally = { duplicates: 0, redeliveries: 0, strays: 0, firstRecordedUs: Infinity, lastRecordedUs: 0, lastPublishedUs: 0 };
+  let lastArrival = Date.now();
+  let completeAt: number | undefined;
+  let failure: Error | undefined;
+
+  subscription.on('message', (message: Message) => {
+    message.ack();
+    lastArrival = Date.now();
+    if (messageIds.has(message.id)) return void tally.redeliveries++;
+    messageIds.add(message.id);
+    let event: ExposureEvent | undefined;
+    try {
+      event = JSON.parse(message.data.toString()) as ExposureEvent;
+    } catch {
+      // not an exposure event: nothing of ours
+    }
+    if (typeof event?.userId !== 'string' || !event.userId.startsWith(opts.userPrefix)) return void tally.strays++;
+    if (eventIds.has(event.eventId)) return void tally.duplicates++;
+    eventIds.add(event.eventId);
+    const recordedUs = Date.parse(event.deliveredAt) * 1000;
+    const publishedUs = Number(message.publishTime.getFullTime() / 1000n);
+    histogram.recordValue(Math.max(0, Math.round(publishedUs - recordedUs)));
+    tally.firstRecordedUs = Math.min(tally.firstRecordedUs, recordedUs);
+    tally.lastRecordedUs = Math.max(tally.lastRecordedUs, recordedUs);
+    tally.lastPublishedUs = Math.max(tally.lastPublishedUs, publishedUs);
+    if (eventIds.size === opts.expected) completeAt = Date.now();
+  });
+  subscription.on('error', (err: Error) => (failure ??= err));
+
+  try {
+    let lastReport = Date.now();
+    for (;;) {
+      opts.signal.throwIfAborted();
+      if (failure) throw failure;
+      const now = Date.now();
+      if (completeAt !== undefined && now - Math.max(completeAt, lastArrival) >= QUIET_MS) break;
+      if (now - lastArrival >= STALL_MS) {
+        opts.progress(`subscriber: nothing new for ${STALL_MS} ms; stopping at ${eventIds.size}/${opts.expected}`);
+        break;
+      }
+      if (now - lastReport >= 2000) {
+        opts.progress(`subscriber: ${eventIds.size}/${opts.expected} events read back`);
+        lastReport = now;
+      }
+      await sleep(50);
+    }
+  } finally {
+    subscription.removeAllListeners('message');
+    await subscription.close();
+  }
+  return { ...tally, delivered: eventIds.size, latency: latencyOf(histogram) };
+}

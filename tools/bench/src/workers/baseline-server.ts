@@ -1,0 +1,67 @@
+/**
+ * The floor Herald is measured against: the least a Node process can do to push Redis messages
+ * over WebSocket with `ws`. No auth, no acks, no inbox, no exposure events. A worker process
+ * (protocol.ts): `{ type: 'listen', redisUrl }` starts it on a free loopback port and answers the port.
+ *
+ * - A client connects to `/?u=<userId>`; on a user's first socket the server SUBSCRIBEs (one
+ *   subscriber connection) to the user's channel and, once Redis confirms, sends
+ *   `{"type":"welcome"}` so the bench knows messages published from then on will arrive.
+ * - Each message on a user's channel is a ready frame, sent as it is to the user's sockets.
+ * - Each message on the broadcast channel goes to every connected socket (one Set, one string).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { BASELINE_EVERYONE, baselineChannel } from '../writes';
+import { serveRequests } from './protocol';
+
+const WELCOME = '{"type":"welcome"}';
+/** Same bound as the gateway's default WS_MAX_PAYLOAD_BYTES; clients send nothing anyway. */
+const MAX_PAYLOAD_BYTES = 16 * 1024;
+
+async function listen(redisUrl: string): Promise<number> {
+  const sub = new Redis(redisUrl, { connectionName: 'baseline:subscriber', maxRetriesPerRequest: null });
+  /** The sockets of each user's channel, and the SUBSCRIBE that makes it live. */
+  const byChannel = new Map<string, { sockets: Set<WebSocket>; subscribed: Promise<unknown> }>();
+  const everyone = new Set<WebSocket>();
+  sub.on('message', (channel: string, frame: string) => {
+    const sockets = channel === BASELINE_EVERYONE ? everyone : byChannel.get(channel)?.sockets;
+    if (sockets) for (const ws of sockets) ws.send(frame);
+  });
+  sub.on('error', (err: Error) => process.stderr.write(`baseline: redis subscriber: ${err.message}\n`));
+
+  const http = createServer((_req, res) => res.writeHead(404).end());
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: MAX_PAYLOAD_BYTES });
+  http.on('upgrade', (request, socket, head) => {
+    const userId = new URLSearchParams((request.url ?? '').split('?')[1] ?? '').get('u');
+    if (!userId) return void socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const channel = baselineChannel(userId);
+      let audience = byChannel.get(channel);
+      if (!audience) byChannel.set(channel, (audience = { sockets: new Set(), subscribed: sub.subscribe(channel) }));
+      audience.sockets.add(ws);
+      everyone.add(ws);
+      ws.on('error', () => ws.terminate());
+      ws.on('close', () => {
+        everyone.delete(ws);
+        const current = byChannel.get(channel);
+        if (!current?.sockets.delete(ws) || current.sockets.size > 0) return;
+        byChannel.delete(channel);
+        sub.unsubscribe(channel).catch((err: Error) => process.stderr.write(`baseline: unsubscribe ${channel}: ${err.message}\n`));
+      });
+      audience.subscribed.then(
+        () => ws.send(WELCOME),
+        () => ws.close(1011),
+      );
+    });
+  });
+  await sub.subscribe(BASELINE_EVERYONE);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(0, '127.0.0.1', resolve);
+  });
+  return (http.address() as AddressInfo).port;
+}
+
+serveRequests(async (request: { type: 'listen'; redisUrl: string }) => listen(request.redisUrl));

@@ -1,0 +1,54 @@
+/**
+ * What the bench writes as a producer or a gateway would: messages into Redis the way ingest
+ * writes them, the baseline server's frames and channels, and exposure events of the gateway's
+ * shape. The Redis write protocol is called in one place only (`writeMessage`).
+ */
+import { randomUUID } from 'node:crypto';
+import { deliverToUser, messageNote, storeMessage, type HeraldRedis } from '@herald/redis';
+import { INBOX_DEFAULT_CAP, type ExposureEvent, type Message, type MessageFrame } from '@herald/types';
+
+/** Deliveries issued at once; ioredis auto-pipelining sends each turn's commands together. */
+const DELIVER_CHUNK = 5000;
+
+/**
+ * One message to `userIds` as ingest writes it (send-message.ts): the body stored once, then one
+ * atomic deliver per recipient (inbox append, cap, a note to the user's gateways). Returns its id.
+ */
+export async function writeMessage(redis: HeraldRedis, userIds: readonly string[], payload: unknown, ttlMs: number): Promise<string> {
+  const now = Date.now();
+  const message: Message = { id: randomUUID(), category: null, payload, createdAt: new Date(now).toISOString(), expiresAt: now + ttlMs };
+  const note = messageNote(await storeMessage(redis, message));
+  // Each inbox as ingest keeps it: capped, alive as long as its longest message (main's deliver takes inboxTtlSeconds).
+  const inbox = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: ttlMs / 1000 };
+  for (let start = 0; start < userIds.length; start += DELIVER_CHUNK) {
+    const chunk = userIds.slice(start, start + DELIVER_CHUNK);
+    await Promise.all(chunk.map((userId) => deliverToUser(redis, userId, message.id, note, inbox)));
+  }
+  return message.id;
+}
+
+/**
+ * The baseline server's Redis channels (plain pub/sub, a prefix of their own on the shared Redis):
+ * one per connected user, and one whose messages go to every socket.
+ */
+export const baselineChannel = (userId: string): string => `baseline:u:${userId}`;
+export const BASELINE_EVERYONE = 'baseline:everyone';
+
+/** The frame Herald's gateway pushes for a message, ready for the baseline to send as it is. */
+export const baselineFrame = (payload: unknown, category: string | null = null): string =>
+  JSON.stringify({ type: 'message', id: randomUUID(), category, payload, createdAt: new Date().toISOString() } satisfies MessageFrame);
+
+/** An exposure event as the gateway's publisher makes one (`deliveredAt` stamped now), serialized. */
+export function exposureEvent(userId: string, sessionId: string, gatewayId: string): Buffer {
+  const event: ExposureEvent = {
+    eventId: randomUUID(),
+    messageId: randomUUID(),
+    userId,
+    category: null,
+    sessionId,
+    gatewayId,
+    deliveredAt: new Date().toISOString(),
+    via: 'live',
+  };
+  return Buffer.from(JSON.stringify(event));
+}

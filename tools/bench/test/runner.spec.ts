@@ -1,0 +1,147 @@
+/**
+ * The runner without processes: a scenario of our own through `runCli` (rounds, medians, the
+ * table, the result file, flags), and the pure helpers the scenarios share.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { runCli } from '../src/cli';
+import { clientsFor, loopbackAddress, MAX_SOCKETS_PER_CLIENT, planConnections } from '../src/fleet';
+import { Flags } from '../src/flags';
+import { cpuFields, othersSeconds } from '../src/procs';
+import { addRatios } from '../src/push';
+import { formatTable, medianRows, type BenchResult } from '../src/report';
+import { parseOverrides } from '../src/rig';
+import type { Row, Scenario } from '../src/scenario';
+
+/** Round r returns rate 10·r and `ok` false in round 2 only. */
+const fake: Scenario = {
+  name: 'fake',
+  description: 'a scenario of the test',
+  flags: { size: { kind: 'int', default: '3', min: 1, description: 'a number' } },
+  columns: [{ key: 'case' }, { key: 'rate', label: 'msg/s', digits: 1 }, { key: 'ok' }, { key: 'skip' }],
+  async run(ctx) {
+    ctx.progress(`round ${ctx.round} of ${ctx.rounds}`);
+    ctx.parameter('seen', ctx.flags.int('size'));
+    return [
+      { case: 'a', rate: 10 * ctx.round, ok: ctx.round !== 2, skip: null },
+      { case: 'b', rate: 1234.5, ok: true, skip: null },
+    ];
+  },
+};
+
+describe('the runner', () => {
+  let dir: string;
+  beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'herald-bench-runner-'))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function run(argv: string[]) {
+    let stdout = '';
+    let stderr = '';
+    const outcome = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), resultsDir: dir, scenarios: [fake] });
+    return { ...outcome, stdout, stderr };
+  }
+
+  it('runs every round, prints the medians as a table and writes every round to the result file', async () => {
+    const { exitCode, stdout, stderr, file } = await run(['fake', '--rounds', '3', '--size=7']);
+    expect(exitCode).toBe(0);
+    expect(stderr).toContain('[fake 3/3]');
+    expect(stderr).toContain('medians of 3 rounds');
+    expect(stdout).toBe(
+      ['case    msg/s  ok   skip', '----  -------  ---  ----', 'a        20.0  NO   -', 'b     1,234.5  yes  -', ''].join('\n'),
+    );
+    expect(file).toMatch(/fake-\d{8}T\d{6}Z\.json$/);
+    const written = JSON.parse(readFileSync(file!, 'utf8')) as BenchResult;
+    expect(written.parameters).toEqual({ size: 7, rounds: 3, seen: 7 });
+    expect(written.rounds.map((round) => round[0].rate)).toEqual([10, 20, 30]);
+    expect(written.rows[0]).toEqual({ case: 'a', rate: 20, ok: false, skip: null });
+    expect(written.machine.cores).toBeGreaterThan(0);
+  });
+
+  it('lists the scenarios without one, and refuses an unknown scenario or a bad flag with the flag named', async () => {
+    expect((await run([])).stdout).toContain('--size (default 3): a number');
+    expect((await run(['nope'])).exitCode).toBe(2);
+    const bad = await run(['fake', '--size', '0']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('--size takes whole numbers from 1');
+  });
+
+  it('takes per case the median of numbers, joins differing text, and holds a boolean only if every round did', () => {
+    const rounds = [[{ v: 1, t: 'x', b: true }], [{ v: 4, t: 'y', b: true }], [{ v: 2, t: 'x', b: false }], [{ v: 3, t: 'x', b: true }]];
+    expect(medianRows(rounds)).toEqual([{ v: 2.5, t: 'x/y', b: false }]);
+    expect(() => medianRows([[{ v: 1 }], []])).toThrow('round 2 returned 0 rows');
+  });
+
+  it('parses flags as --name value and --name=value, with defaults, lists and choices', () => {
+    const specs = {
+      n: { kind: 'int', default: '1', description: '' },
+      l: { kind: 'ints', default: '1,2', description: '' },
+      w: { kind: 'words', default: 'a', choices: ['a', 'b'], description: '' },
+    } as const;
+    const flags = Flags.parse(specs, ['--n=50_000', '--w', 'b,a']);
+    expect([flags.int('n'), flags.ints('l'), flags.words('w')]).toEqual([50_000, [1, 2], ['b', 'a']]);
+    expect(() => Flags.parse({}, ['--nope', '1'])).toThrow('unknown flag --nope');
+    expect(() => Flags.parse(specs, ['--w', 'c'])).toThrow('--w takes a, b');
+  });
+
+  it('prints numbers right-aligned with their digits and a dash for what does not apply', () => {
+    expect(formatTable([{ key: 'x', digits: 2 }], [{ x: 1 }, { x: null }])).toBe('   x\n----\n1.00\n   -\n');
+  });
+});
+
+describe('what the scenarios share', () => {
+  it('spreads connections evenly over servers, and over addresses within the per-address bound', () => {
+    const plan = planConnections(2001, 2, 500);
+    expect(plan.perServer).toEqual([1001, 1000]);
+    expect(plan.addresses).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    const perPair = new Map<string, number>();
+    for (const [server, address] of plan.connections) perPair.set(`${server}/${address}`, (perPair.get(`${server}/${address}`) ?? 0) + 1);
+    expect(Math.max(...perPair.values())).toBeLessThanOrEqual(500);
+  });
+
+  it('numbers loopback addresses from 127.0.0.2, never ending in .0 or .255, and gives no client process too many sockets', () => {
+    expect([loopbackAddress(0), loopbackAddress(252), loopbackAddress(253)]).toEqual(['127.0.0.2', '127.0.0.254', '127.0.1.1']);
+    for (let k = 0; k < 2000; k++) expect(loopbackAddress(k)).not.toMatch(/\.(0|255)$/);
+    expect([clientsFor(200), clientsFor(100_000), clientsFor(100_000, 1)]).toEqual([2, 10, Math.ceil(100_000 / MAX_SOCKETS_PER_CLIENT)]);
+  });
+
+  it("splits CPU time by role, the rest being others'", () => {
+    const spent = { wallSeconds: 2, groups: { gateways: 1.234, clients: undefined, ours: 1.5 }, machine: 3 };
+    expect(othersSeconds(spent, ['ours'])).toBe(1.5);
+    expect(othersSeconds({ ...spent, groups: { gateways: 1, clients: undefined } })).toBe(2);
+    expect(cpuFields('cpu', { ...spent, groups: { gateways: 1.234 } })).toEqual({ cpuGatewaysSeconds: 1.23, cpuOtherSeconds: 1.77 });
+  });
+
+  it("gives Herald's rows their multiple of the baseline's figure for the same case", () => {
+    const rows: Row[] = [
+      { target: 'herald', n: 1, ms: 30 },
+      { target: 'baseline', n: 1, ms: 10 },
+      { target: 'herald', n: 2, ms: 5 },
+    ];
+    addRatios(rows, { msX: 'ms' }, (herald, baseline) => herald.n === baseline.n);
+    expect(rows.map((r) => r.msX)).toEqual([3, null, null]);
+  });
+
+  it('reads HERALD_BENCH_APP_ENV as NAME=value words', () => {
+    expect(parseOverrides(' A=1  B=x=y ')).toEqual({ A: '1', B: 'x=y' });
+    expect(() => parseOverrides('oops')).toThrow('"oops" is not NAME=value');
+  });
+});
+
+/** Imports from a scenario's files into another scenario's (a scenario is a file or a folder of scenarios/). */
+function crossScenarioImports(scenariosDir: string): string[] {
+  const files = (readdirSync(scenariosDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && f !== 'index.ts');
+  const scenarioOf = (path: string) => path.split(/[/\\]/)[0].replace(/\.ts$/, '');
+  return files.flatMap((file) =>
+    [...readFileSync(join(scenariosDir, file), 'utf8').matchAll(/from '(\.[^']*)'/g)]
+      .map((m) => relative(scenariosDir, resolve(dirname(join(scenariosDir, file)), m[1])))
+      .filter((target) => !target.startsWith('..') && target !== '' && scenarioOf(target) !== scenarioOf(file))
+      .map((target) => `${file} -> ${target}`),
+  );
+}
+
+describe('the scenarios', () => {
+  it('import no other scenario: what they share lives outside scenarios/', () => {
+    expect(crossScenarioImports(join(__dirname, '..', 'src', 'scenarios'))).toEqual([]);
+  });
+});
