@@ -140,7 +140,9 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
 
   const sessionsBudgetMs = config.SHUTDOWN_TIMEOUT_MS * SESSIONS_SHARE;
   const resyncDeps = { hub, metrics, log, closeRate: config.WS_CLOSE_RATE, budgetMs: sessionsBudgetMs };
-  onSubscriberReconnect(sub, (why) => connector.accepting && resync(resyncDeps, why));
+  onSubscriberReconnect(sub, (why) => {
+    if (connector.accepting) resync(resyncDeps, why);
+  });
   const sweeps = new HubSweeps(hub, door, cooldowns, config.HEARTBEAT_INTERVAL_MS);
 
   let closing: Promise<void> | undefined;

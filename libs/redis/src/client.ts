@@ -101,14 +101,14 @@ export function createRedis(config: RedisConfig, role: RedisRole, name = 'herald
 function logErrors(client: Redis | Cluster, log: Logger): void {
   let failing = false;
   client.on('error', (err: Error) => {
-    if (failing) return log.debug({ err }, 'Redis connection error (retrying)');
+    if (failing) return log.debug({ err }, 'redis connection error (still retrying)');
     failing = true;
-    log.warn({ err }, 'Redis connection error; ioredis reconnects and retries');
+    log.warn({ err }, 'redis connection error');
   });
   client.on('ready', () => {
     if (!failing) return;
     failing = false;
-    log.info('Redis connection ready again');
+    log.info('redis connection ready again');
   });
 }
 
