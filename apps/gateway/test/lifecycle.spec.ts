@@ -5,6 +5,7 @@
  * clients reconnect and drain what was sent meanwhile; the clients already back are not cut off
  * at the resync's deadline.
  */
+import WebSocket from 'ws';
 import { createLogger } from '@herald/logger';
 import { fetchMetric, TestClient, waitFor } from '@herald/testing';
 import { CloseCode } from '@herald/types';
@@ -128,5 +129,24 @@ it('a resync closes only the sessions open when it starts: clients back at once 
   const byUser = await Promise.all(back.map(async (c) => (await c.waitForMessages(1)).map((m) => m.id)));
   expect(byUser.flat().sort()).toEqual([...ids].sort());
   await Promise.all(back.map((c) => c.close()));
+  await started.gateway.close();
+}, 30_000);
+
+it('heartbeat: cuts off a client that stops answering pings, keeps the one that answers', async () => {
+  const started = await startGateway({ HEARTBEAT_INTERVAL_MS: 200 });
+  const wsUrl = `${started.url.replace(/^http/, 'ws')}/ws`;
+  const answering = await TestClient.connect(wsUrl, await h.token(`pong-${Date.now()}`));
+  await answering.waitForFrame('welcome');
+  // A client whose socket does not answer pings (ws answers them by default).
+  const silent = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${await h.token(`silent-${Date.now()}`)}` }, autoPong: false });
+  let silentCode: number | undefined;
+  silent.on('close', (code) => (silentCode = code));
+  await new Promise((resolve, reject) => silent.once('open', resolve).once('error', reject));
+
+  // One round pings it, the next finds no pong and cuts the socket off (no close frame: 1006).
+  expect(await waitFor(() => silentCode, { what: 'the silent client cut off' })).toBe(1006);
+  expect(answering.closeCode).toBeUndefined();
+  await waitFor(() => started.gateway.hub.size === 1, { what: 'only the answering session left' });
+  await answering.close();
   await started.gateway.close();
 }, 30_000);
