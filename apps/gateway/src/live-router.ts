@@ -69,7 +69,7 @@ export class LiveRouter {
     if (this.sub.status === 'ready') return Promise.resolve();
     let onReady!: () => void;
     const ready = new Promise<void>((resolve) => this.sub.once('ready', (onReady = resolve)));
-    return withTimeout(ready, this.barrierTimeoutMs, 'the Redis subscriber getting ready').finally(() => this.sub.off('ready', onReady));
+    return withTimeout(ready, this.barrierTimeoutMs, "the Redis subscriber's connect").finally(() => this.sub.off('ready', onReady));
   }
 
   unsubscribe(userId: string): void {
@@ -91,7 +91,7 @@ export class LiveRouter {
     return withTimeout(
       Promise.all([marker, published]).then(() => undefined),
       this.barrierTimeoutMs,
-      `the barrier marker for ${userId}`,
+      `the barrier round trip for ${userId}`,
     ).finally(() => this.barriers.delete(token));
   }
 

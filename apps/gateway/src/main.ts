@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ app: 'gateway', level: config.LOG_LEVEL });
   const pubsub = createPubSub(config);
   try {
-    await withTimeout(ensureTopic(pubsub, config.EXPOSURE_TOPIC), ENSURE_TOPIC_TIMEOUT_MS, 'ensuring the exposure topic');
+    await withTimeout(ensureTopic(pubsub, config.EXPOSURE_TOPIC), ENSURE_TOPIC_TIMEOUT_MS, 'the exposure topic check');
   } catch (err) {
     logger.warn({ err, topic: config.EXPOSURE_TOPIC }, 'could not ensure the exposure topic exists; publishing anyway');
   }
