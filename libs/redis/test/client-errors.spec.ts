@@ -44,7 +44,7 @@ it('logs a lost connection once as a warning with the connection name, retries a
   expect(warnings[0].err?.message).toMatch(/ECONNREFUSED|ECONNRESET|Connection is closed/);
 
   await server.startServer();
-  await waitFor(() => lines.some((l) => l.msg === 'Redis connection ready again'), { what: 'the connection back' });
+  await waitFor(() => lines.some((l) => l.msg === 'redis connection ready again'), { what: 'the connection back' });
   expect(await client.ping()).toBe('PONG');
   expect(lines.filter((l) => l.level === WARN)).toHaveLength(1);
 }, 30_000);
