@@ -62,7 +62,7 @@ export class Hub {
    */
   setUserCategories(userId: string, categories: string[]): void {
     for (const session of this.sessionsOf(userId)) {
-      session.categoriesNoted = true;
+      session.noteCategories();
       this.setCategories(session, categories);
     }
   }

@@ -20,6 +20,7 @@ import {
   type Notification,
 } from '@herald/redis';
 import type { Logger } from '@herald/logger';
+import { withTimeout } from '@herald/http';
 import type { Hub } from './hub';
 import type { BodyStore } from './body-store';
 
@@ -66,17 +67,9 @@ export class LiveRouter {
    */
   private ready(): Promise<void> {
     if (this.sub.status === 'ready') return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.sub.off('ready', onReady);
-        reject(new Error(`the Redis subscriber was not ready within ${this.barrierTimeoutMs} ms`));
-      }, this.barrierTimeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.sub.once('ready', onReady);
-    });
+    let onReady!: () => void;
+    const ready = new Promise<void>((resolve) => this.sub.once('ready', (onReady = resolve)));
+    return withTimeout(ready, this.barrierTimeoutMs, "the Redis subscriber's connect").finally(() => this.sub.off('ready', onReady));
   }
 
   unsubscribe(userId: string): void {
@@ -93,21 +86,13 @@ export class LiveRouter {
    */
   barrier(userId: string): Promise<void> {
     const token = randomUUID();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.barriers.delete(token);
-        reject(new Error(`no barrier marker for ${userId} within ${this.barrierTimeoutMs} ms`));
-      }, this.barrierTimeoutMs);
-      this.barriers.set(token, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.commands.spublish(keys.userChannel(userId), barrierNote(token)).catch((err: unknown) => {
-        clearTimeout(timer);
-        this.barriers.delete(token);
-        reject(err);
-      });
-    });
+    const marker = new Promise<void>((resolve) => this.barriers.set(token, resolve));
+    const published = this.commands.spublish(keys.userChannel(userId), barrierNote(token));
+    return withTimeout(
+      Promise.all([marker, published]).then(() => undefined),
+      this.barrierTimeoutMs,
+      `the barrier round trip for ${userId}`,
+    ).finally(() => this.barriers.delete(token));
   }
 
   private route(channel: string, raw: Buffer): void {
@@ -170,7 +155,6 @@ export class LiveRouter {
         return;
       case 'barrier':
         this.barriers.get(note.token)?.();
-        this.barriers.delete(note.token);
         return;
       case 'message':
         this.bodies.remember(note.message);

@@ -2,7 +2,7 @@
 import { loadGatewayConfig } from '@herald/config';
 import { createLogger } from '@herald/logger';
 import { createPubSub, ensureTopic } from '@herald/pubsub';
-import { exitOnSignals } from '@herald/http';
+import { exitOnSignals, withTimeout } from '@herald/http';
 import { buildGateway } from './gateway';
 
 /** Do not hold the start-up hostage to Pub/Sub: the publisher retries on its own. */
@@ -13,10 +13,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ app: 'gateway', level: config.LOG_LEVEL });
   const pubsub = createPubSub(config);
   try {
-    await Promise.race([
-      ensureTopic(pubsub, config.EXPOSURE_TOPIC),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), ENSURE_TOPIC_TIMEOUT_MS).unref()),
-    ]);
+    await withTimeout(ensureTopic(pubsub, config.EXPOSURE_TOPIC), ENSURE_TOPIC_TIMEOUT_MS, 'the exposure topic check');
   } catch (err) {
     logger.warn({ err, topic: config.EXPOSURE_TOPIC }, 'could not ensure the exposure topic exists; publishing anyway');
   }

@@ -34,7 +34,7 @@ export interface SessionContext {
   sendBufferMaxBytes: number;
   /** Error frames before the session is closed with 4008. */
   maxFrameErrors: number;
-  /** Frames per second (counted by the gateway's sweep) before the session is closed with 4008. */
+  /** Frames per second (the hub's sweep starts each second over) before the session is closed with 4008. */
   maxFramesPerSecond: number;
   /** Ids remembered as pushed and not acknowledged (WS_MAX_UNACKED_IDS). */
   maxUnackedIds: number;
@@ -48,16 +48,16 @@ export interface SessionContext {
 
 export class Session {
   readonly id = randomUUID();
-  state: SessionState = SessionState.DRAINING;
+  private current: SessionState = SessionState.DRAINING;
   /** Cleared by each heartbeat round, set again by the pong. */
-  isAlive = true;
-  /** Frames received in the current second; reset by the gateway's sweep. */
-  framesThisSecond = 0;
+  private alive = true;
+  /** Frames received in the current second; reset by the hub's sweep (resetFrameBudget). */
+  private framesThisSecond = 0;
   private frameErrors = 0;
   /** Ack ids ignored so far (see AckTracker). */
   private ignoredAcks = 0;
   /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
-  categoriesNoted = false;
+  private noted = false;
   /** Live messages that arrived while draining, oldest first, from `pendingStart` on. */
   private pending: EncodedMessage[] | null = [];
   private pendingStart = 0;
@@ -71,16 +71,66 @@ export class Session {
     readonly userId: string,
     readonly ws: WebSocket,
     /** Token expiry, epoch ms (Infinity when the token has none). */
-    readonly expiresAt: number,
+    private readonly expiresAt: number,
     private readonly ctx: SessionContext,
   ) {
     this.exposurePart = ctx.publisher.sessionPart(userId, this.id);
     this.acks = new AckTracker(ctx.maxUnackedIds);
   }
 
+  get state(): SessionState {
+    return this.current;
+  }
+
   /** True once the server closed the session or the socket went: nothing more is pushed. */
   get closed(): boolean {
-    return this.state >= SessionState.CLOSING;
+    return this.current >= SessionState.CLOSING;
+  }
+
+  /** True once the socket is gone (closed by either side, or cut off). */
+  get gone(): boolean {
+    return this.current === SessionState.CLOSED;
+  }
+
+  /** True once a live notification has set this session's categories (newer than its snapshot). */
+  get categoriesNoted(): boolean {
+    return this.noted;
+  }
+
+  /** A live notification set this session's categories: its connect must not apply an older snapshot. */
+  noteCategories(): void {
+    this.noted = true;
+  }
+
+  /** The client answered a ping. */
+  markAlive(): void {
+    this.alive = true;
+  }
+
+  /**
+   * One heartbeat round: false when the client did not answer the previous ping (the caller cuts
+   * the socket off); otherwise ping it again and return true.
+   */
+  heartbeat(): boolean {
+    if (!this.alive) return false;
+    this.alive = false;
+    this.ws.ping();
+    return true;
+  }
+
+  /** A new second: the frame budget (WS_MAX_FRAMES_PER_SECOND) starts over. */
+  resetFrameBudget(): void {
+    this.framesThisSecond = 0;
+  }
+
+  /** True once the token has expired at `now` (epoch ms). */
+  expired(now: number): boolean {
+    return now >= this.expiresAt;
+  }
+
+  /** Cut the socket off without a close frame (it did not answer a ping or a close in time). */
+  terminate(): void {
+    this.ws.terminate();
   }
 
   sendFrame(frame: ServerFrame): void {
@@ -156,7 +206,7 @@ export class Session {
     }
     this.pending = null;
     this.acks.endDrain();
-    if (this.state === SessionState.DRAINING) this.state = SessionState.OPEN;
+    if (this.current === SessionState.DRAINING) this.current = SessionState.OPEN;
     return undefined;
   }
 
@@ -166,8 +216,8 @@ export class Session {
    * what was sent before the close frame); anything else is then ignored without an answer.
    */
   onFrame(data: RawData, isBinary: boolean): void {
-    if (this.state === SessionState.CLOSED) return;
-    const closing = this.state === SessionState.CLOSING;
+    if (this.current === SessionState.CLOSED) return;
+    const closing = this.current === SessionState.CLOSING;
     if (++this.framesThisSecond > this.ctx.maxFramesPerSecond) {
       if (!closing) this.closeForAbuse();
       return;
@@ -202,12 +252,12 @@ export class Session {
    */
   private closeSlow(): void {
     this.close(CloseCode.SLOW_CONSUMER);
-    setTimeout(() => this.ws.terminate(), SLOW_CLOSE_GRACE_MS).unref();
+    setTimeout(() => this.terminate(), SLOW_CLOSE_GRACE_MS).unref();
   }
 
   close(code: CloseCode): void {
     if (this.closed) return;
-    this.state = SessionState.CLOSING;
+    this.current = SessionState.CLOSING;
     this.pending = null;
     this.ctx.metrics.closes.inc({ code: String(code) });
     this.ws.close(code, closeReason[code]);
@@ -215,7 +265,7 @@ export class Session {
 
   /** The socket is gone (closed by either side). */
   markClosed(): void {
-    this.state = SessionState.CLOSED;
+    this.current = SessionState.CLOSED;
     this.pending = null;
   }
 }

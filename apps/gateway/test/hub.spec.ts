@@ -1,7 +1,17 @@
 import { Hub } from '../src/hub';
 import type { Session } from '../src/session';
 
-const session = (userId: string) => ({ userId }) as unknown as Session;
+/** Just what the hub touches: the user, and the note that a live change set the categories. */
+const session = (userId: string) => {
+  let noted = false;
+  return {
+    userId,
+    noteCategories: () => (noted = true),
+    get categoriesNoted() {
+      return noted;
+    },
+  } as unknown as Session;
+};
 
 describe('Hub', () => {
   it('indexes sessions by user and category and forgets them on removal', () => {
@@ -14,6 +24,7 @@ describe('Hub', () => {
     hub.setCategories(a2, ['y']);
     expect([...hub.sessionsIn('y')]).toEqual([a1, a2]);
     hub.setUserCategories('a', ['z']);
+    expect([a1, a2].map((s) => s.categoriesNoted)).toEqual([true, true]);
     expect(hub.sessionsIn('y').size).toBe(0);
     expect(hub.sessionsIn('z').size).toBe(2);
     expect(hub.remove(a1)).toBe(false);

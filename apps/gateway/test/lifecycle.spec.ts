@@ -2,10 +2,12 @@
  * Stopping and resyncing: on close() readiness turns 503 at once and sessions are closed with
  * 1012 at WS_CLOSE_RATE (faster when the shutdown budget needs it); when the Redis subscriber
  * reconnects, notifications may have been lost, so sessions are closed with 1012 and their
- * clients reconnect and drain what was sent meanwhile.
+ * clients reconnect and drain what was sent meanwhile; the clients already back are not cut off
+ * at the resync's deadline.
  */
+import WebSocket from 'ws';
 import { createLogger } from '@herald/logger';
-import { TestClient, waitFor } from '@herald/testing';
+import { fetchMetric, TestClient, waitFor } from '@herald/testing';
 import { CloseCode } from '@herald/types';
 import { buildGateway, type Gateway } from '../src/gateway';
 import { startHarness, type Harness } from './harness';
@@ -82,4 +84,69 @@ it('closes sessions with 1012 when its Redis subscriber reconnects; clients reco
   const live = await h.send([user], { live: true });
   expect((await again.waitForMessages(2)).map((m) => m.id)).toEqual([id, live]);
   await again.close();
+}, 30_000);
+
+it('a resync closes only the sessions open when it starts: clients back at once are not cut off at its deadline', async () => {
+  // The resync's budget is the sessions' share of SHUTDOWN_TIMEOUT_MS: 40 % of 2500 ms. At 20 per
+  // second the 5 sessions are closed one every 50 ms: the first clients are back while the
+  // resync is still closing the others.
+  const budgetMs = 1000;
+  const started = await startGateway({ WS_CLOSE_RATE: 20, SHUTDOWN_TIMEOUT_MS: 2500 });
+  const wsUrl = `${started.url.replace(/^http/, 'ws')}/ws`;
+  const users = Array.from({ length: 5 }, (_, i) => `resync-back-${i}-${Date.now()}`);
+  const back: TestClient[] = [];
+  const first = await Promise.all(
+    users.map(async (user) => {
+      const token = await h.token(user);
+      const client = await TestClient.connect(wsUrl, token);
+      await client.waitForFrame('welcome');
+      // Back as soon as the 1012 arrives, as a client library does.
+      client.ws.once('close', (code) => {
+        if (code === CloseCode.SERVER_RESTART) void TestClient.connect(wsUrl, token).then((again) => back.push(again));
+      });
+      return client;
+    }),
+  );
+  const before = await fetchMetric(started.gateway.adminUrl!, 'herald_gateway_resyncs_total');
+
+  await h.redis.client('KILL', 'TYPE', 'pubsub');
+  await waitFor(async () => (await fetchMetric(started.gateway.adminUrl!, 'herald_gateway_resyncs_total')) === before + 1, {
+    what: 'the resync started',
+  });
+  const resyncStarted = Date.now();
+  expect(await Promise.all(first.map((c) => c.waitForClose()))).toEqual(users.map(() => CloseCode.SERVER_RESTART));
+  await waitFor(() => back.length === users.length && back.every((c) => c.frames.some((f) => f.type === 'welcome')), {
+    what: 'every client back and welcomed',
+  });
+
+  // The condition here is the clock itself: the resync's deadline has passed (plus a margin).
+  // Before the fix the resync then cut off whatever the hub held, the sessions back included (1006).
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, resyncStarted + budgetMs + 500 - Date.now())));
+  expect(back.map((c) => c.closeCode)).toEqual(users.map(() => undefined));
+
+  // And they keep receiving messages.
+  const ids = await Promise.all(users.map((user) => h.send([user], { after: 'resync' })));
+  const byUser = await Promise.all(back.map(async (c) => (await c.waitForMessages(1)).map((m) => m.id)));
+  expect(byUser.flat().sort()).toEqual([...ids].sort());
+  await Promise.all(back.map((c) => c.close()));
+  await started.gateway.close();
+}, 30_000);
+
+it('heartbeat: cuts off a client that stops answering pings, keeps the one that answers', async () => {
+  const started = await startGateway({ HEARTBEAT_INTERVAL_MS: 200 });
+  const wsUrl = `${started.url.replace(/^http/, 'ws')}/ws`;
+  const answering = await TestClient.connect(wsUrl, await h.token(`pong-${Date.now()}`));
+  await answering.waitForFrame('welcome');
+  // A client whose socket does not answer pings (ws answers them by default).
+  const silent = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${await h.token(`silent-${Date.now()}`)}` }, autoPong: false });
+  let silentCode: number | undefined;
+  silent.on('close', (code) => (silentCode = code));
+  await new Promise((resolve, reject) => silent.once('open', resolve).once('error', reject));
+
+  // One round pings it, the next finds no pong and cuts the socket off (no close frame: 1006).
+  expect(await waitFor(() => silentCode, { what: 'the silent client cut off' })).toBe(1006);
+  expect(answering.closeCode).toBeUndefined();
+  await waitFor(() => started.gateway.hub.size === 1, { what: 'only the answering session left' });
+  await answering.close();
+  await started.gateway.close();
 }, 30_000);

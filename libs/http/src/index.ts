@@ -2,3 +2,4 @@ export * from './app';
 export * from './errors';
 export * from './auth';
 export * from './lifecycle';
+export * from './timeout';

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '@herald/config';
+import type { Logger } from '@herald/logger';
 
 /**
  * commands: auto-pipelined, the default; subscriber: pub/sub only; queue: BullMQ's (retries
@@ -101,24 +102,44 @@ function defineScripts(client: Redis | Cluster): HeraldRedis {
  * (SPUBLISH/SSUBSCRIBE), on a single node as on a Cluster, so both run the same code.
  * On a Cluster, a subscriber keeps one connection per master (ioredis `shardedSubscribers`),
  * and commands are auto-pipelined per node.
+ *
+ * With a `logger`, the connection's `error` events go to a child logger (`module: 'redis'`, the
+ * connection's name): without a listener ioredis prints every one as an unredacted "Unhandled
+ * error event" line on stderr. The first error of an outage is a warning, the retries while it
+ * lasts are debug lines, and the connection coming back is logged once.
  */
-export function createRedis(config: RedisConfig, role: RedisRole, name = 'herald'): HeraldRedis {
+export function createRedis(config: RedisConfig, role: RedisRole, name = 'herald', logger?: Logger): HeraldRedis {
+  const connectionName = `${name}:${role}`;
   const options: RedisOptions = {
-    connectionName: `${name}:${role}`,
+    connectionName,
     // A queue connection must retry forever (BullMQ requirement); commands fail fast-ish.
     maxRetriesPerRequest: role === 'commands' || role === 'log' ? 3 : null,
     enableAutoPipelining: role === 'commands',
   };
-  if (config.REDIS_CLUSTER_NODES) {
-    return defineScripts(
-      new Cluster(config.REDIS_CLUSTER_NODES, {
+  const client = config.REDIS_CLUSTER_NODES
+    ? new Cluster(config.REDIS_CLUSTER_NODES, {
         redisOptions: options,
         enableAutoPipelining: role === 'commands',
         shardedSubscribers: role === 'subscriber',
-      }),
-    );
-  }
-  return defineScripts(new Redis(config.REDIS_URL ?? 'redis://127.0.0.1:6379', options));
+      })
+    : new Redis(config.REDIS_URL ?? 'redis://127.0.0.1:6379', options);
+  if (logger) logErrors(client, logger.child({ module: 'redis', connection: connectionName }));
+  return defineScripts(client);
+}
+
+/** One warning per outage, debug lines for the retries, an info line when the connection is back. */
+function logErrors(client: Redis | Cluster, log: Logger): void {
+  let failing = false;
+  client.on('error', (err: Error) => {
+    if (failing) return log.debug({ err }, 'redis connection error (still retrying)');
+    failing = true;
+    log.warn({ err }, 'redis connection error');
+  });
+  client.on('ready', () => {
+    if (!failing) return;
+    failing = false;
+    log.info('redis connection ready again');
+  });
 }
 
 /**

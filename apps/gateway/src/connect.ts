@@ -1,0 +1,164 @@
+/**
+ * The connect flow, from the upgrade request to a live session (docs/ARCHITECTURE.md):
+ * door limits and the abuse cooldown → verify the token before the upgrade → register the
+ * session in the hub → subscribe to the user's channel → read categories and inbox in one atomic
+ * snapshot → barrier: wait until every notification published before the snapshot has been
+ * applied (the live messages among them wait in the session, and a category change among them
+ * is newer than or as new as the snapshot) → `welcome` → drain the snapshot, then the live
+ * messages that waited, minus those in the snapshot → live.
+ *
+ * One set of socket listeners serves every session (no closures per connection): the socket
+ * carries its session.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+import type { Logger } from '@herald/logger';
+import { CloseCode } from '@herald/types';
+import { AuthError, type Principal, type TokenVerifier } from '@herald/auth';
+import { readSnapshot, type HeraldRedis } from '@herald/redis';
+import type { AbuseCooldowns } from './cooldowns';
+import type { Door } from './door';
+import { drainInbox, type DrainDeps } from './drain';
+import type { Hub } from './hub';
+import type { LiveRouter } from './live-router';
+import type { GatewayMetrics } from './metrics';
+import { Session, type SessionContext } from './session';
+import { claimedSubject, refuseUpgrade, upgradeToken } from './upgrade-auth';
+
+/** The session a socket belongs to, kept on the socket itself. */
+const SESSION = Symbol('session');
+type SessionSocket = WebSocket & { [SESSION]: Session };
+
+export interface ConnectDeps {
+  redis: HeraldRedis;
+  hub: Hub;
+  router: LiveRouter;
+  verifier: TokenVerifier;
+  wss: WebSocketServer;
+  door: Door;
+  cooldowns: AbuseCooldowns;
+  drain: DrainDeps;
+  session: SessionContext;
+  metrics: GatewayMetrics;
+  log: Logger;
+  maxConnectionsPerUser: number;
+  /** Added to the token's `exp` (AUTH_CLOCK_TOLERANCE_SECONDS). */
+  clockToleranceSeconds: number;
+}
+
+export class Connector {
+  private open = true;
+  /** The socket listeners that need the gateway's collaborators, shared by every socket. */
+  private readonly onSocketClose: (this: WebSocket) => void;
+  private readonly onSocketError: (this: WebSocket, err: Error) => void;
+
+  constructor(private readonly deps: ConnectDeps) {
+    // Made once: `this` inside a socket listener is the socket.
+    const { hub, router, metrics, log } = deps;
+    this.onSocketClose = function (this: WebSocket) {
+      const session = (this as SessionSocket)[SESSION];
+      session.markClosed();
+      metrics.connections.dec();
+      if (hub.remove(session)) router.unsubscribe(session.userId);
+    };
+    this.onSocketError = function (this: WebSocket, err: Error) {
+      log.debug({ err, sessionId: (this as SessionSocket)[SESSION].id }, 'socket error');
+    };
+  }
+
+  /** False once the gateway is closing: upgrades are refused with 503. */
+  get accepting(): boolean {
+    return this.open;
+  }
+
+  stopAccepting(): void {
+    this.open = false;
+  }
+
+  /** Door, cooldown, token; then the upgrade and the session's connect. */
+  async onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { door, metrics, verifier, log } = this.deps;
+    socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'));
+    if (!this.open) return refuseUpgrade(socket, 'NOT_READY');
+    const path = (request.url ?? '').split('?', 1)[0];
+    if (path !== '/ws') return refuseUpgrade(socket, 'NOT_FOUND');
+    const refused = door.admit(request, socket);
+    if (refused) {
+      metrics.connectsRefused.inc({ reason: refused === 'OVERLOADED' ? 'overloaded' : 'origin' });
+      return refuseUpgrade(socket, refused, refused === 'OVERLOADED' ? { 'Retry-After': '1' } : {});
+    }
+    const token = upgradeToken(request);
+    // A user in the abuse cooldown is refused before the token check: its reconnect loop costs
+    // next to nothing. The subject is unverified here, which can only refuse, never admit.
+    if (this.refuseCoolingDown(socket, claimedSubject(token))) return;
+    let principal: Principal;
+    try {
+      principal = await verifier.verify(token);
+    } catch (err) {
+      const reason = err instanceof AuthError ? err.reason : 'error';
+      metrics.connectsRefused.inc({ reason });
+      log.info({ reason }, 'upgrade refused');
+      // The key set is down: the token may be fine; say "retry", not "get a new token".
+      if (reason === 'unavailable') return refuseUpgrade(socket, 'AUTH_UNAVAILABLE', { 'Retry-After': '5' });
+      return refuseUpgrade(socket, 'UNAUTHORIZED');
+    }
+    if (socket.destroyed || !this.open) return refuseUpgrade(socket, 'NOT_READY');
+    this.deps.wss.handleUpgrade(request, socket, head, (ws) => void this.connect(ws, principal));
+  }
+
+  /** Refuses (503 with Retry-After) when `userId` is in its abuse cooldown; true when it did. */
+  private refuseCoolingDown(socket: Duplex, userId: string | undefined): boolean {
+    const remainingMs = this.deps.cooldowns.remainingMs(userId);
+    if (remainingMs === 0) return false;
+    this.deps.metrics.connectsRefused.inc({ reason: 'cooldown' });
+    refuseUpgrade(socket, 'OVERLOADED', { 'Retry-After': String(Math.ceil(remainingMs / 1000)) });
+    return true;
+  }
+
+  /** Register the session, then subscribe → snapshot → barrier → welcome → drain → live. */
+  private async connect(ws: WebSocket, principal: Principal): Promise<void> {
+    const { hub, router, redis, metrics, log } = this.deps;
+    const started = performance.now();
+    const expiresAt = principal.exp ? (principal.exp + this.deps.clockToleranceSeconds) * 1000 : Infinity;
+    const session = new Session(principal.userId, ws, expiresAt, this.deps.session);
+    (ws as SessionSocket)[SESSION] = session;
+    ws.on('message', onSocketMessage);
+    ws.on('pong', onSocketPong);
+    ws.on('error', this.onSocketError);
+    ws.on('close', this.onSocketClose);
+    metrics.connections.inc();
+    hub.add(session);
+    if (hub.sessionsOf(session.userId).size > this.deps.maxConnectionsPerUser) {
+      metrics.connectsRefused.inc({ reason: 'user_limit' });
+      session.close(CloseCode.POLICY);
+      return;
+    }
+    try {
+      await router.subscribe(session.userId);
+      const snapshot = await readSnapshot(redis, session.userId);
+      await router.barrier(session.userId);
+      if (!session.categoriesNoted) hub.setCategories(session, snapshot.categories);
+      const categories = hub.categoriesOfSession(session);
+      // The client may ack snapshot ids as soon as it has the welcome (acks it held while away).
+      session.acks.expect(snapshot.ids);
+      session.sendFrame({ type: 'welcome', sessionId: session.id, userId: session.userId, categories });
+      await drainInbox(this.deps.drain, session, snapshot.ids);
+      metrics.drainSeconds.observe((performance.now() - started) / 1000);
+    } catch (err) {
+      // A client that left during its connect is no failure of ours.
+      if (session.closed) log.debug({ err, sessionId: session.id }, 'client left during the connect');
+      else log.error({ err, sessionId: session.id }, 'connect failed; asking the client to retry later');
+      session.close(CloseCode.OVERLOADED);
+    }
+  }
+}
+
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  (this as SessionSocket)[SESSION].onFrame(data, isBinary);
+}
+
+function onSocketPong(this: WebSocket): void {
+  (this as SessionSocket)[SESSION].markAlive();
+}
