@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { Topic } from '@google-cloud/pubsub';
 import type { ExposureEvent } from '@herald/types';
 import type { Logger } from '@herald/logger';
+import { withTimeout } from '@herald/http';
 import type { HeraldRedis, SpillBounds } from '@herald/redis';
 import type { GatewayMetrics } from './metrics';
 import { exposureJson, sessionJson } from './exposure/event-json';
@@ -172,7 +173,7 @@ export class ExposurePublisher {
   close(timeoutMs: number): Promise<void> {
     this.closing ??= (async () => {
       this.replayer.stopSweeping();
-      const flushed = await this.within(timeoutMs / 2, this.flush());
+      const flushed = await this.within(timeoutMs / 2, this.flush(), 'flushing exposure events');
       await runEvery([() => this.pump.close(), () => this.replayer.close(), () => this.wal.close()]).catch((err: unknown) =>
         this.opts.logger.warn({ err }, 'an exposure stage did not close cleanly'),
       );
@@ -180,7 +181,7 @@ export class ExposurePublisher {
       if (!flushed) {
         const left = [...this.pump.takeAll(), ...this.replayer.takeWaiting()].map((event) => event.data);
         this.opts.logger.warn({ events: left.length }, 'Pub/Sub did not take every exposure event before shutdown; spilling them');
-        safe = await this.within(timeoutMs / 2, this.replayer.append(left));
+        safe = await this.within(timeoutMs / 2, this.replayer.append(left), 'spilling exposure events');
         if (!safe) {
           this.opts.logger.error(
             { events: left.length },
@@ -189,16 +190,17 @@ export class ExposurePublisher {
         }
       }
       // Pushes that never got their log write did not happen (their sessions are closed).
-      if (safe) await this.within(timeoutMs / 4, this.wal.retire());
+      if (safe) await this.within(timeoutMs / 4, this.wal.retire(), 'retiring the exposure log');
     })();
     return this.closing;
   }
 
-  private async within(ms: number, work: Promise<unknown>): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    const result = await Promise.race([work.then(() => true as const, () => false as const), deadline]);
-    clearTimeout(timer);
-    return result;
+  /** Whether `work` succeeded within `ms` (false when it failed or ran out of time). */
+  private within(ms: number, work: Promise<unknown>, what: string): Promise<boolean> {
+    return withTimeout(work, ms, what).then(
+      () => true,
+      () => false,
+    );
   }
+
 }

@@ -12,6 +12,7 @@ import { chmod, mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 import type { Logger } from '@herald/logger';
+import { TimeoutError, withTimeout } from '@herald/http';
 import { DatabaseError } from './database-error';
 
 export interface EmbeddedPostgresOptions {
@@ -142,12 +143,11 @@ async function createDatabaseIfMissing(port: number, database: string): Promise<
 
 /** The package's stop() waits for an exit event forever if Postgres already died; bound it. */
 async function stopWithin(stopping: Promise<void>, timeoutMs: number, logger: Logger): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-  });
-  const outcome = await Promise.race([stopping.then(() => 'stopped' as const), timedOut]);
-  clearTimeout(timer);
-  if (outcome === 'timeout') logger.warn({ timeoutMs }, 'embedded Postgres did not stop in time');
-  else logger.info('embedded Postgres stopped');
+  try {
+    await withTimeout(stopping, timeoutMs, 'stopping the embedded Postgres');
+    logger.info('embedded Postgres stopped');
+  } catch (err) {
+    if (!(err instanceof TimeoutError)) throw err;
+    logger.warn({ timeoutMs }, 'embedded Postgres did not stop in time');
+  }
 }

@@ -1,4 +1,5 @@
 /** `herald inbox`: a user's offline list in Redis, with each message's body (or its absence). */
+import { withTimeout } from '@herald/http';
 import { createRedis, decodeMessage, loadMessages, readInbox } from '@herald/redis';
 import { isUserId, type MessageFrame } from '@herald/types';
 import type { Command } from '../command';
@@ -9,14 +10,6 @@ import { formatTable } from '../table';
 
 /** Give up on an unreachable Redis after this long. */
 const CONNECT_TIMEOUT_MS = 5000;
-
-function withTimeout<T>(promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 export const inboxCommand: Command = {
   name: 'inbox',
@@ -55,6 +48,8 @@ Options:
           const inbox = await readInbox(redis, userId);
           return { ids: inbox, bodies: await loadMessages(redis, inbox) };
         })(),
+        CONNECT_TIMEOUT_MS,
+        'reading the inbox',
       ).catch((err: unknown) => {
         throw failure(`cannot read ${where} (${(err as Error).message}); it comes from ${origin}`);
       });
