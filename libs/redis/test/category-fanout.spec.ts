@@ -1,9 +1,7 @@
 /** fanOutToCategory on its own: chunked SSCAN walk, every member exactly once, resumable. */
 import Redis from 'ioredis';
-import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import { waitFor, type RedisServer } from '@herald/testing';
 import {
-  closeRedis,
-  createRedis,
   DeliveryError,
   fanOutToCategory,
   keys,
@@ -13,18 +11,12 @@ import {
   type FanoutProgress,
   type HeraldRedis,
 } from '../src';
+import { usePrivateRedis } from './private-redis';
 
 let server: RedisServer;
 let redis: HeraldRedis;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'fanout-test');
-});
-
-afterAll(async () => {
-  if (redis) await closeRedis(redis);
-  await server?.stop();
+usePrivateRedis('fanout-test', (s, r) => {
+  [server, redis] = [s, r];
 });
 
 function job(messageId: string, category: string, extra: Partial<CategoryFanout> = {}): CategoryFanout {

@@ -6,10 +6,8 @@
  */
 import Redis from 'ioredis';
 import { INBOX_DEFAULT_CAP } from '@herald/types';
-import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import { waitFor } from '@herald/testing';
 import {
-  closeRedis,
-  createRedis,
   DeliveryError,
   deliverToMembers,
   keys,
@@ -21,16 +19,16 @@ import {
   type HeraldRedis,
   type Notification,
 } from '../src';
+import { usePrivateRedis } from './private-redis';
 
-let server: RedisServer;
 let redis: HeraldRedis;
-let sub: Redis;
+let sub: Redis | undefined;
 /** Every note received, per user id (subscribed with `listen`). */
 const notes = new Map<string, Notification[]>();
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'send-test');
+afterAll(() => sub?.disconnect());
+usePrivateRedis('send-test', (server, commands) => {
+  redis = commands;
   sub = new Redis(server.url);
   sub.on('smessage', (channel: string, raw: string) => {
     const userId = /^\{u:(.*)\}:notify$/.exec(channel)![1];
@@ -38,18 +36,12 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  sub?.disconnect();
-  if (redis) await closeRedis(redis);
-  await server?.stop();
-});
-
 const INBOX = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: 3600 };
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 const inboxes = (userIds: string[]) => Promise.all(userIds.map((u) => redis.lrange(keys.inbox(u), 0, -1)));
 
 async function listen(userIds: string[]): Promise<void> {
-  await sub.ssubscribe(...userIds.map(keys.userChannel));
+  await sub!.ssubscribe(...userIds.map(keys.userChannel));
 }
 
 it('makes a message with a fresh id, its creation time and its expiry', () => {
