@@ -148,6 +148,23 @@ describe('live delivery', () => {
     await Promise.all(clients.map((c) => c.close()));
   });
 
+  it('delivers a direct message too big to copy to every recipient by reference, one body read for all', async () => {
+    // The harness sends through the write protocol (liveNote): 5 copies of 250 KB are past the
+    // inline budget, so each session gets a reference and the gateway reads the body once.
+    const users = [user(), user(), user(), user(), user()];
+    const clients = await Promise.all(users.map(async (u) => TestClient.connect(h.wsUrl, await h.token(u))));
+    await Promise.all(clients.map((c) => c.waitForFrame('welcome')));
+    const lookups = () => h.metric('herald_gateway_body_lookups_total', 'result="miss"');
+    const missesBefore = await lookups();
+    const id = await h.send(users, { big: 'x'.repeat(250_000) });
+    for (const client of clients) {
+      await client.waitForMessages(1);
+      expect(client.messages()[0].id).toBe(id);
+    }
+    expect((await lookups()) - missesBefore).toBe(1);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
   it('uses the categories of a change made during the connect', async () => {
     // Connect many sessions while the categories change under them: each ends with the last set.
     const u = user();

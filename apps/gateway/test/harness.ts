@@ -1,7 +1,7 @@
 /**
  * An in-process gateway on a private Redis and a real Pub/Sub emulator, plus what a test needs
- * around it: a producer that writes messages the way ingest does, and a collector of the
- * exposure events the gateway publishes.
+ * around it: a producer that writes messages through ingest's own write protocol (@herald/redis
+ * `sendToUsers`, `deliverToMembers`), and a collector of the exposure events the gateway publishes.
  */
 import { randomUUID } from 'node:crypto';
 import type { Message as PubSubMessage, Subscription } from '@google-cloud/pubsub';
@@ -10,15 +10,15 @@ import { createLogger } from '@herald/logger';
 import { createPubSub, ensureSubscription } from '@herald/pubsub';
 import {
   createRedis,
-  deliverToUser,
-  messageNote,
-  refNote,
+  deliverToMembers,
+  newMessage,
+  sendToUsers,
   storeMessage,
   replaceUserCategories,
   closeRedis,
   type HeraldRedis,
 } from '@herald/redis';
-import type { ExposureEvent } from '@herald/types';
+import { INBOX_DEFAULT_CAP, type ExposureEvent } from '@herald/types';
 import {
   fetchMetric,
   startPubSub,
@@ -32,8 +32,10 @@ import { buildGateway, type Gateway } from '../src/gateway';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
-/** Inboxes as ingest writes them: capped, alive an hour after the last write. */
-const INBOX = { cap: 1000, inboxTtlSeconds: 3600 };
+/** Inboxes as ingest writes them by default: capped, alive an hour after the last write. */
+const INBOX = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: 3600 };
+/** Lifetime of a test message unless a test says otherwise. */
+const TTL_MS = 60_000;
 
 export interface Harness {
   gateway: Gateway;
@@ -46,11 +48,11 @@ export interface Harness {
   redisServer: RedisServer;
   pubsubServer: RunningPubSub;
   exposures: ExposureEvent[];
-  /** Write a message the way ingest does: body with TTL, then the atomic inbox append + notify. */
+  /** Send a message to users as ingest does (`sendToUsers`: body with TTL, then per user the atomic deliver). */
   send(userIds: string[], payload: unknown, opts?: { ttlMs?: number; id?: string }): Promise<string>;
   /**
-   * Write a category message the way a fan-out job does: body with TTL, then per member the
-   * atomic inbox append + a reference note (the gateway reads the body).
+   * Send a category message as ingest and its fan-out job do (`storeMessage`, then
+   * `deliverToMembers`: per member the atomic deliver with a reference note), to these members.
    */
   sendToCategory(category: string, userIds: string[], payload: unknown): Promise<string>;
   setCategories(userId: string, categories: string[]): Promise<void>;
@@ -104,24 +106,15 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     pubsubServer,
     exposures,
     async send(userIds, payload, opts = {}) {
-      const id = opts.id ?? randomUUID();
-      const message = {
-        id,
-        category: null,
-        payload,
-        createdAt: new Date().toISOString(),
-        expiresAt: Date.now() + (opts.ttlMs ?? 60_000),
-      };
-      const encoded = await storeMessage(redis, message);
-      for (const userId of userIds) await deliverToUser(redis, userId, id, messageNote(encoded), INBOX);
-      return id;
+      const message = newMessage({ payload, ttlMs: opts.ttlMs ?? TTL_MS, id: opts.id });
+      await sendToUsers(redis, message, userIds, INBOX);
+      return message.id;
     },
     async sendToCategory(category, userIds, payload) {
-      const id = randomUUID();
-      const now = Date.now();
-      await storeMessage(redis, { id, category, payload, createdAt: new Date(now).toISOString(), expiresAt: now + 60_000 });
-      for (const userId of userIds) await deliverToUser(redis, userId, id, refNote(id), { ...INBOX, unique: true });
-      return id;
+      const message = newMessage({ payload, ttlMs: TTL_MS, category });
+      await storeMessage(redis, message);
+      await deliverToMembers(redis, message.id, userIds, INBOX);
+      return message.id;
     },
     setCategories: (userId, categories) => replaceUserCategories(redis, userId, categories),
     metric: (name, labels) => fetchMetric(adminUrl, name, labels),

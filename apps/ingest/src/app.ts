@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createVerifier } from '@herald/auth';
-import { ConfigError, type IngestConfig } from '@herald/config';
+import type { IngestConfig } from '@herald/config';
 import { createHttpApp, runAll, type HttpApp } from '@herald/http';
 import type { Logger } from '@herald/logger';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
@@ -39,19 +39,8 @@ export interface Ingest {
   close(): Promise<void>;
 }
 
-/** Config combinations a single variable's parser cannot see. */
-function checkConfig(config: IngestConfig): void {
-  if (config.MESSAGE_DEFAULT_TTL_SECONDS > config.MESSAGE_MAX_TTL_SECONDS) {
-    throw new ConfigError(
-      'MESSAGE_DEFAULT_TTL_SECONDS',
-      `must not exceed MESSAGE_MAX_TTL_SECONDS (${config.MESSAGE_MAX_TTL_SECONDS}), got ${config.MESSAGE_DEFAULT_TTL_SECONDS}`,
-    );
-  }
-}
-
 export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   const { config, logger } = opts;
-  checkConfig(config);
   const ownsRedis = opts.redis === undefined;
   const redis = opts.redis ?? createRedis(config, 'commands', 'ingest');
   if (ownsRedis) redis.on('error', (err: Error) => logger.warn({ err, module: 'redis' }, 'redis connection error'));

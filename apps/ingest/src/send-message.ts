@@ -1,23 +1,16 @@
 /**
- * Accepting a message, apart from HTTP: build it, store the body, then fill the offline lists
- * (a list of users: here, in the request) or queue the fan-out (a category: a BullMQ job).
- * The input was validated before this runs (route schema), so every Redis write here is for a
- * request already known to be good.
+ * Accepting a message, apart from HTTP: build it, then run the write protocol of `@herald/redis`
+ * (body first, then the deliveries) for a list of users in the request, or store the body and
+ * queue the fan-out (a category: a BullMQ job). The input was validated before this runs (route
+ * schema), so every Redis write here is for a request already known to be good. What is ingest's
+ * own here: the fan-out queue and the metrics.
  */
-import { randomUUID } from 'node:crypto';
 import type { Message } from '@herald/types';
-import { liveNote, storeMessage, type HeraldRedis } from '@herald/redis';
+import { DeliveryError, newMessage, sendToUsers, storeMessage, type DeliveryCounts, type HeraldRedis } from '@herald/redis';
 import type { IngestMetrics, MessageTarget } from './metrics';
-import { deliverToUsers, type Delivery } from './fanout/deliver-to-users';
 import { enqueueFanout, type FanoutQueue } from './fanout/fanout-queue';
 
 const MS_PER_SECOND = 1000;
-
-/**
- * Recipients of a userIds message delivered per batch: bounds the commands in flight (and the
- * promises in memory) when MAX_RECIPIENTS is raised above its default.
- */
-export const USER_DELIVERY_CHUNK = 1000;
 
 /** Exactly one target: a list of users or a category. */
 export type Recipients = { userIds: string[] } | { category: string };
@@ -51,49 +44,53 @@ export interface SentMessage {
   dropped: number;
 }
 
-export function newMessage(input: SendMessageInput, now: number = Date.now()): Message {
-  const createdAt = input.repeatable?.createdAt ?? now;
-  return {
-    id: input.repeatable?.id ?? randomUUID(),
-    category: 'category' in input.recipients ? input.recipients.category : null,
+function messageOf(input: SendMessageInput): Message {
+  return newMessage({
     payload: input.payload,
-    createdAt: new Date(createdAt).toISOString(),
-    expiresAt: createdAt + input.ttlSeconds * MS_PER_SECOND,
-  };
+    ttlMs: input.ttlSeconds * MS_PER_SECOND,
+    category: 'category' in input.recipients ? input.recipients.category : null,
+    id: input.repeatable?.id,
+    createdAt: input.repeatable?.createdAt,
+  });
 }
 
 /**
- * The body goes first: a gateway woken by a notification, or a fan-out job, must find the body it
- * names. Then one atomic deliver per recipient, or the fan-out job. The notification carries the
- * body only while all its copies stay small (`liveNote`); otherwise each gateway reads it once.
+ * The failure of a delivery batch as Redis reported it, after counting the ids its successful
+ * deliveries dropped (a DeliveryError carries their counts), so the counter stays true to Redis.
+ */
+export function deliveryFailure(metrics: IngestMetrics, err: unknown): unknown {
+  if (!(err instanceof DeliveryError)) return err;
+  metrics.inboxDropped.inc(err.counts.dropped);
+  return err.cause;
+}
+
+/**
  * A failure part-way answers 5xx; the ids already delivered stay (at-least-once), and a retry
  * with the same Idempotency-Key completes the rest without delivering any id twice to a user.
  */
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
-  const message = newMessage(input);
-  const encoded = await storeMessage(deps.redis, message);
+  const message = messageOf(input);
   if ('category' in input.recipients) {
+    await storeMessage(deps.redis, message);
     await enqueueFanout(deps.fanout, { messageId: message.id, category: input.recipients.category });
     deps.metrics.accepted.inc({ target: 'category' });
     return { id: message.id, target: 'category', delivered: 0, dropped: 0 };
   }
-  const { userIds } = input.recipients;
-  const delivery: Delivery = {
-    redis: deps.redis,
-    messageId: message.id,
-    note: liveNote(encoded, message.id, userIds.length),
-    inboxCap: deps.inboxCap,
+  const opts = {
+    cap: deps.inboxCap,
     inboxTtlSeconds: deps.inboxTtlSeconds,
     unique: input.repeatable !== undefined,
     rememberSeconds: input.repeatable?.rememberSeconds ?? 0,
-    metrics: deps.metrics,
   };
-  const sent: SentMessage = { id: message.id, target: 'users', delivered: 0, dropped: 0 };
-  for (let start = 0; start < userIds.length; start += USER_DELIVERY_CHUNK) {
-    const result = await deliverToUsers(delivery, userIds.slice(start, start + USER_DELIVERY_CHUNK));
-    sent.delivered += result.delivered;
-    sent.dropped += result.dropped;
+  const { userIds } = input.recipients;
+  let counts: DeliveryCounts;
+  try {
+    counts = await sendToUsers(deps.redis, message, userIds, opts);
+  } catch (err) {
+    throw deliveryFailure(deps.metrics, err);
   }
+  const { delivered, dropped } = counts;
+  deps.metrics.inboxDropped.inc(dropped);
   deps.metrics.accepted.inc({ target: 'users' });
-  return sent;
+  return { id: message.id, target: 'users', delivered, dropped };
 }

@@ -128,3 +128,29 @@ it('fans out a repeated category request once (Idempotency-Key)', async () => {
   await waitFor(async () => (await status(first)).body.state === 'completed', { what: 'the fan-out' });
   for (const userId of members) expect(await redis.lrange(keys.inbox(userId), 0, -1)).toEqual([first]);
 });
+
+it('counts every member reached and every id the caps dropped, also in an attempt that failed part-way', async () => {
+  // full-0's inbox is at the cap (one id drops); broken-0's key holds a string, so its delivery
+  // fails (WRONGTYPE) while the others in the chunk are delivered; then it is repaired and the
+  // retry delivers to it alone.
+  const [full] = await addMembers('counted', 1, 'full');
+  const [ok] = await addMembers('counted', 1, 'ok');
+  const [broken] = await addMembers('counted', 1, 'broken');
+  await redis.rpush(keys.inbox(full), ...Array.from({ length: 1000 }, (_, i) => `old-${i}`));
+  await redis.set(keys.inbox(broken), 'not a list');
+  const [membersBefore, droppedBefore] = [await metric('herald_fanout_members_total'), await metric('herald_inbox_dropped_total')];
+
+  const id = await post({ category: 'counted', payload: 'counted' });
+  await waitFor(async () => (await status(id)).body.state === 'delayed', { timeoutMs: 10_000, what: 'the first attempt to fail' });
+  const failed = await ingest.app.inject({ url: `/v1/messages/${id}/fanout`, headers: bearer(tokens.messages) });
+  expect(failed.json()).toMatchObject({ failedReason: expect.stringMatching(/^WRONGTYPE/) });
+  expect((await metric('herald_fanout_members_total')) - membersBefore).toBe(2);
+  await redis.del(keys.inbox(broken));
+  await waitFor(async () => (await status(id)).body.state === 'completed', { timeoutMs: 10_000, what: 'the retry' });
+
+  expect((await status(id)).body.progress).toMatchObject({ delivered: 1, skipped: 2, done: true });
+  expect((await metric('herald_fanout_members_total')) - membersBefore).toBe(3);
+  expect((await metric('herald_inbox_dropped_total')) - droppedBefore).toBe(1);
+  expect(await redis.lrange(keys.inbox(ok), 0, -1)).toEqual([id]);
+  expect(await redis.lrange(keys.inbox(broken), 0, -1)).toEqual([id]);
+});

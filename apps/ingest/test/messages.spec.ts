@@ -1,11 +1,10 @@
 /** POST /v1/messages against a real redis-server: bodies, offline lists, notifications, caps, refusals. */
 import Redis from 'ioredis';
-import { decodeMessage, keys, parseNotification } from '@herald/redis';
+import { decodeMessage, DELIVERY_BATCH, keys, parseNotification } from '@herald/redis';
 import { signToken, startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import type { MessageFrame } from '@herald/types';
 import type { IngestConfig } from '@herald/config';
 import type { Ingest } from '../src/app';
-import { USER_DELIVERY_CHUNK } from '../src/send-message';
 import { bearer, counterValue, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
 
 const MAX_RECIPIENTS = 3;
@@ -146,7 +145,7 @@ describe('to a list of users', () => {
   });
 
   it('delivers to more recipients than one delivery batch holds', async () => {
-    const userIds = Array.from({ length: USER_DELIVERY_CHUNK * 2 + 7 }, (_, i) => `many-${i}`);
+    const userIds = Array.from({ length: DELIVERY_BATCH * 2 + 7 }, (_, i) => `many-${i}`);
     const wide = await startIngest(ingestConfig(server.url, { MAX_RECIPIENTS: String(userIds.length) }));
     try {
       const id = await sendOk({ userIds, payload: 'to many' }, wide);

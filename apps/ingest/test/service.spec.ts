@@ -1,5 +1,4 @@
-/** The service around the routes: health, readiness, docs, metrics, config checks, close. */
-import { ConfigError } from '@herald/config';
+/** The service around the routes: health, readiness, docs, metrics, close (config checks: libs/config). */
 import { createLogger } from '@herald/logger';
 import { createRedis } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
@@ -116,15 +115,6 @@ describe('close', () => {
     } finally {
       redis.disconnect();
     }
-  });
-});
-
-describe('config checks', () => {
-  it('refuses a default TTL above the maximum, naming the variable', async () => {
-    const config = ingestConfig(server.url, { MESSAGE_DEFAULT_TTL_SECONDS: '7200', MESSAGE_MAX_TTL_SECONDS: '3600' });
-    const build = buildIngest({ config, logger: createLogger({ app: 'ingest', level: 'silent' }) });
-    await expect(build).rejects.toBeInstanceOf(ConfigError);
-    await expect(build).rejects.toThrow(/MESSAGE_DEFAULT_TTL_SECONDS/);
   });
 });
 

@@ -4,6 +4,12 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import {
+  IDEMPOTENCY_DEFAULT_TTL_SECONDS,
+  INBOX_DEFAULT_CAP,
+  MESSAGE_DEFAULT_TTL_SECONDS,
+  MESSAGE_MAX_TTL_DEFAULT_SECONDS,
+} from '@herald/types';
 import { DEV_SECRET_PREFIX } from './dev-secret';
 import { isKnownPublicSecret } from './known-secrets';
 import { bool, ConfigError, hostPorts, int, oneOf, optionalStr, parseEnv, str, url, type Parsed } from './schema';
@@ -159,17 +165,21 @@ export const ingestSchema = {
   ...auth,
   PORT: int(8081, 0, 65535),
   /** Offline list cap per user (also the most idempotent deliveries remembered per user). */
-  INBOX_CAP: int(1000, 1, 100_000),
-  MESSAGE_DEFAULT_TTL_SECONDS: int(7 * 24 * 3600, 1),
+  INBOX_CAP: int(INBOX_DEFAULT_CAP, 1, 100_000),
+  /** TTL of a message sent without ttlSeconds; at most MESSAGE_MAX_TTL_SECONDS. */
+  MESSAGE_DEFAULT_TTL_SECONDS: int(MESSAGE_DEFAULT_TTL_SECONDS, 1),
   /** Largest ttlSeconds accepted; also the lifetime of an offline list after its last write. */
-  MESSAGE_MAX_TTL_SECONDS: int(30 * 24 * 3600, 1),
+  MESSAGE_MAX_TTL_SECONDS: int(MESSAGE_MAX_TTL_DEFAULT_SECONDS, 1),
   /** Largest HTTP body accepted. */
   MAX_BODY_BYTES: int(256 * 1024, 1024),
   /** Most user ids one POST /v1/messages may name (at most MAX_RECIPIENTS_LIMIT). */
   MAX_RECIPIENTS: int(1000, 1, MAX_RECIPIENTS_LIMIT),
   /** How long an Idempotency-Key is remembered (Contract: 24 h). */
-  IDEMPOTENCY_TTL_SECONDS: int(24 * 3600, 60),
-  /** How long a request may hold its key before a repeat may take over (its process died). */
+  IDEMPOTENCY_TTL_SECONDS: int(IDEMPOTENCY_DEFAULT_TTL_SECONDS, 60),
+  /**
+   * How long a request may hold its key before a repeat may take over (its process died); shorter
+   * than IDEMPOTENCY_TTL_SECONDS, or the key could expire under a running request.
+   */
   IDEMPOTENCY_LEASE_MS: int(10_000, 100, 600_000),
   /** Category members written per fan-out step (one SSCAN, one batch of pipelined writes). */
   FANOUT_CHUNK_SIZE: int(1000, 1, 10_000),
@@ -254,9 +264,32 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   return config;
 }
 
+/** Ingest's variables that bound one another (a single variable's parser cannot see them). */
+function checkIngest(config: IngestConfig): void {
+  if (config.MESSAGE_DEFAULT_TTL_SECONDS > config.MESSAGE_MAX_TTL_SECONDS) {
+    throw new ConfigError(
+      'MESSAGE_DEFAULT_TTL_SECONDS',
+      `must not exceed MESSAGE_MAX_TTL_SECONDS (${config.MESSAGE_MAX_TTL_SECONDS}), got ${config.MESSAGE_DEFAULT_TTL_SECONDS}`,
+    );
+  }
+  // The key's record expires IDEMPOTENCY_TTL_SECONDS after the claim: a lease as long would let
+  // it expire under a request still running, and a repeat would then send a second message.
+  if (config.IDEMPOTENCY_LEASE_MS >= config.IDEMPOTENCY_TTL_SECONDS * 1000) {
+    throw new ConfigError(
+      'IDEMPOTENCY_LEASE_MS',
+      `must be shorter than IDEMPOTENCY_TTL_SECONDS (${config.IDEMPOTENCY_TTL_SECONDS} s), got ${config.IDEMPOTENCY_LEASE_MS} ms`,
+    );
+  }
+}
+
+/**
+ * Every check of ingest's configuration, the relations between variables included: a config that
+ * loads is one ingest runs with (buildIngest checks nothing more).
+ */
 export function loadIngestConfig(env: Env = process.env): IngestConfig {
   const config = parseEnv(ingestSchema, env);
   checkAuth(config, env);
+  checkIngest(config);
   return config;
 }
 

@@ -1,3 +1,9 @@
+import {
+  IDEMPOTENCY_DEFAULT_TTL_SECONDS,
+  INBOX_DEFAULT_CAP,
+  MESSAGE_DEFAULT_TTL_SECONDS,
+  MESSAGE_MAX_TTL_DEFAULT_SECONDS,
+} from '@herald/types';
 import { loadGatewayConfig, loadIngestConfig, loadConsumerConfig, ConfigError } from '../src';
 
 const secret = { AUTH_JWT_SECRET: 'x'.repeat(32) };
@@ -58,5 +64,39 @@ describe('config', () => {
     const refused = problem(() => loadGatewayConfig({ ...secret, HERALD_TEST_CLOCK_OFFSET_MS: '25000', NODE_ENV: 'production' }));
     expect(refused.variable).toBe('HERALD_TEST_CLOCK_OFFSET_MS');
     expect(refused.message).toMatch(/tests only/);
+  });
+});
+
+describe('variables that bound one another (checked at load, so a config that loads is one that runs)', () => {
+  it('refuses a default TTL above the maximum, naming the variable', () => {
+    const refused = problem(() => loadIngestConfig({ ...secret, MESSAGE_DEFAULT_TTL_SECONDS: '7200', MESSAGE_MAX_TTL_SECONDS: '3600' }));
+    expect(refused.variable).toBe('MESSAGE_DEFAULT_TTL_SECONDS');
+    expect(refused.message).toMatch(/must not exceed MESSAGE_MAX_TTL_SECONDS \(3600\), got 7200/);
+    expect(loadIngestConfig({ ...secret, MESSAGE_DEFAULT_TTL_SECONDS: '3600', MESSAGE_MAX_TTL_SECONDS: '3600' }).MESSAGE_DEFAULT_TTL_SECONDS).toBe(3600);
+  });
+
+  it('checks the relation when only one of the two is set (against the other one\'s default)', () => {
+    // A default TTL of 31 days against the maximum's default (30 days); a maximum of an hour
+    // against the default TTL's default (7 days).
+    expect(problem(() => loadIngestConfig({ ...secret, MESSAGE_DEFAULT_TTL_SECONDS: String(31 * 86_400) })).variable).toBe(
+      'MESSAGE_DEFAULT_TTL_SECONDS',
+    );
+    expect(problem(() => loadIngestConfig({ ...secret, MESSAGE_MAX_TTL_SECONDS: '3600' })).variable).toBe('MESSAGE_DEFAULT_TTL_SECONDS');
+  });
+
+  it('refuses an idempotency lease as long as the key is remembered, naming the lease', () => {
+    const refused = problem(() => loadIngestConfig({ ...secret, IDEMPOTENCY_TTL_SECONDS: '60', IDEMPOTENCY_LEASE_MS: '60000' }));
+    expect(refused.variable).toBe('IDEMPOTENCY_LEASE_MS');
+    expect(refused.message).toMatch(/shorter than IDEMPOTENCY_TTL_SECONDS \(60 s\), got 60000 ms/);
+    expect(loadIngestConfig({ ...secret, IDEMPOTENCY_TTL_SECONDS: '60', IDEMPOTENCY_LEASE_MS: '59999' }).IDEMPOTENCY_LEASE_MS).toBe(59_999);
+  });
+
+  it('takes its defaults from the Contract table in @herald/types', () => {
+    const ingest = loadIngestConfig(secret);
+    expect(ingest.MESSAGE_DEFAULT_TTL_SECONDS).toBe(MESSAGE_DEFAULT_TTL_SECONDS);
+    expect(ingest.MESSAGE_MAX_TTL_SECONDS).toBe(MESSAGE_MAX_TTL_DEFAULT_SECONDS);
+    expect(ingest.INBOX_CAP).toBe(INBOX_DEFAULT_CAP);
+    expect(ingest.IDEMPOTENCY_TTL_SECONDS).toBe(IDEMPOTENCY_DEFAULT_TTL_SECONDS);
+    expect([MESSAGE_DEFAULT_TTL_SECONDS, INBOX_DEFAULT_CAP, IDEMPOTENCY_DEFAULT_TTL_SECONDS]).toEqual([604_800, 1000, 86_400]);
   });
 });

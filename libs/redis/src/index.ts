@@ -4,6 +4,8 @@ export * from './message-codec';
 export * from './notification';
 export * from './inbox';
 export * from './messages';
+export * from './send-to-users';
+export * from './category-fanout';
 export * from './categories';
 export * from './idempotency';
 export * from './exposure-spill';

@@ -1,9 +1,34 @@
-/** Message bodies: stored once by ingest with the message's TTL, read by gateways. */
+/** Message bodies: made and stored once by ingest with the message's TTL, read by gateways. */
+import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { Message } from '@herald/types';
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 import { encodeMessage } from './message-codec';
+
+export interface NewMessage {
+  payload: unknown;
+  /** Lifetime from `createdAt`, ms (a request's ttlSeconds × 1000). */
+  ttlMs: number;
+  /** The category it is sent to; null (the default) for a list of users. */
+  category?: string | null;
+  /** Default: a new UUID. A retry under an Idempotency-Key passes the first attempt's. */
+  id?: string;
+  /** Epoch ms; default now. A retry under an Idempotency-Key passes the first attempt's. */
+  createdAt?: number;
+}
+
+/** A message as the write protocol stores it: a unique id, its creation time and its expiry. */
+export function newMessage(m: NewMessage): Message {
+  const createdAt = m.createdAt ?? Date.now();
+  return {
+    id: m.id ?? randomUUID(),
+    category: m.category ?? null,
+    payload: m.payload,
+    createdAt: new Date(createdAt).toISOString(),
+    expiresAt: createdAt + m.ttlMs,
+  };
+}
 
 /** Store the body with its TTL; returns the encoded form to put in notifications. */
 export async function storeMessage(redis: HeraldRedis, message: Message): Promise<string> {

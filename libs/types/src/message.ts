@@ -8,7 +8,3 @@ export interface Message {
   /** Epoch milliseconds after which it must never be delivered. */
   expiresAt: number;
 }
-
-/** Message defaults (Contract). */
-export const MESSAGE_DEFAULT_TTL_SECONDS = 7 * 24 * 3600;
-export const INBOX_DEFAULT_CAP = 1000;

@@ -4,8 +4,7 @@
  * progress the walk's `FanoutProgress`.
  */
 import { Queue, type Job } from 'bullmq';
-import { keys, queues, type HeraldRedis } from '@herald/redis';
-import { NO_PROGRESS, type FanoutProgress } from './category-fanout';
+import { keys, NO_PROGRESS, queues, type FanoutProgress, type HeraldRedis } from '@herald/redis';
 
 export interface FanoutJobData {
   messageId: string;

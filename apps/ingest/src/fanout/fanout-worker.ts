@@ -6,9 +6,9 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'bullmq';
 import type { Logger } from '@herald/logger';
-import { keys, queues, type HeraldRedis } from '@herald/redis';
+import { DeliveryError, fanOutToCategory, keys, queues, type FanoutProgress, type HeraldRedis } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
-import { fanOutToCategory, type FanoutProgress } from './category-fanout';
+import { deliveryFailure } from '../send-message';
 import { progressOf, type FanoutJob, type FanoutJobData } from './fanout-queue';
 
 /** Times a job may be taken over from a dead process before it is marked failed. */
@@ -35,29 +35,27 @@ export function startFanoutWorker(deps: FanoutWorkerDeps): Worker<FanoutJobData,
 
   async function run(job: FanoutJob): Promise<FanoutProgress> {
     const started = performance.now();
-    const from = progressOf(job);
-    let last = from?.delivered ?? 0;
     metrics.fanoutActive.inc();
     try {
-      const result = await fanOutToCategory({
-        delivery: {
-          redis: deps.redis,
-          messageId: job.data.messageId,
-          inboxCap: deps.inboxCap,
-          inboxTtlSeconds: deps.inboxTtlSeconds,
-          metrics,
-        },
+      const result = await fanOutToCategory(deps.redis, {
+        messageId: job.data.messageId,
         category: job.data.category,
+        cap: deps.inboxCap,
+        inboxTtlSeconds: deps.inboxTtlSeconds,
         chunkSize: deps.chunkSize,
-        from,
-        async onChunk(progress) {
-          metrics.fanoutMembers.inc(progress.delivered - last);
-          last = progress.delivered;
+        from: progressOf(job),
+        async onChunk(progress, chunk) {
+          metrics.fanoutMembers.inc(chunk.delivered);
+          metrics.inboxDropped.inc(chunk.dropped);
           await job.updateProgress(progress);
         },
       });
       metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
       return result;
+    } catch (err) {
+      // The failed chunk's members that did get the id are counted now: a retry skips them.
+      if (err instanceof DeliveryError) metrics.fanoutMembers.inc(err.counts.delivered);
+      throw deliveryFailure(metrics, err);
     } finally {
       metrics.fanoutActive.dec();
     }
