@@ -4,26 +4,21 @@
  * shape. The Redis write protocol is called in one place only (`writeMessage`).
  */
 import { randomUUID } from 'node:crypto';
-import { deliverToUser, messageNote, storeMessage, type HeraldRedis } from '@herald/redis';
-import { INBOX_DEFAULT_CAP, type ExposureEvent, type Message, type MessageFrame } from '@herald/types';
+import { newMessage, sendToUsers, type HeraldRedis } from '@herald/redis';
+import { INBOX_DEFAULT_CAP, type ExposureEvent, type MessageFrame } from '@herald/types';
 
 /** Deliveries issued at once; ioredis auto-pipelining sends each turn's commands together. */
 const DELIVER_CHUNK = 5000;
 
 /**
- * One message to `userIds` as ingest writes it (send-message.ts): the body stored once, then one
- * atomic deliver per recipient (inbox append, cap, a note to the user's gateways). Returns its id.
+ * One message to `userIds` through the write protocol ingest uses (libs/redis `sendToUsers`): the
+ * body stored once, then one atomic deliver per recipient (inbox append, cap, TTL, an inline or
+ * reference note to the user's gateways). Returns its id.
  */
 export async function writeMessage(redis: HeraldRedis, userIds: readonly string[], payload: unknown, ttlMs: number): Promise<string> {
-  const now = Date.now();
-  const message: Message = { id: randomUUID(), category: null, payload, createdAt: new Date(now).toISOString(), expiresAt: now + ttlMs };
-  const note = messageNote(await storeMessage(redis, message));
-  // Each inbox as ingest keeps it: capped, alive as long as its longest message (main's deliver takes inboxTtlSeconds).
-  const inbox = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: ttlMs / 1000 };
-  for (let start = 0; start < userIds.length; start += DELIVER_CHUNK) {
-    const chunk = userIds.slice(start, start + DELIVER_CHUNK);
-    await Promise.all(chunk.map((userId) => deliverToUser(redis, userId, message.id, note, inbox)));
-  }
+  const message = newMessage({ payload, ttlMs });
+  // Each inbox as ingest keeps it: capped, alive as long as its longest message (whole seconds for EXPIRE).
+  await sendToUsers(redis, message, userIds, { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: Math.ceil(ttlMs / 1000), batchSize: DELIVER_CHUNK });
   return message.id;
 }
 
