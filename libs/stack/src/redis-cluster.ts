@@ -1,9 +1,9 @@
 /**
- * A private Redis Cluster for one test run: `masters` (default 3) `redis-server` processes in
- * cluster mode on free ports of 127.0.0.1, no replicas, joined and given all 16384 slots by
- * `redis-cli --cluster create`. Each node's cluster bus (port + 10000) is checked free too. Node
- * configs live in a fresh temporary directory that `stop()` removes, so nothing stays on disk.
- * Never the machine's own Redis.
+ * A private Redis Cluster for one test run or `npm run dev`: `masters` (default 3) `redis-server`
+ * processes in cluster mode on free ports of 127.0.0.1, no replicas, joined and given all 16384
+ * slots by `redis-cli --cluster create`. Each node's cluster bus (port + 10000) is checked free
+ * too. Node configs live in a fresh temporary directory that `stop()` removes, so nothing stays on
+ * disk. Never the machine's own Redis.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
