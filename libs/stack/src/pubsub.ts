@@ -6,12 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
 import * as path from 'node:path';
 import { PubSub, type ClientConfig } from '@google-cloud/pubsub';
 import { ensureSubscription, ensureTopic, pubsubClientOptions as heraldPubsubClientOptions } from '@herald/pubsub';
 import { REPO_ROOT, RUN_FROM_ENV, type RunFrom } from './app-process';
-import { freePort } from './ports';
+import { freePort, tcpAccepts } from './ports';
 
 export type PubSubKind = 'google' | 'herald';
 
@@ -166,17 +165,6 @@ function pauser(child: ChildProcess): Pick<RunningPubSub, 'pause' | 'resume'> {
       signalGroup(pid, 'SIGCONT');
     },
   };
-}
-
-function tcpAccepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function grpcAnswers(emulatorHost: string, projectId: string): Promise<boolean> {
