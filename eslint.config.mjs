@@ -20,8 +20,12 @@ export default tseslint.config(
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:util', 'type:data-access'] },
             { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: ['type:util', 'type:data-access'] },
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
-            { sourceTag: 'type:test-util', onlyDependOnLibsWithTags: ['type:util', 'type:data-access', 'type:tool', 'type:test-util'] },
-            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:util', 'type:data-access', 'type:tool', 'type:test-util'] },
+            // Herald as processes on one machine (libs/stack), shared by `npm run dev` and the tests.
+            { sourceTag: 'type:stack', onlyDependOnLibsWithTags: ['type:util', 'type:data-access', 'type:stack'] },
+            // What a person runs or what builds the images (tools/dev, tools/build): never a test helper.
+            { sourceTag: 'type:product-tool', onlyDependOnLibsWithTags: ['type:util', 'type:data-access', 'type:stack'] },
+            { sourceTag: 'type:test-util', onlyDependOnLibsWithTags: ['type:util', 'type:data-access', 'type:tool', 'type:stack', 'type:test-util'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:util', 'type:data-access', 'type:tool', 'type:stack', 'type:test-util'] },
           ],
         },
       ],

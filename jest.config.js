@@ -10,6 +10,7 @@ module.exports = {
     '<rootDir>/libs/auth',
     '<rootDir>/libs/pubsub',
     '<rootDir>/libs/http',
+    '<rootDir>/libs/stack',
     '<rootDir>/libs/testing',
     '<rootDir>/libs/client',
     '<rootDir>/tools/pubsub-emulator',

@@ -11,6 +11,7 @@ const aliases = {
   auth: 'libs/auth',
   pubsub: 'libs/pubsub',
   http: 'libs/http',
+  stack: 'libs/stack',
   testing: 'libs/testing',
   'pubsub-emulator': 'tools/pubsub-emulator',
   client: 'libs/client',

@@ -1,14 +1,9 @@
-export * from './wait';
-export * from './ports';
-export * from './process';
-export * from './redis-server';
-export * from './redis-cluster';
+// The stack (private Redis, the Pub/Sub emulator, the apps as processes, ports, waitFor) lives in
+// @herald/stack, shared with `npm run dev`; tests keep getting it from here.
+export * from '@herald/stack';
 export * from './tokens';
 export * from './ws-client';
 export * from './postgres';
-export * from './pubsub';
 export * from './metrics-text';
-export * from './app-process';
-export * from './stack';
 export * from './test-stack';
 export * from './chromium';

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { Client, Pool } from 'pg';
+import { waitFor } from '@herald/stack';
 import { startPostgres, type TestPostgres } from './postgres';
-import { waitFor } from './wait';
 
 // The tests run in order on one embedded cluster: restart it, block its port, use it as a
 // "DATABASE_URL" server, then stop it for good.

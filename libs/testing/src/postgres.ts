@@ -10,8 +10,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort } from './ports';
-import { serialQueue, stopProcess } from './process';
+import { freePort, serialQueue, stopProcess } from '@herald/stack';
 
 export interface TestPostgres {
   /** Connection URL of a database nobody else uses. */

@@ -2,8 +2,7 @@
  * A stack for a test: the apps as processes on free ports, quiet logs, the test JWT secret, and
  * only the environment a process needs (never the machine's REDIS_URL or DATABASE_URL).
  */
-import { freePort } from './ports';
-import { startStack, type Stack, type StackOptions } from './stack';
+import { freePort, startStack, type Stack, type StackOptions } from '@herald/stack';
 import { TEST_JWT_SECRET } from './tokens';
 
 export interface TestStack {

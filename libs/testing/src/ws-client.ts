@@ -1,7 +1,7 @@
 /** A real WebSocket client for tests: collects frames and lets a test wait for them with a deadline. */
 import WebSocket from 'ws';
+import { waitFor } from '@herald/stack';
 import type { ServerFrame, MessageFrame } from '@herald/types';
-import { waitFor } from './wait';
 
 export interface Refusal {
   status: number;

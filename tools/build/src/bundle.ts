@@ -28,7 +28,7 @@ export const BUNDLES: Record<BundleName, string> = {
   gateway: 'apps/gateway',
   ingest: 'apps/ingest',
   'exposure-consumer': 'apps/exposure-consumer',
-  // Not in any image: `npm run dev` and the tests start it (libs/testing/src/pubsub.ts).
+  // Not in any image: `npm run dev` and the tests start it (libs/stack/src/pubsub.ts).
   'pubsub-emulator': 'tools/pubsub-emulator',
 };
 

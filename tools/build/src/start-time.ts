@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { appCommand, freePort, startPubSub, startRedisServer, stopProcess, TEST_JWT_SECRET, type RunFrom } from '@herald/testing';
+import { appCommand, freePort, newDevSecret, startPubSub, startRedisServer, stopProcess, type RunFrom } from '@herald/stack';
 
 /** /readyz is asked this often: the figure's resolution. */
 const POLL_MS = 10;
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       REDIS_URL: redis.url,
       PUBSUB_EMULATOR_HOST: pubsub.emulatorHost,
       PUBSUB_PROJECT_ID: pubsub.projectId,
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      AUTH_JWT_SECRET: newDevSecret(),
     };
     const starts: Start[] = [];
     for (let i = 0; i < runs; i++) {

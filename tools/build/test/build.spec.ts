@@ -1,6 +1,6 @@
 /**
  * The compiled build. The other black-box tests run the apps from their TypeScript sources (no
- * build step, see libs/testing/src/app-process.ts); this one builds every bundle, as the images
+ * build step, see libs/stack/src/app-process.ts); this one builds every bundle, as the images
  * and `npm run dev` run them, and starts the whole stack from them once: each app ready on
  * /readyz, one message from ingest through the gateway to a WebSocket (the Lua scripts copied
  * beside the bundles), its exposure stored by the consumer (embedded Postgres, Pub/Sub through

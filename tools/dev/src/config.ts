@@ -1,10 +1,10 @@
 /**
  * The launcher's own settings (`npm run dev`), read once from the environment. Everything else in
- * the environment goes to the apps as it is (see libs/testing `startStack`).
+ * the environment goes to the apps as it is (see libs/stack `startStack`).
  */
 import { join } from 'node:path';
 import { int, optionalStr, parseEnv, str, type Parsed } from '@herald/config';
-import { DEFAULT_ADMIN_PORT, DEFAULT_PORTS, REPO_ROOT } from '@herald/testing';
+import { DEFAULT_ADMIN_PORT, DEFAULT_PORTS, REPO_ROOT } from '@herald/stack';
 
 export const devSchema = {
   /**

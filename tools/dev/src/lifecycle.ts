@@ -5,7 +5,7 @@
  * once; so does any end while the stack is still starting. Whatever the launcher does not stop
  * itself (and everything, after a SIGKILL) its watchdog stops (watchdog.ts).
  */
-import type { Stack } from '@herald/testing';
+import type { Stack } from '@herald/stack';
 
 /** The whole stack gets this long to stop. */
 const STOP_TIMEOUT_MS = 60_000;

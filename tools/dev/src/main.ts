@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { isDevSecret, removeDevStackFile, writeDevStackFile, type DevStackFile } from '@herald/config';
-import { REPO_ROOT, startStack, type Stack } from '@herald/testing';
+import { REPO_ROOT, startStack, type Stack } from '@herald/stack';
 import { loadDevConfig } from './config';
 import { watchLifecycle } from './lifecycle';
 import { postmasterOf, STOP_GRACE_MS, stopProcesses } from './reap';

@@ -3,19 +3,9 @@
  * /proc/net/tcp{,6}, then the process holding that inode among its file descriptors.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { processId, type ProcessId } from './proc';
 
 const LISTEN = '0A';
-
-/** True when a server can listen on 127.0.0.1:`port` right now. */
-export function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 function listeningInodes(port: number): Set<string> {
   const inodes = new Set<string>();

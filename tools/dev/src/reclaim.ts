@@ -6,8 +6,8 @@
  */
 import { unlinkSync } from 'node:fs';
 import { removeDevStackFile } from '@herald/config';
-import { REPO_ROOT } from '@herald/testing';
-import { portFree, portOwner } from './port-owner';
+import { portFree, REPO_ROOT } from '@herald/stack';
+import { portOwner } from './port-owner';
 import { isRunning, parentOf } from './proc';
 import { foreignConsumerOf, label, postmasterOf, STOP_GRACE_MS, stopProcesses } from './reap';
 import { readRunRecord, removeRunRecord } from './run-record';

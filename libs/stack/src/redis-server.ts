@@ -1,5 +1,6 @@
 /**
- * A private `redis-server` for one test run, on a free port. Never the machine's own Redis.
+ * A private `redis-server` on a free port, for one test run or `npm run dev`. Never the machine's
+ * own Redis.
  *
  * By default it keeps nothing on disk. With `persistent: true` it runs as production does (AOF,
  * here fsynced on every write) in a private temporary directory, so a test can stop and start it

@@ -1,19 +1,8 @@
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
 import { Cluster } from 'ioredis';
+import { tcpAccepts } from './ports';
 import { startRedisCluster, type RedisCluster } from './redis-cluster';
 import { waitFor } from './wait';
-
-function tcpAccepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 function hostPort(node: string): { host: string; port: number } {
   const [host, port] = node.split(':');

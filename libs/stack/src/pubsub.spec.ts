@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
 import { PubSub, type Message } from '@google-cloud/pubsub';
+import { tcpAccepts } from './ports';
 import {
   ensureSubscription,
   ensureTopic,
@@ -12,18 +12,6 @@ import {
 import { waitFor } from './wait';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
-
-function tcpAccepts(hostPort: string): Promise<boolean> {
-  const [host, port] = hostPort.split(':');
-  return new Promise((resolve) => {
-    const socket = connect({ host, port: Number(port) });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 describe('selectPubSubKind', () => {
   test('HERALD_PUBSUB_EMULATOR forces a backend, rejects junk, and defaults by installation', () => {
@@ -71,6 +59,7 @@ describe.each(kinds)('startPubSub({ kind: %s })', (kind) => {
       await client.close();
       await pubsub.stop();
     }
-    expect(await tcpAccepts(pubsub.emulatorHost)).toBe(false);
+    const [host, port] = pubsub.emulatorHost.split(':');
+    expect(await tcpAccepts(host, Number(port))).toBe(false);
   }, 90_000);
 });

@@ -1,16 +1,15 @@
 /**
- * A private Redis Cluster for one test run: `masters` (default 3) `redis-server` processes in
- * cluster mode on free ports of 127.0.0.1, no replicas, joined and given all 16384 slots by
- * `redis-cli --cluster create`. Each node's cluster bus (port + 10000) is checked free too. Node
- * configs live in a fresh temporary directory that `stop()` removes, so nothing stays on disk.
- * Never the machine's own Redis.
+ * A private Redis Cluster for one test run or `npm run dev`: `masters` (default 3) `redis-server`
+ * processes in cluster mode on free ports of 127.0.0.1, no replicas, joined and given all 16384
+ * slots by `redis-cli --cluster create`. Each node's cluster bus (port + 10000) is checked free
+ * too. Node configs live in a fresh temporary directory that `stop()` removes, so nothing stays on
+ * disk. Never the machine's own Redis.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports';
+import { freePort, portFree } from './ports';
 import { stopProcess } from './process';
 import { waitFor } from './wait';
 
@@ -157,22 +156,13 @@ async function pickClusterPort(reserved: Set<number>): Promise<number> {
     const bus = port + BUS_PORT_OFFSET;
     if (bus > MAX_PORT || port === SYSTEM_REDIS_PORT) continue;
     if (reserved.has(port) || reserved.has(bus)) continue;
-    if (!(await portIsFree(bus))) continue;
+    if (!(await portFree(bus, HOST))) continue;
     // Checked again after the await: a sibling node may have reserved either port meanwhile.
     if (reserved.has(port) || reserved.has(bus)) continue;
     reserved.add(port).add(bus);
     return port;
   }
   throw new Error(`no free port P with P + ${BUS_PORT_OFFSET} also free and <= ${MAX_PORT} after 100 tries`);
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen(port, HOST, () => server.close(() => resolve(true)));
-  });
 }
 
 function redisCli(args: string[], timeoutMs: number): Promise<string> {

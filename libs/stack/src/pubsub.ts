@@ -1,17 +1,16 @@
 /**
- * A private Pub/Sub emulator for one test run: Google's (Java) emulator when it
+ * A private Pub/Sub emulator for one test run or `npm run dev`: Google's (Java) emulator when it
  * is installed, otherwise Herald's own (tools/pubsub-emulator), each in its own
  * process so fault tests can stop it. Plus the one blessed way to point the
  * @google-cloud/pubsub client at an emulator.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
 import * as path from 'node:path';
 import { PubSub, type ClientConfig } from '@google-cloud/pubsub';
 import { ensureSubscription, ensureTopic, pubsubClientOptions as heraldPubsubClientOptions } from '@herald/pubsub';
-import { RUN_FROM_ENV, type RunFrom } from './app-process';
-import { freePort } from './ports';
+import { REPO_ROOT, RUN_FROM_ENV, type RunFrom } from './app-process';
+import { freePort, tcpAccepts } from './ports';
 
 export type PubSubKind = 'google' | 'herald';
 
@@ -49,8 +48,6 @@ const STOP_GRACE_MS = 5_000;
 const MAX_CAPTURED_OUTPUT = 16 * 1024;
 const LISTENING_LINE = /pubsub-emulator listening on (\S+)/;
 
-/** libs/testing/src -> repository root (works from sources under jest/tsx). */
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 /** Herald's emulator from its sources (tsx) or its bundle (tools/build), as the apps (app-process.ts). */
 const HERALD_EMULATOR: Record<RunFrom, string[]> = {
   source: ['--import', 'tsx', path.join(REPO_ROOT, 'tools', 'pubsub-emulator', 'src', 'main.ts')],
@@ -168,17 +165,6 @@ function pauser(child: ChildProcess): Pick<RunningPubSub, 'pause' | 'resume'> {
       signalGroup(pid, 'SIGCONT');
     },
   };
-}
-
-function tcpAccepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function grpcAnswers(emulatorHost: string, projectId: string): Promise<boolean> {

@@ -44,6 +44,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** A fresh development secret: `isDevSecret` knows it, and NODE_ENV=production refuses it. */
+export function newDevSecret(): string {
+  return `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
+}
+
 export const DEFAULT_PORTS: Record<AppName, number> = { gateway: 8080, ingest: 8081, 'exposure-consumer': 8082 };
 /** The gateway's admin port (ADMIN_PORT default in libs/config). */
 export const DEFAULT_ADMIN_PORT = 9080;
@@ -76,7 +81,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
     let devSecret: string | undefined;
     if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
-      devSecret = `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
+      devSecret = newDevSecret();
       env.AUTH_JWT_SECRET = devSecret;
     }
     env.EMBEDDED_PG_DIR ??= join(REPO_ROOT, '.herald', 'postgres');

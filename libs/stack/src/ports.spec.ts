@@ -1,0 +1,24 @@
+import { createServer, type Server } from 'node:net';
+import { freePort, portFree, tcpAccepts } from './ports';
+
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((socket) => socket.destroy());
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+test('a free port is free and refuses connections; once listened on, it is taken and accepts', async () => {
+  const port = await freePort();
+  expect(await portFree(port)).toBe(true);
+  expect(await tcpAccepts('127.0.0.1', port)).toBe(false);
+  const server = await listen(port);
+  try {
+    expect(await portFree(port)).toBe(false);
+    expect(await tcpAccepts('127.0.0.1', port)).toBe(true);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+  expect(await portFree(port)).toBe(true);
+});
