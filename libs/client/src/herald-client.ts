@@ -7,6 +7,13 @@
  *   for await (const message of client.messages()) show(message.payload);
  *
  * docs/CLIENT.md describes the behaviour and the reasons for it.
+ *
+ * Why this file is longer than ~300 lines: it is one state machine (idle → connecting → open →
+ * reconnecting → closed, plus a rotation connection beside the active one), and its transitions
+ * read best together. Everything separable lives in its own file: one connection
+ * (connection.ts), the close-code policy (close-policy.ts), backoff, the ack queue
+ * (ack-queue.ts), token renewal (token-keeper.ts), duplicate suppression (delivered-ids.ts) and
+ * the message iterator (message-stream.ts).
  */
 import { CloseCode, type ErrorFrame, type MessageFrame, type ServerFrame, type WelcomeFrame } from '@herald/types';
 import { AckQueue } from './ack-queue';

@@ -17,6 +17,11 @@
  *   pull (`pulling` is false: /readyz 503, herald_consumer_pulling 0) and reopen it with an
  *   exponential backoff, creating the topic and subscription again if they are gone.
  * - close() stops the stream, writes what is buffered, acknowledges it and closes; idempotent.
+ *
+ * Why one file past ~300 lines: pulling, batching and acknowledging share one piece of state
+ * (which messages are held, in which batch, written or not) and split apart they would each need
+ * the others' internals; the parsing (parse-exposure.ts) and the writing (db/exposure-store.ts)
+ * are already their own files.
  */
 import { Duration, type Message, type PubSub, type Subscription } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
