@@ -7,7 +7,7 @@
  * One stack; each test has its own users (and so its own rows in the store), connects and closes
  * its own clients, and undoes its fault in a `finally`, so each passes alone and in any order.
  * What the tests cannot reset is the Pub/Sub emulator: after the consumer was SIGKILLed, Google's
- * emulator made the Postgres test's recovery ~20 s slower (39 s alone, 59 s after the kill; 37 s
+ * emulator made the Postgres test's recovery ~20 s slower (39 s alone, 55–59 s after the kill; 37 s
  * after the kill on Herald's emulator), so its deadlines leave room for that.
  */
 import { randomUUID } from 'node:crypto';
