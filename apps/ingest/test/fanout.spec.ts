@@ -4,7 +4,6 @@
  * the API while it is written.
  */
 import Redis from 'ioredis';
-import { performance } from 'node:perf_hooks';
 import { keys } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import type { Ingest } from '../src/app';
@@ -65,18 +64,20 @@ it('writes 100k members in chunks, shows progress, and keeps answering the API m
   const membersBefore = await metric('herald_fanout_members_total');
   const id = await post({ category: 'huge', payload: { big: true } });
 
-  // While the job runs, the API answers: direct messages are accepted and delivered.
-  const latencies: number[] = [];
+  // While the job runs, the API answers: direct messages are accepted (post() checks the 202)
+  // between two readings of the job part-way. Counted, not timed: a busy machine slows both alike.
   const seen: FanoutStatus[] = [];
   let activeInQueue = 0;
   let directs = 0;
+  let acceptedMidway = 0;
+  const midway = (s: FanoutStatus | undefined) => s?.state === 'active' && s.progress.delivered > 0 && s.progress.delivered < 100_000;
   await waitFor(
     async () => {
-      const started = performance.now();
+      const before = seen.at(-1);
       await post({ userIds: [`direct-${directs++}`], payload: 1 });
-      latencies.push(performance.now() - started);
       const s = await status(id);
       seen.push(s.body);
+      if (midway(before) && midway(s.body)) acceptedMidway++;
       if (s.body.state === 'active') activeInQueue = Math.max(activeInQueue, await metric('herald_fanout_queue_jobs', 'state="active"'));
       return s.body.state === 'completed';
     },
@@ -90,8 +91,7 @@ it('writes 100k members in chunks, shows progress, and keeps answering the API m
   // Progress was visible part-way, not only at the end.
   expect(seen.some((s) => s.state === 'active' && s.progress.delivered > 0 && s.progress.delivered < 100_000)).toBe(true);
   expect(activeInQueue).toBe(1);
-  expect(latencies.length).toBeGreaterThan(3);
-  expect(Math.max(...latencies)).toBeLessThan(1000);
+  expect(acceptedMidway).toBeGreaterThanOrEqual(3);
   expect((await metric('herald_fanout_members_total')) - membersBefore).toBe(100_000);
   expect(await metric('herald_fanout_jobs_total', 'result="completed"')).toBeGreaterThanOrEqual(1);
   expect(await metric('herald_fanout_queue_jobs', 'state="active"')).toBe(0);

@@ -82,6 +82,7 @@ describe.each([
         const mine = CATEGORIES.filter(() => randomInt(2) === 1);
         const rest = CATEGORIES.filter((c) => !mine.includes(c));
         const later = async () => {
+          // Random skew, not a condition: it varies how the two changes interleave.
           await sleep(randomInt(JITTER_MS));
           await replaceUserCategories(b, user, rest);
         };

@@ -45,18 +45,16 @@ describe('startPostgres (embedded): stopServer/startServer', () => {
     expect((await pool.query('SELECT count(*)::int AS n FROM notes')).rows).toEqual([{ n: 1 }]);
     expect(pool.idleCount).toBeGreaterThan(0);
 
-    let t0 = Date.now();
+    // Resolving is the check: a stop that needed SIGKILL (no clean exit within the helper's
+    // 10 s grace) rejects, and so does a start that is not ready within 30 s. No timing here.
     await postgres.stopServer();
-    const stopMs = Date.now() - t0;
 
     await expect(before.query('SELECT 1')).rejects.toThrow();
     await expect(client().connect()).rejects.toThrow(/ECONNREFUSED/);
     await expect(pool.query('SELECT 1')).rejects.toThrow();
     await postgres.stopServer(); // already stopped: a no-op
 
-    t0 = Date.now();
     await postgres.startServer();
-    const startMs = Date.now() - t0;
     await postgres.startServer(); // already running: a no-op
 
     const after = client();
@@ -71,9 +69,6 @@ describe('startPostgres (embedded): stopServer/startServer', () => {
     expect(rows).toEqual([{ body: 'kept' }]);
     await pool.query("INSERT INTO notes VALUES (2, 'after restart')");
     expect((await after.query('SELECT count(*)::int AS n FROM notes')).rows).toEqual([{ n: 2 }]);
-
-    expect(stopMs).toBeLessThan(10_000);
-    expect(startMs).toBeLessThan(30_000);
   }, 60_000);
 
   test('startServer() fails loudly when the port was taken meanwhile, and works once it is free', async () => {

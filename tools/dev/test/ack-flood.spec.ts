@@ -115,7 +115,7 @@ describe.each([
         acked.push(id);
       }
       const rest = SEND_EVERY_MS - (performance.now() - slot);
-      if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+      if (rest > 0) await new Promise((r) => setTimeout(r, rest)); // rate pacing, not a condition
     }
     const stats = await finished;
 

@@ -58,7 +58,7 @@ function watchSubscriberBuffer(redisUrl: string): { stop(): Promise<number> } {
       for (const line of list.split('\n')) {
         if (line.includes('name=gateway:subscriber')) peak = Math.max(peak, Number(/omem=(\d+)/.exec(line)?.[1] ?? 0));
       }
-      await sleep(SAMPLE_MS);
+      await sleep(SAMPLE_MS); // a sampling period, not a condition: the peak is read between samples
     }
   })();
   return {

@@ -6,7 +6,8 @@
  *   herald_consumer_pulling say so while no pull runs;
  * - analysts' queries that hang (blocked here on a lock this test holds on the partition they
  *   scan): they time out with a clear 503 and never take the connections the inserts need.
- * The events are published straight to the topic, as a gateway would.
+ * The events are published straight to the topic, as a gateway would. Each test has its own event
+ * ids and baselines, and the subscription is back after each, so each passes alone and in any order.
  */
 import { randomUUID } from 'node:crypto';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
@@ -138,6 +139,7 @@ function watchPulling(): { samples: Sample[]; stop(): Promise<void> } {
       } catch {
         // the consumer is always up in these tests; a failed fetch is reported by the assertions
       }
+      // A sampling period, not a condition: the samples record the transient states the tests look for.
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   })();
@@ -151,6 +153,15 @@ function watchPulling(): { samples: Sample[]; stop(): Promise<void> } {
 }
 
 describe('the pull from a subscription deleted under the consumer', () => {
+  // A test that failed half-way leaves no deleted subscription to the next: it is there, and pulled from.
+  afterEach(async () => {
+    await ensureSubscription(admin, TOPIC, SUBSCRIPTION, ACK_DEADLINE_SECONDS);
+    await waitFor(async () => (await fetchMetric(consumer.url, 'herald_consumer_pulling')) === 1, {
+      timeoutMs: 60_000,
+      what: 'the consumer pulling again',
+    });
+  }, 90_000);
+
   it('is reopened once the subscription is back; /readyz is 503 and herald_consumer_pulling 0 meanwhile', async () => {
     const run = randomUUID().slice(0, 8);
     const before = await publish(`before-${run}-`, 20);

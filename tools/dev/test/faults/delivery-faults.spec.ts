@@ -6,8 +6,9 @@
  * was sent against what was received, allows duplicates only of messages not acknowledged, and
  * checks the exposure store holds exactly one row per (message, session) pair received.
  *
- * The tests share one stack and run in order; each uses its own users. A gateway a test killed
- * or stopped is started again before the next test, as an orchestrator would.
+ * The tests share one stack; each uses its own users and Idempotency-Keys, and passes alone and
+ * in any order: after each test, a gateway it killed or stopped is started again (as an
+ * orchestrator would) and a Redis it stopped is started again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
@@ -97,6 +98,20 @@ async function restartDeadGateways(): Promise<void> {
   live = stack.gateways.map((_, i) => i);
 }
 
+afterEach(async () => {
+  await redis.startServer();
+  await restartDeadGateways();
+}, 60_000);
+
+/**
+ * Resolves once `more` further messages have been sent to `users` after the call: with one
+ * message to one user in turn, `users.length` more means each user got one after the fault.
+ */
+function trafficAfter(producer: Producer, users: readonly string[], more: number, what: string): Promise<unknown> {
+  const target = producer.total(users) + more;
+  return waitFor(() => producer.total(users) >= target, { timeoutMs: 30_000, intervalMs: 20, what: `${more} sends ${what}` });
+}
+
 /** Every process still running answers /readyz 200: it recovered without a restart by hand. */
 async function expectAllReady(): Promise<void> {
   const apps = [...stack.gateways, stack.apps.ingest, stack.apps['exposure-consumer']].filter((app) => !exited(app));
@@ -130,12 +145,12 @@ it('gateway SIGKILLed mid-drain: clients drain again on another gateway; nothing
     // The kill hit drains in progress.
     expect(atKill.filter((n) => n < OFFLINE).length).toBeGreaterThanOrEqual(USERS / 4);
 
-    // Live traffic while the clients reconnect elsewhere, and a little after.
+    // Live traffic while the clients reconnect elsewhere, and after: until each user was sent one more.
     const reconnected = waitFor(() => devices.every((d) => d.session && d.session.gateway !== A), {
       timeoutMs: 30_000,
       intervalMs: 50,
       what: 'every client to have a session on another gateway',
-    }).then(() => sleep(1000));
+    }).then(() => trafficAfter(producer, users, USERS, 'after every client reconnected'));
     await producer.run(users, SEND_EVERY_MS, reconnected);
     await reconnected;
 
@@ -156,7 +171,6 @@ it('gateway SIGKILLed mid-drain: clients drain again on another gateway; nothing
 }, 120_000);
 
 it('SIGTERM on one of three gateways under live traffic: 503 at once, 1012 spread over time, exit 0, nothing lost', async () => {
-  await restartDeadGateways();
   const USERS = 60;
   const T = 2;
   const users = Array.from({ length: USERS }, (_, i) => `term-${i}`);
@@ -192,7 +206,7 @@ it('SIGTERM on one of three gateways under live traffic: 503 at once, 1012 sprea
       intervalMs: 50,
       what: 'every client of the stopped gateway to have a session on another',
     });
-    await sleep(1000); // live traffic on the two left
+    await trafficAfter(producer, users, USERS, 'on the two gateways left');
     await traffic.stop();
 
     expect(readiness).toEqual({ status: 503, afterMs: expect.any(Number) });
@@ -221,7 +235,6 @@ it('SIGTERM on one of three gateways under live traffic: 503 at once, 1012 sprea
 }, 120_000);
 
 it('Redis restarted under traffic (AOF): sessions closed with 1012 drain again, producers retry with their key, nothing lost', async () => {
-  await restartDeadGateways();
   const USERS = 30;
   const OUTAGE_MS = 3000;
   const users = Array.from({ length: USERS }, (_, i) => `redis-${i}`);
@@ -238,9 +251,13 @@ it('Redis restarted under traffic (AOF): sessions closed with 1012 drain again, 
 
     const openAtStop = devices.map((d) => d.session!);
     await redis.stopServer();
-    await sleep(OUTAGE_MS); // the outage itself
-    const startedAgainAt = Date.now();
-    await redis.startServer();
+    let startedAgainAt: number;
+    try {
+      await sleep(OUTAGE_MS); // the outage itself, not a condition
+    } finally {
+      startedAgainAt = Date.now();
+      await redis.startServer();
+    }
     // After its subscriber reconnects, each gateway closes its sessions with 1012: they drain again.
     const resynced = await waitFor(() => openAtStop.every((s) => s.closedAt !== undefined), {
       timeoutMs: 20_000,
@@ -256,7 +273,7 @@ it('Redis restarted under traffic (AOF): sessions closed with 1012 drain again, 
         intervalMs: 50,
         what: 'every client to have a new session',
       });
-      await sleep(1000); // live traffic after the recovery
+      await trafficAfter(producer, users, USERS, 'after the recovery');
     }
     await traffic.stop();
 

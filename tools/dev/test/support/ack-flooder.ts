@@ -65,12 +65,13 @@ async function floodSocket(seed: number): Promise<void> {
     if (Date.now() >= until) break;
     if (end.startsWith('http ')) stats.refused[end.slice(5)] = (stats.refused[end.slice(5)] ?? 0) + 1;
     else stats.closes[end] = (stats.closes[end] ?? 0) + 1;
-    await new Promise((r) => setTimeout(r, Number(reconnectMs)));
+    await new Promise((r) => setTimeout(r, Number(reconnectMs))); // a flooder's reconnect pace, not a condition
   }
 }
 
 const sockets_ = Array.from({ length: Number(sockets) }, (_, i) => floodSocket(i * 2));
 if (sockets_.length === 0) process.stdout.write('flooding\n');
+// The flood lasts durationMs (its length is the point), and ends once every socket has too.
 void Promise.all([...sockets_, new Promise((r) => setTimeout(r, Number(durationMs)))]).then(() => {
   process.stdout.write(`${JSON.stringify(stats)}\n`);
 });

@@ -158,6 +158,7 @@ export class Device {
           this.error = new Error(`${this.userId}: no session within ${RECONNECT_GIVE_UP_MS} ms (${this.failedConnects} failed connects)`);
           return;
         }
+        // The reconnect jitter a real SDK uses (1012 asks for it), not a condition.
         await sleep(Math.random() * jitterMs * Math.min(attempt + 1, 5));
         let inbox: Set<string>;
         try {

@@ -56,7 +56,7 @@ export class Producer {
       }
       if (Date.now() > deadline) throw new Error(`ingest did not accept ${key} within ${GIVE_UP_MS} ms (last: ${failure})`);
       this.retries++;
-      await sleep(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt));
+      await sleep(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt)); // a producer's retry backoff, not a condition
     }
   }
 
@@ -89,7 +89,7 @@ export class Producer {
       const started = Date.now();
       await this.send([users[n % users.length]], { live: n });
       n++;
-      await sleep(Math.max(0, everyMs - (Date.now() - started)));
+      await sleep(Math.max(0, everyMs - (Date.now() - started))); // rate pacing, not a condition
     }
     return n;
   }
