@@ -11,8 +11,7 @@ import { createLogger } from '@herald/logger';
 import { closeRedis, createRedis, keys, type HeraldRedis } from '@herald/redis';
 import { metricValue, startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import { createGatewayMetrics } from '../src/metrics';
-import { WalWriter } from '../src/exposure/wal-writer';
-import type { Pending } from '../src/exposure/stage';
+import { WriteAheadLog, type Pending } from '../src/exposure/write-ahead';
 
 const WAIT_MS = 300;
 
@@ -22,7 +21,7 @@ let oracle: HeraldRedis;
 const registry = new Registry();
 const metrics = createGatewayMetrics(registry);
 const sent: Pending[] = [];
-let wal: WalWriter;
+let wal: WriteAheadLog;
 
 beforeAll(async () => {
   server = await startRedisServer();
@@ -30,12 +29,10 @@ beforeAll(async () => {
   log = createRedis(config, 'log', 'test');
   oracle = createRedis(config, 'commands', 'test');
   await log.ping();
-  wal = new WalWriter({
+  wal = new WriteAheadLog({
     redis: log,
-    registry: oracle,
     walId: 'wait-test',
     waitMs: WAIT_MS,
-    beatEveryMs: 60_000,
     now: Date.now,
     metrics,
     logger: createLogger({ app: 'gateway-test', level: 'silent' }),
@@ -44,7 +41,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await wal?.close();
+  wal?.close();
   await closeRedis(log);
   await closeRedis(oracle);
   await server.stop();
