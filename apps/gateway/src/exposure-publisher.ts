@@ -47,14 +47,13 @@ import {
   type SpillBounds,
 } from '@herald/redis';
 import type { GatewayMetrics } from './metrics';
+import { retryDelayMs } from './exposure/backoff';
 import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './exposure/publish-errors';
 import { SpillWriter } from './exposure/spill-writer';
 import { UNLOGGED, WriteAheadLog, type Pending, type Send } from './exposure/write-ahead';
 
 export type { Send } from './exposure/write-ahead';
 
-const RETRY_BASE_MS = 100;
-const RETRY_MAX_MS = 5_000;
 
 export interface ExposurePublisherOptions {
   topic: Topic;
@@ -275,7 +274,7 @@ export class ExposurePublisher {
     this.opts.metrics.exposures.inc({ outcome: 'retried' }, events);
     this.opts.metrics.exposurePublishErrors.inc({ status, retryable: String(retryable) });
     this.failuresInARow++;
-    const delay = retryable ? Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.failuresInARow - 1, 10)) : NON_RETRYABLE_PAUSE_MS;
+    const delay = retryable ? retryDelayMs(this.failuresInARow) : NON_RETRYABLE_PAUSE_MS;
     this.retryAt = Math.max(this.retryAt, this.now() + delay);
     if (!retryable) {
       this.opts.logger.error(
@@ -322,7 +321,7 @@ export class ExposurePublisher {
   private replayFailed(err: unknown): void {
     this.replayFailures++;
     this.groupReady = undefined;
-    const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.replayFailures - 1, 10));
+    const delay = retryDelayMs(this.replayFailures);
     if (this.replayFailures === 1 || this.replayFailures % 10 === 0) {
       this.opts.logger.warn({ err, failures: this.replayFailures, retryInMs: delay }, 'replaying spilled exposure events failed; retrying');
     }

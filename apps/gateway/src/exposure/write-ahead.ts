@@ -8,10 +8,10 @@
  * events go on unlogged (counted `unlogged`): still published, but lost if the process dies
  * before. After a failure the log is skipped for a backoff, then tried again.
  */
-import type { HeraldRedis } from '@herald/redis';
-import { dropWalBatches, writeWalBatch } from '@herald/redis';
+import { dropWalBatches, writeWalBatch, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
+import { retryDelayMs } from './backoff';
 
 /** A push waiting for its event to be logged: `send` writes the frame, false if the session went away. */
 export type Send = () => boolean;
@@ -25,8 +25,6 @@ export interface Pending {
   batch: number;
 }
 
-const RETRY_BASE_MS = 100;
-const RETRY_MAX_MS = 5_000;
 
 export interface WriteAheadLogOptions {
   /** The log's own connection (role `log`). */
@@ -95,7 +93,7 @@ export class WriteAheadLog {
       done = true;
       this.logging = 0;
       this.failures++;
-      const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 10));
+      const delay = retryDelayMs(this.failures);
       this.skipUntil = this.opts.now() + delay;
       // Whatever is held when the pause ends goes through the log again (or out without it).
       clearTimeout(this.retryTimer);
