@@ -91,8 +91,9 @@ export class Connector {
     }
     const token = upgradeToken(request);
     // A user in the abuse cooldown is refused before the token check: its reconnect loop costs
-    // next to nothing. The subject is unverified here, which can only refuse, never admit.
-    if (this.refuseCoolingDown(socket, claimedSubject(token))) return;
+    // next to nothing. The subject is unverified here, which can only refuse, never admit; it is
+    // read only while some user is cooling down.
+    if (this.deps.cooldowns.any && this.refuseCoolingDown(socket, claimedSubject(token))) return;
     let principal: Principal;
     try {
       principal = await verifier.verify(token);

@@ -9,6 +9,11 @@ export class AbuseCooldowns {
 
   constructor(private readonly cooldownMs: number) {}
 
+  /** Whether any user is cooling down (the door reads a token's subject only then). */
+  get any(): boolean {
+    return this.until.size > 0;
+  }
+
   /** Start the user's cooldown; false when cooldowns are off. */
   start(userId: string, now = Date.now()): boolean {
     if (this.cooldownMs === 0) return false;
