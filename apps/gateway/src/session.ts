@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
-import { CloseCode, closeReason, ErrorCodes, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
+import { CloseCode, closeReason, ErrorCodes, MAX_ACK_IDS, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
 import type { EncodedMessage } from '@herald/redis';
 import { AckTracker } from './ack-tracker';
 import type { ExposurePublisher } from './exposure-publisher';
@@ -16,8 +16,6 @@ import type { GatewayMetrics } from './metrics';
 export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
-/** Most ids one ack frame may carry. */
-export const MAX_ACK_IDS = 1000;
 const MAX_ID_LENGTH = 128;
 /** ws's readyState OPEN. */
 const OPEN = 1;

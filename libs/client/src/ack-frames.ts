@@ -3,9 +3,10 @@
  * (protocol) and at most `maxFrameBytes` per frame (the gateway closes a connection with 1009 for
  * a frame over WS_MAX_PAYLOAD_BYTES, 16 KiB by default, about 400 UUIDs).
  */
-import type { AckFrame } from '@herald/types';
+import { MAX_ACK_IDS, type AckFrame } from '@herald/types';
 
-export const MAX_IDS_PER_ACK = 1000;
+/** Most ids one `ack` frame may carry (the protocol's MAX_ACK_IDS). */
+export const MAX_IDS_PER_ACK = MAX_ACK_IDS;
 
 const encoder = new TextEncoder();
 

@@ -1,6 +1,9 @@
 /** WebSocket frames (Contract). Text frames, JSON. */
 import type { ErrorCode } from './error-codes';
 
+/** Most ids one `ack` frame may carry (protocol). */
+export const MAX_ACK_IDS = 1000;
+
 export interface WelcomeFrame {
   type: 'welcome';
   sessionId: string;

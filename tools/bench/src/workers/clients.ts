@@ -10,6 +10,7 @@
  */
 import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import WebSocket from 'ws';
+import { MAX_ACK_IDS } from '@herald/types';
 import { nowMs, serveRequests } from './protocol';
 
 /**
@@ -43,8 +44,6 @@ const MESSAGE = Buffer.from('{"type":"message","id":"');
 const WELCOME = Buffer.from('{"type":"welcome"');
 const PAYLOAD_T = Buffer.from('"payload":{"t":');
 const COMMA_S = Buffer.from(',"s":');
-/** The gateway takes at most this many ids per ack frame (MAX_ACK_IDS). */
-const ACK_IDS_MAX = 1000;
 /** A handshake's timeout; failures (not 503s) a connection gets; the wait before a retry, plus jitter; how long 503s are retried. */
 const RETRY = { handshakeMs: 30_000, attempts: 5, baseMs: 1000, jitterMs: 1000, refusedForMs: 120_000 };
 
@@ -189,8 +188,8 @@ function sendAcks(): void {
   for (const connection of toAck) {
     const ids = connection.unacked;
     connection.unacked = [];
-    for (let start = 0; connection.ws && start < ids.length; start += ACK_IDS_MAX) {
-      const chunk = ids.slice(start, start + ACK_IDS_MAX);
+    for (let start = 0; connection.ws && start < ids.length; start += MAX_ACK_IDS) {
+      const chunk = ids.slice(start, start + MAX_ACK_IDS);
       // Ids are message ids the gateway sent (no quotes or backslashes in them).
       connection.ws.send(`{"type":"ack","ids":["${chunk.join('","')}"]}`);
       stats.ackFrames++;

@@ -13,7 +13,7 @@
  * acknowledged ids and gains new ones from then on.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MessageFrame } from '@herald/types';
+import { MAX_ACK_IDS, type MessageFrame } from '@herald/types';
 import { signToken, TestClient } from '@herald/testing';
 import type { StackClient } from './stack-client';
 
@@ -41,8 +41,6 @@ export interface DeviceOptions {
   ackEveryMs?: number;
 }
 
-/** Most ids in one ack frame (the gateway's MAX_ACK_IDS). */
-const MAX_ACK_IDS = 1000;
 const WELCOME_TIMEOUT_MS = 15_000;
 /** A device that cannot get a session for this long fails the test (the stack did not recover). */
 const RECONNECT_GIVE_UP_MS = 60_000;
