@@ -11,7 +11,8 @@ import { createLogger } from '@herald/logger';
 import { closeRedis, createRedis, keys, type HeraldRedis } from '@herald/redis';
 import { metricValue, startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import { createGatewayMetrics } from '../src/metrics';
-import { WriteAheadLog, type Pending } from '../src/exposure/write-ahead';
+import { WalWriter } from '../src/exposure/wal-writer';
+import type { Pending } from '../src/exposure/stage';
 
 const WAIT_MS = 300;
 
@@ -21,7 +22,7 @@ let oracle: HeraldRedis;
 const registry = new Registry();
 const metrics = createGatewayMetrics(registry);
 const sent: Pending[] = [];
-let wal: WriteAheadLog;
+let wal: WalWriter;
 
 beforeAll(async () => {
   server = await startRedisServer();
@@ -29,10 +30,12 @@ beforeAll(async () => {
   log = createRedis(config, 'log', 'test');
   oracle = createRedis(config, 'commands', 'test');
   await log.ping();
-  wal = new WriteAheadLog({
+  wal = new WalWriter({
     redis: log,
+    registry: oracle,
     walId: 'wait-test',
     waitMs: WAIT_MS,
+    beatEveryMs: 60_000,
     now: Date.now,
     metrics,
     logger: createLogger({ app: 'gateway-test', level: 'silent' }),
@@ -41,7 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  wal?.close();
+  await wal?.close();
   await closeRedis(log);
   await closeRedis(oracle);
   await server.stop();

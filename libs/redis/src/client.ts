@@ -24,7 +24,8 @@ const SCRIPT_FILES = [
   'claim-idempotency-1',
   'complete-idempotency-1',
   'ack-spill-1',
-  'rescue-wal-3',
+  'claim-wal-1',
+  'release-wal-1',
   'beat-wal-1',
   'stale-wals-1',
   'spill-exposures-1',
@@ -72,7 +73,8 @@ export interface HeraldScripts {
   ): Promise<string[]>;
   completeIdempotency(record: string, result: string): Promise<number>;
   ackSpill(stream: string, group: string, ...ids: string[]): Promise<number>;
-  rescueWal(registry: string, wal: string, spill: string, walId: string, claimIdleMs: number, field: string): Promise<number>;
+  claimWal(registry: string, walId: string, claimIdleMs: number): Promise<number>;
+  releaseWal(registry: string, walId: string, stamp: number): Promise<number>;
   beatWal(registry: string, walId: string): Promise<number>;
   staleWals(registry: string, claimIdleMs: number, limit: number): Promise<string[]>;
   spillExposures(stream: string, field: string, maxEvents: number, maxAgeMs: number, ...events: string[]): Promise<[number, number, number]>;

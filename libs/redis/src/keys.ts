@@ -51,9 +51,16 @@ export const keys = {
    */
   exposureSpill: '{herald:exposures}:spill',
   spillGroup: 'replay',
-  /** One gateway process's exposure write-ahead log (hash: batch -> events); see exposure-wal.ts. */
-  exposureWal: (walId: string) => `{herald:exposures}:wal:${walId}`,
-  /** Registry of write-ahead logs: log id -> last heartbeat (epoch ms). */
+  /**
+   * One gateway process's exposure write-ahead log (hash: batch -> events); see exposure-wal.ts.
+   * Tagged by the log's own id, not `{herald:exposures}`: on a Cluster each process's push path
+   * writes to the master of its own slot, so the logs spread over the masters like users do.
+   */
+  exposureWal: (walId: string) => `{herald:wal:${walId}}`,
+  /**
+   * Registry of write-ahead logs: log id -> last heartbeat (epoch ms, Redis's clock). One key for
+   * every gateway: it is written once per heartbeat period per process, not per push.
+   */
   exposureWals: '{herald:exposures}:wals',
 } as const;
 

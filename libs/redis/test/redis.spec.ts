@@ -20,6 +20,7 @@ import {
   spillOldestAgeMs,
   beatWal,
   rescueStaleWals,
+  rescueWal,
   writeWalBatch,
   keys,
   readInbox,
@@ -265,5 +266,41 @@ describe('exposure write-ahead log', () => {
     expect(await rescueStaleWals(redis, 'wal-rescuer', 60_000)).toBe(1);
     expect(await spillLength(redis)).toBe(before + 1);
     expect(await redis.exists(keys.exposureWal('wal-live'))).toBe(0);
+  });
+
+  it('rescues in two steps: a claim keeps other rescuers away, a rescuer that died mid-way is taken over, nothing is lost', async () => {
+    const stale = async (walId: string) => {
+      const [seconds] = await redis.time();
+      await redis.zadd(keys.exposureWals, Number(seconds) * 1000 - 120_000, walId);
+    };
+    await writeWalBatch(redis, 'wal-dead', 2, ['{"n":3}']);
+    await writeWalBatch(redis, 'wal-dead', 1, ['{"n":1}', '{"n":2}']);
+    await stale('wal-dead');
+    // A rescuer claims it and dies before copying anything: no other rescuer takes it for a claim period.
+    expect(await redis.claimWal(keys.exposureWals, 'wal-dead', 60_000)).toBeGreaterThan(0);
+    expect(await redis.claimWal(keys.exposureWals, 'wal-dead', 60_000)).toBe(-1);
+    expect(await rescueStaleWals(redis, 'wal-rescuer', 60_000)).toBe(0);
+    expect(await redis.hlen(keys.exposureWal('wal-dead'))).toBe(2);
+    // The claim period passes (the claim's stamp is old): another rescuer moves it, oldest batch first.
+    await stale('wal-dead');
+    const before = await spillLength(redis);
+    expect(await rescueStaleWals(redis, 'wal-rescuer', 60_000)).toBe(3);
+    const spilled = (await redis.xrange(keys.exposureSpill, '-', '+')).slice(before).map(([, fields]) => fields[1]);
+    expect(spilled).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']);
+    expect(await redis.exists(keys.exposureWal('wal-dead'))).toBe(0);
+    expect(await redis.zscore(keys.exposureWals, 'wal-dead')).toBeNull();
+  });
+
+  it('keeps the registration of a process that beat while its log was being rescued (it was only paused)', async () => {
+    await writeWalBatch(redis, 'wal-paused', 1, ['{"n":1}']);
+    await redis.zadd(keys.exposureWals, 0, 'wal-paused');
+    const stamp = await redis.claimWal(keys.exposureWals, 'wal-paused', 60_000);
+    expect(stamp).toBeGreaterThan(0);
+    await redis.zadd(keys.exposureWals, stamp + 1, 'wal-paused'); // its next heartbeat
+    expect(await redis.releaseWal(keys.exposureWals, 'wal-paused', stamp)).toBe(0);
+    expect(await redis.zscore(keys.exposureWals, 'wal-paused')).toBe(String(stamp + 1));
+    // Alive by its heartbeat: a rescue leaves it alone.
+    expect(await rescueWal(redis, 'wal-paused', 60_000)).toBe(0);
+    expect(await redis.hlen(keys.exposureWal('wal-paused'))).toBe(1);
   });
 });

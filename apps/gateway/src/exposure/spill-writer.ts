@@ -9,7 +9,7 @@
 import type { Logger } from '@herald/logger';
 import { spillExposures, type HeraldRedis, type SpillBounds, type SpillResult } from '@herald/redis';
 import type { GatewayMetrics } from '../metrics';
-import type { Pending } from './write-ahead';
+import type { Pending } from './stage';
 
 const RETRY_MS = 1_000;
 /** One log line per this many events refused by a full spill. */

@@ -1,37 +1,29 @@
 /**
- * The write-ahead half of the exposure publisher: events of this turn's pushes are written to this
- * process's log in Redis (libs/redis exposure-wal) in one command, and the frames go out once it
- * is there. One write is in flight at a time, so pushes keep their order.
+ * Stage 1 of the exposure path: the write-ahead log. The events of this turn's pushes are written
+ * to this process's log in Redis (libs/redis exposure-wal) in one command, and the frames go out
+ * once it is there: the order barrier before the socket write. One write is in flight at a time,
+ * so pushes keep their order. The log's heartbeat (by Redis's clock) says the process is alive.
  *
  * Delivery comes first: a push never waits more than `waitMs` for its log write. When the write
  * fails (Redis out of memory, unreachable) or takes longer, the frames go out at once and their
  * events go on unlogged (counted `unlogged`): still published, but lost if the process dies
  * before. After a failure the log is skipped for a backoff, then tried again.
  */
-import { dropWalBatches, writeWalBatch, type HeraldRedis } from '@herald/redis';
+import { beatWal, dropWalBatches, retireWal, writeWalBatch, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
-import { retryDelayMs } from './backoff';
+import { backoffMs, runEvery, UNLOGGED, type Pending, type Send } from './stage';
 
-/** A push waiting for its event to be logged: `send` writes the frame, false if the session went away. */
-export type Send = () => boolean;
-
-/** Batch number of an event that is not in this process's log (replayed from the spill, or unlogged). */
-export const UNLOGGED = 0;
-
-/** An event on its way to Pub/Sub, and the log batch that holds it. */
-export interface Pending {
-  data: string;
-  batch: number;
-}
-
-
-export interface WriteAheadLogOptions {
-  /** The log's own connection (role `log`). */
+export interface WalWriterOptions {
+  /** The log's own connection (role `log`): a push waits for it, behind no auto-pipeline. */
   redis: HeraldRedis;
+  /** The connection for the registry (heartbeat, retire). */
+  registry: HeraldRedis;
   walId: string;
   /** EXPOSURE_LOG_WAIT_MS. */
   waitMs: number;
+  /** The heartbeat's period, ms (a third of EXPOSURE_SPILL_CLAIM_MS). */
+  beatEveryMs: number;
   /** The process's clock (shifted by HERALD_TEST_CLOCK_OFFSET_MS in the clock-skew test). */
   now: () => number;
   metrics: GatewayMetrics;
@@ -40,7 +32,7 @@ export interface WriteAheadLogOptions {
   onSent(event: Pending): void;
 }
 
-export class WriteAheadLog {
+export class WalWriter {
   /** Events waiting to be logged, and their pushes. */
   private toLog: string[] = [];
   private sends: Send[] = [];
@@ -56,8 +48,17 @@ export class WriteAheadLog {
   private readonly batchLeft = new Map<number, number>();
   private settledBatches: number[] = [];
   private dropScheduled = false;
+  private readonly heartbeat: NodeJS.Timeout;
+  private closing?: Promise<void>;
 
-  constructor(private readonly opts: WriteAheadLogOptions) {}
+  constructor(private readonly opts: WalWriterOptions) {
+    // Registered before the first batch is written (the heartbeat is stamped by Redis's clock).
+    const beat = () =>
+      beatWal(opts.registry, opts.walId).catch((err: unknown) => opts.logger.debug({ err }, 'exposure log heartbeat failed'));
+    void beat();
+    this.heartbeat = setInterval(beat, Math.max(50, opts.beatEveryMs));
+    this.heartbeat.unref();
+  }
 
   /** Events waiting for the log (their pushes are held). */
   get waiting(): number {
@@ -93,7 +94,7 @@ export class WriteAheadLog {
       done = true;
       this.logging = 0;
       this.failures++;
-      const delay = retryDelayMs(this.failures);
+      const delay = backoffMs(this.failures);
       this.skipUntil = this.opts.now() + delay;
       // Whatever is held when the pause ends goes through the log again (or out without it).
       clearTimeout(this.retryTimer);
@@ -175,7 +176,17 @@ export class WriteAheadLog {
     });
   }
 
-  close(): void {
-    clearTimeout(this.retryTimer);
+  /** Remove the log: every event in it is published or spilled. */
+  retire(): Promise<void> {
+    return retireWal(this.opts.registry, this.opts.walId);
+  }
+
+  /**
+   * Stop beating and retrying (idempotent). The log stays: retire() it once its events are safe,
+   * or leave it for another gateway to rescue once the heartbeat is old.
+   */
+  close(): Promise<void> {
+    this.closing ??= runEvery([() => clearInterval(this.heartbeat), () => clearTimeout(this.retryTimer)]);
+    return this.closing;
   }
 }

@@ -1,0 +1,59 @@
+/**
+ * The exposure event's JSON (the Contract's `ExposureEvent`, libs/types), written out member by
+ * member: a push costs no JSON.stringify of a whole object. Each member has its writer in a table
+ * checked against the type, so a member added to `ExposureEvent` does not compile until it has a
+ * writer here. The writers are called one by one (a loop over the table costs twice as much per
+ * push: its call site sees five functions); test/exposure-event-json.spec.ts checks that the
+ * output holds exactly the members of the tables, so a writer left uncalled fails there.
+ *
+ * The members a session's events share (user, session, gateway) are serialized once per session
+ * (sessionJson); a push adds its own (exposureJson).
+ */
+import type { ExposureEvent } from '@herald/types';
+
+/** The members every exposure event of one session shares. */
+export type SessionMembers = Pick<ExposureEvent, 'userId' | 'sessionId' | 'gatewayId'>;
+/** The members of one push. */
+export type PushMembers = Omit<ExposureEvent, keyof SessionMembers>;
+
+/** One writer per member of T (all of them, nothing else): `"name":value`. */
+type Writers<T> = { readonly [K in keyof T]-?: (members: T) => string };
+
+/** A string from outside (ids, names): escaped. */
+const quoted = (value: string | null): string => JSON.stringify(value);
+
+const SESSION_WRITERS = {
+  userId: (m) => `"userId":${quoted(m.userId)}`,
+  sessionId: (m) => `"sessionId":${quoted(m.sessionId)}`,
+  gatewayId: (m) => `"gatewayId":${quoted(m.gatewayId)}`,
+} as const satisfies Writers<SessionMembers>;
+
+const PUSH_WRITERS = {
+  // A UUID, an ISO-8601 time and a literal of the Contract never need escaping.
+  eventId: (m) => `"eventId":"${m.eventId}"`,
+  messageId: (m) => `"messageId":${quoted(m.messageId)}`,
+  category: (m) => `"category":${quoted(m.category)}`,
+  deliveredAt: (m) => `"deliveredAt":"${m.deliveredAt}"`,
+  via: (m) => `"via":"${m.via}"`,
+} as const satisfies Writers<PushMembers>;
+
+/** The members each table writes (for the test that every one is written). */
+export const WRITTEN_MEMBERS: ReadonlyArray<keyof ExposureEvent> = [
+  ...(Object.keys(PUSH_WRITERS) as Array<keyof PushMembers>),
+  ...(Object.keys(SESSION_WRITERS) as Array<keyof SessionMembers>),
+];
+
+/** A session's shared members, serialized once per session (what exposureJson takes). */
+export function sessionJson(m: SessionMembers): string {
+  const w = SESSION_WRITERS;
+  return `${w.userId(m)},${w.sessionId(m)},${w.gatewayId(m)}`;
+}
+
+/**
+ * One exposure event's JSON: the push's members and the session's (from sessionJson).
+ * `eventId` must be a UUID and `deliveredAt` an ISO-8601 time (written without escaping).
+ */
+export function exposureJson(p: PushMembers, session: string): string {
+  const w = PUSH_WRITERS;
+  return `{${w.eventId(p)},${w.messageId(p)},${w.category(p)},${w.deliveredAt(p)},${w.via(p)},${session}}`;
+}

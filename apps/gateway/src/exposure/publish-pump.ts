@@ -1,0 +1,162 @@
+/**
+ * Stage 2 of the exposure path: hands events to the Pub/Sub client's batcher
+ * (EXPOSURE_BATCH_MAX_MESSAGES / EXPOSURE_BATCH_MAX_MS), at most `bufferMax` queued or in flight.
+ * A publish that fails goes back to the head of the queue; every failure, from memory or from the
+ * spill's replay, pauses publishing with one shared backoff: soon for a transient error, for
+ * NON_RETRYABLE_PAUSE_MS after a permanent one (publish-errors.ts).
+ */
+import type { Topic } from '@google-cloud/pubsub';
+import type { Logger } from '@herald/logger';
+import type { GatewayMetrics } from '../metrics';
+import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './publish-errors';
+import { backoffMs, runEvery, type Pending } from './stage';
+
+export interface PublishPumpOptions {
+  topic: Pick<Topic, 'publishMessage'>;
+  /** Events queued or being published, at most (EXPOSURE_BUFFER_MAX): full() past it. */
+  bufferMax: number;
+  /** Events handed to the client per step. */
+  batchMax: number;
+  now: () => number;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** Pub/Sub has an event: its log batch may go. */
+  settled(event: Pending): void;
+  /** The queue is empty and nothing from memory is in flight. */
+  drained(): void;
+}
+
+export class PublishPump {
+  /** Serialized events waiting to be handed to the client, oldest first. */
+  private queue: Pending[] = [];
+  /** Events handed to the client and not yet settled. */
+  private readonly inflight = new Set<Pending[]>();
+  private inflightCount = 0;
+  /** No publish before then (the shared backoff). */
+  private retryAt = 0;
+  private failuresInARow = 0;
+  private scheduled = false;
+  private retryTimer?: NodeJS.Timeout;
+  private closed = false;
+  private closing?: Promise<void>;
+
+  constructor(private readonly opts: PublishPumpOptions) {}
+
+  /** Events queued or in flight from memory. */
+  get held(): number {
+    return this.queue.length + this.inflightCount;
+  }
+
+  /** The memory bound is reached: new events must go elsewhere (the spill). */
+  get full(): boolean {
+    return this.held >= this.opts.bufferMax;
+  }
+
+  push(event: Pending): void {
+    this.queue.push(event);
+    this.schedule();
+  }
+
+  /** How long publishing still pauses after a failure, ms. */
+  pauseLeft(): number {
+    return Math.max(0, this.retryAt - this.opts.now());
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Hand queued events to the client, unless a failure asked for a pause. */
+  private pump(): void {
+    if (this.closed) return;
+    const wait = this.pauseLeft();
+    if (wait > 0) {
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = undefined;
+        this.pump();
+      }, wait);
+      return;
+    }
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.batchMax);
+      void this.publish(batch).then((failed) => {
+        // Failed events go back to the head: they arrived before everything queued since.
+        if (failed.length > 0) this.queue = failed.concat(this.queue);
+        if (this.queue.length > 0) this.schedule();
+        else if (this.inflightCount === 0) this.opts.drained();
+      });
+    }
+  }
+
+  /**
+   * Publish a batch; resolves with the events that failed (never rejects). A batch from memory
+   * counts against the bound while in flight; a batch from the spill (`fromSpill`) is in Redis
+   * already, and is counted `replayed` by the replayer once acknowledged there.
+   */
+  async publish(batch: Pending[], fromSpill = false): Promise<Pending[]> {
+    if (!fromSpill) {
+      this.inflight.add(batch);
+      this.inflightCount += batch.length;
+    }
+    const results = await Promise.allSettled(batch.map((event) => this.opts.topic.publishMessage({ data: Buffer.from(event.data) })));
+    if (!fromSpill) {
+      this.inflight.delete(batch);
+      this.inflightCount -= batch.length;
+    }
+    const failed: Pending[] = [];
+    let firstError: unknown;
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') {
+        failed.push(batch[i]);
+        firstError ??= result.reason;
+      } else this.opts.settled(batch[i]);
+    });
+    const ok = batch.length - failed.length;
+    if (ok > 0 && !fromSpill) this.opts.metrics.exposures.inc({ outcome: 'published' }, ok);
+    if (failed.length > 0) this.failed(failed.length, firstError);
+    else this.failuresInARow = 0;
+    return failed;
+  }
+
+  /** Pause publishing: briefly for a transient error, NON_RETRYABLE_PAUSE_MS for a permanent one. */
+  private failed(events: number, err: unknown): void {
+    const { status, retryable } = classifyPublishError(err);
+    this.opts.metrics.exposures.inc({ outcome: 'retried' }, events);
+    this.opts.metrics.exposurePublishErrors.inc({ status, retryable: String(retryable) });
+    this.failuresInARow++;
+    const delay = retryable ? backoffMs(this.failuresInARow) : NON_RETRYABLE_PAUSE_MS;
+    this.retryAt = Math.max(this.retryAt, this.opts.now() + delay);
+    if (!retryable) {
+      this.opts.logger.error(
+        { err, status, failed: events, retryInMs: delay },
+        'Pub/Sub refuses exposure events and will until this is fixed (does EXPOSURE_TOPIC exist? may this gateway publish to it?); ' +
+          'events wait in memory and in the spill',
+      );
+    } else if (this.failuresInARow === 1 || this.failuresInARow % 10 === 0) {
+      this.opts.logger.warn({ err, status, failed: events, retryInMs: delay }, 'exposure publish failed; retrying');
+    }
+  }
+
+  /** Takes every event from memory away, queued first, then in flight (shutdown spills them). */
+  takeAll(): Pending[] {
+    const events = this.queue.concat(...this.inflight);
+    this.queue = [];
+    return events;
+  }
+
+  /** Stop publishing from memory (idempotent); calls in flight settle on their own. */
+  close(): Promise<void> {
+    this.closing ??= runEvery([
+      () => {
+        this.closed = true;
+      },
+      () => clearTimeout(this.retryTimer),
+    ]);
+    return this.closing;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The publish stage on the real Pub/Sub emulator: at most the bound queued or in flight while
+ * Pub/Sub is frozen, everything published once it is back; a permanent error (the topic does not
+ * exist) is classified, counted, and pauses publishing for everyone reading the shared backoff;
+ * close() is idempotent and stops publishing.
+ */
+import type { Topic } from '@google-cloud/pubsub';
+import { waitFor } from '@herald/testing';
+import { NON_RETRYABLE_PAUSE_MS } from '../src/exposure/publish-errors';
+import { PublishPump } from '../src/exposure/publish-pump';
+import { UNLOGGED, type Pending } from '../src/exposure/stage';
+import { newMetrics, silent, startTopic, type Metrics, type TopicRig } from './exposure-stage-rig';
+
+const BUFFER_MAX = 5;
+
+let rig: TopicRig;
+const pumps: PublishPump[] = [];
+
+beforeAll(async () => {
+  rig = await startTopic();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(pumps.map((p) => p.close()));
+  await rig?.close();
+}, 30_000);
+
+function pump(topic: Topic, m: Metrics, settled: Pending[], drained: () => void = () => undefined): PublishPump {
+  const p = new PublishPump({
+    topic,
+    bufferMax: BUFFER_MAX,
+    batchMax: 2,
+    now: Date.now,
+    ...m,
+    logger: silent,
+    settled: (event) => settled.push(event),
+    drained,
+  });
+  pumps.push(p);
+  return p;
+}
+
+const event = (tag: string, n: number): Pending => ({ data: JSON.stringify({ tag, n }), batch: UNLOGGED });
+
+it('holds at most the bound while Pub/Sub is frozen, and publishes it all once Pub/Sub is back', async () => {
+  const m = newMetrics();
+  const settled: Pending[] = [];
+  let drained = 0;
+  const p = pump(rig.topic, m, settled, () => drained++);
+  rig.server.pause();
+  try {
+    for (let n = 0; n < BUFFER_MAX; n++) p.push(event('bound', n));
+    expect(p.full).toBe(true);
+    expect(p.held).toBe(BUFFER_MAX);
+  } finally {
+    rig.server.resume();
+  }
+  await waitFor(() => drained > 0 && p.held === 0, { timeoutMs: 30_000, what: 'the pump drained' });
+  expect(p.full).toBe(false);
+  expect(settled).toHaveLength(BUFFER_MAX);
+  expect(await m.outcome('published')).toBe(BUFFER_MAX);
+  await waitFor(() => rig.received.filter((r) => r.includes('"bound"')).length === BUFFER_MAX, { timeoutMs: 30_000, what: 'all received' });
+}, 60_000);
+
+it('classifies a permanent error, keeps the events, and pauses publishing (memory and replay alike)', async () => {
+  const m = newMetrics();
+  const settled: Pending[] = [];
+  const missing = rig.pubsub.topic('never-created', { batching: { maxMessages: 10, maxMilliseconds: 5 } });
+  const p = pump(missing, m, settled);
+  for (let n = 0; n < 3; n++) p.push(event('missing', n));
+  await waitFor(async () => (await m.outcome('retried')) === 3, { timeoutMs: 30_000, what: 'every event failed once' });
+  expect(await m.value('herald_exposures_publish_errors_total', 'status="NOT_FOUND",retryable="false"')).toBeGreaterThan(0);
+  // The failed events went back to the queue; the pause is the permanent one, shared with the
+  // replay (which waits pauseLeft() after a failed batch).
+  await waitFor(() => p.held === 3, { what: 'the failed events queued again' });
+  expect(p.pauseLeft()).toBeGreaterThan(NON_RETRYABLE_PAUSE_MS - 10_000);
+  expect(settled).toEqual([]);
+
+  // A replayed batch that fails too is returned, not counted as published, and keeps the pause.
+  const failed = await p.publish([event('missing', 9)], true);
+  expect(failed).toHaveLength(1);
+  expect(await m.outcome('published')).toBe(0);
+  // (Batches that fail concurrently go back in the order they failed.)
+  expect(p.takeAll().map((e) => (JSON.parse(e.data) as { n: number }).n).sort()).toEqual([0, 1, 2]);
+  expect(p.held).toBe(0);
+
+  const closing = p.close();
+  expect(p.close()).toBe(closing);
+  await closing;
+}, 60_000);

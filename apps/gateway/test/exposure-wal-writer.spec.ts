@@ -1,0 +1,106 @@
+/**
+ * The write-ahead stage on a real redis-server: a turn's pushes are one batch, their frames go
+ * out only once Redis has answered (the order barrier), in push order; settled batches are
+ * trimmed; the heartbeat is stamped by Redis's clock; close() is idempotent and stops it.
+ * (The bounded wait: exposure-log-wait.spec.ts.)
+ */
+import type Redis from 'ioredis';
+import { keys, type HeraldRedis } from '@herald/redis';
+import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import type { Pending } from '../src/exposure/stage';
+import { WalWriter } from '../src/exposure/wal-writer';
+import { closeRedis, connect, newMetrics, silent } from './exposure-stage-rig';
+
+const BEAT_MS = 50;
+
+let server: RedisServer;
+let log: HeraldRedis;
+let oracle: HeraldRedis;
+const writers: WalWriter[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  log = connect(server, 'log');
+  oracle = connect(server, 'commands');
+  await log.ping();
+});
+
+afterAll(async () => {
+  await Promise.all(writers.map((w) => w.close()));
+  await closeRedis(log);
+  await closeRedis(oracle);
+  await server.stop();
+});
+
+function writer(walId: string, sent: Pending[]): WalWriter {
+  const w = new WalWriter({
+    redis: log,
+    registry: oracle,
+    walId,
+    waitMs: 10_000,
+    beatEveryMs: BEAT_MS,
+    now: Date.now,
+    ...newMetrics(),
+    logger: silent,
+    onSent: (event) => sent.push(event),
+  });
+  writers.push(w);
+  return w;
+}
+
+it("writes a turn's events as one batch and lets the frames go only once Redis has answered, in push order", async () => {
+  const sent: Pending[] = [];
+  const w = writer('barrier', sent);
+  const frames: string[] = [];
+  const socket = (log as Redis).stream;
+  socket.pause();
+  try {
+    for (const n of ['a', 'b', 'c']) w.add(`{"n":"${n}"}`, () => frames.push(n) > 0);
+    // Redis holds the batch; its answer is not read yet: no frame may have gone out.
+    await waitFor(async () => (await oracle.hlen(keys.exposureWal('barrier'))) === 1, { what: 'the batch in Redis' });
+    expect(frames).toEqual([]);
+    expect(w.waiting).toBe(3);
+  } finally {
+    socket.resume();
+  }
+  await waitFor(() => frames.length === 3, { what: 'the frames out' });
+  expect(frames).toEqual(['a', 'b', 'c']);
+  expect(await oracle.hgetall(keys.exposureWal('barrier'))).toEqual({ '1': '{"n":"a"}\n{"n":"b"}\n{"n":"c"}' });
+  expect(sent.map((e) => e.batch)).toEqual([1, 1, 1]);
+
+  // Once Pub/Sub (or the spill) has every event of the batch, the batch goes.
+  sent.slice(0, 2).forEach((e) => w.settled(e));
+  expect(await oracle.hlen(keys.exposureWal('barrier'))).toBe(1);
+  w.settled(sent[2]);
+  await waitFor(async () => (await oracle.exists(keys.exposureWal('barrier'))) === 0, { what: 'the settled batch trimmed' });
+});
+
+it('passes on only the events of pushes that happened (a closed session writes no frame)', async () => {
+  const sent: Pending[] = [];
+  const w = writer('gone', sent);
+  w.add('{"n":"kept"}', () => true);
+  w.add('{"n":"gone"}', () => false);
+  await waitFor(() => sent.length === 1 && w.waiting === 0, { what: 'the batch released' });
+  expect(sent.map((e) => e.data)).toEqual(['{"n":"kept"}']);
+});
+
+it("beats by Redis's clock; close() is idempotent, stops the beat, and retire() removes log and registration", async () => {
+  const w = writer('beating', []);
+  const first = await waitFor(async () => oracle.zscore(keys.exposureWals, 'beating'), { what: 'registered' });
+  await waitFor(async () => Number(await oracle.zscore(keys.exposureWals, 'beating')) > Number(first), { what: 'a second beat' });
+  const [seconds] = await oracle.time();
+  expect(Math.abs(Number(seconds) * 1000 - Number(first))).toBeLessThan(5_000);
+
+  const closing = w.close();
+  expect(w.close()).toBe(closing);
+  await closing;
+  const last = await oracle.zscore(keys.exposureWals, 'beating');
+  // Ten beat periods: a beat still running would have moved the score.
+  await new Promise((resolve) => setTimeout(resolve, BEAT_MS * 10));
+  expect(await oracle.zscore(keys.exposureWals, 'beating')).toBe(last);
+
+  await oracle.hset(keys.exposureWal('beating'), '7', '{}');
+  await w.retire();
+  expect(await oracle.exists(keys.exposureWal('beating'))).toBe(0);
+  expect(await oracle.zscore(keys.exposureWals, 'beating')).toBeNull();
+});
