@@ -40,6 +40,8 @@ const auth = {
   AUTH_JWKS_COOLDOWN_MS: int(30_000, 0, 3_600_000),
   /** Keys fetched from the JWKS URL are refreshed after this long. */
   AUTH_JWKS_CACHE_MAX_AGE_MS: int(600_000, 1000, 86_400_000),
+  /** Verified tokens kept (principal by token, until `exp`, 5 min at most); 0 turns the cache off. */
+  AUTH_CACHE_MAX_TOKENS: int(10_000, 0, 1_000_000),
 };
 
 const pubsub = {
