@@ -129,3 +129,19 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     },
   };
 }
+
+/**
+ * One harness shared by the tests of a file (or of the describe block it is called in): started
+ * before the first of them, closed after the last. The object returned is filled in by that
+ * beforeAll, so read it inside tests and hooks only.
+ */
+export function sharedHarness(env: Record<string, string> = {}): Harness {
+  const h = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(h, await startHarness(env));
+  }, 60_000);
+  afterAll(async () => {
+    await h.close?.();
+  }, 30_000);
+  return h;
+}

@@ -10,17 +10,9 @@ import { createLogger } from '@herald/logger';
 import { fetchMetric, TestClient, waitFor } from '@herald/testing';
 import { CloseCode } from '@herald/types';
 import { buildGateway, type Gateway } from '../src/gateway';
-import { startHarness, type Harness } from './harness';
+import { sharedHarness } from './harness';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await h?.close();
-}, 30_000);
+const h = sharedHarness();
 
 const logger = createLogger({ app: 'gateway-test', level: 'silent' });
 

@@ -1,11 +1,12 @@
 /**
  * Test helpers for ingest: a config built from an explicit env (never process.env), an ingest
- * on a private redis-server, tokens, and ways to prove that a refused request wrote nothing.
+ * on a private redis-server (one per spec file: sharedIngest), tokens, and ways to prove that a
+ * refused request wrote nothing.
  */
 import Redis from 'ioredis';
 import { loadIngestConfig, type IngestConfig } from '@herald/config';
 import { createLogger } from '@herald/logger';
-import { metricValue, signToken, TEST_JWT_SECRET } from '@herald/testing';
+import { metricValue, signToken, startRedisServer, TEST_JWT_SECRET, type RedisServer } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { buildIngest, type Ingest } from '../src/app';
 
@@ -15,6 +16,38 @@ export function ingestConfig(redisUrl: string, env: Record<string, string> = {})
 
 export function startIngest(config: IngestConfig): Promise<Ingest> {
   return buildIngest({ config, logger: createLogger({ app: 'ingest', level: config.LOG_LEVEL }) });
+}
+
+/** What the tests of a spec file share: a private redis-server, a client of it, an ingest on it, tokens. */
+export interface IngestStack {
+  server: RedisServer;
+  /** A plain client, for reading what ingest wrote. */
+  redis: Redis;
+  config: IngestConfig;
+  ingest: Ingest;
+  tokens: Tokens;
+}
+
+/**
+ * One stack shared by the tests of a file: started before the first of them, closed after the last
+ * (ingest, then the client, then the server). `env` is ingest's config over the defaults. The
+ * object returned is filled in by that beforeAll, so read it inside tests and hooks only.
+ */
+export function sharedIngest(env: Record<string, string> = {}): IngestStack {
+  const stack = {} as IngestStack;
+  beforeAll(async () => {
+    stack.server = await startRedisServer();
+    stack.redis = new Redis(stack.server.url);
+    stack.config = ingestConfig(stack.server.url, env);
+    stack.ingest = await startIngest(stack.config);
+    stack.tokens = await makeTokens();
+  });
+  afterAll(async () => {
+    await stack.ingest?.close();
+    stack.redis?.disconnect();
+    await stack.server?.stop();
+  });
+  return stack;
 }
 
 export function bearer(token: string): { authorization: string } {
