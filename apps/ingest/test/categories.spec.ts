@@ -1,7 +1,7 @@
 /** PUT/GET /v1/users/{userId}/categories against a real redis-server. */
 import { keys } from '@herald/redis';
 import { MAX_CATEGORIES_PER_USER } from '../src/routes/categories';
-import { bearer, expectNoWrites, sharedIngest } from './harness';
+import { bearer, expectNoWrites, expectRefusal, sharedIngest } from './harness';
 
 const stack = sharedIngest();
 
@@ -113,11 +113,9 @@ describe('refusals write nothing', () => {
   ])('400 INVALID_USER_ID for a path user id with %s, on PUT and GET', async (_name, userId) => {
     await expectNoWrites(stack.redis, async () => {
       const putRes = await put(userId, { categories: ['news'] });
-      expect(putRes.statusCode).toBe(400);
-      expect(putRes.json().error.code).toBe('INVALID_USER_ID');
+      expectRefusal(putRes, 400, 'INVALID_USER_ID');
       const getRes = await get(userId);
-      expect(getRes.statusCode).toBe(400);
-      expect(getRes.json().error.code).toBe('INVALID_USER_ID');
+      expectRefusal(getRes, 400, 'INVALID_USER_ID');
     });
   });
 
@@ -128,14 +126,11 @@ describe('refusals write nothing', () => {
         url: '/v1/users/existing/categories',
         payload: { categories: [] },
       });
-      expect(noToken.statusCode).toBe(401);
-      expect(noToken.json().error.code).toBe('UNAUTHORIZED');
+      expectRefusal(noToken, 401, 'UNAUTHORIZED');
       const bad = await put('existing', { categories: [] }, `${stack.tokens.categories}x`);
-      expect(bad.statusCode).toBe(401);
-      expect(bad.json().error.code).toBe('UNAUTHORIZED');
+      expectRefusal(bad, 401, 'UNAUTHORIZED');
       const read = await stack.ingest.app.inject({ method: 'GET', url: '/v1/users/existing/categories' });
-      expect(read.statusCode).toBe(401);
-      expect(read.json().error.code).toBe('UNAUTHORIZED');
+      expectRefusal(read, 401, 'UNAUTHORIZED');
     });
   });
 
@@ -143,11 +138,9 @@ describe('refusals write nothing', () => {
     await expectNoWrites(stack.redis, async () => {
       for (const token of [stack.tokens.user, stack.tokens.messages]) {
         const putRes = await put('existing', { categories: [] }, token);
-        expect(putRes.statusCode).toBe(403);
-        expect(putRes.json().error.code).toBe('FORBIDDEN');
+        expectRefusal(putRes, 403, 'FORBIDDEN');
         const getRes = await get('existing', token);
-        expect(getRes.statusCode).toBe(403);
-        expect(getRes.json().error.code).toBe('FORBIDDEN');
+        expectRefusal(getRes, 403, 'FORBIDDEN');
       }
     });
     expect((await get('existing')).json().categories).toEqual(['kept']);

@@ -6,7 +6,8 @@
 import Redis from 'ioredis';
 import { loadIngestConfig, type IngestConfig } from '@herald/config';
 import { createLogger } from '@herald/logger';
-import { metricValue, signToken, startRedisServer, TEST_JWT_SECRET, type RedisServer } from '@herald/testing';
+import { keys, queues } from '@herald/redis';
+import { metricValue, signToken, startRedisServer, TEST_JWT_SECRET, waitFor, type RedisServer } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { buildIngest, type Ingest } from '../src/app';
 
@@ -41,6 +42,10 @@ export function sharedIngest(env: Record<string, string> = {}): IngestStack {
     stack.config = ingestConfig(stack.server.url, env);
     stack.ingest = await startIngest(stack.config);
     stack.tokens = await makeTokens();
+    // ingest's own start-up write: BullMQ stores its queue's meta hash once connected. Done before
+    // the first test, so a test comparing Redis snapshots sees its own writes only.
+    const queueMeta = `${keys.queuePrefix}:${queues.fanout}:meta`;
+    await waitFor(async () => (await stack.redis.exists(queueMeta)) === 1, { what: 'the fan-out queue meta' });
   });
   afterAll(async () => {
     await stack.ingest?.close();
@@ -119,3 +124,9 @@ export async function expectNoWrites(redis: Redis, act: () => Promise<void>): Pr
 
 /** The value of a counter (optionally one labelled series) in the /metrics text; 0 when absent. */
 export const counterValue = metricValue;
+
+/** The answer is a refusal: this status, and the Contract error body with this code. */
+export function expectRefusal(res: { statusCode: number; json(): unknown }, status: number, code: string): void {
+  expect(res.statusCode).toBe(status);
+  expect((res.json() as { error: { code: string } }).error.code).toBe(code);
+}
