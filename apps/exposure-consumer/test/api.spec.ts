@@ -6,7 +6,7 @@ process.env.METADATA_SERVER_DETECTION = 'none';
 
 import type { ExposureEvent } from '@herald/types';
 import { sharedAnalystApi } from './support/analyst-api';
-import { analystToken, bearer } from './support/fixtures';
+import { analystToken, bearer, seedEvents } from './support/fixtures';
 
 jest.setTimeout(30_000);
 
@@ -20,16 +20,9 @@ const at = (ms: number) => new Date(T0 + ms).toISOString();
  * 30 events over three hours, three messages, five users, two categories plus direct messages.
  * Events 3k+1 and 3k+2 share their deliveredAt, so those ties are ordered by eventId.
  */
-const events: ExposureEvent[] = Array.from({ length: 30 }, (_, i) => ({
-  // A permutation of 0-29, so eventId order is not time order and ties really test the tie-break.
-  eventId: `evt${String((i * 7) % 30).padStart(4, '0')}`,
-  messageId: `m${i % 3}`,
-  userId: `u${i % 5}`,
+const events: ExposureEvent[] = seedEvents(30, 3, (i) => ({
   category: i % 4 === 0 ? null : i % 2 ? 'news' : 'sports',
-  sessionId: `s${i % 6}`,
-  gatewayId: 'gw-a',
   deliveredAt: at(Math.floor(i / 3) * 12 * 60_000 + (i % 3 === 0 ? 0 : 60_000)),
-  via: i % 2 ? 'live' : 'offline',
 }));
 const inOrder = [...events].sort((a, b) => (a.deliveredAt === b.deliveredAt ? (a.eventId < b.eventId ? -1 : 1) : a.deliveredAt < b.deliveredAt ? -1 : 1));
 

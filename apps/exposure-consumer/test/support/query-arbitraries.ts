@@ -6,20 +6,15 @@
 import fc from 'fast-check';
 import { CATEGORY_PATTERN, USER_ID_PATTERN, type ExposureEvent } from '@herald/types';
 import { MAX_STATS_LIMIT } from '../../src/routes/exposure-schemas';
+import { seedEvents } from './fixtures';
 
 // ---------------------------------------------------------------------------------------------
 // The seed: 40 events over a few hours (ties on deliveredAt included). The spec stores them.
 
 const T0 = Date.UTC(2031, 4, 1, 10, 0, 0);
-export const events: ExposureEvent[] = Array.from({ length: 40 }, (_, i) => ({
-  eventId: `evt${String((i * 7) % 40).padStart(4, '0')}`,
-  messageId: `m${i % 4}`,
-  userId: `u${i % 5}`,
+export const events: ExposureEvent[] = seedEvents(40, 4, (i) => ({
   category: i % 3 === 0 ? null : i % 2 ? 'news' : 'sports',
-  sessionId: `s${i % 6}`,
-  gatewayId: 'gw-a',
   deliveredAt: new Date(T0 + Math.floor(i / 2) * 17 * 60_000).toISOString(),
-  via: i % 2 ? 'live' : 'offline',
 }));
 /** nextCursor values the API really returned, gathered by the spec in beforeAll. */
 export const realCursors: string[] = [];
