@@ -4,15 +4,12 @@
  */
 process.env.METADATA_SERVER_DETECTION = 'none';
 
-import { startPostgres, type TestPostgres } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
-import { buildConsumer, type Consumer } from '../src/app';
-import { analystToken, bearer, silentLogger, testConfig } from './support/fixtures';
+import { sharedAnalystApi } from './support/analyst-api';
+import { analystToken, bearer, seedEvents } from './support/fixtures';
 
 jest.setTimeout(30_000);
 
-let postgres: TestPostgres;
-let consumer: Consumer;
 let auth: { authorization: string };
 
 const HOUR = 3600_000;
@@ -23,21 +20,14 @@ const at = (ms: number) => new Date(T0 + ms).toISOString();
  * 30 events over three hours, three messages, five users, two categories plus direct messages.
  * Events 3k+1 and 3k+2 share their deliveredAt, so those ties are ordered by eventId.
  */
-const events: ExposureEvent[] = Array.from({ length: 30 }, (_, i) => ({
-  // A permutation of 0-29, so eventId order is not time order and ties really test the tie-break.
-  eventId: `evt${String((i * 7) % 30).padStart(4, '0')}`,
-  messageId: `m${i % 3}`,
-  userId: `u${i % 5}`,
+const events: ExposureEvent[] = seedEvents(30, 3, (i) => ({
   category: i % 4 === 0 ? null : i % 2 ? 'news' : 'sports',
-  sessionId: `s${i % 6}`,
-  gatewayId: 'gw-a',
   deliveredAt: at(Math.floor(i / 3) * 12 * 60_000 + (i % 3 === 0 ? 0 : 60_000)),
-  via: i % 2 ? 'live' : 'offline',
 }));
 const inOrder = [...events].sort((a, b) => (a.deliveredAt === b.deliveredAt ? (a.eventId < b.eventId ? -1 : 1) : a.deliveredAt < b.deliveredAt ? -1 : 1));
 
 async function get(url: string, headers: Record<string, string> = auth) {
-  const res = await consumer.app.inject({ method: 'GET', url, headers });
+  const res = await api.consumer.app.inject({ method: 'GET', url, headers });
   return { status: res.statusCode, body: res.json() };
 }
 
@@ -56,18 +46,10 @@ async function getAll(query: string, limit: number): Promise<{ items: ExposureEv
   return { items, pages };
 }
 
-beforeAll(async () => {
-  postgres = await startPostgres();
-  consumer = await buildConsumer({ config: testConfig({ databaseUrl: postgres.url }), logger: silentLogger });
-  await consumer.app.ready();
-  consumer.setReady(true);
-  await consumer.store.insertBatch(events);
-  auth = bearer(await analystToken());
-});
+const api = sharedAnalystApi(events);
 
-afterAll(async () => {
-  await consumer?.close();
-  await postgres?.stop();
+beforeAll(async () => {
+  auth = bearer(await analystToken());
 });
 
 test('the seed has ties on deliveredAt, so cursor order depends on eventId', () => {
@@ -129,7 +111,7 @@ describe('GET /v1/exposures', () => {
   });
 
   test('limit defaults to 100 and must be 1-1000', async () => {
-    await consumer.store.insertBatch(
+    await api.consumer.store.insertBatch(
       Array.from({ length: 150 }, (_, i) => ({ ...events[0], eventId: `bulk${String(i).padStart(4, '0')}`, messageId: 'bulk', deliveredAt: at(10 * HOUR + i) })),
     );
     const byDefault = await get('/v1/exposures?messageId=bulk');
@@ -227,14 +209,14 @@ describe('GET /v1/exposures/stats', () => {
 });
 
 test('/docs documents both routes and /metrics exposes the consumer metrics', async () => {
-  const docs = await consumer.app.inject({ method: 'GET', url: '/docs/json' });
+  const docs = await api.consumer.app.inject({ method: 'GET', url: '/docs/json' });
   expect(docs.statusCode).toBe(200);
   const paths = docs.json().paths;
   expect(Object.keys(paths)).toEqual(expect.arrayContaining(['/v1/exposures', '/v1/exposures/stats']));
   expect(paths['/v1/exposures'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
     expect.arrayContaining(['messageId', 'userId', 'category', 'from', 'to', 'limit', 'cursor']),
   );
-  const metrics = await consumer.app.inject({ method: 'GET', url: '/metrics' });
+  const metrics = await api.consumer.app.inject({ method: 'GET', url: '/metrics' });
   for (const name of [
     'herald_exposures_received_total',
     'herald_exposures_inserted_total',
@@ -247,6 +229,6 @@ test('/docs documents both routes and /metrics exposes the consumer metrics', as
 });
 
 test('/readyz checks Postgres', async () => {
-  const res = await consumer.app.inject({ method: 'GET', url: '/readyz' });
+  const res = await api.consumer.app.inject({ method: 'GET', url: '/readyz' });
   expect(res.statusCode).toBe(200);
 });

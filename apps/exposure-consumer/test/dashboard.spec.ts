@@ -6,11 +6,11 @@
 process.env.METADATA_SERVER_DETECTION = 'none';
 
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, startPostgres, type TestPostgres } from '@herald/testing';
+import { launchChromium } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
-import { buildConsumer, type Consumer } from '../src/app';
 import type { StatsItem, StatsQuery } from '../src/db/exposure-store';
-import { analystToken, silentLogger, testConfig } from './support/fixtures';
+import { sharedAnalystApi } from './support/analyst-api';
+import { analystToken } from './support/fixtures';
 
 jest.setTimeout(60_000);
 
@@ -35,25 +35,21 @@ const events: ExposureEvent[] = Array.from({ length: 40 }, (_, i) => ({
   via: i % 2 ? 'live' : 'offline',
 }));
 
-let postgres: TestPostgres;
-let consumer: Consumer;
 let browser: Browser;
 let origin: string;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  postgres = await startPostgres();
-  consumer = await buildConsumer({ config: testConfig({ databaseUrl: postgres.url }), logger: silentLogger });
-  await consumer.app.ready();
-  consumer.setReady(true);
-  await consumer.store.insertBatch(events);
-  origin = await consumer.app.listen({ host: '127.0.0.1', port: 0 });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await consumer?.close();
-  await postgres?.stop();
+});
+
+const api = sharedAnalystApi(events);
+
+beforeAll(async () => {
+  origin = await api.consumer.app.listen({ host: '127.0.0.1', port: 0 });
 });
 
 async function openPage(): Promise<Page> {
@@ -62,7 +58,7 @@ async function openPage(): Promise<Page> {
 }
 
 function storeStats(groupBy: StatsQuery['groupBy'], limit: number): Promise<StatsItem[]> {
-  return consumer.store.stats({ groupBy, limit });
+  return api.consumer.store.stats({ groupBy, limit });
 }
 
 /** What a row or bar says about its group, read from its data attributes. */
@@ -156,11 +152,11 @@ test('is served under a strict content security policy and loads nothing from el
 });
 
 test('the dashboard is public and stays out of the OpenAPI document', async () => {
-  const page = await consumer.app.inject({ method: 'GET', url: '/' });
+  const page = await api.consumer.app.inject({ method: 'GET', url: '/' });
   expect(page.statusCode).toBe(200);
   expect(page.body).toContain('<script src="/dashboard.js"');
 
-  const doc = (await consumer.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, unknown> };
+  const doc = (await api.consumer.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, unknown> };
   expect(Object.keys(doc.paths)).toContain('/v1/exposures/stats');
   for (const path of ['/', '/dashboard.js', '/dashboard.css']) expect(doc.paths).not.toHaveProperty([path]);
 });

@@ -11,37 +11,25 @@
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Pool } from 'pg';
-import { startPostgres, signToken, type TestPostgres } from '@herald/testing';
-import { CATEGORY_PATTERN, ErrorCodes, USER_ID_PATTERN, type ErrorCode, type ExposureEvent } from '@herald/types';
-import { buildConsumer, type Consumer } from '../src/app';
+import { expectContractAnswer, signToken } from '@herald/testing';
 import { MAX_PAGE_LIMIT, MAX_STATS_LIMIT } from '../src/routes/exposure-schemas';
-import { analystToken, bearer, inspector, silentLogger, testConfig } from './support/fixtures';
+import { sharedAnalystApi } from './support/analyst-api';
+import { analystToken, bearer, inspector } from './support/fixtures';
+import { cursorArb, dateText, edgeDateText, events, queryArb, realCursors, tokenArb, type TokenKind } from './support/query-arbitraries';
 
 jest.setTimeout(60_000);
 
 const fcOptions = { numRuns: 300 };
 
-let postgres: TestPostgres;
-let consumer: Consumer;
+/** A pool of the test's own, to see that no read writes. */
 let pool: Pool;
+// Declared before the API: after-all hooks run in the order they are declared, so the pool ends
+// before Postgres stops.
+afterAll(async () => {
+  await pool?.end();
+});
+const api = sharedAnalystApi(events);
 const tokens: Record<TokenKind, Record<string, string>> = { analyst: {}, otherScope: {}, none: {}, garbage: {} };
-
-// ---------------------------------------------------------------------------------------------
-// Seed: 40 events over a few hours (ties on deliveredAt included) and two dead letters.
-
-const T0 = Date.UTC(2031, 4, 1, 10, 0, 0);
-const events: ExposureEvent[] = Array.from({ length: 40 }, (_, i) => ({
-  eventId: `evt${String((i * 7) % 40).padStart(4, '0')}`,
-  messageId: `m${i % 4}`,
-  userId: `u${i % 5}`,
-  category: i % 3 === 0 ? null : i % 2 ? 'news' : 'sports',
-  sessionId: `s${i % 6}`,
-  gatewayId: 'gw-a',
-  deliveredAt: new Date(T0 + Math.floor(i / 2) * 17 * 60_000).toISOString(),
-  via: i % 2 ? 'live' : 'offline',
-}));
-/** nextCursor values the API really returned, gathered in beforeAll. */
-const realCursors: string[] = [];
 
 /** Row counts and a checksum of every row of both tables: equal means no read wrote anything. */
 async function tableState(): Promise<Record<string, string>> {
@@ -55,202 +43,7 @@ async function tableState(): Promise<Record<string, string>> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Arbitraries
-
-type TokenKind = 'analyst' | 'otherScope' | 'none' | 'garbage';
-const tokenArb = fc.oneof(
-  { weight: 9, arbitrary: fc.constant<TokenKind>('analyst') },
-  { weight: 1, arbitrary: fc.constantFrom<TokenKind>('otherScope', 'none', 'garbage') },
-);
-
-/** Any code point, lone surrogates included. */
-const anyText = (maxLength = 40) => fc.string({ unit: 'binary', maxLength });
-
-const pad = (n: number, width: number) => String(Math.abs(n)).padStart(width, '0');
-
-/** Well-formed date-times at the ends of years 0000-9999, where a zone offset can push the instant out of range. */
-const edgeDateText = fc
-  .record({
-    year: fc.constantFrom(0, 1, 9998, 9999),
-    date: fc.constantFrom('01-01', '12-31', '02-29'),
-    time: fc.constantFrom('00:00:00', '23:59:59', '12:00:00.999'),
-    zone: fc.constantFrom('Z', '+00:00', '+01:00', '-01:00', '+23:59', '-23:59'),
-  })
-  .map(({ year, date, time, zone }) => `${pad(year, 4)}-${date}T${time}${zone}`);
-
-/** Date-time texts: valid near the seed, any JS date (six-digit years too), field by field out of range, junk. */
-const dateText = fc.oneof(
-  { weight: 3, arbitrary: fc.integer({ min: T0 - 3_600_000, max: T0 + 12 * 3_600_000 }).map((ms) => new Date(ms).toISOString()) },
-  { weight: 2, arbitrary: fc.integer({ min: -8.64e15, max: 8.64e15 }).map((ms) => new Date(ms).toISOString()) },
-  {
-    weight: 3,
-    arbitrary: fc
-      .record({
-        year: fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(0, 1, 1969, 1970, 9999)),
-        month: fc.integer({ min: 0, max: 13 }),
-        day: fc.integer({ min: 0, max: 32 }),
-        hour: fc.integer({ min: 0, max: 25 }),
-        minute: fc.integer({ min: 0, max: 61 }),
-        second: fc.integer({ min: 0, max: 61 }),
-        fraction: fc.constantFrom('', '.5', '.123', '.123456789', '.1234567891'),
-        sep: fc.constantFrom('T', 't', ' '),
-        zone: fc.constantFrom('Z', 'z', '+00:00', '-00:00', '+01:00', '-23:59', '+23:59', '+24:00', '+05:30', '+0530', '+05', ''),
-      })
-      .map(({ year, month, day, hour, minute, second, fraction, sep, zone }) =>
-        `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}${sep}${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}${fraction}${zone}`,
-      ),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(
-      '0000-01-01T00:00:00Z',
-      '0000-01-01T00:00:00+01:00',
-      '0001-01-01T00:00:00Z',
-      '0001-01-01T00:00:00+01:00',
-      '9999-12-31T23:59:59Z',
-      '9999-12-31T23:59:59-23:59',
-      '2016-12-31T23:59:60Z',
-      '2024-02-29T00:00:00Z',
-      '2023-02-29T00:00:00Z',
-      '2024-01-01',
-      '2024-01-01T00:00:00',
-      '+275760-09-13T00:00:00.000Z',
-      '-271821-04-20T00:00:00.000Z',
-      '-000001-01-01T00:00:00.000Z',
-      'now',
-      'today',
-      '1714557600',
-      '',
-    ),
-  },
-  { weight: 5, arbitrary: edgeDateText },
-  { weight: 1, arbitrary: anyText(30) },
-);
-
-const numberText = fc.oneof(
-  fc.integer({ min: 1, max: 50 }).map(String),
-  fc.integer({ min: -5, max: MAX_STATS_LIMIT + 5 }).map(String),
-  fc.integer().map(String),
-  fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }).map(String),
-  fc.double().map(String),
-  fc.constantFrom('1e309', '1e3', '1e-3', '0x10', '0b11', '0o7', 'NaN', 'Infinity', '-Infinity', '-0', ' 5', '5 ', '', '+5', '٣', '1_000', '00010', '1.0', '10.5', 'true', 'null', '[]'),
-);
-
-const base64url = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
-
-const cursorArb = fc.oneof(
-  // Read at generation time: realCursors is filled in beforeAll.
-  { weight: 3, arbitrary: fc.nat().map((i) => realCursors[i % realCursors.length]) },
-  {
-    weight: 3,
-    arbitrary: fc
-      .tuple(
-        fc.constantFrom<unknown>(1, 1, 1, 0, 2, '1', null),
-        fc.oneof(
-          { weight: 3, arbitrary: fc.integer({ min: -8.64e15, max: 8.64e15 }).map((ms) => new Date(ms).toISOString()) },
-          { weight: 2, arbitrary: edgeDateText.map((d) => new Date(d).toISOString()) },
-          { weight: 2, arbitrary: fc.constantFrom(...events.map((e) => e.deliveredAt)) },
-          { weight: 1, arbitrary: dateText },
-          { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
-        ),
-        fc.oneof(fc.constantFrom(...events.map((e) => e.eventId)), anyText(20), fc.constantFrom('', 'a\u0000b', '\u0000'), fc.jsonValue({ maxDepth: 1 })),
-      )
-      .map((position) => base64url(JSON.stringify(position))),
-  },
-  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => base64url(JSON.stringify(v))) },
-  { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/) },
-  { weight: 1, arbitrary: anyText(30) },
-  { weight: 1, arbitrary: fc.constantFrom('A'.repeat(1024), 'A'.repeat(1025), '====', 'Zm9v', '') },
-);
-
-/** The query keys each route takes (groupBy, required by /stats, is added on its own). */
-const LIST_KEYS = ['messageId', 'userId', 'category', 'from', 'to', 'limit', 'cursor'];
-const STATS_KEYS = ['from', 'to', 'limit'];
-
-const anyValue = fc.oneof(anyText(), numberText, dateText, cursorArb);
-
-function valueFor(key: string): fc.Arbitrary<string> {
-  switch (key) {
-    case 'messageId':
-      return fc.oneof(
-        fc.constantFrom('m0', 'm1', 'm3', 'x'.repeat(200), 'x'.repeat(201)),
-        fc.constantFrom('\u0000', 'm0\u0000', 'a\u0000b'),
-        anyText(60),
-      );
-    case 'userId':
-      return fc.oneof(fc.constantFrom('u0', 'u4'), fc.stringMatching(USER_ID_PATTERN), anyText());
-    case 'category':
-      return fc.oneof(fc.constantFrom('news', 'sports'), fc.stringMatching(CATEGORY_PATTERN), anyText());
-    case 'from':
-    case 'to':
-      return dateText;
-    case 'limit':
-      return numberText;
-    case 'cursor':
-      return cursorArb;
-    case 'groupBy':
-      return fc.oneof({ weight: 4, arbitrary: fc.constantFrom('message', 'category', 'hour') }, { weight: 1, arbitrary: anyText(12) });
-    default:
-      return anyValue;
-  }
-}
-
-const keyArb = (known: string[]) =>
-  fc.oneof(
-    { weight: 24, arbitrary: fc.constantFrom(...known) },
-    { weight: 1, arbitrary: anyText(12) },
-    {
-      weight: 1,
-      arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'limit[]', 'from[0]', '', 'LIMIT', 'groupBy', 'groupby', 'cursor'),
-    },
-  );
-
-/** Like encodeURIComponent, but lone surrogates become U+FFFD instead of throwing. */
-function encode(text: string): string {
-  return Array.from(Buffer.from(text, 'utf8'), (b) =>
-    /[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0').toUpperCase()}`,
-  ).join('');
-}
-
-/** One `key=value` as it goes on the wire: encoded, as raw bytes (invalid UTF-8 too), bare, or half-encoded. */
-const pairArb = (known: string[]) =>
-  keyArb(known).chain((key) =>
-    fc.oneof(
-      { weight: 16, arbitrary: fc.oneof({ weight: 4, arbitrary: valueFor(key) }, { weight: 1, arbitrary: anyValue }).map((v) => `${encode(key)}=${encode(v)}`) },
-      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 12 }).map((bytes) => `${encode(key)}=${Array.from(bytes, (b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`) },
-      { weight: 1, arbitrary: fc.constant(encode(key)) },
-      { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...'Aa0%+=&._~-zZ'), maxLength: 12 }).map((raw) => `${encode(key)}=${raw}`) },
-    ),
-  );
-
-const queryArb = (stats: boolean) =>
-  fc
-    .tuple(
-      stats
-        ? fc.oneof({ weight: 9, arbitrary: valueFor('groupBy').map((v) => `groupBy=${encode(v)}`) }, { weight: 1, arbitrary: fc.constant(undefined) })
-        : fc.constant(undefined),
-      fc.array(pairArb(stats ? STATS_KEYS : LIST_KEYS), { maxLength: 4 }),
-      fc.constantFrom('?', '?', '?', '?', '?', '?', '?', '?', '??', '?&'),
-    )
-    .map(([groupBy, pairs, mark]) => {
-      const all = groupBy === undefined ? pairs : [groupBy, ...pairs];
-      return all.length === 0 ? '' : `${mark}${all.join('&')}`;
-    });
-
-// ---------------------------------------------------------------------------------------------
 // Checks
-
-/** 2xx or 4xx, and a 4xx is the Contract error body with its code's status. */
-function expectContractAnswer(res: LightMyRequestResponse): void {
-  if (res.statusCode >= 500 || res.statusCode < 200) throw new Error(`answered ${res.statusCode}: ${res.body}`);
-  if (res.statusCode < 400) return;
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  const body: unknown = JSON.parse(res.body);
-  expect(body).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
-  const { code } = (body as { error: { code: string } }).error;
-  expect(code in ErrorCodes).toBe(true);
-  expect(ErrorCodes[code as ErrorCode].status).toBe(res.statusCode);
-}
 
 const eventShape = {
   eventId: expect.any(String),
@@ -264,21 +57,33 @@ const eventShape = {
 
 async function getAndCheck(path: string, query: string, token: TokenKind): Promise<LightMyRequestResponse> {
   const before = await tableState();
-  const res = await consumer.app.inject({ method: 'GET', url: `${path}${query}`, headers: tokens[token] });
+  const res = await api.consumer.app.inject({ method: 'GET', url: `${path}${query}`, headers: tokens[token] });
   expectContractAnswer(res);
   if (token !== 'analyst') expect([401, 403]).toContain(res.statusCode);
   expect(await tableState()).toEqual(before);
   return res;
 }
 
+/**
+ * The route's property: any token and query string (with groupBy for /stats) passes getAndCheck,
+ * and an answer below 400 is a 200 that passes `checkOk`.
+ */
+async function assertAnyQuery(path: '/v1/exposures' | '/v1/exposures/stats', checkOk: (res: LightMyRequestResponse) => void): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(tokenArb, queryArb(path === '/v1/exposures/stats'), async (token, query) => {
+      const res = await getAndCheck(path, query, token);
+      if (res.statusCode >= 400) return;
+      expect(res.statusCode).toBe(200);
+      checkOk(res);
+    }),
+    fcOptions,
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  postgres = await startPostgres();
-  consumer = await buildConsumer({ config: testConfig({ databaseUrl: postgres.url }), logger: silentLogger });
-  await consumer.app.ready();
-  consumer.setReady(true);
-  await consumer.store.insertBatch(events);
+  const { consumer, postgres } = api;
   await consumer.store.insertDeadLetter({ pubsubMessageId: 'dl-1', data: 'not json', reason: 'body is not JSON' });
   await consumer.store.insertDeadLetter({ pubsubMessageId: 'dl-2', data: '{}', reason: 'eventId must be a string' });
   pool = inspector(postgres.url);
@@ -302,46 +107,28 @@ beforeAll(async () => {
   expect(realCursors.length).toBeGreaterThan(5);
 });
 
-afterAll(async () => {
-  await pool?.end();
-  await consumer?.close();
-  await postgres?.stop();
-});
-
 describe('GET /v1/exposures', () => {
   it('answers any query string with 2xx or a Contract 4xx, a 200 in the documented shape, and writes nothing', async () => {
-    await fc.assert(
-      fc.asyncProperty(tokenArb, queryArb(false), async (token, query) => {
-        const res = await getAndCheck('/v1/exposures', query, token);
-        if (res.statusCode >= 400) return;
-        expect(res.statusCode).toBe(200);
-        const body = res.json() as { items: unknown[]; nextCursor: unknown };
-        expect(Object.keys(body).sort()).toEqual(['items', 'nextCursor']);
-        expect(body.items.length).toBeLessThanOrEqual(MAX_PAGE_LIMIT);
-        for (const item of body.items) expect(item).toMatchObject(eventShape);
-        expect(body.nextCursor === null || typeof body.nextCursor === 'string').toBe(true);
-      }),
-      fcOptions,
-    );
+    await assertAnyQuery('/v1/exposures', (res) => {
+      const body = res.json() as { items: unknown[]; nextCursor: unknown };
+      expect(Object.keys(body).sort()).toEqual(['items', 'nextCursor']);
+      expect(body.items.length).toBeLessThanOrEqual(MAX_PAGE_LIMIT);
+      for (const item of body.items) expect(item).toMatchObject(eventShape);
+      expect(body.nextCursor === null || typeof body.nextCursor === 'string').toBe(true);
+    });
   });
 });
 
 describe('GET /v1/exposures/stats', () => {
   it('answers any query string with 2xx or a Contract 4xx, a 200 in the documented shape, and writes nothing', async () => {
-    await fc.assert(
-      fc.asyncProperty(tokenArb, queryArb(true), async (token, query) => {
-        const res = await getAndCheck('/v1/exposures/stats', query, token);
-        if (res.statusCode >= 400) return;
-        expect(res.statusCode).toBe(200);
-        const body = res.json() as { groupBy: string; items: unknown[] };
-        expect(['message', 'category', 'hour']).toContain(body.groupBy);
-        expect(body.items.length).toBeLessThanOrEqual(MAX_STATS_LIMIT);
-        for (const item of body.items as Array<{ key: unknown }>) {
-          expect(item).toEqual({ key: item.key === null ? null : expect.any(String), exposures: expect.any(Number), users: expect.any(Number) });
-        }
-      }),
-      fcOptions,
-    );
+    await assertAnyQuery('/v1/exposures/stats', (res) => {
+      const body = res.json() as { groupBy: string; items: unknown[] };
+      expect(['message', 'category', 'hour']).toContain(body.groupBy);
+      expect(body.items.length).toBeLessThanOrEqual(MAX_STATS_LIMIT);
+      for (const item of body.items as Array<{ key: unknown }>) {
+        expect(item).toEqual({ key: item.key === null ? null : expect.any(String), exposures: expect.any(Number), users: expect.any(Number) });
+      }
+    });
   });
 });
 

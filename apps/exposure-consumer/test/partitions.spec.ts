@@ -6,10 +6,8 @@
  */
 process.env.METADATA_SERVER_DETECTION = 'none';
 
-import { randomBytes } from 'node:crypto';
-import { Pool } from 'pg';
 import { createLogger } from '@herald/logger';
-import { startPostgres, waitFor, type TestPostgres } from '@herald/testing';
+import { waitFor } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
 import { buildConsumer } from '../src/app';
 import { ExposureStore } from '../src/db/exposure-store';
@@ -18,85 +16,23 @@ import { startPartitionMaintenance } from '../src/db/partition-maintenance';
 import { dropExpiredPartitions, ensurePartitions, partitionName } from '../src/db/partitions';
 import { MIGRATIONS } from '../src/db/schema';
 import { exposure, silentLogger, testConfig } from './support/fixtures';
+import {
+  allRows,
+  at,
+  DAY,
+  day,
+  dayName,
+  indexesOf,
+  partitionsOf,
+  range,
+  sharedPartitionDatabases,
+  tableExists,
+  whereStored,
+} from './support/partition-databases';
 
 jest.setTimeout(60_000);
 
-const DAY = 86_400_000;
-const HOUR = 3_600_000;
-/** Day 0 of most tests: later than any clock running them, so the real "now" creates none of its days. */
-const D0 = Date.UTC(2032, 2, 10);
-const day = (n: number, hours = 0) => new Date(D0 + n * DAY + hours * HOUR);
-const at = (n: number, hours = 12) => day(n, hours).toISOString();
-const dayName = (n: number) => partitionName(day(n));
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-let postgres: TestPostgres;
-let admin: Pool;
-const databases: string[] = [];
-const pools: Pool[] = [];
-
-beforeAll(async () => {
-  postgres = await startPostgres();
-  admin = new Pool({ connectionString: postgres.url, max: 1 });
-});
-
-afterAll(async () => {
-  await Promise.all(pools.map((pool) => pool.end()));
-  for (const name of databases) await admin?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin?.end();
-  await postgres?.stop();
-});
-
-/** A database of its own on the test's server, so every test starts from an empty schema. */
-async function freshDatabase(): Promise<string> {
-  const name = `herald_partitions_${randomBytes(4).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  databases.push(name);
-  const url = new URL(postgres.url);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-function poolFor(url: string): Pool {
-  const pool = new Pool({ connectionString: url, max: 4 });
-  pool.on('error', () => undefined);
-  pools.push(pool);
-  return pool;
-}
-
-async function migratedPool(): Promise<Pool> {
-  const pool = poolFor(await freshDatabase());
-  await migrate(pool, silentLogger);
-  return pool;
-}
-
-/** Rows per table they are stored in, as Postgres routed them. */
-async function whereStored(pool: Pool): Promise<Record<string, number>> {
-  const { rows } = await pool.query<{ partition: string; n: number }>(
-    'SELECT tableoid::regclass::text AS partition, count(*)::int AS n FROM exposures GROUP BY 1 ORDER BY 1',
-  );
-  return Object.fromEntries(rows.map((r) => [r.partition, r.n]));
-}
-
-async function partitionsOf(pool: Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhparent = 'exposures'::regclass ORDER BY 1`,
-  );
-  return rows.map((r) => r.name);
-}
-
-async function indexesOf(pool: Pool, table: string): Promise<string[]> {
-  const { rows } = await pool.query<{ def: string }>(
-    // The definition without the index and table names, which differ between parent and partitions.
-    `SELECT regexp_replace(indexdef, '^.* USING ', '') AS def FROM pg_indexes WHERE tablename = $1 ORDER BY 1`,
-    [table],
-  );
-  return rows.map((r) => r.def);
-}
-
-const allRows = async (pool: Pool) => (await pool.query('SELECT * FROM exposures ORDER BY event_id')).rows;
-const tableExists = async (pool: Pool, name: string) => (await pool.query('SELECT to_regclass($1) AS t', [name])).rows[0].t !== null;
+const { freshDatabase, poolFor, migratedPool } = sharedPartitionDatabases();
 
 describe('migration 2', () => {
   test('turns a populated migration-1 table into daily partitions without losing or changing a row', async () => {

@@ -6,21 +6,17 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { TestClient, waitFor } from '@herald/testing';
-import { startHarness, type Harness } from './harness';
+import { sharedHarness } from './harness';
 
 describe('per-connection limits', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      WS_MAX_FRAME_ERRORS: '3',
-      WS_MAX_FRAMES_PER_SECOND: '20',
-      WS_MAX_CONNECTIONS_PER_USER: '3',
-      WS_MAX_CONNECTIONS_PER_IP: '4',
-      WS_MAX_PAYLOAD_BYTES: '1024',
-      SEND_BUFFER_MAX_BYTES: '65536',
-    });
-  }, 60_000);
-  afterAll(() => h?.close(), 30_000);
+  const h = sharedHarness({
+    WS_MAX_FRAME_ERRORS: '3',
+    WS_MAX_FRAMES_PER_SECOND: '20',
+    WS_MAX_CONNECTIONS_PER_USER: '3',
+    WS_MAX_CONNECTIONS_PER_IP: '4',
+    WS_MAX_PAYLOAD_BYTES: '1024',
+    SEND_BUFFER_MAX_BYTES: '65536',
+  });
 
   let n = 0;
   const user = (what: string) => `${what}-${++n}-${Date.now()}`;
@@ -122,11 +118,7 @@ describe('per-connection limits', () => {
 });
 
 describe('door limits', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ WS_ACCEPT_RATE: '20', WS_ALLOWED_ORIGINS: 'https://app.example.com, https://admin.example.com/' });
-  }, 60_000);
-  afterAll(() => h?.close(), 30_000);
+  const h = sharedHarness({ WS_ACCEPT_RATE: '20', WS_ALLOWED_ORIGINS: 'https://app.example.com, https://admin.example.com/' });
 
   it('answers a burst past WS_ACCEPT_RATE with 503 at once, and accepts again in the next second', async () => {
     const token = await h.token(`burst-${Date.now()}`);

@@ -4,17 +4,9 @@
  * admin port (ADMIN_PORT) only (docs/SECURITY.md).
  */
 import { waitFor } from '@herald/testing';
-import { startHarness, type Harness } from './harness';
+import { sharedHarness } from './harness';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await h?.close();
-}, 30_000);
+const h = sharedHarness();
 
 const get = async (url: string) => {
   const res = await fetch(url);

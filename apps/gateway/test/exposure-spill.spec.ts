@@ -3,11 +3,10 @@
  * a real Redis: delivery goes on, memory stays bounded, events spill to Redis, and every event
  * reaches Pub/Sub once it is back, also the ones a gateway spilled when it shut down.
  */
-import { createLogger } from '@herald/logger';
 import { createPubSub } from '@herald/pubsub';
 import { keys, spillLength, writeWalBatch } from '@herald/redis';
 import { TestClient, waitFor } from '@herald/testing';
-import { buildGateway } from '../src/gateway';
+import type { Gateway } from '../src/gateway';
 import { startHarness, type Harness } from './harness';
 
 const BUFFER_MAX = 20;
@@ -44,6 +43,22 @@ async function sendMany(userId: string, n: number): Promise<string[]> {
   return ids;
 }
 
+/**
+ * Another gateway (GATEWAY_ID `gatewayId`) with one user's client on it, pushed `n` messages
+ * while Pub/Sub is frozen (it stays frozen).
+ */
+async function pushedWhileFrozen(gatewayId: string, n: number): Promise<{ gateway: Gateway; client: TestClient }> {
+  const { gateway, wsUrl } = await h.startGateway({ GATEWAY_ID: gatewayId });
+  const user = `${gatewayId}-${Date.now()}`;
+  const client = await TestClient.connect(wsUrl, await h.token(user));
+  await client.waitForFrame('welcome');
+
+  h.pubsubServer.pause();
+  await sendMany(user, n);
+  await client.waitForMessages(n);
+  return { gateway, client };
+}
+
 it('keeps delivering while Pub/Sub is frozen, holds at most the bound in memory, spills the rest, and publishes all once back', async () => {
   const user = `spill-${Date.now()}`;
   const client = await TestClient.connect(h.wsUrl, await h.token(user));
@@ -74,17 +89,7 @@ it('keeps delivering while Pub/Sub is frozen, holds at most the bound in memory,
 }, 90_000);
 
 it('spills on shutdown what Pub/Sub has not taken; another gateway replays it', async () => {
-  const config = { ...h.config, GATEWAY_ID: 'leaving' };
-  const logger = createLogger({ app: 'gateway-test', level: 'silent' });
-  const leaving = await buildGateway({ config, logger });
-  const url = await leaving.listen();
-  const user = `leaving-${Date.now()}`;
-  const client = await TestClient.connect(`${url.replace(/^http/, 'ws')}/ws`, await h.token(user));
-  await client.waitForFrame('welcome');
-
-  h.pubsubServer.pause();
-  await sendMany(user, 15); // under the bound: all of it in memory
-  await client.waitForMessages(15);
+  const { gateway: leaving, client } = await pushedWhileFrozen('leaving', 15); // under the bound: all of it in memory
   const expected = pushed(client).sort();
   await leaving.close();
   // Everything it could not publish is in the spill now (nothing was lost in memory).
@@ -99,17 +104,7 @@ it('spills on shutdown what Pub/Sub has not taken; another gateway replays it', 
 }, 90_000);
 
 it('logs every exposure in Redis before its frame goes out, and rescues the log of a gateway that stopped beating', async () => {
-  const config = { ...h.config, GATEWAY_ID: 'logging' };
-  const logger = createLogger({ app: 'gateway-test', level: 'silent' });
-  const logging = await buildGateway({ config, logger });
-  const url = await logging.listen();
-  const user = `logged-${Date.now()}`;
-  const client = await TestClient.connect(`${url.replace(/^http/, 'ws')}/ws`, await h.token(user));
-  await client.waitForFrame('welcome');
-
-  h.pubsubServer.pause();
-  await sendMany(user, 12);
-  await client.waitForMessages(12);
+  const { gateway: logging, client } = await pushedWhileFrozen('logging', 12);
   // Pub/Sub has taken none of them: every frame the client holds has its event in the log.
   const logged = Object.values(await h.redis.hgetall(keys.exposureWal(logging.publisher.walId)))
     .flatMap((batch) => batch.split('\n'))

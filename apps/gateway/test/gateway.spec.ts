@@ -1,16 +1,8 @@
 import { keys, readInbox } from '@herald/redis';
 import { TestClient, waitFor, signToken } from '@herald/testing';
-import { startHarness, type Harness } from './harness';
+import { sharedHarness } from './harness';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await h?.close();
-}, 30_000);
+const h = sharedHarness();
 
 let n = 0;
 const user = () => `user-${++n}-${Date.now()}`;

@@ -59,6 +59,8 @@ export interface Harness {
   /** A counter or gauge from the gateway's admin /metrics (one labelled series when given); 0 when absent. */
   metric(name: string, labels?: string): Promise<number>;
   token(userId: string, opts?: Parameters<typeof signToken>[1]): Promise<string>;
+  /** Another gateway on the same Redis and Pub/Sub, with `overrides` over this one's config; the caller closes it. */
+  startGateway(overrides?: Partial<GatewayConfig>): Promise<{ gateway: Gateway; url: string; wsUrl: string }>;
   close(): Promise<void>;
 }
 
@@ -119,6 +121,11 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     setCategories: (userId, categories) => replaceUserCategories(redis, userId, categories),
     metric: (name, labels) => fetchMetric(adminUrl, name, labels),
     token: (userId, opts) => signToken(userId, opts),
+    async startGateway(overrides = {}) {
+      const other = await buildGateway({ config: { ...config, ...overrides }, logger });
+      const url = await other.listen();
+      return { gateway: other, url, wsUrl: `${url.replace(/^http/, 'ws')}/ws` };
+    },
     async close() {
       await gateway.close();
       await subscription.close();
@@ -128,4 +135,20 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       await redisServer.stop();
     },
   };
+}
+
+/**
+ * One harness shared by the tests of a file (or of the describe block it is called in): started
+ * before the first of them, closed after the last. The object returned is filled in by that
+ * beforeAll, so read it inside tests and hooks only.
+ */
+export function sharedHarness(env: Record<string, string> = {}): Harness {
+  const h = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(h, await startHarness(env));
+  }, 60_000);
+  afterAll(async () => {
+    await h.close?.();
+  }, 30_000);
+  return h;
 }

@@ -6,23 +6,11 @@
  * at the resync's deadline.
  */
 import WebSocket from 'ws';
-import { createLogger } from '@herald/logger';
 import { fetchMetric, TestClient, waitFor } from '@herald/testing';
 import { CloseCode } from '@herald/types';
-import { buildGateway, type Gateway } from '../src/gateway';
-import { startHarness, type Harness } from './harness';
+import { sharedHarness } from './harness';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await h?.close();
-}, 30_000);
-
-const logger = createLogger({ app: 'gateway-test', level: 'silent' });
+const h = sharedHarness();
 
 async function connectMany(gateway: { url: string }, n: number, tag: string): Promise<{ clients: TestClient[]; closedAt: number[] }> {
   const closedAt: number[] = [];
@@ -37,14 +25,8 @@ async function connectMany(gateway: { url: string }, n: number, tag: string): Pr
   return { clients, closedAt };
 }
 
-async function startGateway(env: Record<string, number>): Promise<{ gateway: Gateway; url: string }> {
-  const config = { ...h.config, ...env };
-  const gateway = await buildGateway({ config, logger });
-  return { gateway, url: await gateway.listen() };
-}
-
 it('on close: readiness 503 at once, every session closed with 1012, spread at WS_CLOSE_RATE', async () => {
-  const started = await startGateway({ WS_CLOSE_RATE: 20, SHUTDOWN_TIMEOUT_MS: 10_000 });
+  const started = await h.startGateway({ WS_CLOSE_RATE: 20, SHUTDOWN_TIMEOUT_MS: 10_000 });
   const { clients, closedAt } = await connectMany(started, 10, 'paced');
   expect((await fetch(`${started.url}/readyz`)).status).toBe(200);
 
@@ -57,7 +39,7 @@ it('on close: readiness 503 at once, every session closed with 1012, spread at W
 }, 30_000);
 
 it('on close: closes faster than WS_CLOSE_RATE when the shutdown budget needs it', async () => {
-  const started = await startGateway({ WS_CLOSE_RATE: 1, SHUTDOWN_TIMEOUT_MS: 2000 });
+  const started = await h.startGateway({ WS_CLOSE_RATE: 1, SHUTDOWN_TIMEOUT_MS: 2000 });
   const { clients } = await connectMany(started, 10, 'budget');
   const t0 = Date.now();
   await started.gateway.close();
@@ -91,7 +73,7 @@ it('a resync closes only the sessions open when it starts: clients back at once 
   // second the 5 sessions are closed one every 50 ms: the first clients are back while the
   // resync is still closing the others.
   const budgetMs = 1000;
-  const started = await startGateway({ WS_CLOSE_RATE: 20, SHUTDOWN_TIMEOUT_MS: 2500 });
+  const started = await h.startGateway({ WS_CLOSE_RATE: 20, SHUTDOWN_TIMEOUT_MS: 2500 });
   const wsUrl = `${started.url.replace(/^http/, 'ws')}/ws`;
   const users = Array.from({ length: 5 }, (_, i) => `resync-back-${i}-${Date.now()}`);
   const back: TestClient[] = [];
@@ -133,7 +115,7 @@ it('a resync closes only the sessions open when it starts: clients back at once 
 }, 30_000);
 
 it('heartbeat: cuts off a client that stops answering pings, keeps the one that answers', async () => {
-  const started = await startGateway({ HEARTBEAT_INTERVAL_MS: 200 });
+  const started = await h.startGateway({ HEARTBEAT_INTERVAL_MS: 200 });
   const wsUrl = `${started.url.replace(/^http/, 'ws')}/ws`;
   const answering = await TestClient.connect(wsUrl, await h.token(`pong-${Date.now()}`));
   await answering.waitForFrame('welcome');

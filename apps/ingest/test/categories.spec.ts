@@ -1,31 +1,12 @@
 /** PUT/GET /v1/users/{userId}/categories against a real redis-server. */
-import Redis from 'ioredis';
 import { keys } from '@herald/redis';
-import { startRedisServer, type RedisServer } from '@herald/testing';
-import type { Ingest } from '../src/app';
 import { MAX_CATEGORIES_PER_USER } from '../src/routes/categories';
-import { bearer, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
+import { bearer, expectNoWrites, expectRefusal, sharedIngest } from './harness';
 
-let server: RedisServer;
-let redis: Redis;
-let ingest: Ingest;
-let tokens: Tokens;
+const stack = sharedIngest();
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-  ingest = await startIngest(ingestConfig(server.url));
-  tokens = await makeTokens();
-});
-
-afterAll(async () => {
-  await ingest?.close();
-  redis?.disconnect();
-  await server?.stop();
-});
-
-function put(userId: string, body: unknown, token = tokens.categories) {
-  return ingest.app.inject({
+function put(userId: string, body: unknown, token = stack.tokens.categories) {
+  return stack.ingest.app.inject({
     method: 'PUT',
     url: `/v1/users/${userId}/categories`,
     headers: bearer(token),
@@ -33,11 +14,11 @@ function put(userId: string, body: unknown, token = tokens.categories) {
   });
 }
 
-function get(userId: string, token = tokens.categories) {
-  return ingest.app.inject({ method: 'GET', url: `/v1/users/${userId}/categories`, headers: bearer(token) });
+function get(userId: string, token = stack.tokens.categories) {
+  return stack.ingest.app.inject({ method: 'GET', url: `/v1/users/${userId}/categories`, headers: bearer(token) });
 }
 
-const members = async (category: string) => (await redis.smembers(keys.categoryMembers(category))).sort();
+const members = async (category: string) => (await stack.redis.smembers(keys.categoryMembers(category))).sort();
 
 describe('round trip', () => {
   it('PUT replaces the set (204, no body) and GET returns it sorted', async () => {
@@ -87,7 +68,7 @@ describe('round trip', () => {
   it('refuses a category list given as a nested array instead of coercing it', async () => {
     const res = await put('coerce-me', { categories: [['news']] });
     expect(res.statusCode).toBe(400);
-    expect(await redis.exists(keys.userCategories('coerce-me'))).toBe(0);
+    expect(await stack.redis.exists(keys.userCategories('coerce-me'))).toBe(0);
   });
 
   it('GET of a user without categories is 200 with []', async () => {
@@ -117,7 +98,7 @@ describe('refusals write nothing', () => {
   ];
 
   it.each(bodies)('PUT 400 for %s', async (_name, body, code) => {
-    await expectNoWrites(redis, async () => {
+    await expectNoWrites(stack.redis, async () => {
       const res = await put('existing', body);
       expect(res.statusCode).toBe(400);
       expect(res.json()).toEqual({ error: { code, message: expect.any(String) } });
@@ -130,43 +111,36 @@ describe('refusals write nothing', () => {
     ['a slash', 'a%2Fb'],
     ['a character outside the set', 'caf%C3%A9'],
   ])('400 INVALID_USER_ID for a path user id with %s, on PUT and GET', async (_name, userId) => {
-    await expectNoWrites(redis, async () => {
+    await expectNoWrites(stack.redis, async () => {
       const putRes = await put(userId, { categories: ['news'] });
-      expect(putRes.statusCode).toBe(400);
-      expect(putRes.json().error.code).toBe('INVALID_USER_ID');
+      expectRefusal(putRes, 400, 'INVALID_USER_ID');
       const getRes = await get(userId);
-      expect(getRes.statusCode).toBe(400);
-      expect(getRes.json().error.code).toBe('INVALID_USER_ID');
+      expectRefusal(getRes, 400, 'INVALID_USER_ID');
     });
   });
 
   it('401 without a token or with a bad one, on PUT and GET', async () => {
-    await expectNoWrites(redis, async () => {
-      const noToken = await ingest.app.inject({
+    await expectNoWrites(stack.redis, async () => {
+      const noToken = await stack.ingest.app.inject({
         method: 'PUT',
         url: '/v1/users/existing/categories',
         payload: { categories: [] },
       });
-      expect(noToken.statusCode).toBe(401);
-      expect(noToken.json().error.code).toBe('UNAUTHORIZED');
-      const bad = await put('existing', { categories: [] }, `${tokens.categories}x`);
-      expect(bad.statusCode).toBe(401);
-      expect(bad.json().error.code).toBe('UNAUTHORIZED');
-      const read = await ingest.app.inject({ method: 'GET', url: '/v1/users/existing/categories' });
-      expect(read.statusCode).toBe(401);
-      expect(read.json().error.code).toBe('UNAUTHORIZED');
+      expectRefusal(noToken, 401, 'UNAUTHORIZED');
+      const bad = await put('existing', { categories: [] }, `${stack.tokens.categories}x`);
+      expectRefusal(bad, 401, 'UNAUTHORIZED');
+      const read = await stack.ingest.app.inject({ method: 'GET', url: '/v1/users/existing/categories' });
+      expectRefusal(read, 401, 'UNAUTHORIZED');
     });
   });
 
   it('403 without categories:write (user token, messages:write token), on PUT and GET', async () => {
-    await expectNoWrites(redis, async () => {
-      for (const token of [tokens.user, tokens.messages]) {
+    await expectNoWrites(stack.redis, async () => {
+      for (const token of [stack.tokens.user, stack.tokens.messages]) {
         const putRes = await put('existing', { categories: [] }, token);
-        expect(putRes.statusCode).toBe(403);
-        expect(putRes.json().error.code).toBe('FORBIDDEN');
+        expectRefusal(putRes, 403, 'FORBIDDEN');
         const getRes = await get('existing', token);
-        expect(getRes.statusCode).toBe(403);
-        expect(getRes.json().error.code).toBe('FORBIDDEN');
+        expectRefusal(getRes, 403, 'FORBIDDEN');
       }
     });
     expect((await get('existing')).json().categories).toEqual(['kept']);

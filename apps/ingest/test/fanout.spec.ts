@@ -3,29 +3,11 @@
  * every member's inbox, its progress is visible, and a category of 100k members does not block
  * the API while it is written.
  */
-import Redis from 'ioredis';
 import { keys } from '@herald/redis';
-import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
-import type { Ingest } from '../src/app';
-import { bearer, counterValue, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
+import { waitFor } from '@herald/testing';
+import { bearer, counterValue, sharedIngest } from './harness';
 
-let server: RedisServer;
-let redis: Redis;
-let ingest: Ingest;
-let tokens: Tokens;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-  ingest = await startIngest(ingestConfig(server.url, { FANOUT_CHUNK_SIZE: '1000' }));
-  tokens = await makeTokens();
-});
-
-afterAll(async () => {
-  await ingest?.close();
-  redis?.disconnect();
-  await server?.stop();
-});
+const stack = sharedIngest({ FANOUT_CHUNK_SIZE: '1000' });
 
 interface FanoutStatus {
   state: string;
@@ -34,10 +16,10 @@ interface FanoutStatus {
 }
 
 async function post(body: object, headers: Record<string, string> = {}) {
-  const res = await ingest.app.inject({
+  const res = await stack.ingest.app.inject({
     method: 'POST',
     url: '/v1/messages',
-    headers: { ...bearer(tokens.messages), ...headers },
+    headers: { ...bearer(stack.tokens.messages), ...headers },
     payload: body,
   });
   expect(res.statusCode).toBe(202);
@@ -45,18 +27,18 @@ async function post(body: object, headers: Record<string, string> = {}) {
 }
 
 async function status(id: string): Promise<{ code: number; body: FanoutStatus }> {
-  const res = await ingest.app.inject({ url: `/v1/messages/${id}/fanout`, headers: bearer(tokens.messages) });
+  const res = await stack.ingest.app.inject({ url: `/v1/messages/${id}/fanout`, headers: bearer(stack.tokens.messages) });
   return { code: res.statusCode, body: res.json() as FanoutStatus };
 }
 
 async function addMembers(category: string, count: number, prefix: string): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-  for (let i = 0; i < ids.length; i += 10_000) await redis.sadd(keys.categoryMembers(category), ...ids.slice(i, i + 10_000));
+  for (let i = 0; i < ids.length; i += 10_000) await stack.redis.sadd(keys.categoryMembers(category), ...ids.slice(i, i + 10_000));
   return ids;
 }
 
 async function metric(name: string, labels = ''): Promise<number> {
-  return counterValue((await ingest.app.inject({ url: '/metrics' })).body, name, labels);
+  return counterValue((await stack.ingest.app.inject({ url: '/metrics' })).body, name, labels);
 }
 
 it('writes 100k members in chunks, shows progress, and keeps answering the API meanwhile', async () => {
@@ -98,10 +80,10 @@ it('writes 100k members in chunks, shows progress, and keeps answering the API m
   expect(await metric('herald_fanout_queue_jobs', 'state="failed"')).toBe(0);
 
   const sample = [members[0], members[4_242], members[99_999]];
-  for (const userId of sample) expect(await redis.lrange(keys.inbox(userId), 0, -1)).toEqual([id]);
+  for (const userId of sample) expect(await stack.redis.lrange(keys.inbox(userId), 0, -1)).toEqual([id]);
   let total = 0;
   for (let i = 0; i < members.length; i += 5_000) {
-    const pipeline = redis.pipeline();
+    const pipeline = stack.redis.pipeline();
     for (const userId of members.slice(i, i + 5_000)) pipeline.llen(keys.inbox(userId));
     total += ((await pipeline.exec()) ?? []).reduce((sum, [, n]) => sum + (n as number), 0);
   }
@@ -112,11 +94,11 @@ it('answers 404 for a message without a fan-out, 400 for a bad id, 401/403 witho
   const direct = await post({ userIds: ['someone'], payload: 1 });
   expect((await status(direct)).code).toBe(404);
   expect((await status(direct)).body).toMatchObject({ error: { code: 'FANOUT_NOT_FOUND' } });
-  const bad = await ingest.app.inject({ url: '/v1/messages/has%20space/fanout', headers: bearer(tokens.messages) });
+  const bad = await stack.ingest.app.inject({ url: '/v1/messages/has%20space/fanout', headers: bearer(stack.tokens.messages) });
   expect(bad.statusCode).toBe(400);
-  const user = await ingest.app.inject({ url: `/v1/messages/${direct}/fanout`, headers: bearer(tokens.user) });
+  const user = await stack.ingest.app.inject({ url: `/v1/messages/${direct}/fanout`, headers: bearer(stack.tokens.user) });
   expect(user.statusCode).toBe(403);
-  expect((await ingest.app.inject({ url: `/v1/messages/${direct}/fanout` })).statusCode).toBe(401);
+  expect((await stack.ingest.app.inject({ url: `/v1/messages/${direct}/fanout` })).statusCode).toBe(401);
 });
 
 it('fans out a repeated category request once (Idempotency-Key)', async () => {
@@ -126,7 +108,7 @@ it('fans out a repeated category request once (Idempotency-Key)', async () => {
   const second = await post({ category: 'twice', payload: 'x' }, headers);
   expect(second).toBe(first);
   await waitFor(async () => (await status(first)).body.state === 'completed', { what: 'the fan-out' });
-  for (const userId of members) expect(await redis.lrange(keys.inbox(userId), 0, -1)).toEqual([first]);
+  for (const userId of members) expect(await stack.redis.lrange(keys.inbox(userId), 0, -1)).toEqual([first]);
 });
 
 it('counts every member reached and every id the caps dropped, also in an attempt that failed part-way', async () => {
@@ -136,21 +118,21 @@ it('counts every member reached and every id the caps dropped, also in an attemp
   const [full] = await addMembers('counted', 1, 'full');
   const [ok] = await addMembers('counted', 1, 'ok');
   const [broken] = await addMembers('counted', 1, 'broken');
-  await redis.rpush(keys.inbox(full), ...Array.from({ length: 1000 }, (_, i) => `old-${i}`));
-  await redis.set(keys.inbox(broken), 'not a list');
+  await stack.redis.rpush(keys.inbox(full), ...Array.from({ length: 1000 }, (_, i) => `old-${i}`));
+  await stack.redis.set(keys.inbox(broken), 'not a list');
   const [membersBefore, droppedBefore] = [await metric('herald_fanout_members_total'), await metric('herald_inbox_dropped_total')];
 
   const id = await post({ category: 'counted', payload: 'counted' });
   await waitFor(async () => (await status(id)).body.state === 'delayed', { timeoutMs: 10_000, what: 'the first attempt to fail' });
-  const failed = await ingest.app.inject({ url: `/v1/messages/${id}/fanout`, headers: bearer(tokens.messages) });
+  const failed = await stack.ingest.app.inject({ url: `/v1/messages/${id}/fanout`, headers: bearer(stack.tokens.messages) });
   expect(failed.json()).toMatchObject({ failedReason: expect.stringMatching(/^WRONGTYPE/) });
   expect((await metric('herald_fanout_members_total')) - membersBefore).toBe(2);
-  await redis.del(keys.inbox(broken));
+  await stack.redis.del(keys.inbox(broken));
   await waitFor(async () => (await status(id)).body.state === 'completed', { timeoutMs: 10_000, what: 'the retry' });
 
   expect((await status(id)).body.progress).toMatchObject({ delivered: 1, skipped: 2, done: true });
   expect((await metric('herald_fanout_members_total')) - membersBefore).toBe(3);
   expect((await metric('herald_inbox_dropped_total')) - droppedBefore).toBe(1);
-  expect(await redis.lrange(keys.inbox(ok), 0, -1)).toEqual([id]);
-  expect(await redis.lrange(keys.inbox(broken), 0, -1)).toEqual([id]);
+  expect(await stack.redis.lrange(keys.inbox(ok), 0, -1)).toEqual([id]);
+  expect(await stack.redis.lrange(keys.inbox(broken), 0, -1)).toEqual([id]);
 });

@@ -1,11 +1,13 @@
 /**
  * Test helpers for ingest: a config built from an explicit env (never process.env), an ingest
- * on a private redis-server, tokens, and ways to prove that a refused request wrote nothing.
+ * on a private redis-server (one per spec file: sharedIngest), tokens, and ways to prove that a
+ * refused request wrote nothing.
  */
 import Redis from 'ioredis';
 import { loadIngestConfig, type IngestConfig } from '@herald/config';
 import { createLogger } from '@herald/logger';
-import { metricValue, signToken, TEST_JWT_SECRET } from '@herald/testing';
+import { keys, queues } from '@herald/redis';
+import { metricValue, signToken, startRedisServer, TEST_JWT_SECRET, waitFor, type RedisServer } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { buildIngest, type Ingest } from '../src/app';
 
@@ -15,6 +17,42 @@ export function ingestConfig(redisUrl: string, env: Record<string, string> = {})
 
 export function startIngest(config: IngestConfig): Promise<Ingest> {
   return buildIngest({ config, logger: createLogger({ app: 'ingest', level: config.LOG_LEVEL }) });
+}
+
+/** What the tests of a spec file share: a private redis-server, a client of it, an ingest on it, tokens. */
+export interface IngestStack {
+  server: RedisServer;
+  /** A plain client, for reading what ingest wrote. */
+  redis: Redis;
+  config: IngestConfig;
+  ingest: Ingest;
+  tokens: Tokens;
+}
+
+/**
+ * One stack shared by the tests of a file: started before the first of them, closed after the last
+ * (ingest, then the client, then the server). `env` is ingest's config over the defaults. The
+ * object returned is filled in by that beforeAll, so read it inside tests and hooks only.
+ */
+export function sharedIngest(env: Record<string, string> = {}): IngestStack {
+  const stack = {} as IngestStack;
+  beforeAll(async () => {
+    stack.server = await startRedisServer();
+    stack.redis = new Redis(stack.server.url);
+    stack.config = ingestConfig(stack.server.url, env);
+    stack.ingest = await startIngest(stack.config);
+    stack.tokens = await makeTokens();
+    // ingest's own start-up write: BullMQ stores its queue's meta hash once connected. Done before
+    // the first test, so a test comparing Redis snapshots sees its own writes only.
+    const queueMeta = `${keys.queuePrefix}:${queues.fanout}:meta`;
+    await waitFor(async () => (await stack.redis.exists(queueMeta)) === 1, { what: 'the fan-out queue meta' });
+  });
+  afterAll(async () => {
+    await stack.ingest?.close();
+    stack.redis?.disconnect();
+    await stack.server?.stop();
+  });
+  return stack;
 }
 
 export function bearer(token: string): { authorization: string } {
@@ -86,3 +124,9 @@ export async function expectNoWrites(redis: Redis, act: () => Promise<void>): Pr
 
 /** The value of a counter (optionally one labelled series) in the /metrics text; 0 when absent. */
 export const counterValue = metricValue;
+
+/** The answer is a refusal: this status, and the Contract error body with this code. */
+export function expectRefusal(res: { statusCode: number; json(): unknown }, status: number, code: string): void {
+  expect(res.statusCode).toBe(status);
+  expect((res.json() as { error: { code: string } }).error.code).toBe(code);
+}

@@ -5,37 +5,28 @@
  */
 import Redis from 'ioredis';
 import { claimIdempotency, createRedis, closeRedis, fingerprint, keys, type HeraldRedis } from '@herald/redis';
-import { signToken, startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import { signToken, waitFor } from '@herald/testing';
 import { Scope } from '@herald/types';
-import type { Ingest } from '../src/app';
-import { bearer, counterValue, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
+import { bearer, counterValue, expectNoWrites, sharedIngest } from './harness';
 
 const LEASE_MS = 300;
 
-let server: RedisServer;
-let redis: Redis;
+/** A client with Herald's scripts loaded, to hold a key as a request that died would. */
 let scripts: HeraldRedis;
-let ingest: Ingest;
-let tokens: Tokens;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-  const config = ingestConfig(server.url, { IDEMPOTENCY_LEASE_MS: String(LEASE_MS), FANOUT_WORKER: 'false' });
-  scripts = createRedis(config, 'commands', 'idempotency-test');
-  ingest = await startIngest(config);
-  tokens = await makeTokens();
-});
-
+// Declared before the stack: after-all hooks run in the order they are declared, so this client
+// closes before the stack stops its server.
 afterAll(async () => {
-  await ingest?.close();
-  await closeRedis(scripts);
-  redis?.disconnect();
-  await server?.stop();
+  if (scripts) await closeRedis(scripts);
 });
 
-function post(body: object, key?: string, token = tokens.messages) {
-  return ingest.app.inject({
+const stack = sharedIngest({ IDEMPOTENCY_LEASE_MS: String(LEASE_MS), FANOUT_WORKER: 'false' });
+
+beforeAll(() => {
+  scripts = createRedis(stack.config, 'commands', 'idempotency-test');
+});
+
+function post(body: object, key?: string, token = stack.tokens.messages) {
+  return stack.ingest.app.inject({
     method: 'POST',
     url: '/v1/messages',
     headers: { ...bearer(token), ...(key === undefined ? {} : { 'idempotency-key': key }) },
@@ -43,7 +34,7 @@ function post(body: object, key?: string, token = tokens.messages) {
   });
 }
 
-const inbox = (userId: string) => redis.lrange(keys.inbox(userId), 0, -1);
+const inbox = (userId: string) => stack.redis.lrange(keys.inbox(userId), 0, -1);
 
 it('answers a repeat with the first id, marked replayed, and writes nothing again', async () => {
   const body = { userIds: ['idem-a', 'idem-b'], payload: { n: 1 } };
@@ -52,7 +43,7 @@ it('answers a repeat with the first id, marked replayed, and writes nothing agai
   expect(first.headers['idempotent-replayed']).toBeUndefined();
   const { id } = first.json() as { id: string };
 
-  await expectNoWrites(redis, async () => {
+  await expectNoWrites(stack.redis, async () => {
     const again = await post(body, 'key-1');
     expect(again.statusCode).toBe(202);
     expect(again.json()).toEqual({ id });
@@ -60,7 +51,7 @@ it('answers a repeat with the first id, marked replayed, and writes nothing agai
   });
   expect(await inbox('idem-a')).toEqual([id]);
   expect(await inbox('idem-b')).toEqual([id]);
-  expect(counterValue((await ingest.app.inject({ url: '/metrics' })).body, 'herald_idempotent_replays_total')).toBe(1);
+  expect(counterValue((await stack.ingest.app.inject({ url: '/metrics' })).body, 'herald_idempotent_replays_total')).toBe(1);
 });
 
 it('gives 30 concurrent duplicates one message, in each inbox once', async () => {
@@ -93,12 +84,12 @@ it('takes over, with the same id, a key whose first request died holding it', as
   expect(res.statusCode).toBe(202);
   expect(res.json()).toEqual({ id: 'a0a0a0a0-0000-4000-8000-000000000001' });
   expect(await inbox('orphan')).toEqual(['a0a0a0a0-0000-4000-8000-000000000001']);
-  expect(await redis.exists(keys.message('a0a0a0a0-0000-4000-8000-000000000001'))).toBe(1);
+  expect(await stack.redis.exists(keys.message('a0a0a0a0-0000-4000-8000-000000000001'))).toBe(1);
 });
 
 it('refuses the same key with another body, and a malformed key, writing nothing', async () => {
   expect((await post({ userIds: ['reuse'], payload: 1 }, 'reused')).statusCode).toBe(202);
-  await expectNoWrites(redis, async () => {
+  await expectNoWrites(stack.redis, async () => {
     const other = await post({ userIds: ['reuse'], payload: 2 }, 'reused');
     expect(other.statusCode).toBe(400);
     expect(other.json()).toMatchObject({ error: { code: 'IDEMPOTENCY_KEY_REUSED' } });
@@ -129,10 +120,10 @@ it('sends a new message for each request without a key', async () => {
 
 it('answers a retry whose JSON has its keys in another order as the same request', async () => {
   const send = (json: string) =>
-    ingest.app.inject({
+    stack.ingest.app.inject({
       method: 'POST',
       url: '/v1/messages',
-      headers: { ...bearer(tokens.messages), 'idempotency-key': 'reordered', 'content-type': 'application/json' },
+      headers: { ...bearer(stack.tokens.messages), 'idempotency-key': 'reordered', 'content-type': 'application/json' },
       payload: json,
     });
   const first = await send('{"userIds":["canon"],"payload":{"a":1,"b":{"c":[{"x":1,"y":2}],"d":null}},"ttlSeconds":60}');
@@ -151,8 +142,8 @@ it('a retry after a failed first attempt skips users it reached, also one who ac
   // The first attempt fails part-way: 'unreached' has a key of the wrong type where its inbox
   // goes, so its delivery fails while the others' succeed; the request answers 5xx, its key
   // stays claimed until the lease runs out.
-  await redis.set(keys.inbox('unreached'), 'not a list');
-  const notes = new Redis(server.url);
+  await stack.redis.set(keys.inbox('unreached'), 'not a list');
+  const notes = new Redis(stack.server.url);
   const heard: string[] = [];
   notes.on('smessage', (channel: string) => heard.push(keys.userOfChannel(channel) ?? channel));
   try {
@@ -161,8 +152,8 @@ it('a retry after a failed first attempt skips users it reached, also one who ac
     expect(first.statusCode).toBe(500);
     const [id] = await inbox('acked');
     expect(await inbox('reached')).toEqual([id]);
-    await redis.lrem(keys.inbox('acked'), 0, id); // 'acked' read it and acknowledged it (the gateway's LREM)
-    await redis.del(keys.inbox('unreached'));
+    await stack.redis.lrem(keys.inbox('acked'), 0, id); // 'acked' read it and acknowledged it (the gateway's LREM)
+    await stack.redis.del(keys.inbox('unreached'));
     await waitFor(() => heard.includes('acked'), { what: "the first attempt's notification" });
 
     // The retry waits out the first attempt's lease, then takes over.

@@ -3,7 +3,7 @@ import { createLogger } from '@herald/logger';
 import { createRedis } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import { buildIngest, type Ingest } from '../src/app';
-import { ingestConfig, startIngest } from './harness';
+import { expectRefusal, ingestConfig, startIngest } from './harness';
 
 let server: RedisServer;
 
@@ -26,10 +26,14 @@ describe('a running ingest', () => {
     await ingest?.close();
   });
 
+  /** A GET's status and JSON body. */
+  async function answer(url: string): Promise<{ status: number; body: unknown }> {
+    const res = await ingest.app.inject({ method: 'GET', url });
+    return { status: res.statusCode, body: res.json() };
+  }
+
   it('/healthz answers 200', async () => {
-    const res = await ingest.app.inject({ method: 'GET', url: '/healthz' });
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ok' });
+    expect(await answer('/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
   });
 
   it('/readyz is 503 until listening, then 200 with Redis reachable', async () => {
@@ -37,9 +41,7 @@ describe('a running ingest', () => {
     expect(before.statusCode).toBe(503);
 
     await ingest.app.listen({ host: '127.0.0.1', port: 0 });
-    const after = await ingest.app.inject({ method: 'GET', url: '/readyz' });
-    expect(after.statusCode).toBe(200);
-    expect(after.json()).toEqual({ status: 'ready' });
+    expect(await answer('/readyz')).toEqual({ status: 200, body: { status: 'ready' } });
   });
 
   it('/docs/json describes both routes with bearer auth and their schemas', async () => {
@@ -71,8 +73,7 @@ describe('a running ingest', () => {
 
   it('an unknown route gets the Contract error body', async () => {
     const res = await ingest.app.inject({ method: 'GET', url: '/v1/nothing' });
-    expect(res.statusCode).toBe(404);
-    expect(res.json().error.code).toBe('NOT_FOUND');
+    expectRefusal(res, 404, 'NOT_FOUND');
   });
 });
 

@@ -15,9 +15,7 @@ import { usePrivateRedis } from './private-redis';
 
 let server: RedisServer;
 let redis: HeraldRedis;
-usePrivateRedis('fanout-test', (s, r) => {
-  [server, redis] = [s, r];
-});
+usePrivateRedis('fanout-test', (s, r) => ([server, redis] = [s, r]));
 
 function job(messageId: string, category: string, extra: Partial<CategoryFanout> = {}): CategoryFanout {
   return {

@@ -4,11 +4,9 @@
  * remembered (bounded, expiring) so that a retry skips a user who already acknowledged the id.
  */
 import Redis from 'ioredis';
-import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import { waitFor, type RedisServer } from '@herald/testing';
 import {
   ALREADY_DELIVERED,
-  closeRedis,
-  createRedis,
   deliverToUser,
   keys,
   readInbox,
@@ -16,6 +14,7 @@ import {
   removeFromInbox,
   type HeraldRedis,
 } from '../src';
+import { usePrivateRedis } from './private-redis';
 
 const DAY = 24 * 3600;
 const MONTH = 30 * DAY;
@@ -23,14 +22,7 @@ const MONTH = 30 * DAY;
 let server: RedisServer;
 let redis: HeraldRedis;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'lifetime-test');
-});
-afterAll(async () => {
-  await closeRedis(redis);
-  await server.stop();
-});
+usePrivateRedis('lifetime-test', (s, r) => ([server, redis] = [s, r]));
 
 it('gives the inbox the longest message TTL on a delivery, and each delivery starts it again', async () => {
   await deliverToUser(redis, 'ttl-user', 'm1', refNote('m1'), { cap: 10, inboxTtlSeconds: MONTH });

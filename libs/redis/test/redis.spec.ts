@@ -1,8 +1,6 @@
 import Redis from 'ioredis';
-import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import { waitFor, type RedisServer } from '@herald/testing';
 import {
-  createRedis,
-  closeRedis,
   decodeMessage,
   encodeMessage,
   deliverToUser,
@@ -32,18 +30,12 @@ import {
   getUserCategories,
   type HeraldRedis,
 } from '../src';
+import { usePrivateRedis } from './private-redis';
 
 let server: RedisServer;
 let redis: HeraldRedis;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'test');
-});
-afterAll(async () => {
-  await closeRedis(redis);
-  await server.stop();
-});
+usePrivateRedis('test', (s, r) => ([server, redis] = [s, r]));
 
 const message = (id: string, ttlMs = 60_000) => ({
   id,

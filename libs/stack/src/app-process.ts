@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { consumerSchema, gatewaySchema, ingestSchema } from '@herald/config';
-import { freePort } from './ports';
+import { freePort, LOOPBACK } from './ports';
 import { stopProcess } from './process';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
@@ -109,7 +109,7 @@ export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
       opts.onLine?.(opts.name, line);
     });
   }
-  const host = opts.env.HOST && opts.env.HOST !== '0.0.0.0' ? opts.env.HOST : '127.0.0.1';
+  const host = opts.env.HOST && opts.env.HOST !== '0.0.0.0' ? opts.env.HOST : LOOPBACK;
   const app: AppProcess = {
     name: opts.name,
     url: `http://${host}:${port}`,

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { PubSub, type ClientConfig } from '@google-cloud/pubsub';
 import { ensureSubscription, ensureTopic, pubsubClientOptions as heraldPubsubClientOptions } from '@herald/pubsub';
 import { REPO_ROOT, RUN_FROM_ENV, type RunFrom } from './app-process';
-import { freePort, tcpAccepts } from './ports';
+import { freePort, LOOPBACK, tcpAccepts } from './ports';
 
 export type PubSubKind = 'google' | 'herald';
 
@@ -35,7 +35,6 @@ export const GOOGLE_PUBSUB_EMULATOR_LAUNCHER = '/usr/lib/google-cloud-sdk/platfo
 export const PUBSUB_EMULATOR_ENV = 'HERALD_PUBSUB_EMULATOR';
 export const DEFAULT_TEST_PROJECT_ID = 'herald-test';
 
-const EMULATOR_HOST = '127.0.0.1';
 /** The JVM emulator usually starts in ~1 s but can take far longer on a loaded CI box. */
 const GOOGLE_START_TIMEOUT_MS = 60_000;
 const HERALD_START_TIMEOUT_MS = 30_000;
@@ -187,8 +186,8 @@ async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
     );
   }
   const port = await freePort();
-  const emulatorHost = `${EMULATOR_HOST}:${port}`;
-  const child = spawn(GOOGLE_PUBSUB_EMULATOR_LAUNCHER, [`--host=${EMULATOR_HOST}`, `--port=${port}`], {
+  const emulatorHost = `${LOOPBACK}:${port}`;
+  const child = spawn(GOOGLE_PUBSUB_EMULATOR_LAUNCHER, [`--host=${LOOPBACK}`, `--port=${port}`], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -200,7 +199,7 @@ async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
         if (proc.exited() || /BindException|Address already in use/.test(proc.output())) {
           throw new Error(`Google's Pub/Sub emulator failed to start on port ${port}`);
         }
-        return (await tcpAccepts(EMULATOR_HOST, port)) && (await grpcAnswers(emulatorHost, projectId));
+        return (await tcpAccepts(LOOPBACK, port)) && (await grpcAnswers(emulatorHost, projectId));
       },
       GOOGLE_START_TIMEOUT_MS,
       `Google's Pub/Sub emulator on ${emulatorHost}`,
@@ -217,7 +216,7 @@ async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
  * in its "listening" line, so there is no race for a pre-picked free port.
  */
 async function startHeraldEmulator(projectId: string, from: RunFrom): Promise<RunningPubSub> {
-  const child = spawn(process.execPath, [...HERALD_EMULATOR[from], `--host=${EMULATOR_HOST}`, '--port=0'], {
+  const child = spawn(process.execPath, [...HERALD_EMULATOR[from], `--host=${LOOPBACK}`, '--port=0'], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, portFree } from './ports';
+import { freePort, LOOPBACK, portFree } from './ports';
 import { stopProcess } from './process';
 import { waitFor } from './wait';
 
@@ -21,7 +21,6 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-const HOST = '127.0.0.1';
 /** Redis listens for cluster-bus traffic on the client port plus this. */
 const BUS_PORT_OFFSET = 10_000;
 const MAX_PORT = 65_535;
@@ -55,7 +54,7 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const ports = started.map((r) => (r as PromiseFulfilledResult<number>).value);
-    const nodes = ports.map((port) => `${HOST}:${port}`);
+    const nodes = ports.map((port) => `${LOOPBACK}:${port}`);
 
     try {
       await redisCli(['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], 30_000);
@@ -65,7 +64,7 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
 
     await waitFor(
       async () => {
-        const infos = await Promise.all(ports.map((port) => redisCli(['-h', HOST, '-p', String(port), 'cluster', 'info'], 2_000)));
+        const infos = await Promise.all(ports.map((port) => redisCli(['-h', LOOPBACK, '-p', String(port), 'cluster', 'info'], 2_000)));
         const notOk = infos
           .map((info, i) => ({ port: ports[i], info }))
           .filter(({ info }) => !/^cluster_state:ok\r?$/m.test(info) || !/^cluster_slots_assigned:16384\r?$/m.test(info));
@@ -95,7 +94,7 @@ async function startNode(dir: string, reserved: Set<number>, track: (child: Chil
       'redis-server',
       [
         '--port', String(port),
-        '--bind', HOST,
+        '--bind', LOOPBACK,
         '--cluster-enabled', 'yes',
         '--cluster-config-file', join(dir, `nodes-${port}.conf`),
         '--cluster-node-timeout', '5000',
@@ -156,7 +155,7 @@ async function pickClusterPort(reserved: Set<number>): Promise<number> {
     const bus = port + BUS_PORT_OFFSET;
     if (bus > MAX_PORT || port === SYSTEM_REDIS_PORT) continue;
     if (reserved.has(port) || reserved.has(bus)) continue;
-    if (!(await portFree(bus, HOST))) continue;
+    if (!(await portFree(bus, LOOPBACK))) continue;
     // Checked again after the await: a sibling node may have reserved either port meanwhile.
     if (reserved.has(port) || reserved.has(bus)) continue;
     reserved.add(port).add(bus);

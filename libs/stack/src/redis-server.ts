@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports';
+import { freePort, LOOPBACK } from './ports';
 import { serialQueue, stopProcess } from './process';
 
 export interface RedisServerOptions {
@@ -57,7 +57,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     '--port',
     String(port),
     '--bind',
-    '127.0.0.1',
+    LOOPBACK,
     '--save',
     '',
     '--daemonize',
@@ -102,7 +102,7 @@ function redisServer(port: number, first: ChildProcess, args: string[], dir: str
   const stopServer = () => serial(stopChild);
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${LOOPBACK}:${port}`,
     get process() {
       return last;
     },

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DEV_SECRET_PREFIX } from '@herald/config';
 import { REPO_ROOT, startApp, type AppName, type AppProcess, type StartAppOptions } from './app-process';
-import { freePort } from './ports';
+import { freePort, LOOPBACK } from './ports';
 import { startPubSub, type RunningPubSub } from './pubsub';
 import { startRedisCluster, type RedisCluster } from './redis-cluster';
 import { startRedisServer, type RedisServer } from './redis-server';
@@ -86,7 +86,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
     env.EMBEDDED_PG_DIR ??= join(REPO_ROOT, '.herald', 'postgres');
     // A development stack (with a printed dev secret) listens on loopback unless HOST says otherwise.
-    env.HOST ??= '127.0.0.1';
+    env.HOST ??= LOOPBACK;
     const ports = { ...DEFAULT_PORTS, ...opts.ports };
     // The consumer first: it creates the subscription, so no exposure published later is missed.
     const apps = {} as Record<AppName, AppProcess>;

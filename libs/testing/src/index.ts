@@ -7,3 +7,4 @@ export * from './postgres';
 export * from './metrics-text';
 export * from './test-stack';
 export * from './chromium';
+export * from './contract-answer';

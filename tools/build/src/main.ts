@@ -1,6 +1,6 @@
 /**
  * `node --import tsx tools/build/src/main.ts [name…]`: builds the named bundles (all of them when
- * none is named) into dist/. The Nx `build` targets, the Dockerfiles' build stage and
+ * none is named) into dist/. The Nx `build` targets, the Dockerfile's build stage and
  * `npm run dev` run it.
  */
 import { relative } from 'node:path';

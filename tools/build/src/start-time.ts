@@ -18,7 +18,7 @@ const POLL_MS = 10;
 const READY_TIMEOUT_MS = 60_000;
 /** How long the app idles after /readyz before its RSS is read. */
 const IDLE_MS = 5_000;
-/** As in the gateway's image (apps/gateway/Dockerfile NODE_OPTIONS), so both runs match what ships. */
+/** As in the gateway's image (the Dockerfile's gateway stage, NODE_OPTIONS), so both runs match what ships. */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
 
 interface Variant {

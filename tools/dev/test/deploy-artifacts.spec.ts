@@ -5,7 +5,7 @@
  * prove it can fail. The Kubernetes overlays are rendered by a small kustomize of our own
  * (support/kustomize.ts), compared with `kubectl kustomize` where kubectl is installed, and every
  * rendered object is validated against the Kubernetes schemas (support/k8s-schema.ts).
- * Dockerfiles: dockerfiles.spec.ts; docs/OPERATIONS.md: operations-doc.spec.ts.
+ * The Dockerfile: dockerfiles.spec.ts; docs/OPERATIONS.md: operations-doc.spec.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -279,13 +279,17 @@ function checkCompose(compose: Compose): string[] {
     const service = services[app];
     if (!service) continue;
     const build = typeof service.build === 'string' ? { context: service.build } : service.build;
-    const dockerfile = `apps/${app}/Dockerfile`;
     if (!build) problems.push(`${app}: no build section`);
     else {
+      // The one Dockerfile at the root, the app named in APP (dockerfiles.spec.ts checks what it builds).
       if ((build.context ?? '.') !== '.') problems.push(`${app}: build context ${build.context} is not the repository root`);
-      if (build.dockerfile !== dockerfile) problems.push(`${app}: builds ${build.dockerfile ?? 'Dockerfile'}, not ${dockerfile}`);
-      if (build.args && Object.keys(build.args).length > 0) problems.push(`${app}: build args ${Object.keys(build.args).join(', ')} (each app has its own Dockerfile)`);
-      if (build.dockerfile && !existsSync(join(ROOT, build.context ?? '.', build.dockerfile))) problems.push(`${app}: ${build.dockerfile} does not exist`);
+      const dockerfile = build.dockerfile ?? 'Dockerfile';
+      if (dockerfile !== 'Dockerfile') problems.push(`${app}: builds ${dockerfile}, not the repository's Dockerfile`);
+      else if (!existsSync(join(ROOT, build.context ?? '.', dockerfile))) problems.push(`${app}: ${dockerfile} does not exist`);
+      const args = build.args ?? {};
+      if (args.APP !== app) problems.push(`${app}: build arg APP is ${args.APP ?? 'unset'}, not ${app}`);
+      const others = Object.keys(args).filter((k) => k !== 'APP');
+      if (others.length > 0) problems.push(`${app}: build args ${others.join(', ')} (an app's settings are in its Dockerfile stage)`);
     }
     if ((service.image ?? '').split(':')[0] !== `herald-${app}`) problems.push(`${app}: image ${service.image} is not herald-${app}:<tag> (the k8s base uses herald-${app})`);
 
@@ -860,7 +864,7 @@ describe('docker-compose.yml', () => {
     broken.services.pubsub.image = 'example/pubsub-emulator:latest';
     broken.services.pubsub.command = ['gcloud', 'beta', 'emulators', 'pubsub', 'start', '--host-port=0.0.0.0:8086', '--project=other'];
     delete broken.services.postgres.healthcheck;
-    broken.services.ingest.build = { context: '.', dockerfile: 'Dockerfile', args: { APP: 'ingest' } };
+    broken.services.ingest.build = { context: '.', dockerfile: 'apps/ingest/Dockerfile', args: { APP: 'gateway', PORT: '8081' } };
     broken.services.ingest.image = 'ingest:dev';
     broken.services.ingest.ports = ['8080:8081'];
     broken.services.redis.volumes = ['redis-cache:/data'];
@@ -870,8 +874,9 @@ describe('docker-compose.yml', () => {
     expect(problems).toMatch(/gateway: PUBSUB_EMULATOR_HOST uses port 8085, but pubsub listens on 8086/);
     expect(problems).toMatch(/gateway: PUBSUB_PROJECT_ID herald-dev is not the emulator's --project other/);
     expect(problems).toMatch(/postgres: no healthcheck/);
-    expect(problems).toMatch(/ingest: builds Dockerfile, not apps\/ingest\/Dockerfile/);
-    expect(problems).toMatch(/ingest: build args APP/);
+    expect(problems).toMatch(/ingest: builds apps\/ingest\/Dockerfile, not the repository's Dockerfile/);
+    expect(problems).toMatch(/ingest: build arg APP is gateway, not ingest/);
+    expect(problems).toMatch(/ingest: build args PORT/);
     expect(problems).toMatch(/ingest: image ingest:dev is not herald-ingest:<tag>/);
     expect(problems).toMatch(/ingest: host port 8080 is published by gateway too/);
     expect(problems).toMatch(/redis: volume redis-cache is not declared under volumes/);

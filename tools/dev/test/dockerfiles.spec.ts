@@ -1,12 +1,12 @@
 /**
- * One Dockerfile per app (apps/<app>/Dockerfile, built with the repository root as context),
- * each checked on its own against the config schema and package.json: multi-stage, a build stage
- * that bundles the app (tools/build) and from which only the bundle leaves, production
- * dependencies only in the image (`npm ci --omit=dev`), no sources in it, a non-root user, the
- * app's default port exposed and health-checked on /healthz, and a command that runs that app's
- * bundle with source maps. The three may differ
- * only in the app's name and port, so a fix made to one and not the others fails here. Every
- * check returns a list of problems; the "catches" tests feed each one a broken copy.
+ * One Dockerfile for the three apps (the repository root's, built with the root as context and
+ * `--build-arg APP=<app>`), each app's image checked as that build makes it, against the config
+ * schema and package.json: multi-stage, a build stage that bundles the app (tools/build) and from
+ * which only the bundle leaves, production dependencies only in the image (`npm ci --omit=dev`),
+ * no sources in it, a non-root user, the app's default port exposed and health-checked on
+ * /healthz, and a command that runs that app's bundle with source maps. An app's own stage holds
+ * only what differs between the apps (ENV, EXPOSE, CMD), so a fix lands in the shared stages for
+ * all three. Every check returns a list of problems; the "catches" tests feed each one a broken copy.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,6 +50,39 @@ function parseDockerfile(text: string): Stage[] {
   return stages;
 }
 
+/**
+ * The Dockerfile as `docker build --build-arg APP=<app>` reads it: `${APP}` replaced with the app's
+ * name in the stages that declare `ARG APP` and in the FROM lines (the global ARG); elsewhere by
+ * nothing, as Docker does, which the checks then catch.
+ */
+function withApp(text: string, app: string): string {
+  let declared = true; // before the first FROM: the global ARG, seen by FROM lines only
+  return text
+    .split('\n')
+    .map((line) => {
+      if (/^FROM\s/i.test(line)) {
+        const from = line.replaceAll('${APP}', app);
+        declared = false;
+        return from;
+      }
+      if (/^ARG\s+APP\s*$/i.test(line)) declared = true;
+      return line.replaceAll('${APP}', declared ? app : '');
+    })
+    .join('\n');
+}
+
+/**
+ * The final stage of an app's image with what it inherits: the stages it starts FROM, in order,
+ * up to an image that is not a stage. Its instructions are those of the whole line.
+ */
+function imageOf(stages: Stage[]): { final: Stage; line: Stage[] } | undefined {
+  const last = stages[stages.length - 1];
+  if (!last) return undefined;
+  const line = [last];
+  for (let s = stages.find((x) => x.name === line[0].image); s && !line.includes(s); s = stages.find((x) => x.name === line[0].image)) line.unshift(s);
+  return { final: { image: line[0].image, name: last.name, instructions: line.flatMap((s) => s.instructions) }, line };
+}
+
 const ofStage = (stage: Stage, keyword: string): Instruction[] => stage.instructions.filter((i) => i.keyword === keyword);
 
 /** `ENV A=1 B=2` (and the old `ENV A 1`) as a map. */
@@ -91,14 +124,16 @@ function nodeMajorOfEngines(): number {
   return Number(/(\d+)/.exec(engines)?.[1]);
 }
 
-function checkAppDockerfile(app: AppName, text: string): string[] {
+/** The image `docker build --build-arg APP=<app>` makes from this Dockerfile text. */
+function checkAppImage(app: AppName, text: string): string[] {
   const problems: string[] = [];
-  const where = `apps/${app}/Dockerfile`;
+  const where = `Dockerfile (APP=${app})`;
   const port = portOf(app);
-  const stages = parseDockerfile(text);
+  const stages = parseDockerfile(withApp(text, app));
   if (stages.length < 2) problems.push(`${where}: ${stages.length} stage(s), not multi-stage`);
-  const final = stages[stages.length - 1];
-  if (!final) return [...problems, `${where}: no FROM`];
+  const image = imageOf(stages);
+  if (!image) return [...problems, `${where}: no FROM`];
+  const { final, line } = image;
   const stageNames = new Set(stages.map((s) => s.name).filter(Boolean));
 
   const major = nodeMajorOfEngines();
@@ -117,13 +152,15 @@ function checkAppDockerfile(app: AppName, text: string): string[] {
   const bundle = `dist/apps/${app}/`;
   const builder = stages.find((s) => ofStage(s, 'RUN').some((i) => i.args.trim() === `node --import tsx tools/build/src/main.ts ${app}`));
   if (!builder) problems.push(`${where}: no stage runs "node --import tsx tools/build/src/main.ts ${app}" (the bundle)`);
-  else if (builder === final) problems.push(`${where}: the final stage builds the bundle (its dev dependencies would ship)`);
+  else if (line.includes(builder)) problems.push(`${where}: the final stage builds the bundle (its dev dependencies would ship)`);
   const runs = stages.flatMap((s) => ofStage(s, 'RUN').map((i) => ({ stage: s, args: i.args })));
   for (const r of runs) {
     const devInstall = /\bnpm (ci|install|i)\b/.test(r.args) && !/--omit=dev\b/.test(r.args);
-    if (devInstall && (r.stage !== builder || builder === final)) problems.push(`${where}: "${r.args}" installs dev dependencies outside the build stage`);
+    // A stage the build stage starts FROM is part of it.
+    const inBuild = builder !== undefined && imageOf(stages.slice(0, stages.indexOf(builder) + 1))?.line.includes(r.stage);
+    if (devInstall && (!inBuild || line.includes(r.stage))) problems.push(`${where}: "${r.args}" installs dev dependencies outside the build stage`);
   }
-  if (builder && builder !== final) {
+  if (builder && !line.includes(builder)) {
     const fromBuilder = ofStage(final, 'COPY').filter((i) => i.args.includes(`--from=${builder.name}`));
     const copied = fromBuilder.map((i) => i.args.replace(/--\S+\s*/g, '').trim());
     if (!copied.includes(`/app/${bundle} ${bundle}`)) problems.push(`${where}: the final stage does not copy /app/${bundle} from stage ${builder.name}`);
@@ -131,11 +168,12 @@ function checkAppDockerfile(app: AppName, text: string): string[] {
   }
   const installer = stages.find((s) => ofStage(s, 'RUN').some((i) => /\bnpm ci\b.*--omit=dev/.test(i.args)));
   if (!installer) problems.push(`${where}: no stage runs npm ci --omit=dev`);
-  else if (installer !== final) {
+  else if (!line.includes(installer)) {
     const copied = ofStage(final, 'COPY').some((i) => i.args.includes(`--from=${installer.name}`) && /node_modules/.test(i.args));
     if (!copied) problems.push(`${where}: the final stage does not take node_modules from stage ${installer.name}`);
   }
-  if (installer && !copySources(installer).includes('package-lock.json')) problems.push(`${where}: npm ci runs without package-lock.json`);
+  const installLine = installer ? (imageOf(stages.slice(0, stages.indexOf(installer) + 1))?.line ?? []) : [];
+  if (installer && !installLine.flatMap(copySources).includes('package-lock.json')) problems.push(`${where}: npm ci runs without package-lock.json`);
 
   // What the runtime image holds: node_modules and the bundle, both from earlier stages; nothing
   // from the context (no TypeScript, no libs). The build stage takes this app and no other.
@@ -189,33 +227,29 @@ function checkAppDockerfile(app: AppName, text: string): string[] {
   return problems;
 }
 
-/**
- * The instructions with the app's name and port written as placeholders; an app's own node flags
- * and its admin port (EXPOSE, where it has one) aside.
- */
-function normalized(app: AppName, text: string): string[] {
-  const admin = adminPortOf(app);
-  const exposed = (i: Instruction) => (i.keyword === 'EXPOSE' && admin !== undefined ? i.args.split(/\s+/).filter((p) => p !== String(admin)).join(' ') : i.args);
-  return parseDockerfile(text).flatMap((s) => [
-    `FROM ${s.image} AS ${s.name}`,
-    ...s.instructions
-      .filter((i) => !(i.keyword === 'ENV' && /^NODE_OPTIONS=/.test(i.args)))
-      .map((i) => `${i.keyword} ${exposed(i)}`.split(app).join('<app>').split(String(portOf(app))).join('<port>')),
-  ]);
-}
+/** What an app's own stage may do: everything else is shared by the three images. */
+const APP_STAGE_KEYWORDS = new Set(['ENV', 'EXPOSE', 'CMD']);
 
-/** Each Dockerfile must equal the gateway's but for the app's name and port. */
-function checkDockerfilesAgree(texts: Record<AppName, string>): string[] {
+/**
+ * The Dockerfile's shape for the three apps: APP is a build argument without a default, the last
+ * stage starts FROM the app's stage, each app has that stage and it holds only what differs between
+ * the apps (its ENV, EXPOSE and CMD).
+ */
+function checkAppStages(text: string): string[] {
   const problems: string[] = [];
-  const reference = normalized('gateway', texts.gateway);
-  for (const app of APP_NAMES.filter((a) => a !== 'gateway')) {
-    const mine = normalized(app, texts[app]);
-    const length = Math.max(mine.length, reference.length);
-    for (let i = 0; i < length; i++) {
-      if (mine[i] !== reference[i]) {
-        problems.push(`apps/${app}/Dockerfile drifts from apps/gateway/Dockerfile at instruction ${i + 1}: "${mine[i]}" vs "${reference[i]}"`);
-        break;
-      }
+  const globalArgs = text.slice(0, text.search(/^FROM\s/im)).match(/^ARG\s+.*$/gim) ?? [];
+  if (!globalArgs.some((a) => /^ARG\s+APP\s*$/i.test(a))) problems.push(`Dockerfile: no "ARG APP" without a default before the first FROM (${globalArgs.join(' | ') || 'none'})`);
+  const stages = parseDockerfile(text);
+  const last = stages[stages.length - 1];
+  if (last?.image !== '${APP}') problems.push(`Dockerfile: the last stage is FROM ${last?.image}, not FROM \${APP} (the app's stage)`);
+  for (const app of APP_NAMES) {
+    const own = stages.filter((s) => s.name === app);
+    if (own.length !== 1) {
+      problems.push(`Dockerfile: ${own.length} stages named ${app}, expected 1`);
+      continue;
+    }
+    for (const i of own[0].instructions.filter((i) => !APP_STAGE_KEYWORDS.has(i.keyword))) {
+      problems.push(`Dockerfile: stage ${app} has ${i.keyword} ${i.args} (an app's stage holds only ${[...APP_STAGE_KEYWORDS].join(', ')}; the rest is shared)`);
     }
   }
   return problems;
@@ -233,36 +267,33 @@ function dockerfilesInRepo(dir = ''): string[] {
   return found;
 }
 
-const dockerfiles = Object.fromEntries(APP_NAMES.map((app) => [app, read(`apps/${app}/Dockerfile`)])) as Record<AppName, string>;
+const dockerfile = read('Dockerfile');
 
-describe('Dockerfiles', () => {
-  it.each(APP_NAMES)('apps/%s/Dockerfile: multi-stage, production dependencies, non-root, port, healthcheck, command', (app) => {
-    expect(checkAppDockerfile(app, dockerfiles[app])).toEqual([]);
+describe('Dockerfile', () => {
+  it.each(APP_NAMES)('APP=%s: multi-stage, production dependencies, non-root, port, healthcheck, command', (app) => {
+    expect(checkAppImage(app, dockerfile)).toEqual([]);
   });
 
-  it('the three differ only in the app name and port', () => {
-    expect(checkDockerfilesAgree(dockerfiles)).toEqual([]);
+  it('the apps share every stage but their own (ENV, EXPOSE, CMD), which APP chooses', () => {
+    expect(checkAppStages(dockerfile)).toEqual([]);
   });
 
-  it('there is no other Dockerfile (one per app, nothing shared to drift)', () => {
-    expect(dockerfilesInRepo().sort()).toEqual(APP_NAMES.map((app) => `apps/${app}/Dockerfile`).sort());
+  it('there is no other Dockerfile (one for the three apps, nothing to drift apart)', () => {
+    expect(dockerfilesInRepo()).toEqual(['Dockerfile']);
   });
 
   it('catches a single stage, dev dependencies, root, a wrong port and a wrong command', () => {
-    const gw = dockerfiles.gateway;
-    const oneStage = gw
-      .replace(/^FROM node:20-bookworm-slim AS (deps|runtime)$/gm, '')
-      .replace('COPY --from=deps /app/node_modules ./node_modules', '');
-    expect(checkAppDockerfile('gateway', oneStage).join('\n')).toMatch(/1 stage\(s\), not multi-stage/);
+    const oneStage = `FROM node:20-bookworm-slim\n${dockerfile.replace(/^FROM .*$/gm, '')}`;
+    expect(checkAppImage('gateway', oneStage).join('\n')).toMatch(/1 stage\(s\), not multi-stage/);
 
-    const broken = gw
+    const broken = dockerfile
       .replace('npm ci --omit=dev', 'npm ci')
       .replace('USER node', 'USER root')
       .replace('EXPOSE 8080 9080', 'EXPOSE 8081')
       .replace('PORT=8080', 'PORT=9090')
       .replace('"dist/apps/gateway/main.js"', '"dist/apps/gateway/server.js"')
       .replace('COPY libs/ libs/', 'COPY libs/ libs/\nCOPY apps/ingest/ apps/ingest/');
-    const problems = checkAppDockerfile('gateway', broken).join('\n');
+    const problems = checkAppImage('gateway', broken).join('\n');
     expect(problems).toMatch(/"--mount=type=cache,target=\/root\/.npm npm ci" installs dev dependencies outside the build stage/);
     expect(problems).toMatch(/no stage runs npm ci --omit=dev/);
     expect(problems).toMatch(/USER root is root/);
@@ -274,18 +305,18 @@ describe('Dockerfiles', () => {
   });
 
   it('catches sources or dev dependencies in the image and a missing build', () => {
-    const withSources = dockerfiles.gateway.replace(
-      'COPY --from=build /app/dist/apps/gateway/ dist/apps/gateway/',
-      'COPY --from=build /app/dist/apps/gateway/ dist/apps/gateway/\nCOPY --from=build /app/node_modules ./node_modules\nCOPY libs/ libs/',
+    const withSources = dockerfile.replace(
+      'COPY --from=build /app/dist/apps/${APP}/ dist/apps/${APP}/',
+      'COPY --from=build /app/dist/apps/${APP}/ dist/apps/${APP}/\nCOPY --from=build /app/node_modules ./node_modules\nCOPY libs/ libs/',
     );
-    const problems = checkAppDockerfile('gateway', withSources).join('\n');
+    const problems = checkAppImage('gateway', withSources).join('\n');
     expect(problems).toMatch(/copies "\/app\/node_modules .\/node_modules" from the build stage \(only the bundle may leave it\)/);
     expect(problems).toMatch(/the final stage copies libs\/ from the context/);
 
-    const unbuilt = dockerfiles.gateway
-      .replace('RUN node --import tsx tools/build/src/main.ts gateway', '')
-      .replace('COPY --from=build /app/dist/apps/gateway/ dist/apps/gateway/', 'COPY apps/gateway/ apps/gateway/');
-    const unbuiltProblems = checkAppDockerfile('gateway', unbuilt).join('\n');
+    const unbuilt = dockerfile
+      .replace('RUN node --import tsx tools/build/src/main.ts ${APP}', '')
+      .replace('COPY --from=build /app/dist/apps/${APP}/ dist/apps/${APP}/', 'COPY apps/${APP}/ apps/${APP}/');
+    const unbuiltProblems = checkAppImage('gateway', unbuilt).join('\n');
     expect(unbuiltProblems).toMatch(/no stage runs "node --import tsx tools\/build\/src\/main.ts gateway"/);
     expect(unbuiltProblems).toMatch(/"--mount=type=cache,target=\/root\/.npm npm ci" installs dev dependencies outside the build stage/);
     expect(unbuiltProblems).toMatch(/the final stage copies apps\/gateway\/ from the context/);
@@ -298,22 +329,38 @@ describe('Dockerfiles', () => {
   });
 
   it('catches a missing healthcheck, user and a shell-form command', () => {
-    const broken = dockerfiles.ingest
+    const broken = dockerfile
       .replace(/^HEALTHCHECK[^\n]*\\\n[^\n]*\n/m, '')
       .replace(/^USER node\n/m, '')
-      .replace(/^CMD \[.*\]$/m, 'CMD node --enable-source-maps dist/apps/ingest/main.js')
+      .replace(/^CMD \[.*ingest.*\]$/m, 'CMD node --enable-source-maps dist/apps/ingest/main.js')
       .replace('ENV NODE_ENV=production', 'ENV REDIS_CLUSTER=1 NODE_ENV=production');
-    const problems = checkAppDockerfile('ingest', broken).join('\n');
+    const problems = checkAppImage('ingest', broken).join('\n');
     expect(problems).toMatch(/0 HEALTHCHECK instructions/);
     expect(problems).toMatch(/no USER in the final stage/);
     expect(problems).toMatch(/CMD node --enable-source-maps dist\/apps\/ingest\/main.js is not .* in exec form/);
     expect(problems).toMatch(/ENV REDIS_CLUSTER is not in the ingest config schema/);
   });
 
-  it('catches Dockerfiles drifting apart', () => {
-    const drifted = { ...dockerfiles, 'exposure-consumer': dockerfiles['exposure-consumer'].replace('--retries=3', '--retries=5') };
-    expect(checkDockerfilesAgree(drifted).join('\n')).toMatch(/apps\/exposure-consumer\/Dockerfile drifts from apps\/gateway\/Dockerfile/);
-    expect(checkDockerfilesAgree(dockerfiles)).toEqual([]);
+  it('catches an app stage doing more than its settings, a default APP, a missing app stage and a fixed last stage', () => {
+    const drifted = dockerfile
+      .replace(/^ARG APP$/m, 'ARG APP=gateway')
+      .replace('FROM runtime AS ingest', 'FROM runtime AS ingest\nRUN apt-get install -y curl')
+      .replace('FROM runtime AS exposure-consumer', 'FROM runtime AS consumer')
+      .replace('FROM ${APP} AS image', 'FROM gateway AS image');
+    const problems = checkAppStages(drifted).join('\n');
+    expect(problems).toMatch(/no "ARG APP" without a default before the first FROM \(ARG APP=gateway\)/);
+    expect(problems).toMatch(/stage ingest has RUN apt-get install -y curl/);
+    expect(problems).toMatch(/0 stages named exposure-consumer, expected 1/);
+    expect(problems).toMatch(/the last stage is FROM gateway, not FROM \$\{APP\}/);
+    expect(checkAppStages(dockerfile)).toEqual([]);
+  });
+
+  it('catches a stage that uses ${APP} without declaring it (Docker would read an empty name)', () => {
+    const undeclared = dockerfile.replace('FROM npm AS build\nARG APP\n', 'FROM npm AS build\n');
+    expect(undeclared).not.toBe(dockerfile);
+    const problems = checkAppImage('ingest', undeclared).join('\n');
+    expect(problems).toMatch(/no stage runs "node --import tsx tools\/build\/src\/main.ts ingest"/);
+    expect(problems).toMatch(/copies apps\/\/, another app/);
   });
 
   it('.dockerignore keeps local state and tests out of the context', () => {

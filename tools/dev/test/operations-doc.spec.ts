@@ -91,16 +91,22 @@ function sourceFiles(dir: string): string[] {
   );
 }
 
-/** The `herald_*` metrics the apps and libs register (`new Counter({ name: '…' })`), with types. */
+/**
+ * The `herald_*` metrics the apps and libs register, with types: `new Counter({ name: '…' })`, or
+ * through a helper named after the type, `counter('…', …)` (apps/gateway/src/metrics.ts).
+ */
 function registeredMetrics(): Map<string, MetricType> {
   const metrics = new Map<string, MetricType>();
   const dirs = ['apps', 'libs'].flatMap((top) => readdirSync(join(ROOT, top)).map((name) => join(ROOT, top, name, 'src')));
-  for (const file of dirs.flatMap(sourceFiles)) {
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/new (Counter|Gauge|Histogram|Summary)\b(?:<[^>]*>)?\(\{\s*name:\s*'(herald_[a-z0-9_]+)'/g)) {
-      metrics.set(m[2], m[1].toLowerCase() as MetricType);
-    }
+  for (const file of dirs.flatMap(sourceFiles)) metricsIn(readFileSync(file, 'utf8'), metrics);
+  return metrics;
+}
+
+function metricsIn(text: string, metrics = new Map<string, MetricType>()): Map<string, MetricType> {
+  for (const m of text.matchAll(/new (Counter|Gauge|Histogram|Summary)\b(?:<[^>]*>)?\(\{\s*name:\s*'(herald_[a-z0-9_]+)'/g)) {
+    metrics.set(m[2], m[1].toLowerCase() as MetricType);
   }
+  for (const m of text.matchAll(/\b(counter|gauge|histogram|summary)\(\s*'(herald_[a-z0-9_]+)'/g)) metrics.set(m[2], m[1] as MetricType);
   return metrics;
 }
 
@@ -214,6 +220,12 @@ describe('docs/OPERATIONS.md', () => {
     // The scan must find the apps' metrics at all, or the check would pass on nothing.
     expect(registered.size).toBeGreaterThanOrEqual(20);
     expect(registered.get('herald_gateway_connections')).toBe('gauge');
+    // Both forms: the gateway declares through counter()/gauge()/histogram(), the others with `new`.
+    expect(registered.get('herald_gateway_drain_seconds')).toBe('histogram');
+    expect([...metricsIn("x: counter('herald_a_total', 'A'), y: new Gauge({ name: 'herald_b', help: 'B' })")]).toEqual([
+      ['herald_b', 'gauge'],
+      ['herald_a_total', 'counter'],
+    ]);
     expect(defaults.has('nodejs_eventloop_lag_p99_seconds')).toBe(true);
     expect(checkMetricsDoc(doc, registered, defaults)).toEqual([]);
   });

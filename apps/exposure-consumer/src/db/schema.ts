@@ -18,13 +18,12 @@ export interface Migration {
   statements: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [
-  {
-    id: 1,
-    name: 'exposures and dead letters',
-    statements: [
-      `CREATE TABLE IF NOT EXISTS exposures (
-        event_id     text PRIMARY KEY,
+/**
+ * The columns of an exposure row after `event_id`, the same in both versions of the table
+ * (migrations 1 and 2 build their statements from it). Shipped, like the migrations: never change
+ * it or EXPOSURE_INDEXES; a new column or index is a new migration.
+ */
+const EXPOSURE_COLUMNS = `
         message_id   text NOT NULL,
         user_id      text NOT NULL,
         category     text,
@@ -32,12 +31,25 @@ export const MIGRATIONS: readonly Migration[] = [
         gateway_id   text NOT NULL,
         delivered_at timestamptz NOT NULL,
         via          text NOT NULL,
-        received_at  timestamptz NOT NULL DEFAULT now()
+        received_at  timestamptz NOT NULL DEFAULT now()`;
+
+/** The API's indexes: every filter plus the (delivered_at, event_id) order, on both versions of the table. */
+const EXPOSURE_INDEXES = [
+  'CREATE INDEX IF NOT EXISTS exposures_delivered_at_idx ON exposures (delivered_at, event_id)',
+  'CREATE INDEX IF NOT EXISTS exposures_message_id_idx ON exposures (message_id, delivered_at, event_id)',
+  'CREATE INDEX IF NOT EXISTS exposures_user_id_idx ON exposures (user_id, delivered_at, event_id)',
+  'CREATE INDEX IF NOT EXISTS exposures_category_idx ON exposures (category, delivered_at, event_id)',
+];
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: 'exposures and dead letters',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS exposures (
+        event_id     text PRIMARY KEY,${EXPOSURE_COLUMNS}
       )`,
-      'CREATE INDEX IF NOT EXISTS exposures_delivered_at_idx ON exposures (delivered_at, event_id)',
-      'CREATE INDEX IF NOT EXISTS exposures_message_id_idx ON exposures (message_id, delivered_at, event_id)',
-      'CREATE INDEX IF NOT EXISTS exposures_user_id_idx ON exposures (user_id, delivered_at, event_id)',
-      'CREATE INDEX IF NOT EXISTS exposures_category_idx ON exposures (category, delivered_at, event_id)',
+      ...EXPOSURE_INDEXES,
       `CREATE TABLE IF NOT EXISTS dead_letters (
         id                bigserial PRIMARY KEY,
         pubsub_message_id text,
@@ -68,22 +80,11 @@ export const MIGRATIONS: readonly Migration[] = [
       // key is (event_id, delivered_at). It still dedupes exactly: a redelivered event carries the
       // same event_id AND the same deliveredAt, so it lands in the same partition and conflicts.
       `CREATE TABLE IF NOT EXISTS exposures (
-        event_id     text NOT NULL,
-        message_id   text NOT NULL,
-        user_id      text NOT NULL,
-        category     text,
-        session_id   text NOT NULL,
-        gateway_id   text NOT NULL,
-        delivered_at timestamptz NOT NULL,
-        via          text NOT NULL,
-        received_at  timestamptz NOT NULL DEFAULT now(),
+        event_id     text NOT NULL,${EXPOSURE_COLUMNS},
         CONSTRAINT exposures_pkey PRIMARY KEY (event_id, delivered_at)
       ) PARTITION BY RANGE (delivered_at)`,
       // On the parent, so every partition gets them (created or attached).
-      'CREATE INDEX IF NOT EXISTS exposures_delivered_at_idx ON exposures (delivered_at, event_id)',
-      'CREATE INDEX IF NOT EXISTS exposures_message_id_idx ON exposures (message_id, delivered_at, event_id)',
-      'CREATE INDEX IF NOT EXISTS exposures_user_id_idx ON exposures (user_id, delivered_at, event_id)',
-      'CREATE INDEX IF NOT EXISTS exposures_category_idx ON exposures (category, delivered_at, event_id)',
+      ...EXPOSURE_INDEXES,
       // Rows of a day without a partition (a deliveredAt far off) land here rather than fail.
       'CREATE TABLE IF NOT EXISTS exposures_default PARTITION OF exposures DEFAULT',
       // The stored days get their partitions before the copy, as if the table had always been

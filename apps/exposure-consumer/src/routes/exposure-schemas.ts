@@ -55,6 +55,10 @@ const errors = {
   },
 } as const;
 
+/** What both routes share: their tag, bearer auth, and a query string without unknown keys. */
+const analystRoute = { tags: ['exposures'], security: [{ bearer: [] }] } as const;
+const strictQuery = { type: 'object', additionalProperties: false } as const;
+
 export const exposureEventSchema = {
   type: 'object',
   description: 'An exposure event (Contract): one message pushed to one session.',
@@ -75,11 +79,9 @@ export const listExposuresSchema = {
   summary: 'Exposure events, filtered, oldest first',
   description:
     'Ordered by (deliveredAt, eventId). Pass `nextCursor` back as `cursor` for the next page; it is null on the last page.',
-  tags: ['exposures'],
-  security: [{ bearer: [] }],
+  ...analystRoute,
   querystring: {
-    type: 'object',
-    additionalProperties: false,
+    ...strictQuery,
     properties: {
       // No NUL: Postgres text cannot hold it, so it would fail the query (a 500) instead of matching nothing.
       messageId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000]+$' },
@@ -108,11 +110,9 @@ export const exposureStatsSchema = {
   description:
     '`message` and `category` groups come most exposed first (the category key is null for messages sent to users ' +
     'directly); `hour` groups come in time order, keyed by the UTC hour as ISO-8601. At most `limit` groups.',
-  tags: ['exposures'],
-  security: [{ bearer: [] }],
+  ...analystRoute,
   querystring: {
-    type: 'object',
-    additionalProperties: false,
+    ...strictQuery,
     properties: {
       groupBy: { type: 'string', enum: ['message', 'category', 'hour'] },
       ...window,

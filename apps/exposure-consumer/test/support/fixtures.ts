@@ -53,6 +53,25 @@ export function exposure(overrides: Partial<ExposureEvent> = {}): ExposureEvent 
   };
 }
 
+/**
+ * `count` events to seed the store with: eventIds `evt0000`… a permutation of 0…count-1 (i·7 mod
+ * count, count not a multiple of 7, so eventId order is not time order and ties on deliveredAt
+ * really test the tie-break), messages m0…m{messages-1} in turn, users u0-u4, sessions s0-s5,
+ * gateway gw-a, live and offline in turn; `vary` gives each its category and deliveredAt.
+ */
+export function seedEvents(count: number, messages: number, vary: (i: number) => Pick<ExposureEvent, 'category' | 'deliveredAt'>): ExposureEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    eventId: `evt${String((i * 7) % count).padStart(4, '0')}`,
+    messageId: `m${i % messages}`,
+    userId: `u${i % 5}`,
+    category: vary(i).category,
+    sessionId: `s${i % 6}`,
+    gatewayId: 'gw-a',
+    deliveredAt: vary(i).deliveredAt,
+    via: i % 2 ? 'live' : 'offline',
+  }));
+}
+
 export function analystToken(scope = 'exposures:read'): Promise<string> {
   return signToken('analyst-1', { scope });
 }

@@ -1,0 +1,86 @@
+# syntax=docker/dockerfile:1
+#
+# The Herald images, one Dockerfile for the three apps. Build one with the repository root as the
+# context and the app's name in APP:
+#
+#   docker build --build-arg APP=gateway           -t herald-gateway .
+#   docker build --build-arg APP=ingest            -t herald-ingest .
+#   docker build --build-arg APP=exposure-consumer -t herald-exposure-consumer .
+#
+# The stages are shared; what differs between the apps (port, the gateway's admin port and node
+# flags, the command) is in one small stage per app, named after it, which the final stage starts
+# from. tools/dev/test/dockerfiles.spec.ts checks each app's image (stages, user, install, port,
+# healthcheck, command) as `--build-arg APP=<app>` builds it.
+#
+# An image runs its app's bundle (dist/apps/<app>/main.js, built by tools/build with esbuild: the
+# app and libs/ in one CommonJS file, npm packages required from node_modules, a source map so
+# stack traces name the TypeScript). No TypeScript, no tsx and no dev dependency in the image.
+
+# No default: a build without --build-arg APP fails instead of building some app.
+ARG APP
+
+# npm settings and the lock file, for the two install stages below.
+FROM node:20-bookworm-slim AS npm
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+COPY package.json package-lock.json ./
+
+# The bundle. All dependencies (esbuild, tsx run the build), the sources it needs: libs/ and this
+# app, no other.
+FROM npm AS build
+ARG APP
+RUN --mount=type=cache,target=/root/.npm npm ci
+COPY tsconfig.json tsconfig.base.json ./
+COPY tools/build/ tools/build/
+COPY libs/ libs/
+COPY apps/${APP}/ apps/${APP}/
+RUN node --import tsx tools/build/src/main.ts ${APP}
+
+# Production dependencies only, exactly as locked.
+FROM npm AS deps
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev
+
+# What every app's image has: node_modules from deps, production settings and the healthcheck.
+FROM node:20-bookworm-slim AS runtime
+WORKDIR /app
+ENV NODE_ENV=production \
+    METADATA_SERVER_DETECTION=none
+COPY --from=deps /app/node_modules ./node_modules
+# The slim image has no curl: node fetches /healthz itself, on the PORT its app stage sets.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/healthz', { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# One stage per app: its default PORT (libs/config/src/apps.ts), what it exposes and its command.
+# The commands are in exec form: node is PID 1 and receives SIGTERM itself (the app drains, then
+# exits); stack traces are mapped back to the TypeScript sources.
+
+# 8080: the WebSocket and /healthz, /readyz (status only). 9080 (ADMIN_PORT): /metrics and the
+# detailed /readyz, for Prometheus and operators only; never publish it to the internet.
+# NODE_OPTIONS, a small young generation: with Node's default (16 MB semi-spaces) the garbage of a
+# connect storm leaves ~5 KB of RSS per connection behind (docs/BENCHMARKS.md). The benchmarks
+# read this line, so they measure what ships.
+FROM runtime AS gateway
+ENV PORT=8080
+ENV NODE_OPTIONS="--max-semi-space-size=1"
+EXPOSE 8080 9080
+CMD ["node", "--enable-source-maps", "dist/apps/gateway/main.js"]
+
+FROM runtime AS ingest
+ENV PORT=8081
+EXPOSE 8081
+CMD ["node", "--enable-source-maps", "dist/apps/ingest/main.js"]
+
+FROM runtime AS exposure-consumer
+ENV PORT=8082
+EXPOSE 8082
+CMD ["node", "--enable-source-maps", "dist/apps/exposure-consumer/main.js"]
+
+# The image: the app's stage and the app's bundle from build, nothing else (no sources, no npm
+# cache, no dev dependencies, no other app). Files stay owned by root and read-only for the app's
+# user (uid 1000 in the node image; the Kubernetes manifests set runAsUser: 1000 to match).
+FROM ${APP} AS image
+ARG APP
+COPY --from=build /app/dist/apps/${APP}/ dist/apps/${APP}/
+USER node
