@@ -3,7 +3,7 @@
  * @herald/testing: a private redis-server, a private Pub/Sub emulator (Google's where installed)
  * and ingest started on first use, gateways, exposure-consumers and the raw `ws` baseline started
  * on demand, and the bench's worker processes (workers/protocol.ts). Every app runs with the node
- * flags its image sets (`ENV NODE_OPTIONS` in apps/<app>/Dockerfile), so the figures are those of
+ * flags its image sets (`ENV NODE_OPTIONS` in the app's stage of the root Dockerfile), so the figures are those of
  * what ships, plus HERALD_BENCH_APP_ENV / HERALD_BENCH_APP_NODE_FLAGS. Everything it started is
  * stopped by `stop()`, latest first, each step even if another fails.
  */
@@ -33,10 +33,12 @@ import type { Answer } from './workers/protocol';
 
 export type { AppProcess };
 
-/** Node flags an app runs with in production: the NODE_OPTIONS its image sets. */
+/** Node flags an app runs with in production: the NODE_OPTIONS of its stage in the root Dockerfile. */
 export function productionNodeFlags(name: AppName): string[] {
-  const dockerfile = readFileSync(join(REPO_ROOT, 'apps', name, 'Dockerfile'), 'utf8');
-  const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(dockerfile);
+  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const stage = dockerfile.split(/^FROM /m).find((s) => s.startsWith(`runtime AS ${name}\n`));
+  if (stage === undefined) throw new Error(`the root Dockerfile has no "FROM runtime AS ${name}" stage`);
+  const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(stage);
   return (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
 }
 
