@@ -12,7 +12,7 @@ import { watch, type Poll } from './watch';
 import type { ClientStats, ClientsRequest, OpenRequest } from './workers/clients';
 
 /** Connections one source address makes to one server; the gateway's default limit is 1000. */
-export const PER_ADDRESS = 500;
+const PER_ADDRESS = 500;
 /** Sockets one client process holds at most (each is an open file; the hard limit is 20,000). */
 export const MAX_SOCKETS_PER_CLIENT = 15_000;
 /** Without a choice, a client process per this many connections (and at least two). */
@@ -46,6 +46,9 @@ export function planConnections(connections: number, servers: number, perAddress
   return { addresses: Array.from({ length: addressCount }, (_, k) => loopbackAddress(k)), connections: plan, perServer };
 }
 
+/** The counts and times of a client process's stats. */
+type NumberKey = { [K in keyof ClientStats]: ClientStats[K] extends number | null ? K : never }[keyof ClientStats];
+
 /** Every process's stats together, `closed` of all codes; with `full` the merged histogram (destroy it) and latencies by sequence. */
 export type FleetStats = Omit<ClientStats, 'histogram' | 'perSeq'> & { closed: number; histogram?: Histogram; perSeq?: Map<number, number[]> };
 
@@ -53,6 +56,9 @@ export type FleetStats = Omit<ClientStats, 'histogram' | 'perSeq'> & { closed: n
 export type OpenOptions = { herald: boolean; urls: string[]; credentials: readonly string[]; ack: boolean; keepPerSeq?: boolean };
 
 export class Fleet {
+  /** Why opening in the background (`startOpening`) failed: the next `stats()` throws it. */
+  private openFailure: unknown;
+
   private constructor(private readonly workers: readonly Worker[]) {}
 
   /** Start `count` client processes (the rig stops them). */
@@ -82,6 +88,11 @@ export class Fleet {
     );
   }
 
+  /** Open the connections in the background while the caller watches them (`until`). */
+  startOpening(opts: OpenOptions): void {
+    this.open(opts).catch((err: unknown) => (this.openFailure = err));
+  }
+
   /** Open every connection and wait for every welcome; throws if any was given up or closed. */
   async connect(opts: OpenOptions, signal: AbortSignal): Promise<FleetStats> {
     await this.open(opts);
@@ -105,27 +116,24 @@ export class Fleet {
 
   /** Counts of every process together; `withAtLeast` counts connections with `atLeast` messages. */
   async stats(atLeast = 1, full = false): Promise<FleetStats> {
+    if (this.openFailure) throw this.openFailure;
     const all = await Promise.all(this.workers.map((w) => w.request<ClientStats>({ type: 'stats', atLeast, full } satisfies ClientsRequest)));
-    const sum = (key: keyof ClientStats) => all.reduce((total, s) => total + (s[key] as number), 0);
-    const times = (key: keyof ClientStats, pick: (...n: number[]) => number) => {
-      const known = all.map((s) => s[key] as number | null).filter((v): v is number => v !== null);
-      return known.length > 0 ? pick(...known) : null;
+    // Counts add up; of the epoch-ms times (…At, null until it happened) the first is the earliest, the last the latest.
+    const merge = (key: NumberKey) => {
+      const known = all.map((s) => s[key]).filter((v): v is number => v !== null);
+      const pick = !key.endsWith('At') ? (a: number, b: number) => a + b : key.startsWith('first') ? Math.min : Math.max;
+      return known.length > 0 ? known.reduce((a, b) => pick(a, b)) : null;
     };
     const closedByCode: Record<string, number> = {};
     for (const s of all) for (const [code, n] of Object.entries(s.closedByCode)) closedByCode[code] = (closedByCode[code] ?? 0) + n;
     const perSeq = new Map<number, number[]>();
     for (const [seq, latencies] of all.flatMap((s) => Object.entries(s.perSeq ?? {}))) perSeq.set(Number(seq), [...(perSeq.get(Number(seq)) ?? []), ...latencies]);
-    const counts = ['assigned', 'open', 'welcomed', 'messages', 'withAtLeast', 'outOfOrder', 'ackedIds', 'ackFrames', 'refused', 'retried', 'failed', 'unexpected', 'cpuSeconds', 'rssBytes'] as const;
+    const numbers = (Object.keys(all[0]) as Array<keyof ClientStats>).filter((key): key is NumberKey => typeof all[0][key] === 'number' || key.endsWith('At'));
     return {
-      ...(Object.fromEntries(counts.map((key) => [key, sum(key)])) as Record<(typeof counts)[number], number>),
+      ...(Object.fromEntries(numbers.map((key) => [key, merge(key)])) as Pick<ClientStats, NumberKey>),
       closedByCode,
       closed: Object.values(closedByCode).reduce((n, k) => n + k, 0),
       lastError: all.find((s) => s.lastError !== null)?.lastError ?? null,
-      firstAttemptAt: times('firstAttemptAt', Math.min),
-      lastOpenAt: times('lastOpenAt', Math.max),
-      lastWelcomeAt: times('lastWelcomeAt', Math.max),
-      firstMessageAt: times('firstMessageAt', Math.min),
-      lastMessageAt: times('lastMessageAt', Math.max),
       histogram: full ? newHistogram(all.flatMap((s) => (s.histogram ? [s.histogram] : []))) : undefined,
       perSeq: full ? perSeq : undefined,
     };

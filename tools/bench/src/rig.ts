@@ -4,8 +4,8 @@
  * and ingest started on first use, gateways, exposure-consumers and the raw `ws` baseline started
  * on demand, and the bench's worker processes (workers/protocol.ts). Every app runs with the node
  * flags its image sets (`ENV NODE_OPTIONS` in apps/<app>/Dockerfile), so the figures are those of
- * what ships, plus HERALD_BENCH_APP_ENV / HERALD_BENCH_APP_NODE_FLAGS. Everything it started is
- * stopped by `stop()`, latest first, each step even if another fails.
+ * what ships, plus HERALD_BENCH_APP_ENV / HERALD_BENCH_APP_NODE_FLAGS. A scenario's round runs
+ * inside `Rig.run`, which stops everything the rig started when the round ends.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,19 +28,21 @@ import {
   type RunningPubSub,
 } from '@herald/testing';
 import { Scope } from '@herald/types';
-import { findPids, processTree, withCommand } from './procs';
-import type { Answer } from './workers/protocol';
+import { cpuWindow, findPids, processTree, withCommand, type CpuGroup } from './procs';
+import type { ScenarioContext } from './scenario';
+import type { Answer, OpenLoopReply } from './workers/protocol';
+import type { SenderRequest, SenderSetup } from './workers/sender';
 
 export type { AppProcess };
 
 /** Node flags an app runs with in production: the NODE_OPTIONS its image sets. */
-export function productionNodeFlags(name: AppName): string[] {
+function productionNodeFlags(name: AppName): string[] {
   const dockerfile = readFileSync(join(REPO_ROOT, 'apps', name, 'Dockerfile'), 'utf8');
   const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(dockerfile);
   return (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
 }
 
-/** Extra node flags for every app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (docs/BENCHMARKS.md, "Profiling"). */
+/** Extra node flags for every app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (tools/bench/README.md). */
 export const APP_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_APP_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 
 /** Config for every app as `NAME=value` words; wins over the scenario's own settings. */
@@ -62,6 +64,12 @@ export function parseOverrides(text: string): Record<string, string> {
  */
 export const FAST_ACCEPT: Readonly<Record<string, string>> = Object.freeze({ WS_ACCEPT_RATE: '1000000' });
 
+/** The ws:// URL of a gateway's WebSocket endpoint. */
+export const wsUrlOf = (gateway: AppProcess): string => `${gateway.url.replace(/^http/, 'ws')}/ws`;
+
+/** `count` user ids `<prefix>0`, `<prefix>1`, …: one per connection. */
+export const userIdsFor = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+
 /** A worker process (workers/*.ts) driven over IPC; `request` rejects with its error, its exit, or after `timeoutMs`. */
 export interface Worker {
   pid: number;
@@ -71,7 +79,6 @@ export interface Worker {
 
 export class Rig {
   private readonly steps: Array<() => Promise<unknown>> = [];
-  private stopping?: Promise<void>;
   private running?: RunningPubSub;
   private pubsubStarted?: Promise<{ emulator: RunningPubSub; client: PubSub }>;
   private ingestStarted?: Promise<AppProcess>;
@@ -87,32 +94,35 @@ export class Rig {
     private readonly progress: (line: string) => void,
   ) {}
 
-  static async start(signal: AbortSignal, progress: (line: string) => void): Promise<Rig> {
-    const rig = new Rig(signal, progress);
+  /**
+   * Run `body` on a rig of its own, stopped however it ends (so a scenario stops what it no longer
+   * needs without a `finally`); `runTag` (r<round><random>) keeps this round's names (users,
+   * topics) apart from any other's on the same Redis and emulator.
+   */
+  static async run<T>(ctx: ScenarioContext, body: (rig: Rig, runTag: string) => Promise<T>): Promise<T> {
+    const rig = new Rig(ctx.signal, ctx.progress);
     try {
       rig.redis = rig.own(await startRedisServer(), (r) => r.stop());
-      progress(`redis-server on ${rig.redis.url}`);
+      ctx.progress(`redis-server on ${rig.redis.url}`);
       rig.commands = rig.own(createRedis({ REDIS_URL: rig.redis.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'bench'), closeRedis);
       rig.producerToken = await signToken('bench-producer', { secret: rig.secret, scope: Scope.MESSAGES_WRITE });
-      return rig;
-    } catch (err) {
+      return await body(rig, `r${ctx.round}${randomBytes(2).toString('hex')}`);
+    } finally {
       await rig.stop();
-      throw err;
     }
   }
 
-  /** Remember how to stop `thing`: `stop()` stops everything, latest first, each step even if another fails. */
+  /** Remember how to stop `thing` when the rig stops (stopping it earlier as well is fine). */
   own<T>(thing: T, stopIt: (t: T) => Promise<unknown>): T {
     this.steps.push(() => stopIt(thing));
     return thing;
   }
 
-  stop(): Promise<void> {
-    return (this.stopping ??= (async () => {
-      const failures: unknown[] = [];
-      for (const step of this.steps.reverse()) await step().catch((err: unknown) => failures.push(err));
-      if (failures.length > 0) this.progress(`stopping the rig: ${failures.map(String).join('; ')}`);
-    })());
+  /** Stop everything, latest first, each step even if another fails. */
+  private async stop(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const step of this.steps.reverse()) await step().catch((err: unknown) => failures.push(err));
+    if (failures.length > 0) this.progress(`stopping the rig: ${failures.map(String).join('; ')}`);
   }
 
   /** The emulator and a Pub/Sub client of the bench's own on it, started on first use. */
@@ -149,10 +159,23 @@ export class Rig {
     return this.startApp('gateway', { PUBSUB_EMULATOR_HOST: emulator.emulatorHost, PUBSUB_PROJECT_ID: emulator.projectId, ...env });
   }
 
+  /** The raw `ws` baseline server (workers/baseline-server.ts) on the rig's Redis. */
   async startBaseline(): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown> }> {
     const server = this.fork('baseline-server', 'baseline server');
     const port = await server.request<number>({ type: 'listen', redisUrl: this.redis.url });
     return { pid: server.pid, wsUrl: `ws://127.0.0.1:${port}`, stop: () => server.stop() };
+  }
+
+  /** An open-loop sender process (workers/sender.ts); `run` says on the progress line when sends failed. */
+  async startSender(name: string, setup: SenderSetup) {
+    const sender = this.fork('sender', name);
+    await sender.request(setup);
+    const run = async (rate: number, seconds: number) => {
+      const reply = await sender.request<OpenLoopReply>({ type: 'run', rate, seconds } satisfies SenderRequest, (seconds + 120) * 1000);
+      if (reply.failed > 0) this.progress(`${name}: ${reply.failed} sends failed, the first: ${reply.firstError}`);
+      return reply;
+    };
+    return { pid: sender.pid, run, stop: () => sender.stop() };
   }
 
   /** Fork workers/<file>.ts. */
@@ -177,9 +200,9 @@ export class Rig {
     return tokens;
   }
 
-  /** `groups` plus the rig's processes (redis, emulator, the bench itself), for a cpuWindow. */
-  cpuGroups(groups: Record<string, number[]>): Record<string, number[]> {
-    return { ...groups, redis: [this.redis.process.pid as number], emulator: this.emulatorPids(), bench: [process.pid] };
+  /** A CPU window (procs.ts) over `groups` plus the rig's processes: redis, the emulator, the bench itself. */
+  cpuWindow(groups: Record<string, CpuGroup>): ReturnType<typeof cpuWindow> {
+    return cpuWindow({ ...groups, redis: [this.redis.process.pid as number], emulator: this.emulatorPids(), bench: [process.pid] });
   }
 
   /** POST /v1/messages to ingest (started on first use) as a producer would; throws unless ingest answers 202. */

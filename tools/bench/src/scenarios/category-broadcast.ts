@@ -1,20 +1,13 @@
 /**
- * One message to every member of a category, all of them connected: how long until the last
- * member has it (and the first, the median, p99), and the server's CPU time per member.
- *
- * Herald: the members are set up in Redis, one gateway (exposures on) holds every connection, and
- * the message goes through ingest (`POST /v1/messages` with a category): ingest's BullMQ worker
- * writes every member's inbox and notifies their channels, the gateway reads the body once and
- * pushes it to each session, each client acks. Baseline: one PUBLISH of the ready frame on the
- * broadcast channel, which the raw `ws` server sends to every socket. The time starts just
- * before the POST (or the PUBLISH); the payload carries it.
+ * One message to every member of a category, all of them connected, against one Herald gateway
+ * (fan-out by ingest) and the raw `ws` baseline (one PUBLISH to every socket); docs/BENCHMARKS.md.
+ * The time starts just before the POST (or the PUBLISH); the payload carries it.
  */
-import { randomBytes } from 'node:crypto';
 import { replaceUserCategories } from '@herald/redis';
 import { cpuPct, othersSeconds } from '../procs';
-import { addRatios, measurePush, PUSH_FLAGS, sharedCpuNote, startTarget, targetsOf, type Target } from '../push';
+import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
 import { summarize } from '../report';
-import { Rig, type AppProcess } from '../rig';
+import { userIdsFor, type AppProcess, type Rig } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
 import { BASELINE_EVERYONE, baselineFrame } from '../writes';
 import { nowMs } from '../workers/protocol';
@@ -45,29 +38,14 @@ export const categoryBroadcast: Scenario = {
     ['rssKiBPerConn', 'KiB/conn', 1], ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], 'exposures',
     'notes',
   ),
-  async run(ctx) {
-    const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-    const rig = await Rig.start(ctx.signal, ctx.progress);
-    try {
-      ctx.parameter('gatewayEnv', JSON.stringify({ WS_ACCEPT_RATE: '1000000' }));
-      const rows: Row[] = [];
-      for (const target of targetsOf(ctx.flags.words('target'))) {
-        const say = (line: string) => ctx.progress(`${target}: ${line}`);
-        rows.push(...(await runTarget({ ...ctx, progress: say }, rig, target, `${runTag}-${target}`)));
-      }
-      if (rig.emulatorKind) ctx.parameter('pubsubEmulator', rig.emulatorKind);
-      addRatios(rows, { lastX: 'lastMs', p50X: 'p50Ms', cpuX: 'cpuUsPerMember' }, (herald, baseline) => herald.broadcast === baseline.broadcast);
-      return rows;
-    } finally {
-      await rig.stop();
-    }
-  },
+  run: (ctx) =>
+    runTargets(ctx, runTarget, { lastX: 'lastMs', p50X: 'p50Ms', cpuX: 'cpuUsPerMember' }, (herald, baseline) => herald.broadcast === baseline.broadcast),
 };
 
 async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: string): Promise<Row[]> {
   const { flags, signal, progress } = ctx;
   const members = flags.int('members');
-  const userIds = Array.from({ length: members }, (_, i) => `cb-${tag}-${i}`);
+  const userIds = userIdsFor(`cb-${tag}-`, members);
   const category = `bench-${tag}`;
   let ingest: AppProcess | undefined;
   if (target === 'herald') {
