@@ -79,13 +79,9 @@ export class Fleet {
     plan.connections.forEach(([server, address], i) => shares[i % shares.length].push([server, address, opts.credentials[i]]));
     const biggest = Math.max(...shares.map((s) => s.length));
     if (biggest > MAX_SOCKETS_PER_CLIENT) throw new Error(`${biggest} sockets for one client process is too many (at most ${MAX_SOCKETS_PER_CLIENT})`);
-    await Promise.all(
-      this.workers.map((w, k) => {
-        const { herald, urls, ack, keepPerSeq = false } = opts;
-        const request: OpenRequest = { type: 'open', herald, urls, ack, keepPerSeq, addresses: plan.addresses, connections: shares[k], concurrency: HANDSHAKES_PER_CLIENT };
-        return w.request(request, 600_000);
-      }),
-    );
+    const { herald, urls, ack, keepPerSeq = false } = opts;
+    const request = (k: number): OpenRequest => ({ type: 'open', herald, urls, ack, keepPerSeq, addresses: plan.addresses, connections: shares[k], concurrency: HANDSHAKES_PER_CLIENT });
+    await Promise.all(this.workers.map((w, k) => w.request(request(k), 600_000)));
   }
 
   /** Open the connections in the background while the caller watches them (`until`). */
@@ -98,10 +94,8 @@ export class Fleet {
     await this.open(opts);
     const total = opts.credentials.length;
     const { stats } = await this.until((s) => ({ done: s.welcomed >= total, progress: s.welcomed, line: '' }), { stallMs: 30_000, signal });
-    if (stats.welcomed < total) {
-      throw new Error(`${stats.welcomed}/${total} clients welcomed (${stats.failed} given up, ${stats.closed} closed); last error: ${stats.lastError}`);
-    }
-    return stats;
+    if (stats.welcomed >= total) return stats;
+    throw new Error(`${stats.welcomed}/${total} clients welcomed (${stats.failed} given up, ${stats.closed} closed); last error: ${stats.lastError}`);
   }
 
   /** Poll the stats (with `atLeast`) until `check` says done or its progress stalls: the last stats, whether it stalled, when. */
@@ -146,8 +140,7 @@ export class Fleet {
 
   /** Wait until `expected` messages arrived since the last reset, or the count stalls for `stallMs` (the rest is lost). */
   async untilReceived(expected: number, opts: { stallMs: number; signal: AbortSignal; report?(line: string): void }): Promise<FleetStats> {
-    const line = (s: FleetStats) => `clients: ${s.messages}/${expected} received`;
-    return (await this.until((s) => ({ done: s.messages >= expected, progress: s.messages, line: line(s) }), opts)).stats;
+    return (await this.until((s) => ({ done: s.messages >= expected, progress: s.messages, line: `clients: ${s.messages}/${expected} received` }), opts)).stats;
   }
 
   /** Cut every socket off and stop the processes. */

@@ -15,18 +15,7 @@ import { createInterface } from 'node:readline';
 import type { PubSub } from '@google-cloud/pubsub';
 import { createPubSub } from '@herald/pubsub';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
-import {
-  REPO_ROOT,
-  signToken,
-  startApp as startAppProcess,
-  startPubSub,
-  startRedisServer,
-  stopProcess,
-  type AppName,
-  type AppProcess,
-  type RedisServer,
-  type RunningPubSub,
-} from '@herald/testing';
+import { REPO_ROOT, signToken, startApp, startPubSub, startRedisServer, stopProcess, type AppName, type AppProcess, type RedisServer, type RunningPubSub } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { cpuWindow, findPids, processTree, withCommand, type CpuGroup } from './procs';
 import type { ScenarioContext } from './scenario';
@@ -88,11 +77,8 @@ export class Rig {
   commands!: HeraldRedis;
   private producerToken = '';
 
-  private constructor(
-    /** The run's signal (Ctrl-C). */
-    readonly signal: AbortSignal,
-    private readonly progress: (line: string) => void,
-  ) {}
+  /** `signal`: the run's (Ctrl-C). */
+  private constructor(readonly signal: AbortSignal, private readonly progress: (line: string) => void) {}
 
   /**
    * Run `body` on a rig of its own, stopped however it ends (so a scenario stops what it no longer
@@ -150,7 +136,7 @@ export class Rig {
     const common = { METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: 'warn', REDIS_URL: this.redis.url, AUTH_JWT_SECRET: this.secret };
     const appEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...common, ...env, ...APP_ENV_OVERRIDES, HOST: '127.0.0.1' };
     const nodeFlags = [...productionNodeFlags(name), ...APP_NODE_FLAGS];
-    return this.own(await startAppProcess({ name, env: appEnv, nodeFlags, signal: this.signal }), (app) => app.stop());
+    return this.own(await startApp({ name, env: appEnv, nodeFlags, signal: this.signal }), (app) => app.stop());
   }
 
   /** A gateway publishing exposures to the emulator, with `env` on top. */

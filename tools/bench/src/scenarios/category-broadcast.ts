@@ -59,46 +59,43 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
   }
   progress(`connecting ${members} clients`);
   const push = await startTarget(rig, target, `bench-broadcast-${tag}`, userIds, flags.int('client-procs'), true);
-  try {
-    const notes = sharedCpuNote(
-      target,
-      `gateway, ingest (fan-out), Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
-      `baseline server, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
-    );
-    const rows: Row[] = [];
-    for (let b = 0; b < flags.int('broadcasts'); b++) {
-      const payload = { t: 0, s: b };
-      let acceptedMs: number | null = null;
-      const send = async () => {
-        payload.t = nowMs();
-        // A short TTL: the bench's bodies and inbox entries need not outlive it for long.
-        if (ingest) await rig.postMessage({ category, payload, ttlSeconds: 600 });
-        else await rig.commands.publish(BASELINE_EVERYONE, baselineFrame(payload, category));
-        if (ingest) acceptedMs = nowMs() - payload.t;
-        return members;
-      };
-      const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
-      const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
-      report.histogram!.destroy();
-      const latencies = (report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
-      const at = (q: number) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]);
-      const serverCpu = cpu.groups.server;
-      const ms = (seconds: number | undefined) => (seconds === undefined ? null : seconds * 1000);
-      const row: Row = {
-        target, broadcast: b + 1, members, received: report.messages, lost: Math.max(0, members - report.messages),
-        outOfOrder: report.outOfOrder, closed: report.closed, firstMs: latencies[0] ?? null, p50Ms: at(0.5), p99Ms: at(0.99),
-        lastMs: latencies.at(-1) ?? null, acceptedMs, serverCpuMs: ms(serverCpu),
-        cpuUsPerMember: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
-        ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
-        machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
-        rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
-        exposures, exposuresSpilled, notes,
-      };
-      progress(summarize(categoryBroadcast.columns.slice(1, 11), row));
-      rows.push(row);
-    }
-    return rows;
-  } finally {
-    await push.stop();
+  const notes = sharedCpuNote(
+    target,
+    `gateway, ingest (fan-out), Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
+    `baseline server, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
+  );
+  const rows: Row[] = [];
+  for (let b = 0; b < flags.int('broadcasts'); b++) {
+    const payload = { t: 0, s: b };
+    let acceptedMs: number | null = null;
+    const send = async () => {
+      payload.t = nowMs();
+      // A short TTL: the bench's bodies and inbox entries need not outlive it for long.
+      if (ingest) await rig.postMessage({ category, payload, ttlSeconds: 600 });
+      else await rig.commands.publish(BASELINE_EVERYONE, baselineFrame(payload, category));
+      if (ingest) acceptedMs = nowMs() - payload.t;
+      return members;
+    };
+    const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
+    const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
+    report.histogram!.destroy();
+    const latencies = (report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
+    const at = (q: number) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]);
+    const serverCpu = cpu.groups.server;
+    const ms = (seconds: number | undefined) => (seconds === undefined ? null : seconds * 1000);
+    const row: Row = {
+      target, broadcast: b + 1, members, received: report.messages, lost: Math.max(0, members - report.messages),
+      outOfOrder: report.outOfOrder, closed: report.closed, firstMs: latencies[0] ?? null, p50Ms: at(0.5), p99Ms: at(0.99),
+      lastMs: latencies.at(-1) ?? null, acceptedMs, serverCpuMs: ms(serverCpu),
+      cpuUsPerMember: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
+      ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
+      machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
+      rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
+      exposures, exposuresSpilled, notes,
+    };
+    progress(summarize(categoryBroadcast.columns.slice(1, 11), row));
+    rows.push(row);
   }
+  await push.stop();
+  return rows;
 }

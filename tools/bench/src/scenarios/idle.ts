@@ -3,7 +3,7 @@
  * RSS per connection against its RSS before the first one, then one live message to every user
  * (or one per gateway), written to Redis as ingest writes it (docs/BENCHMARKS.md).
  */
-import { clientsFor, Fleet, type FleetStats } from '../fleet';
+import { clientsFor, Fleet, planConnections, type FleetStats } from '../fleet';
 import { readMetrics } from '../metrics';
 import { cpuFields, cpuWindow, describeCpu, procMemory } from '../procs';
 import { secondsBetween } from '../report';
@@ -16,7 +16,7 @@ import { writeMessage } from '../writes';
 const RSS_PER_CONNECTION_TARGET_KB = 8;
 /** Quiet time before the baseline memory sample, and before the one right after the connect. */
 const QUIET_MS = 2000;
-const POLL = { intervalMs: 100, stallMs: 30_000 };
+const STALL_MS = 30_000;
 
 async function sampleMemory(gateway: AppProcess): Promise<{ rssBytes: number; heapBytes: number }> {
   const memory = procMemory(gateway.pid);
@@ -51,7 +51,7 @@ export const idle: Scenario = {
     const userIds = userIdsFor(`bench-${tag}-u`, connections);
     const clientCount = clientsFor(connections, flags.int('clients'));
     const perGateway = Array.from({ length: gatewayCount }, (_, g) => Math.ceil((connections - g) / gatewayCount));
-    ctx.parameter('sourceAddresses', Math.max(1, Math.ceil(Math.ceil(connections / gatewayCount) / 500)));
+    ctx.parameter('sourceAddresses', planConnections(connections, gatewayCount).addresses.length);
     ctx.parameter('loadClients', clientCount);
     progress(`starting ${gatewayCount} gateway(s), signing ${connections} tokens, starting ${clientCount} load clients`);
     const env = { EXPOSURE_TOPIC: `bench-${tag}`, WS_ACCEPT_RATE: String(flags.int('accept-rate')) };
@@ -73,7 +73,7 @@ export const idle: Scenario = {
           `connect: ${stats.open} open, ${stats.welcomed}/${connections} welcomed, ${stats.refused} refused (503, retried), ` +
           `${stats.failed} failed, ${stats.closed} closed${stats.lastError ? `; last error: ${stats.lastError}` : ''}`,
       }),
-      { ...POLL, signal, report: progress },
+      { stallMs: STALL_MS, signal, report: progress },
     );
     const { stats } = connect;
     const connectCpu = window.stop();
@@ -110,7 +110,7 @@ export const idle: Scenario = {
     await writeMessage(rig.commands, recipients, { text: 'bench live message' }, 3600_000);
     const want = recipients.length;
     const poll = (live: FleetStats) => ({ done: live.withAtLeast >= want, progress: live.withAtLeast, line: `live: ${live.withAtLeast}/${want} received` });
-    const { stats: live } = await fleet.until(poll, { ...POLL, signal, report: progress });
+    const { stats: live } = await fleet.until(poll, { stallMs: STALL_MS, signal, report: progress });
     const liveCpu = liveWindow.stop().groups.gateways;
     const liveCpuMs = liveCpu === undefined ? null : liveCpu * 1000;
     const liveSeconds = secondsBetween(sentAt, live.lastMessageAt);

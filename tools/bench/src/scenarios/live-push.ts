@@ -48,43 +48,40 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
   progress(`connecting ${online} clients`);
   const push = await startTarget(rig, target, `bench-live-${tag}`, userIds, flags.int('client-procs'));
   const { server, fleet } = push;
-  try {
-    progress(`${online} clients connected in ${push.connectSeconds.toFixed(1)} s (${push.connectRetries} retries)`);
-    const producer = await rig.startSender(`${target} producer`, { type: 'setup', kind: target, redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS });
-    let sent: OpenLoopReply | undefined;
-    const send = async (s: number) => (sent = await producer.run(rate, s)).done;
-    const wait = { stallMs: STALL_MS, settleMs: SETTLE_MS, report: progress };
-    if (warmup > 0) {
-      progress(`warm-up: ${warmup} s at ${rate}/s`);
-      (await measurePush(rig, push, {}, () => send(warmup), wait)).received.histogram?.destroy();
-    }
-    progress(`${rate}/s for ${seconds} s to ${online} users`);
-    const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, { load: [...fleet.pids, producer.pid] }, () => send(seconds), wait);
-    const done = sent!;
-    const latency = latencyOf(report.histogram!);
-    const rssEnd = procMemory(server.pid)?.rssBytes;
-    const serverCpu = cpu.groups.server;
-    const activeSeconds = report.lastMessageAt === null ? null : (report.lastMessageAt - done.startedAtMs) / 1000;
-    const row: Row = {
-      target, online, rate, seconds, sent: done.done, failed: done.failed, received: report.messages,
-      lost: Math.max(0, done.done - report.messages), outOfOrder: report.outOfOrder, closed: report.closed,
-      unexpected: report.unexpected, msgsPerSec: activeSeconds ? report.messages / activeSeconds : 0, p50Ms: latency.p50Ms,
-      p99Ms: latency.p99Ms, maxMs: latency.maxMs,
-      cpuUsPerMsg: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
-      serverCpuPct: cpuPct(serverCpu, cpu), redisCpuPct: cpuPct(cpu.groups.redis, cpu),
-      emulatorCpuPct: cpuPct(cpu.groups.emulator, cpu), loadCpuPct: cpuPct(cpu.groups.load, cpu),
-      machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,
-      rssMiB: rssEnd === undefined ? null : rssEnd / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
-      connectSeconds: push.connectSeconds, connectRetries: push.connectRetries, producerLagMs: done.maxLagMs, exposures, exposuresSpilled,
-      notes: sharedCpuNote(
-        target,
-        `gateway, Redis, Pub/Sub emulator, producer, ${fleet.pids.length} client procs`,
-        `baseline server, Redis, producer, ${fleet.pids.length} client procs (emulator idle)`,
-      ),
-    };
-    progress(summarize(livePush.columns, row));
-    return [row];
-  } finally {
-    await push.stop();
+  progress(`${online} clients connected in ${push.connectSeconds.toFixed(1)} s (${push.connectRetries} retries)`);
+  const producer = await rig.startSender(`${target} producer`, { type: 'setup', kind: target, redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS });
+  let sent: OpenLoopReply | undefined;
+  const send = async (s: number) => (sent = await producer.run(rate, s)).done;
+  const wait = { stallMs: STALL_MS, settleMs: SETTLE_MS, report: progress };
+  if (warmup > 0) {
+    progress(`warm-up: ${warmup} s at ${rate}/s`);
+    (await measurePush(rig, push, {}, () => send(warmup), wait)).received.histogram?.destroy();
   }
+  progress(`${rate}/s for ${seconds} s to ${online} users`);
+  const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, { load: [...fleet.pids, producer.pid] }, () => send(seconds), wait);
+  const done = sent!;
+  const latency = latencyOf(report.histogram!);
+  const rssEnd = procMemory(server.pid)?.rssBytes;
+  const serverCpu = cpu.groups.server;
+  const activeSeconds = report.lastMessageAt === null ? null : (report.lastMessageAt - done.startedAtMs) / 1000;
+  const row: Row = {
+    target, online, rate, seconds, sent: done.done, failed: done.failed, received: report.messages,
+    lost: Math.max(0, done.done - report.messages), outOfOrder: report.outOfOrder, closed: report.closed,
+    unexpected: report.unexpected, msgsPerSec: activeSeconds ? report.messages / activeSeconds : 0, p50Ms: latency.p50Ms,
+    p99Ms: latency.p99Ms, maxMs: latency.maxMs,
+    cpuUsPerMsg: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
+    serverCpuPct: cpuPct(serverCpu, cpu), redisCpuPct: cpuPct(cpu.groups.redis, cpu),
+    emulatorCpuPct: cpuPct(cpu.groups.emulator, cpu), loadCpuPct: cpuPct(cpu.groups.load, cpu),
+    machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,
+    rssMiB: rssEnd === undefined ? null : rssEnd / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
+    connectSeconds: push.connectSeconds, connectRetries: push.connectRetries, producerLagMs: done.maxLagMs, exposures, exposuresSpilled,
+    notes: sharedCpuNote(
+      target,
+      `gateway, Redis, Pub/Sub emulator, producer, ${fleet.pids.length} client procs`,
+      `baseline server, Redis, producer, ${fleet.pids.length} client procs (emulator idle)`,
+    ),
+  };
+  progress(summarize(livePush.columns, row));
+  await push.stop();
+  return [row];
 }

@@ -8,7 +8,7 @@
 import { cpus } from 'node:os';
 import { keys } from '@herald/redis';
 import { INBOX_DEFAULT_CAP } from '@herald/types';
-import { clientsFor, Fleet } from '../fleet';
+import { clientsFor, Fleet, planConnections } from '../fleet';
 import { readMetrics } from '../metrics';
 import { cpuFields, describeCpu, procMemory } from '../procs';
 import { secondsBetween, summarize } from '../report';
@@ -45,7 +45,7 @@ export const reconnectStorm: Scenario = {
     const tag = `storm-${runTag}`;
     const userIds = userIdsFor(`bench-${tag}-u`, users);
     const clientCount = clientsFor(users, flags.int('clients'));
-    ctx.parameter('sourceAddresses', Math.max(1, Math.ceil(users / 500)));
+    ctx.parameter('sourceAddresses', planConnections(users, 1).addresses.length);
     ctx.parameter('loadClients', clientCount);
 
     progress(`loading ${messages} messages into each of ${users} offline inboxes (${expected} deliveries)`);

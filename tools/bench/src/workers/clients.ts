@@ -8,6 +8,7 @@
  * category broadcasts) also gives a latency (arrival − t, HdrHistogram) and an order check.
  * It parses no JSON on the way: it shares the CPU with what it measures.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { MAX_ACK_IDS } from '@herald/types';
@@ -20,14 +21,8 @@ import { nowMs, serveRequests } from './protocol';
  * with `atLeast` messages, `full` adds the latencies; `reset` forgets what was received.
  */
 export type OpenRequest = {
-  type: 'open';
-  herald: boolean;
-  urls: string[];
-  addresses: string[];
-  connections: Array<[number, number, string]>;
-  ack: boolean;
-  keepPerSeq: boolean;
-  concurrency: number;
+  type: 'open'; herald: boolean; urls: string[]; addresses: string[]; connections: Array<[number, number, string]>;
+  ack: boolean; keepPerSeq: boolean; concurrency: number;
 };
 export type ClientsRequest = OpenRequest | { type: 'stats'; atLeast: number; full: boolean } | { type: 'reset' } | { type: 'close' };
 
@@ -64,7 +59,6 @@ const times = { firstAttemptAt: never, lastOpenAt: never, lastWelcomeAt: never, 
 /** The last error or unexpected frame, to explain a failure. */
 let lastError: string | null = null;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const startsWith = (data: Buffer, prefix: Buffer) => data.length >= prefix.length && data.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 
 async function openAll(request: OpenRequest): Promise<null> {
@@ -202,15 +196,9 @@ function sendAcks(): void {
 function report(atLeast: number, full: boolean) {
   const cpu = process.cpuUsage();
   return {
-    ...stats,
-    ...times,
-    closedByCode: { ...closedByCode },
-    lastError,
-    assigned: connections.length,
-    withAtLeast: connections.filter((c) => c.messages >= atLeast).length,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    rssBytes: process.memoryUsage.rss(),
-    histogram: full ? encodeIntoCompressedBase64(histogram) : undefined,
+    ...stats, ...times, closedByCode: { ...closedByCode }, lastError, assigned: connections.length,
+    withAtLeast: connections.filter((c) => c.messages >= atLeast).length, cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    rssBytes: process.memoryUsage.rss(), histogram: full ? encodeIntoCompressedBase64(histogram) : undefined,
     perSeq: full && settings?.keepPerSeq ? Object.fromEntries(perSeq) : undefined,
   };
 }

@@ -36,7 +36,7 @@ const STALL_MS = 15_000;
  */
 type SourceRun = { events: number; published: number; failed: number; sent: number; senderLagMs: number; spilled: number | null };
 
-/** A source's events carry its gatewayId (how its rows are found); `stop` ends its processes before the next source. */
+/** A source's events carry its gatewayId (how its rows are found). */
 interface Source {
   kind: SourceKind;
   gatewayId: string;
@@ -83,19 +83,14 @@ export const exposurePipeline: Scenario = {
       const say = (line: string) => progress(`${kind}: ${line}`);
       say('starting Postgres and the exposure-consumer');
       const pipeline = await startPipeline(rig, `bench-pipe-${tag}`, settings);
-      try {
-        ctx.parameter('postgres', pipeline.postgres.restartable ? 'embedded (@herald/testing, fsync off)' : 'DATABASE_URL server');
-        const source = await (kind === 'direct' ? directSource : gatewaySource)(rig, pipeline.topic, tag, { ...ctx, progress: say });
-        try {
-          const row = await measure({ ...ctx, progress: say }, rig, pipeline, source);
-          say(summarize(exposurePipeline.columns, row));
-          rows.push(row);
-        } finally {
-          await source.stop();
-        }
-      } finally {
-        await pipeline.stop();
-      }
+      ctx.parameter('postgres', pipeline.postgres.restartable ? 'embedded (@herald/testing, fsync off)' : 'DATABASE_URL server');
+      const source = await (kind === 'direct' ? directSource : gatewaySource)(rig, pipeline.topic, tag, { ...ctx, progress: say });
+      const row = await measure({ ...ctx, progress: say }, rig, pipeline, source);
+      say(summarize(exposurePipeline.columns, row));
+      rows.push(row);
+      // The next source runs on a machine of its own.
+      await source.stop();
+      await pipeline.stop();
     }
     return rows;
   }),

@@ -14,11 +14,7 @@ import { findPids, withCommand } from '../../procs';
 import type { AppProcess, Rig } from '../../rig';
 
 /** The consumer's batching and flow control (CONSUMER_BATCH_MAX, CONSUMER_BATCH_MAX_MS, CONSUMER_MAX_OUTSTANDING). */
-export interface ConsumerSettings {
-  batchMax: number;
-  batchMs: number;
-  maxOutstanding: number;
-}
+type ConsumerSettings = { batchMax: number; batchMs: number; maxOutstanding: number };
 
 export interface Pipeline {
   topic: string;
@@ -30,25 +26,20 @@ export interface Pipeline {
 }
 
 export async function startPipeline(rig: Rig, topic: string, settings: ConsumerSettings): Promise<Pipeline> {
-  const postgres = await startPostgres();
-  try {
-    const { emulator } = await rig.pubsub();
-    const consumer = await rig.startApp('exposure-consumer', {
-      PUBSUB_EMULATOR_HOST: emulator.emulatorHost,
-      PUBSUB_PROJECT_ID: emulator.projectId,
-      EXPOSURE_TOPIC: topic,
-      EXPOSURE_SUBSCRIPTION: `${topic}-consumer`,
-      DATABASE_URL: postgres.url,
-      CONSUMER_BATCH_MAX: String(settings.batchMax),
-      CONSUMER_BATCH_MAX_MS: String(settings.batchMs),
-      CONSUMER_MAX_OUTSTANDING: String(settings.maxOutstanding),
-    });
-    const postgresRoots = postgres.restartable ? withCommand(findPids(new URL(postgres.url).port), 'postgres') : [];
-    return { topic, postgres, consumer, postgresRoots, stop: async () => (await consumer.stop(), await postgres.stop()) };
-  } catch (err) {
-    await postgres.stop();
-    throw err;
-  }
+  const postgres = rig.own(await startPostgres(), (p) => p.stop());
+  const { emulator } = await rig.pubsub();
+  const consumer = await rig.startApp('exposure-consumer', {
+    PUBSUB_EMULATOR_HOST: emulator.emulatorHost,
+    PUBSUB_PROJECT_ID: emulator.projectId,
+    EXPOSURE_TOPIC: topic,
+    EXPOSURE_SUBSCRIPTION: `${topic}-consumer`,
+    DATABASE_URL: postgres.url,
+    CONSUMER_BATCH_MAX: String(settings.batchMax),
+    CONSUMER_BATCH_MAX_MS: String(settings.batchMs),
+    CONSUMER_MAX_OUTSTANDING: String(settings.maxOutstanding),
+  });
+  const postgresRoots = postgres.restartable ? withCommand(findPids(new URL(postgres.url).port), 'postgres') : [];
+  return { topic, postgres, consumer, postgresRoots, stop: async () => (await consumer.stop(), await postgres.stop()) };
 }
 
 /** Backlog steps: events made and written per this many ms. */
