@@ -47,13 +47,7 @@ export function runTargets(
 }
 
 /** The server under test; `adminUrl` (for /metrics) is the gateway's, null for the baseline. */
-export interface PushServer {
-  target: Target;
-  pid: number;
-  wsUrl: string;
-  adminUrl: string | null;
-  stop(): Promise<unknown>;
-}
+type PushServer = { target: Target; pid: number; wsUrl: string; adminUrl: string | null; stop(): Promise<unknown> };
 
 /**
  * A gateway publishing exposures to `topic` (with FAST_ACCEPT and `env`) or the baseline server,

@@ -1,11 +1,8 @@
 /**
- * The one rig every scenario runs on, on loopback only, built on the shared launcher of
- * @herald/testing: a private redis-server, a private Pub/Sub emulator (Google's where installed)
- * and ingest started on first use, gateways, exposure-consumers and the raw `ws` baseline started
- * on demand, and the bench's worker processes (workers/protocol.ts). Every app runs with the node
- * flags its image sets (`ENV NODE_OPTIONS` in apps/<app>/Dockerfile), so the figures are those of
- * what ships, plus HERALD_BENCH_APP_ENV / HERALD_BENCH_APP_NODE_FLAGS. A scenario's round runs
- * inside `Rig.run`, which stops everything the rig started when the round ends.
+ * The one rig every scenario runs on, on loopback, built on @herald/testing's launcher: a private
+ * redis-server, Pub/Sub emulator (Google's where installed) and ingest on first use; gateways,
+ * exposure-consumers (each with its image's node flags, plus HERALD_BENCH_APP_*: README.md), the
+ * raw `ws` baseline and the bench's worker processes (workers/protocol.ts) on demand.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -60,11 +57,7 @@ export const wsUrlOf = (gateway: AppProcess): string => `${gateway.url.replace(/
 export const userIdsFor = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
 /** A worker process (workers/*.ts) driven over IPC; `request` rejects with its error, its exit, or after `timeoutMs`. */
-export interface Worker {
-  pid: number;
-  request<T = unknown>(body: unknown, timeoutMs?: number): Promise<T>;
-  stop(): Promise<unknown>;
-}
+export type Worker = { pid: number; request<T = unknown>(body: unknown, timeoutMs?: number): Promise<T>; stop(): Promise<unknown> };
 
 export class Rig {
   private readonly steps: Array<() => Promise<unknown>> = [];
@@ -176,14 +169,19 @@ export class Rig {
     return withCommand(processTree([process.pid]), 'pubsub-emulator');
   }
 
-  /** One token per user, signed in chunks (signing is CPU-bound; this bounds the promises in memory). */
-  async userTokens(userIds: readonly string[]): Promise<string[]> {
-    const tokens: string[] = [];
-    for (let start = 0; start < userIds.length; start += 5000) {
+  /** `fn` of every item, `chunk` at a time (this bounds the promises in memory), stopping at Ctrl-C. */
+  async inChunks<T, R>(items: readonly T[], chunk: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+    const results: R[] = [];
+    for (let start = 0; start < items.length; start += chunk) {
       this.signal.throwIfAborted();
-      tokens.push(...(await Promise.all(userIds.slice(start, start + 5000).map((id) => signToken(id, { secret: this.secret })))));
+      results.push(...(await Promise.all(items.slice(start, start + chunk).map(fn))));
     }
-    return tokens;
+    return results;
+  }
+
+  /** One token per user (signing is CPU-bound). */
+  userTokens(userIds: readonly string[]): Promise<string[]> {
+    return this.inChunks(userIds, 5000, (id) => signToken(id, { secret: this.secret }));
   }
 
   /** A CPU window (procs.ts) over `groups` plus the rig's processes: redis, the emulator, the bench itself. */

@@ -43,7 +43,7 @@ export const categoryBroadcast: Scenario = {
 };
 
 async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: string): Promise<Row[]> {
-  const { flags, signal, progress } = ctx;
+  const { flags, progress } = ctx;
   const members = flags.int('members');
   const userIds = userIdsFor(`cb-${tag}-`, members);
   const category = `bench-${tag}`;
@@ -51,10 +51,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
   if (target === 'herald') {
     progress(`making ${members} users members of ${category}`);
     const starting = rig.ingest();
-    for (let start = 0; start < members; start += JOIN_BATCH) {
-      signal.throwIfAborted();
-      await Promise.all(userIds.slice(start, start + JOIN_BATCH).map((userId) => replaceUserCategories(rig.commands, userId, [category])));
-    }
+    await rig.inChunks(userIds, JOIN_BATCH, (userId) => replaceUserCategories(rig.commands, userId, [category]));
     ingest = await starting;
   }
   progress(`connecting ${members} clients`);

@@ -90,10 +90,7 @@ export const reconnectStorm: Scenario = {
     const end = await fleet.stats(messages);
     const metrics = await readMetrics(gateway.adminUrl);
     acked = metrics.value(ACKS) - baseline.value(ACKS);
-    let left = 0;
-    for (let start = 0; start < users; start += 5000) {
-      for (const n of await Promise.all(userIds.slice(start, start + 5000).map((u) => rig.commands.llen(keys.inbox(u))))) left += n;
-    }
+    const left = (await rig.inChunks(userIds, 5000, (u) => rig.commands.llen(keys.inbox(u)))).reduce((sum, n) => sum + n, 0);
     const memory = procMemory(gateway.pid);
     const cpuSeconds = split.groups.gateways;
     const totalSeconds = watched.stalled ? null : secondsBetween(end.firstAttemptAt, watched.at);

@@ -49,7 +49,6 @@ const connections: Connection[] = [];
 const toAck = new Set<Connection>();
 let settings: OpenRequest | undefined;
 let closing = false;
-let ackScheduled = false;
 const histogram: Histogram = build({ numberOfSignificantValueDigits: 3 });
 let perSeq = new Map<number, number[]>();
 const stats = { open: 0, welcomed: 0, messages: 0, outOfOrder: 0, ackedIds: 0, ackFrames: 0, refused: 0, retried: 0, failed: 0, unexpected: 0 };
@@ -99,13 +98,8 @@ async function connect(connection: Connection, url: string, localAddress: string
 /** Resolves once the socket is open, or with why not (the HTTP status when the server answered). */
 function attemptOnce(connection: Connection, url: string, localAddress: string, token?: string) {
   return new Promise<{ opened: boolean; status?: number; retryAfterSeconds?: number }>((resolve) => {
-    const ws = new WebSocket(url, {
-      headers: token ? { authorization: `Bearer ${token}` } : undefined,
-      perMessageDeflate: false,
-      skipUTF8Validation: true,
-      localAddress,
-      handshakeTimeout: RETRY.handshakeMs,
-    });
+    const headers = token ? { authorization: `Bearer ${token}` } : undefined;
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false, skipUTF8Validation: true, localAddress, handshakeTimeout: RETRY.handshakeMs });
     let answered: { status: number; retryAfterSeconds?: number } | undefined;
     let opened = false;
     ws.on('unexpected-response', (_req, res) => {
@@ -161,24 +155,20 @@ function onFrame(connection: Connection, data: Buffer, isBinary: boolean): void 
     if (seq !== connection.expected) stats.outOfOrder++;
     connection.expected = seq + 1;
     if (settings?.keepPerSeq) {
-      const list = perSeq.get(seq);
-      if (list) list.push(latencyMs);
-      else perSeq.set(seq, [latencyMs]);
+      if (!perSeq.has(seq)) perSeq.set(seq, []);
+      perSeq.get(seq)!.push(latencyMs);
     }
   }
   if (settings?.ack && idEnd > MESSAGE.length) {
+    // An empty set: no ack frame is scheduled yet for this event-loop turn.
+    if (toAck.size === 0) setImmediate(sendAcks);
     connection.unacked.push(data.toString('latin1', MESSAGE.length, idEnd));
     toAck.add(connection);
-    if (!ackScheduled) {
-      ackScheduled = true;
-      setImmediate(sendAcks);
-    }
   }
 }
 
 /** The ids of this event-loop turn go out after it, one frame per connection. */
 function sendAcks(): void {
-  ackScheduled = false;
   for (const connection of toAck) {
     const ids = connection.unacked;
     connection.unacked = [];

@@ -153,12 +153,8 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   const loadAverage = loadavg()[0];
   const before = await sampleConsumer(consumerUrl);
   // Everything this bench started is a descendant of it (Postgres included): the rest is other people's.
-  const cpu = rig.cpuWindow({
-    ...source.cpuGroups,
-    consumer: [pipeline.consumer.pid],
-    postgres: () => treeCpuSecondsOf(pipeline.postgresRoots),
-    ours: () => treeCpuSecondsOf([process.pid]),
-  });
+  const postgres = () => treeCpuSecondsOf(pipeline.postgresRoots);
+  const cpu = rig.cpuWindow({ ...source.cpuGroups, consumer: [pipeline.consumer.pid], postgres, ours: () => treeCpuSecondsOf([process.pid]) });
   say(`${rate}/s for ${seconds} s`);
   const watched = await watchStored(ctx, consumerUrl, () => source.run(rate, seconds));
   const spent = cpu.stop();
@@ -214,10 +210,7 @@ async function watchStored(ctx: ScenarioContext, consumerUrl: string, start: () 
   let done: SourceRun | undefined;
   let failure: unknown;
   const before = await sampleConsumer(consumerUrl);
-  start().then(
-    (r) => (done = r),
-    (err: unknown) => (failure = err ?? new Error('the source failed')),
-  );
+  start().then((r) => (done = r), (err: unknown) => (failure = err ?? new Error('the source failed')));
   let ticks = 0;
   const watched = await watch(
     async () => {

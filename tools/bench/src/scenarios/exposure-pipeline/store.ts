@@ -1,12 +1,9 @@
 /**
- * The far end of the exposure pipeline for one measurement, and reading it back: a Postgres of its
- * own (@herald/testing startPostgres: a throwaway embedded cluster with fsync off, or a fresh
- * database on the server of DATABASE_URL) and an exposure-consumer process pulling a subscription
- * of its own on the rig's emulator into it (it creates the topic and the subscription before it is
- * ready, so nothing published afterwards is missed). The rows are read back with `pg`: those of one
- * source (its gatewayId) made since the measurement began. They carry the timing themselves:
- * `delivered_at` is stamped where the event is made, `received_at` by Postgres when the batch
- * holding the row was written (`now()`: the start of that insert's transaction).
+ * The far end of the exposure pipeline for one measurement: a Postgres of its own (@herald/testing
+ * startPostgres) and an exposure-consumer pulling a subscription of its own on the rig's emulator
+ * into it (created before the consumer is ready, so nothing published afterwards is missed); then
+ * the rows of one source (its gatewayId), read back with `pg`: they carry the timing themselves
+ * (docs/BENCHMARKS.md, "Exposure pipeline").
  */
 import { startPostgres, type TestPostgres } from '@herald/testing';
 import { Client } from 'pg';

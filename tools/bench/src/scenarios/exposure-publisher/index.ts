@@ -37,14 +37,7 @@ type Setting = { batchMessages: number; batchMs: number };
  * One phase: its events go to `topic`, read back from `<topic>-tally`; its users' ids start with
  * `prefix`; per message j, its recipients are the first `recipients[j]` users (summing to `events`).
  */
-interface Phase extends TallyOf {
-  rig: Rig;
-  topic: string;
-  rate: number;
-  setting: Setting;
-  userIds: string[];
-  recipients: number[];
-}
+type Phase = TallyOf & { rig: Rig; rate: number; setting: Setting; userIds: string[]; recipients: number[] };
 
 /** CPU seconds of the publishing process (the gateway, or the bench for `direct`), the window, the gateway's pending peak and spill. */
 type Measured = { cpuSeconds: number; cpu: CpuSpent; peakPending: number | null; spilled: number | null };

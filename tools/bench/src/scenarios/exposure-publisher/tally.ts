@@ -1,9 +1,7 @@
 /**
  * Reads the exposure events of one phase back from a subscription created before they were
- * published, and checks them: every eventId exactly once. It also yields the timing the events
- * carry: `deliveredAt` is stamped by the gateway in ExposurePublisher.record(), `publishTime` by
- * Pub/Sub when it accepted the publish, so `publishTime - deliveredAt` is the publish latency
- * (record() to Pub/Sub ack) of every single event, measured without touching the gateway.
+ * published and checks that every eventId came exactly once; `publishTime - deliveredAt` of each
+ * event is its publish latency, record() to Pub/Sub ack (docs/BENCHMARKS.md, "Exposure publisher").
  */
 import type { Message, PubSub } from '@google-cloud/pubsub';
 import type { ExposureEvent } from '@herald/types';
