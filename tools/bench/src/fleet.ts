@@ -52,6 +52,10 @@ type NumberKey = { [K in keyof ClientStats]: ClientStats[K] extends number | nul
 /** Every process's stats together, `closed` of all codes; with `full` the merged histogram (destroy it) and latencies by sequence. */
 export type FleetStats = Omit<ClientStats, 'histogram' | 'perSeq'> & { closed: number; histogram?: Histogram; perSeq?: Map<number, number[]> };
 
+/** A connect's progress line: `12 open, 10/200 welcomed, 0 refused (503, retried), <more>; last error: …`. */
+export const connectLine = (s: FleetStats, total: number, more: string): string =>
+  `${s.open} open, ${s.welcomed}/${total} welcomed, ${s.refused} refused (503, retried), ${more}${s.lastError ? `; last error: ${s.lastError}` : ''}`;
+
 /** ws:// URL of each server; credentials: Herald, a token per connection; the baseline, a user id. */
 export type OpenOptions = { herald: boolean; urls: string[]; credentials: readonly string[]; ack: boolean; keepPerSeq?: boolean };
 

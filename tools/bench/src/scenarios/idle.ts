@@ -3,7 +3,7 @@
  * RSS per connection against its RSS before the first one, then one live message to every user
  * (or one per gateway), written to Redis as ingest writes it (docs/BENCHMARKS.md).
  */
-import { clientsFor, Fleet, planConnections, type FleetStats } from '../fleet';
+import { clientsFor, connectLine, Fleet, planConnections, type FleetStats } from '../fleet';
 import { readMetrics } from '../metrics';
 import { cpuFields, cpuWindow, describeCpu, procMemory } from '../procs';
 import { secondsBetween } from '../report';
@@ -69,9 +69,7 @@ export const idle: Scenario = {
       (stats) => ({
         done: stats.welcomed + stats.failed + stats.closed >= connections,
         progress: stats.welcomed + stats.failed + stats.refused + stats.closed,
-        line:
-          `connect: ${stats.open} open, ${stats.welcomed}/${connections} welcomed, ${stats.refused} refused (503, retried), ` +
-          `${stats.failed} failed, ${stats.closed} closed${stats.lastError ? `; last error: ${stats.lastError}` : ''}`,
+        line: `connect: ${connectLine(stats, connections, `${stats.failed} failed, ${stats.closed} closed`)}`,
       }),
       { stallMs: STALL_MS, signal, report: progress },
     );

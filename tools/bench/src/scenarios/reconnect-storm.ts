@@ -8,7 +8,7 @@
 import { cpus } from 'node:os';
 import { keys } from '@herald/redis';
 import { INBOX_DEFAULT_CAP } from '@herald/types';
-import { clientsFor, Fleet, planConnections } from '../fleet';
+import { clientsFor, connectLine, Fleet, planConnections } from '../fleet';
 import { readMetrics } from '../metrics';
 import { cpuFields, describeCpu, procMemory } from '../procs';
 import { secondsBetween, summarize } from '../report';
@@ -74,14 +74,11 @@ export const reconnectStorm: Scenario = {
       async (stats) => {
         const allDelivered = stats.withAtLeast >= users;
         if (allDelivered) acked = (await readMetrics(gateway.adminUrl)).value(ACKS) - baseline.value(ACKS);
+        const applied = allDelivered ? `, ${acked}/${expected} acks applied` : '';
         return {
           done: allDelivered && acked >= expected,
           progress: stats.welcomed + stats.messages + stats.refused + acked,
-          line:
-            `storm: ${stats.open} open, ${stats.welcomed}/${users} welcomed, ${stats.refused} refused (503, retried), ` +
-            `${stats.messages}/${expected} delivered, ${stats.ackedIds} acks sent` +
-            (allDelivered ? `, ${acked}/${expected} acks applied` : '') +
-            (stats.lastError ? `; last error: ${stats.lastError}` : ''),
+          line: `storm: ${connectLine(stats, users, `${stats.messages}/${expected} delivered, ${stats.ackedIds} acks sent${applied}`)}`,
         };
       },
       { intervalMs: 50, stallMs: 30_000, signal, report: progress, atLeast: messages },

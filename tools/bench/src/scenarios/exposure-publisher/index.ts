@@ -97,7 +97,10 @@ async function run(ctx: ScenarioContext, rig: Rig, runTag: string): Promise<Row[
   for (const setting of settings) {
     const topic = `bench-${runTag}-${setting.batchMessages}-${setting.batchMs}`;
     const say = (line: string) => progress(`batch ${setting.batchMessages} msgs / ${setting.batchMs} ms: ${line}`);
-    const measured = (mode: Mode, row: Row) => (say(`${mode}: ${summarize(exposurePublisher.columns, row)}`), rows.push(row));
+    const measured = (mode: Mode, row: Row) => {
+      say(`${mode}: ${summarize(exposurePublisher.columns, row)}`);
+      rows.push(row);
+    };
     const gatewayModes = modes.filter((m): m is 'burst' | 'paced' => m !== 'direct');
     if (gatewayModes.length > 0) {
       await ensureSubscription(client, topic, `${topic}-tally`, 60);
