@@ -131,6 +131,9 @@ export function othersSeconds(spent: CpuSpent, ours?: readonly string[]): number
 /** CPU seconds as a percentage of one core over the window (200 = both cores of a 2-core box). */
 export const cpuPct = (seconds: number | undefined, spent: CpuSpent): number | null => (seconds === undefined ? null : (seconds / spent.wallSeconds) * 100);
 
+/** CPU µs per item (message, member, event, …); null when /proc could not tell or there is none. */
+export const cpuUsPer = (seconds: number | undefined, count: number): number | null => (seconds === undefined || count === 0 ? null : (seconds * 1e6) / count);
+
 /** CPU seconds per group and `other`. */
 const split = (spent: CpuSpent) => Object.entries({ ...spent.groups, other: othersSeconds(spent) });
 

@@ -4,7 +4,7 @@
  * The time starts just before the POST (or the PUBLISH); the payload carries it.
  */
 import { replaceUserCategories } from '@herald/redis';
-import { cpuPct, othersSeconds } from '../procs';
+import { cpuPct, cpuUsPer, othersSeconds } from '../procs';
 import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
 import { summarize } from '../report';
 import { userIdsFor, type AppProcess, type Rig } from '../rig';
@@ -84,7 +84,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
       target, broadcast: b + 1, members, received: report.messages, lost: Math.max(0, members - report.messages),
       outOfOrder: report.outOfOrder, closed: report.closed, firstMs: latencies[0] ?? null, p50Ms: at(0.5), p99Ms: at(0.99),
       lastMs: latencies.at(-1) ?? null, acceptedMs, serverCpuMs: ms(serverCpu),
-      cpuUsPerMember: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
+      cpuUsPerMember: cpuUsPer(serverCpu, report.messages),
       ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
       machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
       rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,

@@ -5,7 +5,7 @@
  */
 import { clientsFor, connectLine, Fleet, planConnections, type FleetStats } from '../fleet';
 import { readMetrics } from '../metrics';
-import { cpuFields, cpuWindow, describeCpu, procMemory } from '../procs';
+import { cpuFields, cpuUsPer, cpuWindow, describeCpu, procMemory } from '../procs';
 import { secondsBetween } from '../report';
 import { Rig, userIdsFor, wsUrlOf, type AppProcess } from '../rig';
 import { columns, type Scenario } from '../scenario';
@@ -122,7 +122,7 @@ export const idle: Scenario = {
         heapPerConnKBAtConnect: perConn(early, 'heapBytes'),
         gatewayRssBeforeMB: before.reduce((n, m) => n + m.rssBytes, 0) / 2 ** 20,
         gatewayRssAfterMB: after.reduce((n, m) => n + m.rssBytes, 0) / 2 ** 20, connectSeconds,
-        connectCpuUsPerConn: connectCpu.groups.gateways === undefined ? null : (connectCpu.groups.gateways * 1e6) / Math.max(1, stats.welcomed),
+        connectCpuUsPerConn: cpuUsPer(connectCpu.groups.gateways, Math.max(1, stats.welcomed)),
         ...cpuFields('connectCpu', connectCpu), refused: heldNow.refused, failed: heldNow.failed,
         unexpectedFrames: heldNow.unexpected, closedBeforeEnd: heldNow.closed, clientRssMB: heldNow.rssBytes / 2 ** 20,
         liveRecipients: recipients.length, liveReceived: live.withAtLeast, liveAllReceived, liveSeconds, liveCpuMs,

@@ -3,7 +3,7 @@
  * baseline with the same clients and frames (docs/BENCHMARKS.md). The producer writes to Redis as
  * ingest does (workers/sender.ts) rather than through ingest's HTTP API: the gateway is measured.
  */
-import { cpuPct, othersSeconds, procMemory } from '../procs';
+import { cpuPct, cpuUsPer, othersSeconds, procMemory } from '../procs';
 import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
 import { latencyOf, summarize } from '../report';
 import { userIdsFor, type Rig } from '../rig';
@@ -69,7 +69,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     lost: Math.max(0, done.done - report.messages), outOfOrder: report.outOfOrder, closed: report.closed,
     unexpected: report.unexpected, msgsPerSec: activeSeconds ? report.messages / activeSeconds : 0, p50Ms: latency.p50Ms,
     p99Ms: latency.p99Ms, maxMs: latency.maxMs,
-    cpuUsPerMsg: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
+    cpuUsPerMsg: cpuUsPer(serverCpu, report.messages),
     serverCpuPct: cpuPct(serverCpu, cpu), redisCpuPct: cpuPct(cpu.groups.redis, cpu),
     emulatorCpuPct: cpuPct(cpu.groups.emulator, cpu), loadCpuPct: cpuPct(cpu.groups.load, cpu),
     machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,

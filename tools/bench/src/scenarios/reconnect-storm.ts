@@ -10,7 +10,7 @@ import { keys } from '@herald/redis';
 import { INBOX_DEFAULT_CAP } from '@herald/types';
 import { clientsFor, connectLine, Fleet, planConnections } from '../fleet';
 import { readMetrics } from '../metrics';
-import { cpuFields, describeCpu, procMemory } from '../procs';
+import { cpuFields, cpuUsPer, describeCpu, procMemory } from '../procs';
 import { secondsBetween, summarize } from '../report';
 import { Rig, userIdsFor, wsUrlOf } from '../rig';
 import { columns, type Row, type Scenario } from '../scenario';
@@ -89,14 +89,13 @@ export const reconnectStorm: Scenario = {
     acked = metrics.value(ACKS) - baseline.value(ACKS);
     const left = (await rig.inChunks(userIds, 5000, (u) => rig.commands.llen(keys.inbox(u)))).reduce((sum, n) => sum + n, 0);
     const memory = procMemory(gateway.pid);
-    const cpuSeconds = split.groups.gateways;
     const totalSeconds = watched.stalled ? null : secondsBetween(end.firstAttemptAt, watched.at);
     const row: Row = {
       users, messages, delivered: end.messages, acked, inboxLeft: left,
       pushed: metrics.value('herald_gateway_messages_pushed_total') - baseline.value('herald_gateway_messages_pushed_total'),
       connectSeconds: secondsBetween(end.firstAttemptAt, end.lastWelcomeAt),
       deliveredSeconds: secondsBetween(end.firstAttemptAt, end.lastMessageAt), seconds: totalSeconds,
-      cpuPerMsgUs: cpuSeconds === undefined || end.messages === 0 ? null : (cpuSeconds * 1e6) / end.messages,
+      cpuPerMsgUs: cpuUsPer(split.groups.gateways, end.messages),
       peakRssMB: memory ? memory.peakRssBytes / 2 ** 20 : null, ...cpuFields('cpu', split), refused: end.refused,
       failed: end.failed, unexpectedFrames: end.unexpected, closedBeforeEnd: end.closed,
       exposuresPending: metrics.value('herald_exposures_pending'),

@@ -6,7 +6,7 @@
  */
 import { loadavg } from 'node:os';
 import { sampleConsumer, sampleGateway, type ConsumerSample } from '../../metrics';
-import { cpuPct, othersSeconds, treeCpuSecondsOf } from '../../procs';
+import { cpuPct, cpuUsPer, othersSeconds, treeCpuSecondsOf } from '../../procs';
 import { settledExposures, startTarget } from '../../push';
 import { median, summarize } from '../../report';
 import { Rig, userIdsFor } from '../../rig';
@@ -36,15 +36,8 @@ const STALL_MS = 15_000;
  */
 type SourceRun = { events: number; published: number; failed: number; sent: number; senderLagMs: number; spilled: number | null };
 
-/** A source's events carry its gatewayId (how its rows are found). */
-interface Source {
-  kind: SourceKind;
-  gatewayId: string;
-  cpuGroups: Record<string, number[]>;
-  /** Make events at `rate` for `seconds`; resolves once each was published to Pub/Sub (or given up on). */
-  run(rate: number, seconds: number): Promise<SourceRun>;
-  stop(): Promise<unknown>;
-}
+/** A source: its events carry its gatewayId (how its rows are found); `run` makes events at `rate` for `seconds` and resolves once each was published to Pub/Sub (or given up on). */
+type Source = { kind: SourceKind; gatewayId: string; cpuGroups: Record<string, number[]>; run(rate: number, seconds: number): Promise<SourceRun>; stop(): Promise<unknown> };
 
 export const exposurePipeline: Scenario = {
   name: 'exposure-pipeline',
@@ -165,7 +158,7 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   const sourceCpu = Object.keys(source.cpuGroups).map((group) => spent.groups[group]);
   const sourceSeconds = sourceCpu.includes(undefined) ? undefined : (sourceCpu as number[]).reduce((sum, s) => sum + s, 0);
   const stored = tally.distinct;
-  const perEvent = (s: number | undefined) => (s === undefined || stored === 0 ? null : (s * 1e6) / stored);
+  const perEvent = (s: number | undefined) => cpuUsPer(s, stored);
   const span = (from: number | null, to: number | null) => (from === null || to === null ? null : Math.max(to - from, 1) / 1000);
   const storedSpan = span(tally.firstStoredMs, tally.lastStoredMs);
   const madeSpan = span(tally.firstPublishedMs, tally.lastPublishedMs);
