@@ -194,22 +194,18 @@ function report(atLeast: number, full: boolean) {
 }
 
 serveRequests(async (request: ClientsRequest) => {
-  switch (request.type) {
-    case 'open':
-      return openAll(request);
-    case 'stats':
-      return report(request.atLeast, request.full);
-    case 'reset':
-      histogram.reset();
-      perSeq = new Map();
-      for (const c of connections) c.messages = 0;
-      Object.assign(stats, { messages: 0, outOfOrder: 0, unexpected: 0 });
-      Object.assign(times, { firstMessageAt: null, lastMessageAt: null });
-      return null;
-    case 'close':
-      // Cut every socket off (no close handshake: thousands of them, and the server is measured).
-      closing = true;
-      for (const c of connections) c.ws?.terminate();
-      return null;
+  if (request.type === 'open') return openAll(request);
+  if (request.type === 'stats') return report(request.atLeast, request.full);
+  if (request.type === 'reset') {
+    histogram.reset();
+    perSeq = new Map();
+    for (const c of connections) c.messages = 0;
+    Object.assign(stats, { messages: 0, outOfOrder: 0, unexpected: 0 });
+    Object.assign(times, { firstMessageAt: null, lastMessageAt: null });
+  } else {
+    // close: cut every socket off (no close handshake: thousands of them, and the server is measured).
+    closing = true;
+    for (const c of connections) c.ws?.terminate();
   }
+  return null;
 });
