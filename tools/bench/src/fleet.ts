@@ -12,7 +12,7 @@ import { watch, type Poll } from './watch';
 import type { ClientStats, ClientsRequest, OpenRequest } from './workers/clients';
 
 /** Connections one source address makes to one server; the gateway's default limit is 1000. */
-export const PER_ADDRESS = 500;
+const PER_ADDRESS = 500;
 /** Sockets one client process holds at most (each is an open file; the hard limit is 20,000). */
 export const MAX_SOCKETS_PER_CLIENT = 15_000;
 /** Without a choice, a client process per this many connections (and at least two). */
@@ -46,13 +46,23 @@ export function planConnections(connections: number, servers: number, perAddress
   return { addresses: Array.from({ length: addressCount }, (_, k) => loopbackAddress(k)), connections: plan, perServer };
 }
 
+/** The counts and times of a client process's stats. */
+type NumberKey = { [K in keyof ClientStats]: ClientStats[K] extends number | null ? K : never }[keyof ClientStats];
+
 /** Every process's stats together, `closed` of all codes; with `full` the merged histogram (destroy it) and latencies by sequence. */
 export type FleetStats = Omit<ClientStats, 'histogram' | 'perSeq'> & { closed: number; histogram?: Histogram; perSeq?: Map<number, number[]> };
+
+/** A connect's progress line: `12 open, 10/200 welcomed, 0 refused (503, retried), <more>; last error: …`. */
+export const connectLine = (s: FleetStats, total: number, more: string): string =>
+  `${s.open} open, ${s.welcomed}/${total} welcomed, ${s.refused} refused (503, retried), ${more}${s.lastError ? `; last error: ${s.lastError}` : ''}`;
 
 /** ws:// URL of each server; credentials: Herald, a token per connection; the baseline, a user id. */
 export type OpenOptions = { herald: boolean; urls: string[]; credentials: readonly string[]; ack: boolean; keepPerSeq?: boolean };
 
 export class Fleet {
+  /** Why opening in the background (`startOpening`) failed: the next `stats()` throws it. */
+  private openFailure: unknown;
+
   private constructor(private readonly workers: readonly Worker[]) {}
 
   /** Start `count` client processes (the rig stops them). */
@@ -73,13 +83,14 @@ export class Fleet {
     plan.connections.forEach(([server, address], i) => shares[i % shares.length].push([server, address, opts.credentials[i]]));
     const biggest = Math.max(...shares.map((s) => s.length));
     if (biggest > MAX_SOCKETS_PER_CLIENT) throw new Error(`${biggest} sockets for one client process is too many (at most ${MAX_SOCKETS_PER_CLIENT})`);
-    await Promise.all(
-      this.workers.map((w, k) => {
-        const { herald, urls, ack, keepPerSeq = false } = opts;
-        const request: OpenRequest = { type: 'open', herald, urls, ack, keepPerSeq, addresses: plan.addresses, connections: shares[k], concurrency: HANDSHAKES_PER_CLIENT };
-        return w.request(request, 600_000);
-      }),
-    );
+    const { herald, urls, ack, keepPerSeq = false } = opts;
+    const request = (k: number): OpenRequest => ({ type: 'open', herald, urls, ack, keepPerSeq, addresses: plan.addresses, connections: shares[k], concurrency: HANDSHAKES_PER_CLIENT });
+    await Promise.all(this.workers.map((w, k) => w.request(request(k), 600_000)));
+  }
+
+  /** Open the connections in the background while the caller watches them (`until`). */
+  startOpening(opts: OpenOptions): void {
+    this.open(opts).catch((err: unknown) => (this.openFailure = err));
   }
 
   /** Open every connection and wait for every welcome; throws if any was given up or closed. */
@@ -87,10 +98,8 @@ export class Fleet {
     await this.open(opts);
     const total = opts.credentials.length;
     const { stats } = await this.until((s) => ({ done: s.welcomed >= total, progress: s.welcomed, line: '' }), { stallMs: 30_000, signal });
-    if (stats.welcomed < total) {
-      throw new Error(`${stats.welcomed}/${total} clients welcomed (${stats.failed} given up, ${stats.closed} closed); last error: ${stats.lastError}`);
-    }
-    return stats;
+    if (stats.welcomed >= total) return stats;
+    throw new Error(`${stats.welcomed}/${total} clients welcomed (${stats.failed} given up, ${stats.closed} closed); last error: ${stats.lastError}`);
   }
 
   /** Poll the stats (with `atLeast`) until `check` says done or its progress stalls: the last stats, whether it stalled, when. */
@@ -105,27 +114,24 @@ export class Fleet {
 
   /** Counts of every process together; `withAtLeast` counts connections with `atLeast` messages. */
   async stats(atLeast = 1, full = false): Promise<FleetStats> {
+    if (this.openFailure) throw this.openFailure;
     const all = await Promise.all(this.workers.map((w) => w.request<ClientStats>({ type: 'stats', atLeast, full } satisfies ClientsRequest)));
-    const sum = (key: keyof ClientStats) => all.reduce((total, s) => total + (s[key] as number), 0);
-    const times = (key: keyof ClientStats, pick: (...n: number[]) => number) => {
-      const known = all.map((s) => s[key] as number | null).filter((v): v is number => v !== null);
-      return known.length > 0 ? pick(...known) : null;
+    // Counts add up; of the epoch-ms times (…At, null until it happened) the first is the earliest, the last the latest.
+    const merge = (key: NumberKey) => {
+      const known = all.map((s) => s[key]).filter((v): v is number => v !== null);
+      const pick = !key.endsWith('At') ? (a: number, b: number) => a + b : key.startsWith('first') ? Math.min : Math.max;
+      return known.length > 0 ? known.reduce((a, b) => pick(a, b)) : null;
     };
     const closedByCode: Record<string, number> = {};
     for (const s of all) for (const [code, n] of Object.entries(s.closedByCode)) closedByCode[code] = (closedByCode[code] ?? 0) + n;
     const perSeq = new Map<number, number[]>();
     for (const [seq, latencies] of all.flatMap((s) => Object.entries(s.perSeq ?? {}))) perSeq.set(Number(seq), [...(perSeq.get(Number(seq)) ?? []), ...latencies]);
-    const counts = ['assigned', 'open', 'welcomed', 'messages', 'withAtLeast', 'outOfOrder', 'ackedIds', 'ackFrames', 'refused', 'retried', 'failed', 'unexpected', 'cpuSeconds', 'rssBytes'] as const;
+    const numbers = (Object.keys(all[0]) as Array<keyof ClientStats>).filter((key): key is NumberKey => typeof all[0][key] === 'number' || key.endsWith('At'));
     return {
-      ...(Object.fromEntries(counts.map((key) => [key, sum(key)])) as Record<(typeof counts)[number], number>),
+      ...(Object.fromEntries(numbers.map((key) => [key, merge(key)])) as Pick<ClientStats, NumberKey>),
       closedByCode,
       closed: Object.values(closedByCode).reduce((n, k) => n + k, 0),
       lastError: all.find((s) => s.lastError !== null)?.lastError ?? null,
-      firstAttemptAt: times('firstAttemptAt', Math.min),
-      lastOpenAt: times('lastOpenAt', Math.max),
-      lastWelcomeAt: times('lastWelcomeAt', Math.max),
-      firstMessageAt: times('firstMessageAt', Math.min),
-      lastMessageAt: times('lastMessageAt', Math.max),
       histogram: full ? newHistogram(all.flatMap((s) => (s.histogram ? [s.histogram] : []))) : undefined,
       perSeq: full ? perSeq : undefined,
     };
@@ -138,8 +144,7 @@ export class Fleet {
 
   /** Wait until `expected` messages arrived since the last reset, or the count stalls for `stallMs` (the rest is lost). */
   async untilReceived(expected: number, opts: { stallMs: number; signal: AbortSignal; report?(line: string): void }): Promise<FleetStats> {
-    const line = (s: FleetStats) => `clients: ${s.messages}/${expected} received`;
-    return (await this.until((s) => ({ done: s.messages >= expected, progress: s.messages, line: line(s) }), opts)).stats;
+    return (await this.until((s) => ({ done: s.messages >= expected, progress: s.messages, line: `clients: ${s.messages}/${expected} received` }), opts)).stats;
   }
 
   /** Cut every socket off and stop the processes. */

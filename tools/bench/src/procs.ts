@@ -7,15 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-let ticksPerSecond: number | undefined;
-function clockTicks(): number {
+/** Clock ticks per second, the unit of /proc's CPU times. */
+const TICKS = (() => {
   try {
-    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   } catch {
-    ticksPerSecond = 100;
+    return 100;
   }
-  return ticksPerSecond;
-}
+})();
 
 /** Reads a /proc file, undefined when the process is gone (or not ours to read). */
 function read(path: string): string | undefined {
@@ -49,13 +48,10 @@ export const findPids = (arg: string): number[] => allPids().filter((pid) => cmd
 export const withCommand = (pids: readonly number[], text: string): number[] => pids.filter((pid) => cmdline(pid).join(' ').includes(text));
 
 /** User + system CPU seconds of `pids` together; undefined when /proc cannot tell (or no pid). */
-export function cpuSecondsOf(pids: readonly number[]): number | undefined {
-  let ticks = 0;
-  for (const fields of pids.map(statFields)) {
-    if (!fields) return undefined;
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return pids.length === 0 ? undefined : ticks / clockTicks();
+function cpuSecondsOf(pids: readonly number[]): number | undefined {
+  const all = pids.map(statFields);
+  if (all.length === 0 || all.includes(undefined)) return undefined;
+  return all.reduce((ticks, f) => ticks + Number(f![11]) + Number(f![12]), 0) / TICKS;
 }
 
 /** `roots` and every process descended from them, alive now. */
@@ -79,13 +75,13 @@ export function processTree(roots: readonly number[]): number[] {
 export function treeCpuSecondsOf(roots: readonly number[]): number | undefined {
   const alive = processTree(roots).map(statFields).filter((f): f is string[] => f !== undefined);
   if (alive.length === 0) return undefined;
-  return alive.reduce((ticks, f) => ticks + Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), 0) / clockTicks();
+  return alive.reduce((ticks, f) => ticks + Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), 0) / TICKS;
 }
 
 /** CPU seconds all processes of the machine ran (user + nice + system of /proc/stat; interrupts are no process's). */
-export function machineSeconds(): number | undefined {
+function machineSeconds(): number | undefined {
   const [user, nice, system] = read('/proc/stat')?.split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number) ?? [];
-  return user === undefined ? undefined : (user + nice + system) / clockTicks();
+  return user === undefined ? undefined : (user + nice + system) / TICKS;
 }
 
 /** VmRSS now and VmHWM (the peak the process ever reached), in bytes. */
@@ -135,14 +131,15 @@ export function othersSeconds(spent: CpuSpent, ours?: readonly string[]): number
 /** CPU seconds as a percentage of one core over the window (200 = both cores of a 2-core box). */
 export const cpuPct = (seconds: number | undefined, spent: CpuSpent): number | null => (seconds === undefined ? null : (seconds / spent.wallSeconds) * 100);
 
-/** The split and `other` as row fields, seconds to 2 decimals: { gateways: 1.234 } → { <prefix>GatewaysSeconds: 1.23 }. */
-export function cpuFields(prefix: string, spent: CpuSpent): Record<string, number | null> {
-  const split = Object.entries({ ...spent.groups, other: othersSeconds(spent) });
-  return Object.fromEntries(split.map(([role, s]) => [`${prefix}${role[0].toUpperCase()}${role.slice(1)}Seconds`, s === undefined ? null : Math.round(s * 100) / 100]));
-}
+/** CPU µs per item (message, member, event, …); null when /proc could not tell or there is none. */
+export const cpuUsPer = (seconds: number | undefined, count: number): number | null => (seconds === undefined || count === 0 ? null : (seconds * 1e6) / count);
+
+/** CPU seconds per group and `other`. */
+const split = (spent: CpuSpent) => Object.entries({ ...spent.groups, other: othersSeconds(spent) });
+
+/** The split as row fields, seconds to 2 decimals: { gateways: 1.234 } → { <prefix>GatewaysSeconds: 1.23 }. */
+export const cpuFields = (prefix: string, spent: CpuSpent): Record<string, number | null> =>
+  Object.fromEntries(split(spent).map(([role, s]) => [`${prefix}${role[0].toUpperCase()}${role.slice(1)}Seconds`, s === undefined ? null : Math.round(s * 100) / 100]));
 
 /** `gateways 3.1 s, clients 1.2 s, …` for a progress line. */
-export const describeCpu = (spent: CpuSpent): string =>
-  Object.entries({ ...spent.groups, other: othersSeconds(spent) })
-    .map(([role, s]) => `${role} ${s === undefined ? '-' : s.toFixed(1)} s`)
-    .join(', ');
+export const describeCpu = (spent: CpuSpent): string => split(spent).map(([role, s]) => `${role} ${s === undefined ? '-' : s.toFixed(1)} s`).join(', ');

@@ -1,16 +1,16 @@
 /**
- * What the push scenarios share: the server under test, one Herald gateway (exposures on, clients
- * ack every message) or the raw `ws` baseline (workers/baseline-server.ts) behind one interface,
- * its clients, and the figures they compare.
+ * What the push scenarios (live-push, category-broadcast) share: the server under test, one
+ * Herald gateway (exposures on, clients ack every message) or the raw `ws` baseline
+ * (workers/baseline-server.ts) behind one interface, its clients, and the figures they compare.
  */
 import { cpus } from 'node:os';
-import type { FlagSpec } from './flags';
 import { performance } from 'node:perf_hooks';
+import type { FlagSpec } from './flags';
 import { clientsFor, Fleet } from './fleet';
 import { untilExposuresPublished, type GatewaySample } from './metrics';
-import { cpuWindow, procMemory } from './procs';
-import { FAST_ACCEPT, type Rig } from './rig';
-import type { Row } from './scenario';
+import { procMemory } from './procs';
+import { FAST_ACCEPT, Rig, wsUrlOf } from './rig';
+import type { Row, ScenarioContext } from './scenario';
 import { sleep } from './watch';
 
 export type Target = 'herald' | 'baseline';
@@ -22,34 +22,45 @@ export const PUSH_FLAGS: Record<'target' | 'client-procs', FlagSpec> = {
   'client-procs': { kind: 'int', default: '2', min: 1, max: 32, description: 'client processes (raised so that none holds more than 15,000 sockets)' },
 };
 
-/** `--target` words as the targets to run, Herald first. */
-export const targetsOf = (words: readonly string[]): Target[] => TARGETS.filter((t) => words.includes(t) || words.includes('both'));
-
-export interface PushServer {
-  target: Target;
-  pid: number;
-  /** ws:// URL the clients connect to. */
-  wsUrl: string;
-  /** The gateway's admin URL for /metrics; null for the baseline. */
-  adminUrl: string | null;
-  stop(): Promise<unknown>;
+/**
+ * One round of a push scenario: `runTarget` for each `--target` (Herald first) on one rig, its
+ * progress lines prefixed with the target; then Herald's rows get their multiples of the
+ * baseline's figures (addRatios).
+ */
+export function runTargets(
+  ctx: ScenarioContext,
+  runTarget: (ctx: ScenarioContext, rig: Rig, target: Target, tag: string) => Promise<Row[]>,
+  ratios: Record<string, string>,
+  same: (herald: Row, baseline: Row) => boolean,
+): Promise<Row[]> {
+  return Rig.run(ctx, async (rig, runTag) => {
+    ctx.parameter('gatewayEnv', JSON.stringify(FAST_ACCEPT));
+    const rows: Row[] = [];
+    for (const target of TARGETS.filter((t) => ctx.flags.words('target').some((word) => word === t || word === 'both'))) {
+      const progress = (line: string) => ctx.progress(`${target}: ${line}`);
+      rows.push(...(await runTarget({ ...ctx, progress }, rig, target, `${runTag}-${target}`)));
+    }
+    if (rig.emulatorKind) ctx.parameter('pubsubEmulator', rig.emulatorKind);
+    addRatios(rows, ratios, same);
+    return rows;
+  });
 }
 
-/** A gateway publishing exposures to `topic` (with FAST_ACCEPT and `env`), or the baseline server. */
-export async function startServer(rig: Rig, target: Target, topic: string, env: Record<string, string> = {}): Promise<PushServer> {
-  if (target === 'baseline') return { target, ...(await rig.startBaseline()), adminUrl: null };
-  const gateway = await rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env });
-  return { target, pid: gateway.pid, wsUrl: `${gateway.url.replace(/^http/, 'ws')}/ws`, adminUrl: gateway.adminUrl, stop: () => gateway.stop() };
-}
+/** The server under test; `adminUrl` (for /metrics) is the gateway's, null for the baseline. */
+type PushServer = { target: Target; pid: number; wsUrl: string; adminUrl: string | null; stop(): Promise<unknown> };
 
 /**
- * The server with one client per user, all welcomed (Herald's with a token each, acking every
- * message); the server's RSS before and after they connected, and how long connecting took.
+ * A gateway publishing exposures to `topic` (with FAST_ACCEPT and `env`) or the baseline server,
+ * with one client per user, all welcomed (Herald's with a token each, acking every message); the
+ * server's RSS per connection (before and after they connected), and how long connecting took.
  */
 export async function startTarget(rig: Rig, target: Target, topic: string, userIds: readonly string[], processes: number, keepPerSeq = false, env = {}) {
-  const server = await startServer(rig, target, topic, env);
-  const rssIdle = procMemory(server.pid)?.rssBytes;
   const herald = target === 'herald';
+  const gateway = herald ? await rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }) : undefined;
+  const server: PushServer = gateway
+    ? { target, pid: gateway.pid, wsUrl: wsUrlOf(gateway), adminUrl: gateway.adminUrl, stop: () => gateway.stop() }
+    : { target, ...(await rig.startBaseline()), adminUrl: null };
+  const rssIdle = procMemory(server.pid)?.rssBytes;
   const started = performance.now();
   const fleet = await Fleet.start(rig, clientsFor(userIds.length, processes));
   const credentials = herald ? await rig.userTokens(userIds) : userIds;
@@ -69,7 +80,8 @@ export async function startTarget(rig: Rig, target: Target, topic: string, userI
 /**
  * One measurement from a fleet reset: `send` (resolving with the messages due) until they all
  * arrived or arrivals stalled for `stallMs`, then `settleMs` for the acks and the last exposure
- * batch, all inside a CPU window; then what arrived, and the exposure events the gateway published.
+ * batch, all inside a CPU window; then what arrived, and the exposure events the gateway published
+ * meanwhile (and how many of them went through the spill; null for the baseline).
  */
 export async function measurePush(
   rig: Rig,
@@ -80,24 +92,19 @@ export async function measurePush(
 ) {
   const before = await settledExposures(server, 0, rig.signal);
   await fleet.reset();
-  const window = cpuWindow(rig.cpuGroups({ server: [server.pid], ...groups }));
+  const window = rig.cpuWindow({ server: [server.pid], ...groups });
   await fleet.untilReceived(await send(), { stallMs: opts.stallMs, signal: rig.signal, report: opts.report });
   await sleep(opts.settleMs, rig.signal);
   const cpu = window.stop();
   const received = await fleet.stats(1, true);
-  return { cpu, received, ...(await exposuresSince(server, before, received.messages, rig.signal)) };
+  const after = before && (await settledExposures(server, before.taken + received.messages, rig.signal));
+  const exposures = before && after ? { exposures: after.taken - before.taken, exposuresSpilled: after.spilled - before.spilled } : undefined;
+  return { cpu, received, ...(exposures ?? { exposures: null, exposuresSpilled: null }) };
 }
 
 /** The gateway's sample once Pub/Sub has taken `taken` exposures in all and nothing waits; undefined for the baseline. */
 export async function settledExposures(server: PushServer, taken: number, signal: AbortSignal): Promise<GatewaySample | undefined> {
   return server.adminUrl ? (await untilExposuresPublished(server.adminUrl, taken, { stallMs: 30_000, signal })).last : undefined;
-}
-
-/** Exposure events Pub/Sub took since `before` once `received` more were due, and how many went through the spill. */
-async function exposuresSince(server: PushServer, before: GatewaySample | undefined, received: number, signal: AbortSignal) {
-  const after = before && (await settledExposures(server, before.taken + received, signal));
-  if (!before || !after) return { exposures: null, exposuresSpilled: null };
-  return { exposures: after.taken - before.taken, exposuresSpilled: after.spilled - before.spilled };
 }
 
 /** Who shares the CPU with the server during the measurement. */

@@ -8,12 +8,10 @@ import { join } from 'node:path';
 import { build, decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import type { Column, Row } from './scenario';
 
-export type Machine = ReturnType<typeof describeMachine>;
-
 export interface BenchResult {
   scenario: string;
   parameters: Record<string, unknown>;
-  machine: Machine;
+  machine: ReturnType<typeof describeMachine>;
   /** When the run started (ISO 8601), per case the median over the rounds, and every round's own rows. */
   date: string;
   rows: Row[];
@@ -93,8 +91,6 @@ export function writeResult(dir: string, result: BenchResult): string {
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
   return file;
 }
-
-export type Latency = ReturnType<typeof latencyOf>;
 
 /** A histogram of microseconds, 3 significant digits; `encoded` (compressed base64) are added in. */
 export function newHistogram(encoded: readonly string[] = []): Histogram {

@@ -1,11 +1,8 @@
 /**
- * The one rig every scenario runs on, on loopback only, built on the shared launcher of
- * @herald/testing: a private redis-server, a private Pub/Sub emulator (Google's where installed)
- * and ingest started on first use, gateways, exposure-consumers and the raw `ws` baseline started
- * on demand, and the bench's worker processes (workers/protocol.ts). Every app runs with the node
- * flags its image sets (`ENV NODE_OPTIONS` in the app's stage of the root Dockerfile), so the figures are those of
- * what ships, plus HERALD_BENCH_APP_ENV / HERALD_BENCH_APP_NODE_FLAGS. Everything it started is
- * stopped by `stop()`, latest first, each step even if another fails.
+ * The one rig every scenario runs on, on loopback, built on @herald/testing's launcher: a private
+ * redis-server, Pub/Sub emulator (Google's where installed) and ingest on first use; gateways,
+ * exposure-consumers (each with its image's node flags, plus HERALD_BENCH_APP_*: README.md), the
+ * raw `ws` baseline and the bench's worker processes (workers/protocol.ts) on demand.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,26 +12,17 @@ import { createInterface } from 'node:readline';
 import type { PubSub } from '@google-cloud/pubsub';
 import { createPubSub } from '@herald/pubsub';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
-import {
-  REPO_ROOT,
-  signToken,
-  startApp as startAppProcess,
-  startPubSub,
-  startRedisServer,
-  stopProcess,
-  type AppName,
-  type AppProcess,
-  type RedisServer,
-  type RunningPubSub,
-} from '@herald/testing';
+import { REPO_ROOT, signToken, startApp, startPubSub, startRedisServer, stopProcess, type AppName, type AppProcess, type RedisServer, type RunningPubSub } from '@herald/testing';
 import { Scope } from '@herald/types';
-import { findPids, processTree, withCommand } from './procs';
-import type { Answer } from './workers/protocol';
+import { cpuWindow, findPids, processTree, withCommand, type CpuGroup } from './procs';
+import type { ScenarioContext } from './scenario';
+import type { Answer, OpenLoopReply } from './workers/protocol';
+import type { SenderRequest, SenderSetup } from './workers/sender';
 
 export type { AppProcess };
 
 /** Node flags an app runs with in production: the NODE_OPTIONS of its stage in the root Dockerfile. */
-export function productionNodeFlags(name: AppName): string[] {
+function productionNodeFlags(name: AppName): string[] {
   const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
   const stage = dockerfile.split(/^FROM /m).find((s) => s.startsWith(`runtime AS ${name}\n`));
   if (stage === undefined) throw new Error(`the root Dockerfile has no "FROM runtime AS ${name}" stage`);
@@ -42,7 +30,7 @@ export function productionNodeFlags(name: AppName): string[] {
   return (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
 }
 
-/** Extra node flags for every app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (docs/BENCHMARKS.md, "Profiling"). */
+/** Extra node flags for every app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (tools/bench/README.md). */
 export const APP_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_APP_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 
 /** Config for every app as `NAME=value` words; wins over the scenario's own settings. */
@@ -64,16 +52,17 @@ export function parseOverrides(text: string): Record<string, string> {
  */
 export const FAST_ACCEPT: Readonly<Record<string, string>> = Object.freeze({ WS_ACCEPT_RATE: '1000000' });
 
+/** The ws:// URL of a gateway's WebSocket endpoint. */
+export const wsUrlOf = (gateway: AppProcess): string => `${gateway.url.replace(/^http/, 'ws')}/ws`;
+
+/** `count` user ids `<prefix>0`, `<prefix>1`, …: one per connection. */
+export const userIdsFor = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+
 /** A worker process (workers/*.ts) driven over IPC; `request` rejects with its error, its exit, or after `timeoutMs`. */
-export interface Worker {
-  pid: number;
-  request<T = unknown>(body: unknown, timeoutMs?: number): Promise<T>;
-  stop(): Promise<unknown>;
-}
+export type Worker = { pid: number; request<T = unknown>(body: unknown, timeoutMs?: number): Promise<T>; stop(): Promise<unknown> };
 
 export class Rig {
   private readonly steps: Array<() => Promise<unknown>> = [];
-  private stopping?: Promise<void>;
   private running?: RunningPubSub;
   private pubsubStarted?: Promise<{ emulator: RunningPubSub; client: PubSub }>;
   private ingestStarted?: Promise<AppProcess>;
@@ -83,38 +72,38 @@ export class Rig {
   commands!: HeraldRedis;
   private producerToken = '';
 
-  private constructor(
-    /** The run's signal (Ctrl-C). */
-    readonly signal: AbortSignal,
-    private readonly progress: (line: string) => void,
-  ) {}
+  /** `signal`: the run's (Ctrl-C). */
+  private constructor(readonly signal: AbortSignal, private readonly progress: (line: string) => void) {}
 
-  static async start(signal: AbortSignal, progress: (line: string) => void): Promise<Rig> {
-    const rig = new Rig(signal, progress);
+  /**
+   * Run `body` on a rig of its own, stopped however it ends (so a scenario stops what it no longer
+   * needs without a `finally`); `runTag` (r<round><random>) keeps this round's names (users,
+   * topics) apart from any other's on the same Redis and emulator.
+   */
+  static async run<T>(ctx: ScenarioContext, body: (rig: Rig, runTag: string) => Promise<T>): Promise<T> {
+    const rig = new Rig(ctx.signal, ctx.progress);
     try {
       rig.redis = rig.own(await startRedisServer(), (r) => r.stop());
-      progress(`redis-server on ${rig.redis.url}`);
+      ctx.progress(`redis-server on ${rig.redis.url}`);
       rig.commands = rig.own(createRedis({ REDIS_URL: rig.redis.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'bench'), closeRedis);
       rig.producerToken = await signToken('bench-producer', { secret: rig.secret, scope: Scope.MESSAGES_WRITE });
-      return rig;
-    } catch (err) {
+      return await body(rig, `r${ctx.round}${randomBytes(2).toString('hex')}`);
+    } finally {
       await rig.stop();
-      throw err;
     }
   }
 
-  /** Remember how to stop `thing`: `stop()` stops everything, latest first, each step even if another fails. */
+  /** Remember how to stop `thing` when the rig stops (stopping it earlier as well is fine). */
   own<T>(thing: T, stopIt: (t: T) => Promise<unknown>): T {
     this.steps.push(() => stopIt(thing));
     return thing;
   }
 
-  stop(): Promise<void> {
-    return (this.stopping ??= (async () => {
-      const failures: unknown[] = [];
-      for (const step of this.steps.reverse()) await step().catch((err: unknown) => failures.push(err));
-      if (failures.length > 0) this.progress(`stopping the rig: ${failures.map(String).join('; ')}`);
-    })());
+  /** Stop everything, latest first, each step even if another fails. */
+  private async stop(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const step of this.steps.reverse()) await step().catch((err: unknown) => failures.push(err));
+    if (failures.length > 0) this.progress(`stopping the rig: ${failures.map(String).join('; ')}`);
   }
 
   /** The emulator and a Pub/Sub client of the bench's own on it, started on first use. */
@@ -142,7 +131,7 @@ export class Rig {
     const common = { METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: 'warn', REDIS_URL: this.redis.url, AUTH_JWT_SECRET: this.secret };
     const appEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...common, ...env, ...APP_ENV_OVERRIDES, HOST: '127.0.0.1' };
     const nodeFlags = [...productionNodeFlags(name), ...APP_NODE_FLAGS];
-    return this.own(await startAppProcess({ name, env: appEnv, nodeFlags, signal: this.signal }), (app) => app.stop());
+    return this.own(await startApp({ name, env: appEnv, nodeFlags, signal: this.signal }), (app) => app.stop());
   }
 
   /** A gateway publishing exposures to the emulator, with `env` on top. */
@@ -151,10 +140,23 @@ export class Rig {
     return this.startApp('gateway', { PUBSUB_EMULATOR_HOST: emulator.emulatorHost, PUBSUB_PROJECT_ID: emulator.projectId, ...env });
   }
 
+  /** The raw `ws` baseline server (workers/baseline-server.ts) on the rig's Redis. */
   async startBaseline(): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown> }> {
     const server = this.fork('baseline-server', 'baseline server');
     const port = await server.request<number>({ type: 'listen', redisUrl: this.redis.url });
     return { pid: server.pid, wsUrl: `ws://127.0.0.1:${port}`, stop: () => server.stop() };
+  }
+
+  /** An open-loop sender process (workers/sender.ts); `run` says on the progress line when sends failed. */
+  async startSender(name: string, setup: SenderSetup) {
+    const sender = this.fork('sender', name);
+    await sender.request(setup);
+    const run = async (rate: number, seconds: number) => {
+      const reply = await sender.request<OpenLoopReply>({ type: 'run', rate, seconds } satisfies SenderRequest, (seconds + 120) * 1000);
+      if (reply.failed > 0) this.progress(`${name}: ${reply.failed} sends failed, the first: ${reply.firstError}`);
+      return reply;
+    };
+    return { pid: sender.pid, run, stop: () => sender.stop() };
   }
 
   /** Fork workers/<file>.ts. */
@@ -169,19 +171,24 @@ export class Rig {
     return withCommand(processTree([process.pid]), 'pubsub-emulator');
   }
 
-  /** One token per user, signed in chunks (signing is CPU-bound; this bounds the promises in memory). */
-  async userTokens(userIds: readonly string[]): Promise<string[]> {
-    const tokens: string[] = [];
-    for (let start = 0; start < userIds.length; start += 5000) {
+  /** `fn` of every item, `chunk` at a time (this bounds the promises in memory), stopping at Ctrl-C. */
+  async inChunks<T, R>(items: readonly T[], chunk: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+    const results: R[] = [];
+    for (let start = 0; start < items.length; start += chunk) {
       this.signal.throwIfAborted();
-      tokens.push(...(await Promise.all(userIds.slice(start, start + 5000).map((id) => signToken(id, { secret: this.secret })))));
+      results.push(...(await Promise.all(items.slice(start, start + chunk).map(fn))));
     }
-    return tokens;
+    return results;
   }
 
-  /** `groups` plus the rig's processes (redis, emulator, the bench itself), for a cpuWindow. */
-  cpuGroups(groups: Record<string, number[]>): Record<string, number[]> {
-    return { ...groups, redis: [this.redis.process.pid as number], emulator: this.emulatorPids(), bench: [process.pid] };
+  /** One token per user (signing is CPU-bound). */
+  userTokens(userIds: readonly string[]): Promise<string[]> {
+    return this.inChunks(userIds, 5000, (id) => signToken(id, { secret: this.secret }));
+  }
+
+  /** A CPU window (procs.ts) over `groups` plus the rig's processes: redis, the emulator, the bench itself. */
+  cpuWindow(groups: Record<string, CpuGroup>): ReturnType<typeof cpuWindow> {
+    return cpuWindow({ ...groups, redis: [this.redis.process.pid as number], emulator: this.emulatorPids(), bench: [process.pid] });
   }
 
   /** POST /v1/messages to ingest (started on first use) as a producer would; throws unless ingest answers 202. */

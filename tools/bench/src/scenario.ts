@@ -1,8 +1,7 @@
 /**
- * What a benchmark scenario is. A scenario declares its flags, runs one round when asked, and
+ * What a benchmark scenario is: it declares its flags and columns, runs one round when asked and
  * returns rows; the runner (cli.ts) parses the flags, repeats the rounds, takes the medians,
- * prints the table and writes the JSON. Add one by writing such an object in scenarios/ and
- * listing it in scenarios/index.ts.
+ * prints the table and writes the JSON.
  */
 import type { Flags, FlagSpecs } from './flags';
 
@@ -10,11 +9,7 @@ import type { Flags, FlagSpecs } from './flags';
 export type Row = Record<string, string | number | boolean | null>;
 
 /** A column of the printed table: the row key, its header (default: the key), decimals for numbers (default 0). */
-export interface Column {
-  key: string;
-  label?: string;
-  digits?: number;
-}
+export type Column = { key: string; label?: string; digits?: number };
 
 /** Columns from `key` or `[key, label, digits]`. */
 export const columns = (...specs: Array<string | [string, string, number?]>): Column[] =>
@@ -29,7 +24,7 @@ export interface ScenarioContext {
   progress(line: string): void;
   /** Record a parameter that the flags do not show (e.g. which emulator ran) in the JSON. */
   parameter(name: string, value: string | number | boolean): void;
-  /** Aborted on Ctrl-C: stop at the next wait and let the `finally` blocks clean up. */
+  /** Aborted on Ctrl-C: stop at the next wait. */
   signal: AbortSignal;
 }
 
@@ -38,9 +33,9 @@ export interface Scenario {
   description: string;
   flags: FlagSpecs;
   /**
-   * Columns of the printed table, in order. Rows may carry more keys (they all go to the JSON).
-   * Across rounds, row i of every round must describe the same case: the runner reports, per
-   * case, the median of each number, whether every round held for a boolean, and the text.
+   * Columns of the printed table, in order; rows may carry more keys (they all go to the JSON).
+   * Row i of every round must describe the same case: the runner reports per case the median of
+   * each number, whether every round held for a boolean, and the text.
    */
   columns: Column[];
   run(ctx: ScenarioContext): Promise<Row[]>;

@@ -35,15 +35,6 @@ export const baselineFrame = (payload: unknown, category: string | null = null):
 
 /** An exposure event as the gateway's publisher makes one (`deliveredAt` stamped now), serialized. */
 export function exposureEvent(userId: string, sessionId: string, gatewayId: string): Buffer {
-  const event: ExposureEvent = {
-    eventId: randomUUID(),
-    messageId: randomUUID(),
-    userId,
-    category: null,
-    sessionId,
-    gatewayId,
-    deliveredAt: new Date().toISOString(),
-    via: 'live',
-  };
-  return Buffer.from(JSON.stringify(event));
+  const [eventId, messageId, deliveredAt] = [randomUUID(), randomUUID(), new Date().toISOString()];
+  return Buffer.from(JSON.stringify({ eventId, messageId, userId, category: null, sessionId, gatewayId, deliveredAt, via: 'live' } satisfies ExposureEvent));
 }

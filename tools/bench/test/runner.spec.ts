@@ -36,8 +36,7 @@ describe('the runner', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function run(argv: string[]) {
-    let stdout = '';
-    let stderr = '';
+    let [stdout, stderr] = ['', ''];
     const outcome = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), resultsDir: dir, scenarios: [fake] });
     return { ...outcome, stdout, stderr };
   }
@@ -60,6 +59,9 @@ describe('the runner', () => {
 
   it('lists the scenarios without one, and refuses an unknown scenario or a bad flag with the flag named', async () => {
     expect((await run([])).stdout).toContain('--size (default 3): a number');
+    let listed = '';
+    await runCli([], { stdout: (t) => (listed += t), stderr: () => undefined });
+    expect(listed).toContain('exposure-publisher');
     expect((await run(['nope'])).exitCode).toBe(2);
     const bad = await run(['fake', '--size', '0']);
     expect(bad.exitCode).toBe(2);

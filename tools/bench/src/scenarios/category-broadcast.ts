@@ -1,20 +1,13 @@
 /**
- * One message to every member of a category, all of them connected: how long until the last
- * member has it (and the first, the median, p99), and the server's CPU time per member.
- *
- * Herald: the members are set up in Redis, one gateway (exposures on) holds every connection, and
- * the message goes through ingest (`POST /v1/messages` with a category): ingest's BullMQ worker
- * writes every member's inbox and notifies their channels, the gateway reads the body once and
- * pushes it to each session, each client acks. Baseline: one PUBLISH of the ready frame on the
- * broadcast channel, which the raw `ws` server sends to every socket. The time starts just
- * before the POST (or the PUBLISH); the payload carries it.
+ * One message to every member of a category, all of them connected, against one Herald gateway
+ * (fan-out by ingest) and the raw `ws` baseline (one PUBLISH to every socket); docs/BENCHMARKS.md.
+ * The time starts just before the POST (or the PUBLISH); the payload carries it.
  */
-import { randomBytes } from 'node:crypto';
 import { replaceUserCategories } from '@herald/redis';
-import { cpuPct, othersSeconds } from '../procs';
-import { addRatios, measurePush, PUSH_FLAGS, sharedCpuNote, startTarget, targetsOf, type Target } from '../push';
+import { cpuPct, cpuUsPer, othersSeconds } from '../procs';
+import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
 import { summarize } from '../report';
-import { Rig, type AppProcess } from '../rig';
+import { userIdsFor, type AppProcess, type Rig } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
 import { BASELINE_EVERYONE, baselineFrame } from '../writes';
 import { nowMs } from '../workers/protocol';
@@ -45,82 +38,61 @@ export const categoryBroadcast: Scenario = {
     ['rssKiBPerConn', 'KiB/conn', 1], ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], 'exposures',
     'notes',
   ),
-  async run(ctx) {
-    const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-    const rig = await Rig.start(ctx.signal, ctx.progress);
-    try {
-      ctx.parameter('gatewayEnv', JSON.stringify({ WS_ACCEPT_RATE: '1000000' }));
-      const rows: Row[] = [];
-      for (const target of targetsOf(ctx.flags.words('target'))) {
-        const say = (line: string) => ctx.progress(`${target}: ${line}`);
-        rows.push(...(await runTarget({ ...ctx, progress: say }, rig, target, `${runTag}-${target}`)));
-      }
-      if (rig.emulatorKind) ctx.parameter('pubsubEmulator', rig.emulatorKind);
-      addRatios(rows, { lastX: 'lastMs', p50X: 'p50Ms', cpuX: 'cpuUsPerMember' }, (herald, baseline) => herald.broadcast === baseline.broadcast);
-      return rows;
-    } finally {
-      await rig.stop();
-    }
-  },
+  run: (ctx) =>
+    runTargets(ctx, runTarget, { lastX: 'lastMs', p50X: 'p50Ms', cpuX: 'cpuUsPerMember' }, (herald, baseline) => herald.broadcast === baseline.broadcast),
 };
 
 async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: string): Promise<Row[]> {
-  const { flags, signal, progress } = ctx;
+  const { flags, progress } = ctx;
   const members = flags.int('members');
-  const userIds = Array.from({ length: members }, (_, i) => `cb-${tag}-${i}`);
+  const userIds = userIdsFor(`cb-${tag}-`, members);
   const category = `bench-${tag}`;
   let ingest: AppProcess | undefined;
   if (target === 'herald') {
     progress(`making ${members} users members of ${category}`);
     const starting = rig.ingest();
-    for (let start = 0; start < members; start += JOIN_BATCH) {
-      signal.throwIfAborted();
-      await Promise.all(userIds.slice(start, start + JOIN_BATCH).map((userId) => replaceUserCategories(rig.commands, userId, [category])));
-    }
+    await rig.inChunks(userIds, JOIN_BATCH, (userId) => replaceUserCategories(rig.commands, userId, [category]));
     ingest = await starting;
   }
   progress(`connecting ${members} clients`);
   const push = await startTarget(rig, target, `bench-broadcast-${tag}`, userIds, flags.int('client-procs'), true);
-  try {
-    const notes = sharedCpuNote(
-      target,
-      `gateway, ingest (fan-out), Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
-      `baseline server, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
-    );
-    const rows: Row[] = [];
-    for (let b = 0; b < flags.int('broadcasts'); b++) {
-      const payload = { t: 0, s: b };
-      let acceptedMs: number | null = null;
-      const send = async () => {
-        payload.t = nowMs();
-        // A short TTL: the bench's bodies and inbox entries need not outlive it for long.
-        if (ingest) await rig.postMessage({ category, payload, ttlSeconds: 600 });
-        else await rig.commands.publish(BASELINE_EVERYONE, baselineFrame(payload, category));
-        if (ingest) acceptedMs = nowMs() - payload.t;
-        return members;
-      };
-      const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
-      const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
-      report.histogram!.destroy();
-      const latencies = (report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
-      const at = (q: number) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]);
-      const serverCpu = cpu.groups.server;
-      const ms = (seconds: number | undefined) => (seconds === undefined ? null : seconds * 1000);
-      const row: Row = {
-        target, broadcast: b + 1, members, received: report.messages, lost: Math.max(0, members - report.messages),
-        outOfOrder: report.outOfOrder, closed: report.closed, firstMs: latencies[0] ?? null, p50Ms: at(0.5), p99Ms: at(0.99),
-        lastMs: latencies.at(-1) ?? null, acceptedMs, serverCpuMs: ms(serverCpu),
-        cpuUsPerMember: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
-        ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
-        machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
-        rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
-        exposures, exposuresSpilled, notes,
-      };
-      progress(summarize(categoryBroadcast.columns.slice(1, 11), row));
-      rows.push(row);
-    }
-    return rows;
-  } finally {
-    await push.stop();
+  const notes = sharedCpuNote(
+    target,
+    `gateway, ingest (fan-out), Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
+    `baseline server, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
+  );
+  const rows: Row[] = [];
+  for (let b = 0; b < flags.int('broadcasts'); b++) {
+    const payload = { t: 0, s: b };
+    let acceptedMs: number | null = null;
+    const send = async () => {
+      payload.t = nowMs();
+      // A short TTL: the bench's bodies and inbox entries need not outlive it for long.
+      if (ingest) await rig.postMessage({ category, payload, ttlSeconds: 600 });
+      else await rig.commands.publish(BASELINE_EVERYONE, baselineFrame(payload, category));
+      if (ingest) acceptedMs = nowMs() - payload.t;
+      return members;
+    };
+    const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
+    const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
+    report.histogram!.destroy();
+    const latencies = (report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
+    const at = (q: number) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]);
+    const serverCpu = cpu.groups.server;
+    const ms = (seconds: number | undefined) => (seconds === undefined ? null : seconds * 1000);
+    const row: Row = {
+      target, broadcast: b + 1, members, received: report.messages, lost: Math.max(0, members - report.messages),
+      outOfOrder: report.outOfOrder, closed: report.closed, firstMs: latencies[0] ?? null, p50Ms: at(0.5), p99Ms: at(0.99),
+      lastMs: latencies.at(-1) ?? null, acceptedMs, serverCpuMs: ms(serverCpu),
+      cpuUsPerMember: cpuUsPer(serverCpu, report.messages),
+      ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
+      machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
+      rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
+      exposures, exposuresSpilled, notes,
+    };
+    progress(summarize(categoryBroadcast.columns.slice(1, 11), row));
+    rows.push(row);
   }
+  await push.stop();
+  return rows;
 }

@@ -1,19 +1,13 @@
 /**
- * Idle authenticated connections: how many one machine holds and what each costs the gateway.
- *
- * G gateway processes (exposure publishing on) take N connections, one user each, spread over the
- * gateways, source addresses and client processes (fleet.ts). Once every connection has its
- * `welcome`, each gateway's RSS is compared with its RSS before the first connection: the memory
- * one idle connection costs. Then one live message goes to every user (or one user per gateway,
- * --per-gateway-check 1), written to Redis as ingest writes it, and the clients say when the last
- * one arrived.
+ * Idle authenticated connections on G gateway processes (exposure publishing on): each gateway's
+ * RSS per connection against its RSS before the first one, then one live message to every user
+ * (or one per gateway), written to Redis as ingest writes it (docs/BENCHMARKS.md).
  */
-import { randomBytes } from 'node:crypto';
-import { clientsFor, Fleet, type FleetStats } from '../fleet';
+import { clientsFor, connectLine, Fleet, planConnections, type FleetStats } from '../fleet';
 import { readMetrics } from '../metrics';
-import { cpuFields, cpuSecondsOf, cpuWindow, describeCpu, procMemory } from '../procs';
+import { cpuFields, cpuUsPer, cpuWindow, describeCpu, procMemory } from '../procs';
 import { secondsBetween } from '../report';
-import { Rig, type AppProcess } from '../rig';
+import { Rig, userIdsFor, wsUrlOf, type AppProcess } from '../rig';
 import { columns, type Scenario } from '../scenario';
 import { sleep } from '../watch';
 import { writeMessage } from '../writes';
@@ -22,7 +16,7 @@ import { writeMessage } from '../writes';
 const RSS_PER_CONNECTION_TARGET_KB = 8;
 /** Quiet time before the baseline memory sample, and before the one right after the connect. */
 const QUIET_MS = 2000;
-const POLL = { intervalMs: 100, stallMs: 30_000 };
+const STALL_MS = 30_000;
 
 async function sampleMemory(gateway: AppProcess): Promise<{ rssBytes: number; heapBytes: number }> {
   const memory = procMemory(gateway.pid);
@@ -49,104 +43,91 @@ export const idle: Scenario = {
     ['liveReceived', 'live recv'], ['liveAllReceived', 'live all'], ['liveSeconds', 'live s', 2],
     ['liveCpuMs', 'live CPU ms'], ['targetMet', 'target'],
   ),
-  async run(ctx) {
+  run: (ctx) => Rig.run(ctx, async (rig, runTag) => {
     const { flags, signal, progress } = ctx;
     const connections = flags.int('connections');
     const gatewayCount = flags.int('gateways');
-    const tag = `idle-r${ctx.round}${randomBytes(2).toString('hex')}`;
-    const userIds = Array.from({ length: connections }, (_, i) => `bench-${tag}-u${i}`);
+    const tag = `idle-${runTag}`;
+    const userIds = userIdsFor(`bench-${tag}-u`, connections);
     const clientCount = clientsFor(connections, flags.int('clients'));
     const perGateway = Array.from({ length: gatewayCount }, (_, g) => Math.ceil((connections - g) / gatewayCount));
-    ctx.parameter('sourceAddresses', Math.max(1, Math.ceil(Math.ceil(connections / gatewayCount) / 500)));
+    ctx.parameter('sourceAddresses', planConnections(connections, gatewayCount).addresses.length);
     ctx.parameter('loadClients', clientCount);
+    progress(`starting ${gatewayCount} gateway(s), signing ${connections} tokens, starting ${clientCount} load clients`);
+    const env = { EXPOSURE_TOPIC: `bench-${tag}`, WS_ACCEPT_RATE: String(flags.int('accept-rate')) };
+    const gateways = await Promise.all(Array.from({ length: gatewayCount }, () => rig.startGateway(env)));
+    ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
+    const tokens = await rig.userTokens(userIds);
+    const fleet = await Fleet.start(rig, clientCount);
+    await sleep(QUIET_MS, signal);
+    const before = await Promise.all(gateways.map(sampleMemory));
+    const window = rig.cpuWindow({ gateways: gateways.map((g) => g.pid), clients: fleet.pids });
 
-    const rig = await Rig.start(signal, progress);
-    try {
-      progress(`starting ${gatewayCount} gateway(s), signing ${connections} tokens, starting ${clientCount} load clients`);
-      const env = { EXPOSURE_TOPIC: `bench-${tag}`, WS_ACCEPT_RATE: String(flags.int('accept-rate')) };
-      const gateways = await Promise.all(Array.from({ length: gatewayCount }, () => rig.startGateway(env)));
-      ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
-      const tokens = await rig.userTokens(userIds);
-      const fleet = await Fleet.start(rig, clientCount);
-      await sleep(QUIET_MS, signal);
-      const before = await Promise.all(gateways.map(sampleMemory));
-      const window = cpuWindow(rig.cpuGroups({ gateways: gateways.map((g) => g.pid), clients: fleet.pids }));
+    progress(`opening ${connections} connections over ${clientCount} load clients`);
+    fleet.startOpening({ herald: true, urls: gateways.map(wsUrlOf), credentials: tokens, ack: false });
+    const connect = await fleet.until(
+      (stats) => ({
+        done: stats.welcomed + stats.failed + stats.closed >= connections,
+        progress: stats.welcomed + stats.failed + stats.refused + stats.closed,
+        line: `connect: ${connectLine(stats, connections, `${stats.failed} failed, ${stats.closed} closed`)}`,
+      }),
+      { stallMs: STALL_MS, signal, report: progress },
+    );
+    const { stats } = connect;
+    const connectCpu = window.stop();
+    const connectSeconds = secondsBetween(stats.firstAttemptAt, stats.lastWelcomeAt);
+    // Memory right after the connect still holds its garbage; V8 gives it back once the process
+    // has been quiet for a while (the memory reducer), hence the second, later sample.
+    await sleep(QUIET_MS, signal);
+    const early = await Promise.all(gateways.map(sampleMemory));
+    const settleMs = flags.int('settle-seconds') * 1000;
+    progress(`connections held; gateway memory sampled again in ${settleMs / 1000} s`);
+    await sleep(Math.max(0, settleMs - QUIET_MS), signal);
+    const after = await Promise.all(gateways.map(sampleMemory));
+    let serverHeld = 0;
+    for (const g of gateways) serverHeld += (await readMetrics(g.adminUrl)).value('herald_gateway_connections');
+    const heldNow = await fleet.stats();
+    const held = Math.min(heldNow.open, heldNow.welcomed, serverHeld);
+    const heldAll = !connect.stalled && held === connections;
+    const perConn = (samples: typeof after, key: 'rssBytes' | 'heapBytes') =>
+      gateways.reduce((total, _, g) => total + (samples[g][key] - before[g][key]), 0) / Math.max(1, stats.welcomed) / 1024;
+    const rssPerConnKB = perConn(after, 'rssBytes');
+    progress(
+      `held ${held}/${connections} (clients: ${heldNow.open} open, ${heldNow.welcomed} welcomed; gateways: ${serverHeld}), ` +
+        `${rssPerConnKB.toFixed(2)} KB RSS per connection (${perConn(early, 'rssBytes').toFixed(2)} KB just after the connect), ` +
+        `connected in ${connectSeconds?.toFixed(2) ?? '-'} s` +
+        (stats.refused > 0 ? `, ${stats.refused} upgrades refused with 503 and retried` : ''),
+    );
+    progress(`CPU during the connect: ${describeCpu(connectCpu)}`);
 
-      progress(`opening ${connections} connections over ${clientCount} load clients`);
-      let openFailure: unknown;
-      fleet.open({ herald: true, urls: gateways.map((g) => `${g.url.replace(/^http/, 'ws')}/ws`), credentials: tokens, ack: false }).catch((err) => (openFailure = err));
-      const connect = await fleet.until(
-        (stats) => {
-          if (openFailure) throw openFailure;
-          return {
-            done: stats.welcomed + stats.failed + stats.closed >= connections,
-            progress: stats.welcomed + stats.failed + stats.refused + stats.closed,
-            line:
-              `connect: ${stats.open} open, ${stats.welcomed}/${connections} welcomed, ${stats.refused} refused (503, retried), ` +
-              `${stats.failed} failed, ${stats.closed} closed${stats.lastError ? `; last error: ${stats.lastError}` : ''}`,
-          };
-        },
-        { ...POLL, signal, report: progress },
-      );
-      const { stats } = connect;
-      const connectCpu = window.stop();
-      const connectSeconds = secondsBetween(stats.firstAttemptAt, stats.lastWelcomeAt);
-      // Memory right after the connect still holds its garbage; V8 gives it back once the process
-      // has been quiet for a while (the memory reducer), hence the second, later sample.
-      await sleep(QUIET_MS, signal);
-      const early = await Promise.all(gateways.map(sampleMemory));
-      const settleMs = flags.int('settle-seconds') * 1000;
-      progress(`connections held; gateway memory sampled again in ${settleMs / 1000} s`);
-      await sleep(Math.max(0, settleMs - QUIET_MS), signal);
-      const after = await Promise.all(gateways.map(sampleMemory));
-      let serverHeld = 0;
-      for (const g of gateways) serverHeld += (await readMetrics(g.adminUrl)).value('herald_gateway_connections');
-      const heldNow = await fleet.stats();
-      const held = Math.min(heldNow.open, heldNow.welcomed, serverHeld);
-      const heldAll = !connect.stalled && held === connections;
-      const perConn = (samples: typeof after, key: 'rssBytes' | 'heapBytes') =>
-        gateways.reduce((total, _, g) => total + (samples[g][key] - before[g][key]), 0) / Math.max(1, stats.welcomed) / 1024;
-      const rssPerConnKB = perConn(after, 'rssBytes');
-      progress(
-        `held ${held}/${connections} (clients: ${heldNow.open} open, ${heldNow.welcomed} welcomed; gateways: ${serverHeld}), ` +
-          `${rssPerConnKB.toFixed(2)} KB RSS per connection (${perConn(early, 'rssBytes').toFixed(2)} KB just after the connect), ` +
-          `connected in ${connectSeconds?.toFixed(2) ?? '-'} s` +
-          (stats.refused > 0 ? `, ${stats.refused} upgrades refused with 503 and retried` : ''),
-      );
-      progress(`CPU during the connect: ${describeCpu(connectCpu)}`);
-
-      // User i is on gateway i mod G: the first G users are one per gateway.
-      const recipients = flags.int('per-gateway-check') === 1 ? userIds.slice(0, gatewayCount) : userIds;
-      const pids = gateways.map((g) => g.pid);
-      const cpuBefore = cpuSecondsOf(pids);
-      const sentAt = performance.timeOrigin + performance.now();
-      progress(`live: one message to ${recipients.length} users`);
-      await writeMessage(rig.commands, recipients, { text: 'bench live message' }, 3600_000);
-      const want = recipients.length;
-      const poll = (live: FleetStats) => ({ done: live.withAtLeast >= want, progress: live.withAtLeast, line: `live: ${live.withAtLeast}/${want} received` });
-      const { stats: live } = await fleet.until(poll, { ...POLL, signal, report: progress });
-      const cpuAfter = cpuSecondsOf(pids);
-      const liveCpuMs = cpuBefore === undefined || cpuAfter === undefined ? null : (cpuAfter - cpuBefore) * 1000;
-      const liveSeconds = secondsBetween(sentAt, live.lastMessageAt);
-      progress(`live: ${live.withAtLeast}/${recipients.length} received in ${liveSeconds?.toFixed(2) ?? '-'} s, gateway CPU ${liveCpuMs?.toFixed(0) ?? '-'} ms`);
-      const liveAllReceived = live.withAtLeast >= recipients.length;
-      return [
-        {
-          gateways: gatewayCount, connections, held, heldAll, rssPerConnKB,
-          worstGatewayRssPerConnKB: Math.max(...gateways.map((_, g) => (after[g].rssBytes - before[g].rssBytes) / Math.max(1, perGateway[g]) / 1024)),
-          rssPerConnKBAtConnect: perConn(early, 'rssBytes'), heapPerConnKB: perConn(after, 'heapBytes'),
-          heapPerConnKBAtConnect: perConn(early, 'heapBytes'),
-          gatewayRssBeforeMB: before.reduce((n, m) => n + m.rssBytes, 0) / 2 ** 20,
-          gatewayRssAfterMB: after.reduce((n, m) => n + m.rssBytes, 0) / 2 ** 20, connectSeconds,
-          connectCpuUsPerConn: connectCpu.groups.gateways === undefined ? null : (connectCpu.groups.gateways * 1e6) / Math.max(1, stats.welcomed),
-          ...cpuFields('connectCpu', connectCpu), refused: heldNow.refused, failed: heldNow.failed,
-          unexpectedFrames: heldNow.unexpected, closedBeforeEnd: heldNow.closed, clientRssMB: heldNow.rssBytes / 2 ** 20,
-          liveRecipients: recipients.length, liveReceived: live.withAtLeast, liveAllReceived, liveSeconds, liveCpuMs,
-          targetMet: heldAll && liveAllReceived && rssPerConnKB <= RSS_PER_CONNECTION_TARGET_KB,
-        },
-      ];
-    } finally {
-      await rig.stop();
-    }
-  },
+    // User i is on gateway i mod G: the first G users are one per gateway.
+    const recipients = flags.int('per-gateway-check') === 1 ? userIds.slice(0, gatewayCount) : userIds;
+    const liveWindow = cpuWindow({ gateways: gateways.map((g) => g.pid) });
+    const sentAt = performance.timeOrigin + performance.now();
+    progress(`live: one message to ${recipients.length} users`);
+    await writeMessage(rig.commands, recipients, { text: 'bench live message' }, 3600_000);
+    const want = recipients.length;
+    const poll = (live: FleetStats) => ({ done: live.withAtLeast >= want, progress: live.withAtLeast, line: `live: ${live.withAtLeast}/${want} received` });
+    const { stats: live } = await fleet.until(poll, { stallMs: STALL_MS, signal, report: progress });
+    const liveCpu = liveWindow.stop().groups.gateways;
+    const liveCpuMs = liveCpu === undefined ? null : liveCpu * 1000;
+    const liveSeconds = secondsBetween(sentAt, live.lastMessageAt);
+    progress(`live: ${live.withAtLeast}/${recipients.length} received in ${liveSeconds?.toFixed(2) ?? '-'} s, gateway CPU ${liveCpuMs?.toFixed(0) ?? '-'} ms`);
+    const liveAllReceived = live.withAtLeast >= recipients.length;
+    return [
+      {
+        gateways: gatewayCount, connections, held, heldAll, rssPerConnKB,
+        worstGatewayRssPerConnKB: Math.max(...gateways.map((_, g) => (after[g].rssBytes - before[g].rssBytes) / Math.max(1, perGateway[g]) / 1024)),
+        rssPerConnKBAtConnect: perConn(early, 'rssBytes'), heapPerConnKB: perConn(after, 'heapBytes'),
+        heapPerConnKBAtConnect: perConn(early, 'heapBytes'),
+        gatewayRssBeforeMB: before.reduce((n, m) => n + m.rssBytes, 0) / 2 ** 20,
+        gatewayRssAfterMB: after.reduce((n, m) => n + m.rssBytes, 0) / 2 ** 20, connectSeconds,
+        connectCpuUsPerConn: cpuUsPer(connectCpu.groups.gateways, Math.max(1, stats.welcomed)),
+        ...cpuFields('connectCpu', connectCpu), refused: heldNow.refused, failed: heldNow.failed,
+        unexpectedFrames: heldNow.unexpected, closedBeforeEnd: heldNow.closed, clientRssMB: heldNow.rssBytes / 2 ** 20,
+        liveRecipients: recipients.length, liveReceived: live.withAtLeast, liveAllReceived, liveSeconds, liveCpuMs,
+        targetMet: heldAll && liveAllReceived && rssPerConnKB <= RSS_PER_CONNECTION_TARGET_KB,
+      },
+    ];
+  }),
 };

@@ -1,20 +1,14 @@
 /**
- * Live push to single users: `online` connected clients, an open-loop producer at `rate` messages
- * a second (each to one user, round-robin) for `seconds`, and what arrives: loss, order, latency
- * (HdrHistogram of arrival − scheduled send time), the server's CPU time per message and memory
- * per connection. Run against one Herald gateway (exposure publishing on, clients acking every
- * message) and against the raw `ws` baseline with the same clients and the same frames, so each
- * Herald figure also reads as a multiple of what Node + ws does. The producer writes to Redis as
+ * Live push to single users, open loop, against one Herald gateway and against the raw `ws`
+ * baseline with the same clients and frames (docs/BENCHMARKS.md). The producer writes to Redis as
  * ingest does (workers/sender.ts) rather than through ingest's HTTP API: the gateway is measured.
  */
-import { randomBytes } from 'node:crypto';
-import { cpuPct, othersSeconds, procMemory } from '../procs';
-import { addRatios, measurePush, PUSH_FLAGS, sharedCpuNote, startTarget, targetsOf, type Target } from '../push';
+import { cpuPct, cpuUsPer, othersSeconds, procMemory } from '../procs';
+import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
 import { latencyOf, summarize } from '../report';
-import { FAST_ACCEPT, Rig } from '../rig';
+import { userIdsFor, type Rig } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
 import type { OpenLoopReply } from '../workers/protocol';
-import type { SenderRequest } from '../workers/sender';
 
 /** Herald's message bodies outlive the run by little. */
 const MESSAGE_TTL_SECONDS = 600;
@@ -43,74 +37,51 @@ export const livePush: Scenario = {
     ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], ['producerLagMs', 'producer lag ms', 1],
     'exposures', 'notes',
   ),
-  async run(ctx) {
-    const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-    const rig = await Rig.start(ctx.signal, ctx.progress);
-    try {
-      ctx.parameter('gatewayEnv', JSON.stringify(FAST_ACCEPT));
-      const rows: Row[] = [];
-      for (const target of targetsOf(ctx.flags.words('target'))) {
-        const say = (line: string) => ctx.progress(`${target}: ${line}`);
-        const row = await runTarget({ ...ctx, progress: say }, rig, target, `${runTag}-${target}`);
-        say(summarize(livePush.columns, row));
-        rows.push(row);
-      }
-      if (rig.emulatorKind) ctx.parameter('pubsubEmulator', rig.emulatorKind);
-      addRatios(rows, { msgsPerSecX: 'msgsPerSec', p50X: 'p50Ms', p99X: 'p99Ms', cpuX: 'cpuUsPerMsg', rssPerConnX: 'rssKiBPerConn' }, () => true);
-      return rows;
-    } finally {
-      await rig.stop();
-    }
-  },
+  run: (ctx) =>
+    runTargets(ctx, runTarget, { msgsPerSecX: 'msgsPerSec', p50X: 'p50Ms', p99X: 'p99Ms', cpuX: 'cpuUsPerMsg', rssPerConnX: 'rssKiBPerConn' }, () => true),
 };
 
-async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: string): Promise<Row> {
+async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: string): Promise<Row[]> {
   const { flags, progress } = ctx;
   const [online, rate, seconds, warmup] = ['online', 'rate', 'seconds', 'warmup'].map((name) => flags.int(name));
-  const userIds = Array.from({ length: online }, (_, i) => `lp-${tag}-${i}`);
+  const userIds = userIdsFor(`lp-${tag}-`, online);
   progress(`connecting ${online} clients`);
   const push = await startTarget(rig, target, `bench-live-${tag}`, userIds, flags.int('client-procs'));
   const { server, fleet } = push;
-  try {
-    progress(`${online} clients connected in ${push.connectSeconds.toFixed(1)} s (${push.connectRetries} retries)`);
-    const producer = rig.fork('sender', `${target} producer`);
-    await producer.request({ type: 'setup', kind: target, redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS } satisfies SenderRequest);
-    let sent: OpenLoopReply | undefined;
-    const send = async (s: number) => {
-      sent = await producer.request<OpenLoopReply>({ type: 'run', rate, seconds: s } satisfies SenderRequest, (s + 120) * 1000);
-      if (sent.failed > 0) progress(`producer: ${sent.failed} writes failed, the first: ${sent.firstError}`);
-      return sent.done;
-    };
-    const wait = { stallMs: STALL_MS, settleMs: SETTLE_MS, report: progress };
-    if (warmup > 0) {
-      progress(`warm-up: ${warmup} s at ${rate}/s`);
-      (await measurePush(rig, push, {}, () => send(warmup), wait)).received.histogram?.destroy();
-    }
-    progress(`${rate}/s for ${seconds} s to ${online} users`);
-    const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, { load: [...fleet.pids, producer.pid] }, () => send(seconds), wait);
-    const done = sent!;
-    const latency = latencyOf(report.histogram!);
-    const rssEnd = procMemory(server.pid)?.rssBytes;
-    const serverCpu = cpu.groups.server;
-    const activeSeconds = report.lastMessageAt === null ? null : (report.lastMessageAt - done.startedAtMs) / 1000;
-    return {
-      target, online, rate, seconds, sent: done.done, failed: done.failed, received: report.messages,
-      lost: Math.max(0, done.done - report.messages), outOfOrder: report.outOfOrder, closed: report.closed,
-      unexpected: report.unexpected, msgsPerSec: activeSeconds ? report.messages / activeSeconds : 0, p50Ms: latency.p50Ms,
-      p99Ms: latency.p99Ms, maxMs: latency.maxMs,
-      cpuUsPerMsg: serverCpu === undefined || report.messages === 0 ? null : (serverCpu * 1e6) / report.messages,
-      serverCpuPct: cpuPct(serverCpu, cpu), redisCpuPct: cpuPct(cpu.groups.redis, cpu),
-      emulatorCpuPct: cpuPct(cpu.groups.emulator, cpu), loadCpuPct: cpuPct(cpu.groups.load, cpu),
-      machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,
-      rssMiB: rssEnd === undefined ? null : rssEnd / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
-      connectSeconds: push.connectSeconds, connectRetries: push.connectRetries, producerLagMs: done.maxLagMs, exposures, exposuresSpilled,
-      notes: sharedCpuNote(
-        target,
-        `gateway, Redis, Pub/Sub emulator, producer, ${fleet.pids.length} client procs`,
-        `baseline server, Redis, producer, ${fleet.pids.length} client procs (emulator idle)`,
-      ),
-    };
-  } finally {
-    await push.stop();
+  progress(`${online} clients connected in ${push.connectSeconds.toFixed(1)} s (${push.connectRetries} retries)`);
+  const producer = await rig.startSender(`${target} producer`, { type: 'setup', kind: target, redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS });
+  let sent: OpenLoopReply | undefined;
+  const send = async (s: number) => (sent = await producer.run(rate, s)).done;
+  const wait = { stallMs: STALL_MS, settleMs: SETTLE_MS, report: progress };
+  if (warmup > 0) {
+    progress(`warm-up: ${warmup} s at ${rate}/s`);
+    (await measurePush(rig, push, {}, () => send(warmup), wait)).received.histogram?.destroy();
   }
+  progress(`${rate}/s for ${seconds} s to ${online} users`);
+  const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, { load: [...fleet.pids, producer.pid] }, () => send(seconds), wait);
+  const done = sent!;
+  const latency = latencyOf(report.histogram!);
+  const rssEnd = procMemory(server.pid)?.rssBytes;
+  const serverCpu = cpu.groups.server;
+  const activeSeconds = report.lastMessageAt === null ? null : (report.lastMessageAt - done.startedAtMs) / 1000;
+  const row: Row = {
+    target, online, rate, seconds, sent: done.done, failed: done.failed, received: report.messages,
+    lost: Math.max(0, done.done - report.messages), outOfOrder: report.outOfOrder, closed: report.closed,
+    unexpected: report.unexpected, msgsPerSec: activeSeconds ? report.messages / activeSeconds : 0, p50Ms: latency.p50Ms,
+    p99Ms: latency.p99Ms, maxMs: latency.maxMs,
+    cpuUsPerMsg: cpuUsPer(serverCpu, report.messages),
+    serverCpuPct: cpuPct(serverCpu, cpu), redisCpuPct: cpuPct(cpu.groups.redis, cpu),
+    emulatorCpuPct: cpuPct(cpu.groups.emulator, cpu), loadCpuPct: cpuPct(cpu.groups.load, cpu),
+    machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,
+    rssMiB: rssEnd === undefined ? null : rssEnd / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
+    connectSeconds: push.connectSeconds, connectRetries: push.connectRetries, producerLagMs: done.maxLagMs, exposures, exposuresSpilled,
+    notes: sharedCpuNote(
+      target,
+      `gateway, Redis, Pub/Sub emulator, producer, ${fleet.pids.length} client procs`,
+      `baseline server, Redis, producer, ${fleet.pids.length} client procs (emulator idle)`,
+    ),
+  };
+  progress(summarize(livePush.columns, row));
+  await push.stop();
+  return [row];
 }

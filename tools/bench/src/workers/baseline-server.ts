@@ -50,10 +50,7 @@ async function listen(redisUrl: string): Promise<number> {
         byChannel.delete(channel);
         sub.unsubscribe(channel).catch((err: Error) => process.stderr.write(`baseline: unsubscribe ${channel}: ${err.message}\n`));
       });
-      audience.subscribed.then(
-        () => ws.send(WELCOME),
-        () => ws.close(1011),
-      );
+      audience.subscribed.then(() => ws.send(WELCOME), () => ws.close(1011));
     });
   });
   await sub.subscribe(BASELINE_EVERYONE);

@@ -8,6 +8,7 @@
  * category broadcasts) also gives a latency (arrival − t, HdrHistogram) and an order check.
  * It parses no JSON on the way: it shares the CPU with what it measures.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { MAX_ACK_IDS } from '@herald/types';
@@ -20,14 +21,8 @@ import { nowMs, serveRequests } from './protocol';
  * with `atLeast` messages, `full` adds the latencies; `reset` forgets what was received.
  */
 export type OpenRequest = {
-  type: 'open';
-  herald: boolean;
-  urls: string[];
-  addresses: string[];
-  connections: Array<[number, number, string]>;
-  ack: boolean;
-  keepPerSeq: boolean;
-  concurrency: number;
+  type: 'open'; herald: boolean; urls: string[]; addresses: string[]; connections: Array<[number, number, string]>;
+  ack: boolean; keepPerSeq: boolean; concurrency: number;
 };
 export type ClientsRequest = OpenRequest | { type: 'stats'; atLeast: number; full: boolean } | { type: 'reset' } | { type: 'close' };
 
@@ -54,7 +49,6 @@ const connections: Connection[] = [];
 const toAck = new Set<Connection>();
 let settings: OpenRequest | undefined;
 let closing = false;
-let ackScheduled = false;
 const histogram: Histogram = build({ numberOfSignificantValueDigits: 3 });
 let perSeq = new Map<number, number[]>();
 const stats = { open: 0, welcomed: 0, messages: 0, outOfOrder: 0, ackedIds: 0, ackFrames: 0, refused: 0, retried: 0, failed: 0, unexpected: 0 };
@@ -64,7 +58,6 @@ const times = { firstAttemptAt: never, lastOpenAt: never, lastWelcomeAt: never, 
 /** The last error or unexpected frame, to explain a failure. */
 let lastError: string | null = null;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const startsWith = (data: Buffer, prefix: Buffer) => data.length >= prefix.length && data.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 
 async function openAll(request: OpenRequest): Promise<null> {
@@ -105,13 +98,8 @@ async function connect(connection: Connection, url: string, localAddress: string
 /** Resolves once the socket is open, or with why not (the HTTP status when the server answered). */
 function attemptOnce(connection: Connection, url: string, localAddress: string, token?: string) {
   return new Promise<{ opened: boolean; status?: number; retryAfterSeconds?: number }>((resolve) => {
-    const ws = new WebSocket(url, {
-      headers: token ? { authorization: `Bearer ${token}` } : undefined,
-      perMessageDeflate: false,
-      skipUTF8Validation: true,
-      localAddress,
-      handshakeTimeout: RETRY.handshakeMs,
-    });
+    const headers = token ? { authorization: `Bearer ${token}` } : undefined;
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false, skipUTF8Validation: true, localAddress, handshakeTimeout: RETRY.handshakeMs });
     let answered: { status: number; retryAfterSeconds?: number } | undefined;
     let opened = false;
     ws.on('unexpected-response', (_req, res) => {
@@ -167,24 +155,20 @@ function onFrame(connection: Connection, data: Buffer, isBinary: boolean): void 
     if (seq !== connection.expected) stats.outOfOrder++;
     connection.expected = seq + 1;
     if (settings?.keepPerSeq) {
-      const list = perSeq.get(seq);
-      if (list) list.push(latencyMs);
-      else perSeq.set(seq, [latencyMs]);
+      if (!perSeq.has(seq)) perSeq.set(seq, []);
+      perSeq.get(seq)!.push(latencyMs);
     }
   }
   if (settings?.ack && idEnd > MESSAGE.length) {
+    // An empty set: no ack frame is scheduled yet for this event-loop turn.
+    if (toAck.size === 0) setImmediate(sendAcks);
     connection.unacked.push(data.toString('latin1', MESSAGE.length, idEnd));
     toAck.add(connection);
-    if (!ackScheduled) {
-      ackScheduled = true;
-      setImmediate(sendAcks);
-    }
   }
 }
 
 /** The ids of this event-loop turn go out after it, one frame per connection. */
 function sendAcks(): void {
-  ackScheduled = false;
   for (const connection of toAck) {
     const ids = connection.unacked;
     connection.unacked = [];
@@ -202,36 +186,26 @@ function sendAcks(): void {
 function report(atLeast: number, full: boolean) {
   const cpu = process.cpuUsage();
   return {
-    ...stats,
-    ...times,
-    closedByCode: { ...closedByCode },
-    lastError,
-    assigned: connections.length,
-    withAtLeast: connections.filter((c) => c.messages >= atLeast).length,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    rssBytes: process.memoryUsage.rss(),
-    histogram: full ? encodeIntoCompressedBase64(histogram) : undefined,
+    ...stats, ...times, closedByCode: { ...closedByCode }, lastError, assigned: connections.length,
+    withAtLeast: connections.filter((c) => c.messages >= atLeast).length, cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    rssBytes: process.memoryUsage.rss(), histogram: full ? encodeIntoCompressedBase64(histogram) : undefined,
     perSeq: full && settings?.keepPerSeq ? Object.fromEntries(perSeq) : undefined,
   };
 }
 
 serveRequests(async (request: ClientsRequest) => {
-  switch (request.type) {
-    case 'open':
-      return openAll(request);
-    case 'stats':
-      return report(request.atLeast, request.full);
-    case 'reset':
-      histogram.reset();
-      perSeq = new Map();
-      for (const c of connections) c.messages = 0;
-      Object.assign(stats, { messages: 0, outOfOrder: 0, unexpected: 0 });
-      Object.assign(times, { firstMessageAt: null, lastMessageAt: null });
-      return null;
-    case 'close':
-      // Cut every socket off (no close handshake: thousands of them, and the server is measured).
-      closing = true;
-      for (const c of connections) c.ws?.terminate();
-      return null;
+  if (request.type === 'open') return openAll(request);
+  if (request.type === 'stats') return report(request.atLeast, request.full);
+  if (request.type === 'reset') {
+    histogram.reset();
+    perSeq = new Map();
+    for (const c of connections) c.messages = 0;
+    Object.assign(stats, { messages: 0, outOfOrder: 0, unexpected: 0 });
+    Object.assign(times, { firstMessageAt: null, lastMessageAt: null });
+  } else {
+    // close: cut every socket off (no close handshake: thousands of them, and the server is measured).
+    closing = true;
+    for (const c of connections) c.ws?.terminate();
   }
+  return null;
 });

@@ -6,11 +6,7 @@
  * away exits, so a bench that dies leaves no load behind. This file is imported by the workers:
  * it keeps to Node's own modules.
  */
-export interface Envelope {
-  id: number;
-  body: unknown;
-}
-
+type Envelope = { id: number; body: unknown };
 export type Answer = { id: number; ok: true; body: unknown } | { id: number; ok: false; error: string };
 
 /** In the worker: answer every request with `handle` (one at a time, in arrival order). */

@@ -11,44 +11,28 @@
 import { randomUUID } from 'node:crypto';
 import type { Topic } from '@google-cloud/pubsub';
 import { createPubSub } from '@herald/pubsub';
-import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
+import { createRedis, type HeraldRedis } from '@herald/redis';
 import { baselineChannel, baselineFrame, exposureEvent, writeMessage } from '../writes';
 import { openLoop, serveRequests } from './protocol';
 
 export type SenderSetup =
   | { type: 'setup'; kind: 'herald' | 'baseline'; redisUrl: string; userIds: string[]; ttlSeconds: number }
-  | {
-      type: 'setup';
-      kind: 'exposures';
-      emulatorHost: string;
-      projectId: string;
-      topic: string;
-      /** The events' gatewayId: how this source's rows are told apart. */
-      gatewayId: string;
-      userIds: string[];
-      batchMessages: number;
-      batchMs: number;
-    };
-export type SenderRequest = SenderSetup | { type: 'run'; rate: number; seconds: number } | { type: 'close' };
+  // gatewayId: the events' own, how this source's rows are told apart.
+  | { type: 'setup'; kind: 'exposures'; emulatorHost: string; projectId: string; topic: string; gatewayId: string; userIds: string[]; batchMessages: number; batchMs: number };
+export type SenderRequest = SenderSetup | { type: 'run'; rate: number; seconds: number };
 
 let send: ((at: number, done: (err?: unknown) => void) => void) | undefined;
-let close: () => Promise<unknown> = async () => undefined;
 
 async function setup(request: SenderSetup): Promise<void> {
   const { userIds } = request;
   /** Next sequence number per user, and the next user; both carry over from run to run. */
   const seq = new Uint32Array(userIds.length);
-  let next = 0;
-  const nextUser = () => {
-    const user = next;
-    next = (next + 1) % userIds.length;
-    return user;
-  };
+  let next = -1;
+  const nextUser = () => (next = (next + 1) % userIds.length);
   if (request.kind === 'exposures') {
     const sessions = userIds.map(() => randomUUID());
     const pubsub = createPubSub({ PUBSUB_PROJECT_ID: request.projectId, PUBSUB_EMULATOR_HOST: request.emulatorHost });
     const topic: Topic = pubsub.topic(request.topic, { batching: { maxMessages: request.batchMessages, maxMilliseconds: request.batchMs } });
-    close = async () => (await topic.flush(), await pubsub.close());
     send = (_at, done) => {
       const user = nextUser();
       topic.publishMessage({ data: exposureEvent(userIds[user], sessions[user], request.gatewayId) }).then(() => done(), done);
@@ -56,27 +40,18 @@ async function setup(request: SenderSetup): Promise<void> {
     return;
   }
   const redis: HeraldRedis = createRedis({ REDIS_URL: request.redisUrl, REDIS_CLUSTER_NODES: undefined }, 'commands', 'bench-producer');
-  close = () => closeRedis(redis);
   send = (at, done) => {
     const user = nextUser();
     const payload = { t: at, s: seq[user]++ };
-    const written =
-      request.kind === 'herald'
-        ? writeMessage(redis, [userIds[user]], payload, request.ttlSeconds * 1000)
-        : redis.publish(baselineChannel(userIds[user]), baselineFrame(payload));
+    const herald = request.kind === 'herald';
+    const written = herald ? writeMessage(redis, [userIds[user]], payload, request.ttlSeconds * 1000) : redis.publish(baselineChannel(userIds[user]), baselineFrame(payload));
     written.then(() => done(), done);
   };
   await redis.ping();
 }
 
 serveRequests(async (request: SenderRequest) => {
-  switch (request.type) {
-    case 'setup':
-      return setup(request);
-    case 'run':
-      if (!send) throw new Error('run before setup');
-      return openLoop(request.rate, request.seconds, send);
-    case 'close':
-      return close();
-  }
+  if (request.type === 'setup') return setup(request);
+  if (!send) throw new Error('run before setup');
+  return openLoop(request.rate, request.seconds, send);
 });

@@ -1,30 +1,17 @@
 /**
- * The exposure pipeline end to end: events made at an open-loop rate, published to a Pub/Sub
- * emulator, pulled by a real exposure-consumer process and written to Postgres. Issue 6's target:
- * ≥ 20k events/s sustained, 0 lost. Two sources of events:
- * - `gateway`: the product's path. A gateway process (a gatewayId of its own) pushes messages,
- *   written to Redis the way ingest writes them by an open-loop producer at the rate, to connected
- *   clients that ack; every push is an exposure event the gateway publishes.
- * - `direct`: a process publishes ready-made events of the gateway's shape at the rate with the
- *   gateway's client batching: the consumer → Postgres leg without the gateway's share of the CPU.
- *
- * Per source a fresh Postgres and consumer (store.ts) are started, a warm-up runs at the rate, then
- * the measured run. The bench waits until the consumer has stored every published event (or stops
- * moving), then reads the rows back from Postgres: lost = events made − distinct events stored;
- * the timing comes from the rows. The target counts as met when nothing was lost, the source made
- * its events at the target rate, and 99 % of them were stored within KEPT_UP_P99_MS of being made.
+ * The exposure pipeline end to end (docs/BENCHMARKS.md, "Exposure pipeline"): events made at an
+ * open-loop rate by a source (a gateway pushing to acking clients, or a process publishing
+ * directly), published to the emulator, pulled by a real exposure-consumer into a fresh Postgres
+ * per source (store.ts), then counted and timed from the rows.
  */
-import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { sampleConsumer, sampleGateway, type ConsumerSample } from '../../metrics';
-import { cpuPct, cpuWindow, othersSeconds, treeCpuSecondsOf } from '../../procs';
+import { cpuPct, cpuUsPer, othersSeconds, treeCpuSecondsOf } from '../../procs';
 import { settledExposures, startTarget } from '../../push';
 import { median, summarize } from '../../report';
-import { Rig } from '../../rig';
+import { Rig, userIdsFor } from '../../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
 import { watch } from '../../watch';
-import type { OpenLoopReply } from '../../workers/protocol';
-import type { SenderRequest } from '../../workers/sender';
 import { startPipeline, tallyStored, type Pipeline } from './store';
 
 type SourceKind = 'gateway' | 'direct';
@@ -49,15 +36,8 @@ const STALL_MS = 15_000;
  */
 type SourceRun = { events: number; published: number; failed: number; sent: number; senderLagMs: number; spilled: number | null };
 
-/** A source's events carry its gatewayId (how its rows are found); `stop` ends its processes before the next source. */
-interface Source {
-  kind: SourceKind;
-  gatewayId: string;
-  cpuGroups: Record<string, number[]>;
-  /** Make events at `rate` for `seconds`; resolves once each was published to Pub/Sub (or given up on). */
-  run(rate: number, seconds: number): Promise<SourceRun>;
-  stop(): Promise<unknown>;
-}
+/** A source: its events carry its gatewayId (how its rows are found); `run` makes events at `rate` for `seconds` and resolves once each was published to Pub/Sub (or given up on). */
+type Source = { kind: SourceKind; gatewayId: string; cpuGroups: Record<string, number[]>; run(rate: number, seconds: number): Promise<SourceRun>; stop(): Promise<unknown> };
 
 export const exposurePipeline: Scenario = {
   name: 'exposure-pipeline',
@@ -85,56 +65,43 @@ export const exposurePipeline: Scenario = {
     ['otherCpuPct', 'others CPU %'], ['batchRows', 'batch rows'], ['batchMeanMs', 'batch ms', 1],
     ['batchP99Ms', 'batch p99 ≤ms'], ['keptUp', 'kept up'], ['targetMet', 'target'],
   ),
-  async run(ctx) {
+  run: (ctx) => Rig.run(ctx, async (rig, runTag) => {
     const { flags, progress } = ctx;
     const settings = { batchMax: flags.int('batch-max'), batchMs: flags.int('batch-ms'), maxOutstanding: flags.int('max-outstanding') };
-    const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-    const rig = await Rig.start(ctx.signal, progress);
-    try {
-      ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
-      ctx.parameter('directBatching', JSON.stringify(DIRECT_BATCHING));
-      const rows: Row[] = [];
-      for (const kind of SOURCES.filter((s) => flags.words('source').includes(s))) {
-        const tag = `${runTag}-${kind}`;
-        const say = (line: string) => progress(`${kind}: ${line}`);
-        say('starting Postgres and the exposure-consumer');
-        const pipeline = await startPipeline(rig, `bench-pipe-${tag}`, settings);
-        try {
-          ctx.parameter('postgres', pipeline.postgres.restartable ? 'embedded (@herald/testing, fsync off)' : 'DATABASE_URL server');
-          const source = await (kind === 'direct' ? directSource : gatewaySource)(rig, pipeline.topic, tag, { ...ctx, progress: say });
-          try {
-            const row = await measure({ ...ctx, progress: say }, rig, pipeline, source);
-            say(summarize(exposurePipeline.columns, row));
-            rows.push(row);
-          } finally {
-            await source.stop();
-          }
-        } finally {
-          await pipeline.stop();
-        }
-      }
-      return rows;
-    } finally {
-      await rig.stop();
+    ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
+    ctx.parameter('directBatching', JSON.stringify(DIRECT_BATCHING));
+    const rows: Row[] = [];
+    for (const kind of SOURCES.filter((s) => flags.words('source').includes(s))) {
+      const tag = `${runTag}-${kind}`;
+      const say = (line: string) => progress(`${kind}: ${line}`);
+      say('starting Postgres and the exposure-consumer');
+      const pipeline = await startPipeline(rig, `bench-pipe-${tag}`, settings);
+      ctx.parameter('postgres', pipeline.postgres.restartable ? 'embedded (@herald/testing, fsync off)' : 'DATABASE_URL server');
+      const source = await (kind === 'direct' ? directSource : gatewaySource)(rig, pipeline.topic, tag, { ...ctx, progress: say });
+      const row = await measure({ ...ctx, progress: say }, rig, pipeline, source);
+      say(summarize(exposurePipeline.columns, row));
+      rows.push(row);
+      // The next source runs on a machine of its own.
+      await source.stop();
+      await pipeline.stop();
     }
-  },
+    return rows;
+  }),
 };
 
 /** A gateway with acking clients; live-push's open-loop producer writes a message to one user per event. */
 async function gatewaySource(rig: Rig, topic: string, tag: string, ctx: ScenarioContext): Promise<Source> {
   const gatewayId = `bench-${tag}-gateway`;
-  const userIds = Array.from({ length: ctx.flags.int('online') }, (_, i) => `pipe-${tag}-${i}`);
+  const userIds = userIdsFor(`pipe-${tag}-`, ctx.flags.int('online'));
   ctx.progress(`gateway source: connecting ${userIds.length} clients`);
   const { server, fleet, stop } = await startTarget(rig, 'herald', topic, userIds, ctx.flags.int('client-procs'), false, { GATEWAY_ID: gatewayId });
-  const producer = rig.fork('sender', 'pipeline producer');
-  await producer.request({ type: 'setup', kind: 'herald', redisUrl: rig.redis.url, userIds, ttlSeconds: 600 } satisfies SenderRequest);
+  const producer = await rig.startSender('pipeline producer', { type: 'setup', kind: 'herald', redisUrl: rig.redis.url, userIds, ttlSeconds: 600 });
   return {
     kind: 'gateway', gatewayId, cpuGroups: { gateway: [server.pid], clients: fleet.pids, producer: [producer.pid] },
     async run(rate, seconds) {
       await fleet.reset();
       const before = await sampleGateway(server.adminUrl!);
-      const sent = await producer.request<OpenLoopReply>({ type: 'run', rate, seconds } satisfies SenderRequest, (seconds + 120) * 1000);
-      if (sent.failed > 0) ctx.progress(`producer: ${sent.failed} writes failed, the first: ${sent.firstError}`);
+      const sent = await producer.run(rate, seconds);
       const counts = await fleet.untilReceived(sent.done, { stallMs: 10_000, signal: ctx.signal, report: ctx.progress });
       if (counts.closed > 0 || counts.unexpected > 0) ctx.progress(`clients: ${counts.closed} closed, ${counts.unexpected} unexpected frames; ${counts.lastError}`);
       const after = (await settledExposures(server, before.taken + counts.messages, ctx.signal))!;
@@ -151,14 +118,13 @@ async function gatewaySource(rig: Rig, topic: string, tag: string, ctx: Scenario
 async function directSource(rig: Rig, topic: string, tag: string): Promise<Source> {
   const gatewayId = `bench-${tag}-direct`;
   const { emulator } = await rig.pubsub();
-  const publisher = rig.fork('sender', 'direct publisher');
-  const userIds = Array.from({ length: DIRECT_USERS }, (_, i) => `pipe-${tag}-u${i}`);
-  const setup: SenderRequest = { type: 'setup', kind: 'exposures', emulatorHost: emulator.emulatorHost, projectId: emulator.projectId, topic, gatewayId, userIds, ...DIRECT_BATCHING };
-  await publisher.request(setup);
+  const userIds = userIdsFor(`pipe-${tag}-u`, DIRECT_USERS);
+  const { emulatorHost, projectId } = emulator;
+  const publisher = await rig.startSender('direct publisher', { type: 'setup', kind: 'exposures', emulatorHost, projectId, topic, gatewayId, userIds, ...DIRECT_BATCHING });
   return {
     kind: 'direct', gatewayId, cpuGroups: { source: [publisher.pid] },
     async run(rate, seconds) {
-      const reply = await publisher.request<OpenLoopReply>({ type: 'run', rate, seconds } satisfies SenderRequest, (seconds + 120) * 1000);
+      const reply = await publisher.run(rate, seconds);
       return { events: reply.sent, published: reply.done, failed: reply.failed, sent: reply.sent, senderLagMs: reply.maxLagMs, spilled: null };
     },
     stop: () => publisher.stop(),
@@ -180,11 +146,8 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   const loadAverage = loadavg()[0];
   const before = await sampleConsumer(consumerUrl);
   // Everything this bench started is a descendant of it (Postgres included): the rest is other people's.
-  const cpu = cpuWindow({
-    ...rig.cpuGroups({ ...source.cpuGroups, consumer: [pipeline.consumer.pid] }),
-    postgres: () => treeCpuSecondsOf(pipeline.postgresRoots),
-    ours: () => treeCpuSecondsOf([process.pid]),
-  });
+  const postgres = () => treeCpuSecondsOf(pipeline.postgresRoots);
+  const cpu = rig.cpuWindow({ ...source.cpuGroups, consumer: [pipeline.consumer.pid], postgres, ours: () => treeCpuSecondsOf([process.pid]) });
   say(`${rate}/s for ${seconds} s`);
   const watched = await watchStored(ctx, consumerUrl, () => source.run(rate, seconds));
   const spent = cpu.stop();
@@ -192,12 +155,10 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   const tally = await tallyStored(pipeline.postgres.url, source.gatewayId, since);
 
   const sourceRun = watched.run;
-  const sourceSeconds = Object.keys(source.cpuGroups).reduce<number | undefined>(
-    (sum, group) => (sum === undefined || spent.groups[group] === undefined ? undefined : sum + spent.groups[group]!),
-    0,
-  );
+  const sourceCpu = Object.keys(source.cpuGroups).map((group) => spent.groups[group]);
+  const sourceSeconds = sourceCpu.includes(undefined) ? undefined : (sourceCpu as number[]).reduce((sum, s) => sum + s, 0);
   const stored = tally.distinct;
-  const perEvent = (s: number | undefined) => (s === undefined || stored === 0 ? null : (s * 1e6) / stored);
+  const perEvent = (s: number | undefined) => cpuUsPer(s, stored);
   const span = (from: number | null, to: number | null) => (from === null || to === null ? null : Math.max(to - from, 1) / 1000);
   const storedSpan = span(tally.firstStoredMs, tally.lastStoredMs);
   const madeSpan = span(tally.firstPublishedMs, tally.lastPublishedMs);
@@ -242,10 +203,7 @@ async function watchStored(ctx: ScenarioContext, consumerUrl: string, start: () 
   let done: SourceRun | undefined;
   let failure: unknown;
   const before = await sampleConsumer(consumerUrl);
-  start().then(
-    (r) => (done = r),
-    (err: unknown) => (failure = err ?? new Error('the source failed')),
-  );
+  start().then((r) => (done = r), (err: unknown) => (failure = err ?? new Error('the source failed')));
   let ticks = 0;
   const watched = await watch(
     async () => {

@@ -1,12 +1,9 @@
 /**
- * The far end of the exposure pipeline for one measurement, and reading it back: a Postgres of its
- * own (@herald/testing startPostgres: a throwaway embedded cluster with fsync off, or a fresh
- * database on the server of DATABASE_URL) and an exposure-consumer process pulling a subscription
- * of its own on the rig's emulator into it (it creates the topic and the subscription before it is
- * ready, so nothing published afterwards is missed). The rows are read back with `pg`: those of one
- * source (its gatewayId) made since the measurement began. They carry the timing themselves:
- * `delivered_at` is stamped where the event is made, `received_at` by Postgres when the batch
- * holding the row was written (`now()`: the start of that insert's transaction).
+ * The far end of the exposure pipeline for one measurement: a Postgres of its own (@herald/testing
+ * startPostgres) and an exposure-consumer pulling a subscription of its own on the rig's emulator
+ * into it (created before the consumer is ready, so nothing published afterwards is missed); then
+ * the rows of one source (its gatewayId), read back with `pg`: they carry the timing themselves
+ * (docs/BENCHMARKS.md, "Exposure pipeline").
  */
 import { startPostgres, type TestPostgres } from '@herald/testing';
 import { Client } from 'pg';
@@ -14,11 +11,7 @@ import { findPids, withCommand } from '../../procs';
 import type { AppProcess, Rig } from '../../rig';
 
 /** The consumer's batching and flow control (CONSUMER_BATCH_MAX, CONSUMER_BATCH_MAX_MS, CONSUMER_MAX_OUTSTANDING). */
-export interface ConsumerSettings {
-  batchMax: number;
-  batchMs: number;
-  maxOutstanding: number;
-}
+type ConsumerSettings = { batchMax: number; batchMs: number; maxOutstanding: number };
 
 export interface Pipeline {
   topic: string;
@@ -30,25 +23,20 @@ export interface Pipeline {
 }
 
 export async function startPipeline(rig: Rig, topic: string, settings: ConsumerSettings): Promise<Pipeline> {
-  const postgres = await startPostgres();
-  try {
-    const { emulator } = await rig.pubsub();
-    const consumer = await rig.startApp('exposure-consumer', {
-      PUBSUB_EMULATOR_HOST: emulator.emulatorHost,
-      PUBSUB_PROJECT_ID: emulator.projectId,
-      EXPOSURE_TOPIC: topic,
-      EXPOSURE_SUBSCRIPTION: `${topic}-consumer`,
-      DATABASE_URL: postgres.url,
-      CONSUMER_BATCH_MAX: String(settings.batchMax),
-      CONSUMER_BATCH_MAX_MS: String(settings.batchMs),
-      CONSUMER_MAX_OUTSTANDING: String(settings.maxOutstanding),
-    });
-    const postgresRoots = postgres.restartable ? withCommand(findPids(new URL(postgres.url).port), 'postgres') : [];
-    return { topic, postgres, consumer, postgresRoots, stop: async () => (await consumer.stop(), await postgres.stop()) };
-  } catch (err) {
-    await postgres.stop();
-    throw err;
-  }
+  const postgres = rig.own(await startPostgres(), (p) => p.stop());
+  const { emulator } = await rig.pubsub();
+  const consumer = await rig.startApp('exposure-consumer', {
+    PUBSUB_EMULATOR_HOST: emulator.emulatorHost,
+    PUBSUB_PROJECT_ID: emulator.projectId,
+    EXPOSURE_TOPIC: topic,
+    EXPOSURE_SUBSCRIPTION: `${topic}-consumer`,
+    DATABASE_URL: postgres.url,
+    CONSUMER_BATCH_MAX: String(settings.batchMax),
+    CONSUMER_BATCH_MAX_MS: String(settings.batchMs),
+    CONSUMER_MAX_OUTSTANDING: String(settings.maxOutstanding),
+  });
+  const postgresRoots = postgres.restartable ? withCommand(findPids(new URL(postgres.url).port), 'postgres') : [];
+  return { topic, postgres, consumer, postgresRoots, stop: async () => (await consumer.stop(), await postgres.stop()) };
 }
 
 /** Backlog steps: events made and written per this many ms. */

@@ -1,29 +1,23 @@
 /**
  * How fast the gateway's ExposurePublisher gets exposure events to a real Pub/Sub emulator, for
- * each EXPOSURE_BATCH_MAX_MESSAGES x EXPOSURE_BATCH_MAX_MS. A tool may not import an app's code,
- * so it drives a real gateway process per setting, with real WebSocket clients and messages
- * through ingest, and measures at the gateway (/metrics: CPU time, herald_exposures_pending) and at
- * the topic (tally.ts). Three phases, each measured the same way:
- *
- * - burst: N messages wait in offline inboxes; the users connect at once and the gateway drains
- *   them, calling record() as fast as it pushes. The gateway process is what is measured.
- * - paced: the users are connected; ingest gets messages at a fixed event rate and the gateway
- *   pushes them live. Shows the publish latency when Pub/Sub keeps up.
- * - direct: no gateway; the bench publishes N exposure events of the same shape with the same
- *   client batching, as fast as it can. What the emulator and the client library sustain alone.
+ * each EXPOSURE_BATCH_MAX_MESSAGES × EXPOSURE_BATCH_MAX_MS (docs/BENCHMARKS.md, "Exposure
+ * publisher"): a real gateway process per setting, driven from outside (a tool may not import an
+ * app's code), measured at the gateway (/metrics) and at the topic (tally.ts), in three phases:
+ * burst (an offline drain), paced (live at a rate, through ingest) and direct (no gateway: the
+ * bench publishes events of the same shape with the same batching itself).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ensureSubscription } from '@herald/pubsub';
 import { Fleet } from '../../fleet';
 import { sampleGateway, untilExposuresPublished } from '../../metrics';
-import { cpuWindow, othersSeconds, type CpuSpent } from '../../procs';
+import { othersSeconds, type CpuSpent } from '../../procs';
 import { summarize } from '../../report';
-import { Rig, type AppProcess } from '../../rig';
+import { Rig, userIdsFor, wsUrlOf, type AppProcess } from '../../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
 import { sleep } from '../../watch';
 import { exposureEvent } from '../../writes';
-import { tallyExposures, type Tally } from './tally';
+import { tallyExposures, type Tally, type TallyOf } from './tally';
 
 type Mode = 'burst' | 'paced' | 'direct';
 const MODES: readonly Mode[] = ['burst', 'paced', 'direct'];
@@ -39,19 +33,11 @@ const PRELOAD_CONCURRENCY = 16;
 
 type Setting = { batchMessages: number; batchMs: number };
 
-/** One phase: per message j, its recipients are the first `recipients[j]` users (summing to `events`). */
-interface Phase {
-  rig: Rig;
-  events: number;
-  rate: number;
-  setting: Setting;
-  userIds: string[];
-  recipients: number[];
-  prefix: string;
-  subscription: string;
-  signal: AbortSignal;
-  progress(line: string): void;
-}
+/**
+ * One phase: its events go to `topic`, read back from `<topic>-tally`; its users' ids start with
+ * `prefix`; per message j, its recipients are the first `recipients[j]` users (summing to `events`).
+ */
+type Phase = TallyOf & { rig: Rig; rate: number; setting: Setting; userIds: string[]; recipients: number[] };
 
 /** CPU seconds of the publishing process (the gateway, or the bench for `direct`), the window, the gateway's pending peak and spill. */
 type Measured = { cpuSeconds: number; cpu: CpuSpent; peakPending: number | null; spilled: number | null };
@@ -81,77 +67,59 @@ export const exposurePublisher: Scenario = {
     ['emulatorCpuPct', 'emulator CPU %'], ['otherCpuPct', 'others CPU %'], ['peakPending', 'peak pending'], 'spilled',
     ['p50Ms', 'p50 ms', 1], ['p99Ms', 'p99 ms', 1], 'delivered', ['exactlyOnce', 'once'],
   ),
-  run,
+  run: (ctx) => Rig.run(ctx, (rig, runTag) => run(ctx, rig, runTag)),
 };
 
-async function run(ctx: ScenarioContext): Promise<Row[]> {
-  const { flags, signal, progress } = ctx;
+async function run(ctx: ScenarioContext, rig: Rig, runTag: string): Promise<Row[]> {
+  const { flags, progress } = ctx;
+  const [events, rate] = [flags.int('events'), flags.int('rate')];
   const modes = flags.words('modes') as Mode[];
   const settings = flags.ints('batch-messages').flatMap((batchMessages) => flags.ints('batch-ms').map((batchMs) => ({ batchMessages, batchMs })));
-  const runTag = `r${ctx.round}${randomBytes(2).toString('hex')}`;
-  const rig = await Rig.start(signal, progress);
-  try {
-    const { emulator, client } = await rig.pubsub();
-    ctx.parameter('pubsubEmulator', emulator.kind);
-    /** A phase with its own topic and tally subscription (ack deadline 60 s), created before anything is published. */
-    const phase = async (topic: string, mode: Mode, setting: Setting, events: number, say: (line: string) => void): Promise<Phase> => {
+  const { emulator, client } = await rig.pubsub();
+  ctx.parameter('pubsubEmulator', emulator.kind);
+  /** A phase on `topic`, whose tally subscription (ack deadline 60 s) exists before anything is published. */
+  const phase = async (topic: string, mode: Mode, setting: Setting, count: number, say: (line: string) => void): Promise<Phase> => {
+    await ensureSubscription(client, topic, `${topic}-tally`, 60);
+    // Enough users that ingest gets at most PACED_POSTS_PER_SEC messages a second when paced.
+    const minUsers = mode === 'paced' ? Math.ceil(rate / PACED_POSTS_PER_SEC) : 1;
+    const users = Math.min(count, Math.max(minUsers, Math.ceil(count / MESSAGES_PER_USER_MAX)), RECIPIENTS_MAX);
+    const recipients: number[] = [];
+    for (let left = count; left > 0; left -= users) recipients.push(Math.min(users, left));
+    const prefix = `${topic}-${mode}-`;
+    return { rig, topic, events: count, rate, setting, userIds: userIdsFor(prefix, users), recipients, prefix, signal: ctx.signal, progress: say };
+  };
+  const drop = async (topic: string) => (await client.subscription(`${topic}-tally`).delete(), await client.topic(topic).delete());
+
+  const warmTopic = `bench-${runTag}-warm-up`;
+  await runDirect(await phase(warmTopic, 'direct', settings[0], Math.min(events, WARM_UP_EVENTS_MAX), (line) => progress(`warm-up ${line}`)));
+  await drop(warmTopic);
+  const rows: Row[] = [];
+  for (const setting of settings) {
+    const topic = `bench-${runTag}-${setting.batchMessages}-${setting.batchMs}`;
+    const say = (line: string) => progress(`batch ${setting.batchMessages} msgs / ${setting.batchMs} ms: ${line}`);
+    const measured = (mode: Mode, row: Row) => {
+      say(`${mode}: ${summarize(exposurePublisher.columns, row)}`);
+      rows.push(row);
+    };
+    const gatewayModes = modes.filter((m): m is 'burst' | 'paced' => m !== 'direct');
+    if (gatewayModes.length > 0) {
       await ensureSubscription(client, topic, `${topic}-tally`, 60);
-      const prefix = `${topic}-${mode}-`;
-      // Enough users that ingest gets at most PACED_POSTS_PER_SEC messages a second when paced.
-      const minUsers = mode === 'paced' ? Math.ceil(flags.int('rate') / PACED_POSTS_PER_SEC) : 1;
-      const users = Math.min(events, Math.max(minUsers, Math.ceil(events / MESSAGES_PER_USER_MAX)), RECIPIENTS_MAX);
-      const recipients: number[] = [];
-      for (let left = events; left > 0; left -= users) recipients.push(Math.min(users, left));
-      const userIds = Array.from({ length: users }, (_, i) => `${prefix}${i}`);
-      return { rig, events, rate: flags.int('rate'), setting, userIds, recipients, prefix, subscription: `${topic}-tally`, signal, progress: say };
-    };
-    const done = async (topic: string) => {
-      await client.subscription(`${topic}-tally`).delete();
-      await client.topic(topic).delete();
-    };
-
-    const warmTopic = `bench-${runTag}-warm-up`;
-    const warmEvents = Math.min(flags.int('events'), WARM_UP_EVENTS_MAX);
-    await runDirect(await phase(warmTopic, 'direct', settings[0], warmEvents, (line) => progress(`warm-up ${line}`)), warmTopic);
-    await done(warmTopic);
-
-    const rows: Row[] = [];
-    for (const setting of settings) {
-      const tag = `${runTag}-${setting.batchMessages}-${setting.batchMs}`;
-      const say = (line: string) => progress(`batch ${setting.batchMessages} msgs / ${setting.batchMs} ms: ${line}`);
-      const gatewayModes = modes.filter((m) => m !== 'direct');
-      if (gatewayModes.length > 0) {
-        const topic = `bench-${tag}`;
-        await ensureSubscription(client, topic, `${topic}-tally`, 60);
-        const gateway = await rig.startGateway({
-          EXPOSURE_TOPIC: topic,
-          EXPOSURE_BATCH_MAX_MESSAGES: String(setting.batchMessages),
-          EXPOSURE_BATCH_MAX_MS: String(setting.batchMs),
-          EXPOSURE_BUFFER_MAX: String(flags.int('buffer-max')),
-        });
-        try {
-          for (const mode of gatewayModes) {
-            const row = await runGateway(await phase(topic, mode, setting, flags.int('events'), say), mode, gateway);
-            say(`${mode}: ${summarize(exposurePublisher.columns, row)}`);
-            rows.push(row);
-          }
-        } finally {
-          await gateway.stop();
-        }
-        await done(topic);
-      }
-      if (modes.includes('direct')) {
-        const topic = `bench-${tag}-direct`;
-        const row = await runDirect(await phase(topic, 'direct', setting, flags.int('events'), say), topic);
-        say(`direct: ${summarize(exposurePublisher.columns, row)}`);
-        rows.push(row);
-        await done(topic);
-      }
+      const gateway = await rig.startGateway({
+        EXPOSURE_TOPIC: topic,
+        EXPOSURE_BATCH_MAX_MESSAGES: String(setting.batchMessages),
+        EXPOSURE_BATCH_MAX_MS: String(setting.batchMs),
+        EXPOSURE_BUFFER_MAX: String(flags.int('buffer-max')),
+      });
+      for (const mode of gatewayModes) measured(mode, await runGateway(await phase(topic, mode, setting, events, say), mode, gateway));
+      await gateway.stop();
+      await drop(topic);
     }
-    return rows;
-  } finally {
-    await rig.stop();
+    if (modes.includes('direct')) {
+      measured('direct', await runDirect(await phase(`${topic}-direct`, 'direct', setting, events, say)));
+      await drop(`${topic}-direct`);
+    }
   }
+  return rows;
 }
 
 /**
@@ -165,49 +133,43 @@ async function runGateway(phase: Phase, mode: 'burst' | 'paced', gateway: AppPro
     await sendMessages(phase, PRELOAD_CONCURRENCY, () => 0);
   }
   const fleet = await Fleet.start(rig, 1);
-  try {
-    const open = { herald: true, urls: [`${gateway.url.replace(/^http/, 'ws')}/ws`], credentials: await rig.userTokens(userIds), ack: false };
-    if (mode === 'paced') await fleet.connect(open, signal);
-    const baseline = await sampleGateway(gateway.adminUrl);
-    const window = cpuWindow(rig.cpuGroups({ gateway: [gateway.pid], clients: fleet.pids, ingest: [(await rig.ingest()).pid] }));
-    const watching = untilExposuresPublished(gateway.adminUrl, baseline.taken + phase.events, {
-      stallMs: 30_000,
-      intervalMs: 100,
-      signal,
-      report: progress,
-      check: async () => {
-        const stats = await fleet.stats();
-        if (stats.closed > 0 || stats.unexpected > 0) throw new Error(`a client was closed or got an unexpected frame: ${stats.lastError ?? ''}`);
-      },
-    });
-    watching.catch(() => undefined); // awaited below; a failed drive must not leave it unobserved
-    progress(mode === 'burst' ? `burst: ${userIds.length} users connect; the gateway drains and publishes` : `paced: ${phase.events} events at ${phase.rate}/s through ingest to ${userIds.length} connected users`);
-    if (mode === 'burst') await fleet.open(open);
-    else {
-      // Message j goes when its first event is due at `rate` events per second.
-      const dueMs: number[] = [];
-      for (let j = 0, due = 0; j < phase.recipients.length; due += phase.recipients[j++]) dueMs.push((due / phase.rate) * 1000);
-      const started = performance.now();
-      await sendMessages(phase, PACED_MAX_IN_FLIGHT, (j) => dueMs[j] - (performance.now() - started));
-    }
-    const watched = await watching;
-    if (watched.stalled) throw new Error(`the gateway stalled at ${watched.last.taken - baseline.taken}/${phase.events} exposures published`);
-    const cpu = window.stop();
-    await fleet.untilReceived(phase.events, { stallMs: 30_000, signal });
-    const measured = { cpuSeconds: watched.last.cpuSeconds - baseline.cpuSeconds, cpu, peakPending: watched.peakPending, spilled: watched.last.spilled - baseline.spilled };
-    return toRow(mode, phase, await tally(phase), measured, watched.wallMs);
-  } finally {
-    await fleet.close();
+  const open = { herald: true, urls: [wsUrlOf(gateway)], credentials: await rig.userTokens(userIds), ack: false };
+  if (mode === 'paced') await fleet.connect(open, signal);
+  const baseline = await sampleGateway(gateway.adminUrl);
+  const window = rig.cpuWindow({ gateway: [gateway.pid], clients: fleet.pids, ingest: [(await rig.ingest()).pid] });
+  const check = async () => {
+    const stats = await fleet.stats();
+    if (stats.closed > 0 || stats.unexpected > 0) throw new Error(`a client was closed or got an unexpected frame: ${stats.lastError ?? ''}`);
+  };
+  const watching = untilExposuresPublished(gateway.adminUrl, baseline.taken + phase.events, { stallMs: 30_000, intervalMs: 100, signal, report: progress, check });
+  watching.catch(() => undefined); // awaited below; a failed drive must not leave it unobserved
+  progress(mode === 'burst' ? `burst: ${userIds.length} users connect; the gateway drains and publishes` : `paced: ${phase.events} events at ${phase.rate}/s through ingest to ${userIds.length} connected users`);
+  if (mode === 'burst') await fleet.open(open);
+  else {
+    // Message j goes when its first event is due at `rate` events per second.
+    const dueMs: number[] = [];
+    for (let j = 0, due = 0; j < phase.recipients.length; due += phase.recipients[j++]) dueMs.push((due / phase.rate) * 1000);
+    const started = performance.now();
+    await sendMessages(phase, PACED_MAX_IN_FLIGHT, (j) => dueMs[j] - (performance.now() - started));
   }
+  const watched = await watching;
+  if (watched.stalled) throw new Error(`the gateway stalled at ${watched.last.taken - baseline.taken}/${phase.events} exposures published`);
+  const cpu = window.stop();
+  await fleet.untilReceived(phase.events, { stallMs: 30_000, signal });
+  const measured = { cpuSeconds: watched.last.cpuSeconds - baseline.cpuSeconds, cpu, peakPending: watched.peakPending, spilled: watched.last.spilled - baseline.spilled };
+  const row = toRow(mode, phase, await tallyExposures((await rig.pubsub()).client, phase), measured, watched.wallMs);
+  await fleet.close();
+  return row;
 }
 
-async function runDirect(phase: Phase, topicName: string): Promise<Row> {
+async function runDirect(phase: Phase): Promise<Row> {
   const { rig, userIds, signal } = phase;
   const sessions = userIds.map(() => randomUUID());
-  const topic = (await rig.pubsub()).client.topic(topicName, { batching: { maxMessages: phase.setting.batchMessages, maxMilliseconds: phase.setting.batchMs } });
+  const { client } = await rig.pubsub();
+  const topic = client.topic(phase.topic, { batching: { maxMessages: phase.setting.batchMessages, maxMilliseconds: phase.setting.batchMs } });
   phase.progress(`direct: the bench publishes ${phase.events} events itself`);
   const cpuBefore = process.cpuUsage();
-  const window = cpuWindow(rig.cpuGroups({}));
+  const window = rig.cpuWindow({});
   const started = performance.now();
   const publishes: Array<Promise<string>> = [];
   for (let i = 0; i < phase.events; i++) {
@@ -222,7 +184,7 @@ async function runDirect(phase: Phase, topicName: string): Promise<Row> {
   const spent = window.stop();
   if (failed > 0) phase.progress(`direct: ${failed} publishes failed`);
   await topic.flush();
-  return toRow('direct', phase, await tally(phase), { cpuSeconds: (cpu.user + cpu.system) / 1e6, cpu: spent, peakPending: null, spilled: null }, wallMs);
+  return toRow('direct', phase, await tallyExposures(client, phase), { cpuSeconds: (cpu.user + cpu.system) / 1e6, cpu: spent, peakPending: null, spilled: null }, wallMs);
 }
 
 /** Each message of the phase through ingest, `concurrency` at once, message j after `waitMs(j)`. */
@@ -238,11 +200,6 @@ async function sendMessages(phase: Phase, concurrency: number, waitMs: (j: numbe
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-}
-
-function tally(phase: Phase): Promise<Tally> {
-  const { prefix: userPrefix, events: expected, signal, progress } = phase;
-  return phase.rig.pubsub().then(({ client }) => tallyExposures(client, phase.subscription, { userPrefix, expected, signal, progress }));
 }
 
 function toRow(mode: Mode, phase: Phase, tally: Tally, measured: Measured, wallMs: number): Row {

@@ -1,14 +1,12 @@
 /**
  * Reads the exposure events of one phase back from a subscription created before they were
- * published, and checks them: every eventId exactly once. It also yields the timing the events
- * carry: `deliveredAt` is stamped by the gateway in ExposurePublisher.record(), `publishTime` by
- * Pub/Sub when it accepted the publish, so `publishTime - deliveredAt` is the publish latency
- * (record() to Pub/Sub ack) of every single event, measured without touching the gateway.
+ * published and checks that every eventId came exactly once; `publishTime - deliveredAt` of each
+ * event is its publish latency, record() to Pub/Sub ack (docs/BENCHMARKS.md, "Exposure publisher").
  */
 import type { Message, PubSub } from '@google-cloud/pubsub';
 import type { ExposureEvent } from '@herald/types';
 import { latencyOf, newHistogram } from '../../report';
-import { sleep } from '../../watch';
+import { watch } from '../../watch';
 
 /**
  * Distinct eventIds of the phase; duplicates (an eventId under another Pub/Sub message id: published
@@ -18,17 +16,21 @@ import { sleep } from '../../watch';
  */
 export type Tally = Awaited<ReturnType<typeof tallyExposures>>;
 
+/** A phase to read back: `events` from `<topic>-tally`, those whose userId starts with `prefix` being its own. */
+export interface TallyOf {
+  topic: string;
+  prefix: string;
+  events: number;
+  signal: AbortSignal;
+  progress(line: string): void;
+}
+
 /** After the last expected event, listen this long for duplicates; give up when nothing arrives for STALL_MS. */
 const QUIET_MS = 500;
 const STALL_MS = 15_000;
 
-/** Events whose userId starts with `userPrefix` belong to the phase. */
-export async function tallyExposures(
-  pubsub: PubSub,
-  subscriptionName: string,
-  opts: { userPrefix: string; expected: number; signal: AbortSignal; progress(line: string): void },
-) {
-  const subscription = pubsub.subscription(subscriptionName, { flowControl: { maxMessages: 5000, allowExcessMessages: false } });
+export async function tallyExposures(pubsub: PubSub, phase: TallyOf) {
+  const subscription = pubsub.subscription(`${phase.topic}-tally`, { flowControl: { maxMessages: 5000, allowExcessMessages: false } });
   const eventIds = new Set<string>();
   const messageIds = new Set<string>();
   const histogram = newHistogram();
@@ -48,7 +50,7 @@ export async function tallyExposures(
     } catch {
       // not an exposure event: nothing of ours
     }
-    if (typeof event?.userId !== 'string' || !event.userId.startsWith(opts.userPrefix)) return void tally.strays++;
+    if (typeof event?.userId !== 'string' || !event.userId.startsWith(phase.prefix)) return void tally.strays++;
     if (eventIds.has(event.eventId)) return void tally.duplicates++;
     eventIds.add(event.eventId);
     const recordedUs = Date.parse(event.deliveredAt) * 1000;
@@ -57,27 +59,17 @@ export async function tallyExposures(
     tally.firstRecordedUs = Math.min(tally.firstRecordedUs, recordedUs);
     tally.lastRecordedUs = Math.max(tally.lastRecordedUs, recordedUs);
     tally.lastPublishedUs = Math.max(tally.lastPublishedUs, publishedUs);
-    if (eventIds.size === opts.expected) completeAt = Date.now();
+    if (eventIds.size === phase.events) completeAt = Date.now();
   });
   subscription.on('error', (err: Error) => (failure ??= err));
 
   try {
-    let lastReport = Date.now();
-    for (;;) {
-      opts.signal.throwIfAborted();
+    const poll = async () => {
       if (failure) throw failure;
-      const now = Date.now();
-      if (completeAt !== undefined && now - Math.max(completeAt, lastArrival) >= QUIET_MS) break;
-      if (now - lastArrival >= STALL_MS) {
-        opts.progress(`subscriber: nothing new for ${STALL_MS} ms; stopping at ${eventIds.size}/${opts.expected}`);
-        break;
-      }
-      if (now - lastReport >= 2000) {
-        opts.progress(`subscriber: ${eventIds.size}/${opts.expected} events read back`);
-        lastReport = now;
-      }
-      await sleep(50);
-    }
+      const done = completeAt !== undefined && Date.now() - Math.max(completeAt, lastArrival) >= QUIET_MS;
+      return { done, progress: messageIds.size, line: `subscriber: ${eventIds.size}/${phase.events} events read back` };
+    };
+    await watch(poll, { intervalMs: 50, stallMs: STALL_MS, signal: phase.signal, report: phase.progress });
   } finally {
     subscription.removeAllListeners('message');
     await subscription.close();
