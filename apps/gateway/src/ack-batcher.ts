@@ -1,35 +1,43 @@
 /**
- * Acks go to Redis in batches: the acked ids of one turn of the event loop, per user, each id
- * once (two devices of a user may ack the same id), then one `removeFromInbox` per user, which
- * sends at most REMOVE_CHUNK ids per script call. The ids are already filtered by the sessions
- * (AckTracker): only ids a session pushed reach this.
+ * Acks go to Redis in batches: the acked ids of one write window (ACK_WINDOW_MS, write-window.ts),
+ * per user, each id once (two devices of a user may ack the same id), then one `removeFromInbox`
+ * per user, which sends at most REMOVE_CHUNK ids per script call; the calls of one flush leave in
+ * one write (the connection auto-pipelines). The ids are already filtered by the sessions
+ * (AckTracker): only ids a session pushed reach this. An ack still waiting when its client
+ * reconnects is delivered again (at least once).
  */
 import { removeFromInbox, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from './metrics';
+import { WriteWindow } from './write-window';
 
 export class AckBatcher {
   private readonly pending = new Map<string, Set<string>>();
-  private scheduled = false;
+  private readonly window: WriteWindow;
 
   constructor(
     private readonly redis: HeraldRedis,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
-  ) {}
+    windowMs: number,
+  ) {
+    this.window = new WriteWindow(windowMs, () => this.flush());
+  }
 
   add(userId: string, ids: readonly string[]): void {
     let set = this.pending.get(userId);
     if (!set) this.pending.set(userId, (set = new Set()));
     for (const id of ids) set.add(id);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.window.schedule();
+  }
+
+  /** Send what waits now and stop the window (shutdown, before the connection closes). */
+  close(): void {
+    this.window.flushNow();
+    this.window.close();
   }
 
   private flush(): void {
-    this.scheduled = false;
     for (const [userId, ids] of this.pending) {
       removeFromInbox(this.redis, userId, [...ids]).then(
         (removed) => this.metrics.acked.inc(removed),

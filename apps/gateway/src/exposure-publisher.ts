@@ -52,6 +52,8 @@ export interface ExposurePublisherOptions {
   spill: SpillBounds;
   /** EXPOSURE_LOG_WAIT_MS. */
   logWaitMs: number;
+  /** EXPOSURE_LOG_WINDOW_MS (default 0: one log write per turn). */
+  logWindowMs?: number;
   /** HERALD_TEST_CLOCK_OFFSET_MS (tests only): this process's clock is that far off. */
   clockOffsetMs?: number;
   metrics: GatewayMetrics;
@@ -78,6 +80,7 @@ export class ExposurePublisher {
       registry: opts.redis,
       walId: this.walId,
       waitMs: opts.logWaitMs,
+      windowMs: opts.logWindowMs ?? 0,
       beatEveryMs: Math.floor(opts.claimIdleMs / 3),
       now: this.now,
       metrics,

@@ -79,6 +79,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     claimIdleMs: config.EXPOSURE_SPILL_CLAIM_MS,
     spill: { maxEvents: config.EXPOSURE_SPILL_MAX_EVENTS, maxAgeMs: config.EXPOSURE_SPILL_MAX_AGE_MS },
     logWaitMs: config.EXPOSURE_LOG_WAIT_MS,
+    logWindowMs: config.EXPOSURE_LOG_WINDOW_MS,
     clockOffsetMs: config.HERALD_TEST_CLOCK_OFFSET_MS,
     metrics,
     logger: logger.child({ module: 'exposures' }),
@@ -92,7 +93,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     allowedOrigins: parseOrigins(config.WS_ALLOWED_ORIGINS),
   });
 
-  const acks = new AckBatcher(redis, metrics, log);
+  const acks = new AckBatcher(redis, metrics, log, config.ACK_WINDOW_MS);
   const cooldowns = new AbuseCooldowns(config.WS_ABUSE_COOLDOWN_MS);
   const session: SessionContext = {
     publisher,
@@ -171,6 +172,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
         },
         () => closeSessions([...hub.all()], config.WS_CLOSE_RATE, sessionsBudgetMs),
         () => http.close(),
+        () => acks.close(),
         () => publisher.close(config.SHUTDOWN_TIMEOUT_MS * EXPOSURES_SHARE),
         () => (givenPubSub ? undefined : pubsub.close()),
         () => closeRedis(sub),

@@ -35,6 +35,7 @@ beforeAll(async () => {
     registry: oracle,
     walId: 'wait-test',
     waitMs: WAIT_MS,
+    windowMs: 0,
     beatEveryMs: 60_000,
     now: Date.now,
     metrics,

@@ -32,12 +32,13 @@ afterAll(async () => {
   await server.stop();
 });
 
-function writer(walId: string, sent: Pending[]): WalWriter {
+function writer(walId: string, sent: Pending[], windowMs = 0): WalWriter {
   const w = new WalWriter({
     redis: log,
     registry: oracle,
     walId,
     waitMs: 10_000,
+    windowMs,
     beatEveryMs: BEAT_MS,
     now: Date.now,
     ...newMetrics(),
@@ -73,6 +74,25 @@ it("writes a turn's events as one batch and lets the frames go only once Redis h
   expect(await oracle.hlen(keys.exposureWal('barrier'))).toBe(1);
   w.settled(sent[2]);
   await waitFor(async () => (await oracle.exists(keys.exposureWal('barrier'))) === 0, { what: 'the settled batch trimmed' });
+});
+
+it('with a write window, the pushes of later turns inside the window share one write', async () => {
+  const WINDOW_MS = 1_000;
+  const sent: Pending[] = [];
+  const w = writer('window', sent, WINDOW_MS);
+  const frames: string[] = [];
+  // The first push after a quiet spell is written at once.
+  w.add('{"n":"a"}', () => frames.push('a') > 0);
+  await waitFor(() => frames.length === 1, { what: 'the first frame out' });
+  // Three pushes, each in its own turn, well inside the window: held, then written together.
+  for (const n of ['b', 'c', 'd']) {
+    w.add(`{"n":"${n}"}`, () => frames.push(n) > 0);
+    await new Promise(setImmediate);
+  }
+  expect(frames).toEqual(['a']);
+  await waitFor(() => frames.length === 4, { what: 'the held frames out' });
+  expect(frames).toEqual(['a', 'b', 'c', 'd']);
+  expect(await oracle.hgetall(keys.exposureWal('window'))).toEqual({ '1': '{"n":"a"}', '2': '{"n":"b"}\n{"n":"c"}\n{"n":"d"}' });
 });
 
 it('passes on only the events of pushes that happened (a closed session writes no frame)', async () => {

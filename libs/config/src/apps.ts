@@ -87,6 +87,8 @@ export const gatewaySchema = {
    * many); one more closes it with 4008. Ignored ids cost no Redis work.
    */
   WS_MAX_IGNORED_ACK_IDS: int(1000, 0, 1_000_000),
+  /** Acks go to Redis at most this often (all users' acks of the window in one write); 0: every turn. */
+  ACK_WINDOW_MS: int(10, 0, 1000),
   /**
    * After the server closes a session with 4008 for abuse (frame budget, bad frames, ignored ack
    * ids), the user's new connections to this gateway are refused with 503 OVERLOADED before the
@@ -146,6 +148,11 @@ export const gatewaySchema = {
    * counted as `unlogged`: it is still published, but a crash before then would lose it.
    */
   EXPOSURE_LOG_WAIT_MS: int(500, 1, 60_000),
+  /**
+   * Write-ahead log writes are at least this far apart: the events of the pushes in between wait
+   * and go in one write (0: one write per turn of the event loop). Bounds the delay it adds.
+   */
+  EXPOSURE_LOG_WINDOW_MS: int(5, 0, 100),
   /**
    * TEST ONLY: shifts the exposure publisher's clock by this many ms (a gateway on a machine whose
    * clock is off), for the clock-skew fault test. Refused with NODE_ENV=production.

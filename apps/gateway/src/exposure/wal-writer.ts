@@ -1,8 +1,10 @@
 /**
- * Stage 1 of the exposure path: the write-ahead log. The events of this turn's pushes are written
- * to this process's log in Redis (libs/redis exposure-wal) in one command, and the frames go out
- * once it is there: the order barrier before the socket write. One write is in flight at a time,
- * so pushes keep their order. The log's heartbeat (by Redis's clock) says the process is alive.
+ * Stage 1 of the exposure path: the write-ahead log. The events of the pushes of one write window
+ * (EXPOSURE_LOG_WINDOW_MS, ../write-window.ts; 0: of one turn) are written to this process's log
+ * in Redis (libs/redis exposure-wal) in one command, and the frames go out once it is there: the
+ * order barrier before the socket write. One write is in flight at a time, so pushes keep their
+ * order. Settled batches are trimmed from the log every TRIM_WINDOW_MS at most. The log's
+ * heartbeat (by Redis's clock) says the process is alive.
  *
  * Delivery comes first: a push never waits more than `waitMs` for its log write. When the write
  * fails (Redis out of memory, unreachable) or takes longer, the frames go out at once and their
@@ -12,7 +14,14 @@
 import { beatWal, dropWalBatches, retireWal, writeWalBatch, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
+import { WriteWindow } from '../write-window';
 import { backoffMs, runEvery, UNLOGGED, type Pending, type Send } from './stage';
+
+/**
+ * Settled batches are deleted from the log at most this often. Not on the delivery path; a batch
+ * not yet deleted when the process dies is published again (the consumer stores it once).
+ */
+const TRIM_WINDOW_MS = 50;
 
 export interface WalWriterOptions {
   /** The log's own connection (role `log`): a push waits for it, behind no auto-pipeline. */
@@ -22,6 +31,8 @@ export interface WalWriterOptions {
   walId: string;
   /** EXPOSURE_LOG_WAIT_MS. */
   waitMs: number;
+  /** EXPOSURE_LOG_WINDOW_MS: log writes at least this far apart (0: one per turn). */
+  windowMs: number;
   /** The heartbeat's period, ms (a third of EXPOSURE_SPILL_CLAIM_MS). */
   beatEveryMs: number;
   /** The process's clock (shifted by HERALD_TEST_CLOCK_OFFSET_MS in the clock-skew test). */
@@ -38,7 +49,7 @@ export class WalWriter {
   private sends: Send[] = [];
   /** Events in the log write being waited for (0: none is). */
   private logging = 0;
-  private scheduled = false;
+  private readonly window: WriteWindow;
   private failures = 0;
   /** Until then (after a failure) pushes go out without trying the log. */
   private skipUntil = 0;
@@ -47,11 +58,13 @@ export class WalWriter {
   /** Events of each logged batch not yet published or spilled. */
   private readonly batchLeft = new Map<number, number>();
   private settledBatches: number[] = [];
-  private dropScheduled = false;
+  private readonly trimWindow: WriteWindow;
   private readonly heartbeat: NodeJS.Timeout;
   private closing?: Promise<void>;
 
   constructor(private readonly opts: WalWriterOptions) {
+    this.window = new WriteWindow(opts.windowMs, () => this.write());
+    this.trimWindow = new WriteWindow(TRIM_WINDOW_MS, () => this.trim());
     // Registered before the first batch is written (the heartbeat is stamped by Redis's clock).
     const beat = () =>
       beatWal(opts.registry, opts.walId).catch((err: unknown) => opts.logger.debug({ err }, 'exposure log heartbeat failed'));
@@ -68,12 +81,8 @@ export class WalWriter {
   add(event: string, send: Send): void {
     this.toLog.push(event);
     this.sends.push(send);
-    if (this.scheduled || this.logging > 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.write();
-    });
+    // While a write is in flight, its answer schedules the next one.
+    if (this.logging === 0) this.window.schedule();
   }
 
   /** Log what waits as one batch, then let its pushes go out; a push waits `waitMs` at most. */
@@ -124,7 +133,7 @@ export class WalWriter {
         this.failures = 0;
         this.logging = 0;
         this.release(batch, events, sends);
-        this.write();
+        if (this.toLog.length > 0) this.window.schedule();
       },
       (err: unknown) => {
         if (done) return;
@@ -163,17 +172,17 @@ export class WalWriter {
 
   private batchSettled(batch: number): void {
     this.settledBatches.push(batch);
-    if (this.dropScheduled) return;
-    this.dropScheduled = true;
-    setImmediate(() => {
-      this.dropScheduled = false;
-      const batches = this.settledBatches;
-      this.settledBatches = [];
-      // A batch that stays is published again if this process dies; the consumer dedupes.
-      dropWalBatches(this.opts.redis, this.opts.walId, batches).catch((err: unknown) =>
-        this.opts.logger.debug({ err }, 'could not trim the exposure log'),
-      );
-    });
+    this.trimWindow.schedule();
+  }
+
+  private trim(): void {
+    const batches = this.settledBatches;
+    if (batches.length === 0) return;
+    this.settledBatches = [];
+    // A batch that stays is published again if this process dies; the consumer dedupes.
+    dropWalBatches(this.opts.redis, this.opts.walId, batches).catch((err: unknown) =>
+      this.opts.logger.debug({ err }, 'could not trim the exposure log'),
+    );
   }
 
   /** Remove the log: every event in it is published or spilled. */
@@ -186,7 +195,12 @@ export class WalWriter {
    * or leave it for another gateway to rescue once the heartbeat is old.
    */
   close(): Promise<void> {
-    this.closing ??= runEvery([() => clearInterval(this.heartbeat), () => clearTimeout(this.retryTimer)]);
+    this.closing ??= runEvery([
+      () => clearInterval(this.heartbeat),
+      () => clearTimeout(this.retryTimer),
+      () => this.window.close(),
+      () => this.trimWindow.close(),
+    ]);
     return this.closing;
   }
 }
