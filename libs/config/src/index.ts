@@ -1,5 +1,8 @@
 export * from './schema';
-export * from './apps';
+export type { AuthConfig, PubSubConfig, RedisConfig } from './shared-config';
+export * from './gateway-config';
+export * from './ingest-config';
+export * from './consumer-config';
 export * from './dev-secret';
 export * from './known-secrets';
 export * from './dev-stack';

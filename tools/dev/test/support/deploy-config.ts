@@ -1,6 +1,6 @@
 /**
  * What the deployment-artifact tests know about the apps, all of it read from the config schema
- * (libs/config/src/apps.ts), the source of truth for variable names, defaults, ports and the
+ * (libs/config/src/*-config.ts), the source of truth for variable names, defaults, ports and the
  * shutdown deadline.
  */
 import { readFileSync } from 'node:fs';

@@ -1,0 +1,88 @@
+/** Ingest's variables, and the relations between them. */
+import {
+  IDEMPOTENCY_DEFAULT_TTL_SECONDS,
+  INBOX_DEFAULT_CAP,
+  MESSAGE_DEFAULT_TTL_SECONDS,
+  MESSAGE_MAX_TTL_DEFAULT_SECONDS,
+} from '@herald/types';
+import { bool, ConfigError, int, parseEnv, type Parsed } from './schema';
+import { auth, checkAuth, common, redis, type Env } from './shared-config';
+
+/**
+ * Upper bound of MAX_RECIPIENTS: one request's notifications, all its recipients on one gateway,
+ * must stay under Redis's default pub/sub soft limit (8 MB) even as references (at most 229 bytes
+ * each in the subscriber's buffer; see @herald/redis notification.ts): 30,000 × 229 ≈ 6.9 MB.
+ * Larger audiences are what categories are for.
+ */
+export const MAX_RECIPIENTS_LIMIT = 30_000;
+
+export const ingestSchema = {
+  ...common,
+  ...redis,
+  ...auth,
+  PORT: int(8081, 0, 65535),
+  /** Offline list cap per user (also the most idempotent deliveries remembered per user). */
+  INBOX_CAP: int(INBOX_DEFAULT_CAP, 1, 100_000),
+  /** TTL of a message sent without ttlSeconds; at most MESSAGE_MAX_TTL_SECONDS. */
+  MESSAGE_DEFAULT_TTL_SECONDS: int(MESSAGE_DEFAULT_TTL_SECONDS, 1),
+  /** Largest ttlSeconds accepted; also the lifetime of an offline list after its last write. */
+  MESSAGE_MAX_TTL_SECONDS: int(MESSAGE_MAX_TTL_DEFAULT_SECONDS, 1),
+  /** Largest HTTP body accepted. */
+  MAX_BODY_BYTES: int(256 * 1024, 1024),
+  /** Most user ids one POST /v1/messages may name (at most MAX_RECIPIENTS_LIMIT). */
+  MAX_RECIPIENTS: int(1000, 1, MAX_RECIPIENTS_LIMIT),
+  /** How long an Idempotency-Key is remembered (Contract: 24 h). */
+  IDEMPOTENCY_TTL_SECONDS: int(IDEMPOTENCY_DEFAULT_TTL_SECONDS, 60),
+  /**
+   * How long a request may hold its key before a repeat may take over (its process died); shorter
+   * than IDEMPOTENCY_TTL_SECONDS, or the key could expire under a running request.
+   */
+  IDEMPOTENCY_LEASE_MS: int(10_000, 100, 600_000),
+  /** Category members written per fan-out step (one SSCAN, one batch of pipelined writes). */
+  FANOUT_CHUNK_SIZE: int(1000, 1, 10_000),
+  /**
+   * Run category fan-out jobs in this process. Off: this process only serves the API and queues
+   * jobs, and other ingest processes (FANOUT_WORKER on) write the inboxes.
+   */
+  FANOUT_WORKER: bool(true),
+  /** Category fan-out jobs one ingest process runs at once. */
+  FANOUT_CONCURRENCY: int(2, 1, 64),
+  /**
+   * A running fan-out job's lock; when the process running it dies, another worker takes the job
+   * over about this long (up to twice) later, resuming from its recorded progress.
+   */
+  FANOUT_LOCK_MS: int(30_000, 500, 600_000),
+  /** Attempts of a fan-out job before it is marked failed (each resumes where the last stopped). */
+  FANOUT_ATTEMPTS: int(10, 1, 100),
+};
+
+export type IngestConfig = Parsed<typeof ingestSchema>;
+
+/** Ingest's variables that bound one another (a single variable's parser cannot see them). */
+function checkIngest(config: IngestConfig): void {
+  if (config.MESSAGE_DEFAULT_TTL_SECONDS > config.MESSAGE_MAX_TTL_SECONDS) {
+    throw new ConfigError(
+      'MESSAGE_DEFAULT_TTL_SECONDS',
+      `must not exceed MESSAGE_MAX_TTL_SECONDS (${config.MESSAGE_MAX_TTL_SECONDS}), got ${config.MESSAGE_DEFAULT_TTL_SECONDS}`,
+    );
+  }
+  // The key's record expires IDEMPOTENCY_TTL_SECONDS after the claim: a lease as long would let
+  // it expire under a request still running, and a repeat would then send a second message.
+  if (config.IDEMPOTENCY_LEASE_MS >= config.IDEMPOTENCY_TTL_SECONDS * 1000) {
+    throw new ConfigError(
+      'IDEMPOTENCY_LEASE_MS',
+      `must be shorter than IDEMPOTENCY_TTL_SECONDS (${config.IDEMPOTENCY_TTL_SECONDS} s), got ${config.IDEMPOTENCY_LEASE_MS} ms`,
+    );
+  }
+}
+
+/**
+ * Every check of ingest's configuration, the relations between variables included: a config that
+ * loads is one ingest runs with (buildIngest checks nothing more).
+ */
+export function loadIngestConfig(env: Env = process.env): IngestConfig {
+  const config = parseEnv(ingestSchema, env);
+  checkAuth(config, env);
+  checkIngest(config);
+  return config;
+}
