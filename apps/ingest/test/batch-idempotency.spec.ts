@@ -10,6 +10,9 @@ import type { Ingest } from '../src/app';
 import { bearer, counterValue, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
 import { errorCodes, idsOf, postBatch } from './batch-client';
 
+/** Short, so that the retry of a failed item takes its key over soon. */
+const LEASE_MS = 300;
+
 let server: RedisServer;
 let redis: Redis;
 let ingest: Ingest;
@@ -18,7 +21,7 @@ let tokens: Tokens;
 beforeAll(async () => {
   server = await startRedisServer();
   redis = new Redis(server.url);
-  ingest = await startIngest(ingestConfig(server.url, { FANOUT_WORKER: 'false' }));
+  ingest = await startIngest(ingestConfig(server.url, { FANOUT_WORKER: 'false', IDEMPOTENCY_LEASE_MS: String(LEASE_MS) }));
   tokens = await makeTokens();
 });
 
@@ -99,4 +102,19 @@ it('sends one message for a key given twice in a batch with the same body, and r
     ],
   });
   expect(errorCodes(later.results)).toEqual(['IDEMPOTENCY_KEY_REUSED', 'ok']);
+});
+
+it('finishes, with the same id, an item that failed part-way, delivering only to the users it missed', async () => {
+  await redis.set(keys.inbox('heal-broken'), 'not a list');
+  const body = { messages: [{ userIds: ['heal-ok', 'heal-broken'], payload: 'heal', idempotencyKey: 'heal-1' }] };
+  const failed = await batch(body);
+  expect(errorCodes(failed.results)).toEqual(['INTERNAL']);
+  const [id] = await inbox('heal-ok');
+
+  await redis.del(keys.inbox('heal-broken'));
+  // The failed attempt still holds the key: the retry waits out its lease, then takes it over.
+  const retried = await batch(body);
+  expect(idsOf(retried.results)).toEqual([id]);
+  expect(await inbox('heal-ok')).toEqual([id]);
+  expect(await inbox('heal-broken')).toEqual([id]);
 });

@@ -106,6 +106,21 @@ it('refuses each invalid item with the code a single send would get, and sends t
   expect(await inbox('part-a')).toEqual(ids);
 });
 
+it('answers INTERNAL for an item whose writes fail in Redis, and sends the others', async () => {
+  await redis.set(keys.inbox('broken-inbox'), 'not a list');
+  const res = await batch({
+    messages: [
+      { userIds: ['fine-a'], payload: 1 },
+      { userIds: ['broken-inbox'], payload: 2 },
+      { userIds: ['fine-a'], payload: 3 },
+    ],
+  });
+  expect(res.status).toBe(200);
+  expect(errorCodes(res.results)).toEqual(['ok', 'INTERNAL', 'ok']);
+  expect(JSON.stringify(res.results[1])).not.toMatch(/WRONGTYPE/);
+  expect(await inbox('fine-a')).toEqual(idsOf([res.results[0], res.results[2]]));
+});
+
 describe('refuses a body that is not a batch, with 400 and nothing written', () => {
   const item = { userIds: ['never'], payload: 1 };
   it.each([
