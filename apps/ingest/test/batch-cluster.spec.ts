@@ -7,7 +7,7 @@ import { closeRedis, createRedis, keys, type HeraldRedis } from '@herald/redis';
 import { startRedisCluster, type RedisCluster } from '@herald/testing';
 import type { Ingest } from '../src/app';
 import { bearer, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
-import { idsOf, postBatch } from './batch-client';
+import { idsOf, postBatch } from './batch-support';
 
 let cluster: RedisCluster;
 let redis: HeraldRedis;

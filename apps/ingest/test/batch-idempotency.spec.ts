@@ -3,37 +3,18 @@
  * ids and delivers nothing twice; a key shared with a single POST /v1/messages is one key; a key
  * given twice in one batch is one message; a key reused with another body is refused.
  */
-import Redis from 'ioredis';
 import { keys } from '@herald/redis';
-import { startRedisServer, type RedisServer } from '@herald/testing';
-import type { Ingest } from '../src/app';
-import { bearer, counterValue, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
-import { errorCodes, idsOf, postBatch } from './batch-client';
+import { bearer, counterValue, expectNoWrites } from './harness';
+import { errorCodes, idsOf, postBatch, useIngest } from './batch-support';
 
 /** Short, so that the retry of a failed item takes its key over soon. */
 const LEASE_MS = 300;
 
-let server: RedisServer;
-let redis: Redis;
-let ingest: Ingest;
-let tokens: Tokens;
+const t = useIngest({ FANOUT_WORKER: 'false', IDEMPOTENCY_LEASE_MS: String(LEASE_MS) });
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-  ingest = await startIngest(ingestConfig(server.url, { FANOUT_WORKER: 'false', IDEMPOTENCY_LEASE_MS: String(LEASE_MS) }));
-  tokens = await makeTokens();
-});
-
-afterAll(async () => {
-  await ingest?.close();
-  redis?.disconnect();
-  await server?.stop();
-});
-
-const batch = (body: unknown) => postBatch(ingest, tokens.messages, body);
-const inbox = (userId: string) => redis.lrange(keys.inbox(userId), 0, -1);
-const replays = async () => counterValue((await ingest.app.inject({ url: '/metrics' })).body, 'herald_idempotent_replays_total');
+const batch = (body: unknown) => postBatch(t.ingest, t.tokens.messages, body);
+const inbox = (userId: string) => t.redis.lrange(keys.inbox(userId), 0, -1);
+const replays = async () => counterValue((await t.ingest.app.inject({ url: '/metrics' })).body, 'herald_idempotent_replays_total');
 
 it('answers a retried batch with the same ids and writes nothing again', async () => {
   const body = {
@@ -48,7 +29,7 @@ it('answers a retried batch with the same ids and writes nothing again', async (
   const ids = idsOf(first.results);
   const before = await replays();
 
-  await expectNoWrites(redis, async () => {
+  await expectNoWrites(t.redis, async () => {
     const again = await batch(body);
     expect(again.status).toBe(200);
     expect(idsOf(again.results)).toEqual(ids);
@@ -60,10 +41,10 @@ it('answers a retried batch with the same ids and writes nothing again', async (
 
 it('completes, with the same ids, a retry after some items were sent alone first, and sends keyless items again', async () => {
   // One item's key was used by a single send (the same body): the batch replays it.
-  const alone = await ingest.app.inject({
+  const alone = await t.ingest.app.inject({
     method: 'POST',
     url: '/v1/messages',
-    headers: { ...bearer(tokens.messages), 'idempotency-key': 'shared-1' },
+    headers: { ...bearer(t.tokens.messages), 'idempotency-key': 'shared-1' },
     payload: { userIds: ['shared'], payload: 'one' },
   });
   const aloneId = (alone.json() as { id: string }).id;
@@ -105,13 +86,13 @@ it('sends one message for a key given twice in a batch with the same body, and r
 });
 
 it('finishes, with the same id, an item that failed part-way, delivering only to the users it missed', async () => {
-  await redis.set(keys.inbox('heal-broken'), 'not a list');
+  await t.redis.set(keys.inbox('heal-broken'), 'not a list');
   const body = { messages: [{ userIds: ['heal-ok', 'heal-broken'], payload: 'heal', idempotencyKey: 'heal-1' }] };
   const failed = await batch(body);
   expect(errorCodes(failed.results)).toEqual(['INTERNAL']);
   const [id] = await inbox('heal-ok');
 
-  await redis.del(keys.inbox('heal-broken'));
+  await t.redis.del(keys.inbox('heal-broken'));
   // The failed attempt still holds the key: the retry waits out its lease, then takes it over.
   const retried = await batch(body);
   expect(idsOf(retried.results)).toEqual([id]);

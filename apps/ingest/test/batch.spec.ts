@@ -3,47 +3,27 @@
  * /v1/messages would send it and answered in order, invalid items refused on their own, and a
  * body that is not a batch refused whole with nothing written.
  */
-import Redis from 'ioredis';
 import { keys } from '@herald/redis';
-import { startRedisServer, type RedisServer } from '@herald/testing';
 import { MAX_BATCH_MESSAGES } from '@herald/types';
-import type { Ingest } from '../src/app';
-import { bearer, counterValue, expectNoWrites, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
-import { errorCodes, idsOf, postBatch } from './batch-client';
+import { bearer, counterValue, expectNoWrites } from './harness';
+import { errorCodes, idsOf, postBatch, useIngest } from './batch-support';
 
 /** Room for 1000 short user ids in one item. */
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_BATCH_BODY_BYTES = 512 * 1024;
 
-let server: RedisServer;
-let redis: Redis;
-let ingest: Ingest;
-let tokens: Tokens;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-  const config = ingestConfig(server.url, {
-    MAX_BODY_BYTES: String(MAX_BODY_BYTES),
-    MAX_BATCH_BODY_BYTES: String(MAX_BATCH_BODY_BYTES),
-    MAX_RECIPIENTS: '1000',
-    MESSAGE_DEFAULT_TTL_SECONDS: '600',
-    // No worker: category jobs stay queued, where the test finds them.
-    FANOUT_WORKER: 'false',
-  });
-  ingest = await startIngest(config);
-  tokens = await makeTokens();
+const t = useIngest({
+  MAX_BODY_BYTES: String(MAX_BODY_BYTES),
+  MAX_BATCH_BODY_BYTES: String(MAX_BATCH_BODY_BYTES),
+  MAX_RECIPIENTS: '1000',
+  MESSAGE_DEFAULT_TTL_SECONDS: '600',
+  // No worker: category jobs stay queued, where the test finds them.
+  FANOUT_WORKER: 'false',
 });
 
-afterAll(async () => {
-  await ingest?.close();
-  redis?.disconnect();
-  await server?.stop();
-});
-
-const batch = (body: unknown, token = tokens.messages) => postBatch(ingest, token, body);
-const inbox = (userId: string) => redis.lrange(keys.inbox(userId), 0, -1);
-const metrics = async () => (await ingest.app.inject({ url: '/metrics' })).body;
+const batch = (body: unknown, token = t.tokens.messages) => postBatch(t.ingest, token, body);
+const inbox = (userId: string) => t.redis.lrange(keys.inbox(userId), 0, -1);
+const metrics = async () => (await t.ingest.app.inject({ url: '/metrics' })).body;
 
 it('sends users and category items, answers 200 with ids in order, and counts each message', async () => {
   const before = await metrics();
@@ -59,9 +39,9 @@ it('sends users and category items, answers 200 with ids in order, and counts ea
   expect(new Set([first, category, third]).size).toBe(3);
   expect(await inbox('mix-a')).toEqual([first, third]);
   expect(await inbox('mix-b')).toEqual([first]);
-  expect(await redis.pttl(keys.message(third))).toBeLessThanOrEqual(60_000);
-  expect(await redis.pttl(keys.message(first))).toBeGreaterThan(60_000);
-  const fanout = await ingest.app.inject({ url: `/v1/messages/${category}/fanout`, headers: bearer(tokens.messages) });
+  expect(await t.redis.pttl(keys.message(third))).toBeLessThanOrEqual(60_000);
+  expect(await t.redis.pttl(keys.message(first))).toBeGreaterThan(60_000);
+  const fanout = await t.ingest.app.inject({ url: `/v1/messages/${category}/fanout`, headers: bearer(t.tokens.messages) });
   expect(fanout.json()).toMatchObject({ messageId: category, category: 'mix-news', state: 'waiting' });
 
   const after = await metrics();
@@ -107,7 +87,7 @@ it('refuses each invalid item with the code a single send would get, and sends t
 });
 
 it('answers INTERNAL for an item whose writes fail in Redis, and sends the others', async () => {
-  await redis.set(keys.inbox('broken-inbox'), 'not a list');
+  await t.redis.set(keys.inbox('broken-inbox'), 'not a list');
   const res = await batch({
     messages: [
       { userIds: ['fine-a'], payload: 1 },
@@ -131,7 +111,7 @@ describe('refuses a body that is not a batch, with 400 and nothing written', () 
     ['another property', { messages: [item], more: 1 }],
     ['an array', [item]],
   ])('%s', async (_what, body) => {
-    await expectNoWrites(redis, async () => {
+    await expectNoWrites(t.redis, async () => {
       const res = await batch(body);
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: { code: 'INVALID_BODY' } });
@@ -140,7 +120,7 @@ describe('refuses a body that is not a batch, with 400 and nothing written', () 
 
   it('more than 30,000 user ids in all', async () => {
     const userIds = Array.from({ length: 1000 }, (_, i) => `u${i}`);
-    await expectNoWrites(redis, async () => {
+    await expectNoWrites(t.redis, async () => {
       const res = await batch({ messages: Array.from({ length: 31 }, () => ({ userIds, payload: 1 })) });
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: { code: 'INVALID_BODY', message: expect.stringMatching(/31000 user ids/) } });
@@ -152,9 +132,9 @@ describe('refuses a body that is not a batch, with 400 and nothing written', () 
     const ok = await batch({ messages: small });
     expect(ok.status).toBe(200);
     expect(idsOf(ok.results)).toHaveLength(MAX_BATCH_MESSAGES);
-    expect(await redis.llen(keys.inbox('big-batch'))).toBe(MAX_BATCH_MESSAGES);
+    expect(await t.redis.llen(keys.inbox('big-batch'))).toBe(MAX_BATCH_MESSAGES);
 
-    await expectNoWrites(redis, async () => {
+    await expectNoWrites(t.redis, async () => {
       const res = await batch({ messages: [{ userIds: ['never'], payload: 'x'.repeat(MAX_BATCH_BODY_BYTES) }] });
       expect(res.status).toBe(413);
       expect(res.body).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
@@ -162,9 +142,9 @@ describe('refuses a body that is not a batch, with 400 and nothing written', () 
   });
 
   it('without a token (401) or without messages:write (403)', async () => {
-    await expectNoWrites(redis, async () => {
+    await expectNoWrites(t.redis, async () => {
       expect((await batch({ messages: [item] }, 'not-a-token')).status).toBe(401);
-      expect((await batch({ messages: [item] }, tokens.categories)).status).toBe(403);
+      expect((await batch({ messages: [item] }, t.tokens.categories)).status).toBe(403);
     });
   });
 });
