@@ -15,6 +15,7 @@ import { startFanoutWorker } from './fanout/fanout-worker';
 import { redisReadiness } from './readiness';
 import { registerCategoryRoutes } from './routes/categories';
 import { registerMessageRoutes } from './routes/messages';
+import { registerBatchRoute } from './routes/batch';
 
 /** Shown in the OpenAPI document at /docs. */
 const API = {
@@ -83,6 +84,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   });
   const deps = { config, redis, fanout, verifier: createVerifier(config), metrics: ingestMetrics, logger };
   registerMessageRoutes(app, deps);
+  registerBatchRoute(app, deps);
   registerCategoryRoutes(app, deps);
 
   let closing: Promise<void> | undefined;

@@ -1,5 +1,5 @@
 /**
- * `Idempotency-Key` for POST /v1/messages: the same producer, key and body within
+ * `Idempotency-Key` for POST /v1/messages (and `idempotencyKey` of a batch item): the same producer, key and body within
  * IDEMPOTENCY_TTL_SECONDS get the first answer and write nothing again. Concurrent duplicates wait
  * for the first to finish; if its process died, a repeat takes over after the lease with the same
  * message id, and the writes it repeats skip what was already written.
@@ -10,7 +10,7 @@ import { claimIdempotency, completeIdempotency, fingerprint, peekIdempotency, ty
 import { HeraldError } from '@herald/types';
 
 /** Visible ASCII, no spaces, as the IETF Idempotency-Key draft's examples; bounded. */
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** How often a waiting duplicate asks whether the first request has finished. */
 const POLL_MS = 25;
 
@@ -35,15 +35,19 @@ export interface IdempotentResult {
 
 export function checkIdempotencyKey(key: string | string[] | undefined): string | undefined {
   if (key === undefined) return undefined;
-  if (typeof key !== 'string' || !KEY_PATTERN.test(key)) throw new HeraldError('INVALID_IDEMPOTENCY_KEY');
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) throw new HeraldError('INVALID_IDEMPOTENCY_KEY');
   return key;
 }
 
-/** Run `send` at most once per key (see the header), answering every request the same. */
-export async function runIdempotent(
-  opts: IdempotencyOptions,
-  send: (repeatable: { id: string; createdAt: number }) => Promise<Answer>,
-): Promise<IdempotentResult> {
+/** A key claimed for this request's send (with the message id and creation time to use), or its recorded answer. */
+export type KeyClaim = { claimed: { id: string; createdAt: number } } | { replayed: Answer };
+
+/**
+ * Claim the key (see the header): the recorded answer of a finished request, or the claim once
+ * the key is free (new, or its holder's lease ran out). Throws IDEMPOTENCY_KEY_REUSED (another
+ * body) or IDEMPOTENCY_KEY_IN_USE (still held after two leases).
+ */
+export async function claimKey(opts: IdempotencyOptions): Promise<KeyClaim> {
   const request = {
     producer: opts.producer,
     key: opts.key,
@@ -54,24 +58,38 @@ export async function runIdempotent(
   // A repeat of a finished request (the common case) is answered from a read, writing nothing.
   const seen = await peekIdempotency(opts.redis, opts.producer, opts.key);
   if (seen && seen.fingerprint !== request.fingerprint) throw new HeraldError('IDEMPOTENCY_KEY_REUSED');
-  if (seen?.done && seen.result !== null) return { answer: JSON.parse(seen.result) as Answer, replayed: true };
+  if (seen?.done && seen.result !== null) return { replayed: JSON.parse(seen.result) as Answer };
   // A waiter outlives one lease: the holder either answers or its lease runs out and we take over.
   const deadline = Date.now() + 2 * opts.leaseMs;
   for (;;) {
     const claim = await claimIdempotency(opts.redis, { ...request, id: randomUUID() });
     switch (claim.state) {
       case 'done':
-        return { answer: JSON.parse(claim.result) as Answer, replayed: true };
+        return { replayed: JSON.parse(claim.result) as Answer };
       case 'mismatch':
         throw new HeraldError('IDEMPOTENCY_KEY_REUSED');
-      case 'claimed': {
-        const answer = await send({ id: claim.id, createdAt: claim.createdAt });
-        await completeIdempotency(opts.redis, opts.producer, opts.key, JSON.stringify(answer));
-        return { answer, replayed: false };
-      }
+      case 'claimed':
+        return { claimed: { id: claim.id, createdAt: claim.createdAt } };
       case 'busy':
         if (Date.now() > deadline) throw new HeraldError('IDEMPOTENCY_KEY_IN_USE');
         await sleep(POLL_MS);
     }
   }
+}
+
+/** Record the answer of a claimed key's send: repeats get it from now on. */
+export async function recordAnswer(opts: Pick<IdempotencyOptions, 'redis' | 'producer' | 'key'>, answer: Answer): Promise<void> {
+  await completeIdempotency(opts.redis, opts.producer, opts.key, JSON.stringify(answer));
+}
+
+/** Run `send` at most once per key (see the header), answering every request the same. */
+export async function runIdempotent(
+  opts: IdempotencyOptions,
+  send: (repeatable: { id: string; createdAt: number }) => Promise<Answer>,
+): Promise<IdempotentResult> {
+  const claim = await claimKey(opts);
+  if ('replayed' in claim) return { answer: claim.replayed, replayed: true };
+  const answer = await send(claim.claimed);
+  await recordAnswer(opts, answer);
+  return { answer, replayed: false };
 }

@@ -12,13 +12,13 @@ export function createIngestMetrics(registry: Registry, jobCounts?: JobCounts) {
   return {
     accepted: new Counter({
       name: 'herald_messages_accepted_total',
-      help: 'Messages accepted (202) by POST /v1/messages, by target (users or category)',
+      help: 'Messages accepted by POST /v1/messages (202) and /v1/messages/batch (each message), by target (users or category)',
       labelNames: ['target'] as const,
       registers,
     }),
     replayed: new Counter({
       name: 'herald_idempotent_replays_total',
-      help: 'POST /v1/messages answered from an earlier request with the same Idempotency-Key',
+      help: 'POST /v1/messages (or a batch item) answered from an earlier request with the same Idempotency-Key',
       registers,
     }),
     inboxDropped: new Counter({

@@ -44,7 +44,8 @@ export interface SentMessage {
   dropped: number;
 }
 
-function messageOf(input: SendMessageInput): Message {
+/** The message a send makes (a repeat under an idempotency key: the first attempt's id and time). */
+export function messageOf(input: SendMessageInput): Message {
   return newMessage({
     payload: input.payload,
     ttlMs: input.ttlSeconds * MS_PER_SECOND,

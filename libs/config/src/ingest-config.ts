@@ -12,7 +12,8 @@ import { auth, checkAuth, common, redis, type Env } from './shared-config';
  * Upper bound of MAX_RECIPIENTS: one request's notifications, all its recipients on one gateway,
  * must stay under Redis's default pub/sub soft limit (8 MB) even as references (at most 229 bytes
  * each in the subscriber's buffer; see @herald/redis notification.ts): 30,000 × 229 ≈ 6.9 MB.
- * Larger audiences are what categories are for.
+ * Larger audiences are what categories are for. A batch (POST /v1/messages/batch) is one request:
+ * its messages together name at most this many user ids.
  */
 export const MAX_RECIPIENTS_LIMIT = 30_000;
 
@@ -29,6 +30,11 @@ export const ingestSchema = {
   MESSAGE_MAX_TTL_SECONDS: int(MESSAGE_MAX_TTL_DEFAULT_SECONDS, 1),
   /** Largest HTTP body accepted. */
   MAX_BODY_BYTES: int(256 * 1024, 1024),
+  /**
+   * Largest body of POST /v1/messages/batch (every other route: MAX_BODY_BYTES). Each message in
+   * a batch is still held to MAX_BODY_BYTES.
+   */
+  MAX_BATCH_BODY_BYTES: int(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
   /** Most user ids one POST /v1/messages may name (at most MAX_RECIPIENTS_LIMIT). */
   MAX_RECIPIENTS: int(1000, 1, MAX_RECIPIENTS_LIMIT),
   /** How long an Idempotency-Key is remembered (Contract: 24 h). */

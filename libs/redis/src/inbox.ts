@@ -4,7 +4,7 @@
  * expired, so a user who never comes back costs nothing.
  */
 import { keys } from './keys';
-import type { HeraldRedis } from './client';
+import type { HeraldRedis, HeraldScripts } from './client';
 
 export interface DeliverOptions {
   /** Longest the inbox may grow; the oldest ids are dropped past it. */
@@ -27,13 +27,9 @@ export interface DeliverOptions {
 /** What `deliverToUser` returns when `unique` found the id already delivered. */
 export const ALREADY_DELIVERED = -1;
 
-/**
- * Append the message to the user's inbox, trim to the cap and notify the user's gateways, in one
- * atomic step. `note` is from `liveNote` (body inside or a reference) or `refNote(id)`.
- * Returns how many old ids the cap dropped, or ALREADY_DELIVERED.
- */
-export function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions) {
-  return redis.deliver(
+/** The arguments of one user's `deliver` script call (see deliverToUser). */
+export function deliverArgs(userId: string, messageId: string, note: string, opts: DeliverOptions): Parameters<HeraldScripts['deliver']> {
+  return [
     keys.inbox(userId),
     keys.userChannel(userId),
     keys.idempotentDeliveries(userId),
@@ -43,7 +39,16 @@ export function deliverToUser(redis: HeraldRedis, userId: string, messageId: str
     opts.unique ? '1' : '0',
     opts.inboxTtlSeconds,
     opts.rememberSeconds ?? 0,
-  );
+  ];
+}
+
+/**
+ * Append the message to the user's inbox, trim to the cap and notify the user's gateways, in one
+ * atomic step. `note` is from `liveNote` (body inside or a reference) or `refNote(id)`.
+ * Returns how many old ids the cap dropped, or ALREADY_DELIVERED.
+ */
+export function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions) {
+  return redis.deliver(...deliverArgs(userId, messageId, note, opts));
 }
 
 /** All ids in the inbox, oldest first (bounded by the inbox cap). */

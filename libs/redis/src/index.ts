@@ -5,6 +5,7 @@ export * from './notification';
 export * from './inbox';
 export * from './messages';
 export * from './send-to-users';
+export * from './send-batch';
 export * from './category-fanout';
 export * from './categories';
 export * from './idempotency';

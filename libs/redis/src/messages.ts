@@ -30,11 +30,21 @@ export function newMessage(m: NewMessage): Message {
   };
 }
 
+/** The SET that stores a body: its key, the encoded body and the TTL left (ms, at least 1). */
+export interface BodyWrite {
+  key: string;
+  encoded: string;
+  ttlMs: number;
+}
+
+export function bodyWrite(message: Message): BodyWrite {
+  return { key: keys.message(message.id), encoded: encodeMessage(message), ttlMs: Math.max(1, message.expiresAt - Date.now()) };
+}
+
 /** Store the body with its TTL; returns the encoded form to put in notifications. */
 export async function storeMessage(redis: HeraldRedis, message: Message): Promise<string> {
-  const encoded = encodeMessage(message);
-  const ttlMs = Math.max(1, message.expiresAt - Date.now());
-  await redis.set(keys.message(message.id), encoded, 'PX', ttlMs);
+  const { key, encoded, ttlMs } = bodyWrite(message);
+  await redis.set(key, encoded, 'PX', ttlMs);
   return encoded;
 }
 

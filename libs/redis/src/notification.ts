@@ -47,15 +47,29 @@ export const REF_NOTE_BYTES = 1 + MESSAGE_ID_BYTES + NOTE_ENVELOPE_BYTES;
  */
 export const INLINE_NOTES_MAX_BYTES = 1024 * 1024;
 
+/** Picks a message's note from its encoded body, its id and its number of recipients. */
+export type NotePicker = (encoded: string, messageId: string, recipients: number) => string;
+
 /**
- * The notification for a message sent to `recipients` users: the body inline when all the copies
- * together stay within INLINE_NOTES_MAX_BYTES (a gateway then needs no body read), else a
- * reference (the gateway reads the body once, whatever the number of recipients).
+ * The notes of one request's messages, picked in turn: a message's body goes inline while the
+ * inline copies of the request's messages together stay within INLINE_NOTES_MAX_BYTES (a gateway
+ * then needs no body read), else a reference (the gateway reads the body once, whatever the
+ * number of recipients). A batch of messages is one request: its messages share the budget.
  */
+export function liveNotes(): NotePicker {
+  let left = INLINE_NOTES_MAX_BYTES;
+  return (encoded, messageId, recipients) => {
+    const inline = messageNote(encoded);
+    const bytes = recipients * (Buffer.byteLength(inline) + NOTE_ENVELOPE_BYTES);
+    if (bytes > left) return refNote(messageId);
+    left -= bytes;
+    return inline;
+  };
+}
+
+/** The note for one message sent to `recipients` users alone (see liveNotes). */
 export function liveNote(encoded: string, messageId: string, recipients: number): string {
-  const inline = messageNote(encoded);
-  const copyBytes = Buffer.byteLength(inline) + NOTE_ENVELOPE_BYTES;
-  return recipients * copyBytes <= INLINE_NOTES_MAX_BYTES ? inline : refNote(messageId);
+  return liveNotes()(encoded, messageId, recipients);
 }
 
 const KIND = { m: 0x6d, r: 0x72, b: 0x62, c: 0x63 } as const;

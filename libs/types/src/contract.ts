@@ -21,3 +21,6 @@ export const INBOX_DEFAULT_CAP = 1000;
 
 /** How long an Idempotency-Key is remembered (Contract: 24 h; IDEMPOTENCY_TTL_SECONDS). */
 export const IDEMPOTENCY_DEFAULT_TTL_SECONDS = DAY_SECONDS;
+
+/** Most messages one `POST /v1/messages/batch` may carry. */
+export const MAX_BATCH_MESSAGES = 500;

@@ -41,8 +41,16 @@ export function createFanoutQueue(connection: HeraldRedis, attempts: number): Fa
   });
 }
 
+const JOB_NAME = 'category';
+
 export async function enqueueFanout(queue: FanoutQueue, data: FanoutJobData): Promise<void> {
-  await queue.add('category', data, { jobId: data.messageId });
+  await queue.add(JOB_NAME, data, { jobId: data.messageId });
+}
+
+/** Several fan-outs in one round trip (a batch's category messages); the same job ids as enqueueFanout. */
+export async function enqueueFanouts(queue: FanoutQueue, jobs: FanoutJobData[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await queue.addBulk(jobs.map((data) => ({ name: JOB_NAME, data, opts: { jobId: data.messageId } })));
 }
 
 /** A job's progress as recorded, or none yet. */

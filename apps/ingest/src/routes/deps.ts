@@ -5,6 +5,7 @@ import type { Logger } from '@herald/logger';
 import type { HeraldRedis } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
 import type { FanoutQueue } from '../fanout/fanout-queue';
+import type { SendMessageDeps } from '../send-message';
 
 export interface RouteDeps {
   config: IngestConfig;
@@ -13,4 +14,15 @@ export interface RouteDeps {
   verifier: TokenVerifier;
   metrics: IngestMetrics;
   logger: Logger;
+}
+
+/** What sending a message needs, from the app's config and connections. */
+export function sendDepsOf(deps: RouteDeps): SendMessageDeps {
+  return {
+    redis: deps.redis,
+    fanout: deps.fanout,
+    inboxCap: deps.config.INBOX_CAP,
+    inboxTtlSeconds: deps.config.MESSAGE_MAX_TTL_SECONDS,
+    metrics: deps.metrics,
+  };
 }

@@ -9,72 +9,16 @@
 import type { FastifyInstance } from 'fastify';
 import { requireScope } from '@herald/http';
 import { HeraldError, Scope } from '@herald/types';
-import type { RouteDeps } from './deps';
-import { BEARER, categorySchema, errorResponses, userIdSchema } from './schemas';
+import { sendDepsOf, type RouteDeps } from './deps';
+import { BEARER, errorResponses } from './schemas';
 import { schemaErrors } from './schema-errors';
-import { sendMessage, type Recipients, type SendMessageInput } from '../send-message';
+import { checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
+import { sendMessage } from '../send-message';
 import { checkIdempotencyKey, runIdempotent } from '../idempotent';
 import { fanoutStatus } from '../fanout/fanout-queue';
 
-interface SendMessageBody {
-  userIds?: string[];
-  category?: string;
-  payload: unknown;
-  ttlSeconds?: number;
-}
-
-const EXACTLY_ONE_TARGET = 'Give exactly one of "userIds" or "category".';
-
-/**
- * Deepest nesting of arrays and objects a payload may have. Storing a message runs
- * JSON.stringify, which recurses and overflows the stack a few thousand levels down (a 10 KB
- * body), so a deeper payload was a 500; this bound is far from that and is the same everywhere.
- */
-export const MAX_PAYLOAD_DEPTH = 100;
-
-/** Whether `value` nests arrays/objects deeper than `max`, walked level by level (no recursion). */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  let level: unknown[] = [value];
-  for (let depth = 0; ; depth++) {
-    const containers = level.filter((v): v is object => typeof v === 'object' && v !== null);
-    if (containers.length === 0) return false;
-    if (depth >= max) return true;
-    level = containers.flatMap((c) => Object.values(c));
-  }
-}
-
-function bodySchema(config: RouteDeps['config']) {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['payload'],
-    properties: {
-      userIds: {
-        type: 'array',
-        minItems: 1,
-        maxItems: config.MAX_RECIPIENTS,
-        uniqueItems: true,
-        items: userIdSchema,
-        description: `Recipients: 1 to ${config.MAX_RECIPIENTS} distinct user ids. The message's category is null.`,
-      },
-      category: {
-        ...categorySchema,
-        description: `Send to every member of this category (members at the time of sending; none is fine). ${categorySchema.description}`,
-      },
-      payload: {
-        description: `Any JSON value (null included), arrays and objects nested at most ${MAX_PAYLOAD_DEPTH} deep; delivered to clients as it is.`,
-      },
-      ttlSeconds: {
-        type: 'integer',
-        minimum: 1,
-        maximum: config.MESSAGE_MAX_TTL_SECONDS,
-        default: config.MESSAGE_DEFAULT_TTL_SECONDS,
-        description: 'Seconds until the message expires and is never delivered again.',
-      },
-    },
-    oneOf: [{ required: ['userIds'] }, { required: ['category'] }],
-  };
-}
+/** Kept here too: tests and callers import it from the route that answers it. */
+export { MAX_PAYLOAD_DEPTH } from './message-body';
 
 export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const log = deps.logger.child({ module: 'messages' });
@@ -103,7 +47,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
             },
           },
         },
-        body: bodySchema(deps.config),
+        body: messageBodySchema(deps.config),
         response: {
           202: {
             description:
@@ -117,32 +61,13 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
           ...errorResponses(400, 401, 403, 409, 413, 415),
         },
       },
-      schemaErrorFormatter: schemaErrors([
-        { in: 'body', path: /^$/, keyword: 'oneOf', code: 'INVALID_BODY', message: EXACTLY_ONE_TARGET },
-        { in: 'body', path: /^\/userIds\/\d+$/, code: 'INVALID_USER_ID' },
-        { in: 'body', path: /^\/category$/, code: 'INVALID_CATEGORY' },
-      ]),
+      schemaErrorFormatter: schemaErrors(MESSAGE_BODY_RULES),
     },
     async (request, reply) => {
-      if (nestedDeeperThan(request.body.payload, MAX_PAYLOAD_DEPTH)) {
-        throw new HeraldError('INVALID_BODY', `body/payload is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it.`);
-      }
+      checkPayloadDepth(request.body.payload);
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
-      const { userIds, category, payload, ttlSeconds } = request.body;
-      // The schema guarantees exactly one target and fills the ttlSeconds default.
-      const recipients: Recipients = category !== undefined ? { category } : { userIds: userIds ?? [] };
-      const input: SendMessageInput = {
-        recipients,
-        payload,
-        ttlSeconds: ttlSeconds ?? deps.config.MESSAGE_DEFAULT_TTL_SECONDS,
-      };
-      const sendDeps = {
-        redis: deps.redis,
-        fanout: deps.fanout,
-        inboxCap: deps.config.INBOX_CAP,
-        inboxTtlSeconds: deps.config.MESSAGE_MAX_TTL_SECONDS,
-        metrics: deps.metrics,
-      };
+      const input = sendInputOf(request.body, deps.config);
+      const sendDeps = sendDepsOf(deps);
       if (key === undefined) {
         const sent = await sendMessage(sendDeps, input);
         log.debug(sent, 'message accepted');

@@ -22,27 +22,28 @@ export interface SchemaErrorRule {
   message?: string;
 }
 
-function where(dataVar: DataVar, error: FastifySchemaValidationError): string {
-  return `${dataVar}${error.instancePath}`;
-}
-
-function describe(dataVar: DataVar, error: FastifySchemaValidationError): string {
-  return `${where(dataVar, error)} ${error.message ?? 'is invalid'}`;
-}
-
 /**
- * A route's `schemaErrorFormatter`. Rules are tried in order against every reported error, so an
- * earlier rule wins; fastify's error handler passes the HeraldError through unchanged.
+ * The error for a validation failure: the first rule that matches (rules are tried in order, so
+ * an earlier rule wins), else INVALID_BODY (body) or BAD_REQUEST (path, query, headers). `label`
+ * names the value in the message (default: `dataVar`, e.g. `body/userIds/0`).
  */
+export function schemaError(
+  rules: SchemaErrorRule[],
+  errors: FastifySchemaValidationError[],
+  dataVar: DataVar,
+  label: string = dataVar,
+): HeraldError {
+  for (const rule of rules) {
+    if (rule.in !== dataVar) continue;
+    const hit = errors.find((e) => rule.path.test(e.instancePath) && (!rule.keyword || rule.keyword === e.keyword));
+    if (hit) return new HeraldError(rule.code, rule.message ?? `${label}${hit.instancePath}: ${ErrorCodes[rule.code].message}`);
+  }
+  const first = errors[0];
+  const fallback: ErrorCode = dataVar === 'body' ? 'INVALID_BODY' : 'BAD_REQUEST';
+  return new HeraldError(fallback, first ? `${label}${first.instancePath} ${first.message ?? 'is invalid'}` : ErrorCodes[fallback].message);
+}
+
+/** A route's `schemaErrorFormatter`; fastify's error handler passes the HeraldError through unchanged. */
 export function schemaErrors(rules: SchemaErrorRule[]): SchemaErrorFormatter {
-  return (errors, dataVar) => {
-    for (const rule of rules) {
-      if (rule.in !== dataVar) continue;
-      const hit = errors.find((e) => rule.path.test(e.instancePath) && (!rule.keyword || rule.keyword === e.keyword));
-      if (hit) return new HeraldError(rule.code, rule.message ?? `${where(dataVar, hit)}: ${ErrorCodes[rule.code].message}`);
-    }
-    const first = errors[0];
-    const fallback: ErrorCode = dataVar === 'body' ? 'INVALID_BODY' : 'BAD_REQUEST';
-    return new HeraldError(fallback, first ? describe(dataVar, first) : ErrorCodes[fallback].message);
-  };
+  return (errors, dataVar) => schemaError(rules, errors, dataVar);
 }

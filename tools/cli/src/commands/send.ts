@@ -1,4 +1,7 @@
-/** `herald send`: a message to users or to a category, through ingest's POST /v1/messages. */
+/**
+ * `herald send`: a message to users or to a category, through ingest's POST /v1/messages; or,
+ * with `--file` and no recipients, many messages from JSON lines (send-lines.ts).
+ */
 import { readFile } from 'node:fs/promises';
 import { isCategory, isUserId, Scope } from '@herald/types';
 import type { Command, Io } from '../command';
@@ -6,6 +9,7 @@ import { failure, usageError } from '../cli-error';
 import { apiToken } from '../dev-tokens';
 import { callApi } from '../http';
 import { ingestService } from '../services';
+import { sendLines } from './send-lines';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -13,18 +17,22 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The text of --file: the file, or stdin for "-". */
+async function fileText(file: string, io: Io): Promise<string> {
+  if (file === '-') return readAll(io.stdin);
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw usageError(`cannot read --file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 /** The payload text: the argument, a file, or stdin (with `--file -`, or when stdin is piped). */
 async function payloadText(arg: string | undefined, file: string | undefined, io: Io): Promise<{ text: string; from: string }> {
   if (arg !== undefined && file !== undefined) throw usageError('give the payload as an argument or with --file, not both');
   if (arg !== undefined) return { text: arg, from: 'the payload argument' };
-  if (file !== undefined && file !== '-') {
-    try {
-      return { text: await readFile(file, 'utf8'), from: file };
-    } catch (err) {
-      throw usageError(`cannot read --file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  if (file === '-' || !io.stdin.isTTY) return { text: await readAll(io.stdin), from: 'stdin' };
+  if (file !== undefined) return { text: await fileText(file, io), from: file === '-' ? 'stdin' : file };
+  if (!io.stdin.isTTY) return { text: await readAll(io.stdin), from: 'stdin' };
   throw usageError('no payload: give it as an argument, with --file <path>, or on stdin (see herald send --help)');
 }
 
@@ -32,6 +40,7 @@ export const sendCommand: Command = {
   name: 'send',
   summary: 'send a message to users or a category (payload from an argument, a file or stdin)',
   help: `Usage: herald send (--user <id>... | --category <name>) [<payload-json>] [options]
+       herald send --file <messages.jsonl | ->
 
 Sends one message through ingest (POST /v1/messages) and prints its id on stdout.
   herald send --user alice '{"text":"hello"}'
@@ -39,10 +48,17 @@ Sends one message through ingest (POST /v1/messages) and prints its id on stdout
   echo '{"text":"hi"}' | herald send --category news
 The payload is JSON; to send a plain string, quote it: herald send --user alice '"hello"'.
 
+Bulk mode, --file without --user or --category: one message body per line (JSON lines, as
+POST /v1/messages takes it, plus an optional "idempotencyKey"), sent in batches of up to 500
+through POST /v1/messages/batch. Each line's result is printed as a JSON line,
+{"line":n,"id":"…"} or {"line":n,"error":{"code":"…","message":"…"}}, and a summary on stderr;
+the exit code is 1 when any line failed.
+  printf '%s\\n' '{"userIds":["alice"],"payload":1}' '{"category":"news","payload":2}' | herald send --file -
+
 Options:
   --user <id>                  a recipient (repeat it, or separate ids with commas)
   --category <name>            every member of the category instead
-  --file <path>                read the payload from a file ("-" for stdin)
+  --file <path>                read the payload from a file ("-" for stdin); without recipients, JSON lines
   --ttl <seconds>              how long the message may wait to be delivered (ingest's default: 7 days)
   --idempotency-key <key>      a repeat with the same key within 24 h sends nothing new
   --token <jwt>                producer token (default: HERALD_TOKEN, else one minted with the dev secret)
@@ -65,15 +81,24 @@ Options:
     if (args.positionals.length > 1) throw usageError(`unexpected argument "${args.positionals[1]}" (quote the JSON payload)`);
     const users = args.strings('user').flatMap((u) => u.split(',')).filter(Boolean);
     const category = args.string('category');
+    const file = args.string('file');
+    if (file !== undefined && users.length === 0 && category === undefined) {
+      if (payloadArg !== undefined) throw usageError('in bulk mode (--file without recipients) every line is a message; no payload argument');
+      for (const flag of ['ttl', 'idempotency-key']) {
+        if (args.string(flag) !== undefined) throw usageError(`--${flag} is for one message; in bulk mode put it in each line (ttlSeconds, idempotencyKey)`);
+      }
+      const token = await apiToken({ token: args.string('token'), secret: args.string('secret') }, config, Scope.MESSAGES_WRITE);
+      return sendLines(await fileText(file, io), file === '-' ? 'stdin' : file, ingestService(args, config), token, io);
+    }
     if ((users.length > 0) === (category !== undefined)) {
-      throw usageError('give recipients with --user <id>... or --category <name> (one of them)');
+      throw usageError('give recipients with --user <id>... or --category <name> (one of them), or JSON lines with --file alone');
     }
     for (const user of users) if (!isUserId(user)) throw usageError(`"${user}" is not a valid user id (1-128 of A-Z a-z 0-9 _ - . : @)`);
     if (category !== undefined && !isCategory(category)) {
       throw usageError(`"${category}" is not a valid category (1-64 of A-Z a-z 0-9 _ - . :)`);
     }
     const ttlSeconds = args.int('ttl', 1, Number.MAX_SAFE_INTEGER);
-    const { text, from } = await payloadText(payloadArg, args.string('file'), io);
+    const { text, from } = await payloadText(payloadArg, file, io);
     let payload: unknown;
     try {
       payload = JSON.parse(text);

@@ -21,7 +21,8 @@ export interface CliStack {
   stop(): Promise<void>;
 }
 
-export async function startCliStack(): Promise<CliStack> {
+/** `withoutConsumer`: no exposure-consumer and no Postgres, for tests of sending only. */
+export async function startCliStack(opts: { withoutConsumer?: boolean } = {}): Promise<CliStack> {
   // Postgres runs as its own user: the data dir's parent must be traversable by it.
   const dataParent = mkdtempSync(join(tmpdir(), 'herald-cli-'));
   chmodSync(dataParent, 0o755);
@@ -32,14 +33,14 @@ export async function startCliStack(): Promise<CliStack> {
     EMBEDDED_PG_PORT: String(await freePort()),
     EXPOSURE_TOPIC: `exposures-cli-${process.pid}`,
     EXPOSURE_SUBSCRIPTION: `exposures-cli-${process.pid}-consumer`,
-  });
+  }, opts);
   return {
     stack,
     devSecret,
     cliEnv: {
       HERALD_GATEWAY_URL: `${stack.apps.gateway.url.replace(/^http/, 'ws')}/ws`,
       HERALD_INGEST_URL: stack.apps.ingest.url,
-      HERALD_CONSUMER_URL: stack.apps['exposure-consumer'].url,
+      ...(opts.withoutConsumer ? {} : { HERALD_CONSUMER_URL: stack.apps['exposure-consumer'].url }),
       REDIS_URL: stack.env.REDIS_URL as string,
       HERALD_DEV_SECRET: devSecret,
     },

@@ -1,0 +1,93 @@
+/**
+ * The body of `POST /v1/messages`, which is also each item of `POST /v1/messages/batch`: its
+ * schema, the codes its validation failures answer, the payload depth bound, and the send it
+ * asks for. One definition, so a batch item is refused exactly when the same body sent alone is.
+ */
+import { HeraldError } from '@herald/types';
+import type { RouteDeps } from './deps';
+import { categorySchema, userIdSchema } from './schemas';
+import type { SchemaErrorRule } from './schema-errors';
+import type { Recipients, SendMessageInput } from '../send-message';
+
+export interface SendMessageBody {
+  userIds?: string[];
+  category?: string;
+  payload: unknown;
+  ttlSeconds?: number;
+}
+
+const EXACTLY_ONE_TARGET = 'Give exactly one of "userIds" or "category".';
+
+/**
+ * Deepest nesting of arrays and objects a payload may have. Storing a message runs
+ * JSON.stringify, which recurses and overflows the stack a few thousand levels down (a 10 KB
+ * body), so a deeper payload was a 500; this bound is far from that and is the same everywhere.
+ */
+export const MAX_PAYLOAD_DEPTH = 100;
+
+/** Whether `value` nests arrays/objects deeper than `max`, walked level by level (no recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  let level: unknown[] = [value];
+  for (let depth = 0; ; depth++) {
+    const containers = level.filter((v): v is object => typeof v === 'object' && v !== null);
+    if (containers.length === 0) return false;
+    if (depth >= max) return true;
+    level = containers.flatMap((c) => Object.values(c));
+  }
+}
+
+/** Refuses a payload nested deeper than MAX_PAYLOAD_DEPTH; `label` names the body in the message. */
+export function checkPayloadDepth(payload: unknown, label = 'body'): void {
+  if (nestedDeeperThan(payload, MAX_PAYLOAD_DEPTH)) {
+    throw new HeraldError('INVALID_BODY', `${label}/payload is nested more than ${MAX_PAYLOAD_DEPTH} levels deep; flatten it.`);
+  }
+}
+
+/** The body's JSON schema (`extra`: more properties, e.g. a batch item's idempotencyKey). */
+export function messageBodySchema(config: RouteDeps['config'], extra: Record<string, object> = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['payload'],
+    properties: {
+      userIds: {
+        type: 'array',
+        minItems: 1,
+        maxItems: config.MAX_RECIPIENTS,
+        uniqueItems: true,
+        items: userIdSchema,
+        description: `Recipients: 1 to ${config.MAX_RECIPIENTS} distinct user ids. The message's category is null.`,
+      },
+      category: {
+        ...categorySchema,
+        description: `Send to every member of this category (members at the time of sending; none is fine). ${categorySchema.description}`,
+      },
+      payload: {
+        description: `Any JSON value (null included), arrays and objects nested at most ${MAX_PAYLOAD_DEPTH} deep; delivered to clients as it is.`,
+      },
+      ttlSeconds: {
+        type: 'integer',
+        minimum: 1,
+        maximum: config.MESSAGE_MAX_TTL_SECONDS,
+        default: config.MESSAGE_DEFAULT_TTL_SECONDS,
+        description: 'Seconds until the message expires and is never delivered again.',
+      },
+      ...extra,
+    },
+    oneOf: [{ required: ['userIds'] }, { required: ['category'] }],
+  };
+}
+
+/** The codes of the body's validation failures (paths relative to the body). */
+export const MESSAGE_BODY_RULES: SchemaErrorRule[] = [
+  { in: 'body', path: /^$/, keyword: 'oneOf', code: 'INVALID_BODY', message: EXACTLY_ONE_TARGET },
+  { in: 'body', path: /^\/userIds\/\d+$/, code: 'INVALID_USER_ID' },
+  { in: 'body', path: /^\/category$/, code: 'INVALID_CATEGORY' },
+];
+
+/** The send a validated body asks for (the schema guarantees one target and fills ttlSeconds). */
+export function sendInputOf(body: SendMessageBody, config: RouteDeps['config']): SendMessageInput {
+  const { userIds, category, payload, ttlSeconds } = body;
+  const recipients: Recipients = category !== undefined ? { category } : { userIds: userIds ?? [] };
+  return { recipients, payload, ttlSeconds: ttlSeconds ?? config.MESSAGE_DEFAULT_TTL_SECONDS };
+}

@@ -1,0 +1,147 @@
+/**
+ * Accepting a batch of messages (POST /v1/messages/batch), apart from HTTP: each valid item is
+ * sent as POST /v1/messages would send it, with the same idempotency rules per item, and every
+ * item gets its own result, in the items' order.
+ *
+ * 1. Idempotency keys, all at once (auto-pipelined): a key with its recorded answer is a replay;
+ *    a key claimed gives its message id. An item whose key an earlier item of the same batch
+ *    holds answers that item's result (same body) or IDEMPOTENCY_KEY_REUSED (another body).
+ * 2. The messages, through `sendBatch` of the write protocol (one round trip per chunk).
+ * 3. The category messages' fan-out jobs, in one call; then the answers of the claimed keys.
+ * A failure costs only its own item (a 5xx code in its result); the others are sent.
+ */
+import type { FastifyError } from 'fastify';
+import { toHeraldError } from '@herald/http';
+import type { Logger } from '@herald/logger';
+import { DeliveryError, fingerprint, sendBatch, type BatchOutcome } from '@herald/redis';
+import { HeraldError, type ErrorBody } from '@herald/types';
+import { messageOf, type SendMessageDeps, type SendMessageInput } from './send-message';
+import { claimKey, recordAnswer, type Answer } from './idempotent';
+import { enqueueFanouts } from './fanout/fanout-queue';
+
+/** A valid item: the send it asks for and, with an idempotencyKey, the key and the body it guards. */
+export interface BatchItem {
+  input: SendMessageInput;
+  /** `body`: the item as validated, without its key (what its fingerprint is of). */
+  idempotency?: { key: string; body: unknown };
+}
+
+export type ItemResult = Answer | ErrorBody;
+
+export interface BatchDeps extends SendMessageDeps {
+  logger: Logger;
+  /** The token's subject: idempotency keys are per producer. */
+  producer: string;
+  leaseMs: number;
+  /** IDEMPOTENCY_TTL_SECONDS. */
+  idempotencyTtlSeconds: number;
+}
+
+/** An item to send, with its claimed key's id and time when it has a key. */
+interface Send {
+  index: number;
+  item: BatchItem;
+  claimed?: { id: string; createdAt: number };
+}
+
+function errorResult(deps: BatchDeps, err: unknown): ErrorBody {
+  const herald = toHeraldError((err instanceof DeliveryError ? err.cause : err) as FastifyError);
+  if (herald.status >= 500) deps.logger.error({ err }, 'batch item failed');
+  return herald.toBody();
+}
+
+/** Step 1: the keys. Fills `results` for replays and refusals; returns the items to send, in order. */
+async function claimKeys(deps: BatchDeps, items: (BatchItem | HeraldError)[], results: ItemResult[]): Promise<{ sends: Send[]; aliases: [number, number][] }> {
+  const sends: Send[] = [];
+  const aliases: [number, number][] = [];
+  const holder = new Map<string, number>();
+  const claims = items.map(async (item, index) => {
+    if (item instanceof HeraldError) return void (results[index] = item.toBody());
+    if (!item.idempotency) return void sends.push({ index, item });
+    const { key, body } = item.idempotency;
+    const first = holder.get(key);
+    if (first !== undefined) {
+      const same = fingerprint((items[first] as BatchItem).idempotency?.body) === fingerprint(body);
+      if (same) aliases.push([index, first]);
+      else results[index] = new HeraldError('IDEMPOTENCY_KEY_REUSED').toBody();
+      return;
+    }
+    holder.set(key, index);
+    const opts = { redis: deps.redis, producer: deps.producer, key, body, leaseMs: deps.leaseMs, ttlSeconds: deps.idempotencyTtlSeconds };
+    try {
+      const claim = await claimKey(opts);
+      if ('replayed' in claim) {
+        deps.metrics.replayed.inc();
+        results[index] = claim.replayed;
+      } else sends.push({ index, item, claimed: claim.claimed });
+    } catch (err) {
+      results[index] = errorResult(deps, err);
+    }
+  });
+  await Promise.all(claims);
+  return { sends: sends.sort((a, b) => a.index - b.index), aliases };
+}
+
+/** Steps 2 and 3 for the items to send; fills their results. */
+async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]): Promise<void> {
+  const rememberSeconds = deps.idempotencyTtlSeconds;
+  const messages = sends.map(({ item, claimed }) => messageOf({ ...item.input, repeatable: claimed && { ...claimed, rememberSeconds } }));
+  let outcomes: BatchOutcome[];
+  try {
+    outcomes = await sendBatch(
+      deps.redis,
+      sends.map(({ item, claimed }, i) => ({
+        message: messages[i],
+        userIds: 'userIds' in item.input.recipients ? item.input.recipients.userIds : [],
+        repeatable: claimed && { rememberSeconds },
+      })),
+      { cap: deps.inboxCap, inboxTtlSeconds: deps.inboxTtlSeconds },
+    );
+  } catch (err) {
+    outcomes = sends.map(() => ({ counts: { delivered: 0, skipped: 0, dropped: 0 }, error: err }));
+  }
+  const fanouts: { send: number; category: string }[] = [];
+  sends.forEach(({ index, item }, i) => {
+    const { error, counts } = outcomes[i];
+    deps.metrics.inboxDropped.inc(counts.dropped);
+    if (error !== undefined) results[index] = errorResult(deps, error);
+    else if ('category' in item.input.recipients) fanouts.push({ send: i, category: item.input.recipients.category });
+    else {
+      deps.metrics.accepted.inc({ target: 'users' });
+      results[index] = { id: messages[i].id };
+    }
+  });
+  try {
+    await enqueueFanouts(deps.fanout, fanouts.map(({ send, category }) => ({ messageId: messages[send].id, category })));
+    for (const { send } of fanouts) {
+      deps.metrics.accepted.inc({ target: 'category' });
+      results[sends[send].index] = { id: messages[send].id };
+    }
+  } catch (err) {
+    for (const { send } of fanouts) results[sends[send].index] = errorResult(deps, err);
+  }
+  await Promise.all(
+    sends.map(async ({ index, item, claimed }) => {
+      const answer = results[index];
+      if (!claimed || !item.idempotency || !('id' in answer)) return;
+      try {
+        await recordAnswer({ redis: deps.redis, producer: deps.producer, key: item.idempotency.key }, answer);
+      } catch (err) {
+        // As for a single send: a repeat takes the key over after the lease, with the same id.
+        results[index] = errorResult(deps, err);
+      }
+    }),
+  );
+}
+
+/** Send the batch's items (see the header); one result per item, in order. */
+export async function sendMessages(deps: BatchDeps, items: (BatchItem | HeraldError)[]): Promise<ItemResult[]> {
+  const results: ItemResult[] = new Array<ItemResult>(items.length);
+  const { sends, aliases } = await claimKeys(deps, items, results);
+  await sendItems(deps, sends, results);
+  for (const [index, first] of aliases) {
+    if ('id' in results[first]) deps.metrics.replayed.inc();
+    results[index] = results[first];
+  }
+  return results;
+}

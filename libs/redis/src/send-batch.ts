@@ -1,0 +1,186 @@
+/**
+ * The write protocol of send-to-users.ts for many messages in one request (POST
+ * /v1/messages/batch): every body stored before any note names it, then one atomic `deliver` per
+ * recipient, in chunks of at most DELIVERY_BATCH deliveries, each chunk in one round trip where
+ * Redis allows it:
+ *
+ * - One redis-server: a chunk is one pipeline, the bodies' SETs first and then the deliveries, in
+ *   the messages' order. Redis runs a connection's commands in the order sent, so every body is
+ *   stored before a note names it, and a user's messages reach the inbox in the batch's order.
+ * - A Cluster: a body (`msg:{id}`) and its recipients' keys (`{u:…}`) live on other slots, often
+ *   other nodes, and Redis orders only one connection's commands; so the bodies go first (one
+ *   auto-pipelined round trip per node, in parallel), then the deliveries of the messages whose
+ *   body was stored (the same). A user's keys are one slot, so the user's messages keep their order.
+ *
+ * A category message (no users here) only has its body stored; its fan-out job delivers later.
+ * The messages share one inline-note budget (`liveNotes`): the batch is one request. Every message
+ * gets its own outcome: its counts, and its failure if it failed; one message's failure never
+ * stops the others. On one redis-server a body SET can fail only when Redis refuses writes (out
+ * of memory), which refuses that pipeline's deliveries as well.
+ */
+import { Cluster, type ChainableCommander } from 'ioredis';
+import type { Message } from '@herald/types';
+import type { HeraldRedis, HeraldScripts } from './client';
+import { ALREADY_DELIVERED, deliverArgs, deliverToUser, type DeliverOptions } from './inbox';
+import { bodyWrite, type BodyWrite } from './messages';
+import { liveNotes } from './notification';
+import { DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from './send-to-users';
+
+export interface BatchMessage {
+  message: Message;
+  /** The users to deliver to now; none for a category message (its fan-out job delivers). */
+  userIds: readonly string[];
+  /**
+   * Set when the message may have been sent before (an idempotency key): deliveries skip users
+   * who already got the id and remember the delivery `rememberSeconds` (see DeliverOptions).
+   */
+  repeatable?: { rememberSeconds: number };
+}
+
+export interface BatchOptions {
+  /** INBOX_CAP. */
+  cap: number;
+  /** An offline list's lifetime after its last write (MESSAGE_MAX_TTL_SECONDS). */
+  inboxTtlSeconds: number;
+  /** Most deliveries per chunk (DELIVERY_BATCH). */
+  chunkSize?: number;
+}
+
+/** What the batch did for one message. */
+export interface BatchOutcome {
+  counts: DeliveryCounts;
+  /** The failure: the body's SET error (nothing delivered after it), or a DeliveryError. */
+  error?: unknown;
+}
+
+/** One message's share of a chunk: its body (in its first chunk only) and some of its users. */
+interface Part {
+  item: number;
+  store: boolean;
+  userIds: readonly string[];
+}
+
+interface ItemState {
+  messageId: string;
+  body: BodyWrite;
+  note: string;
+  deliver: DeliverOptions;
+  counts: DeliveryCounts;
+  storeError?: unknown;
+  failed: number;
+  cause?: unknown;
+}
+
+/** A command's outcome as an ioredis pipeline reports it. */
+type Reply = [Error | null, unknown];
+
+type Pipeline = ChainableCommander & { deliver(...args: Parameters<HeraldScripts['deliver']>): Pipeline };
+
+/** Splits the messages' work into chunks of at most `size` deliveries, in the messages' order. */
+function* chunks(items: readonly BatchMessage[], size: number): Generator<Part[]> {
+  let chunk: Part[] = [];
+  let room = size;
+  for (const [item, { userIds }] of items.entries()) {
+    let start = 0;
+    do {
+      if (room === 0) {
+        yield chunk;
+        chunk = [];
+        room = size;
+      }
+      const part = userIds.slice(start, start + room);
+      chunk.push({ item, store: start === 0, userIds: part });
+      start += part.length;
+      room -= part.length;
+    } while (start < userIds.length);
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** Stopped: its body was not stored, or some of its deliveries failed (later ones are not tried). */
+const stopped = (s: ItemState) => s.storeError !== undefined || s.failed > 0;
+
+function recordStore(s: ItemState, [err]: Reply): void {
+  if (err) s.storeError = err;
+}
+
+function recordDelivery(s: ItemState, [err, value]: Reply): void {
+  if (err) {
+    s.failed++;
+    s.cause ??= err;
+  } else if (value === ALREADY_DELIVERED) s.counts.skipped++;
+  else {
+    s.counts.delivered++;
+    s.counts.dropped += value as number;
+  }
+}
+
+async function settle(calls: Promise<unknown>[]): Promise<Reply[]> {
+  return (await Promise.allSettled(calls)).map((r) =>
+    r.status === 'fulfilled' ? [null, r.value] : [r.reason instanceof Error ? r.reason : new Error(String(r.reason)), null],
+  );
+}
+
+/** One redis-server: the chunk in one pipeline, bodies first (see the header). */
+async function sendPipelined(redis: HeraldRedis, parts: Part[], state: ItemState[]): Promise<void> {
+  const pipe = redis.pipeline() as Pipeline;
+  const stores = parts.filter((p) => p.store);
+  for (const p of stores) pipe.set(state[p.item].body.key, state[p.item].body.encoded, 'PX', state[p.item].body.ttlMs);
+  const deliveries = parts.flatMap((p) => p.userIds.map((userId) => ({ s: state[p.item], userId })));
+  for (const { s, userId } of deliveries) pipe.deliver(...deliverArgs(userId, s.messageId, s.note, s.deliver));
+  let replies: Reply[];
+  try {
+    replies = ((await pipe.exec()) ?? []) as Reply[];
+  } catch (err) {
+    replies = [];
+    for (let i = 0; i < stores.length + deliveries.length; i++) replies.push([err as Error, null]);
+  }
+  stores.forEach((p, i) => recordStore(state[p.item], replies[i]));
+  deliveries.forEach(({ s }, i) => recordDelivery(s, replies[stores.length + i]));
+}
+
+/** A Cluster: the chunk's bodies, then the deliveries of the messages stored (see the header). */
+async function sendClustered(redis: HeraldRedis, parts: Part[], state: ItemState[]): Promise<void> {
+  const stores = parts.filter((p) => p.store);
+  const stored = await settle(stores.map((p) => redis.set(state[p.item].body.key, state[p.item].body.encoded, 'PX', state[p.item].body.ttlMs)));
+  stores.forEach((p, i) => recordStore(state[p.item], stored[i]));
+  const deliveries = parts
+    .filter((p) => !stopped(state[p.item]))
+    .flatMap((p) => p.userIds.map((userId) => ({ s: state[p.item], userId })));
+  const delivered = await settle(deliveries.map(({ s, userId }) => deliverToUser(redis, userId, s.messageId, s.note, s.deliver)));
+  deliveries.forEach(({ s }, i) => recordDelivery(s, delivered[i]));
+}
+
+/**
+ * Send many messages (see the header); resolves with one outcome per message, in their order,
+ * and never rejects for a message's failure.
+ */
+export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage[], opts: BatchOptions): Promise<BatchOutcome[]> {
+  const pickNote = liveNotes();
+  const state: ItemState[] = items.map(({ message, userIds, repeatable }) => {
+    const body = bodyWrite(message);
+    return {
+      messageId: message.id,
+      body,
+      note: userIds.length > 0 ? pickNote(body.encoded, message.id, userIds.length) : '',
+      deliver: {
+        cap: opts.cap,
+        inboxTtlSeconds: opts.inboxTtlSeconds,
+        unique: repeatable !== undefined,
+        rememberSeconds: repeatable?.rememberSeconds ?? 0,
+      },
+      counts: noDeliveries(),
+      failed: 0,
+    };
+  });
+  const send = redis instanceof Cluster ? sendClustered : sendPipelined;
+  for (const chunk of chunks(items, opts.chunkSize ?? DELIVERY_BATCH)) {
+    const parts = chunk.filter((p) => !stopped(state[p.item]));
+    if (parts.length > 0) await send(redis, parts, state);
+  }
+  return state.map((s) => {
+    if (s.storeError !== undefined) return { counts: s.counts, error: s.storeError };
+    if (s.failed > 0) return { counts: s.counts, error: new DeliveryError(s.counts, s.failed, s.cause) };
+    return { counts: s.counts };
+  });
+}
