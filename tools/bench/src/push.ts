@@ -69,9 +69,10 @@ export async function startTarget(rig: Rig, target: Target, topic: string, userI
 }
 
 /**
- * One measurement in a CPU window: `send` (resolving with the messages due) until they arrived or
- * stalled, then `settleMs` for the acks and the last exposure batch; what arrived, the exposures
- * published meanwhile (null for the baseline).
+ * One measurement from a fleet reset: `send` (resolving with the messages due) until they all
+ * arrived or arrivals stalled for `stallMs`, then `settleMs` for the acks and the last exposure
+ * batch, all inside a CPU window; then what arrived, and the exposure events the gateway published
+ * meanwhile (and how many of them went through the spill; null for the baseline).
  */
 export async function measurePush(
   rig: Rig,

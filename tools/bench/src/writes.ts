@@ -1,4 +1,8 @@
-/** What the bench writes as ingest or a gateway would: messages into Redis, the baseline's frames, exposure events. */
+/**
+ * What the bench writes as a producer or a gateway would: messages into Redis the way ingest
+ * writes them, the baseline server's frames and channels, and exposure events of the gateway's
+ * shape. The Redis write protocol is called in one place only (`writeMessage`).
+ */
 import { randomUUID } from 'node:crypto';
 import { newMessage, sendToUsers, type HeraldRedis } from '@herald/redis';
 import { INBOX_DEFAULT_CAP, type ExposureEvent, type MessageFrame } from '@herald/types';

@@ -1,8 +1,12 @@
 /**
- * An open-loop sender process (protocol.ts `openLoop`), to users round-robin: herald, a message
- * written as ingest writes it, payload `{"t":<scheduled time>,"s":<the user's sequence>}` (a late
- * send carries its scheduled time, so a stall anywhere shows as latency); baseline, the same frame
- * PUBLISHed; exposures, an event of the gateway's shape published with the gateway's batching.
+ * An open-loop sender process (protocol.ts `openLoop`): at a fixed rate, whatever downstream
+ * does, it sends to users round-robin.
+ * - herald: a message per send, written to Redis the way ingest writes it (writes.ts), payload
+ *   `{"t":<scheduled send time, epoch ms>,"s":<the user's sequence number>}`; a message sent late
+ *   carries its scheduled time all the same, so a stall anywhere shows as latency.
+ * - baseline: the same frame PUBLISHed on the user's baseline channel.
+ * - exposures: an exposure event of the gateway's shape published to a Pub/Sub topic with the
+ *   gateway's client batching (no gateway, no Redis).
  */
 import { randomUUID } from 'node:crypto';
 import type { Topic } from '@google-cloud/pubsub';
