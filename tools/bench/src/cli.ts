@@ -1,8 +1,4 @@
-/**
- * `npm run bench -- <scenario> [--flags]`: run a scenario for some rounds, progress on stderr,
- * the table (medians over the rounds) on stdout, the JSON in the results folder. Without a
- * scenario (or with an unknown one) it lists them.
- */
+/** `npm run bench -- <scenario> [--flags]` (README.md); without a scenario, or with an unknown one, it lists them. */
 import { join, relative } from 'node:path';
 import { REPO_ROOT } from '@herald/testing';
 import { FlagError, Flags, type FlagSpecs } from './flags';
@@ -13,12 +9,11 @@ import { SCENARIOS } from './scenarios';
 
 export const DEFAULT_RESULTS_DIR = join(REPO_ROOT, 'tools', 'bench', 'results');
 
-/** Flags every scenario takes. */
 const RUNNER_FLAGS: FlagSpecs = {
   rounds: { kind: 'int', default: '2', min: 1, description: 'times the whole scenario runs; the table shows the medians' },
 };
 
-/** Where output goes; `signal` stops the run at its next wait (Ctrl-C); tests pass their own results folder and scenarios. */
+/** `signal` stops the run at its next wait (Ctrl-C); tests pass their own results folder and scenarios. */
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;

@@ -21,11 +21,9 @@ export class FlagError extends Error {
 
 type Value = number | number[] | string[];
 
-/** Parsed, checked flag values; read them with the accessor of their kind. */
 export class Flags {
   private constructor(private readonly values: Readonly<Record<string, Value>>) {}
 
-  /** Parse `args` (everything after the scenario name) against `specs`. */
   static parse(specs: FlagSpecs, args: readonly string[]): Flags {
     const given = new Map<string, string>();
     for (let i = 0; i < args.length; i++) {
@@ -49,7 +47,6 @@ export class Flags {
   ints = (name: string): number[] => this.get(name, 'object') as number[];
   words = (name: string): string[] => this.get(name, 'object') as string[];
 
-  /** Every value, for the JSON. */
   toJSON(): Record<string, Value> {
     return { ...this.values };
   }

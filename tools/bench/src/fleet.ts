@@ -1,9 +1,8 @@
 /**
  * The one client fleet: client processes (workers/clients.ts) holding the bench's WebSockets,
  * spread so that no process comes near the 20,000 open files it may hold and no source address
- * (127.0.0.2, 127.0.0.3, …) holds more connections to a gateway than it allows from one address
- * (WS_MAX_CONNECTIONS_PER_IP). Connection i goes to server i mod G and to process i mod P, so
- * every process spans every server and address.
+ * holds more connections to a gateway than WS_MAX_CONNECTIONS_PER_IP allows. Connection i goes to
+ * server i mod G and to process i mod P, so every process spans every server and address.
  */
 import type { Histogram } from 'hdr-histogram-js';
 import { newHistogram } from './report';
@@ -20,7 +19,6 @@ const SOCKETS_PER_CLIENT_DEFAULT = 10_000;
 /** Handshakes in flight per client process: enough to keep a gateway busy, not enough to flood its accept queue. */
 const HANDSHAKES_PER_CLIENT = 256;
 
-/** Client processes for `connections`: `requested` when set (0 = choose), never too few. */
 export function clientsFor(connections: number, requested = 0): number {
   const needed = Math.ceil(connections / MAX_SOCKETS_PER_CLIENT);
   return requested > 0 ? Math.max(requested, needed) : Math.max(2, Math.ceil(connections / SOCKETS_PER_CLIENT_DEFAULT));
@@ -37,7 +35,7 @@ export function loopbackAddress(k: number): string {
   return `127.${block >> 8}.${block & 0xff}.${(m % 254) + 1}`;
 }
 
-/** Connection i goes to server i mod G and, within that server, round-robin over the addresses: [server, address] each. */
+/** [server, address] per connection: server i mod G, and round-robin over the addresses within it. */
 export function planConnections(connections: number, servers: number, perAddress = PER_ADDRESS) {
   const addressCount = Math.max(1, Math.ceil(Math.ceil(connections / servers) / perAddress));
   const perServer = Array.from({ length: servers }, () => 0);
@@ -46,7 +44,6 @@ export function planConnections(connections: number, servers: number, perAddress
   return { addresses: Array.from({ length: addressCount }, (_, k) => loopbackAddress(k)), connections: plan, perServer };
 }
 
-/** The counts and times of a client process's stats. */
 type NumberKey = { [K in keyof ClientStats]: ClientStats[K] extends number | null ? K : never }[keyof ClientStats];
 
 /** Every process's stats together, `closed` of all codes; with `full` the merged histogram (destroy it) and latencies by sequence. */

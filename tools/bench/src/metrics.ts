@@ -1,12 +1,8 @@
-/**
- * The one reader of the apps' /metrics (for an app process, its `adminUrl`): any metric by name
- * and labels, the gateway's exposure figures, the exposure-consumer's counters, and a wait until
- * the gateway's exposures are all published.
- */
+/** The one reader of the apps' /metrics (an app process's `adminUrl`). */
 import { labelValue, metricSamples, metricValue } from '@herald/testing';
 import { watch } from './watch';
 
-/** The page at `${url}/metrics` as a lookup: a metric summed over the series whose labels include `labels`. */
+/** A metric summed over the series whose labels include `labels`. */
 export async function readMetrics(url: string): Promise<{ text: string; value(name: string, labels?: string): number }> {
   const res = await fetch(`${url}/metrics`);
   if (res.status !== 200) throw new Error(`GET ${url}/metrics answered ${res.status}`);
@@ -32,11 +28,7 @@ export async function sampleGateway(adminUrl: string) {
   };
 }
 
-/**
- * Sample the gateway until Pub/Sub has taken `taken` events in all and nothing is pending in
- * memory or in the spill, or until that stops moving for `stallMs`. `check` runs on every sample
- * (throw to abort). Returns the last sample, whether it stalled, the highest pending seen and the time it took.
- */
+/** Sample the gateway until Pub/Sub has taken `taken` events and nothing is pending in memory or the spill; `check` may throw. */
 export async function untilExposuresPublished(
   adminUrl: string,
   taken: number,
@@ -60,11 +52,7 @@ export async function untilExposuresPublished(
   return { last: last!, stalled: watched.stalled, peakPending, wallMs: watched.at - started };
 }
 
-/**
- * The exposure-consumer's figures: CPU seconds, Pub/Sub messages received (redeliveries included),
- * rows inserted, events stored already, dead letters; herald_consumer_batch_seconds of the batches
- * written (count, sum, cumulative buckets [le seconds, count]) and of those that failed (nacked).
- */
+/** The exposure-consumer's counters; herald_consumer_batch_seconds of the batches written (buckets: [le seconds, count]) and failed. */
 export type ConsumerSample = Awaited<ReturnType<typeof sampleConsumer>>;
 
 export async function sampleConsumer(url: string) {

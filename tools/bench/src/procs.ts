@@ -7,23 +7,19 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-/** Clock ticks per second, the unit of /proc's CPU times. */
-const TICKS = (() => {
+/** `read()`, or `otherwise` where it throws: not Linux, a process gone (or not ours to read). */
+function orElse<T>(read: () => T, otherwise: T): T {
   try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return read();
   } catch {
-    return 100;
-  }
-})();
-
-/** Reads a /proc file, undefined when the process is gone (or not ours to read). */
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
+    return otherwise;
   }
 }
+
+/** Clock ticks per second, the unit of /proc's CPU times. */
+const TICKS = orElse(() => Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100, 100);
+
+const read = (path: string): string | undefined => orElse(() => readFileSync(path, 'utf8'), undefined);
 
 /** The fields of /proc/<pid>/stat after the command name (which may hold spaces): state, ppid, …; utime is [11]. */
 function statFields(pid: number): string[] | undefined {
@@ -31,30 +27,22 @@ function statFields(pid: number): string[] | undefined {
   return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-function allPids(): number[] {
-  try {
-    return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number);
-  } catch {
-    return [];
-  }
-}
+const allPids = (): number[] => orElse(() => readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number), []);
 
 const cmdline = (pid: number): string[] => read(`/proc/${pid}/cmdline`)?.split('\0') ?? [];
 
 /** Pids with `arg` among their command-line arguments (e.g. the emulator's `--port=NNNN`). */
 export const findPids = (arg: string): number[] => allPids().filter((pid) => cmdline(pid).includes(arg));
 
-/** Pids of `pids` whose command line mentions `text`. */
 export const withCommand = (pids: readonly number[], text: string): number[] => pids.filter((pid) => cmdline(pid).join(' ').includes(text));
 
-/** User + system CPU seconds of `pids` together; undefined when /proc cannot tell (or no pid). */
+/** Undefined when /proc cannot tell (or no pid). */
 function cpuSecondsOf(pids: readonly number[]): number | undefined {
   const all = pids.map(statFields);
   if (all.length === 0 || all.includes(undefined)) return undefined;
   return all.reduce((ticks, f) => ticks + Number(f![11]) + Number(f![12]), 0) / TICKS;
 }
 
-/** `roots` and every process descended from them, alive now. */
 export function processTree(roots: readonly number[]): number[] {
   const children = new Map<number, number[]>();
   for (const pid of allPids()) {
@@ -68,9 +56,8 @@ export function processTree(roots: readonly number[]): number[] {
 }
 
 /**
- * User + system CPU seconds of `roots` and all their descendants, exited children included (a
- * reaped child's time moves into its parent's cutime/cstime), so the difference of two readings
- * holds short-lived workers too (Postgres backends). Undefined when no root is alive.
+ * User + system CPU seconds of `roots` and their descendants, reaped children included (cutime,
+ * cstime), so two readings' difference holds short-lived workers too (Postgres backends).
  */
 export function treeCpuSecondsOf(roots: readonly number[]): number | undefined {
   const alive = processTree(roots).map(statFields).filter((f): f is string[] => f !== undefined);
@@ -95,14 +82,13 @@ export function procMemory(pid: number): { rssBytes: number; peakRssBytes: numbe
 /** A group's CPU seconds: its pids, or a reader (e.g. a process tree's). */
 export type CpuGroup = readonly number[] | (() => number | undefined);
 
-/** CPU seconds per group (undefined when /proc could not tell, or the group is empty) and of the whole machine. */
+/** Per group, undefined when /proc could not tell (or the group is empty). */
 export interface CpuSpent {
   wallSeconds: number;
   groups: Record<string, number | undefined>;
   machine: number | undefined;
 }
 
-/** CPU seconds spent per group (and by the machine) from now until stop(). */
 export function cpuWindow(groups: Record<string, CpuGroup>): { stop(): CpuSpent } {
   const read = (group: CpuGroup) => (typeof group === 'function' ? group() : cpuSecondsOf(group));
   const since = (before: number | undefined, now: number | undefined) => (now === undefined || before === undefined ? undefined : now - before);
@@ -118,10 +104,7 @@ export function cpuWindow(groups: Record<string, CpuGroup>): { stop(): CpuSpent 
   };
 }
 
-/**
- * CPU seconds the machine spent outside every group (unknown groups count as 0), or outside the
- * groups named in `ours` (unknown when one of them is): someone else's work.
- */
+/** CPU seconds the machine spent outside every group (or the groups named in `ours`): someone else's work. */
 export function othersSeconds(spent: CpuSpent, ours?: readonly string[]): number | undefined {
   const names = ours ?? Object.keys(spent.groups);
   if (spent.machine === undefined || (ours && names.some((name) => spent.groups[name] === undefined))) return undefined;
@@ -134,7 +117,6 @@ export const cpuPct = (seconds: number | undefined, spent: CpuSpent): number | n
 /** CPU µs per item (message, member, event, …); null when /proc could not tell or there is none. */
 export const cpuUsPer = (seconds: number | undefined, count: number): number | null => (seconds === undefined || count === 0 ? null : (seconds * 1e6) / count);
 
-/** CPU seconds per group and `other`. */
 const split = (spent: CpuSpent) => Object.entries({ ...spent.groups, other: othersSeconds(spent) });
 
 /** The split as row fields, seconds to 2 decimals: { gateways: 1.234 } → { <prefix>GatewaysSeconds: 1.23 }. */

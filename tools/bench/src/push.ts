@@ -22,11 +22,7 @@ export const PUSH_FLAGS: Record<'target' | 'client-procs', FlagSpec> = {
   'client-procs': { kind: 'int', default: '2', min: 1, max: 32, description: 'client processes (raised so that none holds more than 15,000 sockets)' },
 };
 
-/**
- * One round of a push scenario: `runTarget` for each `--target` (Herald first) on one rig, its
- * progress lines prefixed with the target; then Herald's rows get their multiples of the
- * baseline's figures (addRatios).
- */
+/** One round: `runTarget` for each `--target` (Herald first) on one rig, then Herald's rows get their ratios (addRatios). */
 export function runTargets(
   ctx: ScenarioContext,
   runTarget: (ctx: ScenarioContext, rig: Rig, target: Target, tag: string) => Promise<Row[]>,
@@ -40,7 +36,6 @@ export function runTargets(
       const progress = (line: string) => ctx.progress(`${target}: ${line}`);
       rows.push(...(await runTarget({ ...ctx, progress }, rig, target, `${runTag}-${target}`)));
     }
-    if (rig.emulatorKind) ctx.parameter('pubsubEmulator', rig.emulatorKind);
     addRatios(rows, ratios, same);
     return rows;
   });
@@ -49,11 +44,7 @@ export function runTargets(
 /** The server under test; `adminUrl` (for /metrics) is the gateway's, null for the baseline. */
 type PushServer = { target: Target; pid: number; wsUrl: string; adminUrl: string | null; stop(): Promise<unknown> };
 
-/**
- * A gateway publishing exposures to `topic` (with FAST_ACCEPT and `env`) or the baseline server,
- * with one client per user, all welcomed (Herald's with a token each, acking every message); the
- * server's RSS per connection (before and after they connected), and how long connecting took.
- */
+/** A gateway publishing exposures to `topic` (FAST_ACCEPT, `env`) or the baseline, with one welcomed client per user. */
 export async function startTarget(rig: Rig, target: Target, topic: string, userIds: readonly string[], processes: number, keepPerSeq = false, env = {}) {
   const herald = target === 'herald';
   const gateway = herald ? await rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }) : undefined;
@@ -102,12 +93,11 @@ export async function measurePush(
   return { cpu, received, ...(exposures ?? { exposures: null, exposuresSpilled: null }) };
 }
 
-/** The gateway's sample once Pub/Sub has taken `taken` exposures in all and nothing waits; undefined for the baseline. */
+/** The gateway's sample once Pub/Sub has taken `taken` exposures; undefined for the baseline. */
 export async function settledExposures(server: PushServer, taken: number, signal: AbortSignal): Promise<GatewaySample | undefined> {
   return server.adminUrl ? (await untilExposuresPublished(server.adminUrl, taken, { stallMs: 30_000, signal })).last : undefined;
 }
 
-/** Who shares the CPU with the server during the measurement. */
 export function sharedCpuNote(target: Target, herald: string, baseline: string): string {
   return `${cpus().length} cores shared: ${target === 'herald' ? herald : baseline}`;
 }

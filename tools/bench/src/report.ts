@@ -1,7 +1,4 @@
-/**
- * What a run reports: per case the median over the rounds, the table, the JSON file with the
- * machine it ran on, and latency percentiles (HdrHistogram, values in microseconds).
- */
+/** What a run reports: the medians, the table, the JSON file, latency percentiles (HdrHistogram, in µs). */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +9,7 @@ export interface BenchResult {
   scenario: string;
   parameters: Record<string, unknown>;
   machine: ReturnType<typeof describeMachine>;
-  /** When the run started (ISO 8601), per case the median over the rounds, and every round's own rows. */
+  /** When the run started (ISO 8601). */
   date: string;
   rows: Row[];
   rounds: Row[][];
@@ -25,11 +22,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/**
- * Row i of the result is made of row i of every round: numbers become their median, booleans
- * hold only if they held in every round, text is kept when the rounds agree (else joined with
- * "/"), and `null` (does not apply) is skipped. Rounds must return the same cases in the same order.
- */
+/** Row i of every round together: the median of numbers, a boolean held in every round, text joined with "/" where it differs; nulls skipped. */
 export function medianRows(rounds: readonly Row[][]): Row[] {
   if (rounds.length === 0) return [];
   const cases = rounds[0].length;
@@ -49,7 +42,6 @@ export function medianRows(rounds: readonly Row[][]): Row[] {
   });
 }
 
-/** Rows as a plain-text table, numbers right-aligned, for a terminal or a Markdown code block. */
 export function formatTable(columns: readonly Column[], rows: readonly Row[]): string {
   const cells = rows.map((row) => columns.map((column) => formatCell(row[column.key], column.digits ?? 0)));
   const header = columns.map((column) => column.label ?? column.key);
@@ -70,7 +62,7 @@ function formatCell(value: Row[string] | undefined, digits: number): string {
   return value;
 }
 
-/** The machine, with its 1, 5 and 15 minute load averages when the run started: anything else busy? */
+/** The machine, with its load averages when the run started: anything else busy? */
 export function describeMachine() {
   const cpu = cpus();
   return {
@@ -83,7 +75,7 @@ export function describeMachine() {
   };
 }
 
-/** `<dir>/<scenario>-<ISO 8601 basic timestamp>.json` (no colons: safe as a file name anywhere). */
+/** `<dir>/<scenario>-<ISO 8601 basic timestamp>.json` (no colons: a safe file name anywhere). */
 export function writeResult(dir: string, result: BenchResult): string {
   mkdirSync(dir, { recursive: true });
   const stamp = result.date.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -92,7 +84,7 @@ export function writeResult(dir: string, result: BenchResult): string {
   return file;
 }
 
-/** A histogram of microseconds, 3 significant digits; `encoded` (compressed base64) are added in. */
+/** A histogram of microseconds with `encoded` (compressed base64) added in. */
 export function newHistogram(encoded: readonly string[] = []): Histogram {
   const histogram = build({ numberOfSignificantValueDigits: 3 });
   for (const text of encoded) {
@@ -116,10 +108,8 @@ export function latencyOf(histogram: Histogram) {
   return latency;
 }
 
-/** A row as one progress line: each column's header and cell. */
 export const summarize = (columns: readonly Column[], row: Row): string =>
   columns.map((column) => `${column.label ?? column.key} ${formatCell(row[column.key], column.digits ?? 0)}`).join(', ');
 
-/** Seconds from one epoch-ms time to another; null when either is unknown. */
 export const secondsBetween = (fromMs: number | null, toMs: number | null): number | null =>
   fromMs === null || toMs === null ? null : Math.max(0, toMs - fromMs) / 1000;

@@ -1,8 +1,7 @@
 /**
- * The one rig every scenario runs on, on loopback, built on @herald/testing's launcher: a private
- * redis-server, Pub/Sub emulator (Google's where installed) and ingest on first use; gateways,
- * exposure-consumers (each with its image's node flags, plus HERALD_BENCH_APP_*: README.md), the
- * raw `ws` baseline and the bench's worker processes (workers/protocol.ts) on demand.
+ * The one rig every scenario runs on, on loopback (@herald/testing's launcher): a private
+ * redis-server, Pub/Sub emulator and ingest on first use; apps with their image's node flags
+ * (plus HERALD_BENCH_APP_*: README.md), the baseline and the worker processes on demand.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,10 +29,8 @@ function productionNodeFlags(name: AppName): string[] {
   return (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
 }
 
-/** Extra node flags for every app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (tools/bench/README.md). */
+/** HERALD_BENCH_APP_NODE_FLAGS and HERALD_BENCH_APP_ENV (README.md): for every app, over the scenario's own. */
 export const APP_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_APP_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-
-/** Config for every app as `NAME=value` words; wins over the scenario's own settings. */
 export const APP_ENV_OVERRIDES: Record<string, string> = parseOverrides(process.env.HERALD_BENCH_APP_ENV ?? '');
 
 export function parseOverrides(text: string): Record<string, string> {
@@ -52,10 +49,8 @@ export function parseOverrides(text: string): Record<string, string> {
  */
 export const FAST_ACCEPT: Readonly<Record<string, string>> = Object.freeze({ WS_ACCEPT_RATE: '1000000' });
 
-/** The ws:// URL of a gateway's WebSocket endpoint. */
 export const wsUrlOf = (gateway: AppProcess): string => `${gateway.url.replace(/^http/, 'ws')}/ws`;
 
-/** `count` user ids `<prefix>0`, `<prefix>1`, …: one per connection. */
 export const userIdsFor = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
 /** A worker process (workers/*.ts) driven over IPC; `request` rejects with its error, its exit, or after `timeoutMs`. */
@@ -67,21 +62,20 @@ export class Rig {
   private pubsubStarted?: Promise<{ emulator: RunningPubSub; client: PubSub }>;
   private ingestStarted?: Promise<AppProcess>;
   private readonly secret = `bench-${randomBytes(24).toString('hex')}`;
-  /** The rig's redis-server, and a commands connection of the bench's own (Herald's scripts, auto-pipelined). */
+  /** The rig's redis-server, and the bench's own commands connection. */
   redis!: RedisServer;
   commands!: HeraldRedis;
   private producerToken = '';
 
   /** `signal`: the run's (Ctrl-C). */
-  private constructor(readonly signal: AbortSignal, private readonly progress: (line: string) => void) {}
+  private constructor(readonly signal: AbortSignal, private readonly progress: (line: string) => void, private readonly parameter: ScenarioContext['parameter']) {}
 
   /**
-   * Run `body` on a rig of its own, stopped however it ends (so a scenario stops what it no longer
-   * needs without a `finally`); `runTag` (r<round><random>) keeps this round's names (users,
-   * topics) apart from any other's on the same Redis and emulator.
+   * Run `body` on a rig of its own, stopped however it ends (a scenario needs no `finally`);
+   * `runTag` keeps this round's names (users, topics) apart from any other's.
    */
   static async run<T>(ctx: ScenarioContext, body: (rig: Rig, runTag: string) => Promise<T>): Promise<T> {
-    const rig = new Rig(ctx.signal, ctx.progress);
+    const rig = new Rig(ctx.signal, ctx.progress, ctx.parameter);
     try {
       rig.redis = rig.own(await startRedisServer(), (r) => r.stop());
       ctx.progress(`redis-server on ${rig.redis.url}`);
@@ -99,29 +93,24 @@ export class Rig {
     return thing;
   }
 
-  /** Stop everything, latest first, each step even if another fails. */
+  /** Latest first, each step even if another fails. */
   private async stop(): Promise<void> {
     const failures: unknown[] = [];
     for (const step of this.steps.reverse()) await step().catch((err: unknown) => failures.push(err));
     if (failures.length > 0) this.progress(`stopping the rig: ${failures.map(String).join('; ')}`);
   }
 
-  /** The emulator and a Pub/Sub client of the bench's own on it, started on first use. */
+  /** The emulator and a Pub/Sub client on it, started on first use (parameter `pubsubEmulator`: which one). */
   pubsub(): Promise<{ emulator: RunningPubSub; client: PubSub }> {
     return (this.pubsubStarted ??= startPubSub().then((emulator) => {
       this.running = this.own(emulator, (p) => p.stop());
       this.progress(`${emulator.kind} Pub/Sub emulator on ${emulator.emulatorHost}`);
+      this.parameter('pubsubEmulator', emulator.kind);
       const client = this.own(createPubSub({ PUBSUB_PROJECT_ID: emulator.projectId, PUBSUB_EMULATOR_HOST: emulator.emulatorHost }), (c) => c.close());
       return { emulator, client };
     }));
   }
 
-  /** Which emulator runs, once one was started. */
-  get emulatorKind(): RunningPubSub['kind'] | undefined {
-    return this.running?.kind;
-  }
-
-  /** The ingest process, started on first use. */
   ingest(): Promise<AppProcess> {
     return (this.ingestStarted ??= this.startApp('ingest', {}));
   }
@@ -134,7 +123,6 @@ export class Rig {
     return this.own(await startApp({ name, env: appEnv, nodeFlags, signal: this.signal }), (app) => app.stop());
   }
 
-  /** A gateway publishing exposures to the emulator, with `env` on top. */
   async startGateway(env: Record<string, string>): Promise<AppProcess> {
     const { emulator } = await this.pubsub();
     return this.startApp('gateway', { PUBSUB_EMULATOR_HOST: emulator.emulatorHost, PUBSUB_PROJECT_ID: emulator.projectId, ...env });
@@ -159,7 +147,6 @@ export class Rig {
     return { pid: sender.pid, run, stop: () => sender.stop() };
   }
 
-  /** Fork workers/<file>.ts. */
   fork(file: string, name: string): Worker {
     return this.own(forkWorker(join(__dirname, 'workers', `${file}.ts`), name), (w) => w.stop());
   }
@@ -171,7 +158,7 @@ export class Rig {
     return withCommand(processTree([process.pid]), 'pubsub-emulator');
   }
 
-  /** `fn` of every item, `chunk` at a time (this bounds the promises in memory), stopping at Ctrl-C. */
+  /** `fn` of every item, `chunk` at a time (bounding the promises in memory). */
   async inChunks<T, R>(items: readonly T[], chunk: number, fn: (item: T) => Promise<R>): Promise<R[]> {
     const results: R[] = [];
     for (let start = 0; start < items.length; start += chunk) {
@@ -181,17 +168,16 @@ export class Rig {
     return results;
   }
 
-  /** One token per user (signing is CPU-bound). */
   userTokens(userIds: readonly string[]): Promise<string[]> {
     return this.inChunks(userIds, 5000, (id) => signToken(id, { secret: this.secret }));
   }
 
-  /** A CPU window (procs.ts) over `groups` plus the rig's processes: redis, the emulator, the bench itself. */
+  /** A CPU window over `groups` plus redis, the emulator and the bench itself. */
   cpuWindow(groups: Record<string, CpuGroup>): ReturnType<typeof cpuWindow> {
     return cpuWindow({ ...groups, redis: [this.redis.process.pid as number], emulator: this.emulatorPids(), bench: [process.pid] });
   }
 
-  /** POST /v1/messages to ingest (started on first use) as a producer would; throws unless ingest answers 202. */
+  /** POST /v1/messages to ingest as a producer would; throws unless 202. */
   async postMessage(body: object): Promise<void> {
     const res = await fetch(`${(await this.ingest()).url}/v1/messages`, {
       method: 'POST',
@@ -203,7 +189,7 @@ export class Rig {
   }
 }
 
-/** Fork `file` (which calls `serveRequests`) as `node --import tsx <file>`, its last output lines kept to explain a failure. */
+/** `node --import tsx <file>`, its last output lines kept to explain a failure. */
 function forkWorker(file: string, name: string): Worker {
   const child = fork(file, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: 'pipe' });
   const killOnExit = () => child.kill('SIGKILL');

@@ -4,13 +4,10 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
-/** A poll: done yet, anything that grows while the phase moves (e.g. frames received + ids acked), a line on where it is. */
+/** `progress`: anything that grows while the phase moves; `line`: where it is. */
 export type Poll = { done: boolean; progress: number; line: string };
 
-/**
- * Poll every `intervalMs` until done, or until `progress` has not moved for `stallMs`; `report`
- * gets a line every 2 s. Resolves with the last poll, whether it stalled and when (Date.now()).
- */
+/** Poll until done, or until `progress` has not moved for `stallMs`; `report` gets a line every 2 s. */
 export async function watch(
   poll: () => Promise<Poll>,
   opts: { intervalMs: number; stallMs: number; signal: AbortSignal; report?(line: string): void },

@@ -10,11 +10,7 @@ import { INBOX_DEFAULT_CAP, type ExposureEvent, type MessageFrame } from '@heral
 /** Deliveries issued at once; ioredis auto-pipelining sends each turn's commands together. */
 const DELIVER_CHUNK = 5000;
 
-/**
- * One message to `userIds` through the write protocol ingest uses (libs/redis `sendToUsers`): the
- * body stored once, then one atomic deliver per recipient (inbox append, cap, TTL, an inline or
- * reference note to the user's gateways). Returns its id.
- */
+/** One message to `userIds` through the write protocol ingest uses (libs/redis `sendToUsers`). */
 export async function writeMessage(redis: HeraldRedis, userIds: readonly string[], payload: unknown, ttlMs: number): Promise<string> {
   const message = newMessage({ payload, ttlMs });
   // Each inbox as ingest keeps it: capped, alive as long as its longest message (whole seconds for EXPIRE).
@@ -22,10 +18,7 @@ export async function writeMessage(redis: HeraldRedis, userIds: readonly string[
   return message.id;
 }
 
-/**
- * The baseline server's Redis channels (plain pub/sub, a prefix of their own on the shared Redis):
- * one per connected user, and one whose messages go to every socket.
- */
+/** The baseline server's channels: one per connected user, and one to every socket. */
 export const baselineChannel = (userId: string): string => `baseline:u:${userId}`;
 export const BASELINE_EVERYONE = 'baseline:everyone';
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runCli } from '../src/cli';
 import type { BenchResult } from '../src/report';
 import type { Row } from '../src/scenario';
+import { SCENARIOS } from '../src/scenarios';
 
 /** The result as written to its file, and what went to stdout and stderr; throws with stderr when the run fails. */
 async function bench(argv: string[]): Promise<BenchResult & { file: string; stdout: string; stderr: string }> {
@@ -29,118 +30,94 @@ function expectNumbers(row: Row, keys: readonly string[]): void {
   for (const key of keys) expect({ key, type: typeof row[key] }).toEqual({ key, type: 'number' });
 }
 
-describe('exposure-publisher (smoke)', () => {
-  const EVENTS = 500;
+/**
+ * Per scenario: its arguments; its cases (`caseOf` each row, in order); what every row holds
+ * exactly; figures every row has as numbers, and as numbers above 0; any further checks.
+ */
+type Smoke = {
+  args: string[]; caseOf(row: Row): unknown; cases: unknown[]; every: Row; numbers: string[]; positive?: string[];
+  more?(result: Awaited<ReturnType<typeof bench>>): void;
+};
 
-  it('runs every phase, checks every event arrived once, prints the table and writes the JSON', async () => {
-    const written = await bench(['exposure-publisher', '--events', String(EVENTS), '--batch-messages', '100', '--batch-ms', '5']);
-    expect(written.stderr).toContain('burst');
-    expect(written.file).toMatch(/exposure-publisher-\d{8}T\d{6}Z\.json$/);
-    expect(written).toMatchObject({
-      scenario: 'exposure-publisher',
-      parameters: { events: EVENTS, 'batch-messages': [100], 'batch-ms': [5], rounds: 1 },
-      machine: { cpuModel: expect.any(String), cores: expect.any(Number), memoryGiB: expect.any(Number), node: process.version },
-    });
-    expect(Number.isNaN(Date.parse(written.date))).toBe(false);
-    expect(written.rows.map((r) => r.mode)).toEqual(['burst', 'paced', 'direct']);
-    for (const row of written.rows) {
-      expect(row).toMatchObject({ batchMessages: 100, batchMs: 5, events: EVENTS, delivered: EVENTS, duplicates: 0, exactlyOnce: true });
-      expectNumbers(row, ['eventsPerSec', 'recordsPerSec', 'cpuUsPerEvent', 'p50Ms', 'p99Ms']);
-      expect(row.eventsPerSec as number).toBeGreaterThan(0);
-      expect(row.cpuUsPerEvent as number).toBeGreaterThan(0);
+const SMOKE: Record<string, Smoke> = {
+  'exposure-publisher': {
+    args: ['--events', '500', '--batch-messages', '100', '--batch-ms', '5'],
+    caseOf: (r) => r.mode, cases: ['burst', 'paced', 'direct'],
+    every: { batchMessages: 100, batchMs: 5, events: 500, delivered: 500, duplicates: 0, exactlyOnce: true },
+    numbers: ['recordsPerSec', 'p50Ms', 'p99Ms'], positive: ['eventsPerSec', 'cpuUsPerEvent'],
+    more: ({ rows, parameters, file }) => {
+      expect(file).toMatch(/exposure-publisher-\d{8}T\d{6}Z\.json$/);
+      expect(parameters).toMatchObject({ events: 500, 'batch-messages': [100], 'batch-ms': [5], rounds: 1 });
+      // peakPending is sampled: a 500-event phase may fall between samples.
+      for (const row of rows.filter((r) => r.mode !== 'direct')) expect(row).toMatchObject({ peakPending: expect.any(Number), spilled: 0 });
+    },
+  },
+  'exposure-pipeline': {
+    args: ['--rate', '1000', '--seconds', '2', '--online', '50', '--client-procs', '1'],
+    caseOf: (r) => r.source, cases: ['gateway', 'direct'],
+    every: {
+      rate: 1000, events: 2000, published: 2000, publishFailed: 0, stored: 2000, rows: 2000, lost: 0, duplicateRows: 0, deadLetters: 0,
+      failedBatches: 0, stalled: false, targetMet: false, // 2,000 events a second, short of the 20k target
+    },
+    numbers: ['offeredPerSec', 'p50Ms', 'p99Ms', 'consumerCpuUsPerEvent', 'batchRows', 'batchMeanMs'], positive: ['storedPerSec', 'batches'],
+    more: ({ rows, parameters }) => {
+      for (const row of rows) {
+        expect(row.e2eSeconds as number).toBeGreaterThanOrEqual(2 - 0.1);
+        if (String(parameters.postgres).startsWith('embedded')) expect(typeof row.postgresCpuUsPerEvent).toBe('number');
+      }
+      expect(rows[0]).toMatchObject({ sent: 2000, spilled: 0 });
+    },
+  },
+  'live-push': {
+    args: ['--online', '100', '--rate', '500', '--seconds', '2', '--warmup', '0'],
+    caseOf: (r) => r.target, cases: ['herald', 'baseline'],
+    every: { online: 100, sent: 1000, received: 1000, lost: 0, outOfOrder: 0, closed: 0, failed: 0, notes: expect.stringContaining('cores shared') },
+    numbers: ['msgsPerSec', 'p50Ms', 'p99Ms', 'maxMs', 'cpuUsPerMsg', 'serverCpuPct', 'rssMiB', 'rssKiBPerConn', 'producerLagMs'],
+    more: ({ rows: [herald, baseline] }) => {
+      expect(herald).toMatchObject({ exposures: 1000, msgsPerSecX: expect.any(Number), p99X: expect.any(Number), cpuX: expect.any(Number), rssPerConnX: expect.any(Number) });
+      expect(baseline).toMatchObject({ exposures: null, msgsPerSecX: null });
+    },
+  },
+  'category-broadcast': {
+    args: ['--members', '300', '--broadcasts', '2'],
+    caseOf: (r) => `${r.target} ${r.broadcast}`, cases: ['herald 1', 'herald 2', 'baseline 1', 'baseline 2'],
+    every: { members: 300, received: 300, lost: 0, outOfOrder: 0, closed: 0 },
+    numbers: ['firstMs', 'p50Ms', 'p99Ms', 'lastMs', 'cpuUsPerMember', 'rssKiBPerConn'],
+    more: ({ rows }) => {
+      for (const herald of rows.slice(0, 2)) expect(herald).toMatchObject({ exposures: 300, acceptedMs: expect.any(Number), lastX: expect.any(Number), p50X: expect.any(Number) });
+    },
+  },
+  idle: {
+    args: ['--connections', '200', '--gateways', '2', '--settle-seconds', '2'],
+    caseOf: (r) => r.connections, cases: [200],
+    every: {
+      gateways: 2, held: 200, heldAll: true, failed: 0, unexpectedFrames: 0, closedBeforeEnd: 0, liveRecipients: 200, liveReceived: 200,
+      liveAllReceived: true,
+    },
+    numbers: ['rssPerConnKB', 'connectSeconds', 'liveSeconds', 'liveCpuMs'],
+  },
+  'reconnect-storm': {
+    args: ['--users', '200', '--messages', '3'],
+    caseOf: (r) => r.users, cases: [200],
+    every: { messages: 3, delivered: 600, acked: 600, inboxLeft: 0, pushed: 600, failed: 0, unexpectedFrames: 0, closedBeforeEnd: 0 },
+    numbers: [], positive: ['seconds', 'deliveredSeconds', 'connectSeconds', 'cpuPerMsgUs', 'peakRssMB'],
+  },
+};
+
+describe.each(Object.entries(SMOKE))('%s (smoke)', (name, smoke) => {
+  it('loses nothing, gives every case its figures, prints the table and writes the JSON', async () => {
+    const result = await bench([name, ...smoke.args]);
+    expect(result).toMatchObject({ scenario: name, machine: { cores: expect.any(Number), node: process.version } });
+    expect(Number.isNaN(Date.parse(result.date))).toBe(false);
+    expect(result.rows.map(smoke.caseOf)).toEqual(smoke.cases);
+    for (const row of result.rows) {
+      expect(row).toMatchObject(smoke.every);
+      expectNumbers(row, smoke.numbers);
+      for (const key of smoke.positive ?? []) expect({ key, positive: (row[key] as number) > 0 }).toEqual({ key, positive: true });
     }
-    for (const row of written.rows.filter((r) => r.mode !== 'direct')) {
-      expect(typeof row.peakPending).toBe('number'); // sampled: a 500-event phase may fall between samples
-      expect(row.spilled).toBe(0);
-    }
-    expect(written.stdout.split('\n')[0]).toMatch(/^mode\s+batch msgs\s+batch ms\s+events\/s/);
-    expect(written.stdout.trim().split('\n')).toHaveLength(2 + 3);
-  }, 60_000);
-});
-
-describe('exposure-pipeline (smoke)', () => {
-  const RATE = 1000;
-  const SECONDS = 2;
-  const EVENTS = RATE * SECONDS;
-
-  it('stores every event of both sources in Postgres exactly once, with throughput, latency, CPU and batch figures', async () => {
-    const args = ['--rate', String(RATE), '--seconds', String(SECONDS), '--online', '50', '--client-procs', '1'];
-    const { rows, parameters, stdout, stderr } = await bench(['exposure-pipeline', ...args]);
-    expect(stderr).toContain('warm-up');
-
-    expect(rows.map((r) => r.source)).toEqual(['gateway', 'direct']);
-    for (const row of rows) {
-      const exact = { rate: RATE, events: EVENTS, published: EVENTS, publishFailed: 0, stored: EVENTS, rows: EVENTS, lost: 0 };
-      expect(row).toMatchObject({ ...exact, duplicateRows: 0, deadLetters: 0, failedBatches: 0, stalled: false });
-      expectNumbers(row, ['storedPerSec', 'offeredPerSec', 'e2eSeconds', 'p50Ms', 'p99Ms', 'consumerCpuUsPerEvent', 'batchRows', 'batchMeanMs']);
-      expect(row.storedPerSec as number).toBeGreaterThan(0);
-      expect(row.p50Ms as number).toBeLessThanOrEqual(row.p99Ms as number);
-      expect(row.e2eSeconds as number).toBeGreaterThanOrEqual(SECONDS - 0.1);
-      expect(row.batches as number).toBeGreaterThan(0);
-      // 2,000 events a second short of the 20k target.
-      expect(row.targetMet).toBe(false);
-      if (String(parameters.postgres).startsWith('embedded')) expect(typeof row.postgresCpuUsPerEvent).toBe('number');
-    }
-    expect(rows[0]).toMatchObject({ sent: EVENTS, spilled: 0 });
-    expect(stdout.split('\n')[0]).toMatch(/^source\s+published\s+stored\s+lost/);
-    expect(stdout.trim().split('\n')).toHaveLength(2 + 2);
+    smoke.more?.(result);
+    const [header, , ...lines] = result.stdout.trimEnd().split('\n');
+    expect(header.trim().split(/\s{2,}/)).toEqual(SCENARIOS.find((s) => s.name === name)!.columns.map((c) => c.label ?? c.key));
+    expect(lines).toHaveLength(result.rows.length);
   }, 120_000);
-});
-
-describe('live-push / category-broadcast (smoke)', () => {
-  const ONLINE = 100;
-  const RATE = 500;
-  const SECONDS = 2;
-  const MEMBERS = 300;
-  const BROADCASTS = 2;
-
-  it('live-push: every message reaches its user in order on both targets, with latency, CPU and memory per target', async () => {
-    const args = ['live-push', '--online', String(ONLINE), '--rate', String(RATE), '--seconds', String(SECONDS), '--warmup', '0'];
-    const { rows, stdout } = await bench(args);
-    expect(rows.map((r) => r.target)).toEqual(['herald', 'baseline']);
-    for (const row of rows) {
-      expect(row).toMatchObject({ online: ONLINE, sent: RATE * SECONDS, received: RATE * SECONDS, lost: 0, outOfOrder: 0, closed: 0, failed: 0 });
-      expectNumbers(row, ['msgsPerSec', 'p50Ms', 'p99Ms', 'maxMs', 'cpuUsPerMsg', 'serverCpuPct', 'rssMiB', 'rssKiBPerConn', 'producerLagMs']);
-      expect(row.p50Ms as number).toBeLessThanOrEqual(row.p99Ms as number);
-      expect(row.notes).toContain('cores shared');
-    }
-    const [herald, baseline] = rows;
-    expect(herald.exposures).toBe(RATE * SECONDS);
-    expectNumbers(herald, ['msgsPerSecX', 'p99X', 'cpuX', 'rssPerConnX']);
-    expect(baseline).toMatchObject({ exposures: null, msgsPerSecX: null });
-    expect(stdout.split('\n')[0]).toMatch(/^target\s+sent\s+received\s+lost\s+msg\/s/);
-  }, 60_000);
-
-  it('category-broadcast: every member gets every broadcast on both targets, first/median/last times per broadcast', async () => {
-    const { rows } = await bench(['category-broadcast', '--members', String(MEMBERS), '--broadcasts', String(BROADCASTS)]);
-    expect(rows.map((r) => `${r.target} ${r.broadcast}`)).toEqual(['herald 1', 'herald 2', 'baseline 1', 'baseline 2']);
-    for (const row of rows) {
-      expect(row).toMatchObject({ members: MEMBERS, received: MEMBERS, lost: 0, outOfOrder: 0, closed: 0 });
-      expectNumbers(row, ['firstMs', 'p50Ms', 'p99Ms', 'lastMs', 'cpuUsPerMember', 'rssKiBPerConn']);
-      expect(row.firstMs as number).toBeLessThanOrEqual(row.p50Ms as number);
-      expect(row.p50Ms as number).toBeLessThanOrEqual(row.lastMs as number);
-    }
-    for (const herald of rows.filter((r) => r.target === 'herald')) {
-      expect(herald.exposures).toBe(MEMBERS);
-      expectNumbers(herald, ['acceptedMs', 'lastX', 'p50X']);
-    }
-  }, 60_000);
-});
-
-describe('connection-load scenarios (smoke)', () => {
-  it('idle: 200 connections on 2 gateways are all held, and every user receives a live message', async () => {
-    const { rows, stdout } = await bench(['idle', '--connections', '200', '--gateways', '2', '--settle-seconds', '2']);
-    expect(rows).toHaveLength(1);
-    const held = { gateways: 2, connections: 200, held: 200, heldAll: true, failed: 0, unexpectedFrames: 0, closedBeforeEnd: 0 };
-    expect(rows[0]).toMatchObject({ ...held, liveRecipients: 200, liveReceived: 200, liveAllReceived: true });
-    expectNumbers(rows[0], ['rssPerConnKB', 'connectSeconds', 'liveSeconds', 'liveCpuMs']);
-    expect(stdout.split('\n')[0]).toMatch(/^gateways\s+connections\s+held/);
-  }, 40_000);
-
-  it('reconnect-storm: 200 users x 3 offline messages are all delivered and acked, the inboxes empty', async () => {
-    const { rows } = await bench(['reconnect-storm', '--users', '200', '--messages', '3']);
-    expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ users: 200, messages: 3, delivered: 600, acked: 600, inboxLeft: 0, pushed: 600, failed: 0, unexpectedFrames: 0, closedBeforeEnd: 0 });
-    for (const key of ['seconds', 'deliveredSeconds', 'connectSeconds', 'cpuPerMsgUs', 'peakRssMB']) expect(rows[0][key] as number).toBeGreaterThan(0);
-  }, 40_000);
 });

@@ -1,8 +1,4 @@
-/**
- * Idle authenticated connections on G gateway processes (exposure publishing on): each gateway's
- * RSS per connection against its RSS before the first one, then one live message to every user
- * (or one per gateway), written to Redis as ingest writes it (docs/BENCHMARKS.md).
- */
+/** Idle connections (docs/BENCHMARKS.md): each gateway's RSS per connection against its RSS before the first one. */
 import { clientsFor, connectLine, Fleet, planConnections, type FleetStats } from '../fleet';
 import { readMetrics } from '../metrics';
 import { cpuFields, cpuUsPer, cpuWindow, describeCpu, procMemory } from '../procs';
@@ -12,7 +8,7 @@ import { columns, type Scenario } from '../scenario';
 import { sleep } from '../watch';
 import { writeMessage } from '../writes';
 
-/** The issue's target: RSS one idle connection may cost a gateway. */
+/** The issue's target. */
 const RSS_PER_CONNECTION_TARGET_KB = 8;
 /** Quiet time before the baseline memory sample, and before the one right after the connect. */
 const QUIET_MS = 2000;
@@ -50,13 +46,12 @@ export const idle: Scenario = {
     const tag = `idle-${runTag}`;
     const userIds = userIdsFor(`bench-${tag}-u`, connections);
     const clientCount = clientsFor(connections, flags.int('clients'));
-    const perGateway = Array.from({ length: gatewayCount }, (_, g) => Math.ceil((connections - g) / gatewayCount));
-    ctx.parameter('sourceAddresses', planConnections(connections, gatewayCount).addresses.length);
+    const { addresses, perServer: perGateway } = planConnections(connections, gatewayCount);
+    ctx.parameter('sourceAddresses', addresses.length);
     ctx.parameter('loadClients', clientCount);
     progress(`starting ${gatewayCount} gateway(s), signing ${connections} tokens, starting ${clientCount} load clients`);
     const env = { EXPOSURE_TOPIC: `bench-${tag}`, WS_ACCEPT_RATE: String(flags.int('accept-rate')) };
     const gateways = await Promise.all(Array.from({ length: gatewayCount }, () => rig.startGateway(env)));
-    ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
     const tokens = await rig.userTokens(userIds);
     const fleet = await Fleet.start(rig, clientCount);
     await sleep(QUIET_MS, signal);

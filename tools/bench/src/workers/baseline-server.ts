@@ -1,13 +1,8 @@
 /**
  * The floor Herald is measured against: the least a Node process can do to push Redis messages
- * over WebSocket with `ws`. No auth, no acks, no inbox, no exposure events. A worker process
- * (protocol.ts): `{ type: 'listen', redisUrl }` starts it on a free loopback port and answers the port.
- *
- * - A client connects to `/?u=<userId>`; on a user's first socket the server SUBSCRIBEs (one
- *   subscriber connection) to the user's channel and, once Redis confirms, sends
- *   `{"type":"welcome"}` so the bench knows messages published from then on will arrive.
- * - Each message on a user's channel is a ready frame, sent as it is to the user's sockets.
- * - Each message on the broadcast channel goes to every connected socket (one Set, one string).
+ * over WebSocket with `ws` (no auth, acks, inbox or exposures). A client connects to
+ * `/?u=<userId>`; the welcome waits for the SUBSCRIBE, so what is published from then on arrives.
+ * Each message on a channel is a ready frame, sent as it is.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +17,6 @@ const MAX_PAYLOAD_BYTES = 16 * 1024;
 
 async function listen(redisUrl: string): Promise<number> {
   const sub = new Redis(redisUrl, { connectionName: 'baseline:subscriber', maxRetriesPerRequest: null });
-  /** The sockets of each user's channel, and the SUBSCRIBE that makes it live. */
   const byChannel = new Map<string, { sockets: Set<WebSocket>; subscribed: Promise<unknown> }>();
   const everyone = new Set<WebSocket>();
   sub.on('message', (channel: string, frame: string) => {

@@ -1,12 +1,9 @@
 /**
- * A client process of the fleet (fleet.ts): holds up to ~15k WebSocket clients of Herald's
- * gateways or of the baseline, each bound to its source address, opened a bounded number at a
- * time and retried after a 503 (the gateway's door, for as long as Retry-After says, up to 2 min)
- * or a few times after other failures. It counts what they receive and, for Herald, acks every
- * message id, the ids of one event-loop turn in one frame per connection, as a client SDK does.
- * A message whose payload carries `{"t":<send time>,"s":<sequence>}` (the open-loop producers,
- * category broadcasts) also gives a latency (arrival − t, HdrHistogram) and an order check.
- * It parses no JSON on the way: it shares the CPU with what it measures.
+ * A client process of the fleet (fleet.ts): up to ~15k WebSockets, each bound to its source
+ * address, retried after a 503 (for as long as Retry-After says, up to 2 min) or a few times after
+ * other failures. For Herald it acks every message id, one frame per connection and event-loop
+ * turn, as a client SDK does. A payload `{"t":<send time>,"s":<sequence>}` gives a latency and an
+ * order check. It parses no JSON: it shares the CPU with what it measures.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
@@ -26,15 +23,10 @@ export type OpenRequest = {
 };
 export type ClientsRequest = OpenRequest | { type: 'stats'; atLeast: number; full: boolean } | { type: 'reset' } | { type: 'close' };
 
-/**
- * What a process reports: counts (messages, outOfOrder and unexpected since the last reset;
- * refused: 503s retried; retried: other failed attempts; failed: connections given up), sockets
- * closed by the server by code, epoch-ms times, its own CPU and RSS, and with `full` the latency
- * histogram (µs, compressed base64) and, with `keepPerSeq`, latencies in ms by sequence number.
- */
+/** refused: 503s retried; retried: other failed attempts; failed: connections given up; the histogram in µs, compressed base64. */
 export type ClientStats = ReturnType<typeof report>;
 
-/** `{"type":"message","id":"<id>",…`: the frame is serialized with these keys first. */
+/** The gateway serializes a frame with `type` and `id` first. */
 const MESSAGE = Buffer.from('{"type":"message","id":"');
 const WELCOME = Buffer.from('{"type":"welcome"');
 const PAYLOAD_T = Buffer.from('"payload":{"t":');
@@ -55,7 +47,6 @@ const stats = { open: 0, welcomed: 0, messages: 0, outOfOrder: 0, ackedIds: 0, a
 const closedByCode: Record<string, number> = {};
 const never = null as number | null;
 const times = { firstAttemptAt: never, lastOpenAt: never, lastWelcomeAt: never, firstMessageAt: never, lastMessageAt: never };
-/** The last error or unexpected frame, to explain a failure. */
 let lastError: string | null = null;
 
 const startsWith = (data: Buffer, prefix: Buffer) => data.length >= prefix.length && data.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
@@ -203,7 +194,7 @@ serveRequests(async (request: ClientsRequest) => {
     Object.assign(stats, { messages: 0, outOfOrder: 0, unexpected: 0 });
     Object.assign(times, { firstMessageAt: null, lastMessageAt: null });
   } else {
-    // close: cut every socket off (no close handshake: thousands of them, and the server is measured).
+    // close: no close handshake (thousands of sockets, and the server is measured).
     closing = true;
     for (const c of connections) c.ws?.terminate();
   }

@@ -1,15 +1,11 @@
 /**
- * The one protocol between the bench and its worker processes (client sockets, the open-loop
- * senders, the baseline server): the bench forks a .ts file with an IPC channel (rig.ts
- * `forkWorker`) and sends it requests, each `{ id, body }`; the worker answers each one, in
- * arrival order, with `{ id, ok, body }` or `{ id, ok: false, error }`. A worker whose parent goes
- * away exits, so a bench that dies leaves no load behind. This file is imported by the workers:
- * it keeps to Node's own modules.
+ * The one protocol between the bench and its worker processes (rig.ts `forkWorker`): requests
+ * `{ id, body }` over IPC, answered in arrival order. A worker whose parent goes away exits, so a
+ * bench that dies leaves no load behind. Imported by the workers: Node's own modules only.
  */
 type Envelope = { id: number; body: unknown };
 export type Answer = { id: number; ok: true; body: unknown } | { id: number; ok: false; error: string };
 
-/** In the worker: answer every request with `handle` (one at a time, in arrival order). */
 export function serveRequests(handle: (body: never) => Promise<unknown>): void {
   let chain: Promise<void> = Promise.resolve();
   process.on('message', (envelope: Envelope) => {
@@ -30,17 +26,16 @@ export function serveRequests(handle: (body: never) => Promise<unknown>): void {
 /** Epoch milliseconds with a fraction, comparable across processes. */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
 
-/** When an open-loop run is done: what was issued, what Redis or Pub/Sub confirmed, how late the sender fell. */
+/**
+ * An open-loop run: sends issued, confirmed (Herald: delivered; baseline: published; Pub/Sub:
+ * accepted) and failed; when the first was due (epoch ms); the worst delay of a send behind its time.
+ */
 export interface OpenLoopReply {
-  /** Sends issued (messages written, events published). */
   sent: number;
-  /** Sends confirmed (Herald: stored and delivered; baseline: published; Pub/Sub: accepted). */
   done: number;
   failed: number;
   firstError: string | null;
-  /** When the first send was due, epoch ms. */
   startedAtMs: number;
-  /** Worst delay between a send's scheduled time and its call (timer granularity, a busy CPU). */
   maxLagMs: number;
 }
 

@@ -25,7 +25,7 @@ let send: ((at: number, done: (err?: unknown) => void) => void) | undefined;
 
 async function setup(request: SenderSetup): Promise<void> {
   const { userIds } = request;
-  /** Next sequence number per user, and the next user; both carry over from run to run. */
+  /** Both carry over from run to run. */
   const seq = new Uint32Array(userIds.length);
   let next = -1;
   const nextUser = () => (next = (next + 1) % userIds.length);

@@ -1,8 +1,7 @@
 /**
  * The exposure pipeline end to end (docs/BENCHMARKS.md, "Exposure pipeline"): events made at an
- * open-loop rate by a source (a gateway pushing to acking clients, or a process publishing
- * directly), published to the emulator, pulled by a real exposure-consumer into a fresh Postgres
- * per source (store.ts), then counted and timed from the rows.
+ * open-loop rate by a source, pulled by a real exposure-consumer into a fresh Postgres per source
+ * (store.ts), then counted and timed from the rows.
  */
 import { loadavg } from 'node:os';
 import { sampleConsumer, sampleGateway, type ConsumerSample } from '../../metrics';
@@ -16,9 +15,9 @@ import { startPipeline, tallyStored, type Pipeline } from './store';
 
 type SourceKind = 'gateway' | 'direct';
 const SOURCES: readonly SourceKind[] = ['gateway', 'direct'];
-/** Issue 6: events a second the pipeline must store, sustained. */
+/** Issue 6: events a second the pipeline must store. */
 const TARGET_EVENTS_PER_SEC = 20_000;
-/** Kept up: 99 % of the events stored within this long of being made (an open-loop source that outruns the pipeline builds a growing backlog). */
+/** Kept up: 99 % of the events stored within this long of being made (an outrun pipeline's backlog grows). */
 const KEPT_UP_P99_MS = 1000;
 /** The source made its events at this share of the target or more (ms-resolution timestamps). */
 const OFFERED_SHARE = 0.99;
@@ -26,17 +25,13 @@ const OFFERED_SHARE = 0.99;
 const DIRECT_BATCHING = Object.freeze({ batchMessages: 500, batchMs: 20 });
 /** Users the direct events name (round-robin), as a gateway with this many online. */
 const DIRECT_USERS = 1000;
-/** The consumer storing nothing new for this long (after the source is done): the rest is lost. */
+/** The consumer storing nothing new this long after the source is done: the rest is lost. */
 const STALL_MS = 15_000;
 
-/**
- * One run of a source: events made (pushes the gateway recorded, or publish() calls), accepted by
- * Pub/Sub and never published; messages the producer wrote (gateway) or events scheduled (direct);
- * the sender's worst lag; events that went through the gateway's Redis spill (null: direct).
- */
+/** events: made (pushes recorded, publish() calls); sent: messages written (gateway) or events scheduled (direct); spilled: null for direct. */
 type SourceRun = { events: number; published: number; failed: number; sent: number; senderLagMs: number; spilled: number | null };
 
-/** A source: its events carry its gatewayId (how its rows are found); `run` makes events at `rate` for `seconds` and resolves once each was published to Pub/Sub (or given up on). */
+/** Its events carry its gatewayId (how its rows are found); `run` resolves once each was published (or given up on). */
 type Source = { kind: SourceKind; gatewayId: string; cpuGroups: Record<string, number[]>; run(rate: number, seconds: number): Promise<SourceRun>; stop(): Promise<unknown> };
 
 export const exposurePipeline: Scenario = {
@@ -68,7 +63,7 @@ export const exposurePipeline: Scenario = {
   run: (ctx) => Rig.run(ctx, async (rig, runTag) => {
     const { flags, progress } = ctx;
     const settings = { batchMax: flags.int('batch-max'), batchMs: flags.int('batch-ms'), maxOutstanding: flags.int('max-outstanding') };
-    ctx.parameter('pubsubEmulator', (await rig.pubsub()).emulator.kind);
+    await rig.pubsub(); // the emulator first: pubsubEmulator before directBatching in the JSON
     ctx.parameter('directBatching', JSON.stringify(DIRECT_BATCHING));
     const rows: Row[] = [];
     for (const kind of SOURCES.filter((s) => flags.words('source').includes(s))) {
@@ -81,15 +76,14 @@ export const exposurePipeline: Scenario = {
       const row = await measure({ ...ctx, progress: say }, rig, pipeline, source);
       say(summarize(exposurePipeline.columns, row));
       rows.push(row);
-      // The next source runs on a machine of its own.
-      await source.stop();
+      await source.stop(); // the next source has the machine to itself
       await pipeline.stop();
     }
     return rows;
   }),
 };
 
-/** A gateway with acking clients; live-push's open-loop producer writes a message to one user per event. */
+/** A gateway with acking clients; an open-loop producer writes a message to one user per event. */
 async function gatewaySource(rig: Rig, topic: string, tag: string, ctx: ScenarioContext): Promise<Source> {
   const gatewayId = `bench-${tag}-gateway`;
   const userIds = userIdsFor(`pipe-${tag}-`, ctx.flags.int('online'));
@@ -114,12 +108,11 @@ async function gatewaySource(rig: Rig, topic: string, tag: string, ctx: Scenario
   };
 }
 
-/** A process publishing events of the gateway's shape itself (workers/sender.ts, `exposures`). */
+/** A process publishing events of the gateway's shape (workers/sender.ts, `exposures`). */
 async function directSource(rig: Rig, topic: string, tag: string): Promise<Source> {
   const gatewayId = `bench-${tag}-direct`;
-  const { emulator } = await rig.pubsub();
+  const { emulatorHost, projectId } = (await rig.pubsub()).emulator;
   const userIds = userIdsFor(`pipe-${tag}-u`, DIRECT_USERS);
-  const { emulatorHost, projectId } = emulator;
   const publisher = await rig.startSender('direct publisher', { type: 'setup', kind: 'exposures', emulatorHost, projectId, topic, gatewayId, userIds, ...DIRECT_BATCHING });
   return {
     kind: 'direct', gatewayId, cpuGroups: { source: [publisher.pid] },
@@ -154,7 +147,7 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   const after = await untilQuiet(consumerUrl, ctx.signal);
   const tally = await tallyStored(pipeline.postgres.url, source.gatewayId, since);
 
-  const sourceRun = watched.run;
+  const { run: sourceRun } = watched;
   const sourceCpu = Object.keys(source.cpuGroups).map((group) => spent.groups[group]);
   const sourceSeconds = sourceCpu.includes(undefined) ? undefined : (sourceCpu as number[]).reduce((sum, s) => sum + s, 0);
   const stored = tally.distinct;
@@ -195,10 +188,7 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   };
 }
 
-/**
- * Follow the consumer while the source runs and afterwards, until it has taken (stored, or skipped
- * as stored already) as many events as the source published, or has not moved for STALL_MS.
- */
+/** Follow the consumer until it has taken (stored, or skipped as stored already) every event the source published, or stalls. */
 async function watchStored(ctx: ScenarioContext, consumerUrl: string, start: () => Promise<SourceRun>): Promise<{ run: SourceRun; stalled: boolean }> {
   let done: SourceRun | undefined;
   let failure: unknown;

@@ -1,16 +1,14 @@
 /**
- * The far end of the exposure pipeline for one measurement: a Postgres of its own (@herald/testing
- * startPostgres) and an exposure-consumer pulling a subscription of its own on the rig's emulator
- * into it (created before the consumer is ready, so nothing published afterwards is missed); then
- * the rows of one source (its gatewayId), read back with `pg`: they carry the timing themselves
- * (docs/BENCHMARKS.md, "Exposure pipeline").
+ * The far end of the exposure pipeline: a Postgres of its own and an exposure-consumer whose
+ * subscription exists once it is ready (nothing published afterwards is missed); then one
+ * source's rows (its gatewayId), which carry the timing themselves.
  */
 import { startPostgres, type TestPostgres } from '@herald/testing';
 import { Client } from 'pg';
 import { findPids, withCommand } from '../../procs';
 import type { AppProcess, Rig } from '../../rig';
 
-/** The consumer's batching and flow control (CONSUMER_BATCH_MAX, CONSUMER_BATCH_MAX_MS, CONSUMER_MAX_OUTSTANDING). */
+/** CONSUMER_BATCH_MAX, CONSUMER_BATCH_MAX_MS, CONSUMER_MAX_OUTSTANDING. */
 type ConsumerSettings = { batchMax: number; batchMs: number; maxOutstanding: number };
 
 export interface Pipeline {
@@ -42,11 +40,7 @@ export async function startPipeline(rig: Rig, topic: string, settings: ConsumerS
 /** Backlog steps: events made and written per this many ms. */
 const BACKLOG_STEP_MS = 100;
 
-/**
- * Rows and distinct event ids (rows − distinct = stored twice); epoch ms of the first and last
- * delivered_at and received_at; made → written (received_at − delivered_at) p50/p99/max; rows
- * written per whole second, first to last; most events made and not yet written at any 100 ms step.
- */
+/** Rows and distinct event ids, epoch-ms times, made → written latencies, rows per second, the peak backlog. */
 export async function tallyStored(databaseUrl: string, gatewayId: string, since: Date) {
   const client = new Client({ connectionString: databaseUrl, application_name: 'herald-bench' });
   await client.connect();
@@ -88,7 +82,6 @@ export async function tallyStored(databaseUrl: string, gatewayId: string, since:
   }
 }
 
-/** Counts per second from the first to the last second, seconds without rows as 0. */
 function fillSeconds(counts: Array<[number, number]>): number[] {
   const out = new Array<number>(counts.length === 0 ? 0 : counts[counts.length - 1][0] - counts[0][0] + 1).fill(0);
   for (const [second, n] of counts) out[second - counts[0][0]] = n;

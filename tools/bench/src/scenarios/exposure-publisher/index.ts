@@ -1,10 +1,9 @@
 /**
- * How fast the gateway's ExposurePublisher gets exposure events to a real Pub/Sub emulator, for
- * each EXPOSURE_BATCH_MAX_MESSAGES × EXPOSURE_BATCH_MAX_MS (docs/BENCHMARKS.md, "Exposure
- * publisher"): a real gateway process per setting, driven from outside (a tool may not import an
- * app's code), measured at the gateway (/metrics) and at the topic (tally.ts), in three phases:
- * burst (an offline drain), paced (live at a rate, through ingest) and direct (no gateway: the
- * bench publishes events of the same shape with the same batching itself).
+ * How fast the gateway's ExposurePublisher gets exposure events to a real Pub/Sub emulator, per
+ * EXPOSURE_BATCH_MAX_MESSAGES × EXPOSURE_BATCH_MAX_MS (docs/BENCHMARKS.md, "Exposure publisher"):
+ * a gateway process per setting, measured at its /metrics and at the topic (tally.ts), in three
+ * phases: burst (an offline drain), paced (live, through ingest) and direct (the bench publishes
+ * events of the same shape with the same batching itself).
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -21,7 +20,7 @@ import { tallyExposures, type Tally, type TallyOf } from './tally';
 
 type Mode = 'burst' | 'paced' | 'direct';
 const MODES: readonly Mode[] = ['burst', 'paced', 'direct'];
-/** Events the direct warm-up publishes before the first measurement of a round (JIT of the emulator). */
+/** Events the direct warm-up publishes before a round's first measurement (JIT of the emulator). */
 const WARM_UP_EVENTS_MAX = 10_000;
 /** Ingest's MAX_RECIPIENTS default (most users one message may name) and the inbox cap. */
 const RECIPIENTS_MAX = 1000;
@@ -33,13 +32,10 @@ const PRELOAD_CONCURRENCY = 16;
 
 type Setting = { batchMessages: number; batchMs: number };
 
-/**
- * One phase: its events go to `topic`, read back from `<topic>-tally`; its users' ids start with
- * `prefix`; per message j, its recipients are the first `recipients[j]` users (summing to `events`).
- */
+/** Message j goes to the first `recipients[j]` users (summing to `events`). */
 type Phase = TallyOf & { rig: Rig; rate: number; setting: Setting; userIds: string[]; recipients: number[] };
 
-/** CPU seconds of the publishing process (the gateway, or the bench for `direct`), the window, the gateway's pending peak and spill. */
+/** cpuSeconds: of the publishing process (the gateway, or the bench for `direct`). */
 type Measured = { cpuSeconds: number; cpu: CpuSpent; peakPending: number | null; spilled: number | null };
 
 export const exposurePublisher: Scenario = {
@@ -75,9 +71,8 @@ async function run(ctx: ScenarioContext, rig: Rig, runTag: string): Promise<Row[
   const [events, rate] = [flags.int('events'), flags.int('rate')];
   const modes = flags.words('modes') as Mode[];
   const settings = flags.ints('batch-messages').flatMap((batchMessages) => flags.ints('batch-ms').map((batchMs) => ({ batchMessages, batchMs })));
-  const { emulator, client } = await rig.pubsub();
-  ctx.parameter('pubsubEmulator', emulator.kind);
-  /** A phase on `topic`, whose tally subscription (ack deadline 60 s) exists before anything is published. */
+  const { client } = await rig.pubsub();
+  /** A phase on `topic`, its tally subscription made before anything is published. */
   const phase = async (topic: string, mode: Mode, setting: Setting, count: number, say: (line: string) => void): Promise<Phase> => {
     await ensureSubscription(client, topic, `${topic}-tally`, 60);
     // Enough users that ingest gets at most PACED_POSTS_PER_SEC messages a second when paced.
@@ -187,7 +182,7 @@ async function runDirect(phase: Phase): Promise<Row> {
   return toRow('direct', phase, await tallyExposures(client, phase), { cpuSeconds: (cpu.user + cpu.system) / 1e6, cpu: spent, peakPending: null, spilled: null }, wallMs);
 }
 
-/** Each message of the phase through ingest, `concurrency` at once, message j after `waitMs(j)`. */
+/** The phase's messages through ingest, `concurrency` at once, message j after `waitMs(j)`. */
 async function sendMessages(phase: Phase, concurrency: number, waitMs: (j: number) => number): Promise<void> {
   let next = 0;
   const worker = async () => {

@@ -1,7 +1,6 @@
 /**
- * Reads the exposure events of one phase back from a subscription created before they were
- * published and checks that every eventId came exactly once; `publishTime - deliveredAt` of each
- * event is its publish latency, record() to Pub/Sub ack (docs/BENCHMARKS.md, "Exposure publisher").
+ * Reads one phase's exposure events back and checks that every eventId came exactly once;
+ * `publishTime - deliveredAt` is an event's publish latency, record() to Pub/Sub ack.
  */
 import type { Message, PubSub } from '@google-cloud/pubsub';
 import type { ExposureEvent } from '@herald/types';
@@ -9,14 +8,12 @@ import { latencyOf, newHistogram } from '../../report';
 import { watch } from '../../watch';
 
 /**
- * Distinct eventIds of the phase; duplicates (an eventId under another Pub/Sub message id: published
- * twice); redeliveries (the same Pub/Sub message again: the subscriber's, not a publisher fault);
- * strays (not the phase's); the publish latency; epoch µs of the first and last record() and the
- * last Pub/Sub accept.
+ * duplicates: an eventId under another Pub/Sub message id (published twice); redeliveries: the same
+ * message again (the subscriber's, not a publisher fault); strays: not the phase's; times in epoch µs.
  */
 export type Tally = Awaited<ReturnType<typeof tallyExposures>>;
 
-/** A phase to read back: `events` from `<topic>-tally`, those whose userId starts with `prefix` being its own. */
+/** `events` from `<topic>-tally`, those whose userId starts with `prefix` being the phase's. */
 export interface TallyOf {
   topic: string;
   prefix: string;
