@@ -70,7 +70,8 @@ export class Rig {
   /** The rig's redis-server, and a commands connection of the bench's own (Herald's scripts, auto-pipelined). */
   redis!: RedisServer;
   commands!: HeraldRedis;
-  private producerToken = '';
+  /** A producer's bearer token (scope messages:write), as ingest's clients send it. */
+  producerToken = '';
 
   /** `signal`: the run's (Ctrl-C). */
   private constructor(readonly signal: AbortSignal, private readonly progress: (line: string) => void) {}
@@ -140,9 +141,9 @@ export class Rig {
     return this.startApp('gateway', { PUBSUB_EMULATOR_HOST: emulator.emulatorHost, PUBSUB_PROJECT_ID: emulator.projectId, ...env });
   }
 
-  /** The raw `ws` baseline server (workers/baseline-server.ts) on the rig's Redis. */
-  async startBaseline(): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown> }> {
-    const server = this.fork('baseline-server', 'baseline server');
+  /** A baseline server on the rig's Redis: the raw `ws` one (workers/baseline-server.ts) or Socket.IO's (socketio-server.ts). */
+  async startBaseline(file: 'baseline-server' | 'socketio-server' = 'baseline-server'): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown> }> {
+    const server = this.fork(file, file.replace('-', ' '));
     const port = await server.request<number>({ type: 'listen', redisUrl: this.redis.url });
     return { pid: server.pid, wsUrl: `ws://127.0.0.1:${port}`, stop: () => server.stop() };
   }
