@@ -83,7 +83,7 @@ export async function startTarget(rig: Rig, target: Target, topic: string, userI
 /**
  * One measurement from a fleet reset: `send` (resolving with the messages due) until they all
  * arrived or arrivals stalled for `stallMs`, then `settleMs` for the acks and the last exposure
- * batch, all inside a CPU window; then what arrived, and the exposure events the gateway published
+ * batch (and `settled`, e.g. until they are stored), all inside a CPU window; then what arrived, and the exposure events the gateway published
  * meanwhile (and how many of them went through the spill; null for the baseline).
  */
 export async function measurePush(
@@ -91,13 +91,14 @@ export async function measurePush(
   { server, fleet }: { server: PushServer; fleet: Fleet },
   groups: Record<string, CpuGroup>,
   send: () => Promise<number>,
-  opts: { stallMs: number; settleMs: number; report(line: string): void },
+  opts: { stallMs: number; settleMs: number; report(line: string): void; settled?(): Promise<unknown> },
 ) {
   const before = await settledExposures(server, 0, rig.signal);
   await fleet.reset();
   const window = rig.cpuWindow({ server: [server.pid], ...groups });
   await fleet.untilReceived(await send(), { stallMs: opts.stallMs, signal: rig.signal, report: opts.report });
   await sleep(opts.settleMs, rig.signal);
+  await opts.settled?.();
   const cpu = window.stop();
   const received = await fleet.stats(1, true);
   const after = before && (await settledExposures(server, before.taken + received.messages, rig.signal));

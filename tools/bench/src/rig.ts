@@ -17,6 +17,7 @@ import { Scope } from '@herald/types';
 import { cpuWindow, findPids, processTree, withCommand, type CpuGroup } from './procs';
 import type { ScenarioContext } from './scenario';
 import type { Answer, OpenLoopReply } from './workers/protocol';
+import type { ApiProducerSetup } from './workers/api-producer';
 import type { SenderRequest, SenderSetup } from './workers/sender';
 
 export type { AppProcess };
@@ -148,9 +149,9 @@ export class Rig {
     return { pid: server.pid, wsUrl: `ws://127.0.0.1:${port}`, stop: () => server.stop() };
   }
 
-  /** An open-loop sender process (workers/sender.ts); `run` says on the progress line when sends failed. */
-  async startSender(name: string, setup: SenderSetup) {
-    const sender = this.fork('sender', name);
+  /** An open-loop sender process (workers/sender.ts, or api-producer.ts); `run` says on the progress line when sends failed. */
+  async startSender(name: string, setup: SenderSetup | ApiProducerSetup, file: 'sender' | 'api-producer' = 'sender') {
+    const sender = this.fork(file, name);
     await sender.request(setup);
     const run = async (rate: number, seconds: number) => {
       const reply = await sender.request<OpenLoopReply>({ type: 'run', rate, seconds } satisfies SenderRequest, (seconds + 120) * 1000);

@@ -40,10 +40,10 @@ export const categoryBroadcast: Scenario = {
   },
   columns: columns(
     'target', ['broadcast', '#'], 'members', 'received', 'lost', ['firstMs', 'first ms', 1], ['p50Ms', 'p50 ms', 1],
-    ['p99Ms', 'p99 ms', 1], ['lastMs', 'last ms', 1], ['lastMaxMs', 'worst last ms', 1], ['acceptedMs', 'POST ms', 1], ['cpuUsPerMember', 'CPU µs/member', 1],
-    ['ingestCpuMs', 'ingest CPU ms'], ['lastX', 'last ×base', 2], ['p50X', 'p50 ×base', 2], ['cpuX', 'CPU ×base', 2],
-    ['rssKiBPerConn', 'KiB/conn', 1], ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], 'exposures',
-    'notes',
+    ['p99Ms', 'p99 ms', 1], ['lastMs', 'last ms', 1], ['lastMaxMs', 'worst last ms', 1], ['acceptedMs', 'POST ms', 1],
+    ['cpuUsPerMember', 'CPU µs/member', 1], ['ingestCpuMs', 'ingest CPU ms'], ['lastX', 'last ×base', 2], ['p50X', 'p50 ×base', 2],
+    ['cpuX', 'CPU ×base', 2], ['lastXSio', 'last ×sio', 2], ['cpuXSio', 'CPU ×sio', 2], ['rssKiBPerConn', 'KiB/conn', 1],
+    ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], 'exposures', 'notes',
   ),
   run: (ctx) =>
     runTargets(ctx, runTarget, { lastX: 'lastMs', p50X: 'p50Ms', cpuX: 'cpuUsPerMember' }, (herald, baseline) => herald.broadcast === baseline.broadcast),
