@@ -27,15 +27,16 @@ const PER_PROCESS = { serverUs: 'server', ingestUs: 'ingest', consumerUs: 'consu
 
 export const apiPush: Scenario = {
   name: 'api-push',
-  description:
-    'open-loop push through ingest (POST /v1/messages, or /batch) to clients that ack, whole stack running (exposures stored in Postgres), ' +
+  description: [
+    'open-loop push through ingest (POST /v1/messages, or /batch) to clients that ack, whole stack running (exposures stored in Postgres),',
     'at each --rates, vs Socket.IO 4 + redis-adapter and a raw ws server at the same rates: loss, p50/p99/max, CPU per message per process',
+  ].join(' '),
   flags: {
-    online: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'connected clients, one user each' },
     rates: { kind: 'ints', default: '500,1000,2000,5000,10000', min: 1, max: 1_000_000, description: 'messages per second (each to one user), one measurement each' },
+    mode: { kind: 'words', default: 'single,batch', choices: ['single', 'batch'], description: "Herald's producer: single requests, batches or both" },
+    online: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'connected clients, one user each' },
     seconds: { kind: 'int', default: '10', min: 1, max: 600, description: 'seconds of sending measured at each rate' },
     warmup: { kind: 'int', default: '1', min: 0, max: 60, description: 'seconds of sending at the first rate before measuring (JIT), per producer' },
-    mode: { kind: 'words', default: 'single,batch', choices: ['single', 'batch'], description: "Herald's producer: single requests, batches or both" },
     'batch-size': { kind: 'int', default: '100', min: 1, max: 500, description: 'batch mode: messages per request at most' },
     'batch-ms': { kind: 'int', default: '10', min: 1, max: 10_000, description: 'batch mode: how long a batch waits for more messages after its first' },
     connections: { kind: 'int', default: '64', min: 1, max: 4096, description: "the producer's keep-alive connections to ingest at most" },
