@@ -154,8 +154,10 @@ describe('api-push / Socket.IO baseline (smoke)', () => {
     const { rows, parameters, stdout } = await bench(['api-push', ...args, '--target', 'herald,socketio,ws']);
     expect(rows.map((r) => `${r.target} ${r.mode}`)).toEqual(['herald single', 'socketio emitter', 'baseline publish']);
     for (const row of rows) {
-      expect(row).toMatchObject({ rate: RATE, sent: SENT, failed: 0, received: SENT, lost: 0, outOfOrder: 0, closed: 0 });
-      expectNumbers(row, ['p50Ms', 'p99Ms', 'maxMs', 'serverUs', 'redisUs', 'loadUs', 'producerLagMs']);
+      expect(row).toMatchObject({ rate: RATE, sent: SENT, failed: 0, received: SENT, lost: 0, closed: 0 });
+      // Requests in flight together have no order between them (a user's two messages may be); the peers' PUBLISHes do.
+      if (row.target !== 'herald') expect(row.outOfOrder).toBe(0);
+      expectNumbers(row, ['p50Ms', 'p99Ms', 'maxMs', 'serverUs', 'redisUs', 'loadUs', 'producerLagMs', 'outOfOrder']);
       expect(row.p50Ms as number).toBeLessThanOrEqual(row.p99Ms as number);
     }
     const [herald] = rows;

@@ -6,7 +6,9 @@
  * the same rates and with the same clients, the Socket.IO baseline (an emitter as producer) and the
  * raw `ws` one (a PUBLISH per message): they have no API, so their producers write to Redis
  * (workers/sender.ts). Per rate: loss, latency (arrival − scheduled send) and CPU per delivered
- * message of every process (docs/BENCHMARKS.md).
+ * message of every process (docs/BENCHMARKS.md). `outOfOrder` through the API counts a user's
+ * messages whose requests were in flight together and were taken in the other order: HTTP
+ * requests on several connections carry no order between them.
  */
 import { cpuPct, cpuUsPer, othersSeconds } from '../../procs';
 import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../../push';
