@@ -20,7 +20,7 @@ const STALL_MS = 5000;
 export const livePush: Scenario = {
   name: 'live-push',
   description:
-    'open-loop live push to single users (one gateway, exposures on, clients ack) vs a raw ws + Redis baseline: ' +
+    'open-loop live push to single users (one gateway, exposures on, clients ack) vs a raw ws + Redis baseline (and --target socketio): ' +
     'loss, latency p50/p99/max, server CPU per message, RSS per connection',
   flags: {
     online: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'connected clients, one user each' },

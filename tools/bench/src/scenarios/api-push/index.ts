@@ -24,8 +24,8 @@ const MESSAGE_TTL_SECONDS = 600;
 const SETTLE_MS = 250;
 /** Arrivals stalled this long: the missing messages count as lost. */
 const STALL_MS = 5000;
-/** Per-process CPU µs per delivered message: row key → CPU group (rig.cpuWindow). */
-const PER_PROCESS = { serverUs: 'server', ingestUs: 'ingest', consumerUs: 'consumer', redisUs: 'redis', emulatorUs: 'emulator', postgresUs: 'postgres', loadUs: 'load' };
+/** Per-process CPU µs per delivered message: row key → CPU group (rig.cpuWindow); load: clients and producer; bench: this process. */
+const PER_PROCESS = { serverUs: 'server', ingestUs: 'ingest', consumerUs: 'consumer', redisUs: 'redis', emulatorUs: 'emulator', postgresUs: 'postgres', loadUs: 'load', benchUs: 'bench' };
 
 export const apiPush: Scenario = {
   name: 'api-push',
