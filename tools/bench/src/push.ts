@@ -1,7 +1,8 @@
 /**
- * What the push scenarios (live-push, category-broadcast) share: the server under test, one
- * Herald gateway (exposures on, clients ack every message), the raw `ws` baseline
- * (workers/baseline-server.ts) or the Socket.IO one (workers/socketio-server.ts) behind one interface, its clients, and the figures they compare.
+ * What the push scenarios (live-push, api-push, category-broadcast) share: the server under test,
+ * one Herald gateway (exposures on, clients ack every message), the raw `ws` baseline
+ * (workers/baseline-server.ts) or the Socket.IO one (workers/socketio-server.ts) behind one
+ * interface, its clients, and the figures they compare.
  */
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -83,8 +84,9 @@ export async function startTarget(rig: Rig, target: Target, topic: string, userI
 /**
  * One measurement from a fleet reset: `send` (resolving with the messages due) until they all
  * arrived or arrivals stalled for `stallMs`, then `settleMs` for the acks and the last exposure
- * batch (and `settled`, e.g. until they are stored), all inside a CPU window; then what arrived, and the exposure events the gateway published
- * meanwhile (and how many of them went through the spill; null for the baseline).
+ * batch (and `settled`, e.g. until they are stored), all inside a CPU window; then what arrived,
+ * and the exposure events the gateway published meanwhile (and how many of them went through the
+ * spill; null for the baselines).
  */
 export async function measurePush(
   rig: Rig,
