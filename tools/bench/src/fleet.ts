@@ -53,8 +53,8 @@ export type FleetStats = Omit<ClientStats, 'histogram' | 'perSeq'> & { closed: n
 export const connectLine = (s: FleetStats, total: number, more: string): string =>
   `${s.open} open, ${s.welcomed}/${total} welcomed, ${s.refused} refused (503, retried), ${more}${s.lastError ? `; last error: ${s.lastError}` : ''}`;
 
-/** ws:// URL of each server; credentials: Herald, a token per connection; the baseline, a user id. */
-export type OpenOptions = { herald: boolean; urls: string[]; credentials: readonly string[]; ack: boolean; keepPerSeq?: boolean };
+/** ws:// URL of each server; credentials: Herald, a token per connection; the baselines, a user id (`socketio`: Socket.IO's). */
+export type OpenOptions = { herald: boolean; socketio?: boolean; urls: string[]; credentials: readonly string[]; ack: boolean; keepPerSeq?: boolean };
 
 export class Fleet {
   /** Why opening in the background (`startOpening`) failed: the next `stats()` throws it. */
@@ -80,8 +80,8 @@ export class Fleet {
     plan.connections.forEach(([server, address], i) => shares[i % shares.length].push([server, address, opts.credentials[i]]));
     const biggest = Math.max(...shares.map((s) => s.length));
     if (biggest > MAX_SOCKETS_PER_CLIENT) throw new Error(`${biggest} sockets for one client process is too many (at most ${MAX_SOCKETS_PER_CLIENT})`);
-    const { herald, urls, ack, keepPerSeq = false } = opts;
-    const request = (k: number): OpenRequest => ({ type: 'open', herald, urls, ack, keepPerSeq, addresses: plan.addresses, connections: shares[k], concurrency: HANDSHAKES_PER_CLIENT });
+    const { herald, socketio, urls, ack, keepPerSeq = false } = opts;
+    const request = (k: number): OpenRequest => ({ type: 'open', herald, socketio, urls, ack, keepPerSeq, addresses: plan.addresses, connections: shares[k], concurrency: HANDSHAKES_PER_CLIENT });
     await Promise.all(this.workers.map((w, k) => w.request(request(k), 600_000)));
   }
 

@@ -1,24 +1,28 @@
 /**
- * What the push scenarios (live-push, category-broadcast) share: the server under test, one
- * Herald gateway (exposures on, clients ack every message) or the raw `ws` baseline
- * (workers/baseline-server.ts) behind one interface, its clients, and the figures they compare.
+ * What the push scenarios (live-push, api-push, category-broadcast) share: the server under test,
+ * one Herald gateway (exposures on, clients ack every message), the raw `ws` baseline
+ * (workers/baseline-server.ts) or the Socket.IO one (workers/socketio-server.ts) behind one
+ * interface, its clients, and the figures they compare.
  */
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { FlagSpec } from './flags';
 import { clientsFor, Fleet } from './fleet';
 import { untilExposuresPublished, type GatewaySample } from './metrics';
-import { procMemory } from './procs';
+import { procMemory, type CpuGroup } from './procs';
 import { FAST_ACCEPT, Rig, wsUrlOf } from './rig';
 import type { Row, ScenarioContext } from './scenario';
 import { sleep } from './watch';
 
-export type Target = 'herald' | 'baseline';
-const TARGETS: readonly Target[] = ['herald', 'baseline'];
+export type Target = 'herald' | 'baseline' | 'socketio';
+const TARGETS: readonly Target[] = ['herald', 'socketio', 'baseline'];
+/** `--target` words: a target, `ws` (the raw baseline's other name), `both` (herald and the raw baseline). */
+const isSelected = (words: readonly string[], t: Target) =>
+  words.some((word) => word === t || (word === 'ws' && t === 'baseline') || (word === 'both' && t !== 'socketio'));
 
 /** The flags both push scenarios take: which servers, and how many client processes. */
 export const PUSH_FLAGS: Record<'target' | 'client-procs', FlagSpec> = {
-  target: { kind: 'words', default: 'both', choices: [...TARGETS, 'both'], description: 'herald, baseline or both' },
+  target: { kind: 'words', default: 'both', choices: [...TARGETS, 'ws', 'both'], description: 'herald, socketio, baseline (or ws), both (herald,baseline)' },
   'client-procs': { kind: 'int', default: '2', min: 1, max: 32, description: 'client processes (raised so that none holds more than 15,000 sockets)' },
 };
 
@@ -32,7 +36,7 @@ export function runTargets(
   return Rig.run(ctx, async (rig, runTag) => {
     ctx.parameter('gatewayEnv', JSON.stringify(FAST_ACCEPT));
     const rows: Row[] = [];
-    for (const target of TARGETS.filter((t) => ctx.flags.words('target').some((word) => word === t || word === 'both'))) {
+    for (const target of TARGETS.filter((t) => isSelected(ctx.flags.words('target'), t))) {
       const progress = (line: string) => ctx.progress(`${target}: ${line}`);
       rows.push(...(await runTarget({ ...ctx, progress }, rig, target, `${runTag}-${target}`)));
     }
@@ -50,12 +54,12 @@ export async function startTarget(rig: Rig, target: Target, topic: string, userI
   const gateway = herald ? await rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }) : undefined;
   const server: PushServer = gateway
     ? { target, pid: gateway.pid, wsUrl: wsUrlOf(gateway), adminUrl: gateway.adminUrl, stop: () => gateway.stop() }
-    : { target, ...(await rig.startBaseline()), adminUrl: null };
+    : { target, ...(await rig.startBaseline(target === 'socketio' ? 'socketio-server' : 'baseline-server')), adminUrl: null };
   const rssIdle = procMemory(server.pid)?.rssBytes;
   const started = performance.now();
   const fleet = await Fleet.start(rig, clientsFor(userIds.length, processes));
   const credentials = herald ? await rig.userTokens(userIds) : userIds;
-  const connected = await fleet.connect({ herald, urls: [server.wsUrl], credentials, ack: herald, keepPerSeq }, rig.signal);
+  const connected = await fleet.connect({ herald, socketio: target === 'socketio', urls: [server.wsUrl], credentials, ack: target !== 'baseline', keepPerSeq }, rig.signal);
   const rssConnected = procMemory(server.pid)?.rssBytes;
   return {
     server,
@@ -71,21 +75,23 @@ export async function startTarget(rig: Rig, target: Target, topic: string, userI
 /**
  * One measurement from a fleet reset: `send` (resolving with the messages due) until they all
  * arrived or arrivals stalled for `stallMs`, then `settleMs` for the acks and the last exposure
- * batch, all inside a CPU window; then what arrived, and the exposure events the gateway published
- * meanwhile (and how many of them went through the spill; null for the baseline).
+ * batch (and `settled`, e.g. until they are stored), all inside a CPU window; then what arrived,
+ * and the exposure events the gateway published meanwhile (and how many of them went through the
+ * spill; null for the baselines).
  */
 export async function measurePush(
   rig: Rig,
   { server, fleet }: { server: PushServer; fleet: Fleet },
-  groups: Record<string, number[]>,
+  groups: Record<string, CpuGroup>,
   send: () => Promise<number>,
-  opts: { stallMs: number; settleMs: number; report(line: string): void },
+  opts: { stallMs: number; settleMs: number; report(line: string): void; settled?(): Promise<unknown> },
 ) {
   const before = await settledExposures(server, 0, rig.signal);
   await fleet.reset();
   const window = rig.cpuWindow({ server: [server.pid], ...groups });
   await fleet.untilReceived(await send(), { stallMs: opts.stallMs, signal: rig.signal, report: opts.report });
   await sleep(opts.settleMs, rig.signal);
+  await opts.settled?.();
   const cpu = window.stop();
   const received = await fleet.stats(1, true);
   const after = before && (await settledExposures(server, before.taken + received.messages, rig.signal));
@@ -102,13 +108,15 @@ export function sharedCpuNote(target: Target, herald: string, baseline: string):
   return `${cpus().length} cores shared: ${target === 'herald' ? herald : baseline}`;
 }
 
-/** On Herald's rows, `<key>X` = Herald's figure ÷ the baseline's for the same case (`same`). */
+/** On Herald's rows, `<ratio>` = Herald's figure ÷ the raw baseline's for the same case (`same`), `<ratio>Sio` ÷ Socket.IO's. */
 export function addRatios(rows: Row[], keys: Record<string, string>, same: (herald: Row, baseline: Row) => boolean): void {
   for (const row of rows) {
-    const baseline = row.target === 'herald' ? rows.find((r) => r.target === 'baseline' && same(row, r)) : undefined;
-    for (const [ratio, key] of Object.entries(keys)) {
-      const [a, b] = [row[key], baseline?.[key]];
-      row[ratio] = typeof a === 'number' && typeof b === 'number' && b !== 0 ? a / b : null;
+    for (const [peer, suffix] of [['baseline', ''], ['socketio', 'Sio']]) {
+      const other = row.target === 'herald' ? rows.find((r) => r.target === peer && same(row, r)) : undefined;
+      for (const [ratio, key] of Object.entries(keys)) {
+        const [a, b] = [row[key], other?.[key]];
+        row[ratio + suffix] = typeof a === 'number' && typeof b === 'number' && b !== 0 ? a / b : null;
+      }
     }
   }
 }

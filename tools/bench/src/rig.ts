@@ -16,6 +16,7 @@ import { Scope } from '@herald/types';
 import { cpuWindow, findPids, processTree, withCommand, type CpuGroup } from './procs';
 import type { ScenarioContext } from './scenario';
 import type { Answer, OpenLoopReply } from './workers/protocol';
+import type { ApiProducerSetup } from './workers/api-producer';
 import type { SenderRequest, SenderSetup } from './workers/sender';
 
 export type { AppProcess };
@@ -65,7 +66,8 @@ export class Rig {
   /** The rig's redis-server, and the bench's own commands connection. */
   redis!: RedisServer;
   commands!: HeraldRedis;
-  private producerToken = '';
+  /** A producer's bearer token (scope messages:write), as ingest's clients send it. */
+  producerToken = '';
 
   /** `signal`: the run's (Ctrl-C). */
   private constructor(readonly signal: AbortSignal, private readonly progress: (line: string) => void, private readonly parameter: ScenarioContext['parameter']) {}
@@ -128,16 +130,16 @@ export class Rig {
     return this.startApp('gateway', { PUBSUB_EMULATOR_HOST: emulator.emulatorHost, PUBSUB_PROJECT_ID: emulator.projectId, ...env });
   }
 
-  /** The raw `ws` baseline server (workers/baseline-server.ts) on the rig's Redis. */
-  async startBaseline(): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown> }> {
-    const server = this.fork('baseline-server', 'baseline server');
+  /** A baseline server on the rig's Redis: the raw `ws` one (workers/baseline-server.ts) or Socket.IO's (socketio-server.ts). */
+  async startBaseline(file: 'baseline-server' | 'socketio-server' = 'baseline-server'): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown> }> {
+    const server = this.fork(file, file.replace('-', ' '));
     const port = await server.request<number>({ type: 'listen', redisUrl: this.redis.url });
     return { pid: server.pid, wsUrl: `ws://127.0.0.1:${port}`, stop: () => server.stop() };
   }
 
-  /** An open-loop sender process (workers/sender.ts); `run` says on the progress line when sends failed. */
-  async startSender(name: string, setup: SenderSetup) {
-    const sender = this.fork('sender', name);
+  /** An open-loop sender process (workers/sender.ts, or api-producer.ts); `run` says on the progress line when sends failed. */
+  async startSender(name: string, setup: SenderSetup | ApiProducerSetup, file: 'sender' | 'api-producer' = 'sender') {
+    const sender = this.fork(file, name);
     await sender.request(setup);
     const run = async (rate: number, seconds: number) => {
       const reply = await sender.request<OpenLoopReply>({ type: 'run', rate, seconds } satisfies SenderRequest, (seconds + 120) * 1000);

@@ -1,6 +1,6 @@
 /**
  * What the bench writes as a producer or a gateway would: messages into Redis the way ingest
- * writes them, the baseline server's frames and channels, and exposure events of the gateway's
+ * writes them, the baselines' frames, channels and rooms, and exposure events of the gateway's
  * shape. The Redis write protocol is called in one place only (`writeMessage`).
  */
 import { randomUUID } from 'node:crypto';
@@ -22,9 +22,15 @@ export async function writeMessage(redis: HeraldRedis, userIds: readonly string[
 export const baselineChannel = (userId: string): string => `baseline:u:${userId}`;
 export const BASELINE_EVERYONE = 'baseline:everyone';
 
-/** The frame Herald's gateway pushes for a message, ready for the baseline to send as it is. */
-export const baselineFrame = (payload: unknown, category: string | null = null): string =>
-  JSON.stringify({ type: 'message', id: randomUUID(), category, payload, createdAt: new Date().toISOString() } satisfies MessageFrame);
+/** The frame Herald's gateway pushes for a message (the Socket.IO baseline emits it as the event's argument). */
+export const messageFrame = (payload: unknown, category: string | null = null): MessageFrame =>
+  ({ type: 'message', id: randomUUID(), category, payload, createdAt: new Date().toISOString() });
+
+/** The same frame serialized, ready for the raw `ws` baseline to send as it is. */
+export const baselineFrame = (payload: unknown, category: string | null = null): string => JSON.stringify(messageFrame(payload, category));
+
+/** The Socket.IO baseline's room for a user (workers/socketio-server.ts); every socket of the user joins it. */
+export const socketioRoom = (userId: string): string => `u:${userId}`;
 
 /** An exposure event as the gateway's publisher makes one (`deliveredAt` stamped now), serialized. */
 export function exposureEvent(userId: string, sessionId: string, gatewayId: string): Buffer {

@@ -13,6 +13,7 @@ import { addRatios } from '../src/push';
 import { medianRows, type BenchResult } from '../src/report';
 import { parseOverrides } from '../src/rig';
 import type { Row, Scenario } from '../src/scenario';
+import { socketioAck, socketioUrl, unwrapSocketio } from '../src/workers/socketio-frames';
 
 /** Round r returns rate 10·r and `ok` false in round 2 only. */
 const fake: Scenario = {
@@ -114,6 +115,23 @@ describe('what the scenarios share', () => {
     ];
     addRatios(rows, { msX: 'ms' }, (herald, baseline) => herald.n === baseline.n);
     expect(rows.map((r) => r.msX)).toEqual([3, null, null]);
+    rows.push({ target: 'socketio', n: 2, ms: 2 });
+    addRatios(rows, { msX: 'ms' }, (herald, peer) => herald.n === peer.n);
+    expect(rows.map((r) => [r.msX, r.msXSio])).toEqual([[3, null], [null, null], [null, 2.5], [null, null]]);
+  });
+
+  it('speaks the few Engine.IO v4 / Socket.IO v5 packets the clients need, handing Herald frames to the parser', () => {
+    const replies: string[] = [];
+    const unwrap = (text: string) => unwrapSocketio(Buffer.from(text), (packet) => replies.push(packet))?.toString() ?? null;
+    expect(unwrap('0{"sid":"a","pingInterval":25000}')).toBeNull();
+    expect(unwrap('40{"sid":"b"}')).toBeNull();
+    expect(unwrap('2')).toBeNull();
+    expect(replies).toEqual(['40', '3']);
+    expect(unwrap('42["welcome"]')).toBe('{"type":"welcome"}');
+    expect(unwrap('42["message",{"type":"message","id":"m1","payload":{"t":1,"s":0}}]')).toBe('{"type":"message","id":"m1","payload":{"t":1,"s":0}}]');
+    expect(unwrap('42["other"]')).toBe('42["other"]');
+    expect(socketioAck(['m1', 'm2'])).toBe('42["ack",["m1","m2"]]');
+    expect(socketioUrl('ws://127.0.0.1:1', 'u 1')).toBe('ws://127.0.0.1:1/socket.io/?EIO=4&transport=websocket&u=u%201');
   });
 
   it('reads HERALD_BENCH_APP_ENV as NAME=value words', () => {

@@ -121,3 +121,37 @@ describe.each(Object.entries(SMOKE))('%s (smoke)', (name, smoke) => {
     expect(lines).toHaveLength(result.rows.length);
   }, 120_000);
 });
+
+describe('api-push / Socket.IO baseline (smoke)', () => {
+  /** 300 msg/s for 2 s. */
+  const [RATE, SENT] = [300, 600];
+
+  it('api-push: every message through ingest reaches its user, is stored as an exposure; Socket.IO and ws at the same rate', async () => {
+    const args = ['--online', '50', '--rates', String(RATE), '--seconds', '2', '--warmup', '0', '--mode', 'single', '--client-procs', '1'];
+    const { rows, parameters, stdout } = await bench(['api-push', ...args, '--target', 'herald,socketio,ws']);
+    expect(rows.map((r) => `${r.target} ${r.mode}`)).toEqual(['herald single', 'socketio emitter', 'baseline publish']);
+    for (const row of rows) {
+      expect(row).toMatchObject({ rate: RATE, sent: SENT, failed: 0, received: SENT, lost: 0, closed: 0 });
+      // Requests in flight together have no order between them (a user's two messages may be); the peers' PUBLISHes do.
+      if (row.target !== 'herald') expect(row.outOfOrder).toBe(0);
+      expectNumbers(row, ['p50Ms', 'p99Ms', 'maxMs', 'serverUs', 'redisUs', 'loadUs', 'producerLagMs', 'outOfOrder']);
+      expect(row.p50Ms as number).toBeLessThanOrEqual(row.p99Ms as number);
+    }
+    const [herald] = rows;
+    expect(herald).toMatchObject({ exposures: SENT, stored: SENT });
+    expectNumbers(herald, ['ingestUs', 'consumerUs', 'emulatorUs', 'cpuX', 'cpuXSio', 'p99X', 'p99XSio']);
+    if (String(parameters.postgres).startsWith('embedded')) expectNumbers(herald, ['postgresUs']);
+    expect(rows[1]).toMatchObject({ ingestUs: null, stored: null, cpuX: null });
+    expect(stdout.split('\n')[0]).toMatch(/^target\s+mode\s+rate\s+sent\s+received\s+lost/);
+  }, 90_000);
+
+  it('category-broadcast --interval-ms: broadcasts on a schedule reach every member on Socket.IO and ws, one row per target', async () => {
+    const { rows } = await bench(['category-broadcast', '--members', '100', '--broadcasts', '3', '--interval-ms', '200', '--target', 'socketio,ws']);
+    expect(rows.map((r) => `${r.target} ${r.broadcast}`)).toEqual(['socketio 3 × 200 ms', 'baseline 3 × 200 ms']);
+    for (const row of rows) {
+      expect(row).toMatchObject({ members: 100, received: 300, lost: 0, outOfOrder: 0, closed: 0 });
+      expectNumbers(row, ['firstMs', 'p50Ms', 'lastMs', 'lastMaxMs', 'cpuUsPerMember']);
+      expect(row.lastMs as number).toBeLessThanOrEqual(row.lastMaxMs as number);
+    }
+  }, 60_000);
+});

@@ -1,15 +1,21 @@
 /**
  * One message to every member of a category, all of them connected, against one Herald gateway
- * (fan-out by ingest) and the raw `ws` baseline (one PUBLISH to every socket); docs/BENCHMARKS.md.
- * The time starts just before the POST (or the PUBLISH); the payload carries it.
+ * (fan-out by ingest), the raw `ws` baseline (one PUBLISH to every socket) and Socket.IO (one
+ * emitter broadcast); docs/BENCHMARKS.md. The time starts just before the POST (or the PUBLISH);
+ * the payload carries it. One after the other (a row each), or with `--interval-ms` a sustained
+ * load: the broadcasts on a fixed schedule in one measurement, one row with the p50 and the worst
+ * of the per-broadcast times to the last member.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { replaceUserCategories } from '@herald/redis';
+import { Emitter } from '@socket.io/redis-emitter';
 import { cpuPct, cpuUsPer, othersSeconds } from '../procs';
 import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
 import { summarize } from '../report';
 import { userIdsFor, type AppProcess, type Rig } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
-import { BASELINE_EVERYONE, baselineFrame } from '../writes';
+import { median } from '../report';
+import { BASELINE_EVERYONE, baselineFrame, messageFrame } from '../writes';
 import { nowMs } from '../workers/protocol';
 
 /**
@@ -28,15 +34,16 @@ export const categoryBroadcast: Scenario = {
   ].join(' '),
   flags: {
     members: { kind: 'int', default: '19900', min: 1, max: 250_000, description: 'members of the category, all connected' },
-    broadcasts: { kind: 'int', default: '3', min: 1, max: 20, description: 'messages sent to the category per round, one after the other' },
+    broadcasts: { kind: 'int', default: '3', min: 1, max: 100, description: 'messages sent to the category per round' },
+    'interval-ms': { kind: 'int', default: '0', min: 0, max: 60_000, description: '0: one after the other; else sent this far apart, measured together' },
     ...PUSH_FLAGS,
   },
   columns: columns(
     'target', ['broadcast', '#'], 'members', 'received', 'lost', ['firstMs', 'first ms', 1], ['p50Ms', 'p50 ms', 1],
-    ['p99Ms', 'p99 ms', 1], ['lastMs', 'last ms', 1], ['acceptedMs', 'POST ms', 1], ['cpuUsPerMember', 'CPU µs/member', 1],
-    ['ingestCpuMs', 'ingest CPU ms'], ['lastX', 'last ×base', 2], ['p50X', 'p50 ×base', 2], ['cpuX', 'CPU ×base', 2],
-    ['rssKiBPerConn', 'KiB/conn', 1], ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], 'exposures',
-    'notes',
+    ['p99Ms', 'p99 ms', 1], ['lastMs', 'last ms', 1], ['lastMaxMs', 'worst last ms', 1], ['acceptedMs', 'POST ms', 1],
+    ['cpuUsPerMember', 'CPU µs/member', 1], ['ingestCpuMs', 'ingest CPU ms'], ['lastX', 'last ×base', 2], ['p50X', 'p50 ×base', 2],
+    ['cpuX', 'CPU ×base', 2], ['lastXSio', 'last ×sio', 2], ['cpuXSio', 'CPU ×sio', 2], ['rssKiBPerConn', 'KiB/conn', 1],
+    ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], 'exposures', 'notes',
   ),
   run: (ctx) =>
     runTargets(ctx, runTarget, { lastX: 'lastMs', p50X: 'p50Ms', cpuX: 'cpuUsPerMember' }, (herald, baseline) => herald.broadcast === baseline.broadcast),
@@ -61,36 +68,52 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     `gateway, ingest (fan-out), Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
     `baseline server, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
   );
+  const emitter = new Emitter(rig.commands);
+  /** Broadcast number b, timed from just before it goes out. */
+  const broadcast = async (b: number): Promise<number | null> => {
+    const payload = { t: nowMs(), s: b };
+    // A short TTL: the bench's bodies and inbox entries need not outlive it for long.
+    if (ingest) await rig.postMessage({ category, payload, ttlSeconds: 600 });
+    else if (target === 'socketio') emitter.emit('message', messageFrame(payload, category));
+    else await rig.commands.publish(BASELINE_EVERYONE, baselineFrame(payload, category));
+    return ingest ? nowMs() - payload.t : null;
+  };
+  const [count, intervalMs] = [flags.int('broadcasts'), flags.int('interval-ms')];
+  const rounds = intervalMs > 0 ? [Array.from({ length: count }, (_, b) => b)] : Array.from({ length: count }, (_, b) => [b]);
   const rows: Row[] = [];
-  for (let b = 0; b < flags.int('broadcasts'); b++) {
-    const payload = { t: 0, s: b };
-    let acceptedMs: number | null = null;
+  for (const numbers of rounds) {
+    const accepted: number[] = [];
     const send = async () => {
-      payload.t = nowMs();
-      // A short TTL: the bench's bodies and inbox entries need not outlive it for long.
-      if (ingest) await rig.postMessage({ category, payload, ttlSeconds: 600 });
-      else await rig.commands.publish(BASELINE_EVERYONE, baselineFrame(payload, category));
-      if (ingest) acceptedMs = nowMs() - payload.t;
-      return members;
+      const start = nowMs();
+      for (const b of numbers) {
+        await sleep(Math.max(0, start + (b - numbers[0]) * intervalMs - nowMs()), undefined, { signal: rig.signal });
+        const ms = await broadcast(b);
+        if (ms !== null) accepted.push(ms);
+      }
+      return members * numbers.length;
     };
     const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
     const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
     report.histogram!.destroy();
-    const latencies = (report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
+    const latencies = numbers.flatMap((b) => report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
+    const lasts = numbers.map((b) => (report.perSeq!.get(b) ?? []).reduce((worst, ms) => Math.max(worst, ms), -Infinity));
     const at = (q: number) => (latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]);
     const serverCpu = cpu.groups.server;
     const ms = (seconds: number | undefined) => (seconds === undefined ? null : seconds * 1000);
+    const expected = members * numbers.length;
     const row: Row = {
-      target, broadcast: b + 1, members, received: report.messages, lost: Math.max(0, members - report.messages),
+      target, broadcast: numbers.length === 1 ? numbers[0] + 1 : `${numbers.length} × ${intervalMs} ms`, members,
+      received: report.messages, lost: Math.max(0, expected - report.messages),
       outOfOrder: report.outOfOrder, closed: report.closed, firstMs: latencies[0] ?? null, p50Ms: at(0.5), p99Ms: at(0.99),
-      lastMs: latencies.at(-1) ?? null, acceptedMs, serverCpuMs: ms(serverCpu),
+      lastMs: lasts.every(Number.isFinite) ? median(lasts) : null, lastMaxMs: lasts.every(Number.isFinite) ? Math.max(...lasts) : null,
+      acceptedMs: accepted.length > 0 ? median(accepted) : null, serverCpuMs: ms(serverCpu),
       cpuUsPerMember: cpuUsPer(serverCpu, report.messages),
       ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
       machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
       rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
       exposures, exposuresSpilled, notes,
     };
-    progress(summarize(categoryBroadcast.columns.slice(1, 11), row));
+    progress(summarize(categoryBroadcast.columns.slice(1, 12), row));
     rows.push(row);
   }
   await push.stop();

@@ -1,5 +1,6 @@
 /** Every scenario `npm run bench` knows, in the order it lists them. Scenarios never import one another. */
 import type { Scenario } from '../scenario';
+import { apiPush } from './api-push';
 import { categoryBroadcast } from './category-broadcast';
 import { exposurePipeline } from './exposure-pipeline';
 import { exposurePublisher } from './exposure-publisher';
@@ -7,4 +8,4 @@ import { idle } from './idle';
 import { livePush } from './live-push';
 import { reconnectStorm } from './reconnect-storm';
 
-export const SCENARIOS: readonly Scenario[] = [exposurePublisher, exposurePipeline, livePush, categoryBroadcast, idle, reconnectStorm];
+export const SCENARIOS: readonly Scenario[] = [exposurePublisher, exposurePipeline, livePush, apiPush, categoryBroadcast, idle, reconnectStorm];

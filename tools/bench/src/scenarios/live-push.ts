@@ -1,6 +1,6 @@
 /**
  * Live push to single users, open loop, against one Herald gateway and against the raw `ws`
- * baseline with the same clients and frames (docs/BENCHMARKS.md). The producer writes to Redis as
+ * and Socket.IO baselines with the same clients and frames (docs/BENCHMARKS.md). The producer writes to Redis as
  * ingest does (workers/sender.ts) rather than through ingest's HTTP API: the gateway is measured.
  */
 import { cpuPct, cpuUsPer, othersSeconds, procMemory } from '../procs';
@@ -20,7 +20,7 @@ const STALL_MS = 5000;
 export const livePush: Scenario = {
   name: 'live-push',
   description:
-    'open-loop live push to single users (one gateway, exposures on, clients ack) vs a raw ws + Redis baseline: ' +
+    'open-loop live push to single users (one gateway, exposures on, clients ack) vs a raw ws + Redis baseline (and --target socketio): ' +
     'loss, latency p50/p99/max, server CPU per message, RSS per connection',
   flags: {
     online: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'connected clients, one user each' },
@@ -33,7 +33,7 @@ export const livePush: Scenario = {
     'target', 'sent', 'received', 'lost', ['msgsPerSec', 'msg/s'], ['p50Ms', 'p50 ms', 1], ['p99Ms', 'p99 ms', 1],
     ['maxMs', 'max ms', 1], ['cpuUsPerMsg', 'CPU µs/msg', 1], ['serverCpuPct', 'server CPU %'], ['rssMiB', 'RSS MiB', 1],
     ['rssKiBPerConn', 'KiB/conn', 1], ['msgsPerSecX', 'msg/s ×base', 2], ['p99X', 'p99 ×base', 2], ['cpuX', 'CPU ×base', 2],
-    ['rssPerConnX', 'KiB/conn ×base', 2], ['redisCpuPct', 'Redis CPU %'], ['loadCpuPct', 'load gen CPU %'],
+    ['rssPerConnX', 'KiB/conn ×base', 2], ['p99XSio', 'p99 ×sio', 2], ['cpuXSio', 'CPU ×sio', 2], ['redisCpuPct', 'Redis CPU %'], ['loadCpuPct', 'load gen CPU %'],
     ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], ['producerLagMs', 'producer lag ms', 1],
     'exposures', 'notes',
   ),

@@ -10,15 +10,16 @@ import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram
 import WebSocket from 'ws';
 import { MAX_ACK_IDS } from '@herald/types';
 import { nowMs, serveRequests } from './protocol';
+import { socketioAck, socketioUrl, unwrapSocketio } from './socketio-frames';
 
 /**
- * `open`: connection k is [index into urls, into addresses, Herald: a bearer token; baseline: a
- * user id] (the baseline's URL gets `?u=<user>`), `concurrency` handshakes at once; `keepPerSeq`
+ * `open`: connection k is [index into urls, into addresses, Herald: a bearer token; baselines: a
+ * user id] (the baselines' URLs get `?u=<user>`; `socketio`: Socket.IO's framing, socketio-frames.ts), `concurrency` handshakes at once; `keepPerSeq`
  * keeps each latency by sequence number (a broadcast's spread). `stats` counts the connections
  * with `atLeast` messages, `full` adds the latencies; `reset` forgets what was received.
  */
 export type OpenRequest = {
-  type: 'open'; herald: boolean; urls: string[]; addresses: string[]; connections: Array<[number, number, string]>;
+  type: 'open'; herald: boolean; socketio?: boolean; urls: string[]; addresses: string[]; connections: Array<[number, number, string]>;
   ack: boolean; keepPerSeq: boolean; concurrency: number;
 };
 export type ClientsRequest = OpenRequest | { type: 'stats'; atLeast: number; full: boolean } | { type: 'reset' } | { type: 'close' };
@@ -59,7 +60,8 @@ async function openAll(request: OpenRequest): Promise<null> {
       const [url, address, credential] = request.connections[next++];
       const connection: Connection = { ws: null, welcomed: false, messages: 0, expected: 0, unacked: [] };
       connections.push(connection);
-      const target = request.herald ? request.urls[url] : `${request.urls[url]}/?u=${encodeURIComponent(credential)}`;
+      const base = request.urls[url];
+      const target = request.herald ? base : request.socketio ? socketioUrl(base, credential) : `${base}/?u=${encodeURIComponent(credential)}`;
       await connect(connection, target, request.addresses[address], request.herald ? credential : undefined);
     }
   };
@@ -109,7 +111,10 @@ function attemptOnce(connection: Connection, url: string, localAddress: string, 
       times.lastOpenAt = nowMs();
       resolve({ opened: true });
     });
-    ws.on('message', (data: Buffer, isBinary) => onFrame(connection, data, isBinary));
+    ws.on('message', (data: Buffer, isBinary) => {
+      const frame = settings?.socketio && !isBinary ? unwrapSocketio(data, (packet) => ws.send(packet)) : data;
+      if (frame) onFrame(connection, frame, isBinary);
+    });
     ws.once('close', (code) => {
       if (!opened) return resolve({ opened: false, ...answered });
       stats.open--;
@@ -166,7 +171,7 @@ function sendAcks(): void {
     for (let start = 0; connection.ws && start < ids.length; start += MAX_ACK_IDS) {
       const chunk = ids.slice(start, start + MAX_ACK_IDS);
       // Ids are message ids the gateway sent (no quotes or backslashes in them).
-      connection.ws.send(`{"type":"ack","ids":["${chunk.join('","')}"]}`);
+      connection.ws.send(settings?.socketio ? socketioAck(chunk) : `{"type":"ack","ids":["${chunk.join('","')}"]}`);
       stats.ackFrames++;
       stats.ackedIds += chunk.length;
     }

@@ -5,6 +5,8 @@
  *   `{"t":<scheduled send time, epoch ms>,"s":<the user's sequence number>}`; a message sent late
  *   carries its scheduled time all the same, so a stall anywhere shows as latency.
  * - baseline: the same frame PUBLISHed on the user's baseline channel.
+ * - socketio: the same frame as a `message` event to the user's room through
+ *   @socket.io/redis-emitter (one PUBLISH; done once issued, as the emitter confirms nothing).
  * - exposures: an exposure event of the gateway's shape published to a Pub/Sub topic with the
  *   gateway's client batching (no gateway, no Redis).
  */
@@ -12,11 +14,12 @@ import { randomUUID } from 'node:crypto';
 import type { Topic } from '@google-cloud/pubsub';
 import { createPubSub } from '@herald/pubsub';
 import { createRedis, type HeraldRedis } from '@herald/redis';
-import { baselineChannel, baselineFrame, exposureEvent, writeMessage } from '../writes';
+import { Emitter } from '@socket.io/redis-emitter';
+import { baselineChannel, baselineFrame, exposureEvent, messageFrame, socketioRoom, writeMessage } from '../writes';
 import { openLoop, serveRequests } from './protocol';
 
 export type SenderSetup =
-  | { type: 'setup'; kind: 'herald' | 'baseline'; redisUrl: string; userIds: string[]; ttlSeconds: number }
+  | { type: 'setup'; kind: 'herald' | 'baseline' | 'socketio'; redisUrl: string; userIds: string[]; ttlSeconds: number }
   // gatewayId: the events' own, how this source's rows are told apart.
   | { type: 'setup'; kind: 'exposures'; emulatorHost: string; projectId: string; topic: string; gatewayId: string; userIds: string[]; batchMessages: number; batchMs: number };
 export type SenderRequest = SenderSetup | { type: 'run'; rate: number; seconds: number };
@@ -40,6 +43,15 @@ async function setup(request: SenderSetup): Promise<void> {
     return;
   }
   const redis: HeraldRedis = createRedis({ REDIS_URL: request.redisUrl, REDIS_CLUSTER_NODES: undefined }, 'commands', 'bench-producer');
+  if (request.kind === 'socketio') {
+    const emitter = new Emitter(redis);
+    send = (at, done) => {
+      const user = nextUser();
+      emitter.to(socketioRoom(userIds[user])).emit('message', messageFrame({ t: at, s: seq[user]++ }));
+      done();
+    };
+    return void (await redis.ping());
+  }
   send = (at, done) => {
     const user = nextUser();
     const payload = { t: at, s: seq[user]++ };
