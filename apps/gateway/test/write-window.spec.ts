@@ -3,50 +3,54 @@ import { waitFor } from '@herald/testing';
 import { WriteWindow } from '../src/write-window';
 
 const turn = () => new Promise(setImmediate);
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A window whose runs are counted. */
+function counted(windowMs: number) {
+  const c = { runs: 0, window: undefined as unknown as WriteWindow };
+  c.window = new WriteWindow(windowMs, () => c.runs++);
+  return c;
+}
 
 it('runs at the next turn after a quiet spell, then at most once per window', async () => {
-  let runs = 0;
-  const window = new WriteWindow(1_000, () => runs++);
-  window.schedule();
-  window.schedule();
-  expect(runs).toBe(0);
+  const c = counted(1_000);
+  c.window.schedule();
+  c.window.schedule();
+  expect(c.runs).toBe(0);
   await turn();
-  expect(runs).toBe(1);
+  expect(c.runs).toBe(1);
   // Asked for three times inside the window: one run, when the window has passed.
   for (let i = 0; i < 3; i++) {
-    window.schedule();
+    c.window.schedule();
     await turn();
   }
-  expect(runs).toBe(1);
-  await waitFor(() => runs === 2, { what: 'the second run' });
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(runs).toBe(2);
-  window.close();
+  expect(c.runs).toBe(1);
+  await waitFor(() => c.runs === 2, { what: 'the second run' });
+  await pause(50);
+  expect(c.runs).toBe(2);
+  c.window.close();
 });
 
 it('with a window of 0 runs once per turn', async () => {
-  let runs = 0;
-  const window = new WriteWindow(0, () => runs++);
+  const c = counted(0);
   for (let i = 0; i < 3; i++) {
-    window.schedule();
-    window.schedule();
+    c.window.schedule();
+    c.window.schedule();
     await turn();
   }
-  expect(runs).toBe(3);
-  window.close();
+  expect(c.runs).toBe(3);
+  c.window.close();
 });
 
 it('flushNow() runs at once and close() cancels what was scheduled', async () => {
-  let runs = 0;
-  const window = new WriteWindow(1_000, () => runs++);
-  window.schedule();
-  window.flushNow();
-  expect(runs).toBe(1);
-  await turn();
-  expect(runs).toBe(1);
-  window.schedule();
-  window.close();
-  window.schedule();
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(runs).toBe(1);
+  const c = counted(1_000);
+  c.window.schedule();
+  c.window.flushNow();
+  expect(c.runs).toBe(1);
+  // Neither the run flushNow() took over nor one asked for around close() happens later.
+  c.window.schedule();
+  c.window.close();
+  c.window.schedule();
+  await pause(50);
+  expect(c.runs).toBe(1);
 });

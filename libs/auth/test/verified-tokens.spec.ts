@@ -1,8 +1,9 @@
 /** The cache of verified tokens (src/verified-tokens.ts) as every door sees it, through createVerifier. */
 import { loadIngestConfig } from '@herald/config';
 import { signToken, TEST_JWT_SECRET } from '@herald/testing';
-import { AuthError, createVerifier } from '../src';
+import { createVerifier } from '../src';
 import { MAX_AGE_MS } from '../src/verified-tokens';
+import { reason } from './reason';
 
 const T0 = Date.now();
 
@@ -11,16 +12,6 @@ function verifierAt(clock: { now: number }, env: Record<string, string> = {}) {
     loadIngestConfig({ AUTH_JWT_SECRET: TEST_JWT_SECRET, AUTH_CLOCK_TOLERANCE_SECONDS: '0', ...env }),
     { now: () => clock.now },
   );
-}
-
-async function reason(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AuthError) return err.reason;
-    throw err;
-  }
-  return 'verified';
 }
 
 describe('verified-token cache', () => {

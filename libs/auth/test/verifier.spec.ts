@@ -2,20 +2,11 @@ import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { loadIngestConfig } from '@herald/config';
 import { signToken, TEST_JWT_SECRET } from '@herald/testing';
-import { createVerifier, AuthError, MAX_TOKEN_BYTES } from '../src';
+import { createVerifier, MAX_TOKEN_BYTES } from '../src';
+import { reason } from './reason';
 
 function authConfig(env: Record<string, string>) {
   return loadIngestConfig({ AUTH_CLOCK_TOLERANCE_SECONDS: '0', ...env });
-}
-
-async function reason(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof AuthError) return err.reason;
-    throw err;
-  }
-  throw new Error('verified');
 }
 
 describe('HS256 shared secret', () => {

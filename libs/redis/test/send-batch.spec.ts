@@ -4,7 +4,7 @@
  * batch's order across chunks, one inline-note budget for the whole batch, repeatable items, and
  * a failing item that costs only itself.
  */
-import Redis, { Cluster } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { INBOX_DEFAULT_CAP } from '@herald/types';
 import { startRedisCluster, waitFor, type RedisCluster } from '@herald/testing';
 import {
@@ -14,12 +14,11 @@ import {
   keys,
   loadMessages,
   newMessage,
-  parseNotification,
   sendBatch,
   type HeraldRedis,
   type Notification,
 } from '../src';
-import { usePrivateRedis } from './private-redis';
+import { useNoteRecorder } from './private-redis';
 
 const OPTS = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: 3600 };
 const msg = (payload: unknown, category: string | null = null) => newMessage({ payload, ttlMs: 60_000, category });
@@ -27,17 +26,8 @@ const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) =>
 
 describe('on one redis-server', () => {
   let redis: HeraldRedis;
-  let sub: Redis | undefined;
   const notes = new Map<string, Notification[]>();
-  afterAll(() => sub?.disconnect());
-  usePrivateRedis('batch-test', (server, commands) => {
-    redis = commands;
-    sub = new Redis(server.url);
-    sub.on('smessage', (channel: string, raw: string) => {
-      const userId = keys.userOfChannel(channel)!;
-      notes.set(userId, [...(notes.get(userId) ?? []), parseNotification(raw)!]);
-    });
-  });
+  const listen = useNoteRecorder('batch-test', notes, (commands) => (redis = commands));
 
   it('stores every body, delivers each user its messages in the batch order across chunks, and stores a category message only', async () => {
     const [a, b] = users('order', 2);
@@ -67,7 +57,7 @@ describe('on one redis-server', () => {
 
   it('shares one inline-note budget across the batch: past it, references', async () => {
     const [u] = users('budget', 1);
-    await sub!.ssubscribe(keys.userChannel(u));
+    await listen([u]);
     const big = Array.from({ length: 5 }, (_, i) => msg(`${i}`.repeat(250_000)));
     await sendBatch(redis, big.map((message) => ({ message, userIds: [u] })), OPTS);
     await waitFor(() => notes.get(u)?.length === 5, { what: 'five notes' });

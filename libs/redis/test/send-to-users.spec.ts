@@ -4,7 +4,6 @@
  * fails part-way, on a real redis-server. The callers (ingest, the gateway's harness, the
  * benchmarks) run exactly this.
  */
-import Redis from 'ioredis';
 import { INBOX_DEFAULT_CAP } from '@herald/types';
 import { waitFor } from '@herald/testing';
 import {
@@ -13,36 +12,22 @@ import {
   keys,
   loadMessages,
   newMessage,
-  parseNotification,
   sendToUsers,
   storeMessage,
   type HeraldRedis,
   type Notification,
 } from '../src';
-import { usePrivateRedis } from './private-redis';
+import { useNoteRecorder } from './private-redis';
 
 let redis: HeraldRedis;
-let sub: Redis | undefined;
 /** Every note received, per user id (subscribed with `listen`). */
 const notes = new Map<string, Notification[]>();
-
-afterAll(() => sub?.disconnect());
-usePrivateRedis('send-test', (server, commands) => {
-  redis = commands;
-  sub = new Redis(server.url);
-  sub.on('smessage', (channel: string, raw: string) => {
-    const userId = /^\{u:(.*)\}:notify$/.exec(channel)![1];
-    notes.set(userId, [...(notes.get(userId) ?? []), parseNotification(raw)!]);
-  });
-});
+const listen = useNoteRecorder('send-test', notes, (commands) => (redis = commands));
 
 const INBOX = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: 3600 };
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 const inboxes = (userIds: string[]) => Promise.all(userIds.map((u) => redis.lrange(keys.inbox(u), 0, -1)));
 
-async function listen(userIds: string[]): Promise<void> {
-  await sub!.ssubscribe(...userIds.map(keys.userChannel));
-}
 
 it('makes a message with a fresh id, its creation time and its expiry', () => {
   const m = newMessage({ payload: { a: 1 }, ttlMs: 5000, createdAt: Date.UTC(2026, 0, 1) });

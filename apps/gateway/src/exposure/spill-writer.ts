@@ -11,10 +11,6 @@ import { spillExposures, type HeraldRedis, type SpillBounds, type SpillResult } 
 import type { GatewayMetrics } from '../metrics';
 import type { Pending } from './stage';
 
-const RETRY_MS = 1_000;
-/** One log line per this many events refused by a full spill. */
-const DROPPED_PER_LOG_LINE = 1000;
-
 export interface SpillWriterOptions {
   redis: HeraldRedis;
   bounds: SpillBounds;
@@ -28,6 +24,11 @@ export interface SpillWriterOptions {
   settled(event: Pending): void;
   closed(): boolean;
 }
+
+/** After Redis refused an append, the next attempt waits this long. */
+const RETRY_MS = 1_000;
+/** One log line per this many events refused by a full spill. */
+const DROPPED_PER_LOG_LINE = 1000;
 
 export class SpillWriter {
   private buffer: Pending[] = [];
