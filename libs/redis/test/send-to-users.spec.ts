@@ -28,7 +28,6 @@ const INBOX = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: 3600 };
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 const inboxes = (userIds: string[]) => Promise.all(userIds.map((u) => redis.lrange(keys.inbox(u), 0, -1)));
 
-
 it('makes a message with a fresh id, its creation time and its expiry', () => {
   const m = newMessage({ payload: { a: 1 }, ttlMs: 5000, createdAt: Date.UTC(2026, 0, 1) });
   expect(m).toMatchObject({ category: null, payload: { a: 1 }, createdAt: '2026-01-01T00:00:00.000Z', expiresAt: Date.UTC(2026, 0, 1) + 5000 });
