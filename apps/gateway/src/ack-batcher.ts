@@ -5,14 +5,18 @@
  * one write (the connection auto-pipelines). The ids are already filtered by the sessions
  * (AckTracker): only ids a session pushed reach this. An ack still waiting when its client
  * reconnects is delivered again (at least once).
+ *
+ * Category positions (category-cursors.ts) ride the same window: the furthest position asked
+ * for per user and category, then one `advancePositions` call per user.
  */
-import { removeFromInbox, type HeraldRedis } from '@herald/redis';
+import { advancePositions, compareEntryIds, removeFromInbox, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from './metrics';
 import { WriteWindow } from './write-window';
 
 export class AckBatcher {
   private readonly pending = new Map<string, Set<string>>();
+  private readonly positions = new Map<string, Map<string, string>>();
   private readonly window: WriteWindow;
 
   constructor(
@@ -31,6 +35,15 @@ export class AckBatcher {
     this.window.schedule();
   }
 
+  /** The user's position in `category` may move to `entry`. */
+  advance(userId: string, category: string, entry: string): void {
+    let user = this.positions.get(userId);
+    if (!user) this.positions.set(userId, (user = new Map()));
+    const current = user.get(category);
+    if (current === undefined || compareEntryIds(entry, current) > 0) user.set(category, entry);
+    this.window.schedule();
+  }
+
   /** Send what waits now and stop the window (shutdown, before the connection closes). */
   close(): void {
     this.window.flushNow();
@@ -45,5 +58,11 @@ export class AckBatcher {
       );
     }
     this.pending.clear();
+    for (const [userId, positions] of this.positions) {
+      advancePositions(this.redis, userId, positions).catch((err: unknown) => {
+        this.log.warn({ err, userId }, 'position update failed; the entries come back next time');
+      });
+    }
+    this.positions.clear();
   }
 }

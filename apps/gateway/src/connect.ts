@@ -17,10 +17,10 @@ import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, type Principal, type TokenVerifier } from '@herald/auth';
-import { readSnapshot, type HeraldRedis } from '@herald/redis';
+import { LOG_START, readCategoryLog, readSnapshot, type HeraldRedis, type SessionSnapshot } from '@herald/redis';
 import type { AbuseCooldowns } from './cooldowns';
 import type { Door } from './door';
-import { drainInbox, type DrainDeps } from './drain';
+import { drainInbox, type CategoryStart, type DrainDeps } from './drain';
 import type { Hub } from './hub';
 import type { LiveRouter } from './live-router';
 import type { GatewayMetrics } from './metrics';
@@ -142,10 +142,12 @@ export class Connector {
       await router.barrier(session.userId);
       if (!session.categoriesNoted) hub.setCategories(session, snapshot.categories);
       const categories = hub.categoriesOfSession(session);
+      const logs = await this.readLogs(session, snapshot, categories);
       // The client may ack snapshot ids as soon as it has the welcome (acks it held while away).
       session.acks.expect(snapshot.ids);
+      for (const { first } of logs) session.acks.expect(first.map((e) => e.id));
       session.sendFrame({ type: 'welcome', sessionId: session.id, userId: session.userId, categories });
-      await drainInbox(this.deps.drain, session, snapshot.ids);
+      await drainInbox(this.deps.drain, session, snapshot.ids, logs);
       metrics.drainSeconds.observe((performance.now() - started) / 1000);
     } catch (err) {
       // A client that left during its connect is no failure of ours.
@@ -153,6 +155,23 @@ export class Connector {
       else log.error({ err, sessionId: session.id }, 'connect failed; asking the client to retry later');
       session.close(CloseCode.OVERLOADED);
     }
+  }
+
+  /**
+   * Once the gateway is subscribed to the session's categories (every later entry reaches the
+   * session live), the first page of each category's log after the user's position. A category
+   * the snapshot did not hold (joined during the connect) is followed live only (category-cursors.ts);
+   * one without a position (a member from before category logs) is read whole.
+   */
+  private async readLogs(session: Session, snapshot: SessionSnapshot, categories: string[]): Promise<CategoryStart[]> {
+    const known = new Set(snapshot.categories);
+    const read = categories.filter((c) => known.has(c));
+    if (read.length === 0) return [];
+    await this.deps.router.categoriesReady(categories);
+    const starts = new Map(read.map((c) => [c, snapshot.positions.get(c) ?? LOG_START]));
+    session.startCategories(starts);
+    const { redis, drain } = this.deps;
+    return Promise.all(read.map(async (category) => ({ category, first: await readCategoryLog(redis, category, starts.get(category)!, drain.batchSize) })));
   }
 }
 

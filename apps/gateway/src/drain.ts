@@ -1,19 +1,22 @@
 /**
- * The offline drain: push, in order, every message in the user's inbox, then the live messages
- * that arrived meanwhile, at the pace the socket takes them.
+ * The offline drain: push every message the user missed, then the live messages that arrived
+ * meanwhile, at the pace the socket takes them. What the user missed is in several ordered
+ * streams (drain-sources.ts): the inbox, read whole with the categories in one atomic snapshot
+ * (bounded by the inbox cap; reading it page by page would skip ids whenever a concurrent ack
+ * removed entries before the page boundary), and each category's log after the user's position.
+ * They are merged by send time (the messages' `createdAt`; the inbox first on a tie), each
+ * stream keeping its own order (docs/PROTOCOL.md, "Order").
  *
- * The inbox was read whole, with the categories, in one atomic snapshot (it is bounded by the
- * inbox cap). Reading it page by page would skip ids whenever a concurrent ack removed entries
- * before the page boundary. The snapshot is processed in batches: bodies from the cache or one
- * Redis round trip per batch, expired ids removed from the inbox. Frames are pushed while the
- * bytes in flight (pushed, not yet handed to the OS) stay under `maxBytesInFlight`, well below
- * SEND_BUFFER_MAX_BYTES: over a slow network the drain waits for the socket instead of filling
- * its buffer, so large messages reach a slow reader instead of tripping the slow-consumer
- * cut-off (4009) on every reconnect.
+ * Frames are pushed while the bytes in flight (pushed, not yet handed to the OS) stay under
+ * `maxBytesInFlight`, well below SEND_BUFFER_MAX_BYTES: over a slow network the drain waits for
+ * the socket instead of filling its buffer, so large messages reach a slow reader instead of
+ * tripping the slow-consumer cut-off (4009) on every reconnect.
  */
-import { removeFromInbox, type EncodedMessage, type HeraldRedis } from '@herald/redis';
+import { sentAtOf, type HeraldRedis, type LogEntry } from '@herald/redis';
 import type { BodyStore } from './body-store';
+import { categorySource, inboxSource, type DrainItem, type DrainSource } from './drain-sources';
 import type { GatewayMetrics } from './metrics';
+import type { Outgoing } from './pending-queue';
 import type { Session } from './session';
 
 export interface DrainDeps {
@@ -30,27 +33,39 @@ export function drainBytesInFlight(sendBufferMaxBytes: number): number {
   return Math.max(1, Math.floor(sendBufferMaxBytes / 4));
 }
 
+/** A category's log as the connect found it: its first page after the user's position. */
+export interface CategoryStart {
+  category: string;
+  first: LogEntry[];
+}
+
+interface Head {
+  source: DrainSource;
+  items: DrainItem[];
+  at: number;
+  done: boolean;
+}
+
 /**
- * Push the messages of `ids` (the inbox snapshot, oldest first), then the live messages that
- * waited behind them; the session is OPEN when this returns, unless it was closed.
+ * Push the messages of `ids` (the inbox snapshot, oldest first) and of the categories' logs,
+ * merged by send time, then the live messages that waited behind them; the session is OPEN when
+ * this returns, unless it was closed.
  */
-export async function drainInbox(deps: DrainDeps, session: Session, ids: readonly string[]): Promise<void> {
+export async function drainInbox(deps: DrainDeps, session: Session, ids: readonly string[], categories: readonly CategoryStart[] = []): Promise<void> {
   const window = new InFlight(deps.maxBytesInFlight, () => deps.metrics.drainWaits.inc());
-  for (let start = 0; start < ids.length; start += deps.batchSize) {
-    if (session.closed) break;
-    const batch = ids.slice(start, start + deps.batchSize);
-    const bodies = await deps.bodies.getMany(batch, Date.now());
-    const expired: string[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const body = bodies[i];
-      if (!body) expired.push(batch[i]);
-      else if (!session.acks.acknowledgedBeforePush(body.id)) await pushPaced(window, session, body, 'offline');
-      if (session.closed) break;
+  const sources = [inboxSource(deps, session.userId, ids), ...categories.map((c) => categorySource(deps, c.category, c.first))];
+  const heads: Head[] = sources.map((source) => ({ source, items: [], at: 0, done: false }));
+  while (!session.closed) {
+    const empty = heads.filter((h) => !h.done && h.at >= h.items.length);
+    if (empty.length > 0) await Promise.all(empty.map(refill));
+    const next = pick(heads, session);
+    if (next === null) continue;
+    if (next === undefined) break;
+    if (session.acks.acknowledgedBeforePush(next.message.id)) {
+      if (next.entry !== undefined) session.passEntry(next.category!, next.entry);
+      continue;
     }
-    if (expired.length > 0) {
-      deps.metrics.expiredDropped.inc(expired.length);
-      await removeFromInbox(deps.redis, session.userId, expired);
-    }
+    await pushPaced(window, session, next, 'offline');
   }
   const drained = new Set(ids);
   for (let live = session.nextPending(drained); live; live = session.nextPending(drained)) {
@@ -58,9 +73,43 @@ export async function drainInbox(deps: DrainDeps, session: Session, ids: readonl
   }
 }
 
+async function refill(head: Head): Promise<void> {
+  head.items = await head.source.next();
+  head.at = 0;
+  head.done = head.items.length === 0;
+}
+
+/**
+ * The head item sent first (undefined once every stream is done); null when entries to pass were
+ * passed at some heads (a head may need a refill before the next pick).
+ */
+function pick(heads: Head[], session: Session): Outgoing | null | undefined {
+  let best: Head | undefined;
+  let bestAt = Infinity;
+  let passed = false;
+  for (const head of heads) {
+    if (head.done || head.at >= head.items.length) continue;
+    const item = head.items[head.at];
+    if ('pass' in item) {
+      session.passEntry(item.category, item.entry);
+      head.at++;
+      passed = true;
+      continue;
+    }
+    const at = sentAtOf(item.message) || 0;
+    if (at < bestAt || !best) {
+      best = head;
+      bestAt = at;
+    }
+  }
+  if (passed) return null;
+  if (!best) return undefined;
+  return best.items[best.at++] as Outgoing;
+}
+
 /** Push once the window has room for the frame; resolves when it is pushed (not yet written). */
-async function pushPaced(window: InFlight, session: Session, message: EncodedMessage, via: 'offline' | 'live'): Promise<void> {
-  const size = message.frame.length;
+async function pushPaced(window: InFlight, session: Session, item: Outgoing, via: 'offline' | 'live'): Promise<void> {
+  const size = item.message.frame.length;
   // No await when there is room: the pushes of a batch stay in one turn (one exposure log write).
   const wait = window.room(size);
   if (wait) await wait;
@@ -72,7 +121,7 @@ async function pushPaced(window: InFlight, session: Session, message: EncodedMes
     done = true;
     window.remove(size);
   };
-  session.push(message, via, Date.now(), written);
+  session.pushOutgoing(item, via, Date.now(), written);
 }
 
 /** Bytes pushed whose `written` callback has not come yet, and the one push waiting for room. */

@@ -84,7 +84,8 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     metrics,
     logger: logger.child({ module: 'exposures' }),
   });
-  const hub = new Hub();
+  // The live router subscribes to a category's channel while the hub has a session in it.
+  const hub = new Hub({ opened: (category) => router.subscribeCategory(category), closed: (category) => router.unsubscribeCategory(category) });
   const bodies = new BodyStore(redis, config.BODY_CACHE_MAX, metrics.bodyLookups);
   const router = new LiveRouter(sub, redis, hub, bodies, logger.child({ module: 'live' }));
   const door = new Door({
@@ -105,6 +106,9 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     maxIgnoredAckIds: config.WS_MAX_IGNORED_ACK_IDS,
     onAck(s, ids) {
       acks.add(s.userId, ids);
+    },
+    onPosition(s, category, entry) {
+      acks.advance(s.userId, category, entry);
     },
     onAbuse(s) {
       if (!cooldowns.start(s.userId)) return;

@@ -1,10 +1,18 @@
 /**
  * The manager: which sessions are connected on this gateway, indexed by user and by category.
- * Pure bookkeeping; it sends nothing itself.
+ * Pure bookkeeping; it sends nothing itself. It says when a category gets its first session here
+ * and when it loses its last (the live router subscribes to the category's channel meanwhile).
  */
 import type { Session } from './session';
 
+export interface CategoryListener {
+  opened(category: string): void;
+  closed(category: string): void;
+}
+
 export class Hub {
+  constructor(private readonly listener?: CategoryListener) {}
+
   private readonly byUser = new Map<string, Set<Session>>();
   private readonly byCategory = new Map<string, Set<Session>>();
   private readonly categoriesOf = new Map<Session, ReadonlySet<string>>();
@@ -46,11 +54,18 @@ export class Hub {
       if (next.has(category)) continue;
       const members = this.byCategory.get(category);
       members?.delete(session);
-      if (members?.size === 0) this.byCategory.delete(category);
+      session.leftCategory(category);
+      if (members?.size === 0) {
+        this.byCategory.delete(category);
+        this.listener?.closed(category);
+      }
     }
     for (const category of next) {
       let members = this.byCategory.get(category);
-      if (!members) this.byCategory.set(category, (members = new Set()));
+      if (!members) {
+        this.byCategory.set(category, (members = new Set()));
+        this.listener?.opened(category);
+      }
       members.add(session);
     }
     this.categoriesOf.set(session, next);

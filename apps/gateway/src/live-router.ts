@@ -9,6 +9,11 @@
  *
  * The subscription is counted by the hub (first session subscribes, last one unsubscribes), and
  * concurrent connects of one user share the same subscribe round trip.
+ *
+ * The same subscriber holds the channel of every category with a session here (the hub says when
+ * one opens and closes): a category message comes once per gateway, and goes to the category's
+ * sessions from memory, with the entry's id in the category's log (sessions skip entries they
+ * have; category-cursors.ts). One category's notes arrive in log order.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -26,6 +31,7 @@ import type { BodyStore } from './body-store';
 
 /** A notification waiting for its turn; `body` is undefined while a referenced body is read. */
 interface Queued {
+  /** The user's id, or the category's for a category entry. */
   userId: string;
   note: Notification;
   body?: EncodedMessage | null;
@@ -33,6 +39,7 @@ interface Queued {
 
 export class LiveRouter {
   private readonly subscribed = new Map<string, Promise<void>>();
+  private readonly categories = new Map<string, Promise<void>>();
   private readonly barriers = new Map<string, () => void>();
   private readonly queue: Queued[] = [];
   private readonly reading = new Map<string, Queued[]>();
@@ -47,6 +54,29 @@ export class LiveRouter {
   ) {
     // Bytes, not strings: a message frame goes out to the sockets as the bytes that came in.
     sub.on('smessageBuffer', (channel: Buffer, raw: Buffer) => this.route(channel.toString(), raw));
+  }
+
+  /** The hub's first session in `category`: subscribe to its channel. */
+  subscribeCategory(category: string): void {
+    const done = this.ready().then(async () => void (await this.sub.ssubscribe(keys.categoryChannel(category))));
+    this.categories.set(category, done);
+    done.catch((err: unknown) => {
+      this.logger.warn({ err, category }, 'category subscribe failed');
+      if (this.categories.get(category) === done) this.categories.delete(category);
+    });
+  }
+
+  /** The hub's last session in `category` is gone. */
+  unsubscribeCategory(category: string): void {
+    if (!this.categories.delete(category)) return;
+    this.sub.sunsubscribe(keys.categoryChannel(category)).catch((err: unknown) => {
+      this.logger.warn({ err, category }, 'category unsubscribe failed');
+    });
+  }
+
+  /** Resolves once the channels of `categories` (opened in the hub) are subscribed; rejects if one failed. */
+  async categoriesReady(categories: readonly string[]): Promise<void> {
+    await Promise.all(categories.map((c) => this.categories.get(c) ?? Promise.reject(new Error(`category ${c} is not subscribed`))));
   }
 
   /** Resolves once the user's channel is subscribed (notifications from then on reach us). */
@@ -96,14 +126,17 @@ export class LiveRouter {
   }
 
   private route(channel: string, raw: Buffer): void {
-    const userId = keys.userOfChannel(channel);
-    const note = userId ? parseNotification(raw) : null;
-    if (!userId || !note) {
+    const owner = keys.userOfChannel(channel) ?? keys.categoryOfChannel(channel);
+    const note = owner ? parseNotification(raw) : null;
+    if (!owner || !note) {
       this.logger.warn({ channel }, 'unreadable notification dropped');
       return;
     }
-    const item: Queued = { userId, note };
-    if (note.kind === 'ref') {
+    const item: Queued = { userId: owner, note };
+    if (note.kind === 'entry' && note.message) {
+      this.bodies.remember(note.message);
+      item.body = note.message;
+    } else if (note.kind === 'ref' || note.kind === 'entry') {
       const cached = this.bodies.peek(note.id);
       if (cached) item.body = cached;
       else this.read(note.id, item);
@@ -142,7 +175,7 @@ export class LiveRouter {
     let done = 0;
     for (; done < this.queue.length; done++) {
       const item = this.queue[done];
-      if (item.note.kind === 'ref' && item.body === undefined) break;
+      if ((item.note.kind === 'ref' || item.note.kind === 'entry') && item.body === undefined) break;
       this.apply(item);
     }
     this.queue.splice(0, done);
@@ -162,6 +195,9 @@ export class LiveRouter {
         return;
       case 'ref':
         if (body) this.deliver(userId, body);
+        return;
+      case 'entry':
+        if (body) for (const session of this.hub.sessionsIn(userId)) session.deliverLive(body, userId, note.entry);
         return;
     }
   }

@@ -7,24 +7,25 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
-import { CloseCode, closeReason, ErrorCodes, MAX_ACK_IDS, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
+import { CloseCode, closeReason, ErrorCodes, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
 import type { EncodedMessage } from '@herald/redis';
 import { AckTracker } from './ack-tracker';
+import { parseAck } from './ack-frame';
+import { PendingQueue, type Outgoing } from './pending-queue';
+import { CategoryCursors } from './category-cursors';
 import type { ExposurePublisher } from './exposure-publisher';
 import type { GatewayMetrics } from './metrics';
 
 export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
-const MAX_ID_LENGTH = 128;
 /** ws's readyState OPEN. */
 const OPEN = 1;
 /** `message` frames are bytes already (EncodedMessage.frame); they go out as text frames. */
 const TEXT_FRAME = { binary: false } as const;
 /** How long a slow consumer's socket may linger after its 4009 before it is cut off. */
 const SLOW_CLOSE_GRACE_MS = 1000;
-/** Live messages taken from the head of `pending` before the taken ones are dropped from it. */
-const COMPACT_AT = 64;
+
 
 export interface SessionContext {
   publisher: ExposurePublisher;
@@ -40,6 +41,8 @@ export interface SessionContext {
   maxIgnoredAckIds: number;
   /** Ids this session pushed and now sees acknowledged, each once: remove them from the inbox. */
   onAck(session: Session, ids: string[]): void;
+  /** The user's position in a category's log may move to `entry` (category-cursors.ts). */
+  onPosition(session: Session, category: string, entry: string): void;
   /** The session was closed with 4008 for abuse (WS_ABUSE_COOLDOWN_MS). */
   onAbuse(session: Session): void;
 }
@@ -56,14 +59,14 @@ export class Session {
   private ignoredAcks = 0;
   /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
   private noted = false;
-  /** Live messages that arrived while draining, oldest first, from `pendingStart` on. */
-  private pending: EncodedMessage[] | null = [];
-  private pendingStart = 0;
-  private pendingBytes = 0;
+  /** Live messages that arrived while draining, oldest first; null once the drain is over. */
+  private pending: PendingQueue | null = new PendingQueue();
   /** What this session may be acknowledged for. */
   readonly acks: AckTracker;
   /** This session's fixed members of its exposure events (ExposurePublisher.sessionPart). */
   private readonly exposurePart: string;
+  /** Where the session stands in its categories' logs; made at the first category entry. */
+  private cursors?: CategoryCursors;
 
   constructor(
     readonly userId: string,
@@ -171,19 +174,65 @@ export class Session {
     return true;
   }
 
+  /** The categories' logs read from the positions of the connect's snapshot (category-cursors.ts). */
+  startCategories(positions: ReadonlyMap<string, string>): void {
+    for (const [category, position] of positions) this.categoryCursors().start(category, position);
+  }
+
+  /** The user left `category`. */
+  leftCategory(category: string): void {
+    this.cursors?.drop(category);
+  }
+
   /**
-   * A live message: pushed now, or, while a drain runs, held to follow it (the drain pushes it).
-   * What is held is bounded by SEND_BUFFER_MAX_BYTES like the socket's queue: past it the client
-   * is too slow for its traffic (4009); the messages are in its inbox for the next connection.
+   * A category log entry: pushed unless this session pushed or passed it already (the drain read
+   * it from the log); an expired one is passed. Returns true when pushed.
    */
-  deliverLive(message: EncodedMessage): void {
+  private pushEntry(item: Outgoing, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
+    const { message, category, entry } = item as Required<Outgoing>;
+    const cursors = this.categoryCursors();
+    if (!cursors.fresh(category, entry)) {
+      written?.();
+      return false;
+    }
+    if (message.expiresAt <= now) {
+      this.passEntry(category, entry);
+      written?.();
+      return false;
+    }
+    if (!this.push(message, via, now, written)) return false;
+    cursors.pushed(category, entry, message.id);
+    return true;
+  }
+
+  /** A category log entry that needs no push (expired, or acknowledged before it was pushed). */
+  passEntry(category: string, entry: string): void {
+    const position = this.categoryCursors().passed(category, entry);
+    if (position) this.ctx.onPosition(this, category, position);
+  }
+
+  /** A message or a category log entry (see push and pushEntry). */
+  pushOutgoing(item: Outgoing, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
+    return item.entry === undefined ? this.push(item.message, via, now, written) : this.pushEntry(item, via, now, written);
+  }
+
+  /**
+   * A live message or category log entry: pushed now, or, while a drain runs, held to follow it
+   * (the drain pushes it). What is held is bounded by SEND_BUFFER_MAX_BYTES like the socket's
+   * queue: past it the client is too slow for its traffic (4009); the messages are in its inbox
+   * or its categories' logs for the next connection.
+   */
+  deliverLive(message: EncodedMessage, category?: string, entry?: string): void {
     if (!this.pending) {
-      this.push(message, 'live');
+      if (entry === undefined) this.push(message, 'live');
+      else this.pushEntry({ message, category, entry }, 'live');
       return;
     }
-    this.pending.push(message);
-    this.pendingBytes += message.frame.length;
-    if (this.pendingBytes > this.ctx.sendBufferMaxBytes) this.closeSlow();
+    if (this.pending.add({ message, category, entry }) > this.ctx.sendBufferMaxBytes) this.closeSlow();
+  }
+
+  private categoryCursors(): CategoryCursors {
+    return (this.cursors ??= new CategoryCursors(this.ctx.maxUnackedIds));
   }
 
   /**
@@ -191,17 +240,9 @@ export class Session {
    * snapshot the drain pushed), in arrival order, which is ingest order. When none is left the
    * session becomes OPEN in the same step, so no live message can slip in between.
    */
-  nextPending(drained: ReadonlySet<string>): EncodedMessage | undefined {
-    const pending = this.pending;
-    while (pending && this.pendingStart < pending.length) {
-      const message = pending[this.pendingStart++];
-      this.pendingBytes -= message.frame.length;
-      if (this.pendingStart >= COMPACT_AT && this.pendingStart * 2 >= pending.length) {
-        pending.splice(0, this.pendingStart);
-        this.pendingStart = 0;
-      }
-      if (!drained.has(message.id)) return message;
-    }
+  nextPending(drained: ReadonlySet<string>): Outgoing | undefined {
+    const next = this.pending?.next(drained);
+    if (next) return next;
     this.pending = null;
     this.acks.endDrain();
     if (this.current === SessionState.DRAINING) this.current = SessionState.OPEN;
@@ -231,7 +272,8 @@ export class Session {
   /** Apply the ids pending for this session; count the rest, and close a session that keeps sending them. */
   private acknowledge(ids: string[], closing: boolean): void {
     const { known, unknown, repeated } = this.acks.take(ids);
-    if (known.length > 0) this.ctx.onAck(this, known);
+    const inbox = this.cursors ? this.cursors.sortAcks(known, (category, entry) => this.ctx.onPosition(this, category, entry)) : known;
+    if (inbox.length > 0) this.ctx.onAck(this, inbox);
     if (unknown > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'unknown' }, unknown);
     if (repeated > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'repeated' }, repeated);
     this.ignoredAcks += unknown + repeated;
@@ -266,28 +308,4 @@ export class Session {
     this.current = SessionState.CLOSED;
     this.pending = null;
   }
-}
-
-/** The ids of a valid ack frame, or the error that answers the frame. */
-function parseAck(data: RawData, isBinary: boolean): string[] | { code: ErrorCode; message?: string } {
-  if (isBinary) return { code: 'INVALID_FRAME', message: 'Frames must be text.' };
-  let frame: unknown;
-  try {
-    frame = JSON.parse(data.toString());
-  } catch {
-    return { code: 'INVALID_JSON' };
-  }
-  if (typeof frame !== 'object' || frame === null || (frame as { type?: unknown }).type !== 'ack') {
-    return { code: 'UNKNOWN_FRAME' };
-  }
-  const ids = (frame as { ids?: unknown }).ids;
-  if (
-    !Array.isArray(ids) ||
-    ids.length === 0 ||
-    ids.length > MAX_ACK_IDS ||
-    !ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH)
-  ) {
-    return { code: 'INVALID_FRAME', message: `ack needs "ids": 1 to ${MAX_ACK_IDS} non-empty strings.` };
-  }
-  return ids as string[];
 }

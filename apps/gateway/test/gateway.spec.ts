@@ -114,32 +114,6 @@ describe('live delivery', () => {
     await client.close();
   });
 
-  it('delivers category messages (reference notes) live to every session, in order with direct ones', async () => {
-    const [u1, u2] = [user(), user()];
-    const clients = [
-      await TestClient.connect(h.wsUrl, await h.token(u1)),
-      await TestClient.connect(h.wsUrl, await h.token(u1)),
-      await TestClient.connect(h.wsUrl, await h.token(u2)),
-    ];
-    await Promise.all(clients.map((c) => c.waitForFrame('welcome')));
-    const lookups = () => h.metric('herald_gateway_body_lookups_total', 'result="miss"');
-    const missesBefore = await lookups();
-    // Each category message's body must be read from Redis; the direct ones after it must wait.
-    const sent: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      sent.push(await h.sendToCategory('news', [u1, u2], { i }));
-      sent.push(await h.send([u1, u2], { direct: i }));
-    }
-    for (const client of clients) {
-      await client.waitForMessages(sent.length);
-      expect(client.messages().map((m) => m.id)).toEqual(sent);
-    }
-    expect(clients[0].messages()[0]).toMatchObject({ category: 'news', payload: { i: 0 } });
-    // One read per category message for all three sessions.
-    expect((await lookups()) - missesBefore).toBe(10);
-    await Promise.all(clients.map((c) => c.close()));
-  });
-
   it('delivers a direct message too big to copy to every recipient by reference, one body read for all', async () => {
     // The harness sends through the write protocol (liveNote): 5 copies of 250 KB are past the
     // inline budget, so each session gets a reference and the gateway reads the body once.

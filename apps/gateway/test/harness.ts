@@ -10,11 +10,10 @@ import { createLogger } from '@herald/logger';
 import { createPubSub, ensureSubscription } from '@herald/pubsub';
 import {
   createRedis,
-  deliverToMembers,
   newMessage,
   sendToUsers,
-  storeMessage,
   replaceUserCategories,
+  publishToCategory,
   closeRedis,
   type HeraldRedis,
 } from '@herald/redis';
@@ -50,11 +49,8 @@ export interface Harness {
   exposures: ExposureEvent[];
   /** Send a message to users as ingest does (`sendToUsers`: body with TTL, then per user the atomic deliver). */
   send(userIds: string[], payload: unknown, opts?: { ttlMs?: number; id?: string }): Promise<string>;
-  /**
-   * Send a category message as ingest and its fan-out job do (`storeMessage`, then
-   * `deliverToMembers`: per member the atomic deliver with a reference note), to these members.
-   */
-  sendToCategory(category: string, userIds: string[], payload: unknown): Promise<string>;
+  /** A category message as ingest sends it: stored once, in the category's log. */
+  publish(category: string, payload: unknown, opts?: { ttlMs?: number }): Promise<string>;
   setCategories(userId: string, categories: string[]): Promise<void>;
   /** A counter or gauge from the gateway's admin /metrics (one labelled series when given); 0 when absent. */
   metric(name: string, labels?: string): Promise<number>;
@@ -112,10 +108,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       await sendToUsers(redis, message, userIds, INBOX);
       return message.id;
     },
-    async sendToCategory(category, userIds, payload) {
-      const message = newMessage({ payload, ttlMs: TTL_MS, category });
-      await storeMessage(redis, message);
-      await deliverToMembers(redis, message.id, userIds, INBOX);
+    async publish(category, payload, opts = {}) {
+      const message = newMessage({ payload, ttlMs: opts.ttlMs ?? TTL_MS, category });
+      await publishToCategory(redis, message, category, { cap: INBOX.cap, lifetimeSeconds: INBOX.inboxTtlSeconds });
       return message.id;
     },
     setCategories: (userId, categories) => replaceUserCategories(redis, userId, categories),

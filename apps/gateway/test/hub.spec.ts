@@ -1,11 +1,14 @@
 import { Hub } from '../src/hub';
 import type { Session } from '../src/session';
 
-/** Just what the hub touches: the user, and the note that a live change set the categories. */
+/** Just what the hub touches: the user, the note that a live change set the categories, the categories left. */
 const session = (userId: string) => {
   let noted = false;
+  const left: string[] = [];
   return {
     userId,
+    left,
+    leftCategory: (category: string) => left.push(category),
     noteCategories: () => (noted = true),
     get categoriesNoted() {
       return noted;
@@ -15,7 +18,8 @@ const session = (userId: string) => {
 
 describe('Hub', () => {
   it('indexes sessions by user and category and forgets them on removal', () => {
-    const hub = new Hub();
+    const events: string[] = [];
+    const hub = new Hub({ opened: (c) => events.push(`+${c}`), closed: (c) => events.push(`-${c}`) });
     const a1 = session('a');
     const a2 = session('a');
     expect(hub.add(a1)).toBe(true);
@@ -33,5 +37,8 @@ describe('Hub', () => {
     expect(hub.size).toBe(0);
     expect(hub.sessionsIn('z').size).toBe(0);
     expect(hub.sessionsOf('a').size).toBe(0);
+    // A category opens with its first session here and closes with its last; sessions hear what they left.
+    expect(events).toEqual(['+x', '+y', '-x', '+z', '-y', '-z']);
+    expect((a1 as unknown as { left: string[] }).left).toEqual(['x', 'y', 'z']);
   });
 });

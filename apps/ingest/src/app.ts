@@ -10,8 +10,6 @@ import { createHttpApp, runAll, type HttpApp } from '@herald/http';
 import type { Logger } from '@herald/logger';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
 import { createIngestMetrics } from './metrics';
-import { createFanoutQueue } from './fanout/fanout-queue';
-import { startFanoutWorker } from './fanout/fanout-worker';
 import { redisReadiness } from './readiness';
 import { registerCategoryRoutes } from './routes/categories';
 import { registerMessageRoutes } from './routes/messages';
@@ -64,38 +62,17 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   app.addHook('onListen', async () => setReady(true));
   app.addHook('preClose', async () => setReady(false));
 
-  // BullMQ gets a connection of its own (blocking reads, retries forever); the fan-out's writes
-  // go through the commands connection.
-  const queueConnection = createRedis(config, 'queue', 'ingest');
-  queueConnection.on('error', (err: Error) => logger.warn({ err, module: 'queue' }, 'queue connection error'));
-  const fanout = createFanoutQueue(queueConnection, config.FANOUT_ATTEMPTS);
-  const ingestMetrics = createIngestMetrics(metrics, () => fanout.getJobCounts('waiting', 'active', 'delayed', 'failed'));
-  fanout.on('error', (err) => logger.warn({ err, module: 'queue' }, 'fan-out queue error'));
-  const worker = config.FANOUT_WORKER && startFanoutWorker({
-    connection: queueConnection,
-    redis,
-    inboxCap: config.INBOX_CAP,
-    inboxTtlSeconds: config.MESSAGE_MAX_TTL_SECONDS,
-    chunkSize: config.FANOUT_CHUNK_SIZE,
-    concurrency: config.FANOUT_CONCURRENCY,
-    lockMs: config.FANOUT_LOCK_MS,
-    metrics: ingestMetrics,
-    logger: logger.child({ module: 'fanout' }),
-  });
-  const deps = { config, redis, fanout, verifier: createVerifier(config), metrics: ingestMetrics, logger };
+  const ingestMetrics = createIngestMetrics(metrics);
+  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger };
   registerMessageRoutes(app, deps);
   registerBatchRoute(app, deps);
   registerCategoryRoutes(app, deps);
 
   let closing: Promise<void> | undefined;
   const close = () => {
-    // In-flight requests finish first; then the worker stops taking jobs and finishes (or, past
-    // the shutdown deadline, leaves) the running ones, which a later worker resumes.
+    // In-flight requests finish first.
     closing ??= runAll([
       () => app.close(),
-      () => (worker ? worker.close() : undefined),
-      () => fanout.close(),
-      () => closeRedis(queueConnection),
       () => (ownsRedis ? closeRedis(redis) : undefined),
     ]);
     return closing;

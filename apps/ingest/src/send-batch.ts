@@ -7,17 +7,18 @@
  *    a key claimed gives its message id. An item whose key an earlier item of the same batch
  *    holds answers that item's result (same body) or IDEMPOTENCY_KEY_REUSED (another body).
  * 2. The messages, through `sendBatch` of the write protocol (one round trip per chunk).
- * 3. The category messages' fan-out jobs, in one call; then the answers of the claimed keys.
+ * 3. The category messages' appends to their logs (bodies stored in step 2), all at once
+ *    (auto-pipelined); then the answers of the claimed keys.
  * A failure costs only its own item (a 5xx code in its result); the others are sent.
  */
 import type { FastifyError } from 'fastify';
 import { toHeraldError } from '@herald/http';
 import type { Logger } from '@herald/logger';
-import { DeliveryError, fingerprint, sendBatch, type BatchOutcome } from '@herald/redis';
+import { appendToCategory, DeliveryError, fingerprint, liveNote, sendBatch, type BatchOutcome } from '@herald/redis';
 import { HeraldError, type ErrorBody } from '@herald/types';
-import { messageOf, type SendMessageDeps, type SendMessageInput } from './send-message';
+import { categoryAppend, messageOf, type SendMessageDeps, type SendMessageInput } from './send-message';
 import { claimKey, recordAnswer, type Answer } from './idempotent';
-import { enqueueFanouts } from './fanout/fanout-queue';
+import { encodeMessage } from '@herald/redis';
 
 /** A valid item: the send it asks for and, with an idempotencyKey, the key and the body it guards. */
 export interface BatchItem {
@@ -100,26 +101,31 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
   } catch (err) {
     outcomes = sends.map(() => ({ counts: { delivered: 0, skipped: 0, dropped: 0 }, error: err }));
   }
-  const fanouts: { send: number; category: string }[] = [];
-  sends.forEach(({ index, item }, i) => {
+  const appends: Promise<void>[] = [];
+  sends.forEach(({ index, item, claimed }, i) => {
     const { error, counts } = outcomes[i];
     deps.metrics.inboxDropped.inc(counts.dropped);
+    const message = messages[i];
     if (error !== undefined) results[index] = errorResult(deps, error);
-    else if ('category' in item.input.recipients) fanouts.push({ send: i, category: item.input.recipients.category });
-    else {
+    else if ('category' in item.input.recipients) {
+      const note = liveNote(encodeMessage(message), message.id, 1);
+      const opts = categoryAppend(deps, claimed && rememberSeconds);
+      appends.push(
+        appendToCategory(deps.redis, item.input.recipients.category, message, note, opts).then(
+          ({ dropped }) => {
+            deps.metrics.categoryLogDropped.inc(dropped);
+            deps.metrics.accepted.inc({ target: 'category' });
+            results[index] = { id: message.id };
+          },
+          (err: unknown) => void (results[index] = errorResult(deps, err)),
+        ),
+      );
+    } else {
       deps.metrics.accepted.inc({ target: 'users' });
-      results[index] = { id: messages[i].id };
+      results[index] = { id: message.id };
     }
   });
-  try {
-    await enqueueFanouts(deps.fanout, fanouts.map(({ send, category }) => ({ messageId: messages[send].id, category })));
-    for (const { send } of fanouts) {
-      deps.metrics.accepted.inc({ target: 'category' });
-      results[sends[send].index] = { id: messages[send].id };
-    }
-  } catch (err) {
-    for (const { send } of fanouts) results[sends[send].index] = errorResult(deps, err);
-  }
+  await Promise.all(appends);
   await Promise.all(
     sends.map(async ({ index, item, claimed }) => {
       const answer = results[index];

@@ -1,14 +1,13 @@
 /**
  * Accepting a message, apart from HTTP: build it, then run the write protocol of `@herald/redis`
- * (body first, then the deliveries) for a list of users in the request, or store the body and
- * queue the fan-out (a category: a BullMQ job). The input was validated before this runs (route
- * schema), so every Redis write here is for a request already known to be good. What is ingest's
- * own here: the fan-out queue and the metrics.
+ * (body first, then the deliveries) for a list of users in the request, or store it once in its
+ * category's log (category-log.ts: the gateways deliver it to the members they hold). The input
+ * was validated before this runs (route schema), so every Redis write here is for a request
+ * already known to be good. What is ingest's own here: the metrics.
  */
 import type { Message } from '@herald/types';
-import { DeliveryError, newMessage, sendToUsers, storeMessage, type DeliveryCounts, type HeraldRedis } from '@herald/redis';
+import { DeliveryError, newMessage, publishToCategory, sendToUsers, type DeliveryCounts, type HeraldRedis } from '@herald/redis';
 import type { IngestMetrics, MessageTarget } from './metrics';
-import { enqueueFanout, type FanoutQueue } from './fanout/fanout-queue';
 
 const MS_PER_SECOND = 1000;
 
@@ -29,8 +28,9 @@ export interface SendMessageInput {
 
 export interface SendMessageDeps {
   redis: HeraldRedis;
-  fanout: FanoutQueue;
   inboxCap: number;
+  /** Entries a category's log keeps (CATEGORY_LOG_CAP). */
+  categoryLogCap: number;
   /** An offline list's lifetime after its last write (MESSAGE_MAX_TTL_SECONDS). */
   inboxTtlSeconds: number;
   metrics: IngestMetrics;
@@ -39,8 +39,9 @@ export interface SendMessageDeps {
 export interface SentMessage {
   id: string;
   target: MessageTarget;
-  /** Users whose offline list got the id in this request (0 for a category: the job does it). */
+  /** Users whose offline list got the id in this request (0 for a category: its gateways deliver). */
   delivered: number;
+  /** Ids the caps dropped: from the recipients' offline lists, or entries from the category's log. */
   dropped: number;
 }
 
@@ -72,10 +73,10 @@ export function deliveryFailure(metrics: IngestMetrics, err: unknown): unknown {
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
   const message = messageOf(input);
   if ('category' in input.recipients) {
-    await storeMessage(deps.redis, message);
-    await enqueueFanout(deps.fanout, { messageId: message.id, category: input.recipients.category });
+    const { dropped } = await publishToCategory(deps.redis, message, input.recipients.category, categoryAppend(deps, input.repeatable?.rememberSeconds));
+    deps.metrics.categoryLogDropped.inc(dropped);
     deps.metrics.accepted.inc({ target: 'category' });
-    return { id: message.id, target: 'category', delivered: 0, dropped: 0 };
+    return { id: message.id, target: 'category', delivered: 0, dropped };
   }
   const opts = {
     cap: deps.inboxCap,
@@ -94,4 +95,14 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
   deps.metrics.inboxDropped.inc(dropped);
   deps.metrics.accepted.inc({ target: 'users' });
   return { id: message.id, target: 'users', delivered, dropped };
+}
+
+/** How a send appends to a category's log; `rememberSeconds` for a send under an Idempotency-Key. */
+export function categoryAppend(deps: SendMessageDeps, rememberSeconds?: number) {
+  return {
+    cap: deps.categoryLogCap,
+    lifetimeSeconds: deps.inboxTtlSeconds,
+    unique: rememberSeconds !== undefined,
+    rememberSeconds: rememberSeconds ?? 0,
+  };
 }

@@ -17,7 +17,7 @@ let tokens: Tokens;
 beforeAll(async () => {
   cluster = await startRedisCluster();
   // REDIS_CLUSTER_NODES wins over the REDIS_URL the helper takes.
-  const config = ingestConfig('redis://127.0.0.1:1', { REDIS_CLUSTER_NODES: cluster.nodesEnv, FANOUT_WORKER: 'false' });
+  const config = ingestConfig('redis://127.0.0.1:1', { REDIS_CLUSTER_NODES: cluster.nodesEnv });
   redis = createRedis(config, 'commands', 'batch-cluster-test');
   ingest = await startIngest(config);
   tokens = await makeTokens();

@@ -10,7 +10,7 @@ import { errorCodes, idsOf, postBatch, useIngest } from './batch-support';
 /** Short, so that the retry of a failed item takes its key over soon. */
 const LEASE_MS = 300;
 
-const t = useIngest({ FANOUT_WORKER: 'false', IDEMPOTENCY_LEASE_MS: String(LEASE_MS) });
+const t = useIngest({ IDEMPOTENCY_LEASE_MS: String(LEASE_MS) });
 
 const batch = (body: unknown) => postBatch(t.ingest, t.tokens.messages, body);
 const inbox = (userId: string) => t.redis.lrange(keys.inbox(userId), 0, -1);

@@ -17,8 +17,6 @@ const t = useIngest({
   MAX_BATCH_BODY_BYTES: String(MAX_BATCH_BODY_BYTES),
   MAX_RECIPIENTS: '1000',
   MESSAGE_DEFAULT_TTL_SECONDS: '600',
-  // No worker: category jobs stay queued, where the test finds them.
-  FANOUT_WORKER: 'false',
 });
 
 const batch = (body: unknown, token = t.tokens.messages) => postBatch(t.ingest, token, body);
@@ -42,7 +40,8 @@ it('sends users and category items, answers 200 with ids in order, and counts ea
   expect(await t.redis.pttl(keys.message(third))).toBeLessThanOrEqual(60_000);
   expect(await t.redis.pttl(keys.message(first))).toBeGreaterThan(60_000);
   const fanout = await t.ingest.app.inject({ url: `/v1/messages/${category}/fanout`, headers: bearer(t.tokens.messages) });
-  expect(fanout.json()).toMatchObject({ messageId: category, category: 'mix-news', state: 'waiting' });
+  expect(fanout.json()).toMatchObject({ messageId: category, category: 'mix-news', state: 'completed' });
+  expect((await t.redis.xrange(keys.categoryLog('mix-news'), '-', '+')).map(([, f]) => f[1])).toEqual([category]);
 
   const after = await metrics();
   const accepted = (text: string, target: string) => counterValue(text, 'herald_messages_accepted_total', `target="${target}"`);

@@ -28,7 +28,6 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     REDIS_URL: server.url,
-    FANOUT_WORKER: 'false',
   };
   replicas = await Promise.all([0, 1].map(() => startApp({ name: 'ingest', env })));
   token = await signToken('admin', { scope: Scope.CATEGORIES_WRITE });

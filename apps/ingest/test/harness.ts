@@ -6,8 +6,7 @@
 import Redis from 'ioredis';
 import { loadIngestConfig, type IngestConfig } from '@herald/config';
 import { createLogger } from '@herald/logger';
-import { keys, queues } from '@herald/redis';
-import { metricValue, signToken, startRedisServer, TEST_JWT_SECRET, waitFor, type RedisServer } from '@herald/testing';
+import { metricValue, signToken, startRedisServer, TEST_JWT_SECRET, type RedisServer } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { buildIngest, type Ingest } from '../src/app';
 
@@ -42,10 +41,6 @@ export function sharedIngest(env: Record<string, string> = {}): IngestStack {
     stack.config = ingestConfig(stack.server.url, env);
     stack.ingest = await startIngest(stack.config);
     stack.tokens = await makeTokens();
-    // ingest's own start-up write: BullMQ stores its queue's meta hash once connected. Done before
-    // the first test, so a test comparing Redis snapshots sees its own writes only.
-    const queueMeta = `${keys.queuePrefix}:${queues.fanout}:meta`;
-    await waitFor(async () => (await stack.redis.exists(queueMeta)) === 1, { what: 'the fan-out queue meta' });
   });
   afterAll(async () => {
     await stack.ingest?.close();

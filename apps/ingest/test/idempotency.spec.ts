@@ -19,7 +19,7 @@ afterAll(async () => {
   if (scripts) await closeRedis(scripts);
 });
 
-const stack = sharedIngest({ IDEMPOTENCY_LEASE_MS: String(LEASE_MS), FANOUT_WORKER: 'false' });
+const stack = sharedIngest({ IDEMPOTENCY_LEASE_MS: String(LEASE_MS) });
 
 beforeAll(() => {
   scripts = createRedis(stack.config, 'commands', 'idempotency-test');

@@ -140,25 +140,6 @@ describe('to a list of users', () => {
 });
 
 describe('to a category', () => {
-  let worker: Ingest;
-  beforeAll(async () => {
-    worker = await startIngest({ ...stack.config, FANOUT_WORKER: true });
-  });
-  afterAll(() => worker?.close());
-
-  /** Send through the ingest that runs fan-out jobs, and wait for its job to complete. */
-  async function sendToCategory(body: object): Promise<string> {
-    const id = await sendOk(body, worker);
-    await waitFor(
-      async () => {
-        const res = await worker.app.inject({ url: `/v1/messages/${id}/fanout`, headers: bearer(stack.tokens.messages) });
-        return res.statusCode === 200 && (res.json() as { state: string }).state === 'completed';
-      },
-      { what: 'the fan-out job to complete' },
-    );
-    return id;
-  }
-
   async function setCategories(userId: string, categories: string[]): Promise<void> {
     const res = await stack.ingest.app.inject({
       method: 'PUT',
@@ -169,32 +150,48 @@ describe('to a category', () => {
     expect(res.statusCode).toBe(204);
   }
 
-  it("reaches every member's inbox and no one else's", async () => {
+  it("is stored once, in the category's log, with one note for the gateways and nothing per member", async () => {
     await setCategories('news-1', ['news']);
     await setCategories('news-2', ['news', 'sports']);
-    await setCategories('sports-only', ['sports']);
-    const before = counterValue(await metricsText(worker), 'herald_messages_accepted_total', 'target="category"');
+    const before = counterValue(await metricsText(), 'herald_messages_accepted_total', 'target="category"');
+    const notes: string[] = [];
+    const sub = new Redis(stack.server.url);
+    sub.on('smessage', (_channel: string, note: string) => notes.push(note));
+    await sub.ssubscribe(keys.categoryChannel('news'));
 
-    const id = await sendToCategory({ category: 'news', payload: { headline: 'x' }, ttlSeconds: 60 });
+    const id = await sendOk({ category: 'news', payload: { headline: 'x' }, ttlSeconds: 60 });
 
-    expect(await stack.redis.lrange(keys.inbox('news-1'), 0, -1)).toEqual([id]);
-    expect(await stack.redis.lrange(keys.inbox('news-2'), 0, -1)).toEqual([id]);
-    expect(await stack.redis.exists(keys.inbox('sports-only'))).toBe(0);
-    expect(await stack.redis.ttl(keys.inbox('news-1'))).toBeGreaterThan(stack.config.MESSAGE_MAX_TTL_SECONDS - 60);
+    expect(await stack.redis.exists(keys.inbox('news-1'), keys.inbox('news-2'))).toBe(0);
+    const [[entry, fields]] = await stack.redis.xrange(keys.categoryLog('news'), '-', '+');
+    expect(fields).toEqual(['i', id, 'e', expect.stringMatching(/^\d+$/)]);
+    expect(await stack.redis.ttl(keys.categoryLog('news'))).toBeGreaterThan(stack.config.MESSAGE_MAX_TTL_SECONDS - 60);
     const stored = decodeMessage((await stack.redis.get(keys.message(id))) ?? '');
     expect(stored).toMatchObject({ id, category: 'news' });
     expect(JSON.parse(stored!.frame.toString())).toMatchObject({ category: 'news', payload: { headline: 'x' } });
     const pttl = await stack.redis.pttl(keys.message(id));
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(60_000);
-    const after = counterValue(await metricsText(worker), 'herald_messages_accepted_total', 'target="category"');
+    await waitFor(() => notes.length === 1, { what: 'the category note' });
+    expect(parseNotification(notes[0])).toMatchObject({ kind: 'entry', entry, id, message: { id, category: 'news' } });
+    const after = counterValue(await metricsText(), 'herald_messages_accepted_total', 'target="category"');
     expect(after - before).toBe(1);
+    sub.disconnect();
   });
 
-  it('answers 202 for a category without members, storing only the body', async () => {
-    const dataKeys = async () => (await stack.redis.keys('*')).filter((k) => !k.startsWith(keys.queuePrefix)).sort();
-    const before = await dataKeys();
-    const id = await sendToCategory({ category: 'nobody-here', payload: 1 });
-    expect(await dataKeys()).toEqual([...before, keys.message(id)].sort());
+  it('answers 202 for a category without members, writing the body and the log entry only', async () => {
+    const before = (await stack.redis.keys('*')).sort();
+    const id = await sendOk({ category: 'nobody-here', payload: 1 });
+    expect((await stack.redis.keys('*')).sort()).toEqual([...before, keys.message(id), keys.categoryLog('nobody-here')].sort());
+  });
+
+  it('keeps a log at CATEGORY_LOG_CAP entries, counting the ones dropped', async () => {
+    const small = await startIngest({ ...stack.config, CATEGORY_LOG_CAP: 3 });
+    const dropped = async () => counterValue(await metricsText(small), 'herald_category_log_dropped_total');
+    const before = await dropped();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await sendOk({ category: 'capped', payload: i }, small));
+    expect((await stack.redis.xrange(keys.categoryLog('capped'), '-', '+')).map(([, f]) => f[1])).toEqual(ids.slice(2));
+    expect((await dropped()) - before).toBe(2);
+    await small.close();
   });
 });

@@ -5,7 +5,7 @@ import {
   MESSAGE_DEFAULT_TTL_SECONDS,
   MESSAGE_MAX_TTL_DEFAULT_SECONDS,
 } from '@herald/types';
-import { bool, ConfigError, int, parseEnv, type Parsed } from './schema';
+import { ConfigError, int, parseEnv, type Parsed } from './schema';
 import { auth, checkAuth, common, redis, type Env } from './shared-config';
 
 /**
@@ -24,6 +24,11 @@ export const ingestSchema = {
   PORT: int(8081, 0, 65535),
   /** Offline list cap per user (also the most idempotent deliveries remembered per user). */
   INBOX_CAP: int(INBOX_DEFAULT_CAP, 1, 100_000),
+  /**
+   * Entries one category's log keeps (a category message is stored once, in its category's log);
+   * a member offline for more messages than this misses the oldest, as an inbox past INBOX_CAP.
+   */
+  CATEGORY_LOG_CAP: int(INBOX_DEFAULT_CAP, 1, 100_000),
   /** TTL of a message sent without ttlSeconds; at most MESSAGE_MAX_TTL_SECONDS. */
   MESSAGE_DEFAULT_TTL_SECONDS: int(MESSAGE_DEFAULT_TTL_SECONDS, 1),
   /** Largest ttlSeconds accepted; also the lifetime of an offline list after its last write. */
@@ -44,22 +49,6 @@ export const ingestSchema = {
    * than IDEMPOTENCY_TTL_SECONDS, or the key could expire under a running request.
    */
   IDEMPOTENCY_LEASE_MS: int(10_000, 100, 600_000),
-  /** Category members written per fan-out step (one SSCAN, one batch of pipelined writes). */
-  FANOUT_CHUNK_SIZE: int(1000, 1, 10_000),
-  /**
-   * Run category fan-out jobs in this process. Off: this process only serves the API and queues
-   * jobs, and other ingest processes (FANOUT_WORKER on) write the inboxes.
-   */
-  FANOUT_WORKER: bool(true),
-  /** Category fan-out jobs one ingest process runs at once. */
-  FANOUT_CONCURRENCY: int(2, 1, 64),
-  /**
-   * A running fan-out job's lock; when the process running it dies, another worker takes the job
-   * over about this long (up to twice) later, resuming from its recorded progress.
-   */
-  FANOUT_LOCK_MS: int(30_000, 500, 600_000),
-  /** Attempts of a fan-out job before it is marked failed (each resumes where the last stopped). */
-  FANOUT_ATTEMPTS: int(10, 1, 100),
 };
 
 export type IngestConfig = Parsed<typeof ingestSchema>;

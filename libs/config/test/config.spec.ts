@@ -44,13 +44,6 @@ describe('config', () => {
     expect(loadGatewayConfig({ AUTH_JWT_SECRET: devSecret }).AUTH_JWT_SECRET).toBe(devSecret);
   });
 
-  it('parses booleans and refuses anything else', () => {
-    expect(loadIngestConfig(secret).FANOUT_WORKER).toBe(true);
-    expect(loadIngestConfig({ ...secret, FANOUT_WORKER: 'off' }).FANOUT_WORKER).toBe(false);
-    expect(loadIngestConfig({ ...secret, FANOUT_WORKER: 'TRUE' }).FANOUT_WORKER).toBe(true);
-    expect(problem(() => loadIngestConfig({ ...secret, FANOUT_WORKER: 'maybe' })).variable).toBe('FANOUT_WORKER');
-  });
-
   it('parses cluster nodes', () => {
     expect(loadGatewayConfig({ ...secret, REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001' }).REDIS_CLUSTER_NODES).toEqual([
       { host: '10.0.0.1', port: 7000 },

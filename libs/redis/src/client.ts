@@ -18,9 +18,11 @@ export type RedisRole = 'commands' | 'subscriber' | 'queue' | 'log';
 const SCRIPT_FILES = [
   'deliver-3',
   'remove-ids-1',
-  'replace-categories-4',
+  'replace-categories-5',
   'settle-categories-3',
-  'snapshot-2',
+  'snapshot-3',
+  'publish-category-3',
+  'advance-positions-2',
   'claim-idempotency-1',
   'complete-idempotency-1',
   'ack-spill-1',
@@ -49,6 +51,7 @@ export interface HeraldScripts {
     index: string,
     sync: string,
     channel: string,
+    positions: string,
     note: string,
     leaseMs: number,
     token: string,
@@ -62,7 +65,20 @@ export interface HeraldScripts {
     version: number,
     leaseMs: number,
   ): Promise<['done'] | ['again', number, string[], string[]]>;
-  snapshot(userCats: string, inbox: string): Promise<[string[], string[]]>;
+  snapshot(userCats: string, inbox: string, positions: string): Promise<[string[], string[], string[]]>;
+  publishCategory(
+    log: string,
+    channel: string,
+    idempotent: string,
+    id: string,
+    expiresAt: number,
+    note: string,
+    cap: number,
+    lifetimeSeconds: number,
+    unique: '0' | '1',
+    rememberSeconds: number,
+  ): Promise<[string, number]>;
+  advancePositions(positions: string, userCats: string, ...categoryAndEntryId: string[]): Promise<number>;
   claimIdempotency(
     record: string,
     id: string,
@@ -86,13 +102,19 @@ function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
+/**
+ * A script's text, with each `--@include <name>` line replaced by ./scripts/lib/<name>.lua: Redis
+ * scripts cannot load each other, so the functions two scripts share live there, once.
+ */
+function scriptText(file: string): string {
+  const text = readFileSync(join(__dirname, 'scripts', `${file}.lua`), 'utf8');
+  return text.replace(/^--@include ([a-z-]+)$/gm, (_, lib: string) => readFileSync(join(__dirname, 'scripts', 'lib', `${lib}.lua`), 'utf8'));
+}
+
 function defineScripts(client: Redis | Cluster): HeraldRedis {
   for (const file of SCRIPT_FILES) {
     const [, name, numKeys] = /^(.*)-(\d+)$/.exec(file) ?? [];
-    client.defineCommand(camel(name), {
-      numberOfKeys: Number(numKeys),
-      lua: readFileSync(join(__dirname, 'scripts', `${file}.lua`), 'utf8'),
-    });
+    client.defineCommand(camel(name), { numberOfKeys: Number(numKeys), lua: scriptText(file) });
   }
   return client as HeraldRedis;
 }

@@ -60,12 +60,16 @@ export interface SessionSnapshot {
   categories: string[];
   /** The inbox, oldest first. */
   ids: string[];
+  /** The user's read position in each category's log (category-log.ts); a category without one reads its whole log. */
+  positions: Map<string, string>;
 }
 
-/** The user's categories and inbox, read together in one atomic step (one slot). */
+/** The user's categories, inbox and category positions, read together in one atomic step (one slot). */
 export async function readSnapshot(redis: HeraldRedis, userId: string): Promise<SessionSnapshot> {
-  const [categories, ids] = await redis.snapshot(keys.userCategories(userId), keys.inbox(userId));
-  return { categories: categories.sort(), ids };
+  const [categories, ids, flat] = await redis.snapshot(keys.userCategories(userId), keys.inbox(userId), keys.categoryPositions(userId));
+  const positions = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) positions.set(flat[i], flat[i + 1]);
+  return { categories: categories.sort(), ids, positions };
 }
 
 /**

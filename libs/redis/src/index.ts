@@ -6,7 +6,7 @@ export * from './inbox';
 export * from './messages';
 export * from './send-to-users';
 export * from './send-batch';
-export * from './category-fanout';
+export * from './category-log';
 export * from './categories';
 export * from './idempotency';
 export * from './exposure-spill';

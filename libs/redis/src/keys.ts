@@ -36,15 +36,29 @@ export const keys = {
   /** Set of a category's members. */
   categoryMembers: (category: string) => `cat:{${category}}:members`,
   /**
+   * Stream of the category's messages (category-log.ts): one entry per message (`i` id, `e`
+   * expiry, epoch ms), trimmed to CATEGORY_LOG_CAP entries and to the longest message TTL. Its
+   * entry ids (`<ms>-<seq>`, Redis's clock) are the positions members read from.
+   */
+  categoryLog: (category: string) => `cat:{${category}}:log`,
+  /** Sharded pub/sub channel of a category's new messages: one note per message for every gateway. */
+  categoryChannel: (category: string) => `cat:{${category}}:notify`,
+  /** The category of a `categoryChannel`, or null for any other name. */
+  categoryOfChannel: (channel: string): string | null =>
+    channel.startsWith('cat:{') && channel.endsWith('}:notify') ? channel.slice(5, -8) : null,
+  /** Sorted set of message ids appended under an Idempotency-Key (id -> expiry, epoch ms): a retry appends nothing. */
+  categoryIdempotent: (category: string) => `cat:{${category}}:idem`,
+  /**
+   * Hash of the user's read positions, category -> log entry id: the user has everything of the
+   * category up to it (acknowledged, or sent before the user joined). Set at join, advanced by
+   * acks, removed at leave.
+   */
+  categoryPositions: (userId: string) => `{u:${userId}}:catpos`,
+  /**
    * The record of one producer's Idempotency-Key (see idempotency.ts). The caller passes a digest
    * of producer and key, so any key a producer chooses makes a short, safe Redis key.
    */
   idempotency: (digest: string) => `idem:{${digest}}`,
-  /**
-   * Prefix of every BullMQ key. One hash tag, so that each BullMQ script, which touches many
-   * keys of a queue, stays on one Redis Cluster slot.
-   */
-  queuePrefix: '{herald:q}',
   /**
    * Stream of exposure events that gateways could not publish while Pub/Sub was slow or down;
    * any gateway replays it (consumer group `spillGroup`).
@@ -62,10 +76,4 @@ export const keys = {
    * every gateway: it is written once per heartbeat period per process, not per push.
    */
   exposureWals: '{herald:exposures}:wals',
-} as const;
-
-/** BullMQ queue names. */
-export const queues = {
-  /** Category messages, fanned out to the category's members. */
-  fanout: 'fanout',
 } as const;

@@ -51,3 +51,19 @@ export function decodeMessage(raw: string | Buffer): EncodedMessage | null {
     frame: bytes.subarray(c + 1),
   };
 }
+
+const CREATED_AT = Buffer.from('"createdAt":"');
+const QUOTE = 0x22;
+
+/**
+ * The message's send time (the frame's `createdAt`, epoch ms; NaN if unreadable). `createdAt` is
+ * the frame's last member (encodeMessage), so its last occurrence is the frame's own, whatever
+ * the payload holds.
+ */
+export function sentAtOf(message: EncodedMessage): number {
+  const at = message.frame.lastIndexOf(CREATED_AT);
+  if (at < 0) return NaN;
+  const start = at + CREATED_AT.length;
+  const end = message.frame.indexOf(QUOTE, start);
+  return end < 0 ? NaN : Date.parse(message.frame.toString('latin1', start, end));
+}

@@ -7,6 +7,10 @@
  *   c<JSON array of names>  the user's categories are now these
  *   b<token>                a gateway's barrier marker: everything published on the channel
  *                           before it has reached that gateway when the marker does
+ *
+ * and on a category's channel (category-log.ts), one per message for every gateway:
+ *   k<entry id>|m<encoded>  a new entry of the category's log, body inside
+ *   k<entry id>|r<id>       the same, body in `msg:{<id>}`
  */
 import { decodeMessage, type EncodedMessage } from './message-codec';
 
@@ -14,7 +18,9 @@ export type Notification =
   | { kind: 'message'; message: EncodedMessage }
   | { kind: 'ref'; id: string }
   | { kind: 'categories'; categories: string[] }
-  | { kind: 'barrier'; token: string };
+  | { kind: 'barrier'; token: string }
+  /** A category log entry (`entry`: its id in the log); `message` when the body came inside. */
+  | { kind: 'entry'; entry: string; id: string; message?: EncodedMessage };
 
 export const messageNote = (encoded: string) => `m${encoded}`;
 export const refNote = (messageId: string) => `r${messageId}`;
@@ -72,7 +78,11 @@ export function liveNote(encoded: string, messageId: string, recipients: number)
   return liveNotes()(encoded, messageId, recipients);
 }
 
-const KIND = { m: 0x6d, r: 0x72, b: 0x62, c: 0x63 } as const;
+/** The note of a category log entry, as the publish script sends it (`entryNote` with the id Redis gave). */
+export const entryNote = (entryId: string, inner: string) => `k${entryId}|${inner}`;
+
+const KIND = { m: 0x6d, r: 0x72, b: 0x62, c: 0x63, k: 0x6b } as const;
+const BAR = 0x7c;
 
 /** Parses a notification as received (bytes: the gateway's subscriber) or as a string. */
 export function parseNotification(raw: string | Buffer): Notification | null {
@@ -83,6 +93,7 @@ export function parseNotification(raw: string | Buffer): Notification | null {
     return message ? { kind: 'message', message } : null;
   }
   if (kind === KIND.r && bytes.length > 1) return { kind: 'ref', id: bytes.toString('utf8', 1) };
+  if (kind === KIND.k) return parseEntry(bytes);
   if (kind === KIND.b && bytes.length > 1) return { kind: 'barrier', token: bytes.toString('utf8', 1) };
   if (kind === KIND.c) {
     try {
@@ -94,5 +105,15 @@ export function parseNotification(raw: string | Buffer): Notification | null {
       return null;
     }
   }
+  return null;
+}
+
+function parseEntry(bytes: Buffer): Notification | null {
+  const bar = bytes.indexOf(BAR);
+  if (bar < 2) return null;
+  const entry = bytes.toString('latin1', 1, bar);
+  const inner = parseNotification(bytes.subarray(bar + 1));
+  if (inner?.kind === 'message') return { kind: 'entry', entry, id: inner.message.id, message: inner.message };
+  if (inner?.kind === 'ref') return { kind: 'entry', entry, id: inner.id };
   return null;
 }

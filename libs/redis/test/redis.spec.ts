@@ -140,8 +140,9 @@ it('reads categories and inbox in one snapshot', async () => {
   await replaceUserCategories(redis, 'u4', ['z', 'y']);
   await deliverToUser(redis, 'u4', 'a', refNote('a'), { cap: 10, inboxTtlSeconds: 60 });
   await deliverToUser(redis, 'u4', 'b', refNote('b'), { cap: 10, inboxTtlSeconds: 60 });
-  expect(await readSnapshot(redis, 'u4')).toEqual({ categories: ['y', 'z'], ids: ['a', 'b'] });
-  expect(await readSnapshot(redis, 'nobody')).toEqual({ categories: [], ids: [] });
+  expect(await readSnapshot(redis, 'u4')).toEqual({ categories: ['y', 'z'], ids: ['a', 'b'], positions: expect.any(Map) });
+  expect([...(await readSnapshot(redis, 'u4')).positions.keys()].sort()).toEqual(['y', 'z']);
+  expect(await readSnapshot(redis, 'nobody')).toEqual({ categories: [], ids: [], positions: new Map() });
 });
 
 describe('idempotency keys', () => {

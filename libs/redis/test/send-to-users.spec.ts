@@ -1,5 +1,5 @@
 /**
- * The write protocol composed (sendToUsers, deliverToMembers): the body stored before any note
+ * The write protocol composed (sendToUsers): the body stored before any note
  * names it, the note liveNote picks, batches, repeatable sends, and the counts of a send that
  * fails part-way, on a real redis-server. The callers (ingest, the gateway's harness, the
  * benchmarks) run exactly this.
@@ -8,12 +8,10 @@ import { INBOX_DEFAULT_CAP } from '@herald/types';
 import { waitFor } from '@herald/testing';
 import {
   DeliveryError,
-  deliverToMembers,
   keys,
   loadMessages,
   newMessage,
   sendToUsers,
-  storeMessage,
   type HeraldRedis,
   type Notification,
 } from '../src';
@@ -110,15 +108,4 @@ it('runs every delivery of a send that fails part-way and reports what it did, a
   expect(String(cause)).toMatch(/WRONGTYPE/);
   expect((failure as Error).message).toMatch(/1 deliveries failed \(5 made\): .*WRONGTYPE/);
   expect(await inboxes(userIds.slice(0, 5))).toEqual(userIds.slice(0, 5).map(() => [message.id]));
-});
-
-it('delivers a category message to members with a reference note, once each', async () => {
-  const members = users('member', 2);
-  await listen(members);
-  const message = newMessage({ payload: 'news', ttlMs: 60_000, category: 'news' });
-  await storeMessage(redis, message);
-  expect(await deliverToMembers(redis, message.id, members, INBOX)).toEqual({ delivered: 2, skipped: 0, dropped: 0 });
-  expect(await deliverToMembers(redis, message.id, members, INBOX)).toEqual({ delivered: 0, skipped: 2, dropped: 0 });
-  await waitFor(() => members.every((u) => notes.get(u)?.length === 1), { what: 'a note per member' });
-  expect(notes.get(members[1])).toEqual([{ kind: 'ref', id: message.id }]);
 });

@@ -1,8 +1,8 @@
 /**
  * POST /v1/messages/batch end to end: gateway and ingest as processes, real WebSocket clients,
  * once on one redis-server and once on a 3-master Redis Cluster. A connected user gets a batch's
- * messages live, those sent to them in the items' order, category items through their fan-out
- * jobs; an offline user gets theirs, in order, on connecting; an invalid item costs only itself.
+ * messages live, those sent to them in the items' order, category items through their categories'
+ * logs; an offline user gets theirs, in order, on connecting; an invalid item costs only itself.
  */
 import { signToken, startTestStack, TestClient, type Stack } from '@herald/testing';
 import { StackClient } from './support/stack-client';

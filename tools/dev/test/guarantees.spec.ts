@@ -173,7 +173,6 @@ describe.each([
     for (const client of online) {
       expect(await client.waitForMessages(1)).toEqual([expect.objectContaining({ id, category: cat, payload: { hello: 'all' } })]);
     }
-    await waitFor(async () => (await c.fanoutState(id)) === 'completed', { what: 'the fan-out job' });
     const later = await c.connect(off, 1);
     expect((await later.waitForMessages(1)).map((m) => m.id)).toEqual([id]);
     const marker = await c.send([outsider], 'marker');
@@ -182,9 +181,78 @@ describe.each([
     await closeAll([...online, out, later]);
   });
 
+  it('category messages: merged with direct ones by send time, one per key, expired ones skipped, acked from any device', async () => {
+    const cat = `pos-cat-${redis}-${Date.now()}`;
+    const u = uid('catpos');
+    await c.setCategories(u, [cat]);
+    const sent: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      // Send times are milliseconds: two sends in one tie (the direct message first).
+      const now = Date.now();
+      await waitFor(() => Date.now() > now, { what: 'the next millisecond' });
+      sent.push(i % 2 === 0 ? await c.sendToCategory(cat, { i }) : await c.send([u], { i }));
+    }
+    const keyed = await Promise.all([0, 1].map(() => c.post({ category: cat, payload: 'keyed' }, { idempotencyKey: `cat-key-${u}` })));
+    expect(keyed[1].body.id).toBe(keyed[0].body.id);
+    sent.push(keyed[0].body.id!);
+    const short = await c.post({ category: cat, payload: 'short' }, { ttlSeconds: 1 });
+    expect(short.status).toBe(202);
+    const shortExpires = Date.now() + 1000;
+    const last = await c.sendToCategory(cat, 'last');
+    sent.push(last);
+    await waitFor(() => Date.now() > shortExpires, { what: 'the short message to expire' });
+
+    const a = await c.connect(u, 0);
+    await a.waitForMessages(sent.length);
+    expect(ids(a)).toEqual(sent);
+    // Another device, on another gateway, acks them all: a third connection gets none again.
+    const b = await c.connect(u, 1);
+    await b.waitForMessages(sent.length);
+    const acks = await c.acksApplied();
+    b.ack(sent);
+    await waitFor(async () => (await c.acksApplied()) >= acks + 3, { what: 'the direct acks applied' });
+    await closeAll([a, b]);
+    // The positions are written in the acks' window: a connection that still got category
+    // messages would get them before the marker.
+    const d = await c.connect(u, 2);
+    const marker = await c.send([u], 'marker');
+    await d.waitForMessages(1);
+    expect(ids(d)).toEqual([marker]);
+    await d.close();
+  });
+
+  it('pushes each category message once per session, in log order, to sessions that connect while they pour in', async () => {
+    const cat = `race-cat-${redis}-${Date.now()}`;
+    const u = uid('catrace');
+    await c.setCategories(u, [cat]);
+    const sent: string[] = [];
+    let connecting = true;
+    const produce = (async () => {
+      while (connecting || sent.length < 40) sent.push(await c.sendToCategory(cat, { i: sent.length }));
+    })();
+    const sessions: string[][] = [];
+    for (let k = 0; k < 9; k++) {
+      const already = sent.length;
+      const client = await c.connect(u, k % GATEWAYS);
+      await client.waitForMessages(already);
+      await client.close();
+      sessions.push(ids(client));
+    }
+    connecting = false;
+    await produce;
+    for (const got of sessions) {
+      expect(new Set(got).size).toBe(got.length);
+      expect(got).toEqual(sent.slice(0, got.length));
+    }
+  });
+
   it('applies membership changes to connected sessions without a reconnect', async () => {
     const cat = `live-cat-${redis}-${Date.now()}`;
-    const u = uid('member');
+    const [u, watcher] = [uid('member'), uid('watcher')];
+    // A member that stays, on the same gateway: once it has a category message, that gateway has
+    // handled the message's note for every session it holds.
+    await c.setCategories(watcher, [cat]);
+    const watching = await c.connect(watcher, 2);
     const session = await c.connect(u, 2);
     expect((await session.waitForFrame('welcome')).categories).toEqual([]);
     await c.setCategories(u, [cat]);
@@ -196,11 +264,13 @@ describe.each([
 
     await c.setCategories(u, []);
     const second = await c.sendToCategory(cat, 2);
-    await waitFor(async () => (await c.fanoutState(second)) === 'completed', { what: 'the second fan-out' });
+    await watching.waitForMessages(2);
+    expect(ids(watching)).toEqual([first, second]);
+    // Had the session got `second`, its frame would come before the marker's.
     const marker = await c.send([u], 'marker');
     await session.waitForMessages(2);
     expect(ids(session)).toEqual([first, marker]);
-    await session.close();
+    await closeAll([session, watching]);
   });
 
   it('accepts concurrent duplicates with one Idempotency-Key as one message', async () => {

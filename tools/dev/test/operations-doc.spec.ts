@@ -262,13 +262,13 @@ describe('docs/OPERATIONS.md', () => {
   it('catches an invented metric, an undocumented one and a wrong type', () => {
     const broken = doc
       .replace('`herald_exposures_spilled > 0`', '`herald_exposures_spill_depth > 0`')
-      .replace(/^\| `herald_fanout_active` .*\n/m, '')
+      .replace(/^\| `herald_exposures_pending` .*\n/m, '')
       .replace('| `herald_gateway_connections` | gauge |', '| `herald_gateway_connections` | counter |');
     const withInvented = `${broken}\n\`herald_made_up_total\` and \`nodejs_made_up_seconds\`\n`;
     const problems = checkMetricsDoc(withInvented, registered, defaults).join('\n');
     expect(problems).toMatch(/herald_made_up_total is no metric/);
     expect(problems).toMatch(/nodejs_made_up_seconds is no metric/);
-    expect(problems).toMatch(/metric herald_fanout_active \(gauge\) is missing from the Metrics table/);
+    expect(problems).toMatch(/metric herald_exposures_pending \(gauge\) is missing from the Metrics table/);
     expect(problems).toMatch(/metric herald_gateway_connections is a gauge, the table says counter/);
     const extra = new Map(registered).set('herald_new_metric_total', 'counter');
     expect(checkMetricsDoc(doc, extra, defaults).join('\n')).toMatch(/herald_new_metric_total \(counter\) is missing/);

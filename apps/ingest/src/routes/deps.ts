@@ -4,13 +4,11 @@ import type { IngestConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import type { HeraldRedis } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
-import type { FanoutQueue } from '../fanout/fanout-queue';
 import type { SendMessageDeps } from '../send-message';
 
 export interface RouteDeps {
   config: IngestConfig;
   redis: HeraldRedis;
-  fanout: FanoutQueue;
   verifier: TokenVerifier;
   metrics: IngestMetrics;
   logger: Logger;
@@ -20,8 +18,8 @@ export interface RouteDeps {
 export function sendDepsOf(deps: RouteDeps): SendMessageDeps {
   return {
     redis: deps.redis,
-    fanout: deps.fanout,
     inboxCap: deps.config.INBOX_CAP,
+    categoryLogCap: deps.config.CATEGORY_LOG_CAP,
     inboxTtlSeconds: deps.config.MESSAGE_MAX_TTL_SECONDS,
     metrics: deps.metrics,
   };

@@ -9,13 +9,13 @@
 import type { FastifyInstance } from 'fastify';
 import { requireScope } from '@herald/http';
 import { HeraldError, Scope } from '@herald/types';
+import { decodeMessage, loadMessages } from '@herald/redis';
 import { sendDepsOf, type RouteDeps } from './deps';
 import { BEARER, errorResponses } from './schemas';
 import { schemaErrors } from './schema-errors';
 import { checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
 import { sendMessage } from '../send-message';
 import { checkIdempotencyKey, runIdempotent } from '../idempotent';
-import { fanoutStatus } from '../fanout/fanout-queue';
 
 /** Kept here too: tests and callers import it from the route that answers it. */
 export { MAX_PAYLOAD_DEPTH } from './message-body';
@@ -52,7 +52,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
           202: {
             description:
               'Accepted. To users: the message is stored and in every recipient\'s offline list. ' +
-              'To a category: stored, and its fan-out job is queued (see GET /v1/messages/{id}/fanout). ' +
+              'To a category: stored once, in the category\'s log, and delivered by the gateways to the members they hold. ' +
               'Header `Idempotent-Replayed: true` when this is the recorded answer of an earlier request.',
             type: 'object',
             required: ['id'],
@@ -104,8 +104,10 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
       schema: {
         summary: 'Fan-out progress of a category message',
         description:
-          'State of the BullMQ job that writes a category message into its members\' offline lists, ' +
-          'and how far it got. Kept a day after it completes. Scope `messages:write`.',
+          'A category message is stored once, in its category\'s log, when it is accepted, and the gateways ' +
+          'deliver it to the members they hold: it answers `completed` (progress `done`, counts 0: nothing is ' +
+          'written per member) while its body lives. Kept for clients of the fan-out jobs that did this before. ' +
+          'Scope `messages:write`.',
         tags: ['messages'],
         security: BEARER,
         params: {
@@ -119,7 +121,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
             properties: {
               messageId: { type: 'string' },
               category: { type: 'string' },
-              state: { type: 'string', description: 'waiting, active, delayed (retrying), completed or failed' },
+              state: { type: 'string', description: 'completed (the fan-out jobs of earlier versions had waiting, active, delayed and failed too)' },
               attempts: { type: 'integer' },
               progress: {
                 type: 'object',
@@ -140,9 +142,25 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
       },
     },
     async (request, reply) => {
-      const status = await fanoutStatus(deps.fanout, request.params.id);
+      const status = await loggedStatus(deps.redis, request.params.id);
       if (!status) throw new HeraldError('FANOUT_NOT_FOUND');
       return reply.send(status);
     },
   );
+}
+
+/** A category message stored once in its log (category-log.ts): complete as soon as it is accepted. */
+async function loggedStatus(redis: RouteDeps['redis'], messageId: string) {
+  const [raw] = await loadMessages(redis, [messageId]);
+  const message = raw && decodeMessage(raw);
+  if (!message?.category) return null;
+  return {
+    messageId,
+    category: message.category,
+    state: 'completed',
+    attempts: 0,
+    progress: { chunks: 0, delivered: 0, skipped: 0, dropped: 0, done: true },
+    failedReason: null,
+    finishedAt: null,
+  };
 }

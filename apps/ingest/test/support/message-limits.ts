@@ -11,5 +11,4 @@ export const MESSAGES_ENV: Record<string, string> = {
   MAX_BODY_BYTES: String(MAX_BODY_BYTES),
   MESSAGE_MAX_TTL_SECONDS: '3600',
   MESSAGE_DEFAULT_TTL_SECONDS: '600',
-  FANOUT_WORKER: 'false',
 };

@@ -37,7 +37,6 @@ export function sharedPropertyIngest(): PropertyIngest {
     MAX_BODY_BYTES: String(MAX_BODY_BYTES),
     MESSAGE_MAX_TTL_SECONDS: String(MAX_TTL_SECONDS),
     MESSAGE_DEFAULT_TTL_SECONDS: String(DEFAULT_TTL_SECONDS),
-    FANOUT_WORKER: 'false',
   }) as PropertyIngest;
   beforeAll(async () => {
     await stack.ingest.app.ready();
@@ -134,7 +133,7 @@ export async function before(stack: PropertyIngest): Promise<Before> {
 }
 
 /** Redis holds the same data as before (keys about to expire aside). */
-export async function expectSameData(stack: PropertyIngest, prior: Before): Promise<void> {
+async function expectSameData(stack: PropertyIngest, prior: Before): Promise<void> {
   const after = await redisState(stack.redis);
   const volatile = new Set(Object.keys(prior.state).filter((key) => prior.state[key].pttl >= 0 && prior.state[key].pttl <= VOLATILE_MS));
   expect(comparable(after, volatile)).toEqual(comparable(prior.state, volatile));

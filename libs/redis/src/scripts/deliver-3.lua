@@ -11,6 +11,7 @@
 -- ARGV[5]  the inbox's lifetime, seconds (the longest message TTL): refreshed on every write
 -- ARGV[6]  seconds to remember this delivery in KEYS[3] (the idempotency TTL), '0' for none
 -- Returns  the number of ids dropped from the head to honour the cap, or -1 when skipped
+--@include remember
 if ARGV[4] == '1' then
   if redis.call('ZSCORE', KEYS[3], ARGV[1]) or redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then
     return -1
@@ -24,17 +25,10 @@ if len > cap then
   redis.call('LTRIM', KEYS[1], dropped, -1)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-local remember = tonumber(ARGV[6])
-if remember > 0 then
+local seconds = tonumber(ARGV[6])
+if seconds > 0 then
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('ZADD', KEYS[3], now + remember * 1000, ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-  local kept = redis.call('ZCARD', KEYS[3])
-  if kept > cap then
-    redis.call('ZREMRANGEBYRANK', KEYS[3], 0, kept - cap - 1)
-  end
-  redis.call('EXPIRE', KEYS[3], remember)
+  remember(KEYS[3], ARGV[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), seconds, cap)
 end
 redis.call('SPUBLISH', KEYS[2], ARGV[3])
 return dropped

@@ -1,6 +1,6 @@
 /**
  * One message to every member of a category, all of them connected, against one Herald gateway
- * (fan-out by ingest), the raw `ws` baseline (one PUBLISH to every socket) and Socket.IO (one
+ * (stored once, routed by the gateway), the raw `ws` baseline (one PUBLISH to every socket) and Socket.IO (one
  * emitter broadcast); docs/BENCHMARKS.md. The time starts just before the POST (or the PUBLISH);
  * the payload carries it. One after the other (a row each), or with `--interval-ms` a sustained
  * load: the broadcasts on a fixed schedule in one measurement, one row with the p50 and the worst
@@ -29,7 +29,7 @@ const JOIN_BATCH = 1000;
 export const categoryBroadcast: Scenario = {
   name: 'category-broadcast',
   description: [
-    'one message to every member of a category, all connected to one gateway (fan-out by ingest, exposures on) vs a raw ws server',
+    'one message to every member of a category, all connected to one gateway (stored once, routed by the gateway, exposures on) vs a raw ws server',
     'sending one PUBLISHed frame to every socket: time to the last member, CPU per member',
   ].join(' '),
   flags: {
@@ -65,7 +65,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
   const push = await startTarget(rig, target, `bench-broadcast-${tag}`, userIds, flags.int('client-procs'), true);
   const notes = sharedCpuNote(
     target,
-    `gateway, ingest (fan-out), Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
+    `gateway, ingest, Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
     `baseline server, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
   );
   const emitter = new Emitter(rig.commands);

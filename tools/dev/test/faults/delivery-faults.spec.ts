@@ -78,8 +78,21 @@ afterAll(async () => {
   await pg?.stop();
 }, 90_000);
 
-const inbox = (userId: string) => oracle.lrange(keys.inbox(userId), 0, -1);
-const devicesFor = (users: string[]) => users.map((u) => new Device(c, u, { gateways: () => live, inbox }));
+/** What the user has not acknowledged: its offline list, and its categories' log entries after its positions. */
+async function pending(userId: string): Promise<string[]> {
+  const [ids, categories, positions] = await Promise.all([
+    oracle.lrange(keys.inbox(userId), 0, -1),
+    oracle.smembers(keys.userCategories(userId)),
+    oracle.hgetall(keys.categoryPositions(userId)),
+  ]);
+  for (const category of categories) {
+    const after = positions[category];
+    const entries = await oracle.xrange(keys.categoryLog(category), after ? `(${after}` : '-', '+');
+    for (const [, fields] of entries) ids.push(fields[1]);
+  }
+  return ids;
+}
+const devicesFor = (users: string[]) => users.map((u) => new Device(c, u, { gateways: () => live, inbox: pending }));
 const stopAll = (devices: Device[]) => Promise.all(devices.map((d) => d.stop()));
 const framesReceived = (devices: Device[]) => devices.reduce((n, d) => n + d.sessions.reduce((m, s) => m + s.ids.length, 0), 0);
 const exited = (app: AppProcess) => app.child.exitCode !== null || app.child.signalCode !== null;
@@ -112,6 +125,24 @@ function trafficAfter(producer: Producer, users: readonly string[], more: number
   return waitFor(() => producer.total(users) >= target, { timeoutMs: 30_000, intervalMs: 20, what: `${more} sends ${what}` });
 }
 
+/**
+ * Every device connects to gateway `a` and drains its `offline` messages there; `a` is SIGKILLed
+ * once a fifth of them were delivered, in the middle of many drains, and the load balancer stops
+ * offering it. Returns the ids of the sessions `a` held.
+ */
+async function killMidDrain(devices: Device[], a: number, offline: number): Promise<Set<string>> {
+  live = live.filter((g) => g !== a);
+  await Promise.all(devices.map((d) => d.connect(a)));
+  await waitFor(() => framesReceived(devices) >= (devices.length * offline) / 5, { intervalMs: 2, what: 'a fifth of the drain' });
+  stack.gateways[a].child.kill('SIGKILL');
+  const atKill = devices.map((d) => d.received().size);
+  const sessionsOnA = new Set(devices.flatMap((d) => d.sessions.filter((s) => s.gateway === a).map((s) => s.sessionId)));
+  await waitFor(() => exited(stack.gateways[a]), { what: 'the gateway to die' });
+  // The kill hit drains in progress.
+  expect(atKill.filter((n) => n < offline).length).toBeGreaterThanOrEqual(devices.length / 4);
+  return sessionsOnA;
+}
+
 /** Every process still running answers /readyz 200: it recovered without a restart by hand. */
 async function expectAllReady(): Promise<void> {
   const apps = [...stack.gateways, stack.apps.ingest, stack.apps['exposure-consumer']].filter((app) => !exited(app));
@@ -133,17 +164,8 @@ it('gateway SIGKILLed mid-drain: clients drain again on another gateway; nothing
   // Offline first: OFFLINE messages for every user (one POST names all of them).
   for (let i = 0; i < OFFLINE; i++) await producer.send(users, { offline: i });
   const devices = devicesFor(users);
-  live = live.filter((g) => g !== A); // the load balancer's view once A is gone
   try {
-    // Everyone connects to A and drains there; A is killed once a part has been delivered.
-    await Promise.all(devices.map((d) => d.connect(A)));
-    await waitFor(() => framesReceived(devices) >= (USERS * OFFLINE) / 5, { intervalMs: 2, what: 'a fifth of the drain' });
-    stack.gateways[A].child.kill('SIGKILL');
-    const atKill = devices.map((d) => d.received().size);
-    const sessionsOnA = new Set(devices.flatMap((d) => d.sessions.filter((s) => s.gateway === A).map((s) => s.sessionId)));
-    await waitFor(() => exited(stack.gateways[A]), { what: 'gateway A to die' });
-    // The kill hit drains in progress.
-    expect(atKill.filter((n) => n < OFFLINE).length).toBeGreaterThanOrEqual(USERS / 4);
+    const sessionsOnA = await killMidDrain(devices, A, OFFLINE);
 
     // Live traffic while the clients reconnect elsewhere, and after: until each user was sent one more.
     const reconnected = waitFor(() => devices.every((d) => d.session && d.session.gateway !== A), {
@@ -164,6 +186,37 @@ it('gateway SIGKILLed mid-drain: clients drain again on another gateway; nothing
       userPrefix: 'kill-',
       mayHaveUnreceived: sessionsOnA,
     });
+    await expectAllReady();
+  } finally {
+    await stopAll(devices);
+  }
+}, 120_000);
+
+it('gateway SIGKILLed mid-drain of category messages: members drain again elsewhere from their positions; nothing lost, each push stored once', async () => {
+  const USERS = 30;
+  const OFFLINE = 150;
+  const A = 0;
+  const category = 'kill-news';
+  const users = Array.from({ length: USERS }, (_, i) => `catkill-${i}`);
+  for (const u of users) await c.setCategories(u, [category]);
+  const producer = new Producer(c, 'catkill');
+  // Stored once each, in the category's log: nothing per member.
+  for (let i = 0; i < OFFLINE; i++) await producer.sendToCategory(category, users, { offline: i });
+  const devices = devicesFor(users);
+  try {
+    const sessionsOnA = await killMidDrain(devices, A, OFFLINE);
+
+    // Live category messages once every member is back on another gateway.
+    await waitFor(() => devices.every((d) => d.session && d.session.gateway !== A), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      what: 'every client to have a session on another gateway',
+    });
+    for (let i = 0; i < 10; i++) await producer.sendToCategory(category, users, { live: i });
+
+    const tally = await expectEveryMessageDelivered(producer, devices);
+    expect(tally.redelivered).toBeGreaterThan(0);
+    await expectExposuresStoredOnce(store, producer, devices, { userPrefix: 'catkill-', mayHaveUnreceived: sessionsOnA });
     await expectAllReady();
   } finally {
     await stopAll(devices);
@@ -282,7 +335,7 @@ it('Redis restarted under traffic (AOF): sessions closed with 1012 drain again, 
     expect(openAtStop.filter((s) => s.closedAt! < startedAgainAt)).toEqual([]);
     // The outage reached the producer, which sent again with the same key.
     expect(producer.retries).toBeGreaterThan(0);
-    const lateDevice = new Device(c, late, { gateways: () => live, inbox });
+    const lateDevice = new Device(c, late, { gateways: () => live, inbox: pending });
     devices.push(lateDevice);
     await lateDevice.connect(0);
     await expectEveryMessageDelivered(producer, devices);

@@ -33,13 +33,22 @@ export class Producer {
   }
 
   /** POST one message to `userIds`, repeating it with the same Idempotency-Key until accepted. */
-  async send(userIds: string[], payload: unknown): Promise<string> {
+  send(userIds: string[], payload: unknown): Promise<string> {
+    return this.post({ userIds, payload }, userIds);
+  }
+
+  /** POST one message to a category whose members are `members`, as `send` does. */
+  sendToCategory(category: string, members: string[], payload: unknown): Promise<string> {
+    return this.post({ category, payload }, members);
+  }
+
+  private async post(body: object, userIds: string[]): Promise<string> {
     const key = `${this.keyPrefix}-${this.seq++}`;
     const deadline = Date.now() + GIVE_UP_MS;
     for (let attempt = 0; ; attempt++) {
       let failure: string;
       try {
-        const res = await this.c.post({ userIds, payload }, { idempotencyKey: key });
+        const res = await this.c.post(body, { idempotencyKey: key });
         if (res.status === 202 && res.body.id) {
           for (const u of userIds) {
             let list = this.sent.get(u);

@@ -61,13 +61,6 @@ export class StackClient {
     return res.body.id;
   }
 
-  async fanoutState(id: string): Promise<string> {
-    const res = await fetch(`${this.stack.apps.ingest.url}/v1/messages/${id}/fanout`, {
-      headers: { authorization: `Bearer ${this.producer}` },
-    });
-    return res.status === 200 ? ((await res.json()) as { state: string }).state : `http ${res.status}`;
-  }
-
   async setCategories(userId: string, categories: string[]): Promise<void> {
     const res = await fetch(`${this.stack.apps.ingest.url}/v1/users/${userId}/categories`, {
       method: 'PUT',

@@ -4,7 +4,9 @@
 -- KEYS[1]  the user's category set
 -- KEYS[2]  the user's category index (categories whose member sets may hold the user)
 -- KEYS[3]  the user's category sync hash: 'v' (version, bumped here) and 't:<token>' -> lease end
--- KEYS[4]  the user's notification channel (sharded pub/sub; all four keys share one slot)
+-- KEYS[4]  the user's notification channel (sharded pub/sub; all five keys share one slot)
+-- KEYS[5]  the user's category positions (hash: category -> log entry id): a category joined
+--          starts at now (messages sent before the join are not the user's), one left is dropped
 -- ARGV[1]  the notification
 -- ARGV[2]  lease, ms: how long the repair may run before it no longer holds the index back
 -- ARGV[3]  the repair's token
@@ -17,6 +19,20 @@ local lease = tonumber(ARGV[2])
 local old = redis.call('SMEMBERS', KEYS[1])
 if #old > 0 then
   redis.call('SADD', KEYS[2], unpack(old))
+end
+local joined = {}
+for i = 4, #ARGV do
+  joined[ARGV[i]] = true
+end
+for _, category in ipairs(old) do
+  if joined[category] then
+    joined[category] = nil
+  else
+    redis.call('HDEL', KEYS[5], category)
+  end
+end
+for category in pairs(joined) do
+  redis.call('HSET', KEYS[5], category, now .. '-0')
 end
 redis.call('DEL', KEYS[1])
 if #ARGV > 3 then

@@ -1,0 +1,120 @@
+/**
+ * A session's place in each of its categories' logs (libs/redis category-log.ts). Per category:
+ * `considered`, the last entry pushed or passed (expired, acknowledged before it was pushed), in
+ * log order; the entries pushed and not acknowledged, each with the entry considered before it.
+ * The user's position may move to the entry before the oldest unacknowledged one, or to
+ * `considered` when none is left: everything up to there was acknowledged or passed, in this
+ * session, from the position the session started at. A duplicate entry (a note that comes after
+ * the drain read the same entry from the log) is one not after `considered`.
+ *
+ * A category the user joined while connected is followed live from the gateway's subscription on,
+ * without moving its position (the session does not have what came between the join and the
+ * subscription: the next connection reads it from the log). So is a category whose unacknowledged
+ * entries pass `max` (WS_MAX_UNACKED_IDS): its position stays, and the next connection resends.
+ */
+import { compareEntryIds } from '@herald/redis';
+
+interface Unacked {
+  id: string;
+  entry: string;
+  /** The entry considered before this one. */
+  prev: string;
+}
+
+interface Cursor {
+  considered: string | null;
+  unacked: Unacked[];
+  /** The position last asked for (or read at the start); positions only move forward. */
+  written: string | null;
+  /** True when this session must not move the position (see the header). */
+  frozen: boolean;
+}
+
+export class CategoryCursors {
+  private readonly cursors = new Map<string, Cursor>();
+  /** Message id -> category, for the unacknowledged entries. */
+  private readonly categoryOf = new Map<string, string>();
+
+  constructor(private readonly max: number) {}
+
+  /** Read `category` from `position` on (the connect's snapshot): acks move its position. */
+  start(category: string, position: string): void {
+    this.cursors.set(category, { considered: position, unacked: [], written: position, frozen: false });
+  }
+
+  /** True when `entry` is new to this session: after every entry it pushed or passed in `category`. */
+  fresh(category: string, entry: string): boolean {
+    const cursor = this.cursor(category);
+    return cursor.considered === null || compareEntryIds(entry, cursor.considered) > 0;
+  }
+
+  /** `entry` (message `id`) was pushed. */
+  pushed(category: string, entry: string, id: string): void {
+    const cursor = this.cursor(category);
+    if (!cursor.frozen && cursor.considered !== null) {
+      cursor.unacked.push({ id, entry, prev: cursor.considered });
+      this.categoryOf.set(id, category);
+      if (cursor.unacked.length > this.max) this.freeze(cursor);
+    }
+    cursor.considered = entry;
+  }
+
+  /** `entry` needs no push (expired, or acknowledged already); returns the position to write, if it moved. */
+  passed(category: string, entry: string): string | null {
+    const cursor = this.cursor(category);
+    if (cursor.considered !== null && compareEntryIds(entry, cursor.considered) <= 0) return null;
+    cursor.considered = entry;
+    return this.moved(cursor);
+  }
+
+  /**
+   * Acknowledged ids: the category entries among them may move positions (`move` is called with
+   * each new one); returns the others, the inbox's ids.
+   */
+  sortAcks(ids: readonly string[], move: (category: string, position: string) => void): string[] {
+    const inbox: string[] = [];
+    for (const id of ids) {
+      const category = this.categoryOf.get(id);
+      if (category === undefined) {
+        inbox.push(id);
+        continue;
+      }
+      this.categoryOf.delete(id);
+      const cursor = this.cursors.get(category);
+      if (!cursor) continue;
+      const at = cursor.unacked.findIndex((u) => u.id === id);
+      if (at >= 0) cursor.unacked.splice(at, 1);
+      const position = this.moved(cursor);
+      if (position) move(category, position);
+    }
+    return inbox;
+  }
+
+  /** The user left `category`: forget it. */
+  drop(category: string): void {
+    const cursor = this.cursors.get(category);
+    if (!cursor) return;
+    for (const u of cursor.unacked) this.categoryOf.delete(u.id);
+    this.cursors.delete(category);
+  }
+
+  private cursor(category: string): Cursor {
+    let cursor = this.cursors.get(category);
+    if (!cursor) this.cursors.set(category, (cursor = { considered: null, unacked: [], written: null, frozen: true }));
+    return cursor;
+  }
+
+  private moved(cursor: Cursor): string | null {
+    if (cursor.frozen) return null;
+    const position = cursor.unacked.length > 0 ? cursor.unacked[0].prev : cursor.considered;
+    if (position === null || (cursor.written !== null && compareEntryIds(position, cursor.written) <= 0)) return null;
+    cursor.written = position;
+    return position;
+  }
+
+  private freeze(cursor: Cursor): void {
+    cursor.frozen = true;
+    for (const u of cursor.unacked) this.categoryOf.delete(u.id);
+    cursor.unacked = [];
+  }
+}

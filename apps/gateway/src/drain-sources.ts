@@ -1,0 +1,77 @@
+/**
+ * The ordered streams a connecting session drains, read a page at a time: its inbox snapshot
+ * (ids oldest first; bodies from the cache or one Redis round trip per page; expired ids removed
+ * from the inbox) and each of its categories' logs after the user's position
+ * (libs/redis category-log.ts). The drain (drain.ts) merges their pages by send time.
+ */
+import { readCategoryLog, removeFromInbox, type HeraldRedis } from '@herald/redis';
+import type { BodyStore } from './body-store';
+import type { GatewayMetrics } from './metrics';
+import type { Outgoing } from './pending-queue';
+
+/** One item of a page: something to push, or a category entry to pass (expired, body gone). */
+export type DrainItem = Outgoing | { pass: true; category: string; entry: string };
+
+export interface SourceDeps {
+  redis: HeraldRedis;
+  bodies: BodyStore;
+  metrics: GatewayMetrics;
+  batchSize: number;
+}
+
+export interface DrainSource {
+  /** The next page, in the stream's order; empty once the stream is done. */
+  next(): Promise<DrainItem[]>;
+}
+
+/** The inbox snapshot, a page of `batchSize` ids at a time. */
+export function inboxSource(deps: SourceDeps, userId: string, ids: readonly string[]): DrainSource {
+  let start = 0;
+  return {
+    async next() {
+      const page: DrainItem[] = [];
+      while (page.length === 0 && start < ids.length) {
+        const batch = ids.slice(start, (start += deps.batchSize));
+        const bodies = await deps.bodies.getMany(batch, Date.now());
+        const expired: string[] = [];
+        for (let i = 0; i < batch.length; i++) {
+          const message = bodies[i];
+          if (message) page.push({ message });
+          else expired.push(batch[i]);
+        }
+        if (expired.length > 0) {
+          deps.metrics.expiredDropped.inc(expired.length);
+          await removeFromInbox(deps.redis, userId, expired);
+        }
+      }
+      return page;
+    },
+  };
+}
+
+/**
+ * A category's log after `position`, a page at a time; `first` is the page the connect read
+ * before the welcome (its ids may be acknowledged early). An entry whose message has expired (or
+ * whose body is gone) is passed, in its place, so the position can move past it.
+ */
+export function categorySource(deps: SourceDeps, category: string, first: Awaited<ReturnType<typeof readCategoryLog>>): DrainSource {
+  let page = first;
+  let done = false;
+  return {
+    async next() {
+      if (done) return [];
+      if (page.length === 0) return ((done = true), []);
+      const now = Date.now();
+      const live = page.filter((e) => e.expiresAt > now);
+      const bodies = live.length > 0 ? await deps.bodies.getMany(live.map((e) => e.id), now) : [];
+      const found = new Map(live.map((e, i) => [e.entry, bodies[i]]));
+      const items: DrainItem[] = page.map(({ entry }) => {
+        const message = found.get(entry);
+        return message ? { message, category, entry } : { pass: true, category, entry };
+      });
+      const after = page[page.length - 1].entry;
+      page = page.length < deps.batchSize ? [] : await readCategoryLog(deps.redis, category, after, deps.batchSize);
+      return items;
+    },
+  };
+}

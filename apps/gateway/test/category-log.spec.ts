@@ -1,0 +1,163 @@
+/**
+ * Category messages stored once, in the category's log, and routed by the gateway's manager
+ * (issue 16): live to the members connected here, from the log after the member's position on
+ * connect, merged with the inbox by send time; positions moved by acks, set at join, gone at leave.
+ */
+import { appendToCategory, keys, liveNote, encodeMessage, newMessage, readCategoryLog, LOG_START } from '@herald/redis';
+import { TestClient, waitFor } from '@herald/testing';
+import { sharedHarness } from './harness';
+
+const h = sharedHarness();
+
+let n = 0;
+const user = () => `cl-user-${++n}-${Date.now()}`;
+const category = () => `cl-cat-${++n}`;
+
+const connect = async (u: string) => {
+  const client = await TestClient.connect(h.wsUrl, await h.token(u));
+  await client.waitForFrame('welcome');
+  return client;
+};
+const ids = (client: TestClient) => client.messages().map((m) => m.id);
+const position = (u: string, c: string) => h.redis.hget(keys.categoryPositions(u), c);
+/** Send times are milliseconds: two sends in one millisecond tie (the inbox first). */
+const nextMillisecond = async () => {
+  const now = Date.now();
+  await waitFor(() => Date.now() > now, { what: 'the next millisecond' });
+};
+
+describe('category messages, stored once', () => {
+  it('goes live to every session of every member here, once per gateway, with one exposure per session', async () => {
+    const c = category();
+    const [u1, u2, outsider] = [user(), user(), user()];
+    await h.setCategories(u1, [c]);
+    await h.setCategories(u2, [c, 'other']);
+    const clients = [await connect(u1), await connect(u1), await connect(u2)];
+    const other = await connect(outsider);
+    const sent: string[] = [];
+    for (let i = 0; i < 10; i++) sent.push(await h.publish(c, { i }));
+    for (const client of clients) {
+      await client.waitForMessages(10);
+      expect(ids(client)).toEqual(sent);
+    }
+    expect(clients[0].messages()[0]).toMatchObject({ category: c, payload: { i: 0 } });
+    // Nothing was written per member: the log holds each message once, no inbox holds any.
+    expect(await h.redis.xlen(keys.categoryLog(c))).toBe(10);
+    expect(await h.redis.exists(keys.inbox(u1), keys.inbox(u2))).toBe(0);
+    await waitFor(() => h.exposures.filter((e) => e.messageId === sent[9]).length === 3, { what: 'three exposures' });
+    // A marker to the outsider: had a category message reached it, it would come before.
+    const marker = await h.send([outsider], { marker: true });
+    await other.waitForMessages(1);
+    expect(ids(other)).toEqual([marker]);
+    await Promise.all([...clients, other].map((cl) => cl.close()));
+  });
+
+  it('drains what a member missed, merged with its inbox by send time, and nothing sent before the join', async () => {
+    const c = category();
+    const u = user();
+    await h.publish(c, { before: 'join' });
+    await h.setCategories(u, [c]);
+    const sent: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await nextMillisecond();
+      sent.push(i % 2 === 0 ? await h.publish(c, { i }) : await h.send([u], { i }));
+    }
+    const client = await connect(u);
+    await client.waitForMessages(6);
+    expect(ids(client)).toEqual(sent);
+    await client.close();
+  });
+
+  it('moves the position with acks, from any device, so the next connect gets only what is left', async () => {
+    const c = category();
+    const u = user();
+    await h.setCategories(u, [c]);
+    const sent: string[] = [];
+    for (let i = 0; i < 5; i++) sent.push(await h.publish(c, { i }));
+    const entries = await readCategoryLog(h.redis, c, LOG_START, 10);
+    const first = await connect(u);
+    await first.waitForMessages(5);
+    // The third acked before the second: the position stops before the second, so the third
+    // comes again with it (a position is where everything before is done).
+    first.ack([sent[0], sent[2]]);
+    await waitFor(async () => (await position(u, c)) === entries[0].entry, { what: 'the position after the first entry' });
+    await first.close();
+    // Another device acks what is left.
+    const second = await connect(u);
+    await second.waitForMessages(4);
+    expect(ids(second)).toEqual(sent.slice(1));
+    second.ack(sent.slice(1));
+    await waitFor(async () => (await position(u, c)) === entries[4].entry, { what: 'the position at the last entry' });
+    await second.close();
+    const third = await connect(u);
+    const marker = await h.send([u], { marker: true });
+    await third.waitForMessages(1);
+    expect(ids(third)).toEqual([marker]);
+    await third.close();
+  });
+
+  it('stops at a leave and starts at a join, live and on connect', async () => {
+    const [a, b] = [category(), category()];
+    const u = user();
+    await h.setCategories(u, [a]);
+    const client = await connect(u);
+    const toA = await h.publish(a, { to: 'a' });
+    await client.waitForMessages(1);
+    await h.setCategories(u, [b]);
+    await waitFor(() => h.gateway.hub.sessionsIn(b).size === 1, { what: 'the join applied' });
+    expect(await position(u, a)).toBeNull();
+    await h.publish(a, { to: 'a, left' });
+    const toB = await h.publish(b, { to: 'b' });
+    await client.waitForMessages(2);
+    expect(ids(client)).toEqual([toA, toB]);
+    await client.close();
+    const again = await connect(u);
+    // toA was never acked, but the user left a; toB is read from the log after the join.
+    await again.waitForMessages(1);
+    const marker = await h.send([u], { marker: true });
+    await again.waitForMessages(2);
+    expect(ids(again)).toEqual([toB, marker]);
+    await again.close();
+  });
+
+  it('never pushes an entry twice in a session while messages arrive during many connects', async () => {
+    const c = category();
+    const u = user();
+    await h.setCategories(u, [c]);
+    const token = await h.token(u);
+    const sent: string[] = [];
+    const sending = (async () => {
+      for (let i = 0; i < 60; i++) sent.push(await h.publish(c, { i }));
+    })();
+    const clients = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(h.wsUrl, token)));
+    await sending;
+    for (const client of clients) {
+      await client.waitForMessages(60);
+      expect(ids(client)).toEqual(sent);
+    }
+    await Promise.all(clients.map((cl) => cl.close()));
+  });
+
+  it('passes expired entries, and appends once under an idempotency key', async () => {
+    const c = category();
+    const u = user();
+    await h.setCategories(u, [c]);
+    await h.publish(c, { short: true }, { ttlMs: 1 });
+    const message = newMessage({ payload: { once: true }, ttlMs: 60_000, category: c });
+    await h.redis.set(keys.message(message.id), encodeMessage(message), 'PX', 60_000);
+    const note = liveNote(encodeMessage(message), message.id, 1);
+    const opts = { cap: 100, lifetimeSeconds: 3600, unique: true, rememberSeconds: 60 };
+    expect((await appendToCategory(h.redis, c, message, note, opts)).entry).not.toBeNull();
+    expect((await appendToCategory(h.redis, c, message, note, opts)).entry).toBeNull();
+    const client = await connect(u);
+    await client.waitForMessages(1);
+    client.ack([message.id]);
+    const entries = await readCategoryLog(h.redis, c, LOG_START, 10);
+    expect(entries).toHaveLength(2);
+    await waitFor(async () => (await position(u, c)) === entries[1].entry, { what: 'the position past the expired entry' });
+    const marker = await h.send([u], { marker: true });
+    await client.waitForMessages(2);
+    expect(ids(client)).toEqual([message.id, marker]);
+    await client.close();
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * Category messages, stored once: the body in `msg:{<id>}` (as any message), one entry in the
+ * category's log `cat:{<name>}:log` (a stream: `i` id, `e` expiry), and one note on the category's
+ * channel for every gateway subscribed to it; the gateways deliver to their sessions of the
+ * category from memory. Nothing is written per member: a category message costs O(1) Redis
+ * writes whatever the number of members.
+ *
+ * A member's progress is its read position in each category's log, `{u:<id>}:catpos` (category
+ * -> entry id): everything up to it is the member's no more (acknowledged, or sent before the
+ * member joined). A join sets it to the join's time, a leave removes it, acks move it forward
+ * (advancePositions; never back). A connecting session reads each of its categories' logs after
+ * the position (readCategoryLog) and merges them with its inbox (apps/gateway drain.ts).
+ *
+ * Order: one category's entries are in the order of their ids, which is the order the log took
+ * them; a category's notes reach every gateway in that order too (one channel). The order across
+ * a user's streams (inbox, categories) is defined by the gateway (docs/PROTOCOL.md).
+ */
+import { Cluster } from 'ioredis';
+import type { Message } from '@herald/types';
+import { keys } from './keys';
+import type { HeraldRedis } from './client';
+import { bodyWrite } from './messages';
+import { liveNote } from './notification';
+
+export interface CategoryAppendOptions {
+  /** Most entries a category's log keeps (CATEGORY_LOG_CAP); the oldest go first. */
+  cap: number;
+  /** The longest message TTL, seconds (MESSAGE_MAX_TTL_SECONDS): older entries go, an idle log expires. */
+  lifetimeSeconds: number;
+  /** A send that may run twice (an Idempotency-Key): an id appended before is not appended again. */
+  unique?: boolean;
+  /** How long a `unique` append is remembered (IDEMPOTENCY_TTL_SECONDS). */
+  rememberSeconds?: number;
+}
+
+/** What an append did: the new entry's id (null when `unique` found the id appended before) and the old entries trimmed. */
+export interface CategoryAppend {
+  entry: string | null;
+  dropped: number;
+}
+
+/** The position before every entry: a member with no position reads the whole log. */
+export const LOG_START = '0-0';
+
+/**
+ * Append a stored message to the category's log and notify the category's gateways, in one
+ * atomic step. `note` is the body note or a reference (`liveNote` for one copy per gateway).
+ */
+export async function appendToCategory(
+  redis: HeraldRedis,
+  category: string,
+  message: { id: string; expiresAt: number },
+  note: string,
+  opts: CategoryAppendOptions,
+): Promise<CategoryAppend> {
+  const [entry, dropped] = await redis.publishCategory(
+    keys.categoryLog(category),
+    keys.categoryChannel(category),
+    keys.categoryIdempotent(category),
+    message.id,
+    message.expiresAt,
+    note,
+    opts.cap,
+    opts.lifetimeSeconds,
+    opts.unique ? '1' : '0',
+    opts.rememberSeconds ?? 0,
+  );
+  return { entry: entry === '' ? null : entry, dropped: Number(dropped) };
+}
+
+/**
+ * Send a message to a category: store the body, then append it to the log. On one redis-server
+ * both leave in one write (Redis runs a connection's commands in order, so the body is stored
+ * before the note names it); on a Cluster the body's slot is elsewhere, so the append waits for it.
+ */
+export async function publishToCategory(
+  redis: HeraldRedis,
+  message: Message,
+  category: string,
+  opts: CategoryAppendOptions,
+): Promise<CategoryAppend> {
+  const { key, encoded, ttlMs } = bodyWrite(message);
+  const stored = redis.set(key, encoded, 'PX', ttlMs);
+  const note = liveNote(encoded, message.id, 1);
+  if (redis instanceof Cluster) {
+    await stored;
+    return appendToCategory(redis, category, message, note, opts);
+  }
+  const [, appended] = await Promise.all([stored, appendToCategory(redis, category, message, note, opts)]);
+  return appended;
+}
+
+/** One entry of a category's log. */
+export interface LogEntry {
+  /** The entry's id in the log (`<ms>-<seq>`): its position. */
+  entry: string;
+  /** The message id. */
+  id: string;
+  /** The message's expiry, epoch ms. */
+  expiresAt: number;
+}
+
+/** The log's entries after `after` (exclusive), oldest first, at most `count`. */
+export async function readCategoryLog(redis: HeraldRedis, category: string, after: string, count: number): Promise<LogEntry[]> {
+  const raw = (await redis.xrange(keys.categoryLog(category), `(${after}`, '+', 'COUNT', count)) as [string, string[]][];
+  const entries: LogEntry[] = [];
+  for (const [entry, fields] of raw) {
+    let id = '';
+    let expiresAt = NaN;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 'i') id = fields[i + 1];
+      else if (fields[i] === 'e') expiresAt = Number(fields[i + 1]);
+    }
+    if (id !== '') entries.push({ entry, id, expiresAt });
+  }
+  return entries;
+}
+
+/** Orders two log entry ids (`<ms>-<seq>`): negative when `a` comes first. */
+export function compareEntryIds(a: string, b: string): number {
+  const [ams, aseq] = a.split('-');
+  const [bms, bseq] = b.split('-');
+  return Number(ams) - Number(bms) || aseq.length - bseq.length || (aseq < bseq ? -1 : aseq > bseq ? 1 : 0);
+}
+
+/**
+ * Move the user's positions forward to the given entries (acknowledged category messages): never
+ * back, and only in categories the user is still a member of. One script call per user.
+ */
+export function advancePositions(redis: HeraldRedis, userId: string, positions: ReadonlyMap<string, string>): Promise<number> {
+  const args: string[] = [];
+  for (const [category, entry] of positions) args.push(category, entry);
+  return redis.advancePositions(keys.categoryPositions(userId), keys.userCategories(userId), ...args);
+}

@@ -1,0 +1,107 @@
+/**
+ * Category logs on a real redis-server: a message stored once (body, one log entry, one note),
+ * the log's cap and lifetime, idempotent appends, and the members' read positions (set at join,
+ * gone at leave, moved forward only, only for members), read with the connect's snapshot.
+ */
+import Redis from 'ioredis';
+import type { RedisServer } from '@herald/testing';
+import { waitFor } from '@herald/testing';
+import {
+  advancePositions,
+  appendToCategory,
+  compareEntryIds,
+  keys,
+  LOG_START,
+  newMessage,
+  parseNotification,
+  publishToCategory,
+  readCategoryLog,
+  readSnapshot,
+  replaceUserCategories,
+  type HeraldRedis,
+} from '../src';
+import { usePrivateRedis } from './private-redis';
+
+let server: RedisServer;
+let redis: HeraldRedis;
+usePrivateRedis('category-log-test', (s, r) => ([server, redis] = [s, r]));
+
+const OPTS = { cap: 1000, lifetimeSeconds: 3600 };
+const message = (category: string, payload: unknown = 1) => newMessage({ payload, ttlMs: 60_000, category });
+
+it('stores a category message once: its body, one log entry, one note with the entry id', async () => {
+  const notes: string[] = [];
+  const sub = new Redis(server.url);
+  sub.on('smessage', (_channel: string, note: string) => notes.push(note));
+  await sub.ssubscribe(keys.categoryChannel('once'));
+  const m = message('once', { hello: 'all' });
+
+  const { entry, dropped } = await publishToCategory(redis, m, 'once', OPTS);
+
+  expect(dropped).toBe(0);
+  expect(await readCategoryLog(redis, 'once', LOG_START, 10)).toEqual([{ entry, id: m.id, expiresAt: m.expiresAt }]);
+  expect(await redis.exists(keys.message(m.id))).toBe(1);
+  expect(await redis.ttl(keys.categoryLog('once'))).toBeGreaterThan(3590);
+  await waitFor(() => notes.length === 1, { what: 'the note' });
+  expect(parseNotification(notes[0])).toMatchObject({ kind: 'entry', entry, id: m.id, message: { id: m.id, category: 'once' } });
+  sub.disconnect();
+});
+
+it('keeps a log to its cap and to the longest TTL, counting what it dropped', async () => {
+  // An entry from long ago (id 1-0): past the log's lifetime, it goes at the next append.
+  await redis.xadd(keys.categoryLog('trim'), '1-0', 'i', 'ancient', 'e', '2');
+  const ids: string[] = [];
+  let dropped = 0;
+  for (let i = 0; i < 5; i++) {
+    const m = message('trim', i);
+    ids.push(m.id);
+    dropped += (await publishToCategory(redis, m, 'trim', { cap: 3, lifetimeSeconds: 60 })).dropped;
+  }
+  expect((await readCategoryLog(redis, 'trim', LOG_START, 10)).map((e) => e.id)).toEqual(ids.slice(2));
+  expect(dropped).toBe(3);
+});
+
+it('appends an id once under an idempotency key, and again without one', async () => {
+  const m = message('idem');
+  const once = { ...OPTS, unique: true, rememberSeconds: 60 };
+  expect((await appendToCategory(redis, 'idem', m, 'rX', once)).entry).not.toBeNull();
+  expect(await appendToCategory(redis, 'idem', m, 'rX', once)).toEqual({ entry: null, dropped: 0 });
+  expect((await appendToCategory(redis, 'idem', m, 'rX', OPTS)).entry).not.toBeNull();
+  expect(await redis.xlen(keys.categoryLog('idem'))).toBe(2);
+});
+
+it('reads the log after a position, a page at a time, and orders entry ids', async () => {
+  for (let i = 0; i < 5; i++) await appendToCategory(redis, 'pages', message('pages', i), 'r-', OPTS);
+  const first = await readCategoryLog(redis, 'pages', LOG_START, 2);
+  const rest = await readCategoryLog(redis, 'pages', first[1].entry, 10);
+  expect(first.length + rest.length).toBe(5);
+  expect(compareEntryIds(first[1].entry, rest[0].entry)).toBeLessThan(0);
+  expect(compareEntryIds('9-10', '10-0')).toBeLessThan(0);
+  expect(compareEntryIds('10-10', '10-9')).toBeGreaterThan(0);
+  expect(compareEntryIds('10-1', '10-1')).toBe(0);
+});
+
+it('sets a position at join, drops it at leave, and moves it forward only, for members only', async () => {
+  const u = 'pos-user';
+  const before = Date.now();
+  await replaceUserCategories(redis, u, ['a', 'b']);
+  const joined = await redis.hgetall(keys.categoryPositions(u));
+  expect(Object.keys(joined).sort()).toEqual(['a', 'b']);
+  const [ms, seq] = joined.a.split('-').map(Number);
+  expect(seq).toBe(0);
+  expect(ms).toBeGreaterThanOrEqual(before - 1000);
+
+  await replaceUserCategories(redis, u, ['b', 'c']);
+  const after = await redis.hgetall(keys.categoryPositions(u));
+  expect(Object.keys(after).sort()).toEqual(['b', 'c']);
+  expect(after.b).toBe(joined.b);
+
+  const later = `${ms + 10}-3`;
+  expect(await advancePositions(redis, u, new Map([['b', later], ['a', later]]))).toBe(1);
+  expect(await advancePositions(redis, u, new Map([['b', `${ms + 10}-2`]]))).toBe(0);
+  expect(await redis.hgetall(keys.categoryPositions(u))).toEqual({ b: later, c: after.c });
+
+  const snapshot = await readSnapshot(redis, u);
+  expect(snapshot.categories).toEqual(['b', 'c']);
+  expect(snapshot.positions).toEqual(new Map([['b', later], ['c', after.c]]));
+});
