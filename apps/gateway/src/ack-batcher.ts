@@ -7,7 +7,8 @@
  * reconnects is delivered again (at least once).
  *
  * Category positions (category-cursors.ts) ride the same window: the furthest position asked
- * for per user and category, then one `advancePositions` call per user.
+ * for per user and category, then `advancePositions` (one script call for many users on one
+ * redis-server, one per user on a Cluster).
  */
 import { advancePositions, compareEntryIds, removeFromInbox, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
@@ -58,11 +59,11 @@ export class AckBatcher {
       );
     }
     this.pending.clear();
-    for (const [userId, positions] of this.positions) {
-      advancePositions(this.redis, userId, positions).catch((err: unknown) => {
-        this.log.warn({ err, userId }, 'position update failed; the entries come back next time');
-      });
-    }
+    if (this.positions.size === 0) return;
+    const positions = new Map(this.positions);
     this.positions.clear();
+    advancePositions(this.redis, positions).catch((err: unknown) => {
+      this.log.warn({ err, users: positions.size }, 'position update failed; the entries come back next time');
+    });
   }
 }

@@ -23,7 +23,8 @@ import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
 import type { HeraldRedis, SpillBounds } from '@herald/redis';
 import type { GatewayMetrics } from './metrics';
-import { exposureJson, sessionJson } from './exposure/event-json';
+import { messageJson, pushJson, sessionJson } from './exposure/event-json';
+import { EventIds } from './exposure/event-ids';
 import { PublishPump } from './exposure/publish-pump';
 import { SpillReplayer } from './exposure/spill-replayer';
 import { runEvery, type Pending, type Send } from './exposure/stage';
@@ -69,6 +70,9 @@ export class ExposurePublisher {
   private readonly replayer: SpillReplayer;
   private readonly idle: Array<() => void> = [];
   private closing?: Promise<void>;
+  private readonly ids = new EventIds();
+  /** The message last recorded, with its members' JSON. */
+  private lastMessage: { id: string; category: string | null; json: string } = { id: '', category: null, json: '' };
 
   constructor(private readonly opts: ExposurePublisherOptions) {
     this.walId = opts.walId ?? `${opts.gatewayId}:${randomUUID()}`;
@@ -134,9 +138,13 @@ export class ExposurePublisher {
     sessionPart: string,
     via: ExposureEvent['via'],
     send: Send,
-    deliveredAt = new Date(this.now()).toISOString(),
+    deliveredAt = this.ids.isoTime(this.now()),
   ): void {
-    this.wal.add(exposureJson({ eventId: randomUUID(), messageId, category, deliveredAt, via }, sessionPart), send);
+    // A category message is recorded for many sessions in a row: its members are written once.
+    if (messageId !== this.lastMessage.id || category !== this.lastMessage.category) {
+      this.lastMessage = { id: messageId, category, json: messageJson({ messageId, category }) };
+    }
+    this.wal.add(pushJson({ eventId: this.ids.id(), deliveredAt, via }, this.lastMessage.json, sessionPart), send);
   }
 
   /** Events in memory (waiting for the log, queued, being published, or waiting to be spilled). */

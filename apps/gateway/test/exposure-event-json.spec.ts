@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ExposureEvent } from '@herald/types';
-import { exposureJson, sessionJson, WRITTEN_MEMBERS } from '../src/exposure/event-json';
+import { exposureJson, messageJson, pushJson, sessionJson, WRITTEN_MEMBERS } from '../src/exposure/event-json';
+import { EventIds } from '../src/exposure/event-ids';
 
 /** Every member of the Contract (a member added to ExposureEvent does not compile here until set). */
 function contractEvent(overrides: Partial<ExposureEvent> = {}): ExposureEvent {
@@ -46,4 +47,22 @@ it('escapes strings that come from outside (quotes, backslashes, newlines, unico
   const json = serialize(event);
   expect(json).not.toContain('\n');
   expect(JSON.parse(json)).toEqual(event);
+});
+
+it('makes event ids that are UUIDs (version 4 layout), all different, and a time string per millisecond', () => {
+  const ids = new EventIds();
+  const made = Array.from({ length: 10_000 }, () => ids.id());
+  for (const id of [made[0], made[9_999]]) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  expect(new Set(made).size).toBe(made.length);
+  expect(new EventIds().id().slice(0, 24)).not.toBe(made[0].slice(0, 24));
+  const ms = Date.UTC(2026, 11, 3, 7, 0, 0, 123);
+  expect(ids.isoTime(ms)).toBe('2026-12-03T07:00:00.123Z');
+  expect(ids.isoTime(ms + 1)).toBe('2026-12-03T07:00:00.124Z');
+});
+
+it('writes the same event from its message, push and session parts as from the whole', () => {
+  const event = contractEvent({ category: 'a"b' });
+  const { userId, sessionId, gatewayId, messageId, category, ...own } = event;
+  const json = pushJson(own, messageJson({ messageId, category }), sessionJson({ userId, sessionId, gatewayId }));
+  expect(json).toBe(serialize(event));
 });

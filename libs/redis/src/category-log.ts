@@ -123,12 +123,30 @@ export function compareEntryIds(a: string, b: string): number {
   return Number(ams) - Number(bms) || aseq.length - bseq.length || (aseq < bseq ? -1 : aseq > bseq ? 1 : 0);
 }
 
+/** Users whose positions one script call moves on one redis-server. */
+export const POSITIONS_PER_CALL = 200;
+
 /**
- * Move the user's positions forward to the given entries (acknowledged category messages): never
- * back, and only in categories the user is still a member of. One script call per user.
+ * Move users' positions forward to the given entries (user -> category -> entry; acknowledged
+ * category messages): never back, and only in categories the user is still a member of. On one
+ * redis-server one script call per POSITIONS_PER_CALL users; on a Cluster, where each user's keys
+ * are on their own slot, one per user (auto-pipelined per node). Resolves with how many moved.
  */
-export function advancePositions(redis: HeraldRedis, userId: string, positions: ReadonlyMap<string, string>): Promise<number> {
-  const args: string[] = [];
-  for (const [category, entry] of positions) args.push(category, entry);
-  return redis.advancePositions(keys.categoryPositions(userId), keys.userCategories(userId), ...args);
+export async function advancePositions(redis: HeraldRedis, positions: ReadonlyMap<string, ReadonlyMap<string, string>>): Promise<number> {
+  const perCall = redis instanceof Cluster ? 1 : POSITIONS_PER_CALL;
+  const calls: Promise<number>[] = [];
+  let users: string[] = [];
+  let args: (string | number)[] = [];
+  const send = () => {
+    calls.push(redis.advancePositions(users.length, ...users, ...args));
+    [users, args] = [[], []];
+  };
+  for (const [userId, entries] of positions) {
+    users.push(keys.categoryPositions(userId), keys.userCategories(userId));
+    args.push(entries.size);
+    for (const [category, entry] of entries) args.push(category, entry);
+    if (users.length / 2 >= perCall) send();
+  }
+  if (users.length > 0) send();
+  return (await Promise.all(calls)).reduce((a, b) => a + b, 0);
 }

@@ -14,7 +14,10 @@ import type { Logger } from '@herald/logger';
  */
 export type RedisRole = 'commands' | 'subscriber' | 'queue' | 'log';
 
-/** The scripts in ./scripts, named `<name>-<numKeys>.lua`; each file's header says what it does. */
+/**
+ * The scripts in ./scripts, named `<name>-<numKeys>.lua` (`-n`: any number of keys, given first by
+ * the caller); each file's header says what it does.
+ */
 const SCRIPT_FILES = [
   'deliver-3',
   'remove-ids-1',
@@ -22,7 +25,7 @@ const SCRIPT_FILES = [
   'settle-categories-3',
   'snapshot-3',
   'publish-category-3',
-  'advance-positions-2',
+  'advance-positions-n',
   'claim-idempotency-1',
   'complete-idempotency-1',
   'ack-spill-1',
@@ -78,7 +81,8 @@ export interface HeraldScripts {
     unique: '0' | '1',
     rememberSeconds: number,
   ): Promise<[string, number]>;
-  advancePositions(positions: string, userCats: string, ...categoryAndEntryId: string[]): Promise<number>;
+  /** `numKeys` (2 per user), each user's positions and category set, then per user: n, then n (category, entry id) pairs. */
+  advancePositions(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;
   claimIdempotency(
     record: string,
     id: string,
@@ -113,8 +117,8 @@ function scriptText(file: string): string {
 
 function defineScripts(client: Redis | Cluster): HeraldRedis {
   for (const file of SCRIPT_FILES) {
-    const [, name, numKeys] = /^(.*)-(\d+)$/.exec(file) ?? [];
-    client.defineCommand(camel(name), { numberOfKeys: Number(numKeys), lua: scriptText(file) });
+    const [, name, numKeys] = /^(.*)-(\d+|n)$/.exec(file) ?? [];
+    client.defineCommand(camel(name), { numberOfKeys: numKeys === 'n' ? undefined : Number(numKeys), lua: scriptText(file) });
   }
   return client as HeraldRedis;
 }

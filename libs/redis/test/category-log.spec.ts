@@ -14,6 +14,7 @@ import {
   LOG_START,
   newMessage,
   parseNotification,
+  POSITIONS_PER_CALL,
   publishToCategory,
   readCategoryLog,
   readSnapshot,
@@ -97,11 +98,25 @@ it('sets a position at join, drops it at leave, and moves it forward only, for m
   expect(after.b).toBe(joined.b);
 
   const later = `${ms + 10}-3`;
-  expect(await advancePositions(redis, u, new Map([['b', later], ['a', later]]))).toBe(1);
-  expect(await advancePositions(redis, u, new Map([['b', `${ms + 10}-2`]]))).toBe(0);
+  const at = (entries: [string, string][]) => new Map([[u, new Map(entries)]]);
+  expect(await advancePositions(redis, at([['b', later], ['a', later]]))).toBe(1);
+  expect(await advancePositions(redis, at([['b', `${ms + 10}-2`]]))).toBe(0);
   expect(await redis.hgetall(keys.categoryPositions(u))).toEqual({ b: later, c: after.c });
 
   const snapshot = await readSnapshot(redis, u);
   expect(snapshot.categories).toEqual(['b', 'c']);
   expect(snapshot.positions).toEqual(new Map([['b', later], ['c', after.c]]));
+});
+
+it('moves the positions of many users in one call each POSITIONS_PER_CALL, each only forward and for members', async () => {
+  const users = Array.from({ length: POSITIONS_PER_CALL + 5 }, (_, i) => `many-${i}`);
+  for (const u of users) await replaceUserCategories(redis, u, ['m']);
+  const ahead = `${Date.now() + 60_000}-0`;
+  const moves = new Map(users.map((u, i) => [u, new Map([['m', ahead], ...(i === 0 ? [['not-mine', ahead] as [string, string]] : [])])]));
+  const calls = Number((await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+  expect(await advancePositions(redis, moves)).toBe(users.length);
+  const after = Number((await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+  expect(after - calls).toBe(2);
+  for (const u of [users[0], users[users.length - 1]]) expect(await redis.hgetall(keys.categoryPositions(u))).toEqual({ m: ahead });
+  expect(await advancePositions(redis, moves)).toBe(0);
 });

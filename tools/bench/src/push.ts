@@ -45,28 +45,46 @@ export function runTargets(
   });
 }
 
-/** The server under test; `adminUrl` (for /metrics) is the gateway's, null for the baseline. */
-type PushServer = { target: Target; pid: number; wsUrl: string; adminUrl: string | null; stop(): Promise<unknown> };
+/**
+ * The server under test; `adminUrl` (for /metrics) is the gateway's, null for the baseline. With
+ * several gateways, `pid`, `wsUrl` and `adminUrl` are the first's and `pids` / `adminUrls` all of them.
+ */
+type PushServer = { target: Target; pid: number; pids: number[]; wsUrl: string; wsUrls: string[]; adminUrl: string | null; adminUrls: string[]; stop(): Promise<unknown> };
 
-/** A gateway publishing exposures to `topic` (FAST_ACCEPT, `env`) or the baseline, with one welcomed client per user. */
-export async function startTarget(rig: Rig, target: Target, topic: string, userIds: readonly string[], processes: number, keepPerSeq = false, env = {}) {
+/**
+ * `gateways` gateways publishing exposures to `topic` (FAST_ACCEPT, `env`) or the baseline, with
+ * one welcomed client per user (spread evenly over the gateways).
+ */
+export async function startTarget(rig: Rig, target: Target, topic: string, userIds: readonly string[], processes: number, keepPerSeq = false, env = {}, gateways = 1) {
   const herald = target === 'herald';
-  const gateway = herald ? await rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }) : undefined;
-  const server: PushServer = gateway
-    ? { target, pid: gateway.pid, wsUrl: wsUrlOf(gateway), adminUrl: gateway.adminUrl, stop: () => gateway.stop() }
-    : { target, ...(await rig.startBaseline(target === 'socketio' ? 'socketio-server' : 'baseline-server')), adminUrl: null };
-  const rssIdle = procMemory(server.pid)?.rssBytes;
+  const running = herald ? await Promise.all(Array.from({ length: gateways }, () => rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }))) : [];
+  const baseline = herald ? undefined : await rig.startBaseline(target === 'socketio' ? 'socketio-server' : 'baseline-server');
+  const server: PushServer = baseline
+    ? { target, ...baseline, pids: [baseline.pid], wsUrls: [baseline.wsUrl], adminUrl: null, adminUrls: [] }
+    : {
+        target,
+        pid: running[0].pid,
+        pids: running.map((g) => g.pid),
+        wsUrl: wsUrlOf(running[0]),
+        wsUrls: running.map(wsUrlOf),
+        adminUrl: running[0].adminUrl,
+        adminUrls: running.map((g) => g.adminUrl),
+        stop: () => Promise.all(running.map((g) => g.stop())),
+      };
+  const rss = () => server.pids.reduce((sum, pid) => sum + (procMemory(pid)?.rssBytes ?? NaN), 0);
+  const rssIdle = rss();
   const started = performance.now();
   const fleet = await Fleet.start(rig, clientsFor(userIds.length, processes));
   const credentials = herald ? await rig.userTokens(userIds) : userIds;
-  const connected = await fleet.connect({ herald, socketio: target === 'socketio', urls: [server.wsUrl], credentials, ack: target !== 'baseline', keepPerSeq }, rig.signal);
-  const rssConnected = procMemory(server.pid)?.rssBytes;
+  const connected = await fleet.connect({ herald, socketio: target === 'socketio', urls: server.wsUrls, credentials, ack: target !== 'baseline', keepPerSeq }, rig.signal);
+  const measured = rss();
+  const rssConnected = Number.isNaN(measured) ? undefined : measured;
   return {
     server,
     fleet,
     connectSeconds: (performance.now() - started) / 1000,
     connectRetries: connected.refused + connected.retried,
-    rssKiBPerConn: rssIdle === undefined || rssConnected === undefined ? null : (rssConnected - rssIdle) / 1024 / userIds.length,
+    rssKiBPerConn: Number.isNaN(rssIdle) || rssConnected === undefined ? null : (rssConnected - rssIdle) / 1024 / userIds.length,
     rssConnected,
     stop: async () => (await fleet.close(), await server.stop()),
   };
@@ -88,7 +106,7 @@ export async function measurePush(
 ) {
   const before = await settledExposures(server, 0, rig.signal);
   await fleet.reset();
-  const window = rig.cpuWindow({ server: [server.pid], ...groups });
+  const window = rig.cpuWindow({ server: server.pids, ...groups });
   await fleet.untilReceived(await send(), { stallMs: opts.stallMs, signal: rig.signal, report: opts.report });
   await sleep(opts.settleMs, rig.signal);
   await opts.settled?.();
@@ -99,9 +117,24 @@ export async function measurePush(
   return { cpu, received, ...(exposures ?? { exposures: null, exposuresSpilled: null }) };
 }
 
-/** The gateway's sample once Pub/Sub has taken `taken` exposures; undefined for the baseline. */
+/**
+ * The gateways' samples summed once Pub/Sub has taken `taken` exposures from them together and
+ * none holds any; undefined for the baseline.
+ */
 export async function settledExposures(server: PushServer, taken: number, signal: AbortSignal): Promise<GatewaySample | undefined> {
-  return server.adminUrl ? (await untilExposuresPublished(server.adminUrl, taken, { stallMs: 30_000, signal })).last : undefined;
+  if (!server.adminUrl) return undefined;
+  if (server.adminUrls.length === 1) return (await untilExposuresPublished(server.adminUrl, taken, { stallMs: 30_000, signal })).last;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const samples = await Promise.all(server.adminUrls.map(async (url) => (await untilExposuresPublished(url, 0, { stallMs: 30_000, signal })).last));
+    const sum = samples.reduce((a, b) => {
+      const out = { ...a };
+      for (const key of Object.keys(b) as (keyof GatewaySample)[]) out[key] = a[key] + b[key];
+      return out;
+    });
+    if (sum.taken >= taken || Date.now() > deadline) return sum;
+    await sleep(200, signal);
+  }
 }
 
 export function sharedCpuNote(target: Target, herald: string, baseline: string): string {

@@ -87,6 +87,16 @@ const SMOKE: Record<string, Smoke> = {
       for (const herald of rows.slice(0, 2)) expect(herald).toMatchObject({ exposures: 300, acceptedMs: expect.any(Number), lastX: expect.any(Number), p50X: expect.any(Number) });
     },
   },
+  'category-memory': {
+    args: ['--members', '200', '--messages', '3'],
+    caseOf: (r) => r.design, cases: ['log (stored once)', 'offline lists (replaced)'],
+    every: { members: 200, messages: 3 },
+    numbers: ['bytesPerMember'], positive: ['bytesPerMessage', 'bytesPerMemberMessage', 'totalMB'],
+    more: ({ rows: [log, lists] }) => {
+      // The point of the design: a message's cost does not grow with the members.
+      expect(lists.bytesPerMessage as number).toBeGreaterThan(10 * (log.bytesPerMessage as number));
+    },
+  },
   idle: {
     args: ['--connections', '200', '--gateways', '2', '--settle-seconds', '2'],
     caseOf: (r) => r.connections, cases: [200],

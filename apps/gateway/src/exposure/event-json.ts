@@ -7,7 +7,8 @@
  * output holds exactly the members of the tables, so a writer left uncalled fails there.
  *
  * The members a session's events share (user, session, gateway) are serialized once per session
- * (sessionJson); a push adds its own (exposureJson).
+ * (sessionJson), those of a message (id, category) once per message (messageJson: a category
+ * message goes to many sessions in a row); a push adds its own (pushJson, or exposureJson for all).
  */
 import type { ExposureEvent } from '@herald/types';
 
@@ -15,6 +16,8 @@ import type { ExposureEvent } from '@herald/types';
 export type SessionMembers = Pick<ExposureEvent, 'userId' | 'sessionId' | 'gatewayId'>;
 /** The members of one push. */
 export type PushMembers = Omit<ExposureEvent, keyof SessionMembers>;
+/** The members every exposure event of one message shares. */
+export type MessageMembers = Pick<PushMembers, 'messageId' | 'category'>;
 
 /** One writer per member of T (all of them, nothing else): `"name":value`. */
 type Writers<T> = { readonly [K in keyof T]-?: (members: T) => string };
@@ -49,11 +52,22 @@ export function sessionJson(m: SessionMembers): string {
   return `${w.userId(m)},${w.sessionId(m)},${w.gatewayId(m)}`;
 }
 
-/**
- * One exposure event's JSON: the push's members and the session's (from sessionJson).
- * `eventId` must be a UUID and `deliveredAt` an ISO-8601 time (written without escaping).
- */
-export function exposureJson(p: PushMembers, session: string): string {
+/** A message's shared members, serialized once per message (what pushJson takes). */
+export function messageJson(m: MessageMembers): string {
   const w = PUSH_WRITERS;
-  return `{${w.eventId(p)},${w.messageId(p)},${w.category(p)},${w.deliveredAt(p)},${w.via(p)},${session}}`;
+  return `${w.messageId(m as PushMembers)},${w.category(m as PushMembers)}`;
+}
+
+/**
+ * One exposure event's JSON from its own members, the message's (messageJson) and the session's
+ * (sessionJson). `eventId` must be a UUID and `deliveredAt` an ISO-8601 time (written unescaped).
+ */
+export function pushJson(p: Omit<PushMembers, keyof MessageMembers>, message: string, session: string): string {
+  const w = PUSH_WRITERS;
+  return `{${w.eventId(p as PushMembers)},${message},${w.deliveredAt(p as PushMembers)},${w.via(p as PushMembers)},${session}}`;
+}
+
+/** One exposure event's JSON: the push's members and the session's (from sessionJson). */
+export function exposureJson(p: PushMembers, session: string): string {
+  return pushJson(p, messageJson(p), session);
 }

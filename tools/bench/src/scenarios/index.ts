@@ -2,10 +2,11 @@
 import type { Scenario } from '../scenario';
 import { apiPush } from './api-push';
 import { categoryBroadcast } from './category-broadcast';
+import { categoryMemory } from './category-memory';
 import { exposurePipeline } from './exposure-pipeline';
 import { exposurePublisher } from './exposure-publisher';
 import { idle } from './idle';
 import { livePush } from './live-push';
 import { reconnectStorm } from './reconnect-storm';
 
-export const SCENARIOS: readonly Scenario[] = [exposurePublisher, exposurePipeline, livePush, apiPush, categoryBroadcast, idle, reconnectStorm];
+export const SCENARIOS: readonly Scenario[] = [exposurePublisher, exposurePipeline, livePush, apiPush, categoryBroadcast, categoryMemory, idle, reconnectStorm];
