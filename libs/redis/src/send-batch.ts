@@ -1,8 +1,8 @@
 /**
- * The write protocol of send-to-users.ts for many messages in one request (POST
- * /v1/messages/batch): every body stored before any note names it, then one atomic `deliver` per
- * recipient, in chunks of at most DELIVERY_BATCH deliveries, each chunk in one round trip where
- * Redis allows it:
+ * The write protocol (send-to-users.ts) for one or many messages in one request: `sendToUsers` is
+ * this with one message, POST /v1/messages/batch with up to 500. Every body stored before any
+ * note names it, one atomic `deliver` per recipient, in chunks of at most DELIVERY_BATCH
+ * deliveries, each chunk in one round trip where Redis allows it:
  *
  * - One redis-server: a chunk is one pipeline, the bodies' SETs first and then the deliveries, in
  *   the messages' order. Redis runs a connection's commands in the order sent, so every body is
@@ -24,7 +24,7 @@ import type { HeraldRedis, HeraldScripts } from './client';
 import { ALREADY_DELIVERED, deliverArgs, deliverToUser, type DeliverOptions } from './inbox';
 import { bodyWrite, type BodyWrite } from './messages';
 import { liveNotes } from './notification';
-import { DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from './send-to-users';
+import { DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from './deliveries';
 
 export interface BatchMessage {
   message: Message;
@@ -44,6 +44,11 @@ export interface BatchOptions {
   inboxTtlSeconds: number;
   /** Most deliveries per chunk (DELIVERY_BATCH). */
   chunkSize?: number;
+  /**
+   * Checked before each chunk: an aborted send rejects with the signal's reason between chunks
+   * (what was sent stays).
+   */
+  signal?: AbortSignal;
 }
 
 /** What the batch did for one message. */
@@ -152,8 +157,8 @@ async function sendClustered(redis: HeraldRedis, parts: Part[], state: ItemState
 }
 
 /**
- * Send many messages (see the header); resolves with one outcome per message, in their order,
- * and never rejects for a message's failure.
+ * Send messages (see the header); resolves with one outcome per message, in their order, and
+ * never rejects for a message's failure (only when `signal` aborts).
  */
 export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage[], opts: BatchOptions): Promise<BatchOutcome[]> {
   const pickNote = liveNotes();
@@ -175,6 +180,7 @@ export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage
   });
   const send = redis instanceof Cluster ? sendClustered : sendPipelined;
   for (const chunk of chunks(items, opts.chunkSize ?? DELIVERY_BATCH)) {
+    opts.signal?.throwIfAborted();
     const parts = chunk.filter((p) => !stopped(state[p.item]));
     if (parts.length > 0) await send(redis, parts, state);
   }

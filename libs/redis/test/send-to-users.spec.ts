@@ -1,8 +1,8 @@
 /**
  * The write protocol composed (sendToUsers): the body stored before any note
- * names it, the note liveNote picks, batches, repeatable sends, and the counts of a send that
- * fails part-way, on a real redis-server. The callers (ingest, the gateway's harness, the
- * benchmarks) run exactly this.
+ * names it, the body and the first chunk of deliveries in one write, the note liveNote picks,
+ * batches, repeatable sends, and the counts of a send that fails part-way, on a real
+ * redis-server. The callers (ingest, the gateway's harness, the benchmarks) run exactly this.
  */
 import { INBOX_DEFAULT_CAP } from '@herald/types';
 import { waitFor } from '@herald/testing';
@@ -25,6 +25,18 @@ const listen = useNoteRecorder('send-test', notes, (commands) => (redis = comman
 const INBOX = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: 3600 };
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 const inboxes = (userIds: string[]) => Promise.all(userIds.map((u) => redis.lrange(keys.inbox(u), 0, -1)));
+
+/**
+ * How many times the redis-server read from its clients' sockets while `run` ran: its
+ * `total_reads_processed`, before and after, less the read of the second INFO. Only the commands
+ * connection sends anything meanwhile (the note recorder's subscriber only receives).
+ */
+async function serverReads(run: () => Promise<unknown>): Promise<number> {
+  const reads = async () => Number(/total_reads_processed:(\d+)/.exec(await redis.info('stats'))![1]);
+  const before = await reads();
+  await run();
+  return (await reads()) - before - 1;
+}
 
 it('makes a message with a fresh id, its creation time and its expiry', () => {
   const m = newMessage({ payload: { a: 1 }, ttlMs: 5000, createdAt: Date.UTC(2026, 0, 1) });
@@ -50,6 +62,22 @@ it('stores the body with its TTL, then delivers to every user with the body insi
   expect(notes.get(userIds[0])![0]).toMatchObject({ kind: 'message', message: { id: message.id } });
 });
 
+it('sends the body and the first chunk of deliveries as one write: the redis-server reads it once', async () => {
+  const userIds = users('one-write', 3);
+  await listen(userIds);
+  const first = newMessage({ payload: 'loads the deliver script', ttlMs: 60_000 });
+  await sendToUsers(redis, first, userIds, INBOX);
+  const message = newMessage({ payload: 'one write', ttlMs: 60_000 });
+
+  expect(await serverReads(() => sendToUsers(redis, message, userIds, INBOX))).toBe(1);
+  // Two chunks: the second waits for the first's replies.
+  expect(await serverReads(() => sendToUsers(redis, newMessage({ payload: 'two', ttlMs: 60_000 }), userIds, { ...INBOX, batchSize: 2 }))).toBe(2);
+
+  expect((await inboxes(userIds)).map((inbox) => inbox.slice(0, 2))).toEqual(userIds.map(() => [first.id, message.id]));
+  await waitFor(() => userIds.every((u) => notes.get(u)?.length === 3), { what: 'three notes per user' });
+  expect(notes.get(userIds[2])![1]).toMatchObject({ kind: 'message', message: { id: message.id } });
+});
+
 it('sends a reference when the copies would be too many bytes (liveNote), and the body is there to read', async () => {
   const userIds = users('wide', 5);
   await listen(userIds);
@@ -72,8 +100,9 @@ it('delivers a long list in batches, and stops between batches once aborted', as
   aborted.abort();
   const late = newMessage({ payload: 2, ttlMs: 60_000 });
   await expect(sendToUsers(redis, late, userIds, { ...INBOX, batchSize: 10, signal: aborted.signal })).rejects.toThrow(/abort/i);
-  // The body was stored; no inbox got the id.
+  // Checked before the first chunk, which carries the body: nothing was written.
   expect((await inboxes(userIds)).flat()).not.toContain(late.id);
+  expect(await redis.exists(keys.message(late.id))).toBe(0);
 });
 
 it('repeats a send without duplicating an id, even for a user who acknowledged it since (unique, remembered)', async () => {
