@@ -9,10 +9,11 @@
  *    in chunks of at most DELIVERY_BATCH recipients.
  *
  * This is `sendBatch` (send-batch.ts) with one message, so the two cannot drift apart. On one
- * redis-server the body's SET and the first chunk's deliveries go out as one pipeline (one socket
- * write, one round trip): Redis runs a connection's commands in the order sent, so the body is
- * stored before any note names it. On a Cluster the body's key and the recipients' keys are on
- * other slots, often other nodes, so the body is stored first and the deliveries follow.
+ * redis-server the body's SET and the first chunk's deliveries are issued together, in that
+ * order (on the auto-pipelined `commands` connection: one socket write, one round trip): Redis
+ * runs a connection's commands in the order sent, so the body is stored before any note names
+ * it. On a Cluster the body's key and the recipients' keys are on other slots, often other
+ * nodes, so the body is stored first and the deliveries follow.
  *
  * A category message takes step 2 later, in a fan-out job, with reference notes
  * (category-fanout.ts). Counting what was delivered and dropped is the caller's (metrics live in
