@@ -79,8 +79,6 @@ interface ItemState {
   cause?: unknown;
 }
 
-/** A command's outcome: its error, or its value. */
-type Reply = [Error | null, unknown];
 
 /** Splits the messages' work into chunks of at most `size` deliveries, in the messages' order. */
 function* chunks(items: readonly BatchMessage[], size: number): Generator<Part[]> {
@@ -106,24 +104,33 @@ function* chunks(items: readonly BatchMessage[], size: number): Generator<Part[]
 /** Stopped: its body was not stored, or some of its deliveries failed (later ones are not tried). */
 const stopped = (s: ItemState) => s.storeError !== undefined || s.failed > 0;
 
-function recordStore(s: ItemState, [err]: Reply): void {
-  if (err) s.storeError = err;
+/** A failure as an Error (ioredis rejects with Errors; anything else is wrapped). */
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
+/** Issue a body's SET; the promise records its failure and never rejects. */
+function storeBody(redis: HeraldRedis, s: ItemState): Promise<void> {
+  return redis.set(s.body.key, s.body.encoded, 'PX', s.body.ttlMs).then(
+    () => undefined,
+    (err: unknown) => {
+      s.storeError = asError(err);
+    },
+  );
 }
 
-function recordDelivery(s: ItemState, [err, value]: Reply): void {
-  if (err) {
-    s.failed++;
-    s.cause ??= err;
-  } else if (value === ALREADY_DELIVERED) s.counts.skipped++;
-  else {
-    s.counts.delivered++;
-    s.counts.dropped += value as number;
-  }
-}
-
-async function settle(calls: Promise<unknown>[]): Promise<Reply[]> {
-  return (await Promise.allSettled(calls)).map((r) =>
-    r.status === 'fulfilled' ? [null, r.value] : [r.reason instanceof Error ? r.reason : new Error(String(r.reason)), null],
+/** Issue one delivery; the promise counts its outcome and never rejects. */
+function deliver(redis: HeraldRedis, s: ItemState, userId: string): Promise<void> {
+  return deliverToUser(redis, userId, s.messageId, s.note, s.deliver).then(
+    (dropped) => {
+      if (dropped === ALREADY_DELIVERED) s.counts.skipped++;
+      else {
+        s.counts.delivered++;
+        s.counts.dropped += dropped;
+      }
+    },
+    (err: unknown) => {
+      s.failed++;
+      s.cause ??= asError(err);
+    },
   );
 }
 
@@ -133,17 +140,18 @@ async function settle(calls: Promise<unknown>[]): Promise<Reply[]> {
  * SETs have answered.
  */
 async function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]): Promise<void> {
-  const stores = parts.filter((p) => p.store);
-  const storing = settle(stores.map(({ item }) => redis.set(state[item].body.key, state[item].body.encoded, 'PX', state[item].body.ttlMs)));
-  const recordStores = (replies: Reply[]) => stores.forEach((p, i) => recordStore(state[p.item], replies[i]));
-  const clustered = redis instanceof Cluster;
-  if (clustered) recordStores(await storing);
-  const deliveries = parts
-    .filter((p) => !stopped(state[p.item]))
-    .flatMap((p) => p.userIds.map((userId) => ({ s: state[p.item], userId })));
-  const delivered = await settle(deliveries.map(({ s, userId }) => deliverToUser(redis, userId, s.messageId, s.note, s.deliver)));
-  if (!clustered) recordStores(await storing);
-  deliveries.forEach(({ s }, i) => recordDelivery(s, delivered[i]));
+  const calls: Promise<void>[] = [];
+  for (const p of parts) if (p.store) calls.push(storeBody(redis, state[p.item]));
+  if (redis instanceof Cluster) {
+    await Promise.all(calls);
+    calls.length = 0;
+  }
+  for (const p of parts) {
+    const s = state[p.item];
+    if (stopped(s)) continue;
+    for (const userId of p.userIds) calls.push(deliver(redis, s, userId));
+  }
+  await Promise.all(calls);
 }
 
 /**
