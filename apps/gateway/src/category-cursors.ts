@@ -35,7 +35,11 @@ export class CategoryCursors {
   /** Message id -> category, for the unacknowledged entries. */
   private readonly categoryOf = new Map<string, string>();
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    /** The user's position in `category` may move to `position` (written by the ack batcher). */
+    private readonly move: (category: string, position: string) => void,
+  ) {}
 
   /** Read `category` from `position` on (the connect's snapshot): acks move its position. */
   start(category: string, position: string): void {
@@ -59,19 +63,17 @@ export class CategoryCursors {
     cursor.considered = entry;
   }
 
-  /** `entry` needs no push (expired, or acknowledged already); returns the position to write, if it moved. */
-  passed(category: string, entry: string): string | null {
+  /** `entry` needs no push (expired, or acknowledged before it was pushed). */
+  passed(category: string, entry: string): void {
     const cursor = this.cursor(category);
-    if (cursor.considered !== null && compareEntryIds(entry, cursor.considered) <= 0) return null;
+    if (cursor.considered !== null && compareEntryIds(entry, cursor.considered) <= 0) return;
     cursor.considered = entry;
-    return this.moved(cursor);
+    const position = this.moved(cursor);
+    if (position) this.move(category, position);
   }
 
-  /**
-   * Acknowledged ids: the category entries among them may move positions (`move` is called with
-   * each new one); returns the others, the inbox's ids.
-   */
-  sortAcks(ids: readonly string[], move: (category: string, position: string) => void): string[] {
+  /** Acknowledged ids: the category entries among them may move positions; returns the others, the inbox's ids. */
+  sortAcks(ids: readonly string[]): string[] {
     const inbox: string[] = [];
     for (const id of ids) {
       const category = this.categoryOf.get(id);
@@ -85,7 +87,7 @@ export class CategoryCursors {
       const at = cursor.unacked.findIndex((u) => u.id === id);
       if (at >= 0) cursor.unacked.splice(at, 1);
       const position = this.moved(cursor);
-      if (position) move(category, position);
+      if (position) this.move(category, position);
     }
     return inbox;
   }

@@ -169,7 +169,7 @@ export class Connector {
     if (read.length === 0) return [];
     await this.deps.router.categoriesReady(categories);
     const starts = new Map(read.map((c) => [c, snapshot.positions.get(c) ?? LOG_START]));
-    session.startCategories(starts);
+    for (const [category, position] of starts) session.categories.start(category, position);
     const { redis, drain } = this.deps;
     return Promise.all(read.map(async (category) => ({ category, first: await readCategoryLog(redis, category, starts.get(category)!, drain.batchSize) })));
   }

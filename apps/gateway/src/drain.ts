@@ -62,7 +62,7 @@ export async function drainInbox(deps: DrainDeps, session: Session, ids: readonl
     if (next === null) continue;
     if (next === undefined) break;
     if (session.acks.acknowledgedBeforePush(next.message.id)) {
-      if (next.entry !== undefined) session.passEntry(next.category!, next.entry);
+      if (next.entry !== undefined) session.categories.passed(next.category!, next.entry);
       continue;
     }
     await pushPaced(window, session, next, 'offline');
@@ -91,7 +91,7 @@ function pick(heads: Head[], session: Session): Outgoing | null | undefined {
     if (head.done || head.at >= head.items.length) continue;
     const item = head.items[head.at];
     if ('pass' in item) {
-      session.passEntry(item.category, item.entry);
+      session.categories.passed(item.category, item.entry);
       head.at++;
       passed = true;
       continue;

@@ -54,7 +54,7 @@ export class Hub {
       if (next.has(category)) continue;
       const members = this.byCategory.get(category);
       members?.delete(session);
-      session.leftCategory(category);
+      session.categories.drop(category);
       if (members?.size === 0) {
         this.byCategory.delete(category);
         this.listener?.closed(category);

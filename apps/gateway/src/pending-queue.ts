@@ -28,7 +28,7 @@ export class PendingQueue {
 
   /**
    * The next item, in arrival order, skipping messages whose id is in `drained` (a category entry
-   * read by the drain too is skipped when pushed: Session.pushEntry); undefined when none is left.
+   * read by the drain too is skipped when pushed: Session.pushOutgoing); undefined when none is left.
    */
   next(drained: ReadonlySet<string>): Outgoing | undefined {
     while (this.start < this.items.length) {

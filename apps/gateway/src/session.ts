@@ -174,46 +174,31 @@ export class Session {
     return true;
   }
 
-  /** The categories' logs read from the positions of the connect's snapshot (category-cursors.ts). */
-  startCategories(positions: ReadonlyMap<string, string>): void {
-    for (const [category, position] of positions) this.categoryCursors().start(category, position);
-  }
-
-  /** The user left `category`. */
-  leftCategory(category: string): void {
-    this.cursors?.drop(category);
+  /** Where the session stands in its categories' logs (category-cursors.ts); made on first use. */
+  get categories(): CategoryCursors {
+    return (this.cursors ??= new CategoryCursors(this.ctx.maxUnackedIds, (category, entry) => this.ctx.onPosition(this, category, entry)));
   }
 
   /**
-   * A category log entry: pushed unless this session pushed or passed it already (the drain read
-   * it from the log); an expired one is passed. Returns true when pushed.
+   * A message (see push), or a category log entry: pushed unless this session pushed or passed it
+   * already (the drain read it from the log); an expired one is passed. True when pushed.
    */
-  private pushEntry(item: Outgoing, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
-    const { message, category, entry } = item as Required<Outgoing>;
-    const cursors = this.categoryCursors();
+  pushOutgoing(item: Outgoing, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
+    const { message, category, entry } = item;
+    if (category === undefined || entry === undefined) return this.push(message, via, now, written);
+    const cursors = this.categories;
     if (!cursors.fresh(category, entry)) {
       written?.();
       return false;
     }
     if (message.expiresAt <= now) {
-      this.passEntry(category, entry);
+      cursors.passed(category, entry);
       written?.();
       return false;
     }
     if (!this.push(message, via, now, written)) return false;
     cursors.pushed(category, entry, message.id);
     return true;
-  }
-
-  /** A category log entry that needs no push (expired, or acknowledged before it was pushed). */
-  passEntry(category: string, entry: string): void {
-    const position = this.categoryCursors().passed(category, entry);
-    if (position) this.ctx.onPosition(this, category, position);
-  }
-
-  /** A message or a category log entry (see push and pushEntry). */
-  pushOutgoing(item: Outgoing, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
-    return item.entry === undefined ? this.push(item.message, via, now, written) : this.pushEntry(item, via, now, written);
   }
 
   /**
@@ -223,16 +208,10 @@ export class Session {
    * or its categories' logs for the next connection.
    */
   deliverLive(message: EncodedMessage, category?: string, entry?: string): void {
-    if (!this.pending) {
-      if (entry === undefined) this.push(message, 'live');
-      else this.pushEntry({ message, category, entry }, 'live');
-      return;
-    }
-    if (this.pending.add({ message, category, entry }) > this.ctx.sendBufferMaxBytes) this.closeSlow();
-  }
-
-  private categoryCursors(): CategoryCursors {
-    return (this.cursors ??= new CategoryCursors(this.ctx.maxUnackedIds));
+    if (this.pending) {
+      if (this.pending.add({ message, category, entry }) > this.ctx.sendBufferMaxBytes) this.closeSlow();
+    } else if (entry === undefined) this.push(message, 'live');
+    else this.pushOutgoing({ message, category, entry }, 'live');
   }
 
   /**
@@ -272,7 +251,7 @@ export class Session {
   /** Apply the ids pending for this session; count the rest, and close a session that keeps sending them. */
   private acknowledge(ids: string[], closing: boolean): void {
     const { known, unknown, repeated } = this.acks.take(ids);
-    const inbox = this.cursors ? this.cursors.sortAcks(known, (category, entry) => this.ctx.onPosition(this, category, entry)) : known;
+    const inbox = this.cursors ? this.cursors.sortAcks(known) : known;
     if (inbox.length > 0) this.ctx.onAck(this, inbox);
     if (unknown > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'unknown' }, unknown);
     if (repeated > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'repeated' }, repeated);

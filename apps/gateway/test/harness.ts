@@ -1,7 +1,7 @@
 /**
  * An in-process gateway on a private Redis and a real Pub/Sub emulator, plus what a test needs
  * around it: a producer that writes messages through ingest's own write protocol (@herald/redis
- * `sendToUsers`, `deliverToMembers`), and a collector of the exposure events the gateway publishes.
+ * `sendToUsers`, `publishToCategory`), and a collector of the exposure events the gateway publishes.
  */
 import { randomUUID } from 'node:crypto';
 import type { Message as PubSubMessage, Subscription } from '@google-cloud/pubsub';

@@ -8,7 +8,7 @@ const session = (userId: string) => {
   return {
     userId,
     left,
-    leftCategory: (category: string) => left.push(category),
+    categories: { drop: (category: string) => left.push(category) },
     noteCategories: () => (noted = true),
     get categoriesNoted() {
       return noted;

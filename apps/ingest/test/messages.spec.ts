@@ -184,6 +184,25 @@ describe('to a category', () => {
     expect((await stack.redis.keys('*')).sort()).toEqual([...before, keys.message(id), keys.categoryLog('nobody-here')].sort());
   });
 
+  it('costs the same Redis commands for a category of 10 members as for one of 10,000', async () => {
+    const calls = async () => {
+      const stats = await stack.redis.info('commandstats');
+      return [...stats.matchAll(/calls=(\d+)/g)].reduce((sum, [, n]) => sum + Number(n), 0);
+    };
+    const cost = async (category: string, members: number) => {
+      for (let i = 0; i < members; i += 5000) {
+        await stack.redis.sadd(keys.categoryMembers(category), ...Array.from({ length: Math.min(5000, members - i) }, (_, k) => `m-${i + k}`));
+      }
+      const before = await calls();
+      await sendOk({ category, payload: { members } });
+      // The INFO that read the count before is one command itself (counted once it ran).
+      return (await calls()) - before - 1;
+    };
+    const small = await cost('ten', 10);
+    expect(small).toBeLessThanOrEqual(15);
+    expect(await cost('ten-thousand', 10_000)).toBe(small);
+  });
+
   it('keeps a log at CATEGORY_LOG_CAP entries, counting the ones dropped', async () => {
     const small = await startIngest({ ...stack.config, CATEGORY_LOG_CAP: 3 });
     const dropped = async () => counterValue(await metricsText(small), 'herald_category_log_dropped_total');

@@ -1,7 +1,6 @@
 /**
  * Deliveries in bulk: one atomic `deliver` (inbox.ts) per user for many users at once, and what
- * they did. The write protocol (send-to-users.ts, send-batch.ts) and the category fan-out
- * (category-fanout.ts) count their work with these.
+ * they did. The write protocol (send-to-users.ts, send-batch.ts) counts its work with these.
  */
 import type { HeraldRedis } from './client';
 import { ALREADY_DELIVERED, deliverToUser, type DeliverOptions } from './inbox';

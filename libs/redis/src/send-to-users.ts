@@ -3,7 +3,7 @@
  * benchmarks' producers all run, so none of them can exercise an older protocol than the others.
  *
  * 1. The body (`bodyWrite`, with the message's TTL), stored before any note names it: a gateway
- *    woken by a note, or a fan-out job, must find the body the note names.
+ *    woken by a note must find the body the note names.
  * 2. One atomic `deliver` per recipient (inbox append, cap, inbox TTL, note; see inbox.ts),
  *    the note carrying the body while all its copies stay small (`liveNote`), else a reference,
  *    in chunks of at most DELIVERY_BATCH recipients.
@@ -15,8 +15,8 @@
  * it. On a Cluster the body's key and the recipients' keys are on other slots, often other
  * nodes, so the body is stored first and the deliveries follow.
  *
- * A category message takes step 2 later, in a fan-out job, with reference notes
- * (category-fanout.ts). Counting what was delivered and dropped is the caller's (metrics live in
+ * A category message has no step 2: it is stored once, in its category's log (category-log.ts),
+ * and the gateways deliver it to its members. Counting what was delivered and dropped is the caller's (metrics live in
  * the apps): every call returns the counts, and a failure carries the counts of what did happen.
  */
 import type { Message } from '@herald/types';
