@@ -116,11 +116,27 @@ export async function readCategoryLog(redis: HeraldRedis, category: string, afte
   return entries;
 }
 
-/** Orders two log entry ids (`<ms>-<seq>`): negative when `a` comes first. */
+/**
+ * Orders two log entry ids (`<ms>-<seq>`, decimal without leading zeros): negative when `a` comes
+ * first. Compared in place, digit by digit (a session compares one per delivery: no garbage).
+ */
 export function compareEntryIds(a: string, b: string): number {
-  const [ams, aseq] = a.split('-');
-  const [bms, bseq] = b.split('-');
-  return Number(ams) - Number(bms) || aseq.length - bseq.length || (aseq < bseq ? -1 : aseq > bseq ? 1 : 0);
+  const [ad, bd] = [a.indexOf('-'), b.indexOf('-')];
+  if (ad !== bd) return ad - bd;
+  if (a.length !== b.length) {
+    // Same number of ms digits: the ms decide, else the longer sequence number is the larger.
+    const ms = compareDigits(a, b, 0, ad);
+    return ms !== 0 ? ms : a.length - b.length;
+  }
+  return compareDigits(a, b, 0, a.length);
+}
+
+function compareDigits(a: string, b: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /** Users whose positions one script call moves on one redis-server. */

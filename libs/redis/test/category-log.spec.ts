@@ -80,6 +80,10 @@ it('reads the log after a position, a page at a time, and orders entry ids', asy
   expect(compareEntryIds('9-10', '10-0')).toBeLessThan(0);
   expect(compareEntryIds('10-10', '10-9')).toBeGreaterThan(0);
   expect(compareEntryIds('10-1', '10-1')).toBe(0);
+  expect(compareEntryIds('0-0', '1764000000000-0')).toBeLessThan(0);
+  expect(compareEntryIds('1764000000001-0', '1764000000000-99')).toBeGreaterThan(0);
+  expect(compareEntryIds('1764000000000-10', '1764000000000-9')).toBeGreaterThan(0);
+  expect(compareEntryIds('1764000000000-18446744073709551615', '1764000000001-0')).toBeLessThan(0);
 });
 
 it('sets a position at join, drops it at leave, and moves it forward only, for members only', async () => {
