@@ -74,9 +74,18 @@ export class LiveRouter {
     });
   }
 
-  /** Resolves once the channels of `categories` (opened in the hub) are subscribed; rejects if one failed. */
+  /**
+   * Resolves once the channels of `categories` (open in the hub) are subscribed; rejects if one
+   * failed. A channel whose subscribe failed before is asked for again (the hub opens a category
+   * once, when its first session comes).
+   */
   async categoriesReady(categories: readonly string[]): Promise<void> {
-    await Promise.all(categories.map((c) => this.categories.get(c) ?? Promise.reject(new Error(`category ${c} is not subscribed`))));
+    await Promise.all(
+      categories.map((c) => {
+        if (!this.categories.has(c)) this.subscribeCategory(c);
+        return this.categories.get(c);
+      }),
+    );
   }
 
   /** Resolves once the user's channel is subscribed (notifications from then on reach us). */
