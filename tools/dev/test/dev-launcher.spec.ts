@@ -7,10 +7,11 @@
  * the next start comes up.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, REPO_ROOT, waitFor } from '@herald/testing';
+import { DEV_STACK_FILE, type DevStackFile } from '@herald/config';
+import { freePort, REPO_ROOT, TestClient, waitFor } from '@herald/testing';
 import { descendantsOf, isRunning, processId, type ProcessId } from '../src/proc';
 import { readRunRecord } from '../src/run-record';
 
@@ -256,13 +257,15 @@ it('one of its apps crashing: it stops everything else and exits 1', async () =>
 });
 
 it('stdout gone (the reader of its pipe ended): it stops, and so does everything it started', async () => {
-  // At info level a category send makes ingest print a line, which the launcher then cannot write.
+  // At info level the gateway prints a line for an upgrade it refuses, which the launcher then
+  // cannot write.
   const launcher = (running = await startLauncher({ LOG_LEVEL: 'info' }));
   const procs = remember(launcher);
   const exited = new Promise<number | null>((resolve) => launcher.child.once('exit', (code) => resolve(code)));
   launcher.child.stdout!.destroy();
-  const sent = await herald(['send', '--category', 'epipe-test', '{"text":"to nobody"}']);
-  expect({ code: sent.code, stderr: sent.stderr }).toEqual({ code: 0, stderr: '' });
+  const { settings } = JSON.parse(readFileSync(join(devDir, DEV_STACK_FILE), 'utf8')) as DevStackFile;
+  const refusal = await TestClient.refusal(settings.HERALD_GATEWAY_URL!, 'not-a-token');
+  expect(refusal.status).toBe(401);
   await allGone(procs, 'every process of the launcher to end after its stdout closed');
   expect(await exited).toBe(0);
   expect(launcher.output()).toContain('output is gone (EPIPE)');
