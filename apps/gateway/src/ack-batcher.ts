@@ -17,7 +17,7 @@ import { WriteWindow } from './write-window';
 
 export class AckBatcher {
   private readonly pending = new Map<string, Set<string>>();
-  private readonly positions = new Map<string, Map<string, string>>();
+  private positions = new Map<string, Map<string, string>>();
   private readonly window: WriteWindow;
 
   constructor(
@@ -60,8 +60,8 @@ export class AckBatcher {
     }
     this.pending.clear();
     if (this.positions.size === 0) return;
-    const positions = new Map(this.positions);
-    this.positions.clear();
+    const positions = this.positions;
+    this.positions = new Map();
     advancePositions(this.redis, positions).catch((err: unknown) => {
       this.log.warn({ err, users: positions.size }, 'position update failed; the entries come back next time');
     });

@@ -4,7 +4,7 @@
  * from the inbox) and each of its categories' logs after the user's position
  * (libs/redis category-log.ts). The drain (drain.ts) merges their pages by send time.
  */
-import { readCategoryLog, removeFromInbox, type HeraldRedis } from '@herald/redis';
+import { readCategoryLog, removeFromInbox, type HeraldRedis, type LogEntry } from '@herald/redis';
 import type { BodyStore } from './body-store';
 import type { GatewayMetrics } from './metrics';
 import type { Outgoing } from './pending-queue';
@@ -54,7 +54,7 @@ export function inboxSource(deps: SourceDeps, userId: string, ids: readonly stri
  * before the welcome (its ids may be acknowledged early). An entry whose message has expired (or
  * whose body is gone) is passed, in its place, so the position can move past it.
  */
-export function categorySource(deps: SourceDeps, category: string, first: Awaited<ReturnType<typeof readCategoryLog>>): DrainSource {
+export function categorySource(deps: SourceDeps, category: string, first: LogEntry[]): DrainSource {
   let page = first;
   let done = false;
   return {
@@ -64,9 +64,10 @@ export function categorySource(deps: SourceDeps, category: string, first: Awaite
       const now = Date.now();
       const live = page.filter((e) => e.expiresAt > now);
       const bodies = live.length > 0 ? await deps.bodies.getMany(live.map((e) => e.id), now) : [];
-      const found = new Map(live.map((e, i) => [e.entry, bodies[i]]));
-      const items: DrainItem[] = page.map(({ entry }) => {
-        const message = found.get(entry);
+      let next = 0;
+      const items: DrainItem[] = page.map(({ entry, expiresAt }) => {
+        // `bodies` follows `live`: the page's entries that had not expired, in order.
+        const message = expiresAt > now ? bodies[next++] : null;
         return message ? { message, category, entry } : { pass: true, category, entry };
       });
       const after = page[page.length - 1].entry;

@@ -56,8 +56,7 @@ export async function drainInbox(deps: DrainDeps, session: Session, ids: readonl
   const sources = [inboxSource(deps, session.userId, ids), ...categories.map((c) => categorySource(deps, c.category, c.first))];
   const heads: Head[] = sources.map((source) => ({ source, items: [], at: 0, done: false }));
   while (!session.closed) {
-    const empty = heads.filter((h) => !h.done && h.at >= h.items.length);
-    if (empty.length > 0) await Promise.all(empty.map(refill));
+    if (heads.some(needsRefill)) await Promise.all(heads.filter(needsRefill).map(refill));
     const next = pick(heads, session);
     if (next === null) continue;
     if (next === undefined) break;
@@ -72,6 +71,9 @@ export async function drainInbox(deps: DrainDeps, session: Session, ids: readonl
     await pushPaced(window, session, live, 'live');
   }
 }
+
+/** A stream whose page is used up and that may have more. */
+const needsRefill = (head: Head) => !head.done && head.at >= head.items.length;
 
 async function refill(head: Head): Promise<void> {
   head.items = await head.source.next();

@@ -31,8 +31,8 @@ import type { BodyStore } from './body-store';
 
 /** A notification waiting for its turn; `body` is undefined while a referenced body is read. */
 interface Queued {
-  /** The user's id, or the category's for a category entry. */
-  userId: string;
+  /** The channel's owner: a user's id, or a category's name for a category entry. */
+  owner: string;
   note: Notification;
   body?: EncodedMessage | null;
 }
@@ -141,7 +141,7 @@ export class LiveRouter {
       this.logger.warn({ channel }, 'unreadable notification dropped');
       return;
     }
-    const item: Queued = { userId: owner, note };
+    const item: Queued = { owner, note };
     if (note.kind === 'entry' && note.message) {
       this.bodies.remember(note.message);
       item.body = note.message;
@@ -190,23 +190,23 @@ export class LiveRouter {
     this.queue.splice(0, done);
   }
 
-  private apply({ userId, note, body }: Queued): void {
+  private apply({ owner, note, body }: Queued): void {
     switch (note.kind) {
       case 'categories':
-        this.hub.setUserCategories(userId, note.categories);
+        this.hub.setUserCategories(owner, note.categories);
         return;
       case 'barrier':
         this.barriers.get(note.token)?.();
         return;
       case 'message':
         this.bodies.remember(note.message);
-        this.deliver(userId, note.message);
+        this.deliver(owner, note.message);
         return;
       case 'ref':
-        if (body) this.deliver(userId, body);
+        if (body) this.deliver(owner, body);
         return;
       case 'entry':
-        if (body) for (const session of this.hub.sessionsIn(userId)) session.deliverLive(body, userId, note.entry);
+        if (body) for (const session of this.hub.sessionsIn(owner)) session.deliverLive(body, owner, note.entry);
         return;
     }
   }

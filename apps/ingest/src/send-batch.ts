@@ -6,19 +6,18 @@
  * 1. Idempotency keys, all at once (auto-pipelined): a key with its recorded answer is a replay;
  *    a key claimed gives its message id. An item whose key an earlier item of the same batch
  *    holds answers that item's result (same body) or IDEMPOTENCY_KEY_REUSED (another body).
- * 2. The messages, through `sendBatch` of the write protocol (one round trip per chunk).
- * 3. The category messages' appends to their logs (bodies stored in step 2), all at once
- *    (auto-pipelined); then the answers of the claimed keys.
+ * 2. The messages, through `sendBatch` of the write protocol (one round trip per chunk; a
+ *    category message's body and its append to the category's log in the same one).
+ * 3. The answers of the claimed keys.
  * A failure costs only its own item (a 5xx code in its result); the others are sent.
  */
 import type { FastifyError } from 'fastify';
 import { toHeraldError } from '@herald/http';
 import type { Logger } from '@herald/logger';
-import { appendToCategory, DeliveryError, fingerprint, liveNote, sendBatch, type BatchOutcome } from '@herald/redis';
+import { DeliveryError, fingerprint, sendBatch, type BatchOutcome } from '@herald/redis';
 import { HeraldError, type ErrorBody } from '@herald/types';
-import { categoryAppend, messageOf, type SendMessageDeps, type SendMessageInput } from './send-message';
+import { messageOf, type SendMessageDeps, type SendMessageInput } from './send-message';
 import { claimKey, recordAnswer, type Answer } from './idempotent';
-import { encodeMessage } from '@herald/redis';
 
 /** A valid item: the send it asks for and, with an idempotencyKey, the key and the body it guards. */
 export interface BatchItem {
@@ -94,38 +93,25 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
       sends.map(({ item, claimed }, i) => ({
         message: messages[i],
         userIds: 'userIds' in item.input.recipients ? item.input.recipients.userIds : [],
+        category: 'category' in item.input.recipients ? item.input.recipients.category : undefined,
         repeatable: claimed && { rememberSeconds },
       })),
-      { cap: deps.inboxCap, inboxTtlSeconds: deps.inboxTtlSeconds },
+      { cap: deps.inboxCap, inboxTtlSeconds: deps.inboxTtlSeconds, categoryLogCap: deps.categoryLogCap },
     );
   } catch (err) {
     outcomes = sends.map(() => ({ counts: { delivered: 0, skipped: 0, dropped: 0 }, error: err }));
   }
-  const appends: Promise<void>[] = [];
-  sends.forEach(({ index, item, claimed }, i) => {
-    const { error, counts } = outcomes[i];
+  sends.forEach(({ index }, i) => {
+    const { error, counts, appended } = outcomes[i];
     deps.metrics.inboxDropped.inc(counts.dropped);
-    const message = messages[i];
-    if (error !== undefined) results[index] = errorResult(deps, error);
-    else if ('category' in item.input.recipients) {
-      const note = liveNote(encodeMessage(message), message.id, 1);
-      const opts = categoryAppend(deps, claimed && rememberSeconds);
-      appends.push(
-        appendToCategory(deps.redis, item.input.recipients.category, message, note, opts).then(
-          ({ dropped }) => {
-            deps.metrics.categoryLogDropped.inc(dropped);
-            deps.metrics.accepted.inc({ target: 'category' });
-            results[index] = { id: message.id };
-          },
-          (err: unknown) => void (results[index] = errorResult(deps, err)),
-        ),
-      );
-    } else {
-      deps.metrics.accepted.inc({ target: 'users' });
-      results[index] = { id: message.id };
+    if (error !== undefined) {
+      results[index] = errorResult(deps, error);
+      return;
     }
+    deps.metrics.categoryLogDropped.inc(appended?.dropped ?? 0);
+    deps.metrics.accepted.inc({ target: appended ? 'category' : 'users' });
+    results[index] = { id: messages[i].id };
   });
-  await Promise.all(appends);
   await Promise.all(
     sends.map(async ({ index, item, claimed }) => {
       const answer = results[index];

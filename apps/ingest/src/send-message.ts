@@ -73,7 +73,12 @@ export function deliveryFailure(metrics: IngestMetrics, err: unknown): unknown {
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
   const message = messageOf(input);
   if ('category' in input.recipients) {
-    const { dropped } = await publishToCategory(deps.redis, message, input.recipients.category, categoryAppend(deps, input.repeatable?.rememberSeconds));
+    const { dropped } = await publishToCategory(deps.redis, message, input.recipients.category, {
+      cap: deps.categoryLogCap,
+      lifetimeSeconds: deps.inboxTtlSeconds,
+      unique: input.repeatable !== undefined,
+      rememberSeconds: input.repeatable?.rememberSeconds ?? 0,
+    });
     deps.metrics.categoryLogDropped.inc(dropped);
     deps.metrics.accepted.inc({ target: 'category' });
     return { id: message.id, target: 'category', delivered: 0, dropped };
@@ -95,14 +100,4 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
   deps.metrics.inboxDropped.inc(dropped);
   deps.metrics.accepted.inc({ target: 'users' });
   return { id: message.id, target: 'users', delivered, dropped };
-}
-
-/** How a send appends to a category's log; `rememberSeconds` for a send under an Idempotency-Key. */
-export function categoryAppend(deps: SendMessageDeps, rememberSeconds?: number) {
-  return {
-    cap: deps.categoryLogCap,
-    lifetimeSeconds: deps.inboxTtlSeconds,
-    unique: rememberSeconds !== undefined,
-    rememberSeconds: rememberSeconds ?? 0,
-  };
 }

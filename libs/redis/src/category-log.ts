@@ -16,11 +16,8 @@
  * a user's streams (inbox, categories) is defined by the gateway (docs/PROTOCOL.md).
  */
 import { Cluster } from 'ioredis';
-import type { Message } from '@herald/types';
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
-import { bodyWrite } from './messages';
-import { liveNote } from './notification';
 
 export interface CategoryAppendOptions {
   /** Most entries a category's log keeps (CATEGORY_LOG_CAP); the oldest go first. */
@@ -44,7 +41,8 @@ export const LOG_START = '0-0';
 
 /**
  * Append a stored message to the category's log and notify the category's gateways, in one
- * atomic step. `note` is the body note or a reference (`liveNote` for one copy per gateway).
+ * atomic step. `note` is the body note or a reference (`liveNote` for one copy per gateway). The
+ * write protocol (send-batch.ts, `publishToCategory`) stores the body first.
  */
 export async function appendToCategory(
   redis: HeraldRedis,
@@ -66,28 +64,6 @@ export async function appendToCategory(
     opts.rememberSeconds ?? 0,
   );
   return { entry: entry === '' ? null : entry, dropped: Number(dropped) };
-}
-
-/**
- * Send a message to a category: store the body, then append it to the log. On one redis-server
- * both leave in one write (Redis runs a connection's commands in order, so the body is stored
- * before the note names it); on a Cluster the body's slot is elsewhere, so the append waits for it.
- */
-export async function publishToCategory(
-  redis: HeraldRedis,
-  message: Message,
-  category: string,
-  opts: CategoryAppendOptions,
-): Promise<CategoryAppend> {
-  const { key, encoded, ttlMs } = bodyWrite(message);
-  const stored = redis.set(key, encoded, 'PX', ttlMs);
-  const note = liveNote(encoded, message.id, 1);
-  if (redis instanceof Cluster) {
-    await stored;
-    return appendToCategory(redis, category, message, note, opts);
-  }
-  const [, appended] = await Promise.all([stored, appendToCategory(redis, category, message, note, opts)]);
-  return appended;
 }
 
 /** One entry of a category's log. */

@@ -8,7 +8,8 @@
  *   b<token>                a gateway's barrier marker: everything published on the channel
  *                           before it has reached that gateway when the marker does
  *
- * and on a category's channel (category-log.ts), one per message for every gateway:
+ * and on a category's channel, one per message for every gateway (written by
+ * publish-category-3.lua, which knows the entry's id; see category-log.ts):
  *   k<entry id>|m<encoded>  a new entry of the category's log, body inside
  *   k<entry id>|r<id>       the same, body in `msg:{<id>}`
  */
@@ -77,9 +78,6 @@ export function liveNotes(): NotePicker {
 export function liveNote(encoded: string, messageId: string, recipients: number): string {
   return liveNotes()(encoded, messageId, recipients);
 }
-
-/** The note of a category log entry, as the publish script sends it (`entryNote` with the id Redis gave). */
-export const entryNote = (entryId: string, inner: string) => `k${entryId}|${inner}`;
 
 const KIND = { m: 0x6d, r: 0x72, b: 0x62, c: 0x63, k: 0x6b } as const;
 const BAR = 0x7c;

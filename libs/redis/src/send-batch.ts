@@ -1,29 +1,31 @@
 /**
- * The write protocol (send-to-users.ts) for one or many messages in one request: `sendToUsers` is
- * this with one message, POST /v1/messages/batch with up to 500. Every body stored before any
- * note names it, one atomic `deliver` per recipient, in chunks of at most DELIVERY_BATCH
- * deliveries, each chunk in one round trip where Redis allows it:
+ * The write protocol (send-to-users.ts) for one or many messages in one request: `sendToUsers` and
+ * `publishToCategory` are this with one message, POST /v1/messages/batch with up to 500. Every
+ * body stored before any note names it, then one atomic `deliver` per recipient (in chunks of at
+ * most DELIVERY_BATCH deliveries), or for a category message one append to its category's log
+ * (category-log.ts), each chunk in one round trip where Redis allows it:
  *
  * - One redis-server: a chunk's commands are issued at once, the bodies' SETs first and then the
  *   deliveries, in the messages' order. Redis runs a connection's commands in the order sent, so
- *   every body is stored before a note names it, and a user's messages reach the inbox in the
- *   batch's order. On the auto-pipelined `commands` connection they leave in one socket write,
+ *   every body is stored before a note names it (a category's append follows its body's SET), and
+ *   a user's messages reach the inbox in the batch's order. On the auto-pipelined `commands` connection they leave in one socket write,
  *   with whatever other requests issued in the same turn (an explicit pipeline per request would
  *   be a write of its own: measured, it cost ingest more CPU per request at 5,000 requests/s).
  * - A Cluster: a body (`msg:{id}`) and its recipients' keys (`{u:…}`) live on other slots, often
  *   other nodes, and Redis orders only one connection's commands; so the bodies go first (one
  *   auto-pipelined round trip per node, in parallel), then the deliveries of the messages whose
- *   body was stored (the same). A user's keys are one slot, so the user's messages keep their order.
+ *   body was stored (the same), and the appends of the category messages whose body was stored.
+ *   A user's keys are one slot, so the user's messages keep their order.
  *
- * A category message (no users here) only has its body stored; its fan-out job delivers later.
  * The messages share one inline-note budget (`liveNotes`): the batch is one request. Every message
  * gets its own outcome: its counts, and its failure if it failed; one message's failure never
  * stops the others. On one redis-server a body SET can fail only when Redis refuses writes (out
- * of memory), which refuses that chunk's deliveries as well.
+ * of memory), which refuses that chunk's deliveries and appends as well.
  */
 import { Cluster } from 'ioredis';
 import type { Message } from '@herald/types';
 import type { HeraldRedis } from './client';
+import { appendToCategory, type CategoryAppend, type CategoryAppendOptions } from './category-log';
 import { ALREADY_DELIVERED, deliverToUser, type DeliverOptions } from './inbox';
 import { bodyWrite, type BodyWrite } from './messages';
 import { liveNotes } from './notification';
@@ -31,11 +33,14 @@ import { DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from
 
 export interface BatchMessage {
   message: Message;
-  /** The users to deliver to now; none for a category message (its fan-out job delivers). */
+  /** The users to deliver to; none for a category message. */
   userIds: readonly string[];
+  /** A category message: appended to this category's log (see `categoryLogCap`). */
+  category?: string;
   /**
    * Set when the message may have been sent before (an idempotency key): deliveries skip users
-   * who already got the id and remember the delivery `rememberSeconds` (see DeliverOptions).
+   * who already got the id and remember the delivery `rememberSeconds` (see DeliverOptions); a
+   * category's log does not take the id twice in that time.
    */
   repeatable?: { rememberSeconds: number };
 }
@@ -43,8 +48,10 @@ export interface BatchMessage {
 export interface BatchOptions {
   /** INBOX_CAP. */
   cap: number;
-  /** An offline list's lifetime after its last write (MESSAGE_MAX_TTL_SECONDS). */
+  /** An offline list's, or a category log's, lifetime after its last write (MESSAGE_MAX_TTL_SECONDS). */
   inboxTtlSeconds: number;
+  /** Entries a category's log keeps (CATEGORY_LOG_CAP); required when an item has a `category`. */
+  categoryLogCap?: number;
   /** Most deliveries per chunk (DELIVERY_BATCH). */
   chunkSize?: number;
   /**
@@ -57,7 +64,9 @@ export interface BatchOptions {
 /** What the batch did for one message. */
 export interface BatchOutcome {
   counts: DeliveryCounts;
-  /** The failure: the body's SET error (nothing delivered after it), or a DeliveryError. */
+  /** A category message's append: its entry (null when the id was appended before) and the entries trimmed. */
+  appended?: CategoryAppend;
+  /** The failure: the body's SET error (nothing delivered after it), the append's, or a DeliveryError. */
   error?: unknown;
 }
 
@@ -70,10 +79,14 @@ interface Part {
 
 interface ItemState {
   messageId: string;
+  expiresAt: number;
   body: BodyWrite;
   note: string;
   deliver: DeliverOptions;
   counts: DeliveryCounts;
+  /** A category message: its category and how its log is kept. */
+  category?: { name: string; log: CategoryAppendOptions };
+  appended?: CategoryAppend;
   storeError?: unknown;
   failed: number;
   cause?: unknown;
@@ -117,6 +130,17 @@ function storeBody(redis: HeraldRedis, s: ItemState): Promise<void> {
   );
 }
 
+/** Issue a category message's append; the promise records its outcome and never rejects. */
+function append(redis: HeraldRedis, s: ItemState, category: NonNullable<ItemState['category']>): Promise<void> {
+  const message = { id: s.messageId, expiresAt: s.expiresAt };
+  return appendToCategory(redis, category.name, message, s.note, category.log).then(
+    (appended) => void (s.appended = appended),
+    (err: unknown) => {
+      s.storeError = asError(err);
+    },
+  );
+}
+
 /** Issue one delivery; the promise counts its outcome and never rejects. */
 function deliver(redis: HeraldRedis, s: ItemState, userId: string): Promise<void> {
   return deliverToUser(redis, userId, s.messageId, s.note, s.deliver).then(
@@ -135,16 +159,26 @@ function deliver(redis: HeraldRedis, s: ItemState, userId: string): Promise<void
 }
 
 /**
- * One chunk (see the header): on one redis-server the SETs and the deliveries issued together,
- * in that order; on a Cluster the deliveries of the messages whose body was stored, once the
- * SETs have answered.
+ * One chunk (see the header): on one redis-server the SETs, the appends and the deliveries issued
+ * together, in that order; on a Cluster the appends and deliveries of the messages whose body was
+ * stored, once the SETs have answered.
  */
 async function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]): Promise<void> {
   const calls: Promise<void>[] = [];
-  for (const p of parts) if (p.store) calls.push(storeBody(redis, state[p.item]));
-  if (redis instanceof Cluster) {
+  const clustered = redis instanceof Cluster;
+  for (const p of parts) {
+    if (!p.store) continue;
+    const s = state[p.item];
+    calls.push(storeBody(redis, s));
+    if (s.category && !clustered) calls.push(append(redis, s, s.category));
+  }
+  if (clustered) {
     await Promise.all(calls);
     calls.length = 0;
+    for (const p of parts) {
+      const s = state[p.item];
+      if (p.store && s.category && !stopped(s)) calls.push(append(redis, s, s.category));
+    }
   }
   for (const p of parts) {
     const s = state[p.item];
@@ -160,12 +194,16 @@ async function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]):
  */
 export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage[], opts: BatchOptions): Promise<BatchOutcome[]> {
   const pickNote = liveNotes();
-  const state: ItemState[] = items.map(({ message, userIds, repeatable }) => {
+  const state: ItemState[] = items.map(({ message, userIds, repeatable, category }) => {
     const body = bodyWrite(message);
+    // A category's note goes once to each subscribed gateway: one copy.
+    const copies = category === undefined ? userIds.length : 1;
     return {
       messageId: message.id,
+      expiresAt: message.expiresAt,
       body,
-      note: userIds.length > 0 ? pickNote(body.encoded, message.id, userIds.length) : '',
+      note: copies > 0 ? pickNote(body.encoded, message.id, copies) : '',
+      category: category === undefined ? undefined : { name: category, log: logOptions(opts, repeatable) },
       deliver: {
         cap: opts.cap,
         inboxTtlSeconds: opts.inboxTtlSeconds,
@@ -184,6 +222,17 @@ export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage
   return state.map((s) => {
     if (s.storeError !== undefined) return { counts: s.counts, error: s.storeError };
     if (s.failed > 0) return { counts: s.counts, error: new DeliveryError(s.counts, s.failed, s.cause) };
-    return { counts: s.counts };
+    return s.appended ? { counts: s.counts, appended: s.appended } : { counts: s.counts };
   });
+}
+
+/** How a category message of the batch is appended. */
+function logOptions(opts: BatchOptions, repeatable: BatchMessage['repeatable']): CategoryAppendOptions {
+  if (opts.categoryLogCap === undefined) throw new TypeError('sendBatch: a category message needs BatchOptions.categoryLogCap');
+  return {
+    cap: opts.categoryLogCap,
+    lifetimeSeconds: opts.inboxTtlSeconds,
+    unique: repeatable !== undefined,
+    rememberSeconds: repeatable?.rememberSeconds ?? 0,
+  };
 }

@@ -15,14 +15,16 @@
  * it. On a Cluster the body's key and the recipients' keys are on other slots, often other
  * nodes, so the body is stored first and the deliveries follow.
  *
- * A category message has no step 2: it is stored once, in its category's log (category-log.ts),
- * and the gateways deliver it to its members. Counting what was delivered and dropped is the caller's (metrics live in
- * the apps): every call returns the counts, and a failure carries the counts of what did happen.
+ * A category message (`publishToCategory`) has one append to its category's log instead of step 2
+ * (category-log.ts): stored once, the gateways deliver it to its members. Counting what was
+ * delivered and dropped is the caller's (metrics live in the apps): every call returns the
+ * counts, and a failure carries the counts of what did happen.
  */
 import type { Message } from '@herald/types';
 import type { HeraldRedis } from './client';
 import type { DeliveryCounts } from './deliveries';
 import type { DeliverOptions } from './inbox';
+import type { CategoryAppend, CategoryAppendOptions } from './category-log';
 import { sendBatch } from './send-batch';
 
 export interface SendOptions extends DeliverOptions {
@@ -56,4 +58,26 @@ export async function sendToUsers(
   });
   if (outcome.error !== undefined) throw outcome.error;
   return outcome.counts;
+}
+
+/**
+ * Send a message to a category: its body, then its entry in the category's log (category-log.ts),
+ * the note carrying the body while it is small: `sendBatch` with one category message. On one
+ * redis-server both go in one write; on a Cluster the append waits for the body's SET. Returns the
+ * append (entry null when `unique` found the id appended before); a failure throws.
+ */
+export async function publishToCategory(
+  redis: HeraldRedis,
+  message: Message,
+  category: string,
+  opts: CategoryAppendOptions,
+): Promise<CategoryAppend> {
+  const repeatable = opts.unique ? { rememberSeconds: opts.rememberSeconds ?? 0 } : undefined;
+  const [outcome] = await sendBatch(redis, [{ message, userIds: [], category, repeatable }], {
+    cap: opts.cap,
+    inboxTtlSeconds: opts.lifetimeSeconds,
+    categoryLogCap: opts.cap,
+  });
+  if (outcome.error !== undefined) throw outcome.error;
+  return outcome.appended!;
 }
