@@ -95,6 +95,7 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
         userIds: 'userIds' in item.input.recipients ? item.input.recipients.userIds : [],
         category: 'category' in item.input.recipients ? item.input.recipients.category : undefined,
         repeatable: claimed && { rememberSeconds },
+        record: item.input.record,
       })),
       { cap: deps.inboxCap, inboxTtlSeconds: deps.inboxTtlSeconds, categoryLogCap: deps.categoryLogCap },
     );

@@ -6,7 +6,7 @@
  * already known to be good. What is ingest's own here: the metrics.
  */
 import type { Message } from '@herald/types';
-import { DeliveryError, newMessage, publishToCategory, sendToUsers, type DeliveryCounts, type HeraldRedis } from '@herald/redis';
+import { DeliveryError, newMessage, publishToCategory, sendToUsers, type DeliveryCounts, type HeraldRedis, type RecordInput } from '@herald/redis';
 import type { IngestMetrics, MessageTarget } from './metrics';
 
 const MS_PER_SECOND = 1000;
@@ -24,6 +24,8 @@ export interface SendMessageInput {
    * `rememberSeconds`, IDEMPOTENCY_TTL_SECONDS, so an id acknowledged since is not sent again).
    */
   repeatable?: { id: string; createdAt: number; rememberSeconds: number };
+  /** Who sends it and how, kept in the message's record (its producer may update or recall it). */
+  record?: RecordInput;
 }
 
 export interface SendMessageDeps {
@@ -78,6 +80,7 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
       lifetimeSeconds: deps.inboxTtlSeconds,
       unique: input.repeatable !== undefined,
       rememberSeconds: input.repeatable?.rememberSeconds ?? 0,
+      record: input.record,
     });
     deps.metrics.categoryLogDropped.inc(dropped);
     deps.metrics.accepted.inc({ target: 'category' });
@@ -88,6 +91,7 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
     inboxTtlSeconds: deps.inboxTtlSeconds,
     unique: input.repeatable !== undefined,
     rememberSeconds: input.repeatable?.rememberSeconds ?? 0,
+    record: input.record,
   };
   const { userIds } = input.recipients;
   let counts: DeliveryCounts;

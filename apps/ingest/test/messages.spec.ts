@@ -178,10 +178,11 @@ describe('to a category', () => {
     sub.disconnect();
   });
 
-  it('answers 202 for a category without members, writing the body and the log entry only', async () => {
+  it('answers 202 for a category without members, writing the body, its record and the log entry only', async () => {
     const before = (await stack.redis.keys('*')).sort();
     const id = await sendOk({ category: 'nobody-here', payload: 1 });
-    expect((await stack.redis.keys('*')).sort()).toEqual([...before, keys.message(id), keys.categoryLog('nobody-here')].sort());
+    const written = [keys.message(id), keys.messageRecord(id), keys.categoryLog('nobody-here')];
+    expect((await stack.redis.keys('*')).sort()).toEqual([...before, ...written].sort());
   });
 
   it('costs the same Redis commands for a category of 10 members as for one of 10,000', async () => {

@@ -19,6 +19,7 @@ export type RedisRole = 'commands' | 'subscriber' | 'queue' | 'log';
  * the caller); each file's header says what it does.
  */
 const SCRIPT_FILES = [
+  'store-message-2',
   'deliver-3',
   'remove-ids-1',
   'replace-categories-5',
@@ -37,6 +38,8 @@ const SCRIPT_FILES = [
 ] as const;
 
 export interface HeraldScripts {
+  /** 1 when stored, 0 when the record says recalled. */
+  storeMessage(body: string, record: string, encoded: string, ttlMs: number, ...recordFields: string[]): Promise<number>;
   deliver(
     inbox: string,
     channel: string,

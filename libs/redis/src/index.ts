@@ -4,6 +4,7 @@ export * from './message-codec';
 export * from './notification';
 export * from './inbox';
 export * from './messages';
+export * from './message-record';
 export * from './deliveries';
 export * from './send-to-users';
 export * from './send-batch';

@@ -33,6 +33,12 @@ export const keys = {
     channel.startsWith('{u:') && channel.endsWith('}:notify') ? channel.slice(3, -8) : null,
   /** A message body (see message-codec), with the message's TTL. */
   message: (messageId: string) => `msg:{${messageId}}`,
+  /**
+   * Hash of what Herald knows about a message besides its body (message-record.ts): its state
+   * (scheduled, sent, recalled), its producer, its target, its version. Same hash tag as the body,
+   * so one script writes both; lives as long as the message.
+   */
+  messageRecord: (messageId: string) => `msg:{${messageId}}:rec`,
   /** Set of a category's members. */
   categoryMembers: (category: string) => `cat:{${category}}:members`,
   /**

@@ -5,6 +5,7 @@ import type { Message } from '@herald/types';
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 import { encodeMessage } from './message-codec';
+import { recordFields, type RecordInput } from './message-record';
 
 export interface NewMessage {
   payload: unknown;
@@ -30,22 +31,45 @@ export function newMessage(m: NewMessage): Message {
   };
 }
 
-/** The SET that stores a body: its key, the encoded body and the TTL left (ms, at least 1). */
+/**
+ * The write that stores a message: its body and its record (message-record.ts), both with the
+ * TTL left (ms, at least 1), in one `store-message-2.lua` call.
+ */
 export interface BodyWrite {
   key: string;
   encoded: string;
   ttlMs: number;
+  record: string[];
 }
 
-export function bodyWrite(message: Message): BodyWrite {
-  return { key: keys.message(message.id), encoded: encodeMessage(message), ttlMs: Math.max(1, message.expiresAt - Date.now()) };
+export function bodyWrite(message: Message, userIds: readonly string[] = [], input?: RecordInput): BodyWrite {
+  return {
+    key: keys.message(message.id),
+    encoded: encodeMessage(message),
+    ttlMs: Math.max(1, message.expiresAt - Date.now()),
+    record: recordFields(message, userIds, input),
+  };
 }
 
-/** Store the body with its TTL; returns the encoded form to put in notifications. */
-export async function storeMessage(redis: HeraldRedis, message: Message): Promise<string> {
-  const { key, encoded, ttlMs } = bodyWrite(message);
-  await redis.set(key, encoded, 'PX', ttlMs);
-  return encoded;
+/** A retry under an Idempotency-Key found its message recalled meanwhile: nothing is stored or sent. */
+export class MessageRecalledError extends Error {
+  constructor(readonly messageId: string) {
+    super(`message ${messageId} was recalled`);
+    this.name = 'MessageRecalledError';
+  }
+}
+
+/** Issue a BodyWrite; rejects with MessageRecalledError when the message was recalled. */
+export async function writeBody(redis: HeraldRedis, messageId: string, write: BodyWrite): Promise<void> {
+  const stored = await redis.storeMessage(write.key, keys.messageRecord(messageId), write.encoded, write.ttlMs, ...write.record);
+  if (stored !== 1) throw new MessageRecalledError(messageId);
+}
+
+/** Store the body and record with the message's TTL; returns the encoded form to put in notifications. */
+export async function storeMessage(redis: HeraldRedis, message: Message, userIds: readonly string[] = [], input?: RecordInput): Promise<string> {
+  const write = bodyWrite(message, userIds, input);
+  await writeBody(redis, message.id, write);
+  return write.encoded;
 }
 
 /**

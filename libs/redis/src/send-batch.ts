@@ -20,14 +20,17 @@
  * The messages share one inline-note budget (`liveNotes`): the batch is one request. Every message
  * gets its own outcome: its counts, and its failure if it failed; one message's failure never
  * stops the others. On one redis-server a body SET can fail only when Redis refuses writes (out
- * of memory), which refuses that chunk's deliveries and appends as well.
+ * of memory), which refuses that chunk's deliveries and appends as well, or when the message's
+ * record says it was recalled (a retry under an Idempotency-Key after a recall): deliveries issued
+ * with it then name a missing body, which gateways drop from the offline list as expired.
  */
 import { Cluster } from 'ioredis';
 import type { Message } from '@herald/types';
 import type { HeraldRedis } from './client';
 import { appendToCategory, type CategoryAppend, type CategoryAppendOptions } from './category-log';
 import { ALREADY_DELIVERED, deliverToUser, type DeliverOptions } from './inbox';
-import { bodyWrite, type BodyWrite } from './messages';
+import { bodyWrite, writeBody, type BodyWrite } from './messages';
+import type { RecordInput } from './message-record';
 import { liveNotes } from './notification';
 import { DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from './deliveries';
 
@@ -43,6 +46,8 @@ export interface BatchMessage {
    * category's log does not take the id twice in that time.
    */
   repeatable?: { rememberSeconds: number };
+  /** Who sent it and how, for its record (message-record.ts). */
+  record?: RecordInput;
 }
 
 export interface BatchOptions {
@@ -122,7 +127,7 @@ const asError = (err: unknown): Error => (err instanceof Error ? err : new Error
 
 /** Issue a body's SET; the promise records its failure and never rejects. */
 function storeBody(redis: HeraldRedis, s: ItemState): Promise<void> {
-  return redis.set(s.body.key, s.body.encoded, 'PX', s.body.ttlMs).then(
+  return writeBody(redis, s.messageId, s.body).then(
     () => undefined,
     (err: unknown) => {
       s.storeError = asError(err);
@@ -194,8 +199,8 @@ async function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]):
  */
 export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage[], opts: BatchOptions): Promise<BatchOutcome[]> {
   const pickNote = liveNotes();
-  const state: ItemState[] = items.map(({ message, userIds, repeatable, category }) => {
-    const body = bodyWrite(message);
+  const state: ItemState[] = items.map(({ message, userIds, repeatable, category, record }) => {
+    const body = bodyWrite(message, userIds, record);
     // A category's note goes once to each subscribed gateway: one copy.
     const copies = category === undefined ? userIds.length : 1;
     return {

@@ -25,6 +25,7 @@ import type { HeraldRedis } from './client';
 import type { DeliveryCounts } from './deliveries';
 import type { DeliverOptions } from './inbox';
 import type { CategoryAppend, CategoryAppendOptions } from './category-log';
+import type { RecordInput } from './message-record';
 import { sendBatch } from './send-batch';
 
 export interface SendOptions extends DeliverOptions {
@@ -35,6 +36,8 @@ export interface SendOptions extends DeliverOptions {
    * first chunk carries the body, so a send aborted before it writes nothing.
    */
   signal?: AbortSignal;
+  /** Who sent it and how, for its record (message-record.ts). */
+  record?: RecordInput;
 }
 
 /**
@@ -50,7 +53,7 @@ export async function sendToUsers(
   opts: SendOptions,
 ): Promise<DeliveryCounts> {
   const repeatable = opts.unique ? { rememberSeconds: opts.rememberSeconds ?? 0 } : undefined;
-  const [outcome] = await sendBatch(redis, [{ message, userIds, repeatable }], {
+  const [outcome] = await sendBatch(redis, [{ message, userIds, repeatable, record: opts.record }], {
     cap: opts.cap,
     inboxTtlSeconds: opts.inboxTtlSeconds,
     chunkSize: opts.batchSize,
@@ -70,10 +73,10 @@ export async function publishToCategory(
   redis: HeraldRedis,
   message: Message,
   category: string,
-  opts: CategoryAppendOptions,
+  opts: CategoryAppendOptions & { record?: RecordInput },
 ): Promise<CategoryAppend> {
   const repeatable = opts.unique ? { rememberSeconds: opts.rememberSeconds ?? 0 } : undefined;
-  const [outcome] = await sendBatch(redis, [{ message, userIds: [], category, repeatable }], {
+  const [outcome] = await sendBatch(redis, [{ message, userIds: [], category, repeatable, record: opts.record }], {
     cap: opts.cap,
     inboxTtlSeconds: opts.lifetimeSeconds,
     categoryLogCap: opts.cap,

@@ -84,7 +84,7 @@ export function registerBatchRoute(app: FastifyInstance, deps: RouteDeps): void 
   });
 
   /** One item: the send it asks for, or why it is refused (as POST /v1/messages would refuse it). */
-  function prepare(raw: unknown, index: number, validate: ItemValidator, oversized: boolean): BatchItem | HeraldError {
+  function prepare(raw: unknown, index: number, validate: ItemValidator, oversized: boolean, producer: string): BatchItem | HeraldError {
     const label = `messages/${index}`;
     if (!validate(raw)) return schemaError(ITEM_RULES, validate.errors ?? [], 'body', label);
     const { idempotencyKey, ...body } = raw as ItemBody;
@@ -97,7 +97,7 @@ export function registerBatchRoute(app: FastifyInstance, deps: RouteDeps): void 
     if (oversized && Buffer.byteLength(JSON.stringify(raw)) > config.MAX_BODY_BYTES) {
       return new HeraldError('PAYLOAD_TOO_LARGE', `${label} is over MAX_BODY_BYTES (${config.MAX_BODY_BYTES} bytes).`);
     }
-    const input = sendInputOf(body, config);
+    const input = sendInputOf(body, config, producer);
     return { input, idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, body } };
   }
 
@@ -128,7 +128,8 @@ export function registerBatchRoute(app: FastifyInstance, deps: RouteDeps): void 
       const { messages } = request.body;
       const validate = request.compileValidationSchema(itemSchema, 'body') as ItemValidator;
       const oversized = Number(request.headers['content-length'] ?? Infinity) > config.MAX_BODY_BYTES;
-      const items = messages.map((raw, i) => prepare(raw, i, validate, oversized));
+      const producer = request.principal?.userId ?? '';
+      const items = messages.map((raw, i) => prepare(raw, i, validate, oversized, producer));
       const recipients = items.reduce(
         (n, item) => n + (item instanceof HeraldError || !('userIds' in item.input.recipients) ? 0 : item.input.recipients.userIds.length),
         0,

@@ -85,9 +85,12 @@ export const MESSAGE_BODY_RULES: SchemaErrorRule[] = [
   { in: 'body', path: /^\/category$/, code: 'INVALID_CATEGORY' },
 ];
 
-/** The send a validated body asks for (the schema guarantees one target and fills ttlSeconds). */
-export function sendInputOf(body: SendMessageBody, config: RouteDeps['config']): SendMessageInput {
+/**
+ * The send a validated body asks for (the schema guarantees one target and fills ttlSeconds);
+ * `producer` is the token's `sub`, kept in the message's record.
+ */
+export function sendInputOf(body: SendMessageBody, config: RouteDeps['config'], producer = ''): SendMessageInput {
   const { userIds, category, payload, ttlSeconds } = body;
   const recipients: Recipients = category !== undefined ? { category } : { userIds: userIds ?? [] };
-  return { recipients, payload, ttlSeconds: ttlSeconds ?? config.MESSAGE_DEFAULT_TTL_SECONDS };
+  return { recipients, payload, ttlSeconds: ttlSeconds ?? config.MESSAGE_DEFAULT_TTL_SECONDS, record: { producer } };
 }

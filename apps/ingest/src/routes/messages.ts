@@ -66,7 +66,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
     async (request, reply) => {
       checkPayloadDepth(request.body.payload);
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
-      const input = sendInputOf(request.body, deps.config);
+      const input = sendInputOf(request.body, deps.config, request.principal?.userId);
       const sendDeps = sendDepsOf(deps);
       if (key === undefined) {
         const sent = await sendMessage(sendDeps, input);
