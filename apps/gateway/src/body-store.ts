@@ -23,6 +23,16 @@ export class BodyStore {
     if (ttl > 0) this.cache.set(message.id, message, { ttl });
   }
 
+  /** Drop a cached body (the message was recalled). */
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+
+  /** Drop every cached body: changes may have been missed (the subscriber was lost). */
+  clear(): void {
+    this.cache.clear();
+  }
+
   /** The cached body of a message that has not expired, if any. */
   peek(id: string, now = Date.now()): EncodedMessage | undefined {
     const hit = this.cache.get(id);

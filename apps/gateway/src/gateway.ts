@@ -24,6 +24,7 @@ import { ExposurePublisher } from './exposure-publisher';
 import { Hub } from './hub';
 import { BodyStore } from './body-store';
 import { LiveRouter } from './live-router';
+import { ControlListener, MessageChanges } from './message-changes';
 import { drainBytesInFlight } from './drain';
 import type { SessionContext } from './session';
 import { Door, parseOrigins } from './door';
@@ -88,6 +89,9 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   const hub = new Hub({ opened: (category) => router.subscribeCategory(category), closed: (category) => router.unsubscribeCategory(category) });
   const bodies = new BodyStore(redis, config.BODY_CACHE_MAX, metrics.bodyLookups);
   const router = new LiveRouter(sub, redis, hub, bodies, logger.child({ module: 'live' }));
+  const changes = new MessageChanges(config.CHANGED_MESSAGES_MAX);
+  const control = new ControlListener(changes, bodies, () => hub.all(), redis, config.GATEWAY_ID, logger.child({ module: 'control' }));
+  router.subscribeControl((raw) => control.onNote(raw));
   const door = new Door({
     acceptRate: config.WS_ACCEPT_RATE,
     maxPerAddress: config.WS_MAX_CONNECTIONS_PER_IP,
@@ -98,6 +102,8 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   const cooldowns = new AbuseCooldowns(config.WS_ABUSE_COOLDOWN_MS);
   const session: SessionContext = {
     publisher,
+    changes,
+    recentIds: config.WS_RECENT_IDS,
     metrics,
     sendBufferMaxBytes: config.SEND_BUFFER_MAX_BYTES,
     maxFrameErrors: config.WS_MAX_FRAME_ERRORS,
@@ -146,6 +152,8 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   const sessionsBudgetMs = config.SHUTDOWN_TIMEOUT_MS * SESSIONS_SHARE;
   const resyncDeps = { hub, metrics, log, closeRate: config.WS_CLOSE_RATE, budgetMs: sessionsBudgetMs };
   onSubscriberReconnect(sub, (why) => {
+    // Updates and recalls sent meanwhile were missed: no cached body may be trusted.
+    bodies.clear();
     if (connector.accepting) resync(resyncDeps, why);
   });
   const sweeps = new HubSweeps(hub, door, cooldowns, config.HEARTBEAT_INTERVAL_MS);
@@ -171,6 +179,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       closing ??= runAll([
         () => {
           connector.stopAccepting();
+          router.stop();
           http.setReady(false);
           sweeps.stop();
         },

@@ -43,6 +43,8 @@ export class LiveRouter {
   private readonly barriers = new Map<string, () => void>();
   private readonly queue: Queued[] = [];
   private readonly reading = new Map<string, Queued[]>();
+  private onControl?: (raw: Buffer) => void;
+  private stopped = false;
 
   constructor(
     private readonly sub: HeraldRedis,
@@ -134,7 +136,34 @@ export class LiveRouter {
     ).finally(() => this.barriers.delete(token));
   }
 
+  /**
+   * Listen to the control channel (updates and recalls, message-changes.ts): at start, and again
+   * after a failure until it holds (ioredis subscribes it again itself after a reconnect).
+   */
+  subscribeControl(onNote: (raw: Buffer) => void, retryMs = 1000): void {
+    this.onControl = onNote;
+    const attempt = () => {
+      if (this.stopped) return;
+      this.ready()
+        .then(async () => void (await this.sub.ssubscribe(keys.controlChannel)))
+        .catch((err: unknown) => {
+          this.logger.warn({ err }, 'control channel subscribe failed; trying again');
+          setTimeout(attempt, retryMs).unref();
+        });
+    };
+    attempt();
+  }
+
+  /** No more control subscribe attempts (the gateway is closing). */
+  stop(): void {
+    this.stopped = true;
+  }
+
   private route(channel: string, raw: Buffer): void {
+    if (channel === keys.controlChannel) {
+      this.onControl?.(raw);
+      return;
+    }
     const owner = keys.userOfChannel(channel) ?? keys.categoryOfChannel(channel);
     const note = owner ? parseNotification(raw) : null;
     if (!owner || !note) {

@@ -13,8 +13,10 @@ import { AckTracker } from './ack-tracker';
 import { parseAck } from './ack-frame';
 import { PendingQueue, type Outgoing } from './pending-queue';
 import { CategoryCursors } from './category-cursors';
+import { RecentIds } from './recent-ids';
 import type { ExposurePublisher } from './exposure-publisher';
 import type { GatewayMetrics } from './metrics';
+import type { MessageChanges } from './message-changes';
 
 export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
@@ -29,6 +31,10 @@ const SLOW_CLOSE_GRACE_MS = 1000;
 
 export interface SessionContext {
   publisher: ExposurePublisher;
+  /** Updated and recalled messages: what to push instead, or nothing. */
+  changes: MessageChanges;
+  /** Ids remembered as received, for `update` / `delete` frames (WS_RECENT_IDS). */
+  recentIds: number;
   metrics: GatewayMetrics;
   sendBufferMaxBytes: number;
   /** Error frames before the session is closed with 4008. */
@@ -67,6 +73,8 @@ export class Session {
   private readonly exposurePart: string;
   /** Where the session stands in its categories' logs; made at the first category entry. */
   private cursors?: CategoryCursors;
+  /** The last ids written to the socket (WS_RECENT_IDS). */
+  private readonly recent: RecentIds;
 
   constructor(
     readonly userId: string,
@@ -77,6 +85,7 @@ export class Session {
   ) {
     this.exposurePart = ctx.publisher.sessionPart(userId, this.id);
     this.acks = new AckTracker(ctx.maxUnackedIds);
+    this.recent = new RecentIds(ctx.recentIds);
   }
 
   get state(): SessionState {
@@ -151,8 +160,10 @@ export class Session {
    * when the session is closed or the message has expired. `written` is called once the frame
    * has been handed to the OS (or the socket failed).
    */
-  push(message: EncodedMessage, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
-    if (this.closed || message.expiresAt <= now) {
+  push(given: EncodedMessage, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
+    // The newest version of an updated message; none of a recalled one.
+    const message = this.ctx.changes.current(given);
+    if (this.closed || message === null || message.expiresAt <= now) {
       written?.();
       return false;
     }
@@ -168,10 +179,22 @@ export class Session {
       return false;
     }
     this.ws.send(message.frame, TEXT_FRAME, written);
+    this.recent.add(message.id);
     this.ctx.metrics.pushed.inc({ via });
     if (this.acks.pushed(message.id) > 0) this.ctx.metrics.unackedForgotten.inc();
     if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes) this.closeSlow();
     return true;
+  }
+
+  /** Whether this session received the message among its last WS_RECENT_IDS (for `update` / `delete`). */
+  received(id: string): boolean {
+    return this.recent.has(id);
+  }
+
+  /** An `update` or `delete` frame for a message this session received. */
+  sendChange(frame: Buffer | string): void {
+    if (this.closed || this.ws.readyState !== OPEN) return;
+    this.ws.send(frame, TEXT_FRAME);
   }
 
   /** Where the session stands in its categories' logs (category-cursors.ts); made on first use. */
@@ -191,7 +214,7 @@ export class Session {
       written?.();
       return false;
     }
-    if (message.expiresAt <= now) {
+    if (message.expiresAt <= now || this.ctx.changes.current(message) === null) {
       cursors.passed(category, entry);
       written?.();
       return false;

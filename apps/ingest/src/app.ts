@@ -14,6 +14,8 @@ import { redisReadiness } from './readiness';
 import { registerCategoryRoutes } from './routes/categories';
 import { registerMessageRoutes } from './routes/messages';
 import { registerBatchRoute } from './routes/batch';
+import { registerMessageChangeRoutes } from './routes/message-changes';
+import { ControlBus } from './control-bus';
 
 /** Shown in the OpenAPI document at /docs. */
 const API = {
@@ -63,8 +65,15 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   app.addHook('preClose', async () => setReady(false));
 
   const ingestMetrics = createIngestMetrics(metrics);
-  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger };
+  const control = new ControlBus(
+    redis,
+    () => createRedis(config, 'subscriber', 'ingest', logger),
+    config.CONTROL_CONFIRM_TIMEOUT_MS,
+    logger.child({ module: 'control' }),
+  );
+  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger, control };
   registerMessageRoutes(app, deps);
+  registerMessageChangeRoutes(app, deps);
   registerBatchRoute(app, deps);
   registerCategoryRoutes(app, deps);
 
@@ -73,6 +82,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     // In-flight requests finish first.
     closing ??= runAll([
       () => app.close(),
+      () => control.close(),
       () => (ownsRedis ? closeRedis(redis) : undefined),
     ]);
     return closing;

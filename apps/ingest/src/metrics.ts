@@ -28,6 +28,12 @@ export function createIngestMetrics(registry: Registry) {
       help: "Entries dropped from the head of categories' logs because a log went over CATEGORY_LOG_CAP or past the longest message TTL",
       registers,
     }),
+    changed: new Counter({
+      name: 'herald_messages_changed_total',
+      help: 'Messages changed after they were accepted, by change: updated (PATCH), recalled (DELETE of a sent message), cancelled (DELETE of a scheduled one)',
+      labelNames: ['change'] as const,
+      registers,
+    }),
   };
 }
 

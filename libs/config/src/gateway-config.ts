@@ -21,6 +21,16 @@ export const gatewaySchema = {
   DRAIN_BATCH_SIZE: int(100, 1, 1000),
   /** Message bodies kept in the in-process LRU cache. */
   BODY_CACHE_MAX: int(10_000, 1),
+  /**
+   * Updated and recalled messages remembered (the newest version to push, or "never push"), for
+   * pushes already holding an older body when the change arrives.
+   */
+  CHANGED_MESSAGES_MAX: int(10_000, 1),
+  /**
+   * Message ids each session remembers as received, newest last: an update or a recall reaches a
+   * session as an `update` / `delete` frame when the id is among them (its last N messages).
+   */
+  WS_RECENT_IDS: int(32, 0, 10_000),
   /** Largest frame a client may send. */
   WS_MAX_PAYLOAD_BYTES: int(16 * 1024, 64),
   /** Error frames one connection may earn before it is closed with 4008 (policy). */

@@ -49,6 +49,12 @@ export const ingestSchema = {
    * than IDEMPOTENCY_TTL_SECONDS, or the key could expire under a running request.
    */
   IDEMPOTENCY_LEASE_MS: int(10_000, 100, 600_000),
+  /**
+   * How long an update or a recall waits for every gateway to confirm it applied the change (no
+   * gateway delivers the old version after that); a gateway that has not confirmed by then is
+   * reported in the answer and logged, and the change stands.
+   */
+  CONTROL_CONFIRM_TIMEOUT_MS: int(2000, 10, 60_000),
 };
 
 export type IngestConfig = Parsed<typeof ingestSchema>;

@@ -20,6 +20,9 @@ export type RedisRole = 'commands' | 'subscriber' | 'queue' | 'log';
  */
 const SCRIPT_FILES = [
   'store-message-2',
+  'update-message-2',
+  'recall-message-2',
+  'remove-entry-1',
   'deliver-3',
   'remove-ids-1',
   'replace-categories-5',
@@ -40,6 +43,9 @@ const SCRIPT_FILES = [
 export interface HeraldScripts {
   /** 1 when stored, 0 when the record says recalled. */
   storeMessage(body: string, record: string, encoded: string, ttlMs: number, ...recordFields: string[]): Promise<number>;
+  updateMessage(body: string, record: string, encoded: string, ttlMs: number | '', expiresAt: number, updatedAt: number): Promise<[string, number]>;
+  recallMessage(body: string, record: string, now: number): Promise<[string, string, string]>;
+  removeEntry(log: string, messageId: string): Promise<number>;
   deliver(
     inbox: string,
     channel: string,

@@ -5,6 +5,7 @@ export * from './notification';
 export * from './inbox';
 export * from './messages';
 export * from './message-record';
+export * from './message-changes';
 export * from './deliveries';
 export * from './send-to-users';
 export * from './send-batch';

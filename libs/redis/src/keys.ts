@@ -61,6 +61,13 @@ export const keys = {
    */
   categoryPositions: (userId: string) => `{u:${userId}}:catpos`,
   /**
+   * Sharded pub/sub channel every gateway listens to: a message was updated or recalled
+   * (message-changes.ts). One slot for all: changes are rare, and every gateway needs each one.
+   */
+  controlChannel: '{herald:control}:notify',
+  /** Sharded channel (same slot) on which gateways confirm a change to the ingest that asked. */
+  controlDoneChannel: '{herald:control}:done',
+  /**
    * The record of one producer's Idempotency-Key (see idempotency.ts). The caller passes a digest
    * of producer and key, so any key a producer chooses makes a short, safe Redis key.
    */

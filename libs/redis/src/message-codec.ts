@@ -27,6 +27,8 @@ export function encodeMessage(message: Message): string {
     id: message.id,
     category: message.category,
     payload: message.payload,
+    ...(message.updatedAt === undefined ? {} : { updatedAt: message.updatedAt }),
+    // Last, always: sentAtOf reads it from the end.
     createdAt: message.createdAt,
   };
   return `${message.expiresAt}|${message.id}|${message.category ?? ''}|${JSON.stringify(frame)}`;

@@ -16,7 +16,24 @@ export interface MessageFrame {
   id: string;
   category: string | null;
   payload: unknown;
+  /** Set once the message was updated after it was sent (its payload is the newest). */
+  updatedAt?: string;
+  /** Always the frame's last member (gateways read the send time from the end of the frame). */
   createdAt: string;
+}
+
+/** A message this session received was updated (PATCH /v1/messages/{id}): show the new payload. */
+export interface UpdateFrame {
+  type: 'update';
+  id: string;
+  payload: unknown;
+  updatedAt: string;
+}
+
+/** A message this session received was recalled (DELETE /v1/messages/{id}): stop showing it. */
+export interface DeleteFrame {
+  type: 'delete';
+  id: string;
 }
 
 export interface ErrorFrame {
@@ -30,5 +47,5 @@ export interface AckFrame {
   ids: string[];
 }
 
-export type ServerFrame = WelcomeFrame | MessageFrame | ErrorFrame;
+export type ServerFrame = WelcomeFrame | MessageFrame | UpdateFrame | DeleteFrame | ErrorFrame;
 export type ClientFrame = AckFrame;

@@ -5,6 +5,8 @@ export interface Message {
   payload: unknown;
   /** ISO-8601 time ingest accepted it. */
   createdAt: string;
+  /** ISO-8601 time of its last update (PATCH /v1/messages/{id}); absent until updated. */
+  updatedAt?: string;
   /** Epoch milliseconds after which it must never be delivered. */
   expiresAt: number;
 }

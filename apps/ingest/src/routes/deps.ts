@@ -5,6 +5,7 @@ import type { Logger } from '@herald/logger';
 import type { HeraldRedis } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
 import type { SendMessageDeps } from '../send-message';
+import type { ControlBus } from '../control-bus';
 
 export interface RouteDeps {
   config: IngestConfig;
@@ -12,6 +13,8 @@ export interface RouteDeps {
   verifier: TokenVerifier;
   metrics: IngestMetrics;
   logger: Logger;
+  /** Tells the gateways about updates and recalls. */
+  control: ControlBus;
 }
 
 /** What sending a message needs, from the app's config and connections. */

@@ -17,6 +17,13 @@ export const categorySchema = {
   description: ErrorCodes.INVALID_CATEGORY.message,
 } as const;
 
+/** A message id in a path. */
+export const messageIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', description: 'The message id.' } },
+} as const;
+
 /** The Contract's error body. */
 const errorBodySchema = {
   type: 'object',
@@ -38,9 +45,11 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
     'Bad input (code INVALID_BODY, INVALID_USER_ID, INVALID_CATEGORY, INVALID_IDEMPOTENCY_KEY, ' +
     'IDEMPOTENCY_KEY_REUSED or BAD_REQUEST); nothing was written.',
   401: 'No valid bearer token (UNAUTHORIZED).',
-  403: 'The token lacks the scope this route needs (FORBIDDEN).',
-  404: 'Nothing is known by that id (FANOUT_NOT_FOUND).',
-  409: 'A request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE); retry with the same key.',
+  403: 'The token lacks the scope this route needs (FORBIDDEN), or the message is another producer\'s (NOT_MESSAGE_OWNER).',
+  404: 'Nothing is known by that id (FANOUT_NOT_FOUND, MESSAGE_NOT_FOUND).',
+  409:
+    'A request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE); retry with the same key. ' +
+    'Or the message is not in a state that allows the change (MESSAGE_STATE_CONFLICT).',
   413: 'The body is over MAX_BODY_BYTES (PAYLOAD_TOO_LARGE).',
   415: 'The body is not application/json (UNSUPPORTED_MEDIA_TYPE).',
 };
