@@ -15,7 +15,7 @@
  * (ack-queue.ts), token renewal (token-keeper.ts), duplicate suppression (delivered-ids.ts) and
  * the message iterator (message-stream.ts).
  */
-import { CloseCode, type ErrorFrame, type MessageFrame, type ServerFrame, type WelcomeFrame } from '@herald/types';
+import { CloseCode, type DeleteFrame, type ErrorFrame, type MessageFrame, type ServerFrame, type UpdateFrame, type WelcomeFrame } from '@herald/types';
 import { AckQueue } from './ack-queue';
 import { backoffDelay } from './backoff';
 import { ABNORMAL_CLOSURE, closeAction, refusalAction, type CloseAction } from './close-policy';
@@ -61,6 +61,14 @@ export interface HeraldClientEvents {
   message: MessageFrame;
   /** A message id seen again (a resend after a reconnect); not handed over as a message. */
   duplicate: MessageFrame;
+  /**
+   * A message handed over before was updated by its producer: show `payload` instead. Also
+   * emitted when a resend of a handed-over message carries an `updatedAt` (it was updated while
+   * this client was away), so the same update may come twice.
+   */
+  update: UpdateFrame;
+  /** A message handed over before was recalled by its producer: stop showing it (it is acknowledged for you). */
+  delete: DeleteFrame;
   /** The gateway's `error` frame about something this client sent. */
   serverError: ErrorFrame;
   state: ClientState;
@@ -176,6 +184,16 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     return stream;
   }
 
+  /** `on('update', fn)`: a message handed over before has a new payload. Returns the function that removes the listener. */
+  onUpdate(fn: (frame: UpdateFrame) => void): () => void {
+    return this.on('update', fn);
+  }
+
+  /** `on('delete', fn)`: a message handed over before was recalled. Returns the function that removes the listener. */
+  onDelete(fn: (frame: DeleteFrame) => void): () => void {
+    return this.on('delete', fn);
+  }
+
   /**
    * Acknowledge messages: the gateway removes them from the user's offline list. Batched; held
    * while disconnected and sent after the next welcome. With `ack: 'auto'` the client does this.
@@ -277,6 +295,10 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
         return this.onWelcome(connection, frame);
       case 'message':
         return this.deliver(frame);
+      case 'update':
+        return this.emit('update', frame);
+      case 'delete':
+        return this.recalled(frame);
       case 'error':
         return this.emit('serverError', frame);
       default:
@@ -315,6 +337,9 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
       // Acknowledged before, yet sent again: that acknowledgement was lost; send it again.
       if (acked) this.acks.add(message.id);
       this.emit('duplicate', message);
+      if (message.updatedAt !== undefined) {
+        this.emit('update', { type: 'update', id: message.id, payload: message.payload, updatedAt: message.updatedAt });
+      }
       return;
     }
     const auto = this.options.ack === 'auto';
@@ -324,6 +349,15 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     if (auto) this.acks.add(message.id);
     this.emit('message', message);
     for (const stream of this.streams) stream.push(message);
+  }
+
+  /**
+   * A recalled message: acknowledged for the app if it was handed over and not acknowledged yet
+   * (it is gone from the offline list already; a category's read position waits for the ack).
+   */
+  private recalled(frame: DeleteFrame): void {
+    if (this.delivered.acked(frame.id) === false) this.ack(frame.id);
+    this.emit('delete', frame);
   }
 
   /** Rotate to a connection with a renewed token before the current one expires. */

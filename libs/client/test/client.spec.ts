@@ -110,6 +110,30 @@ it('delivers offline messages in order, then live ones, to the iterator and the 
   await expect(c.connect()).rejects.toMatchObject({ code: 'CLOSED' });
 });
 
+it('hands over updates and recalls of delivered messages (onUpdate, onDelete), acknowledging a recalled one', async () => {
+  const user = newUser('changes');
+  const { client: c, seen } = client({ token: await signToken(user), ack: 'manual' });
+  const updates: unknown[] = [];
+  const deletes: unknown[] = [];
+  c.onUpdate((u) => updates.push(u));
+  c.onDelete((d) => deletes.push(d));
+  await c.connect();
+  const [first, second] = await sendMany(user, 2, 'changes');
+  await waitFor(() => seen.messages.length === 2, { what: 'two messages' });
+
+  expect(await env.change('PATCH', first, { payload: 'edited' })).toBe(200);
+  await waitFor(() => updates.length === 1, { what: 'the update' });
+  expect(updates[0]).toMatchObject({ type: 'update', id: first, payload: 'edited' });
+
+  expect(await env.change('DELETE', second)).toBe(200);
+  await waitFor(() => deletes.length === 1, { what: 'the delete' });
+  expect(deletes).toEqual([{ type: 'delete', id: second }]);
+  // Never acknowledged by the app: acknowledged for it once recalled, and only that one.
+  await waitFor(() => c.stats.idsAcked === 1, { what: 'the recalled id acknowledged' });
+  expect(c.pendingAckCount).toBe(0);
+  expect(await env.inbox(user)).toEqual([first]);
+});
+
 it('acknowledges, with auto ack, the message whose listener closes the client', async () => {
   const user = newUser('close-in-listener');
   const [first, second] = await sendMany(user, 2, 'close');

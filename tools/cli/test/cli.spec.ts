@@ -119,6 +119,30 @@ describe('send', () => {
   });
 });
 
+describe('update and recall', () => {
+  it('updates a message a connected user got, then recalls it: the session gets both frames, the offline list loses it', async () => {
+    const user = newUser('change');
+    const client = await connect(user);
+    const id = await sent(['--user', user, '{"v":1}']);
+    await client.waitForMessages(1);
+
+    const updated = await run(['update', id, '{"v":2}']);
+    expect({ code: updated.code, stderr: updated.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(updated.stdout)).toMatchObject({ id, version: 2, gateways: { confirmed: 1 } });
+    expect(await client.waitForFrame('update')).toMatchObject({ id, payload: { v: 2 } });
+
+    const recalled = await run(['recall', id]);
+    expect(JSON.parse(recalled.stdout)).toMatchObject({ id, state: 'recalled', removed: 1 });
+    expect(await client.waitForFrame('delete')).toEqual({ type: 'delete', id });
+    expect(await readInbox(redis, user)).toEqual([]);
+
+    const again = await run(['update', id, '{"v":3}']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^herald update: ingest answered 409 MESSAGE_STATE_CONFLICT/);
+    await client.close();
+  });
+});
+
 describe('categories', () => {
   it("sets, gets and clears a user's categories through ingest", async () => {
     const user = newUser('cats');

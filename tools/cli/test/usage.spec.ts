@@ -43,7 +43,7 @@ describe('help', () => {
     const unknown = await herald(['sned'], { env: NO_ENV });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'herald: unknown command "sned"; the commands are token, send, tail, inbox, categories, exposures (herald --help)\n',
+      'herald: unknown command "sned"; the commands are token, send, update, recall, tail, inbox, categories, exposures (herald --help)\n',
     );
 
     const flag = await herald(['send', '--usr', 'alice', '1'], { env: NO_ENV });
@@ -87,7 +87,7 @@ describe('token', () => {
 
     const all = await herald(['token', 'ops', '--scope', 'all'], { env: { HERALD_DEV_SECRET: DEV_SECRET } });
     const scope = (await jwtVerify(all.stdout.trim(), new TextEncoder().encode(DEV_SECRET))).payload.scope;
-    expect(scope).toBe('messages:write categories:write exposures:read');
+    expect(scope).toBe('messages:write messages:admin categories:write exposures:read');
   });
 
   it('refuses without a dev secret, and refuses a secret that is not a dev one (exit 3, no token printed)', async () => {

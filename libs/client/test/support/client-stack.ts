@@ -13,6 +13,8 @@ export interface ClientStack {
   wsUrl(): string;
   /** POST /v1/messages to users; resolves with the message id. */
   send(userIds: string[], payload: unknown): Promise<string>;
+  /** PATCH (update, with a body) or DELETE (recall) /v1/messages/{id} as the same producer; resolves with the status. */
+  change(method: 'PATCH' | 'DELETE', id: string, body?: object): Promise<number>;
   inbox(userId: string): Promise<string[]>;
   /** SIGTERM the gateway (its clients get 1012), then start a new one on the same port. */
   stopGateway(): Promise<void>;
@@ -40,6 +42,15 @@ export async function startClientStack(env: NodeJS.ProcessEnv = {}): Promise<Cli
       const body = (await res.json()) as { id?: string };
       if (res.status !== 202 || !body.id) throw new Error(`ingest answered ${res.status} ${JSON.stringify(body)}`);
       return body.id;
+    },
+    async change(method, id, body) {
+      const res = await fetch(`${stack.apps.ingest.url}/v1/messages/${id}`, {
+        method,
+        headers: { authorization: `Bearer ${producer}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      await res.arrayBuffer();
+      return res.status;
     },
     inbox: (userId) => readInbox(redis, userId),
     async stopGateway() {

@@ -1,5 +1,6 @@
 import type { Command } from '../command';
 import { categoriesCommand } from './categories';
+import { recallCommand, updateCommand } from './change';
 import { exposuresCommand } from './exposures';
 import { inboxCommand } from './inbox';
 import { sendCommand } from './send';
@@ -7,4 +8,13 @@ import { tailCommand } from './tail';
 import { tokenCommand } from './token';
 
 /** Every command, in the order `herald --help` lists them. */
-export const COMMANDS: readonly Command[] = [tokenCommand, sendCommand, tailCommand, inboxCommand, categoriesCommand, exposuresCommand];
+export const COMMANDS: readonly Command[] = [
+  tokenCommand,
+  sendCommand,
+  updateCommand,
+  recallCommand,
+  tailCommand,
+  inboxCommand,
+  categoriesCommand,
+  exposuresCommand,
+];
