@@ -38,6 +38,8 @@ const SCRIPT_FILES = [
   'beat-wal-1',
   'stale-wals-1',
   'spill-exposures-1',
+  'beat-presence-1',
+  'live-gateways-1',
 ] as const;
 
 export interface HeraldScripts {
@@ -107,6 +109,8 @@ export interface HeraldScripts {
   beatWal(registry: string, walId: string): Promise<number>;
   staleWals(registry: string, claimIdleMs: number, limit: number): Promise<string[]>;
   spillExposures(stream: string, field: string, maxEvents: number, maxAgeMs: number, ...events: string[]): Promise<[number, number, number]>;
+  beatPresence(registry: string, instance: string, liveForMs: number, pruneAfterMs: number): Promise<number>;
+  liveGateways(registry: string): Promise<string[]>;
 }
 
 export type HeraldRedis = (Redis | Cluster) & HeraldScripts;

@@ -14,3 +14,4 @@ export * from './categories';
 export * from './idempotency';
 export * from './exposure-spill';
 export * from './exposure-wal';
+export * from './presence';

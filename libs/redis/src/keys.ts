@@ -89,4 +89,17 @@ export const keys = {
    * every gateway: it is written once per heartbeat period per process, not per push.
    */
   exposureWals: '{herald:exposures}:wals',
+  /**
+   * Hash of the user's sessions, session id -> `<connectedAtMs>|<gateway instance>` (presence.ts),
+   * written by the gateways at open and close. Expires a few heartbeats after the last refresh, so
+   * a dead gateway's sessions go on their own; readers trust a session only while its gateway
+   * instance is live in `presenceGateways`.
+   */
+  presence: (userId: string) => `{u:${userId}}:presence`,
+  /**
+   * Sorted set of gateway instances (`<nonce>|<GATEWAY_ID>`) -> the time their presence stops
+   * counting (epoch ms, Redis's clock), pushed forward by each instance's beat. One key for every
+   * gateway: a few writes per heartbeat period per process, never per session.
+   */
+  presenceGateways: '{herald:presence}:gateways',
 } as const;

@@ -5,6 +5,8 @@ export const Scope = {
   MESSAGES_ADMIN: 'messages:admin',
   CATEGORIES_WRITE: 'categories:write',
   EXPOSURES_READ: 'exposures:read',
+  /** `GET /v1/presence` on ingest: which users are connected, to which gateway, since when. */
+  PRESENCE_READ: 'presence:read',
 } as const;
 
 export type Scope = (typeof Scope)[keyof typeof Scope];
