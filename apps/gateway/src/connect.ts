@@ -23,6 +23,7 @@ import type { Door } from './door';
 import { drainInbox, type CategoryStart, type DrainDeps } from './drain';
 import type { Hub } from './hub';
 import type { LiveRouter } from './live-router';
+import type { PresenceTracker } from './presence';
 import type { GatewayMetrics } from './metrics';
 import { Session, type SessionContext } from './session';
 import { claimedSubject, refuseUpgrade, upgradeToken } from './upgrade-auth';
@@ -35,6 +36,7 @@ export interface ConnectDeps {
   redis: HeraldRedis;
   hub: Hub;
   router: LiveRouter;
+  presence: PresenceTracker;
   verifier: TokenVerifier;
   wss: WebSocketServer;
   door: Door;
@@ -56,11 +58,12 @@ export class Connector {
 
   constructor(private readonly deps: ConnectDeps) {
     // Made once: `this` inside a socket listener is the socket.
-    const { hub, router, metrics, log } = deps;
+    const { hub, router, presence, metrics, log } = deps;
     this.onSocketClose = function (this: WebSocket) {
       const session = (this as SessionSocket)[SESSION];
       session.markClosed();
       metrics.connections.dec();
+      presence.closed(session);
       if (hub.remove(session)) router.unsubscribe(session.userId);
     };
     this.onSocketError = function (this: WebSocket, err: Error) {
@@ -136,6 +139,8 @@ export class Connector {
       session.close(CloseCode.POLICY);
       return;
     }
+    // Before the snapshot, on the same connection and the user's slot: by the welcome it is in Redis.
+    this.deps.presence.opened(session);
     try {
       await router.subscribe(session.userId);
       const snapshot = await readSnapshot(redis, session.userId);

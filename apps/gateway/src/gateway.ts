@@ -6,7 +6,7 @@
  * The stages (docs/ARCHITECTURE.md has the map): connect.ts (door → auth → subscribe → snapshot
  * → barrier → drain), hub.ts (who is connected) and heartbeat.ts (its sweeps), session.ts (one
  * connection), drain.ts, live-router.ts, ack-batcher.ts / ack-tracker.ts, shutdown.ts (closing
- * sessions on shutdown and on resync), exposure-publisher.ts.
+ * sessions on shutdown and on resync), presence.ts, exposure-publisher.ts.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -31,6 +31,7 @@ import { Door, parseOrigins } from './door';
 import { AbuseCooldowns } from './cooldowns';
 import { Connector } from './connect';
 import { HubSweeps } from './heartbeat';
+import { PresenceTracker } from './presence';
 import { closeSessions, EXPOSURES_SHARE, resync, SESSIONS_SHARE } from './shutdown';
 
 export interface GatewayOptions {
@@ -48,6 +49,7 @@ export interface Gateway {
   close(): Promise<void>;
   readonly hub: Hub;
   readonly publisher: ExposurePublisher;
+  readonly presence: PresenceTracker;
 }
 
 export async function buildGateway({ config, logger, pubsub: givenPubSub }: GatewayOptions): Promise<Gateway> {
@@ -98,6 +100,14 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     allowedOrigins: parseOrigins(config.WS_ALLOWED_ORIGINS),
   });
 
+  const presence = new PresenceTracker({
+    redis,
+    hub,
+    gatewayId: config.GATEWAY_ID,
+    heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
+    metrics,
+    log: logger.child({ module: 'presence' }),
+  });
   const acks = new AckBatcher(redis, metrics, log, config.ACK_WINDOW_MS);
   const cooldowns = new AbuseCooldowns(config.WS_ABUSE_COOLDOWN_MS);
   const session: SessionContext = {
@@ -125,6 +135,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     redis,
     hub,
     router,
+    presence,
     verifier: createVerifier(config),
     wss: new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, clientTracking: false }),
     door,
@@ -164,10 +175,13 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   return {
     hub,
     publisher,
+    presence,
     get adminUrl() {
       return adminUrl;
     },
     async listen() {
+      // The instance is live before its first session is written.
+      await presence.start();
       const listening = await http.listen({ host: config.HOST, port: config.PORT, adminPort: config.ADMIN_PORT });
       const url = listening.url;
       adminUrl = listening.adminUrl;
@@ -184,6 +198,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
           sweeps.stop();
         },
         () => closeSessions([...hub.all()], config.WS_CLOSE_RATE, sessionsBudgetMs),
+        () => presence.close(),
         () => http.close(),
         () => acks.close(),
         () => publisher.close(config.SHUTDOWN_TIMEOUT_MS * EXPOSURES_SHARE),

@@ -97,6 +97,11 @@ export class Hub {
   all(): IterableIterator<Session> {
     return this.categoriesOf.keys();
   }
+
+  /** The users with a session here. */
+  users(): IterableIterator<string> {
+    return this.byUser.keys();
+  }
 }
 
 const EMPTY: ReadonlySet<Session> = new Set();

@@ -59,6 +59,11 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
     drainWaits: counter('herald_gateway_drain_waits_total', 'Times an offline drain waited for a slow socket to take the bytes in flight'),
     closes: counter('herald_gateway_closes_total', 'Sessions closed by the server, by close code', ['code']),
     frameErrors: counter('herald_gateway_frame_errors_total', 'Client frames refused with an error frame, by code', ['code']),
+    presenceErrors: counter(
+      'herald_gateway_presence_errors_total',
+      'Presence writes to Redis that failed (connections are not affected), by op: open, close, refresh (key TTLs), beat',
+      ['op'],
+    ),
     exposures: counter(
       'herald_exposures_published_total',
       'Exposure events by outcome: published (from memory), retried (a publish failed), spilled ' +

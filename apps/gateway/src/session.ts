@@ -55,6 +55,8 @@ export interface SessionContext {
 
 export class Session {
   readonly id = randomUUID();
+  /** When the gateway registered the session, epoch ms (presence's `connectedAt`). */
+  readonly connectedAt = Date.now();
   private current: SessionState = SessionState.DRAINING;
   /** Cleared by each heartbeat round, set again by the pong. */
   private alive = true;
