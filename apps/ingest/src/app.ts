@@ -16,12 +16,13 @@ import { registerMessageRoutes } from './routes/messages';
 import { registerBatchRoute } from './routes/batch';
 import { registerMessageChangeRoutes } from './routes/message-changes';
 import { ControlBus } from './control-bus';
+import { registerPresenceRoute } from './routes/presence';
 
 /** Shown in the OpenAPI document at /docs. */
 const API = {
   title: 'Herald ingest',
   version: '1',
-  description: 'Send messages to users or categories, and manage users\' categories. Bearer JWT with scopes.',
+  description: 'Send messages to users or categories, manage users\' categories, and see who is connected. Bearer JWT with scopes.',
 };
 
 export interface IngestOptions {
@@ -76,6 +77,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   registerMessageChangeRoutes(app, deps);
   registerBatchRoute(app, deps);
   registerCategoryRoutes(app, deps);
+  registerPresenceRoute(app, deps);
 
   let closing: Promise<void> | undefined;
   const close = () => {
