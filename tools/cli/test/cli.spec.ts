@@ -156,6 +156,25 @@ describe('categories', () => {
   });
 });
 
+describe('presence', () => {
+  it('shows a connected user online with its session and gateway, an unknown one offline, and prints JSON', async () => {
+    const user = newUser('here');
+    const nobody = newUser('away');
+    const client = await connect(user);
+    const { sessionId } = client.frames[0] as WelcomeFrame;
+    const table = await run(['presence', user, nobody]);
+    expect({ code: table.code, stderr: table.stderr }).toEqual({ code: 0, stderr: '' });
+    const rows = table.stdout.trim().split('\n').slice(2).map((line) => line.split(/ +/));
+    expect(rows).toEqual([
+      [user, 'online', sessionId, expect.any(String), expect.stringMatching(/^\d{4}-\d\d-\d\dT/)],
+      [nobody, 'offline', '-', '-', '-'],
+    ]);
+    const json = JSON.parse((await run(['presence', user, '--json'])).stdout) as { presence: Array<{ sessions: unknown[] }> };
+    expect(json.presence[0]).toEqual({ userId: user, online: true, sessions: [{ sessionId, gatewayId: rows[0][3], connectedAt: rows[0][4] }] });
+    await client.close();
+  });
+});
+
 describe('inbox', () => {
   it('shows the offline list with bodies, marks an expired body, and prints JSON', async () => {
     const user = newUser('inbox');

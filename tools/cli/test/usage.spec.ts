@@ -13,7 +13,7 @@ import { herald, REPO_ROOT } from './support/cli-stack';
 
 jest.setTimeout(60_000);
 
-const COMMANDS = ['token', 'send', 'tail', 'inbox', 'categories', 'exposures'];
+const COMMANDS = ['token', 'send', 'tail', 'inbox', 'categories', 'presence', 'exposures'];
 const DEV_SECRET = `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
 const NO_ENV = {};
 
@@ -43,7 +43,7 @@ describe('help', () => {
     const unknown = await herald(['sned'], { env: NO_ENV });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'herald: unknown command "sned"; the commands are token, send, update, recall, tail, inbox, categories, exposures (herald --help)\n',
+      'herald: unknown command "sned"; the commands are token, send, update, recall, tail, inbox, categories, presence, exposures (herald --help)\n',
     );
 
     const flag = await herald(['send', '--usr', 'alice', '1'], { env: NO_ENV });
@@ -87,7 +87,7 @@ describe('token', () => {
 
     const all = await herald(['token', 'ops', '--scope', 'all'], { env: { HERALD_DEV_SECRET: DEV_SECRET } });
     const scope = (await jwtVerify(all.stdout.trim(), new TextEncoder().encode(DEV_SECRET))).payload.scope;
-    expect(scope).toBe('messages:write messages:admin categories:write exposures:read');
+    expect(scope).toBe('messages:write messages:admin categories:write exposures:read presence:read');
   });
 
   it('refuses without a dev secret, and refuses a secret that is not a dev one (exit 3, no token printed)', async () => {
@@ -134,8 +134,10 @@ describe('failures before and at the network', () => {
       herald(['exposures', 'stats'], { env }),
       herald(['exposures', '--from', 'yesterday'], { env }),
       herald(['tail', 'alice', '--count', '0'], { env }),
+      herald(['presence'], { env }),
+      herald(['presence', 'alice', 'bad id'], { env }),
     ]);
-    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
     expect(runs[0].stderr).toContain('the payload from the payload argument is not JSON');
     expect(runs[1].stderr).toContain('--user <id>... or --category <name> (one of them)');
     expect(runs[3].stderr).toContain('cannot read --file /nonexistent/payload.json: ENOENT');
@@ -143,6 +145,8 @@ describe('failures before and at the network', () => {
     expect(runs[4].stderr).toContain('the payload from stdin is not JSON');
     expect(runs[6].stderr).toContain('needs --group-by message|category|hour');
     expect(runs[8].stderr).toContain('--count must be a whole number from 1');
+    expect(runs[9].stderr).toContain('herald presence: missing <userId>');
+    expect(runs[10].stderr).toContain('"bad id" is not a valid user id');
   });
 
   it('says which service it cannot reach and where the address came from (exit 1)', async () => {

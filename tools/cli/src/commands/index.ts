@@ -3,6 +3,7 @@ import { categoriesCommand } from './categories';
 import { recallCommand, updateCommand } from './change';
 import { exposuresCommand } from './exposures';
 import { inboxCommand } from './inbox';
+import { presenceCommand } from './presence';
 import { sendCommand } from './send';
 import { tailCommand } from './tail';
 import { tokenCommand } from './token';
@@ -16,5 +17,6 @@ export const COMMANDS: readonly Command[] = [
   tailCommand,
   inboxCommand,
   categoriesCommand,
+  presenceCommand,
   exposuresCommand,
 ];
