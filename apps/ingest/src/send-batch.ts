@@ -100,7 +100,7 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
       { cap: deps.inboxCap, inboxTtlSeconds: deps.inboxTtlSeconds, categoryLogCap: deps.categoryLogCap },
     );
   } catch (err) {
-    outcomes = sends.map(() => ({ counts: { delivered: 0, skipped: 0, dropped: 0 }, error: err }));
+    outcomes = sends.map(() => ({ counts: { delivered: 0, skipped: 0, dropped: 0, replaced: 0 }, error: err }));
   }
   sends.forEach(({ index }, i) => {
     const { error, counts, appended } = outcomes[i];

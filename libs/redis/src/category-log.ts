@@ -28,12 +28,21 @@ export interface CategoryAppendOptions {
   unique?: boolean;
   /** How long a `unique` append is remembered (IDEMPOTENCY_TTL_SECONDS). */
   rememberSeconds?: number;
+  /**
+   * The message's replace key: the category's last message with it (`cat:{<name>}:rk`) leaves the
+   * log in the same step (XDEL), and the note names it (`k<entry>|x<id>|…`).
+   */
+  replaceKey?: string;
 }
 
-/** What an append did: the new entry's id (null when `unique` found the id appended before) and the old entries trimmed. */
+/**
+ * What an append did: the new entry's id (null when `unique` found the id appended before), the
+ * old entries trimmed, and the entries its replace key deleted (0 or 1).
+ */
 export interface CategoryAppend {
   entry: string | null;
   dropped: number;
+  replaced: number;
 }
 
 /** The position before every entry: a member with no position reads the whole log. */
@@ -51,10 +60,11 @@ export async function appendToCategory(
   note: string,
   opts: CategoryAppendOptions,
 ): Promise<CategoryAppend> {
-  const [entry, dropped] = await redis.publishCategory(
+  const [entry, dropped, replaced] = await redis.publishCategory(
     keys.categoryLog(category),
     keys.categoryChannel(category),
     keys.categoryIdempotent(category),
+    keys.categoryReplaceKeys(category),
     message.id,
     message.expiresAt,
     note,
@@ -62,8 +72,9 @@ export async function appendToCategory(
     opts.lifetimeSeconds,
     opts.unique ? '1' : '0',
     opts.rememberSeconds ?? 0,
+    opts.replaceKey ?? '',
   );
-  return { entry: entry === '' ? null : entry, dropped: Number(dropped) };
+  return { entry: entry === '' ? null : entry, dropped: Number(dropped), replaced: Number(replaced) };
 }
 
 /** One entry of a category's log. */

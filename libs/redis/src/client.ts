@@ -23,12 +23,12 @@ const SCRIPT_FILES = [
   'update-message-2',
   'recall-message-2',
   'remove-entry-1',
-  'deliver-3',
+  'deliver-4',
   'remove-ids-1',
   'replace-categories-5',
   'settle-categories-3',
   'snapshot-3',
-  'publish-category-3',
+  'publish-category-4',
   'advance-positions-n',
   'claim-idempotency-1',
   'complete-idempotency-1',
@@ -48,17 +48,20 @@ export interface HeraldScripts {
   updateMessage(body: string, record: string, encoded: string, ttlMs: number | '', expiresAt: number, updatedAt: number): Promise<[string, number]>;
   recallMessage(body: string, record: string, now: number): Promise<[string, string, string]>;
   removeEntry(log: string, messageId: string): Promise<number>;
+  /** [ids dropped by the cap, or -1 when skipped; ids replaced]. */
   deliver(
     inbox: string,
     channel: string,
     idempotentDeliveries: string,
+    replaceKeys: string,
     id: string,
     cap: number,
     note: string,
     unique: '0' | '1',
     inboxTtlSeconds: number,
     rememberSeconds: number,
-  ): Promise<number>;
+    replaceKey: string,
+  ): Promise<[number, number]>;
   removeIds(inbox: string, ...ids: string[]): Promise<number>;
   replaceCategories(
     userCats: string,
@@ -80,10 +83,12 @@ export interface HeraldScripts {
     leaseMs: number,
   ): Promise<['done'] | ['again', number, string[], string[]]>;
   snapshot(userCats: string, inbox: string, positions: string): Promise<[string[], string[], string[]]>;
+  /** [entry id ('' when skipped), entries dropped, entries replaced]. */
   publishCategory(
     log: string,
     channel: string,
     idempotent: string,
+    replaceKeys: string,
     id: string,
     expiresAt: number,
     note: string,
@@ -91,7 +96,8 @@ export interface HeraldScripts {
     lifetimeSeconds: number,
     unique: '0' | '1',
     rememberSeconds: number,
-  ): Promise<[string, number]>;
+    replaceKey: string,
+  ): Promise<[string, number, number]>;
   /** `numKeys` (2 per user), each user's positions and category set, then per user: n, then n (category, entry id) pairs. */
   advancePositions(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;
   claimIdempotency(

@@ -3,7 +3,7 @@
  * they did. The write protocol (send-to-users.ts, send-batch.ts) counts its work with these.
  */
 import type { HeraldRedis } from './client';
-import { ALREADY_DELIVERED, deliverToUser, type DeliverOptions } from './inbox';
+import { ALREADY_DELIVERED, deliverToUser, type DeliverOptions, type Delivery } from './inbox';
 
 /** What a batch of deliveries did. */
 export interface DeliveryCounts {
@@ -13,15 +13,18 @@ export interface DeliveryCounts {
   skipped: number;
   /** Old ids the inbox caps dropped to make room. */
   dropped: number;
+  /** Older messages with the same replace key that left the inboxes. */
+  replaced: number;
 }
 
-export const noDeliveries = (): DeliveryCounts => ({ delivered: 0, skipped: 0, dropped: 0 });
+export const noDeliveries = (): DeliveryCounts => ({ delivered: 0, skipped: 0, dropped: 0, replaced: 0 });
 
 /** Adds `more` into `into` and returns it. */
 export function addCounts(into: DeliveryCounts, more: DeliveryCounts): DeliveryCounts {
   into.delivered += more.delivered;
   into.skipped += more.skipped;
   into.dropped += more.dropped;
+  into.replaced += more.replaced;
   return into;
 }
 
@@ -42,6 +45,17 @@ export class DeliveryError extends Error {
     super(`${failed} deliveries failed (${counts.delivered} made): ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = 'DeliveryError';
   }
+}
+
+/** Adds one delivery's outcome to `counts`. */
+export function countDelivery(counts: DeliveryCounts, { dropped, replaced }: Delivery): void {
+  if (dropped === ALREADY_DELIVERED) {
+    counts.skipped++;
+    return;
+  }
+  counts.delivered++;
+  counts.dropped += dropped;
+  counts.replaced += replaced;
 }
 
 /**
@@ -71,11 +85,7 @@ export async function deliverToUsers(
     if (result.status === 'rejected') {
       failed++;
       cause ??= result.reason;
-    } else if (result.value === ALREADY_DELIVERED) counts.skipped++;
-    else {
-      counts.delivered++;
-      counts.dropped += result.value;
-    }
+    } else countDelivery(counts, result.value);
   }
   if (failed > 0) throw new DeliveryError(counts, failed, cause);
   return counts;

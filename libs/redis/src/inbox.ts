@@ -22,10 +22,23 @@ export interface DeliverOptions {
    * the inbox. At most `cap` such ids are remembered per user, the oldest forgotten first.
    */
   rememberSeconds?: number;
+  /**
+   * The message's replace key: the user's last message with it (`{u:<id>}:rk`) leaves the inbox in
+   * the same step, and the note tells the gateways which id this one replaces (`x<id>|…`).
+   */
+  replaceKey?: string;
 }
 
-/** What `deliverToUser` returns when `unique` found the id already delivered. */
+/** The `dropped` of `deliverToUser` when `unique` found the id already delivered. */
 export const ALREADY_DELIVERED = -1;
+
+/** What one delivery did. */
+export interface Delivery {
+  /** Old ids the cap dropped, or ALREADY_DELIVERED (nothing else was done). */
+  dropped: number;
+  /** Ids the replace key removed from the inbox (0 or 1). */
+  replaced: number;
+}
 
 /** The arguments of one user's `deliver` script call (see deliverToUser). */
 export function deliverArgs(userId: string, messageId: string, note: string, opts: DeliverOptions): Parameters<HeraldScripts['deliver']> {
@@ -33,22 +46,25 @@ export function deliverArgs(userId: string, messageId: string, note: string, opt
     keys.inbox(userId),
     keys.userChannel(userId),
     keys.idempotentDeliveries(userId),
+    keys.userReplaceKeys(userId),
     messageId,
     opts.cap,
     note,
     opts.unique ? '1' : '0',
     opts.inboxTtlSeconds,
     opts.rememberSeconds ?? 0,
+    opts.replaceKey ?? '',
   ];
 }
 
 /**
- * Append the message to the user's inbox, trim to the cap and notify the user's gateways, in one
- * atomic step. `note` is from `liveNote` (body inside or a reference) or `refNote(id)`.
- * Returns how many old ids the cap dropped, or ALREADY_DELIVERED.
+ * Append the message to the user's inbox, trim to the cap, replace the user's last message with
+ * the same replace key and notify the user's gateways, in one atomic step. `note` is from
+ * `liveNote` (body inside or a reference) or `refNote(id)`.
  */
-export function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions) {
-  return redis.deliver(...deliverArgs(userId, messageId, note, opts));
+export async function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions): Promise<Delivery> {
+  const [dropped, replaced] = await redis.deliver(...deliverArgs(userId, messageId, note, opts));
+  return { dropped, replaced };
 }
 
 /** All ids in the inbox, oldest first (bounded by the inbox cap). */

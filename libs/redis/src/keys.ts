@@ -24,6 +24,12 @@ export const keys = {
    */
   idempotentDeliveries: (userId: string) => `{u:${userId}}:idem`,
   /**
+   * Hash of the user's replace keys: replaceKey -> the id of the last message delivered with it
+   * (deliver-4.lua removes that id from the inbox when the next one comes). Lives as long as the
+   * inbox after its last replace; at most INBOX_CAP keys.
+   */
+  userReplaceKeys: (userId: string) => `{u:${userId}}:rk`,
+  /**
    * Sharded pub/sub channel that tells gateways about the user's new messages and category
    * changes. Same hash tag as the user's keys: one slot, so one script can write and notify.
    */
@@ -52,6 +58,12 @@ export const keys = {
   /** The category of a `categoryChannel`, or null for any other name. */
   categoryOfChannel: (channel: string): string | null =>
     channel.startsWith('cat:{') && channel.endsWith('}:notify') ? channel.slice(5, -8) : null,
+  /**
+   * Hash of the category's replace keys: replaceKey -> `<entry id>|<message id>` of the last
+   * message appended with it (publish-category-4.lua deletes that entry when the next one comes).
+   * Lives as long as the log after its last replace; at most CATEGORY_LOG_CAP keys.
+   */
+  categoryReplaceKeys: (category: string) => `cat:{${category}}:rk`,
   /** Sorted set of message ids appended under an Idempotency-Key (id -> expiry, epoch ms): a retry appends nothing. */
   categoryIdempotent: (category: string) => `cat:{${category}}:idem`,
   /**

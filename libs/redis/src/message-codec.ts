@@ -26,6 +26,7 @@ export function encodeMessage(message: Message): string {
     type: 'message',
     id: message.id,
     category: message.category,
+    ...(message.replaceKey ? { replaceKey: message.replaceKey } : {}),
     payload: message.payload,
     ...(message.updatedAt === undefined ? {} : { updatedAt: message.updatedAt }),
     // Last, always: sentAtOf reads it from the end.
@@ -52,6 +53,23 @@ export function decodeMessage(raw: string | Buffer): EncodedMessage | null {
     category: category === '' ? null : category,
     frame: bytes.subarray(c + 1),
   };
+}
+
+/** What every encoded frame starts with (encodeMessage: `type` first). */
+const FRAME_HEAD = Buffer.from('{"type":"message",');
+
+/**
+ * The message with `"replaces":"<old id>"` in its frame (right after `type`), for a live delivery
+ * that takes the place of an older message with the same replace key: a new frame, built once
+ * per note and shared by every session that gets it; the message itself (and the body cache)
+ * keeps the frame without it. Ids never need JSON escaping (UUIDs; @herald/types identifiers).
+ * A frame that does not start as encodeMessage writes it is returned unchanged.
+ */
+export function withReplaces(message: EncodedMessage, oldId: string): EncodedMessage {
+  const { frame } = message;
+  if (frame.length < FRAME_HEAD.length || !frame.subarray(0, FRAME_HEAD.length).equals(FRAME_HEAD)) return message;
+  const member = Buffer.from(`"replaces":${JSON.stringify(oldId)},`);
+  return { ...message, frame: Buffer.concat([FRAME_HEAD, member, frame.subarray(FRAME_HEAD.length)]) };
 }
 
 const CREATED_AT = Buffer.from('"createdAt":"');

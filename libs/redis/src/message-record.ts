@@ -54,7 +54,8 @@ export function recordFields(message: Message, userIds: readonly string[], input
     'createdAt', String(Date.parse(message.createdAt)),
     'expiresAt', String(message.expiresAt),
   ];
-  if (input.replaceKey) fields.push('replaceKey', input.replaceKey);
+  const replaceKey = input.replaceKey ?? message.replaceKey;
+  if (replaceKey) fields.push('replaceKey', replaceKey);
   return fields;
 }
 

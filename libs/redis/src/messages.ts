@@ -17,6 +17,8 @@ export interface NewMessage {
   id?: string;
   /** Epoch ms; default now. A retry under an Idempotency-Key passes the first attempt's. */
   createdAt?: number;
+  /** The message takes the place of the last one sent with this key to the same recipient (none by default). */
+  replaceKey?: string;
 }
 
 /** A message as the write protocol stores it: a unique id, its creation time and its expiry. */
@@ -25,6 +27,7 @@ export function newMessage(m: NewMessage): Message {
   return {
     id: m.id ?? randomUUID(),
     category: m.category ?? null,
+    ...(m.replaceKey ? { replaceKey: m.replaceKey } : {}),
     payload: m.payload,
     createdAt: new Date(createdAt).toISOString(),
     expiresAt: createdAt + m.ttlMs,

@@ -28,13 +28,14 @@ import { Cluster } from 'ioredis';
 import type { Message } from '@herald/types';
 import type { HeraldRedis } from './client';
 import { appendToCategory, type CategoryAppend, type CategoryAppendOptions } from './category-log';
-import { ALREADY_DELIVERED, deliverToUser, type DeliverOptions } from './inbox';
+import { deliverToUser, type DeliverOptions } from './inbox';
 import { bodyWrite, writeBody, type BodyWrite } from './messages';
 import type { RecordInput } from './message-record';
 import { liveNotes } from './notification';
-import { DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from './deliveries';
+import { countDelivery, DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from './deliveries';
 
 export interface BatchMessage {
+  /** With a `replaceKey`, it takes the place of the last message with that key (inbox.ts, category-log.ts). */
   message: Message;
   /** The users to deliver to; none for a category message. */
   userIds: readonly string[];
@@ -46,7 +47,7 @@ export interface BatchMessage {
    * category's log does not take the id twice in that time.
    */
   repeatable?: { rememberSeconds: number };
-  /** Who sent it and how, for its record (message-record.ts). */
+  /** Who sent it and how, for its record (message-record.ts); its `replaceKey` is the message's (`message.replaceKey`). */
   record?: RecordInput;
 }
 
@@ -149,13 +150,7 @@ function append(redis: HeraldRedis, s: ItemState, category: NonNullable<ItemStat
 /** Issue one delivery; the promise counts its outcome and never rejects. */
 function deliver(redis: HeraldRedis, s: ItemState, userId: string): Promise<void> {
   return deliverToUser(redis, userId, s.messageId, s.note, s.deliver).then(
-    (dropped) => {
-      if (dropped === ALREADY_DELIVERED) s.counts.skipped++;
-      else {
-        s.counts.delivered++;
-        s.counts.dropped += dropped;
-      }
-    },
+    (delivery) => countDelivery(s.counts, delivery),
     (err: unknown) => {
       s.failed++;
       s.cause ??= asError(err);
@@ -199,21 +194,25 @@ async function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]):
  */
 export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage[], opts: BatchOptions): Promise<BatchOutcome[]> {
   const pickNote = liveNotes();
-  const state: ItemState[] = items.map(({ message, userIds, repeatable, category, record }) => {
+  const state: ItemState[] = items.map(({ message: given, userIds, repeatable, category, record }) => {
+    // The replace key is the message's; one given only for the record is the message's too.
+    const message = !given.replaceKey && record?.replaceKey ? { ...given, replaceKey: record.replaceKey } : given;
     const body = bodyWrite(message, userIds, record);
     // A category's note goes once to each subscribed gateway: one copy.
     const copies = category === undefined ? userIds.length : 1;
+    const { replaceKey } = message;
     return {
       messageId: message.id,
       expiresAt: message.expiresAt,
       body,
-      note: copies > 0 ? pickNote(body.encoded, message.id, copies) : '',
-      category: category === undefined ? undefined : { name: category, log: logOptions(opts, repeatable) },
+      note: copies > 0 ? pickNote(body.encoded, message.id, copies, replaceKey !== undefined) : '',
+      category: category === undefined ? undefined : { name: category, log: logOptions(opts, repeatable, replaceKey) },
       deliver: {
         cap: opts.cap,
         inboxTtlSeconds: opts.inboxTtlSeconds,
         unique: repeatable !== undefined,
         rememberSeconds: repeatable?.rememberSeconds ?? 0,
+        replaceKey,
       },
       counts: noDeliveries(),
       failed: 0,
@@ -232,12 +231,13 @@ export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage
 }
 
 /** How a category message of the batch is appended. */
-function logOptions(opts: BatchOptions, repeatable: BatchMessage['repeatable']): CategoryAppendOptions {
+function logOptions(opts: BatchOptions, repeatable: BatchMessage['repeatable'], replaceKey: string | undefined): CategoryAppendOptions {
   if (opts.categoryLogCap === undefined) throw new TypeError('sendBatch: a category message needs BatchOptions.categoryLogCap');
   return {
     cap: opts.categoryLogCap,
     lifetimeSeconds: opts.inboxTtlSeconds,
     unique: repeatable !== undefined,
     rememberSeconds: repeatable?.rememberSeconds ?? 0,
+    replaceKey,
   };
 }

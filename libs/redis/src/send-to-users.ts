@@ -28,7 +28,8 @@ import type { CategoryAppend, CategoryAppendOptions } from './category-log';
 import type { RecordInput } from './message-record';
 import { sendBatch } from './send-batch';
 
-export interface SendOptions extends DeliverOptions {
+/** The replace key is the message's (`message.replaceKey`, or `record.replaceKey`). */
+export interface SendOptions extends Omit<DeliverOptions, 'replaceKey'> {
   /** Recipients delivered to at once (DELIVERY_BATCH). */
   batchSize?: number;
   /**
@@ -73,7 +74,7 @@ export async function publishToCategory(
   redis: HeraldRedis,
   message: Message,
   category: string,
-  opts: CategoryAppendOptions & { record?: RecordInput },
+  opts: Omit<CategoryAppendOptions, 'replaceKey'> & { record?: RecordInput },
 ): Promise<CategoryAppend> {
   const repeatable = opts.unique ? { rememberSeconds: opts.rememberSeconds ?? 0 } : undefined;
   const [outcome] = await sendBatch(redis, [{ message, userIds: [], category, repeatable, record: opts.record }], {

@@ -66,7 +66,7 @@ it('appends an id once under an idempotency key, and again without one', async (
   const m = message('idem');
   const once = { ...OPTS, unique: true, rememberSeconds: 60 };
   expect((await appendToCategory(redis, 'idem', m, 'rX', once)).entry).not.toBeNull();
-  expect(await appendToCategory(redis, 'idem', m, 'rX', once)).toEqual({ entry: null, dropped: 0 });
+  expect(await appendToCategory(redis, 'idem', m, 'rX', once)).toEqual({ entry: null, dropped: 0, replaced: 0 });
   expect((await appendToCategory(redis, 'idem', m, 'rX', OPTS)).entry).not.toBeNull();
   expect(await redis.xlen(keys.categoryLog('idem'))).toBe(2);
 });

@@ -45,9 +45,9 @@ it('skips, on a retry under the same key, a user who already acknowledged the id
     await sub.ssubscribe(keys.userChannel('acker'));
     const opts = { cap: 10, inboxTtlSeconds: MONTH, unique: true, rememberSeconds: DAY };
 
-    expect(await deliverToUser(redis, 'acker', 'k1', refNote('k1'), opts)).toBe(0);
+    expect(await deliverToUser(redis, 'acker', 'k1', refNote('k1'), opts)).toEqual({ dropped: 0, replaced: 0 });
     expect(await removeFromInbox(redis, 'acker', ['k1'])).toBe(1); // the user acknowledged it
-    expect(await deliverToUser(redis, 'acker', 'k1', refNote('k1'), opts)).toBe(ALREADY_DELIVERED);
+    expect(await deliverToUser(redis, 'acker', 'k1', refNote('k1'), opts)).toEqual({ dropped: ALREADY_DELIVERED, replaced: 0 });
     expect(await readInbox(redis, 'acker')).toEqual([]);
 
     await deliverToUser(redis, 'acker', 'end', refNote('end'), { cap: 10, inboxTtlSeconds: MONTH });

@@ -10,10 +10,12 @@ import { startRedisServer, TEST_JWT_SECRET, waitFor } from '@herald/testing';
 import {
   INLINE_NOTES_MAX_BYTES,
   liveNote,
+  liveNotes,
   messageNote,
   NOTE_ENVELOPE_BYTES,
   PUBSUB_SOFT_LIMIT_BYTES,
   REF_NOTE_BYTES,
+  REPLACING_REF_NOTE_BYTES,
   refNote,
   encodeMessage,
   keys,
@@ -38,6 +40,11 @@ it('sends the body inline while all copies fit INLINE_NOTES_MAX_BYTES, a referen
 it('keeps the largest request under the pub/sub soft limit, and MAX_RECIPIENTS within it', () => {
   expect(REF_NOTE_BYTES).toBe(Buffer.byteLength(refNote(ID)) + NOTE_ENVELOPE_BYTES);
   expect(MAX_RECIPIENTS_LIMIT * REF_NOTE_BYTES).toBeLessThanOrEqual(PUBSUB_SOFT_LIMIT_BYTES);
+  // A message with a replace key: deliver-4.lua may put `x<old id>|` before each note.
+  expect(REPLACING_REF_NOTE_BYTES).toBe(Buffer.byteLength(`x${ID}|${refNote(ID)}`) + NOTE_ENVELOPE_BYTES);
+  expect(MAX_RECIPIENTS_LIMIT * REPLACING_REF_NOTE_BYTES).toBeLessThanOrEqual(PUBSUB_SOFT_LIMIT_BYTES);
+  expect(liveNote(encoded(1000), ID, 760)).toBe(messageNote(encoded(1000)));
+  expect(liveNotes()(encoded(1000), ID, 760, true)).toBe(refNote(ID));
   expect(INLINE_NOTES_MAX_BYTES).toBeLessThanOrEqual(PUBSUB_SOFT_LIMIT_BYTES);
   const env = { AUTH_JWT_SECRET: TEST_JWT_SECRET };
   expect(loadIngestConfig({ ...env, MAX_RECIPIENTS: String(MAX_RECIPIENTS_LIMIT) }).MAX_RECIPIENTS).toBe(MAX_RECIPIENTS_LIMIT);

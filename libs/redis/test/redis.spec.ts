@@ -89,7 +89,7 @@ it('appends to the inbox, caps it dropping the oldest, and notifies the user cha
   await sub.ssubscribe(keys.userChannel('u1'));
   let dropped = 0;
   for (let i = 0; i < 5; i++) {
-    dropped += await deliverToUser(redis, 'u1', `id${i}`, messageNote(encodeMessage(message(`id${i}`))), { cap: 3, inboxTtlSeconds: 60 });
+    dropped += (await deliverToUser(redis, 'u1', `id${i}`, messageNote(encodeMessage(message(`id${i}`))), { cap: 3, inboxTtlSeconds: 60 })).dropped;
   }
   expect(dropped).toBe(2);
   expect(await readInbox(redis, 'u1')).toEqual(['id2', 'id3', 'id4']);
@@ -126,9 +126,9 @@ it('a unique delivery skips an id the inbox holds, without a second notification
   const notes: string[] = [];
   sub.on('smessage', (_c, m: string) => notes.push(m));
   await sub.ssubscribe(keys.userChannel('u3'));
-  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toBe(0);
-  expect(await deliverToUser(redis, 'u3', 'x2', refNote('x2'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toBe(0);
-  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toBe(ALREADY_DELIVERED);
+  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toEqual({ dropped: 0, replaced: 0 });
+  expect(await deliverToUser(redis, 'u3', 'x2', refNote('x2'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toEqual({ dropped: 0, replaced: 0 });
+  expect(await deliverToUser(redis, 'u3', 'x1', refNote('x1'), { cap: 10, unique: true, inboxTtlSeconds: 60 })).toEqual({ dropped: ALREADY_DELIVERED, replaced: 0 });
   expect(await readInbox(redis, 'u3')).toEqual(['x1', 'x2']);
   await deliverToUser(redis, 'u3', 'x3', refNote('end'), { cap: 10, inboxTtlSeconds: 60 });
   await waitFor(() => notes.includes('rend'), { what: 'the last notification' });

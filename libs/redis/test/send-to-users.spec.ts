@@ -51,7 +51,7 @@ it('stores the body with its TTL, then delivers to every user with the body insi
   await listen(userIds);
   const message = newMessage({ payload: 'hello', ttlMs: 60_000 });
 
-  expect(await sendToUsers(redis, message, userIds, INBOX)).toEqual({ delivered: 3, skipped: 0, dropped: 0 });
+  expect(await sendToUsers(redis, message, userIds, INBOX)).toEqual({ delivered: 3, skipped: 0, dropped: 0, replaced: 0 });
 
   expect(await inboxes(userIds)).toEqual(userIds.map(() => [message.id]));
   const [body] = await loadMessages(redis, [message.id]);
@@ -112,7 +112,7 @@ it('repeats a send without duplicating an id, even for a user who acknowledged i
   await sendToUsers(redis, message, userIds.slice(0, 2), repeatable);
   await redis.del(keys.inbox(userIds[0])); // acknowledged since
 
-  expect(await sendToUsers(redis, message, userIds, repeatable)).toEqual({ delivered: 1, skipped: 2, dropped: 0 });
+  expect(await sendToUsers(redis, message, userIds, repeatable)).toEqual({ delivered: 1, skipped: 2, dropped: 0, replaced: 0 });
   expect(await inboxes(userIds)).toEqual([[], [message.id], [message.id]]);
 });
 
@@ -133,7 +133,7 @@ it('runs every delivery of a send that fails part-way and reports what it did, a
 
   expect(failure).toBeInstanceOf(DeliveryError);
   const { counts, failed, cause } = failure as DeliveryError;
-  expect({ counts, failed }).toEqual({ counts: { delivered: 5, skipped: 0, dropped: 0 }, failed: 1 });
+  expect({ counts, failed }).toEqual({ counts: { delivered: 5, skipped: 0, dropped: 0, replaced: 0 }, failed: 1 });
   expect(String(cause)).toMatch(/WRONGTYPE/);
   expect((failure as Error).message).toMatch(/1 deliveries failed \(5 made\): .*WRONGTYPE/);
   expect(await inboxes(userIds.slice(0, 5))).toEqual(userIds.slice(0, 5).map(() => [message.id]));

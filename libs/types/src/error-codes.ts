@@ -8,6 +8,7 @@ export const ErrorCodes = {
   INVALID_BODY: { status: 400, message: 'The request body does not match the schema.' },
   INVALID_USER_ID: { status: 400, message: 'User ids are 1-128 characters of A-Z a-z 0-9 _ - . : @' },
   INVALID_CATEGORY: { status: 400, message: 'Category names are 1-64 characters of A-Z a-z 0-9 _ - . :' },
+  INVALID_REPLACE_KEY: { status: 400, message: 'Replace keys are 1-64 characters of A-Z a-z 0-9 _ - . :' },
   INVALID_QUERY: { status: 400, message: 'A query parameter is invalid.' },
   INVALID_CURSOR: { status: 400, message: 'The cursor is not one this API returned; start again without it.' },
   INVALID_IDEMPOTENCY_KEY: { status: 400, message: 'Idempotency-Key must be 1-255 visible ASCII characters (no spaces).' },

@@ -13,8 +13,15 @@ export interface WelcomeFrame {
 
 export interface MessageFrame {
   type: 'message';
+  /**
+   * On a live frame only: the id of the message with the same replace key that this one takes the
+   * place of (the client shows this one instead and acknowledges that one).
+   */
+  replaces?: string;
   id: string;
   category: string | null;
+  /** The message's replace key, when it was sent with one (omitted otherwise). */
+  replaceKey?: string;
   payload: unknown;
   /** Set once the message was updated after it was sent (its payload is the newest). */
   updatedAt?: string;

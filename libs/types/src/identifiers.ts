@@ -12,3 +12,13 @@ export function isUserId(value: unknown): value is string {
 export function isCategory(value: unknown): value is string {
   return typeof value === 'string' && CATEGORY_PATTERN.test(value);
 }
+
+/**
+ * A message's replace key: the rules of a category name (it becomes a field of Redis hashes and
+ * a part of notes that `|` delimits, so the same closed charset, same bound).
+ */
+export const REPLACE_KEY_PATTERN = CATEGORY_PATTERN;
+
+export function isReplaceKey(value: unknown): value is string {
+  return typeof value === 'string' && REPLACE_KEY_PATTERN.test(value);
+}

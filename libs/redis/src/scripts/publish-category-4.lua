@@ -1,10 +1,12 @@
 -- Append a category message to the category's log, trim the log to its cap and to the longest
--- message TTL, and tell every gateway with a member of the category, in one atomic step (all three
--- keys share the category's slot). The note carries the new entry's id: gateways order and
+-- message TTL, take the place of the category's last message with the same replace key, and tell
+-- every gateway with a member of the category, in one atomic step (all four keys share the
+-- category's slot). The note carries the new entry's id: gateways order and
 -- deduplicate by it.
 -- KEYS[1]  the category's log (stream; entries: i = message id, e = expiry, epoch ms)
 -- KEYS[2]  the category's channel (sharded pub/sub)
 -- KEYS[3]  the category's idempotent appends (sorted set: message id -> expiry, epoch ms)
+-- KEYS[4]  the category's replace keys (hash: replace key -> `<entry id>|<message id>`)
 -- ARGV[1]  message id
 -- ARGV[2]  the message's expiry, epoch ms
 -- ARGV[3]  the inner note: the body (`m…`) or a reference (`r<id>`)
@@ -12,12 +14,16 @@
 -- ARGV[5]  the log's lifetime, seconds (the longest message TTL): older entries go, an idle log expires
 -- ARGV[6]  '1' to skip an id appended before under an idempotency key (a retry)
 -- ARGV[7]  seconds to remember this append in KEYS[3] (the idempotency TTL), '0' for none
--- Returns  { entry id, entries dropped }, or { '', 0 } when skipped
+-- ARGV[8]  the message's replace key, '' for none: the entry KEYS[4] holds for it (another message)
+--          is deleted from the log (a member reading the log never sees it), and the note becomes
+--          `k<entry>|x<that message id>|<inner note>`
+-- Returns  { entry id, entries dropped, entries replaced (0 or 1) }, or { '', 0, 0 } when skipped
 --@include remember
+--@include replace-key
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[6] == '1' and redis.call('ZSCORE', KEYS[3], ARGV[1]) then
-  return { '', 0 }
+  return { '', 0, 0 }
 end
 local cap = tonumber(ARGV[4])
 local lifetime = tonumber(ARGV[5])
@@ -30,5 +36,18 @@ local seconds = tonumber(ARGV[7])
 if seconds > 0 then
   remember(KEYS[3], ARGV[1], now, seconds, cap)
 end
-redis.call('SPUBLISH', KEYS[2], 'k' .. id .. '|' .. ARGV[3])
-return { id, dropped }
+local note = ARGV[3]
+local replaced = 0
+if ARGV[8] ~= '' then
+  local old = replace_key(KEYS[4], ARGV[8], id .. '|' .. ARGV[1], cap, lifetime)
+  if old then
+    local bar = string.find(old, '|', 1, true)
+    local oldId = string.sub(old, bar + 1)
+    if oldId ~= ARGV[1] then
+      replaced = redis.call('XDEL', KEYS[1], string.sub(old, 1, bar - 1))
+      note = 'x' .. oldId .. '|' .. note
+    end
+  end
+end
+redis.call('SPUBLISH', KEYS[2], 'k' .. id .. '|' .. note)
+return { id, dropped, replaced }
