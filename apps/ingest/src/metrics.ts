@@ -23,6 +23,12 @@ export function createIngestMetrics(registry: Registry) {
       help: 'Message ids dropped from the head of offline lists because a list went over INBOX_CAP',
       registers,
     }),
+    replaced: new Counter({
+      name: 'herald_replaced_total',
+      help: 'Older messages with the same replace key removed by a new one: ids from offline lists (target users), entries from category logs (target category)',
+      labelNames: ['target'] as const,
+      registers,
+    }),
     categoryLogDropped: new Counter({
       name: 'herald_category_log_dropped_total',
       help: "Entries dropped from the head of categories' logs because a log went over CATEGORY_LOG_CAP or past the longest message TTL",

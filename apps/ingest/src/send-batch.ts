@@ -105,11 +105,13 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
   sends.forEach(({ index }, i) => {
     const { error, counts, appended } = outcomes[i];
     deps.metrics.inboxDropped.inc(counts.dropped);
+    deps.metrics.replaced.inc({ target: 'users' }, counts.replaced);
     if (error !== undefined) {
       results[index] = errorResult(deps, error);
       return;
     }
     deps.metrics.categoryLogDropped.inc(appended?.dropped ?? 0);
+    deps.metrics.replaced.inc({ target: 'category' }, appended?.replaced ?? 0);
     deps.metrics.accepted.inc({ target: appended ? 'category' : 'users' });
     results[index] = { id: messages[i].id };
   });

@@ -24,7 +24,10 @@ export interface SendMessageInput {
    * `rememberSeconds`, IDEMPOTENCY_TTL_SECONDS, so an id acknowledged since is not sent again).
    */
   repeatable?: { id: string; createdAt: number; rememberSeconds: number };
-  /** Who sends it and how, kept in the message's record (its producer may update or recall it). */
+  /**
+   * Who sends it and how, kept in the message's record (its producer may update or recall it);
+   * `replaceKey` is the message's replace key.
+   */
   record?: RecordInput;
 }
 
@@ -55,6 +58,7 @@ export function messageOf(input: SendMessageInput): Message {
     category: 'category' in input.recipients ? input.recipients.category : null,
     id: input.repeatable?.id,
     createdAt: input.repeatable?.createdAt,
+    replaceKey: input.record?.replaceKey ?? undefined,
   });
 }
 
@@ -65,6 +69,7 @@ export function messageOf(input: SendMessageInput): Message {
 export function deliveryFailure(metrics: IngestMetrics, err: unknown): unknown {
   if (!(err instanceof DeliveryError)) return err;
   metrics.inboxDropped.inc(err.counts.dropped);
+  metrics.replaced.inc({ target: 'users' }, err.counts.replaced);
   return err.cause;
 }
 
@@ -75,7 +80,7 @@ export function deliveryFailure(metrics: IngestMetrics, err: unknown): unknown {
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
   const message = messageOf(input);
   if ('category' in input.recipients) {
-    const { dropped } = await publishToCategory(deps.redis, message, input.recipients.category, {
+    const { dropped, replaced } = await publishToCategory(deps.redis, message, input.recipients.category, {
       cap: deps.categoryLogCap,
       lifetimeSeconds: deps.inboxTtlSeconds,
       unique: input.repeatable !== undefined,
@@ -83,6 +88,7 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
       record: input.record,
     });
     deps.metrics.categoryLogDropped.inc(dropped);
+    deps.metrics.replaced.inc({ target: 'category' }, replaced);
     deps.metrics.accepted.inc({ target: 'category' });
     return { id: message.id, target: 'category', delivered: 0, dropped };
   }
@@ -100,8 +106,9 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
   } catch (err) {
     throw deliveryFailure(deps.metrics, err);
   }
-  const { delivered, dropped } = counts;
+  const { delivered, dropped, replaced } = counts;
   deps.metrics.inboxDropped.inc(dropped);
+  deps.metrics.replaced.inc({ target: 'users' }, replaced);
   deps.metrics.accepted.inc({ target: 'users' });
   return { id: message.id, target: 'users', delivered, dropped };
 }

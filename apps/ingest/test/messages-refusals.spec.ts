@@ -39,6 +39,11 @@ describe('refusals write nothing', () => {
     ['ttlSeconds 0', { userIds: ['a'], payload: 1, ttlSeconds: 0 }, 'INVALID_BODY'],
     ['ttlSeconds over the maximum', { userIds: ['a'], payload: 1, ttlSeconds: 3601 }, 'INVALID_BODY'],
     ['ttlSeconds not whole', { userIds: ['a'], payload: 1, ttlSeconds: 1.5 }, 'INVALID_BODY'],
+    ['a replace key with a space', { userIds: ['a'], payload: 1, replaceKey: 'has space' }, 'INVALID_REPLACE_KEY'],
+    ['a replace key with |', { category: 'news', payload: 1, replaceKey: 'a|b' }, 'INVALID_REPLACE_KEY'],
+    ['a replace key of 65 characters', { userIds: ['a'], payload: 1, replaceKey: 'k'.repeat(65) }, 'INVALID_REPLACE_KEY'],
+    ['an empty replace key', { userIds: ['a'], payload: 1, replaceKey: '' }, 'INVALID_REPLACE_KEY'],
+    ['a replace key that is not a string', { userIds: ['a'], payload: 1, replaceKey: 7 }, 'INVALID_REPLACE_KEY'],
     ['an unknown property', { userIds: ['a'], payload: 1, priority: 'high' }, 'INVALID_BODY'],
     ['a body that is an array', [{ userIds: ['a'], payload: 1 }], 'INVALID_BODY'],
   ];

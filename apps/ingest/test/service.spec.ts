@@ -53,9 +53,11 @@ describe('a running ingest', () => {
     expect(Object.keys(send.requestBody.content['application/json'].schema.properties).sort()).toEqual([
       'category',
       'payload',
+      'replaceKey',
       'ttlSeconds',
       'userIds',
     ]);
+    expect(send.requestBody.content['application/json'].schema.properties.replaceKey.description).toContain('"replaces"');
     expect(Object.keys(send.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413']));
     const categories = doc.paths['/v1/users/{userId}/categories'];
     expect(categories.put.responses).toHaveProperty('204');
@@ -69,6 +71,7 @@ describe('a running ingest', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('# TYPE herald_messages_accepted_total counter');
     expect(res.body).toContain('# TYPE herald_inbox_dropped_total counter');
+    expect(res.body).toContain('# TYPE herald_replaced_total counter');
   });
 
   it('an unknown route gets the Contract error body', async () => {

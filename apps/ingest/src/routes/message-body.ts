@@ -5,7 +5,7 @@
  */
 import { HeraldError } from '@herald/types';
 import type { RouteDeps } from './deps';
-import { categorySchema, userIdSchema } from './schemas';
+import { categorySchema, replaceKeySchema, userIdSchema } from './schemas';
 import type { SchemaErrorRule } from './schema-errors';
 import type { Recipients, SendMessageInput } from '../send-message';
 
@@ -14,6 +14,7 @@ export interface SendMessageBody {
   category?: string;
   payload: unknown;
   ttlSeconds?: number;
+  replaceKey?: string;
 }
 
 const EXACTLY_ONE_TARGET = 'Give exactly one of "userIds" or "category".';
@@ -72,6 +73,15 @@ export function messageBodySchema(config: RouteDeps['config'], extra: Record<str
         default: config.MESSAGE_DEFAULT_TTL_SECONDS,
         description: 'Seconds until the message expires and is never delivered again.',
       },
+      replaceKey: {
+        ...replaceKeySchema,
+        description:
+          'Optional. Per recipient at most one pending message per key: this message takes the place of the last one ' +
+          'sent with the same key to the same user (or category), which leaves the offline list (or the category\'s log) ' +
+          'in the same step, so a user who connects later gets only this one. Connected sessions get this message with ' +
+          '`"replaces":"<older id>"`; every frame of it carries `replaceKey`. ' +
+          replaceKeySchema.description,
+      },
       ...extra,
     },
     oneOf: [{ required: ['userIds'] }, { required: ['category'] }],
@@ -83,6 +93,7 @@ export const MESSAGE_BODY_RULES: SchemaErrorRule[] = [
   { in: 'body', path: /^$/, keyword: 'oneOf', code: 'INVALID_BODY', message: EXACTLY_ONE_TARGET },
   { in: 'body', path: /^\/userIds\/\d+$/, code: 'INVALID_USER_ID' },
   { in: 'body', path: /^\/category$/, code: 'INVALID_CATEGORY' },
+  { in: 'body', path: /^\/replaceKey$/, code: 'INVALID_REPLACE_KEY' },
 ];
 
 /**
@@ -90,7 +101,7 @@ export const MESSAGE_BODY_RULES: SchemaErrorRule[] = [
  * `producer` is the token's `sub`, kept in the message's record.
  */
 export function sendInputOf(body: SendMessageBody, config: RouteDeps['config'], producer = ''): SendMessageInput {
-  const { userIds, category, payload, ttlSeconds } = body;
+  const { userIds, category, payload, ttlSeconds, replaceKey } = body;
   const recipients: Recipients = category !== undefined ? { category } : { userIds: userIds ?? [] };
-  return { recipients, payload, ttlSeconds: ttlSeconds ?? config.MESSAGE_DEFAULT_TTL_SECONDS, record: { producer } };
+  return { recipients, payload, ttlSeconds: ttlSeconds ?? config.MESSAGE_DEFAULT_TTL_SECONDS, record: { producer, replaceKey } };
 }

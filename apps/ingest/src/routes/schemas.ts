@@ -3,7 +3,7 @@
  * `@herald/types`, so the schema refuses exactly what `isUserId`/`isCategory` refuse, and /docs
  * shows the same rule the code applies.
  */
-import { CATEGORY_PATTERN, ErrorCodes, USER_ID_PATTERN } from '@herald/types';
+import { CATEGORY_PATTERN, ErrorCodes, REPLACE_KEY_PATTERN, USER_ID_PATTERN } from '@herald/types';
 
 export const userIdSchema = {
   type: 'string',
@@ -24,6 +24,13 @@ export const messageIdParams = {
   properties: { id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', description: 'The message id.' } },
 } as const;
 
+/** A message's replace key: a category name's pattern (REPLACE_KEY_PATTERN is CATEGORY_PATTERN). */
+export const replaceKeySchema = {
+  type: 'string',
+  pattern: REPLACE_KEY_PATTERN.source,
+  description: ErrorCodes.INVALID_REPLACE_KEY.message,
+} as const;
+
 /** The Contract's error body. */
 const errorBodySchema = {
   type: 'object',
@@ -42,7 +49,7 @@ const errorBodySchema = {
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400:
-    'Bad input (code INVALID_BODY, INVALID_QUERY, INVALID_USER_ID, INVALID_CATEGORY, INVALID_IDEMPOTENCY_KEY, ' +
+    'Bad input (code INVALID_BODY, INVALID_QUERY, INVALID_USER_ID, INVALID_CATEGORY, INVALID_REPLACE_KEY, INVALID_IDEMPOTENCY_KEY, ' +
     'IDEMPOTENCY_KEY_REUSED or BAD_REQUEST); nothing was written.',
   401: 'No valid bearer token (UNAUTHORIZED).',
   403: 'The token lacks the scope this route needs (FORBIDDEN), or the message is another producer\'s (NOT_MESSAGE_OWNER).',
