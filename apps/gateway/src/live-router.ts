@@ -14,12 +14,17 @@
  * one opens and closes): a category message comes once per gateway, and goes to the category's
  * sessions from memory, with the entry's id in the category's log (sessions skip entries they
  * have; category-cursors.ts). One category's notes arrive in log order.
+ *
+ * A note that replaces an older message with the same replace key (`replaces`) goes out with
+ * `"replaces":"<old id>"` in its frame: that frame is built once per note and shared by the
+ * note's sessions; the body cache keeps the message as stored, so a later drain sends it without.
  */
 import { randomUUID } from 'node:crypto';
 import {
   barrierNote,
   keys,
   parseNotification,
+  withReplaces,
   type EncodedMessage,
   type HeraldRedis,
   type Notification,
@@ -229,18 +234,26 @@ export class LiveRouter {
         return;
       case 'message':
         this.bodies.remember(note.message);
-        this.deliver(owner, note.message);
+        this.deliver(owner, replacing(note.message, note.replaces));
         return;
       case 'ref':
-        if (body) this.deliver(owner, body);
+        if (body) this.deliver(owner, replacing(body, note.replaces));
         return;
-      case 'entry':
-        if (body) for (const session of this.hub.sessionsIn(owner)) session.deliverLive(body, owner, note.entry);
+      case 'entry': {
+        if (!body) return;
+        const message = replacing(body, note.replaces);
+        for (const session of this.hub.sessionsIn(owner)) session.deliverLive(message, owner, note.entry);
         return;
+      }
     }
   }
 
   private deliver(userId: string, message: EncodedMessage): void {
     for (const session of this.hub.sessionsOf(userId)) session.deliverLive(message);
   }
+}
+
+/** The message as a note that replaces `oldId` delivers it (see the header). */
+function replacing(message: EncodedMessage, oldId: string | undefined): EncodedMessage {
+  return oldId === undefined ? message : withReplaces(message, oldId);
 }

@@ -48,9 +48,9 @@ export interface Harness {
   pubsubServer: RunningPubSub;
   exposures: ExposureEvent[];
   /** Send a message to users as ingest does (`sendToUsers`: body with TTL, then per user the atomic deliver). */
-  send(userIds: string[], payload: unknown, opts?: { ttlMs?: number; id?: string }): Promise<string>;
+  send(userIds: string[], payload: unknown, opts?: { ttlMs?: number; id?: string; replaceKey?: string }): Promise<string>;
   /** A category message as ingest sends it: stored once, in the category's log. */
-  publish(category: string, payload: unknown, opts?: { ttlMs?: number }): Promise<string>;
+  publish(category: string, payload: unknown, opts?: { ttlMs?: number; replaceKey?: string }): Promise<string>;
   setCategories(userId: string, categories: string[]): Promise<void>;
   /** A counter or gauge from the gateway's admin /metrics (one labelled series when given); 0 when absent. */
   metric(name: string, labels?: string): Promise<number>;
@@ -104,12 +104,12 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     pubsubServer,
     exposures,
     async send(userIds, payload, opts = {}) {
-      const message = newMessage({ payload, ttlMs: opts.ttlMs ?? TTL_MS, id: opts.id });
+      const message = newMessage({ payload, ttlMs: opts.ttlMs ?? TTL_MS, id: opts.id, replaceKey: opts.replaceKey });
       await sendToUsers(redis, message, userIds, INBOX);
       return message.id;
     },
     async publish(category, payload, opts = {}) {
-      const message = newMessage({ payload, ttlMs: opts.ttlMs ?? TTL_MS, category });
+      const message = newMessage({ payload, ttlMs: opts.ttlMs ?? TTL_MS, category, replaceKey: opts.replaceKey });
       await publishToCategory(redis, message, category, { cap: INBOX.cap, lifetimeSeconds: INBOX.inboxTtlSeconds });
       return message.id;
     },
