@@ -24,6 +24,7 @@ import { DeliveredIds } from './delivered-ids';
 import { Emitter } from './emitter';
 import { HeraldClientError } from './errors';
 import { MessageStream } from './message-stream';
+import { ReplaceKeys } from './replace-keys';
 import { resolveOptions, type HeraldClientOptions, type ResolvedOptions } from './options';
 import { TokenKeeper } from './token-keeper';
 
@@ -57,7 +58,11 @@ export interface StoppedInfo {
 export interface HeraldClientEvents {
   /** Each connection's first frame: the session id and the user's categories. */
   welcome: WelcomeFrame;
-  /** A message, once per id (duplicates are suppressed). */
+  /**
+   * A message, once per id (duplicates are suppressed). `replaces`: the id of an earlier message
+   * with the same replace key that this one takes the place of (show this one instead); the
+   * client has acknowledged that one.
+   */
   message: MessageFrame;
   /** A message id seen again (a resend after a reconnect); not handed over as a message. */
   duplicate: MessageFrame;
@@ -87,6 +92,8 @@ export interface ClientStats {
   messages: number;
   /** Messages suppressed because their id was already handed over. */
   duplicates: number;
+  /** Messages that took the place of an earlier one with the same replace key (`replaces`). */
+  replaced: number;
   /** Ids sent in `ack` frames (an id sent twice counts twice). */
   idsAcked: number;
   /** `ack` frames sent. */
@@ -97,9 +104,10 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   readonly options: ResolvedOptions;
   private stateValue: ClientState = 'idle';
   private readonly delivered: DeliveredIds;
+  private readonly replaceKeys: ReplaceKeys;
   private readonly acks: AckQueue;
   private readonly streams = new Set<MessageStream>();
-  private readonly statsValue: ClientStats = { sessions: 0, messages: 0, duplicates: 0, idsAcked: 0, ackFrames: 0 };
+  private readonly statsValue: ClientStats = { sessions: 0, messages: 0, duplicates: 0, replaced: 0, idsAcked: 0, ackFrames: 0 };
   /** The connection messages and acks go through. */
   private active: Connection | null = null;
   /** A connection opened with a renewed token, promoted to `active` at its welcome. */
@@ -118,6 +126,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     super();
     this.options = resolveOptions(options);
     this.delivered = new DeliveredIds(this.options.dedupeCapacity);
+    this.replaceKeys = new ReplaceKeys(this.options.dedupeCapacity);
     this.tokens = new TokenKeeper(this.options.token, this.options.refreshBeforeExpiryMs);
     this.acks = new AckQueue(
       {
@@ -330,18 +339,19 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.scheduleRenewal();
   }
 
-  private deliver(message: MessageFrame): void {
-    const acked = this.delivered.acked(message.id);
+  private deliver(frame: MessageFrame): void {
+    const acked = this.delivered.acked(frame.id);
     if (acked !== undefined) {
       this.statsValue.duplicates++;
       // Acknowledged before, yet sent again: that acknowledgement was lost; send it again.
-      if (acked) this.acks.add(message.id);
-      this.emit('duplicate', message);
-      if (message.updatedAt !== undefined) {
-        this.emit('update', { type: 'update', id: message.id, payload: message.payload, updatedAt: message.updatedAt });
+      if (acked) this.acks.add(frame.id);
+      this.emit('duplicate', frame);
+      if (frame.updatedAt !== undefined) {
+        this.emit('update', { type: 'update', id: frame.id, payload: frame.payload, updatedAt: frame.updatedAt });
       }
       return;
     }
+    const message = this.replacing(frame);
     const auto = this.options.ack === 'auto';
     this.delivered.add(message.id, auto);
     this.statsValue.messages++;
@@ -358,6 +368,23 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   private recalled(frame: DeleteFrame): void {
     if (this.delivered.acked(frame.id) === false) this.ack(frame.id);
     this.emit('delete', frame);
+  }
+
+  /**
+   * A message that takes the place of an earlier one (replace-keys.ts): the earlier one is
+   * acknowledged now if this client got it and has not (the app shows the new one instead; for a
+   * category message, an unacknowledged one would hold the user's position back), and the
+   * message handed over says `replaces`.
+   */
+  private replacing(message: MessageFrame): MessageFrame {
+    const replaced = this.replaceKeys.replaced(message);
+    if (replaced === undefined) return message;
+    this.statsValue.replaced++;
+    if (this.delivered.acked(replaced) === false) {
+      this.delivered.markAcked(replaced);
+      this.acks.add(replaced);
+    }
+    return message.replaces === replaced ? message : { ...message, replaces: replaced };
   }
 
   /** Rotate to a connection with a renewed token before the current one expires. */

@@ -176,6 +176,47 @@ it('with manual ack, refreshes the token after 4001, suppresses the resent messa
   expect(seen.stopped).toEqual([]);
 });
 
+describe('replace keys', () => {
+  it('hands over a replacing message with `replaces` and acknowledges the replaced one itself', async () => {
+    const user = newUser('replace');
+    const { client: c, seen } = client({ token: () => signToken(user), ack: 'manual' });
+    await c.connect();
+    const first = await env.send([user], '2 comments', { replaceKey: 'post-1' });
+    await waitFor(() => seen.messages.length === 1, { what: 'the first message' });
+    const second = await env.send([user], '3 comments', { replaceKey: 'post-1' });
+    await waitFor(() => seen.messages.length === 2, { what: 'the replacing message' });
+    expect(seen.messages[1]).toMatchObject({ id: second, replaces: first, replaceKey: 'post-1', payload: '3 comments' });
+    expect(c.stats.replaced).toBe(1);
+    // Acknowledged without the app asking (manual mode): the one id sent so far.
+    await waitFor(() => c.stats.idsAcked === 1, { what: 'the implicit ack of the replaced id' });
+    c.ack(second);
+    await waitFor(async () => (await env.inbox(user)).length === 0, { what: 'the ack of the new one' });
+  });
+
+  it("moves a category member's position past the replaced message it never acknowledged", async () => {
+    const user = newUser('replace-cat');
+    const category = `sdk-rk-${process.pid}`;
+    await env.setCategories(user, [category]);
+    const { client: c, seen } = client({ token: () => signToken(user), ack: 'manual' });
+    await c.connect();
+    const first = await env.publish(category, '1-0', { replaceKey: 'score' });
+    await waitFor(() => seen.messages.length === 1, { what: 'the first score' });
+    const second = await env.publish(category, '2-0', { replaceKey: 'score' });
+    await waitFor(() => seen.messages.length === 2, { what: 'the new score' });
+    expect(seen.messages[1]).toMatchObject({ id: second, replaces: first, category });
+    // The app acknowledges only what it shows; the position can pass the first only if the client
+    // acknowledged it too.
+    c.ack(second);
+    await waitFor(
+      async () => {
+        const { at, last } = await env.position(user, category);
+        return at !== null && at === last;
+      },
+      { what: "the member's position at the new entry" },
+    );
+  });
+});
+
 it('renews the token before it expires on a new connection, with no disconnect and no message twice', async () => {
   const user = newUser('rotate');
   let tokensIssued = 0;
