@@ -109,6 +109,14 @@ describe('send', () => {
     expect(await readInbox(redis, user)).toEqual([first.stdout.trim()]);
   });
 
+  it('with --replace-key, takes the place of the pending message sent with the same key', async () => {
+    const user = newUser('replace');
+    const first = await sent(['--user', user, '--replace-key', 'score', '"1-0"']);
+    const second = await sent(['--user', user, '--replace-key', 'score', '"2-0"']);
+    expect(await readInbox(redis, user)).toEqual([second]);
+    expect(first).not.toBe(second);
+  });
+
   it("reports the API's refusal with its code (exit 1) and sends nothing", async () => {
     const user = newUser('refused');
     const userToken = await signToken(user, { secret: env.devSecret });

@@ -136,8 +136,9 @@ describe('failures before and at the network', () => {
       herald(['tail', 'alice', '--count', '0'], { env }),
       herald(['presence'], { env }),
       herald(['presence', 'alice', 'bad id'], { env }),
+      herald(['send', '--user', 'alice', '--replace-key', 'bad key', '1'], { env }),
     ]);
-    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
     expect(runs[0].stderr).toContain('the payload from the payload argument is not JSON');
     expect(runs[1].stderr).toContain('--user <id>... or --category <name> (one of them)');
     expect(runs[3].stderr).toContain('cannot read --file /nonexistent/payload.json: ENOENT');
@@ -147,6 +148,7 @@ describe('failures before and at the network', () => {
     expect(runs[8].stderr).toContain('--count must be a whole number from 1');
     expect(runs[9].stderr).toContain('herald presence: missing <userId>');
     expect(runs[10].stderr).toContain('"bad id" is not a valid user id');
+    expect(runs[11].stderr).toContain('"bad key" is not a valid replace key');
   });
 
   it('says which service it cannot reach and where the address came from (exit 1)', async () => {

@@ -3,7 +3,7 @@
  * with `--file` and no recipients, many messages from JSON lines (send-lines.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { isCategory, isUserId, Scope } from '@herald/types';
+import { isCategory, isReplaceKey, isUserId, Scope } from '@herald/types';
 import type { Command, Io } from '../command';
 import { failure, usageError } from '../cli-error';
 import { apiToken } from '../dev-tokens';
@@ -61,6 +61,8 @@ Options:
   --file <path>                read the payload from a file ("-" for stdin); without recipients, JSON lines
   --ttl <seconds>              how long the message may wait to be delivered (ingest's default: 7 days)
   --idempotency-key <key>      a repeat with the same key within 24 h sends nothing new
+  --replace-key <key>          take the place of the last message sent with this key to the same
+                               recipients (1-64 of A-Z a-z 0-9 _ - . :)
   --token <jwt>                producer token (default: HERALD_TOKEN, else one minted with the dev secret)
   --secret <secret>            dev secret to mint that token (default: HERALD_DEV_SECRET, then AUTH_JWT_SECRET)
   --ingest <url>               ingest's address (default: HERALD_INGEST_URL or http://127.0.0.1:8081)
@@ -72,6 +74,7 @@ Options:
     file: { type: 'string' },
     ttl: { type: 'string' },
     'idempotency-key': { type: 'string' },
+    'replace-key': { type: 'string' },
     token: { type: 'string' },
     secret: { type: 'string' },
     ingest: { type: 'string' },
@@ -84,8 +87,8 @@ Options:
     const file = args.string('file');
     if (file !== undefined && users.length === 0 && category === undefined) {
       if (payloadArg !== undefined) throw usageError('in bulk mode (--file without recipients) every line is a message; no payload argument');
-      for (const flag of ['ttl', 'idempotency-key']) {
-        if (args.string(flag) !== undefined) throw usageError(`--${flag} is for one message; in bulk mode put it in each line (ttlSeconds, idempotencyKey)`);
+      for (const flag of ['ttl', 'idempotency-key', 'replace-key']) {
+        if (args.string(flag) !== undefined) throw usageError(`--${flag} is for one message; in bulk mode put it in each line (ttlSeconds, idempotencyKey, replaceKey)`);
       }
       const token = await apiToken({ token: args.string('token'), secret: args.string('secret') }, config, Scope.MESSAGES_WRITE);
       return sendLines(await fileText(file, io), file === '-' ? 'stdin' : file, ingestService(args, config), token, io);
@@ -96,6 +99,10 @@ Options:
     for (const user of users) if (!isUserId(user)) throw usageError(`"${user}" is not a valid user id (1-128 of A-Z a-z 0-9 _ - . : @)`);
     if (category !== undefined && !isCategory(category)) {
       throw usageError(`"${category}" is not a valid category (1-64 of A-Z a-z 0-9 _ - . :)`);
+    }
+    const replaceKey = args.string('replace-key');
+    if (replaceKey !== undefined && !isReplaceKey(replaceKey)) {
+      throw usageError(`"${replaceKey}" is not a valid replace key (1-64 of A-Z a-z 0-9 _ - . :)`);
     }
     const ttlSeconds = args.int('ttl', 1, Number.MAX_SAFE_INTEGER);
     const { text, from } = await payloadText(payloadArg, file, io);
@@ -110,7 +117,12 @@ Options:
     const res = await callApi<{ id?: string }>(ingestService(args, config), 'v1/messages', {
       method: 'POST',
       token,
-      body: { ...(category !== undefined ? { category } : { userIds: users }), payload, ...(ttlSeconds ? { ttlSeconds } : {}) },
+      body: {
+        ...(category !== undefined ? { category } : { userIds: users }),
+        payload,
+        ...(ttlSeconds ? { ttlSeconds } : {}),
+        ...(replaceKey !== undefined ? { replaceKey } : {}),
+      },
       headers: key ? { 'idempotency-key': key } : {},
     });
     if (!res.body?.id) throw failure(`ingest answered ${res.status} without a message id`);
