@@ -75,6 +75,12 @@ describe('update', () => {
     expect(JSON.parse((note as { frame: Buffer }).frame.toString())).toEqual({ type: 'update', id, payload: { n: 2 }, updatedAt: answer.updatedAt });
   });
 
+  it('keeps the replace key in the new version\'s frame', async () => {
+    const id = await send({ userIds: ['up-rk'], payload: 1, replaceKey: 'comments' });
+    expect((await patch(id, { payload: 2 })).statusCode).toBe(200);
+    expect(await bodyOf(id)).toMatchObject({ payload: 2, replaceKey: 'comments' });
+  });
+
   it('counts a new ttlSeconds from the message\'s createdAt', async () => {
     const id = await send({ userIds: ['up-ttl'], payload: 1, ttlSeconds: 60 });
     const res = await patch(id, { payload: 2, ttlSeconds: 3600 });

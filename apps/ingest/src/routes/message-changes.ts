@@ -102,6 +102,7 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
         createdAt: new Date(record.createdAt).toISOString(),
         updatedAt,
         expiresAt,
+        ...(record.replaceKey === null ? {} : { replaceKey: record.replaceKey }),
       });
       const updated = await updateBody(deps.redis, id, {
         encoded,
