@@ -5,7 +5,7 @@ import {
   MESSAGE_DEFAULT_TTL_SECONDS,
   MESSAGE_MAX_TTL_DEFAULT_SECONDS,
 } from '@herald/types';
-import { ConfigError, int, parseEnv, type Parsed } from './schema';
+import { bool, ConfigError, int, parseEnv, type Parsed } from './schema';
 import { auth, checkAuth, common, redis, type Env } from './shared-config';
 
 /**
@@ -55,6 +55,15 @@ export const ingestSchema = {
    * reported in the answer and logged, and the change stands.
    */
   CONTROL_CONFIRM_TIMEOUT_MS: int(2000, 10, 60_000),
+  /** How far ahead a message's `sendAt` may be (POST /v1/messages): 30 days. */
+  SCHEDULE_MAX_AHEAD_SECONDS: int(30 * 24 * 3600, 1, 365 * 24 * 3600),
+  /**
+   * Run scheduled sends in this process (a BullMQ worker on the queue `herald-scheduled`). Off:
+   * this process accepts scheduled messages and other ingest processes (on) send them.
+   */
+  SCHEDULE_WORKER: bool(true),
+  /** Scheduled sends one ingest process runs at once. */
+  SCHEDULE_CONCURRENCY: int(8, 1, 256),
 };
 
 export type IngestConfig = Parsed<typeof ingestSchema>;

@@ -53,6 +53,21 @@ export function oneOf<T extends string>(values: readonly T[], defaultValue: T): 
   };
 }
 
+/** `true` or `false` (also 1/0, yes/no, on/off, any case). */
+export function bool(defaultValue: boolean): Field<boolean> {
+  const TRUE = ['true', '1', 'yes', 'on'];
+  const FALSE = ['false', '0', 'no', 'off'];
+  return {
+    parse(raw, name) {
+      if (!present(raw)) return defaultValue;
+      const v = raw.trim().toLowerCase();
+      if (TRUE.includes(v)) return true;
+      if (FALSE.includes(v)) return false;
+      throw new ConfigError(name, `must be true or false, got "${raw}"`);
+    },
+  };
+}
+
 export function url(defaultValue: string | undefined, protocols: string[]): Field<string | undefined> {
   return {
     parse(raw, name) {

@@ -24,6 +24,9 @@ const SCRIPT_FILES = [
   'recall-message-2',
   'remove-entry-1',
   'deliver-4',
+  'schedule-message-1',
+  'fire-scheduled-1',
+  'unschedule-message-1',
   'remove-ids-1',
   'replace-categories-5',
   'settle-categories-3',
@@ -48,6 +51,12 @@ export interface HeraldScripts {
   updateMessage(body: string, record: string, encoded: string, ttlMs: number | '', expiresAt: number, updatedAt: number): Promise<[string, number]>;
   recallMessage(body: string, record: string, now: number): Promise<[string, string, string]>;
   removeEntry(log: string, messageId: string): Promise<number>;
+  /** 'created', or the state of the record already there. */
+  scheduleMessage(record: string, lifetimeMs: number, ...recordFields: string[]): Promise<string>;
+  /** ['sending', createdAt] to send now; [state] or ['missing'] to do nothing. */
+  fireScheduled(record: string): Promise<[string, string?]>;
+  /** 1 when the record was still `scheduled` and is deleted. */
+  unscheduleMessage(record: string): Promise<number>;
   /** [ids dropped by the cap, or -1 when skipped; ids replaced]. */
   deliver(
     inbox: string,

@@ -85,6 +85,11 @@ export const keys = {
    */
   idempotency: (digest: string) => `idem:{${digest}}`,
   /**
+   * Prefix of every BullMQ key. One hash tag, so that each BullMQ script, which touches many
+   * keys of a queue, stays on one Redis Cluster slot.
+   */
+  queuePrefix: '{herald:q}',
+  /**
    * Stream of exposure events that gateways could not publish while Pub/Sub was slow or down;
    * any gateway replays it (consumer group `spillGroup`).
    */
@@ -114,4 +119,10 @@ export const keys = {
    * gateway: a few writes per heartbeat period per process, never per session.
    */
   presenceGateways: '{herald:presence}:gateways',
+} as const;
+
+/** BullMQ queue names. */
+export const queues = {
+  /** Messages with a `sendAt`: one delayed job each, its id the message id (scheduler.ts in ingest). */
+  scheduled: 'herald-scheduled',
 } as const;

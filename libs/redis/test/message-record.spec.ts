@@ -8,7 +8,9 @@ import {
   MessageRecalledError,
   newMessage,
   publishToCategory,
+  fireScheduled,
   readRecord,
+  scheduleRecord,
   sendToUsers,
   storeMessage,
   type HeraldRedis,
@@ -33,6 +35,7 @@ it('keeps the producer, the recipients and the times of a message to users, as l
     replaceKey: 'comments',
     createdAt: Date.parse(message.createdAt),
     expiresAt: message.expiresAt,
+    ttlSeconds: null,
     version: 1,
     updatedAt: null,
     recalledAt: null,
@@ -56,4 +59,36 @@ it('stores nothing for a message whose record says recalled', async () => {
   await expect(storeMessage(redis, message, ['ann'])).rejects.toBeInstanceOf(MessageRecalledError);
   expect(await redis.exists(keys.message(message.id))).toBe(0);
   expect(await readRecord(redis, message.id)).toMatchObject({ state: 'recalled' });
+});
+
+describe('a scheduled message', () => {
+  const scheduled = (id: string, sendAt: number) => ({ id, sendAt, ttlSeconds: 60, category: null, userIds: ['ann'], input: { producer: 'svc-c' } });
+
+  it('is recorded once, fires once with one send time no earlier than sendAt, and is left alone when sent', async () => {
+    const sendAt = Date.now() + 3_600_000; // in an hour: the send time comes from sendAt, not Redis's clock
+    expect(await scheduleRecord(redis, scheduled('sched-1', sendAt))).toBe('created');
+    expect(await scheduleRecord(redis, scheduled('sched-1', sendAt + 1))).toBe('scheduled');
+    expect(await readRecord(redis, 'sched-1')).toMatchObject({ state: 'scheduled', producer: 'svc-c', sendAt, ttlSeconds: 60, createdAt: null, expiresAt: null });
+    expect(await redis.pttl(keys.messageRecord('sched-1'))).toBeGreaterThan(3_600_000 + 60_000);
+
+    expect(await fireScheduled(redis, 'sched-1')).toEqual({ send: sendAt });
+    expect(await fireScheduled(redis, 'sched-1')).toEqual({ send: sendAt }); // a job run again
+    expect(await readRecord(redis, 'sched-1')).toMatchObject({ state: 'sending', createdAt: sendAt });
+    await redis.hset(keys.messageRecord('sched-1'), 'state', 'sent');
+    expect(await fireScheduled(redis, 'sched-1')).toEqual({ skip: 'sent' });
+  });
+
+  it('takes its send time from Redis once sendAt has passed', async () => {
+    const sendAt = Date.now() - 60_000;
+    await scheduleRecord(redis, scheduled('sched-2', sendAt));
+    const fired = await fireScheduled(redis, 'sched-2');
+    expect('send' in fired && fired.send).toBeGreaterThan(sendAt + 50_000);
+  });
+
+  it('does not fire when recalled or missing', async () => {
+    await scheduleRecord(redis, scheduled('sched-3', Date.now()));
+    await redis.hset(keys.messageRecord('sched-3'), 'state', 'recalled');
+    expect(await fireScheduled(redis, 'sched-3')).toEqual({ skip: 'recalled' });
+    expect(await fireScheduled(redis, 'sched-none')).toEqual({ skip: 'missing' });
+  });
 });

@@ -1,7 +1,7 @@
 /** OAuth-style scopes carried in the `scope` claim of producer and analyst tokens (Contract). */
 export const Scope = {
   MESSAGES_WRITE: 'messages:write',
-  /** Read, update and recall any producer's messages (a producer may always its own). */
+  /** Read and change any producer's messages (GET, PATCH, DELETE /v1/messages/{id}), not only one's own. */
   MESSAGES_ADMIN: 'messages:admin',
   CATEGORIES_WRITE: 'categories:write',
   EXPOSURES_READ: 'exposures:read',
