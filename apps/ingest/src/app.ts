@@ -17,6 +17,9 @@ import { registerBatchRoute } from './routes/batch';
 import { registerMessageChangeRoutes } from './routes/message-changes';
 import { ControlBus } from './control-bus';
 import { registerPresenceRoute } from './routes/presence';
+import { registerMessageStatusRoute } from './routes/message-status';
+import { sendDepsOf } from './routes/deps';
+import { Scheduler } from './scheduler';
 
 /** Shown in the OpenAPI document at /docs. */
 const API = {
@@ -37,6 +40,8 @@ export interface IngestOptions {
 
 export interface Ingest {
   app: FastifyInstance;
+  /** Scheduled sends (scheduler.ts): the routes' own, here for tests and tools (dropScheduledJob). */
+  scheduler: Scheduler;
   /** Stops the HTTP app (readiness goes 503 first), then quits Redis. Idempotent. */
   close(): Promise<void>;
 }
@@ -66,14 +71,26 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   app.addHook('preClose', async () => setReady(false));
 
   const ingestMetrics = createIngestMetrics(metrics);
+  // The scheduled sends' worker gets a connection of its own (blocking reads, retries forever).
+  const queueConnection = config.SCHEDULE_WORKER ? createRedis(config, 'queue', 'ingest', logger) : undefined;
+  const scheduler = new Scheduler({
+    redis,
+    queueConnection,
+    concurrency: config.SCHEDULE_CONCURRENCY,
+    rememberSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+    send: sendDepsOf({ config, redis, metrics: ingestMetrics, logger }),
+    metrics: ingestMetrics,
+    logger,
+  });
   const control = new ControlBus(
     redis,
     () => createRedis(config, 'subscriber', 'ingest', logger),
     config.CONTROL_CONFIRM_TIMEOUT_MS,
     logger.child({ module: 'control' }),
   );
-  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger, control };
+  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger, scheduler, control };
   registerMessageRoutes(app, deps);
+  registerMessageStatusRoute(app, deps);
   registerMessageChangeRoutes(app, deps);
   registerBatchRoute(app, deps);
   registerCategoryRoutes(app, deps);
@@ -81,13 +98,17 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
 
   let closing: Promise<void> | undefined;
   const close = () => {
-    // In-flight requests finish first.
+    // In-flight requests finish first; then the worker stops taking jobs and finishes the running
+    // ones (a job cut off by the shutdown deadline is taken over by another replica, or this one
+    // when it is back, and sends only what it had not).
     closing ??= runAll([
       () => app.close(),
       () => control.close(),
+      () => scheduler.close(),
+      () => (queueConnection ? closeRedis(queueConnection) : undefined),
       () => (ownsRedis ? closeRedis(redis) : undefined),
     ]);
     return closing;
   };
-  return { app, close };
+  return { app, scheduler, close };
 }

@@ -25,6 +25,8 @@ export interface IdempotencyOptions {
 
 export interface Answer {
   id: string;
+  /** A scheduled message's send time (ISO 8601). */
+  scheduledFor?: string;
 }
 
 export interface IdempotentResult {
@@ -75,6 +77,18 @@ export async function claimKey(opts: IdempotencyOptions): Promise<KeyClaim> {
         await sleep(POLL_MS);
     }
   }
+}
+
+/**
+ * The recorded answer of a finished request with this key and the same body, or undefined; reads
+ * only. For a repeat that would now be refused by a rule that depends on the time (a `sendAt`
+ * passed since the first request): the first answer still stands. Throws IDEMPOTENCY_KEY_REUSED
+ * for another body.
+ */
+export async function recordedAnswer(opts: Pick<IdempotencyOptions, 'redis' | 'producer' | 'key' | 'body'>): Promise<Answer | undefined> {
+  const seen = await peekIdempotency(opts.redis, opts.producer, opts.key);
+  if (seen && seen.fingerprint !== fingerprint(opts.body)) throw new HeraldError('IDEMPOTENCY_KEY_REUSED');
+  return seen?.done && seen.result !== null ? (JSON.parse(seen.result) as Answer) : undefined;
 }
 
 /** Record the answer of a claimed key's send: repeats get it from now on. */

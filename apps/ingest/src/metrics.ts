@@ -40,6 +40,14 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['change'] as const,
       registers,
     }),
+    scheduled: new Counter({
+      name: 'herald_scheduled_total',
+      help:
+        'Scheduled sends (POST /v1/messages with sendAt) by outcome: scheduled (accepted), sent (its time came and it was sent), ' +
+        'cancelled (recalled before it was sent), failed (its job ran out of attempts)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
   };
 }
 

@@ -2,7 +2,7 @@
 import Redis from 'ioredis';
 import { startRedisServer, type RedisServer } from '@herald/testing';
 import type { Ingest } from '../src/app';
-import { bearer, ingestConfig, makeTokens, startIngest, type Tokens } from './harness';
+import { bearer, ingestConfig, makeTokens, queueMetaWritten, startIngest, type Tokens } from './harness';
 
 export interface BatchEnv {
   redis: Redis;
@@ -22,6 +22,7 @@ export function useIngest(env: Record<string, string>): BatchEnv {
     running.redis = new Redis(server.url);
     running.ingest = await startIngest(ingestConfig(server.url, env));
     running.tokens = await makeTokens();
+    await queueMetaWritten(running.redis);
   });
   afterAll(async () => {
     await running.ingest?.close();

@@ -6,12 +6,27 @@
 import Redis from 'ioredis';
 import { loadIngestConfig, type IngestConfig } from '@herald/config';
 import { createLogger } from '@herald/logger';
-import { metricValue, signToken, startRedisServer, TEST_JWT_SECRET, type RedisServer } from '@herald/testing';
+import { keys, queues } from '@herald/redis';
+import { metricValue, signToken, startRedisServer, TEST_JWT_SECRET, waitFor, type RedisServer } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { buildIngest, type Ingest } from '../src/app';
 
+/**
+ * No scheduled-sends worker unless a spec asks for one (SCHEDULE_WORKER=true): an idle BullMQ
+ * worker polls its queue with scripts every few seconds, which the refusal tests would count as
+ * writes (expectNoWrites).
+ */
 export function ingestConfig(redisUrl: string, env: Record<string, string> = {}): IngestConfig {
-  return loadIngestConfig({ REDIS_URL: redisUrl, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...env });
+  return loadIngestConfig({ REDIS_URL: redisUrl, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', SCHEDULE_WORKER: 'false', ...env });
+}
+
+/**
+ * Ingest's own start-up write: BullMQ stores its queue's meta hash once connected. Awaited before
+ * the first test, so a test comparing Redis snapshots sees its own writes only.
+ */
+export async function queueMetaWritten(redis: Redis): Promise<void> {
+  const meta = `${keys.queuePrefix}:${queues.scheduled}:meta`;
+  await waitFor(async () => (await redis.exists(meta)) === 1, { what: 'the scheduled queue meta' });
 }
 
 export function startIngest(config: IngestConfig): Promise<Ingest> {
@@ -41,6 +56,7 @@ export function sharedIngest(env: Record<string, string> = {}): IngestStack {
     stack.config = ingestConfig(stack.server.url, env);
     stack.ingest = await startIngest(stack.config);
     stack.tokens = await makeTokens();
+    await queueMetaWritten(stack.redis);
   });
   afterAll(async () => {
     await stack.ingest?.close();
@@ -61,6 +77,10 @@ export interface Tokens {
   categories: string;
   /** An end user's token: no scope at all. */
   user: string;
+  /** Another producer allowed to send messages. */
+  otherProducer: string;
+  /** An operator's token that may read and change any producer's messages. */
+  admin: string;
 }
 
 export async function makeTokens(): Promise<Tokens> {
@@ -68,6 +88,8 @@ export async function makeTokens(): Promise<Tokens> {
     messages: await signToken('producer-messages', { scope: Scope.MESSAGES_WRITE }),
     categories: await signToken('producer-categories', { scope: Scope.CATEGORIES_WRITE }),
     user: await signToken('alice'),
+    otherProducer: await signToken('producer-other', { scope: Scope.MESSAGES_WRITE }),
+    admin: await signToken('operator', { scope: `${Scope.MESSAGES_WRITE} ${Scope.MESSAGES_ADMIN}` }),
   };
 }
 

@@ -54,11 +54,16 @@ describe('a running ingest', () => {
       'category',
       'payload',
       'replaceKey',
+      'sendAt',
       'ttlSeconds',
       'userIds',
     ]);
     expect(send.requestBody.content['application/json'].schema.properties.replaceKey.description).toContain('"replaces"');
     expect(Object.keys(send.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413']));
+    const status = doc.paths['/v1/messages/{id}'].get;
+    expect(status.security).toEqual([{ bearer: [] }]);
+    expect(status.responses['200'].content['application/json'].schema.properties.state.enum).toEqual(['scheduled', 'sent', 'recalled']);
+    expect(Object.keys(status.responses)).toEqual(expect.arrayContaining(['200', '403', '404']));
     const categories = doc.paths['/v1/users/{userId}/categories'];
     expect(categories.put.responses).toHaveProperty('204');
     expect(categories.get.responses).toHaveProperty('200');

@@ -6,6 +6,7 @@ import type { HeraldRedis } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
 import type { SendMessageDeps } from '../send-message';
 import type { ControlBus } from '../control-bus';
+import type { Scheduler } from '../scheduler';
 
 export interface RouteDeps {
   config: IngestConfig;
@@ -15,10 +16,12 @@ export interface RouteDeps {
   logger: Logger;
   /** Tells the gateways about updates and recalls. */
   control: ControlBus;
+  /** Scheduled sends: holds messages with a sendAt, and drops their jobs (scheduler.ts). */
+  scheduler: Scheduler;
 }
 
 /** What sending a message needs, from the app's config and connections. */
-export function sendDepsOf(deps: RouteDeps): SendMessageDeps {
+export function sendDepsOf(deps: Omit<RouteDeps, 'scheduler' | 'verifier'>): SendMessageDeps {
   return {
     redis: deps.redis,
     inboxCap: deps.config.INBOX_CAP,

@@ -1,11 +1,12 @@
 /**
  * `POST /v1/messages` (Contract): send a message to a list of users or to a category's members,
- * at most once per `Idempotency-Key`. `GET /v1/messages/{id}/fanout`: a category message's
+ * at most once per `Idempotency-Key`, now or at its `sendAt` (scheduler.ts). `GET /v1/messages/{id}/fanout`: a category message's
  * fan-out progress (an addition to the Contract).
  * Auth runs in `onRequest`, before the body is read: a caller without a token learns nothing
  * about the schema, and an unauthenticated body is never parsed. Then the schema refuses every
  * bad input before the handler makes its first Redis write.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { requireScope } from '@herald/http';
 import { HeraldError, Scope } from '@herald/types';
@@ -15,14 +16,18 @@ import { BEARER, errorResponses } from './schemas';
 import { schemaErrors } from './schema-errors';
 import { checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
 import { sendMessage } from '../send-message';
-import { checkIdempotencyKey, runIdempotent } from '../idempotent';
+import { checkIdempotencyKey, recordedAnswer, runIdempotent, type Answer } from '../idempotent';
+import { sendAtOf, sendAtSchema } from './send-at';
+
+/** The body of POST /v1/messages: a batch item's, plus `sendAt`. */
+type PostMessageBody = SendMessageBody & { sendAt?: string };
 
 /** Kept here too: tests and callers import it from the route that answers it. */
 export { MAX_PAYLOAD_DEPTH } from './message-body';
 
 export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const log = deps.logger.child({ module: 'messages' });
-  app.post<{ Body: SendMessageBody }>(
+  app.post<{ Body: PostMessageBody }>(
     '/v1/messages',
     {
       onRequest: requireScope(deps.verifier, Scope.MESSAGES_WRITE),
@@ -30,7 +35,8 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
         summary: 'Send a message',
         description:
           'Stores the message body with its TTL, then appends its id to each recipient\'s offline list ' +
-          '(capped at INBOX_CAP, oldest dropped) and notifies their gateways. Scope `messages:write`.',
+          '(capped at INBOX_CAP, oldest dropped) and notifies their gateways. With `sendAt`, holds it until then ' +
+          '(GET /v1/messages/{id} shows its state) and sends it exactly so at that time. Scope `messages:write`.',
         tags: ['messages'],
         security: BEARER,
         headers: {
@@ -47,7 +53,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
             },
           },
         },
-        body: messageBodySchema(deps.config),
+        body: messageBodySchema(deps.config, { sendAt: sendAtSchema }),
         response: {
           202: {
             description:
@@ -56,44 +62,60 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
               'Header `Idempotent-Replayed: true` when this is the recorded answer of an earlier request.',
             type: 'object',
             required: ['id'],
-            properties: { id: { type: 'string', description: 'The message id, unique and stable.' } },
+            properties: {
+              id: { type: 'string', description: 'The message id, unique and stable.' },
+              scheduledFor: {
+                type: 'string',
+                description: 'With sendAt only: when it will be sent (ISO 8601, UTC). It is not sent yet: held until then.',
+              },
+            },
           },
           ...errorResponses(400, 401, 403, 409, 413, 415),
         },
       },
-      schemaErrorFormatter: schemaErrors(MESSAGE_BODY_RULES),
+      schemaErrorFormatter: schemaErrors([...MESSAGE_BODY_RULES, { in: 'body', path: /^\/sendAt$/, code: 'INVALID_SEND_AT' }]),
     },
     async (request, reply) => {
-      checkPayloadDepth(request.body.payload);
+      const { sendAt: sendAtText, ...body } = request.body;
+      checkPayloadDepth(body.payload);
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
-      const input = sendInputOf(request.body, deps.config, request.principal?.userId);
-      const sendDeps = sendDepsOf(deps);
-      if (key === undefined) {
-        const sent = await sendMessage(sendDeps, input);
-        log.debug(sent, 'message accepted');
-        return reply.status(202).send({ id: sent.id });
-      }
-      const { answer, replayed } = await runIdempotent(
-        {
-          redis: deps.redis,
-          producer: request.principal?.userId ?? '',
-          key,
-          body: request.body,
-          leaseMs: deps.config.IDEMPOTENCY_LEASE_MS,
-          ttlSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS,
-        },
-        async (first) => {
-          const repeatable = { ...first, rememberSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS };
-          const sent = await sendMessage(sendDeps, { ...input, repeatable });
-          log.debug(sent, 'message accepted');
-          return { id: sent.id };
-        },
-      );
-      if (replayed) {
+      const producer = request.principal?.userId ?? '';
+      const input = sendInputOf(body, deps.config, producer);
+      const sendAt = sendAtText === undefined ? undefined : sendAtOf(sendAtText, deps.config.SCHEDULE_MAX_AHEAD_SECONDS);
+      const idempotency = key === undefined ? undefined : {
+        redis: deps.redis,
+        producer,
+        key,
+        body: request.body,
+        leaseMs: deps.config.IDEMPOTENCY_LEASE_MS,
+        ttlSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS,
+      };
+      const replay = (answer: Answer) => {
         deps.metrics.replayed.inc();
-        void reply.header('idempotent-replayed', 'true');
+        return reply.status(202).header('idempotent-replayed', 'true').send(answer);
+      };
+      if (sendAt instanceof HeraldError) {
+        // A repeat whose sendAt has passed since its first request still gets the first answer.
+        const first = idempotency && (await recordedAnswer(idempotency));
+        if (first) return replay(first);
+        throw sendAt;
       }
-      return reply.status(202).send(answer);
+      /** Send now, or hold until sendAt; `first`: the id and creation time an Idempotency-Key fixed. */
+      const send = async (first?: { id: string; createdAt: number }): Promise<Answer> => {
+        if (sendAt !== undefined) {
+          const id = first?.id ?? randomUUID();
+          await deps.scheduler.schedule(id, input, sendAt);
+          log.debug({ id, sendAt }, 'message scheduled');
+          return { id, scheduledFor: new Date(sendAt).toISOString() };
+        }
+        const repeatable = first && { ...first, rememberSeconds: deps.config.IDEMPOTENCY_TTL_SECONDS };
+        const sent = await sendMessage(sendDepsOf(deps), { ...input, repeatable });
+        log.debug(sent, 'message accepted');
+        return { id: sent.id };
+      };
+      if (idempotency === undefined) return reply.status(202).send(await send());
+      const { answer, replayed } = await runIdempotent(idempotency, send);
+      return replayed ? replay(answer) : reply.status(202).send(answer);
     },
   );
 
@@ -116,27 +138,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
           properties: { id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', description: 'The message id.' } },
         },
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              messageId: { type: 'string' },
-              category: { type: 'string' },
-              state: { type: 'string', description: 'completed (the fan-out jobs of earlier versions had waiting, active, delayed and failed too)' },
-              attempts: { type: 'integer' },
-              progress: {
-                type: 'object',
-                properties: {
-                  chunks: { type: 'integer' },
-                  delivered: { type: 'integer', description: 'Members whose offline list got the id' },
-                  skipped: { type: 'integer', description: 'Members that already had it (retries)' },
-                  dropped: { type: 'integer', description: 'Old ids dropped by inbox caps' },
-                  done: { type: 'boolean' },
-                },
-              },
-              failedReason: { type: ['string', 'null'] },
-              finishedAt: { type: ['string', 'null'] },
-            },
-          },
+          200: fanoutSchema,
           ...errorResponses(400, 401, 403, 404),
         },
       },
@@ -149,14 +151,41 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
   );
 }
 
+/** The fan-out progress of a category message, as GET …/fanout answers it. */
+export const fanoutSchema = {
+  type: 'object',
+  properties: {
+    messageId: { type: 'string' },
+    category: { type: 'string' },
+    state: { type: 'string', description: 'completed (the fan-out jobs of earlier versions had waiting, active, delayed and failed too)' },
+    attempts: { type: 'integer' },
+    progress: {
+      type: 'object',
+      properties: {
+        chunks: { type: 'integer' },
+        delivered: { type: 'integer', description: 'Members whose offline list got the id' },
+        skipped: { type: 'integer', description: 'Members that already had it (retries)' },
+        dropped: { type: 'integer', description: 'Old ids dropped by inbox caps' },
+        done: { type: 'boolean' },
+      },
+    },
+    failedReason: { type: ['string', 'null'] },
+    finishedAt: { type: ['string', 'null'] },
+  },
+} as const;
+
 /** A category message stored once in its log (category-log.ts): complete as soon as it is accepted. */
 async function loggedStatus(redis: RouteDeps['redis'], messageId: string) {
   const [raw] = await loadMessages(redis, [messageId]);
   const message = raw && decodeMessage(raw);
-  if (!message?.category) return null;
+  return message?.category ? categoryFanout(messageId, message.category) : null;
+}
+
+/** What GET …/fanout shows for a category message that was sent (and GET /v1/messages/{id} in `fanout`). */
+export function categoryFanout(messageId: string, category: string) {
   return {
     messageId,
-    category: message.category,
+    category,
     state: 'completed',
     attempts: 0,
     progress: { chunks: 0, delivered: 0, skipped: 0, dropped: 0, done: true },

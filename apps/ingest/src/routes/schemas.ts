@@ -50,7 +50,7 @@ const errorBodySchema = {
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400:
     'Bad input (code INVALID_BODY, INVALID_QUERY, INVALID_USER_ID, INVALID_CATEGORY, INVALID_REPLACE_KEY, INVALID_IDEMPOTENCY_KEY, ' +
-    'IDEMPOTENCY_KEY_REUSED or BAD_REQUEST); nothing was written.',
+    'IDEMPOTENCY_KEY_REUSED, INVALID_SEND_AT or BAD_REQUEST); nothing was written.',
   401: 'No valid bearer token (UNAUTHORIZED).',
   403: 'The token lacks the scope this route needs (FORBIDDEN), or the message is another producer\'s (NOT_MESSAGE_OWNER).',
   404: 'Nothing is known by that id (FANOUT_NOT_FOUND, MESSAGE_NOT_FOUND).',
