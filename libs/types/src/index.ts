@@ -6,3 +6,4 @@ export * from './contract';
 export * from './exposure';
 export * from './scopes';
 export * from './identifiers';
+export * from './date-time';

@@ -151,6 +151,27 @@ describe('update and recall', () => {
   });
 });
 
+describe('send --at, message', () => {
+  it('holds a message until its time; herald message shows it scheduled, or sent once its time came', async () => {
+    const user = newUser('later');
+    const inAnHour = new Date(Date.now() + 3600_000).toISOString();
+    const held = await run(['send', '--user', user, '--at', inAnHour, '{"n":"in an hour"}']);
+    expect({ code: held.code, stderr: held.stderr }).toEqual({ code: 0, stderr: `scheduled for ${inAnHour}\n` });
+    const heldId = held.stdout.trim();
+    const shown = await run(['message', heldId]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^id +${heldId}\nstate +scheduled\nto +1 user\\(s\\)\nscheduledFor +${inAnHour}\ncreatedAt +-\n`));
+
+    const soon = new Date(Date.now() + 1000).toISOString();
+    const id = (await run(['send', '--user', user, '--at', soon, '{"n":"soon"}'])).stdout.trim();
+    await waitFor(async () => (await readInbox(redis, user)).length > 0, { what: 'the scheduled message in the inbox' });
+    expect(await readInbox(redis, user)).toEqual([id]);
+    const status = JSON.parse((await run(['message', id, '--json'])).stdout) as { state: string; createdAt: string };
+    expect(status.state).toBe('sent');
+    expect(Date.parse(status.createdAt)).toBeGreaterThanOrEqual(Date.parse(soon));
+  });
+});
+
 describe('categories', () => {
   it("sets, gets and clears a user's categories through ingest", async () => {
     const user = newUser('cats');

@@ -6,37 +6,21 @@
  * soon as possible, through the same scheduled path; anything earlier is refused, since a
  * producer asking for a time long past has most likely made a mistake.
  */
-import { HeraldError } from '@herald/types';
+import { HeraldError, parseRfc3339, RFC3339_PATTERN } from '@herald/types';
 
 /** How far in the past a `sendAt` may be and still be sent (at once). */
 export const SEND_AT_PAST_TOLERANCE_MS = 5000;
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
-
-/** The JSON schema of `sendAt` (the form; the range is checked against the clock by checkSendAt). */
+/** The JSON schema of `sendAt` (the form; the range is checked against the clock by sendAtOf). */
 export const sendAtSchema = {
   type: 'string',
   maxLength: 64,
-  pattern: RFC3339.source,
+  pattern: RFC3339_PATTERN.source,
   description:
     'Send at this time instead of now: an RFC 3339 date-time with a time zone, e.g. 2026-12-24T18:00:00Z, ' +
     `at most SCHEDULE_MAX_AHEAD_SECONDS (30 days) ahead; a time up to ${SEND_AT_PAST_TOLERANCE_MS / 1000} s in the past ` +
     'is sent at once, an earlier one is refused (INVALID_SEND_AT). The TTL counts from the send time.',
 } as const;
-
-/** Epoch ms of an RFC 3339 date-time, or null when the text is not one (Feb 30, 24:00, offsets past 23:59…). */
-export function parseRfc3339(text: string): number | null {
-  const m = RFC3339.exec(text);
-  if (!m) return null;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const offsetHours = m[9] === undefined ? 0 : Number(m[9]);
-  const offsetMinutes = m[10] === undefined ? 0 : Number(m[10]);
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return null;
-  // Date.UTC rolls Feb 30 over to March: a day past the month's last comes back as another date.
-  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return null;
-  const ms = Date.parse(text.toUpperCase());
-  return Number.isFinite(ms) ? ms : null;
-}
 
 /**
  * The send time a `sendAt` asks for (epoch ms), or INVALID_SEND_AT saying what is wrong with it.

@@ -4,6 +4,7 @@ import { recallCommand, updateCommand } from './change';
 import { exposuresCommand } from './exposures';
 import { inboxCommand } from './inbox';
 import { presenceCommand } from './presence';
+import { messageCommand } from './message';
 import { sendCommand } from './send';
 import { tailCommand } from './tail';
 import { tokenCommand } from './token';
@@ -12,6 +13,7 @@ import { tokenCommand } from './token';
 export const COMMANDS: readonly Command[] = [
   tokenCommand,
   sendCommand,
+  messageCommand,
   updateCommand,
   recallCommand,
   tailCommand,

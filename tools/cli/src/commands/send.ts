@@ -3,7 +3,7 @@
  * with `--file` and no recipients, many messages from JSON lines (send-lines.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { isCategory, isReplaceKey, isUserId, Scope } from '@herald/types';
+import { isCategory, isReplaceKey, isUserId, parseRfc3339, Scope } from '@herald/types';
 import type { Command, Io } from '../command';
 import { failure, usageError } from '../cli-error';
 import { apiToken } from '../dev-tokens';
@@ -47,6 +47,8 @@ Sends one message through ingest (POST /v1/messages) and prints its id on stdout
   herald send --user alice --user bob --file payload.json
   echo '{"text":"hi"}' | herald send --category news
 The payload is JSON; to send a plain string, quote it: herald send --user alice '"hello"'.
+With --at, the message is held until then (herald message <id> shows its state):
+  herald send --user alice --at 2026-12-24T18:00:00Z '{"text":"merry"}'
 
 Bulk mode, --file without --user or --category: one message body per line (JSON lines, as
 POST /v1/messages takes it, plus an optional "idempotencyKey"), sent in batches of up to 500
@@ -59,7 +61,10 @@ Options:
   --user <id>                  a recipient (repeat it, or separate ids with commas)
   --category <name>            every member of the category instead
   --file <path>                read the payload from a file ("-" for stdin); without recipients, JSON lines
-  --ttl <seconds>              how long the message may wait to be delivered (ingest's default: 7 days)
+  --ttl <seconds>              how long the message may wait to be delivered (ingest's default: 7 days),
+                               counted from when it is sent
+  --at <date-time>             send it at this RFC 3339 time (e.g. 2026-12-24T18:00:00Z, or +01:00), at most
+                               30 days ahead; prints "scheduled for …" on stderr
   --idempotency-key <key>      a repeat with the same key within 24 h sends nothing new
   --replace-key <key>          take the place of the last message sent with this key to the same
                                recipients (1-64 of A-Z a-z 0-9 _ - . :)
@@ -73,6 +78,7 @@ Options:
     category: { type: 'string' },
     file: { type: 'string' },
     ttl: { type: 'string' },
+    at: { type: 'string' },
     'idempotency-key': { type: 'string' },
     'replace-key': { type: 'string' },
     token: { type: 'string' },
@@ -87,7 +93,7 @@ Options:
     const file = args.string('file');
     if (file !== undefined && users.length === 0 && category === undefined) {
       if (payloadArg !== undefined) throw usageError('in bulk mode (--file without recipients) every line is a message; no payload argument');
-      for (const flag of ['ttl', 'idempotency-key', 'replace-key']) {
+      for (const flag of ['ttl', 'idempotency-key', 'replace-key', 'at']) {
         if (args.string(flag) !== undefined) throw usageError(`--${flag} is for one message; in bulk mode put it in each line (ttlSeconds, idempotencyKey, replaceKey)`);
       }
       const token = await apiToken({ token: args.string('token'), secret: args.string('secret') }, config, Scope.MESSAGES_WRITE);
@@ -105,6 +111,10 @@ Options:
       throw usageError(`"${replaceKey}" is not a valid replace key (1-64 of A-Z a-z 0-9 _ - . :)`);
     }
     const ttlSeconds = args.int('ttl', 1, Number.MAX_SAFE_INTEGER);
+    const sendAt = args.string('at');
+    if (sendAt !== undefined && parseRfc3339(sendAt) === null) {
+      throw usageError(`--at "${sendAt}" is not an RFC 3339 date-time with a time zone, e.g. 2026-12-24T18:00:00Z`);
+    }
     const { text, from } = await payloadText(payloadArg, file, io);
     let payload: unknown;
     try {
@@ -114,7 +124,7 @@ Options:
     }
     const token = await apiToken({ token: args.string('token'), secret: args.string('secret') }, config, Scope.MESSAGES_WRITE);
     const key = args.string('idempotency-key');
-    const res = await callApi<{ id?: string }>(ingestService(args, config), 'v1/messages', {
+    const res = await callApi<{ id?: string; scheduledFor?: string }>(ingestService(args, config), 'v1/messages', {
       method: 'POST',
       token,
       body: {
@@ -122,6 +132,7 @@ Options:
         payload,
         ...(ttlSeconds ? { ttlSeconds } : {}),
         ...(replaceKey !== undefined ? { replaceKey } : {}),
+        ...(sendAt !== undefined ? { sendAt } : {}),
       },
       headers: key ? { 'idempotency-key': key } : {},
     });
@@ -129,6 +140,7 @@ Options:
     if (res.headers.get('idempotent-replayed') === 'true') {
       io.stderr.write('replayed: a request with this Idempotency-Key already sent this message; nothing new was sent\n');
     }
+    if (res.body.scheduledFor) io.stderr.write(`scheduled for ${res.body.scheduledFor}\n`);
     io.stdout.write(`${res.body.id}\n`);
   },
 };
