@@ -3,6 +3,7 @@
  * on a private redis-server (one per spec file: sharedIngest), tokens, and ways to prove that a
  * refused request wrote nothing.
  */
+import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { loadIngestConfig, type IngestConfig } from '@herald/config';
 import { createLogger } from '@herald/logger';
@@ -41,6 +42,8 @@ export interface IngestStack {
   config: IngestConfig;
   ingest: Ingest;
   tokens: Tokens;
+  /** The scheduled-sends queue as BullMQ sees it, on a connection of its own; made at its first use. */
+  scheduledQueue(): Queue;
 }
 
 /**
@@ -50,6 +53,14 @@ export interface IngestStack {
  */
 export function sharedIngest(env: Record<string, string> = {}): IngestStack {
   const stack = {} as IngestStack;
+  let queue: { connection: Redis; queue: Queue } | undefined;
+  stack.scheduledQueue = () => {
+    if (!queue) {
+      const connection = new Redis(stack.server.url);
+      queue = { connection, queue: new Queue(queues.scheduled, { connection, prefix: keys.queuePrefix }) };
+    }
+    return queue.queue;
+  };
   beforeAll(async () => {
     stack.server = await startRedisServer();
     stack.redis = new Redis(stack.server.url);
@@ -59,6 +70,8 @@ export function sharedIngest(env: Record<string, string> = {}): IngestStack {
     await queueMetaWritten(stack.redis);
   });
   afterAll(async () => {
+    await queue?.queue.close();
+    queue?.connection.disconnect();
     await stack.ingest?.close();
     stack.redis?.disconnect();
     await stack.server?.stop();

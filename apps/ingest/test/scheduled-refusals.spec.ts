@@ -3,27 +3,12 @@
  * no worker (nothing fires here; scheduled.spec.ts sends): bad sendAt refused writing nothing, a
  * good one recorded and held as one delayed job, once per Idempotency-Key; who may read a message.
  */
-import { Queue } from 'bullmq';
-import Redis from 'ioredis';
-import { keys, queues } from '@herald/redis';
+import { keys } from '@herald/redis';
 import { bearer, expectNoWrites, expectRefusal, sharedIngest } from './harness';
 
 const HOUR_MS = 3600 * 1000;
 
 /** The queue as BullMQ sees it, on a connection of the test's own; made at its first use. */
-let queue: Queue | undefined;
-let connection: Redis | undefined;
-function jobs(): Queue {
-  connection ??= new Redis(stack.server.url);
-  queue ??= new Queue(queues.scheduled, { connection, prefix: keys.queuePrefix });
-  return queue;
-}
-// Declared before the stack's, so that it runs before the redis-server stops (afterAll hooks run in order).
-afterAll(async () => {
-  await queue?.close();
-  connection?.disconnect();
-});
-
 const stack = sharedIngest();
 
 function post(body: object, token = stack.tokens.messages, headers: Record<string, string> = {}) {
@@ -74,7 +59,7 @@ describe('a good sendAt', () => {
     expect(scheduledFor).toBe(new Date(sendAt).toISOString());
 
     expect(await stack.redis.exists(keys.message(id), keys.inbox('sched-ann'), keys.inbox('sched-bob'))).toBe(0);
-    const job = await jobs().getJob(id);
+    const job = await stack.scheduledQueue().getJob(id);
     expect(await job?.getState()).toBe('delayed');
     expect(job?.data).toEqual({ recipients: { userIds: ['sched-ann', 'sched-bob'] }, payload: { hi: 1 }, ttlSeconds: 600, record: { producer: 'producer-messages' } });
 
@@ -100,7 +85,7 @@ describe('a good sendAt', () => {
     expectRefusal(soon, 400, 'INVALID_SEND_AT'); // far beyond 30 days: the offset form is parsed, then judged
     const now = await post({ category: 'news', payload: 1, sendAt: new Date(Date.now() - 1000).toISOString().replace('Z', '+00:00') });
     expect(now.statusCode).toBe(202);
-    const job = await jobs().getJob((now.json() as { id: string }).id);
+    const job = await stack.scheduledQueue().getJob((now.json() as { id: string }).id);
     expect(await job?.getState()).toBe('waiting'); // no delay left: the first free worker sends it
   });
 
@@ -108,14 +93,14 @@ describe('a good sendAt', () => {
     const body = { userIds: ['sched-idem'], payload: 'once', sendAt: new Date(Date.now() + HOUR_MS).toISOString() };
     const first = await post(body, undefined, { 'idempotency-key': 'sched-key-1' });
     expect(first.statusCode).toBe(202);
-    const jobsBefore = await jobs().getJobCountByTypes('delayed', 'waiting');
+    const jobsBefore = await stack.scheduledQueue().getJobCountByTypes('delayed', 'waiting');
     await expectNoWrites(stack.redis, async () => {
       const again = await post(body, undefined, { 'idempotency-key': 'sched-key-1' });
       expect(again.statusCode).toBe(202);
       expect(again.headers['idempotent-replayed']).toBe('true');
       expect(again.json()).toEqual(first.json());
     });
-    expect(await jobs().getJobCountByTypes('delayed', 'waiting')).toBe(jobsBefore);
+    expect(await stack.scheduledQueue().getJobCountByTypes('delayed', 'waiting')).toBe(jobsBefore);
   });
 });
 

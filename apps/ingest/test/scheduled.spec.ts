@@ -5,27 +5,11 @@
  * message never sent. Messages are accepted by the shared ingest, which runs no worker, so only
  * the instances each test starts send.
  */
-import { Queue } from 'bullmq';
-import Redis from 'ioredis';
-import { decodeMessage, keys, queues } from '@herald/redis';
+import { decodeMessage, keys } from '@herald/redis';
 import { waitFor } from '@herald/testing';
 import type { MessageFrame } from '@herald/types';
 import type { Ingest } from '../src/app';
 import { bearer, counterValue, ingestConfig, sharedIngest, startIngest } from './harness';
-
-let queue: Queue | undefined;
-let connection: Redis | undefined;
-/** The queue as BullMQ sees it, on a connection of the test's own; made at its first use. */
-function jobs(): Queue {
-  connection ??= new Redis(stack.server.url);
-  queue ??= new Queue(queues.scheduled, { connection, prefix: keys.queuePrefix });
-  return queue;
-}
-// Declared before the stack's, so that it runs before the redis-server stops (afterAll hooks run in order).
-afterAll(async () => {
-  await queue?.close();
-  connection?.disconnect();
-});
 
 const stack = sharedIngest();
 
@@ -92,14 +76,14 @@ describe('with a worker running', () => {
     const dropped = await schedule({ userIds: ['recall-ann'], payload: 1 }, 60_000);
     await stack.redis.hset(keys.messageRecord(dropped.id), 'state', 'recalled', 'recalledAt', Date.now());
     expect(await worker.scheduler.dropScheduledJob(dropped.id)).toBe(true);
-    expect(await jobs().getJob(dropped.id)).toBeUndefined();
+    expect(await stack.scheduledQueue().getJob(dropped.id)).toBeUndefined();
     expect(await status(dropped.id)).toMatchObject({ state: 'recalled', createdAt: null });
 
     // A recall the job does not see dropped (it was already taken): the job finds the record recalled.
     const running = await schedule({ userIds: ['recall-bob'], payload: 2 }, 1000);
     await stack.redis.hset(keys.messageRecord(running.id), 'state', 'recalled');
     await waitFor(async () => (await scheduledMetric(worker, 'cancelled')) === 2, { what: 'the recalled job to run' });
-    expect(await jobs().getJob(running.id)).toBeUndefined();
+    expect(await stack.scheduledQueue().getJob(running.id)).toBeUndefined();
     expect(await stack.redis.exists(keys.message(running.id), keys.inbox('recall-bob'))).toBe(0);
     expect(await recordState(running.id)).toBe('recalled');
   });

@@ -11,7 +11,7 @@ import { Scope } from '@herald/types';
 import { checkOwner } from '../message-owner';
 import type { RouteDeps } from './deps';
 import { categoryFanout, fanoutSchema } from './messages';
-import { BEARER, errorResponses } from './schemas';
+import { BEARER, errorResponses, messageIdParams } from './schemas';
 
 /** The states a producer sees: `sending` (a scheduled message's job under way) shows as scheduled. */
 export type PublicState = 'scheduled' | 'sent' | 'recalled';
@@ -53,11 +53,7 @@ export function registerMessageStatusRoute(app: FastifyInstance, deps: RouteDeps
           '(else 403 NOT_MESSAGE_OWNER). 404 MESSAGE_NOT_FOUND for an unknown or expired id.',
         tags: ['messages'],
         security: BEARER,
-        params: {
-          type: 'object',
-          required: ['id'],
-          properties: { id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', description: 'The message id.' } },
-        },
+        params: messageIdParams,
         response: {
           200: {
             type: 'object',

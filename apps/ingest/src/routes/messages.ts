@@ -12,7 +12,7 @@ import { requireScope } from '@herald/http';
 import { HeraldError, Scope } from '@herald/types';
 import { decodeMessage, loadMessages } from '@herald/redis';
 import { sendDepsOf, type RouteDeps } from './deps';
-import { BEARER, errorResponses } from './schemas';
+import { BEARER, errorResponses, messageIdParams } from './schemas';
 import { schemaErrors } from './schema-errors';
 import { checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
 import { sendMessage } from '../send-message';
@@ -132,11 +132,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
           'Scope `messages:write`.',
         tags: ['messages'],
         security: BEARER,
-        params: {
-          type: 'object',
-          required: ['id'],
-          properties: { id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', description: 'The message id.' } },
-        },
+        params: messageIdParams,
         response: {
           200: fanoutSchema,
           ...errorResponses(400, 401, 403, 404),

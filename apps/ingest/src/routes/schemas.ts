@@ -17,7 +17,7 @@ export const categorySchema = {
   description: ErrorCodes.INVALID_CATEGORY.message,
 } as const;
 
-/** A message id in a path. */
+/** The path parameters of /v1/messages/{id}…: a message id. */
 export const messageIdParams = {
   type: 'object',
   required: ['id'],
