@@ -78,7 +78,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     queueConnection,
     concurrency: config.SCHEDULE_CONCURRENCY,
     rememberSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-    send: sendDepsOf({ config, redis, metrics: ingestMetrics, logger }),
+    send: sendDepsOf({ config, redis, metrics: ingestMetrics }),
     metrics: ingestMetrics,
     logger,
   });

@@ -86,7 +86,7 @@ describe('update', () => {
     const res = await patch(id, { payload: 2, ttlSeconds: 3600 });
     expect(res.statusCode).toBe(200);
     const record = await readRecord(stack.redis as never, id);
-    expect(record!.expiresAt).toBe(record!.createdAt + 3600_000);
+    expect(record!.expiresAt).toBe(record!.createdAt! + 3600_000);
     expect(await stack.redis.pttl(keys.message(id))).toBeGreaterThan(60_000);
   });
 
@@ -123,6 +123,17 @@ describe('recall', () => {
 
     expect((await recall(id)).json()).toMatchObject({ id, state: 'recalled', removed: 0 });
     expectRefusal(await patch(id, { payload: 'too late' }), 409, 'MESSAGE_STATE_CONFLICT');
+  });
+
+  it('cancels a scheduled message: its job goes, its state is recalled, and an update is refused', async () => {
+    const sendAt = new Date(Date.now() + 3600_000).toISOString();
+    const id = await send({ userIds: ['rc-later'], payload: 'later', sendAt });
+    expect(await stack.scheduledQueue().getJob(id)).toBeDefined();
+
+    expect((await recall(id)).json()).toEqual({ id, state: 'recalled', removed: 0, gateways: { notified: 0, confirmed: 0 } });
+    expect(await stack.scheduledQueue().getJob(id)).toBeUndefined();
+    expect(await readRecord(stack.redis as never, id)).toMatchObject({ state: 'recalled' });
+    expectRefusal(await patch(id, { payload: 'changed' }), 409, 'MESSAGE_STATE_CONFLICT');
   });
 
   it('removes a category message\'s entry from its log', async () => {

@@ -21,7 +21,7 @@ export interface RouteDeps {
 }
 
 /** What sending a message needs, from the app's config and connections. */
-export function sendDepsOf(deps: Omit<RouteDeps, 'scheduler' | 'verifier'>): SendMessageDeps {
+export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics'>): SendMessageDeps {
   return {
     redis: deps.redis,
     inboxCap: deps.config.INBOX_CAP,

@@ -26,6 +26,9 @@ const gatewaysSchema = {
   properties: { notified: { type: 'integer' }, confirmed: { type: 'integer' } },
 } as const;
 
+/** A record state as producers see it (GET /v1/messages/{id} shows `sending` as scheduled). */
+const stateName = (state: string) => (state === 'sending' ? 'scheduled (being sent now)' : state);
+
 /** A state that refuses the change: 409, naming it. */
 function conflict(state: string, change: string): HeraldError {
   return new HeraldError('MESSAGE_STATE_CONFLICT', `The message is ${state}: it cannot be ${change}.`);
@@ -85,13 +88,14 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
       const { payload, ttlSeconds } = request.body;
       checkPayloadDepth(payload);
       const record = checkOwner(await readRecord(deps.redis, id), request.principal);
-      if (record.state !== 'sent') throw conflict(record.state, 'updated');
+      const { createdAt, expiresAt: sentExpiresAt } = record;
+      if (record.state !== 'sent' || createdAt === null || sentExpiresAt === null) throw conflict(stateName(record.state), 'updated');
       const now = Date.now();
-      const expiresAt = ttlSeconds === undefined ? record.expiresAt : record.createdAt + ttlSeconds * MS_PER_SECOND;
+      const expiresAt = ttlSeconds === undefined ? sentExpiresAt : createdAt + ttlSeconds * MS_PER_SECOND;
       if (expiresAt <= now) {
         throw new HeraldError('INVALID_BODY', 'ttlSeconds counts from the message\'s createdAt: that time has passed. Recall the message instead.');
       }
-      if (record.category !== null && expiresAt > record.expiresAt) {
+      if (record.category !== null && expiresAt > sentExpiresAt) {
         throw new HeraldError('INVALID_BODY', 'A category message\'s life can be shortened, not lengthened.');
       }
       const updatedAt = new Date(now).toISOString();
@@ -99,7 +103,7 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
         id,
         category: record.category,
         payload,
-        createdAt: new Date(record.createdAt).toISOString(),
+        createdAt: new Date(createdAt).toISOString(),
         updatedAt,
         expiresAt,
         ...(record.replaceKey === null ? {} : { replaceKey: record.replaceKey }),
@@ -157,7 +161,9 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
       if (outcome === 'missing') throw new HeraldError('MESSAGE_NOT_FOUND');
       if (outcome === 'sending') throw conflict('being sent (it was scheduled for now)', 'recalled; retry in a moment');
       let gateways = { notified: 0, confirmed: 0 };
-      if (outcome !== 'cancelled') gateways = await deps.control.announce((token) => recallControlNote(token, id));
+      // A cancelled scheduled message: its job goes (one that is running finds the record recalled and sends nothing).
+      if (outcome === 'cancelled') await deps.scheduler.dropScheduledJob(id);
+      else gateways = await deps.control.announce((token) => recallControlNote(token, id));
       if (outcome !== 'again') deps.metrics.changed.inc({ change: outcome });
       log.debug({ id, outcome, removed, gateways }, 'message recalled');
       return reply.send({ id, state: 'recalled', removed, gateways });
