@@ -5,7 +5,19 @@
  * every refusal writing nothing. With real gateways: tools/dev/test/message-changes.spec.ts.
  */
 import Redis from 'ioredis';
-import { controlDoneNote, decodeMessage, keys, parseControlNote, readRecord } from '@herald/redis';
+import {
+  closeRedis,
+  controlDoneNote,
+  createRedis,
+  decodeMessage,
+  fireScheduled,
+  keys,
+  MessageRecalledError,
+  newMessage,
+  parseControlNote,
+  readRecord,
+  sendToUsers,
+} from '@herald/redis';
 import { signToken, waitFor } from '@herald/testing';
 import { Scope, type MessageFrame } from '@herald/types';
 import { bearer, expectNoWrites, expectRefusal, sharedIngest } from './harness';
@@ -134,6 +146,22 @@ describe('recall', () => {
     expect(await stack.scheduledQueue().getJob(id)).toBeUndefined();
     expect(await readRecord(stack.redis as never, id)).toMatchObject({ state: 'recalled' });
     expectRefusal(await patch(id, { payload: 'changed' }), 409, 'MESSAGE_STATE_CONFLICT');
+  });
+
+  it('recalls a scheduled message whose send is under way: its send stores nothing after the answer', async () => {
+    const sendAt = new Date(Date.now() + 3600_000).toISOString();
+    const id = await send({ userIds: ['rc-firing'], payload: 'firing', sendAt });
+    // What a worker does when the job fires (the harness runs no worker): scheduled → sending, then the send.
+    const worker = createRedis({ REDIS_URL: stack.server.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'worker-like');
+    try {
+      expect(await fireScheduled(worker, id)).toHaveProperty('send');
+      expect((await recall(id)).json()).toMatchObject({ id, state: 'recalled', removed: 0 });
+      const message = newMessage({ payload: 'firing', ttlMs: 60_000, id });
+      await expect(sendToUsers(worker, message, ['rc-firing'], { cap: 10, inboxTtlSeconds: 60 })).rejects.toBeInstanceOf(MessageRecalledError);
+      expect(await stack.redis.exists(keys.message(id))).toBe(0);
+    } finally {
+      await closeRedis(worker);
+    }
   });
 
   it('removes a category message\'s entry from its log', async () => {

@@ -79,13 +79,13 @@ export async function updateBody(redis: HeraldRedis, id: string, update: BodyUpd
   return outcome === 'updated' ? { version: Number(version) } : { refused: outcome };
 }
 
-export type RecallOutcome = 'recalled' | 'cancelled' | 'again' | 'sending' | 'missing';
+export type RecallOutcome = 'recalled' | 'cancelled' | 'again' | 'missing';
 
 /**
  * Recall a message (recall-message-2.lua): the body goes and the record says so; then, for a
- * message that was sent (or recalled before: a repeat finishes what a failed one left), the id
- * leaves its recipients' offline lists and its category's log. A scheduled message is only
- * cancelled; one firing right now is left alone ('sending').
+ * message that was sent, or is being sent (a scheduled one firing now: its send stores nothing
+ * more), or was recalled before (a repeat finishes what a failed one left), the id leaves its
+ * recipients' offline lists and its category's log. A scheduled message is only cancelled.
  */
 export async function recallMessage(redis: HeraldRedis, id: string, now = Date.now()): Promise<{ outcome: RecallOutcome; removed: number }> {
   const [outcome, to, category] = await redis.recallMessage(keys.message(id), keys.messageRecord(id), now);

@@ -135,8 +135,9 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
         description:
           'Removes a message this producer sent from every offline list and category log that holds it, and deletes ' +
           'its body; sessions that received it get `{"type":"delete","id"}`. After the answer no gateway delivers it. ' +
-          'A scheduled message is cancelled. Repeating a recall answers the same. 409 while a scheduled message is ' +
-          'being sent. Scope `messages:write`; another producer\'s message needs `messages:admin`.',
+          'A scheduled message is cancelled; one whose send is under way stops (nothing more is stored, what it ' +
+          'appended is removed). Repeating a recall answers the same. ' +
+          'Scope `messages:write`; another producer\'s message needs `messages:admin`.',
         tags: ['messages'],
         security: BEARER,
         params: messageIdParams,
@@ -150,7 +151,7 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
               gateways: gatewaysSchema,
             },
           },
-          ...errorResponses(400, 401, 403, 404, 409),
+          ...errorResponses(400, 401, 403, 404),
         },
       },
     },
@@ -159,7 +160,6 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
       checkOwner(await readRecord(deps.redis, id), request.principal);
       const { outcome, removed } = await recallMessage(deps.redis, id);
       if (outcome === 'missing') throw new HeraldError('MESSAGE_NOT_FOUND');
-      if (outcome === 'sending') throw conflict('being sent (it was scheduled for now)', 'recalled; retry in a moment');
       let gateways = { notified: 0, confirmed: 0 };
       // A cancelled scheduled message: its job goes (one that is running finds the record recalled and sends nothing).
       if (outcome === 'cancelled') await deps.scheduler.dropScheduledJob(id);
