@@ -175,8 +175,13 @@ export class Session {
   }
 
   /** Write a logged push to the socket; false (and no exposure) when the socket has gone meanwhile. */
-  private write(message: EncodedMessage, via: ExposureEvent['via'], written?: (err?: Error) => void): boolean {
-    if (this.closed || this.ws.readyState !== OPEN) {
+  private write(logged: EncodedMessage, via: ExposureEvent['via'], written?: (err?: Error) => void): boolean {
+    // Looked up again: an update or a recall may have come while the event was being logged (the
+    // gateway confirmed it then, so this frame must be the newest version, or not go at all).
+    const message = this.ctx.changes.current(logged);
+    if (this.closed || this.ws.readyState !== OPEN || message === null) {
+      // A recalled category entry counts as done for the user's position, as an ack would.
+      if (message === null) this.cursors?.sortAcks([logged.id]);
       written?.();
       return false;
     }
