@@ -73,8 +73,10 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   const ingestMetrics = createIngestMetrics(metrics);
   // The scheduled sends' worker gets a connection of its own (blocking reads, retries forever).
   const queueConnection = config.SCHEDULE_WORKER ? createRedis(config, 'queue', 'ingest', logger) : undefined;
+  const jobsConnection = createRedis(config, 'log', 'ingest-jobs', logger);
   const scheduler = new Scheduler({
     redis,
+    jobs: jobsConnection,
     queueConnection,
     concurrency: config.SCHEDULE_CONCURRENCY,
     rememberSeconds: config.IDEMPOTENCY_TTL_SECONDS,
@@ -106,6 +108,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
       () => control.close(),
       () => scheduler.close(),
       () => (queueConnection ? closeRedis(queueConnection) : undefined),
+      () => closeRedis(jobsConnection),
       () => (ownsRedis ? closeRedis(redis) : undefined),
     ]);
     return closing;

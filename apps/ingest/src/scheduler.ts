@@ -49,8 +49,15 @@ const DAY_MS = 24 * 3600 * 1000;
 const MAX_STALLS = 5;
 
 export interface SchedulerOptions {
-  /** The commands connection: the records, the sends, and adding jobs. */
+  /** The commands connection: the records and the sends. */
   redis: HeraldRedis;
+  /**
+   * The connection that adds and removes jobs: not the commands connection, because BullMQ
+   * defines its ~50 scripts on the connection it is given, and ioredis copies every script of a
+   * connection onto each auto-pipeline (one per event-loop turn): ~1 µs per script per pipeline
+   * on every request (docs/BENCHMARKS.md). A connection that fails fast (an add in a request).
+   */
+  jobs: HeraldRedis;
   /** The queue connection, for the worker; none when this process runs no worker. */
   queueConnection?: HeraldRedis;
   concurrency: number;
@@ -73,7 +80,7 @@ export class Scheduler {
     }
     this.log = opts.logger.child({ module: 'scheduler' });
     this.queue = new Queue<ScheduledJobData>(queues.scheduled, {
-      connection: opts.redis,
+      connection: opts.jobs,
       prefix: keys.queuePrefix,
       defaultJobOptions: {
         attempts: ATTEMPTS,

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import Redis, { Cluster, Pipeline, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 
@@ -143,10 +143,31 @@ function scriptText(file: string): string {
   return text.replace(/^--@include ([a-z-]+)$/gm, (_, lib: string) => readFileSync(join(__dirname, 'scripts', 'lib', `${lib}.lua`), 'utf8'));
 }
 
+/** The methods ioredis gives a connection for each script: `name` and `nameBuffer`. */
+type ScriptMethods = Record<string, unknown>;
+
+/**
+ * Defines the scripts on a connection. ioredis (5.9) would also copy every script defined on a
+ * connection onto each new Pipeline, two properties per script, in the constructor: about 1 µs
+ * per script per pipeline, and auto-pipelining makes one pipeline per event-loop turn and node
+ * (with 24 scripts, 23 µs instead of 3; docs/BENCHMARKS.md). So the methods go once onto
+ * Pipeline's prototype instead, and the connection's `scriptsSet` (read only by that copy) is
+ * emptied. A script method is generic over its `this` (a connection or a pipeline) and its
+ * Script sends EVAL on a socket's first use and EVALSHA after, whichever connection defined it:
+ * scripts of the same name are the same text on every connection, so sharing them is exact.
+ */
 function defineScripts(client: Redis | Cluster): HeraldRedis {
+  const pipelines = Pipeline.prototype as unknown as ScriptMethods;
+  const methods = client as unknown as ScriptMethods;
   for (const file of SCRIPT_FILES) {
-    const [, name, numKeys] = /^(.*)-(\d+|n)$/.exec(file) ?? [];
-    client.defineCommand(camel(name), { numberOfKeys: numKeys === 'n' ? undefined : Number(numKeys), lua: scriptText(file) });
+    const [, base, numKeys] = /^(.*)-(\d+|n)$/.exec(file) ?? [];
+    const name = camel(base);
+    client.defineCommand(name, { numberOfKeys: numKeys === 'n' ? undefined : Number(numKeys), lua: scriptText(file) });
+    if (!Object.prototype.hasOwnProperty.call(pipelines, name)) {
+      pipelines[name] = methods[name];
+      pipelines[`${name}Buffer`] = methods[`${name}Buffer`];
+    }
+    delete (client as unknown as { scriptsSet: Record<string, unknown> }).scriptsSet[name];
   }
   return client as HeraldRedis;
 }

@@ -28,6 +28,7 @@ import {
   parseNotification,
   replaceUserCategories,
   getUserCategories,
+  sendToUsers,
   type HeraldRedis,
 } from '../src';
 import { usePrivateRedis } from './private-redis';
@@ -295,5 +296,22 @@ describe('exposure write-ahead log', () => {
     // Alive by its heartbeat: a rescue leaves it alone.
     expect(await rescueWal(redis, 'wal-paused', 60_000)).toBe(0);
     expect(await redis.hlen(keys.exposureWal('wal-paused'))).toBe(1);
+  });
+});
+
+describe('scripts on pipelines', () => {
+  it('gives pipelines the script methods once, from the prototype, and still runs them after SCRIPT FLUSH', async () => {
+    const client = redis as unknown as { scriptsSet: Record<string, unknown>; pipeline(): Record<string, unknown> };
+    // ioredis copies every entry of scriptsSet onto each new pipeline (one per auto-pipelined turn).
+    expect(Object.keys(client.scriptsSet)).toEqual([]);
+    const pipeline = client.pipeline();
+    expect(Object.keys(pipeline).filter((k) => k.startsWith('deliver') || k.startsWith('storeMessage'))).toEqual([]);
+    expect(typeof pipeline.deliver).toBe('function');
+
+    await redis.script('FLUSH');
+    const [a, b] = [{ ...message('flush-a'), category: null }, { ...message('flush-b'), category: null }];
+    const inbox = { cap: 100, inboxTtlSeconds: 60 };
+    await Promise.all([sendToUsers(redis, a, ['flush-user'], inbox), sendToUsers(redis, b, ['flush-user'], inbox)]);
+    expect(await redis.lrange(keys.inbox('flush-user'), 0, -1)).toEqual([a.id, b.id]);
   });
 });
