@@ -22,3 +22,10 @@ export const REPLACE_KEY_PATTERN = CATEGORY_PATTERN;
 export function isReplaceKey(value: unknown): value is string {
   return typeof value === 'string' && REPLACE_KEY_PATTERN.test(value);
 }
+
+/** A message id in a path or a command line: ingest makes UUIDs; the rule only bounds what is asked for. */
+export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+export function isMessageId(value: unknown): value is string {
+  return typeof value === 'string' && MESSAGE_ID_PATTERN.test(value);
+}

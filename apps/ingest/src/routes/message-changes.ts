@@ -12,6 +12,7 @@ import type { RouteDeps } from './deps';
 import { BEARER, errorResponses, messageIdParams } from './schemas';
 import { checkPayloadDepth } from './message-body';
 import { checkOwner } from '../message-owner';
+import { publicState } from './message-status';
 
 interface UpdateBody {
   payload: unknown;
@@ -25,9 +26,6 @@ const gatewaysSchema = {
   description: 'Gateways told about the change, and those that confirmed it in time (CONTROL_CONFIRM_TIMEOUT_MS).',
   properties: { notified: { type: 'integer' }, confirmed: { type: 'integer' } },
 } as const;
-
-/** A record state as producers see it (GET /v1/messages/{id} shows `sending` as scheduled). */
-const stateName = (state: string) => (state === 'sending' ? 'scheduled (being sent now)' : state);
 
 /** A state that refuses the change: 409, naming it. */
 function conflict(state: string, change: string): HeraldError {
@@ -89,7 +87,7 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
       checkPayloadDepth(payload);
       const record = checkOwner(await readRecord(deps.redis, id), request.principal);
       const { createdAt, expiresAt: sentExpiresAt } = record;
-      if (record.state !== 'sent' || createdAt === null || sentExpiresAt === null) throw conflict(stateName(record.state), 'updated');
+      if (record.state !== 'sent' || createdAt === null || sentExpiresAt === null) throw conflict(publicState(record.state), 'updated');
       const now = Date.now();
       const expiresAt = ttlSeconds === undefined ? sentExpiresAt : createdAt + ttlSeconds * MS_PER_SECOND;
       if (expiresAt <= now) {

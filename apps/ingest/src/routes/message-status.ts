@@ -16,11 +16,14 @@ import { BEARER, errorResponses, messageIdParams } from './schemas';
 /** The states a producer sees: `sending` (a scheduled message's job under way) shows as scheduled. */
 export type PublicState = 'scheduled' | 'sent' | 'recalled';
 
+/** A record's state as producers see it. */
+export const publicState = (state: MessageRecord['state']): PublicState => (state === 'sending' ? 'scheduled' : state);
+
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** The answer for a record (exported for the lead's PATCH/DELETE, which answer the same shape). */
 export function messageStatus(record: MessageRecord) {
-  const state: PublicState = record.state === 'sending' ? 'scheduled' : record.state;
+  const state = publicState(record.state);
   // Until it is sent, a message has no creation or expiry time a client would see.
   const sent = state !== 'scheduled' && record.expiresAt !== null;
   return {

@@ -3,7 +3,7 @@
  * `@herald/types`, so the schema refuses exactly what `isUserId`/`isCategory` refuse, and /docs
  * shows the same rule the code applies.
  */
-import { CATEGORY_PATTERN, ErrorCodes, REPLACE_KEY_PATTERN, USER_ID_PATTERN } from '@herald/types';
+import { CATEGORY_PATTERN, ErrorCodes, MESSAGE_ID_PATTERN, REPLACE_KEY_PATTERN, USER_ID_PATTERN } from '@herald/types';
 
 export const userIdSchema = {
   type: 'string',
@@ -21,7 +21,7 @@ export const categorySchema = {
 export const messageIdParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', description: 'The message id.' } },
+  properties: { id: { type: 'string', pattern: MESSAGE_ID_PATTERN.source, description: 'The message id.' } },
 } as const;
 
 /** A message's replace key: a category name's pattern (REPLACE_KEY_PATTERN is CATEGORY_PATTERN). */

@@ -3,14 +3,12 @@
  * PATCH and DELETE /v1/messages/{id}. Only the producer that sent it may (or a token with
  * messages:admin); the dev token `herald send` mints is the same producer.
  */
-import { Scope } from '@herald/types';
+import { isMessageId, Scope } from '@herald/types';
 import type { Command } from '../command';
 import { usageError } from '../cli-error';
 import { apiToken } from '../dev-tokens';
 import { callApi } from '../http';
 import { ingestService } from '../services';
-
-const MESSAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 const COMMON_OPTIONS = `  --token <jwt>      token with scope messages:write (default: HERALD_TOKEN, else minted with the dev secret)
   --secret <secret>  dev secret to mint that token (default: HERALD_DEV_SECRET, then AUTH_JWT_SECRET)
@@ -20,7 +18,7 @@ const COMMON_OPTIONS = `  --token <jwt>      token with scope messages:write (de
 const common = { token: { type: 'string' }, secret: { type: 'string' }, ingest: { type: 'string' } } as const;
 
 function messageId(id: string): string {
-  if (!MESSAGE_ID.test(id)) throw usageError(`"${id}" is not a message id`);
+  if (!isMessageId(id)) throw usageError(`"${id}" is not a message id`);
   return id;
 }
 

@@ -1,5 +1,5 @@
 /** `herald message <id>`: what became of a message (scheduled, sent, recalled) through ingest's GET /v1/messages/{id}. */
-import { Scope } from '@herald/types';
+import { isMessageId, Scope } from '@herald/types';
 import type { Command } from '../command';
 import { usageError } from '../cli-error';
 import { apiToken } from '../dev-tokens';
@@ -7,8 +7,6 @@ import { callApi } from '../http';
 import { ingestService } from '../services';
 
 /** Message ids as ingest's route takes them. */
-const MESSAGE_ID = /^[A-Za-z0-9-]{1,64}$/;
-
 /** GET /v1/messages/{id}'s answer (docs/PROTOCOL.md). */
 interface MessageStatus {
   id: string;
@@ -50,7 +48,7 @@ Options:
   },
   async run({ args, config, io }) {
     const [id] = args.positional(['id']);
-    if (!MESSAGE_ID.test(id)) throw usageError(`"${id}" is not a message id (1-64 of A-Z a-z 0-9 -)`);
+    if (!isMessageId(id)) throw usageError(`"${id}" is not a message id (1-64 of A-Z a-z 0-9 -)`);
     const token = await apiToken({ token: args.string('token'), secret: args.string('secret') }, config, `${Scope.MESSAGES_WRITE} ${Scope.MESSAGES_ADMIN}`);
     const res = await callApi<MessageStatus>(ingestService(args, config), `v1/messages/${id}`, { token });
     if (args.flag('json')) {
