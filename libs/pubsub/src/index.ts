@@ -53,3 +53,4 @@ export async function ensureSubscription(
   }
   return subscription;
 }
+export { perUserEventId } from './event-id';

@@ -7,3 +7,4 @@ export * from './exposure';
 export * from './scopes';
 export * from './identifiers';
 export * from './date-time';
+export * from './events';
