@@ -20,6 +20,11 @@ import { registerPresenceRoute } from './routes/presence';
 import { registerMessageStatusRoute } from './routes/message-status';
 import { sendDepsOf } from './routes/deps';
 import { Scheduler } from './scheduler';
+import { EventOutbox } from './events/event-outbox';
+import { EventRelay } from './events/event-relay';
+import { createPubSub } from '@herald/pubsub';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 
 /** Shown in the OpenAPI document at /docs. */
 const API = {
@@ -71,6 +76,26 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   app.addHook('preClose', async () => setReady(false));
 
   const ingestMetrics = createIngestMetrics(metrics);
+  // The relay publishes what every ingest appends (events/); one per process where EVENTS_RELAY.
+  const relay = config.EVENTS_RELAY
+    ? new EventRelay({
+        redis,
+        topic: createPubSub(config).topic(config.EXPOSURE_TOPIC, { batching: { maxMessages: config.EVENTS_RELAY_BATCH, maxMilliseconds: 10 } }),
+        consumer: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+        batchMax: config.EVENTS_RELAY_BATCH,
+        claimIdleMs: config.EVENTS_RELAY_CLAIM_MS,
+        pollMs: config.EVENTS_RELAY_POLL_MS,
+        metrics: ingestMetrics,
+        logger,
+      })
+    : undefined;
+  const events = new EventOutbox({
+    redis,
+    bounds: { maxEvents: config.EVENTS_OUTBOX_MAX_EVENTS, maxAgeMs: config.EVENTS_OUTBOX_MAX_AGE_MS },
+    metrics: ingestMetrics,
+    logger,
+    appended: relay && (() => relay.wake()),
+  });
   // The scheduled sends' worker gets a connection of its own (blocking reads, retries forever).
   const queueConnection = config.SCHEDULE_WORKER ? createRedis(config, 'queue', 'ingest', logger) : undefined;
   const jobsConnection = createRedis(config, 'log', 'ingest-jobs', logger);
@@ -80,7 +105,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     queueConnection,
     concurrency: config.SCHEDULE_CONCURRENCY,
     rememberSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-    send: sendDepsOf({ config, redis, metrics: ingestMetrics }),
+    send: sendDepsOf({ config, redis, metrics: ingestMetrics, events }),
     metrics: ingestMetrics,
     logger,
   });
@@ -90,13 +115,14 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     config.CONTROL_CONFIRM_TIMEOUT_MS,
     logger.child({ module: 'control' }),
   );
-  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger, scheduler, control };
+  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger, scheduler, control, events };
   registerMessageRoutes(app, deps);
   registerMessageStatusRoute(app, deps);
   registerMessageChangeRoutes(app, deps);
   registerBatchRoute(app, deps);
   registerCategoryRoutes(app, deps);
   registerPresenceRoute(app, deps);
+  relay?.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -107,6 +133,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
       () => app.close(),
       () => control.close(),
       () => scheduler.close(),
+      () => relay?.close(),
       () => (queueConnection ? closeRedis(queueConnection) : undefined),
       () => closeRedis(jobsConnection),
       () => (ownsRedis ? closeRedis(redis) : undefined),

@@ -48,6 +48,20 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    outbox: new Counter({
+      name: 'herald_events_outbox_total',
+      help:
+        'Events (message lifecycle, dropped ids) for the outbox, by outcome: appended, refused (the outbox held EVENTS_OUTBOX_MAX_EVENTS), ' +
+        'expired (trimmed unpublished after EVENTS_OUTBOX_MAX_AGE_MS), failed (Redis refused the append)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    relayed: new Counter({
+      name: 'herald_events_relayed_total',
+      help: 'Outbox events relayed to Pub/Sub by this process, by outcome: published, retried (the publish failed; kept), discarded (not an event)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
   };
 }
 

@@ -28,6 +28,7 @@ import {
   type RecordInput,
 } from '@herald/redis';
 import type { IngestMetrics } from './metrics';
+import { scheduledEvent } from './events/event-outbox';
 import { sendMessage, type Recipients, type SendMessageDeps, type SendMessageInput } from './send-message';
 
 /** What a job carries: the send, as the request asked it. */
@@ -36,6 +37,8 @@ export interface ScheduledJobData {
   payload: unknown;
   ttlSeconds: number;
   record: RecordInput;
+  /** The time asked (epoch ms), for the `sent` event; absent in jobs queued before it was added. */
+  sendAt?: number;
 }
 
 /** What a job ended with. */
@@ -111,7 +114,7 @@ export class Scheduler {
       input: input.record,
     });
     if (state !== 'created' && state !== 'scheduled') return;
-    const data: ScheduledJobData = { recipients, payload: input.payload, ttlSeconds: input.ttlSeconds, record: input.record ?? {} };
+    const data: ScheduledJobData = { recipients, payload: input.payload, ttlSeconds: input.ttlSeconds, record: input.record ?? {}, sendAt };
     try {
       await this.queue.add(JOB_NAME, data, { jobId: id, delay: Math.max(0, sendAt - Date.now()) });
     } catch (err) {
@@ -122,7 +125,11 @@ export class Scheduler {
       }
       throw err;
     }
-    if (state === 'created') this.opts.metrics.scheduled.inc({ outcome: 'scheduled' });
+    if (state === 'created') {
+      this.opts.metrics.scheduled.inc({ outcome: 'scheduled' });
+      const facts = { producer: input.record?.producer ?? '', category: 'category' in recipients ? recipients.category : null };
+      await this.opts.send.events?.append([scheduledEvent(id, facts, sendAt)]);
+    }
   }
 
   /**
@@ -182,6 +189,7 @@ export class Scheduler {
         ttlSeconds,
         record,
         repeatable: { id, createdAt: fired.send, rememberSeconds: this.opts.rememberSeconds },
+        scheduledFor: job.data.sendAt ?? job.timestamp + (job.opts.delay ?? 0),
       });
       this.opts.metrics.scheduled.inc({ outcome: 'sent' });
       this.log.debug({ ...sent, createdAt: fired.send }, 'scheduled message sent');

@@ -14,9 +14,10 @@
 import type { FastifyError } from 'fastify';
 import { toHeraldError } from '@herald/http';
 import type { Logger } from '@herald/logger';
-import { DeliveryError, fingerprint, sendBatch, type BatchOutcome } from '@herald/redis';
+import { DeliveryError, fingerprint, keys, noDeliveries, sendBatch, type BatchOutcome } from '@herald/redis';
 import { HeraldError, type ErrorBody } from '@herald/types';
-import { messageOf, type SendMessageDeps, type SendMessageInput } from './send-message';
+import { factsOf, messageOf, type SendMessageDeps, type SendMessageInput } from './send-message';
+import { sentEvents, type OutboxEvent } from './events/event-outbox';
 import { claimKey, recordAnswer, type Answer } from './idempotent';
 
 /** A valid item: the send it asks for and, with an idempotencyKey, the key and the body it guards. */
@@ -100,7 +101,7 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
       { cap: deps.inboxCap, inboxTtlSeconds: deps.inboxTtlSeconds, categoryLogCap: deps.categoryLogCap },
     );
   } catch (err) {
-    outcomes = sends.map(() => ({ counts: { delivered: 0, skipped: 0, dropped: 0, replaced: 0 }, error: err }));
+    outcomes = sends.map(() => ({ counts: noDeliveries(), error: err }));
   }
   sends.forEach(({ index }, i) => {
     const { error, counts, appended } = outcomes[i];
@@ -115,6 +116,7 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
     deps.metrics.accepted.inc({ target: appended ? 'category' : 'users' });
     results[index] = { id: messages[i].id };
   });
+  if (deps.events) await deps.events.append(await batchEvents(deps, sends, messages, outcomes));
   await Promise.all(
     sends.map(async ({ index, item, claimed }) => {
       const answer = results[index];
@@ -127,6 +129,27 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
       }
     }),
   );
+}
+
+/** The `sent` (and `dropped`) events of the items sent; a category's members read once per batch. */
+async function batchEvents(deps: BatchDeps, sends: Send[], messages: ReturnType<typeof messageOf>[], outcomes: BatchOutcome[]): Promise<OutboxEvent[]> {
+  const members = new Map<string, Promise<number>>();
+  for (const { item } of sends) {
+    const { recipients } = item.input;
+    if ('category' in recipients && !members.has(recipients.category)) {
+      members.set(recipients.category, deps.redis.scard(keys.categoryMembers(recipients.category)).catch(() => 0));
+    }
+  }
+  const events: OutboxEvent[] = [];
+  for (let i = 0; i < sends.length; i++) {
+    const { error, counts, appended } = outcomes[i];
+    if (error !== undefined) continue;
+    const { recipients } = sends[i].item.input;
+    const count = 'category' in recipients ? await (members.get(recipients.category) ?? 0) : recipients.userIds.length;
+    const replaced = counts.replaced + (appended?.replaced ?? 0);
+    events.push(...sentEvents({ ...factsOf(messages[i], sends[i].item.input), recipients: count, replaced, dropped: counts.droppedIds }));
+  }
+  return events;
 }
 
 /** Send the batch's items (see the header); one result per item, in order. */

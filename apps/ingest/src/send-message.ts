@@ -6,8 +6,18 @@
  * already known to be good. What is ingest's own here: the metrics.
  */
 import type { Message } from '@herald/types';
-import { DeliveryError, newMessage, publishToCategory, sendToUsers, type DeliveryCounts, type HeraldRedis, type RecordInput } from '@herald/redis';
+import {
+  DeliveryError,
+  keys,
+  newMessage,
+  publishToCategory,
+  sendToUsers,
+  type DeliveryCounts,
+  type HeraldRedis,
+  type RecordInput,
+} from '@herald/redis';
 import type { IngestMetrics, MessageTarget } from './metrics';
+import { sentEvents, type EventOutbox } from './events/event-outbox';
 
 const MS_PER_SECOND = 1000;
 
@@ -29,6 +39,8 @@ export interface SendMessageInput {
    * `replaceKey` is the message's replace key.
    */
   record?: RecordInput;
+  /** A scheduled message's `sendAt` (epoch ms), for its `sent` event. */
+  scheduledFor?: number;
 }
 
 export interface SendMessageDeps {
@@ -39,6 +51,8 @@ export interface SendMessageDeps {
   /** An offline list's lifetime after its last write (MESSAGE_MAX_TTL_SECONDS). */
   inboxTtlSeconds: number;
   metrics: IngestMetrics;
+  /** Where the `sent` and `dropped` events go (event-outbox.ts); none: no events (tools, tests). */
+  events?: EventOutbox;
 }
 
 export interface SentMessage {
@@ -80,7 +94,10 @@ export function deliveryFailure(metrics: IngestMetrics, err: unknown): unknown {
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
   const message = messageOf(input);
   if ('category' in input.recipients) {
-    const { dropped, replaced } = await publishToCategory(deps.redis, message, input.recipients.category, {
+    const { category } = input.recipients;
+    // "Its members when sent", read beside the append (same round trip); only for the event.
+    const members = deps.events ? deps.redis.scard(keys.categoryMembers(category)).catch(() => 0) : undefined;
+    const { dropped, replaced } = await publishToCategory(deps.redis, message, category, {
       cap: deps.categoryLogCap,
       lifetimeSeconds: deps.inboxTtlSeconds,
       unique: input.repeatable !== undefined,
@@ -90,6 +107,10 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
     deps.metrics.categoryLogDropped.inc(dropped);
     deps.metrics.replaced.inc({ target: 'category' }, replaced);
     deps.metrics.accepted.inc({ target: 'category' });
+    if (deps.events) {
+      const recipients = (await members) ?? 0;
+      await deps.events.append(sentEvents({ ...factsOf(message, input), recipients, replaced, dropped: [] }));
+    }
     return { id: message.id, target: 'category', delivered: 0, dropped };
   }
   const opts = {
@@ -110,5 +131,20 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
   deps.metrics.inboxDropped.inc(dropped);
   deps.metrics.replaced.inc({ target: 'users' }, replaced);
   deps.metrics.accepted.inc({ target: 'users' });
+  if (deps.events) {
+    await deps.events.append(sentEvents({ ...factsOf(message, input), recipients: userIds.length, replaced, dropped: counts.droppedIds }));
+  }
   return { id: message.id, target: 'users', delivered, dropped };
+}
+
+/** The facts of a `sent` event that come from the message and the request. */
+export function factsOf(message: Message, input: Pick<SendMessageInput, 'payload' | 'record' | 'scheduledFor'>) {
+  return {
+    message,
+    producer: input.record?.producer ?? '',
+    category: message.category,
+    // The payload's JSON: what the producer sent (the stored frame adds a fixed envelope).
+    size: Buffer.byteLength(JSON.stringify(input.payload) ?? ''),
+    ...(input.scheduledFor !== undefined ? { scheduledFor: input.scheduledFor } : {}),
+  };
 }

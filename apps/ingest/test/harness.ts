@@ -18,7 +18,7 @@ import { buildIngest, type Ingest } from '../src/app';
  * writes (expectNoWrites).
  */
 export function ingestConfig(redisUrl: string, env: Record<string, string> = {}): IngestConfig {
-  return loadIngestConfig({ REDIS_URL: redisUrl, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', SCHEDULE_WORKER: 'false', ...env });
+  return loadIngestConfig({ REDIS_URL: redisUrl, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', SCHEDULE_WORKER: 'false', EVENTS_RELAY: 'false', ...env });
 }
 
 /**

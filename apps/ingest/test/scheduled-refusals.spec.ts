@@ -61,7 +61,7 @@ describe('a good sendAt', () => {
     expect(await stack.redis.exists(keys.message(id), keys.inbox('sched-ann'), keys.inbox('sched-bob'))).toBe(0);
     const job = await stack.scheduledQueue().getJob(id);
     expect(await job?.getState()).toBe('delayed');
-    expect(job?.data).toEqual({ recipients: { userIds: ['sched-ann', 'sched-bob'] }, payload: { hi: 1 }, ttlSeconds: 600, record: { producer: 'producer-messages' } });
+    expect(job?.data).toEqual({ recipients: { userIds: ['sched-ann', 'sched-bob'] }, payload: { hi: 1 }, ttlSeconds: 600, record: { producer: 'producer-messages' }, sendAt: expect.any(Number) });
 
     const status = await get(id);
     expect(status.statusCode).toBe(200);

@@ -6,7 +6,7 @@ import {
   MESSAGE_MAX_TTL_DEFAULT_SECONDS,
 } from '@herald/types';
 import { bool, ConfigError, int, parseEnv, type Parsed } from './schema';
-import { auth, checkAuth, common, redis, type Env } from './shared-config';
+import { auth, checkAuth, common, pubsub, redis, type Env } from './shared-config';
 
 /**
  * Upper bound of MAX_RECIPIENTS: one request's notifications, all its recipients on one gateway,
@@ -21,6 +21,7 @@ export const ingestSchema = {
   ...common,
   ...redis,
   ...auth,
+  ...pubsub,
   PORT: int(8081, 0, 65535),
   /** Offline list cap per user (also the most idempotent deliveries remembered per user). */
   INBOX_CAP: int(INBOX_DEFAULT_CAP, 1, 100_000),
@@ -64,6 +65,22 @@ export const ingestSchema = {
   SCHEDULE_WORKER: bool(true),
   /** Scheduled sends one ingest process runs at once. */
   SCHEDULE_CONCURRENCY: int(8, 1, 256),
+  /**
+   * Relay the event outbox (message lifecycle and dropped-id events, for analysts) to Pub/Sub
+   * EXPOSURE_TOPIC from this process. Every process appends to the outbox; one relay is enough,
+   * more share the work. Off: events wait in the outbox (within its bounds) for a relay.
+   */
+  EVENTS_RELAY: bool(true),
+  /** Events the outbox holds at most (Pub/Sub down, no relay); past it new ones are refused and counted. */
+  EVENTS_OUTBOX_MAX_EVENTS: int(500_000, 1, 100_000_000),
+  /** Outbox entries older than this are trimmed unpublished (counted); 0: no age bound. */
+  EVENTS_OUTBOX_MAX_AGE_MS: int(86_400_000, 0, 30 * 86_400_000),
+  /** Events one relay round reads and publishes. */
+  EVENTS_RELAY_BATCH: int(1000, 1, 10_000),
+  /** Entries a relay read and left unpublished this long (it died) are taken over by another. */
+  EVENTS_RELAY_CLAIM_MS: int(30_000, 100, 3_600_000),
+  /** A relay looks at the outbox at least this often (another process's leftovers). */
+  EVENTS_RELAY_POLL_MS: int(1000, 10, 60_000),
 };
 
 export type IngestConfig = Parsed<typeof ingestSchema>;

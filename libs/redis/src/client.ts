@@ -57,7 +57,7 @@ export interface HeraldScripts {
   fireScheduled(record: string): Promise<[string, string?]>;
   /** 1 when the record was still `scheduled` and is deleted. */
   unscheduleMessage(record: string): Promise<number>;
-  /** [ids dropped by the cap, or -1 when skipped; ids replaced]. */
+  /** [ids dropped by the cap, or -1 when skipped; ids replaced; the dropped ids…]. */
   deliver(
     inbox: string,
     channel: string,
@@ -70,7 +70,7 @@ export interface HeraldScripts {
     inboxTtlSeconds: number,
     rememberSeconds: number,
     replaceKey: string,
-  ): Promise<[number, number]>;
+  ): Promise<[number, number, ...string[]]>;
   removeIds(inbox: string, ...ids: string[]): Promise<number>;
   replaceCategories(
     userCats: string,

@@ -15,9 +15,17 @@ export interface DeliveryCounts {
   dropped: number;
   /** Older messages with the same replace key that left the inboxes. */
   replaced: number;
+  /** Which ids the caps dropped, from whose inbox (one entry per id and user). */
+  droppedIds: DroppedId[];
 }
 
-export const noDeliveries = (): DeliveryCounts => ({ delivered: 0, skipped: 0, dropped: 0, replaced: 0 });
+/** An id an inbox cap pushed out, unread: the funnel's `dropped` event for that user. */
+export interface DroppedId {
+  userId: string;
+  messageId: string;
+}
+
+export const noDeliveries = (): DeliveryCounts => ({ delivered: 0, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] });
 
 /** Adds `more` into `into` and returns it. */
 export function addCounts(into: DeliveryCounts, more: DeliveryCounts): DeliveryCounts {
@@ -25,6 +33,7 @@ export function addCounts(into: DeliveryCounts, more: DeliveryCounts): DeliveryC
   into.skipped += more.skipped;
   into.dropped += more.dropped;
   into.replaced += more.replaced;
+  for (const d of more.droppedIds) into.droppedIds.push(d);
   return into;
 }
 
@@ -47,8 +56,8 @@ export class DeliveryError extends Error {
   }
 }
 
-/** Adds one delivery's outcome to `counts`. */
-export function countDelivery(counts: DeliveryCounts, { dropped, replaced }: Delivery): void {
+/** Adds one delivery's outcome (to `userId`) to `counts`. */
+export function countDelivery(counts: DeliveryCounts, { dropped, replaced, droppedIds }: Delivery, userId: string): void {
   if (dropped === ALREADY_DELIVERED) {
     counts.skipped++;
     return;
@@ -56,6 +65,7 @@ export function countDelivery(counts: DeliveryCounts, { dropped, replaced }: Del
   counts.delivered++;
   counts.dropped += dropped;
   counts.replaced += replaced;
+  if (droppedIds) for (const messageId of droppedIds) counts.droppedIds.push({ userId, messageId });
 }
 
 /**
@@ -81,12 +91,12 @@ export async function deliverToUsers(
   const counts = noDeliveries();
   let failed = 0;
   let cause: unknown;
-  for (const result of results) {
+  results.forEach((result, i) => {
     if (result.status === 'rejected') {
       failed++;
       cause ??= result.reason;
-    } else countDelivery(counts, result.value);
-  }
+    } else countDelivery(counts, result.value, userIds[i]);
+  });
   if (failed > 0) throw new DeliveryError(counts, failed, cause);
   return counts;
 }

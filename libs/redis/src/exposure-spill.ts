@@ -11,6 +11,21 @@
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 
+/**
+ * A bounded stream of events read through a consumer group. The exposure spill is one; ingest's
+ * event outbox (the message lifecycle and `dropped` events it publishes) is another: the same
+ * append within bounds, the same read that takes over a dead reader's entries, the same ack.
+ */
+export interface EventStream {
+  key: string;
+  group: string;
+}
+
+/** The gateways' exposure spill. */
+export const EXPOSURE_SPILL: EventStream = { key: keys.exposureSpill, group: keys.spillGroup };
+/** Ingest's event outbox, relayed to Pub/Sub by any ingest process. */
+export const EVENT_OUTBOX: EventStream = { key: keys.eventOutbox, group: keys.outboxGroup };
+
 export interface SpilledEvent {
   /** Stream entry id. */
   id: string;
@@ -40,12 +55,17 @@ export interface SpillResult {
 }
 
 /** Append events to the spill, in order, within its bounds; one script call per SPILL_CHUNK events. */
-export async function spillExposures(redis: HeraldRedis, events: readonly string[], bounds: SpillBounds): Promise<SpillResult> {
+export async function spillExposures(
+  redis: HeraldRedis,
+  events: readonly string[],
+  bounds: SpillBounds,
+  stream: EventStream = EXPOSURE_SPILL,
+): Promise<SpillResult> {
   const total: SpillResult = { spilled: 0, refused: 0, expired: 0 };
   for (let at = 0; at < events.length; at += SPILL_CHUNK) {
     const chunk = events.slice(at, at + SPILL_CHUNK);
     const [spilled, refused, expired] = await redis.spillExposures(
-      keys.exposureSpill,
+      stream.key,
       SPILL_FIELD,
       bounds.maxEvents,
       bounds.maxAgeMs,
@@ -59,9 +79,9 @@ export async function spillExposures(redis: HeraldRedis, events: readonly string
 }
 
 /** Create the replay group (from the start of the stream) unless it exists. */
-export async function ensureSpillGroup(redis: HeraldRedis): Promise<void> {
+export async function ensureSpillGroup(redis: HeraldRedis, stream: EventStream = EXPOSURE_SPILL): Promise<void> {
   try {
-    await redis.xgroup('CREATE', keys.exposureSpill, keys.spillGroup, '0', 'MKSTREAM');
+    await redis.xgroup('CREATE', stream.key, stream.group, '0', 'MKSTREAM');
   } catch (err) {
     if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
   }
@@ -90,9 +110,15 @@ function toEvents(entries: StreamEntries | null | undefined, gone: string[]): Sp
  * ones (a replay that failed), then ones another gateway left unacknowledged for `claimIdleMs`,
  * then new ones. Pending entries that were deleted meanwhile are acknowledged and skipped.
  */
-export async function readSpill(redis: HeraldRedis, consumer: string, count: number, claimIdleMs: number): Promise<SpilledEvent[]> {
-  const stream = keys.exposureSpill;
-  const group = keys.spillGroup;
+export async function readSpill(
+  redis: HeraldRedis,
+  consumer: string,
+  count: number,
+  claimIdleMs: number,
+  from: EventStream = EXPOSURE_SPILL,
+): Promise<SpilledEvent[]> {
+  const stream = from.key;
+  const group = from.group;
   const gone: string[] = [];
   try {
     const own = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '0')) as
@@ -109,22 +135,22 @@ export async function readSpill(redis: HeraldRedis, consumer: string, count: num
       | null;
     return toEvents(fresh?.[0]?.[1], gone);
   } finally {
-    if (gone.length > 0) await ackSpill(redis, gone);
+    if (gone.length > 0) await ackSpill(redis, gone, from);
   }
 }
 
 /** Acknowledge and delete replayed entries (SPILL_CHUNK ids per script call). */
-export async function ackSpill(redis: HeraldRedis, ids: readonly string[]): Promise<number> {
+export async function ackSpill(redis: HeraldRedis, ids: readonly string[], stream: EventStream = EXPOSURE_SPILL): Promise<number> {
   let deleted = 0;
   for (let at = 0; at < ids.length; at += SPILL_CHUNK) {
-    deleted += await redis.ackSpill(keys.exposureSpill, keys.spillGroup, ...ids.slice(at, at + SPILL_CHUNK));
+    deleted += await redis.ackSpill(stream.key, stream.group, ...ids.slice(at, at + SPILL_CHUNK));
   }
   return deleted;
 }
 
 /** Entries in the spill (published or not yet replayed). */
-export function spillLength(redis: HeraldRedis): Promise<number> {
-  return redis.xlen(keys.exposureSpill);
+export function spillLength(redis: HeraldRedis, stream: EventStream = EXPOSURE_SPILL): Promise<number> {
+  return redis.xlen(stream.key);
 }
 
 /** How old the oldest entry of the spill is, ms by the Redis server's clock; 0 when it is empty. */

@@ -38,6 +38,8 @@ export interface Delivery {
   dropped: number;
   /** Ids the replace key removed from the inbox (0 or 1). */
   replaced: number;
+  /** The ids the cap dropped (oldest first), when it dropped any. */
+  droppedIds?: string[];
 }
 
 /** The arguments of one user's `deliver` script call (see deliverToUser). */
@@ -63,8 +65,8 @@ export function deliverArgs(userId: string, messageId: string, note: string, opt
  * `liveNote` (body inside or a reference) or `refNote(id)`.
  */
 export async function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions): Promise<Delivery> {
-  const [dropped, replaced] = await redis.deliver(...deliverArgs(userId, messageId, note, opts));
-  return { dropped, replaced };
+  const [dropped, replaced, ...droppedIds] = await redis.deliver(...deliverArgs(userId, messageId, note, opts));
+  return droppedIds.length > 0 ? { dropped, replaced, droppedIds } : { dropped, replaced };
 }
 
 /** All ids in the inbox, oldest first (bounded by the inbox cap). */

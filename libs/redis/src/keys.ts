@@ -96,6 +96,13 @@ export const keys = {
   exposureSpill: '{herald:exposures}:spill',
   spillGroup: 'replay',
   /**
+   * Ingest's event outbox (stream, field `e`: an event's JSON): the message lifecycle events
+   * (`sent`, `scheduled`, `updated`, `recalled`) and `dropped` events, appended once the step is in
+   * Redis and published to Pub/Sub by any ingest's relay (consumer group `outboxGroup`).
+   */
+  eventOutbox: '{herald:events}:outbox',
+  outboxGroup: 'relay',
+  /**
    * One gateway process's exposure write-ahead log (hash: batch -> events); see exposure-wal.ts.
    * Tagged by the log's own id, not `{herald:exposures}`: on a Cluster each process's push path
    * writes to the master of its own slot, so the logs spread over the masters like users do.

@@ -150,7 +150,7 @@ function append(redis: HeraldRedis, s: ItemState, category: NonNullable<ItemStat
 /** Issue one delivery; the promise counts its outcome and never rejects. */
 function deliver(redis: HeraldRedis, s: ItemState, userId: string): Promise<void> {
   return deliverToUser(redis, userId, s.messageId, s.note, s.deliver).then(
-    (delivery) => countDelivery(s.counts, delivery),
+    (delivery) => countDelivery(s.counts, delivery, userId),
     (err: unknown) => {
       s.failed++;
       s.cause ??= asError(err);

@@ -70,9 +70,9 @@ describe.each([
     const plain = msg('hello');
     const second = msg('3 comments', 'comments');
 
-    expect(await sendToUsers(redis, first, [a, b], INBOX)).toEqual({ delivered: 2, skipped: 0, dropped: 0, replaced: 0 });
+    expect(await sendToUsers(redis, first, [a, b], INBOX)).toEqual({ delivered: 2, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] });
     expect(await sendToUsers(redis, plain, [a], INBOX)).toMatchObject({ delivered: 1, replaced: 0 });
-    expect(await sendToUsers(redis, second, [a, b], INBOX)).toEqual({ delivered: 2, skipped: 0, dropped: 0, replaced: 2 });
+    expect(await sendToUsers(redis, second, [a, b], INBOX)).toEqual({ delivered: 2, skipped: 0, dropped: 0, replaced: 2, droppedIds: [] });
 
     expect(await readInbox(redis, a)).toEqual([plain.id, second.id]);
     expect(await readInbox(redis, b)).toEqual([second.id]);
@@ -107,7 +107,7 @@ describe.each([
     const d = `d-${mode}`;
     const [one, two] = [msg(1), msg(2)];
     await sendToUsers(redis, one, [d], INBOX);
-    expect(await sendToUsers(redis, two, [d], INBOX)).toEqual({ delivered: 1, skipped: 0, dropped: 0, replaced: 0 });
+    expect(await sendToUsers(redis, two, [d], INBOX)).toEqual({ delivered: 1, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] });
     expect(await readInbox(redis, d)).toEqual([one.id, two.id]);
     expect(await redis.exists(keys.userReplaceKeys(d))).toBe(0);
     const [raw] = [await redis.get(keys.message(two.id))];

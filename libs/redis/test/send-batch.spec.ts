@@ -44,11 +44,11 @@ describe('on one redis-server', () => {
       { ...OPTS, chunkSize: 2 },
     );
     expect(outcomes).toEqual([
-      { counts: { delivered: 2, skipped: 0, dropped: 0, replaced: 0 } },
-      { counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0 } },
-      { counts: { delivered: 0, skipped: 0, dropped: 0, replaced: 0 } },
-      { counts: { delivered: 2, skipped: 0, dropped: 0, replaced: 0 } },
-      { counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0 } },
+      { counts: { delivered: 2, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] } },
+      { counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] } },
+      { counts: { delivered: 0, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] } },
+      { counts: { delivered: 2, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] } },
+      { counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] } },
     ]);
     expect(await redis.lrange(keys.inbox(a), 0, -1)).toEqual([items[0].id, items[1].id, items[3].id, items[4].id]);
     expect(await redis.lrange(keys.inbox(b), 0, -1)).toEqual([items[0].id, items[3].id]);
@@ -71,7 +71,7 @@ describe('on one redis-server', () => {
     const message = msg('once');
     const item = { message, userIds: [u, v], repeatable: { rememberSeconds: 60 } };
     await sendBatch(redis, [{ ...item, userIds: [u] }], OPTS);
-    expect(await sendBatch(redis, [item], OPTS)).toEqual([{ counts: { delivered: 1, skipped: 1, dropped: 0, replaced: 0 } }]);
+    expect(await sendBatch(redis, [item], OPTS)).toEqual([{ counts: { delivered: 1, skipped: 1, dropped: 0, replaced: 0, droppedIds: [] } }]);
     expect([await redis.lrange(keys.inbox(u), 0, -1), await redis.lrange(keys.inbox(v), 0, -1)]).toEqual([[message.id], [message.id]]);
   });
 
@@ -88,13 +88,13 @@ describe('on one redis-server', () => {
       ],
       { ...OPTS, chunkSize: 2 },
     );
-    expect(outcomes[0]).toEqual({ counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0 } });
+    expect(outcomes[0]).toEqual({ counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] } });
     expect(outcomes[1].error).toBeInstanceOf(DeliveryError);
     expect(String((outcomes[1].error as DeliveryError).cause)).toMatch(/WRONGTYPE/);
     // Chunks of 2 deliveries: [first→ok, failing→broken], [failing→later, failing→ok], [third→ok].
     // The failing item's first chunk failed, so its second was not tried.
-    expect(outcomes[1].counts).toEqual({ delivered: 0, skipped: 0, dropped: 0, replaced: 0 });
-    expect(outcomes[2]).toEqual({ counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0 } });
+    expect(outcomes[1].counts).toEqual({ delivered: 0, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] });
+    expect(outcomes[2]).toEqual({ counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] } });
     expect(await redis.lrange(keys.inbox(ok), 0, -1)).toEqual([first.id, third.id]);
     expect(await redis.lrange(keys.inbox(later), 0, -1)).toEqual([]);
   });

@@ -51,7 +51,7 @@ it('stores the body with its TTL, then delivers to every user with the body insi
   await listen(userIds);
   const message = newMessage({ payload: 'hello', ttlMs: 60_000 });
 
-  expect(await sendToUsers(redis, message, userIds, INBOX)).toEqual({ delivered: 3, skipped: 0, dropped: 0, replaced: 0 });
+  expect(await sendToUsers(redis, message, userIds, INBOX)).toEqual({ delivered: 3, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] });
 
   expect(await inboxes(userIds)).toEqual(userIds.map(() => [message.id]));
   const [body] = await loadMessages(redis, [message.id]);
@@ -112,14 +112,22 @@ it('repeats a send without duplicating an id, even for a user who acknowledged i
   await sendToUsers(redis, message, userIds.slice(0, 2), repeatable);
   await redis.del(keys.inbox(userIds[0])); // acknowledged since
 
-  expect(await sendToUsers(redis, message, userIds, repeatable)).toEqual({ delivered: 1, skipped: 2, dropped: 0, replaced: 0 });
+  expect(await sendToUsers(redis, message, userIds, repeatable)).toEqual({ delivered: 1, skipped: 2, dropped: 0, replaced: 0, droppedIds: [] });
   expect(await inboxes(userIds)).toEqual([[], [message.id], [message.id]]);
 });
 
-it('counts the ids the cap dropped', async () => {
-  const [u] = users('capped', 1);
-  for (let i = 0; i < 3; i++) await sendToUsers(redis, newMessage({ payload: i, ttlMs: 60_000 }), [u], { ...INBOX, cap: 2 });
-  expect(await sendToUsers(redis, newMessage({ payload: 3, ttlMs: 60_000 }), [u], { ...INBOX, cap: 2 })).toMatchObject({ dropped: 1 });
+it('counts the ids the cap dropped, and says which (oldest first) from whose inbox', async () => {
+  const [u, v] = users('capped', 2);
+  const sent: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const m = newMessage({ payload: i, ttlMs: 60_000 });
+    sent.push(m.id);
+    await sendToUsers(redis, m, [u], { ...INBOX, cap: 2 });
+  }
+  expect(await sendToUsers(redis, newMessage({ payload: 3, ttlMs: 60_000 }), [v, u], { ...INBOX, cap: 2 })).toMatchObject({
+    dropped: 1,
+    droppedIds: [{ userId: u, messageId: sent[1] }],
+  });
   expect(await redis.llen(keys.inbox(u))).toBe(2);
 });
 
@@ -133,7 +141,7 @@ it('runs every delivery of a send that fails part-way and reports what it did, a
 
   expect(failure).toBeInstanceOf(DeliveryError);
   const { counts, failed, cause } = failure as DeliveryError;
-  expect({ counts, failed }).toEqual({ counts: { delivered: 5, skipped: 0, dropped: 0, replaced: 0 }, failed: 1 });
+  expect({ counts, failed }).toEqual({ counts: { delivered: 5, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] }, failed: 1 });
   expect(String(cause)).toMatch(/WRONGTYPE/);
   expect((failure as Error).message).toMatch(/1 deliveries failed \(5 made\): .*WRONGTYPE/);
   expect(await inboxes(userIds.slice(0, 5))).toEqual(userIds.slice(0, 5).map(() => [message.id]));

@@ -48,7 +48,7 @@ export interface MessageEvent {
   category: string | null;
   /** `sent`: users the message went to (a category: its members when sent). */
   recipients?: number;
-  /** `sent` / `updated`: bytes of the stored frame. */
+  /** `sent` / `updated`: bytes of the payload's JSON. */
   size?: number;
   /** `sent`: the replace key, when it has one. */
   replaceKey?: string;

@@ -37,10 +37,10 @@ const DOCUMENTED_SECRET = 'herald-secrets';
 const DOCUMENTED_SECRET_KEYS = new Set(['AUTH_JWT_SECRET', 'DATABASE_URL']);
 /**
  * Start-up order that no variable shows: exposure events published before the subscription
- * exists are dropped by Pub/Sub, and the emulator starts empty, so the gateway waits for the
+ * exists are dropped by Pub/Sub, and the emulator starts empty, so the gateway and ingest (its event relay) wait for the
  * consumer (it creates the subscription before it answers /healthz).
  */
-const START_AFTER: Partial<Record<AppName, AppName[]>> = { gateway: ['exposure-consumer'] };
+const START_AFTER: Partial<Record<AppName, AppName[]>> = { gateway: ['exposure-consumer'], ingest: ['exposure-consumer'] };
 /** Variables that must mean the same thing in every app that reads them. */
 const SHARED_VARIABLES = [
   'AUTH_JWT_SECRET',
@@ -842,7 +842,7 @@ describe('docker-compose.yml', () => {
     env('exposure-consumer').EXPOSURE_TOPIC = 'exposures-2';
     delete env('gateway').PUBSUB_EMULATOR_HOST;
     broken.services.gateway.depends_on = { redis: { condition: 'service_started' }, postgres: { condition: 'service_healthy' } };
-    (broken.services.ingest.depends_on as Record<string, object>)['exposure-consumer'] = { condition: 'service_healthy' };
+    (broken.services['exposure-consumer'].depends_on as Record<string, object>).redis = { condition: 'service_healthy' };
     const problems = checkCompose(broken).join('\n');
     expect(problems).toMatch(/gateway: Invalid configuration: LOG_LEVEL must be one of/);
     expect(problems).toMatch(/gateway: REDIS_URL uses port 6380, but redis listens on 6379/);
@@ -850,12 +850,12 @@ describe('docker-compose.yml', () => {
     expect(problems).toMatch(/ingest: Invalid configuration: AUTH_JWT_SECRET must be at least 32 bytes/);
     expect(problems).toMatch(/exposure-consumer: DATABASE_URL password is not POSTGRES_PASSWORD/);
     expect(problems).toMatch(/exposure-consumer: DATABASE_URL database other is not POSTGRES_DB herald/);
-    expect(problems).toMatch(/gateway, exposure-consumer disagree on EXPOSURE_TOPIC/);
+    expect(problems).toMatch(/gateway, ingest, exposure-consumer disagree on EXPOSURE_TOPIC/);
     expect(problems).toMatch(/gateway: PUBSUB_EMULATOR_HOST unset/);
     expect(problems).toMatch(/gateway: depends_on redis should be service_healthy, is service_started/);
     expect(problems).toMatch(/gateway: depends_on postgres, which none of its variables points at/);
     expect(problems).toMatch(/gateway: does not wait for exposure-consumer/);
-    expect(problems).toMatch(/ingest: depends_on exposure-consumer, which none of its variables points at/);
+    expect(problems).toMatch(/exposure-consumer: depends_on redis, which none of its variables points at/);
   });
 
   it('catches an evicting Redis, another Pub/Sub image, missing healthchecks and the wrong Dockerfile', () => {

@@ -7,6 +7,7 @@ import type { IngestMetrics } from '../metrics';
 import type { SendMessageDeps } from '../send-message';
 import type { ControlBus } from '../control-bus';
 import type { Scheduler } from '../scheduler';
+import type { EventOutbox } from '../events/event-outbox';
 
 export interface RouteDeps {
   config: IngestConfig;
@@ -18,15 +19,18 @@ export interface RouteDeps {
   control: ControlBus;
   /** Scheduled sends: holds messages with a sendAt, and drops their jobs (scheduler.ts). */
   scheduler: Scheduler;
+  /** The message lifecycle and dropped-id events, for analysts (events/event-outbox.ts). */
+  events: EventOutbox;
 }
 
 /** What sending a message needs, from the app's config and connections. */
-export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics'>): SendMessageDeps {
+export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics' | 'events'>): SendMessageDeps {
   return {
     redis: deps.redis,
     inboxCap: deps.config.INBOX_CAP,
     categoryLogCap: deps.config.CATEGORY_LOG_CAP,
     inboxTtlSeconds: deps.config.MESSAGE_MAX_TTL_SECONDS,
     metrics: deps.metrics,
+    events: deps.events,
   };
 }

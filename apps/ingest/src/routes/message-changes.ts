@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { requireScope } from '@herald/http';
 import { HeraldError, Scope, type UpdateFrame } from '@herald/types';
+import { recalledEvent, updatedEvent } from '../events/event-outbox';
 import { encodeMessage, readRecord, recallControlNote, recallMessage, updateBody, updateControlNote } from '@herald/redis';
 import type { RouteDeps } from './deps';
 import { BEARER, errorResponses, messageIdParams } from './schemas';
@@ -119,6 +120,8 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
       const frame: UpdateFrame = { type: 'update', id, payload, updatedAt };
       const gateways = await deps.control.announce((token) => updateControlNote(token, id, updated.version, JSON.stringify(frame), encoded));
       deps.metrics.changed.inc({ change: 'updated' });
+      const size = Buffer.byteLength(JSON.stringify(payload) ?? '');
+      await deps.events.append([updatedEvent(id, record, updated.version, now, expiresAt, size)]);
       log.debug({ id, version: updated.version, gateways }, 'message updated');
       return reply.send({ id, version: updated.version, updatedAt, expiresAt: new Date(expiresAt).toISOString(), gateways });
     },
@@ -155,7 +158,7 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
     },
     async (request, reply) => {
       const { id } = request.params;
-      checkOwner(await readRecord(deps.redis, id), request.principal);
+      const record = checkOwner(await readRecord(deps.redis, id), request.principal);
       const { outcome, removed } = await recallMessage(deps.redis, id);
       if (outcome === 'missing') throw new HeraldError('MESSAGE_NOT_FOUND');
       let gateways = { notified: 0, confirmed: 0 };
@@ -163,6 +166,8 @@ export function registerMessageChangeRoutes(app: FastifyInstance, deps: RouteDep
       if (outcome === 'cancelled') await deps.scheduler.dropScheduledJob(id);
       else gateways = await deps.control.announce((token) => recallControlNote(token, id));
       if (outcome !== 'again') deps.metrics.changed.inc({ change: outcome });
+      // Also on a repeat: the first one's append may have been cut off; the consumer keeps one.
+      await deps.events.append([recalledEvent(id, record, Date.now())]);
       log.debug({ id, outcome, removed, gateways }, 'message recalled');
       return reply.send({ id, state: 'recalled', removed, gateways });
     },

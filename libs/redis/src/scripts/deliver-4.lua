@@ -15,7 +15,8 @@
 -- ARGV[7]  the message's replace key, '' for none: the id KEYS[4] holds for it (another message)
 --          leaves the inbox, and the note becomes `x<that id>|<note>` (pending or not: a client
 --          may still show it)
--- Returns  { ids dropped from the head to honour the cap, or -1 when skipped; ids replaced (0 or 1) }
+-- Returns  { ids dropped from the head to honour the cap, or -1 when skipped; ids replaced (0 or 1);
+--          then the dropped ids themselves (the funnel's `dropped` events) }
 --@include remember
 --@include replace-key
 if ARGV[4] == '1' then
@@ -35,8 +36,10 @@ if ARGV[7] ~= '' then
 end
 local len = redis.call('RPUSH', KEYS[1], ARGV[1])
 local dropped = 0
+local droppedIds = {}
 if len > cap then
   dropped = len - cap
+  droppedIds = redis.call('LRANGE', KEYS[1], 0, dropped - 1)
   redis.call('LTRIM', KEYS[1], dropped, -1)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -46,4 +49,4 @@ if seconds > 0 then
   remember(KEYS[3], ARGV[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), seconds, cap)
 end
 redis.call('SPUBLISH', KEYS[2], note)
-return { dropped, replaced }
+return { dropped, replaced, unpack(droppedIds) }

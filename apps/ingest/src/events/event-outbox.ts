@@ -1,0 +1,161 @@
+/**
+ * What ingest tells analysts (issue 18's funnel, issue 17's counts): one event per step of a
+ * message's life (`sent`, `scheduled`, `updated`, `recalled`) and one `dropped` event per id an
+ * offline list's cap pushed out unread. Each is appended to the event outbox in Redis once its step
+ * is in Redis, before the producer gets the answer, and published to Pub/Sub by a relay
+ * (event-relay.ts): a crash after the answer loses nothing, and an outage of Pub/Sub only delays.
+ *
+ * Deliveries come first, as on the gateway's exposure path: a failed or refused append (Redis
+ * refused it, or the outbox is at its bounds) never fails the request; it is counted and logged.
+ */
+import type { Logger } from '@herald/logger';
+import { EVENT_OUTBOX, spillExposures, type DroppedId, type HeraldRedis, type SpillBounds } from '@herald/redis';
+import { perUserEventId } from '@herald/pubsub';
+import type { LossEvent, Message, MessageEvent, MessageEventKind } from '@herald/types';
+import type { IngestMetrics } from '../metrics';
+
+/** An event ready for the outbox: its kind (the Pub/Sub attribute) and its JSON. */
+export interface OutboxEvent {
+  kind: string;
+  json: string;
+}
+
+export interface EventOutboxOptions {
+  redis: HeraldRedis;
+  bounds: SpillBounds;
+  metrics: IngestMetrics;
+  logger: Logger;
+  /** Called after events were appended: the relay of this process publishes them now. */
+  appended?: () => void;
+}
+
+export class EventOutbox {
+  private readonly log: Logger;
+
+  constructor(private readonly opts: EventOutboxOptions) {
+    this.log = opts.logger.child({ module: 'event-outbox' });
+  }
+
+  /** Appends the events, in order; never throws (the step they describe has happened). */
+  async append(events: readonly OutboxEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const { metrics } = this.opts;
+    try {
+      const result = await spillExposures(this.opts.redis, events.map(encodeEntry), this.opts.bounds, EVENT_OUTBOX);
+      metrics.outbox.inc({ outcome: 'appended' }, result.spilled);
+      if (result.refused > 0) {
+        metrics.outbox.inc({ outcome: 'refused' }, result.refused);
+        this.log.error({ refused: result.refused }, 'the event outbox is full (is any ingest relaying it to Pub/Sub?); events refused');
+      }
+      if (result.expired > 0) {
+        metrics.outbox.inc({ outcome: 'expired' }, result.expired);
+        this.log.error({ expired: result.expired }, 'events older than EVENTS_OUTBOX_MAX_AGE_MS were never published; trimmed');
+      }
+      if (result.spilled > 0) this.opts.appended?.();
+    } catch (err) {
+      metrics.outbox.inc({ outcome: 'failed' }, events.length);
+      this.log.error({ err, events: events.length }, 'appending events to the outbox failed; they are lost to analytics');
+    }
+  }
+}
+
+/** An outbox entry: `<kind> <json>` (the relay reads the kind without parsing the JSON). */
+export function encodeEntry(e: OutboxEvent): string {
+  return `${e.kind} ${e.json}`;
+}
+
+/** The kind and JSON of an outbox entry; null when it is not one. */
+export function decodeEntry(entry: string): OutboxEvent | null {
+  const space = entry.indexOf(' ');
+  if (space <= 0) return null;
+  return { kind: entry.slice(0, space), json: entry.slice(space + 1) };
+}
+
+const toEvent = (e: MessageEvent | LossEvent): OutboxEvent => ({ kind: e.kind, json: JSON.stringify(e) });
+
+/** What a message event needs to know about the message besides the step. */
+export interface MessageFacts {
+  producer: string;
+  category: string | null;
+}
+
+/** `<kind>:<messageId>`: one event per step of a message (an update per version). */
+const messageEventId = (kind: MessageEventKind, messageId: string, suffix = ''): string => `${kind}:${messageId}${suffix}`;
+
+export interface SentFacts extends MessageFacts {
+  message: Message;
+  /** Users it went to (a category: its members at the send). */
+  recipients: number;
+  /** Bytes of the stored frame. */
+  size: number;
+  replaced: number;
+  dropped: DroppedId[];
+  scheduledFor?: number;
+}
+
+/** A `sent` event and one `dropped` event per id the caps pushed out to make room for it. */
+export function sentEvents(f: SentFacts): OutboxEvent[] {
+  const at = f.message.createdAt;
+  const sent: MessageEvent = {
+    eventId: messageEventId('sent', f.message.id),
+    kind: 'sent',
+    messageId: f.message.id,
+    at,
+    producer: f.producer,
+    category: f.category,
+    recipients: f.recipients,
+    size: f.size,
+    replaced: f.replaced,
+    dropped: f.dropped.length,
+    expiresAt: new Date(f.message.expiresAt).toISOString(),
+    ...(f.message.replaceKey ? { replaceKey: f.message.replaceKey } : {}),
+    ...(f.scheduledFor !== undefined ? { scheduledFor: new Date(f.scheduledFor).toISOString() } : {}),
+  };
+  const events = [toEvent(sent)];
+  const now = new Date().toISOString();
+  for (const d of f.dropped) {
+    const loss: LossEvent = {
+      eventId: perUserEventId('dropped', d.messageId, d.userId),
+      kind: 'dropped',
+      messageId: d.messageId,
+      userId: d.userId,
+      category: null,
+      at: now,
+    };
+    events.push(toEvent(loss));
+  }
+  return events;
+}
+
+/** A message accepted with `sendAt`: held until then. */
+export function scheduledEvent(messageId: string, f: MessageFacts, scheduledFor: number): OutboxEvent {
+  return toEvent({
+    eventId: messageEventId('scheduled', messageId),
+    kind: 'scheduled',
+    messageId,
+    at: new Date().toISOString(),
+    producer: f.producer,
+    category: f.category,
+    scheduledFor: new Date(scheduledFor).toISOString(),
+  });
+}
+
+/** A new body under the same id (PATCH). */
+export function updatedEvent(messageId: string, f: MessageFacts, version: number, updatedAt: number, expiresAt: number, size: number): OutboxEvent {
+  return toEvent({
+    eventId: messageEventId('updated', messageId, `:${version}`),
+    kind: 'updated',
+    messageId,
+    at: new Date(updatedAt).toISOString(),
+    producer: f.producer,
+    category: f.category,
+    version,
+    size,
+    expiresAt: new Date(expiresAt).toISOString(),
+  });
+}
+
+/** Recalled (DELETE), whether it had been sent or was still scheduled. */
+export function recalledEvent(messageId: string, f: MessageFacts, at: number): OutboxEvent {
+  return toEvent({ eventId: messageEventId('recalled', messageId), kind: 'recalled', messageId, at: new Date(at).toISOString(), producer: f.producer, category: f.category });
+}

@@ -1,0 +1,146 @@
+/**
+ * Publishes the event outbox (event-outbox.ts) to Pub/Sub: reads entries through the outbox's
+ * consumer group, publishes them with the attribute `kind`, then acknowledges and deletes them.
+ * Any ingest process may run it (EVENTS_RELAY); entries a relay read and did not publish (it died)
+ * are taken over by another after EVENTS_RELAY_CLAIM_MS, so nothing appended is lost, and an entry
+ * published twice (a relay died between the publish and the ack) is one event to the consumer,
+ * which stores each eventId once.
+ *
+ * It runs when this process appended (wake) and otherwise every EVENTS_RELAY_POLL_MS, so another
+ * process's leftovers are found without a blocking read. A failed read or publish keeps the
+ * entries (the next round reads this relay's own unacknowledged entries first, so order holds)
+ * and waits a backoff (100 ms doubling to 5 s).
+ */
+import type { Topic } from '@google-cloud/pubsub';
+import type { Logger } from '@herald/logger';
+import { ackSpill, ensureSpillGroup, EVENT_OUTBOX, isNoGroupError, readSpill, type HeraldRedis, type SpilledEvent } from '@herald/redis';
+import { EVENT_KIND_ATTRIBUTE } from '@herald/types';
+import type { IngestMetrics } from '../metrics';
+import { decodeEntry } from './event-outbox';
+
+export interface EventRelayOptions {
+  redis: HeraldRedis;
+  topic: Pick<Topic, 'publishMessage'>;
+  /** This relay's name in the consumer group (one per process). */
+  consumer: string;
+  /** Entries read and published per round (EVENTS_RELAY_BATCH). */
+  batchMax: number;
+  /** Entries another relay read and left unacknowledged this long are taken over (EVENTS_RELAY_CLAIM_MS). */
+  claimIdleMs: number;
+  /** A round at least this often, even when this process appended nothing (EVENTS_RELAY_POLL_MS). */
+  pollMs: number;
+  metrics: IngestMetrics;
+  logger: Logger;
+}
+
+const BACKOFF_INITIAL_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+export class EventRelay {
+  private running = false;
+  private loop?: Promise<void>;
+  private wakeUp?: () => void;
+  private woken = false;
+  private timer?: NodeJS.Timeout;
+  private failures = 0;
+  private groupReady = false;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: EventRelayOptions) {
+    this.log = opts.logger.child({ module: 'event-relay' });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Events were appended: publish them now rather than at the next poll. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Stops after the round under way; what is left in the outbox waits for a relay. Idempotent. */
+  async close(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let delay = this.opts.pollMs;
+      try {
+        const published = await this.round();
+        this.failures = 0;
+        // A full batch: there may be more waiting.
+        if (published >= this.opts.batchMax) continue;
+      } catch (err) {
+        if (isNoGroupError(err)) this.groupReady = false;
+        delay = Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** this.failures);
+        this.failures += 1;
+        this.log.error({ err, retryInMs: delay }, 'relaying events to Pub/Sub failed; they stay in the outbox');
+      }
+      await this.pause(delay);
+    }
+  }
+
+  /** Resolves after `ms`, or at once when woken (unless failing: then the backoff holds). */
+  private pause(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    if (this.woken && this.failures === 0) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(this.timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      this.timer = setTimeout(done, ms);
+      this.wakeUp = this.failures === 0 || !this.running ? done : undefined;
+      if (!this.running) done();
+    });
+  }
+
+  /** One read, publish and ack; returns how many events were published. */
+  private async round(): Promise<number> {
+    const { redis, consumer, batchMax, claimIdleMs, metrics } = this.opts;
+    this.woken = false;
+    if (!this.groupReady) {
+      await ensureSpillGroup(redis, EVENT_OUTBOX);
+      this.groupReady = true;
+    }
+    const entries = await readSpill(redis, consumer, batchMax, claimIdleMs, EVENT_OUTBOX);
+    if (entries.length === 0) return 0;
+    const results = await Promise.allSettled(entries.map((e) => this.publish(e)));
+    const done: string[] = [];
+    let failure: unknown;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') done.push(entries[i].id);
+      else failure ??= r.reason;
+    });
+    // Published ones go even when others failed: they would be published again otherwise.
+    if (done.length > 0) await ackSpill(redis, done, EVENT_OUTBOX);
+    metrics.relayed.inc({ outcome: 'published' }, done.length);
+    if (failure !== undefined) {
+      metrics.relayed.inc({ outcome: 'retried' }, entries.length - done.length);
+      throw failure;
+    }
+    return done.length;
+  }
+
+  private async publish(entry: SpilledEvent): Promise<void> {
+    const event = decodeEntry(entry.data);
+    if (!event) {
+      // Not written by ingest: nothing could ever publish it.
+      this.opts.metrics.relayed.inc({ outcome: 'discarded' });
+      this.log.error({ entry: entry.id }, 'an outbox entry is not an event; discarded');
+      return;
+    }
+    await this.opts.topic.publishMessage({ data: Buffer.from(event.json), attributes: { [EVENT_KIND_ATTRIBUTE]: event.kind } });
+  }
+}
