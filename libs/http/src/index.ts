@@ -3,3 +3,4 @@ export * from './errors';
 export * from './auth';
 export * from './lifecycle';
 export * from './timeout';
+export * from './outbound';
