@@ -8,6 +8,7 @@ import { readCategoryLog, removeFromInbox, type HeraldRedis, type LogEntry } fro
 import type { BodyStore } from './body-store';
 import type { GatewayMetrics } from './metrics';
 import type { Outgoing } from './pending-queue';
+import type { UserEvents } from './user-events';
 
 /** One item of a page: something to push, or a category entry to pass (expired, body gone). */
 export type DrainItem = Outgoing | { pass: true; category: string; entry: string };
@@ -17,6 +18,8 @@ export interface SourceDeps {
   bodies: BodyStore;
   metrics: GatewayMetrics;
   batchSize: number;
+  /** `expired` events for what a page found expired (user-events.ts). */
+  events: Pick<UserEvents, 'expired'>;
 }
 
 export interface DrainSource {
@@ -42,6 +45,9 @@ export function inboxSource(deps: SourceDeps, userId: string, ids: readonly stri
         if (expired.length > 0) {
           deps.metrics.expiredDropped.inc(expired.length);
           await removeFromInbox(deps.redis, userId, expired);
+          // Once they are out of the inbox: a failed removal finds them again at the next drain
+          // (the same event ids then).
+          deps.events.expired(userId, expired, null);
         }
       }
       return page;
@@ -52,9 +58,11 @@ export function inboxSource(deps: SourceDeps, userId: string, ids: readonly stri
 /**
  * A category's log after `position`, a page at a time; `first` is the page the connect read
  * before the welcome (its ids may be acknowledged early). An entry whose message has expired (or
- * whose body is gone) is passed, in its place, so the position can move past it.
+ * whose body is gone) is passed, in its place, so the position can move past it; one past its
+ * expiry is an `expired` event for the user (each connect that passes it again repeats the same
+ * event id). A body gone before the entry's expiry is a recall: no event.
  */
-export function categorySource(deps: SourceDeps, category: string, first: LogEntry[]): DrainSource {
+export function categorySource(deps: SourceDeps, userId: string, category: string, first: LogEntry[]): DrainSource {
   let page = first;
   let done = false;
   return {
@@ -63,6 +71,9 @@ export function categorySource(deps: SourceDeps, category: string, first: LogEnt
       if (page.length === 0) return ((done = true), []);
       const now = Date.now();
       const live = page.filter((e) => e.expiresAt > now);
+      if (live.length < page.length) {
+        deps.events.expired(userId, page.filter((e) => e.expiresAt <= now).map((e) => e.id), category);
+      }
       const bodies = live.length > 0 ? await deps.bodies.getMany(live.map((e) => e.id), now) : [];
       let next = 0;
       const items: DrainItem[] = page.map(({ entry, expiresAt }) => {

@@ -18,12 +18,15 @@ import { categorySource, inboxSource, type DrainItem, type DrainSource } from '.
 import type { GatewayMetrics } from './metrics';
 import type { Outgoing } from './pending-queue';
 import type { Session } from './session';
+import type { UserEvents } from './user-events';
 
 export interface DrainDeps {
   redis: HeraldRedis;
   bodies: BodyStore;
   metrics: GatewayMetrics;
   batchSize: number;
+  /** `expired` events for ids and log entries found expired (user-events.ts). */
+  events: Pick<UserEvents, 'expired'>;
   /** Bytes pushed and not yet written to the OS, at most (one larger message goes alone). */
   maxBytesInFlight: number;
 }
@@ -53,7 +56,7 @@ interface Head {
  */
 export async function drainInbox(deps: DrainDeps, session: Session, ids: readonly string[], categories: readonly CategoryStart[] = []): Promise<void> {
   const window = new InFlight(deps.maxBytesInFlight, () => deps.metrics.drainWaits.inc());
-  const sources = [inboxSource(deps, session.userId, ids), ...categories.map((c) => categorySource(deps, c.category, c.first))];
+  const sources = [inboxSource(deps, session.userId, ids), ...categories.map((c) => categorySource(deps, session.userId, c.category, c.first))];
   const heads: Head[] = sources.map((source) => ({ source, items: [], at: 0, done: false }));
   while (!session.closed) {
     if (heads.some(needsRefill)) await Promise.all(heads.filter(needsRefill).map(refill));

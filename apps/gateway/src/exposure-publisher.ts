@@ -32,6 +32,9 @@ import { WalWriter } from './exposure/wal-writer';
 
 export type { Send } from './exposure/stage';
 
+/** An event with no frame to write: it always counts as sent. */
+const ALWAYS_SENT = (): boolean => true;
+
 export interface ExposurePublisherOptions {
   topic: Pick<Topic, 'publishMessage' | 'flush'>;
   redis: HeraldRedis;
@@ -147,6 +150,19 @@ export class ExposurePublisher {
     this.wal.add(pushJson({ eventId: this.ids.id(), deliveredAt, via }, this.lastMessage.json, sessionPart), send);
   }
 
+  /**
+   * Record an event that goes with no push (an engagement, an `expired`: exposure/user-event-json.ts):
+   * the same stages, the same guarantees as an exposure. Returns at once.
+   */
+  recordEvent(json: string): void {
+    this.wal.add(json, ALWAYS_SENT);
+  }
+
+  /** The ISO-8601 time of now on this process's clock (an event's `at`). */
+  isoNow(): string {
+    return this.ids.isoTime(this.now());
+  }
+
   /** Events in memory (waiting for the log, queued, being published, or waiting to be spilled). */
   get outstanding(): number {
     return this.wal.waiting + this.pump.held + this.replayer.waiting;
@@ -213,5 +229,4 @@ export class ExposurePublisher {
       () => false,
     );
   }
-
 }

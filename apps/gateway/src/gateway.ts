@@ -32,6 +32,7 @@ import { AbuseCooldowns } from './cooldowns';
 import { Connector } from './connect';
 import { HubSweeps } from './heartbeat';
 import { PresenceTracker } from './presence';
+import { UserEvents } from './user-events';
 import { closeSessions, EXPOSURES_SHARE, resync, SESSIONS_SHARE } from './shutdown';
 
 export interface GatewayOptions {
@@ -110,8 +111,10 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   });
   const acks = new AckBatcher(redis, metrics, log, config.ACK_WINDOW_MS);
   const cooldowns = new AbuseCooldowns(config.WS_ABUSE_COOLDOWN_MS);
+  const events = new UserEvents(publisher, changes, metrics, config.GATEWAY_ID);
   const session: SessionContext = {
     publisher,
+    events,
     changes,
     recentIds: config.WS_RECENT_IDS,
     metrics,
@@ -145,6 +148,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       bodies,
       metrics,
       batchSize: config.DRAIN_BATCH_SIZE,
+      events,
       maxBytesInFlight: drainBytesInFlight(config.SEND_BUFFER_MAX_BYTES),
     },
     session,

@@ -45,6 +45,11 @@ export class MessageChanges {
     return change ? change.message : message;
   }
 
+  /** Whether this gateway was told the message was recalled (and still remembers it). */
+  recalled(id: string): boolean {
+    return this.changed.size > 0 && this.changed.peek(id)?.message === null;
+  }
+
   /** Remember a change; an update older than one already known is ignored. */
   apply(note: ControlNote, now = Date.now()): void {
     const known = this.changed.get(note.id);

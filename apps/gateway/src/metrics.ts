@@ -50,6 +50,18 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
       'Pushed ids a session stopped remembering past WS_MAX_UNACKED_IDS (their acks are then ignored)',
     ),
     expiredDropped: counter('herald_gateway_expired_dropped_total', 'Ids dropped from inboxes because their message expired'),
+    userEvents: counter(
+      'herald_gateway_user_events_total',
+      'Per-user events recorded for Pub/Sub besides exposures, by kind: opened, clicked, dismissed ' +
+        '(client event frames, one per id) and expired (ids a drain found expired)',
+      ['kind'],
+    ),
+    eventsRefused: counter(
+      'herald_gateway_events_refused_total',
+      'Client engagement events not recorded, by reason: invalid (event frames refused with an ' +
+        'error frame, per frame) or recalled (ids of messages this gateway knows were recalled, per id)',
+      ['reason'],
+    ),
     bodyLookups: counter('herald_gateway_body_lookups_total', 'Message body lookups by result (cache hit or miss)', ['result']),
     drainSeconds: histogram(
       'herald_gateway_drain_seconds',

@@ -10,13 +10,14 @@ import type { WebSocket, RawData } from 'ws';
 import { CloseCode, closeReason, ErrorCodes, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
 import type { EncodedMessage } from '@herald/redis';
 import { AckTracker } from './ack-tracker';
-import { parseAck } from './ack-frame';
+import { parseClientFrame } from './client-frame';
 import { PendingQueue, type Outgoing } from './pending-queue';
 import { CategoryCursors } from './category-cursors';
 import { RecentIds } from './recent-ids';
 import type { ExposurePublisher } from './exposure-publisher';
 import type { GatewayMetrics } from './metrics';
 import type { MessageChanges } from './message-changes';
+import type { UserEvents } from './user-events';
 
 export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
@@ -31,6 +32,8 @@ const SLOW_CLOSE_GRACE_MS = 1000;
 
 export interface SessionContext {
   publisher: ExposurePublisher;
+  /** Engagement events from `event` frames (user-events.ts). */
+  events: Pick<UserEvents, 'engaged'>;
   /** Updated and recalled messages: what to push instead, or nothing. */
   changes: MessageChanges;
   /** Ids remembered as received, for `update` / `delete` frames (WS_RECENT_IDS). */
@@ -186,7 +189,7 @@ export class Session {
       return false;
     }
     this.ws.send(message.frame, TEXT_FRAME, written);
-    this.recent.add(message.id);
+    this.recent.add(message.id, message.category);
     this.ctx.metrics.pushed.inc({ via });
     if (this.acks.pushed(message.id) > 0) this.ctx.metrics.unackedForgotten.inc();
     if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes) this.closeSlow();
@@ -196,6 +199,11 @@ export class Session {
   /** Whether this session received the message among its last WS_RECENT_IDS (for `update` / `delete`). */
   received(id: string): boolean {
     return this.recent.has(id);
+  }
+
+  /** The category of a message among the last WS_RECENT_IDS written (undefined: not among them). */
+  categoryOf(id: string): string | null | undefined {
+    return this.recent.categoryOf(id);
   }
 
   /** An `update` or `delete` frame for a message this session received. */
@@ -259,9 +267,9 @@ export class Session {
   }
 
   /**
-   * Handle one client frame: only `{"type":"ack","ids":[…]}` is accepted. Once the server has
-   * closed the session, acks still count until the socket is gone (the client may be reading
-   * what was sent before the close frame); anything else is then ignored without an answer.
+   * Handle one client frame: `ack` or `event` (client-frame.ts). Once the server has closed the
+   * session, both still count until the socket is gone (the client may be reading what was sent
+   * before the close frame); a bad frame is then ignored without an answer.
    */
   onFrame(data: RawData, isBinary: boolean): void {
     if (this.current === SessionState.CLOSED) return;
@@ -270,12 +278,12 @@ export class Session {
       if (!closing) this.closeForAbuse();
       return;
     }
-    const ids = parseAck(data, isBinary);
-    if (!Array.isArray(ids)) {
-      if (!closing) this.sendError(ids.code, ids.message);
-      return;
-    }
-    this.acknowledge(ids, closing);
+    const frame = parseClientFrame(data, isBinary);
+    if (!('type' in frame)) {
+      if (frame.event) this.ctx.metrics.eventsRefused.inc({ reason: 'invalid' });
+      if (!closing) this.sendError(frame.code, frame.message);
+    } else if (frame.type === 'ack') this.acknowledge(frame.ids, closing);
+    else this.ctx.events.engaged(this, frame);
   }
 
   /** Apply the ids pending for this session; count the rest, and close a session that keeps sending them. */

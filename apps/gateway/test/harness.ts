@@ -17,7 +17,7 @@ import {
   closeRedis,
   type HeraldRedis,
 } from '@herald/redis';
-import { INBOX_DEFAULT_CAP, type ExposureEvent } from '@herald/types';
+import { EVENT_KIND_ATTRIBUTE, INBOX_DEFAULT_CAP, type ExposureEvent } from '@herald/types';
 import {
   fetchMetric,
   startPubSub,
@@ -36,6 +36,11 @@ const INBOX = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: 3600 };
 /** Lifetime of a test message unless a test says otherwise. */
 const TTL_MS = 60_000;
 
+export interface ReceivedEvent {
+  data: Record<string, unknown>;
+  attributes: Record<string, string>;
+}
+
 export interface Harness {
   gateway: Gateway;
   config: GatewayConfig;
@@ -46,7 +51,10 @@ export interface Harness {
   redis: HeraldRedis;
   redisServer: RedisServer;
   pubsubServer: RunningPubSub;
+  /** The exposures on the topic (events without the attribute `kind`). */
   exposures: ExposureEvent[];
+  /** Every event on the topic, exposures and the other kinds (libs/types events.ts), with its attributes. */
+  received: ReceivedEvent[];
   /** Send a message to users as ingest does (`sendToUsers`: body with TTL, then per user the atomic deliver). */
   send(userIds: string[], payload: unknown, opts?: { ttlMs?: number; id?: string; replaceKey?: string }): Promise<string>;
   /** A category message as ingest sends it: stored once, in the category's log. */
@@ -81,8 +89,11 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const pubsub = createPubSub(config);
   const subscription: Subscription = await ensureSubscription(pubsub, topicName, `check-${topicName}`, 30);
   const exposures: ExposureEvent[] = [];
+  const received: ReceivedEvent[] = [];
   subscription.on('message', (m: PubSubMessage) => {
-    exposures.push(JSON.parse(m.data.toString()) as ExposureEvent);
+    const data = JSON.parse(m.data.toString()) as Record<string, unknown>;
+    received.push({ data, attributes: { ...m.attributes } });
+    if (m.attributes?.[EVENT_KIND_ATTRIBUTE] === undefined) exposures.push(data as unknown as ExposureEvent);
     m.ack();
   });
   subscription.on('error', () => undefined);
@@ -103,6 +114,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     redisServer,
     pubsubServer,
     exposures,
+    received,
     async send(userIds, payload, opts = {}) {
       const message = newMessage({ payload, ttlMs: opts.ttlMs ?? TTL_MS, id: opts.id, replaceKey: opts.replaceKey });
       await sendToUsers(redis, message, userIds, INBOX);

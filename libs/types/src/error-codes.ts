@@ -36,7 +36,7 @@ export const ErrorCodes = {
   INTERNAL: { status: 500, message: 'Something went wrong on our side; it has been logged.' },
   // WebSocket `error` frame codes
   INVALID_JSON: { status: 400, message: 'Frames must be JSON text.' },
-  UNKNOWN_FRAME: { status: 400, message: 'Unknown frame type; the client may send only {"type":"ack","ids":[…]}.' },
+  UNKNOWN_FRAME: { status: 400, message: 'Unknown frame type; the client may send only ack and event frames (docs/PROTOCOL.md).' },
   INVALID_FRAME: { status: 400, message: 'The frame does not match its schema.' },
 } as const;
 

@@ -1,5 +1,6 @@
 /** WebSocket frames (Contract). Text frames, JSON. */
 import type { ErrorCode } from './error-codes';
+import type { EngagementKind } from './events';
 
 /** Most ids one `ack` frame may carry (protocol). */
 export const MAX_ACK_IDS = 1000;
@@ -54,5 +55,25 @@ export interface AckFrame {
   ids: string[];
 }
 
+/** Most ids one `event` frame may carry in its batch form (protocol). */
+export const MAX_EVENT_IDS = 100;
+
+/** What an `event` frame's `action` may look like: 1 to 64 of `A-Z a-z 0-9 _ - . :` (a replace key's rule). */
+export const ENGAGEMENT_ACTION_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export function isEngagementAction(value: unknown): value is string {
+  return typeof value === 'string' && ENGAGEMENT_ACTION_PATTERN.test(value);
+}
+
+/**
+ * The user engaged with a message it was delivered (issue 18): one id, or up to MAX_EVENT_IDS
+ * (`ids`) of the same kind. `action` (clicked only) names what was clicked.
+ */
+export type EventFrame = {
+  type: 'event';
+  kind: EngagementKind;
+  action?: string;
+} & ({ id: string; ids?: never } | { ids: string[]; id?: never });
+
 export type ServerFrame = WelcomeFrame | MessageFrame | UpdateFrame | DeleteFrame | ErrorFrame;
-export type ClientFrame = AckFrame;
+export type ClientFrame = AckFrame | EventFrame;

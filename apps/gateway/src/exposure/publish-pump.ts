@@ -7,9 +7,11 @@
  */
 import type { Topic } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
+import { EVENT_KIND_ATTRIBUTE } from '@herald/types';
 import type { GatewayMetrics } from '../metrics';
 import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './publish-errors';
 import { backoffMs, runEvery, type Pending } from './stage';
+import { kindOf } from './user-event-json';
 
 export interface PublishPumpOptions {
   topic: Pick<Topic, 'publishMessage'>;
@@ -103,7 +105,7 @@ export class PublishPump {
       this.inflight.add(batch);
       this.inflightCount += batch.length;
     }
-    const results = await Promise.allSettled(batch.map((event) => this.opts.topic.publishMessage({ data: Buffer.from(event.data) })));
+    const results = await Promise.allSettled(batch.map((event) => this.opts.topic.publishMessage(pubsubMessage(event.data))));
     if (!fromSpill) {
       this.inflight.delete(batch);
       this.inflightCount -= batch.length;
@@ -159,4 +161,14 @@ export class PublishPump {
     ]);
     return this.closing;
   }
+}
+
+/**
+ * An event as Pub/Sub takes it: the JSON, and the attribute `kind` for events that have one
+ * (libs/types events.ts; an exposure has none). Read from the JSON, which is all the write-ahead
+ * log and the spill keep, so a replayed or rescued event gets it too.
+ */
+function pubsubMessage(data: string): { data: Buffer; attributes?: Record<string, string> } {
+  const kind = kindOf(data);
+  return kind === undefined ? { data: Buffer.from(data) } : { data: Buffer.from(data), attributes: { [EVENT_KIND_ATTRIBUTE]: kind } };
 }
