@@ -4,6 +4,7 @@
  */
 import type { DeleteFrame, ErrorFrame, MessageFrame, UpdateFrame, WelcomeFrame } from '@herald/types';
 import type { CloseAction } from './close-policy';
+import type { DeliveredMessage } from './engagement';
 import type { HeraldClientError } from './errors';
 
 /**
@@ -41,7 +42,7 @@ export interface HeraldClientEvents {
    * with the same replace key that this one takes the place of (show this one instead); the
    * client has acknowledged that one.
    */
-  message: MessageFrame;
+  message: DeliveredMessage;
   /** A message id seen again (a resend after a reconnect); not handed over as a message. */
   duplicate: MessageFrame;
   /**
@@ -76,4 +77,8 @@ export interface ClientStats {
   idsAcked: number;
   /** `ack` frames sent. */
   ackFrames: number;
+  /** Engagement events sent (`message.opened()` …, each (message, kind) once). */
+  eventsSent: number;
+  /** `event` frames sent. */
+  eventFrames: number;
 }

@@ -12,10 +12,11 @@
  * reconnecting → closed, plus a rotation connection beside the active one), and its transitions
  * read best together. Everything separable lives in its own file: one connection
  * (connection.ts), the close-code policy (close-policy.ts), backoff, the ack queue
- * (ack-queue.ts), token renewal (token-keeper.ts), duplicate suppression (delivered-ids.ts) and
+ * (ack-queue.ts), token renewal (token-keeper.ts), what it does with each frame received
+ * (frame-intake.ts), duplicate suppression (delivered-ids.ts), engagement events (engagement.ts),
  * the message iterator (message-stream.ts), the events and states it reports (client-events.ts).
  */
-import { CloseCode, type DeleteFrame, type MessageFrame, type ServerFrame, type UpdateFrame, type WelcomeFrame } from '@herald/types';
+import { CloseCode, type DeleteFrame, type ServerFrame, type UpdateFrame, type WelcomeFrame } from '@herald/types';
 import { AckQueue } from './ack-queue';
 import { backoffDelay } from './backoff';
 import { ABNORMAL_CLOSURE, closeAction, refusalAction, type CloseAction } from './close-policy';
@@ -23,7 +24,9 @@ import type { ClientState, ClientStats, DisconnectInfo, HeraldClientEvents, Stop
 import { Connection, type ConnectionEnd } from './connection';
 import { DeliveredIds } from './delivered-ids';
 import { Emitter } from './emitter';
+import { EventQueue } from './engagement';
 import { HeraldClientError } from './errors';
+import { FrameIntake } from './frame-intake';
 import { MessageStream } from './message-stream';
 import { ReplaceKeys } from './replace-keys';
 import { resolveOptions, type HeraldClientOptions, type ResolvedOptions } from './options';
@@ -37,8 +40,19 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   private readonly delivered: DeliveredIds;
   private readonly replaceKeys: ReplaceKeys;
   private readonly acks: AckQueue;
+  private readonly events: EventQueue;
+  private readonly intake: FrameIntake;
   private readonly streams = new Set<MessageStream>();
-  private readonly statsValue: ClientStats = { sessions: 0, messages: 0, duplicates: 0, replaced: 0, idsAcked: 0, ackFrames: 0 };
+  private readonly statsValue: ClientStats = {
+    sessions: 0,
+    messages: 0,
+    duplicates: 0,
+    replaced: 0,
+    idsAcked: 0,
+    ackFrames: 0,
+    eventsSent: 0,
+    eventFrames: 0,
+  };
   /** The connection messages and acks go through. */
   private active: Connection | null = null;
   /** A connection opened with a renewed token, promoted to `active` at its welcome. */
@@ -73,6 +87,30 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
       },
       () => this.active,
     );
+    this.events = new EventQueue(
+      {
+        capacity: this.options.dedupeCapacity,
+        intervalMs: this.options.ackIntervalMs,
+        maxFrameBytes: this.options.maxFrameBytes,
+        onSent: (events, frames) => {
+          this.statsValue.eventsSent += events;
+          this.statsValue.eventFrames += frames;
+        },
+      },
+      () => this.active,
+    );
+    this.intake = new FrameIntake({
+      delivered: this.delivered,
+      replaceKeys: this.replaceKeys,
+      acks: this.acks,
+      events: this.events,
+      stats: this.statsValue,
+      autoAck: this.options.ack === 'auto',
+      streams: this.streams,
+      emit: (event, value) => this.emit(event, value),
+      welcome: (connection, frame) => this.onWelcome(connection, frame),
+      ack: (id) => this.ack(id),
+    });
   }
 
   get state(): ClientState {
@@ -91,6 +129,11 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   /** Ids waiting to be sent in an `ack` frame (held while disconnected). */
   get pendingAckCount(): number {
     return this.acks.size;
+  }
+
+  /** Engagement events (`message.opened()` …) waiting to be sent (held while disconnected). */
+  get pendingEventCount(): number {
+    return this.events.size;
   }
 
   /**
@@ -160,6 +203,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.closing ??= (async () => {
       if (this.stateValue === 'closed') return;
       this.acks.flush();
+      this.events.flush();
       const connections = [this.active, this.rotating].filter((c): c is Connection => c !== null);
       for (const c of connections) this.retiring.add(c);
       this.finish({ code: CloseCode.NORMAL, reason: 'closed by the app' });
@@ -229,21 +273,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   }
 
   private onFrame(connection: Connection, frame: ServerFrame): void {
-    if (this.stateValue === 'closed') return;
-    switch (frame.type) {
-      case 'welcome':
-        return this.onWelcome(connection, frame);
-      case 'message':
-        return this.deliver(frame);
-      case 'update':
-        return this.emit('update', frame);
-      case 'delete':
-        return this.recalled(frame);
-      case 'error':
-        return this.emit('serverError', frame);
-      default:
-        this.emit('error', new Error(`the server sent an unknown frame type ${JSON.stringify((frame as { type: string }).type)}`));
-    }
+    if (this.stateValue !== 'closed') this.intake.onFrame(connection, frame);
   }
 
   private onWelcome(connection: Connection, welcome: WelcomeFrame): void {
@@ -267,55 +297,8 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.welcomeWaiters = [];
     for (const w of waiters) w.resolve(welcome);
     this.acks.flush();
+    this.events.flush();
     this.scheduleRenewal();
-  }
-
-  private deliver(frame: MessageFrame): void {
-    const acked = this.delivered.acked(frame.id);
-    if (acked !== undefined) {
-      this.statsValue.duplicates++;
-      // Acknowledged before, yet sent again: that acknowledgement was lost; send it again.
-      if (acked) this.acks.add(frame.id);
-      this.emit('duplicate', frame);
-      if (frame.updatedAt !== undefined) {
-        this.emit('update', { type: 'update', id: frame.id, payload: frame.payload, updatedAt: frame.updatedAt });
-      }
-      return;
-    }
-    const message = this.replacing(frame);
-    const auto = this.options.ack === 'auto';
-    this.delivered.add(message.id, auto);
-    this.statsValue.messages++;
-    // Queued before the app sees it, so a listener that closes the client still has it acknowledged.
-    if (auto) this.acks.add(message.id);
-    this.emit('message', message);
-    for (const stream of this.streams) stream.push(message);
-  }
-
-  /**
-   * A recalled message: acknowledged for the app if it was handed over and not acknowledged yet
-   * (it is gone from the offline list already; a category's read position waits for the ack).
-   */
-  private recalled(frame: DeleteFrame): void {
-    if (this.delivered.acked(frame.id) === false) this.ack(frame.id);
-    this.emit('delete', frame);
-  }
-
-  /**
-   * A message that takes the place of an earlier one (replace-keys.ts): the earlier one is
-   * acknowledged now if this client got it and has not (the app shows the new one instead; for a
-   * category message, an unacknowledged one would hold the user's position back), and the
-   * message handed over says `replaces`.
-   */
-  private replacing(message: MessageFrame): MessageFrame {
-    const replaced = this.replaceKeys.replaced(message);
-    if (replaced === undefined) return message;
-    this.statsValue.replaced++;
-    if (this.delivered.acked(replaced) === false) {
-      this.delivered.markAcked(replaced);
-      this.acks.add(replaced);
-    }
-    return message.replaces === replaced ? message : { ...message, replaces: replaced };
   }
 
   /** Rotate to a connection with a renewed token before the current one expires. */
@@ -337,6 +320,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.active = null;
     this.tokens.cancelRenewal();
     this.acks.cancel();
+    this.events.cancel();
     if (this.rotating) {
       // A renewed connection is already on its way: it takes over.
       this.active = this.rotating;
@@ -410,6 +394,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     clearTimeout(this.retryTimer);
     this.tokens.cancelRenewal();
     this.acks.cancel();
+    this.events.cancel();
     const connections = [this.active, this.rotating];
     this.active = null;
     this.rotating = null;

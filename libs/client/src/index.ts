@@ -8,5 +8,6 @@ export * from './ack-frames';
 export * from './delivered-ids';
 export type { MessageStream } from './message-stream';
 export type { WebSocketConstructor, WebSocketLike, MessageEventLike, CloseEventLike, ErrorEventLike } from './websocket';
-export type { AckFrame, DeleteFrame, ErrorFrame, MessageFrame, ServerFrame, UpdateFrame, WelcomeFrame } from '@herald/types';
+export type { AckFrame, DeleteFrame, ErrorFrame, EventFrame, EngagementKind, MessageFrame, ServerFrame, UpdateFrame, WelcomeFrame } from '@herald/types';
 export { CloseCode } from '@herald/types';
+export { eventFrames, type DeliveredMessage, type MessageEngagement } from './engagement';

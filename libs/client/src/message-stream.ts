@@ -3,11 +3,11 @@
  * `for await` loop, which pulls. It ends when the client closes, and throws when the client stops
  * on a terminal error. Leaving the loop (`break`, `return`) detaches it from the client.
  */
-import type { MessageFrame } from '@herald/types';
+import type { DeliveredMessage } from './engagement';
 
-export class MessageStream implements AsyncIterableIterator<MessageFrame> {
-  private readonly queue: MessageFrame[] = [];
-  private waiting: { resolve: (r: IteratorResult<MessageFrame>) => void; reject: (e: unknown) => void } | null = null;
+export class MessageStream implements AsyncIterableIterator<DeliveredMessage> {
+  private readonly queue: DeliveredMessage[] = [];
+  private waiting: { resolve: (r: IteratorResult<DeliveredMessage>) => void; reject: (e: unknown) => void } | null = null;
   private ended = false;
   private failure: unknown = undefined;
 
@@ -18,7 +18,7 @@ export class MessageStream implements AsyncIterableIterator<MessageFrame> {
     return this.queue.length;
   }
 
-  push(message: MessageFrame): void {
+  push(message: DeliveredMessage): void {
     if (this.ended) return;
     if (this.waiting) {
       const { resolve } = this.waiting;
@@ -43,7 +43,7 @@ export class MessageStream implements AsyncIterableIterator<MessageFrame> {
     }
   }
 
-  next(): Promise<IteratorResult<MessageFrame>> {
+  next(): Promise<IteratorResult<DeliveredMessage>> {
     const message = this.queue.shift();
     if (message) return Promise.resolve({ value: message, done: false });
     if (this.ended) {
@@ -57,13 +57,13 @@ export class MessageStream implements AsyncIterableIterator<MessageFrame> {
     return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
   }
 
-  return(): Promise<IteratorResult<MessageFrame>> {
+  return(): Promise<IteratorResult<DeliveredMessage>> {
     this.queue.length = 0;
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<MessageFrame> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<DeliveredMessage> {
     return this;
   }
 }

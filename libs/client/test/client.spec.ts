@@ -7,10 +7,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { signToken, waitFor } from '@herald/testing';
+import { PubSub, type Message as PubSubMessage } from '@google-cloud/pubsub';
+import { ensureSubscription, fetchMetric, pubsubClientOptions, signToken, waitFor } from '@herald/testing';
 import {
   HeraldClient,
   HeraldClientError,
+  type DeliveredMessage,
   type DisconnectInfo,
   type HeraldClientOptions,
   type MessageFrame,
@@ -58,7 +60,7 @@ function client(opts: Partial<HeraldClientOptions> & Pick<HeraldClientOptions, '
   });
   clients.push(c);
   const seen = {
-    messages: [] as MessageFrame[],
+    messages: [] as DeliveredMessage[],
     welcomes: [] as WelcomeFrame[],
     disconnects: [] as DisconnectInfo[],
     stopped: [] as StoppedInfo[],
@@ -215,6 +217,55 @@ describe('replace keys', () => {
       { what: "the member's position at the new entry" },
     );
   });
+});
+
+it('reports opened, clicked and dismissed from the message objects, once per message and kind; the gateway publishes each', async () => {
+  const user = newUser('engage');
+  const { PUBSUB_EMULATOR_HOST, PUBSUB_PROJECT_ID, EXPOSURE_TOPIC } = env.stack.env;
+  const pubsub = new PubSub(pubsubClientOptions(PUBSUB_EMULATOR_HOST!, PUBSUB_PROJECT_ID!));
+  const subscription = await ensureSubscription(pubsub, EXPOSURE_TOPIC ?? 'exposures', `sdk-engagement-${process.pid}`, 30);
+  const events: Record<string, unknown>[] = [];
+  subscription.on('message', (m: PubSubMessage) => {
+    const event = JSON.parse(m.data.toString()) as Record<string, unknown>;
+    if (event.userId === user && m.attributes.kind) events.push(event);
+    m.ack();
+  });
+  try {
+    const [first, second] = await sendMany(user, 2, 'engage');
+    const sent: string[] = [];
+    class Recording extends WebSocket {
+      override send(data: Parameters<WebSocket['send']>[0], ...rest: unknown[]): void {
+        sent.push(String(data));
+        (super.send as (...args: unknown[]) => void).call(this, data, ...rest);
+      }
+    }
+    const { client: c, seen } = client({ token: await signToken(user), WebSocket: Recording });
+    await c.connect();
+    await waitFor(() => seen.messages.length === 2, { what: 'two messages' });
+    const [a, b] = seen.messages;
+    expect(a).toMatchObject({ id: first, payload: { label: 'engage', n: 0 } });
+    a.opened();
+    a.opened();
+    a.clicked('read-more');
+    b.opened();
+    b.dismissed();
+    expect(() => b.clicked('not an action')).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    await waitFor(() => events.length === 4, { what: `4 events on the topic (have ${events.length})` });
+    const frames = sent.map((f) => JSON.parse(f) as { type: string }).filter((f) => f.type === 'event');
+    expect(frames).toEqual([
+      { type: 'event', ids: [first, second], kind: 'opened' },
+      { type: 'event', id: first, kind: 'clicked', action: 'read-more' },
+      { type: 'event', id: second, kind: 'dismissed' },
+    ]);
+    expect(c.stats).toMatchObject({ eventsSent: 4, eventFrames: 3 });
+    const summary = events.map((e) => `${e.kind as string} ${e.messageId as string} ${(e.action as string) ?? ''}`).sort();
+    expect(summary).toEqual([`clicked ${first} read-more`, `dismissed ${second} `, `opened ${first} `, `opened ${second} `].sort());
+    expect(await fetchMetric(env.gateway().adminUrl, 'herald_gateway_events_refused_total', 'reason="invalid"')).toBe(0);
+    expect(seen.errors).toEqual([]);
+  } finally {
+    await subscription.close();
+    await pubsub.close();
+  }
 });
 
 it('renews the token before it expires on a new connection, with no disconnect and no message twice', async () => {
