@@ -12,6 +12,9 @@
  * - exposure/spill-replayer.ts: past the bound every new event goes to the bounded spill stream
  *   (arrival order kept) until a replay has emptied it; dead processes' logs are rescued into it.
  *
+ * The gateway's other per-user events (engagement, `expired`: user-events.ts) take the same path
+ * through `recordEvent()`, with no frame waiting on them.
+ *
  * `close()` flushes under a deadline; what Pub/Sub has not taken by half the deadline is
  * spilled (events still in a publish call too: the consumer drops the duplicate if that call
  * succeeds after all). If even that fails, the log stays for another gateway to rescue.
