@@ -88,6 +88,25 @@ it('keeps delivering while Pub/Sub is frozen, holds at most the bound in memory,
   await client.close();
 }, 90_000);
 
+it('spills and replays engagement events like exposures, with their attribute kind', async () => {
+  const user = `engaged-${Date.now()}`;
+  const client = await TestClient.connect(h.wsUrl, await h.token(user));
+  await client.waitForFrame('welcome');
+  const spilledBefore = await h.metric('herald_exposures_published_total', 'outcome="spilled"');
+  const ids = Array.from({ length: BUFFER_MAX + 10 }, (_, i) => `${user}-m${i}`);
+
+  h.pubsubServer.pause();
+  client.send(JSON.stringify({ type: 'event', ids, kind: 'opened' }));
+  await waitFor(async () => (await h.metric('herald_exposures_published_total', 'outcome="spilled"')) - spilledBefore >= 10, {
+    what: 'the events past the bound to be spilled',
+  });
+  h.pubsubServer.resume();
+  const opened = () => h.received.filter((e) => e.data.userId === user);
+  await waitFor(() => new Set(opened().map((e) => e.data.messageId)).size === ids.length, { timeoutMs: 60_000, what: 'every event on Pub/Sub' });
+  expect(opened().every((e) => e.attributes.kind === 'opened' && e.data.kind === 'opened')).toBe(true);
+  await client.close();
+}, 60_000);
+
 it('spills on shutdown what Pub/Sub has not taken; another gateway replays it', async () => {
   const { gateway: leaving, client } = await pushedWhileFrozen('leaving', 15); // under the bound: all of it in memory
   const expected = pushed(client).sort();
