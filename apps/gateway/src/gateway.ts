@@ -121,6 +121,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     sendBufferMaxBytes: config.SEND_BUFFER_MAX_BYTES,
     maxFrameErrors: config.WS_MAX_FRAME_ERRORS,
     maxFramesPerSecond: config.WS_MAX_FRAMES_PER_SECOND,
+    maxEventsPerSecond: config.WS_MAX_EVENTS_PER_SECOND,
     maxUnackedIds: config.WS_MAX_UNACKED_IDS,
     maxIgnoredAckIds: config.WS_MAX_IGNORED_ACK_IDS,
     onAck(s, ids) {

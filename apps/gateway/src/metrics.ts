@@ -59,7 +59,8 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
     eventsRefused: counter(
       'herald_gateway_events_refused_total',
       'Client engagement events not recorded, by reason: invalid (event frames refused with an ' +
-        'error frame, per frame) or recalled (ids of messages this gateway knows were recalled, per id)',
+        'error frame, per frame), recalled (ids of messages this gateway knows were recalled, per id) or budget ' +
+        '(ids past WS_MAX_EVENTS_PER_SECOND, per id)',
       ['reason'],
     ),
     bodyLookups: counter('herald_gateway_body_lookups_total', 'Message body lookups by result (cache hit or miss)', ['result']),

@@ -44,6 +44,8 @@ export interface SessionContext {
   maxFrameErrors: number;
   /** Frames per second (the hub's sweep starts each second over) before the session is closed with 4008. */
   maxFramesPerSecond: number;
+  /** Engagement event ids per second (WS_MAX_EVENTS_PER_SECOND); more are dropped and counted. */
+  maxEventsPerSecond: number;
   /** Ids remembered as pushed and not acknowledged (WS_MAX_UNACKED_IDS). */
   maxUnackedIds: number;
   /** Ignored ack ids (not pending for the session) before it is closed with 4008. */
@@ -65,6 +67,8 @@ export class Session {
   private alive = true;
   /** Frames received in the current second; reset by the hub's sweep (resetFrameBudget). */
   private framesThisSecond = 0;
+  /** Engagement event ids taken in the current second (reset with the frame budget). */
+  private eventsThisSecond = 0;
   private frameErrors = 0;
   /** Ack ids ignored so far (see AckTracker). */
   private ignoredAcks = 0;
@@ -136,6 +140,7 @@ export class Session {
   /** A new second: the frame budget (WS_MAX_FRAMES_PER_SECOND) starts over. */
   resetFrameBudget(): void {
     this.framesThisSecond = 0;
+    this.eventsThisSecond = 0;
   }
 
   /** True once the token has expired at `now` (epoch ms). */
@@ -283,7 +288,20 @@ export class Session {
       if (frame.event) this.ctx.metrics.eventsRefused.inc({ reason: 'invalid' });
       if (!closing) this.sendError(frame.code, frame.message);
     } else if (frame.type === 'ack') this.acknowledge(frame.ids, closing);
-    else this.ctx.events.engaged(this, frame);
+    else this.engage(frame);
+  }
+
+  /**
+   * An `event` frame within the session's event budget: each id costs a Pub/Sub message and, when
+   * forged, the consumer's re-checks, so one connection gets WS_MAX_EVENTS_PER_SECOND ids a second;
+   * the rest are dropped and counted (`budget`), without an error: the frame itself was good.
+   */
+  private engage(frame: Extract<ReturnType<typeof parseClientFrame>, { type: 'event' }>): void {
+    const room = this.ctx.maxEventsPerSecond - this.eventsThisSecond;
+    const ids = frame.ids.length > room ? frame.ids.slice(0, Math.max(0, room)) : frame.ids;
+    if (ids.length < frame.ids.length) this.ctx.metrics.eventsRefused.inc({ reason: 'budget' }, frame.ids.length - ids.length);
+    this.eventsThisSecond += ids.length;
+    if (ids.length > 0) this.ctx.events.engaged(this, ids === frame.ids ? frame : { ...frame, ids });
   }
 
   /** Apply the ids pending for this session; count the rest, and close a session that keeps sending them. */

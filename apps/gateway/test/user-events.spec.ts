@@ -112,6 +112,26 @@ describe('engagement events from clients', () => {
     expect(await client.waitForClose()).toBe(4008);
   });
 
+  it('records at most WS_MAX_EVENTS_PER_SECOND ids a second per connection, counting the rest', async () => {
+    const u = user('budget');
+    const client = await connected(u);
+    const before = await h.metric('herald_gateway_events_refused_total', 'reason="budget"');
+    // 500 ids (made up: the gateway does not check delivery) in one burst: the budget (200 a
+    // second) is reset once a second, so at most once while the burst is handled.
+    const ids = Array.from({ length: 500 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    for (let at = 0; at < ids.length; at += 100) client.send(frame({ ids: ids.slice(at, at + 100), kind: 'dismissed' }));
+    await waitFor(async () => eventsOf(u).length + (await h.metric('herald_gateway_events_refused_total', 'reason="budget"')) - before === 500, {
+      what: 'every id recorded or refused',
+    });
+    const recorded = eventsOf(u).length;
+    expect(recorded).toBeGreaterThanOrEqual(200);
+    expect(recorded).toBeLessThanOrEqual(400);
+    // The first ids of the burst are the ones recorded.
+    expect(eventsOf(u).map((e) => e.data.messageId)).toEqual(expect.arrayContaining(ids.slice(0, 200)));
+    expect(client.frames.filter((f) => f.type === 'error')).toEqual([]);
+    await client.close();
+  });
+
   it('drops an event for a message this gateway knows was recalled', async () => {
     const u = user('recalled');
     const [gone, kept] = [await h.send([u], 'gone'), await h.send([u], 'kept')];

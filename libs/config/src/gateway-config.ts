@@ -38,6 +38,11 @@ export const gatewaySchema = {
   /** Frames per second a connection may send (acks included); more closes it with 4008. */
   WS_MAX_FRAMES_PER_SECOND: int(100, 1, 100_000),
   /**
+   * Engagement event ids (`event` frames: opened, clicked, dismissed) one connection may send per
+   * second; more are dropped and counted (herald_gateway_events_refused_total{reason="budget"}).
+   */
+  WS_MAX_EVENTS_PER_SECOND: int(200, 1, 100_000),
+  /**
    * Ids one session remembers as pushed and not yet acknowledged (the inbox snapshot it drains
    * counts as pushed). Only these cost Redis work when acked; past the bound the oldest is
    * forgotten, so its ack is ignored and the message comes again on the next connection. Keep it
