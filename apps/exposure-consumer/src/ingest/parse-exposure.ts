@@ -6,30 +6,25 @@
  * API gives back, and it keeps the (deliveredAt, eventId) cursor exact.
  */
 import { isCategory, isUserId, type ExposureEvent } from '@herald/types';
-import { hasNul, inStoredRange } from '../db/storable';
+import { inStoredRange } from '../db/storable';
+import { fail, isId, readObject, type Fields, type Refusal } from './parse-fields';
 
-/** Larger bodies cannot be exposure events; refusing them early keeps JSON.parse cheap. */
-export const MAX_EVENT_BYTES = 16 * 1024;
-/** Ids are produced by our own services; this bound only stops abuse. */
-const MAX_ID_LENGTH = 200;
+export { MAX_EVENT_BYTES } from './parse-fields';
+
 /** RFC 3339 / ISO-8601 date-time with a zone, as `Date#toISOString()` and the gateways write it. */
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-export type ParseResult = { ok: true; event: ExposureEvent } | { ok: false; reason: string };
+export type ParseResult = { ok: true; event: ExposureEvent } | Refusal;
 
 export function parseExposure(data: Buffer): ParseResult {
-  if (data.length > MAX_EVENT_BYTES) return fail(`body is ${data.length} bytes, over the ${MAX_EVENT_BYTES}-byte limit`);
-  let value: unknown;
-  try {
-    value = JSON.parse(data.toString('utf8'));
-  } catch {
-    return fail('body is not JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('body is not a JSON object');
-  const raw = value as Record<string, unknown>;
+  const body = readObject(data);
+  return body.ok ? exposureFrom(body.raw) : body;
+}
 
+/** The exposure in a body already read as a JSON object (parse-event.ts reads it once for every kind). */
+export function exposureFrom(raw: Fields): ParseResult {
   for (const field of ['eventId', 'messageId', 'sessionId', 'gatewayId'] as const) {
-    if (!isId(raw[field])) return fail(`${field} must be a string of 1-${MAX_ID_LENGTH} characters`);
+    if (!isId(raw[field])) return fail(`${field} must be a string of 1-200 characters`);
   }
   if (!isUserId(raw.userId)) return fail('userId is missing or not a valid user id');
   if (raw.category !== null && !isCategory(raw.category)) return fail('category must be null or a valid category name');
@@ -67,12 +62,4 @@ export function storableText(data: Buffer): string {
     // not UTF-8: fall through to base64
   }
   return `base64:${data.toString('base64')}`;
-}
-
-function isId(value: unknown): value is string {
-  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_LENGTH && !hasNul(value);
-}
-
-function fail(reason: string): ParseResult {
-  return { ok: false, reason };
 }
