@@ -1,7 +1,7 @@
 /**
  * The exposure-consumer, wired: Postgres (external or embedded, migrated, daily partitions kept
- * up), the analyst API on the shared HTTP app, and the Pub/Sub subscriber that writes exposure
- * events in batches. Kept apart from main.ts so tests build it in-process; pulling starts only when
+ * up), the analyst API on the shared HTTP app, the Pub/Sub subscriber that writes events of every
+ * kind in batches, and the re-check of engagements held for their exposure. Kept apart from main.ts so tests build it in-process; pulling starts only when
  * asked (startPulling).
  */
 import type { FastifyInstance } from 'fastify';
@@ -12,18 +12,22 @@ import { createHttpApp, runAll } from '@herald/http';
 import type { Logger } from '@herald/logger';
 import { createPubSub } from '@herald/pubsub';
 import { openDatabase, type Database } from './db/database';
-import { ExposureStore, type ExposureSink } from './db/exposure-store';
+import { EventWriter, type ExposureSink } from './db/event-writer';
+import { ExposureStore } from './db/exposure-store';
+import { FunnelStore } from './db/funnel-store';
 import { startPartitionMaintenance } from './db/partition-maintenance';
+import { startEngagementRechecks, type EngagementRechecks } from './ingest/engagement-rechecks';
 import { ExposureSubscriber } from './ingest/exposure-subscriber';
 import { createConsumerMetrics } from './metrics';
 import { registerDashboardRoute } from './routes/dashboard';
 import { registerExposureRoutes } from './routes/exposures';
+import { registerFunnelRoutes } from './routes/funnel';
 
 export interface ConsumerOptions {
   config: ConsumerConfig;
   logger: Logger;
-  /** Where the subscriber writes; the store by default. Tests wrap it to make writes fail. */
-  sink?: (store: ExposureStore) => ExposureSink;
+  /** Where the subscriber writes; the event writer by default. Tests wrap it to make writes fail. */
+  sink?: (writer: EventWriter) => ExposureSink;
   /** Pause after the first failed batch write, doubling per failure. @default 100 */
   retryInitialMs?: number;
   /** Longest pause between failed batch writes. @default 10000 */
@@ -33,6 +37,11 @@ export interface ConsumerOptions {
 export interface Consumer {
   app: FastifyInstance;
   store: ExposureStore;
+  /** Writes batches of every kind (what the subscriber uses); tests seed through it. */
+  writer: EventWriter;
+  funnels: FunnelStore;
+  /** The re-check of engagements held for their exposure (runs every CONSUMER_ENGAGEMENT_RECHECK_MS). */
+  rechecks: EngagementRechecks;
   database: Database;
   metrics: Registry;
   setReady(ready: boolean): void;
@@ -50,6 +59,8 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
   const database = await openDatabase(config, logger);
   try {
     const store = new ExposureStore(database.pool, database.readPool);
+    const writer = new EventWriter(database.pool, store, config.CONSUMER_ENGAGEMENT_RECHECK_MS);
+    const funnels = new FunnelStore(database.readPool);
     /** Set by startPulling; before it, no pull is expected (tests build the API alone). */
     let pullingWanted = false;
     const http = await createHttpApp({
@@ -71,7 +82,9 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
       },
     });
     const metrics = createConsumerMetrics(http.metrics, () => subscriber.pulling);
-    registerExposureRoutes(http.app, { store, verifier: createVerifier(config) });
+    const verifier = createVerifier(config);
+    registerExposureRoutes(http.app, { store, verifier });
+    registerFunnelRoutes(http.app, { funnels, verifier });
     registerDashboardRoute(http.app);
 
     const pubsub = createPubSub(config);
@@ -79,7 +92,7 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
       pubsub,
       topicName: config.EXPOSURE_TOPIC,
       subscriptionName: config.EXPOSURE_SUBSCRIPTION,
-      sink: opts.sink ? opts.sink(store) : store,
+      sink: opts.sink ? opts.sink(writer) : writer,
       metrics,
       logger,
       batchMax: config.CONSUMER_BATCH_MAX,
@@ -93,11 +106,21 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
     });
     // Last, so that nothing after it can fail and leave its timer running. Runs once before returning.
     const partitions = await startPartitionMaintenance({ pool: database.pool, logger, retentionDays: config.EXPOSURE_RETENTION_DAYS });
+    const rechecks = startEngagementRechecks({
+      pool: database.pool,
+      logger,
+      metrics,
+      recheckMs: config.CONSUMER_ENGAGEMENT_RECHECK_MS,
+      maxChecks: config.CONSUMER_ENGAGEMENT_RECHECKS,
+    });
 
     let closing: Promise<void> | undefined;
     return {
       app: http.app,
       store,
+      writer,
+      funnels,
+      rechecks,
       database,
       metrics: http.metrics,
       setReady: http.setReady,
@@ -111,6 +134,7 @@ export async function buildConsumer(opts: ConsumerOptions): Promise<Consumer> {
           () => http.app.close(),
           () => subscriber.close(),
           () => pubsub.close(),
+          () => rechecks.close(),
           () => partitions.close(),
           () => database.close(),
         ])),

@@ -1,5 +1,13 @@
 /** The consumer's Prometheus metrics, registered on the HTTP app's registry (served at /metrics). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { EventTable } from './ingest/consumer-event';
+
+/** What became of the events of one kind in a batch (event-writer.ts's counts). */
+export interface EventCounts {
+  inserted: number;
+  duplicates: number;
+  held?: number;
+}
 
 export interface ConsumerMetrics {
   /** Every Pub/Sub message handed to us, redeliveries included. */
@@ -18,11 +26,23 @@ export interface ConsumerMetrics {
   pulling: Gauge;
   /** Streaming pulls reopened after the client had closed one (a status it does not retry). */
   reopens: Counter;
+  /** Events of every kind by table and outcome (stored, duplicate, held). */
+  events: Counter<'table' | 'outcome'>;
+  /** Held engagements, by what the re-check did (stored: the exposure came; refused: it never did). */
+  engagementHolds: Counter<'outcome'>;
+  /** Adds one batch's counts of a table to `events`. */
+  countEvents(table: EventTable, counts: EventCounts): void;
 }
 
 /** `pulling` is asked at each scrape whether a streaming pull is open. */
 export function createConsumerMetrics(registry: Registry, pulling: () => boolean): ConsumerMetrics {
   const registers = [registry];
+  const events = new Counter({
+    name: 'herald_consumer_events_total',
+    help: 'Events written by table (exposures, engagements, losses, messages) and outcome (stored, duplicate, held: an engagement waiting for its exposure)',
+    labelNames: ['table', 'outcome'],
+    registers,
+  });
   return {
     received: new Counter({ name: 'herald_exposures_received_total', help: 'Pub/Sub messages received, redeliveries included', registers }),
     inserted: new Counter({ name: 'herald_exposures_inserted_total', help: 'Exposure events written to Postgres', registers }),
@@ -61,5 +81,17 @@ export function createConsumerMetrics(registry: Registry, pulling: () => boolean
       help: 'Streaming pulls reopened after Pub/Sub ended one with a status the client does not retry',
       registers,
     }),
+    events,
+    engagementHolds: new Counter({
+      name: 'herald_consumer_engagement_holds_total',
+      help: 'Held engagements settled by a re-check: stored (their exposure came) or refused (none after CONSUMER_ENGAGEMENT_RECHECKS checks)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    countEvents(table, counts) {
+      if (counts.inserted > 0) events.inc({ table, outcome: 'stored' }, counts.inserted);
+      if (counts.duplicates > 0) events.inc({ table, outcome: 'duplicate' }, counts.duplicates);
+      if (counts.held) events.inc({ table, outcome: 'held' }, counts.held);
+    },
   };
 }

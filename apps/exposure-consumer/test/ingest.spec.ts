@@ -173,15 +173,15 @@ test('writes up to CONSUMER_WRITE_CONCURRENCY batches at once, each event still 
   let inFlight = 0;
   let most = 0;
   const concurrent = await startConsumer(local, {
-    sink: (store) => ({
-      insertDeadLetter: (letter) => store.insertDeadLetter(letter),
-      async insertBatch(events) {
+    sink: (writer) => ({
+      insertDeadLetter: (letter) => writer.insertDeadLetter(letter),
+      async writeBatch(batch) {
         inFlight++;
         most = Math.max(most, inFlight);
         try {
           // The first batch waits (up to 5 s) for a second one to start beside it.
           await waitFor(() => inFlight >= 2, { timeoutMs: 5_000, what: 'a second batch write' }).catch(() => undefined);
-          return await store.insertBatch(events);
+          return await writer.writeBatch(batch);
         } finally {
           inFlight--;
         }

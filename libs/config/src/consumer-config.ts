@@ -30,6 +30,13 @@ export const consumerSchema = {
   CONSUMER_READ_POOL_SIZE: int(4, 1, 100),
   /** Longest an analyst query may run (or wait for a lock); past it the request gets 503 QUERY_TIMEOUT. */
   CONSUMER_READ_STATEMENT_TIMEOUT_MS: int(10_000, 100, 600_000),
+  /**
+   * An engagement (opened, clicked, dismissed) whose exposure is not stored yet is held and checked
+   * again this often (ms)...
+   */
+  CONSUMER_ENGAGEMENT_RECHECK_MS: int(10_000, 10, 3_600_000),
+  /** ...at most this many times; then it is refused: counted, logged, never stored. */
+  CONSUMER_ENGAGEMENT_RECHECKS: int(30, 1, 10_000),
 };
 
 export type ConsumerConfig = Parsed<typeof consumerSchema>;

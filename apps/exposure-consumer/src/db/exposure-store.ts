@@ -1,11 +1,11 @@
 /**
- * Everything the consumer writes to and reads from Postgres: batches of exposure events
- * (deduplicated by event id and deliveredAt), dead letters, the analysts' filtered pages and the
- * grouped counts. The rows' SQL lives here and nowhere else (the schema's is in schema.ts and
- * partitions.ts). Writes go through the writer's pool, the analysts' reads through the reader
+ * The exposures' rows in Postgres: batches of exposure events (deduplicated by event id and
+ * deliveredAt), dead letters, the analysts' filtered pages and the grouped counts. Their SQL lives
+ * here and nowhere else (the schema's is in schema.ts and partitions.ts; the other kinds' in
+ * event-store.ts, engagement-holds.ts and funnel-store.ts). Writes go through the writer's pool, the analysts' reads through the reader
  * pool (database.ts), whose timeouts become QUERY_TIMEOUT / ANALYTICS_BUSY (read-errors.ts).
  */
-import type { Pool, QueryResult, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { ExposureEvent } from '@herald/types';
 import { toReadError } from './read-errors';
 
@@ -62,12 +62,6 @@ export interface StatsItem {
   users: number;
 }
 
-/** Where the subscriber writes; the store below, or a stand-in in tests. */
-export interface ExposureSink {
-  insertBatch(events: readonly ExposureEvent[]): Promise<InsertResult>;
-  insertDeadLetter(letter: DeadLetter): Promise<void>;
-}
-
 interface ExposureRow {
   event_id: string;
   message_id: string;
@@ -91,7 +85,7 @@ const GROUP_KEYS: Record<StatsGroup, { key: string; order: string }> = {
   },
 };
 
-export class ExposureStore implements ExposureSink {
+export class ExposureStore {
   /** `reader` is the analyst API's pool; the writer's by default (tests, tools). */
   constructor(
     private readonly pool: Pool,
@@ -104,10 +98,11 @@ export class ExposureStore implements ExposureSink {
    * delivered_at) exists already are skipped, which is what makes redelivery harmless: the primary
    * key of the partitioned table must include delivered_at, and a redelivered event carries the
    * same eventId and the same deliveredAt, so it lands in the same partition and conflicts.
+   * `client`: a transaction's (event-writer.ts, a batch with other kinds); the writer's pool otherwise.
    */
-  async insertBatch(events: readonly ExposureEvent[]): Promise<InsertResult> {
+  async insertBatch(events: readonly ExposureEvent[], client: Pool | PoolClient = this.pool): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 };
-    const result = await this.pool.query(
+    const result = await client.query(
       `INSERT INTO exposures (${COLUMNS})
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
        ON CONFLICT (event_id, delivered_at) DO NOTHING`,

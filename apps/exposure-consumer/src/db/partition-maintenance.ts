@@ -1,11 +1,13 @@
 /**
- * Keeps the daily partitions of `exposures` ahead of the traffic and within the retention: once at
- * start, then every interval, one run at a time. A failed run is logged and the next one tries
+ * Keeps the daily partitions of `exposures` ahead of the traffic and within the retention, and the
+ * other events' tables within it too (event-retention.ts): once at start, then every interval, one
+ * run at a time. A failed run is logged and the next one tries
  * again; meanwhile rows of a day without a partition go to the default partition, so the ingest
  * never depends on this.
  */
 import type { Pool } from 'pg';
 import type { Logger } from '@herald/logger';
+import { dropExpiredEvents } from './event-retention';
 import { dropExpiredPartitions, ensurePartitions } from './partitions';
 
 export interface PartitionMaintenanceOptions {
@@ -35,6 +37,9 @@ export async function startPartitionMaintenance(opts: PartitionMaintenanceOption
     );
     await dropExpiredPartitions(pool, logger, { now, retentionDays }).catch((err: unknown) =>
       log.error({ err }, 'dropping expired exposure partitions failed; the next run tries again'),
+    );
+    await dropExpiredEvents(pool, logger, { now, retentionDays }).catch((err: unknown) =>
+      log.error({ err }, 'deleting expired messages, engagements and losses failed; the next run tries again'),
     );
   }
   const run = () => (running ??= runOnce().finally(() => (running = undefined)));

@@ -115,4 +115,81 @@ export const MIGRATIONS: readonly Migration[] = [
       END $$`,
     ],
   },
+  {
+    id: 3,
+    name: 'the funnel: messages, engagements (and those waiting for their exposure), losses',
+    // Plain tables (no partitions): one row per message, and per-user rows far fewer than
+    // exposures; retention deletes old rows in chunks (event-retention.ts). Every write is
+    // idempotent: engagements and losses by their derived event id, messages by commutative upserts.
+    statements: [
+      // One row per message, each lifecycle event setting only its own columns (event-store.ts).
+      // window_at is the time the API's windows use: when it was sent, else when it is scheduled
+      // for, else when the consumer first heard of it (a recall of a message whose sent is late).
+      `CREATE TABLE IF NOT EXISTS messages (
+        id            text PRIMARY KEY,
+        producer      text,
+        category      text,
+        created_at    timestamptz,
+        recipients    integer,
+        size          integer,
+        replace_key   text,
+        replaced      integer,
+        dropped       integer,
+        scheduled_for timestamptz,
+        scheduled_at  timestamptz,
+        expires_at    timestamptz,
+        version       integer,
+        updated_at    timestamptz,
+        recalled_at   timestamptz,
+        first_seen_at timestamptz NOT NULL DEFAULT now(),
+        window_at     timestamptz GENERATED ALWAYS AS (coalesce(created_at, scheduled_for, first_seen_at)) STORED
+      )`,
+      'CREATE INDEX IF NOT EXISTS messages_window_at_idx ON messages (window_at, id)',
+      'CREATE INDEX IF NOT EXISTS messages_category_idx ON messages (category, window_at)',
+      // At most one per (message, user, kind): the event id is derived from the three.
+      `CREATE TABLE IF NOT EXISTS engagements (
+        event_id    text PRIMARY KEY,
+        message_id  text NOT NULL,
+        user_id     text NOT NULL,
+        kind        text NOT NULL,
+        action      text,
+        category    text,
+        session_id  text NOT NULL,
+        gateway_id  text NOT NULL,
+        at          timestamptz NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX IF NOT EXISTS engagements_message_idx ON engagements (message_id, kind)',
+      'CREATE INDEX IF NOT EXISTS engagements_at_idx ON engagements (at)',
+      // Engagements whose exposure is not stored yet, checked again every CONSUMER_ENGAGEMENT_RECHECK_MS
+      // up to CONSUMER_ENGAGEMENT_RECHECKS times, then stored or refused (engagement-holds.ts).
+      `CREATE TABLE IF NOT EXISTS engagement_holds (
+        event_id      text PRIMARY KEY,
+        message_id    text NOT NULL,
+        user_id       text NOT NULL,
+        kind          text NOT NULL,
+        action        text,
+        category      text,
+        session_id    text NOT NULL,
+        gateway_id    text NOT NULL,
+        at            timestamptz NOT NULL,
+        checks        integer NOT NULL DEFAULT 0,
+        next_check_at timestamptz NOT NULL,
+        received_at   timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX IF NOT EXISTS engagement_holds_next_check_idx ON engagement_holds (next_check_at)',
+      // expired / dropped, at most one of each per (message, user).
+      `CREATE TABLE IF NOT EXISTS losses (
+        event_id    text PRIMARY KEY,
+        message_id  text NOT NULL,
+        user_id     text NOT NULL,
+        kind        text NOT NULL,
+        category    text,
+        at          timestamptz NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX IF NOT EXISTS losses_message_idx ON losses (message_id, kind)',
+      'CREATE INDEX IF NOT EXISTS losses_at_idx ON losses (at)',
+    ],
+  },
 ];

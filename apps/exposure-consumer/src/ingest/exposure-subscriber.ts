@@ -1,35 +1,27 @@
 /**
- * Streaming pull from the exposure subscription into Postgres, in batches.
+ * Streaming pull from the exposure subscription into Postgres: the pull's lifecycle here, the
+ * batching and writing in batch-writer.ts, the parsing in parse-event.ts.
  *
  * - Flow control bounds what we hold: at most `maxOutstanding` unacknowledged messages, which also
  *   bounds the batch buffer. Leases are extended by the client while a message waits.
- * - Each message is parsed against the Contract's exposure event shape. A message that is not one
- *   (a poison message) is stored in `dead_letters` with the reason and then acknowledged, so it is
- *   neither lost nor redelivered forever.
- * - Valid events are buffered and written when `batchMax` are waiting or `batchMaxMs` has passed
- *   since the first, in one insert that skips stored event ids; up to `writeConcurrency` batches
- *   are written at once (order does not matter: every row is keyed by its event id).
- * - A message is acknowledged only after the batch holding it committed. When the write fails the
- *   batch is nacked (Pub/Sub redelivers it, here or to another replica) and writing pauses with an
- *   exponential backoff, so a database outage is not turned into a hot loop.
+ * - Each message is parsed by its kind (exposures as the Contract's shape, and the other events of
+ *   libs/types events.ts). A message that is none (a poison message, an unknown kind) is stored in
+ *   `dead_letters` with the reason and then acknowledged, so it is neither lost nor redelivered
+ *   forever. Valid events of every kind go to the same buffer and are acknowledged once their batch
+ *   committed.
  * - The pull does not stop silently. On a status the client does not retry (NOT_FOUND when the
  *   subscription was deleted, PERMISSION_DENIED) it closes the subscription; we then report no
  *   pull (`pulling` is false: /readyz 503, herald_consumer_pulling 0) and reopen it with an
  *   exponential backoff, creating the topic and subscription again if they are gone.
  * - close() stops the stream, writes what is buffered, acknowledges it and closes; idempotent.
- *
- * Why one file past ~300 lines: pulling, batching and acknowledging share one piece of state
- * (which messages are held, in which batch, written or not) and split apart they would each need
- * the others' internals; the parsing (parse-exposure.ts) and the writing (db/exposure-store.ts)
- * are already their own files.
  */
 import { Duration, type Message, type PubSub, type Subscription } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
 import { ensureSubscription } from '@herald/pubsub';
-import type { ExposureEvent } from '@herald/types';
-import type { ExposureSink } from '../db/exposure-store';
+import type { ExposureSink } from '../db/event-writer';
 import type { ConsumerMetrics } from '../metrics';
-import { parseExposure, storableText } from './parse-exposure';
+import { BatchWriter } from './batch-writer';
+import { parseEvent } from './parse-event';
 
 export interface ExposureSubscriberOptions {
   pubsub: PubSub;
@@ -64,11 +56,6 @@ export interface ExposureSubscriberOptions {
   reopenMaxMs?: number;
 }
 
-interface Pending {
-  message: Message;
-  event: ExposureEvent;
-}
-
 const IDLE = 0;
 const RUNNING = 1;
 const CLOSING = 2;
@@ -77,20 +64,12 @@ const CLOSED = 3;
 export class ExposureSubscriber {
   private state = IDLE;
   private subscription?: Subscription;
-  private buffer: Pending[] = [];
-  private timer?: NodeJS.Timeout;
-  /** Batch writes in progress. */
-  private readonly writes = new Set<Promise<void>>();
-  private readonly deadLettering = new Set<Promise<void>>();
-  private failuresInARow = 0;
-  private retryAt = 0;
+  private readonly writer: BatchWriter;
   private closing?: Promise<void>;
   private reopenTimer?: NodeJS.Timeout;
   private reopenFailures = 0;
   private openedAt = 0;
   private readonly log: Logger;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
   private readonly reopenInitialMs: number;
   private readonly reopenMaxMs: number;
 
@@ -99,8 +78,7 @@ export class ExposureSubscriber {
       if (!Number.isInteger(opts[name]) || opts[name] < 1) throw new TypeError(`ExposureSubscriber: ${name} must be a positive integer`);
     }
     this.log = opts.logger.child({ module: 'exposure-subscriber' });
-    this.retryInitialMs = opts.retryInitialMs ?? 100;
-    this.retryMaxMs = opts.retryMaxMs ?? 10_000;
+    this.writer = new BatchWriter(opts);
     this.reopenInitialMs = opts.reopenInitialMs ?? 1000;
     this.reopenMaxMs = opts.reopenMaxMs ?? 30_000;
   }
@@ -189,7 +167,6 @@ export class ExposureSubscriber {
   private async shutdown(): Promise<void> {
     const wasRunning = this.state === RUNNING;
     this.state = CLOSING;
-    clearTimeout(this.timer);
     clearTimeout(this.reopenTimer);
     if (!wasRunning || !this.subscription) {
       this.state = CLOSED;
@@ -198,10 +175,7 @@ export class ExposureSubscriber {
     // Destroys the stream at once; then waits (up to closeTimeoutMs) for held messages to be settled.
     const closed = this.subscription.close();
     try {
-      do {
-        await this.flush();
-      } while (this.buffer.length > 0);
-      await Promise.all(this.deadLettering);
+      await this.writer.drain();
       await closed;
     } finally {
       // The error listener stays: a late stream error must be logged, not thrown as unhandled.
@@ -217,103 +191,8 @@ export class ExposureSubscriber {
       message.nack();
       return;
     }
-    const parsed = parseExposure(message.data);
-    if (!parsed.ok) {
-      this.deadLetter(message, parsed.reason);
-      return;
-    }
-    this.buffer.push({ message, event: parsed.event });
-    if (this.buffer.length >= this.opts.batchMax) this.kick();
-    else this.arm(this.opts.batchMaxMs);
+    const parsed = parseEvent(message.data, message.attributes);
+    if (parsed.ok) this.writer.add(message, parsed.event);
+    else this.writer.deadLetter(message, parsed.reason);
   }
-
-  private deadLetter(message: Message, reason: string): void {
-    const done = this.opts.sink
-      .insertDeadLetter({ pubsubMessageId: message.id, data: storableText(message.data), reason })
-      .then(
-        () => {
-          message.ack();
-          this.opts.metrics.deadLetters.inc();
-          this.log.warn({ pubsubMessageId: message.id, reason }, 'poison message stored in dead_letters');
-        },
-        (err: unknown) => {
-          message.nack();
-          this.log.error({ err, pubsubMessageId: message.id }, 'storing a dead letter failed; nacked for redelivery');
-        },
-      )
-      .finally(() => this.deadLettering.delete(done));
-    this.deadLettering.add(done);
-  }
-
-  /** Schedules a flush in `delayMs` unless one is scheduled already. */
-  private arm(delayMs: number): void {
-    if (this.timer || this.state !== RUNNING) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.startWrites();
-    }, delayMs);
-  }
-
-  /** Write what is buffered now rather than at the timer. */
-  private kick(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.startWrites();
-  }
-
-  /** Writes everything buffered, up to `writeConcurrency` batches at once; resolves when all are written. */
-  private async flush(): Promise<void> {
-    this.kick();
-    while (this.writes.size > 0) await Promise.race(this.writes);
-  }
-
-  /** Start batch writes while some are buffered and a slot is free, unless a failure asked for a pause. */
-  private startWrites(): void {
-    const concurrency = this.opts.writeConcurrency ?? 1;
-    while (this.buffer.length > 0 && this.writes.size < concurrency) {
-      const wait = this.retryAt - Date.now();
-      if (wait > 0 && this.state === RUNNING) {
-        this.arm(wait);
-        return;
-      }
-      const write: Promise<void> = this.write(this.buffer.splice(0, this.opts.batchMax)).finally(() => {
-        this.writes.delete(write);
-        this.startWrites();
-      });
-      this.writes.add(write);
-    }
-  }
-
-  /** Never throws: the batch ends acknowledged (committed) or nacked (to be redelivered). */
-  private async write(batch: Pending[]): Promise<void> {
-    const endTimer = this.opts.metrics.batchSeconds.startTimer();
-    try {
-      const result = await this.opts.sink.insertBatch(batch.map((p) => p.event));
-      endTimer({ outcome: 'ok' });
-      this.opts.metrics.lagSeconds.set(lagSeconds(batch, Date.now()));
-      for (const p of batch) p.message.ack();
-      this.opts.metrics.inserted.inc(result.inserted);
-      this.opts.metrics.duplicates.inc(result.duplicates);
-      this.failuresInARow = 0;
-      this.retryAt = 0;
-      this.log.debug({ size: batch.length, ...result }, 'batch written');
-    } catch (err) {
-      endTimer({ outcome: 'error' });
-      for (const p of batch) p.message.nack();
-      this.failuresInARow += 1;
-      const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** (this.failuresInARow - 1));
-      this.retryAt = Date.now() + delay;
-      this.log.error({ err, size: batch.length, failuresInARow: this.failuresInARow, retryInMs: delay }, 'writing exposure batch failed; nacked for redelivery');
-    }
-  }
-}
-
-/** Seconds from the oldest push in the batch to `now`. */
-function lagSeconds(batch: Pending[], now: number): number {
-  let oldest = now;
-  for (const p of batch) {
-    const at = Date.parse(p.event.deliveredAt);
-    if (at < oldest) oldest = at;
-  }
-  return (now - oldest) / 1000;
 }

@@ -45,7 +45,7 @@ const errorBody = {
   required: ['error'],
 } as const;
 
-const errors = {
+export const errors = {
   400: errorBody,
   401: errorBody,
   403: errorBody,
@@ -56,8 +56,8 @@ const errors = {
 } as const;
 
 /** What both routes share: their tag, bearer auth, and a query string without unknown keys. */
-const analystRoute = { tags: ['exposures'], security: [{ bearer: [] }] } as const;
-const strictQuery = { type: 'object', additionalProperties: false } as const;
+export const analystRoute = { tags: ['exposures'], security: [{ bearer: [] }] } as const;
+export const strictQuery = { type: 'object', additionalProperties: false } as const;
 
 export const exposureEventSchema = {
   type: 'object',

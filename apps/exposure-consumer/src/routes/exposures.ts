@@ -41,7 +41,7 @@ export function registerExposureRoutes(app: FastifyInstance, { store, verifier }
 }
 
 /** Normalises `from`/`to` to UTC ISO strings and refuses an empty-by-construction window. */
-function timeWindow(fromRaw?: string, toRaw?: string): { from?: string; to?: string } {
+export function timeWindow(fromRaw?: string, toRaw?: string): { from?: string; to?: string } {
   const from = fromRaw === undefined ? undefined : toIso('from', fromRaw);
   const to = toRaw === undefined ? undefined : toIso('to', toRaw);
   if (from && to && from > to) throw new HeraldError('INVALID_QUERY', 'from must not be later than to.');

@@ -4,6 +4,7 @@
  */
 import { startPostgres, type TestPostgres } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
+import type { EventBatch } from '../../src/ingest/consumer-event';
 import { buildConsumer, type Consumer } from '../../src/app';
 import { silentLogger, testConfig } from './fixtures';
 
@@ -14,11 +15,11 @@ export interface AnalystApi {
 }
 
 /**
- * Started before the first test of the file with `events` stored, closed after the last (the
+ * Started before the first test of the file with `events` stored (and `others`, events of the other kinds), closed after the last (the
  * consumer, then Postgres). The object returned is filled in by that beforeAll, so read it inside
  * tests and hooks only.
  */
-export function sharedAnalystApi(events: ExposureEvent[]): AnalystApi {
+export function sharedAnalystApi(events: ExposureEvent[], others: Partial<EventBatch> = {}): AnalystApi {
   const api = {} as AnalystApi;
   beforeAll(async () => {
     api.postgres = await startPostgres();
@@ -26,6 +27,7 @@ export function sharedAnalystApi(events: ExposureEvent[]): AnalystApi {
     await api.consumer.app.ready();
     api.consumer.setReady(true);
     await api.consumer.store.insertBatch(events);
+    await api.consumer.writer.writeBatch({ exposures: [], engagements: [], losses: [], messages: [], ...others });
   });
   afterAll(async () => {
     await api.consumer?.close();
