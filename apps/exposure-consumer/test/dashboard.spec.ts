@@ -10,6 +10,7 @@ import { launchChromium } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
 import type { StatsItem, StatsQuery } from '../src/db/exposure-store';
 import { sharedAnalystApi } from './support/analyst-api';
+import { engagementOf, exposureOf, lossOf, messageEventOf } from './support/events';
 import { analystToken } from './support/fixtures';
 
 jest.setTimeout(60_000);
@@ -35,6 +36,26 @@ const events: ExposureEvent[] = Array.from({ length: 40 }, (_, i) => ({
   via: i % 2 ? 'live' : 'offline',
 }));
 
+/**
+ * The funnel's seed: fun-1 (news) to 20 users, 12 delivered, 6 opened, 2 clicked, 3 expired, 1
+ * dropped (4 pending); fun-2 scheduled; fun-3 (direct) replaced 2 pending copies, was updated and
+ * recalled.
+ */
+const u = (i: number) => `f${i}`;
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const funnelSeed = {
+  exposures: range(12).map((i) => exposureOf('fun-1', u(i), T0 + (i + 1) * 1000, 'news')),
+  engagements: [...range(6).map((i) => engagementOf('opened', 'fun-1', u(i), T0 + 60_000)), ...range(2).map((i) => engagementOf('clicked', 'fun-1', u(i), T0 + 90_000))],
+  losses: [...[12, 13, 14].map((i) => lossOf('expired', 'fun-1', u(i), T0 + HOUR)), lossOf('dropped', 'fun-1', u(15), T0)],
+  messages: [
+    messageEventOf('sent', 'fun-1', T0, { category: 'news', recipients: 20, version: 1 }),
+    messageEventOf('scheduled', 'fun-2', T0, { scheduledFor: new Date(T0 + HOUR).toISOString() }),
+    messageEventOf('sent', 'fun-3', T0 + 1000, { recipients: 2, replaceKey: 'k', replaced: 2, version: 1 }),
+    messageEventOf('updated', 'fun-3', T0 + 2000, { version: 2 }),
+    messageEventOf('recalled', 'fun-3', T0 + 3000),
+  ],
+};
+
 let browser: Browser;
 let origin: string;
 
@@ -46,7 +67,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-const api = sharedAnalystApi(events);
+const api = sharedAnalystApi([...events, ...funnelSeed.exposures], funnelSeed);
 
 beforeAll(async () => {
   origin = await api.consumer.app.listen({ host: '127.0.0.1', port: 0 });
@@ -159,4 +180,51 @@ test('the dashboard is public and stays out of the OpenAPI document', async () =
   const doc = (await api.consumer.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, unknown> };
   expect(Object.keys(doc.paths)).toContain('/v1/exposures/stats');
   for (const path of ['/', '/dashboard.js', '/dashboard.css']) expect(doc.paths).not.toHaveProperty([path]);
+});
+
+/** What the funnel panel shows per step: its value and rate, read from data attributes. */
+async function funnelShown(page: Page): Promise<Record<string, { value: number; rate: string | null }>> {
+  const steps = await page.getByTestId('funnel-step').evaluateAll((elements) =>
+    elements.map((e) => [e.getAttribute('data-step'), { value: Number(e.getAttribute('data-value')), rate: e.getAttribute('data-rate') }] as const),
+  );
+  return Object.fromEntries(steps);
+}
+
+test('shows the funnel with its rates, per category and for one message, and the lifecycle counts', async () => {
+  const page = await openPage();
+  await page.goto(`${origin}/#token=${await analystToken()}`);
+  await waitForData(page);
+
+  const all = await api.consumer.funnels.funnel({ groupBy: 'category' });
+  const shown = await funnelShown(page);
+  for (const step of ['sent', 'delivered', 'opened', 'clicked', 'dismissed', 'expired', 'dropped', 'pending'] as const) {
+    expect({ step, value: shown[step].value }).toEqual({ step, value: all.totals[step] });
+  }
+  expect(shown.delivered).toEqual({ value: 12, rate: String(12 / 22) });
+  expect(shown.pending.value).toBe(6);
+  const rows = await page.getByTestId('funnel-category-row').evaluateAll((elements) =>
+    elements.map((e) => ({ key: e.getAttribute('data-key'), sent: e.getAttribute('data-sent'), delivered: e.getAttribute('data-delivered'), opened: e.getAttribute('data-opened') })),
+  );
+  expect(rows).toEqual([
+    { key: null, sent: '2', delivered: '0', opened: '0' },
+    { key: 'news', sent: '20', delivered: '12', opened: '6' },
+  ]);
+  const lifecycle = await Promise.all(['sent', 'scheduled', 'replaced', 'updated', 'recalled'].map((name) => page.getByTestId(`lifecycle-${name}`).getAttribute('data-value')));
+  expect(lifecycle).toEqual(['2', '1', '2', '1', '1']);
+
+  await page.locator('#message').fill('fun-1');
+  await page.getByRole('button', { name: 'Load' }).click();
+  await page.locator('#funnel-scope', { hasText: 'message fun-1' }).waitFor();
+  await waitForData(page);
+  expect(await funnelShown(page)).toEqual({
+    sent: { value: 20, rate: null },
+    delivered: { value: 12, rate: String(12 / 20) },
+    opened: { value: 6, rate: '0.5' },
+    clicked: { value: 2, rate: String(2 / 12) },
+    dismissed: { value: 0, rate: '0' },
+    expired: { value: 3, rate: String(3 / 20) },
+    dropped: { value: 1, rate: String(1 / 20) },
+    pending: { value: 4, rate: String(4 / 20) },
+  });
+  await page.context().close();
 });

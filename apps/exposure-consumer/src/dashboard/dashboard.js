@@ -1,6 +1,6 @@
 /*
  * The analysts' dashboard: reads /v1/exposures/stats (per hour, top messages, top categories)
- * with the analyst's token and draws it. Plain browser JavaScript, no dependencies. Every value
+ * with the analyst's token and draws it; the funnel and lifecycle panels are funnel.js's. Plain browser JavaScript, no dependencies. Every value
  * from the API goes into the page through textContent or an SVG attribute, never as markup.
  * The numbers carry data-testid and data-* attributes so the browser test can read them.
  */
@@ -19,6 +19,7 @@
   const tokenInput = $('token');
   const fromInput = $('from');
   const toInput = $('to');
+  const messageInput = $('message');
   const loadButton = $('load');
   const errorBox = $('error');
   const results = $('results');
@@ -76,13 +77,15 @@
     loadButton.disabled = true;
     try {
       const range = timeWindow();
-      const [hours, messages, categories] = await Promise.all([
+      const [hours, messages, categories, funnel] = await Promise.all([
         stats(token, { groupBy: 'hour', limit: HOUR_LIMIT, ...range }),
         stats(token, { groupBy: 'message', limit: TOP_LIMIT, ...range }),
         stats(token, { groupBy: 'category', limit: TOP_LIMIT, ...range }),
+        window.HeraldFunnel.load((path, query) => getJson(token, path, query), range, messageInput.value.trim()),
       ]);
       if (mine !== generation) return;
       render(range, hours, messages, categories);
+      window.HeraldFunnel.render(funnel);
       results.hidden = false;
       results.dataset.state = 'ready';
     } catch (err) {
@@ -108,7 +111,14 @@
   }
 
   async function stats(token, query) {
-    const url = `/v1/exposures/stats?${new URLSearchParams(query)}`;
+    const body = await getJson(token, '/v1/exposures/stats', query);
+    if (!Array.isArray(body.items)) throw new ApiError('BAD_RESPONSE', 'The API answered without items.');
+    return body.items;
+  }
+
+  /** One API read with the analyst's token; an error answer becomes an ApiError with its code. */
+  async function getJson(token, path, query) {
+    const url = `${path}?${new URLSearchParams(query)}`;
     let response;
     try {
       response = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, cache: 'no-store' });
@@ -120,8 +130,8 @@
       const error = body && body.error ? body.error : {};
       throw new ApiError(error.code || `HTTP_${response.status}`, error.message || `The API answered ${response.status}.`);
     }
-    if (!body || !Array.isArray(body.items)) throw new ApiError('BAD_RESPONSE', 'The API answered without items.');
-    return body.items;
+    if (!body) throw new ApiError('BAD_RESPONSE', 'The API answered without a JSON body.');
+    return body;
   }
 
   function render(range, hours, messages, categories) {

@@ -1,8 +1,8 @@
 /**
- * The analysts' dashboard (Contract: `GET /`): a static page, its script and its stylesheet. They
- * hold no data, so they need no token; the page reads `/v1/exposures/stats` with the analyst's
- * own token. The files are read once, when the routes are registered: from `src/dashboard` beside
- * this folder when run from the sources, from `dashboard` beside the bundle when run from
+ * The analysts' dashboard (Contract: `GET /`): a static page, its scripts and its stylesheet. They
+ * hold no data, so they need no token; the page reads `/v1/exposures/stats`, the funnel and the
+ * lifecycle counts with the analyst's own token. The files are read once, when the routes are
+ * registered: from `src/dashboard` beside this folder when run from the sources, from `dashboard` beside the bundle when run from
  * `dist/apps/exposure-consumer/main.js` (tools/build copies it there).
  *
  * The content security policy admits this origin only and no inline script or style: the script
@@ -31,6 +31,7 @@ export const DASHBOARD_CSP = [
 const ASSETS = {
   '/': { file: 'dashboard.html', type: 'text/html; charset=utf-8' },
   '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+  '/funnel.js': { file: 'funnel.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
 } as const;
 
