@@ -64,6 +64,8 @@ export async function sampleConsumer(url: string) {
   return {
     cpuSeconds: value('process_cpu_seconds_total'), received: value('herald_exposures_received_total'),
     inserted: value('herald_exposures_inserted_total'), duplicates: value('herald_exposures_duplicates_total'),
+    // Every event taken off the subscription and written, whatever its kind (stored, duplicate, held).
+    events: value('herald_consumer_events_total'),
     deadLetters: value('herald_exposures_dead_letter_total'), batches: value('herald_consumer_batch_seconds_count', ok),
     batchSeconds: value('herald_consumer_batch_seconds_sum', ok), buckets: buckets.sort((a, b) => a[0] - b[0]),
     failedBatches: value('herald_consumer_batch_seconds_count') - value('herald_consumer_batch_seconds_count', ok),

@@ -4,8 +4,9 @@
  * shape. The Redis write protocol is called in one place only (`writeMessage`).
  */
 import { randomUUID } from 'node:crypto';
+import { perUserEventId } from '@herald/pubsub';
 import { newMessage, sendToUsers, type HeraldRedis } from '@herald/redis';
-import { INBOX_DEFAULT_CAP, type ExposureEvent, type MessageFrame } from '@herald/types';
+import { INBOX_DEFAULT_CAP, type EngagementEvent, type ExposureEvent, type LossEvent, type MessageEvent, type MessageFrame } from '@herald/types';
 
 /** Deliveries issued at once; ioredis auto-pipelining sends each turn's commands together. */
 const DELIVER_CHUNK = 5000;
@@ -33,7 +34,27 @@ export const baselineFrame = (payload: unknown, category: string | null = null):
 export const socketioRoom = (userId: string): string => `u:${userId}`;
 
 /** An exposure event as the gateway's publisher makes one (`deliveredAt` stamped now), serialized. */
-export function exposureEvent(userId: string, sessionId: string, gatewayId: string): Buffer {
-  const [eventId, messageId, deliveredAt] = [randomUUID(), randomUUID(), new Date().toISOString()];
+export function exposureEvent(userId: string, sessionId: string, gatewayId: string, messageId: string = randomUUID()): Buffer {
+  const [eventId, deliveredAt] = [randomUUID(), new Date().toISOString()];
   return Buffer.from(JSON.stringify({ eventId, messageId, userId, category: null, sessionId, gatewayId, deliveredAt, via: 'live' } satisfies ExposureEvent));
+}
+
+/** The kinds besides exposures the direct source mixes in, in turn (the consumer's other tables). */
+export const OTHER_KINDS = ['opened', 'clicked', 'expired', 'sent'] as const;
+
+/**
+ * Another kind's event about a message the user was just delivered, as the gateway (engagements),
+ * the gateway or ingest (losses) and ingest (`sent`) publish them: the body and the attribute `kind`.
+ */
+export function otherEvent(kind: (typeof OTHER_KINDS)[number], messageId: string, userId: string, sessionId: string, gatewayId: string) {
+  const at = new Date().toISOString();
+  let event: EngagementEvent | LossEvent | MessageEvent;
+  if (kind === 'opened' || kind === 'clicked') {
+    event = { eventId: perUserEventId(kind, messageId, userId), kind, messageId, userId, category: null, sessionId, gatewayId, at };
+  } else if (kind === 'expired') {
+    event = { eventId: perUserEventId(kind, messageId, userId), kind, messageId, userId, category: null, at };
+  } else {
+    event = { eventId: `sent:${messageId}`, kind, messageId, at, producer: gatewayId, category: null, recipients: 1, size: 64, version: 1 };
+  }
+  return { data: Buffer.from(JSON.stringify(event)), attributes: { kind } };
 }

@@ -8,20 +8,21 @@
  * - socketio: the same frame as a `message` event to the user's room through
  *   @socket.io/redis-emitter (one PUBLISH; done once issued, as the emitter confirms nothing).
  * - exposures: an exposure event of the gateway's shape published to a Pub/Sub topic with the
- *   gateway's client batching (no gateway, no Redis).
+ *   gateway's client batching (no gateway, no Redis); with `mixEvery` N > 0, one event in N of a
+ *   user is instead an engagement, loss or `sent` about the message it was last delivered.
  */
 import { randomUUID } from 'node:crypto';
 import type { Topic } from '@google-cloud/pubsub';
 import { createPubSub } from '@herald/pubsub';
 import { createRedis, type HeraldRedis } from '@herald/redis';
 import { Emitter } from '@socket.io/redis-emitter';
-import { baselineChannel, baselineFrame, exposureEvent, messageFrame, socketioRoom, writeMessage } from '../writes';
+import { baselineChannel, baselineFrame, exposureEvent, messageFrame, OTHER_KINDS, otherEvent, socketioRoom, writeMessage } from '../writes';
 import { openLoop, serveRequests } from './protocol';
 
 export type SenderSetup =
   | { type: 'setup'; kind: 'herald' | 'baseline' | 'socketio'; redisUrl: string; userIds: string[]; ttlSeconds: number }
   // gatewayId: the events' own, how this source's rows are told apart.
-  | { type: 'setup'; kind: 'exposures'; emulatorHost: string; projectId: string; topic: string; gatewayId: string; userIds: string[]; batchMessages: number; batchMs: number };
+  | { type: 'setup'; kind: 'exposures'; emulatorHost: string; projectId: string; topic: string; gatewayId: string; userIds: string[]; batchMessages: number; batchMs: number; mixEvery: number };
 export type SenderRequest = SenderSetup | { type: 'run'; rate: number; seconds: number };
 
 let send: ((at: number, done: (err?: unknown) => void) => void) | undefined;
@@ -36,9 +37,22 @@ async function setup(request: SenderSetup): Promise<void> {
     const sessions = userIds.map(() => randomUUID());
     const pubsub = createPubSub({ PUBSUB_PROJECT_ID: request.projectId, PUBSUB_EMULATOR_HOST: request.emulatorHost });
     const topic: Topic = pubsub.topic(request.topic, { batching: { maxMessages: request.batchMessages, maxMilliseconds: request.batchMs } });
+    /** Per user: the message it was last delivered (what its other kinds are about). */
+    const lastMessage = userIds.map(() => randomUUID());
     send = (_at, done) => {
       const user = nextUser();
-      topic.publishMessage({ data: exposureEvent(userIds[user], sessions[user], request.gatewayId) }).then(() => done(), done);
+      const [n, every] = [seq[user]++, request.mixEvery];
+      // Once per `every` events of a user, offset by user so that every second mixes both; never a user's first.
+      const other = every > 0 && n > 0 && (n + user) % every === every - 1;
+      let message: { data: Buffer; attributes?: Record<string, string> };
+      if (other) {
+        const kind = OTHER_KINDS[Math.floor((n + user) / every) % OTHER_KINDS.length];
+        message = otherEvent(kind, lastMessage[user], userIds[user], sessions[user], request.gatewayId);
+      } else {
+        lastMessage[user] = randomUUID();
+        message = { data: exposureEvent(userIds[user], sessions[user], request.gatewayId, lastMessage[user]) };
+      }
+      topic.publishMessage(message).then(() => done(), done);
     };
     return;
   }

@@ -11,7 +11,7 @@ import { median, summarize } from '../../report';
 import { Rig, userIdsFor } from '../../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
 import { watch } from '../../watch';
-import { startPipeline, tallyStored, type Pipeline } from './store';
+import { startPipeline, tallyOthers, tallyStored, type Pipeline } from './store';
 
 type SourceKind = 'gateway' | 'direct';
 const SOURCES: readonly SourceKind[] = ['gateway', 'direct'];
@@ -50,9 +50,13 @@ export const exposurePipeline: Scenario = {
     'batch-max': { kind: 'int', default: '500', min: 1, max: 10_000, description: "the consumer's CONSUMER_BATCH_MAX (rows per insert)" },
     'batch-ms': { kind: 'int', default: '100', min: 1, max: 60_000, description: "the consumer's CONSUMER_BATCH_MAX_MS" },
     'max-outstanding': { kind: 'int', default: '5000', min: 1, max: 1_000_000, description: "the consumer's CONSUMER_MAX_OUTSTANDING (unacked messages held)" },
+    'mix-every': {
+      kind: 'int', default: '0', min: 0, max: 100,
+      description: 'direct source: one event in N of a user (N ≥ 2) is an opened, clicked, expired or sent event about its last exposure instead (0: exposures only)',
+    },
   },
   columns: columns(
-    'source', 'published', 'stored', 'lost', ['duplicateRows', 'dup rows'], ['redeliveries', 'redeliv'],
+    'source', 'published', 'stored', ['others', 'other kinds'], 'lost', ['duplicateRows', 'dup rows'], ['redeliveries', 'redeliv'],
     ['offeredPerSec', 'made/s'], ['storedPerSec', 'stored/s'], ['e2eSeconds', 'e2e s', 2], ['p50Ms', 'p50 ms'],
     ['p99Ms', 'p99 ms'], ['peakBacklog', 'backlog'], 'spilled', ['consumerCpuUsPerEvent', 'consumer µs/ev', 1],
     ['consumerCpuPct', 'consumer CPU %'], ['postgresCpuUsPerEvent', 'PG µs/ev', 1], ['postgresCpuPct', 'PG CPU %'],
@@ -109,11 +113,13 @@ async function gatewaySource(rig: Rig, topic: string, tag: string, ctx: Scenario
 }
 
 /** A process publishing events of the gateway's shape (workers/sender.ts, `exposures`). */
-async function directSource(rig: Rig, topic: string, tag: string): Promise<Source> {
+async function directSource(rig: Rig, topic: string, tag: string, ctx: ScenarioContext): Promise<Source> {
   const gatewayId = `bench-${tag}-direct`;
+  const mixEvery = ctx.flags.int('mix-every');
+  if (mixEvery === 1) throw new Error('--mix-every must be 0 (exposures only) or at least 2: every other kind is about an exposure before it');
   const { emulatorHost, projectId } = (await rig.pubsub()).emulator;
   const userIds = userIdsFor(`pipe-${tag}-u`, DIRECT_USERS);
-  const publisher = await rig.startSender('direct publisher', { type: 'setup', kind: 'exposures', emulatorHost, projectId, topic, gatewayId, userIds, ...DIRECT_BATCHING });
+  const publisher = await rig.startSender('direct publisher', { type: 'setup', kind: 'exposures', emulatorHost, projectId, topic, gatewayId, userIds, mixEvery, ...DIRECT_BATCHING });
   return {
     kind: 'direct', gatewayId, cpuGroups: { source: [publisher.pid] },
     async run(rate, seconds) {
@@ -146,12 +152,14 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   const spent = cpu.stop();
   const after = await untilQuiet(consumerUrl, ctx.signal);
   const tally = await tallyStored(pipeline.postgres.url, source.gatewayId, since);
+  // Rows of the other kinds (the direct source's mix; a fresh database per source): engagements, held ones, losses, messages.
+  const others = await tallyOthers(pipeline.postgres.url, since);
 
   const { run: sourceRun } = watched;
   const sourceCpu = Object.keys(source.cpuGroups).map((group) => spent.groups[group]);
   const sourceSeconds = sourceCpu.includes(undefined) ? undefined : (sourceCpu as number[]).reduce((sum, s) => sum + s, 0);
   const stored = tally.distinct;
-  const perEvent = (s: number | undefined) => cpuUsPer(s, stored);
+  const perEvent = (s: number | undefined) => cpuUsPer(s, stored + others);
   const span = (from: number | null, to: number | null) => (from === null || to === null ? null : Math.max(to - from, 1) / 1000);
   const storedSpan = span(tally.firstStoredMs, tally.lastStoredMs);
   const madeSpan = span(tally.firstPublishedMs, tally.lastPublishedMs);
@@ -159,18 +167,19 @@ async function measure(ctx: ScenarioContext, rig: Rig, pipeline: Pipeline, sourc
   // Whole seconds only: the first and the last are partial.
   const steady = tally.storedPerSecond.slice(1, -1);
   const batches = batchesBetween(before, after);
-  const lost = Math.max(0, sourceRun.events - stored);
+  const lost = Math.max(0, sourceRun.events - stored - others);
   const offeredPerSec = madeSpan === null ? null : sourceRun.events / madeSpan;
   const keptUp = lost === 0 && tally.p99Ms !== null && tally.p99Ms <= KEPT_UP_P99_MS;
   const pct = (seconds: number | undefined) => cpuPct(seconds, spent);
   return {
     source: source.kind, rate, seconds, sent: sourceRun.sent, events: sourceRun.events, published: sourceRun.published,
-    publishFailed: sourceRun.failed, stored, rows: tally.rows, lost, duplicateRows: tally.rows - tally.distinct,
+    publishFailed: sourceRun.failed, stored, others, rows: tally.rows, lost, duplicateRows: tally.rows - tally.distinct,
     consumerDuplicates: after.duplicates - before.duplicates,
     redeliveries: Math.max(0, after.received - before.received - sourceRun.published),
     deadLetters: after.deadLetters - before.deadLetters, stalled: watched.stalled, offeredPerSec,
-    storedPerSec: storedSpan === null ? 0 : stored / storedSpan, e2eSeconds,
-    e2ePerSec: e2eSeconds === null ? null : stored / e2eSeconds, perSecondMin: steady.length > 0 ? Math.min(...steady) : null,
+    // Events of every kind: the others are written in the same batches as the exposures, over the same span.
+    storedPerSec: storedSpan === null ? 0 : (stored + others) / storedSpan, e2eSeconds,
+    e2ePerSec: e2eSeconds === null ? null : (stored + others) / e2eSeconds, perSecondMin: steady.length > 0 ? Math.min(...steady) : null,
     perSecondMedian: steady.length > 0 ? median(steady) : null, storedSeries: tally.storedPerSecond.join(' '),
     p50Ms: tally.p50Ms, p99Ms: tally.p99Ms, maxMs: tally.maxMs,
     lagEndMs: tally.lastStoredMs === null || tally.lastPublishedMs === null ? null : tally.lastStoredMs - tally.lastPublishedMs,
@@ -199,7 +208,7 @@ async function watchStored(ctx: ScenarioContext, consumerUrl: string, start: () 
     async () => {
       if (failure) throw failure;
       const sample = await sampleConsumer(consumerUrl);
-      const taken = sample.inserted + sample.duplicates - before.inserted - before.duplicates;
+      const taken = sample.events - before.events;
       const line = `consumer: ${taken}${done ? `/${done.published}` : ''} stored, ${sample.received - before.received} received, ${sample.failedBatches - before.failedBatches} failed batches`;
       // While the source runs, the wait never counts as stalled.
       return { done: done !== undefined && taken >= done.published, progress: done ? taken : --ticks, line };
@@ -224,7 +233,7 @@ function batchesBetween(before: ConsumerSample, after: ConsumerSample) {
   if (batches <= 0) return { batches: 0, meanSize: null, meanMs: null, p99MsAtMost: null };
   const bucket = after.buckets.find(([bound, count]) => count - (before.buckets.find(([b]) => b === bound)?.[1] ?? 0) >= 0.99 * batches);
   return {
-    batches, meanSize: (after.inserted - before.inserted + (after.duplicates - before.duplicates)) / batches,
+    batches, meanSize: (after.events - before.events) / batches,
     meanMs: ((after.batchSeconds - before.batchSeconds) / batches) * 1000,
     p99MsAtMost: bucket && Number.isFinite(bucket[0]) ? bucket[0] * 1000 : null,
   };

@@ -37,6 +37,22 @@ export async function startPipeline(rig: Rig, topic: string, settings: ConsumerS
   return { topic, postgres, consumer, postgresRoots, stop: async () => (await consumer.stop(), await postgres.stop()) };
 }
 
+/** Rows of the kinds besides exposures made since `since`: engagements (stored or still held), losses, messages. */
+export async function tallyOthers(databaseUrl: string, since: Date): Promise<number> {
+  const client = new Client({ connectionString: databaseUrl, application_name: 'herald-bench' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT ((SELECT count(*) FROM engagements WHERE at >= $1) + (SELECT count(*) FROM engagement_holds WHERE at >= $1)
+             + (SELECT count(*) FROM losses WHERE at >= $1) + (SELECT count(*) FROM messages WHERE created_at >= $1))::int AS n`,
+      [since.toISOString()],
+    );
+    return rows[0].n;
+  } finally {
+    await client.end();
+  }
+}
+
 /** Backlog steps: events made and written per this many ms. */
 const BACKLOG_STEP_MS = 100;
 
