@@ -5,7 +5,7 @@ import {
   MESSAGE_DEFAULT_TTL_SECONDS,
   MESSAGE_MAX_TTL_DEFAULT_SECONDS,
 } from '@herald/types';
-import { bool, ConfigError, int, parseEnv, type Parsed } from './schema';
+import { bool, ConfigError, hostPorts, int, parseEnv, str, type Parsed } from './schema';
 import { auth, checkAuth, common, pubsub, redis, type Env } from './shared-config';
 
 /**
@@ -16,6 +16,51 @@ import { auth, checkAuth, common, pubsub, redis, type Env } from './shared-confi
  * its messages together name at most this many user ids.
  */
 export const MAX_RECIPIENTS_LIMIT = 30_000;
+
+/** Webhooks for producers (issue 18, docs/WEBHOOKS.md): the endpoints' API, the dispatcher, the delivery worker. */
+function webhookSchema() {
+  return {
+    /**
+     * Run the webhook dispatcher and delivery worker in this process: pull EXPOSURE_TOPIC through
+     * WEBHOOK_SUBSCRIPTION, batch the matching events per endpoint, post them. Off: this process
+     * serves the /v1/webhooks API only.
+     */
+    WEBHOOK_DISPATCHER: bool(false),
+    /** The dispatcher's own subscription on EXPOSURE_TOPIC (created when missing), apart from the consumer's. */
+    WEBHOOK_SUBSCRIPTION: str('webhooks'),
+    /** Lease of a pulled event until its batch is queued (the subscription's ackDeadlineSeconds). */
+    WEBHOOK_ACK_DEADLINE_SECONDS: int(60, 10, 600),
+    /** Pulled events held at most before their batches are queued (flow control). */
+    WEBHOOK_MAX_OUTSTANDING: int(1000, 1, 100_000),
+    /** Events in one request to an endpoint at most. */
+    WEBHOOK_BATCH_MAX: int(100, 1, 1000),
+    /** How long a batch waits for more events after its first one. */
+    WEBHOOK_BATCH_WINDOW_MS: int(1000, 1, 60_000),
+    /** How often the dispatcher reads the endpoints again (a new endpoint gets events from then on). */
+    WEBHOOK_REFRESH_MS: int(5000, 50, 600_000),
+    /** Requests to endpoints one process makes at once. */
+    WEBHOOK_CONCURRENCY: int(16, 1, 256),
+    /** Of those, requests to one endpoint at once (less than WEBHOOK_CONCURRENCY): a slow endpoint holds at most this many. */
+    WEBHOOK_ENDPOINT_CONCURRENCY: int(2, 1, 64),
+    /** A request that has not answered (its whole response) within this has failed. */
+    WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+    /** First pause after a failed request; doubles with each failure of the batch. */
+    WEBHOOK_RETRY_INITIAL_MS: int(5000, 10, 3_600_000),
+    /** Longest pause between two attempts of a batch. */
+    WEBHOOK_RETRY_MAX_DELAY_MS: int(3_600_000, 10, 86_400_000),
+    /** A batch still failing this long after it was made is dead-lettered and its endpoint disabled. */
+    WEBHOOK_RETRY_PERIOD_MS: int(86_400_000, 100, 7 * 86_400_000),
+    /** Endpoints one producer (token sub) may have. */
+    WEBHOOK_MAX_PER_PRODUCER: int(10, 1, 1000),
+    /** Dead-lettered batches kept per endpoint (newest first). */
+    WEBHOOK_DEAD_LETTERS_KEPT: int(100, 0, 10_000),
+    /**
+     * `host:port` pairs (comma-separated) an endpoint may use over plain http and whose addresses
+     * may be loopback or private: development and tests. Unset: https to public addresses only.
+     */
+    WEBHOOK_ALLOWED_HOSTS: hostPorts(),
+  };
+}
 
 export const ingestSchema = {
   ...common,
@@ -81,6 +126,7 @@ export const ingestSchema = {
   EVENTS_RELAY_CLAIM_MS: int(30_000, 100, 3_600_000),
   /** A relay looks at the outbox at least this often (another process's leftovers). */
   EVENTS_RELAY_POLL_MS: int(1000, 10, 60_000),
+  ...webhookSchema(),
 };
 
 export type IngestConfig = Parsed<typeof ingestSchema>;
@@ -99,6 +145,13 @@ function checkIngest(config: IngestConfig): void {
     throw new ConfigError(
       'IDEMPOTENCY_LEASE_MS',
       `must be shorter than IDEMPOTENCY_TTL_SECONDS (${config.IDEMPOTENCY_TTL_SECONDS} s), got ${config.IDEMPOTENCY_LEASE_MS} ms`,
+    );
+  }
+  // One slow endpoint must leave slots to the others.
+  if (config.WEBHOOK_ENDPOINT_CONCURRENCY >= config.WEBHOOK_CONCURRENCY) {
+    throw new ConfigError(
+      'WEBHOOK_ENDPOINT_CONCURRENCY',
+      `must be less than WEBHOOK_CONCURRENCY (${config.WEBHOOK_CONCURRENCY}), got ${config.WEBHOOK_ENDPOINT_CONCURRENCY}`,
     );
   }
 }

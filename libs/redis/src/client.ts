@@ -43,6 +43,10 @@ const SCRIPT_FILES = [
   'spill-exposures-1',
   'beat-presence-1',
   'live-gateways-1',
+  'add-webhook-3',
+  'delete-webhook-4',
+  'webhook-failure-1',
+  'dead-letter-webhook-2',
 ] as const;
 
 export interface HeraldScripts {
@@ -126,6 +130,12 @@ export interface HeraldScripts {
   spillExposures(stream: string, field: string, maxEvents: number, maxAgeMs: number, ...events: string[]): Promise<[number, number, number]>;
   beatPresence(registry: string, instance: string, liveForMs: number, pruneAfterMs: number): Promise<number>;
   liveGateways(registry: string): Promise<string[]>;
+  /** 1 when registered, 0 when the producer is at its bound. */
+  addWebhook(ids: string, owner: string, endpoint: string, max: number, id: string, ...fields: string[]): Promise<number>;
+  /** 1 when removed, 0 when the producer has no such endpoint. */
+  deleteWebhook(ids: string, owner: string, endpoint: string, deadLetters: string, id: string): Promise<number>;
+  webhookFailure(endpoint: string, at: number, reason: string): Promise<number>;
+  deadLetterWebhook(endpoint: string, deadLetters: string, keep: number, entry: string, at: number, reason: string): Promise<number>;
 }
 
 export type HeraldRedis = (Redis | Cluster) & HeraldScripts;

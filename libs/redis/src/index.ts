@@ -15,3 +15,4 @@ export * from './idempotency';
 export * from './exposure-spill';
 export * from './exposure-wal';
 export * from './presence';
+export * from './webhooks';

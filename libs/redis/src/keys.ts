@@ -126,10 +126,25 @@ export const keys = {
    * gateway: a few writes per heartbeat period per process, never per session.
    */
   presenceGateways: '{herald:presence}:gateways',
+  /**
+   * Webhook endpoints (webhooks.ts in this library; docs/WEBHOOKS.md). All on one slot
+   * `{herald:webhooks}`: endpoints are few (WEBHOOK_MAX_PER_PRODUCER per producer, an operator's
+   * scope), and one script then checks a producer's bound and writes an endpoint at once.
+   * Set of every endpoint id, which the dispatchers read.
+   */
+  webhookIds: '{herald:webhooks}:ids',
+  /** Hash of one endpoint: its definition (url, kinds, category, owner, secret, createdAt) and its status. */
+  webhookEndpoint: (endpointId: string) => `{herald:webhooks}:ep:${endpointId}`,
+  /** Set of one producer's endpoint ids; `ownerDigest` is a digest of the token `sub`, so any sub makes a short key. */
+  webhookOwner: (ownerDigest: string) => `{herald:webhooks}:owner:${ownerDigest}`,
+  /** List of an endpoint's dead-lettered batches (JSON, newest first), at most WEBHOOK_DEAD_LETTERS_KEPT. */
+  webhookDeadLetters: (endpointId: string) => `{herald:webhooks}:dead:${endpointId}`,
 } as const;
 
 /** BullMQ queue names. */
 export const queues = {
   /** Messages with a `sendAt`: one delayed job each, its id the message id (scheduler.ts in ingest). */
   scheduled: 'herald-scheduled',
+  /** Webhook batches to post: one job per (endpoint, batch), its id the batch's `webhook-id` (ingest webhooks/). */
+  webhooks: 'herald-webhooks',
 } as const;

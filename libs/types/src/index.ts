@@ -8,3 +8,4 @@ export * from './scopes';
 export * from './identifiers';
 export * from './date-time';
 export * from './events';
+export * from './webhooks';

@@ -7,6 +7,11 @@ export const Scope = {
   EXPOSURES_READ: 'exposures:read',
   /** `GET /v1/presence` on ingest: which users are connected, to which gateway, since when. */
   PRESENCE_READ: 'presence:read',
+  /**
+   * `POST/GET/DELETE /v1/webhooks` on ingest: an operator's scope. An endpoint receives the
+   * matching events of the whole deployment, as `exposures:read` sees every exposure.
+   */
+  WEBHOOKS_WRITE: 'webhooks:write',
 } as const;
 
 export type Scope = (typeof Scope)[keyof typeof Scope];
