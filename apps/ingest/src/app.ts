@@ -25,6 +25,7 @@ import { EventRelay } from './events/event-relay';
 import { createPubSub } from '@herald/pubsub';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { registerWebhookRoutes } from './routes/webhooks';
 
 /** Shown in the OpenAPI document at /docs. */
 const API = {
@@ -123,6 +124,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   registerCategoryRoutes(app, deps);
   registerPresenceRoute(app, deps);
   relay?.start();
+  registerWebhookRoutes(app, deps);
 
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -50,13 +50,14 @@ const errorBodySchema = {
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400:
     'Bad input (code INVALID_BODY, INVALID_QUERY, INVALID_USER_ID, INVALID_CATEGORY, INVALID_REPLACE_KEY, INVALID_IDEMPOTENCY_KEY, ' +
-    'IDEMPOTENCY_KEY_REUSED, INVALID_SEND_AT or BAD_REQUEST); nothing was written.',
+    'IDEMPOTENCY_KEY_REUSED, INVALID_SEND_AT, INVALID_WEBHOOK_URL, WEBHOOK_ADDRESS_FORBIDDEN, INVALID_WEBHOOK_KINDS or BAD_REQUEST); nothing was written.',
   401: 'No valid bearer token (UNAUTHORIZED).',
   403: 'The token lacks the scope this route needs (FORBIDDEN), or the message is another producer\'s (NOT_MESSAGE_OWNER).',
-  404: 'Nothing is known by that id (FANOUT_NOT_FOUND, MESSAGE_NOT_FOUND).',
+  404: 'Nothing is known by that id (FANOUT_NOT_FOUND, MESSAGE_NOT_FOUND, WEBHOOK_NOT_FOUND).',
   409:
     'A request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE); retry with the same key. ' +
-    'Or the message is not in a state that allows the change (MESSAGE_STATE_CONFLICT).',
+    'Or the message is not in a state that allows the change (MESSAGE_STATE_CONFLICT), or the producer has as many ' +
+    'webhook endpoints as allowed (WEBHOOK_LIMIT_REACHED).',
   413: 'The body is over MAX_BODY_BYTES (PAYLOAD_TOO_LARGE).',
   415: 'The body is not application/json (UNSUPPORTED_MEDIA_TYPE).',
 };
