@@ -26,12 +26,14 @@ import { createPubSub } from '@herald/pubsub';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { registerWebhookRoutes } from './routes/webhooks';
+import { startWebhooks, type Webhooks } from './webhooks/webhooks';
 
 /** Shown in the OpenAPI document at /docs. */
 const API = {
   title: 'Herald ingest',
   version: '1',
-  description: 'Send messages to users or categories, manage users\' categories, and see who is connected. Bearer JWT with scopes.',
+  description:
+    "Send messages to users or categories, manage users' categories, see who is connected, and register webhook endpoints. Bearer JWT with scopes.",
 };
 
 export interface IngestOptions {
@@ -48,6 +50,8 @@ export interface Ingest {
   app: FastifyInstance;
   /** Scheduled sends (scheduler.ts): the routes' own, here for tests and tools (dropScheduledJob). */
   scheduler: Scheduler;
+  /** The webhook dispatcher and worker, when WEBHOOK_DISPATCHER is on. */
+  webhooks?: Webhooks;
   /** Stops the HTTP app (readiness goes 503 first), then quits Redis. Idempotent. */
   close(): Promise<void>;
 }
@@ -126,6 +130,8 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   relay?.start();
   registerWebhookRoutes(app, deps);
 
+  let webhooks: Webhooks | undefined;
+
   let closing: Promise<void> | undefined;
   const close = () => {
     // In-flight requests finish first; then the worker stops taking jobs and finishes the running
@@ -133,6 +139,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     // when it is back, and sends only what it had not).
     closing ??= runAll([
       () => app.close(),
+      () => webhooks?.close(),
       () => control.close(),
       () => scheduler.close(),
       () => relay?.close(),
@@ -142,5 +149,13 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     ]);
     return closing;
   };
-  return { app, scheduler, close };
+  if (config.WEBHOOK_DISPATCHER) {
+    try {
+      webhooks = await startWebhooks(config, redis, ingestMetrics, logger);
+    } catch (err) {
+      await close().catch((closeErr: unknown) => logger.error({ err: closeErr }, 'close after the webhooks failed to start'));
+      throw err;
+    }
+  }
+  return { app, scheduler, webhooks, close };
 }

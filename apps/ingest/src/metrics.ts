@@ -62,6 +62,23 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    webhookEvents: new Counter({
+      name: 'herald_webhook_events_total',
+      help:
+        'Events the webhook dispatcher pulled from EXPOSURE_TOPIC, by outcome: matched (at least one endpoint wants it), ' +
+        'unmatched (none does), invalid (not an event: logged and acknowledged)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webhookBatches: new Counter({
+      name: 'herald_webhook_batches_total',
+      help:
+        'Webhook batches by outcome: queued (a job added), enqueue_failed (the add failed; its events are redelivered), ' +
+        'sent (an endpoint answered 2xx), failed (a request failed), retried (a failed batch will be tried again), ' +
+        'dead_lettered (failed for WEBHOOK_RETRY_PERIOD_MS, or queued for a disabled endpoint), discarded (its endpoint was deleted)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
   };
 }
 

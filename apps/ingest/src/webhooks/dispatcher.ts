@@ -1,0 +1,176 @@
+/**
+ * The webhook dispatcher (WEBHOOK_DISPATCHER): pulls the events topic through its own
+ * subscription (WEBHOOK_SUBSCRIPTION, apart from the exposure-consumer's, so a slow endpoint
+ * never holds the exposure store), matches each event to the active endpoints (kind, and category
+ * when the endpoint names one), gathers a batch per endpoint (WEBHOOK_BATCH_WINDOW_MS after its
+ * first event, or WEBHOOK_BATCH_MAX events) and adds one BullMQ job per batch. A Pub/Sub message
+ * is acknowledged only once every batch holding its event is queued: a crash before that means
+ * Pub/Sub gives it again (a batch made of the same events is the same job: jobs.ts). A failed add
+ * nacks the batch's messages, which come again.
+ *
+ * Endpoints are read from Redis at start and every WEBHOOK_REFRESH_MS (any replica's API may
+ * change them). Events that are not events (not JSON, no eventId, an unknown kind) are logged,
+ * counted and acknowledged: the topic is the exposure-consumer's to validate.
+ */
+import { Duration, type Message, type PubSub, type Subscription } from '@google-cloud/pubsub';
+import type { Queue } from 'bullmq';
+import type { Logger } from '@herald/logger';
+import { ensureSubscription } from '@herald/pubsub';
+import { readAllWebhooks, type HeraldRedis, type WebhookEndpoint } from '@herald/redis';
+import type { IngestMetrics } from '../metrics';
+import { WEBHOOK_JOB_NAME, webhookId, type WebhookJobData } from './jobs';
+import { parseEvent, type RoutedEvent } from './parse-event';
+
+export interface DispatcherOptions {
+  pubsub: PubSub;
+  topicName: string;
+  subscriptionName: string;
+  ackDeadlineSeconds: number;
+  maxOutstanding: number;
+  batchMax: number;
+  batchWindowMs: number;
+  refreshMs: number;
+  redis: HeraldRedis;
+  queue: Queue<WebhookJobData>;
+  metrics: IngestMetrics;
+  logger: Logger;
+}
+
+/** A pulled message, acknowledged once each batch holding its event is queued. */
+interface Held {
+  message: Message;
+  waiting: number;
+  failed: boolean;
+}
+
+interface Batch {
+  items: Array<{ routed: RoutedEvent; held: Held }>;
+  timer: NodeJS.Timeout;
+}
+
+export class WebhookDispatcher {
+  private endpoints: WebhookEndpoint[] = [];
+  private readonly batches = new Map<string, Batch>();
+  private readonly adds = new Set<Promise<void>>();
+  private subscription?: Subscription;
+  private refreshTimer?: NodeJS.Timeout;
+  private running = false;
+  private closing?: Promise<void>;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.log = opts.logger.child({ module: 'webhook-dispatcher' });
+  }
+
+  /** Reads the endpoints, creates the subscription unless it exists, opens the streaming pull. */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.refresh();
+    const { pubsub, topicName, subscriptionName, ackDeadlineSeconds } = this.opts;
+    await ensureSubscription(pubsub, topicName, subscriptionName, ackDeadlineSeconds);
+    if (!this.running) return;
+    const ackDeadline = Duration.from({ seconds: ackDeadlineSeconds });
+    const subscription = pubsub.subscription(subscriptionName, {
+      flowControl: { maxMessages: this.opts.maxOutstanding, allowExcessMessages: false },
+      minAckDeadline: ackDeadline,
+      maxAckDeadline: ackDeadline,
+    });
+    subscription.on('message', (message: Message) => this.onMessage(message));
+    subscription.on('error', (err: Error) => this.log.error({ err }, 'webhook subscription failed'));
+    this.subscription = subscription;
+    this.refreshTimer = setInterval(() => void this.refresh(), this.opts.refreshMs);
+    this.log.info({ subscription: subscriptionName, endpoints: this.endpoints.length }, 'dispatching events to webhooks');
+  }
+
+  /** The endpoints as last read (active ones get events). */
+  get known(): readonly WebhookEndpoint[] {
+    return this.endpoints;
+  }
+
+  /** Reads the endpoints again now; on a failure the last list stays. */
+  async refresh(): Promise<void> {
+    try {
+      this.endpoints = (await readAllWebhooks(this.opts.redis)).filter((e) => e.state === 'active');
+    } catch (err) {
+      this.log.warn({ err }, 'reading the webhook endpoints failed; using the last list');
+    }
+  }
+
+  private onMessage(message: Message): void {
+    if (!this.running) {
+      message.nack();
+      return;
+    }
+    const parsed = parseEvent(message.data, message.attributes);
+    if (!parsed.ok) {
+      this.opts.metrics.webhookEvents.inc({ outcome: 'invalid' });
+      this.log.warn({ pubsubMessageId: message.id, reason: parsed.reason }, 'not an event; acknowledged without dispatching');
+      message.ack();
+      return;
+    }
+    const { routed } = parsed;
+    const targets = this.endpoints.filter((e) => e.kinds.includes(routed.kind) && (e.category === null || e.category === routed.category));
+    if (targets.length === 0) {
+      this.opts.metrics.webhookEvents.inc({ outcome: 'unmatched' });
+      message.ack();
+      return;
+    }
+    this.opts.metrics.webhookEvents.inc({ outcome: 'matched' });
+    const held: Held = { message, waiting: targets.length, failed: false };
+    for (const endpoint of targets) this.add(endpoint.id, routed, held);
+  }
+
+  private add(endpointId: string, routed: RoutedEvent, held: Held): void {
+    let batch = this.batches.get(endpointId);
+    if (!batch) {
+      batch = { items: [], timer: setTimeout(() => this.flush(endpointId), this.opts.batchWindowMs) };
+      this.batches.set(endpointId, batch);
+    }
+    batch.items.push({ routed, held });
+    if (batch.items.length >= this.opts.batchMax) this.flush(endpointId);
+  }
+
+  /** Queues the endpoint's batch; its messages are acknowledged (or nacked) when the add settles. */
+  private flush(endpointId: string): void {
+    const batch = this.batches.get(endpointId);
+    if (!batch) return;
+    this.batches.delete(endpointId);
+    clearTimeout(batch.timer);
+    const data: WebhookJobData = { endpointId, madeAt: Date.now(), events: batch.items.map((i) => i.routed.event) };
+    const jobId = webhookId(endpointId, batch.items.map((i) => i.routed.eventId));
+    const add: Promise<void> = this.opts.queue
+      .add(WEBHOOK_JOB_NAME, data, { jobId })
+      .then(
+        () => {
+          this.opts.metrics.webhookBatches.inc({ outcome: 'queued' });
+          for (const { held } of batch.items) {
+            held.waiting -= 1;
+            if (held.waiting === 0 && !held.failed) held.message.ack();
+          }
+        },
+        (err: unknown) => {
+          this.opts.metrics.webhookBatches.inc({ outcome: 'enqueue_failed' });
+          this.log.error({ err, endpointId, events: batch.items.length }, 'queueing a webhook batch failed; its events will come again');
+          for (const { held } of batch.items) {
+            if (!held.failed) held.message.nack();
+            held.failed = true;
+          }
+        },
+      )
+      .finally(() => this.adds.delete(add));
+    this.adds.add(add);
+  }
+
+  /** Stops pulling, queues what is gathered, acknowledges it, closes the stream. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.running = false;
+      clearInterval(this.refreshTimer);
+      for (const endpointId of [...this.batches.keys()]) this.flush(endpointId);
+      await Promise.allSettled([...this.adds]);
+      this.subscription?.removeAllListeners('message');
+      await this.subscription?.close();
+    })();
+    return this.closing;
+  }
+}
