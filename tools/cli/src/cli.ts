@@ -14,7 +14,7 @@ export function mainHelp(): string {
   return `Usage: herald <command> [options]    (npx herald … or npm run cli -- …)
 
 The command-line tool for Herald: tokens for development, messages, live tails, offline lists,
-categories and exposures, against a running stack (npm run dev) or any deployment.
+categories, exposures and webhooks, against a running stack (npm run dev) or any deployment.
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}

@@ -25,6 +25,8 @@ export const cliSchema = {
   AUTH_JWT_SECRET: optionalStr(),
   AUTH_ISSUER: optionalStr(),
   AUTH_AUDIENCE: optionalStr(),
+  /** The secret `webhooks listen` verifies signatures with (whsec_…), instead of --secret. */
+  HERALD_WEBHOOK_SECRET: optionalStr(),
   /** Redis, for `inbox` (the apps' variables). */
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   REDIS_CLUSTER_NODES: hostPorts(),

@@ -334,3 +334,40 @@ describe('exposures', () => {
     expect(refused.stderr).toMatch(/^herald exposures: exposure-consumer answered 403 FORBIDDEN: The token lacks the scope/);
   });
 });
+
+describe('webhooks', () => {
+  it('create, listen, list, delete: a message pushed to a connected user reaches the listener as a verified delivered event', async () => {
+    const user = newUser('webhooks');
+    const created = await run(['webhooks', 'create', `http://127.0.0.1:${env.webhookPort}/hook`, '--kind', 'delivered', '--json']);
+    expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 0, stderr: '' });
+    const { id, secret } = JSON.parse(created.stdout) as { id: string; secret: string };
+    expect(secret).toMatch(/^whsec_/);
+
+    const listener = spawnHerald(['webhooks', 'listen', '--port', String(env.webhookPort), '--secret', secret], env.cliEnv);
+    let stdout = '';
+    let stderr = '';
+    listener.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    listener.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => listener.once('close', resolve));
+    await waitFor(() => stderr.includes('listening on'), { timeoutMs: 20_000, what: `the listener to start (stderr: ${stderr})` });
+
+    const client = await connect(user);
+    const messageId = await sent(['--user', user, '{"n":"hook"}']);
+    await client.waitForFrame('message');
+    await waitFor(() => stdout.includes(messageId), { timeoutMs: 20_000, what: `the delivered event (stderr: ${stderr})` });
+    listener.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await client.close();
+    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as ExposureEvent & { kind: string });
+    expect(events.filter((e) => e.messageId === messageId)).toEqual([expect.objectContaining({ kind: 'delivered', messageId, userId: user })]);
+    expect(stderr).not.toContain('rejected');
+
+    const listed = await run(['webhooks', 'list', '--json']);
+    expect(JSON.parse(listed.stdout).webhooks).toEqual([expect.objectContaining({ id, state: 'active', kinds: ['delivered'] })]);
+    expect(await run(['webhooks', 'delete', id])).toEqual({ code: 0, stdout: `${id}\n`, stderr: '' });
+    expect(JSON.parse((await run(['webhooks', 'list', '--json'])).stdout)).toEqual({ webhooks: [] });
+    const again = await run(['webhooks', 'delete', id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('404 WEBHOOK_NOT_FOUND');
+  });
+});

@@ -13,7 +13,7 @@ import { herald, REPO_ROOT } from './support/cli-stack';
 
 jest.setTimeout(60_000);
 
-const COMMANDS = ['token', 'send', 'message', 'update', 'recall', 'tail', 'inbox', 'categories', 'presence', 'exposures'];
+const COMMANDS = ['token', 'send', 'message', 'update', 'recall', 'tail', 'inbox', 'categories', 'presence', 'exposures', 'webhooks'];
 const DEV_SECRET = `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
 const NO_ENV = {};
 
@@ -43,7 +43,7 @@ describe('help', () => {
     const unknown = await herald(['sned'], { env: NO_ENV });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'herald: unknown command "sned"; the commands are token, send, message, update, recall, tail, inbox, categories, presence, exposures (herald --help)\n',
+      'herald: unknown command "sned"; the commands are token, send, message, update, recall, tail, inbox, categories, presence, exposures, webhooks (herald --help)\n',
     );
 
     const flag = await herald(['send', '--usr', 'alice', '1'], { env: NO_ENV });
@@ -87,7 +87,7 @@ describe('token', () => {
 
     const all = await herald(['token', 'ops', '--scope', 'all'], { env: { HERALD_DEV_SECRET: DEV_SECRET } });
     const scope = (await jwtVerify(all.stdout.trim(), new TextEncoder().encode(DEV_SECRET))).payload.scope;
-    expect(scope).toBe('messages:write messages:admin categories:write exposures:read presence:read');
+    expect(scope).toBe('messages:write messages:admin categories:write exposures:read presence:read webhooks:write');
   });
 
   it('refuses without a dev secret, and refuses a secret that is not a dev one (exit 3, no token printed)', async () => {

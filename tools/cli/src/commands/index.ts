@@ -8,6 +8,7 @@ import { messageCommand } from './message';
 import { sendCommand } from './send';
 import { tailCommand } from './tail';
 import { tokenCommand } from './token';
+import { webhooksCommand } from './webhooks';
 
 /** Every command, in the order `herald --help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -21,4 +22,5 @@ export const COMMANDS: readonly Command[] = [
   categoriesCommand,
   presenceCommand,
   exposuresCommand,
+  webhooksCommand,
 ];

@@ -16,6 +16,8 @@ export const HERALD_BIN = join(REPO_ROOT, 'tools', 'cli', 'bin', 'herald.js');
 export interface CliStack {
   stack: Stack;
   devSecret: string;
+  /** The port `herald webhooks listen` may use: ingest's dispatcher is on, and 127.0.0.1:<it> allow-listed. */
+  webhookPort: number;
   /** The CLI's environment for this stack: every address, and the dev secret. */
   cliEnv: Record<string, string>;
   stop(): Promise<void>;
@@ -27,7 +29,12 @@ export async function startCliStack(opts: { withoutConsumer?: boolean } = {}): P
   const dataParent = mkdtempSync(join(tmpdir(), 'herald-cli-'));
   chmodSync(dataParent, 0o755);
   const devSecret = `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
+  const webhookPort = await freePort();
   const { stack } = await startTestStack({
+    WEBHOOK_DISPATCHER: 'true',
+    WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${webhookPort}`,
+    WEBHOOK_BATCH_WINDOW_MS: '100',
+    WEBHOOK_REFRESH_MS: '100',
     AUTH_JWT_SECRET: devSecret,
     EMBEDDED_PG_DIR: join(dataParent, 'pg'),
     EMBEDDED_PG_PORT: String(await freePort()),
@@ -37,6 +44,7 @@ export async function startCliStack(opts: { withoutConsumer?: boolean } = {}): P
   return {
     stack,
     devSecret,
+    webhookPort,
     cliEnv: {
       HERALD_GATEWAY_URL: `${stack.apps.gateway.url.replace(/^http/, 'ws')}/ws`,
       HERALD_INGEST_URL: stack.apps.ingest.url,
