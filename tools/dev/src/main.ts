@@ -19,6 +19,11 @@ import { postmasterOf, STOP_GRACE_MS, stopProcesses } from './reap';
 import { reclaimLeftovers, reclaimPorts } from './reclaim';
 
 const DEMO_USER = 'demo';
+/**
+ * Development defaults for webhooks (docs/WEBHOOKS.md): ingest dispatches, and the port of
+ * `herald webhooks listen` on this machine may be used over plain http.
+ */
+const DEV_WEBHOOKS = { WEBHOOK_DISPATCHER: 'true', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1:9000,localhost:9000' };
 const WATCHDOG = join(__dirname, 'watchdog.ts');
 
 async function sign(secret: string, sub: string, scope?: string): Promise<string> {
@@ -66,7 +71,8 @@ async function main(): Promise<void> {
   startWatchdog(stateDir, postgresDir);
 
   const stack = await startStack({
-    env: { ...process.env, ...(postgresDir ? { EMBEDDED_PG_DIR: postgresDir } : {}) },
+    // Webhooks on, and `herald webhooks listen`'s default port allowed over http (what the environment sets wins).
+    env: { ...DEV_WEBHOOKS, ...process.env, ...(postgresDir ? { EMBEDDED_PG_DIR: postgresDir } : {}) },
     ports: { gateway: config.HERALD_DEV_GATEWAY_PORT, ingest: config.HERALD_DEV_INGEST_PORT, 'exposure-consumer': config.HERALD_DEV_CONSUMER_PORT },
     adminPort: config.HERALD_DEV_ADMIN_PORT,
     onLine: (name, line) => say(`[${name}] ${line}\n`),
@@ -97,7 +103,7 @@ async function main(): Promise<void> {
   if (stack.devSecret) lines.push(`  AUTH_JWT_SECRET    ${stack.devSecret}   (development only, never in production)`);
   if (secret) {
     const userToken = await sign(secret, DEMO_USER);
-    const producerToken = await sign(secret, 'demo-producer', 'messages:write categories:write exposures:read');
+    const producerToken = await sign(secret, 'demo-producer', 'messages:write categories:write exposures:read webhooks:write');
     lines.push(
       '',
       `Demo user "${DEMO_USER}" token:`,
@@ -115,6 +121,7 @@ async function main(): Promise<void> {
         `  npx herald tail ${DEMO_USER}`,
         `  npx herald send --user ${DEMO_USER} '{"text":"hello"}'`,
         `  npx herald inbox ${DEMO_USER}`,
+        '  npx herald webhooks create http://127.0.0.1:9000/hook --kind delivered   # then: npx herald webhooks listen --secret whsec_…',
       );
     }
   }
