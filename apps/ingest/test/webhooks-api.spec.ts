@@ -76,8 +76,7 @@ describe('create, list, delete', () => {
     const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': wh.sign('msg_1', at, '{}') };
     expect(wh.verify('{}', headers)).toEqual({});
 
-    const listed = list();
-    const body = (await listed).json() as { webhooks: Array<Record<string, unknown>> };
+    const body = (await list()).json() as { webhooks: Array<Record<string, unknown>> };
     expect(body.webhooks).toEqual([
       {
         id,
@@ -191,5 +190,21 @@ describe('refusals', () => {
     const listed = await create({ ...ok, url: 'http://localhost:8443/dev' });
     expect(listed.statusCode).toBe(201);
     expect((await remove(listed.json().id)).statusCode).toBe(204);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('/docs/json describes the webhook routes with bearer auth, the kinds and the refusals', async () => {
+    const doc = (await stack.ingest.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const post = doc.paths['/v1/webhooks'].post;
+    expect(post.security).toEqual([{ bearer: [] }]);
+    const body = post.requestBody.content['application/json'].schema;
+    expect(Object.keys(body.properties).sort()).toEqual(['category', 'kinds', 'url']);
+    expect(body.properties.kinds.items.enum).toEqual(['delivered', 'opened', 'clicked', 'dismissed', 'expired', 'dropped', 'sent', 'scheduled', 'updated', 'recalled']);
+    expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '403', '409']));
+    const listed = doc.paths['/v1/webhooks'].get.responses['200'].content['application/json'].schema.properties.webhooks.items;
+    expect(listed.properties).not.toHaveProperty('secret');
+    expect(listed.properties.state.enum).toEqual(['active', 'disabled']);
+    expect(Object.keys(doc.paths['/v1/webhooks/{id}'].delete.responses)).toEqual(expect.arrayContaining(['204', '404']));
   });
 });

@@ -214,3 +214,16 @@ it('a hanging endpoint holds at most WEBHOOK_ENDPOINT_CONCURRENCY requests and n
   await unregister(hangingId);
   await unregister(fastId);
 });
+
+it('opens the pull again, making the subscription again, when it is deleted under the dispatcher', async () => {
+  const r = await receiver();
+  const id = await register(r, { kinds: ['recalled'] });
+  const subscription = publisher.subscription('webhooks');
+  await subscription.delete();
+  await waitFor(async () => (await subscription.exists())[0], { what: 'the dispatcher to make the subscription again', timeoutMs: 15_000 });
+  const messageId = randomUUID();
+  const recalled: MessageEvent = { eventId: `recalled:${messageId}`, kind: 'recalled', messageId, at: at(), producer: 'p1', category: null };
+  await publish([recalled]);
+  await waitFor(() => acceptedEventIds(r).includes(recalled.eventId), { what: 'the event after the reopen', timeoutMs: 15_000 });
+  await unregister(id);
+});

@@ -8,6 +8,10 @@
  * Pub/Sub gives it again (a batch made of the same events is the same job: jobs.ts). A failed add
  * nacks the batch's messages, which come again.
  *
+ * When the client closes the pull by itself (a status it does not retry: the subscription was
+ * deleted, a permission was taken away), it is opened again after a backoff (1 s doubling to
+ * 30 s), the subscription created again if it is gone, as the exposure-consumer does.
+ *
  * Endpoints are read from Redis at start and every WEBHOOK_REFRESH_MS (any replica's API may
  * change them). Events that are not events (not JSON, no eventId, an unknown kind) are logged,
  * counted and acknowledged: the topic is the exposure-consumer's to validate.
@@ -54,6 +58,8 @@ export class WebhookDispatcher {
   private readonly adds = new Set<Promise<void>>();
   private subscription?: Subscription;
   private refreshTimer?: NodeJS.Timeout;
+  private reopenTimer?: NodeJS.Timeout;
+  private reopenFailures = 0;
   private running = false;
   private closing?: Promise<void>;
   private readonly log: Logger;
@@ -66,6 +72,12 @@ export class WebhookDispatcher {
   async start(): Promise<void> {
     this.running = true;
     await this.refresh();
+    await this.open();
+    this.refreshTimer = setInterval(() => void this.refresh(), this.opts.refreshMs);
+    this.log.info({ subscription: this.opts.subscriptionName, endpoints: this.endpoints.length }, 'dispatching events to webhooks');
+  }
+
+  private async open(): Promise<void> {
     const { pubsub, topicName, subscriptionName, ackDeadlineSeconds } = this.opts;
     await ensureSubscription(pubsub, topicName, subscriptionName, ackDeadlineSeconds);
     if (!this.running) return;
@@ -77,9 +89,26 @@ export class WebhookDispatcher {
     });
     subscription.on('message', (message: Message) => this.onMessage(message));
     subscription.on('error', (err: Error) => this.log.error({ err }, 'webhook subscription failed'));
+    subscription.on('close', () => this.onClosed(subscription));
     this.subscription = subscription;
-    this.refreshTimer = setInterval(() => void this.refresh(), this.opts.refreshMs);
-    this.log.info({ subscription: subscriptionName, endpoints: this.endpoints.length }, 'dispatching events to webhooks');
+  }
+
+  /** The client stopped the pull by itself: open it again after a backoff. */
+  private onClosed(subscription: Subscription): void {
+    if (subscription !== this.subscription || !this.running) return;
+    subscription.removeAllListeners('message');
+    const delay = Math.min(30_000, 1000 * 2 ** this.reopenFailures);
+    this.reopenFailures += 1;
+    this.log.error({ subscription: this.opts.subscriptionName, retryInMs: delay }, 'the webhook pull stopped; reopening it');
+    this.reopenTimer = setTimeout(() => {
+      this.open().then(
+        () => (this.reopenFailures = 0),
+        (err: unknown) => {
+          this.log.error({ err }, 'reopening the webhook subscription failed');
+          if (this.subscription) this.onClosed(this.subscription);
+        },
+      );
+    }, delay);
   }
 
   /** The endpoints as last read (active ones get events). */
@@ -166,6 +195,7 @@ export class WebhookDispatcher {
     this.closing ??= (async () => {
       this.running = false;
       clearInterval(this.refreshTimer);
+      clearTimeout(this.reopenTimer);
       for (const endpointId of [...this.batches.keys()]) this.flush(endpointId);
       await Promise.allSettled([...this.adds]);
       this.subscription?.removeAllListeners('message');
