@@ -84,6 +84,16 @@ describe('variables that bound one another (checked at load, so a config that lo
     expect(loadIngestConfig({ ...secret, IDEMPOTENCY_TTL_SECONDS: '60', IDEMPOTENCY_LEASE_MS: '59999' }).IDEMPOTENCY_LEASE_MS).toBe(59_999);
   });
 
+  it('refuses a per-endpoint webhook bound that would let one endpoint take every slot, and reads the allow-list', () => {
+    const refused = problem(() => loadIngestConfig({ ...secret, WEBHOOK_CONCURRENCY: '4', WEBHOOK_ENDPOINT_CONCURRENCY: '4' }));
+    expect(refused.variable).toBe('WEBHOOK_ENDPOINT_CONCURRENCY');
+    expect(refused.message).toMatch(/less than WEBHOOK_CONCURRENCY \(4\), got 4/);
+    const config = loadIngestConfig({ ...secret, WEBHOOK_CONCURRENCY: '4', WEBHOOK_ENDPOINT_CONCURRENCY: '3', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1:9000,localhost:9000' });
+    expect(config.WEBHOOK_ALLOWED_HOSTS).toEqual([{ host: '127.0.0.1', port: 9000 }, { host: 'localhost', port: 9000 }]);
+    expect(config.WEBHOOK_DISPATCHER).toBe(false);
+    expect(problem(() => loadIngestConfig({ ...secret, WEBHOOK_ALLOWED_HOSTS: 'http://x:1' })).variable).toBe('WEBHOOK_ALLOWED_HOSTS');
+  });
+
   it('takes its defaults from the Contract table in @herald/types', () => {
     const ingest = loadIngestConfig(secret);
     expect(ingest.MESSAGE_DEFAULT_TTL_SECONDS).toBe(MESSAGE_DEFAULT_TTL_SECONDS);
