@@ -5,15 +5,17 @@
  *
  * - https only, no credentials in the URL; plain http only for a `host:port` of
  *   WEBHOOK_ALLOWED_HOSTS (development and tests).
- * - Every address the host resolves to must be public: not loopback, private (RFC 1918, ULA),
- *   link-local, CGNAT, unspecified, multicast, reserved, nor an IPv4-mapped / -compatible / NAT64
- *   IPv6 form of one of those. An allow-listed `host:port` may use any address.
+ * - Every address the host resolves to must be public (`isPublicAddress` of @herald/http, the one
+ *   list of ranges Herald refuses for user-chosen endpoints, Web Push's too): not loopback, private
+ *   (RFC 1918, ULA), link-local, CGNAT, unspecified, multicast, reserved, nor an IPv4-mapped /
+ *   -compatible / NAT64 IPv6 form of one of those. An allow-listed `host:port` may use any address.
  * - At a send the connection goes to the very address that was checked (`guardedLookup`, the
  *   `lookup` of http.request), so a DNS answer that changes between the check and the connect
  *   (DNS rebinding) cannot swap it.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import { isPublicAddress } from '@herald/http';
 import { HeraldError } from '@herald/types';
 
 export interface AllowedHost {
@@ -21,54 +23,10 @@ export interface AllowedHost {
   port: number;
 }
 
-const blocked = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], // "this network", unspecified
-  ['10.0.0.0', 8], // RFC 1918
-  ['100.64.0.0', 10], // CGNAT (RFC 6598)
-  ['127.0.0.0', 8], // loopback
-  ['169.254.0.0', 16], // link-local (cloud metadata lives here)
-  ['172.16.0.0', 12], // RFC 1918
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['192.168.0.0', 16], // RFC 1918
-  ['198.18.0.0', 15], // benchmarking
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, broadcast
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128], // unspecified
-  ['::1', 128], // loopback
-  ['fc00::', 7], // unique local (ULA)
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated)
-  ['ff00::', 8], // multicast
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv6');
-}
-
-/** The IPv4 address an IPv6 one carries (IPv4-mapped ::ffff:0:0/96, -compatible ::/96, NAT64 64:ff9b::/96). */
-function embeddedIpv4(ipv6: string): string | undefined {
-  const lower = ipv6.toLowerCase();
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (!hex) return undefined;
-  const hi = parseInt(hex[1], 16);
-  const lo = parseInt(hex[2], 16);
-  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-}
-
-/** Why `ip` may not be a webhook's address, or undefined when it is a public one. */
+/** Why `ip` may not be a webhook's address, or undefined when it is a public one (the ranges: @herald/http outbound.ts). */
 export function forbiddenAddress(ip: string): string | undefined {
-  const family = isIP(ip);
-  if (family === 4) return blocked.check(ip, 'ipv4') ? `${ip} is not a public address` : undefined;
-  if (family !== 6) return `${ip} is not an IP address`;
-  if (blocked.check(ip, 'ipv6')) return `${ip} is not a public address`;
-  const v4 = embeddedIpv4(ip);
-  if (v4 !== undefined && blocked.check(v4, 'ipv4')) return `${ip} carries ${v4}, not a public address`;
-  return undefined;
+  if (!isIP(ip)) return `${ip} is not an IP address`;
+  return isPublicAddress(ip) ? undefined : `${ip} is not a public address`;
 }
 
 /** The port a URL goes to. */
