@@ -5,7 +5,8 @@
  * SIGKILLed right after its 40 got it, before they acked, so they get it again elsewhere), 50 open
  * it, 10 click it, 10 connect only after it expired, 5 lose it to their offline list's cap, 5 never
  * come. The funnel must say exactly that; forged `opened` events from users it never reached are
- * not counted.
+ * not counted. Then issue 17's counts: what producers did (replace keys, a scheduled send, an
+ * update, a recall), from ingest's events to the consumer's lifecycle stats.
  */
 import type { Browser } from 'playwright-core';
 import Redis from 'ioredis';
@@ -155,4 +156,46 @@ it('100 recipients: 80 delivered (a gateway SIGKILLed midway), 50 opened, 10 cli
   await page.context().close();
 
   await Promise.all([...reached, ...late].map((client) => client.close()));
+});
+
+async function request(method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${stack.apps.ingest.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${producer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+it('counts what producers did (issue 17): replaced, scheduled, updated, recalled, from ingest through the consumer', async () => {
+  const from = new Date(Date.now() - 1000).toISOString();
+  const [a, b, c, d] = [1000, 1001, 1002, 1003].map(user);
+  // A message without a replace key, then two with one key to the same two offline users: the
+  // second replaces the first in both lists (the keyless one stays).
+  await send([a, b], { n: 1 }, 600).then(() => undefined);
+  const first = await request('POST', '/v1/messages', { userIds: [a, b], payload: { n: 1 }, replaceKey: 'count' });
+  const second = await request('POST', '/v1/messages', { userIds: [a, b], payload: { n: 2 }, replaceKey: 'count' });
+  expect([first.status, second.status]).toEqual([202, 202]);
+  // One scheduled a second ahead, sent when its time comes.
+  const scheduled = await request('POST', '/v1/messages', { userIds: [c], payload: 'later', sendAt: new Date(Date.now() + 1000).toISOString() });
+  expect(scheduled.status).toBe(202);
+  // One updated, then recalled.
+  const changed = ((await (await request('POST', '/v1/messages', { userIds: [d], payload: 'v1' })).json()) as { id: string }).id;
+  expect((await request('PATCH', `/v1/messages/${changed}`, { payload: 'v2' })).status).toBe(200);
+  expect((await request('DELETE', `/v1/messages/${changed}`)).status).toBe(200);
+
+  const expected = { messages: 5, sent: 5, scheduled: 1, updated: 1, recalled: 1, replaced: 2, replacing: 1, recipients: 8 };
+  let last: Record<string, number> | undefined;
+  try {
+    await waitFor(
+      async () => {
+        const res = await fetch(`${stack.apps['exposure-consumer'].url}/v1/exposures/messages/stats?from=${from}`, { headers: { authorization: `Bearer ${analyst}` } });
+        expect(res.status).toBe(200);
+        last = (await res.json()) as Record<string, number>;
+        return Object.entries(expected).every(([k, v]) => last?.[k] === v);
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'the lifecycle counts' },
+    );
+  } finally {
+    expect(last).toMatchObject(expected);
+  }
 });
