@@ -3,28 +3,16 @@
  * holding while no connection can take frames) and the token keeper (when the provider is asked).
  */
 import { signToken } from '@herald/testing';
-import { AckQueue, type AckSink } from '../src/ack-queue';
+import { AckQueue } from '../src/ack-queue';
 import { TokenKeeper } from '../src/token-keeper';
+import { FrameSink } from './support/frame-sink';
 
-class Sink implements AckSink {
-  frames: string[] = [];
-  constructor(
-    public welcomed = true,
-    public writable = true,
-  ) {}
-  send(frame: string) {
-    this.frames.push(frame);
-  }
-  ids(): string[] {
-    return this.frames.flatMap((f) => (JSON.parse(f) as { ids: string[] }).ids);
-  }
-}
 
 describe('AckQueue', () => {
   const opts = { capacity: 3, intervalMs: 60_000, maxFrameBytes: 16_384 };
 
   it('sends each queued id once, in the order it was last queued', () => {
-    const sink = new Sink();
+    const sink = new FrameSink();
     const sent: number[] = [];
     const queue = new AckQueue({ ...opts, onSent: (ids) => sent.push(ids) }, () => sink);
     for (const id of ['a', 'b', 'a']) queue.add(id);
@@ -36,7 +24,7 @@ describe('AckQueue', () => {
   });
 
   it('holds ids while the connection cannot take frames, and forgets the oldest past its capacity', () => {
-    const sink = new Sink(true, false);
+    const sink = new FrameSink(true, false);
     const queue = new AckQueue(opts, () => sink);
     for (const id of ['a', 'b', 'c', 'd']) queue.add(id);
     queue.flush();

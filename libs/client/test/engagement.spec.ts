@@ -3,28 +3,15 @@
  * connection can take frames, frames within the gateway's limits, a bad action refused.
  */
 import { MAX_EVENT_IDS } from '@herald/types';
-import type { AckSink } from '../src/ack-queue';
 import { deliveredMessage, eventFrames, EventQueue } from '../src/engagement';
 import { HeraldClientError } from '../src/errors';
+import { FrameSink } from './support/frame-sink';
 
-class Sink implements AckSink {
-  frames: string[] = [];
-  constructor(
-    public welcomed = true,
-    public writable = true,
-  ) {}
-  send(frame: string) {
-    this.frames.push(frame);
-  }
-  parsed(): Record<string, unknown>[] {
-    return this.frames.map((f) => JSON.parse(f) as Record<string, unknown>);
-  }
-}
 
 const opts = { capacity: 100, intervalMs: 60_000, maxFrameBytes: 16_384 };
 
 it('reports each (message, kind) once, grouped in frames by kind and action', () => {
-  const sink = new Sink();
+  const sink = new FrameSink();
   const queue = new EventQueue(opts, () => sink);
   expect(queue.add('m1', 'opened')).toBe(true);
   expect(queue.add('m1', 'opened')).toBe(false);
@@ -45,8 +32,8 @@ it('reports each (message, kind) once, grouped in frames by kind and action', ()
 });
 
 it('holds events while the connection cannot take frames, and sends them once it can', () => {
-  const sink = new Sink(false, true);
-  let connected: Sink | null = null;
+  const sink = new FrameSink(false, true);
+  let connected: FrameSink | null = null;
   const queue = new EventQueue(opts, () => connected);
   queue.add('m1', 'opened');
   queue.flush();
@@ -70,7 +57,7 @@ it('splits batches at MAX_EVENT_IDS ids and at the frame size limit', () => {
 });
 
 it('refuses an action outside the rule with INVALID_OPTION, and gives messages the methods off their members', () => {
-  const sink = new Sink();
+  const sink = new FrameSink();
   const queue = new EventQueue(opts, () => sink);
   const frame = { type: 'message' as const, id: 'm1', category: null, payload: { a: 1 }, createdAt: new Date().toISOString() };
   const message = deliveredMessage(frame, queue);

@@ -11,6 +11,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '@herald/logger';
+import { inTransaction } from './transaction';
 
 /** Arbitrary, fixed, and not migrate.ts's: the key of the advisory lock that serialises partition changes. */
 const PARTITION_LOCK_KEY = 0x5041_5254; // "PART"
@@ -192,24 +193,13 @@ async function columnList(client: PoolClient): Promise<string> {
 }
 
 /** Runs `fn` in a transaction holding the partition lock, with a lock timeout for everything after it. */
-async function withPartitionLock<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+function withPartitionLock<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, async (client) => {
     // Waiting for another replica's change is expected and short, so only what follows is bounded.
     await client.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY]);
     await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    // The change's own error is the one worth reporting; a connection that cannot roll back is discarded.
-    await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+    return fn(client);
+  });
 }
 
 function startOfUtcDay(date: Date): number {
