@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, int, optionalStr, parseEnv, str, type Parsed } from './schema';
 import { auth, checkAuth, common, pubsub, redis, type Env } from './shared-config';
+import { checkWebPushPublic, webPushPublic } from './webpush-config';
 
 export const gatewaySchema = {
   ...common,
@@ -126,6 +127,9 @@ export const gatewaySchema = {
    * clock is off), for the clock-skew fault test. Refused with NODE_ENV=production.
    */
   HERALD_TEST_CLOCK_OFFSET_MS: int(0, -86_400_000, 86_400_000),
+  ...webPushPublic,
+  /** Web Push subscriptions one user may hold (POST /v1/push-subscriptions); one more is refused (409). */
+  WEBPUSH_MAX_SUBSCRIPTIONS: int(10, 1, 100),
 };
 
 export type GatewayConfig = Parsed<typeof gatewaySchema>;
@@ -133,6 +137,7 @@ export type GatewayConfig = Parsed<typeof gatewaySchema>;
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const config = parseEnv(gatewaySchema, env);
   checkAuth(config, env);
+  checkWebPushPublic(config);
   if (env.NODE_ENV === 'production' && config.HERALD_TEST_CLOCK_OFFSET_MS !== 0) {
     throw new ConfigError('HERALD_TEST_CLOCK_OFFSET_MS', 'is for tests only; unset it with NODE_ENV=production');
   }

@@ -6,3 +6,4 @@ export * from './consumer-config';
 export * from './dev-secret';
 export * from './known-secrets';
 export * from './dev-stack';
+export * from './webpush-config';

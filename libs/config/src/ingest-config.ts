@@ -7,6 +7,7 @@ import {
 } from '@herald/types';
 import { bool, ConfigError, hostPorts, int, parseEnv, str, type Parsed } from './schema';
 import { auth, checkAuth, common, pubsub, redis, type Env } from './shared-config';
+import { checkWebPushSender, webPushSender } from './webpush-config';
 
 /**
  * Upper bound of MAX_RECIPIENTS: one request's notifications, all its recipients on one gateway,
@@ -127,6 +128,22 @@ export const ingestSchema = {
   /** A relay looks at the outbox at least this often (another process's leftovers). */
   EVENTS_RELAY_POLL_MS: int(1000, 10, 60_000),
   ...webhookSchema(),
+  ...webPushSender,
+  /**
+   * Send Web Push in this process (a BullMQ worker on the queue `herald-webpush`). Off: this process
+   * queues pushes and other ingest processes (on) send them.
+   */
+  WEBPUSH_WORKER: bool(true),
+  /** Pushes one ingest process sends at once (one job: a user's subscriptions). */
+  WEBPUSH_CONCURRENCY: int(16, 1, 1024),
+  /** Attempts of a push that fails (timeout, network error, 5xx) before it counts as failed. */
+  WEBPUSH_ATTEMPTS: int(5, 1, 20),
+  /** The first retry's delay; each next one doubles it. */
+  WEBPUSH_BACKOFF_MS: int(2000, 1, 3_600_000),
+  /** A push request (connect, TLS, answer) must finish within this. */
+  WEBPUSH_TIMEOUT_MS: int(10_000, 50, 120_000),
+  /** A push service's 429 Retry-After is honoured up to this; longer ones wait this long. */
+  WEBPUSH_MAX_RETRY_AFTER_SECONDS: int(600, 1, 86_400),
 };
 
 export type IngestConfig = Parsed<typeof ingestSchema>;
@@ -163,6 +180,7 @@ function checkIngest(config: IngestConfig): void {
 export function loadIngestConfig(env: Env = process.env): IngestConfig {
   const config = parseEnv(ingestSchema, env);
   checkAuth(config, env);
+  checkWebPushSender(config, env);
   checkIngest(config);
   return config;
 }

@@ -47,6 +47,7 @@ const SCRIPT_FILES = [
   'delete-webhook-4',
   'webhook-failure-1',
   'dead-letter-webhook-2',
+  'save-push-subscription-1',
 ] as const;
 
 export interface HeraldScripts {
@@ -61,7 +62,7 @@ export interface HeraldScripts {
   fireScheduled(record: string): Promise<[string, string?]>;
   /** 1 when the record was still `scheduled` and is deleted. */
   unscheduleMessage(record: string): Promise<number>;
-  /** [ids dropped by the cap, or -1 when skipped; ids replaced; the dropped ids…]. */
+  /** [ids dropped by the cap, or -1 when skipped; ids replaced; gateways the note reached; the dropped ids…]. */
   deliver(
     inbox: string,
     channel: string,
@@ -74,7 +75,7 @@ export interface HeraldScripts {
     inboxTtlSeconds: number,
     rememberSeconds: number,
     replaceKey: string,
-  ): Promise<[number, number, ...string[]]>;
+  ): Promise<[number, number, number, ...string[]]>;
   removeIds(inbox: string, ...ids: string[]): Promise<number>;
   replaceCategories(
     userCats: string,
@@ -136,6 +137,8 @@ export interface HeraldScripts {
   deleteWebhook(ids: string, owner: string, endpoint: string, deadLetters: string, id: string): Promise<number>;
   webhookFailure(endpoint: string, at: number, reason: string): Promise<number>;
   deadLetterWebhook(endpoint: string, deadLetters: string, keep: number, entry: string, at: number, reason: string): Promise<number>;
+  /** 1 saved (new or replaced), 0 refused: the user holds `max` others. */
+  savePushSubscription(subscriptions: string, id: string, value: string, max: number): Promise<number>;
 }
 
 export type HeraldRedis = (Redis | Cluster) & HeraldScripts;

@@ -17,6 +17,11 @@ export interface DeliveryCounts {
   replaced: number;
   /** Which ids the caps dropped, from whose inbox (one entry per id and user). */
   droppedIds: DroppedId[];
+  /**
+   * With `reportOffline` (DeliverOptions): the users delivered to whose note reached no gateway
+   * (no live session); absent otherwise, and while there is none.
+   */
+  offlineUserIds?: string[];
 }
 
 /** An id an inbox cap pushed out, unread: the funnel's `dropped` event for that user. */
@@ -34,6 +39,7 @@ export function addCounts(into: DeliveryCounts, more: DeliveryCounts): DeliveryC
   into.dropped += more.dropped;
   into.replaced += more.replaced;
   for (const d of more.droppedIds) into.droppedIds.push(d);
+  if (more.offlineUserIds) (into.offlineUserIds ??= []).push(...more.offlineUserIds);
   return into;
 }
 
@@ -57,7 +63,7 @@ export class DeliveryError extends Error {
 }
 
 /** Adds one delivery's outcome (to `userId`) to `counts`. */
-export function countDelivery(counts: DeliveryCounts, { dropped, replaced, droppedIds }: Delivery, userId: string): void {
+export function countDelivery(counts: DeliveryCounts, { dropped, replaced, droppedIds, offline }: Delivery, userId: string): void {
   if (dropped === ALREADY_DELIVERED) {
     counts.skipped++;
     return;
@@ -66,6 +72,7 @@ export function countDelivery(counts: DeliveryCounts, { dropped, replaced, dropp
   counts.dropped += dropped;
   counts.replaced += replaced;
   if (droppedIds) for (const messageId of droppedIds) counts.droppedIds.push({ userId, messageId });
+  if (offline) (counts.offlineUserIds ??= []).push(userId);
 }
 
 /**

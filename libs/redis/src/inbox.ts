@@ -27,6 +27,11 @@ export interface DeliverOptions {
    * the same step, and the note tells the gateways which id this one replaces (`x<id>|…`).
    */
   replaceKey?: string;
+  /**
+   * Report the users no gateway holds a session of when the note went out (SPUBLISH reached no
+   * subscriber): `Delivery.offline`, `DeliveryCounts.offlineUserIds`. For Web Push (ingest).
+   */
+  reportOffline?: boolean;
 }
 
 /** The `dropped` of `deliverToUser` when `unique` found the id already delivered. */
@@ -40,6 +45,8 @@ export interface Delivery {
   replaced: number;
   /** The ids the cap dropped (oldest first), when it dropped any. */
   droppedIds?: string[];
+  /** With `reportOffline`: true when the note reached no gateway (no live session of the user). */
+  offline?: boolean;
 }
 
 /** The arguments of one user's `deliver` script call (see deliverToUser). */
@@ -65,8 +72,10 @@ export function deliverArgs(userId: string, messageId: string, note: string, opt
  * `liveNote` (body inside or a reference) or `refNote(id)`.
  */
 export async function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions): Promise<Delivery> {
-  const [dropped, replaced, ...droppedIds] = await redis.deliver(...deliverArgs(userId, messageId, note, opts));
-  return droppedIds.length > 0 ? { dropped, replaced, droppedIds } : { dropped, replaced };
+  const [dropped, replaced, receivers, ...droppedIds] = await redis.deliver(...deliverArgs(userId, messageId, note, opts));
+  const delivery: Delivery = droppedIds.length > 0 ? { dropped, replaced, droppedIds } : { dropped, replaced };
+  if (opts.reportOffline && dropped !== ALREADY_DELIVERED && receivers === 0) delivery.offline = true;
+  return delivery;
 }
 
 /** All ids in the inbox, oldest first (bounded by the inbox cap). */

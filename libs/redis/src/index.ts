@@ -16,3 +16,4 @@ export * from './exposure-spill';
 export * from './exposure-wal';
 export * from './presence';
 export * from './webhooks';
+export * from './push-subscriptions';

@@ -139,6 +139,13 @@ export const keys = {
   webhookOwner: (ownerDigest: string) => `{herald:webhooks}:owner:${ownerDigest}`,
   /** List of an endpoint's dead-lettered batches (JSON, newest first), at most WEBHOOK_DEAD_LETTERS_KEPT. */
   webhookDeadLetters: (endpointId: string) => `{herald:webhooks}:dead:${endpointId}`,
+  /**
+   * Hash of the user's Web Push subscriptions (push-subscriptions.ts): subscription id (a digest
+   * of its endpoint) -> JSON `{endpoint, keys, userAgent, createdAt}`; at most
+   * WEBPUSH_MAX_SUBSCRIPTIONS fields. In the user's slot, next to the inbox it nudges about. No TTL:
+   * a subscription lives until the user deletes it or its push service answers 404/410.
+   */
+  pushSubscriptions: (userId: string) => `{u:${userId}}:webpush`,
 } as const;
 
 /** BullMQ queue names. */
@@ -147,4 +154,6 @@ export const queues = {
   scheduled: 'herald-scheduled',
   /** Webhook batches to post: one job per (endpoint, batch), its id the batch's `webhook-id` (ingest webhooks/). */
   webhooks: 'herald-webhooks',
+  /** Web Push to users offline when a message reached them: one job per (message, user) (ingest webpush/). */
+  webpush: 'herald-webpush',
 } as const;

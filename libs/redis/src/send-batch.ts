@@ -49,6 +49,8 @@ export interface BatchMessage {
   repeatable?: { rememberSeconds: number };
   /** Who sent it and how, for its record (message-record.ts); its `replaceKey` is the message's (`message.replaceKey`). */
   record?: RecordInput;
+  /** Report the recipients with no live session (`counts.offlineUserIds`; DeliverOptions.reportOffline). */
+  reportOffline?: boolean;
 }
 
 export interface BatchOptions {
@@ -194,7 +196,7 @@ async function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]):
  */
 export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage[], opts: BatchOptions): Promise<BatchOutcome[]> {
   const pickNote = liveNotes();
-  const state: ItemState[] = items.map(({ message: given, userIds, repeatable, category, record }) => {
+  const state: ItemState[] = items.map(({ message: given, userIds, repeatable, category, record, reportOffline }) => {
     // The replace key is the message's; one given only for the record is the message's too.
     const message = !given.replaceKey && record?.replaceKey ? { ...given, replaceKey: record.replaceKey } : given;
     const body = bodyWrite(message, userIds, record);
@@ -213,6 +215,7 @@ export async function sendBatch(redis: HeraldRedis, items: readonly BatchMessage
         unique: repeatable !== undefined,
         rememberSeconds: repeatable?.rememberSeconds ?? 0,
         replaceKey,
+        reportOffline,
       },
       counts: noDeliveries(),
       failed: 0,

@@ -54,7 +54,7 @@ export async function sendToUsers(
   opts: SendOptions,
 ): Promise<DeliveryCounts> {
   const repeatable = opts.unique ? { rememberSeconds: opts.rememberSeconds ?? 0 } : undefined;
-  const [outcome] = await sendBatch(redis, [{ message, userIds, repeatable, record: opts.record }], {
+  const [outcome] = await sendBatch(redis, [{ message, userIds, repeatable, record: opts.record, reportOffline: opts.reportOffline }], {
     cap: opts.cap,
     inboxTtlSeconds: opts.inboxTtlSeconds,
     chunkSize: opts.batchSize,

@@ -38,6 +38,12 @@ export const ErrorCodes = {
   QUERY_TIMEOUT: { status: 503, message: 'The query ran past the analyst API time limit; narrow the time window or the filters, then retry.' },
   ANALYTICS_BUSY: { status: 503, message: 'Every analyst query connection is busy; retry shortly, with backoff.' },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'This Origin may not open a WebSocket here.' },
+  INVALID_PUSH_SUBSCRIPTION: { status: 400, message: 'A push subscription is the browser\'s PushSubscription JSON: {"endpoint":"https://…","keys":{"p256dh":"<65-byte P-256 point, base64url>","auth":"<16 bytes, base64url>"}}.' },
+  PUSH_ENDPOINT_REFUSED: { status: 400, message: 'The push endpoint must be an https URL of at most 2048 characters on a public address (not loopback, private, link-local or reserved).' },
+  PUSH_SUBSCRIPTIONS_LIMIT: { status: 409, message: 'The user has as many push subscriptions as allowed (WEBPUSH_MAX_SUBSCRIPTIONS); delete one (DELETE /v1/push-subscriptions/{id}) first.' },
+  PUSH_SUBSCRIPTION_NOT_FOUND: { status: 404, message: 'The user has no push subscription with this id.' },
+  INVALID_NOTIFICATION: { status: 400, message: 'notification is {title, body, url?, icon?, tag?} within the field limits, and its push body (JSON with the message id) must fit in 3993 bytes.' },
+  WEBPUSH_DISABLED: { status: 404, message: 'Web Push is off on this deployment (no VAPID keys configured).' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side; it has been logged.' },
   // WebSocket `error` frame codes
   INVALID_JSON: { status: 400, message: 'Frames must be JSON text.' },

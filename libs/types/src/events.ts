@@ -10,7 +10,8 @@
  *   (EngagementEvent, from the client), `expired` / `dropped` (an id that left an offline list
  *   unread);
  * - per message (the producer's side): `sent`, `scheduled`, `updated`, `recalled` (MessageEvent,
- *   from ingest).
+ *   from ingest);
+ * - per Web Push attempt's outcome (one user's subscription): `webpush` (WebPushEvent, from ingest).
  */
 
 /** What happened to one message for one user after it was delivered, as the client reports it. */
@@ -25,7 +26,11 @@ export type LossKind = (typeof LOSS_KINDS)[number];
 export const MESSAGE_EVENT_KINDS = ['sent', 'scheduled', 'updated', 'recalled'] as const;
 export type MessageEventKind = (typeof MESSAGE_EVENT_KINDS)[number];
 
-export type EventKind = 'delivered' | EngagementKind | LossKind | MessageEventKind;
+/** A Web Push to one of a user's subscriptions (issue 19): its outcome, published by ingest. */
+export const WEBPUSH_EVENT_KIND = 'webpush' as const;
+export type WebPushEventKind = typeof WEBPUSH_EVENT_KIND;
+
+export type EventKind = 'delivered' | EngagementKind | LossKind | MessageEventKind | WebPushEventKind;
 
 /** The Pub/Sub attribute naming an event's kind (absent on an exposure: `delivered`). */
 export const EVENT_KIND_ATTRIBUTE = 'kind';
@@ -96,5 +101,33 @@ export interface LossEvent {
   userId: string;
   category: string | null;
   /** ISO-8601: when it was found expired or dropped. */
+  at: string;
+}
+
+/**
+ * How a Web Push to one subscription ended: `sent` (the push service took it, 201), `gone` (404 or
+ * 410: the subscription expired or was revoked; Herald removed it), `throttled` (429: tried again
+ * after its Retry-After; one event per 429), `failed` (out of attempts, or refused for good by the
+ * push service).
+ */
+export const WEBPUSH_STATUSES = ['sent', 'failed', 'gone', 'throttled'] as const;
+export type WebPushStatus = (typeof WEBPUSH_STATUSES)[number];
+
+/**
+ * A Web Push outcome for one (message, user, subscription). `eventId` is derived from (kind,
+ * message, subscription and status; a `throttled` one also from its attempt), so a job run twice
+ * makes the same event.
+ */
+export interface WebPushEvent {
+  eventId: string;
+  kind: WebPushEventKind;
+  messageId: string;
+  userId: string;
+  /** The subscription's id (POST /v1/push-subscriptions answered it). */
+  subscriptionId: string;
+  status: WebPushStatus;
+  /** The push service's HTTP status, when it answered. */
+  httpStatus?: number;
+  /** ISO-8601: when the outcome was known. */
   at: string;
 }

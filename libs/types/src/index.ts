@@ -9,3 +9,4 @@ export * from './identifiers';
 export * from './date-time';
 export * from './events';
 export * from './webhooks';
+export * from './webpush';

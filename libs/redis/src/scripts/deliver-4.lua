@@ -16,12 +16,14 @@
 --          leaves the inbox, and the note becomes `x<that id>|<note>` (pending or not: a client
 --          may still show it)
 -- Returns  { ids dropped from the head to honour the cap, or -1 when skipped; ids replaced (0 or 1);
---          then the dropped ids themselves (the funnel's `dropped` events) }
+--          the gateways the note reached (SPUBLISH's count: 0 means no gateway holds a session of
+--          the user, the offline signal of Web Push; 0 when skipped); then the dropped ids
+--          themselves (the funnel's `dropped` events) }
 --@include remember
 --@include replace-key
 if ARGV[4] == '1' then
   if redis.call('ZSCORE', KEYS[3], ARGV[1]) or redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then
-    return { -1, 0 }
+    return { -1, 0, 0 }
   end
 end
 local cap = tonumber(ARGV[2])
@@ -48,5 +50,5 @@ if seconds > 0 then
   local t = redis.call('TIME')
   remember(KEYS[3], ARGV[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), seconds, cap)
 end
-redis.call('SPUBLISH', KEYS[2], note)
-return { dropped, replaced, unpack(droppedIds) }
+local receivers = redis.call('SPUBLISH', KEYS[2], note)
+return { dropped, replaced, receivers, unpack(droppedIds) }
