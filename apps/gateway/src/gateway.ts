@@ -12,12 +12,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { PubSub } from '@google-cloud/pubsub';
-import type { GatewayConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import { createVerifier } from '@herald/auth';
 import { closeRedis, createRedis, onSubscriberReconnect, spillLength, spillOldestAgeMs } from '@herald/redis';
 import { createPubSub } from '@herald/pubsub';
-import { createHttpApp, REDIS_PING_TIMEOUT_MS, runAll, withTimeout } from '@herald/http';
+import { createHttpApp, parseAllowedHosts, REDIS_PING_TIMEOUT_MS, runAll, withTimeout } from '@herald/http';
+import { ConfigError, type GatewayConfig } from '@herald/config';
 import { createGatewayMetrics } from './metrics';
 import { AckBatcher } from './ack-batcher';
 import { ExposurePublisher } from './exposure-publisher';
@@ -34,6 +34,7 @@ import { HubSweeps } from './heartbeat';
 import { PresenceTracker } from './presence';
 import { UserEvents } from './user-events';
 import { closeSessions, EXPOSURES_SHARE, resync, SESSIONS_SHARE } from './shutdown';
+import { registerPushSubscriptionRoutes } from './push-subscriptions';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -135,12 +136,22 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       log.info({ userId: s.userId, cooldownMs: config.WS_ABUSE_COOLDOWN_MS }, 'session closed for abuse; refusing the user for a while');
     },
   };
+  const verifier = createVerifier(config);
+  registerPushSubscriptionRoutes(http.app, {
+    redis,
+    verifier,
+    publicKey: config.WEBPUSH_VAPID_PUBLIC_KEY,
+    allowedHosts: allowedHostsOf(config.WEBPUSH_ALLOWED_HOSTS),
+    maxPerUser: config.WEBPUSH_MAX_SUBSCRIPTIONS,
+    log: logger.child({ module: 'push-subscriptions' }),
+  });
+  if (!config.WEBPUSH_VAPID_PUBLIC_KEY) log.info('Web Push is off (no WEBPUSH_VAPID_PUBLIC_KEY): /v1/push-subscriptions answers WEBPUSH_DISABLED');
   const connector = new Connector({
     redis,
     hub,
     router,
     presence,
-    verifier: createVerifier(config),
+    verifier,
     wss: new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, clientTracking: false }),
     door,
     cooldowns,
@@ -215,4 +226,13 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       return closing;
     },
   };
+}
+
+/** WEBPUSH_ALLOWED_HOSTS parsed; a bad entry stops the start naming the variable. */
+function allowedHostsOf(value: string | undefined) {
+  try {
+    return parseAllowedHosts(value);
+  } catch (err) {
+    throw new ConfigError('WEBPUSH_ALLOWED_HOSTS', (err as Error).message);
+  }
 }
