@@ -20,6 +20,7 @@ import { registerPresenceRoute } from './routes/presence';
 import { registerMessageStatusRoute } from './routes/message-status';
 import { sendDepsOf } from './routes/deps';
 import { Scheduler } from './scheduler';
+import { buildWebPush } from './webpush/build-web-push';
 import { EventOutbox } from './events/event-outbox';
 import { EventRelay } from './events/event-relay';
 import { createPubSub } from '@herald/pubsub';
@@ -104,13 +105,14 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   // The scheduled sends' worker gets a connection of its own (blocking reads, retries forever).
   const queueConnection = config.SCHEDULE_WORKER ? createRedis(config, 'queue', 'ingest', logger) : undefined;
   const jobsConnection = createRedis(config, 'log', 'ingest-jobs', logger);
+  const webPush = buildWebPush({ config, redis, jobs: jobsConnection, metrics: ingestMetrics, events, logger });
   const scheduler = new Scheduler({
     redis,
     jobs: jobsConnection,
     queueConnection,
     concurrency: config.SCHEDULE_CONCURRENCY,
     rememberSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-    send: sendDepsOf({ config, redis, metrics: ingestMetrics, events }),
+    send: sendDepsOf({ config, redis, metrics: ingestMetrics, events, webPush: webPush?.queue }),
     metrics: ingestMetrics,
     logger,
   });
@@ -120,7 +122,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     config.CONTROL_CONFIRM_TIMEOUT_MS,
     logger.child({ module: 'control' }),
   );
-  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger, scheduler, control, events };
+  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger, scheduler, control, events, webPush: webPush?.queue };
   registerMessageRoutes(app, deps);
   registerMessageStatusRoute(app, deps);
   registerMessageChangeRoutes(app, deps);
@@ -142,6 +144,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
       () => webhooks?.close(),
       () => control.close(),
       () => scheduler.close(),
+      () => webPush?.close(),
       () => relay?.close(),
       () => (queueConnection ? closeRedis(queueConnection) : undefined),
       () => closeRedis(jobsConnection),

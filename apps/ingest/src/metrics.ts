@@ -79,6 +79,27 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    webPushJobs: new Counter({
+      name: 'herald_webpush_jobs_total',
+      help:
+        'Web Push jobs (one per message and offline user) by outcome: queued, skipped_online (the user connected before it ran), ' +
+        'skipped_read (the id left the offline list: acked, recalled, replaced or expired), no_subscriptions, done, failed (queueing failed)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webPushes: new Counter({
+      name: 'herald_webpush_pushes_total',
+      help:
+        'Web Push requests by outcome: sent (2xx), gone (404/410: subscription removed), throttled (429, tried again after Retry-After), ' +
+        'retried (timeout, network error, 5xx: tried again after a backoff), failed (out of attempts, or refused for good)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webPushRemoved: new Counter({
+      name: 'herald_webpush_subscriptions_removed_total',
+      help: 'Web Push subscriptions removed because their push service answered 404 or 410',
+      registers,
+    }),
   };
 }
 

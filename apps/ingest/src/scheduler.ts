@@ -39,6 +39,8 @@ export interface ScheduledJobData {
   record: RecordInput;
   /** The time asked (epoch ms), for the `sent` event; absent in jobs queued before it was added. */
   sendAt?: number;
+  /** The message's Web Push notification, when it has one. */
+  webPush?: SendMessageInput['webPush'];
 }
 
 /** What a job ended with. */
@@ -114,7 +116,14 @@ export class Scheduler {
       input: input.record,
     });
     if (state !== 'created' && state !== 'scheduled') return;
-    const data: ScheduledJobData = { recipients, payload: input.payload, ttlSeconds: input.ttlSeconds, record: input.record ?? {}, sendAt };
+    const data: ScheduledJobData = {
+      recipients,
+      payload: input.payload,
+      ttlSeconds: input.ttlSeconds,
+      record: input.record ?? {},
+      sendAt,
+      ...(input.webPush ? { webPush: input.webPush } : {}),
+    };
     try {
       await this.queue.add(JOB_NAME, data, { jobId: id, delay: Math.max(0, sendAt - Date.now()) });
     } catch (err) {
@@ -181,13 +190,14 @@ export class Scheduler {
       else this.log.debug({ messageId: id, state: fired.skip }, 'scheduled message already sent');
       return 'skipped';
     }
-    const { recipients, payload, ttlSeconds, record } = job.data;
+    const { recipients, payload, ttlSeconds, record, webPush } = job.data;
     try {
       const sent = await sendMessage(this.opts.send, {
         recipients,
         payload,
         ttlSeconds,
         record,
+        webPush,
         repeatable: { id, createdAt: fired.send, rememberSeconds: this.opts.rememberSeconds },
         scheduledFor: job.data.sendAt ?? job.timestamp + (job.opts.delay ?? 0),
       });

@@ -16,7 +16,7 @@ import { toHeraldError } from '@herald/http';
 import type { Logger } from '@herald/logger';
 import { DeliveryError, fingerprint, keys, noDeliveries, sendBatch, type BatchOutcome } from '@herald/redis';
 import { HeraldError, type ErrorBody } from '@herald/types';
-import { factsOf, messageOf, type SendMessageDeps, type SendMessageInput } from './send-message';
+import { factsOf, messageOf, queueWebPush, type SendMessageDeps, type SendMessageInput } from './send-message';
 import { sentEvents, type OutboxEvent } from './events/event-outbox';
 import { claimKey, recordAnswer, type Answer } from './idempotent';
 
@@ -97,6 +97,7 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
         category: 'category' in item.input.recipients ? item.input.recipients.category : undefined,
         repeatable: claimed && { rememberSeconds },
         record: item.input.record,
+        reportOffline: item.input.webPush !== undefined && deps.webPush !== undefined,
       })),
       { cap: deps.inboxCap, inboxTtlSeconds: deps.inboxTtlSeconds, categoryLogCap: deps.categoryLogCap },
     );
@@ -117,6 +118,7 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
     results[index] = { id: messages[i].id };
   });
   if (deps.events) await deps.events.append(await batchEvents(deps, sends, messages, outcomes));
+  await Promise.all(sends.map(({ item }, i) => (outcomes[i].error === undefined ? queueWebPush(deps, messages[i], item.input, outcomes[i].counts) : undefined)));
   await Promise.all(
     sends.map(async ({ index, item, claimed }) => {
       const answer = results[index];

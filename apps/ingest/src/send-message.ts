@@ -18,6 +18,7 @@ import {
 } from '@herald/redis';
 import type { IngestMetrics, MessageTarget } from './metrics';
 import { sentEvents, type EventOutbox } from './events/event-outbox';
+import type { WebPushQueue, WebPushRequest } from './webpush/web-push-queue';
 
 const MS_PER_SECOND = 1000;
 
@@ -41,6 +42,8 @@ export interface SendMessageInput {
   record?: RecordInput;
   /** A scheduled message's `sendAt` (epoch ms), for its `sent` event. */
   scheduledFor?: number;
+  /** `notification` (+ `urgency`): a Web Push for recipients with no live session (users only). */
+  webPush?: WebPushRequest;
 }
 
 export interface SendMessageDeps {
@@ -53,6 +56,8 @@ export interface SendMessageDeps {
   metrics: IngestMetrics;
   /** Where the `sent` and `dropped` events go (event-outbox.ts); none: no events (tools, tests). */
   events?: EventOutbox;
+  /** Web Push (webpush/); none: off (no VAPID keys), a message's `notification` is ignored. */
+  webPush?: WebPushQueue;
 }
 
 export interface SentMessage {
@@ -119,6 +124,7 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
     unique: input.repeatable !== undefined,
     rememberSeconds: input.repeatable?.rememberSeconds ?? 0,
     record: input.record,
+    reportOffline: input.webPush !== undefined && deps.webPush !== undefined,
   };
   const { userIds } = input.recipients;
   let counts: DeliveryCounts;
@@ -134,6 +140,7 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
   if (deps.events) {
     await deps.events.append(sentEvents({ ...factsOf(message, input), recipients: userIds.length, replaced, dropped: counts.droppedIds }));
   }
+  await queueWebPush(deps, message, input, counts);
   return { id: message.id, target: 'users', delivered, dropped };
 }
 
@@ -147,4 +154,16 @@ export function factsOf(message: Message, input: Pick<SendMessageInput, 'payload
     size: Buffer.byteLength(JSON.stringify(input.payload) ?? ''),
     ...(input.scheduledFor !== undefined ? { scheduledFor: input.scheduledFor } : {}),
   };
+}
+
+/** Queue the Web Push of a message to users for those of them no gateway held a session of. */
+export async function queueWebPush(deps: SendMessageDeps, message: Message, input: Pick<SendMessageInput, 'webPush'>, counts: DeliveryCounts): Promise<void> {
+  if (!deps.webPush || !input.webPush || !counts.offlineUserIds) return;
+  await deps.webPush.enqueue({
+    messageId: message.id,
+    expiresAt: message.expiresAt,
+    replaceKey: message.replaceKey,
+    userIds: counts.offlineUserIds,
+    push: input.webPush,
+  });
 }

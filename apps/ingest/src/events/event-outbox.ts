@@ -11,7 +11,7 @@
 import type { Logger } from '@herald/logger';
 import { EVENT_OUTBOX, spillExposures, type DroppedId, type HeraldRedis, type SpillBounds } from '@herald/redis';
 import { perUserEventId } from '@herald/pubsub';
-import type { LossEvent, Message, MessageEvent, MessageEventKind } from '@herald/types';
+import { WEBPUSH_EVENT_KIND, type LossEvent, type Message, type MessageEvent, type MessageEventKind, type WebPushEvent, type WebPushStatus } from '@herald/types';
 import type { IngestMetrics } from '../metrics';
 
 /** An event ready for the outbox: its kind (the Pub/Sub attribute) and its JSON. */
@@ -71,7 +71,7 @@ export function decodeEntry(entry: string): OutboxEvent | null {
   return { kind: entry.slice(0, space), json: entry.slice(space + 1) };
 }
 
-const toEvent = (e: MessageEvent | LossEvent): OutboxEvent => ({ kind: e.kind, json: JSON.stringify(e) });
+const toEvent = (e: MessageEvent | LossEvent | WebPushEvent): OutboxEvent => ({ kind: e.kind, json: JSON.stringify(e) });
 
 /** What a message event needs to know about the message besides the step. */
 export interface MessageFacts {
@@ -158,4 +158,33 @@ export function updatedEvent(messageId: string, f: MessageFacts, version: number
 /** Recalled (DELETE), whether it had been sent or was still scheduled. */
 export function recalledEvent(messageId: string, f: MessageFacts, at: number): OutboxEvent {
   return toEvent({ eventId: messageEventId('recalled', messageId), kind: 'recalled', messageId, at: new Date(at).toISOString(), producer: f.producer, category: f.category });
+}
+
+export interface WebPushOutcome {
+  messageId: string;
+  userId: string;
+  subscriptionId: string;
+  status: WebPushStatus;
+  httpStatus?: number;
+  /** `throttled`: which 429 of the job this is (each is its own event). */
+  attempt?: number;
+}
+
+/**
+ * A Web Push outcome (webpush/): its id derived from (message, user, subscription, status, and a
+ * throttle's number), so a job run again after a crash makes the same events.
+ */
+export function webPushEvent(o: WebPushOutcome): OutboxEvent {
+  const which = `${o.userId}|${o.subscriptionId}|${o.status}${o.attempt === undefined ? '' : `|${o.attempt}`}`;
+  const event: WebPushEvent = {
+    eventId: perUserEventId(WEBPUSH_EVENT_KIND, o.messageId, which),
+    kind: WEBPUSH_EVENT_KIND,
+    messageId: o.messageId,
+    userId: o.userId,
+    subscriptionId: o.subscriptionId,
+    status: o.status,
+    ...(o.httpStatus === undefined ? {} : { httpStatus: o.httpStatus }),
+    at: new Date().toISOString(),
+  };
+  return toEvent(event);
 }

@@ -15,7 +15,7 @@ import { HeraldError, MAX_BATCH_MESSAGES, Scope } from '@herald/types';
 import { sendDepsOf, type RouteDeps } from './deps';
 import { BEARER, errorResponses } from './schemas';
 import { schemaError, schemaErrors, type SchemaErrorRule } from './schema-errors';
-import { checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
+import { checkNotification, checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotent';
 import { sendMessages, type BatchItem } from '../send-batch';
 
@@ -90,6 +90,7 @@ export function registerBatchRoute(app: FastifyInstance, deps: RouteDeps): void 
     const { idempotencyKey, ...body } = raw as ItemBody;
     try {
       checkPayloadDepth(body.payload, label);
+      checkNotification(body.notification, label);
     } catch (err) {
       return err as HeraldError;
     }

@@ -8,6 +8,7 @@ import type { SendMessageDeps } from '../send-message';
 import type { ControlBus } from '../control-bus';
 import type { Scheduler } from '../scheduler';
 import type { EventOutbox } from '../events/event-outbox';
+import type { WebPushQueue } from '../webpush/web-push-queue';
 
 export interface RouteDeps {
   config: IngestConfig;
@@ -21,10 +22,12 @@ export interface RouteDeps {
   scheduler: Scheduler;
   /** The message lifecycle and dropped-id events, for analysts (events/event-outbox.ts). */
   events: EventOutbox;
+  /** Web Push to offline recipients (webpush/); none when the deployment has no VAPID keys. */
+  webPush?: WebPushQueue;
 }
 
 /** What sending a message needs, from the app's config and connections. */
-export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics' | 'events'>): SendMessageDeps {
+export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics' | 'events' | 'webPush'>): SendMessageDeps {
   return {
     redis: deps.redis,
     inboxCap: deps.config.INBOX_CAP,
@@ -32,5 +35,6 @@ export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics' 
     inboxTtlSeconds: deps.config.MESSAGE_MAX_TTL_SECONDS,
     metrics: deps.metrics,
     events: deps.events,
+    webPush: deps.webPush,
   };
 }

@@ -3,7 +3,7 @@
  * schema, the codes its validation failures answer, the payload depth bound, and the send it
  * asks for. One definition, so a batch item is refused exactly when the same body sent alone is.
  */
-import { HeraldError } from '@herald/types';
+import { HeraldError, webPushBody, WEBPUSH_LIMITS, WEBPUSH_MAX_PLAINTEXT_BYTES, WEBPUSH_URGENCIES, type WebPushNotification, type WebPushUrgency } from '@herald/types';
 import type { RouteDeps } from './deps';
 import { categorySchema, replaceKeySchema, userIdSchema } from './schemas';
 import type { SchemaErrorRule } from './schema-errors';
@@ -15,6 +15,8 @@ export interface SendMessageBody {
   payload: unknown;
   ttlSeconds?: number;
   replaceKey?: string;
+  notification?: WebPushNotification;
+  urgency?: WebPushUrgency;
 }
 
 const EXACTLY_ONE_TARGET = 'Give exactly one of "userIds" or "category".';
@@ -82,6 +84,28 @@ export function messageBodySchema(config: RouteDeps['config'], extra: Record<str
           '`"replaces":"<older id>"`; every frame of it carries `replaceKey`. ' +
           replaceKeySchema.description,
       },
+      notification: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['title', 'body'],
+        properties: {
+          title: { type: 'string', minLength: 1, maxLength: WEBPUSH_LIMITS.title },
+          body: { type: 'string', maxLength: WEBPUSH_LIMITS.body },
+          url: { type: 'string', maxLength: WEBPUSH_LIMITS.url },
+          icon: { type: 'string', maxLength: WEBPUSH_LIMITS.icon },
+          tag: { type: 'string', maxLength: WEBPUSH_LIMITS.tag },
+        },
+        description:
+          'Optional. A Web Push notification for recipients with no live session when the message reaches them ' +
+          '(docs/WEBPUSH.md): each of their push subscriptions gets `{"messageId","notification"}` (at most ' +
+          `${WEBPUSH_MAX_PLAINTEXT_BYTES} bytes of JSON), unless they connect before it is sent. Users only, not categories; ` +
+          'ignored when the deployment has no VAPID keys.',
+      },
+      urgency: {
+        type: 'string',
+        enum: [...WEBPUSH_URGENCIES],
+        description: 'Optional, with `notification`: the push\'s RFC 8030 Urgency (default normal).',
+      },
       ...extra,
     },
     oneOf: [{ required: ['userIds'] }, { required: ['category'] }],
@@ -94,14 +118,26 @@ export const MESSAGE_BODY_RULES: SchemaErrorRule[] = [
   { in: 'body', path: /^\/userIds\/\d+$/, code: 'INVALID_USER_ID' },
   { in: 'body', path: /^\/category$/, code: 'INVALID_CATEGORY' },
   { in: 'body', path: /^\/replaceKey$/, code: 'INVALID_REPLACE_KEY' },
+  { in: 'body', path: /^\/notification(\/.*)?$/, code: 'INVALID_NOTIFICATION' },
 ];
+
+/** A message id as long as any (a UUID), for the size check of a notification's push body. */
+const LONGEST_ID = '00000000-0000-0000-0000-000000000000';
+
+/** Refuses a notification whose push body would not fit in one push (RFC 8291). */
+export function checkNotification(notification: WebPushNotification | undefined, label = 'body'): void {
+  if (notification && Buffer.byteLength(webPushBody(LONGEST_ID, notification)) > WEBPUSH_MAX_PLAINTEXT_BYTES) {
+    throw new HeraldError('INVALID_NOTIFICATION', `${label}/notification makes a push body over ${WEBPUSH_MAX_PLAINTEXT_BYTES} bytes; shorten it.`);
+  }
+}
 
 /**
  * The send a validated body asks for (the schema guarantees one target and fills ttlSeconds);
  * `producer` is the token's `sub`, kept in the message's record.
  */
 export function sendInputOf(body: SendMessageBody, config: RouteDeps['config'], producer = ''): SendMessageInput {
-  const { userIds, category, payload, ttlSeconds, replaceKey } = body;
+  const { userIds, category, payload, ttlSeconds, replaceKey, notification, urgency } = body;
   const recipients: Recipients = category !== undefined ? { category } : { userIds: userIds ?? [] };
-  return { recipients, payload, ttlSeconds: ttlSeconds ?? config.MESSAGE_DEFAULT_TTL_SECONDS, record: { producer, replaceKey } };
+  const webPush = notification ? { webPush: urgency ? { notification, urgency } : { notification } } : {};
+  return { recipients, payload, ttlSeconds: ttlSeconds ?? config.MESSAGE_DEFAULT_TTL_SECONDS, record: { producer, replaceKey }, ...webPush };
 }

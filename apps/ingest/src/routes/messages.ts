@@ -14,7 +14,7 @@ import { decodeMessage, loadMessages } from '@herald/redis';
 import { sendDepsOf, type RouteDeps } from './deps';
 import { BEARER, errorResponses, messageIdParams } from './schemas';
 import { schemaErrors } from './schema-errors';
-import { checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
+import { checkNotification, checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
 import { sendMessage } from '../send-message';
 import { checkIdempotencyKey, recordedAnswer, runIdempotent, type Answer } from '../idempotent';
 import { sendAtOf, sendAtSchema } from './send-at';
@@ -78,6 +78,7 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
     async (request, reply) => {
       const { sendAt: sendAtText, ...body } = request.body;
       checkPayloadDepth(body.payload);
+      checkNotification(body.notification);
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
       const producer = request.principal?.userId ?? '';
       const input = sendInputOf(body, deps.config, producer);

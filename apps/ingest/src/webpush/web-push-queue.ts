@@ -1,0 +1,129 @@
+/**
+ * Web Push from ingest (issue 19, docs/WEBPUSH.md): the BullMQ queue `herald-webpush`, one job per
+ * (message, user) whose delivery reached no gateway (deliver-4.lua's SPUBLISH count was 0), and
+ * the worker that sends them (push-job.ts).
+ *
+ * As for scheduled sends (scheduler.ts): the Queue adds jobs on a connection of its own (`log`
+ * role: fails fast in a request, not auto-pipelined), the Worker runs on the `queue` connection
+ * (retries forever), WEBPUSH_WORKER off leaves a replica queueing only. The job id is derived from
+ * (message, user), so a retried request (Idempotency-Key) does not queue a second nudge.
+ * Retries: WEBPUSH_ATTEMPTS with an exponential backoff from WEBPUSH_BACKOFF_MS; a 429 moves the
+ * job back to delayed for its Retry-After (not an attempt), at most WEBPUSH_ATTEMPTS times.
+ */
+import { createHash } from 'node:crypto';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import type { Logger } from '@herald/logger';
+import { keys, queues, type HeraldRedis } from '@herald/redis';
+import type { WebPushNotification, WebPushUrgency } from '@herald/types';
+import { PushThrottled, runPushJob, type PushJobData, type PushJobDeps, type PushJobOutcome } from './push-job';
+
+const JOB_NAME = 'push';
+const DAY_MS = 24 * 3600 * 1000;
+
+/** What a message asks of Web Push (POST /v1/messages `notification`, `urgency`). */
+export interface WebPushRequest {
+  notification: WebPushNotification;
+  urgency?: WebPushUrgency;
+}
+
+/** A message delivered to users some of whom had no live session. */
+export interface OfflineDelivery {
+  messageId: string;
+  expiresAt: number;
+  replaceKey?: string;
+  userIds: readonly string[];
+  push: WebPushRequest;
+}
+
+export interface WebPushQueueOptions extends Omit<PushJobDeps, 'log'> {
+  /** Adds jobs (a connection of its own, see the header). */
+  jobs: HeraldRedis;
+  /** The worker's connection; none when this process sends no pushes. */
+  queueConnection?: HeraldRedis;
+  concurrency: number;
+  logger: Logger;
+}
+
+/** The job id of (message, user): BullMQ ids may not hold `:`, which user ids may. */
+export function pushJobId(messageId: string, userId: string): string {
+  return `${messageId}.${createHash('sha256').update(userId).digest('base64url').slice(0, 22)}`;
+}
+
+export class WebPushQueue {
+  private readonly queue: Queue<PushJobData>;
+  private readonly worker: Worker<PushJobData, PushJobOutcome> | undefined;
+  private readonly log: Logger;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly opts: WebPushQueueOptions) {
+    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
+      throw new RangeError(`WebPushQueue: concurrency must be a whole number of at least 1, got ${opts.concurrency}`);
+    }
+    this.log = opts.logger.child({ module: 'webpush' });
+    this.queue = new Queue<PushJobData>(queues.webpush, {
+      connection: opts.jobs,
+      prefix: keys.queuePrefix,
+      defaultJobOptions: {
+        attempts: opts.attempts,
+        backoff: { type: 'exponential', delay: opts.backoffMs },
+        removeOnComplete: true,
+        removeOnFail: { age: DAY_MS / 1000 },
+      },
+    });
+    this.queue.on('error', (err) => this.log.warn({ err }, 'webpush queue error'));
+    this.worker = opts.queueConnection && this.startWorker(opts.queueConnection);
+  }
+
+  /**
+   * Queue one job per offline user. Never throws: the message is delivered already (the nudge is
+   * a bonus); a failure is counted and logged.
+   */
+  async enqueue(d: OfflineDelivery): Promise<void> {
+    if (d.userIds.length === 0) return;
+    const jobs = d.userIds.map((userId) => ({
+      name: JOB_NAME,
+      data: { messageId: d.messageId, userId, notification: d.push.notification, urgency: d.push.urgency, replaceKey: d.replaceKey, expiresAt: d.expiresAt },
+      opts: { jobId: pushJobId(d.messageId, userId) },
+    }));
+    try {
+      await this.queue.addBulk(jobs);
+      this.opts.metrics.webPushJobs.inc({ outcome: 'queued' }, jobs.length);
+    } catch (err) {
+      this.opts.metrics.webPushJobs.inc({ outcome: 'failed' }, jobs.length);
+      this.log.error({ err, messageId: d.messageId, users: jobs.length }, 'could not queue Web Push jobs; those users get no nudge');
+    }
+  }
+
+  /** Stop taking jobs, let running ones finish, close the queue. Idempotent; every step runs. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const results = await Promise.allSettled([this.worker?.close(), this.queue.close()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })();
+    return this.closing;
+  }
+
+  private startWorker(connection: HeraldRedis): Worker<PushJobData, PushJobOutcome> {
+    const deps: PushJobDeps = { ...this.opts, log: this.log };
+    const worker = new Worker<PushJobData, PushJobOutcome>(queues.webpush, (job, token) => this.run(deps, job, token), {
+      connection,
+      prefix: keys.queuePrefix,
+      concurrency: this.opts.concurrency,
+    });
+    worker.on('completed', (_job, outcome) => this.opts.metrics.webPushJobs.inc({ outcome }));
+    worker.on('failed', (job, err) => this.log.debug({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'webpush attempt failed'));
+    worker.on('error', (err) => this.log.warn({ err }, 'webpush worker error'));
+    return worker;
+  }
+
+  private async run(deps: PushJobDeps, job: Job<PushJobData>, token: string | undefined): Promise<PushJobOutcome> {
+    try {
+      return await runPushJob(deps, job);
+    } catch (err) {
+      if (!(err instanceof PushThrottled)) throw err;
+      await job.moveToDelayed(Date.now() + err.delayMs, token);
+      throw new DelayedError();
+    }
+  }
+}
