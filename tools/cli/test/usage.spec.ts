@@ -4,7 +4,7 @@
  * the dev secret only. Every case runs the real binary as a child process.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { jwtVerify } from 'jose';
 import { DEV_SECRET_PREFIX } from '@herald/config';
@@ -13,7 +13,7 @@ import { herald, REPO_ROOT } from './support/cli-stack';
 
 jest.setTimeout(60_000);
 
-const COMMANDS = ['token', 'send', 'message', 'update', 'recall', 'tail', 'inbox', 'categories', 'presence', 'exposures', 'webhooks'];
+const COMMANDS = ['token', 'send', 'message', 'update', 'recall', 'tail', 'inbox', 'categories', 'presence', 'exposures', 'webhooks', 'vapid-keys'];
 const DEV_SECRET = `${DEV_SECRET_PREFIX}${randomBytes(24).toString('hex')}`;
 const NO_ENV = {};
 
@@ -43,7 +43,7 @@ describe('help', () => {
     const unknown = await herald(['sned'], { env: NO_ENV });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'herald: unknown command "sned"; the commands are token, send, message, update, recall, tail, inbox, categories, presence, exposures, webhooks (herald --help)\n',
+      'herald: unknown command "sned"; the commands are token, send, message, update, recall, tail, inbox, categories, presence, exposures, webhooks, vapid-keys (herald --help)\n',
     );
 
     const flag = await herald(['send', '--usr', 'alice', '1'], { env: NO_ENV });
@@ -58,6 +58,23 @@ describe('help', () => {
     expect(viaNpm.stdout).toMatch(/^Usage: herald token/);
     const viaNpx = await run('npx', ['--offline', 'herald', 'send', '--help'], { cwd: REPO_ROOT });
     expect(viaNpx.stdout).toMatch(/^Usage: herald send/);
+  });
+});
+
+describe('vapid-keys', () => {
+  it('prints a new P-256 pair as env lines (or JSON), without any settings', async () => {
+    const run = await herald(['vapid-keys'], { env: NO_ENV });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const m = /^WEBPUSH_VAPID_PUBLIC_KEY=([\w-]+)\nWEBPUSH_VAPID_PRIVATE_KEY=([\w-]+)\n$/.exec(run.stdout);
+    expect(m).not.toBeNull();
+    // The public key is the private key's point.
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(Buffer.from(m![2], 'base64url'));
+    expect(ecdh.getPublicKey().toString('base64url')).toBe(m![1]);
+
+    const json = JSON.parse((await herald(['vapid-keys', '--json'], { env: NO_ENV })).stdout) as { publicKey: string; privateKey: string };
+    expect(Buffer.from(json.publicKey, 'base64url')).toHaveLength(65);
+    expect(json.publicKey).not.toBe(m![1]);
   });
 });
 

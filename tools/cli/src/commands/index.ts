@@ -9,6 +9,7 @@ import { sendCommand } from './send';
 import { tailCommand } from './tail';
 import { tokenCommand } from './token';
 import { webhooksCommand } from './webhooks';
+import { vapidKeysCommand } from './vapid-keys';
 
 /** Every command, in the order `herald --help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -23,4 +24,5 @@ export const COMMANDS: readonly Command[] = [
   presenceCommand,
   exposuresCommand,
   webhooksCommand,
+  vapidKeysCommand,
 ];
