@@ -14,6 +14,7 @@ import { SignJWT } from 'jose';
 import { isDevSecret, removeDevStackFile, writeDevStackFile, type DevStackFile } from '@herald/config';
 import { REPO_ROOT, startStack, type Stack } from '@herald/stack';
 import { loadDevConfig } from './config';
+import { devVapid } from './vapid';
 import { watchLifecycle } from './lifecycle';
 import { postmasterOf, STOP_GRACE_MS, stopProcesses } from './reap';
 import { reclaimLeftovers, reclaimPorts } from './reclaim';
@@ -70,9 +71,11 @@ async function main(): Promise<void> {
   for (const line of [...(await reclaimLeftovers(stateDir, postgresDir)), ...(await reclaimPorts(appPorts))]) say(`[dev] ${line}\n`);
   startWatchdog(stateDir, postgresDir);
 
+  const vapid = devVapid(stateDir, process.env);
   const stack = await startStack({
-    // Webhooks on, and `herald webhooks listen`'s default port allowed over http (what the environment sets wins).
-    env: { ...DEV_WEBHOOKS, ...process.env, ...(postgresDir ? { EMBEDDED_PG_DIR: postgresDir } : {}) },
+    // Webhooks on, and `herald webhooks listen`'s default port allowed over http; the dev VAPID pair
+    // (what the environment sets wins).
+    env: { ...DEV_WEBHOOKS, ...process.env, ...vapid.env, ...(postgresDir ? { EMBEDDED_PG_DIR: postgresDir } : {}) },
     ports: { gateway: config.HERALD_DEV_GATEWAY_PORT, ingest: config.HERALD_DEV_INGEST_PORT, 'exposure-consumer': config.HERALD_DEV_CONSUMER_PORT },
     adminPort: config.HERALD_DEV_ADMIN_PORT,
     onLine: (name, line) => say(`[${name}] ${line}\n`),
@@ -101,6 +104,7 @@ async function main(): Promise<void> {
     `  herald CLI         ${devFile}   (these settings, while the stack runs)`,
   ];
   if (stack.devSecret) lines.push(`  AUTH_JWT_SECRET    ${stack.devSecret}   (development only, never in production)`);
+  if (vapid.file) lines.push(`  Web Push           VAPID public key ${vapid.env.WEBPUSH_VAPID_PUBLIC_KEY} (pair kept in ${vapid.file})`);
   if (secret) {
     const userToken = await sign(secret, DEMO_USER);
     const producerToken = await sign(secret, 'demo-producer', 'messages:write categories:write exposures:read webhooks:write');
