@@ -143,6 +143,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     publicKey: config.WEBPUSH_VAPID_PUBLIC_KEY,
     allowedHosts: allowedHostsOf(config.WEBPUSH_ALLOWED_HOSTS),
     maxPerUser: config.WEBPUSH_MAX_SUBSCRIPTIONS,
+    allowedOrigins: parseOrigins(config.WS_ALLOWED_ORIGINS),
     log: logger.child({ module: 'push-subscriptions' }),
   });
   if (!config.WEBPUSH_VAPID_PUBLIC_KEY) log.info('Web Push is off (no WEBPUSH_VAPID_PUBLIC_KEY): /v1/push-subscriptions answers WEBPUSH_DISABLED');

@@ -29,6 +29,11 @@ export interface PushSubscriptionRoutesOptions {
   publicKey: string | undefined;
   allowedHosts: AllowedHosts;
   maxPerUser: number;
+  /**
+   * Browser origins that may call these routes from a page (CORS): WS_ALLOWED_ORIGINS, the ones
+   * that may open the WebSocket. Empty: any origin (the token is still required; no cookies).
+   */
+  allowedOrigins: ReadonlySet<string>;
   log: Logger;
 }
 
@@ -68,8 +73,39 @@ export function parseSubscription(body: unknown, allowed: AllowedHosts): PushSub
   return { endpoint: check.url.href, keys: { p256dh: p256dh.toString('base64url'), auth: auth.toString('base64url') } };
 }
 
+/** Preflights are cached this long by browsers. */
+const CORS_MAX_AGE_SECONDS = 600;
+
+/**
+ * CORS for a web app on another origin than the gateway: a preflight (OPTIONS) is answered for an
+ * allowed origin, and every answer to one carries `Access-Control-Allow-Origin`. A page of another
+ * origin gets no CORS headers, so its browser keeps the answer from it.
+ */
+function registerCors(app: FastifyInstance, allowed: ReadonlySet<string>): void {
+  const allows = (origin: string | undefined): origin is string => origin !== undefined && (allowed.size === 0 || allowed.has(origin));
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/v1/push-subscriptions')) return;
+    const origin = request.headers.origin;
+    if (!allows(origin)) return;
+    void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    if (request.method === 'OPTIONS') {
+      return reply
+        .header('access-control-allow-methods', 'GET, POST, DELETE')
+        .header('access-control-allow-headers', 'authorization, content-type')
+        .header('access-control-max-age', String(CORS_MAX_AGE_SECONDS))
+        .status(204)
+        .send();
+    }
+  });
+  for (const path of ['/v1/push-subscriptions', '/v1/push-subscriptions/:id']) {
+    // Reached only by a preflight from an origin that is not allowed (the hook answers the others).
+    app.options(path, async (_request, reply) => reply.status(403).send());
+  }
+}
+
 export function registerPushSubscriptionRoutes(app: FastifyInstance, opts: PushSubscriptionRoutesOptions): void {
   const { redis, verifier, publicKey, allowedHosts, maxPerUser, log } = opts;
+  registerCors(app, opts.allowedOrigins);
   const enabled = async () => {
     if (publicKey === undefined) throw new HeraldError('WEBPUSH_DISABLED');
   };
