@@ -17,6 +17,7 @@
  * the message iterator (message-stream.ts), the events and states it reports (client-events.ts).
  */
 import { CloseCode, type DeleteFrame, type ServerFrame, type UpdateFrame, type WelcomeFrame } from '@herald/types';
+import { enableWebPush, type ServiceWorkerRegistrationLike, type WebPushRegistration } from './web-push';
 import { AckQueue } from './ack-queue';
 import { backoffDelay } from './backoff';
 import { ABNORMAL_CLOSURE, closeAction, refusalAction, type CloseAction } from './close-policy';
@@ -124,6 +125,15 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
 
   get stats(): Readonly<ClientStats> {
     return { ...this.statsValue };
+  }
+
+  /**
+   * Web Push for this user (browser only; web-push.ts, docs/WEBPUSH.md): subscribe the service
+   * worker's registration with Herald's VAPID key and register it at the gateway with this
+   * client's token. Call it at each app start: a renewed subscription is registered again.
+   */
+  enableWebPush(registration: ServiceWorkerRegistrationLike): Promise<WebPushRegistration> {
+    return enableWebPush({ url: this.options.url, token: () => this.tokens.current() }, registration);
   }
 
   /** Ids waiting to be sent in an `ack` frame (held while disconnected). */

@@ -11,3 +11,4 @@ export type { WebSocketConstructor, WebSocketLike, MessageEventLike, CloseEventL
 export type { AckFrame, DeleteFrame, ErrorFrame, EventFrame, EngagementKind, MessageFrame, ServerFrame, UpdateFrame, WelcomeFrame } from '@herald/types';
 export { CloseCode } from '@herald/types';
 export { eventFrames, type DeliveredMessage, type MessageEngagement } from './engagement';
+export * from './web-push';

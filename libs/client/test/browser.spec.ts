@@ -3,7 +3,11 @@
  * over HTTP) in Debian's headless Chromium driven by playwright-core, against a real gateway that
  * only accepts WebSockets from the example's Origin. The page uses the browser's own WebSocket.
  */
+import { createECDH } from 'node:crypto';
+import Redis from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
+import { generateVAPIDKeys } from 'web-push';
+import { keys, pushSubscriptionId } from '@herald/redis';
 import { freePort, launchChromium, signToken, waitFor } from '@herald/testing';
 import { bundleExample, serveExample, type ExampleServer } from '../examples/browser/serve';
 import { startClientStack, type ClientStack } from './support/client-stack';
@@ -13,11 +17,18 @@ jest.setTimeout(60_000);
 let env: ClientStack;
 let example: ExampleServer;
 let browser: Browser;
+const vapid = generateVAPIDKeys();
 
 beforeAll(async () => {
   browser = await launchChromium();
   example = await serveExample(await freePort());
-  env = await startClientStack({ WS_ALLOWED_ORIGINS: new URL(example.url).origin });
+  // The gateway serves the VAPID public key (Web Push); sending pushes is ingest's, tested in tools/dev.
+  env = await startClientStack({
+    WS_ALLOWED_ORIGINS: new URL(example.url).origin,
+    WEBPUSH_VAPID_PUBLIC_KEY: vapid.publicKey,
+    WEBPUSH_VAPID_PRIVATE_KEY: vapid.privateKey,
+    WEBPUSH_SUBJECT: 'mailto:sdk-test@example.com',
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -83,4 +94,73 @@ it('reconnects in the browser after a gateway restart (1012) and receives what w
   expect(await waitForListed(page, 1)).toEqual([meanwhile]);
   expect(await page.evaluate('window.herald.stats.sessions')).toBe(2);
   await page.close();
+});
+
+describe('Web Push (enableWebPush and the example service worker)', () => {
+  /**
+   * Headless Chromium has no push service: `pushManager.subscribe` rejects there. The SDK's request
+   * path is then tested with a registration whose pushManager hands out a subscription made here
+   * (real P-256 keys): what the gateway stores is exactly what the SDK posted, cross-origin (CORS).
+   */
+  it('registers the service worker and posts its subscription to the gateway with the user\'s token', async () => {
+    const user = `browser-push-${process.pid}-${Date.now()}`;
+    const page = await browser.newPage();
+    await page.goto(`${example.url}#url=${encodeURIComponent(env.wsUrl())}&token=${await signToken(user)}`);
+    await page.waitForFunction('window.herald !== undefined', undefined, { timeout: 15_000 });
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    const injected = {
+      endpoint: `https://push.example.com/send/${user}`,
+      keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') },
+    };
+    // The page has no DOM types here: the script is text, run in the page.
+    const result = (await page.evaluate(`(async (fake) => {
+      const registration = await navigator.serviceWorker.register('/sw.js');
+      await navigator.serviceWorker.ready;
+      try {
+        return { real: true, id: (await window.herald.enableWebPush(registration)).id };
+      } catch (err) {
+        const subscription = { endpoint: fake.endpoint, toJSON: () => fake, unsubscribe: async () => true };
+        const given = { pushManager: { getSubscription: async () => null, subscribe: async () => subscription } };
+        return { real: false, why: String(err), id: (await window.herald.enableWebPush(given)).id };
+      }
+    })(${JSON.stringify(injected)})`)) as { real: boolean; id: string; why?: string };
+
+    const redis = new Redis(env.stack.env.REDIS_URL!);
+    try {
+      const stored = await redis.hgetall(keys.pushSubscriptions(user));
+      expect(Object.keys(stored)).toEqual([result.id]);
+      const saved = JSON.parse(stored[result.id]) as { endpoint: string; keys: object; userAgent: string };
+      expect(saved.userAgent).toMatch(/Chrome/);
+      // Without a push service the injected subscription went through the SDK to the gateway.
+      if (!result.real) expect({ id: result.id, endpoint: saved.endpoint, keys: saved.keys }).toEqual({ id: pushSubscriptionId(injected.endpoint), ...injected });
+    } finally {
+      redis.disconnect();
+    }
+    await page.close();
+  });
+
+  it('the example service worker tells its pages about a push (delivered through the DevTools protocol)', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${example.url}#url=${encodeURIComponent(env.wsUrl())}&token=${await signToken('sw-user')}`);
+    const cdp = await page.context().newCDPSession(page);
+    const registered = new Promise<string>((resolve) =>
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }: { registrations: { registrationId: string; scopeURL: string }[] }) => {
+        const mine = registrations.find((r) => r.scopeURL === example.url);
+        if (mine) resolve(mine.registrationId);
+      }),
+    );
+    await cdp.send('ServiceWorker.enable');
+    await page.evaluate(`(async () => {
+      window.pushes = [];
+      navigator.serviceWorker.addEventListener('message', (e) => window.pushes.push(e.data));
+      await navigator.serviceWorker.register('/sw.js');
+      await navigator.serviceWorker.ready;
+    })()`);
+    const data = { messageId: 'm-1', notification: { title: 'Hello', body: 'from Herald', url: 'https://app.example.com/m/1' } };
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(example.url).origin, registrationId: await registered, data: JSON.stringify(data) });
+    await page.waitForFunction('window.pushes.length > 0', undefined, { timeout: 15_000 });
+    expect(await page.evaluate('window.pushes')).toEqual([{ type: 'herald-push', ...data }]);
+    await page.close();
+  });
 });

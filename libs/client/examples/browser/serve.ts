@@ -48,10 +48,14 @@ export interface ExampleServer {
 export async function serveExample(port = 0, host = '127.0.0.1'): Promise<ExampleServer> {
   const { js } = await bundleExample();
   const html = readFileSync(join(HERE, 'index.html'));
+  // The service worker of the Web Push example, served at the root so that its scope is the page's.
+  const worker = readFileSync(join(HERE, 'sw.js'));
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/' || path === '/index.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    } else if (path === '/sw.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(worker);
     } else if (path === '/example.js') {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(js);
     } else {
