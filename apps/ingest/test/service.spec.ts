@@ -52,12 +52,17 @@ describe('a running ingest', () => {
     expect(send.security).toEqual([{ bearer: [] }]);
     expect(Object.keys(send.requestBody.content['application/json'].schema.properties).sort()).toEqual([
       'category',
+      'notification',
       'payload',
       'replaceKey',
       'sendAt',
       'ttlSeconds',
+      'urgency',
       'userIds',
     ]);
+    const notification = send.requestBody.content['application/json'].schema.properties.notification;
+    expect(Object.keys(notification.properties).sort()).toEqual(['body', 'icon', 'tag', 'title', 'url']);
+    expect(notification.description).toContain('docs/WEBPUSH.md');
     expect(send.requestBody.content['application/json'].schema.properties.replaceKey.description).toContain('"replaces"');
     expect(Object.keys(send.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413']));
     const status = doc.paths['/v1/messages/{id}'].get;
