@@ -27,6 +27,16 @@ it('the public port answers 404 for /metrics; the admin port serves it', async (
   }
 });
 
+it('without a VAPID key (Web Push off) the push-subscription routes answer 404 WEBPUSH_DISABLED, token or not', async () => {
+  expect(h.config.WEBPUSH_VAPID_PUBLIC_KEY).toBeUndefined();
+  const key = await get(`${h.httpUrl}/v1/push-subscriptions/vapid-public-key`);
+  const post = await fetch(`${h.httpUrl}/v1/push-subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const del = await fetch(`${h.httpUrl}/v1/push-subscriptions/abc`, { method: 'DELETE' });
+  for (const res of [{ status: key.status, body: JSON.parse(key.text) as unknown }, { status: post.status, body: await post.json() }, { status: del.status, body: await del.json() }]) {
+    expect(res).toEqual({ status: 404, body: { error: { code: 'WEBPUSH_DISABLED', message: expect.any(String) } } });
+  }
+});
+
 it('with Redis down, the public /readyz answers 503 without the error; the admin /readyz names it', async () => {
   await h.redisServer.stopServer();
   try {
