@@ -150,6 +150,13 @@ it('leaves its endpoints in dev.json (0600); `herald send` and `herald inbox dem
   ]);
   expect(envWins).toMatchObject({ code: 1, stderr: expect.stringContaining(`Redis at ${fromEnv}`) });
   expect(flagWins).toMatchObject({ code: 1, stderr: expect.stringContaining(`Redis at ${fromFlag}`) });
+
+  // Web Push is on in the dev stack, with the pair the launcher keeps in vapid.json (0600).
+  const vapid = JSON.parse(readFileSync(join(devDir, 'vapid.json'), 'utf8')) as { publicKey: string };
+  expect(statSync(join(devDir, 'vapid.json')).mode & 0o777).toBe(0o600);
+  const gatewayWs = (JSON.parse(readFileSync(file, 'utf8')) as { settings: { HERALD_GATEWAY_URL: string } }).settings.HERALD_GATEWAY_URL;
+  const served = await fetch(`${gatewayWs.replace(/^ws/, 'http').replace(/\/ws$/, '')}/v1/push-subscriptions/vapid-public-key`);
+  expect(await served.json()).toEqual({ publicKey: vapid.publicKey });
 });
 
 it('SIGKILL of the launcher: within seconds nothing it started is running', async () => {
