@@ -34,7 +34,7 @@ import { checkComposeExposure, checkNetworkPolicyDoc, checkPolicyEgress, type Co
 
 /** The Secret ops create (docs/OPERATIONS.md); manifests only reference it. */
 const DOCUMENTED_SECRET = 'herald-secrets';
-const DOCUMENTED_SECRET_KEYS = new Set(['AUTH_JWT_SECRET', 'DATABASE_URL']);
+const DOCUMENTED_SECRET_KEYS = new Set(['AUTH_JWT_SECRET', 'DATABASE_URL', 'WEBPUSH_VAPID_PUBLIC_KEY', 'WEBPUSH_VAPID_PRIVATE_KEY', 'WEBPUSH_SUBJECT']);
 /**
  * Start-up order that no variable shows: exposure events published before the subscription
  * exists are dropped by Pub/Sub, and the emulator starts empty, so the gateway and ingest (its event relay) wait for the
