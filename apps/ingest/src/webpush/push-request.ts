@@ -14,6 +14,7 @@
  */
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import { generateRequestDetails, type PushSubscription, type Urgency } from 'web-push';
 import { pinnedLookup, resolveEndpoint, type AllowedHosts } from '@herald/http';
 
@@ -84,12 +85,14 @@ export async function sendPush(req: PushRequest, opts: PushClientOptions): Promi
   const url = new URL(details.endpoint);
   const resolved = await resolveEndpoint(url, opts.allowedHosts);
   const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
   return new Promise<PushAnswer>((resolve, reject) => {
     const request = send(url, {
       method: 'POST',
       headers: details.headers as Record<string, string | number>,
       lookup: pinnedLookup(resolved),
-      servername: url.hostname.replace(/^\[|\]$/g, ''),
+      // SNI names a host, never an address (RFC 6066); the certificate is checked against the host either way.
+      servername: isIP(host) ? undefined : host,
       // One request per connection: no pool keeps sockets to user-chosen hosts open.
       agent: false,
       timeout: opts.timeoutMs,
