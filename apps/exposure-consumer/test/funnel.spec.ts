@@ -12,7 +12,7 @@ import { waitFor } from '@herald/testing';
 import type { Consumer } from '../src/app';
 import type { Funnel } from '../src/db/funnel-store';
 import { analystToken, bearer, countRows, counterValue, inspector } from './support/fixtures';
-import { engagementOf, exposureOf, iso, lossOf, messageEventOf, publishEvents, shuffled, type AnyEvent } from './support/events';
+import { engagementOf, exposureOf, iso, lossOf, webPushOf, messageEventOf, publishEvents, shuffled, type AnyEvent } from './support/events';
 import { configFor, startBackends, startConsumer, type Backends } from './support/harness';
 
 jest.setTimeout(60_000);
@@ -69,6 +69,11 @@ function funnelEvents(): AnyEvent[] {
     ...users(50, 55).map((u, i) => engagementOf('dismissed', news, u, T0 + (300 + i) * S, 'news')),
     ...users(80, 90).map((u) => lossOf('expired', news, u, T0 + 3600 * S, 'news')),
     ...users(90, 95).map((u) => lossOf('dropped', news, u, T0 + 10 * S, 'news')),
+    // Web Push while offline: u95 reached on two subscriptions, u96 reached, u97's subscription gone.
+    webPushOf(news, 'u95', 'sent', T0 + 2 * S),
+    webPushOf(news, 'u95', 'sent', T0 + 2 * S, 'sub-u95-phone'),
+    webPushOf(news, 'u96', 'sent', T0 + 2 * S),
+    webPushOf(news, 'u97', 'gone', T0 + 2 * S),
     messageEventOf('sent', direct, T0 + 86_400 * S, { recipients: 4, size: 50 }),
     exposureOf(direct, 'u0', T0 + 86_402 * S),
     exposureOf(direct, 'u1', T0 + 86_404 * S),
@@ -87,6 +92,7 @@ const NEWS: Funnel = {
   expired: 10,
   dropped: 5,
   pending: 5,
+  nudged: 2,
   // percentile_cont over 1…80 s and 100…149 s.
   timeToDelivery: { p50: 40.5, p90: 72.1 },
   timeToOpen: { p50: 124.5, p90: 144.1 },
@@ -101,6 +107,7 @@ const DIRECT: Funnel = {
   expired: 1,
   dropped: 0,
   pending: 1,
+  nudged: 0,
   timeToDelivery: { p50: 3, p90: 3.8 },
   timeToOpen: { p50: 10, p90: 10 },
 };
@@ -122,6 +129,7 @@ describe('the funnel', () => {
     expect(await countRows(db, "SELECT 1 FROM engagements WHERE message_id = 'news-1'")).toBe(65);
     expect(await countRows(db, "SELECT 1 FROM exposures WHERE message_id = 'news-1'")).toBe(90);
     expect(await countRows(db, "SELECT 1 FROM losses WHERE message_id = 'news-1'")).toBe(15);
+    expect(await countRows(db, "SELECT 1 FROM webpush_outcomes WHERE message_id = 'news-1'")).toBe(4);
     expect(await countRows(db, "SELECT 1 FROM engagements WHERE message_id = 'news-1' AND kind = 'clicked' AND action = 'view'")).toBe(10);
     const { rows } = await db.query("SELECT recipients, category, created_at, version FROM messages WHERE id = 'news-1'");
     expect(rows).toEqual([{ recipients: 100, category: 'news', created_at: new Date(T0), version: 1 }]);

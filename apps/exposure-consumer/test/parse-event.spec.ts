@@ -1,6 +1,6 @@
 /** Events by kind (libs/types events.ts): what the consumer accepts, and why it refuses the rest. */
 import { parseEvent } from '../src/ingest/parse-event';
-import { engagementOf, exposureOf, lossOf, messageEventOf } from './support/events';
+import { engagementOf, exposureOf, lossOf, messageEventOf, webPushOf } from './support/events';
 
 const T = Date.UTC(2031, 4, 1, 10, 0, 0);
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -24,6 +24,8 @@ test('each kind goes to its table; an exposure has no kind (or delivered) and ke
   const sent = messageEventOf('sent', 'm1', T, { recipients: 3, size: 10, replaceKey: 'k', replaced: 1, dropped: 0, expiresAt: new Date(T + 1000).toISOString() });
   expect(parseEvent(body(sent))).toEqual({ ok: true, event: { table: 'messages', event: sent } });
   for (const kind of ['scheduled', 'recalled'] as const) expect(reasonOf(messageEventOf(kind, 'm1', T))).toBe('accepted');
+  const push = webPushOf('m1', 'u1', 'sent', T);
+  expect(parseEvent(body(push), { kind: 'webpush' })).toEqual({ ok: true, event: { table: 'webpush', event: push } });
 });
 
 test('times are normalised to UTC milliseconds', () => {
@@ -46,6 +48,9 @@ test.each([
   ['version 0', messageEventOf('updated', 'm1', T, { version: 0 }), /^version must be/],
   ['a bad replace key', messageEventOf('sent', 'm1', T, { replaceKey: 'a/b' }), /^replaceKey/],
   ['no producer', { ...messageEventOf('sent', 'm1', T), producer: '' }, /^producer/],
+  ['a Web Push outcome with an unknown status', { ...webPushOf('m1', 'u1', 'sent', T), status: 'maybe' }, /^status must be one of/],
+  ['a Web Push outcome without its subscription', { ...webPushOf('m1', 'u1', 'sent', T), subscriptionId: '' }, /^subscriptionId/],
+  ['a Web Push outcome with a bad HTTP status', { ...webPushOf('m1', 'u1', 'sent', T), httpStatus: 1000 }, 'httpStatus must be an HTTP status code'],
   ['a bad scheduledFor', messageEventOf('scheduled', 'm1', T, { scheduledFor: '0000-01-01T00:00:00Z' }), /^scheduledFor/],
 ])('refuses %s', (_name, value, reason) => {
   expect(reasonOf(value)).toEqual(typeof reason === 'string' ? reason : expect.stringMatching(reason));

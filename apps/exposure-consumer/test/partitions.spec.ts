@@ -17,7 +17,7 @@ import { migrate } from '../src/db/migrate';
 import { startPartitionMaintenance } from '../src/db/partition-maintenance';
 import { dropExpiredPartitions, ensurePartitions, partitionName } from '../src/db/partitions';
 import { MIGRATIONS } from '../src/db/schema';
-import { engagementOf, exposureOf, lossOf, messageEventOf } from './support/events';
+import { engagementOf, exposureOf, lossOf, messageEventOf, webPushOf } from './support/events';
 import { exposure, silentLogger, testConfig } from './support/fixtures';
 import {
   allRows,
@@ -78,7 +78,7 @@ describe('migration 2', () => {
     for (const partition of await partitionsOf(pool)) expect(await indexesOf(pool, partition)).toEqual(expectedIndexes);
     expect(await tableExists(pool, 'exposures_unpartitioned')).toBe(false);
 
-    expect(await migrate(pool, silentLogger)).toEqual([3]);
+    expect(await migrate(pool, silentLogger)).toEqual([3, 4]);
     expect(await new ExposureStore(pool).insertBatch(events)).toEqual({ inserted: 0, duplicates: events.length });
   });
 });
@@ -223,7 +223,7 @@ describe('dropExpiredPartitions', () => {
   });
 });
 
-test('retention deletes the messages, engagements, holds and losses older than the first day kept, and nothing newer', async () => {
+test('retention deletes the messages, engagements, holds, losses and Web Push outcomes older than the first day kept, and nothing newer', async () => {
   const pool = await migratedPool();
   const writer = new EventWriter(pool, new ExposureStore(pool), 60_000);
   // With 30 days on day 0, the first day kept is day −30.
@@ -233,17 +233,25 @@ test('retention deletes the messages, engagements, holds and losses older than t
     messages: [messageEventOf('sent', 'm-old', old, { recipients: 2 }), messageEventOf('sent', 'm-kept', kept, { recipients: 2 })],
     engagements: [engagementOf('opened', 'm-kept', 'u1', old), engagementOf('opened', 'm-kept', 'u2', kept), engagementOf('opened', 'm-kept', 'u3', kept), engagementOf('opened', 'm-kept', 'u4', kept)],
     losses: [lossOf('expired', 'm-old', 'u1', old), lossOf('expired', 'm-kept', 'u3', kept)],
+    webpush: [webPushOf('m-old', 'u1', 'sent', old), webPushOf('m-kept', 'u2', 'sent', kept)],
   });
   // u3 and u4 were never delivered: held. A hold's time is when it arrived.
   await pool.query(`UPDATE engagement_holds SET received_at = CASE user_id WHEN 'u3' THEN $1::timestamptz ELSE $2::timestamptz END`, [new Date(old), new Date(kept)]);
 
-  expect(await dropExpiredEvents(pool, silentLogger, { now: day(0, 10), retentionDays: 30 })).toEqual({ messages: 1, engagements: 1, engagement_holds: 1, losses: 1 });
+  expect(await dropExpiredEvents(pool, silentLogger, { now: day(0, 10), retentionDays: 30 })).toEqual({ messages: 1, engagements: 1, engagement_holds: 1, losses: 1, webpush_outcomes: 1 });
   const left = async (table: string, column: string) => (await pool.query(`SELECT ${column} AS v FROM ${table} ORDER BY 1`)).rows.map((r) => r.v);
   expect(await left('messages', 'id')).toEqual(['m-kept']);
   expect(await left('engagements', 'user_id')).toEqual(['u2']);
   expect(await left('engagement_holds', 'user_id')).toEqual(['u4']);
   expect(await left('losses', 'user_id')).toEqual(['u3']);
-  expect(await dropExpiredEvents(pool, silentLogger, { now: day(0, 10), retentionDays: 0 })).toEqual({ messages: 0, engagements: 0, engagement_holds: 0, losses: 0 });
+  expect(await left('webpush_outcomes', 'user_id')).toEqual(['u2']);
+  expect(await dropExpiredEvents(pool, silentLogger, { now: day(0, 10), retentionDays: 0 })).toEqual({
+    messages: 0,
+    engagements: 0,
+    engagement_holds: 0,
+    losses: 0,
+    webpush_outcomes: 0,
+  });
 });
 
 test('maintenance logs a failed run instead of throwing, and runs again on its interval', async () => {

@@ -17,12 +17,13 @@ const TABLES = [
   { table: 'engagements', column: 'at' },
   { table: 'engagement_holds', column: 'received_at' },
   { table: 'losses', column: 'at' },
+  { table: 'webpush_outcomes', column: 'at' },
 ] as const;
 
 export type EventRetentionResult = Record<(typeof TABLES)[number]['table'], number>;
 
 export async function dropExpiredEvents(pool: Pool, logger: Logger, opts: { now: Date; retentionDays: number }): Promise<EventRetentionResult> {
-  const deleted: EventRetentionResult = { messages: 0, engagements: 0, engagement_holds: 0, losses: 0 };
+  const deleted: EventRetentionResult = { messages: 0, engagements: 0, engagement_holds: 0, losses: 0, webpush_outcomes: 0 };
   if (opts.retentionDays === 0) return deleted;
   const keepFrom = new Date(Math.floor(opts.now.getTime() / DAY_MS) * DAY_MS - opts.retentionDays * DAY_MS).toISOString();
   for (const { table, column } of TABLES) {

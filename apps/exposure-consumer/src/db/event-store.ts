@@ -5,7 +5,7 @@
  * (engagement-holds.ts). Every write is idempotent, so a redelivered batch changes nothing.
  */
 import type { PoolClient } from 'pg';
-import type { EngagementEvent, LossEvent, MessageEvent } from '@herald/types';
+import type { EngagementEvent, LossEvent, MessageEvent, WebPushEvent } from '@herald/types';
 
 export interface EngagementResult {
   /** Stored now: their exposure is in `exposures`. */
@@ -74,6 +74,27 @@ export async function writeLosses(client: PoolClient, events: readonly LossEvent
       events.map((e) => e.userId),
       events.map((e) => e.kind),
       events.map((e) => e.category),
+      events.map((e) => e.at),
+    ],
+  );
+  const inserted = result.rowCount ?? 0;
+  return { inserted, duplicates: events.length - inserted };
+}
+
+/** Web Push outcomes, each once by its event id. */
+export async function writeWebPush(client: PoolClient, events: readonly WebPushEvent[]): Promise<{ inserted: number; duplicates: number }> {
+  if (events.length === 0) return { inserted: 0, duplicates: 0 };
+  const result = await client.query(
+    `INSERT INTO webpush_outcomes (event_id, message_id, user_id, subscription_id, status, http_status, at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[])
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      events.map((e) => e.eventId),
+      events.map((e) => e.messageId),
+      events.map((e) => e.userId),
+      events.map((e) => e.subscriptionId),
+      events.map((e) => e.status),
+      events.map((e) => e.httpStatus ?? null),
       events.map((e) => e.at),
     ],
   );

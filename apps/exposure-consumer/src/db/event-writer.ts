@@ -7,7 +7,7 @@
  */
 import type { Pool } from 'pg';
 import type { EventBatch } from '../ingest/consumer-event';
-import { upsertMessages, writeEngagements, writeLosses, type EngagementResult } from './event-store';
+import { upsertMessages, writeEngagements, writeLosses, writeWebPush, type EngagementResult } from './event-store';
 import type { DeadLetter, ExposureStore, InsertResult } from './exposure-store';
 import { inTransaction } from './transaction';
 
@@ -17,6 +17,8 @@ export interface BatchResult {
   losses: InsertResult;
   /** Lifecycle events applied to their messages' rows (idempotent, so no duplicates are told apart). */
   messages: number;
+  /** Web Push outcomes. */
+  webpush: InsertResult;
 }
 
 /** Where the subscriber writes; the writer below, or a stand-in in tests. */
@@ -36,14 +38,15 @@ export class EventWriter implements ExposureSink {
   ) {}
 
   async writeBatch(batch: EventBatch): Promise<BatchResult> {
-    const others = batch.engagements.length + batch.losses.length + batch.messages.length;
+    const others = batch.engagements.length + batch.losses.length + batch.messages.length + batch.webpush.length;
     if (others === 0) {
-      return { exposures: await this.exposures.insertBatch(batch.exposures), engagements: { ...NONE, held: 0 }, losses: NONE, messages: 0 };
+      return { exposures: await this.exposures.insertBatch(batch.exposures), engagements: { ...NONE, held: 0 }, losses: NONE, messages: 0, webpush: NONE };
     }
     return inTransaction(this.pool, async (client) => ({
       exposures: await this.exposures.insertBatch(batch.exposures, client),
       messages: await upsertMessages(client, batch.messages),
       losses: await writeLosses(client, batch.losses),
+      webpush: await writeWebPush(client, batch.webpush),
       engagements: await writeEngagements(client, batch.engagements, this.recheckMs),
     }));
   }

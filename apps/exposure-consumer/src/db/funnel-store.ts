@@ -1,6 +1,6 @@
 /**
- * The analysts' funnel and lifecycle counts, read from `messages`, `exposures`, `engagements` and
- * `losses` on the reader pool (QUERY_TIMEOUT / ANALYTICS_BUSY as for the other reads).
+ * The analysts' funnel and lifecycle counts, read from `messages`, `exposures`, `engagements`,
+ * `losses` and `webpush_outcomes` on the reader pool (QUERY_TIMEOUT / ANALYTICS_BUSY as for the other reads).
  *
  * What a window means: the messages whose window_at is in [from, to) — when they were sent (their
  * createdAt), else when they are scheduled for, else when the consumer first heard of them — and
@@ -42,6 +42,8 @@ export interface Funnel {
   dropped: number;
   /** sent − delivered − expired − dropped, never negative. */
   pending: number;
+  /** Users a Web Push reached (a push service took it) while they had no live session (issue 19); beside the funnel's steps, not one of them. */
+  nudged: number;
   timeToDelivery: Percentiles;
   timeToOpen: Percentiles;
 }
@@ -97,6 +99,7 @@ interface FunnelRow {
   dismissed: string;
   expired: string;
   dropped: string;
+  nudged: string;
   d50: number | null;
   d90: number | null;
   o50: number | null;
@@ -109,7 +112,7 @@ export class FunnelStore {
   /** The totals over the query's messages, and per group when asked. */
   async funnel(query: FunnelQuery): Promise<{ totals: Funnel; items?: FunnelItem[] }> {
     const [totals] = await this.funnelRows(query, 'total');
-    const empty = { key: null, messages: 0, sent: '0', delivered: '0', opened: '0', clicked: '0', dismissed: '0', expired: '0', dropped: '0', d50: null, d90: null, o50: null, o90: null };
+    const empty = { key: null, messages: 0, sent: '0', delivered: '0', opened: '0', clicked: '0', dismissed: '0', expired: '0', dropped: '0', nudged: '0', d50: null, d90: null, o50: null, o90: null };
     const result: { totals: Funnel; items?: FunnelItem[] } = { totals: toFunnel(totals ?? empty) };
     if (query.groupBy) result.items = (await this.funnelRows(query, query.groupBy)).map((row) => ({ key: row.key, ...toFunnel(row) }));
     return result;
@@ -158,14 +161,18 @@ export class FunnelStore {
          FROM m JOIN losses l ON l.message_id = m.id
          WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.message_id = l.message_id AND d.user_id = l.user_id)
          GROUP BY m.key
+       ), ws AS (
+         SELECT m.key, count(DISTINCT w.user_id) AS nudged
+         FROM m JOIN webpush_outcomes w ON w.message_id = m.id AND w.status = 'sent' GROUP BY m.key
        )
        SELECT ms.key, ms.messages, ms.sent, coalesce(ds.delivered, 0) AS delivered, coalesce(gs.opened, 0) AS opened,
               coalesce(gs.clicked, 0) AS clicked, coalesce(gs.dismissed, 0) AS dismissed, coalesce(ls.expired, 0) AS expired,
-              coalesce(ls.dropped, 0) AS dropped, ds.d50, ds.d90, gs.o50, gs.o90
+              coalesce(ls.dropped, 0) AS dropped, coalesce(ws.nudged, 0) AS nudged, ds.d50, ds.d90, gs.o50, gs.o90
        FROM ms
        LEFT JOIN ds ON ds.key IS NOT DISTINCT FROM ms.key
        LEFT JOIN gs ON gs.key IS NOT DISTINCT FROM ms.key
        LEFT JOIN ls ON ls.key IS NOT DISTINCT FROM ms.key
+       LEFT JOIN ws ON ws.key IS NOT DISTINCT FROM ms.key
        ORDER BY ms.key ASC NULLS FIRST`,
       params,
     );
@@ -209,6 +216,7 @@ function toFunnel(row: FunnelRow): Funnel {
     expired,
     dropped,
     pending: Math.max(0, sent - delivered - expired - dropped),
+    nudged: n(row.nudged),
     timeToDelivery: { p50: round(row.d50), p90: round(row.d90) },
     timeToOpen: { p50: round(row.o50), p90: round(row.o90) },
   };

@@ -192,4 +192,24 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX IF NOT EXISTS losses_at_idx ON losses (at)',
     ],
   },
+  {
+    id: 4,
+    name: 'web push outcomes',
+    statements: [
+      // One row per outcome event (issue 19): a push to one of a user's subscriptions was sent,
+      // failed, found gone or throttled; the funnel counts the users a push reached (`nudged`).
+      `CREATE TABLE IF NOT EXISTS webpush_outcomes (
+        event_id        text PRIMARY KEY,
+        message_id      text NOT NULL,
+        user_id         text NOT NULL,
+        subscription_id text NOT NULL,
+        status          text NOT NULL,
+        http_status     integer,
+        at              timestamptz NOT NULL,
+        received_at     timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX IF NOT EXISTS webpush_outcomes_message_idx ON webpush_outcomes (message_id, status)',
+      'CREATE INDEX IF NOT EXISTS webpush_outcomes_at_idx ON webpush_outcomes (at)',
+    ],
+  },
 ];

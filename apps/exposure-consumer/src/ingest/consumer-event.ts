@@ -2,17 +2,18 @@
  * What the consumer takes off the topic, by kind (libs/types events.ts), and a batch of them split
  * into the tables they go to. The exposure stays the Contract's shape.
  */
-import type { EngagementEvent, ExposureEvent, LossEvent, MessageEvent } from '@herald/types';
+import type { EngagementEvent, ExposureEvent, LossEvent, MessageEvent, WebPushEvent } from '@herald/types';
 
 export type ConsumerEvent =
   | { table: 'exposures'; event: ExposureEvent }
   | { table: 'engagements'; event: EngagementEvent }
   | { table: 'losses'; event: LossEvent }
-  | { table: 'messages'; event: MessageEvent };
+  | { table: 'messages'; event: MessageEvent }
+  | { table: 'webpush'; event: WebPushEvent };
 
 export type EventTable = ConsumerEvent['table'];
 
-export const EVENT_TABLES: readonly EventTable[] = ['exposures', 'engagements', 'losses', 'messages'];
+export const EVENT_TABLES: readonly EventTable[] = ['exposures', 'engagements', 'losses', 'messages', 'webpush'];
 
 /** One write: each kind's events, written in one transaction. */
 export interface EventBatch {
@@ -20,10 +21,12 @@ export interface EventBatch {
   engagements: EngagementEvent[];
   losses: LossEvent[];
   messages: MessageEvent[];
+  /** Web Push outcomes (issue 19), into `webpush_outcomes`. */
+  webpush: WebPushEvent[];
 }
 
 export function emptyBatch(): EventBatch {
-  return { exposures: [], engagements: [], losses: [], messages: [] };
+  return { exposures: [], engagements: [], losses: [], messages: [], webpush: [] };
 }
 
 export function toBatch(events: Iterable<ConsumerEvent>): EventBatch {

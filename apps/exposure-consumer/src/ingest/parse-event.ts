@@ -14,6 +14,8 @@ import {
   EVENT_KIND_ATTRIBUTE,
   LOSS_KINDS,
   MESSAGE_EVENT_KINDS,
+  WEBPUSH_EVENT_KIND,
+  WEBPUSH_STATUSES,
   isCategory,
   isReplaceKey,
   isUserId,
@@ -21,6 +23,7 @@ import {
   type LossKind,
   type MessageEvent,
   type MessageEventKind,
+  type WebPushEvent,
 } from '@herald/types';
 import type { ConsumerEvent } from './consumer-event';
 import { exposureFrom } from './parse-exposure';
@@ -49,6 +52,7 @@ export function parseEvent(data: Buffer, attributes: Readonly<Record<string, str
   if (isEngagementKind(kind)) return engagementFrom(raw, kind);
   if (isLossKind(kind)) return lossFrom(raw, kind);
   if (isMessageKind(kind)) return messageEventFrom(raw, kind);
+  if (kind === WEBPUSH_EVENT_KIND) return webPushFrom(raw);
   return fail(typeof kind === 'string' ? `unknown kind "${kind.slice(0, 40)}"` : 'kind must be a string');
 }
 
@@ -116,4 +120,30 @@ function messageEventFrom(raw: Fields, kind: MessageEventKind): EventParseResult
   }
   if (kind === 'updated' && event.version === undefined) return fail('an updated event must carry its version');
   return { ok: true, event: { table: 'messages', event } };
+}
+
+/** A Web Push outcome (issue 19): one per (message, user's subscription, status); ingest derives its id. */
+function webPushFrom(raw: Fields): EventParseResult {
+  for (const field of ['eventId', 'messageId', 'subscriptionId'] as const) {
+    if (!isId(raw[field])) return fail(`${field} must be a string of 1-200 characters`);
+  }
+  if (!isUserId(raw.userId)) return fail('userId is missing or not a valid user id');
+  if (!(WEBPUSH_STATUSES as readonly unknown[]).includes(raw.status)) return fail(`status must be one of ${WEBPUSH_STATUSES.join(', ')}`);
+  const at = isoTime(raw.at);
+  if (!at) return fail('at must be an ISO-8601 date-time with a time zone, in the years 0001 to 9999');
+  const { httpStatus } = raw;
+  if (httpStatus !== undefined && (!Number.isInteger(httpStatus) || (httpStatus as number) < 100 || (httpStatus as number) > 599)) {
+    return fail('httpStatus must be an HTTP status code');
+  }
+  const event: WebPushEvent = {
+    eventId: raw.eventId as string,
+    kind: WEBPUSH_EVENT_KIND,
+    messageId: raw.messageId as string,
+    userId: raw.userId,
+    subscriptionId: raw.subscriptionId as string,
+    status: raw.status as WebPushEvent['status'],
+    at,
+    ...(httpStatus === undefined ? {} : { httpStatus: httpStatus as number }),
+  };
+  return { ok: true, event: { table: 'webpush', event } };
 }

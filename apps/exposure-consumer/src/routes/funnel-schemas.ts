@@ -32,7 +32,7 @@ const percentiles = {
   required: ['p50', 'p90'],
 } as const;
 
-const COUNTS = ['messages', 'sent', 'delivered', 'opened', 'clicked', 'dismissed', 'expired', 'dropped', 'pending'] as const;
+const COUNTS = ['messages', 'sent', 'delivered', 'opened', 'clicked', 'dismissed', 'expired', 'dropped', 'pending', 'nudged'] as const;
 const funnelProperties = {
   ...Object.fromEntries(COUNTS.map((name) => [name, { type: 'integer' }])),
   timeToDelivery: percentiles,
@@ -42,7 +42,8 @@ const funnelSchema = {
   type: 'object',
   description:
     'sent: recipients; delivered: distinct users with an exposure; opened/clicked/dismissed: distinct users; expired/dropped: users ' +
-    'who lost it unread (not delivered on any device); pending = sent − delivered − expired − dropped, never negative.',
+    'who lost it unread (not delivered on any device); pending = sent − delivered − expired − dropped, never negative; ' +
+    'nudged: users a Web Push reached while offline (beside the steps, not one of them).',
   properties: funnelProperties,
   required: [...COUNTS, 'timeToDelivery', 'timeToOpen'],
 } as const;

@@ -27,7 +27,7 @@ export function sharedAnalystApi(events: ExposureEvent[], others: Partial<EventB
     await api.consumer.app.ready();
     api.consumer.setReady(true);
     await api.consumer.store.insertBatch(events);
-    await api.consumer.writer.writeBatch({ exposures: [], engagements: [], losses: [], messages: [], ...others });
+    await api.consumer.writer.writeBatch({ exposures: [], engagements: [], losses: [], messages: [], webpush: [], ...others });
   });
   afterAll(async () => {
     await api.consumer?.close();

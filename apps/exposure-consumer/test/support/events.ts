@@ -14,9 +14,11 @@ import {
   type LossKind,
   type MessageEvent,
   type MessageEventKind,
+  type WebPushEvent,
+  type WebPushStatus,
 } from '@herald/types';
 
-export type AnyEvent = ExposureEvent | EngagementEvent | LossEvent | MessageEvent;
+export type AnyEvent = ExposureEvent | EngagementEvent | LossEvent | MessageEvent | WebPushEvent;
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -45,6 +47,11 @@ export function lossOf(kind: LossKind, messageId: string, userId: string, atMs: 
 export function messageEventOf(kind: MessageEventKind, messageId: string, atMs: number, facts: Partial<MessageEvent> = {}): MessageEvent {
   const eventId = kind === 'updated' ? `updated:${messageId}:${facts.version}` : `${kind}:${messageId}`;
   return { eventId, kind, messageId, at: iso(atMs), producer: 'producer-1', category: null, ...facts };
+}
+
+/** A Web Push outcome for one of a user's subscriptions (ingest derives its id the same way for a repeat). */
+export function webPushOf(messageId: string, userId: string, status: WebPushStatus, atMs: number, subscriptionId = `sub-${userId}`): WebPushEvent {
+  return { eventId: `webpush:${messageId}:${subscriptionId}:${status}`, kind: 'webpush', messageId, userId, subscriptionId, status, at: iso(atMs), httpStatus: status === 'sent' ? 201 : 410 };
 }
 
 /** Publishes each event with the attribute `kind` (none on an exposure, as the gateways do). */
