@@ -185,12 +185,17 @@ const UPSERT_MESSAGES = `INSERT INTO messages (${MESSAGE_COLUMNS.map(([c]) => c)
 /**
  * Applies lifecycle events to their messages' rows. An upsert may touch a row once, so the events
  * go in rounds holding at most one per message (one round unless a batch has two steps of one
- * message), each sorted by id so that concurrent batches lock rows in the same order.
+ * message), each sorted by id so that concurrent batches lock rows in the same order. An event that
+ * came twice (a redelivery, or a publisher's repeat: the same `eventId`) is applied once: a repeat
+ * changes nothing, and as a round of its own it would cost a statement and hold the row's lock again.
  */
 export async function upsertMessages(client: PoolClient, events: readonly MessageEvent[]): Promise<number> {
   const rounds: MessageColumns[][] = [];
   const seen = new Map<string, number>();
+  const applied = new Set<string>();
   for (const event of events) {
+    if (applied.has(event.eventId)) continue;
+    applied.add(event.eventId);
     const round = seen.get(event.messageId) ?? 0;
     seen.set(event.messageId, round + 1);
     (rounds[round] ??= []).push(columnsOf(event));
