@@ -114,7 +114,10 @@ export class Rig {
   }
 
   ingest(): Promise<AppProcess> {
-    return (this.ingestStarted ??= this.startApp('ingest', {}));
+    // Ingest publishes the message lifecycle events (its event outbox's relay) to the same topic.
+    return (this.ingestStarted ??= this.pubsub().then(({ emulator }) =>
+      this.startApp('ingest', { PUBSUB_EMULATOR_HOST: emulator.emulatorHost, PUBSUB_PROJECT_ID: emulator.projectId }),
+    ));
   }
 
   async startApp(name: AppName, env: Record<string, string>): Promise<AppProcess> {
