@@ -22,3 +22,9 @@ test('a free port is free and refuses connections; once listened on, it is taken
   }
   expect(await portFree(port)).toBe(true);
 });
+
+test('never hands out the same port twice in one process, even before the first asker binds it', async () => {
+  const ports = [];
+  for (let i = 0; i < 200; i++) ports.push(await freePort());
+  expect(new Set(ports).size).toBe(ports.length);
+});

@@ -4,8 +4,26 @@ import { connect, createServer } from 'node:net';
 /** The address every process of a private stack listens on: loopback only, never the network. */
 export const LOOPBACK = '127.0.0.1';
 
-/** A TCP port that was free a moment ago on LOOPBACK. */
-export function freePort(): Promise<number> {
+/**
+ * Ports this process has handed out. A port is only picked here, and bound later by whoever asked
+ * (an app started after the Redis servers and the emulator of the same stack, say): without this,
+ * a later call could hand out the same number before the first asker bound it, and two servers of
+ * one stack would share a port (seen: an ingest request answered 404 by another server).
+ */
+const handedOut = new Set<number>();
+
+/** A TCP port free on the loopback address now, and not handed out before by this process. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await anyFreePort();
+    if (!handedOut.has(port) || attempt >= 100) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
