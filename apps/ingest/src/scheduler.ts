@@ -30,6 +30,7 @@ import {
 import type { IngestMetrics } from './metrics';
 import { scheduledEvent } from './events/event-outbox';
 import { sendMessage, type Recipients, type SendMessageDeps, type SendMessageInput } from './send-message';
+import { openQueue } from './queues';
 
 /** What a job carries: the send, as the request asked it. */
 export interface ScheduledJobData {
@@ -84,18 +85,18 @@ export class Scheduler {
       throw new RangeError(`Scheduler: concurrency must be a whole number of at least 1, got ${opts.concurrency}`);
     }
     this.log = opts.logger.child({ module: 'scheduler' });
-    this.queue = new Queue<ScheduledJobData>(queues.scheduled, {
-      connection: opts.jobs,
-      prefix: keys.queuePrefix,
-      defaultJobOptions: {
+    this.queue = openQueue<ScheduledJobData>(
+      queues.scheduled,
+      opts.jobs,
+      {
         attempts: ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },
         // The record says what became of a message; a failed job is kept a week for operators.
         removeOnComplete: true,
         removeOnFail: { age: (7 * DAY_MS) / 1000 },
       },
-    });
-    this.queue.on('error', (err) => this.log.warn({ err }, 'scheduled queue error'));
+      this.log,
+    );
     this.worker = opts.queueConnection && this.startWorker(opts.queueConnection);
   }
 

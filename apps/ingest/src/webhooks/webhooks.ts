@@ -4,16 +4,16 @@
  * on a `queue` connection. `close()` stops the pull first (what is gathered is queued), then the
  * worker (running requests finish), then the connections; every step runs.
  */
-import { Queue } from 'bullmq';
 import type { IngestConfig } from '@herald/config';
 import { runAll } from '@herald/http';
 import type { Logger } from '@herald/logger';
 import { createPubSub } from '@herald/pubsub';
-import { closeRedis, createRedis, keys, queues, type HeraldRedis } from '@herald/redis';
+import { closeRedis, createRedis, queues, type HeraldRedis } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
 import { WebhookDeliveryWorker, webhookJobOptions } from './delivery-worker';
 import { WebhookDispatcher } from './dispatcher';
 import type { WebhookJobData } from './jobs';
+import { openQueue } from '../queues';
 
 export interface Webhooks {
   dispatcher: WebhookDispatcher;
@@ -24,8 +24,7 @@ export async function startWebhooks(config: IngestConfig, redis: HeraldRedis, me
   const jobs = createRedis(config, 'log', 'ingest-webhook-jobs', logger);
   const queueConnection = createRedis(config, 'queue', 'ingest-webhooks', logger);
   const pubsub = createPubSub(config);
-  const queue = new Queue<WebhookJobData>(queues.webhooks, { connection: jobs, prefix: keys.queuePrefix, defaultJobOptions: webhookJobOptions });
-  queue.on('error', (err) => logger.warn({ err, module: 'webhook-dispatcher' }, 'webhook queue error'));
+  const queue = openQueue<WebhookJobData>(queues.webhooks, jobs, webhookJobOptions, logger.child({ module: 'webhook-dispatcher' }));
   const worker = new WebhookDeliveryWorker({
     redis,
     connection: queueConnection,

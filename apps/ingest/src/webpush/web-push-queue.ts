@@ -16,6 +16,7 @@ import type { Logger } from '@herald/logger';
 import { keys, queues, type HeraldRedis } from '@herald/redis';
 import type { WebPushNotification, WebPushUrgency } from '@herald/types';
 import { PushThrottled, runPushJob, type PushJobData, type PushJobDeps, type PushJobOutcome } from './push-job';
+import { openQueue } from '../queues';
 
 const JOB_NAME = 'push';
 const DAY_MS = 24 * 3600 * 1000;
@@ -60,17 +61,12 @@ export class WebPushQueue {
       throw new RangeError(`WebPushQueue: concurrency must be a whole number of at least 1, got ${opts.concurrency}`);
     }
     this.log = opts.logger.child({ module: 'webpush' });
-    this.queue = new Queue<PushJobData>(queues.webpush, {
-      connection: opts.jobs,
-      prefix: keys.queuePrefix,
-      defaultJobOptions: {
-        attempts: opts.attempts,
-        backoff: { type: 'exponential', delay: opts.backoffMs },
-        removeOnComplete: true,
-        removeOnFail: { age: DAY_MS / 1000 },
-      },
-    });
-    this.queue.on('error', (err) => this.log.warn({ err }, 'webpush queue error'));
+    this.queue = openQueue<PushJobData>(
+      queues.webpush,
+      opts.jobs,
+      { attempts: opts.attempts, backoff: { type: 'exponential', delay: opts.backoffMs }, removeOnComplete: true, removeOnFail: { age: DAY_MS / 1000 } },
+      this.log,
+    );
     this.worker = opts.queueConnection && this.startWorker(opts.queueConnection);
   }
 
