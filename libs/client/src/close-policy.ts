@@ -4,6 +4,9 @@
  * of a refused upgrade. docs/CLIENT.md explains each choice.
  */
 import { ClientCloseCode, CloseCode } from '@herald/types';
+import type { DisconnectInfo, StoppedInfo } from './client-events';
+import type { ConnectionEnd } from './connection';
+import { HeraldClientError } from './errors';
 
 /**
  * - `reconnect`: wait a backoff delay (exponential, full jitter), then connect again.
@@ -45,4 +48,36 @@ export function refusalAction(status: number, canRefresh: boolean): CloseAction 
   if (status === 401) return canRefresh ? 'refresh' : 'stop';
   if (status === 403 || status === 404) return 'stop';
   return 'reconnect';
+}
+
+/**
+ * How the client reports stopping after `end`.
+ * @param terminal whether the end itself was terminal (else: reconnecting is turned off)
+ */
+export function stoppedInfo(end: ConnectionEnd, terminal: boolean): StoppedInfo {
+  const status = end.refusedStatus;
+  let error: HeraldClientError;
+  if (!terminal) {
+    const how = status ? `HTTP ${status}` : `${end.code} ${end.reason}`;
+    error = new HeraldClientError('DISCONNECTED', `The connection ended (${how}) and reconnect is off.`, status ?? end.code);
+  } else if (status === 401 || (status === undefined && end.code === CloseCode.TOKEN_EXPIRED)) {
+    error = new HeraldClientError('TOKEN_REJECTED', undefined, status ?? end.code);
+  } else if (status !== undefined) {
+    const message = `The gateway refused the connection with HTTP ${status}; reconnecting would not help.`;
+    error = new HeraldClientError('REFUSED', message, status);
+  } else {
+    error = new HeraldClientError(
+      'TERMINAL_CLOSE',
+      `The gateway closed the connection with ${end.code} (${end.reason || 'no reason'}); reconnecting would not help.`,
+      end.code,
+    );
+  }
+  return { code: status ?? end.code, reason: end.reason, error };
+}
+
+/** The close code and reason of a `disconnect` event. */
+export function describeEnd(end: ConnectionEnd): Pick<DisconnectInfo, 'code' | 'reason' | 'refusedStatus'> {
+  return end.refusedStatus === undefined
+    ? { code: end.code, reason: end.reason }
+    : { code: end.code, reason: end.reason || `upgrade refused with HTTP ${end.refusedStatus}`, refusedStatus: end.refusedStatus };
 }

@@ -13,15 +13,16 @@
  * read best together. Everything separable lives in its own file: one connection
  * (connection.ts), the close-code policy (close-policy.ts), backoff, the ack queue
  * (ack-queue.ts), token renewal (token-keeper.ts), what it does with each frame received
- * (frame-intake.ts), duplicate suppression (delivered-ids.ts), engagement events (engagement.ts),
+ * (frame-intake.ts), duplicate suppression (delivered-ids.ts), engagement events (engagement.ts;
+ * notification clicks: notification-opens.ts),
  * the message iterator (message-stream.ts), the events and states it reports (client-events.ts).
  */
 import { CloseCode, type DeleteFrame, type ServerFrame, type UpdateFrame, type WelcomeFrame } from '@herald/types';
 import { enableWebPush, type ServiceWorkerRegistrationLike, type WebPushRegistration } from './web-push';
 import { AckQueue } from './ack-queue';
 import { backoffDelay } from './backoff';
-import { ABNORMAL_CLOSURE, closeAction, refusalAction, type CloseAction } from './close-policy';
-import type { ClientState, ClientStats, DisconnectInfo, HeraldClientEvents, StoppedInfo } from './client-events';
+import { ABNORMAL_CLOSURE, closeAction, describeEnd, refusalAction, stoppedInfo, type CloseAction } from './close-policy';
+import type { ClientState, ClientStats, HeraldClientEvents, StoppedInfo } from './client-events';
 import { Connection, type ConnectionEnd } from './connection';
 import { DeliveredIds } from './delivered-ids';
 import { Emitter } from './emitter';
@@ -29,6 +30,7 @@ import { EventQueue } from './engagement';
 import { HeraldClientError } from './errors';
 import { FrameIntake } from './frame-intake';
 import { MessageStream } from './message-stream';
+import { pageServiceWorkers, relayNotificationOpens } from './notification-opens';
 import { ReplaceKeys } from './replace-keys';
 import { resolveOptions, type HeraldClientOptions, type ResolvedOptions } from './options';
 import { TokenKeeper } from './token-keeper';
@@ -67,6 +69,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
   private stopInfo?: StoppedInfo;
   private welcomeWaiters: { resolve: (w: WelcomeFrame) => void; reject: (e: unknown) => void }[] = [];
   private closing?: Promise<void>;
+  private stopOpenRelay?: () => void;
 
   constructor(options: HeraldClientOptions) {
     super();
@@ -133,6 +136,11 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
    * client's token. Call it at each app start: a renewed subscription is registered again.
    */
   enableWebPush(registration: ServiceWorkerRegistrationLike): Promise<WebPushRegistration> {
+    // Notifications the user clicked become `opened` events (notification-opens.ts).
+    const workers = pageServiceWorkers();
+    if (workers && !this.stopOpenRelay && this.stateValue !== 'closed') {
+      this.stopOpenRelay = relayNotificationOpens(workers, (id) => this.events.add(id, 'opened'));
+    }
     return enableWebPush({ url: this.options.url, token: () => this.tokens.current() }, registration);
   }
 
@@ -336,7 +344,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
       this.active = this.rotating;
       this.rotating = null;
       this.setState('connecting');
-      this.emit('disconnect', { ...describe(end), action: 'reconnect', reconnectInMs: 0 });
+      this.emit('disconnect', { ...describeEnd(end), action: 'reconnect', reconnectInMs: 0 });
       return;
     }
     this.retry(end);
@@ -354,7 +362,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     }
     const reconnect = this.options.reconnect;
     if (action === 'stop' || !reconnect) {
-      this.emit('disconnect', { ...describe(end), action: 'stop', reconnectInMs: null });
+      this.emit('disconnect', { ...describeEnd(end), action: 'stop', reconnectInMs: null });
       return this.stop(end, action === 'stop');
     }
     let delay: number;
@@ -366,7 +374,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
       delay = backoffDelay(this.attempt++, reconnect, this.options.random);
     }
     this.setState('reconnecting');
-    this.emit('disconnect', { ...describe(end), action, reconnectInMs: delay });
+    this.emit('disconnect', { ...describeEnd(end), action, reconnectInMs: delay });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.stateValue !== 'reconnecting') return;
@@ -377,24 +385,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
 
   /** @param terminal whether the end itself was terminal (else: reconnecting is turned off) */
   private stop(end: ConnectionEnd, terminal: boolean): void {
-    const status = end.refusedStatus;
-    let error: HeraldClientError;
-    if (!terminal) {
-      const how = status ? `HTTP ${status}` : `${end.code} ${end.reason}`;
-      error = new HeraldClientError('DISCONNECTED', `The connection ended (${how}) and reconnect is off.`, status ?? end.code);
-    } else if (status === 401 || (status === undefined && end.code === CloseCode.TOKEN_EXPIRED)) {
-      error = new HeraldClientError('TOKEN_REJECTED', undefined, status ?? end.code);
-    } else if (status !== undefined) {
-      const message = `The gateway refused the connection with HTTP ${status}; reconnecting would not help.`;
-      error = new HeraldClientError('REFUSED', message, status);
-    } else {
-      error = new HeraldClientError(
-        'TERMINAL_CLOSE',
-        `The gateway closed the connection with ${end.code} (${end.reason || 'no reason'}); reconnecting would not help.`,
-        end.code,
-      );
-    }
-    this.finish({ code: status ?? end.code, reason: end.reason, error });
+    this.finish(stoppedInfo(end, terminal));
   }
 
   /** Enter `closed` for good: timers off, iterators ended, waiters answered, `stopped` emitted. */
@@ -405,6 +396,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.tokens.cancelRenewal();
     this.acks.cancel();
     this.events.cancel();
+    this.stopOpenRelay?.();
     const connections = [this.active, this.rotating];
     this.active = null;
     this.rotating = null;
@@ -419,10 +411,4 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     for (const w of waiters) w.reject(info.error ?? new HeraldClientError('CLOSED'));
     this.emit('stopped', info);
   }
-}
-
-function describe(end: ConnectionEnd): Pick<DisconnectInfo, 'code' | 'reason' | 'refusedStatus'> {
-  return end.refusedStatus === undefined
-    ? { code: end.code, reason: end.reason }
-    : { code: end.code, reason: end.reason || `upgrade refused with HTTP ${end.refusedStatus}`, refusedStatus: end.refusedStatus };
 }

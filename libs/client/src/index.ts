@@ -12,3 +12,4 @@ export type { AckFrame, DeleteFrame, ErrorFrame, EventFrame, EngagementKind, Mes
 export { CloseCode } from '@herald/types';
 export { eventFrames, type DeliveredMessage, type MessageEngagement } from './engagement';
 export * from './web-push';
+export { relayNotificationOpens, type ServiceWorkerContainerLike } from './notification-opens';

@@ -8,7 +8,7 @@ import Redis from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { generateVAPIDKeys } from 'web-push';
 import { keys, pushSubscriptionId } from '@herald/redis';
-import { freePort, launchChromium, signToken, waitFor } from '@herald/testing';
+import { fetchMetric, freePort, launchChromium, signToken, waitFor } from '@herald/testing';
 import { bundleExample, serveExample, type ExampleServer } from '../examples/browser/serve';
 import { startClientStack, type ClientStack } from './support/client-stack';
 
@@ -163,4 +163,54 @@ describe('Web Push (enableWebPush and the example service worker)', () => {
     expect(await page.evaluate('window.pushes')).toEqual([{ type: 'herald-push', ...data }]);
     await page.close();
   });
+
+  /**
+   * A click on the notification is the message's `opened` event: the worker keeps the id, the
+   * page's client (relaying since enableWebPush) asks for it and sends it in an `event` frame. The
+   * push comes through the DevTools protocol; the click is a NotificationEvent dispatched in the
+   * worker for the notification it showed (headless Chromium has no notification to click).
+   */
+  it('reports a notification the user clicked as the message\'s opened event', async () => {
+    const user = `browser-open-${process.pid}-${Date.now()}`;
+    const messageId = await env.send([user], { hello: 'closed tab' }, { notification: { title: 'Hello', body: 'click me' } });
+    const context = await browser.newContext();
+    await context.grantPermissions(['notifications'], { origin: new URL(example.url).origin });
+    const page = await context.newPage();
+    await page.goto(`${example.url}#url=${encodeURIComponent(env.wsUrl())}&token=${await signToken(user)}`);
+    await waitForListed(page, 1);
+    const cdp = await context.newCDPSession(page);
+    const registered = new Promise<string>((resolve) =>
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }: { registrations: { registrationId: string; scopeURL: string }[] }) => {
+        const mine = registrations.find((r) => r.scopeURL === example.url);
+        if (mine) resolve(mine.registrationId);
+      }),
+    );
+    await cdp.send('ServiceWorker.enable');
+    await page.evaluate(`(async () => {
+      const registration = await navigator.serviceWorker.register('/sw.js');
+      await navigator.serviceWorker.ready;
+      // The subscription itself is the test above's; here the client only has to start relaying.
+      const subscription = { endpoint: 'https://push.example.com/send/open', toJSON: () => ({ endpoint: 'https://push.example.com/send/open', keys: { p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM', auth: 'tBHItJI5svbpez7KI4CCXg' } }), unsubscribe: async () => true };
+      await window.herald.enableWebPush({ pushManager: { getSubscription: async () => null, subscribe: async () => subscription } }).catch(() => undefined);
+    })()`);
+    const opened = () => fetchMetric(env.gateway().adminUrl, 'herald_gateway_user_events_total', 'kind="opened"');
+    const before = await opened();
+    const data = { messageId, notification: { title: 'Hello', body: 'click me' } };
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(example.url).origin, registrationId: await registered, data: JSON.stringify(data) });
+    const [worker] = context.serviceWorkers().length > 0 ? context.serviceWorkers() : [await context.waitForEvent('serviceworker')];
+    const clicked = (await worker.evaluate(`(async () => {
+      let shown = [];
+      for (let i = 0; i < 100 && shown.length === 0; i++) {
+        shown = await self.registration.getNotifications();
+        if (shown.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (const notification of shown) self.dispatchEvent(new NotificationEvent('notificationclick', { notification }));
+      return shown.map((n) => n.data.messageId);
+    })()`)) as string[];
+    expect(clicked).toEqual([messageId]);
+    await waitFor(async () => (await opened()) === before + 1, { timeoutMs: 15_000, what: 'the opened event at the gateway' });
+    expect(await page.evaluate('window.herald.stats.eventsSent')).toBe(1);
+    await context.close();
+  });
 });
+
