@@ -54,6 +54,14 @@ export interface Gateway {
   readonly presence: PresenceTracker;
 }
 
+/** Shown in the OpenAPI document at /docs (the WebSocket itself is docs/PROTOCOL.md's). */
+const API = {
+  title: 'Herald gateway',
+  version: '1',
+  description:
+    "Users' side: the WebSocket at /ws (docs/PROTOCOL.md: not described here) and the Web Push subscription routes beside it, with the user's own token.",
+};
+
 export async function buildGateway({ config, logger, pubsub: givenPubSub }: GatewayOptions): Promise<Gateway> {
   const log = logger.child({ module: 'gateway', gatewayId: config.GATEWAY_ID });
   const redis = createRedis(config, 'commands', 'gateway', logger);
@@ -64,6 +72,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     logger,
     readinessChecks: { redis: async () => void (await withTimeout(redis.ping(), REDIS_PING_TIMEOUT_MS, 'Redis PING')) },
     admin: true,
+    api: API,
   });
   const metrics = createGatewayMetrics(http.metrics, {
     exposuresPending: () => publisher.outstanding,

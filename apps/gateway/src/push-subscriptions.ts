@@ -15,6 +15,7 @@ import { checkEndpointUrl, requireUser, type AllowedHosts } from '@herald/http';
 import type { Logger } from '@herald/logger';
 import { deletePushSubscription, pushSubscriptionId, savePushSubscription, type HeraldRedis } from '@herald/redis';
 import { HeraldError, PUSH_ENDPOINT_MAX_LENGTH, type PushSubscriptionInput } from '@herald/types';
+import { createSubscriptionSchema, deleteSubscriptionSchema, vapidKeySchema } from './push-subscription-schemas';
 
 /** A subscription's JSON is a few hundred bytes; this leaves room for long endpoints. */
 const BODY_LIMIT = 4096;
@@ -111,9 +112,16 @@ export function registerPushSubscriptionRoutes(app: FastifyInstance, opts: PushS
   };
   const userOf = (request: FastifyRequest) => request.principal!.userId;
 
-  app.get('/v1/push-subscriptions/vapid-public-key', { onRequest: enabled }, async () => ({ publicKey }));
+  app.get('/v1/push-subscriptions/vapid-public-key', { onRequest: enabled, schema: vapidKeySchema }, async () => ({ publicKey }));
 
-  app.post('/v1/push-subscriptions', { onRequest: [enabled, requireUser(verifier)], bodyLimit: BODY_LIMIT }, async (request, reply) => {
+  const post = {
+    onRequest: [enabled, requireUser(verifier)],
+    bodyLimit: BODY_LIMIT,
+    schema: createSubscriptionSchema,
+    // The schema describes (for /docs); parseSubscription's checks name the refusal.
+    schemaErrorFormatter: () => new HeraldError('INVALID_PUSH_SUBSCRIPTION'),
+  };
+  app.post('/v1/push-subscriptions', post, async (request, reply) => {
     const userId = userOf(request);
     const sub = parseSubscription(request.body, allowedHosts);
     const id = pushSubscriptionId(sub.endpoint);
@@ -124,7 +132,8 @@ export function registerPushSubscriptionRoutes(app: FastifyInstance, opts: PushS
     return reply.status(201).send({ id });
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/push-subscriptions/:id', { onRequest: [enabled, requireUser(verifier)] }, async (request, reply) => {
+  const del = { onRequest: [enabled, requireUser(verifier)], schema: deleteSubscriptionSchema };
+  app.delete<{ Params: { id: string } }>('/v1/push-subscriptions/:id', del, async (request, reply) => {
     const { id } = request.params;
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id) || !(await deletePushSubscription(redis, userOf(request), id))) {
       throw new HeraldError('PUSH_SUBSCRIPTION_NOT_FOUND');

@@ -56,3 +56,19 @@ it('with Redis down, the public /readyz answers 503 without the error; the admin
   }
   await waitFor(async () => (await fetch(`${h.httpUrl}/readyz`)).status === 200, { timeoutMs: 20_000, what: 'ready again' });
 }, 60_000);
+
+it('/docs/json on the public port describes the Web Push subscription routes (bearer on the user routes, their refusals)', async () => {
+  const res = await get(`${h.httpUrl}/docs/json`);
+  expect(res.status).toBe(200);
+  const doc = JSON.parse(res.text) as { info: { title: string }; paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: { required: string[] } }> } }>> };
+  expect(doc.info.title).toBe('Herald gateway');
+  const key = doc.paths['/v1/push-subscriptions/vapid-public-key'].get;
+  expect(key.security).toBeUndefined();
+  const post = doc.paths['/v1/push-subscriptions'].post;
+  expect(post.security).toEqual([{ bearer: [] }]);
+  expect(post.requestBody?.content['application/json'].schema.required).toEqual(['endpoint', 'keys']);
+  expect(Object.keys(post.responses)).toEqual(['201', '400', '401', '404', '409', '413']);
+  const del = doc.paths['/v1/push-subscriptions/{id}'].delete;
+  expect(del.security).toEqual([{ bearer: [] }]);
+  expect(Object.keys(del.responses)).toEqual(['204', '401', '404']);
+});
