@@ -82,8 +82,10 @@ export function createIngestMetrics(registry: Registry) {
     webPushJobs: new Counter({
       name: 'herald_webpush_jobs_total',
       help:
-        'Web Push jobs (one per message and offline user) by outcome: queued, skipped_online (the user connected before it ran), ' +
-        'skipped_read (the id left the offline list: acked, recalled, replaced or expired), no_subscriptions, done, failed (queueing failed)',
+        'Web Push jobs (one per message and offline user; one per category message, which queues those of its offline members) by outcome: ' +
+        'queued, skipped_online (the user connected before it ran), skipped_read (the id left the offline list: acked, recalled, replaced ' +
+        'or expired; or the user read past it in the category), skipped_not_member (left the category), skipped_expired, no_subscriptions, ' +
+        'done, fanned_out (a category job walked every member), failed (queueing failed)',
       labelNames: ['outcome'] as const,
       registers,
     }),

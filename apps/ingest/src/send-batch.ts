@@ -118,7 +118,7 @@ async function sendItems(deps: BatchDeps, sends: Send[], results: ItemResult[]):
     results[index] = { id: messages[i].id };
   });
   if (deps.events) await deps.events.append(await batchEvents(deps, sends, messages, outcomes));
-  await Promise.all(sends.map(({ item }, i) => (outcomes[i].error === undefined ? queueWebPush(deps, messages[i], item.input, outcomes[i].counts) : undefined)));
+  await Promise.all(sends.map(({ item }, i) => (outcomes[i].error === undefined ? queueWebPush(deps, messages[i], item.input, outcomes[i].counts, outcomes[i].appended) : undefined)));
   await Promise.all(
     sends.map(async ({ index, item, claimed }) => {
       const answer = results[index];

@@ -10,8 +10,10 @@ import {
   DeliveryError,
   keys,
   newMessage,
+  noDeliveries,
   publishToCategory,
   sendToUsers,
+  type CategoryAppend,
   type DeliveryCounts,
   type HeraldRedis,
   type RecordInput,
@@ -102,13 +104,14 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
     const { category } = input.recipients;
     // "Its members when sent", read beside the append (same round trip); only for the event.
     const members = deps.events ? deps.redis.scard(keys.categoryMembers(category)).catch(() => 0) : undefined;
-    const { dropped, replaced } = await publishToCategory(deps.redis, message, category, {
+    const appended = await publishToCategory(deps.redis, message, category, {
       cap: deps.categoryLogCap,
       lifetimeSeconds: deps.inboxTtlSeconds,
       unique: input.repeatable !== undefined,
       rememberSeconds: input.repeatable?.rememberSeconds ?? 0,
       record: input.record,
     });
+    const { dropped, replaced } = appended;
     deps.metrics.categoryLogDropped.inc(dropped);
     deps.metrics.replaced.inc({ target: 'category' }, replaced);
     deps.metrics.accepted.inc({ target: 'category' });
@@ -116,6 +119,7 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
       const recipients = (await members) ?? 0;
       await deps.events.append(sentEvents({ ...factsOf(message, input), recipients, replaced, dropped: [] }));
     }
+    await queueWebPush(deps, message, input, noDeliveries(), appended);
     return { id: message.id, target: 'category', delivered: 0, dropped };
   }
   const opts = {
@@ -156,9 +160,25 @@ export function factsOf(message: Message, input: Pick<SendMessageInput, 'payload
   };
 }
 
-/** Queue the Web Push of a message to users for those of them no gateway held a session of. */
-export async function queueWebPush(deps: SendMessageDeps, message: Message, input: Pick<SendMessageInput, 'webPush'>, counts: DeliveryCounts): Promise<void> {
-  if (!deps.webPush || !input.webPush || !counts.offlineUserIds) return;
+/**
+ * Queue the Web Push of a message: to users, for those of them no gateway held a session of; to a
+ * category, the job that finds its offline members (`appended`: the log entry; none for a repeat
+ * under an Idempotency-Key, whose first attempt queued it).
+ */
+export async function queueWebPush(
+  deps: SendMessageDeps,
+  message: Message,
+  input: Pick<SendMessageInput, 'webPush'>,
+  counts: DeliveryCounts,
+  appended?: CategoryAppend,
+): Promise<void> {
+  if (!deps.webPush || !input.webPush) return;
+  if (message.category !== null) {
+    if (!appended?.entry) return;
+    const { id: messageId, expiresAt, replaceKey, category } = message;
+    return deps.webPush.enqueueCategory({ messageId, expiresAt, replaceKey, category, entry: appended.entry, push: input.webPush });
+  }
+  if (!counts.offlineUserIds) return;
   await deps.webPush.enqueue({
     messageId: message.id,
     expiresAt: message.expiresAt,

@@ -8,7 +8,7 @@
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { generateVAPIDKeys } from 'web-push';
-import { keys, pushSubscriptionId, queues, SPILL_FIELD } from '@herald/redis';
+import { compareEntryIds, keys, pushSubscriptionId, queues, SPILL_FIELD } from '@herald/redis';
 import { fetchMetric, signToken, startTestStack, TestClient, waitFor, type Stack } from '@herald/testing';
 import { Scope, type WebPushEvent } from '@herald/types';
 import { decryptPush, newSubscription, startPushService, verifyVapid, type BrowserSubscription, type PushService } from './support/push-service';
@@ -269,3 +269,75 @@ describe('sending (ingest)', () => {
     expect(await redis.hexists(keys.pushSubscriptions(stuck), pushSubscriptionId(hang.json.endpoint))).toBe(1);
   }, 40_000);
 });
+
+describe('category messages (ingest: one job walks the members)', () => {
+  async function setCategories(userId: string, categories: string[]): Promise<void> {
+    const res = await fetch(`${stack.apps.ingest.url}/v1/users/${userId}/categories`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${categoriesToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ categories }),
+    });
+    expect(res.status).toBe(204);
+  }
+  let categoriesToken: string;
+  beforeAll(async () => {
+    categoriesToken = await signToken('webpush-categories', { scope: Scope.CATEGORIES_WRITE });
+  });
+  const connect = async (userId: string) => {
+    const client = await TestClient.connect(`${gateway().replace(/^http/, 'ws')}/ws`, await signToken(userId));
+    await client.waitForFrame('welcome');
+    return client;
+  };
+
+  it('pushes to each subscription of the offline members only: not to online members, members without one, or others', async () => {
+    const category = `wp-cat-${process.pid}-${++seq}`;
+    const [offline, online, bare, outsider] = ['cat-off', 'cat-on', 'cat-bare', 'cat-out'].map(newUser);
+    for (const user of [offline, online, bare]) await setCategories(user, [category]);
+    const offSubs = [await subscribe(offline, 'cat-off-a'), await subscribe(offline, 'cat-off-b')];
+    const others = [await subscribe(online, 'cat-on'), await subscribe(outsider, 'cat-out')];
+    const client = await connect(online);
+    const [queued, fanned] = [await jobs('queued'), await jobs('fanned_out')];
+    const notification = { title: 'To the category', body: 'everyone' };
+    const { status, json } = await send({ category, payload: 'c', notification });
+    expect(status).toBe(202);
+    await waitFor(async () => (await jobs('fanned_out')) > fanned, { timeoutMs: 15_000, what: 'the category job to walk the members' });
+    const events = await untilEvents(json.id as string, 2);
+    expect(events.map((e) => `${e.userId} ${e.status}`)).toEqual([`${offline} sent`, `${offline} sent`]);
+    for (const sub of offSubs) expect(push.requestsTo(pathOf(sub)).map((r) => decryptPush(r, sub))).toEqual([{ messageId: json.id, notification }]);
+    for (const sub of others) expect(push.requestsTo(pathOf(sub))).toHaveLength(0);
+    // One category job and one job for the offline member: none for the others.
+    expect(await jobs('queued')).toBe(queued + 2);
+    // The online member got it over the WebSocket.
+    expect((await client.waitForMessages(1))[0].id).toBe(json.id);
+    await client.close();
+  }, 30_000);
+
+  it("a member who read the message (acked: position past its entry) before the member's job ran gets no push", async () => {
+    const category = `wp-cat-${process.pid}-${++seq}`;
+    const reader = newUser('cat-reader');
+    await setCategories(reader, [category]);
+    const sub = await subscribe(reader, 'cat-reader');
+    const skipped = await jobs('skipped_read');
+    await queue.pause();
+    try {
+      const { json } = await send({ category, payload: 'read it', notification: { title: 'Hi', body: '' } });
+      const client = await connect(reader);
+      const [message] = await client.waitForMessages(1);
+      expect(message.id).toBe(json.id);
+      client.ack([message.id]);
+      const [[entry]] = (await redis.xrange(keys.categoryLog(category), '-', '+')) as [string, string[]][];
+      await waitFor(async () => {
+        const at = await redis.hget(keys.categoryPositions(reader), category);
+        return at !== null && compareEntryIds(at, entry) >= 0;
+      }, { what: 'the ack to move the position past the entry' });
+      await client.close();
+      await waitFor(async () => (await redis.hlen(keys.presence(reader))) === 0, { what: 'the session to leave presence' });
+      await queue.resume();
+      await waitFor(async () => (await jobs('skipped_read')) > skipped, { timeoutMs: 15_000, what: "the member's job to skip the read message" });
+      expect(push.requestsTo(pathOf(sub))).toHaveLength(0);
+    } finally {
+      await queue.resume();
+    }
+  }, 30_000);
+});
+

@@ -3,7 +3,8 @@
  * runs it looks again (docs/WEBPUSH.md), and sends nothing when the user has connected meanwhile
  * (presence: the app shows the message itself, no double nudge), when the id has left the user's
  * offline list (acked on another device, recalled, replaced, expired), or when the message has
- * expired. Otherwise one push per subscription the job has not finished with:
+ * expired. For a category message (category-push.ts queued it): when the user's position in the
+ * category is at or past the message's entry (read), or the user is no longer a member. Otherwise one push per subscription the job has not finished with:
  *
  * - 2xx `sent`; 404/410 `gone` (the subscription is removed); another 4xx, or an endpoint that now
  *   resolves to an address it may not reach, `failed` for good;
@@ -17,7 +18,7 @@ import type { Job } from 'bullmq';
 import { createHash } from 'node:crypto';
 import { EndpointRefused } from '@herald/http';
 import type { Logger } from '@herald/logger';
-import { keys, listPushSubscriptions, readPresence, removeGonePushSubscription, type HeraldRedis, type StoredPushSubscription } from '@herald/redis';
+import { compareEntryIds, keys, listPushSubscriptions, readPresence, removeGonePushSubscription, type HeraldRedis, type StoredPushSubscription } from '@herald/redis';
 import { webPushBody, type WebPushNotification, type WebPushStatus, type WebPushUrgency } from '@herald/types';
 import type { IngestMetrics } from '../metrics';
 import { webPushEvent, type EventOutbox, type OutboxEvent } from '../events/event-outbox';
@@ -30,6 +31,9 @@ export interface PushJobData {
   urgency?: WebPushUrgency;
   /** The message's replace key, as its RFC 8030 Topic. */
   replaceKey?: string;
+  /** A category message (category-push.ts): its category and log entry; read means position ≥ entry. */
+  category?: string;
+  entry?: string;
   /** Epoch ms. */
   expiresAt: number;
   /** Subscription ids finished with (sent, gone, failed for good): a retry skips them. */
@@ -38,7 +42,7 @@ export interface PushJobData {
   throttles?: number;
 }
 
-export type PushJobOutcome = 'skipped_online' | 'skipped_read' | 'skipped_expired' | 'no_subscriptions' | 'done';
+export type PushJobOutcome = 'skipped_online' | 'skipped_read' | 'skipped_not_member' | 'skipped_expired' | 'no_subscriptions' | 'done';
 
 /** The job must wait this long (429's Retry-After), then run again. */
 export class PushThrottled extends Error {
@@ -102,10 +106,19 @@ async function attempt(deps: PushJobDeps, data: PushJobData, sub: StoredPushSubs
 /** Why nothing is to be sent, or undefined to go on. */
 async function skipReason(redis: HeraldRedis, data: PushJobData): Promise<PushJobOutcome | undefined> {
   if (Date.now() >= data.expiresAt) return 'skipped_expired';
-  const [[presence], position] = await Promise.all([readPresence(redis, [data.userId]), redis.lpos(keys.inbox(data.userId), data.messageId)]);
+  const [[presence], unread] = await Promise.all([readPresence(redis, [data.userId]), unreadReason(redis, data)]);
   if (presence.online) return 'skipped_online';
-  if (position === null) return 'skipped_read';
-  return undefined;
+  return unread;
+}
+
+/** 'skipped_read' when the user has the message no more, 'skipped_not_member' when it is a category's the user left. */
+async function unreadReason(redis: HeraldRedis, data: PushJobData): Promise<PushJobOutcome | undefined> {
+  if (data.category === undefined || data.entry === undefined) {
+    return (await redis.lpos(keys.inbox(data.userId), data.messageId)) === null ? 'skipped_read' : undefined;
+  }
+  const position = await redis.hget(keys.categoryPositions(data.userId), data.category);
+  if (position === null) return 'skipped_not_member';
+  return compareEntryIds(position, data.entry) >= 0 ? 'skipped_read' : undefined;
 }
 
 /** Run one job (see the header). Throws to be retried (PushThrottled: after a given delay). */
