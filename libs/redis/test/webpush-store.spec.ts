@@ -4,8 +4,10 @@
  * are bounded, saved once per endpoint, and removed as gone only while unchanged.
  */
 import Redis from 'ioredis';
-import { type RedisServer } from '@herald/testing';
+import { startRedisCluster, type RedisServer } from '@herald/testing';
 import {
+  closeRedis,
+  createRedis,
   deletePushSubscription,
   deliverToUsers,
   keys,
@@ -44,6 +46,31 @@ it('reports the users whose channel had no subscriber, only with reportOffline, 
     sub.disconnect();
   }
 });
+
+/**
+ * On a Cluster each user's channel lives on its slot's master, where deliver-4.lua runs its
+ * SPUBLISH; a gateway's sharded subscriber (the `subscriber` role, as live-router.ts) subscribes
+ * there too. Users spread over the three masters.
+ */
+it('on a 3-master Cluster, reports exactly the users no sharded subscriber listens for', async () => {
+  const cluster = await startRedisCluster();
+  const config = { REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.nodes.map((n) => ({ host: n.split(':')[0], port: Number(n.split(':')[1]) })) };
+  const commands = createRedis(config, 'commands', 'webpush-cluster-test');
+  const listener = createRedis(config, 'subscriber', 'webpush-cluster-gateway');
+  try {
+    const users = Array.from({ length: 30 }, (_, i) => `cluster-user-${i}`);
+    const online = users.filter((_, i) => i % 3 === 0);
+    for (const user of online) await listener.ssubscribe(keys.userChannel(user));
+    const message = newMessage({ payload: 1, ttlMs: 60_000, category: null });
+    const counts = await sendToUsers(commands, message, users, { cap: 10, inboxTtlSeconds: 60, reportOffline: true });
+    expect(counts.delivered).toBe(users.length);
+    expect([...(counts.offlineUserIds ?? [])].sort()).toEqual(users.filter((u) => !online.includes(u)).sort());
+  } finally {
+    await closeRedis(listener);
+    await closeRedis(commands);
+    await cluster.stop();
+  }
+}, 60_000);
 
 const sub = (endpoint: string, p256dh = 'key-a'): StoredPushSubscription => ({
   id: pushSubscriptionId(endpoint),
