@@ -247,7 +247,9 @@ export function onSubscriberReconnect(sub: Redis | Cluster, handler: (why: strin
     });
     return;
   }
-  let wasReady = false;
+  // Already connected when this is attached (the caller awaited something first): the next
+  // `ready` is a reconnect. Missed, the first reconnect went unhandled: no resync.
+  let wasReady = sub.status === 'ready';
   sub.on('ready', () => {
     if (wasReady) handler('the subscriber came back');
     wasReady = true;

@@ -29,6 +29,9 @@ import {
   replaceUserCategories,
   getUserCategories,
   sendToUsers,
+  closeRedis,
+  createRedis,
+  onSubscriberReconnect,
   type HeraldRedis,
 } from '../src';
 import { usePrivateRedis } from './private-redis';
@@ -314,4 +317,20 @@ describe('scripts on pipelines', () => {
     await Promise.all([sendToUsers(redis, a, ['flush-user'], inbox), sendToUsers(redis, b, ['flush-user'], inbox)]);
     expect(await redis.lrange(keys.inbox('flush-user'), 0, -1)).toEqual([a.id, b.id]);
   });
+});
+
+it('onSubscriberReconnect, attached after the subscriber was ready, still reports its first reconnect', async () => {
+  const sub = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER_NODES: undefined }, 'subscriber', 'reconnect-test');
+  try {
+    await sub.ssubscribe(keys.userChannel('reconnect-test'));
+    // The gateway attaches its handler after awaiting its HTTP app: the connection is ready by then.
+    expect(sub.status).toBe('ready');
+    const reasons: string[] = [];
+    onSubscriberReconnect(sub, (why) => reasons.push(why));
+    await redis.client('KILL', 'TYPE', 'pubsub');
+    await waitFor(() => reasons.length > 0, { what: 'the reconnect reported' });
+    expect(reasons).toEqual(['the subscriber came back']);
+  } finally {
+    await closeRedis(sub);
+  }
 });
