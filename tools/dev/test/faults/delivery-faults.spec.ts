@@ -307,6 +307,9 @@ it('Redis restarted under traffic (AOF): sessions closed with 1012 drain again, 
     let startedAgainAt: number;
     try {
       await sleep(OUTAGE_MS); // the outage itself, not a condition
+      // ...and until it has reached the producer: a request refused (5xx, no Redis), sent again
+      // with its key. On a busy machine the paced traffic can go 3 s without a request failing.
+      await waitFor(() => producer.retries > 0, { timeoutMs: 20_000, what: 'ingest to refuse a request during the outage' });
     } finally {
       startedAgainAt = Date.now();
       await redis.startServer();
