@@ -254,6 +254,51 @@ test('retention deletes the messages, engagements, holds, losses and Web Push ou
   });
 });
 
+test('a mixed batch is one statement: each kind counted, engagements checked against the batch too, two steps of one message, a redelivery writes nothing', async () => {
+  const pool = await migratedPool();
+  const writer = new EventWriter(pool, new ExposureStore(pool), 60_000);
+  const t = day(0).getTime();
+  await writer.writeBatch({ exposures: [exposureOf('m0', 'u0', t)], engagements: [], losses: [], messages: [], webpush: [] });
+  const batch = {
+    // m0/u0 again (a republish) and a new one.
+    exposures: [exposureOf('m1', 'u1', t + 1), exposureOf('m0', 'u0', t)],
+    // Delivered in this batch, delivered before, never delivered.
+    engagements: [engagementOf('opened', 'm1', 'u1', t + 2), engagementOf('clicked', 'm0', 'u0', t + 2), engagementOf('opened', 'm9', 'u9', t + 2)],
+    losses: [lossOf('expired', 'm1', 'u2', t + 3)],
+    // Two steps of m1: the update is a second round (an upsert touches a row once).
+    messages: [messageEventOf('sent', 'm1', t, { recipients: 3, version: 1, size: 10 }), messageEventOf('updated', 'm1', t + 5, { version: 2, size: 20 })],
+    webpush: [webPushOf('m1', 'u1', 'sent', t + 4)],
+  };
+  const queries = jest.spyOn(pool, 'query');
+  try {
+    expect(await writer.writeBatch(batch)).toEqual({
+      exposures: { inserted: 1, duplicates: 1 },
+      engagements: { inserted: 2, held: 1, duplicates: 0 },
+      losses: { inserted: 1, duplicates: 0 },
+      webpush: { inserted: 1, duplicates: 0 },
+      messages: 2,
+    });
+    // One statement for every kind, one more for the second round of m1; no BEGIN/COMMIT round trips.
+    expect(queries.mock.calls.map(([text]) => String(text).trim().split(/\s/, 1)[0])).toEqual(['WITH', 'INSERT']);
+  } finally {
+    queries.mockRestore();
+  }
+  const row = async () => (await pool.query('SELECT recipients, version, size FROM messages WHERE id = $1', ['m1'])).rows[0];
+  expect(await row()).toEqual({ recipients: 3, version: 2, size: 20 });
+  const counts = async () => (await pool.query(`SELECT (SELECT count(*) FROM exposures)::int AS x, (SELECT count(*) FROM engagements)::int AS e, (SELECT count(*) FROM engagement_holds)::int AS h, (SELECT count(*) FROM losses)::int AS l, (SELECT count(*) FROM webpush_outcomes)::int AS w`)).rows[0];
+  expect(await counts()).toEqual({ x: 2, e: 2, h: 1, l: 1, w: 1 });
+  // Redelivered: nothing new, every event told apart as a duplicate.
+  expect(await writer.writeBatch(batch)).toEqual({
+    exposures: { inserted: 0, duplicates: 2 },
+    engagements: { inserted: 0, held: 0, duplicates: 3 },
+    losses: { inserted: 0, duplicates: 1 },
+    webpush: { inserted: 0, duplicates: 1 },
+    messages: 2,
+  });
+  expect(await counts()).toEqual({ x: 2, e: 2, h: 1, l: 1, w: 1 });
+  expect(await row()).toEqual({ recipients: 3, version: 2, size: 20 });
+});
+
 test('maintenance logs a failed run instead of throwing, and runs again on its interval', async () => {
   const pool = poolFor(await freshDatabase()); // not migrated: there is no exposures table yet
   const lines: Array<{ level: number; msg: string }> = [];

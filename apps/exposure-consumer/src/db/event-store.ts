@@ -1,11 +1,13 @@
 /**
- * The writes of the events besides exposures, each on a transaction's client (event-writer.ts holds
- * the transaction): lifecycle steps into `messages`, losses, and engagements, which are stored only
- * for a message the user was delivered and otherwise held in `engagement_holds` for a later check
- * (engagement-holds.ts). Every write is idempotent, so a redelivered batch changes nothing.
+ * The writes of the events besides exposures, as parts of one statement per batch
+ * (batch-statement.ts): lifecycle steps into `messages`, losses, Web Push outcomes, and
+ * engagements, which are stored only for a message the user was delivered and otherwise held in
+ * `engagement_holds` for a later check (engagement-holds.ts). Every write is idempotent, so a
+ * redelivered batch, or one written in part before a failure, changes nothing when written again.
  */
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { EngagementEvent, LossEvent, MessageEvent, WebPushEvent } from '@herald/types';
+import { unnestOf } from './unnest';
 
 export interface EngagementResult {
   /** Stored now: their exposure is in `exposures`. */
@@ -16,94 +18,89 @@ export interface EngagementResult {
   duplicates: number;
 }
 
+/** A kind's write as parts of a batch's statement (batch-statement.ts): its columns' types, its arrays, its CTEs. */
+export interface WritePart<E> {
+  types: readonly string[];
+  arrays(events: readonly E[]): unknown[];
+}
+
 const ENGAGEMENT_COLUMNS = 'event_id, message_id, user_id, kind, action, category, session_id, gateway_id, at';
 
 /**
- * Whether the user was delivered the message: any exposure of (message, user). It walks the user's
- * exposures (index (user_id, delivered_at, event_id)) and checks their message id: no index is
- * added to `exposures`, whose insert rate is what the consumer is measured by, and one user's
- * exposures within the retention are few next to one message's.
+ * Whether the user was delivered the message: an exposure of (message, user) stored, or in the
+ * same batch (`batchExposures`: the batch's exposure rows; the statement's writes do not see each
+ * other). The stored check uses the (message_id, …) or (user_id, …) index, whichever the planner
+ * finds cheaper; no index is added to `exposures`, whose insert rate is what the consumer is
+ * measured by.
  */
-const DELIVERED = (e: string) => `EXISTS (SELECT 1 FROM exposures x WHERE x.user_id = ${e}.user_id AND x.message_id = ${e}.message_id)`;
+const DELIVERED = (e: string, batchExposures: string | undefined) =>
+  `(EXISTS (SELECT 1 FROM exposures x WHERE x.user_id = ${e}.user_id AND x.message_id = ${e}.message_id)` +
+  (batchExposures ? ` OR EXISTS (SELECT 1 FROM ${batchExposures} b WHERE b.user_id = ${e}.user_id AND b.message_id = ${e}.message_id))` : ')');
 
-/** Engagements with a delivered (message, user) are stored, the others held; one statement. */
-export async function writeEngagements(client: PoolClient, events: readonly EngagementEvent[], recheckMs: number): Promise<EngagementResult> {
-  if (events.length === 0) return { inserted: 0, held: 0, duplicates: 0 };
-  const { rows } = await client.query<{ inserted: number; held: number }>(
-    `WITH e AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-         AS e(${ENGAGEMENT_COLUMNS})
-     ), checked AS (
-       SELECT e.*, ${DELIVERED('e')} AS delivered FROM e
-     ), stored AS (
-       INSERT INTO engagements (${ENGAGEMENT_COLUMNS}) SELECT ${ENGAGEMENT_COLUMNS} FROM checked WHERE delivered
+/**
+ * Engagements with a delivered (message, user) are stored, the others held (engagement-holds.ts
+ * re-checks them): CTEs `engagements_stored` and `engagements_held`, one row each per event written.
+ */
+export const ENGAGEMENT_PART: WritePart<EngagementEvent> & { ctes(source: string, batchExposures: string | undefined, recheckMs: string): string } = {
+  types: ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'timestamptz'],
+  arrays: (events) => [
+    events.map((e) => e.eventId),
+    events.map((e) => e.messageId),
+    events.map((e) => e.userId),
+    events.map((e) => e.kind),
+    events.map((e) => e.action ?? null),
+    events.map((e) => e.category),
+    events.map((e) => e.sessionId),
+    events.map((e) => e.gatewayId),
+    events.map((e) => e.at),
+  ],
+  ctes: (source, batchExposures, recheckMs) => `engagements_in AS (
+       SELECT * FROM ${source} AS e(${ENGAGEMENT_COLUMNS})
+     ), engagements_checked AS (
+       SELECT e.*, ${DELIVERED('e', batchExposures)} AS delivered FROM engagements_in e
+     ), engagements_stored AS (
+       INSERT INTO engagements (${ENGAGEMENT_COLUMNS}) SELECT ${ENGAGEMENT_COLUMNS} FROM engagements_checked WHERE delivered
        ON CONFLICT (event_id) DO NOTHING RETURNING 1
-     ), held AS (
+     ), engagements_held AS (
        INSERT INTO engagement_holds (${ENGAGEMENT_COLUMNS}, next_check_at)
-       SELECT ${ENGAGEMENT_COLUMNS}, now() + $10::int * interval '1 millisecond' FROM checked c
+       SELECT ${ENGAGEMENT_COLUMNS}, now() + ${recheckMs}::int * interval '1 millisecond' FROM engagements_checked c
        WHERE NOT delivered AND NOT EXISTS (SELECT 1 FROM engagements g WHERE g.event_id = c.event_id)
        ON CONFLICT (event_id) DO NOTHING RETURNING 1
-     )
-     SELECT (SELECT count(*) FROM stored)::int AS inserted, (SELECT count(*) FROM held)::int AS held`,
-    [
-      events.map((e) => e.eventId),
-      events.map((e) => e.messageId),
-      events.map((e) => e.userId),
-      events.map((e) => e.kind),
-      events.map((e) => e.action ?? null),
-      events.map((e) => e.category),
-      events.map((e) => e.sessionId),
-      events.map((e) => e.gatewayId),
-      events.map((e) => e.at),
-      recheckMs,
-    ],
-  );
-  const { inserted, held } = rows[0];
-  return { inserted, held, duplicates: events.length - inserted - held };
-}
+     )`,
+};
 
-export async function writeLosses(client: PoolClient, events: readonly LossEvent[]): Promise<{ inserted: number; duplicates: number }> {
-  if (events.length === 0) return { inserted: 0, duplicates: 0 };
-  const result = await client.query(
-    `INSERT INTO losses (event_id, message_id, user_id, kind, category, at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-     ON CONFLICT (event_id) DO NOTHING`,
-    [
-      events.map((e) => e.eventId),
-      events.map((e) => e.messageId),
-      events.map((e) => e.userId),
-      events.map((e) => e.kind),
-      events.map((e) => e.category),
-      events.map((e) => e.at),
-    ],
-  );
-  const inserted = result.rowCount ?? 0;
-  return { inserted, duplicates: events.length - inserted };
-}
+/** Losses (expired, dropped), each once by its event id. */
+export const LOSS_PART: WritePart<LossEvent> & { insert(source: string): string } = {
+  types: ['text', 'text', 'text', 'text', 'text', 'timestamptz'],
+  arrays: (events) => [
+    events.map((e) => e.eventId),
+    events.map((e) => e.messageId),
+    events.map((e) => e.userId),
+    events.map((e) => e.kind),
+    events.map((e) => e.category),
+    events.map((e) => e.at),
+  ],
+  insert: (source) => `INSERT INTO losses (event_id, message_id, user_id, kind, category, at) SELECT * FROM ${source} ON CONFLICT (event_id) DO NOTHING`,
+};
 
 /** Web Push outcomes, each once by its event id. */
-export async function writeWebPush(client: PoolClient, events: readonly WebPushEvent[]): Promise<{ inserted: number; duplicates: number }> {
-  if (events.length === 0) return { inserted: 0, duplicates: 0 };
-  const result = await client.query(
-    `INSERT INTO webpush_outcomes (event_id, message_id, user_id, subscription_id, status, http_status, at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[])
-     ON CONFLICT (event_id) DO NOTHING`,
-    [
-      events.map((e) => e.eventId),
-      events.map((e) => e.messageId),
-      events.map((e) => e.userId),
-      events.map((e) => e.subscriptionId),
-      events.map((e) => e.status),
-      events.map((e) => e.httpStatus ?? null),
-      events.map((e) => e.at),
-    ],
-  );
-  const inserted = result.rowCount ?? 0;
-  return { inserted, duplicates: events.length - inserted };
-}
+export const WEBPUSH_PART: WritePart<WebPushEvent> & { insert(source: string): string } = {
+  types: ['text', 'text', 'text', 'text', 'text', 'int', 'timestamptz'],
+  arrays: (events) => [
+    events.map((e) => e.eventId),
+    events.map((e) => e.messageId),
+    events.map((e) => e.userId),
+    events.map((e) => e.subscriptionId),
+    events.map((e) => e.status),
+    events.map((e) => e.httpStatus ?? null),
+    events.map((e) => e.at),
+  ],
+  insert: (source) =>
+    `INSERT INTO webpush_outcomes (event_id, message_id, user_id, subscription_id, status, http_status, at) SELECT * FROM ${source} ON CONFLICT (event_id) DO NOTHING`,
+};
 
 /** A lifecycle event as the columns it sets; the others stay null and leave the row's value alone. */
-interface MessageColumns {
+export interface MessageColumns {
   id: string;
   producer: string;
   category: string | null;
@@ -178,18 +175,26 @@ const MERGE: Record<Exclude<keyof MessageColumns, 'id'>, string> = {
   recalled_at: 'LEAST(messages.recalled_at, EXCLUDED.recalled_at)',
 };
 
-const UPSERT_MESSAGES = `INSERT INTO messages (${MESSAGE_COLUMNS.map(([c]) => c).join(', ')})
-  SELECT * FROM unnest(${MESSAGE_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
+/** The upsert of one round's rows (at most one per message), from the rows of `source`. */
+const upsertMessages = (source: string) => `INSERT INTO messages (${MESSAGE_COLUMNS.map(([c]) => c).join(', ')})
+  SELECT * FROM ${source}
   ON CONFLICT (id) DO UPDATE SET ${Object.entries(MERGE).map(([c, rule]) => `${c} = ${rule}`).join(',\n    ')}`;
 
+/** Lifecycle events applied to their messages' rows, a round at a time (messageRounds). */
+export const MESSAGE_PART: WritePart<MessageColumns> & { upsert(source: string): string } = {
+  types: MESSAGE_COLUMNS.map(([, type]) => type),
+  arrays: (rows) => MESSAGE_COLUMNS.map(([column]) => rows.map((row) => row[column])),
+  upsert: upsertMessages,
+};
+
 /**
- * Applies lifecycle events to their messages' rows. An upsert may touch a row once, so the events
- * go in rounds holding at most one per message (one round unless a batch has two steps of one
+ * Lifecycle events as rounds of rows to upsert. An upsert may touch a row once, so the events go
+ * in rounds holding at most one per message (one round unless a batch has two steps of one
  * message), each sorted by id so that concurrent batches lock rows in the same order. An event that
  * came twice (a redelivery, or a publisher's repeat: the same `eventId`) is applied once: a repeat
  * changes nothing, and as a round of its own it would cost a statement and hold the row's lock again.
  */
-export async function upsertMessages(client: PoolClient, events: readonly MessageEvent[]): Promise<number> {
+export function messageRounds(events: readonly MessageEvent[]): MessageColumns[][] {
   const rounds: MessageColumns[][] = [];
   const seen = new Map<string, number>();
   const applied = new Set<string>();
@@ -200,9 +205,11 @@ export async function upsertMessages(client: PoolClient, events: readonly Messag
     seen.set(event.messageId, round + 1);
     (rounds[round] ??= []).push(columnsOf(event));
   }
-  for (const round of rounds) {
-    round.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    await client.query(UPSERT_MESSAGES, MESSAGE_COLUMNS.map(([column]) => round.map((row) => row[column])));
-  }
-  return events.length;
+  for (const round of rounds) round.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return rounds;
+}
+
+/** One more round's upsert, on its own (the rounds after the first: batch-statement.ts). */
+export async function upsertMessageRound(client: Pool | PoolClient, rows: readonly MessageColumns[]): Promise<void> {
+  await client.query(MESSAGE_PART.upsert(unnestOf(MESSAGE_PART.types, 1)), MESSAGE_PART.arrays(rows));
 }

@@ -1,15 +1,14 @@
 /**
  * Where the subscriber writes a batch (the ExposureSink): every kind's events into their tables in
- * one transaction, so the batch's messages are acknowledged only once all of it committed.
- * Exposures go first, so an engagement in the same batch finds its exposure. A batch of exposures
- * alone (what the gateways publish, the bulk of the traffic) stays one statement without
- * BEGIN/COMMIT, as before the other kinds existed.
+ * one statement (batch-statement.ts), so the batch's messages are acknowledged only once all of it
+ * committed. A batch of exposures alone (what the gateways publish, the bulk of the traffic) is the
+ * plain insert, as before the other kinds existed.
  */
 import type { Pool } from 'pg';
 import type { EventBatch } from '../ingest/consumer-event';
-import { upsertMessages, writeEngagements, writeLosses, writeWebPush, type EngagementResult } from './event-store';
+import { batchStatement, type BatchCounts } from './batch-statement';
+import { messageRounds, upsertMessageRound, type EngagementResult } from './event-store';
 import type { DeadLetter, ExposureStore, InsertResult } from './exposure-store';
-import { inTransaction } from './transaction';
 
 export interface BatchResult {
   exposures: InsertResult;
@@ -42,13 +41,20 @@ export class EventWriter implements ExposureSink {
     if (others === 0) {
       return { exposures: await this.exposures.insertBatch(batch.exposures), engagements: { ...NONE, held: 0 }, losses: NONE, messages: 0, webpush: NONE };
     }
-    return inTransaction(this.pool, async (client) => ({
-      exposures: await this.exposures.insertBatch(batch.exposures, client),
-      messages: await upsertMessages(client, batch.messages),
-      losses: await writeLosses(client, batch.losses),
-      webpush: await writeWebPush(client, batch.webpush),
-      engagements: await writeEngagements(client, batch.engagements, this.recheckMs),
-    }));
+    const [first = [], ...later] = messageRounds(batch.messages);
+    const statement = batchStatement(batch, first, this.recheckMs);
+    const { rows } = await this.pool.query<BatchCounts>(statement.text, statement.values);
+    for (const round of later) await upsertMessageRound(this.pool, round);
+    const counts = rows[0];
+    const inserted = (n: number, of: number) => ({ inserted: n, duplicates: of - n });
+    const { engagements_stored: stored, engagements_held: held } = counts;
+    return {
+      exposures: inserted(counts.exposures, batch.exposures.length),
+      messages: batch.messages.length,
+      losses: inserted(counts.losses, batch.losses.length),
+      webpush: inserted(counts.webpush, batch.webpush.length),
+      engagements: { inserted: stored, held, duplicates: batch.engagements.length - stored - held },
+    };
   }
 
   insertDeadLetter(letter: DeadLetter): Promise<void> {

@@ -8,6 +8,7 @@
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { ExposureEvent } from '@herald/types';
 import { toReadError } from './read-errors';
+import { unnestOf } from './unnest';
 
 export interface InsertResult {
   /** Rows written. */
@@ -75,6 +76,23 @@ interface ExposureRow {
 
 const COLUMNS = 'event_id, message_id, user_id, category, session_id, gateway_id, delivered_at, via';
 
+/** The exposures' insert as a part of a batch's statement (batch-statement.ts), from the rows of `source`. */
+export const EXPOSURE_PART = {
+  columns: COLUMNS,
+  types: ['text', 'text', 'text', 'text', 'text', 'text', 'timestamptz', 'text'],
+  insert: (source: string) => `INSERT INTO exposures (${COLUMNS}) SELECT * FROM ${source} ON CONFLICT (event_id, delivered_at) DO NOTHING`,
+  arrays: (events: readonly ExposureEvent[]): unknown[] => [
+    events.map((e) => e.eventId),
+    events.map((e) => e.messageId),
+    events.map((e) => e.userId),
+    events.map((e) => e.category),
+    events.map((e) => e.sessionId),
+    events.map((e) => e.gatewayId),
+    events.map((e) => e.deliveredAt),
+    events.map((e) => e.via),
+  ],
+};
+
 /** Per group, what the key is; each a fixed SQL expression, never user input. */
 const GROUP_KEYS: Record<StatsGroup, { key: string; order: string }> = {
   message: { key: 'message_id', order: 'exposures DESC, key ASC' },
@@ -98,25 +116,11 @@ export class ExposureStore {
    * delivered_at) exists already are skipped, which is what makes redelivery harmless: the primary
    * key of the partitioned table must include delivered_at, and a redelivered event carries the
    * same eventId and the same deliveredAt, so it lands in the same partition and conflicts.
-   * `client`: a transaction's (event-writer.ts, a batch with other kinds); the writer's pool otherwise.
+   * A batch with other kinds goes in one statement with theirs (batch-statement.ts).
    */
   async insertBatch(events: readonly ExposureEvent[], client: Pool | PoolClient = this.pool): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 };
-    const result = await client.query(
-      `INSERT INTO exposures (${COLUMNS})
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
-       ON CONFLICT (event_id, delivered_at) DO NOTHING`,
-      [
-        events.map((e) => e.eventId),
-        events.map((e) => e.messageId),
-        events.map((e) => e.userId),
-        events.map((e) => e.category),
-        events.map((e) => e.sessionId),
-        events.map((e) => e.gatewayId),
-        events.map((e) => e.deliveredAt),
-        events.map((e) => e.via),
-      ],
-    );
+    const result = await client.query(EXPOSURE_PART.insert(unnestOf(EXPOSURE_PART.types, 1)), EXPOSURE_PART.arrays(events));
     const inserted = result.rowCount ?? 0;
     return { inserted, duplicates: events.length - inserted };
   }
