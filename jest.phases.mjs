@@ -1,19 +1,20 @@
 // `npm test`: every project's tests, in two phases so that the whole run fits CI's time on two cores.
 //
-// 1. The stack-level suites (tools/dev, tools/bench, tools/cli) one at a time: each runs several
+// 1. The stack-level suites of tools/dev and tools/bench one at a time: each runs several
 //    processes (gateways, ingest, the consumer, Postgres, load generators) and some measure or
 //    cause faults, so they get the machine to themselves. Some also use fixed places (the dev
 //    launcher's ports and state directory).
 // 2. Everything else (the libraries, the apps' suites on their own private redis-server, emulator
-//    and Postgres on free ports) two suites at a time: they mostly wait on I/O.
+//    and Postgres on free ports, the CLI's against a stack of its own on free ports and a temporary
+//    directory) two suites at a time: they mostly wait on I/O.
 //
 // Arguments are passed to both phases. With `--json --outputFile=<file>` (what .ci/run asks for)
 // each phase writes its own report and the two are merged into <file>, so the counts cover both.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
-const SERIAL = ['dev', 'bench', 'cli'];
-const PARALLEL = ['types', 'config', 'logger', 'redis', 'auth', 'pubsub', 'http', 'stack', 'testing', 'client', 'pubsub-emulator', 'build-tools', 'gateway', 'ingest', 'exposure-consumer'];
+const SERIAL = ['dev', 'bench'];
+const PARALLEL = ['cli', 'types', 'config', 'logger', 'redis', 'auth', 'pubsub', 'http', 'stack', 'testing', 'client', 'pubsub-emulator', 'build-tools', 'gateway', 'ingest', 'exposure-consumer'];
 
 const args = process.argv.slice(2);
 let outputFile;
