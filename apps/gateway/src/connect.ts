@@ -17,7 +17,7 @@ import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, type Principal, type TokenVerifier } from '@herald/auth';
-import { LOG_START, readCategoryLog, readSnapshot, type HeraldRedis, type SessionSnapshot } from '@herald/redis';
+import { LOG_START, readCategoryLog, readSnapshot, readTrimmed, type HeraldRedis, type SessionSnapshot } from '@herald/redis';
 import type { AbuseCooldowns } from './cooldowns';
 import type { Door } from './door';
 import { drainInbox, type CategoryStart, type DrainDeps } from './drain';
@@ -176,7 +176,13 @@ export class Connector {
     const starts = new Map(read.map((c) => [c, snapshot.positions.get(c) ?? LOG_START]));
     for (const [category, position] of starts) session.categories.start(category, position);
     const { redis, drain } = this.deps;
-    return Promise.all(read.map(async (category) => ({ category, first: await readCategoryLog(redis, category, starts.get(category)!, drain.batchSize) })));
+    return Promise.all(
+      read.map(async (category) => {
+        const after = starts.get(category)!;
+        const [first, lost] = await Promise.all([readCategoryLog(redis, category, after, drain.batchSize), readTrimmed(redis, category, after)]);
+        return { category, first, lost };
+      }),
+    );
   }
 }
 

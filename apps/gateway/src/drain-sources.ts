@@ -18,8 +18,8 @@ export interface SourceDeps {
   bodies: BodyStore;
   metrics: GatewayMetrics;
   batchSize: number;
-  /** `expired` events for what a page found expired (user-events.ts). */
-  events: Pick<UserEvents, 'expired'>;
+  /** `expired` events for what a page found expired, `dropped` for what a log's cap trimmed (user-events.ts). */
+  events: Pick<UserEvents, 'expired' | 'dropped'>;
 }
 
 export interface DrainSource {

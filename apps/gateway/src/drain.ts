@@ -12,7 +12,7 @@
  * the socket instead of filling its buffer, so large messages reach a slow reader instead of
  * tripping the slow-consumer cut-off (4009) on every reconnect.
  */
-import { sentAtOf, type HeraldRedis, type LogEntry } from '@herald/redis';
+import { sentAtOf, type HeraldRedis, type LogEntry, type TrimmedEntry } from '@herald/redis';
 import type { BodyStore } from './body-store';
 import { categorySource, inboxSource, type DrainItem, type DrainSource } from './drain-sources';
 import type { GatewayMetrics } from './metrics';
@@ -25,8 +25,8 @@ export interface DrainDeps {
   bodies: BodyStore;
   metrics: GatewayMetrics;
   batchSize: number;
-  /** `expired` events for ids and log entries found expired (user-events.ts). */
-  events: Pick<UserEvents, 'expired'>;
+  /** `expired` events for ids and log entries found expired, `dropped` for log entries the cap trimmed (user-events.ts). */
+  events: Pick<UserEvents, 'expired' | 'dropped'>;
   /** Bytes pushed and not yet written to the OS, at most (one larger message goes alone). */
   maxBytesInFlight: number;
 }
@@ -36,10 +36,12 @@ export function drainBytesInFlight(sendBufferMaxBytes: number): number {
   return Math.max(1, Math.floor(sendBufferMaxBytes / 4));
 }
 
-/** A category's log as the connect found it: its first page after the user's position. */
+/** A category's log as the connect found it: its first page after the user's position, and what was trimmed after it. */
 export interface CategoryStart {
   category: string;
   first: LogEntry[];
+  /** Entries the log's cap or lifetime took out after the user's position: lost unread. */
+  lost?: TrimmedEntry[];
 }
 
 interface Head {
@@ -56,6 +58,7 @@ interface Head {
  */
 export async function drainInbox(deps: DrainDeps, session: Session, ids: readonly string[], categories: readonly CategoryStart[] = []): Promise<void> {
   const window = new InFlight(deps.maxBytesInFlight, () => deps.metrics.drainWaits.inc());
+  for (const { category, lost = [] } of categories) reportLost(deps, session.userId, category, lost);
   const sources = [inboxSource(deps, session.userId, ids), ...categories.map((c) => categorySource(deps, session.userId, c.category, c.first))];
   const heads: Head[] = sources.map((source) => ({ source, items: [], at: 0, done: false }));
   while (!session.closed) {
@@ -162,4 +165,17 @@ class InFlight {
   private fits(size: number): boolean {
     return this.bytes === 0 || this.bytes + size <= this.max;
   }
+}
+
+/**
+ * A category's entries trimmed after the user's position are its losses: `dropped` (the cap) or
+ * `expired` (the lifetime, or past expiry when trimmed). Reported at each drain until the position
+ * passes them (the same event ids: the consumer stores each once).
+ */
+function reportLost(deps: DrainDeps, userId: string, category: string, lost: readonly TrimmedEntry[]): void {
+  if (lost.length === 0) return;
+  const dropped = lost.filter((e) => e.reason === 'dropped').map((e) => e.id);
+  const expired = lost.filter((e) => e.reason === 'expired').map((e) => e.id);
+  if (dropped.length > 0) deps.events.dropped(userId, dropped, category);
+  if (expired.length > 0) deps.events.expired(userId, expired, category);
 }

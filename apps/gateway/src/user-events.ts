@@ -10,7 +10,9 @@
  *   before the recall). The category is the one of the session's recent ids (recent-ids.ts), or
  *   null when the id is not among them (the consumer resolves it from the exposure).
  * - `expired` for an id a drain found expired: an inbox id whose body is gone or past its expiry
- *   (it is removed from the inbox), or a category log entry past its expiry (drain-sources.ts).
+ *   (it is removed from the inbox), or a category log entry past its expiry (drain-sources.ts);
+ *   `expired` or `dropped` for a category entry the log's lifetime or cap trimmed after the
+ *   user's position, before the user read it (libs/redis readTrimmed).
  *
  * Event ids are perUserEventId(kind, message, user): a repeat, from any session, device or
  * gateway, is the same event and the consumer stores it once.
@@ -69,14 +71,23 @@ export class UserEvents {
 
   /** Ids that left `userId`'s inbox (category: null) or a category's log unread because they expired. */
   expired(userId: string, messageIds: readonly string[], category: string | null): void {
+    this.lost('expired', userId, messageIds, category);
+  }
+
+  /** Ids a category's log dropped at its cap before `userId` read them (its offline list's cap: ingest's). */
+  dropped(userId: string, messageIds: readonly string[], category: string): void {
+    this.lost('dropped', userId, messageIds, category);
+  }
+
+  private lost(kind: 'expired' | 'dropped', userId: string, messageIds: readonly string[], category: string | null): void {
     const at = this.publisher.isoNow();
     let recorded = 0;
     for (const messageId of messageIds) {
       // A recalled message is no loss (its id is dropped at the drain like an expired one).
       if (this.changes.recalled(messageId)) continue;
-      this.publisher.recordEvent(lossJson({ kind: 'expired', eventId: perUserEventId('expired', messageId, userId), messageId, userId, category, at }));
+      this.publisher.recordEvent(lossJson({ kind, eventId: perUserEventId(kind, messageId, userId), messageId, userId, category, at }));
       recorded++;
     }
-    if (recorded > 0) this.metrics.userEvents.inc({ kind: 'expired' }, recorded);
+    if (recorded > 0) this.metrics.userEvents.inc({ kind }, recorded);
   }
 }

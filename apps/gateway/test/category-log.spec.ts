@@ -3,7 +3,7 @@
  * (issue 16): live to the members connected here, from the log after the member's position on
  * connect, merged with the inbox by send time; positions moved by acks, set at join, gone at leave.
  */
-import { appendToCategory, keys, liveNote, encodeMessage, newMessage, readCategoryLog, LOG_START } from '@herald/redis';
+import { appendToCategory, keys, liveNote, encodeMessage, newMessage, publishToCategory, readCategoryLog, LOG_START } from '@herald/redis';
 import { TestClient, waitFor } from '@herald/testing';
 import { sharedHarness } from './harness';
 
@@ -160,4 +160,40 @@ describe('category messages, stored once', () => {
     expect(ids(client)).toEqual([message.id, marker]);
     await client.close();
   });
+
+  it('reports what the log trimmed before the member read it: dropped at the cap, expired past its expiry; nothing before the join', async () => {
+    const c = category();
+    const [u, late] = [user(), user()];
+    await h.setCategories(u, [c]);
+    const opts = { cap: 3, lifetimeSeconds: 3600 };
+    const short = newMessage({ payload: { short: true }, ttlMs: 1, category: c });
+    await publishToCategory(h.redis, short, c, opts);
+    const sent: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await nextMillisecond();
+      const message = newMessage({ payload: { i }, ttlMs: 60_000, category: c });
+      await publishToCategory(h.redis, message, c, opts);
+      sent.push(message.id);
+    }
+    // The log keeps the last 3: the short one (expired by then) and sent[0] were trimmed.
+    await h.setCategories(late, [c]);
+    const losses = (userId: string) =>
+      h.received
+        .filter((e) => (e.attributes.kind === 'dropped' || e.attributes.kind === 'expired') && e.data.userId === userId)
+        .map((e) => `${e.attributes.kind} ${String(e.data.messageId)} ${String(e.data.category)}`);
+    const client = await connect(u);
+    await client.waitForMessages(3);
+    expect(ids(client)).toEqual(sent.slice(1));
+    await waitFor(() => losses(u).length >= 2, { what: "the member's losses published" });
+    expect(losses(u).sort()).toEqual([`dropped ${sent[0]} ${c}`, `expired ${short.id} ${c}`].sort());
+    // A member who joined after the trims lost nothing (a marker: its losses would come before).
+    const other = await connect(late);
+    const marker = await h.send([late], { marker: true });
+    await other.waitForMessages(1);
+    expect(ids(other)).toEqual([marker]);
+    await waitFor(() => h.exposures.some((e) => e.messageId === marker), { what: "the marker's exposure" });
+    expect(losses(late)).toEqual([]);
+    await Promise.all([client.close(), other.close()]);
+  });
 });
+

@@ -65,6 +65,7 @@ export async function appendToCategory(
     keys.categoryChannel(category),
     keys.categoryIdempotent(category),
     keys.categoryReplaceKeys(category),
+    keys.categoryTrimmed(category),
     message.id,
     message.expiresAt,
     note,
@@ -101,6 +102,28 @@ export async function readCategoryLog(redis: HeraldRedis, category: string, afte
     if (id !== '') entries.push({ entry, id, expiresAt });
   }
   return entries;
+}
+
+/** An entry the log's cap (`dropped`) or lifetime (`expired`) took out (publish-category-5.lua). */
+export interface TrimmedEntry {
+  entry: string;
+  id: string;
+  reason: 'dropped' | 'expired';
+}
+
+/**
+ * The entries trimmed from the category's log after `after` (exclusive), oldest first: for a member
+ * at position `after`, the ones it lost unread (at most the log's cap are remembered).
+ */
+export async function readTrimmed(redis: HeraldRedis, category: string, after: string): Promise<TrimmedEntry[]> {
+  const ms = after.split('-', 1)[0];
+  const raw = await redis.zrangebyscore(keys.categoryTrimmed(category), ms, '+inf');
+  const entries: TrimmedEntry[] = [];
+  for (const member of raw) {
+    const [entry, id, reason] = member.split('|');
+    if (id && compareEntryIds(entry, after) > 0) entries.push({ entry, id, reason: reason === 'd' ? 'dropped' : 'expired' });
+  }
+  return entries.sort((a, b) => compareEntryIds(a.entry, b.entry));
 }
 
 /**

@@ -54,13 +54,18 @@ export const keys = {
    */
   categoryLog: (category: string) => `cat:{${category}}:log`,
   /** Sharded pub/sub channel of a category's new messages: one note per message for every gateway. */
+  /**
+   * Sorted set of a category's entries the log's cap or lifetime trimmed, `<entry>|<message id>|<d|e>`
+   * by the entry's ms (publish-category-5.lua): a member's drain reports the ones it lost unread.
+   */
+  categoryTrimmed: (category: string) => `cat:{${category}}:trimmed`,
   categoryChannel: (category: string) => `cat:{${category}}:notify`,
   /** The category of a `categoryChannel`, or null for any other name. */
   categoryOfChannel: (channel: string): string | null =>
     channel.startsWith('cat:{') && channel.endsWith('}:notify') ? channel.slice(5, -8) : null,
   /**
    * Hash of the category's replace keys: replaceKey -> `<entry id>|<message id>` of the last
-   * message appended with it (publish-category-4.lua deletes that entry when the next one comes).
+   * message appended with it (publish-category-5.lua deletes that entry when the next one comes).
    * Lives as long as the log after its last replace; at most CATEGORY_LOG_CAP keys.
    */
   categoryReplaceKeys: (category: string) => `cat:{${category}}:rk`,

@@ -13,7 +13,7 @@
  *                           the old id has just left the inbox, if it was still there)
  *
  * and on a category's channel, one per message for every gateway (written by
- * publish-category-4.lua, which knows the entry's id; see category-log.ts):
+ * publish-category-5.lua, which knows the entry's id; see category-log.ts):
  *   k<entry id>|m<encoded>  a new entry of the category's log, body inside
  *   k<entry id>|r<id>       the same, body in `msg:{<id>}`
  *   k<entry id>|x<old id>|m… or …|r…

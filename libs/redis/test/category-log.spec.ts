@@ -18,6 +18,7 @@ import {
   publishToCategory,
   readCategoryLog,
   readSnapshot,
+  readTrimmed,
   replaceUserCategories,
   type HeraldRedis,
 } from '../src';
@@ -124,3 +125,36 @@ it('moves the positions of many users in one call each POSITIONS_PER_CALL, each 
   for (const u of [users[0], users[users.length - 1]]) expect(await redis.hgetall(keys.categoryPositions(u))).toEqual({ m: ahead });
   expect(await advancePositions(redis, moves)).toBe(0);
 });
+
+it('remembers what the cap and the lifetime trimmed, after any position, at most `cap` of them', async () => {
+  const append = (c: string, ttlMs: number, opts: { cap: number; lifetimeSeconds: number }) => {
+    const m = newMessage({ payload: 1, ttlMs, category: c });
+    return appendToCategory(redis, c, m, 'r' + m.id, opts).then(({ entry }) => ({ entry: entry!, id: m.id }));
+  };
+  // The cap: 2 entries kept; the 3 oldest of 5 trimmed, at most 2 remembered (the newest).
+  const capped = [];
+  for (let i = 0; i < 5; i++) capped.push(await append('trim-cap', 60_000, { cap: 2, lifetimeSeconds: 3600 }));
+  expect(await readTrimmed(redis, 'trim-cap', LOG_START)).toEqual(capped.slice(1, 3).map(({ entry, id }) => ({ entry, id, reason: 'dropped' })));
+  // After a position: only what came after it.
+  expect(await readTrimmed(redis, 'trim-cap', capped[1].entry)).toEqual([{ ...capped[2], reason: 'dropped' }]);
+  expect(await readTrimmed(redis, 'trim-cap', capped[4].entry)).toEqual([]);
+  // A message past its expiry when the cap takes it is expired, not dropped.
+  const short = await append('trim-short', 1, { cap: 1, lifetimeSeconds: 3600 });
+  const t = Date.now();
+  await waitFor(() => Date.now() > t + 1, { what: 'the short message to expire' });
+  await append('trim-short', 60_000, { cap: 1, lifetimeSeconds: 3600 });
+  expect(await readTrimmed(redis, 'trim-short', LOG_START)).toEqual([{ ...short, reason: 'expired' }]);
+  // The lifetime (2 s here): an entry older than it goes at the next append, expired. (A log idle
+  // for a whole lifetime expires with all its entries, unrecorded: a middle append keeps it.)
+  const life = { cap: 10, lifetimeSeconds: 2 };
+  const old = await append('trim-life', 60_000, life);
+  const bornAt = Number(old.entry.split('-')[0]);
+  await waitFor(() => Date.now() > bornAt + 1000, { what: 'half the lifetime' });
+  const middle = await append('trim-life', 60_000, life);
+  await waitFor(() => Date.now() > bornAt + 2000, { what: "the first entry to outlive the log's lifetime" });
+  const young = await append('trim-life', 60_000, life);
+  expect((await readCategoryLog(redis, 'trim-life', LOG_START, 10)).map((e) => e.entry)).toEqual([middle.entry, young.entry]);
+  expect(await readTrimmed(redis, 'trim-life', LOG_START)).toEqual([{ ...old, reason: 'expired' }]);
+  expect(await redis.ttl(keys.categoryTrimmed('trim-life'))).toBeGreaterThan(0);
+});
+
