@@ -72,8 +72,12 @@ ENV PORT=8081
 EXPOSE 8081
 CMD ["node", "--enable-source-maps", "dist/apps/ingest/main.js"]
 
+# NODE_OPTIONS, a larger young generation: each batch's messages, parsed events and statement
+# arrays live for one batch write (~40 ms); with Node's default 16 MB semi-spaces they outlived
+# the scavenges and the garbage collector took a third of the consumer's CPU (docs/BENCHMARKS.md).
 FROM runtime AS exposure-consumer
 ENV PORT=8082
+ENV NODE_OPTIONS="--max-semi-space-size=64"
 EXPOSE 8082
 CMD ["node", "--enable-source-maps", "dist/apps/exposure-consumer/main.js"]
 
