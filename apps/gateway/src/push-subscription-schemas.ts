@@ -3,20 +3,10 @@
  * served at /docs. The body schema only describes: the route's own checks (parseSubscription)
  * give the refusals their codes, so a body that fails it is INVALID_PUSH_SUBSCRIPTION either way.
  */
+import { ERROR_BODY_SCHEMA } from '@herald/http';
 import { PUSH_ENDPOINT_MAX_LENGTH } from '@herald/types';
 
-const errorBody = (description: string) => ({
-  description,
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: { code: { type: 'string', description: 'Stable error code.' }, message: { type: 'string' } },
-    },
-  },
-});
+const errorBody = (description: string) => ({ ...ERROR_BODY_SCHEMA, description });
 
 const DISABLED = 'Web Push is off on this deployment: no VAPID key (WEBPUSH_DISABLED).';
 const BEARER = [{ bearer: [] }];

@@ -5,7 +5,7 @@
  */
 import { createECDH } from 'node:crypto';
 import Redis from 'ioredis';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, CDPSession, Page } from 'playwright-core';
 import { generateVAPIDKeys } from 'web-push';
 import { keys, pushSubscriptionId } from '@herald/redis';
 import { fetchMetric, freePort, launchChromium, signToken, waitFor } from '@herald/testing';
@@ -39,6 +39,19 @@ afterAll(async () => {
 
 function listedIds(page: Page): Promise<string[]> {
   return page.$$eval('#messages li', (items) => items.map((li) => li.getAttribute('data-id') ?? ''));
+}
+
+/** The DevTools session of `page` and the id of the example's worker registration, once made. */
+async function watchWorkerRegistration(page: Page): Promise<{ cdp: CDPSession; registered: Promise<string> }> {
+  const cdp = await page.context().newCDPSession(page);
+  const registered = new Promise<string>((resolve) =>
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }: { registrations: { registrationId: string; scopeURL: string }[] }) => {
+      const mine = registrations.find((r) => r.scopeURL === example.url);
+      if (mine) resolve(mine.registrationId);
+    }),
+  );
+  await cdp.send('ServiceWorker.enable');
+  return { cdp, registered };
 }
 
 async function waitForListed(page: Page, n: number): Promise<string[]> {
@@ -143,14 +156,7 @@ describe('Web Push (enableWebPush and the example service worker)', () => {
   it('the example service worker tells its pages about a push (delivered through the DevTools protocol)', async () => {
     const page = await browser.newPage();
     await page.goto(`${example.url}#url=${encodeURIComponent(env.wsUrl())}&token=${await signToken('sw-user')}`);
-    const cdp = await page.context().newCDPSession(page);
-    const registered = new Promise<string>((resolve) =>
-      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }: { registrations: { registrationId: string; scopeURL: string }[] }) => {
-        const mine = registrations.find((r) => r.scopeURL === example.url);
-        if (mine) resolve(mine.registrationId);
-      }),
-    );
-    await cdp.send('ServiceWorker.enable');
+    const { cdp, registered } = await watchWorkerRegistration(page);
     await page.evaluate(`(async () => {
       window.pushes = [];
       navigator.serviceWorker.addEventListener('message', (e) => window.pushes.push(e.data));
@@ -178,14 +184,7 @@ describe('Web Push (enableWebPush and the example service worker)', () => {
     const page = await context.newPage();
     await page.goto(`${example.url}#url=${encodeURIComponent(env.wsUrl())}&token=${await signToken(user)}`);
     await waitForListed(page, 1);
-    const cdp = await context.newCDPSession(page);
-    const registered = new Promise<string>((resolve) =>
-      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }: { registrations: { registrationId: string; scopeURL: string }[] }) => {
-        const mine = registrations.find((r) => r.scopeURL === example.url);
-        if (mine) resolve(mine.registrationId);
-      }),
-    );
-    await cdp.send('ServiceWorker.enable');
+    const { cdp, registered } = await watchWorkerRegistration(page);
     await page.evaluate(`(async () => {
       const registration = await navigator.serviceWorker.register('/sw.js');
       await navigator.serviceWorker.ready;

@@ -65,3 +65,20 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.status(err.status).send(err.toBody());
   });
 }
+
+/** The Contract's error body `{"error":{"code","message"}}` as a response schema, for /docs. */
+export const ERROR_BODY_SCHEMA = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', description: 'Stable error code, e.g. INVALID_USER_ID.' },
+        message: { type: 'string', description: 'What to do about it.' },
+      },
+    },
+  },
+} as const;
+

@@ -2,6 +2,7 @@
  * JSON schemas of the analyst API: Fastify validates requests with them (a bad value is a 400
  * INVALID_QUERY before any SQL runs), serialises responses with them, and /docs shows them.
  */
+import { ERROR_BODY_SCHEMA } from '@herald/http';
 import { CATEGORY_PATTERN, USER_ID_PATTERN } from '@herald/types';
 
 export const DEFAULT_PAGE_LIMIT = 100;
@@ -32,18 +33,7 @@ export interface StatsQuerystring {
   limit: number;
 }
 
-const errorBody = {
-  description: 'The Contract error body.',
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
-      required: ['code', 'message'],
-    },
-  },
-  required: ['error'],
-} as const;
+const errorBody = { ...ERROR_BODY_SCHEMA, description: 'The Contract error body.' } as const;
 
 export const errors = {
   400: errorBody,

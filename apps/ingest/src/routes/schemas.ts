@@ -4,6 +4,7 @@
  * shows the same rule the code applies.
  */
 import { CATEGORY_PATTERN, ErrorCodes, MESSAGE_ID_PATTERN, REPLACE_KEY_PATTERN, USER_ID_PATTERN } from '@herald/types';
+import { ERROR_BODY_SCHEMA } from '@herald/http';
 
 export const userIdSchema = {
   type: 'string',
@@ -32,20 +33,7 @@ export const replaceKeySchema = {
 } as const;
 
 /** The Contract's error body. */
-const errorBodySchema = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string', description: 'Stable error code, e.g. INVALID_USER_ID.' },
-        message: { type: 'string', description: 'What to do about it.' },
-      },
-    },
-  },
-} as const;
+const errorBodySchema = ERROR_BODY_SCHEMA;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400:
