@@ -30,7 +30,7 @@ import {
 import type { IngestMetrics } from './metrics';
 import { scheduledEvent } from './events/event-outbox';
 import { sendMessage, type Recipients, type SendMessageDeps, type SendMessageInput } from './send-message';
-import { openQueue } from './queues';
+import { closeQueue, openQueue } from './queues';
 
 /** What a job carries: the send, as the request asked it. */
 export interface ScheduledJobData {
@@ -155,11 +155,7 @@ export class Scheduler {
 
   /** Stop taking jobs, let running ones finish, close the queue. Idempotent; every step runs. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      const results = await Promise.allSettled([this.worker?.close(), this.queue.close()]);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    })();
+    this.closing ??= closeQueue(this.queue, this.worker);
     return this.closing;
   }
 

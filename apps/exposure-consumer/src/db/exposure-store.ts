@@ -5,7 +5,7 @@
  * event-store.ts, engagement-holds.ts and funnel-store.ts). Writes go through the writer's pool, the analysts' reads through the reader
  * pool (database.ts), whose timeouts become QUERY_TIMEOUT / ANALYTICS_BUSY (read-errors.ts).
  */
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import type { Pool, QueryResult, QueryResultRow } from 'pg';
 import type { ExposureEvent } from '@herald/types';
 import { toReadError } from './read-errors';
 import { unnestOf } from './unnest';
@@ -118,9 +118,9 @@ export class ExposureStore {
    * same eventId and the same deliveredAt, so it lands in the same partition and conflicts.
    * A batch with other kinds goes in one statement with theirs (batch-statement.ts).
    */
-  async insertBatch(events: readonly ExposureEvent[], client: Pool | PoolClient = this.pool): Promise<InsertResult> {
+  async insertBatch(events: readonly ExposureEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 };
-    const result = await client.query(EXPOSURE_PART.insert(unnestOf(EXPOSURE_PART.types, 1)), EXPOSURE_PART.arrays(events));
+    const result = await this.pool.query(EXPOSURE_PART.insert(unnestOf(EXPOSURE_PART.types, 1)), EXPOSURE_PART.arrays(events));
     const inserted = result.rowCount ?? 0;
     return { inserted, duplicates: events.length - inserted };
   }

@@ -18,7 +18,7 @@ import { keys, queues, type HeraldRedis } from '@herald/redis';
 import type { WebPushNotification, WebPushUrgency } from '@herald/types';
 import { PushThrottled, runPushJob, type PushJobData, type PushJobDeps, type PushJobOutcome } from './push-job';
 import { runCategoryPush, type CategoryPushData, type CategoryPushOutcome } from './category-push';
-import { openQueue } from '../queues';
+import { closeQueue, openQueue } from '../queues';
 
 const JOB_NAME = 'push';
 const CATEGORY_JOB_NAME = 'category';
@@ -140,11 +140,7 @@ export class WebPushQueue {
 
   /** Stop taking jobs, let running ones finish, close the queue. Idempotent; every step runs. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      const results = await Promise.allSettled([this.worker?.close(), this.queue.close()]);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    })();
+    this.closing ??= closeQueue(this.queue, this.worker);
     return this.closing;
   }
 
