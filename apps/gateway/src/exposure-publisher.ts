@@ -20,7 +20,7 @@
  * succeeds after all). If even that fails, the log stays for another gateway to rescue.
  */
 import { randomUUID } from 'node:crypto';
-import type { Topic } from '@google-cloud/pubsub';
+import type { BatchPublisher } from '@herald/pubsub';
 import type { ExposureEvent } from '@herald/types';
 import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
@@ -39,7 +39,8 @@ export type { Send } from './exposure/stage';
 const ALWAYS_SENT = (): boolean => true;
 
 export interface ExposurePublisherOptions {
-  topic: Pick<Topic, 'publishMessage' | 'flush'>;
+  /** Pub/Sub's exposure topic (EXPOSURE_TOPIC). */
+  publisher: Pick<BatchPublisher, 'publish'>;
   redis: HeraldRedis;
   /**
    * The write-ahead log's own connection (role `log`): a push waits for its log write, which must
@@ -51,8 +52,10 @@ export interface ExposurePublisherOptions {
   walId?: string;
   /** Events queued or being published, at most (EXPOSURE_BUFFER_MAX). */
   bufferMax: number;
-  /** Events handed to the client per step, and read from the spill per replay step. */
+  /** Events per publish call (EXPOSURE_BATCH_MAX_MESSAGES), and read from the spill per replay step. */
   batchMax: number;
+  /** How long a publish call waits for its batch to fill (EXPOSURE_BATCH_MAX_MS). */
+  batchWaitMs: number;
   /** EXPOSURE_SPILL_CLAIM_MS. */
   claimIdleMs: number;
   /** EXPOSURE_SPILL_MAX_EVENTS and EXPOSURE_SPILL_MAX_AGE_MS. */
@@ -98,9 +101,10 @@ export class ExposurePublisher {
       onSent: (event) => this.accept(event),
     });
     this.pump = new PublishPump({
-      topic: opts.topic,
+      publisher: opts.publisher,
       bufferMax: opts.bufferMax,
       batchMax: opts.batchMax,
+      batchWaitMs: opts.batchWaitMs,
       now: this.now,
       metrics,
       logger,
@@ -184,8 +188,8 @@ export class ExposurePublisher {
 
   /** Resolves when every recorded event has been accepted by Pub/Sub (spill replayed included). */
   async flush(): Promise<void> {
-    await this.opts.topic.flush();
     while (this.outstanding > 0 || this.replayer.active) {
+      this.pump.publishNow();
       await new Promise<void>((resolve) => {
         this.idle.push(resolve);
         setTimeout(resolve, 50);

@@ -15,7 +15,7 @@ import type { PubSub } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
 import { createVerifier } from '@herald/auth';
 import { closeRedis, createRedis, onSubscriberReconnect, spillLength, spillOldestAgeMs } from '@herald/redis';
-import { createPubSub } from '@herald/pubsub';
+import { BatchPublisher, createPubSub } from '@herald/pubsub';
 import { createHttpApp, parseAllowedHosts, REDIS_PING_TIMEOUT_MS, runAll, withTimeout } from '@herald/http';
 import { ConfigError, type GatewayConfig } from '@herald/config';
 import { createGatewayMetrics } from './metrics';
@@ -80,16 +80,15 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     spillOldestAgeMs: () => spillOldestAgeMs(redis),
   });
   const pubsub = givenPubSub ?? createPubSub(config);
-  const topic = pubsub.topic(config.EXPOSURE_TOPIC, {
-    batching: { maxMessages: config.EXPOSURE_BATCH_MAX_MESSAGES, maxMilliseconds: config.EXPOSURE_BATCH_MAX_MS },
-  });
+  const exposureTopic = new BatchPublisher(pubsub, config.EXPOSURE_TOPIC);
   const publisher = new ExposurePublisher({
-    topic,
+    publisher: exposureTopic,
     redis,
     log: exposureLog,
     gatewayId: config.GATEWAY_ID,
     bufferMax: config.EXPOSURE_BUFFER_MAX,
     batchMax: config.EXPOSURE_BATCH_MAX_MESSAGES,
+    batchWaitMs: config.EXPOSURE_BATCH_MAX_MS,
     claimIdleMs: config.EXPOSURE_SPILL_CLAIM_MS,
     spill: { maxEvents: config.EXPOSURE_SPILL_MAX_EVENTS, maxAgeMs: config.EXPOSURE_SPILL_MAX_AGE_MS },
     logWaitMs: config.EXPOSURE_LOG_WAIT_MS,
@@ -228,6 +227,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
         () => http.close(),
         () => acks.close(),
         () => publisher.close(config.SHUTDOWN_TIMEOUT_MS * EXPOSURES_SHARE),
+        () => exposureTopic.close(),
         () => (givenPubSub ? undefined : pubsub.close()),
         () => closeRedis(sub),
         () => closeRedis(exposureLog),

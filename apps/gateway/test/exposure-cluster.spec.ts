@@ -63,13 +63,14 @@ async function walIdOn(master: string, prefix: string): Promise<string> {
 
 function publisher(gatewayId: string, walId: string): ExposurePublisher {
   const p = new ExposurePublisher({
-    topic: rig.topic,
+    publisher: rig.topic,
     redis,
     log,
     gatewayId,
     walId,
     bufferMax: 100,
     batchMax: 10,
+    batchWaitMs: 5,
     claimIdleMs: CLAIM_MS,
     spill: { maxEvents: 1000, maxAgeMs: 0 },
     logWaitMs: 5_000,

@@ -2,9 +2,10 @@
  * The publish stage on the real Pub/Sub emulator: at most the bound queued or in flight while
  * Pub/Sub is frozen, everything published once it is back; a permanent error (the topic does not
  * exist) is classified, counted, and pauses publishing for everyone reading the shared backoff;
+ * events go in batches, one publish call each (full ones at once, the rest after the wait);
  * close() is idempotent and stops publishing.
  */
-import type { Topic } from '@google-cloud/pubsub';
+import { BatchPublisher } from '@herald/pubsub';
 import { waitFor } from '@herald/testing';
 import { NON_RETRYABLE_PAUSE_MS } from '../src/exposure/publish-errors';
 import { PublishPump } from '../src/exposure/publish-pump';
@@ -25,11 +26,16 @@ afterAll(async () => {
   await rig?.close();
 }, 30_000);
 
-function pump(topic: Topic, m: Metrics, settled: Pending[], drained: () => void = () => undefined): PublishPump {
+function pump(
+  publisher: Pick<BatchPublisher, 'publish'>,
+  m: Metrics,
+  settled: Pending[],
+  drained: () => void = () => undefined,
+  sizes: { bufferMax: number; batchMax: number; batchWaitMs: number } = { bufferMax: BUFFER_MAX, batchMax: 2, batchWaitMs: 5 },
+): PublishPump {
   const p = new PublishPump({
-    topic,
-    bufferMax: BUFFER_MAX,
-    batchMax: 2,
+    publisher,
+    ...sizes,
     now: Date.now,
     ...m,
     logger: silent,
@@ -65,7 +71,7 @@ it('holds at most the bound while Pub/Sub is frozen, and publishes it all once P
 it('classifies a permanent error, keeps the events, and pauses publishing (memory and replay alike)', async () => {
   const m = newMetrics();
   const settled: Pending[] = [];
-  const missing = rig.pubsub.topic('never-created', { batching: { maxMessages: 10, maxMilliseconds: 5 } });
+  const missing = new BatchPublisher(rig.pubsub, 'never-created');
   const p = pump(missing, m, settled);
   for (let n = 0; n < 3; n++) p.push(event('missing', n));
   await waitFor(async () => (await m.outcome('retried')) === 3, { timeoutMs: 30_000, what: 'every event failed once' });
@@ -87,4 +93,25 @@ it('classifies a permanent error, keeps the events, and pauses publishing (memor
   const closing = p.close();
   expect(p.close()).toBe(closing);
   await closing;
+}, 60_000);
+
+it('publishes full batches at once and the rest after the wait, one call per batch', async () => {
+  const m = newMetrics();
+  const settled: Pending[] = [];
+  const calls: number[] = [];
+  const counting: Pick<BatchPublisher, 'publish'> = {
+    publish: (messages) => {
+      calls.push(messages.length);
+      return rig.topic.publish(messages);
+    },
+  };
+  const p = pump(counting, m, settled, undefined, { bufferMax: 1000, batchMax: 100, batchWaitMs: 200 });
+  for (let n = 0; n < 250; n++) p.push(event('batched', n));
+  // The two full batches go in the next turn (setImmediate, before any timer); the last 50 wait.
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(calls).toEqual([100, 100]);
+  expect(p.held).toBe(250);
+  await waitFor(() => settled.length === 250, { what: 'the rest published after the wait' });
+  expect(calls).toEqual([100, 100, 50]);
+  await waitFor(() => rig.received.filter((r) => r.includes('"batched"')).length === 250, { timeoutMs: 30_000, what: 'all received' });
 }, 60_000);

@@ -27,9 +27,10 @@ beforeAll(async () => {
   redis = connect(server, 'commands');
   m = newMetrics();
   pump = new PublishPump({
-    topic: rig.topic,
+    publisher: rig.topic,
     bufferMax: 10,
     batchMax: 10,
+    batchWaitMs: 5,
     now: Date.now,
     ...m,
     logger: silent,

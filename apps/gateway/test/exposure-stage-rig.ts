@@ -4,10 +4,10 @@
  * gateway's metrics on their own registry.
  */
 import { randomUUID } from 'node:crypto';
-import type { Message, PubSub, Subscription, Topic } from '@google-cloud/pubsub';
+import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '@herald/logger';
-import { createPubSub, ensureSubscription } from '@herald/pubsub';
+import { BatchPublisher, createPubSub, ensureSubscription } from '@herald/pubsub';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
 import { metricValue, startPubSub, type RunningPubSub } from '@herald/testing';
 import { createGatewayMetrics, type GatewayMetrics } from '../src/metrics';
@@ -40,13 +40,14 @@ export function connect(where: { url?: string; nodes?: string }, role: 'commands
 export interface TopicRig {
   server: RunningPubSub;
   pubsub: PubSub;
-  topic: Topic;
+  /** Publishes to the fresh topic. */
+  topic: BatchPublisher;
   /** The JSON of every message the subscription received. */
   received: string[];
   close(): Promise<void>;
 }
 
-/** The emulator with a fresh topic (batched by 10 messages or 5 ms) and its subscription. */
+/** The emulator with a fresh topic, a publisher to it and its subscription. */
 export async function startTopic(): Promise<TopicRig> {
   const server = await startPubSub();
   const pubsub = createPubSub({ PUBSUB_PROJECT_ID: server.projectId, PUBSUB_EMULATOR_HOST: server.emulatorHost });
@@ -58,7 +59,7 @@ export async function startTopic(): Promise<TopicRig> {
     m.ack();
   });
   subscription.on('error', () => undefined);
-  const topic = pubsub.topic(name, { batching: { maxMessages: 10, maxMilliseconds: 5 } });
+  const topic = new BatchPublisher(pubsub, name);
   return {
     server,
     pubsub,
@@ -67,6 +68,7 @@ export async function startTopic(): Promise<TopicRig> {
     async close() {
       server.resume();
       await subscription.close();
+      await topic.close();
       await pubsub.close();
       await server.stop();
     },

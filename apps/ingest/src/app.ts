@@ -23,7 +23,7 @@ import { Scheduler } from './scheduler';
 import { buildWebPush } from './webpush/build-web-push';
 import { EventOutbox } from './events/event-outbox';
 import { EventRelay } from './events/event-relay';
-import { createPubSub } from '@herald/pubsub';
+import { BatchPublisher, createPubSub } from '@herald/pubsub';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { registerWebhookRoutes } from './routes/webhooks';
@@ -83,10 +83,12 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
 
   const ingestMetrics = createIngestMetrics(metrics);
   // The relay publishes what every ingest appends (events/); one per process where EVENTS_RELAY.
-  const relay = config.EVENTS_RELAY
+  const relayPubSub = config.EVENTS_RELAY ? createPubSub(config) : undefined;
+  const relayTopic = relayPubSub && new BatchPublisher(relayPubSub, config.EXPOSURE_TOPIC);
+  const relay = relayTopic
     ? new EventRelay({
         redis,
-        topic: createPubSub(config).topic(config.EXPOSURE_TOPIC, { batching: { maxMessages: config.EVENTS_RELAY_BATCH, maxMilliseconds: 10 } }),
+        publisher: relayTopic,
         consumer: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
         batchMax: config.EVENTS_RELAY_BATCH,
         claimIdleMs: config.EVENTS_RELAY_CLAIM_MS,
@@ -146,6 +148,8 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
       () => scheduler.close(),
       () => webPush?.close(),
       () => relay?.close(),
+      () => relayTopic?.close(),
+      () => relayPubSub?.close(),
       () => (queueConnection ? closeRedis(queueConnection) : undefined),
       () => closeRedis(jobsConnection),
       () => (ownsRedis ? closeRedis(redis) : undefined),

@@ -54,3 +54,4 @@ export async function ensureSubscription(
   return subscription;
 }
 export { perUserEventId } from './event-id';
+export { BatchPublisher, encodePublishRequest, countMessageIds, PUBLISH_DEADLINE_MS, PUBLISH_MAX_MESSAGES, type OutgoingMessage } from './batch-publisher';

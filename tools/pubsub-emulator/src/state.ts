@@ -3,6 +3,9 @@ import { EmulatorError, ErrorReason } from './errors';
 import { parseResourceName } from './names';
 import type { PubsubMessage, ReceivedMessage, Subscription, Timestamp, Topic } from './types';
 
+/** Pub/Sub's limit of messages per publish call. */
+const MAX_MESSAGES_PER_PUBLISH = 1000;
+
 /** Cloud Pub/Sub's default ack deadline when a subscription does not set one. */
 export const DEFAULT_ACK_DEADLINE_SECONDS = 10;
 /** Cloud Pub/Sub's accepted ack-deadline range for subscriptions and streams. */
@@ -157,6 +160,10 @@ export class Broker {
     this.getTopic(topicName);
     if (messages.length === 0) {
       throw new EmulatorError(ErrorReason.InvalidArgument, 'Publish requires at least one message');
+    }
+    if (messages.length > MAX_MESSAGES_PER_PUBLISH) {
+      // As Pub/Sub (and Google's emulator) refuse it.
+      throw new EmulatorError(ErrorReason.InvalidArgument, `A publish call takes at most ${MAX_MESSAGES_PER_PUBLISH} messages`);
     }
     const publishTime = timestampFromMs(this.now());
     const stored = messages.map((m): PubsubMessage => {

@@ -129,6 +129,9 @@ describe('Broker', () => {
     expect(() => broker.publish(TOPIC, [{ data: Buffer.alloc(0) }])).toThrow(
       expect.objectContaining({ reason: 'INVALID_ARGUMENT', code: 3 }),
     );
+    const tooMany = Array.from({ length: 1001 }, () => ({ data: Buffer.from('x') }));
+    expect(() => broker.publish(TOPIC, tooMany)).toThrow(expect.objectContaining({ reason: 'INVALID_ARGUMENT', code: 3 }));
+    expect(broker.publish(TOPIC, tooMany.slice(1))).toHaveLength(1000);
     expect(() =>
       broker.createSubscription({ name: `${SUB}-x`, topic: TOPIC, ackDeadlineSeconds: 5 }),
     ).toThrow(expect.objectContaining({ reason: 'INVALID_ARGUMENT', code: 3 }));

@@ -1,11 +1,12 @@
 /**
- * Stage 2 of the exposure path: hands events to the Pub/Sub client's batcher
- * (EXPOSURE_BATCH_MAX_MESSAGES / EXPOSURE_BATCH_MAX_MS), at most `bufferMax` queued or in flight.
- * A publish that fails goes back to the head of the queue; every failure, from memory or from the
+ * Stage 2 of the exposure path: publishes queued events in batches, one Pub/Sub call each
+ * (@herald/pubsub BatchPublisher): a batch goes once EXPOSURE_BATCH_MAX_MESSAGES are queued, or
+ * EXPOSURE_BATCH_MAX_MS after its first event; at most `bufferMax` events queued or in flight.
+ * A batch that fails goes back to the head of the queue; every failure, from memory or from the
  * spill's replay, pauses publishing with one shared backoff: soon for a transient error, for
  * NON_RETRYABLE_PAUSE_MS after a permanent one (publish-errors.ts).
  */
-import type { Topic } from '@google-cloud/pubsub';
+import type { BatchPublisher, OutgoingMessage } from '@herald/pubsub';
 import type { Logger } from '@herald/logger';
 import { EVENT_KIND_ATTRIBUTE } from '@herald/types';
 import type { GatewayMetrics } from '../metrics';
@@ -14,11 +15,13 @@ import { backoffMs, runEvery, type Pending } from './stage';
 import { kindOf } from './user-event-json';
 
 export interface PublishPumpOptions {
-  topic: Pick<Topic, 'publishMessage'>;
+  publisher: Pick<BatchPublisher, 'publish'>;
   /** Events queued or being published, at most (EXPOSURE_BUFFER_MAX): full() past it. */
   bufferMax: number;
-  /** Events handed to the client per step. */
+  /** Events per publish call, at most (EXPOSURE_BATCH_MAX_MESSAGES). */
   batchMax: number;
+  /** How long a batch waits for more events, at most (EXPOSURE_BATCH_MAX_MS). */
+  batchWaitMs: number;
   now: () => number;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -38,6 +41,8 @@ export class PublishPump {
   private retryAt = 0;
   private failuresInARow = 0;
   private scheduled = false;
+  /** Publishes a batch that is not full yet (EXPOSURE_BATCH_MAX_MS after its first event). */
+  private waitTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private closed = false;
   private closing?: Promise<void>;
@@ -64,17 +69,33 @@ export class PublishPump {
     return Math.max(0, this.retryAt - this.opts.now());
   }
 
+  /** Publish the full batches in a moment, the rest once it has waited batchWaitMs. */
   private schedule(): void {
+    if (this.queue.length < this.opts.batchMax) {
+      this.waitTimer ??= setTimeout(() => {
+        this.waitTimer = undefined;
+        this.pump();
+      }, this.opts.batchWaitMs);
+      return;
+    }
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.pump();
+      this.pump(true);
     });
   }
 
-  /** Hand queued events to the client, unless a failure asked for a pause. */
-  private pump(): void {
+  /** Publish what is queued now, without waiting for the batches to fill (flush, shutdown). */
+  publishNow(): void {
+    this.pump();
+  }
+
+  /**
+   * Publish queued events, unless a failure asked for a pause: every batch, or with `fullOnly`
+   * only full ones (the rest waits for its timer).
+   */
+  private pump(fullOnly = false): void {
     if (this.closed) return;
     const wait = this.pauseLeft();
     if (wait > 0) {
@@ -84,7 +105,11 @@ export class PublishPump {
       }, wait);
       return;
     }
-    while (this.queue.length > 0) {
+    if (!fullOnly) {
+      clearTimeout(this.waitTimer);
+      this.waitTimer = undefined;
+    }
+    while (this.queue.length >= (fullOnly ? this.opts.batchMax : 1)) {
       const batch = this.queue.splice(0, this.opts.batchMax);
       void this.publish(batch).then((failed) => {
         // Failed events go back to the head: they arrived before everything queued since.
@@ -105,24 +130,24 @@ export class PublishPump {
       this.inflight.add(batch);
       this.inflightCount += batch.length;
     }
-    const results = await Promise.allSettled(batch.map((event) => this.opts.topic.publishMessage(pubsubMessage(event.data))));
+    let error: unknown;
+    try {
+      await this.opts.publisher.publish(batch.map(pubsubMessage));
+    } catch (err) {
+      error = err ?? new Error('publish failed');
+    }
     if (!fromSpill) {
       this.inflight.delete(batch);
       this.inflightCount -= batch.length;
     }
-    const failed: Pending[] = [];
-    let firstError: unknown;
-    results.forEach((result, i) => {
-      if (result.status === 'rejected') {
-        failed.push(batch[i]);
-        firstError ??= result.reason;
-      } else this.opts.settled(batch[i]);
-    });
-    const ok = batch.length - failed.length;
-    if (ok > 0 && !fromSpill) this.opts.metrics.exposures.inc({ outcome: 'published' }, ok);
-    if (failed.length > 0) this.failed(failed.length, firstError);
-    else this.failuresInARow = 0;
-    return failed;
+    if (error !== undefined) {
+      this.failed(batch.length, error);
+      return batch;
+    }
+    for (const event of batch) this.opts.settled(event);
+    if (!fromSpill) this.opts.metrics.exposures.inc({ outcome: 'published' }, batch.length);
+    this.failuresInARow = 0;
+    return [];
   }
 
   /** Pause publishing: briefly for a transient error, NON_RETRYABLE_PAUSE_MS for a permanent one. */
@@ -158,6 +183,7 @@ export class PublishPump {
         this.closed = true;
       },
       () => clearTimeout(this.retryTimer),
+      () => clearTimeout(this.waitTimer),
     ]);
     return this.closing;
   }
@@ -168,7 +194,7 @@ export class PublishPump {
  * (libs/types events.ts; an exposure has none). Read from the JSON, which is all the write-ahead
  * log and the spill keep, so a replayed or rescued event gets it too.
  */
-function pubsubMessage(data: string): { data: Buffer; attributes?: Record<string, string> } {
-  const kind = kindOf(data);
-  return kind === undefined ? { data: Buffer.from(data) } : { data: Buffer.from(data), attributes: { [EVENT_KIND_ATTRIBUTE]: kind } };
+function pubsubMessage(event: Pending): OutgoingMessage {
+  const kind = kindOf(event.data);
+  return kind === undefined ? { data: event.data } : { data: event.data, attributes: { [EVENT_KIND_ATTRIBUTE]: kind } };
 }

@@ -11,16 +11,17 @@
  * entries (the next round reads this relay's own unacknowledged entries first, so order holds)
  * and waits a backoff (100 ms doubling to 5 s).
  */
-import type { Topic } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
-import { ackSpill, ensureSpillGroup, EVENT_OUTBOX, isNoGroupError, readSpill, type HeraldRedis, type SpilledEvent } from '@herald/redis';
+import type { BatchPublisher, OutgoingMessage } from '@herald/pubsub';
+import { ackSpill, ensureSpillGroup, EVENT_OUTBOX, isNoGroupError, readSpill, type HeraldRedis } from '@herald/redis';
 import { EVENT_KIND_ATTRIBUTE } from '@herald/types';
 import type { IngestMetrics } from '../metrics';
 import { decodeEntry } from './event-outbox';
 
 export interface EventRelayOptions {
   redis: HeraldRedis;
-  topic: Pick<Topic, 'publishMessage'>;
+  /** The events' topic (EXPOSURE_TOPIC): one publish call per round. */
+  publisher: Pick<BatchPublisher, 'publish'>;
   /** This relay's name in the consumer group (one per process). */
   consumer: string;
   /** Entries read and published per round (EVENTS_RELAY_BATCH). */
@@ -116,31 +117,29 @@ export class EventRelay {
     }
     const entries = await readSpill(redis, consumer, batchMax, claimIdleMs, EVENT_OUTBOX);
     if (entries.length === 0) return 0;
-    const results = await Promise.allSettled(entries.map((e) => this.publish(e)));
-    const done: string[] = [];
-    let failure: unknown;
-    results.forEach((r, i) => {
-      if (r.status === 'fulfilled') done.push(entries[i].id);
-      else failure ??= r.reason;
-    });
-    // Published ones go even when others failed: they would be published again otherwise.
-    if (done.length > 0) await ackSpill(redis, done, EVENT_OUTBOX);
-    metrics.relayed.inc({ outcome: 'published' }, done.length);
-    if (failure !== undefined) {
-      metrics.relayed.inc({ outcome: 'retried' }, entries.length - done.length);
-      throw failure;
+    const messages: OutgoingMessage[] = [];
+    const discarded: string[] = [];
+    for (const entry of entries) {
+      const event = decodeEntry(entry.data);
+      if (event) messages.push({ data: event.json, attributes: { [EVENT_KIND_ATTRIBUTE]: event.kind } });
+      else {
+        // Not written by ingest: nothing could ever publish it.
+        discarded.push(entry.id);
+        metrics.relayed.inc({ outcome: 'discarded' });
+        this.log.error({ entry: entry.id }, 'an outbox entry is not an event; discarded');
+      }
     }
-    return done.length;
-  }
-
-  private async publish(entry: SpilledEvent): Promise<void> {
-    const event = decodeEntry(entry.data);
-    if (!event) {
-      // Not written by ingest: nothing could ever publish it.
-      this.opts.metrics.relayed.inc({ outcome: 'discarded' });
-      this.log.error({ entry: entry.id }, 'an outbox entry is not an event; discarded');
-      return;
+    try {
+      // One call for the round (all stored, or all published again: the consumer keeps one of each).
+      if (messages.length > 0) await this.opts.publisher.publish(messages);
+    } catch (err) {
+      metrics.relayed.inc({ outcome: 'retried' }, messages.length);
+      // The discarded ones go: they would only be discarded again.
+      if (discarded.length > 0) await ackSpill(redis, discarded, EVENT_OUTBOX);
+      throw err;
     }
-    await this.opts.topic.publishMessage({ data: Buffer.from(event.json), attributes: { [EVENT_KIND_ATTRIBUTE]: event.kind } });
+    await ackSpill(redis, entries.map((e) => e.id), EVENT_OUTBOX);
+    metrics.relayed.inc({ outcome: 'published' }, messages.length);
+    return messages.length;
   }
 }

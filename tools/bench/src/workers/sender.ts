@@ -7,8 +7,9 @@
  * - baseline: the same frame PUBLISHed on the user's baseline channel.
  * - socketio: the same frame as a `message` event to the user's room through
  *   @socket.io/redis-emitter (one PUBLISH; done once issued, as the emitter confirms nothing).
- * - exposures: an exposure event of the gateway's shape published to a Pub/Sub topic with the
- *   gateway's client batching (no gateway, no Redis); with `mixEvery` N > 0, one event in N of a
+ * - exposures: an exposure event of the gateway's shape published to a Pub/Sub topic, batched by
+ *   the gateway's settings through the client library's batcher (the gateway itself sends each
+ *   batch as one call: @herald/pubsub BatchPublisher; no gateway, no Redis here); with `mixEvery` N > 0, one event in N of a
  *   user is instead an engagement, loss or `sent` about the message it was last delivered.
  */
 import { randomUUID } from 'node:crypto';

@@ -1,0 +1,219 @@
+/**
+ * Publishes serialized messages to one topic, one `Publish` call per batch, the request encoded
+ * here straight from the messages' JSON strings.
+ *
+ * Why not `topic.publishMessage()`: the client library makes, for every message, a Buffer, a
+ * promise, its batcher's entries and a protobuf object, and a gateway makes one message for every
+ * push (docs/BENCHMARKS.md, "The gateway's exposure publish"). A caller that batches already (the
+ * gateway's publish pump) only needs one call per batch that either succeeds or fails.
+ *
+ * The call goes over the gRPC channel of the library's own generated `PublisherClient`, made from
+ * the PubSub client's configuration: the same endpoint, TLS and Google credentials (or the
+ * emulator's plain channel), the same channel options. Only the request's encoding and the
+ * library's per-message bookkeeping are skipped. Retries are the caller's (the pump's backoff).
+ */
+import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { v1, type PubSub } from '@google-cloud/pubsub';
+
+/** A message to publish: its data as a string (sent as UTF-8), and attributes if any. */
+export interface OutgoingMessage {
+  data: string;
+  attributes?: Readonly<Record<string, string>>;
+}
+
+const PUBLISH_METHOD = '/google.pubsub.v1.Publisher/Publish';
+/** The client library's default deadline for a publish call. */
+export const PUBLISH_DEADLINE_MS = 60_000;
+/** Pub/Sub takes at most 1,000 messages and 10 MB per publish call. */
+export const PUBLISH_MAX_MESSAGES = 1000;
+/** Characters of data per call, at most: 3 bytes each at worst in UTF-8, well under 10 MB. */
+const PUBLISH_MAX_CHARS = 3_000_000;
+
+// Protobuf tags (field number << 3 | wire type 2, length-delimited) of google.pubsub.v1.
+const PUBLISH_REQUEST_TOPIC = 0x0a; // PublishRequest.topic = 1
+const PUBLISH_REQUEST_MESSAGES = 0x12; // PublishRequest.messages = 2
+const MESSAGE_DATA = 0x0a; // PubsubMessage.data = 1
+const MESSAGE_ATTRIBUTES = 0x12; // PubsubMessage.attributes = 2 (map entries)
+const ENTRY_KEY = 0x0a; // map entry key = 1
+const ENTRY_VALUE = 0x12; // map entry value = 2
+const RESPONSE_MESSAGE_IDS = 0x0a; // PublishResponse.message_ids = 1
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n > 0x7f) {
+    n >>>= 7;
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buf: Buffer, n: number, at: number): number {
+  while (n > 0x7f) {
+    buf[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[at++] = n;
+  return at;
+}
+
+/** Size of a length-delimited field holding `length` bytes. */
+function fieldSize(length: number): number {
+  return 1 + varintSize(length) + length;
+}
+
+function entrySize(key: string, value: string): number {
+  return fieldSize(Buffer.byteLength(key)) + fieldSize(Buffer.byteLength(value));
+}
+
+function writeString(buf: Buffer, tag: number, value: string, length: number, at: number): number {
+  buf[at++] = tag;
+  at = writeVarint(buf, length, at);
+  return at + buf.write(value, at, 'utf8');
+}
+
+/** A `google.pubsub.v1.PublishRequest` for `topic` (its full path) and `messages`. */
+export function encodePublishRequest(topic: string, messages: readonly OutgoingMessage[]): Buffer {
+  const dataLengths = new Array<number>(messages.length);
+  const messageLengths = new Array<number>(messages.length);
+  const topicLength = Buffer.byteLength(topic);
+  let total = fieldSize(topicLength);
+  for (let i = 0; i < messages.length; i++) {
+    const { data, attributes } = messages[i];
+    dataLengths[i] = Buffer.byteLength(data);
+    let length = fieldSize(dataLengths[i]);
+    if (attributes) for (const key in attributes) length += fieldSize(entrySize(key, attributes[key]));
+    messageLengths[i] = length;
+    total += fieldSize(length);
+  }
+  const buf = Buffer.allocUnsafe(total);
+  let at = writeString(buf, PUBLISH_REQUEST_TOPIC, topic, topicLength, 0);
+  for (let i = 0; i < messages.length; i++) {
+    const { data, attributes } = messages[i];
+    buf[at++] = PUBLISH_REQUEST_MESSAGES;
+    at = writeVarint(buf, messageLengths[i], at);
+    at = writeString(buf, MESSAGE_DATA, data, dataLengths[i], at);
+    if (!attributes) continue;
+    for (const key in attributes) {
+      const value = attributes[key];
+      const keyLength = Buffer.byteLength(key);
+      const valueLength = Buffer.byteLength(value);
+      buf[at++] = MESSAGE_ATTRIBUTES;
+      at = writeVarint(buf, fieldSize(keyLength) + fieldSize(valueLength), at);
+      at = writeString(buf, ENTRY_KEY, key, keyLength, at);
+      at = writeString(buf, ENTRY_VALUE, value, valueLength, at);
+    }
+  }
+  return buf;
+}
+
+/** How many message ids a `google.pubsub.v1.PublishResponse` holds (null: not such a response). */
+export function countMessageIds(response: Buffer): number | null {
+  let count = 0;
+  let at = 0;
+  while (at < response.length) {
+    if (response[at++] !== RESPONSE_MESSAGE_IDS) return null;
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      if (at >= response.length || shift > 28) return null;
+      byte = response[at++];
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    at += length;
+    count++;
+  }
+  return at === response.length ? count : null;
+}
+
+const identity = (buf: Buffer): Buffer => buf;
+
+type Channel = Pick<Client, 'makeUnaryRequest'>;
+
+export class BatchPublisher {
+  /** The topic's full path, `projects/<project>/topics/<name>`. */
+  private topicPath?: string;
+  private gapic?: v1.PublisherClient;
+  /** The generated client's gRPC stub, made on the first publish (again after a failure). */
+  private channel?: Promise<Channel>;
+  private readonly metadata = new Metadata();
+  private closed = false;
+
+  /**
+   * A publisher to `topicName` over a channel configured as `pubsub`'s clients are. Nothing is
+   * resolved or connected until the first publish, so a start without credentials or network
+   * does not fail: its publishes do, and are retried by the caller.
+   */
+  constructor(
+    private readonly pubsub: PubSub,
+    private readonly topicName: string,
+  ) {}
+
+  private connect(): Promise<Channel> {
+    this.channel ??= (async () => {
+      // getClientConfig() also settles the project id.
+      const config = await this.pubsub.getClientConfig();
+      const { topicName } = this;
+      this.topicPath = topicName.startsWith('projects/') ? topicName : `projects/${this.pubsub.projectId}/topics/${topicName}`;
+      // The routing header the generated client sends with every publish.
+      this.metadata.set('x-goog-request-params', `topic=${encodeURIComponent(this.topicPath)}`);
+      // The same options the library gives its own generated clients (pubsub.js getClientAsync_).
+      this.gapic ??= new v1.PublisherClient(config as ConstructorParameters<typeof v1.PublisherClient>[0]);
+      return (await this.gapic.initialize()) as unknown as Channel;
+    })().catch((err: unknown) => {
+      this.channel = undefined;
+      throw err;
+    });
+    return this.channel;
+  }
+
+  /**
+   * Publish `messages`, in one call when they fit in one (1,000 messages and ~9 MB, Pub/Sub's
+   * limits; more are split into calls made one after the other): resolves once Pub/Sub has stored
+   * every one of them, rejects (a gRPC error with its `code`) when it has not confirmed them all.
+   * The caller publishes them again (an id stored twice is one event to the consumer).
+   */
+  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.closed) throw new Error('the publisher is closed');
+    const channel = await this.connect();
+    let start = 0;
+    while (start < messages.length) {
+      let end = start;
+      let chars = 0;
+      while (end < messages.length && end - start < PUBLISH_MAX_MESSAGES && (end === start || chars + messages[end].data.length <= PUBLISH_MAX_CHARS)) {
+        chars += messages[end].data.length;
+        end++;
+      }
+      await this.call(channel, start === 0 && end === messages.length ? messages : messages.slice(start, end));
+      start = end;
+    }
+  }
+
+  private call(channel: Channel, messages: readonly OutgoingMessage[]): Promise<void> {
+    const request = encodePublishRequest(this.topicPath as string, messages);
+    return new Promise((resolve, reject) => {
+      channel.makeUnaryRequest<Buffer, Buffer>(
+        PUBLISH_METHOD,
+        identity,
+        identity,
+        request,
+        this.metadata.clone(),
+        { deadline: Date.now() + PUBLISH_DEADLINE_MS },
+        (err: ServiceError | null, response?: Buffer) => {
+          if (err) return reject(err);
+          const ids = response === undefined ? null : countMessageIds(response);
+          if (ids === messages.length) return resolve();
+          reject(new Error(`Pub/Sub confirmed ${ids ?? 'an unreadable answer instead of'} message ids for ${messages.length} messages`));
+        },
+      );
+    });
+  }
+
+  /** Closes the channel (idempotent); calls in flight fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.channel?.catch(() => undefined);
+    await this.gapic?.close();
+  }
+}
