@@ -92,10 +92,11 @@ export async function startTarget(rig: Rig, target: Target, topic: string, userI
 
 /**
  * One measurement from a fleet reset: `send` (resolving with the messages due) until they all
- * arrived or arrivals stalled for `stallMs`, then `settleMs` for the acks and the last exposure
- * batch (and `settled`, e.g. until they are stored), all inside a CPU window; then what arrived,
- * and the exposure events the gateway published meanwhile (and how many of them went through the
- * spill; null for the baselines).
+ * arrived or arrivals stalled for `stallMs`, then `settleMs` for the acks (and `settled`, e.g.
+ * until they are stored), then until Pub/Sub has every exposure event of what arrived, all inside
+ * a CPU window: publishing an exposure is part of a delivery's cost, even when the spill puts it
+ * off past the last arrival. Returns what arrived, and the exposure events the gateway published
+ * meanwhile (and how many of them went through the spill; null for the baselines).
  */
 export async function measurePush(
   rig: Rig,
@@ -110,9 +111,9 @@ export async function measurePush(
   await fleet.untilReceived(await send(), { stallMs: opts.stallMs, signal: rig.signal, report: opts.report });
   await sleep(opts.settleMs, rig.signal);
   await opts.settled?.();
-  const cpu = window.stop();
   const received = await fleet.stats(1, true);
   const after = before && (await settledExposures(server, before.taken + received.messages, rig.signal));
+  const cpu = window.stop();
   const exposures = before && after ? { exposures: after.taken - before.taken, exposuresSpilled: after.spilled - before.spilled } : undefined;
   return { cpu, received, ...(exposures ?? { exposures: null, exposuresSpilled: null }) };
 }
