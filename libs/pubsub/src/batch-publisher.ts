@@ -129,15 +129,18 @@ export function countMessageIds(response: Buffer): number | null {
 
 const identity = (buf: Buffer): Buffer => buf;
 
-type Channel = Pick<Client, 'makeUnaryRequest'>;
+/** The generated client's gRPC stub, with what every call to the topic sends. */
+interface Connection {
+  channel: Pick<Client, 'makeUnaryRequest'>;
+  /** The topic's full path, `projects/<project>/topics/<name>`. */
+  topicPath: string;
+  metadata: Metadata;
+}
 
 export class BatchPublisher {
-  /** The topic's full path, `projects/<project>/topics/<name>`. */
-  private topicPath?: string;
   private gapic?: v1.PublisherClient;
-  /** The generated client's gRPC stub, made on the first publish (again after a failure). */
-  private channel?: Promise<Channel>;
-  private readonly metadata = new Metadata();
+  /** Made on the first publish (again after a failure). */
+  private connection?: Promise<Connection>;
   private closed = false;
 
   /**
@@ -150,22 +153,23 @@ export class BatchPublisher {
     private readonly topicName: string,
   ) {}
 
-  private connect(): Promise<Channel> {
-    this.channel ??= (async () => {
-      // getClientConfig() also settles the project id.
+  private connect(): Promise<Connection> {
+    this.connection ??= (async () => {
+      // getClientConfig() also settles the project id the topic's path is made with.
       const config = await this.pubsub.getClientConfig();
-      const { topicName } = this;
-      this.topicPath = topicName.startsWith('projects/') ? topicName : `projects/${this.pubsub.projectId}/topics/${topicName}`;
+      const topicPath = this.pubsub.topic(this.topicName).name;
+      const metadata = new Metadata();
       // The routing header the generated client sends with every publish.
-      this.metadata.set('x-goog-request-params', `topic=${encodeURIComponent(this.topicPath)}`);
+      metadata.set('x-goog-request-params', `topic=${encodeURIComponent(topicPath)}`);
       // The same options the library gives its own generated clients (pubsub.js getClientAsync_).
       this.gapic ??= new v1.PublisherClient(config as ConstructorParameters<typeof v1.PublisherClient>[0]);
-      return (await this.gapic.initialize()) as unknown as Channel;
+      const channel = (await this.gapic.initialize()) as unknown as Connection['channel'];
+      return { channel, topicPath, metadata };
     })().catch((err: unknown) => {
-      this.channel = undefined;
+      this.connection = undefined;
       throw err;
     });
-    return this.channel;
+    return this.connection;
   }
 
   /**
@@ -176,7 +180,7 @@ export class BatchPublisher {
    */
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     if (this.closed) throw new Error('the publisher is closed');
-    const channel = await this.connect();
+    const connection = await this.connect();
     let start = 0;
     while (start < messages.length) {
       let end = start;
@@ -185,20 +189,20 @@ export class BatchPublisher {
         chars += messages[end].data.length;
         end++;
       }
-      await this.call(channel, start === 0 && end === messages.length ? messages : messages.slice(start, end));
+      await this.call(connection, start === 0 && end === messages.length ? messages : messages.slice(start, end));
       start = end;
     }
   }
 
-  private call(channel: Channel, messages: readonly OutgoingMessage[]): Promise<void> {
-    const request = encodePublishRequest(this.topicPath as string, messages);
+  private call({ channel, topicPath, metadata }: Connection, messages: readonly OutgoingMessage[]): Promise<void> {
+    const request = encodePublishRequest(topicPath, messages);
     return new Promise((resolve, reject) => {
       channel.makeUnaryRequest<Buffer, Buffer>(
         PUBLISH_METHOD,
         identity,
         identity,
         request,
-        this.metadata.clone(),
+        metadata.clone(),
         { deadline: Date.now() + PUBLISH_DEADLINE_MS },
         (err: ServiceError | null, response?: Buffer) => {
           if (err) return reject(err);
@@ -213,7 +217,7 @@ export class BatchPublisher {
   /** Closes the channel (idempotent); calls in flight fail. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.channel?.catch(() => undefined);
+    await this.connection?.catch(() => undefined);
     await this.gapic?.close();
   }
 }
