@@ -1,4 +1,5 @@
 /** Local TCP ports: one to listen on, whether one is free, whether something answers on one. */
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
 /** The address every process of a private stack listens on: loopback only, never the network. */
@@ -21,6 +22,35 @@ export async function freePort(): Promise<number> {
       return port;
     }
   }
+}
+
+/** Where the kernel picks outgoing connections' local ports (Linux's default when unreadable). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // not Linux: its default below
+  }
+  return [32768, 60999];
+}
+
+/**
+ * A port free now and below the kernel's ephemeral range, for a server that must come back on the
+ * same port minutes later (a restarted stack): a port from freePort() is in that range, and any
+ * outgoing connection meanwhile may take it as its local port (seen: EADDRINUSE on a restart).
+ */
+export async function stablePort(): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  const low = 10_000;
+  const high = Math.max(low + 1000, ephemeralLow);
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (port >= ephemeralLow || handedOut.has(port) || !(await portFree(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${low} and ${high}`);
 }
 
 function anyFreePort(): Promise<number> {

@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEV_STACK_FILE, type DevStackFile } from '@herald/config';
-import { freePort, REPO_ROOT, TestClient, waitFor } from '@herald/testing';
+import { freePort, REPO_ROOT, stablePort, TestClient, waitFor } from '@herald/testing';
 import { descendantsOf, isRunning, processId, type ProcessId } from '../src/proc';
 import { readRunRecord } from '../src/run-record';
 
@@ -112,11 +112,11 @@ beforeAll(async () => {
     HERALD_PUBSUB_EMULATOR: process.env.HERALD_PUBSUB_EMULATOR,
     LOG_LEVEL: 'warn',
     HERALD_DEV_DIR: devDir,
-    HERALD_DEV_GATEWAY_PORT: String(await freePort()),
-    HERALD_DEV_INGEST_PORT: String(await freePort()),
-    HERALD_DEV_CONSUMER_PORT: String(await freePort()),
-    HERALD_DEV_ADMIN_PORT: String(await freePort()),
-    EMBEDDED_PG_PORT: String(await freePort()),
+    HERALD_DEV_GATEWAY_PORT: String(await stablePort()),
+    HERALD_DEV_INGEST_PORT: String(await stablePort()),
+    HERALD_DEV_CONSUMER_PORT: String(await stablePort()),
+    HERALD_DEV_ADMIN_PORT: String(await stablePort()),
+    EMBEDDED_PG_PORT: String(await stablePort()),
   };
 });
 
