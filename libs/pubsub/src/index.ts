@@ -55,3 +55,4 @@ export async function ensureSubscription(
 }
 export { perUserEventId } from './event-id';
 export { BatchPublisher, encodePublishRequest, countMessageIds, PUBLISH_DEADLINE_MS, PUBLISH_MAX_MESSAGES, type OutgoingMessage } from './batch-publisher';
+export { StreamPuller, SETTLE_MAX_IDS, type PulledMessage, type StreamPullerOptions } from './stream-puller';

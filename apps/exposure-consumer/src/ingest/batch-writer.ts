@@ -10,7 +10,7 @@
  * - Poison messages are stored in `dead_letters` with the reason, then acknowledged.
  * - drain() writes what is buffered, at once and without the backoff (the subscriber is closing).
  */
-import type { Message } from '@google-cloud/pubsub';
+import type { PulledMessage as Message } from '@herald/pubsub';
 import type { Logger } from '@herald/logger';
 import type { ExposureSink } from '../db/event-writer';
 import type { ConsumerMetrics } from '../metrics';

@@ -2,22 +2,24 @@
  * Streaming pull from the exposure subscription into Postgres: the pull's lifecycle here, the
  * batching and writing in batch-writer.ts, the parsing in parse-event.ts.
  *
- * - Flow control bounds what we hold: at most `maxOutstanding` unacknowledged messages, which also
- *   bounds the batch buffer. Leases are extended by the client while a message waits.
+ * - The pull is @herald/pubsub's StreamPuller (streaming pull without the client library's
+ *   per-message bookkeeping). Flow control bounds what we hold: at most `maxOutstanding`
+ *   unacknowledged messages, which also bounds the batch buffer. Leases are extended while a
+ *   message waits.
  * - Each message is parsed by its kind (exposures as the Contract's shape, and the other events of
  *   libs/types events.ts). A message that is none (a poison message, an unknown kind) is stored in
  *   `dead_letters` with the reason and then acknowledged, so it is neither lost nor redelivered
  *   forever. Valid events of every kind go to the same buffer and are acknowledged once their batch
  *   committed.
- * - The pull does not stop silently. On a status the client does not retry (NOT_FOUND when the
+ * - The pull does not stop silently. On a status the puller does not retry (NOT_FOUND when the
  *   subscription was deleted, PERMISSION_DENIED) it closes the subscription; we then report no
  *   pull (`pulling` is false: /readyz 503, herald_consumer_pulling 0) and reopen it with an
  *   exponential backoff, creating the topic and subscription again if they are gone.
  * - close() stops the stream, writes what is buffered, acknowledges it and closes; idempotent.
  */
-import { Duration, type Message, type PubSub, type Subscription } from '@google-cloud/pubsub';
+import type { PubSub } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
-import { ensureSubscription } from '@herald/pubsub';
+import { ensureSubscription, StreamPuller, type PulledMessage } from '@herald/pubsub';
 import type { ExposureSink } from '../db/event-writer';
 import type { ConsumerMetrics } from '../metrics';
 import { BatchWriter } from './batch-writer';
@@ -40,7 +42,7 @@ export interface ExposureSubscriberOptions {
   maxOutstanding: number;
   /** Batches written at the same time (CONSUMER_WRITE_CONCURRENCY). @default 1 */
   writeConcurrency?: number;
-  /** Streaming-pull streams (CONSUMER_STREAMS). @default the client's (5) */
+  /** Streaming-pull streams (CONSUMER_STREAMS). @default 5 (the client library's) */
   streams?: number;
   /** Lease per delivery, extended while a message waits (CONSUMER_ACK_DEADLINE_SECONDS). */
   ackDeadlineSeconds: number;
@@ -56,6 +58,9 @@ export interface ExposureSubscriberOptions {
   reopenMaxMs?: number;
 }
 
+/** Streams per pull unless CONSUMER_STREAMS says otherwise (the client library's default). */
+const DEFAULT_STREAMS = 5;
+
 const IDLE = 0;
 const RUNNING = 1;
 const CLOSING = 2;
@@ -63,7 +68,7 @@ const CLOSED = 3;
 
 export class ExposureSubscriber {
   private state = IDLE;
-  private subscription?: Subscription;
+  private subscription?: StreamPuller;
   private readonly writer: BatchWriter;
   private closing?: Promise<void>;
   private reopenTimer?: NodeJS.Timeout;
@@ -101,26 +106,27 @@ export class ExposureSubscriber {
     await ensureSubscription(pubsub, topicName, subscriptionName, ackDeadlineSeconds);
     // close() may have been called while the subscription was being created.
     if (this.state !== RUNNING) return;
-    const ackDeadline = Duration.from({ seconds: this.opts.ackDeadlineSeconds });
-    const subscription = this.opts.pubsub.subscription(this.opts.subscriptionName, {
-      flowControl: { maxMessages: this.opts.maxOutstanding, allowExcessMessages: false },
-      ...(this.opts.streams ? { streamingOptions: { maxStreams: this.opts.streams } } : {}),
-      minAckDeadline: ackDeadline,
-      maxAckDeadline: ackDeadline,
-      closeOptions: { behavior: 'WAIT', timeout: Duration.from({ milliseconds: this.opts.closeTimeoutMs ?? 10_000 }) },
+    const subscription = new StreamPuller(pubsub, subscriptionName, {
+      streams: this.opts.streams ?? DEFAULT_STREAMS,
+      maxOutstanding: this.opts.maxOutstanding,
+      ackDeadlineSeconds,
     });
-    subscription.on('message', (message: Message) => this.onMessage(message));
-    // Transient stream errors are retried by the client; what reaches us needs an operator.
+    subscription.on('message', (message: PulledMessage) => this.onMessage(message));
+    // Transient stream errors are retried by the puller; what reaches us needs an operator.
     subscription.on('error', (err: Error) => this.log.error({ err }, 'exposure subscription failed'));
+    subscription.on('debug', (err: Error) => this.log.debug({ err }, 'exposure subscription'));
     subscription.on('close', () => this.onClosed(subscription));
     this.subscription = subscription;
     this.openedAt = Date.now();
+    await subscription.open();
   }
 
   /** The client closed the subscription by itself (a status it does not retry): reopen it, later. */
-  private onClosed(subscription: Subscription): void {
+  private onClosed(subscription: StreamPuller): void {
     if (subscription !== this.subscription || this.state !== RUNNING) return;
     subscription.removeAllListeners('message');
+    // Its held messages are still settled through it; then its channel closes.
+    void subscription.close(this.opts.closeTimeoutMs ?? 10_000);
     // A pull that ran for a while was healthy: its end starts the backoff afresh.
     if (Date.now() - this.openedAt >= this.reopenMaxMs) this.reopenFailures = 0;
     this.log.error(
@@ -173,7 +179,7 @@ export class ExposureSubscriber {
       return;
     }
     // Destroys the stream at once; then waits (up to closeTimeoutMs) for held messages to be settled.
-    const closed = this.subscription.close();
+    const closed = this.subscription.close(this.opts.closeTimeoutMs ?? 10_000);
     try {
       await this.writer.drain();
       await closed;
@@ -185,7 +191,7 @@ export class ExposureSubscriber {
     }
   }
 
-  private onMessage(message: Message): void {
+  private onMessage(message: PulledMessage): void {
     this.opts.metrics.received.inc();
     if (this.state !== RUNNING) {
       message.nack();

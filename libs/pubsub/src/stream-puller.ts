@@ -1,0 +1,340 @@
+/**
+ * Pulls one subscription over `StreamingPull` streams and hands out each message with `ack()` and
+ * `nack()`: what a consumer that settles every message itself needs of the client library's
+ * `Subscription`, without its per-message bookkeeping (a `Message` object with a `PreciseDate`, a
+ * lease entry and a modAck on receipt, its ack queue's promises, a histogram), which cost the
+ * exposure-consumer ~20 µs per event (docs/BENCHMARKS.md, "The consumer's own pull").
+ *
+ * - **Channel**: the gRPC channel of the library's own generated `SubscriberClient`, made from the
+ *   PubSub client's configuration (endpoint, TLS, Google credentials, or the emulator's plain
+ *   channel), as BatchPublisher does for publishing. Requests and responses are encoded with the
+ *   library's own protos.
+ * - **Flow control**: at most `maxOutstanding` messages are handed out and not settled. The server
+ *   is asked for no more than its share per stream (`max_outstanding_messages`); what comes beyond
+ *   the bound waits here, its lease extended, and the streams are paused (gRPC's flow control then
+ *   holds the rest on the server) until there is room.
+ * - **Leases**: every message is leased for `ackDeadlineSeconds` by its stream; one held (or
+ *   waiting) longer than a third of that has its lease extended, every third of it, until settled.
+ * - **Settling**: acks and nacks (deadline 0: redelivered soon) leave together, one unary call per
+ *   kind every `flushMs` or at 2,500 ids. A failed ack is logged through 'debug' and left: the
+ *   message comes again and the consumer stores it once.
+ * - **Streams**: a stream that ends with OK or a status the library also retries (UNAVAILABLE,
+ *   DEADLINE_EXCEEDED, …) is opened again after a backoff (100 ms doubling to 10 s, reset once a
+ *   stream has delivered). Any other status (NOT_FOUND: the subscription was deleted;
+ *   PERMISSION_DENIED) stops every stream: 'error' with the status, then 'close'. A keep-alive
+ *   (an empty request) goes on each stream every 30 s.
+ *
+ * Events: 'message' (PulledMessage), 'error' (a status the puller does not retry), 'close' (it
+ * stopped by itself), 'debug' (an Error worth a debug line: a failed ack, a retried stream).
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Metadata, status as Status, type Client, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { v1, type PubSub } from '@google-cloud/pubsub';
+import { google } from '@google-cloud/pubsub/build/protos/protos';
+
+const pb = google.pubsub.v1;
+const STREAMING_PULL = '/google.pubsub.v1.Subscriber/StreamingPull';
+const ACKNOWLEDGE = '/google.pubsub.v1.Subscriber/Acknowledge';
+const MODIFY_ACK_DEADLINE = '/google.pubsub.v1.Subscriber/ModifyAckDeadline';
+/** Ids per acknowledge or modify call, at most (the client library's limit). */
+export const SETTLE_MAX_IDS = 2500;
+const KEEP_ALIVE_MS = 30_000;
+const RETRY_INITIAL_MS = 100;
+const RETRY_MAX_MS = 10_000;
+const UNARY_DEADLINE_MS = 60_000;
+/** Statuses after which a stream is opened again (the client library's list, and OK: the server ended it). */
+const REOPEN = new Set<number>([Status.OK, Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED, Status.ABORTED, Status.INTERNAL, Status.UNAVAILABLE, Status.CANCELLED]);
+
+/** A message handed out: settle it once, with ack() (done) or nack() (deliver it again). */
+export interface PulledMessage {
+  readonly id: string;
+  readonly data: Buffer;
+  readonly attributes: Readonly<Record<string, string>>;
+  ack(): void;
+  nack(): void;
+}
+
+export interface StreamPullerOptions {
+  /** Streams to open (the library's default is 5). */
+  streams: number;
+  /** Messages handed out and not settled, at most. */
+  maxOutstanding: number;
+  /** The lease of each delivery, and of each extension. */
+  ackDeadlineSeconds: number;
+  /** Acks and nacks wait this long at most to leave together. @default 100 */
+  flushMs?: number;
+}
+
+type Stream = ClientDuplexStream<Buffer, google.pubsub.v1.StreamingPullResponse>;
+type Channel = Pick<Client, 'makeBidiStreamRequest' | 'makeUnaryRequest'>;
+
+const encode = (message: { finish(): Uint8Array }): Buffer => {
+  const bytes = message.finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+};
+const identity = (buf: Buffer): Buffer => buf;
+const decodeResponse = (buf: Buffer) => pb.StreamingPullResponse.decode(buf);
+
+class Pulled implements PulledMessage {
+  settled = false;
+  constructor(
+    private readonly puller: StreamPuller,
+    readonly ackId: string,
+    readonly id: string,
+    readonly data: Buffer,
+    readonly attributes: Readonly<Record<string, string>>,
+  ) {}
+  ack(): void {
+    this.puller.settle(this, true);
+  }
+  nack(): void {
+    this.puller.settle(this, false);
+  }
+}
+
+export class StreamPuller extends EventEmitter {
+  private gapic?: v1.SubscriberClient;
+  private channel?: Channel;
+  private path = '';
+  private metadata = new Metadata();
+  private readonly streams: Array<Stream | undefined> = [];
+  private readonly reopenTimers = new Set<NodeJS.Timeout>();
+  private failures = 0;
+  /** Handed out and not settled: ack id -> when it arrived (or was last extended), ms. */
+  private readonly held = new Map<string, number>();
+  /** Arrived past the bound, oldest first, not handed out yet. */
+  private waiting: Pulled[] = [];
+  private paused = false;
+  private acks: string[] = [];
+  private nacks: string[] = [];
+  private flushTimer?: NodeJS.Timeout;
+  private leaseTimer?: NodeJS.Timeout;
+  private keepAlive?: NodeJS.Timeout;
+  private running = false;
+  private closing?: Promise<void>;
+  private readonly idle = new Set<() => void>();
+
+  constructor(
+    private readonly pubsub: PubSub,
+    private readonly subscriptionName: string,
+    private readonly opts: StreamPullerOptions,
+  ) {
+    super();
+    for (const name of ['streams', 'maxOutstanding', 'ackDeadlineSeconds'] as const) {
+      if (!Number.isInteger(opts[name]) || opts[name] < 1) throw new TypeError(`StreamPuller: ${name} must be a positive integer`);
+    }
+  }
+
+  /** True from open() until close() or a status it does not retry. */
+  get isOpen(): boolean {
+    return this.running;
+  }
+
+  /** Messages handed out and not settled. */
+  get outstanding(): number {
+    return this.held.size;
+  }
+
+  /** Opens the streams; rejects when the channel cannot be made. */
+  async open(): Promise<void> {
+    const config = await this.pubsub.getClientConfig();
+    this.path = this.pubsub.subscription(this.subscriptionName).name;
+    this.metadata = new Metadata();
+    this.metadata.set('x-goog-request-params', `subscription=${encodeURIComponent(this.path)}`);
+    this.gapic = new v1.SubscriberClient(config as ConstructorParameters<typeof v1.SubscriberClient>[0]);
+    this.channel = (await this.gapic.initialize()) as unknown as Channel;
+    // close() came while the channel was being made: it closes the channel.
+    if (this.closing) return;
+    this.running = true;
+    for (let i = 0; i < this.opts.streams; i++) this.openStream(i);
+    const leaseMs = (this.opts.ackDeadlineSeconds * 1000) / 3;
+    this.leaseTimer = setInterval(() => this.extendLeases(leaseMs), leaseMs).unref();
+    this.keepAlive = setInterval(() => {
+      for (const stream of this.streams) stream?.write(encode(pb.StreamingPullRequest.encode({})));
+    }, KEEP_ALIVE_MS).unref();
+  }
+
+  private openStream(index: number): void {
+    if (!this.running || !this.channel) return;
+    const stream = this.channel.makeBidiStreamRequest(STREAMING_PULL, identity, decodeResponse, this.metadata.clone(), {}) as Stream;
+    this.streams[index] = stream;
+    stream.on('data', (response: google.pubsub.v1.StreamingPullResponse) => this.received(response));
+    // The status follows every error; it decides what happens next.
+    stream.on('error', () => undefined);
+    stream.on('status', (status: StatusObject) => this.ended(index, stream, status));
+    if (this.paused) stream.pause();
+    stream.write(
+      encode(
+        pb.StreamingPullRequest.encode({
+          subscription: this.path,
+          streamAckDeadlineSeconds: this.opts.ackDeadlineSeconds,
+          maxOutstandingMessages: Math.ceil(this.opts.maxOutstanding / this.opts.streams),
+          clientId: randomUUID(),
+        }),
+      ),
+    );
+  }
+
+  private ended(index: number, stream: Stream, status: StatusObject): void {
+    if (this.streams[index] !== stream) return;
+    this.streams[index] = undefined;
+    if (!this.running) return;
+    if (!REOPEN.has(status.code)) {
+      const err = Object.assign(new Error(`${status.code} ${Status[status.code]}: ${status.details}`), status) as ServiceError;
+      this.emit('error', err);
+      void this.stop().then(() => this.emit('close'));
+      return;
+    }
+    const delay = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** Math.min(this.failures++, 10));
+    this.emit('debug', new Error(`stream ${index} ended (${Status[status.code]}: ${status.details}); opening it again in ${delay} ms`));
+    const timer = setTimeout(() => {
+      this.reopenTimers.delete(timer);
+      this.openStream(index);
+    }, delay);
+    this.reopenTimers.add(timer);
+  }
+
+  private received(response: google.pubsub.v1.StreamingPullResponse): void {
+    this.failures = 0;
+    const now = Date.now();
+    for (const r of response.receivedMessages) {
+      const m = r.message;
+      if (!r.ackId || !m) continue;
+      const message = new Pulled(this, r.ackId, m.messageId ?? '', (m.data as Buffer) ?? Buffer.alloc(0), m.attributes ?? {});
+      const handedOut = this.held.size - this.waiting.length;
+      this.held.set(message.ackId, now);
+      if (handedOut >= this.opts.maxOutstanding || this.waiting.length > 0) this.waiting.push(message);
+      else this.emit('message', message);
+    }
+    if (this.held.size >= this.opts.maxOutstanding) this.pause(true);
+  }
+
+  /** Called by a message: settle it once. */
+  settle(message: Pulled, ok: boolean): void {
+    if (message.settled) return;
+    message.settled = true;
+    if (!this.held.delete(message.ackId)) return;
+    (ok ? this.acks : this.nacks).push(message.ackId);
+    if (this.acks.length >= SETTLE_MAX_IDS || this.nacks.length >= SETTLE_MAX_IDS) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), this.opts.flushMs ?? 100);
+    // Room again: hand out what waits, then let the streams go on.
+    while (this.waiting.length > 0 && this.held.size - this.waiting.length < this.opts.maxOutstanding) {
+      const next = this.waiting.shift()!;
+      if (this.running) this.emit('message', next);
+      else next.nack();
+    }
+    if (this.paused && this.held.size < this.opts.maxOutstanding) this.pause(false);
+    if (this.held.size === 0) for (const resolve of this.idle) resolve();
+  }
+
+  private pause(on: boolean): void {
+    this.paused = on;
+    for (const stream of this.streams) {
+      if (on) stream?.pause();
+      else stream?.resume();
+    }
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const [acks, nacks] = [this.acks, this.nacks];
+    this.acks = [];
+    this.nacks = [];
+    for (let i = 0; i < acks.length; i += SETTLE_MAX_IDS) {
+      this.unary(ACKNOWLEDGE, pb.AcknowledgeRequest.encode({ subscription: this.path, ackIds: acks.slice(i, i + SETTLE_MAX_IDS) }), 'ack');
+    }
+    this.modify(nacks, 0, 'nack');
+  }
+
+  private modify(ackIds: string[], seconds: number, what: string): void {
+    for (let i = 0; i < ackIds.length; i += SETTLE_MAX_IDS) {
+      const request = pb.ModifyAckDeadlineRequest.encode({ subscription: this.path, ackIds: ackIds.slice(i, i + SETTLE_MAX_IDS), ackDeadlineSeconds: seconds });
+      this.unary(MODIFY_ACK_DEADLINE, request, what);
+    }
+  }
+
+  /** Extend the lease of every message held (or waiting) for `olderThanMs` or more. */
+  private extendLeases(olderThanMs: number): void {
+    const now = Date.now();
+    const due: string[] = [];
+    for (const [ackId, at] of this.held) {
+      if (now - at < olderThanMs) continue;
+      due.push(ackId);
+      this.held.set(ackId, now);
+    }
+    this.modify(due, this.opts.ackDeadlineSeconds, 'lease extension');
+  }
+
+  private pendingCalls = 0;
+  private readonly callsDone = new Set<() => void>();
+
+  private unary(method: string, request: { finish(): Uint8Array }, what: string): void {
+    if (!this.channel) return;
+    this.pendingCalls++;
+    this.channel.makeUnaryRequest<Buffer, Buffer>(
+      method,
+      identity,
+      identity,
+      encode(request),
+      this.metadata.clone(),
+      { deadline: Date.now() + UNARY_DEADLINE_MS },
+      (err: ServiceError | null) => {
+        if (err) this.emit('debug', Object.assign(new Error(`${what} failed: ${err.message}`), { cause: err }));
+        if (--this.pendingCalls === 0) for (const resolve of this.callsDone) resolve();
+      },
+    );
+  }
+
+  /** Stop the streams and timers (the held messages may still be settled). */
+  private async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.keepAlive);
+    for (const timer of this.reopenTimers) clearTimeout(timer);
+    this.reopenTimers.clear();
+    for (const [i, stream] of this.streams.entries()) {
+      this.streams[i] = undefined;
+      stream?.cancel();
+    }
+    // What waits was never handed out: deliver it again, elsewhere.
+    for (const message of this.waiting.splice(0)) message.nack();
+  }
+
+  /**
+   * Stop pulling, wait up to `timeoutMs` for the messages handed out to be settled, nack the rest,
+   * send every settle and close the channel. Idempotent.
+   */
+  close(timeoutMs = 10_000): Promise<void> {
+    this.closing ??= this.shutdown(timeoutMs);
+    return this.closing;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    await this.stop();
+    if (this.held.size > 0) {
+      let resolve!: () => void;
+      const settled = new Promise<void>((r) => this.idle.add((resolve = r)));
+      const timer = setTimeout(resolve, timeoutMs);
+      await settled;
+      clearTimeout(timer);
+      this.idle.delete(resolve);
+    }
+    clearInterval(this.leaseTimer);
+    this.nacks.push(...this.held.keys());
+    this.held.clear();
+    this.flush();
+    if (this.pendingCalls > 0) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => this.callsDone.add((resolve = r)));
+      const timer = setTimeout(resolve, UNARY_DEADLINE_MS);
+      await done;
+      clearTimeout(timer);
+      this.callsDone.delete(resolve);
+    }
+    await this.gapic?.close();
+    this.gapic = undefined;
+    this.channel = undefined;
+  }
+}
