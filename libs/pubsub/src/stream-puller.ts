@@ -16,8 +16,8 @@
  * - **Leases**: every message is leased for `ackDeadlineSeconds` by its stream; one held (or
  *   waiting) longer than a third of that has its lease extended, every third of it, until settled.
  * - **Settling**: acks and nacks (deadline 0: redelivered soon) leave together, one unary call per
- *   kind every `flushMs` or at 2,500 ids. A failed ack is logged through 'debug' and left: the
- *   message comes again and the consumer stores it once.
+ *   kind every `flushMs` or at 2,500 ids (settle-calls.ts). A failed ack is reported through
+ *   'debug' and left: the message comes again and the consumer stores it once.
  * - **Streams**: a stream that ends with OK or a status the library also retries (UNAVAILABLE,
  *   DEADLINE_EXCEEDED, …) is opened again after a backoff (100 ms doubling to 10 s, reset once a
  *   stream has delivered). Any other status (NOT_FOUND: the subscription was deleted;
@@ -32,17 +32,13 @@ import { EventEmitter } from 'node:events';
 import { Metadata, status as Status, type Client, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import { v1, type PubSub } from '@google-cloud/pubsub';
 import { google } from '@google-cloud/pubsub/build/protos/protos';
+import { encoded, identity, SETTLE_MAX_IDS, SettleCalls, whenCalled } from './settle-calls';
 
 const pb = google.pubsub.v1;
 const STREAMING_PULL = '/google.pubsub.v1.Subscriber/StreamingPull';
-const ACKNOWLEDGE = '/google.pubsub.v1.Subscriber/Acknowledge';
-const MODIFY_ACK_DEADLINE = '/google.pubsub.v1.Subscriber/ModifyAckDeadline';
-/** Ids per acknowledge or modify call, at most (the client library's limit). */
-export const SETTLE_MAX_IDS = 2500;
 const KEEP_ALIVE_MS = 30_000;
 const RETRY_INITIAL_MS = 100;
 const RETRY_MAX_MS = 10_000;
-const UNARY_DEADLINE_MS = 60_000;
 /** Statuses after which a stream is opened again (the client library's list, and OK: the server ended it). */
 const REOPEN = new Set<number>([Status.OK, Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED, Status.ABORTED, Status.INTERNAL, Status.UNAVAILABLE, Status.CANCELLED]);
 
@@ -69,11 +65,6 @@ export interface StreamPullerOptions {
 type Stream = ClientDuplexStream<Buffer, google.pubsub.v1.StreamingPullResponse>;
 type Channel = Pick<Client, 'makeBidiStreamRequest' | 'makeUnaryRequest'>;
 
-const encode = (message: { finish(): Uint8Array }): Buffer => {
-  const bytes = message.finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-};
-const identity = (buf: Buffer): Buffer => buf;
 const decodeResponse = (buf: Buffer) => pb.StreamingPullResponse.decode(buf);
 
 class Pulled implements PulledMessage {
@@ -96,6 +87,7 @@ class Pulled implements PulledMessage {
 export class StreamPuller extends EventEmitter {
   private gapic?: v1.SubscriberClient;
   private channel?: Channel;
+  private calls?: SettleCalls;
   private path = '';
   private metadata = new Metadata();
   private readonly streams: Array<Stream | undefined> = [];
@@ -144,6 +136,7 @@ export class StreamPuller extends EventEmitter {
     this.metadata.set('x-goog-request-params', `subscription=${encodeURIComponent(this.path)}`);
     this.gapic = new v1.SubscriberClient(config as ConstructorParameters<typeof v1.SubscriberClient>[0]);
     this.channel = (await this.gapic.initialize()) as unknown as Channel;
+    this.calls = new SettleCalls(this.channel, this.path, this.metadata, (err) => this.emit('debug', err));
     // close() came while the channel was being made: it closes the channel.
     if (this.closing) return;
     this.running = true;
@@ -151,7 +144,7 @@ export class StreamPuller extends EventEmitter {
     const leaseMs = (this.opts.ackDeadlineSeconds * 1000) / 3;
     this.leaseTimer = setInterval(() => this.extendLeases(leaseMs), leaseMs).unref();
     this.keepAlive = setInterval(() => {
-      for (const stream of this.streams) stream?.write(encode(pb.StreamingPullRequest.encode({})));
+      for (const stream of this.streams) stream?.write(encoded(pb.StreamingPullRequest.encode({})));
     }, KEEP_ALIVE_MS).unref();
   }
 
@@ -165,7 +158,7 @@ export class StreamPuller extends EventEmitter {
     stream.on('status', (status: StatusObject) => this.ended(index, stream, status));
     if (this.paused) stream.pause();
     stream.write(
-      encode(
+      encoded(
         pb.StreamingPullRequest.encode({
           subscription: this.path,
           streamAckDeadlineSeconds: this.opts.ackDeadlineSeconds,
@@ -186,6 +179,8 @@ export class StreamPuller extends EventEmitter {
       void this.stop().then(() => this.emit('close'));
       return;
     }
+    // The server ending a stream (OK, or its deadline) is no failure: as the client library, start the backoff over.
+    if (status.code === Status.OK || status.code === Status.DEADLINE_EXCEEDED) this.failures = 0;
     const delay = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** Math.min(this.failures++, 10));
     this.emit('debug', new Error(`stream ${index} ended (${Status[status.code]}: ${status.details}); opening it again in ${delay} ms`));
     const timer = setTimeout(() => {
@@ -242,17 +237,8 @@ export class StreamPuller extends EventEmitter {
     const [acks, nacks] = [this.acks, this.nacks];
     this.acks = [];
     this.nacks = [];
-    for (let i = 0; i < acks.length; i += SETTLE_MAX_IDS) {
-      this.unary(ACKNOWLEDGE, pb.AcknowledgeRequest.encode({ subscription: this.path, ackIds: acks.slice(i, i + SETTLE_MAX_IDS) }), 'ack');
-    }
-    this.modify(nacks, 0, 'nack');
-  }
-
-  private modify(ackIds: string[], seconds: number, what: string): void {
-    for (let i = 0; i < ackIds.length; i += SETTLE_MAX_IDS) {
-      const request = pb.ModifyAckDeadlineRequest.encode({ subscription: this.path, ackIds: ackIds.slice(i, i + SETTLE_MAX_IDS), ackDeadlineSeconds: seconds });
-      this.unary(MODIFY_ACK_DEADLINE, request, what);
-    }
+    this.calls?.ack(acks);
+    this.calls?.modify(nacks, 0);
   }
 
   /** Extend the lease of every message held (or waiting) for `olderThanMs` or more. */
@@ -264,27 +250,7 @@ export class StreamPuller extends EventEmitter {
       due.push(ackId);
       this.held.set(ackId, now);
     }
-    this.modify(due, this.opts.ackDeadlineSeconds, 'lease extension');
-  }
-
-  private pendingCalls = 0;
-  private readonly callsDone = new Set<() => void>();
-
-  private unary(method: string, request: { finish(): Uint8Array }, what: string): void {
-    if (!this.channel) return;
-    this.pendingCalls++;
-    this.channel.makeUnaryRequest<Buffer, Buffer>(
-      method,
-      identity,
-      identity,
-      encode(request),
-      this.metadata.clone(),
-      { deadline: Date.now() + UNARY_DEADLINE_MS },
-      (err: ServiceError | null) => {
-        if (err) this.emit('debug', Object.assign(new Error(`${what} failed: ${err.message}`), { cause: err }));
-        if (--this.pendingCalls === 0) for (const resolve of this.callsDone) resolve();
-      },
-    );
+    this.calls?.modify(due, this.opts.ackDeadlineSeconds);
   }
 
   /** Stop the streams and timers (the held messages may still be settled). */
@@ -313,28 +279,15 @@ export class StreamPuller extends EventEmitter {
 
   private async shutdown(timeoutMs: number): Promise<void> {
     await this.stop();
-    if (this.held.size > 0) {
-      let resolve!: () => void;
-      const settled = new Promise<void>((r) => this.idle.add((resolve = r)));
-      const timer = setTimeout(resolve, timeoutMs);
-      await settled;
-      clearTimeout(timer);
-      this.idle.delete(resolve);
-    }
+    if (this.held.size > 0) await whenCalled(this.idle, timeoutMs);
     clearInterval(this.leaseTimer);
     this.nacks.push(...this.held.keys());
     this.held.clear();
     this.flush();
-    if (this.pendingCalls > 0) {
-      let resolve!: () => void;
-      const done = new Promise<void>((r) => this.callsDone.add((resolve = r)));
-      const timer = setTimeout(resolve, UNARY_DEADLINE_MS);
-      await done;
-      clearTimeout(timer);
-      this.callsDone.delete(resolve);
-    }
+    await this.calls?.drained();
     await this.gapic?.close();
     this.gapic = undefined;
     this.channel = undefined;
+    this.calls = undefined;
   }
 }
