@@ -22,6 +22,10 @@ beforeAll(async () => {
   });
 }, 60_000);
 
+// A test that failed while the emulator was frozen must not leave it frozen for the next ones (seen:
+// one failed check, then every later test of the file timed out).
+afterEach(() => h?.pubsubServer.resume());
+
 afterAll(async () => {
   h?.pubsubServer.resume();
   await h?.close();
@@ -48,7 +52,9 @@ async function sendMany(userId: string, n: number): Promise<string[]> {
  * while Pub/Sub is frozen (it stays frozen).
  */
 async function pushedWhileFrozen(gatewayId: string, n: number): Promise<{ gateway: Gateway; client: TestClient }> {
-  const { gateway, wsUrl } = await h.startGateway({ GATEWAY_ID: gatewayId });
+  // A log write slower than EXPOSURE_LOG_WAIT_MS lets its frames out unlogged (delivery first): on a
+  // loaded CI machine the default 500 ms was passed once, so this gateway waits for its log.
+  const { gateway, wsUrl } = await h.startGateway({ GATEWAY_ID: gatewayId, EXPOSURE_LOG_WAIT_MS: 10_000 });
   const user = `${gatewayId}-${Date.now()}`;
   const client = await TestClient.connect(wsUrl, await h.token(user));
   await client.waitForFrame('welcome');

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, LOOPBACK } from './ports';
+import { LOOPBACK, stablePort } from './ports';
 import { serialQueue, stopProcess } from './process';
 
 export interface RedisServerOptions {
@@ -67,7 +67,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   ];
   try {
     for (let attempt = 0; ; attempt++) {
-      const port = await freePort();
+      // Below the ephemeral range: startServer() binds the same port again, later (ports.ts).
+      const port = await stablePort();
       const child = await spawnServer(args(port));
       if (child) return redisServer(port, child, args(port), dir);
       if (attempt >= START_ATTEMPTS - 1) throw new Error(`redis-server did not start after ${START_ATTEMPTS} attempts`);

@@ -10,7 +10,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort, serialQueue, stopProcess } from '@herald/stack';
+import { serialQueue, stablePort, stopProcess } from '@herald/stack';
 
 export interface TestPostgres {
   /** Connection URL of a database nobody else uses. */
@@ -80,7 +80,8 @@ async function startEmbedded(): Promise<TestPostgres> {
   await chmod(dir, 0o755);
   try {
     for (let attempt = 0; ; attempt++) {
-      const port = await freePort();
+      // Below the ephemeral range: startServer() binds the same port again, later (a test's outage).
+      const port = await stablePort();
       // A fresh data dir per attempt: a failed start may leave a half-made cluster behind.
       const dataDir = join(dir, `data-${attempt}`);
       const started = await spawnCluster(dataDir, port);
