@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import Redis from 'ioredis';
 import { startRedisServer, type RedisServer } from './redis-server';
@@ -23,7 +22,8 @@ describe('startRedisServer', () => {
    * that began while the server was down, and fails at once (maxRetriesPerRequest 0).
    */
   const reconnected = async (client: Redis) => {
-    if (client.status !== 'ready') await once(client, 'ready');
+    // Not events.once: it would reject on the 'error' a refused reconnect attempt emits.
+    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
     return client;
   };
 
