@@ -8,12 +8,13 @@
  * gateway's publish pump) only needs one call per batch that either succeeds or fails.
  *
  * The call goes over the gRPC channel of the library's own generated `PublisherClient`, made from
- * the PubSub client's configuration: the same endpoint, TLS and Google credentials (or the
+ * the PubSub client's configuration (library-channel.ts): the same endpoint, TLS and Google credentials (or the
  * emulator's plain channel), the same channel options. Only the request's encoding and the
  * library's per-message bookkeeping are skipped. Retries are the caller's (the pump's backoff).
  */
-import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
-import { v1, type PubSub } from '@google-cloud/pubsub';
+import type { ServiceError } from '@grpc/grpc-js';
+import type { PubSub } from '@google-cloud/pubsub';
+import { identity, libraryChannel, type LibraryChannel } from './library-channel';
 
 /** A message to publish: its data as a string (sent as UTF-8), and attributes if any. */
 export interface OutgoingMessage {
@@ -127,20 +128,9 @@ export function countMessageIds(response: Buffer): number | null {
   return at === response.length ? count : null;
 }
 
-const identity = (buf: Buffer): Buffer => buf;
-
-/** The generated client's gRPC stub, with what every call to the topic sends. */
-interface Connection {
-  channel: Pick<Client, 'makeUnaryRequest'>;
-  /** The topic's full path, `projects/<project>/topics/<name>`. */
-  topicPath: string;
-  metadata: Metadata;
-}
-
 export class BatchPublisher {
-  private gapic?: v1.PublisherClient;
   /** Made on the first publish (again after a failure). */
-  private connection?: Promise<Connection>;
+  private connection?: Promise<LibraryChannel>;
   private closed = false;
 
   /**
@@ -153,19 +143,8 @@ export class BatchPublisher {
     private readonly topicName: string,
   ) {}
 
-  private connect(): Promise<Connection> {
-    this.connection ??= (async () => {
-      // getClientConfig() also settles the project id the topic's path is made with.
-      const config = await this.pubsub.getClientConfig();
-      const topicPath = this.pubsub.topic(this.topicName).name;
-      const metadata = new Metadata();
-      // The routing header the generated client sends with every publish.
-      metadata.set('x-goog-request-params', `topic=${encodeURIComponent(topicPath)}`);
-      // The same options the library gives its own generated clients (pubsub.js getClientAsync_).
-      this.gapic ??= new v1.PublisherClient(config as ConstructorParameters<typeof v1.PublisherClient>[0]);
-      const channel = (await this.gapic.initialize()) as unknown as Connection['channel'];
-      return { channel, topicPath, metadata };
-    })().catch((err: unknown) => {
+  private connect(): Promise<LibraryChannel> {
+    this.connection ??= libraryChannel(this.pubsub, { topic: this.topicName }).catch((err: unknown) => {
       this.connection = undefined;
       throw err;
     });
@@ -194,8 +173,8 @@ export class BatchPublisher {
     }
   }
 
-  private call({ channel, topicPath, metadata }: Connection, messages: readonly OutgoingMessage[]): Promise<void> {
-    const request = encodePublishRequest(topicPath, messages);
+  private call({ channel, path, metadata }: LibraryChannel, messages: readonly OutgoingMessage[]): Promise<void> {
+    const request = encodePublishRequest(path, messages);
     return new Promise((resolve, reject) => {
       channel.makeUnaryRequest<Buffer, Buffer>(
         PUBLISH_METHOD,
@@ -217,7 +196,6 @@ export class BatchPublisher {
   /** Closes the channel (idempotent); calls in flight fail. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.connection?.catch(() => undefined);
-    await this.gapic?.close();
+    await (await this.connection?.catch(() => undefined))?.close();
   }
 }

@@ -56,4 +56,3 @@ export async function ensureSubscription(
 export { perUserEventId } from './event-id';
 export { BatchPublisher, encodePublishRequest, countMessageIds, PUBLISH_DEADLINE_MS, PUBLISH_MAX_MESSAGES, type OutgoingMessage } from './batch-publisher';
 export { StreamPuller, type PulledMessage, type StreamPullerOptions } from './stream-puller';
-export { SETTLE_MAX_IDS } from './settle-calls';

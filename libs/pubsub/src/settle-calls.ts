@@ -4,8 +4,9 @@
  * SETTLE_MAX_IDS ack ids, as unary calls on the puller's channel (they hold across a stream's
  * end). A failed call is only reported: its messages come again, and the consumer stores them once.
  */
-import type { Client, Metadata, ServiceError } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { google } from '@google-cloud/pubsub/build/protos/protos';
+import { encoded, identity, type LibraryChannel } from './library-channel';
 
 const pb = google.pubsub.v1;
 const ACKNOWLEDGE = '/google.pubsub.v1.Subscriber/Acknowledge';
@@ -13,16 +14,6 @@ const MODIFY_ACK_DEADLINE = '/google.pubsub.v1.Subscriber/ModifyAckDeadline';
 /** Ids per acknowledge or modify call, at most (the client library's limit). */
 export const SETTLE_MAX_IDS = 2500;
 const DEADLINE_MS = 60_000;
-
-export type UnaryChannel = Pick<Client, 'makeUnaryRequest'>;
-
-/** A protobufjs writer's bytes as a Buffer (what grpc-js sends). */
-export function encoded(writer: { finish(): Uint8Array }): Buffer {
-  const bytes = writer.finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-export const identity = (buf: Buffer): Buffer => buf;
 
 /**
  * Resolves once one of `waiters`' entries is called (the caller calls them when its condition
@@ -42,17 +33,15 @@ export class SettleCalls {
   private readonly idle = new Set<() => void>();
 
   constructor(
-    private readonly channel: UnaryChannel,
-    /** The subscription's full path. */
-    private readonly subscription: string,
-    private readonly metadata: Metadata,
-    /** A call failed (`what` names it). */
+    /** The subscription's channel (library-channel.ts). */
+    private readonly on: Pick<LibraryChannel, 'channel' | 'path' | 'metadata'>,
+    /** A call failed (its message names which). */
     private readonly failed: (err: Error) => void,
   ) {}
 
   ack(ackIds: readonly string[]): void {
     for (let i = 0; i < ackIds.length; i += SETTLE_MAX_IDS) {
-      const request = pb.AcknowledgeRequest.encode({ subscription: this.subscription, ackIds: ackIds.slice(i, i + SETTLE_MAX_IDS) });
+      const request = pb.AcknowledgeRequest.encode({ subscription: this.on.path, ackIds: ackIds.slice(i, i + SETTLE_MAX_IDS) });
       this.call(ACKNOWLEDGE, request, 'ack');
     }
   }
@@ -61,7 +50,7 @@ export class SettleCalls {
   modify(ackIds: readonly string[], seconds: number): void {
     for (let i = 0; i < ackIds.length; i += SETTLE_MAX_IDS) {
       const request = pb.ModifyAckDeadlineRequest.encode({
-        subscription: this.subscription,
+        subscription: this.on.path,
         ackIds: ackIds.slice(i, i + SETTLE_MAX_IDS),
         ackDeadlineSeconds: seconds,
       });
@@ -76,12 +65,12 @@ export class SettleCalls {
 
   private call(method: string, request: { finish(): Uint8Array }, what: string): void {
     this.pending++;
-    this.channel.makeUnaryRequest<Buffer, Buffer>(
+    this.on.channel.makeUnaryRequest<Buffer, Buffer>(
       method,
       identity,
       identity,
       encoded(request),
-      this.metadata.clone(),
+      this.on.metadata.clone(),
       { deadline: Date.now() + DEADLINE_MS },
       (err: ServiceError | null) => {
         if (err) this.failed(Object.assign(new Error(`${what} failed: ${err.message}`), { cause: err }));

@@ -7,8 +7,8 @@
  *
  * - **Channel**: the gRPC channel of the library's own generated `SubscriberClient`, made from the
  *   PubSub client's configuration (endpoint, TLS, Google credentials, or the emulator's plain
- *   channel), as BatchPublisher does for publishing. Requests and responses are encoded with the
- *   library's own protos.
+ *   channel; library-channel.ts), as BatchPublisher does for publishing. Requests and
+ *   responses are encoded with the library's own protos.
  * - **Flow control**: at most `maxOutstanding` messages are handed out and not settled. The server
  *   is asked for no more than its share per stream (`max_outstanding_messages`); what comes beyond
  *   the bound waits here, its lease extended, and the streams are paused (gRPC's flow control then
@@ -29,10 +29,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Metadata, status as Status, type Client, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import { v1, type PubSub } from '@google-cloud/pubsub';
+import { status as Status, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import type { PubSub } from '@google-cloud/pubsub';
 import { google } from '@google-cloud/pubsub/build/protos/protos';
-import { encoded, identity, SETTLE_MAX_IDS, SettleCalls, whenCalled } from './settle-calls';
+import { encoded, identity, libraryChannel, type LibraryChannel } from './library-channel';
+import { SETTLE_MAX_IDS, SettleCalls, whenCalled } from './settle-calls';
 
 const pb = google.pubsub.v1;
 const STREAMING_PULL = '/google.pubsub.v1.Subscriber/StreamingPull';
@@ -63,12 +64,10 @@ export interface StreamPullerOptions {
 }
 
 type Stream = ClientDuplexStream<Buffer, google.pubsub.v1.StreamingPullResponse>;
-type Channel = Pick<Client, 'makeBidiStreamRequest' | 'makeUnaryRequest'>;
 
 const decodeResponse = (buf: Buffer) => pb.StreamingPullResponse.decode(buf);
 
 class Pulled implements PulledMessage {
-  settled = false;
   constructor(
     private readonly puller: StreamPuller,
     readonly ackId: string,
@@ -85,11 +84,8 @@ class Pulled implements PulledMessage {
 }
 
 export class StreamPuller extends EventEmitter {
-  private gapic?: v1.SubscriberClient;
-  private channel?: Channel;
+  private link?: LibraryChannel;
   private calls?: SettleCalls;
-  private path = '';
-  private metadata = new Metadata();
   private readonly streams: Array<Stream | undefined> = [];
   private readonly reopenTimers = new Set<NodeJS.Timeout>();
   private failures = 0;
@@ -130,15 +126,11 @@ export class StreamPuller extends EventEmitter {
 
   /** Opens the streams; rejects when the channel cannot be made. */
   async open(): Promise<void> {
-    const config = await this.pubsub.getClientConfig();
-    this.path = this.pubsub.subscription(this.subscriptionName).name;
-    this.metadata = new Metadata();
-    this.metadata.set('x-goog-request-params', `subscription=${encodeURIComponent(this.path)}`);
-    this.gapic = new v1.SubscriberClient(config as ConstructorParameters<typeof v1.SubscriberClient>[0]);
-    this.channel = (await this.gapic.initialize()) as unknown as Channel;
-    this.calls = new SettleCalls(this.channel, this.path, this.metadata, (err) => this.emit('debug', err));
-    // close() came while the channel was being made: it closes the channel.
-    if (this.closing) return;
+    const link = await libraryChannel(this.pubsub, { subscription: this.subscriptionName });
+    // close() came while the channel was being made.
+    if (this.closing) return link.close();
+    this.link = link;
+    this.calls = new SettleCalls(link, (err) => this.emit('debug', err));
     this.running = true;
     for (let i = 0; i < this.opts.streams; i++) this.openStream(i);
     const leaseMs = (this.opts.ackDeadlineSeconds * 1000) / 3;
@@ -149,8 +141,9 @@ export class StreamPuller extends EventEmitter {
   }
 
   private openStream(index: number): void {
-    if (!this.running || !this.channel) return;
-    const stream = this.channel.makeBidiStreamRequest(STREAMING_PULL, identity, decodeResponse, this.metadata.clone(), {}) as Stream;
+    const link = this.link;
+    if (!this.running || !link) return;
+    const stream = link.channel.makeBidiStreamRequest(STREAMING_PULL, identity, decodeResponse, link.metadata.clone(), {}) as Stream;
     this.streams[index] = stream;
     stream.on('data', (response: google.pubsub.v1.StreamingPullResponse) => this.received(response));
     // The status follows every error; it decides what happens next.
@@ -160,7 +153,7 @@ export class StreamPuller extends EventEmitter {
     stream.write(
       encoded(
         pb.StreamingPullRequest.encode({
-          subscription: this.path,
+          subscription: link.path,
           streamAckDeadlineSeconds: this.opts.ackDeadlineSeconds,
           maxOutstandingMessages: Math.ceil(this.opts.maxOutstanding / this.opts.streams),
           clientId: randomUUID(),
@@ -207,8 +200,7 @@ export class StreamPuller extends EventEmitter {
 
   /** Called by a message: settle it once. */
   settle(message: Pulled, ok: boolean): void {
-    if (message.settled) return;
-    message.settled = true;
+    // Once: a second settle, or one after close() nacked what was held, finds it gone.
     if (!this.held.delete(message.ackId)) return;
     (ok ? this.acks : this.nacks).push(message.ackId);
     if (this.acks.length >= SETTLE_MAX_IDS || this.nacks.length >= SETTLE_MAX_IDS) this.flush();
@@ -285,9 +277,8 @@ export class StreamPuller extends EventEmitter {
     this.held.clear();
     this.flush();
     await this.calls?.drained();
-    await this.gapic?.close();
-    this.gapic = undefined;
-    this.channel = undefined;
+    await this.link?.close();
+    this.link = undefined;
     this.calls = undefined;
   }
 }

@@ -42,8 +42,8 @@ export interface ExposureSubscriberOptions {
   maxOutstanding: number;
   /** Batches written at the same time (CONSUMER_WRITE_CONCURRENCY). @default 1 */
   writeConcurrency?: number;
-  /** Streaming-pull streams (CONSUMER_STREAMS). @default 5 (the client library's) */
-  streams?: number;
+  /** Streaming-pull streams (CONSUMER_STREAMS). */
+  streams: number;
   /** Lease per delivery, extended while a message waits (CONSUMER_ACK_DEADLINE_SECONDS). */
   ackDeadlineSeconds: number;
   /** Pause after the first failed write; doubles with each failure in a row. @default 100 */
@@ -57,9 +57,6 @@ export interface ExposureSubscriberOptions {
   /** Longest pause between attempts to reopen; a pull that ran this long resets the backoff. @default 30000 */
   reopenMaxMs?: number;
 }
-
-/** Streams per pull unless CONSUMER_STREAMS says otherwise (the client library's default). */
-const DEFAULT_STREAMS = 5;
 
 const IDLE = 0;
 const RUNNING = 1;
@@ -107,7 +104,7 @@ export class ExposureSubscriber {
     // close() may have been called while the subscription was being created.
     if (this.state !== RUNNING) return;
     const subscription = new StreamPuller(pubsub, subscriptionName, {
-      streams: this.opts.streams ?? DEFAULT_STREAMS,
+      streams: this.opts.streams,
       maxOutstanding: this.opts.maxOutstanding,
       ackDeadlineSeconds,
     });
