@@ -131,10 +131,9 @@ describe.each(kinds)('StreamPuller on the %s emulator', (kind) => {
       // messages (seen here: 'after' came 10 or 20 s later, once over 30 s in CI), which come again
       // each time their lease runs out: allow it several leases.
       const leases = kind === 'google' ? 6 : 1;
-      await waitFor(() => got.includes('after'), {
-        timeoutMs: leases * ACK_DEADLINE_SECONDS * 1000,
-        what: `the message after the cut (got ${got.join(', ')}; debug: ${debug.join(' | ')})`,
-      });
+      // Not there yet: the error names what came and the debug lines (waitFor reports the last one).
+      const after = () => got.includes('after') || Promise.reject(new Error(`got ${got.join(', ')}; debug: ${debug.join(' | ')}`));
+      await waitFor(after, { timeoutMs: leases * ACK_DEADLINE_SECONDS * 1000, what: 'the message after the cut' });
       expect(puller.isOpen).toBe(true);
       await puller.close(0);
     } finally {
