@@ -10,7 +10,8 @@
  *   in flight, failures retried after one shared backoff; a log batch is deleted once all its
  *   events are published or spilled.
  * - exposure/spill-replayer.ts: past the bound every new event goes to the bounded spill stream
- *   (arrival order kept) until a replay has emptied it; dead processes' logs are rescued into it.
+ *   (arrival order kept) until memory is back at half the bound; the spill is replayed whenever
+ *   memory has room, alongside new events; dead processes' logs are rescued into it.
  *
  * The gateway's other per-user events (engagement, `expired`: user-events.ts) take the same path
  * through `recordEvent()`, with no frame waiting on them.
@@ -109,7 +110,11 @@ export class ExposurePublisher {
       metrics,
       logger,
       settled: (event) => this.wal.settled(event),
-      drained: () => (this.replayer.spilling ? this.replayer.replay() : this.notifyIdle()),
+      drained: () => {
+        this.replayer.stopOverflowing();
+        if (this.replayer.backlog) this.replayer.replay();
+        else this.notifyIdle();
+      },
     });
     this.replayer = new SpillReplayer({
       redis: opts.redis,
@@ -124,7 +129,7 @@ export class ExposurePublisher {
       logger,
       settled: (event) => this.wal.settled(event),
       replayed: () => {
-        if (!this.replayer.spilling && this.outstanding === 0) this.notifyIdle();
+        if (!this.replayer.backlog && this.outstanding === 0) this.notifyIdle();
       },
     });
   }
@@ -177,9 +182,16 @@ export class ExposurePublisher {
 
   /** A logged (or unlogged) event whose frame went out: to memory, or to the spill past the bound. */
   private accept(event: Pending): void {
-    if (!this.replayer.spilling && this.pump.full) this.replayer.startSpilling(this.outstanding);
-    if (this.replayer.spilling) this.replayer.add(event);
-    else this.pump.push(event);
+    const { pump, replayer } = this;
+    if (!replayer.overflowing) {
+      if (pump.full) replayer.startSpilling(this.outstanding);
+    } else if (pump.hasRoom) replayer.stopOverflowing();
+    if (replayer.overflowing) replayer.add(event);
+    else {
+      pump.push(event);
+      // What was spilled goes out alongside (a no-op while a replay runs or memory is busy).
+      if (replayer.backlog) replayer.replay();
+    }
   }
 
   private notifyIdle(): void {
@@ -194,7 +206,7 @@ export class ExposurePublisher {
         this.idle.push(resolve);
         setTimeout(resolve, 50);
       });
-      if (this.replayer.spilling) this.replayer.replay();
+      if (this.replayer.backlog) this.replayer.replay();
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * The spill stage on a real redis-server and the real Pub/Sub emulator: events spilled in order
- * are replayed through the pump once it has drained, then memory takes over again; a replay that
+ * are replayed through the pump once it has room, until the spill is empty (the publisher's
+ * choice between memory and the spill: exposure-overflow.spec.ts); a replay that
  * fails because its group was destroyed starts again and makes the group again; a dead process's
  * log is rescued into the spill and published, never the replayer's own; close() is idempotent
  * and stops the sweep.
@@ -71,18 +72,21 @@ async function spill(tag: string, n: number): Promise<void> {
   await waitFor(() => settled.length === before + n, { what: `${n} events in the spill` });
 }
 
-it('spills in order while spilling, replays through the pump, then goes back to memory', async () => {
+it('spills while overflowing, replays through the pump once it has room, then has no backlog', async () => {
   rig.server.pause();
   try {
     await spill('spilled', 10);
     expect(await spillLength(redis)).toBe(10);
-    expect(replayer.spilling).toBe(true);
+    expect(replayer.overflowing).toBe(true);
+    expect(replayer.backlog).toBe(true);
     expect(replayer.active).toBe(true);
   } finally {
     rig.server.resume();
   }
+  replayer.stopOverflowing();
   replayer.replay();
   await waitFor(() => !replayer.active, { timeoutMs: 30_000, what: 'the replay done' });
+  expect(replayer.backlog).toBe(false);
   expect(await spillLength(redis)).toBe(0);
   expect(await m.outcome('replayed')).toBe(10);
   await waitFor(() => got('spilled').length === 10, { timeoutMs: 30_000, what: 'all spilled events received' });

@@ -59,6 +59,11 @@ export class PublishPump {
     return this.held >= this.opts.bufferMax;
   }
 
+  /** At most half the bound is held: memory takes new events again, and the spill is replayed. */
+  get hasRoom(): boolean {
+    return this.held <= this.opts.bufferMax / 2;
+  }
+
   push(event: Pending): void {
     this.queue.push(event);
     this.schedule();

@@ -1,10 +1,14 @@
 /**
- * Stage 3 of the exposure path: the spill, for events memory cannot hold. While `spilling`, every
- * new event is appended to the Redis stream (spill-writer.ts), so arrival order is kept. Once the
- * pump has drained, the spill is replayed, oldest first, in batches through the pump's publish
- * (and its shared backoff): published, then acknowledged and deleted. When it is empty, new
- * events go to memory again. A replay that fails (Redis blip, its consumer group gone) starts
- * again with backoff and makes the group again.
+ * Stage 3 of the exposure path: the spill, for events memory cannot hold. While `overflowing`
+ * (memory reached EXPOSURE_BUFFER_MAX and has not come down to half of it since: the publisher
+ * decides), every new event is appended to the Redis stream (spill-writer.ts) in arrival order.
+ * Whenever memory has room (at most half the bound held) and the spill has a `backlog`, the
+ * spill is replayed, oldest first, one batch at a time through the pump's publish (and its
+ * shared backoff): published, then acknowledged and deleted, alongside the new events memory
+ * publishes meanwhile. Only the overflow goes through Redis: a spill that waited until it was
+ * empty before memory took new events again sent every event of a long burst through Redis
+ * (docs/BENCHMARKS.md, "The spill takes the overflow only"). A replay that fails (Redis blip,
+ * its consumer group gone) starts again with backoff and makes the group again.
  *
  * Any gateway replays any gateway's spill; entries a dead gateway was replaying are claimed after
  * EXPOSURE_SPILL_CLAIM_MS. On the same period (and at start) it rescues dead processes' logs into
@@ -41,8 +45,8 @@ export interface SpillReplayerOptions {
 }
 
 export class SpillReplayer {
-  /** New events go to the spill while this is set (until a replay empties it). */
-  spilling = false;
+  private overflow = false;
+  private pendingReplay = false;
   private readonly writer: SpillWriter;
   private replaying?: Promise<void>;
   private replayFailures = 0;
@@ -75,19 +79,38 @@ export class SpillReplayer {
     return this.writer.waiting;
   }
 
-  /** Spilling, appending or replaying. */
-  get active(): boolean {
-    return this.spilling || this.replaying !== undefined || this.writer.writing !== undefined;
+  /** New events go to the spill (startSpilling, until stopOverflowing). */
+  get overflowing(): boolean {
+    return this.overflow;
   }
 
-  /** Spill from now on (memory is full), until a replay has emptied the spill. */
+  /** The spill may hold events to replay: set by a spill or a sweep that found some, cleared by a replay that found none. */
+  get backlog(): boolean {
+    return this.pendingReplay;
+  }
+
+  /** Something to replay, being appended or being replayed. */
+  get active(): boolean {
+    return this.pendingReplay || this.replaying !== undefined || this.writer.writing !== undefined;
+  }
+
+  /** Spill new events from now on (memory is full), until stopOverflowing(). */
   startSpilling(buffered: number): void {
-    if (this.spilling) return;
-    this.spilling = true;
+    if (this.overflow) return;
+    this.overflow = true;
+    this.pendingReplay = true;
     this.opts.logger.warn({ buffered }, 'exposure buffer full: spilling to Redis until Pub/Sub catches up');
   }
 
+  /** Memory has room again: new events go there; what was spilled is replayed alongside. */
+  stopOverflowing(): void {
+    if (!this.overflow) return;
+    this.overflow = false;
+    this.opts.logger.debug('exposure buffer has room again: new events go to memory; the spill is replayed alongside');
+  }
+
   add(event: Pending): void {
+    this.pendingReplay = true;
     this.writer.add(event);
   }
 
@@ -117,19 +140,19 @@ export class SpillReplayer {
         logger.warn({ events: rescued }, "moved a stopped gateway's exposure log to the spill");
       }
       if (this.replaying) return;
-      if (!this.spilling && (await spillLength(redis)) === 0) return;
+      if (!this.pendingReplay && (await spillLength(redis)) === 0) return;
     } catch (err) {
       logger.debug({ err }, 'could not check for exposure leftovers');
       return;
     }
     if (this.closed || this.replaying) return;
-    this.spilling = true;
+    this.pendingReplay = true;
     this.replay();
   }
 
-  /** Replay the spill when memory has drained; a no-op while one runs or memory is busy. */
+  /** Replay the spill while memory has room; a no-op while one runs or memory is above half its bound. */
   replay(): void {
-    if (this.replaying || this.closed || this.opts.pump.held > 0) return;
+    if (this.replaying || this.closed || !this.opts.pump.hasRoom) return;
     clearTimeout(this.replayTimer);
     this.replayTimer = undefined;
     this.replaying = this.run()
@@ -159,7 +182,7 @@ export class SpillReplayer {
     if (this.closed) return;
     this.replayTimer = setTimeout(() => {
       this.replayTimer = undefined;
-      if (this.spilling) this.replay();
+      if (this.pendingReplay) this.replay();
     }, delay);
     this.replayTimer.unref();
   }
@@ -175,17 +198,17 @@ export class SpillReplayer {
       if (this.closed) return;
       const entries = await readSpill(redis, consumer, batchMax, claimIdleMs);
       if (entries.length === 0) {
-        // Events still on their way into the stream must be replayed before memory takes over.
+        // Events on their way into the stream are replayed in this run too.
         const writing = this.writer.writing;
         if (writing) {
           await writing;
           continue;
         }
-        if (this.spilling) logger.info('exposure spill replayed; back to publishing from memory');
-        this.spilling = false;
+        if (this.pendingReplay && !this.overflow) logger.info('exposure spill replayed; the spill is empty');
+        this.pendingReplay = false;
         return;
       }
-      this.spilling = true;
+      this.pendingReplay = true;
       const events = entries.map((e): Pending => ({ data: e.data, batch: UNLOGGED }));
       const failed = new Set(await pump.publish(events, true));
       const done = entries.filter((_, i) => !failed.has(events[i])).map((e) => e.id);
