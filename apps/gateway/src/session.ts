@@ -14,6 +14,7 @@ import { parseClientFrame } from './client-frame';
 import { PendingQueue, type Outgoing } from './pending-queue';
 import { CategoryCursors } from './category-cursors';
 import { RecentIds } from './recent-ids';
+import { sendText } from './ws-frame';
 import type { ExposurePublisher } from './exposure-publisher';
 import type { GatewayMetrics } from './metrics';
 import type { MessageChanges } from './message-changes';
@@ -24,7 +25,7 @@ type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 /** ws's readyState OPEN. */
 const OPEN = 1;
-/** `message` frames are bytes already (EncodedMessage.frame); they go out as text frames. */
+/** `update` / `delete` frames given as strings go out as text frames too. */
 const TEXT_FRAME = { binary: false } as const;
 /** How long a slow consumer's socket may linger after its 4009 before it is cut off. */
 const SLOW_CLOSE_GRACE_MS = 1000;
@@ -193,7 +194,8 @@ export class Session {
       written?.();
       return false;
     }
-    this.ws.send(message.frame, TEXT_FRAME, written);
+    // `message` frames are bytes already (EncodedMessage.frame), shared by every session: prepared once.
+    sendText(this.ws, message.frame, written);
     this.recent.add(message.id, message.category);
     this.ctx.metrics.pushed.inc({ via });
     if (this.acks.pushed(message.id) > 0) this.ctx.metrics.unackedForgotten.inc();
@@ -214,7 +216,8 @@ export class Session {
   /** An `update` or `delete` frame for a message this session received. */
   sendChange(frame: Buffer | string): void {
     if (this.closed || this.ws.readyState !== OPEN) return;
-    this.ws.send(frame, TEXT_FRAME);
+    if (typeof frame === 'string') this.ws.send(frame, TEXT_FRAME);
+    else sendText(this.ws, frame);
   }
 
   /** Where the session stands in its categories' logs (category-cursors.ts); made on first use. */
