@@ -184,7 +184,7 @@ export class ExposurePublisher {
   private accept(event: Pending): void {
     const { pump, replayer } = this;
     if (!replayer.overflowing) {
-      if (pump.full) replayer.startSpilling(this.outstanding);
+      if (pump.full) replayer.startOverflowing(this.outstanding);
     } else if (pump.hasRoom) replayer.stopOverflowing();
     if (replayer.overflowing) replayer.add(event);
     else {

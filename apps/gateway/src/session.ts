@@ -25,8 +25,6 @@ type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 /** ws's readyState OPEN. */
 const OPEN = 1;
-/** `update` / `delete` frames given as strings go out as text frames too. */
-const TEXT_FRAME = { binary: false } as const;
 /** How long a slow consumer's socket may linger after its 4009 before it is cut off. */
 const SLOW_CLOSE_GRACE_MS = 1000;
 
@@ -216,8 +214,7 @@ export class Session {
   /** An `update` or `delete` frame for a message this session received. */
   sendChange(frame: Buffer | string): void {
     if (this.closed || this.ws.readyState !== OPEN) return;
-    if (typeof frame === 'string') this.ws.send(frame, TEXT_FRAME);
-    else sendText(this.ws, frame);
+    sendText(this.ws, frame);
   }
 
   /** Where the session stands in its categories' logs (category-cursors.ts); made on first use. */

@@ -49,10 +49,13 @@ export function textFrame(payload: Buffer): Buffer {
   return frame;
 }
 
-/** Send `payload` (UTF-8 bytes) as a text message on an open socket; `cb` once it is written. */
-export function sendText(ws: WebSocket, payload: Buffer, cb?: (err?: Error) => void): void {
+/**
+ * Send `payload` as a text message on an open socket; `cb` once it is written. UTF-8 bytes go out
+ * as a prepared frame; a string (a frame made for one socket) through `ws.send`.
+ */
+export function sendText(ws: WebSocket, payload: Buffer | string, cb?: (err?: Error) => void): void {
   const sender = (ws as unknown as { _sender?: SenderInternals })._sender;
-  if (sender && sender._state === SENDER_IDLE && sender._queue?.length === 0 && typeof sender.sendFrame === 'function') {
+  if (typeof payload !== 'string' && sender && sender._state === SENDER_IDLE && sender._queue?.length === 0 && typeof sender.sendFrame === 'function') {
     sender.sendFrame([textFrame(payload)], cb);
   } else {
     ws.send(payload, TEXT_FRAME, cb);

@@ -66,7 +66,7 @@ const event = (tag: string, n: number) => JSON.stringify({ eventId: `${tag}-${n}
 const got = (tag: string) => rig.received.filter((r) => r.includes(`"${tag}-`));
 
 async function spill(tag: string, n: number): Promise<void> {
-  replayer.startSpilling(0);
+  replayer.startOverflowing(0);
   const before = settled.length;
   for (let i = 0; i < n; i++) replayer.add({ data: event(tag, i), batch: UNLOGGED });
   await waitFor(() => settled.length === before + n, { what: `${n} events in the spill` });

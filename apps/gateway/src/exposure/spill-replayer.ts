@@ -79,7 +79,7 @@ export class SpillReplayer {
     return this.writer.waiting;
   }
 
-  /** New events go to the spill (startSpilling, until stopOverflowing). */
+  /** New events go to the spill (startOverflowing, until stopOverflowing). */
   get overflowing(): boolean {
     return this.overflow;
   }
@@ -95,7 +95,7 @@ export class SpillReplayer {
   }
 
   /** Spill new events from now on (memory is full), until stopOverflowing(). */
-  startSpilling(buffered: number): void {
+  startOverflowing(buffered: number): void {
     if (this.overflow) return;
     this.overflow = true;
     this.pendingReplay = true;
