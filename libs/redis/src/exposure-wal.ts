@@ -18,6 +18,7 @@
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 import { SPILL_CHUNK, spillExposures, type SpillBounds } from './exposure-spill';
+import { sendJoined } from './joined-command';
 
 const EVENT_SEPARATOR = '\n';
 /** Batch numbers per HDEL, and stale logs looked at per sweep. */
@@ -28,9 +29,12 @@ const CHUNK = 1000;
  */
 const RESCUE_BOUNDS: SpillBounds = { maxEvents: Number.MAX_SAFE_INTEGER, maxAgeMs: 0 };
 
-/** Write one batch of events (serialized JSON, which never holds a raw newline). */
+/**
+ * Write one batch of events (serialized JSON, which never holds a raw newline). A batch can be
+ * megabytes: it is encoded once, straight into the command's frame (joined-command.ts).
+ */
 export async function writeWalBatch(redis: HeraldRedis, walId: string, batch: number, events: readonly string[]): Promise<void> {
-  await redis.hset(keys.exposureWal(walId), String(batch), events.join(EVENT_SEPARATOR));
+  await sendJoined(redis, 'hset', [keys.exposureWal(walId), String(batch)], events, EVENT_SEPARATOR);
 }
 
 /** Forget batches whose every event Pub/Sub or the spill has taken. */

@@ -1,0 +1,81 @@
+/**
+ * A command whose last argument is many strings joined by one separator byte (the exposure log's
+ * batch: up to tens of thousands of events, megabytes), encoded once, straight into one buffer
+ * that holds the whole RESP frame, and handed to ioredis as it is.
+ *
+ * Given the joined string, ioredis measures it, builds the command around it (a cons string),
+ * flattens that, and encodes it to UTF-8 in fresh memory: three copies of megabytes a batch, and
+ * the page faults of the fresh memory (docs/BENCHMARKS.md). Here each part is encoded once, which
+ * also flattens it in place for its later use (the event is published next).
+ *
+ * The buffer is reused for a later command only once the command that carried it has settled:
+ * until then ioredis may write it again (a resend after a reconnect, a Cluster redirect).
+ */
+import { Command } from 'ioredis';
+import type { HeraldRedis } from './client';
+
+/** A spare buffer larger than this is let go rather than kept for the next command. */
+const SPARE_MAX_BYTES = 16 * 1024 * 1024;
+
+/** The frame is already encoded: ioredis writes it as it is. */
+class EncodedCommand extends Command {
+  constructor(name: string, keysAndArgs: string[], private readonly frame: Buffer) {
+    // Only the small arguments: ioredis reads the key from them (a Cluster's slot).
+    super(name, keysAndArgs);
+  }
+
+  override toWritable(): Buffer {
+    return this.frame;
+  }
+}
+
+/** The one spare buffer of this process, free for the next command. */
+let spare: Buffer | null = null;
+
+function take(bytes: number): Buffer {
+  if (spare && spare.length >= bytes) {
+    const buffer = spare;
+    spare = null;
+    return buffer;
+  }
+  // A power of two, so that batches of about the same size reuse it.
+  return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(bytes, 4096))));
+}
+
+function giveBack(buffer: Buffer): void {
+  if (buffer.length <= SPARE_MAX_BYTES && (!spare || spare.length < buffer.length)) spare = buffer;
+}
+
+/**
+ * Send `name args… parts.join(separator)` (separator: one ASCII character, which no part holds
+ * unescaped) and resolve with the reply.
+ */
+export function sendJoined(
+  redis: HeraldRedis,
+  name: string,
+  args: readonly string[],
+  parts: readonly string[],
+  separator: string,
+): Promise<unknown> {
+  const sep = separator.charCodeAt(0);
+  let dataBytes = Math.max(parts.length - 1, 0);
+  // Measuring a part flattens it once, in place; encoding it below reads the flat string.
+  for (const part of parts) dataBytes += Buffer.byteLength(part);
+  let head = `*${args.length + 2}\r\n$${Buffer.byteLength(name)}\r\n${name}\r\n`;
+  for (const arg of args) head += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+  head += `$${dataBytes}\r\n`;
+  const headBytes = Buffer.byteLength(head);
+  const buffer = take(headBytes + dataBytes + 2);
+  let at = buffer.write(head, 0);
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) buffer[at++] = sep;
+    at += buffer.write(parts[i], at);
+  }
+  buffer[at++] = 13;
+  buffer[at++] = 10;
+  const command = new EncodedCommand(name, [...args], buffer.subarray(0, at));
+  const settled = () => giveBack(buffer);
+  command.promise.then(settled, settled);
+  void redis.sendCommand(command);
+  return command.promise;
+}
