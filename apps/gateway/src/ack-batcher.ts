@@ -1,5 +1,5 @@
 /**
- * Acks go to Redis in batches: the acked ids of one write window (ACK_WINDOW_MS, write-window.ts),
+ * Acks go to Redis in batches: the acked ids of one write window (ACK_WINDOW_MS, libs/redis write-window.ts),
  * per user, each id once (two devices of a user may ack the same id), then one `removeFromInbox`
  * per user, which sends at most REMOVE_CHUNK ids per script call; the calls of one flush leave in
  * one write (the connection auto-pipelines). The ids are already filtered by the sessions
@@ -10,10 +10,9 @@
  * for per user and category, then `advancePositions` (one script call for many users on one
  * redis-server, one per user on a Cluster).
  */
-import { advancePositions, compareEntryIds, removeFromInbox, type HeraldRedis } from '@herald/redis';
+import { advancePositions, compareEntryIds, removeFromInbox, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from './metrics';
-import { WriteWindow } from './write-window';
 
 export class AckBatcher {
   private readonly pending = new Map<string, Set<string>>();

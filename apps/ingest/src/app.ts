@@ -103,6 +103,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     metrics: ingestMetrics,
     logger,
     appended: relay && (() => relay.wake()),
+    windowMs: config.EVENTS_OUTBOX_WINDOW_MS,
   });
   // The scheduled sends' worker gets a connection of its own (blocking reads, retries forever).
   const queueConnection = config.SCHEDULE_WORKER ? createRedis(config, 'queue', 'ingest', logger) : undefined;
@@ -147,6 +148,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
       () => control.close(),
       () => scheduler.close(),
       () => webPush?.close(),
+      () => events.close(),
       () => relay?.close(),
       () => relayTopic?.close(),
       () => relayPubSub?.close(),

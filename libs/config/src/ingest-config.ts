@@ -121,6 +121,11 @@ export const ingestSchema = {
   EVENTS_OUTBOX_MAX_EVENTS: int(500_000, 1, 100_000_000),
   /** Outbox entries older than this are trimmed unpublished (counted); 0: no age bound. */
   EVENTS_OUTBOX_MAX_AGE_MS: int(86_400_000, 0, 30 * 86_400_000),
+  /**
+   * Appends to the outbox at least this far apart (ms): the requests in between share one Redis
+   * round and wait (at most this long); one after a quiet spell waits for nothing. 0: one per turn.
+   */
+  EVENTS_OUTBOX_WINDOW_MS: int(5, 0, 100),
   /** Events one relay round reads and publishes. */
   EVENTS_RELAY_BATCH: int(1000, 1, 10_000),
   /** Entries a relay read and left unpublished this long (it died) are taken over by another. */

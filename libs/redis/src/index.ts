@@ -17,3 +17,4 @@ export * from './exposure-wal';
 export * from './presence';
 export * from './webhooks';
 export * from './push-subscriptions';
+export * from './write-window';

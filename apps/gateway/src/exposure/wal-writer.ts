@@ -1,6 +1,6 @@
 /**
  * Stage 1 of the exposure path: the write-ahead log. The events of the pushes of one write window
- * (EXPOSURE_LOG_WINDOW_MS, ../write-window.ts; 0: of one turn) are written to this process's log
+ * (EXPOSURE_LOG_WINDOW_MS, libs/redis write-window.ts; 0: of one turn) are written to this process's log
  * in Redis (libs/redis exposure-wal) in one command, and the frames go out once it is there: the
  * order barrier before the socket write. One write is in flight at a time, so pushes keep their
  * order. Settled batches are trimmed from the log every TRIM_WINDOW_MS at most. The log's
@@ -11,10 +11,9 @@
  * events go on unlogged (counted `unlogged`): still published, but lost if the process dies
  * before. After a failure the log is skipped for a backoff, then tried again.
  */
-import { beatWal, dropWalBatches, retireWal, writeWalBatch, type HeraldRedis } from '@herald/redis';
+import { beatWal, dropWalBatches, retireWal, writeWalBatch, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
-import { WriteWindow } from '../write-window';
 import { backoffMs, runEvery, UNLOGGED, type Pending, type Send } from './stage';
 
 /**

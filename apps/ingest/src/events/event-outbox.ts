@@ -7,9 +7,14 @@
  *
  * Deliveries come first, as on the gateway's exposure path: a failed or refused append (Redis
  * refused it, or the outbox is at its bounds) never fails the request; it is counted and logged.
+ *
+ * The appends of one write window (EVENTS_OUTBOX_WINDOW_MS, libs/redis write-window.ts) go to
+ * Redis as one: at 1k requests a second every request was its own Redis round for its `sent`
+ * event. A request still waits for its events' append; an append after a quiet spell waits for
+ * nothing.
  */
 import type { Logger } from '@herald/logger';
-import { EVENT_OUTBOX, spillExposures, type DroppedId, type HeraldRedis, type SpillBounds } from '@herald/redis';
+import { EVENT_OUTBOX, spillExposures, WriteWindow, type DroppedId, type HeraldRedis, type SpillBounds } from '@herald/redis';
 import { perUserEventId } from '@herald/pubsub';
 import { WEBPUSH_EVENT_KIND, type LossEvent, type Message, type MessageEvent, type MessageEventKind, type WebPushEvent, type WebPushStatus } from '@herald/types';
 import type { IngestMetrics } from '../metrics';
@@ -27,21 +32,58 @@ export interface EventOutboxOptions {
   logger: Logger;
   /** Called after events were appended: the relay of this process publishes them now. */
   appended?: () => void;
+  /** EVENTS_OUTBOX_WINDOW_MS: appends at least this far apart (0: one per turn). */
+  windowMs?: number;
 }
 
 export class EventOutbox {
   private readonly log: Logger;
+  private readonly window: WriteWindow;
+  /** Entries of this window's appends, in order, and the appends waiting for them. */
+  private entries: string[] = [];
+  private waiting: Array<() => void> = [];
+  private closed = false;
 
   constructor(private readonly opts: EventOutboxOptions) {
     this.log = opts.logger.child({ module: 'event-outbox' });
+    this.window = new WriteWindow(opts.windowMs ?? 0, () => this.flush());
   }
 
-  /** Appends the events, in order; never throws (the step they describe has happened). */
-  async append(events: readonly OutboxEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  /**
+   * Appends the events, in order, with the other appends of this window; resolves once Redis has
+   * them (or refused them). Never throws (the step they describe has happened).
+   */
+  append(events: readonly OutboxEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    if (this.closed) return this.write(events.map(encodeEntry));
+    for (const event of events) this.entries.push(encodeEntry(event));
+    return new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      this.window.schedule();
+    });
+  }
+
+  /** Append what waits now; later appends go to Redis one by one (shutdown). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.window.close();
+    await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.entries.length === 0) return;
+    const entries = this.entries;
+    const waiting = this.waiting;
+    this.entries = [];
+    this.waiting = [];
+    await this.write(entries);
+    for (const resolve of waiting) resolve();
+  }
+
+  private async write(entries: readonly string[]): Promise<void> {
     const { metrics } = this.opts;
     try {
-      const result = await spillExposures(this.opts.redis, events.map(encodeEntry), this.opts.bounds, EVENT_OUTBOX);
+      const result = await spillExposures(this.opts.redis, entries, this.opts.bounds, EVENT_OUTBOX);
       metrics.outbox.inc({ outcome: 'appended' }, result.spilled);
       if (result.refused > 0) {
         metrics.outbox.inc({ outcome: 'refused' }, result.refused);
@@ -53,8 +95,8 @@ export class EventOutbox {
       }
       if (result.spilled > 0) this.opts.appended?.();
     } catch (err) {
-      metrics.outbox.inc({ outcome: 'failed' }, events.length);
-      this.log.error({ err, events: events.length }, 'appending events to the outbox failed; they are lost to analytics');
+      metrics.outbox.inc({ outcome: 'failed' }, entries.length);
+      this.log.error({ err, events: entries.length }, 'appending events to the outbox failed; they are lost to analytics');
     }
   }
 }

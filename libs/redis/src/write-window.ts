@@ -1,8 +1,9 @@
 /**
  * Writes to Redis grouped over a short window of time, not only within one turn of the event
- * loop. On loopback a Redis write costs the gateway a syscall and the kernel's TCP work for both
- * ends (tens of µs); at 1k msg/s every message is its own turn, so per-turn batching left one
- * write-ahead log write, one log trim and one ack script per message.
+ * loop. On loopback a Redis write costs a syscall and the kernel's TCP work for both ends (tens
+ * of µs); at 1k msg/s every message is its own turn, so per-turn batching left the gateway one
+ * write-ahead log write, one log trim and one ack script per message, and ingest one event outbox
+ * append per request.
  *
  * Like Nagle's algorithm: a write asked for when the last one ran `windowMs` or more ago runs at
  * the next turn (an isolated message waits for nothing); otherwise it runs `windowMs` after the

@@ -1,6 +1,6 @@
 /** write-window.ts: at most one run per window, nothing asked for is left behind, 0 is per turn. */
 import { waitFor } from '@herald/testing';
-import { WriteWindow } from '../src/write-window';
+import { WriteWindow } from '../src';
 
 const turn = () => new Promise(setImmediate);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
