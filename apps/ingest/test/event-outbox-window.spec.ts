@@ -63,7 +63,7 @@ it('appends the requests of one window in one Redis round, in order, each resolv
   await events.close();
   await Promise.all(appends);
   expect(await stored()).toEqual(['{"n":0}', '{"n":1}', '{"n":10}', '{"n":2}', '{"n":20}', '{"n":3}', '{"n":30}']);
-  // One script call for the three requests (plus the one INFO above does not count).
+  // One script call for the three requests.
   expect((await scriptCalls()) - before).toBe(1);
 
   // After close an append goes to Redis at once.
