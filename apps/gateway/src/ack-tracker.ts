@@ -10,6 +10,11 @@
 export interface AckSort {
   /** Ids pending for this session, each once, in frame order: these go to Redis. */
   known: string[];
+  /**
+   * For each known id, the category whose log entry it was pushed as (see pushed()); undefined
+   * for the others. Absent when none was.
+   */
+  categories?: Array<string | undefined>;
   /** Ids not pending here: never pushed to this session, acknowledged already, or forgotten. */
   unknown: number;
   /** Ids that came earlier in the same frame. */
@@ -18,9 +23,9 @@ export interface AckSort {
 
 /** An id of the snapshot being drained, not pushed yet. */
 const EXPECTED = 0;
-/** An id pushed to the socket. */
+/** An id pushed to the socket (a category's entry: its category instead). */
 const PUSHED = 1;
-type State = typeof EXPECTED | typeof PUSHED;
+type State = typeof EXPECTED | typeof PUSHED | string;
 
 export class AckTracker {
   /** id -> state; Map iteration order is insertion order, so the first key is the oldest. */
@@ -60,13 +65,18 @@ export class AckTracker {
     for (const [id, state] of this.pending) if (state === EXPECTED) this.pending.delete(id);
   }
 
-  /** `id` was written to the socket; returns how many ids the bound made it forget (0 or 1). */
-  pushed(id: string): number {
+  /**
+   * `id` was written to the socket, as an entry of `category`'s log if given (its ack then moves
+   * the session's place there: category-cursors.ts); returns how many ids the bound made it
+   * forget (0 or 1).
+   */
+  pushed(id: string, category?: string): number {
+    const state = category ?? PUSHED;
     if (this.pending.has(id)) {
-      this.pending.set(id, PUSHED);
+      this.pending.set(id, state);
       return 0;
     }
-    this.pending.set(id, PUSHED);
+    this.pending.set(id, state);
     if (this.pending.size <= this.max) return 0;
     const [oldest] = this.pending.keys();
     this.pending.delete(oldest);
@@ -77,6 +87,7 @@ export class AckTracker {
   /** Sort an ack frame's ids; the known ones stop being pending. */
   take(ids: readonly string[]): AckSort {
     const known: string[] = [];
+    let categories: Array<string | undefined> | undefined;
     let unknown = 0;
     let repeated = 0;
     let seen: Set<string> | undefined;
@@ -85,6 +96,8 @@ export class AckTracker {
       if (state !== undefined) {
         this.pending.delete(id);
         if (state === EXPECTED) this.ackedEarly.add(id);
+        if (typeof state === 'string') (categories ??= new Array<string | undefined>(known.length)).push(state);
+        else categories?.push(undefined);
         known.push(id);
         if (ids.length > 1) (seen ??= new Set()).add(id);
       } else if (seen?.has(id)) {
@@ -93,6 +106,6 @@ export class AckTracker {
         unknown++;
       }
     }
-    return { known, unknown, repeated };
+    return categories ? { known, categories, unknown, repeated } : { known, unknown, repeated };
   }
 }

@@ -32,8 +32,6 @@ interface Cursor {
 
 export class CategoryCursors {
   private readonly cursors = new Map<string, Cursor>();
-  /** Message id -> category, for the unacknowledged entries. */
-  private readonly categoryOf = new Map<string, string>();
 
   constructor(
     private readonly max: number,
@@ -57,7 +55,6 @@ export class CategoryCursors {
     const cursor = this.cursor(category);
     if (!cursor.frozen && cursor.considered !== null) {
       cursor.unacked.push({ id, entry, prev: cursor.considered });
-      this.categoryOf.set(id, category);
       if (cursor.unacked.length > this.max) this.freeze(cursor);
     }
     cursor.considered = entry;
@@ -72,31 +69,34 @@ export class CategoryCursors {
     if (position) this.move(category, position);
   }
 
-  /** Acknowledged ids: the category entries among them may move positions; returns the others, the inbox's ids. */
-  sortAcks(ids: readonly string[]): string[] {
+  /**
+   * Acknowledged ids, with the category each was pushed from (`categories[i]` for `ids[i]`, the
+   * session's AckTracker knows it; undefined or none: not a category entry). The category entries
+   * among them may move positions; returns the others, the inbox's ids (with those this session
+   * does not follow: its cursor frozen or dropped).
+   */
+  sortAcks(ids: readonly string[], categories?: ReadonlyArray<string | undefined>): string[] {
     const inbox: string[] = [];
-    for (const id of ids) {
-      const category = this.categoryOf.get(id);
-      if (category === undefined) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      const category = categories?.[i];
+      const cursor = category === undefined ? undefined : this.cursors.get(category);
+      const at = cursor ? indexOfId(cursor.unacked, id) : -1;
+      if (at < 0) {
         inbox.push(id);
         continue;
       }
-      this.categoryOf.delete(id);
-      const cursor = this.cursors.get(category);
-      if (!cursor) continue;
-      const at = cursor.unacked.findIndex((u) => u.id === id);
-      if (at >= 0) cursor.unacked.splice(at, 1);
-      const position = this.moved(cursor);
-      if (position) this.move(category, position);
+      // Acks come mostly in push order: the oldest goes without copying the rest.
+      if (at === 0) cursor!.unacked.shift();
+      else cursor!.unacked.splice(at, 1);
+      const position = this.moved(cursor!);
+      if (position) this.move(category!, position);
     }
     return inbox;
   }
 
   /** The user left `category`: forget it. */
   drop(category: string): void {
-    const cursor = this.cursors.get(category);
-    if (!cursor) return;
-    for (const u of cursor.unacked) this.categoryOf.delete(u.id);
     this.cursors.delete(category);
   }
 
@@ -116,7 +116,12 @@ export class CategoryCursors {
 
   private freeze(cursor: Cursor): void {
     cursor.frozen = true;
-    for (const u of cursor.unacked) this.categoryOf.delete(u.id);
     cursor.unacked = [];
   }
+}
+
+/** Where `id` is among a cursor's unacknowledged entries, -1 if not (a loop: no closure per ack). */
+function indexOfId(unacked: readonly Unacked[], id: string): number {
+  for (let i = 0; i < unacked.length; i++) if (unacked[i].id === id) return i;
+  return -1;
 }

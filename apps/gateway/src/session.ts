@@ -169,7 +169,7 @@ export class Session {
    * when the session is closed or the message has expired. `written` is called once the frame
    * has been handed to the OS (or the socket failed).
    */
-  push(given: EncodedMessage, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
+  push(given: EncodedMessage, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void, category?: string): boolean {
     // The newest version of an updated message; none of a recalled one.
     const message = this.ctx.changes.current(given);
     if (this.closed || message === null || message.expiresAt <= now) {
@@ -177,18 +177,21 @@ export class Session {
       return false;
     }
     // The frame goes out once its exposure event is in the write-ahead log (this turn's batch).
-    this.ctx.publisher.record(message.id, message.category, this.exposurePart, via, () => this.write(message, via, written));
+    this.ctx.publisher.record(message.id, message.category, this.exposurePart, via, () => this.write(message, via, written, category));
     return true;
   }
 
-  /** Write a logged push to the socket; false (and no exposure) when the socket has gone meanwhile. */
-  private write(logged: EncodedMessage, via: ExposureEvent['via'], written?: (err?: Error) => void): boolean {
+  /**
+   * Write a logged push to the socket; false (and no exposure) when the socket has gone meanwhile.
+   * `category`: the log it is an entry of (pushOutgoing), for its ack.
+   */
+  private write(logged: EncodedMessage, via: ExposureEvent['via'], written?: (err?: Error) => void, category?: string): boolean {
     // Looked up again: an update or a recall may have come while the event was being logged (the
     // gateway confirmed it then, so this frame must be the newest version, or not go at all).
     const message = this.ctx.changes.current(logged);
     if (this.closed || this.ws.readyState !== OPEN || message === null) {
       // A recalled category entry counts as done for the user's position, as an ack would.
-      if (message === null) this.cursors?.sortAcks([logged.id]);
+      if (message === null) this.cursors?.sortAcks([logged.id], [category]);
       written?.();
       return false;
     }
@@ -196,7 +199,7 @@ export class Session {
     sendText(this.ws, message.frame, written);
     this.recent.add(message.id, message.category);
     this.ctx.metrics.pushed.inc({ via });
-    if (this.acks.pushed(message.id) > 0) this.ctx.metrics.unackedForgotten.inc();
+    if (this.acks.pushed(message.id, category) > 0) this.ctx.metrics.unackedForgotten.inc();
     if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes) this.closeSlow();
     return true;
   }
@@ -239,7 +242,7 @@ export class Session {
       written?.();
       return false;
     }
-    if (!this.push(message, via, now, written)) return false;
+    if (!this.push(message, via, now, written, category)) return false;
     cursors.pushed(category, entry, message.id);
     return true;
   }
@@ -306,8 +309,8 @@ export class Session {
 
   /** Apply the ids pending for this session; count the rest, and close a session that keeps sending them. */
   private acknowledge(ids: string[], closing: boolean): void {
-    const { known, unknown, repeated } = this.acks.take(ids);
-    const inbox = this.cursors ? this.cursors.sortAcks(known) : known;
+    const { known, categories, unknown, repeated } = this.acks.take(ids);
+    const inbox = this.cursors ? this.cursors.sortAcks(known, categories) : known;
     if (inbox.length > 0) this.ctx.onAck(this, inbox);
     if (unknown > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'unknown' }, unknown);
     if (repeated > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'repeated' }, repeated);

@@ -28,3 +28,25 @@ it('takes acks for the snapshot being drained; the drain skips what was acked be
   acks.endDrain(); // s3 was never pushed (expired): no longer expected
   expect(acks.take(['s1', 's3'])).toEqual({ known: ['s1'], unknown: 1, repeated: 0 });
 });
+
+it("names the category of the ids pushed as a category's log entries, beside the frame's known ids", () => {
+  const acks = new AckTracker(10);
+  acks.pushed('direct');
+  acks.pushed('c1', 'news');
+  acks.pushed('c2', 'sport');
+  expect(acks.take(['c1', 'direct', 'x', 'c2'])).toEqual({
+    known: ['c1', 'direct', 'c2'],
+    categories: ['news', undefined, 'sport'],
+    unknown: 1,
+    repeated: 0,
+  });
+  acks.pushed('d1');
+  acks.pushed('c3', 'news');
+  const late = acks.take(['d1', 'c3']);
+  expect(late.known).toEqual(['d1', 'c3']);
+  expect(late.categories).toHaveLength(2);
+  expect(late.categories?.[0]).toBeUndefined();
+  expect(late.categories?.[1]).toBe('news');
+  acks.pushed('d2');
+  expect(acks.take(['d2'])).toStrictEqual({ known: ['d2'], unknown: 0, repeated: 0 });
+});
