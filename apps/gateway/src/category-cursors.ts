@@ -82,15 +82,15 @@ export class CategoryCursors {
       const category = categories?.[i];
       const cursor = category === undefined ? undefined : this.cursors.get(category);
       const at = cursor ? indexOfId(cursor.unacked, id) : -1;
-      if (at < 0) {
+      if (category === undefined || cursor === undefined || at < 0) {
         inbox.push(id);
         continue;
       }
       // Acks come mostly in push order: the oldest goes without copying the rest.
-      if (at === 0) cursor!.unacked.shift();
-      else cursor!.unacked.splice(at, 1);
-      const position = this.moved(cursor!);
-      if (position) this.move(category!, position);
+      if (at === 0) cursor.unacked.shift();
+      else cursor.unacked.splice(at, 1);
+      const position = this.moved(cursor);
+      if (position) this.move(category, position);
     }
     return inbox;
   }
