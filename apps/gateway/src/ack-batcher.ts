@@ -16,7 +16,11 @@ import type { GatewayMetrics } from './metrics';
 
 export class AckBatcher {
   private readonly pending = new Map<string, Set<string>>();
-  private positions = new Map<string, Map<string, string>>();
+  /**
+   * Per user: category, entry, category, entry, … (UserPositions: a short list, not a map, per user
+   * and window; a user has at most MAX_CATEGORIES_PER_USER (100) categories, so a scan stays short).
+   */
+  private positions = new Map<string, string[]>();
   private readonly window: WriteWindow;
 
   constructor(
@@ -37,10 +41,14 @@ export class AckBatcher {
 
   /** The user's position in `category` may move to `entry`. */
   advance(userId: string, category: string, entry: string): void {
-    let user = this.positions.get(userId);
-    if (!user) this.positions.set(userId, (user = new Map()));
-    const current = user.get(category);
-    if (current === undefined || compareEntryIds(entry, current) > 0) user.set(category, entry);
+    const user = this.positions.get(userId);
+    if (!user) this.positions.set(userId, [category, entry]);
+    else {
+      let at = 0;
+      while (at < user.length && user[at] !== category) at += 2;
+      if (at === user.length) user.push(category, entry);
+      else if (compareEntryIds(entry, user[at + 1]) > 0) user[at + 1] = entry;
+    }
     this.window.schedule();
   }
 

@@ -153,12 +153,18 @@ function compareDigits(a: string, b: string, from: number, to: number): number {
 export const POSITIONS_PER_CALL = 200;
 
 /**
- * Move users' positions forward to the given entries (user -> category -> entry; acknowledged
+ * A user's positions to move: category, entry, category, entry, … (each category once). A flat
+ * list rather than a map: the gateway makes one per user acknowledging in each write window.
+ */
+export type UserPositions = readonly string[];
+
+/**
+ * Move users' positions forward to the given entries (user -> its UserPositions; acknowledged
  * category messages): never back, and only in categories the user is still a member of. On one
  * redis-server one script call per POSITIONS_PER_CALL users; on a Cluster, where each user's keys
  * are on their own slot, one per user (auto-pipelined per node). Resolves with how many moved.
  */
-export async function advancePositions(redis: HeraldRedis, positions: ReadonlyMap<string, ReadonlyMap<string, string>>): Promise<number> {
+export async function advancePositions(redis: HeraldRedis, positions: ReadonlyMap<string, UserPositions>): Promise<number> {
   const perCall = redis instanceof Cluster ? 1 : POSITIONS_PER_CALL;
   const calls: Promise<number>[] = [];
   let users: string[] = [];
@@ -169,8 +175,8 @@ export async function advancePositions(redis: HeraldRedis, positions: ReadonlyMa
   };
   for (const [userId, entries] of positions) {
     users.push(keys.categoryPositions(userId), keys.userCategories(userId));
-    args.push(entries.size);
-    for (const [category, entry] of entries) args.push(category, entry);
+    args.push(entries.length / 2);
+    for (const item of entries) args.push(item);
     if (users.length / 2 >= perCall) send();
   }
   if (users.length > 0) send();
