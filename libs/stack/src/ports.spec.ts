@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { freePort, portFree, tcpAccepts } from './ports';
+import { freePort, portFree, reservePorts, stablePort, tcpAccepts } from './ports';
 
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -27,4 +28,19 @@ test('never hands out the same port twice in one process, even before the first 
   const ports = [];
   for (let i = 0; i < 200; i++) ports.push(await freePort());
   expect(new Set(ports).size).toBe(ports.length);
+});
+
+test('stablePort never hands out a reserved port: a stack given fixed ports picks its own servers around them', async () => {
+  // stablePort's range: 10,000 up to the kernel's ephemeral ports.
+  const [low, high] = [10_000, Math.max(11_000, Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]))];
+  const at = (port: number) => (port - low + 0.5) / (high - low);
+  let [reserved, other] = [0, 0];
+  for (let p = low + 17; !other; p += 101) if (await portFree(p)) [reserved, other] = reserved ? [reserved, p] : [p, 0];
+  reservePorts([reserved]);
+  const random = jest.spyOn(Math, 'random').mockReturnValueOnce(at(reserved)).mockReturnValueOnce(at(other));
+  try {
+    expect(await stablePort()).toBe(other);
+  } finally {
+    random.mockRestore();
+  }
 });

@@ -13,6 +13,15 @@ export const LOOPBACK = '127.0.0.1';
  */
 const handedOut = new Set<number>();
 
+/**
+ * Ports someone else will listen on (a stack's fixed app ports, given before its Redis is
+ * started): never handed out here. Without this, stablePort could pick one for a server of the
+ * same stack, free until its app binds it (seen: the dev stack's consumer refused EADDRINUSE).
+ */
+export function reservePorts(ports: Iterable<number>): void {
+  for (const port of ports) handedOut.add(port);
+}
+
 /** A TCP port free on the loopback address now, and not handed out before by this process. */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; ; attempt++) {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DEV_SECRET_PREFIX } from '@herald/config';
 import { REPO_ROOT, startApp, type AppName, type AppProcess, type StartAppOptions } from './app-process';
-import { freePort, LOOPBACK } from './ports';
+import { freePort, LOOPBACK, reservePorts } from './ports';
 import { startPubSub, type RunningPubSub } from './pubsub';
 import { startRedisCluster, type RedisCluster } from './redis-cluster';
 import { startRedisServer, type RedisServer } from './redis-server';
@@ -55,6 +55,10 @@ export const DEFAULT_ADMIN_PORT = 9080;
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const env: NodeJS.ProcessEnv = { METADATA_SERVER_DETECTION: 'none', ...opts.env };
+  // The fixed ports the apps (and the consumer's Postgres) will bind: the servers started first
+  // must not take one of them meanwhile.
+  const fixed = [...Object.values(opts.ports ?? {}), opts.adminPort, Number(env.EMBEDDED_PG_PORT)];
+  reservePorts(fixed.filter((port): port is number => typeof port === 'number' && Number.isInteger(port) && port > 0));
   const started: { redis?: RedisServer; cluster?: RedisCluster; pubsub?: RunningPubSub; apps: AppProcess[] } = {
     apps: [],
   };
