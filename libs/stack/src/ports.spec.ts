@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { freePort, portFree, reservePorts, stablePort, tcpAccepts } from './ports';
+import { freePort, portFree, reservePorts, stablePort, stablePortRange, tcpAccepts } from './ports';
 
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -31,8 +30,7 @@ test('never hands out the same port twice in one process, even before the first 
 });
 
 test('stablePort never hands out a reserved port: a stack given fixed ports picks its own servers around them', async () => {
-  // stablePort's range: 10,000 up to the kernel's ephemeral ports.
-  const [low, high] = [10_000, Math.max(11_000, Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]))];
+  const [low, high] = stablePortRange();
   const at = (port: number) => (port - low + 0.5) / (high - low);
   let [reserved, other] = [0, 0];
   for (let p = low + 17; !other; p += 101) if (await portFree(p)) [reserved, other] = reserved ? [reserved, p] : [p, 0];

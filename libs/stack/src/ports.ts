@@ -51,8 +51,7 @@ function ephemeralRange(): [number, number] {
  */
 export async function stablePort(): Promise<number> {
   const [ephemeralLow] = ephemeralRange();
-  const low = 10_000;
-  const high = Math.max(low + 1000, ephemeralLow);
+  const [low, high] = stablePortRange();
   for (let attempt = 0; attempt < 1000; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low));
     if (port >= ephemeralLow || handedOut.has(port) || !(await portFree(port))) continue;
@@ -60,6 +59,12 @@ export async function stablePort(): Promise<number> {
     return port;
   }
   throw new Error(`no free port between ${low} and ${high}`);
+}
+
+/** Where stablePort picks: [low, high), from 10,000 up to the kernel's ephemeral range. */
+export function stablePortRange(): [number, number] {
+  const low = 10_000;
+  return [low, Math.max(low + 1000, ephemeralRange()[0])];
 }
 
 function anyFreePort(): Promise<number> {
