@@ -8,14 +8,13 @@
  * A member's progress is its read position in each category's log, `{u:<id>}:catpos` (category
  * -> entry id): everything up to it is the member's no more (acknowledged, or sent before the
  * member joined). A join sets it to the join's time, a leave removes it, acks move it forward
- * (advancePositions; never back). A connecting session reads each of its categories' logs after
+ * (advancePositions in category-positions.ts; never back). A connecting session reads each of its categories' logs after
  * the position (readCategoryLog) and merges them with its inbox (apps/gateway drain.ts).
  *
  * Order: one category's entries are in the order of their ids, which is the order the log took
  * them; a category's notes reach every gateway in that order too (one channel). The order across
  * a user's streams (inbox, categories) is defined by the gateway (docs/PROTOCOL.md).
  */
-import { Cluster } from 'ioredis';
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 
@@ -147,38 +146,4 @@ function compareDigits(a: string, b: string, from: number, to: number): number {
     if (d !== 0) return d;
   }
   return 0;
-}
-
-/** Users whose positions one script call moves on one redis-server. */
-export const POSITIONS_PER_CALL = 200;
-
-/**
- * A user's positions to move: category, entry, category, entry, … (each category once). A flat
- * list rather than a map: the gateway makes one per user acknowledging in each write window.
- */
-export type UserPositions = readonly string[];
-
-/**
- * Move users' positions forward to the given entries (user -> its UserPositions; acknowledged
- * category messages): never back, and only in categories the user is still a member of. On one
- * redis-server one script call per POSITIONS_PER_CALL users; on a Cluster, where each user's keys
- * are on their own slot, one per user (auto-pipelined per node). Resolves with how many moved.
- */
-export async function advancePositions(redis: HeraldRedis, positions: ReadonlyMap<string, UserPositions>): Promise<number> {
-  const perCall = redis instanceof Cluster ? 1 : POSITIONS_PER_CALL;
-  const calls: Promise<number>[] = [];
-  let users: string[] = [];
-  let args: (string | number)[] = [];
-  const send = () => {
-    calls.push(redis.advancePositions(users.length, ...users, ...args));
-    [users, args] = [[], []];
-  };
-  for (const [userId, entries] of positions) {
-    users.push(keys.categoryPositions(userId), keys.userCategories(userId));
-    args.push(entries.length / 2);
-    for (const item of entries) args.push(item);
-    if (users.length / 2 >= perCall) send();
-  }
-  if (users.length > 0) send();
-  return (await Promise.all(calls)).reduce((a, b) => a + b, 0);
 }

@@ -152,7 +152,7 @@ function camel(name: string): string {
  * A script's text, with each `--@include <name>` line replaced by ./scripts/lib/<name>.lua: Redis
  * scripts cannot load each other, so the functions two scripts share live there, once.
  */
-function scriptText(file: string): string {
+export function scriptText(file: (typeof SCRIPT_FILES)[number]): string {
   const text = readFileSync(join(__dirname, 'scripts', `${file}.lua`), 'utf8');
   return text.replace(/^--@include ([a-z-]+)$/gm, (_, lib: string) => readFileSync(join(__dirname, 'scripts', 'lib', `${lib}.lua`), 'utf8'));
 }

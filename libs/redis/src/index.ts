@@ -10,6 +10,7 @@ export * from './deliveries';
 export * from './send-to-users';
 export * from './send-batch';
 export * from './category-log';
+export * from './category-positions';
 export * from './categories';
 export * from './idempotency';
 export * from './exposure-spill';

@@ -9,13 +9,12 @@
  * also flattens it in place for its later use (the event is published next).
  *
  * The buffer is reused for a later command only once the command that carried it has settled:
- * until then ioredis may write it again (a resend after a reconnect, a Cluster redirect).
+ * until then ioredis may write it again (a resend after a reconnect, a Cluster redirect;
+ * resp-writer.ts keeps the spares).
  */
 import { Command } from 'ioredis';
 import type { HeraldRedis } from './client';
-
-/** A spare buffer larger than this is let go rather than kept for the next command. */
-const SPARE_MAX_BYTES = 16 * 1024 * 1024;
+import { giveBackBuffer, takeBuffer } from './resp-writer';
 
 /** The frame is already encoded: ioredis writes it as it is. */
 class EncodedCommand extends Command {
@@ -27,23 +26,6 @@ class EncodedCommand extends Command {
   override toWritable(): Buffer {
     return this.frame;
   }
-}
-
-/** The one spare buffer of this process, free for the next command. */
-let spare: Buffer | null = null;
-
-function take(bytes: number): Buffer {
-  if (spare && spare.length >= bytes) {
-    const buffer = spare;
-    spare = null;
-    return buffer;
-  }
-  // A power of two, so that batches of about the same size reuse it.
-  return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(bytes, 4096))));
-}
-
-function giveBack(buffer: Buffer): void {
-  if (buffer.length <= SPARE_MAX_BYTES && (!spare || spare.length < buffer.length)) spare = buffer;
 }
 
 /**
@@ -65,7 +47,7 @@ export function sendJoined(
   for (const arg of args) head += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
   head += `$${dataBytes}\r\n`;
   const headBytes = Buffer.byteLength(head);
-  const buffer = take(headBytes + dataBytes + 2);
+  const buffer = takeBuffer(headBytes + dataBytes + 2);
   let at = buffer.write(head, 0);
   for (let i = 0; i < parts.length; i++) {
     if (i > 0) buffer[at++] = sep;
@@ -74,7 +56,7 @@ export function sendJoined(
   buffer[at++] = 13;
   buffer[at++] = 10;
   const command = new EncodedCommand(name, [...args], buffer.subarray(0, at));
-  const settled = () => giveBack(buffer);
+  const settled = () => giveBackBuffer(buffer);
   command.promise.then(settled, settled);
   void redis.sendCommand(command);
   return command.promise;
