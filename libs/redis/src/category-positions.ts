@@ -14,7 +14,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { keys } from './keys';
 import { scriptText, type HeraldRedis } from './client';
 import { EncodedScript, type ScriptCall } from './encoded-script';
-import { RespWriter } from './resp-writer';
+import { RespWriter, SpareBuffer } from './resp-writer';
 
 /** Users whose positions one script call moves on one redis-server. */
 export const POSITIONS_PER_CALL = 200;
@@ -26,6 +26,8 @@ export const POSITIONS_PER_CALL = 200;
 export type UserPositions = readonly string[];
 
 let script: EncodedScript | undefined;
+/** The buffer of the last window's calls, for the next window. */
+const spares = new SpareBuffer();
 
 /**
  * Move users' positions forward to the given entries (user -> its UserPositions; acknowledged
@@ -42,7 +44,7 @@ export async function advancePositions(redis: HeraldRedis, positions: ReadonlyMa
 function advanceOnServer(redis: Redis, positions: ReadonlyMap<string, UserPositions>): Promise<unknown[]> {
   script ??= new EncodedScript(scriptText('advance-positions-n'));
   const encoded = script;
-  const w = new RespWriter();
+  const w = new RespWriter(spares);
   const calls: ScriptCall[] = [];
   const users: string[] = [];
   const lists: UserPositions[] = [];

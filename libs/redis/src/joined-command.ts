@@ -10,11 +10,14 @@
  *
  * The buffer is reused for a later command only once the command that carried it has settled:
  * until then ioredis may write it again (a resend after a reconnect, a Cluster redirect;
- * resp-writer.ts keeps the spares).
+ * resp-writer.ts).
  */
 import { Command } from 'ioredis';
 import type { HeraldRedis } from './client';
-import { giveBackBuffer, takeBuffer } from './resp-writer';
+import { SpareBuffer } from './resp-writer';
+
+/** The buffer of the last batch, for the next one. */
+const spares = new SpareBuffer();
 
 /** The frame is already encoded: ioredis writes it as it is. */
 class EncodedCommand extends Command {
@@ -47,7 +50,7 @@ export function sendJoined(
   for (const arg of args) head += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
   head += `$${dataBytes}\r\n`;
   const headBytes = Buffer.byteLength(head);
-  const buffer = takeBuffer(headBytes + dataBytes + 2);
+  const buffer = spares.take(headBytes + dataBytes + 2);
   let at = buffer.write(head, 0);
   for (let i = 0; i < parts.length; i++) {
     if (i > 0) buffer[at++] = sep;
@@ -56,7 +59,7 @@ export function sendJoined(
   buffer[at++] = 13;
   buffer[at++] = 10;
   const command = new EncodedCommand(name, [...args], buffer.subarray(0, at));
-  const settled = () => giveBackBuffer(buffer);
+  const settled = () => spares.giveBack(buffer);
   command.promise.then(settled, settled);
   void redis.sendCommand(command);
   return command.promise;

@@ -12,32 +12,29 @@
 
 /** A spare buffer larger than this is let go rather than kept. */
 const SPARE_MAX_BYTES = 16 * 1024 * 1024;
-/** Spare buffers kept, at most. */
-const SPARES_MAX = 4;
 
-/** Free buffers of this process, for the next commands. */
-const spares: Buffer[] = [];
+/**
+ * One command site's spare buffer: the largest one given back, for the next command there. Each
+ * site has its own (the exposure log's batches are megabytes, a window of positions kilobytes), so
+ * that one never takes the other's and leaves it fresh memory to fault in.
+ */
+export class SpareBuffer {
+  private spare: Buffer | null = null;
 
-/** A buffer of at least `bytes`: the smallest spare that fits, or a new one. */
-export function takeBuffer(bytes: number): Buffer {
-  let best = -1;
-  for (let i = 0; i < spares.length; i++) {
-    if (spares[i].length >= bytes && (best < 0 || spares[i].length < spares[best].length)) best = i;
+  /** A buffer of at least `bytes`: the spare if it fits, or a new one. */
+  take(bytes: number): Buffer {
+    const spare = this.spare;
+    if (spare && spare.length >= bytes) {
+      this.spare = null;
+      return spare;
+    }
+    // A power of two, so that commands of about the same size reuse it.
+    return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(bytes, 4096))));
   }
-  if (best >= 0) return spares.splice(best, 1)[0];
-  // A power of two, so that commands of about the same size reuse it.
-  return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(bytes, 4096))));
-}
 
-/** `buffer` is no longer referenced by any command: keep it for the next ones (or let it go). */
-export function giveBackBuffer(buffer: Buffer): void {
-  if (buffer.length > SPARE_MAX_BYTES) return;
-  if (spares.length < SPARES_MAX) spares.push(buffer);
-  else {
-    // Keep the larger ones.
-    let smallest = 0;
-    for (let i = 1; i < spares.length; i++) if (spares[i].length < spares[smallest].length) smallest = i;
-    if (spares[smallest].length < buffer.length) spares[smallest] = buffer;
+  /** No command refers to `buffer` any more: keep it if it is the largest so far. */
+  giveBack(buffer: Buffer): void {
+    if (buffer.length <= SPARE_MAX_BYTES && (!this.spare || this.spare.length < buffer.length)) this.spare = buffer;
   }
 }
 
@@ -57,16 +54,19 @@ export class RespWriter {
   /** Bulk strings written. */
   count = 0;
 
-  constructor(bytes = 64 * 1024) {
-    this.buffer = takeBuffer(bytes);
+  /** Starts with `spares`' buffer if it has one, else `bytes`. */
+  constructor(
+    private readonly spares: SpareBuffer,
+    bytes = 64 * 1024,
+  ) {
+    this.buffer = spares.take(bytes);
   }
 
   /** Room for `bytes` more. */
   private ensure(bytes: number): void {
     if (this.at + bytes <= this.buffer.length) return;
-    const larger = takeBuffer(2 * (this.at + bytes));
+    const larger = this.spares.take(2 * (this.at + bytes));
     this.buffer.copy(larger, 0, 0, this.at);
-    giveBackBuffer(this.buffer);
     this.buffer = larger;
   }
 
@@ -102,7 +102,7 @@ export class RespWriter {
 
   /** Give the buffer back (every command that carries a part of it has settled). */
   release(): void {
-    giveBackBuffer(this.buffer);
+    this.spares.giveBack(this.buffer);
     this.buffer = Buffer.alloc(0);
   }
 }
