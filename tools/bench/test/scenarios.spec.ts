@@ -81,6 +81,13 @@ const SMOKE: Record<string, Smoke> = {
       expect(baseline).toMatchObject({ exposures: null, msgsPerSecX: null });
     },
   },
+  'api-floor': {
+    args: ['--rates', '200', '--seconds', '1', '--warmup', '0', '--users', '10', '--connections', '4'],
+    caseOf: (r) => r.server, cases: ['http', 'fastify', 'fastify-redis', 'ingest'],
+    every: { rate: 200, sent: 200, failed: 0 },
+    numbers: ['serverUs', 'xHttp', 'redisUs', 'loadUs', 'producerLagMs'],
+    more: ({ rows: [http] }) => expect(http.xHttp).toBe(1),
+  },
   'category-broadcast': {
     args: ['--members', '300', '--broadcasts', '2'],
     caseOf: (r) => `${r.target} ${r.broadcast}`, cases: ['herald 1', 'herald 2', 'baseline 1', 'baseline 2'],

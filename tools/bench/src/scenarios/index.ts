@@ -1,5 +1,6 @@
 /** Every scenario `npm run bench` knows, in the order it lists them. Scenarios never import one another. */
 import type { Scenario } from '../scenario';
+import { apiFloor } from './api-floor';
 import { apiPush } from './api-push';
 import { categoryBroadcast } from './category-broadcast';
 import { categoryMemory } from './category-memory';
@@ -9,4 +10,4 @@ import { idle } from './idle';
 import { livePush } from './live-push';
 import { reconnectStorm } from './reconnect-storm';
 
-export const SCENARIOS: readonly Scenario[] = [exposurePublisher, exposurePipeline, livePush, apiPush, categoryBroadcast, categoryMemory, idle, reconnectStorm];
+export const SCENARIOS: readonly Scenario[] = [exposurePublisher, exposurePipeline, livePush, apiPush, apiFloor, categoryBroadcast, categoryMemory, idle, reconnectStorm];
