@@ -9,8 +9,8 @@
 import { cpuPct, cpuUsPer } from '../procs';
 import { Rig, userIdsFor } from '../rig';
 import { columns, type Row, type Scenario } from '../scenario';
+import type { ApiProducerSetup } from '../workers/api-producer';
 import type { FloorKind } from '../workers/http-floor';
-import { startApiProducer } from './api-push/stack';
 
 const SERVERS = ['http', 'fastify', 'fastify-redis', 'ingest'] as const;
 const MESSAGE_TTL_SECONDS = 600;
@@ -37,12 +37,16 @@ export const apiFloor: Scenario = {
       const [seconds, warmup] = [flags.int('seconds'), flags.int('warmup')];
       const rates = flags.ints('rates');
       const userIds = userIdsFor(`floor-${runTag}-`, flags.int('users'));
-      const batches = { batchSize: 1, batchMs: 1, connections: flags.int('connections') };
+      const connections = flags.int('connections');
       const rows: Row[] = [];
       for (const server of flags.words('servers') as Array<(typeof SERVERS)[number]>) {
         // Ingest stays up with the rig; a floor server stops once measured (idle, it would cost nothing anyway).
         const { pid, url, stop } = server === 'ingest' ? { ...(await rig.ingest()), stop: async () => undefined } : await startFloor(rig, server);
-        const producer = await startApiProducer(rig, url, 'single', userIds, MESSAGE_TTL_SECONDS, batches);
+        const setup: ApiProducerSetup = {
+          type: 'setup', ingestUrl: url, token: rig.producerToken, userIds, ttlSeconds: MESSAGE_TTL_SECONDS,
+          mode: 'single', batchSize: 1, batchMs: 1, connections,
+        };
+        const producer = await rig.startSender(`${server} producer`, setup, 'api-producer');
         if (warmup > 0) await producer.run(rates[0], warmup);
         for (const rate of rates) {
           progress(`${server}: ${rate}/s for ${seconds} s`);
