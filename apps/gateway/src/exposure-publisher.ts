@@ -180,6 +180,11 @@ export class ExposurePublisher {
     return this.wal.waiting + this.pump.held + this.replayer.waiting;
   }
 
+  /** Events in publish calls Pub/Sub has not answered yet (from memory; replays not counted). */
+  get publishing(): number {
+    return this.pump.inFlight;
+  }
+
   /** A logged (or unlogged) event whose frame went out: to memory, or to the spill past the bound. */
   private accept(event: Pending): void {
     const { pump, replayer } = this;

@@ -183,6 +183,8 @@ it('does not spin on a permanent publish error: with the topic deleted, each eve
   const ids = await sendMany(user, 5);
   // Delivery does not depend on Pub/Sub.
   expect((await client.waitForMessages(5)).map((m) => m.id)).toEqual(ids);
+  // Every event in a call before the emulator answers (a batch's timer may fire after the last frame).
+  await waitFor(() => h.gateway.publisher.publishing === 5, { what: 'every event in a publish call' });
   h.pubsubServer.resume();
   await waitFor(async () => (await h.metric('herald_exposures_published_total', 'outcome="retried"')) - before >= 5, {
     what: 'every event to have failed once',

@@ -54,6 +54,11 @@ export class PublishPump {
     return this.queue.length + this.inflightCount;
   }
 
+  /** Events from memory in publish calls not answered yet. */
+  get inFlight(): number {
+    return this.inflightCount;
+  }
+
   /** The memory bound is reached: new events must go elsewhere (the spill). */
   get full(): boolean {
     return this.held >= this.opts.bufferMax;
