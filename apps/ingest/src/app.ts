@@ -22,6 +22,7 @@ import { sendDepsOf } from './routes/deps';
 import { Scheduler } from './scheduler';
 import { buildWebPush } from './webpush/build-web-push';
 import { EventOutbox } from './events/event-outbox';
+import { SendWindow } from './send-window';
 import { EventRelay } from './events/event-relay';
 import { BatchPublisher, createPubSub } from '@herald/pubsub';
 import { hostname } from 'node:os';
@@ -105,6 +106,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     appended: relay && (() => relay.wake()),
     windowMs: config.EVENTS_OUTBOX_WINDOW_MS,
   });
+  const sendWindow = new SendWindow(config.SEND_WINDOW_MS);
   // The scheduled sends' worker gets a connection of its own (blocking reads, retries forever).
   const queueConnection = config.SCHEDULE_WORKER ? createRedis(config, 'queue', 'ingest', logger) : undefined;
   const jobsConnection = createRedis(config, 'log', 'ingest-jobs', logger);
@@ -115,7 +117,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     queueConnection,
     concurrency: config.SCHEDULE_CONCURRENCY,
     rememberSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-    send: sendDepsOf({ config, redis, metrics: ingestMetrics, events, webPush: webPush?.queue }),
+    send: sendDepsOf({ config, redis, metrics: ingestMetrics, events, webPush: webPush?.queue, sendWindow }),
     metrics: ingestMetrics,
     logger,
   });
@@ -125,7 +127,18 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
     config.CONTROL_CONFIRM_TIMEOUT_MS,
     logger.child({ module: 'control' }),
   );
-  const deps = { config, redis, verifier: createVerifier(config), metrics: ingestMetrics, logger, scheduler, control, events, webPush: webPush?.queue };
+  const deps = {
+    config,
+    redis,
+    verifier: createVerifier(config),
+    metrics: ingestMetrics,
+    logger,
+    scheduler,
+    control,
+    events,
+    webPush: webPush?.queue,
+    sendWindow,
+  };
   registerMessageRoutes(app, deps);
   registerMessageStatusRoute(app, deps);
   registerMessageChangeRoutes(app, deps);
@@ -147,6 +160,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
       () => webhooks?.close(),
       () => control.close(),
       () => scheduler.close(),
+      () => sendWindow.close(),
       () => webPush?.close(),
       () => events.close(),
       () => relay?.close(),

@@ -21,6 +21,7 @@ import {
 import type { IngestMetrics, MessageTarget } from './metrics';
 import { sentEvents, type EventOutbox } from './events/event-outbox';
 import type { WebPushQueue, WebPushRequest } from './webpush/web-push-queue';
+import type { SendWindow } from './send-window';
 
 const MS_PER_SECOND = 1000;
 
@@ -60,6 +61,8 @@ export interface SendMessageDeps {
   events?: EventOutbox;
   /** Web Push (webpush/); none: off (no VAPID keys), a message's `notification` is ignored. */
   webPush?: WebPushQueue;
+  /** Where a send waits to go with the others of its window (send-window.ts); none: at once. */
+  window?: SendWindow;
 }
 
 export interface SentMessage {
@@ -100,6 +103,7 @@ export function deliveryFailure(metrics: IngestMetrics, err: unknown): unknown {
  */
 export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput): Promise<SentMessage> {
   const message = messageOf(input);
+  await deps.window?.turn();
   if ('category' in input.recipients) {
     const { category } = input.recipients;
     // "Its members when sent", read beside the append (same round trip); only for the event.

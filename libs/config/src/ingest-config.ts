@@ -122,6 +122,12 @@ export const ingestSchema = {
   /** Outbox entries older than this are trimmed unpublished (counted); 0: no age bound. */
   EVENTS_OUTBOX_MAX_AGE_MS: int(86_400_000, 0, 30 * 86_400_000),
   /**
+   * Single sends' Redis writes at least this far apart (ms): the requests in between wait (at most
+   * this long) and send together, one write and one reply for all; one after a quiet spell waits
+   * for nothing. 0: each request sends at once (per-turn batching only).
+   */
+  SEND_WINDOW_MS: int(2, 0, 100),
+  /**
    * Appends to the outbox at least this far apart (ms): the requests in between share one Redis
    * round and wait (at most this long); one after a quiet spell waits for nothing. 0: one per turn.
    */

@@ -9,6 +9,7 @@ import type { ControlBus } from '../control-bus';
 import type { Scheduler } from '../scheduler';
 import type { EventOutbox } from '../events/event-outbox';
 import type { WebPushQueue } from '../webpush/web-push-queue';
+import type { SendWindow } from '../send-window';
 
 export interface RouteDeps {
   config: IngestConfig;
@@ -24,10 +25,12 @@ export interface RouteDeps {
   events: EventOutbox;
   /** Web Push to offline recipients (webpush/); none when the deployment has no VAPID keys. */
   webPush?: WebPushQueue;
+  /** Single sends gathered over SEND_WINDOW_MS (send-window.ts). */
+  sendWindow?: SendWindow;
 }
 
 /** What sending a message needs, from the app's config and connections. */
-export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics' | 'events' | 'webPush'>): SendMessageDeps {
+export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics' | 'events' | 'webPush' | 'sendWindow'>): SendMessageDeps {
   return {
     redis: deps.redis,
     inboxCap: deps.config.INBOX_CAP,
@@ -36,5 +39,6 @@ export function sendDepsOf(deps: Pick<RouteDeps, 'config' | 'redis' | 'metrics' 
     metrics: deps.metrics,
     events: deps.events,
     webPush: deps.webPush,
+    window: deps.sendWindow,
   };
 }

@@ -1,0 +1,100 @@
+/**
+ * SEND_WINDOW_MS (send-window.ts): the single sends of one window go to Redis together, their
+ * commands in one socket write, in the order the requests came; with 0 each goes at once.
+ */
+import type Redis from 'ioredis';
+import { createLogger } from '@herald/logger';
+import { closeRedis, createRedis, keys, type HeraldRedis } from '@herald/redis';
+import { startRedisServer, type RedisServer } from '@herald/testing';
+import { buildIngest, type Ingest } from '../src/app';
+import { SendWindow } from '../src/send-window';
+import { bearer, ingestConfig, makeTokens } from './harness';
+
+let server: RedisServer;
+let redis: HeraldRedis;
+let token = '';
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = createRedis({ REDIS_URL: server.url, REDIS_CLUSTER_NODES: undefined }, 'commands', 'send-window-test');
+  token = (await makeTokens()).messages;
+});
+afterAll(async () => {
+  await closeRedis(redis);
+  await server.stop();
+});
+
+/** An ingest on the test's connection, whose socket writes the test counts. */
+function ingestWith(sendWindowMs: number): Promise<Ingest> {
+  const config = ingestConfig(server.url, { SEND_WINDOW_MS: String(sendWindowMs), EVENTS_OUTBOX_WINDOW_MS: '100' });
+  return buildIngest({ config, logger: createLogger({ app: 'ingest', level: 'silent' }), redis });
+}
+
+/** Socket writes of the test's connection while `work` runs. */
+async function writesDuring(work: () => Promise<void>): Promise<number> {
+  const stream = (redis as Redis).stream;
+  const write = stream.write;
+  let writes = 0;
+  stream.write = function (this: typeof stream, ...args: Parameters<typeof write>) {
+    writes++;
+    return write.apply(this, args);
+  } as typeof write;
+  try {
+    await work();
+  } finally {
+    stream.write = write;
+  }
+  return writes;
+}
+
+/** `count` sends to `user`, each in a turn of its own (1 ms apart); their ids, in the order sent. */
+async function sendApart(ingest: Ingest, user: string, count: number): Promise<string[]> {
+  const replies = [];
+  for (let n = 0; n < count; n++) {
+    replies.push(ingest.app.inject({ method: 'POST', url: '/v1/messages', headers: bearer(token), payload: { userIds: [user], payload: { n } } }));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return (await Promise.all(replies)).map((res) => {
+    expect(res.statusCode).toBe(202);
+    return (res.json() as { id: string }).id;
+  });
+}
+
+it('sends the requests of one window together, in the order they came', async () => {
+  const ingest = await ingestWith(100);
+  try {
+    let ids: string[] = [];
+    const writes = await writesDuring(async () => void (ids = await sendApart(ingest, 'window-user', 20)));
+    expect(await redis.lrange(keys.inbox('window-user'), 0, -1)).toEqual(ids);
+    // The first alone (after a quiet spell), the 19 others in one write; the outbox's appends in one or two more.
+    expect(writes).toBeLessThanOrEqual(5);
+  } finally {
+    await ingest.close();
+  }
+});
+
+it('with SEND_WINDOW_MS=0 each request sends at once', async () => {
+  const ingest = await ingestWith(0);
+  try {
+    let ids: string[] = [];
+    const writes = await writesDuring(async () => void (ids = await sendApart(ingest, 'no-window-user', 20)));
+    expect(await redis.lrange(keys.inbox('no-window-user'), 0, -1)).toEqual(ids);
+    // Each in a turn of its own, mostly (two may still meet in one turn): far more writes than with a window.
+    expect(writes).toBeGreaterThanOrEqual(12);
+  } finally {
+    await ingest.close();
+  }
+});
+
+it('lets what waits go at close, and later sends at once', async () => {
+  const window = new SendWindow(60_000);
+  await window.turn();
+  const order: number[] = [];
+  const waiting = [1, 2, 3].map((n) => window.turn()!.then(() => order.push(n)));
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(order).toEqual([]);
+  window.close();
+  await Promise.all(waiting);
+  expect(order).toEqual([1, 2, 3]);
+  expect(window.turn()).toBeUndefined();
+  expect(new SendWindow(0).turn()).toBeUndefined();
+});
