@@ -8,8 +8,9 @@
  * A member's progress is its read position in each category's log, `{u:<id>}:catpos` (category
  * -> entry id): everything up to it is the member's no more (acknowledged, or sent before the
  * member joined). A join sets it to the join's time, a leave removes it, acks move it forward
- * (advancePositions in category-positions.ts; never back). A connecting session reads each of its categories' logs after
- * the position (readCategoryLog) and merges them with its inbox (apps/gateway drain.ts).
+ * (advancePositions in category-positions.ts; never back). A connecting session reads each of
+ * its categories' logs after the position (readCategoryLog) and merges them with its inbox
+ * (apps/gateway drain.ts).
  *
  * Order: one category's entries are in the order of their ids, which is the order the log took
  * them; a category's notes reach every gateway in that order too (one channel). The order across
