@@ -1,14 +1,15 @@
 /**
  * The exposure pipeline loses nothing, against real processes under steady traffic: the Pub/Sub
- * emulator frozen for 30 s, the consumer SIGKILLed while it writes, Postgres stopped for 30 s and
+ * emulator frozen for 12 s, the consumer SIGKILLed while it writes, Postgres stopped for 12 s and
  * started again. After each, every message sent has been pushed to its user, and the store holds
  * exactly one row per (message, session) pair actually pushed to a client.
  *
  * One stack; each test has its own users (and so its own rows in the store), connects and closes
  * its own clients, and undoes its fault in a `finally`, so each passes alone and in any order.
  * What the tests cannot reset is the Pub/Sub emulator: after the consumer was SIGKILLed, Google's
- * emulator made the Postgres test's recovery ~20 s slower (39 s alone, 55–59 s after the kill; 37 s
- * after the kill on Herald's emulator), so its deadlines leave room for that.
+ * emulator made the Postgres test's recovery ~20 s slower (measured with a 30 s outage: 39 s alone,
+ * 55–59 s after the kill; 37 s after the kill on Herald's emulator), so its deadlines leave room
+ * for that.
  */
 import { randomUUID } from 'node:crypto';
 import { freePort, startApp, startPostgres, startTestStack, TestClient, waitFor, type AppProcess, type Stack, type TestPostgres } from '@herald/testing';
@@ -17,8 +18,13 @@ import { StackClient } from '../support/stack-client';
 
 const USERS = 20;
 const SEND_EVERY_MS = 20;
-/** How long each outage lasts: the fault itself (long enough to outlast the gateway's memory bound). */
-const OUTAGE_MS = 30_000;
+/**
+ * How long each outage lasts: the fault itself. Long enough to outlast the gateway's memory bound
+ * (EXPOSURE_BUFFER_MAX 200 events fill in 4 s of this traffic: the Pub/Sub test checks the spill
+ * was used) and the consumer's ack deadline (10 s: events leased before Postgres stopped come back
+ * while it is down).
+ */
+const OUTAGE_MS = 12_000;
 /** Messages sent before a fault and after its end, so each side of it carries traffic. */
 const SENDS_AROUND_FAULT = 50;
 
@@ -35,7 +41,7 @@ beforeAll(async () => {
     DATABASE_URL: pg.url,
     EXPOSURE_TOPIC: 'exposures-faults',
     EXPOSURE_SUBSCRIPTION: 'exposures-faults-consumer',
-    // Small enough that a 30 s outage spills to Redis; short leases so a killed consumer's
+    // Small enough that a 12 s outage spills to Redis; short leases so a killed consumer's
     // messages come back soon.
     EXPOSURE_BUFFER_MAX: '200',
     EXPOSURE_SPILL_CLAIM_MS: '1000',
@@ -146,7 +152,7 @@ async function replaceConsumer(): Promise<void> {
   stack.apps['exposure-consumer'] = replacement;
 }
 
-it('loses no exposure while the Pub/Sub emulator is frozen for 30 s', async () => {
+it('loses no exposure while the Pub/Sub emulator is frozen for 12 s', async () => {
   const run = new Run('pubsub');
   await run.connect();
   const spilledBefore = await c.counter(stack.apps.gateway, 'herald_exposures_published_total{outcome="spilled"}');
@@ -203,7 +209,7 @@ it('loses and duplicates nothing when the consumer is SIGKILLed while it writes'
   }
 }, 180_000);
 
-it('loses nothing when Postgres is stopped for 30 s and started again', async () => {
+it('loses nothing when Postgres is stopped for 12 s and started again', async () => {
   const run = new Run('pg');
   await run.connect();
   try {
