@@ -25,7 +25,8 @@ import type { Hub } from './hub';
 import type { LiveRouter } from './live-router';
 import type { PresenceTracker } from './presence';
 import type { GatewayMetrics } from './metrics';
-import { Session, type SessionContext } from './session';
+import { Session } from './session';
+import type { SessionContext } from './session-context';
 import { claimedSubject, refuseUpgrade, upgradeToken } from './upgrade-auth';
 
 /** The session a socket belongs to, kept on the socket itself. */

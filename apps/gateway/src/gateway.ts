@@ -26,7 +26,7 @@ import { BodyStore } from './body-store';
 import { LiveRouter } from './live-router';
 import { ControlListener, MessageChanges } from './message-changes';
 import { drainBytesInFlight } from './drain';
-import type { SessionContext } from './session';
+import type { SessionContext } from './session-context';
 import { Door, parseOrigins } from './door';
 import { AbuseCooldowns } from './cooldowns';
 import { Connector } from './connect';

@@ -3,7 +3,8 @@
  * messages wait in `pending` so they follow the offline ones), becomes OPEN, is CLOSING once the
  * server has closed it (nothing more is pushed, but acks for what the client got still count
  * until the socket is gone), and ends CLOSED; closing twice is a no-op. Shared collaborators live
- * in one `SessionContext` per gateway, so a session holds only its own state.
+ * in one `SessionContext` per gateway (session-context.ts), so a session holds only its own
+ * state; what its client may send is counted by its `FrameBudget` (frame-budget.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
@@ -13,12 +14,10 @@ import { AckTracker } from './ack-tracker';
 import { parseClientFrame } from './client-frame';
 import { PendingQueue, type Outgoing } from './pending-queue';
 import { CategoryCursors } from './category-cursors';
+import { FrameBudget } from './frame-budget';
 import { RecentIds } from './recent-ids';
+import type { SessionContext } from './session-context';
 import { sendText } from './ws-frame';
-import type { ExposurePublisher } from './exposure-publisher';
-import type { GatewayMetrics } from './metrics';
-import type { MessageChanges } from './message-changes';
-import type { UserEvents } from './user-events';
 
 export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
@@ -28,35 +27,6 @@ const OPEN = 1;
 /** How long a slow consumer's socket may linger after its 4009 before it is cut off. */
 const SLOW_CLOSE_GRACE_MS = 1000;
 
-
-export interface SessionContext {
-  publisher: ExposurePublisher;
-  /** Engagement events from `event` frames (user-events.ts). */
-  events: Pick<UserEvents, 'engaged'>;
-  /** Updated and recalled messages: what to push instead, or nothing. */
-  changes: MessageChanges;
-  /** Ids remembered as received, for `update` / `delete` frames (WS_RECENT_IDS). */
-  recentIds: number;
-  metrics: GatewayMetrics;
-  sendBufferMaxBytes: number;
-  /** Error frames before the session is closed with 4008. */
-  maxFrameErrors: number;
-  /** Frames per second (the hub's sweep starts each second over) before the session is closed with 4008. */
-  maxFramesPerSecond: number;
-  /** Engagement event ids per second (WS_MAX_EVENTS_PER_SECOND); more are dropped and counted. */
-  maxEventsPerSecond: number;
-  /** Ids remembered as pushed and not acknowledged (WS_MAX_UNACKED_IDS). */
-  maxUnackedIds: number;
-  /** Ignored ack ids (not pending for the session) before it is closed with 4008. */
-  maxIgnoredAckIds: number;
-  /** Ids this session pushed and now sees acknowledged, each once: remove them from the inbox. */
-  onAck(session: Session, ids: string[]): void;
-  /** The user's position in a category's log may move to `entry` (category-cursors.ts). */
-  onPosition(session: Session, category: string, entry: string): void;
-  /** The session was closed with 4008 for abuse (WS_ABUSE_COOLDOWN_MS). */
-  onAbuse(session: Session): void;
-}
-
 export class Session {
   readonly id = randomUUID();
   /** When the gateway registered the session, epoch ms (presence's `connectedAt`). */
@@ -64,13 +34,8 @@ export class Session {
   private current: SessionState = SessionState.DRAINING;
   /** Cleared by each heartbeat round, set again by the pong. */
   private alive = true;
-  /** Frames received in the current second; reset by the hub's sweep (resetFrameBudget). */
-  private framesThisSecond = 0;
-  /** Engagement event ids taken in the current second (reset with the frame budget). */
-  private eventsThisSecond = 0;
-  private frameErrors = 0;
-  /** Ack ids ignored so far (see AckTracker). */
-  private ignoredAcks = 0;
+  /** What the client may still send (reset each second by the hub's sweep: resetFrameBudget). */
+  private readonly budget: FrameBudget;
   /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
   private noted = false;
   /** Live messages that arrived while draining, oldest first; null once the drain is over. */
@@ -93,6 +58,7 @@ export class Session {
   ) {
     this.exposurePart = ctx.publisher.sessionPart(userId, this.id);
     this.acks = new AckTracker(ctx.maxUnackedIds);
+    this.budget = new FrameBudget(ctx);
     this.recent = new RecentIds(ctx.recentIds);
   }
 
@@ -138,8 +104,7 @@ export class Session {
 
   /** A new second: the frame budget (WS_MAX_FRAMES_PER_SECOND) starts over. */
   resetFrameBudget(): void {
-    this.framesThisSecond = 0;
-    this.eventsThisSecond = 0;
+    this.budget.reset();
   }
 
   /** True once the token has expired at `now` (epoch ms). */
@@ -160,7 +125,7 @@ export class Session {
   /** Answer a bad frame with an `error` frame; a client that keeps sending them is closed (4008). */
   sendError(code: ErrorCode, message: string = ErrorCodes[code].message): void {
     this.ctx.metrics.frameErrors.inc({ code });
-    if (++this.frameErrors > this.ctx.maxFrameErrors) return this.closeForAbuse();
+    if (!this.budget.error()) return this.closeForAbuse();
     this.sendFrame({ type: 'error', code, message });
   }
 
@@ -282,7 +247,7 @@ export class Session {
   onFrame(data: RawData, isBinary: boolean): void {
     if (this.current === SessionState.CLOSED) return;
     const closing = this.current === SessionState.CLOSING;
-    if (++this.framesThisSecond > this.ctx.maxFramesPerSecond) {
+    if (!this.budget.frame()) {
       if (!closing) this.closeForAbuse();
       return;
     }
@@ -300,11 +265,10 @@ export class Session {
    * the rest are dropped and counted (`budget`), without an error: the frame itself was good.
    */
   private engage(frame: Extract<ReturnType<typeof parseClientFrame>, { type: 'event' }>): void {
-    const room = this.ctx.maxEventsPerSecond - this.eventsThisSecond;
-    const ids = frame.ids.length > room ? frame.ids.slice(0, Math.max(0, room)) : frame.ids;
-    if (ids.length < frame.ids.length) this.ctx.metrics.eventsRefused.inc({ reason: 'budget' }, frame.ids.length - ids.length);
-    this.eventsThisSecond += ids.length;
-    if (ids.length > 0) this.ctx.events.engaged(this, ids === frame.ids ? frame : { ...frame, ids });
+    const taken = this.budget.takeEvents(frame.ids.length);
+    const ids = taken < frame.ids.length ? frame.ids.slice(0, taken) : frame.ids;
+    if (taken < frame.ids.length) this.ctx.metrics.eventsRefused.inc({ reason: 'budget' }, frame.ids.length - taken);
+    if (taken > 0) this.ctx.events.engaged(this, ids === frame.ids ? frame : { ...frame, ids });
   }
 
   /** Apply the ids pending for this session; count the rest, and close a session that keeps sending them. */
@@ -314,8 +278,7 @@ export class Session {
     if (inbox.length > 0) this.ctx.onAck(this, inbox);
     if (unknown > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'unknown' }, unknown);
     if (repeated > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'repeated' }, repeated);
-    this.ignoredAcks += unknown + repeated;
-    if (!closing && this.ignoredAcks > this.ctx.maxIgnoredAckIds + this.acks.forgotten) this.closeForAbuse();
+    if (!this.budget.ignoreAcks(unknown + repeated, this.acks.forgotten) && !closing) this.closeForAbuse();
   }
 
   /** 4008, and the gateway refuses the user's reconnects for a while. */
