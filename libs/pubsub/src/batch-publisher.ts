@@ -29,6 +29,17 @@ export const PUBLISH_DEADLINE_MS = 60_000;
 export const PUBLISH_MAX_MESSAGES = 1000;
 /** Characters of data per call, at most: 3 bytes each at worst in UTF-8, well under 10 MB. */
 const PUBLISH_MAX_CHARS = 3_000_000;
+/** Request buffers are allocated in multiples of this. */
+const SPARE_STEP_BYTES = 64 * 1024;
+/**
+ * Calls in flight at once, at most; more wait for their turn, in order. Unbounded, a gateway had
+ * ~280 calls out at once in a broadcast while the emulator was slow, each holding its own request
+ * buffer (docs/BENCHMARKS.md, "A broadcast's page faults"). 64 calls of 100 events (a small
+ * EXPOSURE_BATCH_MAX_MESSAGES) at 50 ms each still carry 128k events a second.
+ */
+export const PUBLISH_CALLS_MAX = 64;
+/** Request buffers kept for later calls, at most (each up to a call's size: ~125 KB at 500 exposures). */
+const SPARES_MAX = 16;
 
 // Protobuf tags (field number << 3 | wire type 2, length-delimited) of google.pubsub.v1.
 const PUBLISH_REQUEST_TOPIC = 0x0a; // PublishRequest.topic = 1
@@ -72,8 +83,15 @@ function writeString(buf: Buffer, tag: number, value: string, length: number, at
   return at + buf.write(value, at, 'utf8');
 }
 
-/** A `google.pubsub.v1.PublishRequest` for `topic` (its full path) and `messages`. */
-export function encodePublishRequest(topic: string, messages: readonly OutgoingMessage[]): Buffer {
+/**
+ * A `google.pubsub.v1.PublishRequest` for `topic` (its full path) and `messages`, written into
+ * `alloc(bytes)` (a buffer of at least that many bytes; the request is its start).
+ */
+export function encodePublishRequest(
+  topic: string,
+  messages: readonly OutgoingMessage[],
+  alloc: (bytes: number) => Buffer = Buffer.allocUnsafe,
+): Buffer {
   const dataLengths = new Array<number>(messages.length);
   const messageLengths = new Array<number>(messages.length);
   const topicLength = Buffer.byteLength(topic);
@@ -86,7 +104,8 @@ export function encodePublishRequest(topic: string, messages: readonly OutgoingM
     messageLengths[i] = length;
     total += fieldSize(length);
   }
-  const buf = Buffer.allocUnsafe(total);
+  const given = alloc(total);
+  const buf = given.length === total ? given : given.subarray(0, total);
   let at = writeString(buf, PUBLISH_REQUEST_TOPIC, topic, topicLength, 0);
   for (let i = 0; i < messages.length; i++) {
     const { data, attributes } = messages[i];
@@ -132,6 +151,16 @@ export class BatchPublisher {
   /** Made on the first publish (again after a failure). */
   private connection?: Promise<LibraryChannel>;
   private closed = false;
+  /**
+   * Request buffers of the calls answered, for the next calls (as libs/redis' `SpareBuffer` for
+   * commands): a new one each call, hundreds of KB, faulted in fresh pages every time
+   * (docs/BENCHMARKS.md, "A broadcast's page faults"). At most SPARES_MAX. A failed call's buffer
+   * is not reused: gRPC may not be done with it.
+   */
+  private readonly spares: Buffer[] = [];
+  /** Calls in flight, and the calls waiting for their turn (PUBLISH_CALLS_MAX). */
+  private calls = 0;
+  private readonly turns: Array<() => void> = [];
 
   /**
    * A publisher to `topicName` over a channel configured as `pubsub`'s clients are. Nothing is
@@ -168,13 +197,19 @@ export class BatchPublisher {
         chars += messages[end].data.length;
         end++;
       }
-      await this.call(connection, start === 0 && end === messages.length ? messages : messages.slice(start, end));
+      await this.turn();
+      try {
+        await this.call(connection, start === 0 && end === messages.length ? messages : messages.slice(start, end));
+      } finally {
+        this.endTurn();
+      }
       start = end;
     }
   }
 
   private call({ channel, path, metadata }: LibraryChannel, messages: readonly OutgoingMessage[]): Promise<void> {
-    const request = encodePublishRequest(path, messages);
+    let taken: Buffer | undefined;
+    const request = encodePublishRequest(path, messages, (bytes) => (taken = this.takeSpare(bytes)));
     return new Promise((resolve, reject) => {
       channel.makeUnaryRequest<Buffer, Buffer>(
         PUBLISH_METHOD,
@@ -185,12 +220,40 @@ export class BatchPublisher {
         { deadline: Date.now() + PUBLISH_DEADLINE_MS },
         (err: ServiceError | null, response?: Buffer) => {
           if (err) return reject(err);
+          // Answered: gRPC has sent the request (its own framed copy of it) and is done with it.
+          if (this.spares.length < SPARES_MAX) this.spares.push(taken!);
           const ids = response === undefined ? null : countMessageIds(response);
           if (ids === messages.length) return resolve();
           reject(new Error(`Pub/Sub confirmed ${ids ?? 'an unreadable answer instead of'} message ids for ${messages.length} messages`));
         },
       );
     });
+  }
+
+  /** Resolves when a call may go (PUBLISH_CALLS_MAX); each turn taken is ended by endTurn(). */
+  private turn(): Promise<void> | void {
+    if (this.calls < PUBLISH_CALLS_MAX) {
+      this.calls++;
+      return;
+    }
+    return new Promise((resolve) => this.turns.push(resolve));
+  }
+
+  /** A call is over: the next waiting one takes its turn. */
+  private endTurn(): void {
+    const next = this.turns.shift();
+    if (next) next();
+    else this.calls--;
+  }
+
+  /**
+   * A buffer of at least `bytes`: the last spare if it fits (calls are about the same size), or a
+   * new one, in 64 KB steps so that the next calls of about that size fit in it.
+   */
+  private takeSpare(bytes: number): Buffer {
+    const spare = this.spares.pop();
+    if (spare && spare.length >= bytes) return spare;
+    return Buffer.allocUnsafeSlow(Math.ceil(bytes / SPARE_STEP_BYTES) * SPARE_STEP_BYTES);
   }
 
   /** Closes the channel (idempotent); calls in flight fail. */

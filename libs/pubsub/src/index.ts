@@ -54,5 +54,5 @@ export async function ensureSubscription(
   return subscription;
 }
 export { perUserEventId } from './event-id';
-export { BatchPublisher, encodePublishRequest, countMessageIds, PUBLISH_DEADLINE_MS, PUBLISH_MAX_MESSAGES, type OutgoingMessage } from './batch-publisher';
+export { BatchPublisher, encodePublishRequest, countMessageIds, PUBLISH_CALLS_MAX, PUBLISH_DEADLINE_MS, PUBLISH_MAX_MESSAGES, type OutgoingMessage } from './batch-publisher';
 export { StreamPuller, type PulledMessage, type StreamPullerOptions } from './stream-puller';

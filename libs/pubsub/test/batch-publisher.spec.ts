@@ -20,6 +20,18 @@ describe('encodePublishRequest / countMessageIds', () => {
     expect(request.messages.map((m) => ({ ...m.attributes }))).toEqual(MESSAGES.map((m) => m.attributes ?? {}));
   });
 
+  test('written into a larger buffer given to it, the request is its start and nothing of the rest', () => {
+    const expected = encodePublishRequest('projects/p/topics/exposures', MESSAGES);
+    const given = Buffer.alloc(expected.length + 100, 0xff); // what an earlier, larger request left
+    const request = encodePublishRequest('projects/p/topics/exposures', MESSAGES, (bytes) => {
+      expect(bytes).toBe(expected.length);
+      return given;
+    });
+    expect(request.equals(expected)).toBe(true);
+    expect(request.buffer).toBe(given.buffer);
+    expect(google.pubsub.v1.PublishRequest.decode(request).messages).toHaveLength(MESSAGES.length);
+  });
+
   test('counts the ids of a PublishResponse and refuses anything else', () => {
     const response = google.pubsub.v1.PublishResponse.encode({ messageIds: ['1', '22', 'x'.repeat(300)] }).finish();
     expect(countMessageIds(Buffer.from(response))).toBe(3);

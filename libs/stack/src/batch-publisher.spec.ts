@@ -4,8 +4,8 @@
  * gateway's publish pump classifies.
  */
 import { PubSub, type Message } from '@google-cloud/pubsub';
-import { BatchPublisher, type OutgoingMessage } from '@herald/pubsub';
-import { ensureSubscription, googlePubSubEmulatorInstalled, pubsubClientOptions, startPubSub, type PubSubKind } from './pubsub';
+import { BatchPublisher, PUBLISH_CALLS_MAX, type OutgoingMessage } from '@herald/pubsub';
+import { ensureSubscription, googlePubSubEmulatorInstalled, pubsubClientOptions, startPubSub, type PubSubKind, type RunningPubSub } from './pubsub';
 import { waitFor } from './wait';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
@@ -22,9 +22,10 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
   let stop: () => Promise<void>;
   let client: PubSub;
   let publisher: BatchPublisher;
+  let emulator: RunningPubSub;
 
   beforeAll(async () => {
-    const emulator = await startPubSub({ kind, projectId: 'batch-publisher-test' });
+    emulator = await startPubSub({ kind, projectId: 'batch-publisher-test' });
     client = new PubSub(pubsubClientOptions(emulator.emulatorHost, emulator.projectId));
     stop = async () => {
       await publisher?.close();
@@ -63,6 +64,79 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
     await waitFor(() => received.size >= many.length, { timeoutMs: 20_000, what: 'every message' });
     await subscription.close();
     expect([...received].sort()).toEqual(many.map((m) => m.data).sort());
+  }, 30_000);
+
+  test('calls one after the other reuse one request buffer; larger and smaller requests and calls at once all arrive intact', async () => {
+    const subscription = await ensureSubscription(client, 'events', 'events-reuse', 30);
+    const batch = (name: string, count: number, size: number): OutgoingMessage[] =>
+      Array.from({ length: count }, (_, i) => ({ data: `${name}-${i}-${'x'.repeat(size)}` }));
+    const allocations = jest.spyOn(Buffer, 'allocUnsafeSlow');
+    const sent: OutgoingMessage[] = [];
+    try {
+      // One after the other, about the same size: the first call's buffer serves the rest.
+      for (let n = 0; n < 4; n++) {
+        const messages = batch(`same${n}`, 200, 100);
+        await publisher.publish(messages);
+        sent.push(...messages);
+      }
+      expect(allocations.mock.calls.length).toBeLessThanOrEqual(1);
+      // A larger request, then a smaller one into the larger buffer (its tail is the larger one's bytes).
+      for (const [name, count, size] of [['large', 300, 300], ['small', 3, 1]] as const) {
+        const messages = batch(name, count, size);
+        await publisher.publish(messages);
+        sent.push(...messages);
+      }
+      // Calls in flight together: each has its own buffer.
+      const together = ['a', 'b', 'c'].map((name) => batch(`together-${name}`, 50, 20));
+      await Promise.all(together.map((messages) => publisher.publish(messages)));
+      sent.push(...together.flat());
+    } finally {
+      allocations.mockRestore();
+    }
+    const received = new Set<string>();
+    subscription.on('message', (m: Message) => {
+      received.add(m.data.toString());
+      m.ack();
+    });
+    await waitFor(() => received.size >= sent.length, { timeoutMs: 20_000, what: 'every message' });
+    await subscription.close();
+    expect([...received].sort()).toEqual(sent.map((m) => m.data).sort());
+  }, 30_000);
+
+  test(`at most ${PUBLISH_CALLS_MAX} calls in flight: the rest wait for their turn, and every message arrives`, async () => {
+    const subscription = await ensureSubscription(client, 'events', 'events-turns', 30);
+    const own = new BatchPublisher(client, 'events');
+    const batches = Array.from({ length: PUBLISH_CALLS_MAX + 4 }, (_, b) => Array.from({ length: 20 }, (_, i): OutgoingMessage => ({ data: `turn-${b}-${i}` })));
+    const allocations = jest.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      await own.publish([{ data: 'turn-first' }]); // connected, and one spare buffer kept
+      allocations.mockClear();
+      emulator.pause();
+      let published: Promise<unknown>;
+      try {
+        published = Promise.all(batches.map((batch) => own.publish(batch)));
+        // Each call in flight encodes into a buffer of its own: the spare, then new ones. Calls
+        // waiting for a turn encode nothing (nothing is answered while the emulator is paused).
+        await waitFor(() => allocations.mock.calls.length >= PUBLISH_CALLS_MAX - 1, { what: 'the calls in flight' });
+        await new Promise((resolve) => setImmediate(resolve)); // what could run now has run
+        expect(allocations.mock.calls.length).toBe(PUBLISH_CALLS_MAX - 1);
+      } finally {
+        emulator.resume();
+      }
+      await published;
+    } finally {
+      allocations.mockRestore();
+      await own.close();
+    }
+    const received = new Set<string>();
+    subscription.on('message', (m: Message) => {
+      received.add(m.data.toString());
+      m.ack();
+    });
+    const sent = ['turn-first', ...batches.flat().map((m) => m.data)];
+    await waitFor(() => received.size >= sent.length, { timeoutMs: 20_000, what: 'every message' });
+    await subscription.close();
+    expect([...received].sort()).toEqual(sent.sort());
   }, 30_000);
 
   test('a topic that does not exist: the call rejects with NOT_FOUND', async () => {
