@@ -3,7 +3,7 @@
  * stores what one call publishes, attributes included, or refuses it with the gRPC status the
  * gateway's publish pump classifies.
  */
-import { PubSub, type Message } from '@google-cloud/pubsub';
+import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { BatchPublisher, PUBLISH_CALLS_MAX, type OutgoingMessage } from '@herald/pubsub';
 import { ensureSubscription, googlePubSubEmulatorInstalled, pubsubClientOptions, startPubSub, type PubSubKind, type RunningPubSub } from './pubsub';
 import { waitFor } from './wait';
@@ -15,6 +15,18 @@ const MESSAGES: OutgoingMessage[] = [
   { data: `{"eventId":"e2","userId":"${'ü'.repeat(200)}"}`, attributes: { kind: 'opened' } },
   { data: '', attributes: { kind: 'expired', 'x-ä': 'ö' } },
 ];
+
+/** Reads `subscription` until it has every one of `sent`, then checks it got exactly those (each once: a set). */
+async function expectReadBack(subscription: Subscription, sent: readonly string[]): Promise<void> {
+  const received = new Set<string>();
+  subscription.on('message', (m: Message) => {
+    received.add(m.data.toString());
+    m.ack();
+  });
+  await waitFor(() => received.size >= sent.length, { timeoutMs: 20_000, what: 'every message' });
+  await subscription.close();
+  expect([...received].sort()).toEqual([...sent].sort());
+}
 
 const kinds: PubSubKind[] = googlePubSubEmulatorInstalled() ? ['herald', 'google'] : ['herald'];
 
@@ -56,14 +68,7 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
     const subscription = await ensureSubscription(client, 'events', 'events-split', 30);
     const many = Array.from({ length: 2_500 }, (_, i): OutgoingMessage => ({ data: `split-${i}` }));
     await publisher.publish(many);
-    const received = new Set<string>();
-    subscription.on('message', (m: Message) => {
-      received.add(m.data.toString());
-      m.ack();
-    });
-    await waitFor(() => received.size >= many.length, { timeoutMs: 20_000, what: 'every message' });
-    await subscription.close();
-    expect([...received].sort()).toEqual(many.map((m) => m.data).sort());
+    await expectReadBack(subscription, many.map((m) => m.data));
   }, 30_000);
 
   test('calls one after the other reuse one request buffer; larger and smaller requests and calls at once all arrive intact', async () => {
@@ -93,14 +98,7 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
     } finally {
       allocations.mockRestore();
     }
-    const received = new Set<string>();
-    subscription.on('message', (m: Message) => {
-      received.add(m.data.toString());
-      m.ack();
-    });
-    await waitFor(() => received.size >= sent.length, { timeoutMs: 20_000, what: 'every message' });
-    await subscription.close();
-    expect([...received].sort()).toEqual(sent.map((m) => m.data).sort());
+    await expectReadBack(subscription, sent.map((m) => m.data));
   }, 30_000);
 
   test(`at most ${PUBLISH_CALLS_MAX} calls in flight: the rest wait for their turn, and every message arrives`, async () => {
@@ -128,15 +126,7 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
       allocations.mockRestore();
       await own.close();
     }
-    const received = new Set<string>();
-    subscription.on('message', (m: Message) => {
-      received.add(m.data.toString());
-      m.ack();
-    });
-    const sent = ['turn-first', ...batches.flat().map((m) => m.data)];
-    await waitFor(() => received.size >= sent.length, { timeoutMs: 20_000, what: 'every message' });
-    await subscription.close();
-    expect([...received].sort()).toEqual(sent.sort());
+    await expectReadBack(subscription, ['turn-first', ...batches.flat().map((m) => m.data)]);
   }, 30_000);
 
   test('a topic that does not exist: the call rejects with NOT_FOUND', async () => {
