@@ -180,7 +180,7 @@ export class ExposurePublisher {
     return this.wal.waiting + this.pump.held + this.replayer.waiting;
   }
 
-  /** Events in publish calls Pub/Sub has not answered yet (from memory; replays not counted). */
+  /** Events handed to the publisher and not answered yet: in a call, or waiting for one (from memory; replays not counted). */
   get publishing(): number {
     return this.pump.inFlight;
   }

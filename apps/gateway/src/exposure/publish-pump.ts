@@ -54,7 +54,7 @@ export class PublishPump {
     return this.queue.length + this.inflightCount;
   }
 
-  /** Events from memory in publish calls not answered yet. */
+  /** Events from memory handed to the publisher and not answered yet (in a call, or waiting for a turn: PUBLISH_CALLS_MAX). */
   get inFlight(): number {
     return this.inflightCount;
   }
