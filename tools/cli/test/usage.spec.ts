@@ -59,6 +59,22 @@ describe('help', () => {
     const viaNpx = await run('npx', ['--offline', 'herald', 'send', '--help'], { cwd: REPO_ROOT });
     expect(viaNpx.stdout).toMatch(/^Usage: herald send/);
   });
+
+  it('starts without the libraries only some commands need (Redis, the HTTP server stack, Web Push)', async () => {
+    // Every command starts by loading the command table; a command's heavy dependencies are
+    // imported when it runs, so `herald send` does not pay for ioredis, Fastify or web-push.
+    const run = promisify(execFile);
+    const loaded = await run(
+      process.execPath,
+      ['--import', 'tsx', '-e', "require('./tools/cli/src/cli.ts'); console.log(JSON.stringify(Object.keys(require.cache)))"],
+      { cwd: REPO_ROOT },
+    );
+    const packages = (JSON.parse(loaded.stdout) as string[]).filter((file) => file.includes('/node_modules/'));
+    expect(packages.length).toBeGreaterThan(0);
+    for (const heavy of ['/ioredis/', '/fastify/', '/prom-client/', '/web-push/', '/jose/']) {
+      expect({ heavy, loaded: packages.filter((file) => file.includes(heavy)) }).toEqual({ heavy, loaded: [] });
+    }
+  });
 });
 
 describe('vapid-keys', () => {

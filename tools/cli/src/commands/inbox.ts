@@ -1,6 +1,4 @@
 /** `herald inbox`: a user's offline list in Redis, with each message's body (or its absence). */
-import { withTimeout } from '@herald/http';
-import { createRedis, decodeMessage, loadMessages, readInbox } from '@herald/redis';
 import { isUserId, type MessageFrame } from '@herald/types';
 import type { Command } from '../command';
 import { failure, usageError } from '../cli-error';
@@ -39,6 +37,11 @@ Options:
     const cluster = flag ? undefined : config.REDIS_CLUSTER_NODES;
     const where = cluster ? `the Redis Cluster at ${cluster.map((n) => `${n.host}:${n.port}`).join(',')}` : `Redis at ${url}`;
     const origin = flag ? '--redis' : settingOrigin(config, cluster ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL', '--redis');
+    // Loaded here, not at the top: every other command starts without ioredis and @herald/http.
+    const [{ withTimeout }, { createRedis, decodeMessage, loadMessages, readInbox }] = await Promise.all([
+      import('@herald/http'),
+      import('@herald/redis'),
+    ]);
     const redis = createRedis({ REDIS_URL: url, REDIS_CLUSTER_NODES: cluster }, 'commands', 'herald-cli');
     // A failed connection attempt is reported by the command that waits for it, not as an event.
     redis.on('error', () => undefined);

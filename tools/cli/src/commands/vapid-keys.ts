@@ -1,5 +1,4 @@
 /** `herald vapid-keys`: a new VAPID key pair for Web Push (docs/WEBPUSH.md), printed as env lines. */
-import { generateVAPIDKeys } from 'web-push';
 import type { Command } from '../command';
 
 export const vapidKeysCommand: Command = {
@@ -21,7 +20,9 @@ Options:
   options: { json: { type: 'boolean' } },
   async run({ args, io }) {
     args.positional([]);
-    const { publicKey, privateKey } = generateVAPIDKeys();
+    // Loaded here: other commands start without web-push.
+    const { default: webPush } = await import('web-push');
+    const { publicKey, privateKey } = webPush.generateVAPIDKeys();
     io.stdout.write(args.flag('json') ? `${JSON.stringify({ publicKey, privateKey })}\n` : `WEBPUSH_VAPID_PUBLIC_KEY=${publicKey}\nWEBPUSH_VAPID_PRIVATE_KEY=${privateKey}\n`);
   },
 };
