@@ -1,22 +1,22 @@
+/**
+ * The emulator's state: topics and subscriptions by name, and publishing to a topic's
+ * subscriptions. One subscription's delivery (backlog, leases, flow control) is in
+ * subscription.ts; what a consumer is, in consumer.ts; Cloud Pub/Sub's limits, in limits.ts.
+ */
 import { randomBytes } from 'node:crypto';
 import { EmulatorError, ErrorReason } from './errors';
+import type { Consumer, ConsumerOptions } from './consumer';
+import {
+  assertAckDeadline,
+  DEFAULT_ACK_DEADLINE_SECONDS,
+  DEFAULT_RETENTION_SECONDS,
+  DELETED_TOPIC,
+  MAX_ACK_DEADLINE_SECONDS,
+  MAX_MESSAGES_PER_PUBLISH,
+} from './limits';
 import { parseResourceName } from './names';
+import { SubscriptionState } from './subscription';
 import type { PubsubMessage, ReceivedMessage, Subscription, Timestamp, Topic } from './types';
-
-/** Pub/Sub's limit of messages per publish call. */
-const MAX_MESSAGES_PER_PUBLISH = 1000;
-
-/** Cloud Pub/Sub's default ack deadline when a subscription does not set one. */
-export const DEFAULT_ACK_DEADLINE_SECONDS = 10;
-/** Cloud Pub/Sub's accepted ack-deadline range for subscriptions and streams. */
-export const MIN_ACK_DEADLINE_SECONDS = 10;
-export const MAX_ACK_DEADLINE_SECONDS = 600;
-/** Default message retention reported by GetSubscription (7 days, like Cloud Pub/Sub). */
-const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600;
-/** Topic name Cloud Pub/Sub reports on subscriptions whose topic was deleted. */
-export const DELETED_TOPIC = '_deleted-topic_';
-/** Most messages sent in one StreamingPullResponse / delivered in one go. */
-const MAX_BATCH_MESSAGES = 1000;
 
 /**
  * How often the single shared sweep looks for expired leases and timed-out
@@ -24,67 +24,6 @@ const MAX_BATCH_MESSAGES = 1000;
  * cost flat; 100 ms precision is plenty for deadlines measured in seconds.
  */
 export const SWEEP_INTERVAL_MS = 100;
-
-/**
- * Someone messages can be leased to: an open StreamingPull stream (long-lived,
- * flow controlled) or a single waiting Pull call (one-shot).
- */
-export interface ConsumerOptions {
-  /** Lease length for messages delivered to this consumer. */
-  ackDeadlineSeconds: number;
-  /**
-   * Flow control: max unacked messages leased to this consumer; 0 = unlimited.
-   * For a one-shot Pull waiter it is the Pull's max_messages (its batch size).
-   */
-  maxOutstandingMessages: number;
-  /** Flow control: max unacked bytes leased to this consumer; 0 = unlimited. */
-  maxOutstandingBytes: number;
-  /** Pull waiters take one batch and leave; their leases are not flow-controlled. */
-  oneShot: boolean;
-  /** For one-shot waiters: when to give up and deliver an empty batch (epoch ms). */
-  expiresAt?: number;
-  deliver(messages: ReceivedMessage[]): void;
-  /** Called when the consumer is evicted (subscription deleted, broker closed). */
-  evict?(error: EmulatorError): void;
-}
-
-export class Consumer {
-  outstandingMessages = 0;
-  outstandingBytes = 0;
-  detached = false;
-
-  constructor(readonly options: ConsumerOptions) {}
-
-  /** Flow control check. Always admits one message so a huge message cannot wedge a stream. */
-  hasRoomFor(bytes: number): boolean {
-    const { maxOutstandingMessages, maxOutstandingBytes } = this.options;
-    if (maxOutstandingMessages > 0 && this.outstandingMessages >= maxOutstandingMessages) return false;
-    if (maxOutstandingBytes > 0 && this.outstandingMessages > 0 && this.outstandingBytes + bytes > maxOutstandingBytes) {
-      return false;
-    }
-    return true;
-  }
-}
-
-interface Lease {
-  message: PubsubMessage;
-  /** Epoch ms after which the lease expires and the message is redelivered. */
-  deadline: number;
-  /** Stream consumer holding the lease (for flow control / close); undefined for Pull. */
-  consumer?: Consumer;
-}
-
-/** Runtime state of one subscription: its backlog, outstanding leases and attached consumers. */
-class SubscriptionState {
-  /** Messages ready for (re)delivery, oldest first. */
-  readonly backlog: PubsubMessage[] = [];
-  readonly leases = new Map<string, Lease>();
-  consumers: Consumer[] = [];
-
-  constructor(public config: Subscription) {}
-}
-
-const byteLength = (message: PubsubMessage): number => message.data?.length ?? 0;
 
 function timestampFromMs(ms: number): Timestamp {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
@@ -181,9 +120,7 @@ export class Broker {
       };
     });
     for (const sub of this.subscriptions.values()) {
-      if (sub.config.topic !== topicName) continue;
-      sub.backlog.push(...stored);
-      this.dispatch(sub);
+      if (sub.config.topic === topicName) sub.enqueue(stored);
     }
     return stored.map((m) => m.messageId);
   }
@@ -207,7 +144,7 @@ export class Broker {
       labels: request.labels ?? {},
       messageRetentionDuration: request.messageRetentionDuration ?? { seconds: DEFAULT_RETENTION_SECONDS, nanos: 0 },
     };
-    this.subscriptions.set(config.name, new SubscriptionState(config));
+    this.subscriptions.set(config.name, new SubscriptionState(config, this.now, () => `${this.ackIdPrefix}-${++this.nextAckSeq}`));
     return config;
   }
 
@@ -218,12 +155,7 @@ export class Broker {
   deleteSubscription(name: string): void {
     const sub = this.subscriptionState(name);
     this.subscriptions.delete(name);
-    const error = new EmulatorError(ErrorReason.SubscriptionNotFound, `Subscription deleted: ${name}`);
-    for (const consumer of sub.consumers) {
-      consumer.detached = true;
-      consumer.options.evict?.(error);
-    }
-    sub.consumers = [];
+    sub.evictAll(new EmulatorError(ErrorReason.SubscriptionNotFound, `Subscription deleted: ${name}`));
   }
 
   listSubscriptions(project: string): Subscription[] {
@@ -238,11 +170,7 @@ export class Broker {
    * whatever backlog flow control allows. Returns it so the caller can detach.
    */
   attach(subscriptionName: string, options: ConsumerOptions): Consumer {
-    const sub = this.subscriptionState(subscriptionName);
-    const consumer = new Consumer(options);
-    sub.consumers.push(consumer);
-    this.dispatch(sub);
-    return consumer;
+    return this.subscriptionState(subscriptionName).attach(options);
   }
 
   /**
@@ -253,30 +181,17 @@ export class Broker {
   detach(subscriptionName: string, consumer: Consumer): void {
     if (consumer.detached) return;
     consumer.detached = true;
-    const sub = this.subscriptions.get(subscriptionName);
-    if (!sub) return;
-    sub.consumers = sub.consumers.filter((c) => c !== consumer);
-    for (const lease of sub.leases.values()) if (lease.consumer === consumer) lease.consumer = undefined;
-    this.dispatch(sub);
+    this.subscriptions.get(subscriptionName)?.detach(consumer);
   }
 
   /** Takes up to `maxMessages` ready messages right now, leased with the subscription's deadline. */
   pullNow(subscriptionName: string, maxMessages: number): ReceivedMessage[] {
-    const sub = this.subscriptionState(subscriptionName);
-    const batch = sub.backlog.splice(0, maxMessages);
-    return batch.map((m) => this.lease(sub, m, sub.config.ackDeadlineSeconds));
+    return this.subscriptionState(subscriptionName).pullNow(maxMessages);
   }
 
   /** Acknowledges; unknown or expired ack ids are ignored, as in Cloud Pub/Sub without exactly-once. */
   acknowledge(subscriptionName: string, ackIds: string[]): void {
-    const sub = this.subscriptionState(subscriptionName);
-    for (const ackId of ackIds) {
-      const lease = sub.leases.get(ackId);
-      if (!lease) continue;
-      sub.leases.delete(ackId);
-      this.release(lease);
-    }
-    this.dispatch(sub);
+    this.subscriptionState(subscriptionName).acknowledge(ackIds);
   }
 
   /** Extends (or, with 0 seconds, drops = nacks) leases. */
@@ -287,33 +202,13 @@ export class Broker {
         `ack deadline must be between 0 and ${MAX_ACK_DEADLINE_SECONDS} seconds, got ${seconds}`,
       );
     }
-    const sub = this.subscriptionState(subscriptionName);
-    const nacked: PubsubMessage[] = [];
-    for (const ackId of ackIds) {
-      const lease = sub.leases.get(ackId);
-      if (!lease) continue;
-      if (seconds === 0) {
-        sub.leases.delete(ackId);
-        this.release(lease);
-        nacked.push(lease.message);
-      } else {
-        lease.deadline = this.now() + seconds * 1000;
-      }
-    }
-    sub.backlog.unshift(...nacked);
-    this.dispatch(sub);
+    this.subscriptionState(subscriptionName).modifyAckDeadline(ackIds, seconds);
   }
 
   /** Stops the sweep and evicts every consumer. The broker is unusable afterwards. */
   close(error: EmulatorError): void {
     clearInterval(this.sweepTimer);
-    for (const sub of this.subscriptions.values()) {
-      for (const consumer of sub.consumers) {
-        consumer.detached = true;
-        consumer.options.evict?.(error);
-      }
-      sub.consumers = [];
-    }
+    for (const sub of this.subscriptions.values()) sub.evictAll(error);
   }
 
   // ---- internals --------------------------------------------------------
@@ -325,84 +220,12 @@ export class Broker {
     return sub;
   }
 
-  private lease(sub: SubscriptionState, message: PubsubMessage, seconds: number, consumer?: Consumer): ReceivedMessage {
-    const ackId = `${this.ackIdPrefix}-${++this.nextAckSeq}`;
-    sub.leases.set(ackId, { message, deadline: this.now() + seconds * 1000, consumer });
-    if (consumer) {
-      consumer.outstandingMessages += 1;
-      consumer.outstandingBytes += byteLength(message);
-    }
-    return { ackId, message, deliveryAttempt: 0 };
-  }
-
-  /** Returns a lease's flow-control budget to its stream. */
-  private release(lease: Lease): void {
-    if (!lease.consumer) return;
-    lease.consumer.outstandingMessages -= 1;
-    lease.consumer.outstandingBytes -= byteLength(lease.message);
-  }
-
-  /**
-   * Hands backlog to consumers with flow-control room. The consumer list is
-   * rotated each time so several streams on one subscription share the load.
-   */
-  private dispatch(sub: SubscriptionState): void {
-    if (sub.backlog.length === 0 || sub.consumers.length === 0) return;
-    const first = sub.consumers.shift() as Consumer;
-    sub.consumers.push(first);
-    for (const consumer of [...sub.consumers]) {
-      if (sub.backlog.length === 0) break;
-      const batch: ReceivedMessage[] = [];
-      const perStream = consumer.options.oneShot ? consumer.options.maxOutstandingMessages : MAX_BATCH_MESSAGES;
-      while (sub.backlog.length > 0 && batch.length < perStream && consumer.hasRoomFor(byteLength(sub.backlog[0]))) {
-        const message = sub.backlog.shift() as PubsubMessage;
-        const holder = consumer.options.oneShot ? undefined : consumer;
-        batch.push(this.lease(sub, message, consumer.options.ackDeadlineSeconds, holder));
-      }
-      if (batch.length === 0) continue;
-      if (consumer.options.oneShot) {
-        consumer.detached = true;
-        sub.consumers = sub.consumers.filter((c) => c !== consumer);
-      }
-      consumer.options.deliver(batch);
-    }
-  }
-
   /**
    * The shared timer's tick: expire leases, time out Pull waiters, redeliver.
    * Public so unit tests can drive it with an injected clock.
    */
   sweep(): void {
     const now = this.now();
-    for (const sub of this.subscriptions.values()) {
-      const expired: PubsubMessage[] = [];
-      for (const [ackId, lease] of sub.leases) {
-        if (lease.deadline > now) continue;
-        sub.leases.delete(ackId);
-        this.release(lease);
-        expired.push(lease.message);
-      }
-      for (const consumer of sub.consumers) {
-        if (consumer.options.expiresAt !== undefined && consumer.options.expiresAt <= now) {
-          consumer.detached = true;
-          consumer.options.deliver([]);
-        }
-      }
-      sub.consumers = sub.consumers.filter((c) => !c.detached);
-      if (expired.length > 0) {
-        sub.backlog.unshift(...expired);
-        this.dispatch(sub);
-      }
-    }
-  }
-}
-
-/** Rejects ack deadlines outside Cloud Pub/Sub's accepted range. */
-export function assertAckDeadline(seconds: number): void {
-  if (!Number.isInteger(seconds) || seconds < MIN_ACK_DEADLINE_SECONDS || seconds > MAX_ACK_DEADLINE_SECONDS) {
-    throw new EmulatorError(
-      ErrorReason.InvalidArgument,
-      `ack deadline must be between ${MIN_ACK_DEADLINE_SECONDS} and ${MAX_ACK_DEADLINE_SECONDS} seconds, got ${seconds}`,
-    );
+    for (const sub of this.subscriptions.values()) sub.sweep(now);
   }
 }

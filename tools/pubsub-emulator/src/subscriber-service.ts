@@ -1,7 +1,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import { EmulatorError, ErrorReason, toGrpcError } from './errors';
 import { parseProjectName } from './names';
-import { MAX_ACK_DEADLINE_SECONDS, MIN_ACK_DEADLINE_SECONDS, type Broker, type Consumer } from './state';
+import type { Consumer } from './consumer';
+import { MAX_ACK_DEADLINE_SECONDS, MIN_ACK_DEADLINE_SECONDS } from './limits';
+import type { Broker } from './state';
 import type {
   AcknowledgeRequest,
   ModifyAckDeadlineRequest,

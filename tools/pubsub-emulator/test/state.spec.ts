@@ -3,7 +3,8 @@
  * lease expiry can be checked exactly, with an injected clock instead of waits.
  */
 import { EmulatorError, ErrorReason } from '../src/errors';
-import { Broker, type ConsumerOptions } from '../src/state';
+import type { ConsumerOptions } from '../src/consumer';
+import { Broker } from '../src/state';
 import type { ReceivedMessage } from '../src/types';
 
 const TOPIC = 'projects/p/topics/events';
