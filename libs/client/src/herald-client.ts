@@ -8,27 +8,25 @@
  *
  * docs/CLIENT.md describes the behaviour and the reasons for it.
  *
- * Why this file is longer than ~300 lines: it is one state machine (idle → connecting → open →
- * reconnecting → closed, plus a rotation connection beside the active one), and its transitions
- * read best together. Everything separable lives in its own file: one connection
- * (connection.ts), the close-code policy (close-policy.ts), backoff, the ack queue
- * (ack-queue.ts), token renewal (token-keeper.ts), what it does with each frame received
- * (frame-intake.ts), duplicate suppression (delivered-ids.ts), engagement events (engagement.ts;
- * notification clicks: notification-opens.ts),
- * the message iterator (message-stream.ts), the events and states it reports (client-events.ts).
+ * It is one state machine (idle → connecting → open → reconnecting → closed); everything
+ * separable lives in its own file: the connections over time, dialing, token rotation and the
+ * decision to reconnect or stop (link.ts), one connection (connection.ts), the close-code policy
+ * (close-policy.ts), backoff, the ack queue (ack-queue.ts), token renewal (token-keeper.ts), what
+ * it does with each frame received (frame-intake.ts), duplicate suppression (delivered-ids.ts),
+ * engagement events (engagement.ts; notification clicks: notification-opens.ts), the message
+ * iterator (message-stream.ts), the events and states it reports (client-events.ts).
  */
 import { CloseCode, type DeleteFrame, type ServerFrame, type UpdateFrame, type WelcomeFrame } from '@herald/types';
 import { enableWebPush, type ServiceWorkerRegistrationLike, type WebPushRegistration } from './web-push';
 import { AckQueue } from './ack-queue';
-import { backoffDelay } from './backoff';
-import { ABNORMAL_CLOSURE, closeAction, describeEnd, refusalAction, stoppedInfo, type CloseAction } from './close-policy';
 import type { ClientState, ClientStats, HeraldClientEvents, StoppedInfo } from './client-events';
-import { Connection, type ConnectionEnd } from './connection';
+import type { Connection } from './connection';
 import { DeliveredIds } from './delivered-ids';
 import { Emitter } from './emitter';
 import { EventQueue } from './engagement';
 import { HeraldClientError } from './errors';
 import { FrameIntake } from './frame-intake';
+import { Link } from './link';
 import { MessageStream } from './message-stream';
 import { pageServiceWorkers, relayNotificationOpens } from './notification-opens';
 import { ReplaceKeys } from './replace-keys';
@@ -56,15 +54,9 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     eventsSent: 0,
     eventFrames: 0,
   };
-  /** The connection messages and acks go through. */
-  private active: Connection | null = null;
-  /** A connection opened with a renewed token, promoted to `active` at its welcome. */
-  private rotating: Connection | null = null;
-  /** Connections being closed on purpose; their end is not a disconnect. */
-  private readonly retiring = new Set<Connection>();
   private readonly tokens: TokenKeeper;
-  private attempt = 0;
-  private retryTimer?: ReturnType<typeof setTimeout>;
+  /** The connections: the one in use, a renewed one beside it, dialing and reconnecting (link.ts). */
+  private readonly link: Link;
   private lastWelcome?: WelcomeFrame;
   private stopInfo?: StoppedInfo;
   private welcomeWaiters: { resolve: (w: WelcomeFrame) => void; reject: (e: unknown) => void }[] = [];
@@ -77,6 +69,18 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.delivered = new DeliveredIds(this.options.dedupeCapacity);
     this.replaceKeys = new ReplaceKeys(this.options.dedupeCapacity);
     this.tokens = new TokenKeeper(this.options.token, this.options.refreshBeforeExpiryMs);
+    this.link = new Link(this.options, this.tokens, {
+      state: () => this.stateValue,
+      setState: (state) => this.setState(state),
+      onFrame: (connection, frame) => this.onFrame(connection, frame),
+      error: (error) => this.emit('error', error),
+      disconnect: (info) => this.emit('disconnect', info),
+      lost: () => {
+        this.acks.cancel();
+        this.events.cancel();
+      },
+      finish: (info) => this.finish(info),
+    });
     this.acks = new AckQueue(
       {
         // Held while disconnected, bounded like the id memory; a forgotten one is resent by the
@@ -89,7 +93,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
           this.statsValue.ackFrames += frames;
         },
       },
-      () => this.active,
+      () => this.link.current,
     );
     this.events = new EventQueue(
       {
@@ -101,7 +105,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
           this.statsValue.eventFrames += frames;
         },
       },
-      () => this.active,
+      () => this.link.current,
     );
     this.intake = new FrameIntake({
       delivered: this.delivered,
@@ -165,7 +169,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     const welcome = new Promise<WelcomeFrame>((resolve, reject) => this.welcomeWaiters.push({ resolve, reject }));
     if (this.stateValue === 'idle') {
       this.setState('connecting');
-      void this.dial('primary');
+      void this.link.dial('primary');
     }
     return welcome;
   }
@@ -222,8 +226,7 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
       if (this.stateValue === 'closed') return;
       this.acks.flush();
       this.events.flush();
-      const connections = [this.active, this.rotating].filter((c): c is Connection => c !== null);
-      for (const c of connections) this.retiring.add(c);
+      const connections = this.link.retireAll();
       this.finish({ code: CloseCode.NORMAL, reason: 'closed by the app' });
       await Promise.all(connections.map((c) => c.close(CloseCode.NORMAL, 'client closed')));
     })();
@@ -236,77 +239,12 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     this.emit('state', state);
   }
 
-  /** Open a connection: the main one, or one that replaces it with a renewed token. */
-  private async dial(kind: 'primary' | 'rotation'): Promise<void> {
-    const previousExpiry = this.tokens.expiresAt;
-    let token: string;
-    try {
-      token = await this.tokens.current();
-    } catch (err) {
-      this.emit('error', new Error(`the token provider failed: ${err instanceof Error ? err.message : String(err)}`));
-      if (kind === 'primary' && this.stateValue !== 'closed') {
-        this.retry({ code: ABNORMAL_CLOSURE, reason: 'no token', opened: false, welcomed: false, revealsRefusals: true });
-      }
-      return;
-    }
-    if (this.stateValue === 'closed') return;
-    if (kind === 'rotation') {
-      if (this.rotating || !this.active?.welcomed) return;
-      // A provider that hands back a token expiring no later would make us rotate ever faster; the
-      // gateway's 4001 at expiry is the fallback.
-      const expiresAt = this.tokens.expiresAt;
-      if (expiresAt === undefined || (previousExpiry !== undefined && expiresAt <= previousExpiry)) {
-        this.emit('error', new Error('the token provider returned a token that expires no later than the current one'));
-        return;
-      }
-    }
-    let connection: Connection;
-    try {
-      connection = new Connection(
-        {
-          WebSocket: this.options.WebSocket,
-          url: this.options.url,
-          token,
-          connectTimeoutMs: this.options.connectTimeoutMs,
-          heartbeatIntervalMs: this.options.heartbeatIntervalMs,
-        },
-        {
-          onFrame: (c, frame) => this.onFrame(c, frame),
-          onBadFrame: (_c, error) => this.emit('error', error),
-          onEnd: (c, end) => this.onEnd(c, end),
-        },
-      );
-    } catch (err) {
-      // The implementation refused to even try (ws:// from an https:// page, a blocked port).
-      const why = err instanceof Error ? err.message : String(err);
-      this.finish({
-        code: ABNORMAL_CLOSURE,
-        reason: 'the WebSocket could not be created',
-        error: new HeraldClientError('CONNECT_FAILED', `The WebSocket could not be created: ${why}`),
-      });
-      return;
-    }
-    if (kind === 'rotation') this.rotating = connection;
-    else this.active = connection;
-  }
-
   private onFrame(connection: Connection, frame: ServerFrame): void {
     if (this.stateValue !== 'closed') this.intake.onFrame(connection, frame);
   }
 
   private onWelcome(connection: Connection, welcome: WelcomeFrame): void {
-    if (connection === this.rotating) {
-      // Make before break: the new connection is live; the old one goes quietly. Messages it was
-      // still sending come again on the new one and are suppressed as duplicates.
-      const old = this.active;
-      this.active = connection;
-      this.rotating = null;
-      if (old) {
-        this.retiring.add(old);
-        void old.close(CloseCode.NORMAL, 'token renewed');
-      }
-    }
-    this.attempt = 0;
+    this.link.welcomed(connection);
     this.statsValue.sessions++;
     this.lastWelcome = welcome;
     this.setState('open');
@@ -316,95 +254,19 @@ export class HeraldClient extends Emitter<HeraldClientEvents> {
     for (const w of waiters) w.resolve(welcome);
     this.acks.flush();
     this.events.flush();
-    this.scheduleRenewal();
-  }
-
-  /** Rotate to a connection with a renewed token before the current one expires. */
-  private scheduleRenewal(): void {
-    this.tokens.scheduleRenewal(() => {
-      if (this.stateValue === 'open') void this.dial('rotation');
-    });
-  }
-
-  private onEnd(connection: Connection, end: ConnectionEnd): void {
-    if (this.retiring.delete(connection) || this.stateValue === 'closed') return;
-    if (connection === this.rotating) {
-      // The renewed connection failed; the current one carries on until its token expires (4001).
-      this.rotating = null;
-      this.emit('error', new Error(`a connection with a renewed token failed (${end.code} ${end.reason})`));
-      return;
-    }
-    if (connection !== this.active) return;
-    this.active = null;
-    this.tokens.cancelRenewal();
-    this.acks.cancel();
-    this.events.cancel();
-    if (this.rotating) {
-      // A renewed connection is already on its way: it takes over.
-      this.active = this.rotating;
-      this.rotating = null;
-      this.setState('connecting');
-      this.emit('disconnect', { ...describeEnd(end), action: 'reconnect', reconnectInMs: 0 });
-      return;
-    }
-    this.retry(end);
-  }
-
-  /** Decide from how the connection ended: stop, or wait and connect again. */
-  private retry(end: ConnectionEnd): void {
-    const canRefresh = this.tokens.renewable;
-    const action: CloseAction =
-      end.refusedStatus !== undefined ? refusalAction(end.refusedStatus, canRefresh) : closeAction(end.code, canRefresh);
-    // A browser hides why an upgrade failed (a 401 looks like a network error): ask for a new token
-    // next time, in case that was it.
-    if (!end.opened && end.refusedStatus === undefined && canRefresh && !end.revealsRefusals) {
-      this.tokens.invalidate();
-    }
-    const reconnect = this.options.reconnect;
-    if (action === 'stop' || !reconnect) {
-      this.emit('disconnect', { ...describeEnd(end), action: 'stop', reconnectInMs: null });
-      return this.stop(end, action === 'stop');
-    }
-    let delay: number;
-    if (action === 'restart') {
-      this.attempt = 0;
-      delay = Math.floor(this.options.random() * reconnect.restartJitterMs);
-    } else {
-      if (action === 'refresh') this.tokens.invalidate();
-      delay = backoffDelay(this.attempt++, reconnect, this.options.random);
-    }
-    this.setState('reconnecting');
-    this.emit('disconnect', { ...describeEnd(end), action, reconnectInMs: delay });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.stateValue !== 'reconnecting') return;
-      this.setState('connecting');
-      void this.dial('primary');
-    }, delay);
-  }
-
-  /** @param terminal whether the end itself was terminal (else: reconnecting is turned off) */
-  private stop(end: ConnectionEnd, terminal: boolean): void {
-    this.finish(stoppedInfo(end, terminal));
   }
 
   /** Enter `closed` for good: timers off, iterators ended, waiters answered, `stopped` emitted. */
   private finish(info: StoppedInfo): void {
     if (this.stateValue === 'closed') return;
     this.stopInfo = info;
-    clearTimeout(this.retryTimer);
-    this.tokens.cancelRenewal();
+    const connections = this.link.detach();
     this.acks.cancel();
     this.events.cancel();
     this.stopOpenRelay?.();
-    const connections = [this.active, this.rotating];
-    this.active = null;
-    this.rotating = null;
     // Closed first: the ends these drops report are then ignored, not retried.
     this.setState('closed');
-    for (const c of connections) {
-      if (c && !this.retiring.has(c)) c.drop('client stopped');
-    }
+    for (const c of connections) c.drop('client stopped');
     for (const stream of [...this.streams]) stream.end(info.error);
     const waiters = this.welcomeWaiters;
     this.welcomeWaiters = [];

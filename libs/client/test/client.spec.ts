@@ -286,6 +286,8 @@ it('renews the token before it expires on a new connection, with no disconnect a
   const live = await env.send([user], { label: 'after renewal' });
   await waitFor(() => seen.messages.some((m) => m.id === live), { what: 'the live message' });
   expect(seen.messages.filter((m) => m.id === live)).toHaveLength(1);
+  // Its ack goes out on the renewed connection, now the one in use.
+  await waitFor(async () => (await env.inbox(user)).length === 0, { what: 'the ack sent on the renewed connection' });
   // Make before break: the old connection was closed on purpose, never reported as a disconnect.
   expect(seen.disconnects).toEqual([]);
   expect(c.state).toBe('open');
