@@ -58,12 +58,15 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 
 # 8080: the WebSocket and /healthz, /readyz (status only). 9080 (ADMIN_PORT): /metrics and the
 # detailed /readyz, for Prometheus and operators only; never publish it to the internet.
-# NODE_OPTIONS, a small young generation: with Node's default (16 MB semi-spaces) the garbage of a
-# connect storm leaves ~5 KB of RSS per connection behind (docs/BENCHMARKS.md). The benchmarks
-# read this line, so they measure what ships.
+# NODE_OPTIONS, a 16 MB young generation (V8's largest default; set here because Node sizes it down
+# under a small container memory limit): a category message's objects live from its routing until
+# its log write and socket writes, and with 1 MB semi-spaces they outlived the scavenges (GC took a
+# quarter of the gateway's CPU in a broadcast). The price is a connect storm's garbage, ~5 KB of
+# RSS per connection, until V8's memory reducer returns it about a minute later (docs/BENCHMARKS.md,
+# "The gateway's young generation"). The benchmarks read this line, so they measure what ships.
 FROM runtime AS gateway
 ENV PORT=8080
-ENV NODE_OPTIONS="--max-semi-space-size=1"
+ENV NODE_OPTIONS="--max-semi-space-size=16"
 EXPOSE 8080 9080
 CMD ["node", "--enable-source-maps", "dist/apps/gateway/main.js"]
 

@@ -31,10 +31,17 @@ export const idle: Scenario = {
     'per-gateway-check': { kind: 'int', default: '0', min: 0, max: 1, description: '1: the live message goes to one user per gateway only; 0: to every connected user' },
     'accept-rate': { kind: 'int', default: '2000', min: 1, max: 1_000_000, description: "each gateway's WS_ACCEPT_RATE (upgrades per second; the product default is 2000)" },
     clients: { kind: 'int', default: '0', min: 0, description: 'load-client processes (0: one per 10,000 connections, at least 2)' },
-    'settle-seconds': { kind: 'int', default: '10', min: 2, max: 600, description: 'idle time after the last welcome before the memory sample that counts (lets V8 return the connect garbage)' },
+    'settle-seconds': {
+      kind: 'int',
+      default: '120',
+      min: 2,
+      max: 600,
+      description:
+        "idle time after the last welcome before the memory sample that counts: V8's memory reducer returns the connect's garbage about a minute after it (the sample 2 s after the connect is reported beside it)",
+    },
   },
   columns: columns(
-    'gateways', 'connections', 'held', ['heldAll', 'all held'], ['rssPerConnKB', 'RSS KB/conn', 2],
+    'gateways', 'connections', 'held', ['heldAll', 'all held'], ['rssPerConnKB', 'RSS KB/conn', 2], ['rssPerConnKBAtConnect', 'at connect', 2],
     ['heapPerConnKB', 'heap KB/conn', 2], ['connectSeconds', 'connect s', 2], ['connectCpuUsPerConn', 'CPU µs/conn'],
     ['liveReceived', 'live recv'], ['liveAllReceived', 'live all'], ['liveSeconds', 'live s', 2],
     ['liveCpuMs', 'live CPU ms'], ['targetMet', 'target'],
