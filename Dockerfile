@@ -58,8 +58,9 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 
 # 8080: the WebSocket and /healthz, /readyz (status only). 9080 (ADMIN_PORT): /metrics and the
 # detailed /readyz, for Prometheus and operators only; never publish it to the internet.
-# NODE_OPTIONS, a 16 MB young generation (V8's largest default; set here because Node sizes it down
-# under a small container memory limit): a category message's objects live from its routing until
+# NODE_OPTIONS, 16 MB semi-spaces (V8's largest default, and what the benchmarks measure on a large
+# host; Node sizes them from the container's memory limit otherwise: 1 MB under 512 MiB, 4 MB under
+# 1 GiB, measured with Node 20): a category message's objects live from its routing until
 # its log write and socket writes, and with 1 MB semi-spaces they outlived the scavenges (GC took a
 # quarter of the gateway's CPU in a broadcast). The price is a connect storm's garbage, ~5 KB of
 # RSS per connection, until V8's memory reducer returns it about a minute later (docs/BENCHMARKS.md,
@@ -70,8 +71,11 @@ ENV NODE_OPTIONS="--max-semi-space-size=16"
 EXPOSE 8080 9080
 CMD ["node", "--enable-source-maps", "dist/apps/gateway/main.js"]
 
+# NODE_OPTIONS, 16 MB semi-spaces for the same reason: with 1 MB (what a 512 MiB limit gives) ingest
+# spent 222 -> 364 µs of CPU per request at 5,000 requests/s (docs/BENCHMARKS.md).
 FROM runtime AS ingest
 ENV PORT=8081
+ENV NODE_OPTIONS="--max-semi-space-size=16"
 EXPOSE 8081
 CMD ["node", "--enable-source-maps", "dist/apps/ingest/main.js"]
 
