@@ -142,6 +142,18 @@ export function sharedCpuNote(target: Target, herald: string, baseline: string):
   return `${cpus().length} cores shared: ${target === 'herald' ? herald : baseline}`;
 }
 
+/** An open-loop producer this far behind its schedule did not offer the rate (PRODUCER_BEHIND_NOTE). */
+export const PRODUCER_BEHIND_MS = 1000;
+
+/**
+ * `notes`, with a warning first when the producer fell more than PRODUCER_BEHIND_MS behind its
+ * schedule: it could not offer the rate, so the row measures the producer, not the server.
+ */
+export function withProducerLag(notes: string, producerLagMs: number): string {
+  if (!(producerLagMs > PRODUCER_BEHIND_MS)) return notes;
+  return `PRODUCER BEHIND by ${(producerLagMs / 1000).toFixed(1)} s: the rate was not offered; ${notes}`;
+}
+
 /** On Herald's rows, `<ratio>` = Herald's figure ÷ the raw baseline's for the same case (`same`), `<ratio>Sio` ÷ Socket.IO's. */
 export function addRatios(rows: Row[], keys: Record<string, string>, same: (herald: Row, baseline: Row) => boolean): void {
   for (const row of rows) {

@@ -9,7 +9,7 @@ import { runCli } from '../src/cli';
 import { clientsFor, loopbackAddress, MAX_SOCKETS_PER_CLIENT, planConnections } from '../src/fleet';
 import { Flags } from '../src/flags';
 import { cpuFields, othersSeconds } from '../src/procs';
-import { addRatios } from '../src/push';
+import { addRatios, PRODUCER_BEHIND_MS, withProducerLag } from '../src/push';
 import { medianRows, type BenchResult } from '../src/report';
 import { parseOverrides } from '../src/rig';
 import type { Row, Scenario } from '../src/scenario';
@@ -118,6 +118,11 @@ describe('what the scenarios share', () => {
     rows.push({ target: 'socketio', n: 2, ms: 2 });
     addRatios(rows, { msX: 'ms' }, (herald, peer) => herald.n === peer.n);
     expect(rows.map((r) => [r.msX, r.msXSio])).toEqual([[3, null], [null, null], [null, 2.5], [null, null]]);
+  });
+
+  it('says on the row when the producer could not offer the rate', () => {
+    expect(withProducerLag('2 cores shared', PRODUCER_BEHIND_MS)).toBe('2 cores shared');
+    expect(withProducerLag('2 cores shared', 4876.4)).toBe('PRODUCER BEHIND by 4.9 s: the rate was not offered; 2 cores shared');
   });
 
   it('speaks the few Engine.IO v4 / Socket.IO v5 packets the clients need, handing Herald frames to the parser', () => {

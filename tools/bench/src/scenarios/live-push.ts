@@ -4,7 +4,7 @@
  * ingest does (workers/sender.ts) rather than through ingest's HTTP API: the gateway is measured.
  */
 import { cpuPct, cpuUsPer, othersSeconds, procMemory } from '../procs';
-import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
+import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, withProducerLag, type Target } from '../push';
 import { latencyOf, summarize } from '../report';
 import { userIdsFor, type Rig } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
@@ -75,10 +75,13 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,
     rssMiB: rssEnd === undefined ? null : rssEnd / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
     connectSeconds: push.connectSeconds, connectRetries: push.connectRetries, producerLagMs: done.maxLagMs, exposures, exposuresSpilled,
-    notes: sharedCpuNote(
-      target,
-      `gateway, Redis, Pub/Sub emulator, producer, ${fleet.pids.length} client procs`,
-      `baseline server, Redis, producer, ${fleet.pids.length} client procs (emulator idle)`,
+    notes: withProducerLag(
+      sharedCpuNote(
+        target,
+        `gateway, Redis, Pub/Sub emulator, producer, ${fleet.pids.length} client procs`,
+        `baseline server, Redis, producer, ${fleet.pids.length} client procs (emulator idle)`,
+      ),
+      done.maxLagMs,
     ),
   };
   progress(summarize(livePush.columns, row));

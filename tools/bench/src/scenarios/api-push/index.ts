@@ -11,7 +11,7 @@
  * requests on several connections carry no order between them.
  */
 import { cpuPct, cpuUsPer, othersSeconds } from '../../procs';
-import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../../push';
+import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, withProducerLag, type Target } from '../../push';
 import { latencyOf, summarize } from '../../report';
 import { userIdsFor, type Rig } from '../../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
@@ -102,7 +102,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
         p50Ms: latency.p50Ms, p99Ms: latency.p99Ms, maxMs: latency.maxMs,
         ...Object.fromEntries(Object.entries(PER_PROCESS).map(([key, group]) => [key, cpuUsPer(cpu.groups[group], received.messages)])),
         machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,
-        exposures, stored, producerLagMs: sent.maxLagMs, notes,
+        exposures, stored, producerLagMs: sent.maxLagMs, notes: withProducerLag(notes, sent.maxLagMs),
       };
       progress(summarize(apiPush.columns.slice(1, 17), row));
       rows.push(row);
