@@ -13,7 +13,7 @@ export const consumerSchema = {
   EMBEDDED_PG_DIR: str('.herald/postgres'),
   EMBEDDED_PG_PORT: int(54329, 1, 65535),
   CONSUMER_BATCH_MAX: int(500, 1, 10_000),
-  CONSUMER_BATCH_MAX_MS: int(100, 1, 60_000),
+  CONSUMER_BATCH_MAX_MS: int(500, 1, 60_000),
   CONSUMER_MAX_OUTSTANDING: int(5000, 1, 1_000_000),
   /** Batches written to Postgres at the same time (each on its own pool connection). */
   CONSUMER_WRITE_CONCURRENCY: int(2, 1, 16),

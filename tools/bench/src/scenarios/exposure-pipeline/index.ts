@@ -48,7 +48,7 @@ export const exposurePipeline: Scenario = {
     online: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'gateway source: connected clients, one user each' },
     'client-procs': { kind: 'int', default: '2', min: 1, max: 32, description: 'gateway source: client processes' },
     'batch-max': { kind: 'int', default: '500', min: 1, max: 10_000, description: "the consumer's CONSUMER_BATCH_MAX (rows per insert)" },
-    'batch-ms': { kind: 'int', default: '100', min: 1, max: 60_000, description: "the consumer's CONSUMER_BATCH_MAX_MS" },
+    'batch-ms': { kind: 'int', default: '500', min: 1, max: 60_000, description: "the consumer's CONSUMER_BATCH_MAX_MS (its default)" },
     'max-outstanding': { kind: 'int', default: '5000', min: 1, max: 1_000_000, description: "the consumer's CONSUMER_MAX_OUTSTANDING (unacked messages held)" },
     'mix-every': {
       kind: 'int', default: '0', min: 0, max: 100,
