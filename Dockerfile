@@ -64,7 +64,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # its log write and socket writes, and with 1 MB semi-spaces they outlived the scavenges (GC took a
 # quarter of the gateway's CPU in a broadcast). The price is a connect storm's garbage, ~5 KB of
 # RSS per connection, until V8's memory reducer returns it about a minute later (docs/BENCHMARKS.md,
-# "The gateway's young generation"). The benchmarks read this line, so they measure what ships.
+# "The gateway's young generation back to 16 MB"). The benchmarks read this line, so they measure
+# what ships.
 FROM runtime AS gateway
 ENV PORT=8080
 ENV NODE_OPTIONS="--max-semi-space-size=16"

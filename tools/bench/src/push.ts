@@ -142,7 +142,7 @@ export function sharedCpuNote(target: Target, herald: string, baseline: string):
   return `${cpus().length} cores shared: ${target === 'herald' ? herald : baseline}`;
 }
 
-/** An open-loop producer this far behind its schedule did not offer the rate (PRODUCER_BEHIND_NOTE). */
+/** An open-loop producer more than this far behind its schedule did not offer the rate (withProducerLag). */
 export const PRODUCER_BEHIND_MS = 1000;
 
 /**
