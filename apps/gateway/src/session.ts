@@ -18,6 +18,7 @@ import { FrameBudget } from './frame-budget';
 import { RecentIds } from './recent-ids';
 import type { SessionContext } from './session-context';
 import { sendText } from './ws-frame';
+import { beforeFrame } from './write-burst';
 
 export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
@@ -48,6 +49,8 @@ export class Session {
   private cursors?: CategoryCursors;
   /** The last ids written to the socket (WS_RECENT_IDS). */
   private readonly recent: RecentIds;
+  /** The write burst of the last frame pushed (write-burst.ts). */
+  private burst = 0;
 
   constructor(
     readonly userId: string,
@@ -161,6 +164,7 @@ export class Session {
       return false;
     }
     // `message` frames are bytes already (EncodedMessage.frame), shared by every session: prepared once.
+    this.burst = beforeFrame(this.ws, this.burst);
     sendText(this.ws, message.frame, written);
     this.recent.add(message.id, message.category);
     this.ctx.metrics.pushed.inc({ via });

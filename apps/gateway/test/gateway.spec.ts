@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import { keys, readInbox } from '@herald/redis';
 import { TestClient, waitFor, signToken } from '@herald/testing';
 import { sharedHarness } from './harness';
@@ -77,6 +78,29 @@ describe('offline drain', () => {
     expect(got.map((m) => m.id)).toEqual([fresh]);
     expect(await readInbox(h.redis, u)).toEqual([fresh]);
     await client.close();
+  });
+
+  it("writes a drain's messages to the socket in two writes, not one each (write-burst.ts)", async () => {
+    const u = user();
+    for (let i = 0; i < 10; i++) await h.send([u], { i });
+    // Every OS write of message frames, by the port it went to (write and writev alike).
+    const proto = Socket.prototype as unknown as { _writeGeneric: (writev: boolean, data: unknown, ...rest: unknown[]) => unknown };
+    const original = proto._writeGeneric;
+    const writes: number[] = [];
+    proto._writeGeneric = function (this: Socket, writev, data, ...rest) {
+      const chunks = writev ? (data as Array<{ chunk: Buffer } | Buffer>).map((c) => ('chunk' in c ? c.chunk : c)) : [data];
+      if (chunks.some((c) => String(c).includes('"type":"message"'))) writes.push(this.remotePort ?? 0);
+      return original.call(this, writev, data, ...rest);
+    };
+    try {
+      const client = await TestClient.connect(h.wsUrl, await h.token(u));
+      expect((await client.waitForMessages(10)).map((m) => (m.payload as { i: number }).i)).toEqual([...Array(10).keys()]);
+      const port = (client.ws as unknown as { _socket: Socket })._socket.localPort;
+      expect(writes.filter((p) => p === port)).toHaveLength(2);
+      await client.close();
+    } finally {
+      proto._writeGeneric = original;
+    }
   });
 });
 

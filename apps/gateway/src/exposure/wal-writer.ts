@@ -14,6 +14,7 @@
 import { beatWal, dropWalBatches, retireWal, writeWalBatch, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
+import { inBurst } from '../write-burst';
 import { backoffMs, runEvery, UNLOGGED, type Pending, type Send } from './stage';
 
 /**
@@ -142,14 +143,19 @@ export class WalWriter {
     );
   }
 
-  /** Write the frames, and pass on the events of the pushes that happened. */
+  /**
+   * Write the frames (one burst: a socket's frames of the batch leave in one write), and pass on
+   * the events of the pushes that happened.
+   */
   private release(batch: number, events: string[], sends: Send[]): void {
     let kept = 0;
-    for (let i = 0; i < events.length; i++) {
-      if (!sends[i]()) continue;
-      kept++;
-      this.opts.onSent({ data: events[i], batch });
-    }
+    inBurst(() => {
+      for (let i = 0; i < events.length; i++) {
+        if (!sends[i]()) continue;
+        kept++;
+        this.opts.onSent({ data: events[i], batch });
+      }
+    });
     if (batch === UNLOGGED) {
       if (kept > 0) this.opts.metrics.exposures.inc({ outcome: 'unlogged' }, kept);
       return;
