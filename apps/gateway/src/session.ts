@@ -18,7 +18,7 @@ import { FrameBudget } from './frame-budget';
 import { RecentIds } from './recent-ids';
 import type { SessionContext } from './session-context';
 import { sendText } from './ws-frame';
-import { beforeFrame } from './write-burst';
+import { beforeFrame, holding } from './write-burst';
 
 export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
@@ -169,7 +169,8 @@ export class Session {
     this.recent.add(message.id, message.category);
     this.ctx.metrics.pushed.inc({ via });
     if (this.acks.pushed(message.id, category) > 0) this.ctx.metrics.unackedForgotten.inc();
-    if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes) this.closeSlow();
+    // Frames a write burst holds back are not the client's slowness (write-burst.ts).
+    if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes && !holding(this.ws)) this.closeSlow();
     return true;
   }
 

@@ -9,7 +9,9 @@
  *
  * A burst is synchronous (the loop that writes a batch's frames), so one module-wide state serves
  * every gateway of the process. A socket holds back BURST_MAX_BYTES at most: past them, what it
- * holds goes out at once and it is corked again for the rest of the burst.
+ * holds goes out at once and it is corked again for the rest of the burst. What a burst holds is
+ * not the client's slowness: `holding()` tells the session's slow-consumer check (4009) to wait
+ * for the next frame, which comes before the next burst holds anything.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -56,4 +58,11 @@ export function beforeFrame(ws: WebSocket, seen: number): number {
     }
   }
   return current;
+}
+
+/** True while the burst under way holds frames back on `ws`'s socket. */
+export function holding(ws: WebSocket): boolean {
+  if (current === 0) return false;
+  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  return socket !== undefined && socket.writableCorked > 0;
 }

@@ -115,6 +115,19 @@ describe('per-connection limits', () => {
     expect(sent).toBeLessThan(5_000);
     socket.destroy();
   }, 60_000);
+
+  it('does not take frames it holds back for a write burst for slowness (no 4009 for a reader)', async () => {
+    const u = user('burst');
+    const reader = await connect(u);
+    await reader.waitForFrame('welcome');
+    // 8 × 12 KiB sent at once reach the gateway in one read: one exposure batch, whose frames to
+    // this socket are held until its end (write-burst.ts), past SEND_BUFFER_MAX_BYTES (64 KiB).
+    const payload = 'y'.repeat(12 * 1024);
+    const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => h.send([u], { payload, i })));
+    expect((await reader.waitForMessages(8)).map((m) => m.id).sort()).toEqual([...ids].sort());
+    expect(reader.closeCode).toBeUndefined();
+    await reader.close();
+  });
 });
 
 describe('door limits', () => {

@@ -2,14 +2,15 @@
  * Write bursts (src/write-burst.ts) between a real `ws` server and a real `ws` client: a socket's
  * frames of one burst leave in two writes (the first, then the rest at the burst's end), in order,
  * every written callback called; one frame per socket is never held; a socket holds back
- * BURST_MAX_BYTES at most; a socket destroyed during a burst ends it cleanly. The writes are
+ * BURST_MAX_BYTES at most, and says it holds them (the session's slow-consumer check waits); a
+ * socket destroyed during a burst ends it cleanly. The writes are
  * counted where Node hands a socket's chunks to the OS (`_writeGeneric`, for write and writev).
  */
 import { once } from 'node:events';
 import { Socket, type AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { waitFor } from '@herald/testing';
-import { BURST_MAX_BYTES, beforeFrame, inBurst } from '../src/write-burst';
+import { BURST_MAX_BYTES, beforeFrame, holding, inBurst } from '../src/write-burst';
 import { sendText } from '../src/ws-frame';
 
 interface Pair {
@@ -111,15 +112,26 @@ it('writes each frame at once outside a burst, and one frame per socket at once 
   }
 });
 
-it(`holds back ${BURST_MAX_BYTES} bytes at most on one socket`, async () => {
+it(`holds back ${BURST_MAX_BYTES} bytes at most on one socket, and says so while it does`, async () => {
   const p = await pair();
   try {
+    const seen: boolean[] = [];
+    inBurst(() => {
+      const burst = beforeFrame(p.server, 0);
+      sendText(p.server, Buffer.from('first'));
+      seen.push(holding(p.server));
+      beforeFrame(p.server, burst);
+      sendText(p.server, Buffer.from('second'));
+      seen.push(holding(p.server));
+    });
+    seen.push(holding(p.server));
+    expect(seen).toEqual([false, true, false]);
     // 40 KiB each: the first goes alone, the second and third are held (80 KiB), the fourth
     // lets them go and is held with the fifth until the end.
     const frames = Array.from({ length: 5 }, (_, i) => String(i).repeat(40 * 1024));
     expect(writesOf(socketOf(p.server), () => inBurst(() => push(p, frames, [])))).toBe(3);
-    await waitFor(() => p.got.length >= 5, { what: '5 frames' });
-    expect(p.got).toEqual(frames);
+    await waitFor(() => p.got.length >= 7, { what: '7 frames' });
+    expect(p.got).toEqual(['first', 'second', ...frames]);
   } finally {
     await p.close();
   }
