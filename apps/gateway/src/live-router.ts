@@ -8,7 +8,8 @@
  * behind it in `queue`, so order holds; every note naming the same id shares the one read.
  *
  * The subscription is counted by the hub (first session subscribes, last one unsubscribes), and
- * concurrent connects of one user share the same subscribe round trip.
+ * concurrent connects of one user share the same subscribe round trip. The subscribes and
+ * unsubscribes of one turn go together (channel-commands.ts).
  *
  * The same subscriber holds the channel of every category with a session here (the hub says when
  * one opens and closes): a category message comes once per gateway, and goes to the category's
@@ -33,6 +34,7 @@ import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
 import type { Hub } from './hub';
 import type { BodyStore } from './body-store';
+import { ChannelCommands } from './channel-commands';
 
 /** A notification waiting for its turn; `body` is undefined while a referenced body is read. */
 interface Queued {
@@ -50,6 +52,8 @@ export class LiveRouter {
   private readonly reading = new Map<string, Queued[]>();
   private onControl?: (raw: Buffer) => void;
   private stopped = false;
+  /** The users' and categories' SSUBSCRIBE / SUNSUBSCRIBE, gathered per turn. */
+  private readonly channels: ChannelCommands;
 
   constructor(
     private readonly sub: HeraldRedis,
@@ -61,11 +65,12 @@ export class LiveRouter {
   ) {
     // Bytes, not strings: a message frame goes out to the sockets as the bytes that came in.
     sub.on('smessageBuffer', (channel: Buffer, raw: Buffer) => this.route(channel.toString(), raw));
+    this.channels = new ChannelCommands(sub);
   }
 
   /** The hub's first session in `category`: subscribe to its channel. */
   subscribeCategory(category: string): void {
-    const done = this.ready().then(async () => void (await this.sub.ssubscribe(keys.categoryChannel(category))));
+    const done = this.ready().then(() => this.channels.subscribe(keys.categoryChannel(category)));
     this.categories.set(category, done);
     done.catch((err: unknown) => {
       this.logger.warn({ err, category }, 'category subscribe failed');
@@ -76,7 +81,7 @@ export class LiveRouter {
   /** The hub's last session in `category` is gone. */
   unsubscribeCategory(category: string): void {
     if (!this.categories.delete(category)) return;
-    this.sub.sunsubscribe(keys.categoryChannel(category)).catch((err: unknown) => {
+    this.channels.unsubscribe(keys.categoryChannel(category)).catch((err: unknown) => {
       this.logger.warn({ err, category }, 'category unsubscribe failed');
     });
   }
@@ -99,7 +104,7 @@ export class LiveRouter {
   subscribe(userId: string): Promise<void> {
     let done = this.subscribed.get(userId);
     if (!done) {
-      done = this.ready().then(async () => void (await this.sub.ssubscribe(keys.userChannel(userId))));
+      done = this.ready().then(() => this.channels.subscribe(keys.userChannel(userId)));
       this.subscribed.set(userId, done);
       done.catch(() => this.subscribed.delete(userId));
     }
@@ -120,7 +125,7 @@ export class LiveRouter {
 
   unsubscribe(userId: string): void {
     if (!this.subscribed.delete(userId)) return;
-    this.sub.sunsubscribe(keys.userChannel(userId)).catch((err: unknown) => {
+    this.channels.unsubscribe(keys.userChannel(userId)).catch((err: unknown) => {
       this.logger.warn({ err, userId }, 'unsubscribe failed');
     });
   }
