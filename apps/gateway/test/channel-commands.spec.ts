@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import type Redis from 'ioredis';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
-import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
+import { startRedisServer, waitFor, writesDuring, type RedisServer } from '@herald/testing';
 import { ChannelCommands } from '../src/channel-commands';
 
 let server: RedisServer;
@@ -31,32 +31,18 @@ afterAll(async () => {
 });
 
 /** Socket writes of `sub` while `work` runs. */
-async function writesDuring(work: () => Promise<unknown>): Promise<number> {
-  const stream = (sub as Redis).stream;
-  const write = stream.write;
-  let writes = 0;
-  stream.write = function (this: typeof stream, ...args: Parameters<typeof write>) {
-    writes++;
-    return write.apply(this, args);
-  } as typeof write;
-  try {
-    await work();
-  } finally {
-    stream.write = write;
-  }
-  return writes;
-}
+const subWritesDuring = (work: () => Promise<unknown>) => writesDuring((sub as Redis).stream, work);
 
 const subscribers = async (channel: string) => ((await pub.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
 
 it('subscribes the channels asked for in one turn with one command, each confirmed', async () => {
   const commands = new ChannelCommands(sub);
   const channels = Array.from({ length: 50 }, (_, i) => `{u:turn-${i}}:ch`);
-  expect(await writesDuring(() => Promise.all(channels.map((c) => commands.subscribe(c))))).toBe(1);
+  expect(await subWritesDuring(() => Promise.all(channels.map((c) => commands.subscribe(c))))).toBe(1);
   for (const channel of channels) expect(await subscribers(channel)).toBe(1);
   await Promise.all(channels.map((c) => pub.spublish(c, 'hello')));
   await waitFor(() => channels.every((c) => heard.includes(c)), { what: 'a message on every channel' });
-  expect(await writesDuring(() => Promise.all(channels.map((c) => commands.unsubscribe(c))))).toBe(1);
+  expect(await subWritesDuring(() => Promise.all(channels.map((c) => commands.unsubscribe(c))))).toBe(1);
   for (const channel of channels) expect(await subscribers(channel)).toBe(0);
 });
 

@@ -5,7 +5,7 @@
 import type Redis from 'ioredis';
 import { createLogger } from '@herald/logger';
 import { closeRedis, createRedis, keys, type HeraldRedis } from '@herald/redis';
-import { startRedisServer, type RedisServer } from '@herald/testing';
+import { startRedisServer, writesDuring, type RedisServer } from '@herald/testing';
 import { buildIngest, type Ingest } from '../src/app';
 import { SendWindow } from '../src/send-window';
 import { bearer, ingestConfig, makeTokens } from './harness';
@@ -30,21 +30,7 @@ function ingestWith(sendWindowMs: number): Promise<Ingest> {
 }
 
 /** Socket writes of the test's connection while `work` runs. */
-async function writesDuring(work: () => Promise<void>): Promise<number> {
-  const stream = (redis as Redis).stream;
-  const write = stream.write;
-  let writes = 0;
-  stream.write = function (this: typeof stream, ...args: Parameters<typeof write>) {
-    writes++;
-    return write.apply(this, args);
-  } as typeof write;
-  try {
-    await work();
-  } finally {
-    stream.write = write;
-  }
-  return writes;
-}
+const redisWritesDuring = (work: () => Promise<unknown>) => writesDuring((redis as Redis).stream, work);
 
 /** `count` sends to `user`, each in a turn of its own (1 ms apart); their ids, in the order sent. */
 async function sendApart(ingest: Ingest, user: string, count: number): Promise<string[]> {
@@ -64,7 +50,7 @@ async function writesOfSends(windowMs: number, user: string): Promise<number> {
   const ingest = await ingestWith(windowMs);
   try {
     let ids: string[] = [];
-    const writes = await writesDuring(async () => void (ids = await sendApart(ingest, user, 20)));
+    const writes = await redisWritesDuring(async () => void (ids = await sendApart(ingest, user, 20)));
     expect(await redis.lrange(keys.inbox(user), 0, -1)).toEqual(ids);
     return writes;
   } finally {

@@ -8,3 +8,4 @@ export * from './metrics-text';
 export * from './test-stack';
 export * from './chromium';
 export * from './contract-answer';
+export * from './writes';
