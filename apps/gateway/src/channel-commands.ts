@@ -7,8 +7,10 @@
  *
  * On one redis-server the channels asked for in one turn go at the end of the turn
  * (`setImmediate`), one command per run of the same kind, in the order they were asked for: a
- * user's unsubscribe and subscribe in one turn keep their order. On a Cluster each channel goes
- * alone, at once: a sharded subscribe may only name channels of one slot.
+ * user's unsubscribe and subscribe in one turn keep their order. If the connection is not ready
+ * then (it dropped meanwhile), they wait for `ready` (live-router.ts: ioredis must not be asked to
+ * subscribe while it connects). On a Cluster each channel goes alone, at once: a sharded
+ * subscribe may only name channels of one slot.
  */
 import { Cluster } from 'ioredis';
 import type { HeraldRedis } from '@herald/redis';
@@ -27,7 +29,11 @@ export class ChannelCommands {
   private asked: Asked[] = [];
   private readonly alone: boolean;
 
-  constructor(private readonly sub: HeraldRedis) {
+  constructor(
+    private readonly sub: HeraldRedis,
+    /** Resolves once the connection is ready (rejects if it does not come in time). */
+    private readonly ready: () => Promise<void>,
+  ) {
     this.alone = sub instanceof Cluster;
   }
 
@@ -50,6 +56,14 @@ export class ChannelCommands {
   private flush(): void {
     const asked = this.asked;
     this.asked = [];
+    if (this.sub.status === 'ready') return this.send(asked);
+    this.ready().then(
+      () => this.send(asked),
+      (err: unknown) => asked.forEach((a) => a.reject(err)),
+    );
+  }
+
+  private send(asked: Asked[]): void {
     for (let from = 0; from < asked.length; ) {
       const kind = asked[from].subscribe;
       let to = from + 1;

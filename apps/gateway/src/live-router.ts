@@ -65,7 +65,7 @@ export class LiveRouter {
   ) {
     // Bytes, not strings: a message frame goes out to the sockets as the bytes that came in.
     sub.on('smessageBuffer', (channel: Buffer, raw: Buffer) => this.route(channel.toString(), raw));
-    this.channels = new ChannelCommands(sub);
+    this.channels = new ChannelCommands(sub, () => this.ready());
   }
 
   /** The hub's first session in `category`: subscribe to its channel. */
