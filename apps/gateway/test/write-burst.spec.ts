@@ -1,7 +1,8 @@
 /**
  * Write bursts (src/write-burst.ts) between a real `ws` server and a real `ws` client: a socket's
  * frames of one burst leave in two writes (the first, then the rest at the burst's end), in order,
- * every written callback called; one frame per socket is never held; a socket holds back
+ * every written callback called, or in one when the caller expects more; one frame per socket is
+ * never held otherwise; a socket holds back
  * BURST_MAX_BYTES at most, and says it holds them (the session's slow-consumer check waits); a
  * socket destroyed during a burst ends it cleanly. The writes are
  * counted where Node hands a socket's chunks to the OS (`_writeGeneric`, for write and writev).
@@ -84,6 +85,27 @@ it("writes a socket's frames of one burst in two writes, in order, every callbac
     await waitFor(() => written.length >= 10, { what: '10 callbacks' });
     expect(written).toEqual(frames);
     expect(socketOf(p.server).writableCorked).toBe(0);
+  } finally {
+    await p.close();
+  }
+});
+
+it('holds the first frame too when the caller expects more (a draining session)', async () => {
+  const p = await pair();
+  try {
+    const frames = Array.from({ length: 10 }, (_, i) => `frame ${i}`);
+    const writes = writesOf(socketOf(p.server), () =>
+      inBurst(() => {
+        let seen = 0;
+        for (const text of frames) {
+          seen = beforeFrame(p.server, seen, true);
+          sendText(p.server, Buffer.from(text));
+        }
+      }),
+    );
+    expect(writes).toBe(1);
+    await waitFor(() => p.got.length >= 10, { what: '10 frames' });
+    expect(p.got).toEqual(frames);
   } finally {
     await p.close();
   }
