@@ -49,9 +49,8 @@ export class Session {
   private cursors?: CategoryCursors;
   /** The last ids written to the socket (WS_RECENT_IDS). */
   private readonly recent: RecentIds;
-  /** The write burst of the last frame pushed, and frames waiting for their log write (write-burst.ts). */
+  /** The write burst of the last frame pushed (write-burst.ts). */
   private burst = 0;
-  private logging = 0;
 
   constructor(
     readonly userId: string,
@@ -146,7 +145,6 @@ export class Session {
       return false;
     }
     // The frame goes out once its exposure event is in the write-ahead log (this turn's batch).
-    this.logging++;
     this.ctx.publisher.record(message.id, message.category, this.exposurePart, via, () => this.write(message, via, written, category));
     return true;
   }
@@ -158,7 +156,6 @@ export class Session {
   private write(logged: EncodedMessage, via: ExposureEvent['via'], written?: (err?: Error) => void, category?: string): boolean {
     // Looked up again: an update or a recall may have come while the event was being logged (the
     // gateway confirmed it then, so this frame must be the newest version, or not go at all).
-    this.logging--;
     const message = this.ctx.changes.current(logged);
     if (this.closed || this.ws.readyState !== OPEN || message === null) {
       // A recalled category entry counts as done for the user's position, as an ack would.
@@ -167,8 +164,8 @@ export class Session {
       return false;
     }
     // `message` frames are bytes already (EncodedMessage.frame), shared by every session: prepared once.
-    // More of this session's frames waiting: likely in this burst too (a drain).
-    this.burst = beforeFrame(this.ws, this.burst, this.logging > 0);
+    // A drain's frames come many to a burst: the first is held too.
+    this.burst = beforeFrame(this.ws, this.burst, via === 'offline');
     sendText(this.ws, message.frame, written);
     this.recent.add(message.id, message.category);
     this.ctx.metrics.pushed.inc({ via });

@@ -2,8 +2,8 @@
  * Frames released together (one exposure log batch: exposure/wal-writer.ts) that go to the same
  * socket leave it in one write system call. The first frame of a burst to a socket is written as
  * it comes; if a second one follows in the same burst, the socket is corked until the burst ends,
- * and Node hands everything it held to the OS in one `writev`. A session with more frames waiting
- * for the log expects more (`eager`): its socket is corked at the first frame. A drain pushes a
+ * and Node hands everything it held to the OS in one `writev`. A drain's frame (`eager`: more
+ * are likely to follow) has its socket corked at the first frame. A drain pushes a
  * reconnecting user's missed messages in one turn, so ten of them cost one write instead of ten
  * (docs/BENCHMARKS.md, "A drain's frames in one write"); a broadcast, one frame per session, never
  * corks one.
@@ -42,8 +42,7 @@ export function inBurst(sends: () => void): void {
 /**
  * Call right before a frame is written to `ws`. `seen` is what this returned for the frame before
  * it on the same socket (the caller keeps it, 0 at first); keep what it returns for the next one.
- * `eager`: more frames are likely to follow in this burst (more of this socket's are waiting): hold
- * this one already.
+ * `eager`: more frames are likely to follow in this burst (a drain's): hold this one already.
  */
 export function beforeFrame(ws: WebSocket, seen: number, eager = false): number {
   if (current === 0) return 0;
