@@ -4,14 +4,15 @@
  * server has closed it (nothing more is pushed, but acks for what the client got still count
  * until the socket is gone), and ends CLOSED; closing twice is a no-op. Shared collaborators live
  * in one `SessionContext` per gateway (session-context.ts), so a session holds only its own
- * state; what its client may send is counted by its `FrameBudget` (frame-budget.ts).
+ * state; what its client may send is counted by its `FrameBudget` (frame-budget.ts) and applied by
+ * client-intake.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import { CloseCode, closeReason, ErrorCodes, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
 import type { EncodedMessage } from '@herald/redis';
 import { AckTracker } from './ack-tracker';
-import { parseClientFrame } from './client-frame';
+import { receiveFrame } from './client-intake';
 import { PendingQueue, type Outgoing } from './pending-queue';
 import { CategoryCursors } from './category-cursors';
 import { FrameBudget } from './frame-budget';
@@ -36,7 +37,7 @@ export class Session {
   /** Cleared by each heartbeat round, set again by the pong. */
   private alive = true;
   /** What the client may still send (reset each second by the hub's sweep: resetFrameBudget). */
-  private readonly budget: FrameBudget;
+  readonly budget: FrameBudget;
   /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
   private noted = false;
   /** Live messages that arrived while draining, oldest first; null once the drain is over. */
@@ -57,7 +58,7 @@ export class Session {
     readonly ws: WebSocket,
     /** Token expiry, epoch ms (Infinity when the token has none). */
     private readonly expiresAt: number,
-    private readonly ctx: SessionContext,
+    readonly ctx: SessionContext,
   ) {
     this.exposurePart = ctx.publisher.sessionPart(userId, this.id);
     this.acks = new AckTracker(ctx.maxUnackedIds);
@@ -191,6 +192,11 @@ export class Session {
     sendText(this.ws, frame);
   }
 
+  /** The session's category cursors if it has any yet (acks of sessions without categories make none). */
+  get openedCategories(): CategoryCursors | undefined {
+    return this.cursors;
+  }
+
   /** Where the session stands in its categories' logs (category-cursors.ts); made on first use. */
   get categories(): CategoryCursors {
     return (this.cursors ??= new CategoryCursors(this.ctx.maxUnackedIds, (category, entry) => this.ctx.onPosition(this, category, entry)));
@@ -245,50 +251,14 @@ export class Session {
     return undefined;
   }
 
-  /**
-   * Handle one client frame: `ack` or `event` (client-frame.ts). Once the server has closed the
-   * session, both still count until the socket is gone (the client may be reading what was sent
-   * before the close frame); a bad frame is then ignored without an answer.
-   */
+  /** Handle one client frame (client-intake.ts); none once the socket is gone. */
   onFrame(data: RawData, isBinary: boolean): void {
     if (this.current === SessionState.CLOSED) return;
-    const closing = this.current === SessionState.CLOSING;
-    if (!this.budget.frame()) {
-      if (!closing) this.closeForAbuse();
-      return;
-    }
-    const frame = parseClientFrame(data, isBinary);
-    if (!('type' in frame)) {
-      if (frame.event) this.ctx.metrics.eventsRefused.inc({ reason: 'invalid' });
-      if (!closing) this.sendError(frame.code, frame.message);
-    } else if (frame.type === 'ack') this.acknowledge(frame.ids, closing);
-    else this.engage(frame);
-  }
-
-  /**
-   * An `event` frame within the session's event budget: each id costs a Pub/Sub message and, when
-   * forged, the consumer's re-checks, so one connection gets WS_MAX_EVENTS_PER_SECOND ids a second;
-   * the rest are dropped and counted (`budget`), without an error: the frame itself was good.
-   */
-  private engage(frame: Extract<ReturnType<typeof parseClientFrame>, { type: 'event' }>): void {
-    const taken = this.budget.takeEvents(frame.ids.length);
-    const ids = taken < frame.ids.length ? frame.ids.slice(0, taken) : frame.ids;
-    if (taken < frame.ids.length) this.ctx.metrics.eventsRefused.inc({ reason: 'budget' }, frame.ids.length - taken);
-    if (taken > 0) this.ctx.events.engaged(this, ids === frame.ids ? frame : { ...frame, ids });
-  }
-
-  /** Apply the ids pending for this session; count the rest, and close a session that keeps sending them. */
-  private acknowledge(ids: string[], closing: boolean): void {
-    const { known, categories, unknown, repeated } = this.acks.take(ids);
-    const inbox = this.cursors ? this.cursors.sortAcks(known, categories) : known;
-    if (inbox.length > 0) this.ctx.onAck(this, inbox);
-    if (unknown > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'unknown' }, unknown);
-    if (repeated > 0) this.ctx.metrics.acksIgnored.inc({ reason: 'repeated' }, repeated);
-    if (!this.budget.ignoreAcks(unknown + repeated, this.acks.forgotten) && !closing) this.closeForAbuse();
+    receiveFrame(this, data, isBinary, this.current === SessionState.CLOSING);
   }
 
   /** 4008, and the gateway refuses the user's reconnects for a while. */
-  private closeForAbuse(): void {
+  closeForAbuse(): void {
     this.close(CloseCode.POLICY);
     this.ctx.onAbuse(this);
   }
