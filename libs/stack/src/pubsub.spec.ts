@@ -1,5 +1,6 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { PubSub, type Message } from '@google-cloud/pubsub';
-import { tcpAccepts } from './ports';
+import { LOOPBACK, stablePort, tcpAccepts } from './ports';
 import {
   ensureSubscription,
   ensureTopic,
@@ -63,3 +64,33 @@ describe.each(kinds)('startPubSub({ kind: %s })', (kind) => {
     expect(await tcpAccepts(host, Number(port))).toBe(false);
   }, 90_000);
 });
+
+if (googlePubSubEmulatorInstalled()) {
+  describe("Google's emulator", () => {
+    test('starts on another port when the one picked is taken before it binds', async () => {
+      // A port taken by someone else between the pick and the JVM's bind (seen in CI).
+      // It drops whoever connects: the start's probes must not find an emulator there.
+      const taken = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => taken.listen(0, LOOPBACK, resolve));
+      const takenPort = (taken.address() as AddressInfo).port;
+      const picked: number[] = [];
+      const pickPort = async () => {
+        const port = picked.length === 0 ? takenPort : await stablePort();
+        picked.push(port);
+        return port;
+      };
+      try {
+        const pubsub = await startPubSub({ kind: 'google', projectId: 'port-test', pickPort });
+        try {
+          expect(picked).toHaveLength(2);
+          expect(pubsub.emulatorHost).toBe(`${LOOPBACK}:${picked[1]}`);
+          expect(await tcpAccepts(LOOPBACK, picked[1])).toBe(true);
+        } finally {
+          await pubsub.stop();
+        }
+      } finally {
+        await new Promise((resolve) => taken.close(resolve));
+      }
+    }, 90_000);
+  });
+}

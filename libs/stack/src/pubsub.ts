@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { PubSub, type ClientConfig } from '@google-cloud/pubsub';
 import { ensureSubscription, ensureTopic, pubsubClientOptions as heraldPubsubClientOptions } from '@herald/pubsub';
 import { REPO_ROOT, RUN_FROM_ENV, type RunFrom } from './app-process';
-import { freePort, LOOPBACK, tcpAccepts } from './ports';
+import { LOOPBACK, stablePort, tcpAccepts } from './ports';
 
 export type PubSubKind = 'google' | 'herald';
 
@@ -77,12 +77,18 @@ export function selectPubSubKind(env: NodeJS.ProcessEnv = process.env): PubSubKi
  * and builds it first); default HERALD_RUN_FROM of this process, else `source`.
  */
 export async function startPubSub(
-  options: { kind?: PubSubKind; projectId?: string; from?: RunFrom } = {},
+  options: {
+    kind?: PubSubKind;
+    projectId?: string;
+    from?: RunFrom;
+    /** Where Google's emulator is to listen (default stablePort; a test gives a taken one first). */
+    pickPort?: () => Promise<number>;
+  } = {},
 ): Promise<RunningPubSub> {
   const kind = options.kind ?? selectPubSubKind();
   const projectId = options.projectId ?? DEFAULT_TEST_PROJECT_ID;
   const from = options.from ?? (process.env[RUN_FROM_ENV] === 'dist' ? 'dist' : 'source');
-  return kind === 'google' ? startGoogleEmulator(projectId) : startHeraldEmulator(projectId, from);
+  return kind === 'google' ? startGoogleEmulator(projectId, options.pickPort ?? stablePort) : startHeraldEmulator(projectId, from);
 }
 
 /** A child process whose output is kept (bounded) for error messages. */
@@ -178,14 +184,34 @@ async function grpcAnswers(emulatorHost: string, projectId: string): Promise<boo
   }
 }
 
-async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
+/** The port was taken between the pick and the emulator's bind. */
+class PortTaken extends Error {}
+
+/**
+ * Ports tried at most. The JVM binds seconds after the port is picked, and meanwhile another
+ * process may take it (seen in CI: BindException on a port in the kernel's ephemeral range, taken by
+ * some test's outgoing connection); the port comes from below that range (stablePort), and a taken
+ * one is replaced by another.
+ */
+const GOOGLE_PORT_ATTEMPTS = 3;
+
+async function startGoogleEmulator(projectId: string, pickPort: () => Promise<number>): Promise<RunningPubSub> {
   if (!googlePubSubEmulatorInstalled()) {
     throw new Error(
       `Google's Pub/Sub emulator was requested but ${GOOGLE_PUBSUB_EMULATOR_LAUNCHER} does not exist ` +
         `(install google-cloud-cli-pubsub-emulator, or set ${PUBSUB_EMULATOR_ENV}=herald)`,
     );
   }
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGoogleEmulatorOn(await pickPort(), projectId);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= GOOGLE_PORT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startGoogleEmulatorOn(port: number, projectId: string): Promise<RunningPubSub> {
   const emulatorHost = `${LOOPBACK}:${port}`;
   const child = spawn(GOOGLE_PUBSUB_EMULATOR_LAUNCHER, [`--host=${LOOPBACK}`, `--port=${port}`], {
     detached: true,
@@ -196,9 +222,10 @@ async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
   try {
     await pollUntil(
       async () => {
-        if (proc.exited() || /BindException|Address already in use/.test(proc.output())) {
-          throw new Error(`Google's Pub/Sub emulator failed to start on port ${port}`);
+        if (/BindException|Address already in use/.test(proc.output())) {
+          throw new PortTaken(`Google's Pub/Sub emulator failed to start on port ${port}: the port was taken`);
         }
+        if (proc.exited()) throw new Error(`Google's Pub/Sub emulator failed to start on port ${port}`);
         return (await tcpAccepts(LOOPBACK, port)) && (await grpcAnswers(emulatorHost, projectId));
       },
       GOOGLE_START_TIMEOUT_MS,
@@ -206,7 +233,8 @@ async function startGoogleEmulator(projectId: string): Promise<RunningPubSub> {
     );
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n--- emulator output ---\n${proc.output()}`);
+    const Failure = err instanceof PortTaken ? PortTaken : Error;
+    throw new Failure(`${(err as Error).message}\n--- emulator output ---\n${proc.output()}`);
   }
   return { kind: 'google', emulatorHost, projectId, stop, ...pauser(child) };
 }
