@@ -16,7 +16,7 @@ import { Cluster } from 'ioredis';
 import type { HeraldRedis } from '@herald/redis';
 
 /** Channels one command names at most. */
-export const CHANNELS_PER_COMMAND = 1000;
+const CHANNELS_PER_COMMAND = 1000;
 
 interface Asked {
   subscribe: boolean;
@@ -56,14 +56,15 @@ export class ChannelCommands {
   private flush(): void {
     const asked = this.asked;
     this.asked = [];
-    if (this.sub.status === 'ready') return this.send(asked);
+    if (this.sub.status === 'ready') return this.sendRuns(asked);
     this.ready().then(
-      () => this.send(asked),
+      () => this.sendRuns(asked),
       (err: unknown) => asked.forEach((a) => a.reject(err)),
     );
   }
 
-  private send(asked: Asked[]): void {
+  /** One command per run of the same kind, in the order asked. */
+  private sendRuns(asked: Asked[]): void {
     for (let from = 0; from < asked.length; ) {
       const kind = asked[from].subscribe;
       let to = from + 1;

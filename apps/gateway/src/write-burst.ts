@@ -26,6 +26,11 @@ let last = 0;
 /** Sockets corked by the burst under way. */
 const corked: Socket[] = [];
 
+/** The TCP socket under a `ws` connection (ws' own field: it has no public accessor). */
+export function socketOf(ws: WebSocket): Socket | undefined {
+  return (ws as unknown as { _socket?: Socket })._socket;
+}
+
 /** Run `sends` as one burst; a burst started inside another is part of it. */
 export function inBurst(sends: () => void): void {
   if (current !== 0) return sends();
@@ -47,7 +52,7 @@ export function inBurst(sends: () => void): void {
 export function beforeFrame(ws: WebSocket, seen: number, eager = false): number {
   if (current === 0) return 0;
   if (seen === current || eager) {
-    const socket = (ws as unknown as { _socket?: Socket })._socket;
+    const socket = socketOf(ws);
     if (socket && !socket.destroyed) {
       if (socket.writableCorked === 0) {
         socket.cork();
@@ -65,6 +70,6 @@ export function beforeFrame(ws: WebSocket, seen: number, eager = false): number 
 /** True while the burst under way holds frames back on `ws`'s socket. */
 export function holding(ws: WebSocket): boolean {
   if (current === 0) return false;
-  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  const socket = socketOf(ws);
   return socket !== undefined && socket.writableCorked > 0;
 }

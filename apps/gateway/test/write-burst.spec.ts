@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { Socket, type AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { waitFor } from '@herald/testing';
-import { BURST_MAX_BYTES, beforeFrame, holding, inBurst } from '../src/write-burst';
+import { BURST_MAX_BYTES, beforeFrame, holding, inBurst, socketOf as socketOfWs } from '../src/write-burst';
 import { sendText } from '../src/ws-frame';
 
 interface Pair {
@@ -63,7 +63,7 @@ function writesOf(socket: Socket, work: () => void): number {
   return writes;
 }
 
-const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket;
+const socketOf = (ws: WebSocket): Socket => socketOfWs(ws)!;
 
 /** `frames` pushed to `p` as a session pushes them (beforeFrame, then the frame). */
 function push(p: Pair, frames: string[], written: string[]): void {
