@@ -10,7 +10,7 @@ export interface EventCounts {
 }
 
 export interface ConsumerMetrics {
-  /** Every Pub/Sub message handed to us, redeliveries included. */
+  /** Every event handed to us (a Pub/Sub message may hold several), redeliveries included. */
   received: Counter;
   /** Rows written to `exposures`. */
   inserted: Counter;
@@ -44,7 +44,7 @@ export function createConsumerMetrics(registry: Registry, pulling: () => boolean
     registers,
   });
   return {
-    received: new Counter({ name: 'herald_exposures_received_total', help: 'Pub/Sub messages received, redeliveries included', registers }),
+    received: new Counter({ name: 'herald_exposures_received_total', help: 'Events received from Pub/Sub (a message may hold several), redeliveries included', registers }),
     inserted: new Counter({ name: 'herald_exposures_inserted_total', help: 'Exposure events written to Postgres', registers }),
     duplicates: new Counter({
       name: 'herald_exposures_duplicates_total',

@@ -1,18 +1,20 @@
 /**
  * Pub/Sub -> Postgres against a real emulator and a real Postgres: every event lands exactly once,
  * poison messages are dead-lettered and acknowledged, nothing is acknowledged before it committed,
- * and close() writes what is buffered.
+ * and close() writes what is buffered; messages holding several events (as gateways and ingest
+ * publish them) the same, event by event.
  */
 process.env.METADATA_SERVER_DETECTION = 'none';
 
 import type { Topic } from '@google-cloud/pubsub';
+import { EVENT_COUNT_ATTRIBUTE } from '@herald/pubsub';
 import type { Pool } from 'pg';
 import type { ConsumerConfig } from '@herald/config';
 import { waitFor } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
 import type { Consumer } from '../src/app';
 import { countRows, counterValue, exposure, histogramCount, inspector } from './support/fixtures';
-import { configFor, publish, startBackends, startConsumer, type Backends } from './support/harness';
+import { configFor, publish, publishPacked, startBackends, startConsumer, type Backends } from './support/harness';
 
 jest.setTimeout(60_000);
 
@@ -25,6 +27,19 @@ let topic: Topic;
 const idsIn = (events: ExposureEvent[]) => events.map((e) => e.eventId);
 const storedCount = (ids: string[]) => countRows(db, 'SELECT 1 FROM exposures WHERE event_id = ANY($1)', [ids]);
 const received = (c: Consumer = consumer) => counterValue(c.metrics, 'herald_exposures_received_total');
+
+/**
+ * Restarts the shared consumer, publishes a marker and waits for it to be stored: what the new
+ * consumer received. 1 (the marker) when every message before was acknowledged, not held or nacked.
+ */
+async function receivedAfterRestart(): Promise<number> {
+  await consumer.close();
+  consumer = await startConsumer(config, { retryInitialMs: 20, retryMaxMs: 200 });
+  const marker = exposure();
+  await publish(topic, marker);
+  await waitFor(async () => (await storedCount([marker.eventId])) === 1, { what: 'the marker stored' });
+  return received();
+}
 
 beforeAll(async () => {
   backends = await startBackends();
@@ -103,13 +118,61 @@ test('poison messages go to dead_letters with a reason, are acknowledged, and ne
   expect(await counterValue(consumer.metrics, 'herald_exposures_dead_letter_total')).toBeGreaterThanOrEqual(5);
 
   // A message held or nacked instead of acknowledged would be redelivered to the next consumer.
-  await consumer.close();
-  consumer = await startConsumer(config, { retryInitialMs: 20, retryMaxMs: 200 });
-  const marker2 = exposure();
-  await publish(topic, marker2);
-  await waitFor(async () => (await storedCount([marker2.eventId])) === 1, { what: 'the second marker stored' });
-  expect(await received()).toBe(1);
+  expect(await receivedAfterRestart()).toBe(1);
   expect(await countRows(db, 'SELECT 1 FROM dead_letters')).toBe(before + 5);
+});
+
+test('packed events are stored once each; a bad line is dead-lettered alone, a bad count the whole message; both acknowledged', async () => {
+  const before = await countRows(db, 'SELECT 1 FROM dead_letters');
+  const receivedBefore = await received();
+  const good = Array.from({ length: 30 }, (_, i) => exposure({ userId: `packed-${i % 4}` }));
+  await publishPacked(topic, good.slice(0, 10), 4);
+  const lines = [...good.slice(10, 20).map((e) => JSON.stringify(e)), 'not json', ...good.slice(20).map((e) => JSON.stringify(e))];
+  await topic.publishMessage({ data: Buffer.from(lines.join('\n')), attributes: { [EVENT_COUNT_ATTRIBUTE]: String(lines.length) } });
+  const miscounted = [exposure(), exposure()];
+  const miscountedData = miscounted.map((e) => JSON.stringify(e)).join('\n');
+  await topic.publishMessage({ data: Buffer.from(miscountedData), attributes: { [EVENT_COUNT_ATTRIBUTE]: '3' } });
+
+  await waitFor(async () => (await storedCount(idsIn(good))) === good.length && (await countRows(db, 'SELECT 1 FROM dead_letters')) === before + 2, {
+    what: 'the 30 events stored and two dead letters',
+  });
+  const { rows } = await db.query<{ data: string; reason: string }>('SELECT data, reason FROM dead_letters ORDER BY id DESC LIMIT 2');
+  expect(rows.find((r) => r.data === 'not json')?.reason).toBe('body is not JSON');
+  expect(rows.find((r) => r.data === miscountedData)?.reason).toBe('the events attribute says 3 events, the data holds 2 lines');
+  expect(await storedCount(idsIn(miscounted))).toBe(0);
+  // 10 + 21 events, and the 3 the miscounted message claims.
+  expect((await received()) - receivedBefore).toBe(10 + 21 + 3);
+
+  // Each message acknowledged once all its events were settled: the next consumer gets only its marker.
+  expect(await receivedAfterRestart()).toBe(1);
+});
+
+test('a message whose events span batches waits for all of them; one failed batch brings the whole message again, stored once', async () => {
+  const local = configFor(backends, { EXPOSURE_TOPIC: 'exposures-spanning', EXPOSURE_SUBSCRIPTION: 'exposures-spanning-consumer', CONSUMER_BATCH_MAX: '50', CONSUMER_WRITE_CONCURRENCY: '1' });
+  let writes = 0;
+  const spanning = await startConsumer(local, {
+    retryInitialMs: 20,
+    retryMaxMs: 200,
+    sink: (writer) => ({
+      insertDeadLetter: (letter) => writer.insertDeadLetter(letter),
+      async writeBatch(batch) {
+        // The message's second batch fails once, after its first committed (one write at a time).
+        if (++writes === 2) throw new Error('the second batch fails');
+        return writer.writeBatch(batch);
+      },
+    }),
+  });
+  try {
+    const events = Array.from({ length: 120 }, () => exposure());
+    await publishPacked(backends.publisher.topic(local.EXPOSURE_TOPIC), events, 120);
+    await waitFor(async () => (await storedCount(idsIn(events))) === events.length, { timeoutMs: 20_000, what: 'all 120 stored' });
+    // Nacked at the failure and given again whole: the first batch's 50 come back as duplicates.
+    await waitFor(async () => (await counterValue(spanning.metrics, 'herald_exposures_duplicates_total')) >= 50, { what: 'the first batch again' });
+    expect(await received(spanning)).toBe(240);
+    expect(await countRows(db, 'SELECT event_id FROM exposures WHERE event_id = ANY($1) GROUP BY event_id HAVING count(*) > 1', [idsIn(events)])).toBe(0);
+  } finally {
+    await spanning.close();
+  }
 });
 
 test('a batch is acknowledged only after it committed: failed writes come back and land once the table is there', async () => {

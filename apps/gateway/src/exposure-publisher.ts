@@ -57,6 +57,8 @@ export interface ExposurePublisherOptions {
   batchMax: number;
   /** How long a publish call waits for its batch to fill (EXPOSURE_BATCH_MAX_MS). */
   batchWaitMs: number;
+  /** Events packed into one Pub/Sub message, at most (EVENTS_PER_PUBSUB_MESSAGE). */
+  eventsPerMessage: number;
   /** EXPOSURE_SPILL_CLAIM_MS. */
   claimIdleMs: number;
   /** EXPOSURE_SPILL_MAX_EVENTS and EXPOSURE_SPILL_MAX_AGE_MS. */
@@ -106,6 +108,7 @@ export class ExposurePublisher {
       bufferMax: opts.bufferMax,
       batchMax: opts.batchMax,
       batchWaitMs: opts.batchWaitMs,
+      eventsPerMessage: opts.eventsPerMessage,
       now: this.now,
       metrics,
       logger,

@@ -89,6 +89,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     bufferMax: config.EXPOSURE_BUFFER_MAX,
     batchMax: config.EXPOSURE_BATCH_MAX_MESSAGES,
     batchWaitMs: config.EXPOSURE_BATCH_MAX_MS,
+    eventsPerMessage: config.EVENTS_PER_PUBSUB_MESSAGE,
     claimIdleMs: config.EXPOSURE_SPILL_CLAIM_MS,
     spill: { maxEvents: config.EXPOSURE_SPILL_MAX_EVENTS, maxAgeMs: config.EXPOSURE_SPILL_MAX_AGE_MS },
     logWaitMs: config.EXPOSURE_LOG_WAIT_MS,

@@ -71,6 +71,7 @@ function publisher(gatewayId: string, walId: string): ExposurePublisher {
     bufferMax: 100,
     batchMax: 10,
     batchWaitMs: 5,
+    eventsPerMessage: 3,
     claimIdleMs: CLAIM_MS,
     spill: { maxEvents: 1000, maxAgeMs: 0 },
     logWaitMs: 5_000,

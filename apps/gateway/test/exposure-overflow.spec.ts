@@ -34,6 +34,7 @@ beforeAll(async () => {
     bufferMax: BUFFER_MAX,
     batchMax: 10,
     batchWaitMs: 5,
+    eventsPerMessage: 3,
     claimIdleMs: 60_000,
     spill: { maxEvents: 100_000, maxAgeMs: 0 },
     logWaitMs: 10_000,

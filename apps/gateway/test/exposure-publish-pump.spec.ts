@@ -5,7 +5,7 @@
  * events go in batches, one publish call each (full ones at once, the rest after the wait);
  * close() is idempotent and stops publishing.
  */
-import { BatchPublisher } from '@herald/pubsub';
+import { BatchPublisher, eventCount } from '@herald/pubsub';
 import { waitFor } from '@herald/testing';
 import { NON_RETRYABLE_PAUSE_MS } from '../src/exposure/publish-errors';
 import { PublishPump } from '../src/exposure/publish-pump';
@@ -35,6 +35,7 @@ function pump(
 ): PublishPump {
   const p = new PublishPump({
     publisher,
+    eventsPerMessage: 3,
     ...sizes,
     now: Date.now,
     ...m,
@@ -95,13 +96,15 @@ it('classifies a permanent error, keeps the events, and pauses publishing (memor
   await closing;
 }, 60_000);
 
-it('publishes full batches at once and the rest after the wait, one call per batch', async () => {
+it('publishes full batches at once and the rest after the wait, one call per batch, eventsPerMessage to a message', async () => {
   const m = newMetrics();
   const settled: Pending[] = [];
   const calls: number[] = [];
+  const messagesPerCall: number[] = [];
   const counting: Pick<BatchPublisher, 'publish'> = {
     publish: (messages) => {
-      calls.push(messages.length);
+      calls.push(messages.reduce((events, message) => events + eventCount(message.attributes ?? {}), 0));
+      messagesPerCall.push(messages.length);
       return rig.topic.publish(messages);
     },
   };
@@ -113,5 +116,7 @@ it('publishes full batches at once and the rest after the wait, one call per bat
   expect(p.held).toBe(250);
   await waitFor(() => settled.length === 250, { what: 'the rest published after the wait' });
   expect(calls).toEqual([100, 100, 50]);
+  // 3 events to a message (the pump's eventsPerMessage here): 33 messages of 3 and 1 of 1 per 100.
+  expect(messagesPerCall).toEqual([34, 34, 17]);
   await waitFor(() => rig.received.filter((r) => r.includes('"batched"')).length === 250, { timeoutMs: 30_000, what: 'all received' });
 }, 60_000);

@@ -32,6 +32,7 @@ beforeAll(async () => {
     bufferMax: 10,
     batchMax: 10,
     batchWaitMs: 5,
+    eventsPerMessage: 3,
     now: Date.now,
     ...m,
     logger: silent,

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '@herald/logger';
 import { BatchPublisher, createPubSub, ensureSubscription } from '@herald/pubsub';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
-import { metricValue, startPubSub, type RunningPubSub } from '@herald/testing';
+import { topicEvents, metricValue, startPubSub, type RunningPubSub } from '@herald/testing';
 import { createGatewayMetrics, type GatewayMetrics } from '../src/metrics';
 
 export const silent: Logger = createLogger({ app: 'gateway-test', level: 'silent' });
@@ -42,7 +42,7 @@ export interface TopicRig {
   pubsub: PubSub;
   /** Publishes to the fresh topic. */
   topic: BatchPublisher;
-  /** The JSON of every message the subscription received. */
+  /** The JSON of every event the subscription received (a message may hold several). */
   received: string[];
   close(): Promise<void>;
 }
@@ -55,7 +55,7 @@ export async function startTopic(): Promise<TopicRig> {
   const subscription: Subscription = await ensureSubscription(pubsub, name, `check-${name}`, 30);
   const received: string[] = [];
   subscription.on('message', (m: Message) => {
-    received.push(m.data.toString());
+    for (const { data } of topicEvents(m)) received.push(JSON.stringify(data));
     m.ack();
   });
   subscription.on('error', () => undefined);

@@ -19,6 +19,7 @@ import {
 } from '@herald/redis';
 import { EVENT_KIND_ATTRIBUTE, INBOX_DEFAULT_CAP, type ExposureEvent } from '@herald/types';
 import {
+  topicEvents,
   fetchMetric,
   startPubSub,
   startRedisServer,
@@ -26,6 +27,7 @@ import {
   TEST_JWT_SECRET,
   type RedisServer,
   type RunningPubSub,
+  type TopicEvent,
 } from '@herald/testing';
 import { buildGateway, type Gateway } from '../src/gateway';
 
@@ -36,10 +38,8 @@ const INBOX = { cap: INBOX_DEFAULT_CAP, inboxTtlSeconds: 3600 };
 /** Lifetime of a test message unless a test says otherwise. */
 const TTL_MS = 60_000;
 
-export interface ReceivedEvent {
-  data: Record<string, unknown>;
-  attributes: Record<string, string>;
-}
+/** An event the topic received: its JSON, and its message's attributes (but the count of events). */
+export type ReceivedEvent = TopicEvent;
 
 export interface Harness {
   gateway: Gateway;
@@ -91,9 +91,10 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const exposures: ExposureEvent[] = [];
   const received: ReceivedEvent[] = [];
   subscription.on('message', (m: PubSubMessage) => {
-    const data = JSON.parse(m.data.toString()) as Record<string, unknown>;
-    received.push({ data, attributes: { ...m.attributes } });
-    if (m.attributes?.[EVENT_KIND_ATTRIBUTE] === undefined) exposures.push(data as unknown as ExposureEvent);
+    for (const event of topicEvents(m)) {
+      received.push(event);
+      if (event.attributes[EVENT_KIND_ATTRIBUTE] === undefined) exposures.push(event.data as unknown as ExposureEvent);
+    }
     m.ack();
   });
   subscription.on('error', () => undefined);

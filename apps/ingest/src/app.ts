@@ -92,6 +92,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
         publisher: relayTopic,
         consumer: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
         batchMax: config.EVENTS_RELAY_BATCH,
+        eventsPerMessage: config.EVENTS_PER_PUBSUB_MESSAGE,
         claimIdleMs: config.EVENTS_RELAY_CLAIM_MS,
         pollMs: config.EVENTS_RELAY_POLL_MS,
         metrics: ingestMetrics,

@@ -6,7 +6,7 @@
  */
 import { PubSub, type Message as PubSubMessage, type Subscription } from '@google-cloud/pubsub';
 import { closeRedis, createRedis, ensureSpillGroup, EVENT_OUTBOX, keys, readSpill, spillExposures } from '@herald/redis';
-import { ensureSubscription, pubsubClientOptions, startPubSub, waitFor, type RunningPubSub } from '@herald/testing';
+import { ensureSubscription, topicEvents, pubsubClientOptions, startPubSub, waitFor, type RunningPubSub } from '@herald/testing';
 import { perUserEventId } from '@herald/pubsub';
 import type { LossEvent, MessageEvent } from '@herald/types';
 import { encodeEntry } from '../src/events/event-outbox';
@@ -37,7 +37,7 @@ beforeAll(async () => {
   await ensureSubscription(client, TOPIC, 'events-test', 60);
   subscription = client.subscription('events-test');
   subscription.on('message', (m: PubSubMessage) => {
-    received.push({ event: JSON.parse(m.data.toString()) as AnyEvent, kind: m.attributes.kind });
+    for (const { data, attributes } of topicEvents(m)) received.push({ event: data as unknown as AnyEvent, kind: attributes.kind });
     m.ack();
   });
 });

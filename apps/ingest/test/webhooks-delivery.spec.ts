@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
+import { EVENT_COUNT_ATTRIBUTE, packEvents } from '@herald/pubsub';
 import { readWebhookDeadLetters, createRedis, closeRedis, type HeraldRedis } from '@herald/redis';
 import { freePort, pubsubClientOptions, signToken, startPubSub, startRedisServer, waitFor, type RedisServer, type RunningPubSub } from '@herald/testing';
 import { EVENT_KIND_ATTRIBUTE, Scope, type EngagementEvent, type ExposureEvent, type MessageEvent } from '@herald/types';
@@ -34,11 +35,13 @@ let ingest: Ingest;
 let reader: HeraldRedis;
 let operator: string;
 const receivers: Receiver[] = [];
+/** One per receiver the tests start (the allow-list is fixed at start); more receivers than ports fail at once. */
 const ports: number[] = [];
+const RECEIVERS = 8;
 
 beforeAll(async () => {
   [redisServer, pubsub] = await Promise.all([startRedisServer(), startPubSub()]);
-  for (let i = 0; i < 6; i++) ports.push(await freePort());
+  for (let i = 0; i < RECEIVERS; i++) ports.push(await freePort());
   const config = ingestConfig(redisServer.url, {
     PUBSUB_EMULATOR_HOST: pubsub.emulatorHost,
     PUBSUB_PROJECT_ID: pubsub.projectId,
@@ -69,6 +72,7 @@ afterAll(async () => {
 });
 
 async function receiver(answer?: Parameters<typeof startReceiver>[1]): Promise<Receiver> {
+  if (receivers.length === ports.length) throw new Error(`more than ${RECEIVERS} receivers: raise RECEIVERS`);
   const r = await startReceiver(ports[receivers.length], answer);
   receivers.push(r);
   return r;
@@ -102,10 +106,14 @@ function sent(category: string | null = null): MessageEvent {
   return { eventId: `sent:${messageId}`, kind: 'sent', messageId, at: at(), producer: 'p1', category, recipients: 3 };
 }
 
-/** Publishes as the apps do: JSON data, the kind as an attribute (none on an exposure). */
+/**
+ * Publishes as the apps do: packed by kind (@herald/pubsub packEvents; one event alone is a message
+ * of its own), the kind as an attribute (none on exposures).
+ */
 async function publish(events: Array<{ eventId: string; kind?: string }>): Promise<void> {
   const topic = publisher.topic(TOPIC);
-  await Promise.all(events.map((e) => topic.publishMessage({ json: e, attributes: e.kind ? { [EVENT_KIND_ATTRIBUTE]: e.kind } : {} })));
+  const messages = packEvents(events.map((e) => ({ data: JSON.stringify(e), kind: e.kind })), 100);
+  await Promise.all(messages.map((m) => topic.publishMessage({ data: Buffer.from(m.data), attributes: m.attributes })));
 }
 
 /** The event ids of the requests a receiver accepted (2xx). */
@@ -143,6 +151,20 @@ it('posts the matching events, filtered by kind and category, batched, each requ
   // An exposure, which has no kind on the topic, arrives with kind "delivered"; the shapes are kept.
   const exposure = r.received.flatMap((q) => q.body.data.events).find((e) => e.eventId === wanted[2].eventId);
   expect(exposure).toEqual({ ...wanted[2], kind: 'delivered' });
+  await unregister(id);
+});
+
+it('a message of several events: each is routed on its own, a line that is no event counted invalid and left out', async () => {
+  const r = await receiver();
+  const id = await register(r, { kinds: ['opened'], category: 'news' });
+  const wanted = [engagement('opened', 'news'), engagement('opened', 'news')];
+  const invalidBefore = await eventMetric('invalid');
+  const lines = [JSON.stringify(wanted[0]), 'not json', JSON.stringify(engagement('opened', 'sports')), JSON.stringify(wanted[1])];
+  await publisher.topic(TOPIC).publishMessage({ data: Buffer.from(lines.join('\n')), attributes: { [EVENT_KIND_ATTRIBUTE]: 'opened', [EVENT_COUNT_ATTRIBUTE]: '4' } });
+  await waitFor(() => acceptedEventIds(r).length >= wanted.length, { what: 'the two matching events' });
+  await waitFor(() => r.open() === 0, { what: 'no request in flight' });
+  expect(acceptedEventIds(r).sort()).toEqual(wanted.map((e) => e.eventId).sort());
+  expect((await eventMetric('invalid')) - invalidBefore).toBe(1);
   await unregister(id);
 });
 

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { PubSub, type Message as PubSubMessage } from '@google-cloud/pubsub';
-import { ensureSubscription, fetchMetric, pubsubClientOptions, signToken, waitFor } from '@herald/testing';
+import { ensureSubscription, topicEvents, fetchMetric, pubsubClientOptions, signToken, waitFor } from '@herald/testing';
 import {
   HeraldClient,
   HeraldClientError,
@@ -226,8 +226,7 @@ it('reports opened, clicked and dismissed from the message objects, once per mes
   const subscription = await ensureSubscription(pubsub, EXPOSURE_TOPIC ?? 'exposures', `sdk-engagement-${process.pid}`, 30);
   const events: Record<string, unknown>[] = [];
   subscription.on('message', (m: PubSubMessage) => {
-    const event = JSON.parse(m.data.toString()) as Record<string, unknown>;
-    if (event.userId === user && m.attributes.kind) events.push(event);
+    for (const { data: event, attributes } of topicEvents(m)) if (event.userId === user && attributes.kind) events.push(event);
     m.ack();
   });
   try {

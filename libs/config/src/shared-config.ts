@@ -42,6 +42,12 @@ export const pubsub = {
   /** host:port of a Pub/Sub emulator; unset means Google Cloud itself. */
   PUBSUB_EMULATOR_HOST: optionalStr(),
   EXPOSURE_TOPIC: str('exposures'),
+  /**
+   * Events a gateway or ingest packs into one Pub/Sub message, at most (JSON lines, attribute
+   * `events`; docs/PROTOCOL.md, "The events topic"). Consumers read both formats; 1 publishes one
+   * event per message, the format consumers before it read (upgrade them first, docs/OPERATIONS.md).
+   */
+  EVENTS_PER_PUBSUB_MESSAGE: int(100, 1, 1000),
 };
 
 export type AuthConfig = Parsed<typeof auth>;

@@ -9,10 +9,13 @@
  *   PubSub client's configuration (endpoint, TLS, Google credentials, or the emulator's plain
  *   channel; library-channel.ts), as BatchPublisher does for publishing. Requests and
  *   responses are encoded with the library's own protos.
- * - **Flow control**: at most `maxOutstanding` messages are handed out and not settled. The server
- *   is asked for no more than its share per stream (`max_outstanding_messages`); what comes beyond
- *   the bound waits here, its lease extended, and the streams are paused (gRPC's flow control then
- *   holds the rest on the server) until there is room.
+ * - **Flow control**: at most `maxOutstanding` messages are handed out and not settled, or as
+ *   many of what `weigh` counts (a consumer of packed events counts events: event-messages.ts).
+ *   The server is asked for no more than its share of messages per stream
+ *   (`max_outstanding_messages`); what comes beyond the bound waits here, its lease extended, and
+ *   the streams are paused (gRPC's flow control then holds the rest on the server) until there is
+ *   room. A message is handed out whenever less than the bound is, so one heavier than the whole
+ *   bound still goes (alone).
  * - **Leases**: every message is leased for `ackDeadlineSeconds` by its stream; one held (or
  *   waiting) longer than a third of that has its lease extended, every third of it, until settled.
  * - **Settling**: acks and nacks (deadline 0: redelivered soon) leave together, one unary call per
@@ -55,8 +58,10 @@ export interface PulledMessage {
 export interface StreamPullerOptions {
   /** Streams to open (the library's default is 5). */
   streams: number;
-  /** Messages handed out and not settled, at most. */
+  /** Messages handed out and not settled, at most (or their weight, with `weigh`). */
   maxOutstanding: number;
+  /** What one message counts for against `maxOutstanding`, from its attributes. @default 1 each */
+  weigh?: (attributes: Readonly<Record<string, string>>) => number;
   /** The lease of each delivery, and of each extension. */
   ackDeadlineSeconds: number;
   /** Acks and nacks wait this long at most to leave together. @default 100 */
@@ -74,6 +79,7 @@ class Pulled implements PulledMessage {
     readonly id: string,
     readonly data: Buffer,
     readonly attributes: Readonly<Record<string, string>>,
+    readonly weight: number,
   ) {}
   ack(): void {
     this.puller.settle(this, true);
@@ -93,6 +99,9 @@ export class StreamPuller extends EventEmitter {
   private readonly held = new Map<string, number>();
   /** Arrived past the bound, oldest first, not handed out yet. */
   private waiting: Pulled[] = [];
+  /** The weight of what is held (handed out or waiting), and of what waits. */
+  private heldWeight = 0;
+  private waitingWeight = 0;
   private paused = false;
   private acks: string[] = [];
   private nacks: string[] = [];
@@ -186,32 +195,41 @@ export class StreamPuller extends EventEmitter {
   private received(response: google.pubsub.v1.StreamingPullResponse): void {
     this.failures = 0;
     const now = Date.now();
+    const { weigh, maxOutstanding } = this.opts;
     for (const r of response.receivedMessages) {
       const m = r.message;
       if (!r.ackId || !m) continue;
-      const message = new Pulled(this, r.ackId, m.messageId ?? '', (m.data as Buffer) ?? Buffer.alloc(0), m.attributes ?? {});
-      const handedOut = this.held.size - this.waiting.length;
+      const attributes = m.attributes ?? {};
+      const weight = weigh ? Math.max(1, weigh(attributes)) : 1;
+      const message = new Pulled(this, r.ackId, m.messageId ?? '', (m.data as Buffer) ?? Buffer.alloc(0), attributes, weight);
+      const handedOut = this.heldWeight - this.waitingWeight;
+      // A repeated ack id (a redelivery while still held) replaces its entry; the weight is the message's once.
+      if (!this.held.has(message.ackId)) this.heldWeight += weight;
       this.held.set(message.ackId, now);
-      if (handedOut >= this.opts.maxOutstanding || this.waiting.length > 0) this.waiting.push(message);
-      else this.emit('message', message);
+      if (handedOut >= maxOutstanding || this.waiting.length > 0) {
+        this.waiting.push(message);
+        this.waitingWeight += weight;
+      } else this.emit('message', message);
     }
-    if (this.held.size >= this.opts.maxOutstanding) this.pause(true);
+    if (this.heldWeight >= maxOutstanding) this.pause(true);
   }
 
   /** Called by a message: settle it once. */
   settle(message: Pulled, ok: boolean): void {
     // Once: a second settle, or one after close() nacked what was held, finds it gone.
     if (!this.held.delete(message.ackId)) return;
+    this.heldWeight -= message.weight;
     (ok ? this.acks : this.nacks).push(message.ackId);
     if (this.acks.length >= SETTLE_MAX_IDS || this.nacks.length >= SETTLE_MAX_IDS) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), this.opts.flushMs ?? 100);
     // Room again: hand out what waits, then let the streams go on.
-    while (this.waiting.length > 0 && this.held.size - this.waiting.length < this.opts.maxOutstanding) {
+    while (this.waiting.length > 0 && this.heldWeight - this.waitingWeight < this.opts.maxOutstanding) {
       const next = this.waiting.shift()!;
+      this.waitingWeight -= next.weight;
       if (this.running) this.emit('message', next);
       else next.nack();
     }
-    if (this.paused && this.held.size < this.opts.maxOutstanding) this.pause(false);
+    if (this.paused && this.heldWeight < this.opts.maxOutstanding) this.pause(false);
     if (this.held.size === 0) for (const resolve of this.idle) resolve();
   }
 
@@ -257,7 +275,9 @@ export class StreamPuller extends EventEmitter {
       stream?.cancel();
     }
     // What waits was never handed out: deliver it again, elsewhere.
-    for (const message of this.waiting.splice(0)) message.nack();
+    const waiting = this.waiting.splice(0);
+    this.waitingWeight = 0;
+    for (const message of waiting) message.nack();
   }
 
   /**
@@ -275,6 +295,7 @@ export class StreamPuller extends EventEmitter {
     clearInterval(this.leaseTimer);
     this.nacks.push(...this.held.keys());
     this.held.clear();
+    this.heldWeight = 0;
     this.flush();
     await this.calls?.drained();
     await this.link?.close();

@@ -7,7 +7,7 @@
  */
 import { connect, createServer, type Socket } from 'node:net';
 import { PubSub } from '@google-cloud/pubsub';
-import { BatchPublisher, StreamPuller, type OutgoingMessage, type PulledMessage } from '@herald/pubsub';
+import { BatchPublisher, StreamPuller, type OutgoingMessage, type PulledMessage, type StreamPullerOptions } from '@herald/pubsub';
 import { ensureSubscription, googlePubSubEmulatorInstalled, pubsubClientOptions, startPubSub, type PubSubKind } from './pubsub';
 import { waitFor } from './wait';
 
@@ -40,9 +40,14 @@ describe.each(kinds)('StreamPuller on the %s emulator', (kind) => {
   afterAll(() => stop?.());
 
   /** A puller on a new subscription of the topic (messages published after this reach it). */
-  async function pull(name: string, opts: { streams?: number; maxOutstanding?: number; via?: PubSub } = {}): Promise<StreamPuller> {
+  async function pull(name: string, opts: { streams?: number; maxOutstanding?: number; via?: PubSub; weigh?: StreamPullerOptions['weigh'] } = {}): Promise<StreamPuller> {
     await ensureSubscription(client, 'pulled', name, ACK_DEADLINE_SECONDS);
-    const puller = new StreamPuller(opts.via ?? client, name, { streams: opts.streams ?? 2, maxOutstanding: opts.maxOutstanding ?? 100, ackDeadlineSeconds: ACK_DEADLINE_SECONDS });
+    const puller = new StreamPuller(opts.via ?? client, name, {
+      streams: opts.streams ?? 2,
+      maxOutstanding: opts.maxOutstanding ?? 100,
+      ackDeadlineSeconds: ACK_DEADLINE_SECONDS,
+      weigh: opts.weigh,
+    });
     pullers.push(puller);
     await puller.open();
     return puller;
@@ -64,27 +69,48 @@ describe.each(kinds)('StreamPuller on the %s emulator', (kind) => {
     );
   });
 
-  test('never more than maxOutstanding handed out and unsettled; the rest comes as they are settled', async () => {
-    const puller = await pull('bounded', { streams: 2, maxOutstanding: 5 });
+  /**
+   * Publishes `messages` to `puller`'s topic and settles what it hands out one at a time, each only
+   * once `atBound` are unsettled (all it may hand out), until all came; the most unsettled at once
+   * and every data seen.
+   */
+  async function settleAtTheBound(puller: StreamPuller, messages: OutgoingMessage[], atBound: number): Promise<{ most: number; seen: string[] }> {
     const unsettled = new Set<PulledMessage>();
     const seen: string[] = [];
     let most = 0;
-    puller.on('message', (m: PulledMessage) => {
+    const onMessage = (m: PulledMessage) => {
       unsettled.add(m);
       seen.push(m.data.toString());
       most = Math.max(most, unsettled.size);
-    });
-    await publisher.publish(Array.from({ length: 30 }, (_, i) => ({ data: `bounded-${i}` })));
-    // Settle one at a time, only once the puller has handed out all it may.
-    while (seen.length < 30) {
-      await waitFor(() => unsettled.size === 5 || seen.length === 30, { timeoutMs: 10_000, what: `5 unsettled (seen ${seen.length})` });
+    };
+    puller.on('message', onMessage);
+    await publisher.publish(messages);
+    while (seen.length < messages.length) {
+      await waitFor(() => unsettled.size === atBound || seen.length === messages.length, { timeoutMs: 10_000, what: `${atBound} unsettled (seen ${seen.length})` });
       const [first] = unsettled;
       unsettled.delete(first);
       first.ack();
     }
     for (const m of unsettled) m.ack();
+    puller.off('message', onMessage);
+    return { most, seen };
+  }
+
+  test('never more than maxOutstanding handed out and unsettled; the rest comes as they are settled', async () => {
+    const puller = await pull('bounded', { streams: 2, maxOutstanding: 5 });
+    const { most, seen } = await settleAtTheBound(puller, Array.from({ length: 30 }, (_, i) => ({ data: `bounded-${i}` })), 5);
     expect(most).toBe(5);
     expect(new Set(seen).size).toBe(30);
+  }, 30_000);
+
+  test('with weigh, the bound counts what the messages weigh; one heavier than the whole bound still comes, alone', async () => {
+    const puller = await pull('weighed', { streams: 2, maxOutstanding: 10, weigh: (attributes) => Number(attributes.w) });
+    // Handed out while less than 10 is: 0, 4, 8 -> three of 4 (12), never a fourth. Counted by message it would be 10.
+    const { most, seen } = await settleAtTheBound(puller, Array.from({ length: 12 }, (_, i) => ({ data: `weighed-${i}`, attributes: { w: '4' } })), 3);
+    expect(most).toBe(3);
+    expect(new Set(seen).size).toBe(12);
+    const heavy = await settleAtTheBound(puller, [{ data: 'heavy', attributes: { w: '50' } }], 1);
+    expect(heavy).toEqual({ most: 1, seen: ['heavy'] });
   }, 30_000);
 
   test('an ack holds, a nack redelivers, and a message held past its lease is not redelivered meanwhile', async () => {

@@ -9,3 +9,4 @@ export * from './test-stack';
 export * from './chromium';
 export * from './contract-answer';
 export * from './writes';
+export * from './topic-events';

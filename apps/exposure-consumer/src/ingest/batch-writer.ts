@@ -4,18 +4,19 @@
  *
  * - A batch is written when `batchMax` events wait or `batchMaxMs` has passed since the first; up
  *   to `writeConcurrency` batches at once (order does not matter: every write is idempotent).
- * - A message is acknowledged only after the batch holding it committed. When the write fails the
+ * - A message is acknowledged only after the batch holding it committed (a message of several
+ *   events, once every batch holding one of them did: shared-message.ts). When the write fails the
  *   batch is nacked (Pub/Sub redelivers it, here or to another replica) and writing pauses with an
  *   exponential backoff, so a database outage is not turned into a hot loop.
  * - Poison messages are stored in `dead_letters` with the reason, then acknowledged.
  * - drain() writes what is buffered, at once and without the backoff (the subscriber is closing).
  */
-import type { PulledMessage as Message } from '@herald/pubsub';
 import type { Logger } from '@herald/logger';
 import type { ExposureSink } from '../db/event-writer';
 import type { ConsumerMetrics } from '../metrics';
 import { toBatch, type ConsumerEvent } from './consumer-event';
 import { storableText } from './parse-exposure';
+import type { Settleable as Message } from './shared-message';
 
 export interface BatchWriterOptions {
   sink: ExposureSink;
@@ -63,9 +64,10 @@ export class BatchWriter {
     else this.arm(this.opts.batchMaxMs);
   }
 
-  deadLetter(message: Message, reason: string): void {
+  /** Stores `data` (the message's, or one event of it) in `dead_letters` with `reason`, then settles `message`. */
+  deadLetter(message: Message, data: Buffer, reason: string): void {
     const done = this.opts.sink
-      .insertDeadLetter({ pubsubMessageId: message.id, data: storableText(message.data), reason })
+      .insertDeadLetter({ pubsubMessageId: message.id, data: storableText(data), reason })
       .then(
         () => {
           message.ack();

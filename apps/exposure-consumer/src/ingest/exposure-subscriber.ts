@@ -6,11 +6,13 @@
  *   per-message bookkeeping). Flow control bounds what we hold: at most `maxOutstanding`
  *   unacknowledged messages, which also bounds the batch buffer. Leases are extended while a
  *   message waits.
- * - Each message is parsed by its kind (exposures as the Contract's shape, and the other events of
- *   libs/types events.ts). A message that is none (a poison message, an unknown kind) is stored in
+ * - A message holds one event, or several of one kind, one per line (attribute `events`;
+ *   @herald/pubsub event-messages.ts). Flow control counts events, not messages.
+ * - Each event is parsed by its kind (exposures as the Contract's shape, and the other events of
+ *   libs/types events.ts). One that is none (a poison message, an unknown kind) is stored in
  *   `dead_letters` with the reason and then acknowledged, so it is neither lost nor redelivered
- *   forever. Valid events of every kind go to the same buffer and are acknowledged once their batch
- *   committed.
+ *   forever; so is a message whose lines do not match its `events`. Valid events of every kind go
+ *   to the same buffer; a message is acknowledged once the batches holding its events committed.
  * - The pull does not stop silently. On a status the puller does not retry (NOT_FOUND when the
  *   subscription was deleted, PERMISSION_DENIED) it closes the subscription; we then report no
  *   pull (`pulling` is false: /readyz 503, herald_consumer_pulling 0) and reopen it with an
@@ -19,11 +21,12 @@
  */
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
-import { ensureSubscription, StreamPuller, type PulledMessage } from '@herald/pubsub';
+import { ensureSubscription, eventCount, StreamPuller, unpackEvents, type PulledMessage } from '@herald/pubsub';
 import type { ExposureSink } from '../db/event-writer';
 import type { ConsumerMetrics } from '../metrics';
 import { BatchWriter } from './batch-writer';
 import { parseEvent } from './parse-event';
+import { SharedMessage } from './shared-message';
 
 export interface ExposureSubscriberOptions {
   pubsub: PubSub;
@@ -38,7 +41,7 @@ export interface ExposureSubscriberOptions {
   batchMax: number;
   /** ...or once the first waiting event is this old (CONSUMER_BATCH_MAX_MS). */
   batchMaxMs: number;
-  /** Unacknowledged messages held at most (CONSUMER_MAX_OUTSTANDING). */
+  /** Events of unacknowledged messages held at most (CONSUMER_MAX_OUTSTANDING). */
   maxOutstanding: number;
   /** Batches written at the same time (CONSUMER_WRITE_CONCURRENCY). @default 1 */
   writeConcurrency?: number;
@@ -106,6 +109,7 @@ export class ExposureSubscriber {
     const subscription = new StreamPuller(pubsub, subscriptionName, {
       streams: this.opts.streams,
       maxOutstanding: this.opts.maxOutstanding,
+      weigh: eventCount,
       ackDeadlineSeconds,
     });
     subscription.on('message', (message: PulledMessage) => this.onMessage(message));
@@ -189,13 +193,22 @@ export class ExposureSubscriber {
   }
 
   private onMessage(message: PulledMessage): void {
-    this.opts.metrics.received.inc();
+    this.opts.metrics.received.inc(eventCount(message.attributes));
     if (this.state !== RUNNING) {
       message.nack();
       return;
     }
-    const parsed = parseEvent(message.data, message.attributes);
-    if (parsed.ok) this.writer.add(message, parsed.event);
-    else this.writer.deadLetter(message, parsed.reason);
+    const unpacked = unpackEvents(message.data, message.attributes);
+    if (!unpacked.ok) {
+      this.writer.deadLetter(message, message.data, unpacked.reason);
+      return;
+    }
+    const { events } = unpacked;
+    const settle = events.length === 1 ? message : new SharedMessage(message, events.length);
+    for (const data of events) {
+      const parsed = parseEvent(data, message.attributes);
+      if (parsed.ok) this.writer.add(settle, parsed.event);
+      else this.writer.deadLetter(settle, data, parsed.reason);
+    }
   }
 }

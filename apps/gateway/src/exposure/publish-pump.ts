@@ -2,13 +2,14 @@
  * Stage 2 of the exposure path: publishes queued events in batches, one Pub/Sub call each
  * (@herald/pubsub BatchPublisher): a batch goes once EXPOSURE_BATCH_MAX_MESSAGES are queued, or
  * EXPOSURE_BATCH_MAX_MS after its first event; at most `bufferMax` events queued or in flight.
+ * A batch's events go packed, up to EVENTS_PER_PUBSUB_MESSAGE to a Pub/Sub message
+ * (@herald/pubsub event-messages.ts).
  * A batch that fails goes back to the head of the queue; every failure, from memory or from the
  * spill's replay, pauses publishing with one shared backoff: soon for a transient error, for
  * NON_RETRYABLE_PAUSE_MS after a permanent one (publish-errors.ts).
  */
-import type { BatchPublisher, OutgoingMessage } from '@herald/pubsub';
+import { packEvents, type BatchPublisher, type OutgoingEvent } from '@herald/pubsub';
 import type { Logger } from '@herald/logger';
-import { EVENT_KIND_ATTRIBUTE } from '@herald/types';
 import type { GatewayMetrics } from '../metrics';
 import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './publish-errors';
 import { backoffMs, runEvery, type Pending } from './stage';
@@ -20,6 +21,8 @@ export interface PublishPumpOptions {
   bufferMax: number;
   /** Events per publish call, at most (EXPOSURE_BATCH_MAX_MESSAGES). */
   batchMax: number;
+  /** Events per Pub/Sub message, at most (EVENTS_PER_PUBSUB_MESSAGE; 1: a message each). */
+  eventsPerMessage: number;
   /** How long a batch waits for more events, at most (EXPOSURE_BATCH_MAX_MS). */
   batchWaitMs: number;
   now: () => number;
@@ -142,7 +145,7 @@ export class PublishPump {
     }
     let error: unknown;
     try {
-      await this.opts.publisher.publish(batch.map(pubsubMessage));
+      await this.opts.publisher.publish(packEvents(batch.map(outgoingEvent), this.opts.eventsPerMessage));
     } catch (err) {
       error = err ?? new Error('publish failed');
     }
@@ -200,11 +203,11 @@ export class PublishPump {
 }
 
 /**
- * An event as Pub/Sub takes it: the JSON, and the attribute `kind` for events that have one
- * (libs/types events.ts; an exposure has none). Read from the JSON, which is all the write-ahead
- * log and the spill keep, so a replayed or rescued event gets it too.
+ * An event as it is published: the JSON, and the kind for events that have one (libs/types
+ * events.ts; an exposure has none). Read from the JSON, which is all the write-ahead log and the
+ * spill keep, so a replayed or rescued event gets it too.
  */
-function pubsubMessage(event: Pending): OutgoingMessage {
+function outgoingEvent(event: Pending): OutgoingEvent {
   const kind = kindOf(event.data);
-  return kind === undefined ? { data: event.data } : { data: event.data, attributes: { [EVENT_KIND_ATTRIBUTE]: kind } };
+  return kind === undefined ? { data: event.data } : { data: event.data, kind };
 }

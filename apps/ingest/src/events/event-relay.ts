@@ -1,6 +1,7 @@
 /**
  * Publishes the event outbox (event-outbox.ts) to Pub/Sub: reads entries through the outbox's
- * consumer group, publishes them with the attribute `kind`, then acknowledges and deletes them.
+ * consumer group, publishes them (packed by kind, EVENTS_PER_PUBSUB_MESSAGE to a message:
+ * @herald/pubsub event-messages.ts), then acknowledges and deletes them.
  * Any ingest process may run it (EVENTS_RELAY); entries a relay read and did not publish (it died)
  * are taken over by another after EVENTS_RELAY_CLAIM_MS, so nothing appended is lost, and an entry
  * published twice (a relay died between the publish and the ack) is one event to the consumer,
@@ -12,9 +13,8 @@
  * and waits a backoff (100 ms doubling to 5 s).
  */
 import type { Logger } from '@herald/logger';
-import type { BatchPublisher, OutgoingMessage } from '@herald/pubsub';
+import { packEvents, type BatchPublisher, type OutgoingEvent } from '@herald/pubsub';
 import { ackSpill, ensureSpillGroup, EVENT_OUTBOX, isNoGroupError, readSpill, type HeraldRedis } from '@herald/redis';
-import { EVENT_KIND_ATTRIBUTE } from '@herald/types';
 import type { IngestMetrics } from '../metrics';
 import { decodeEntry } from './event-outbox';
 
@@ -26,6 +26,8 @@ export interface EventRelayOptions {
   consumer: string;
   /** Entries read and published per round (EVENTS_RELAY_BATCH). */
   batchMax: number;
+  /** Events packed into one Pub/Sub message, at most (EVENTS_PER_PUBSUB_MESSAGE). */
+  eventsPerMessage: number;
   /** Entries another relay read and left unacknowledged this long are taken over (EVENTS_RELAY_CLAIM_MS). */
   claimIdleMs: number;
   /** A round at least this often, even when this process appended nothing (EVENTS_RELAY_POLL_MS). */
@@ -117,11 +119,11 @@ export class EventRelay {
     }
     const entries = await readSpill(redis, consumer, batchMax, claimIdleMs, EVENT_OUTBOX);
     if (entries.length === 0) return 0;
-    const messages: OutgoingMessage[] = [];
+    const events: OutgoingEvent[] = [];
     const discarded: string[] = [];
     for (const entry of entries) {
       const event = decodeEntry(entry.data);
-      if (event) messages.push({ data: event.json, attributes: { [EVENT_KIND_ATTRIBUTE]: event.kind } });
+      if (event) events.push({ data: event.json, kind: event.kind });
       else {
         // Not written by ingest: nothing could ever publish it.
         discarded.push(entry.id);
@@ -131,15 +133,15 @@ export class EventRelay {
     }
     try {
       // One call for the round (all stored, or all published again: the consumer keeps one of each).
-      if (messages.length > 0) await this.opts.publisher.publish(messages);
+      if (events.length > 0) await this.opts.publisher.publish(packEvents(events, this.opts.eventsPerMessage));
     } catch (err) {
-      metrics.relayed.inc({ outcome: 'retried' }, messages.length);
+      metrics.relayed.inc({ outcome: 'retried' }, events.length);
       // The discarded ones go: they would only be discarded again.
       if (discarded.length > 0) await ackSpill(redis, discarded, EVENT_OUTBOX);
       throw err;
     }
     await ackSpill(redis, entries.map((e) => e.id), EVENT_OUTBOX);
-    metrics.relayed.inc({ outcome: 'published' }, messages.length);
-    return messages.length;
+    metrics.relayed.inc({ outcome: 'published' }, events.length);
+    return events.length;
   }
 }

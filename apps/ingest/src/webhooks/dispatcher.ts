@@ -4,7 +4,8 @@
  * never holds the exposure store), matches each event to the active endpoints (kind, and category
  * when the endpoint names one), gathers a batch per endpoint (WEBHOOK_BATCH_WINDOW_MS after its
  * first event, or WEBHOOK_BATCH_MAX events) and adds one BullMQ job per batch. A Pub/Sub message
- * is acknowledged only once every batch holding its event is queued: a crash before that means
+ * holds one event or several (@herald/pubsub event-messages.ts); it
+ * is acknowledged only once every batch holding one of its events is queued: a crash before that means
  * Pub/Sub gives it again (a batch made of the same events is the same job: jobs.ts). A failed add
  * nacks the batch's messages, which come again.
  *
@@ -19,7 +20,7 @@
 import { Duration, type Message, type PubSub, type Subscription } from '@google-cloud/pubsub';
 import type { Queue } from 'bullmq';
 import type { Logger } from '@herald/logger';
-import { ensureSubscription } from '@herald/pubsub';
+import { ensureSubscription, unpackEvents } from '@herald/pubsub';
 import { readAllWebhooks, type HeraldRedis, type WebhookEndpoint } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
 import { WEBHOOK_JOB_NAME, webhookId, type WebhookJobData } from './jobs';
@@ -40,7 +41,7 @@ export interface DispatcherOptions {
   logger: Logger;
 }
 
-/** A pulled message, acknowledged once each batch holding its event is queued. */
+/** A pulled message, acknowledged once each batch holding one of its events is queued. */
 interface Held {
   message: Message;
   waiting: number;
@@ -130,23 +131,34 @@ export class WebhookDispatcher {
       message.nack();
       return;
     }
-    const parsed = parseEvent(message.data, message.attributes);
-    if (!parsed.ok) {
-      this.opts.metrics.webhookEvents.inc({ outcome: 'invalid' });
-      this.log.warn({ pubsubMessageId: message.id, reason: parsed.reason }, 'not an event; acknowledged without dispatching');
+    const unpacked = unpackEvents(message.data, message.attributes);
+    const events = unpacked.ok ? unpacked.events : [];
+    if (!unpacked.ok) this.invalid(message, unpacked.reason);
+    // Every event routed first: the message's count of batches to wait for is whole before any is queued.
+    const routes: Array<{ routed: RoutedEvent; endpointId: string }> = [];
+    for (const data of events) {
+      const parsed = parseEvent(data, message.attributes);
+      if (!parsed.ok) {
+        this.invalid(message, parsed.reason);
+        continue;
+      }
+      const { routed } = parsed;
+      const targets = this.endpoints.filter((e) => e.kinds.includes(routed.kind) && (e.category === null || e.category === routed.category));
+      this.opts.metrics.webhookEvents.inc({ outcome: targets.length === 0 ? 'unmatched' : 'matched' });
+      for (const endpoint of targets) routes.push({ routed, endpointId: endpoint.id });
+    }
+    if (routes.length === 0) {
       message.ack();
       return;
     }
-    const { routed } = parsed;
-    const targets = this.endpoints.filter((e) => e.kinds.includes(routed.kind) && (e.category === null || e.category === routed.category));
-    if (targets.length === 0) {
-      this.opts.metrics.webhookEvents.inc({ outcome: 'unmatched' });
-      message.ack();
-      return;
-    }
-    this.opts.metrics.webhookEvents.inc({ outcome: 'matched' });
-    const held: Held = { message, waiting: targets.length, failed: false };
-    for (const endpoint of targets) this.add(endpoint.id, routed, held);
+    const held: Held = { message, waiting: routes.length, failed: false };
+    for (const { routed, endpointId } of routes) this.add(endpointId, routed, held);
+  }
+
+  /** Not an event of the topic: counted and logged; acknowledged with its message. */
+  private invalid(message: Message, reason: string): void {
+    this.opts.metrics.webhookEvents.inc({ outcome: 'invalid' });
+    this.log.warn({ pubsubMessageId: message.id, reason }, 'not an event; acknowledged without dispatching');
   }
 
   private add(endpointId: string, routed: RoutedEvent, held: Held): void {

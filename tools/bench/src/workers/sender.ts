@@ -7,14 +7,14 @@
  * - baseline: the same frame PUBLISHed on the user's baseline channel.
  * - socketio: the same frame as a `message` event to the user's room through
  *   @socket.io/redis-emitter (one PUBLISH; done once issued, as the emitter confirms nothing).
- * - exposures: an exposure event of the gateway's shape published to a Pub/Sub topic, batched by
- *   the gateway's settings through the client library's batcher (the gateway itself sends each
- *   batch as one call: @herald/pubsub BatchPublisher; no gateway, no Redis here); with `mixEvery` N > 0, one event in N of a
- *   user is instead an engagement, loss or `sent` about the message it was last delivered.
+ * - exposures: an exposure event of the gateway's shape published to a Pub/Sub topic as the
+ *   gateway publishes (no gateway, no Redis here): gathered by the gateway's batch settings, each
+ *   batch one call (@herald/pubsub BatchPublisher), its events packed `eventsPerMessage` to a
+ *   message (packEvents); with `mixEvery` N > 0, one event in N of a user is instead an
+ *   engagement, loss or `sent` about the message it was last delivered.
  */
 import { randomUUID } from 'node:crypto';
-import type { Topic } from '@google-cloud/pubsub';
-import { createPubSub } from '@herald/pubsub';
+import { BatchPublisher, createPubSub, packEvents, type OutgoingEvent } from '@herald/pubsub';
 import { createRedis, type HeraldRedis } from '@herald/redis';
 import { Emitter } from '@socket.io/redis-emitter';
 import { baselineChannel, baselineFrame, exposureEvent, messageFrame, OTHER_KINDS, otherEvent, socketioRoom, writeMessage } from '../writes';
@@ -23,7 +23,7 @@ import { openLoop, serveRequests } from './protocol';
 export type SenderSetup =
   | { type: 'setup'; kind: 'herald' | 'baseline' | 'socketio'; redisUrl: string; userIds: string[]; ttlSeconds: number }
   // gatewayId: the events' own, how this source's rows are told apart.
-  | { type: 'setup'; kind: 'exposures'; emulatorHost: string; projectId: string; topic: string; gatewayId: string; userIds: string[]; batchMessages: number; batchMs: number; mixEvery: number };
+  | { type: 'setup'; kind: 'exposures'; emulatorHost: string; projectId: string; topic: string; gatewayId: string; userIds: string[]; batchMessages: number; batchMs: number; mixEvery: number; eventsPerMessage: number };
 export type SenderRequest = SenderSetup | { type: 'run'; rate: number; seconds: number };
 
 let send: ((at: number, done: (err?: unknown) => void) => void) | undefined;
@@ -37,23 +37,37 @@ async function setup(request: SenderSetup): Promise<void> {
   if (request.kind === 'exposures') {
     const sessions = userIds.map(() => randomUUID());
     const pubsub = createPubSub({ PUBSUB_PROJECT_ID: request.projectId, PUBSUB_EMULATOR_HOST: request.emulatorHost });
-    const topic: Topic = pubsub.topic(request.topic, { batching: { maxMessages: request.batchMessages, maxMilliseconds: request.batchMs } });
+    const publisher = new BatchPublisher(pubsub, request.topic);
     /** Per user: the message it was last delivered (what its other kinds are about). */
     const lastMessage = userIds.map(() => randomUUID());
+    let batch: OutgoingEvent[] = [];
+    let dones: Array<(err?: unknown) => void> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      const [events, callbacks] = [batch, dones];
+      [batch, dones] = [[], []];
+      publisher.publish(packEvents(events, request.eventsPerMessage)).then(
+        () => callbacks.forEach((done) => done()),
+        (err: unknown) => callbacks.forEach((done) => done(err)),
+      );
+    };
     send = (_at, done) => {
       const user = nextUser();
       const [n, every] = [seq[user]++, request.mixEvery];
       // Once per `every` events of a user, offset by user so that every second mixes both; never a user's first.
       const other = every > 0 && n > 0 && (n + user) % every === every - 1;
-      let message: { data: Buffer; attributes?: Record<string, string> };
       if (other) {
         const kind = OTHER_KINDS[Math.floor((n + user) / every) % OTHER_KINDS.length];
-        message = otherEvent(kind, lastMessage[user], userIds[user], sessions[user], request.gatewayId);
+        batch.push({ data: otherEvent(kind, lastMessage[user], userIds[user], sessions[user], request.gatewayId).data.toString(), kind });
       } else {
         lastMessage[user] = randomUUID();
-        message = { data: exposureEvent(userIds[user], sessions[user], request.gatewayId, lastMessage[user]) };
+        batch.push({ data: exposureEvent(userIds[user], sessions[user], request.gatewayId, lastMessage[user]).toString() });
       }
-      topic.publishMessage(message).then(() => done(), done);
+      dones.push(done);
+      if (batch.length >= request.batchMessages) flush();
+      else timer ??= setTimeout(flush, request.batchMs);
     };
     return;
   }

@@ -49,7 +49,11 @@ export const exposurePipeline: Scenario = {
     'client-procs': { kind: 'int', default: '2', min: 1, max: 32, description: 'gateway source: client processes' },
     'batch-max': { kind: 'int', default: '500', min: 1, max: 10_000, description: "the consumer's CONSUMER_BATCH_MAX (rows per insert)" },
     'batch-ms': { kind: 'int', default: '500', min: 1, max: 60_000, description: "the consumer's CONSUMER_BATCH_MAX_MS (its default)" },
-    'max-outstanding': { kind: 'int', default: '5000', min: 1, max: 1_000_000, description: "the consumer's CONSUMER_MAX_OUTSTANDING (unacked messages held)" },
+    'max-outstanding': { kind: 'int', default: '5000', min: 1, max: 1_000_000, description: "the consumer's CONSUMER_MAX_OUTSTANDING (events of the unacked messages held)" },
+    'events-per-message': {
+      kind: 'int', default: '100', min: 1, max: 1000,
+      description: 'direct source: events packed into one Pub/Sub message, as EVENTS_PER_PUBSUB_MESSAGE (1: one each, the format before packing)',
+    },
     'mix-every': {
       kind: 'int', default: '0', min: 0, max: 100,
       description: 'direct source: one event in N of a user (N ≥ 2) is an opened, clicked, expired or sent event about its last exposure instead (0: exposures only)',
@@ -119,7 +123,10 @@ async function directSource(rig: Rig, topic: string, tag: string, ctx: ScenarioC
   if (mixEvery === 1) throw new Error('--mix-every must be 0 (exposures only) or at least 2: every other kind is about an exposure before it');
   const { emulatorHost, projectId } = (await rig.pubsub()).emulator;
   const userIds = userIdsFor(`pipe-${tag}-u`, DIRECT_USERS);
-  const publisher = await rig.startSender('direct publisher', { type: 'setup', kind: 'exposures', emulatorHost, projectId, topic, gatewayId, userIds, mixEvery, ...DIRECT_BATCHING });
+  const eventsPerMessage = ctx.flags.int('events-per-message');
+  const publisher = await rig.startSender('direct publisher', {
+    type: 'setup', kind: 'exposures', emulatorHost, projectId, topic, gatewayId, userIds, mixEvery, eventsPerMessage, ...DIRECT_BATCHING,
+  });
   return {
     kind: 'direct', gatewayId, cpuGroups: { source: [publisher.pid] },
     async run(rate, seconds) {

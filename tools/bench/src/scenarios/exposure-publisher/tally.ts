@@ -3,6 +3,7 @@
  * `publishTime - deliveredAt` is an event's publish latency, record() to Pub/Sub ack.
  */
 import type { Message, PubSub } from '@google-cloud/pubsub';
+import { unpackEvents } from '@herald/pubsub';
 import type { ExposureEvent } from '@herald/types';
 import { latencyOf, newHistogram } from '../../report';
 import { watch } from '../../watch';
@@ -41,9 +42,18 @@ export async function tallyExposures(pubsub: PubSub, phase: TallyOf) {
     lastArrival = Date.now();
     if (messageIds.has(message.id)) return void tally.redeliveries++;
     messageIds.add(message.id);
+    const unpacked = unpackEvents(message.data, message.attributes);
+    if (!unpacked.ok) return void tally.strays++;
+    const publishedUs = Number(message.publishTime.getFullTime() / 1000n);
+    for (const data of unpacked.events) count(data, publishedUs);
+  });
+  subscription.on('error', (err: Error) => (failure ??= err));
+
+  /** One event read back (a message holds one or several), published at `publishedUs`. */
+  const count = (data: Buffer, publishedUs: number) => {
     let event: ExposureEvent | undefined;
     try {
-      event = JSON.parse(message.data.toString()) as ExposureEvent;
+      event = JSON.parse(data.toString()) as ExposureEvent;
     } catch {
       // not an exposure event: nothing of ours
     }
@@ -51,14 +61,12 @@ export async function tallyExposures(pubsub: PubSub, phase: TallyOf) {
     if (eventIds.has(event.eventId)) return void tally.duplicates++;
     eventIds.add(event.eventId);
     const recordedUs = Date.parse(event.deliveredAt) * 1000;
-    const publishedUs = Number(message.publishTime.getFullTime() / 1000n);
     histogram.recordValue(Math.max(0, Math.round(publishedUs - recordedUs)));
     tally.firstRecordedUs = Math.min(tally.firstRecordedUs, recordedUs);
     tally.lastRecordedUs = Math.max(tally.lastRecordedUs, recordedUs);
     tally.lastPublishedUs = Math.max(tally.lastPublishedUs, publishedUs);
     if (eventIds.size === phase.events) completeAt = Date.now();
-  });
-  subscription.on('error', (err: Error) => (failure ??= err));
+  };
 
   try {
     const poll = async () => {

@@ -1,0 +1,143 @@
+/**
+ * Several events in one Pub/Sub message: the events topic's format (docs/PROTOCOL.md, "The events
+ * topic"). Gateways and ingest pack what one publish call carries; the exposure-consumer unpacks.
+ *
+ * Why: every Pub/Sub message costs its own work in every process it passes, whatever its size:
+ * the publisher's request entry, Pub/Sub's (or the emulator's) storage and delivery, and the
+ * consumer's protobuf decode, lease, ack id and settle (docs/BENCHMARKS.md, "Events packed into
+ * messages"). At 1,000 pushes a second a gateway's publish call holds ~20 exposures; as one message
+ * they cost those steps once instead of twenty times.
+ *
+ * The format:
+ * - a message holds events of one kind: attribute `kind` as for a single event (absent for
+ *   exposures), and the events' JSON, one per line (`\n` between them, none at the end);
+ * - attribute `events` says how many (2 to EVENTS_PER_MESSAGE_MAX). Without it the message's data
+ *   is one event, as every message was before: a message of one event is still written that way,
+ *   so `EVENTS_PER_PUBSUB_MESSAGE=1` publishes exactly the old format (a rollout's first step,
+ *   docs/OPERATIONS.md);
+ * - JSON never holds a raw line break (strings escape it), so a line is an event. An event whose
+ *   text holds one anyway (not written by Herald) goes alone, without `events`.
+ */
+import { EVENT_KIND_ATTRIBUTE } from '@herald/types';
+import type { OutgoingMessage } from './batch-publisher';
+
+/** The attribute holding the number of events (lines) in a message; absent: one, the whole data. */
+export const EVENT_COUNT_ATTRIBUTE = 'events';
+/** Most events one message may hold; a consumer refuses a message that claims more. */
+export const EVENTS_PER_MESSAGE_MAX = 1000;
+/**
+ * Characters of data per message, at most (3 bytes each at worst in UTF-8, well under Pub/Sub's
+ * 10 MB per message); events past it start the next message.
+ */
+const MESSAGE_MAX_CHARS = 1_000_000;
+const NEWLINE = 0x0a;
+
+/** An event to publish: its JSON, and its kind (absent for an exposure). */
+export interface OutgoingEvent {
+  data: string;
+  kind?: string;
+}
+
+/** Events of one kind being packed into a message. */
+interface Open {
+  kind: string | undefined;
+  lines: string[];
+  chars: number;
+}
+
+/**
+ * `events` as Pub/Sub messages of at most `perMessage` events each (1 to EVENTS_PER_MESSAGE_MAX),
+ * grouped by kind; within a kind the events keep their order.
+ */
+export function packEvents(events: readonly OutgoingEvent[], perMessage: number): OutgoingMessage[] {
+  if (!Number.isInteger(perMessage) || perMessage < 1 || perMessage > EVENTS_PER_MESSAGE_MAX) {
+    throw new RangeError(`packEvents: perMessage must be a whole number from 1 to ${EVENTS_PER_MESSAGE_MAX}`);
+  }
+  const messages: OutgoingMessage[] = [];
+  if (perMessage === 1) {
+    for (const event of events) messages.push(single(event));
+    return messages;
+  }
+  // Mostly one kind (exposures); a map only once a second kind shows up.
+  let first: Open | undefined;
+  let others: Map<string | undefined, Open> | undefined;
+  for (const event of events) {
+    if (event.data.includes('\n')) {
+      messages.push(single(event));
+      continue;
+    }
+    let open: Open | undefined;
+    if (first === undefined) open = first = { kind: event.kind, lines: [], chars: 0 };
+    else if (first.kind === event.kind) open = first;
+    else {
+      others ??= new Map();
+      open = others.get(event.kind);
+      if (open === undefined) others.set(event.kind, (open = { kind: event.kind, lines: [], chars: 0 }));
+    }
+    if (open.lines.length > 0 && open.chars + event.data.length > MESSAGE_MAX_CHARS) flush(open, messages);
+    open.lines.push(event.data);
+    open.chars += event.data.length + 1;
+    if (open.lines.length === perMessage) flush(open, messages);
+  }
+  if (first) flush(first, messages);
+  if (others) for (const open of others.values()) flush(open, messages);
+  return messages;
+}
+
+function single({ data, kind }: OutgoingEvent): OutgoingMessage {
+  return kind === undefined ? { data } : { data, attributes: { [EVENT_KIND_ATTRIBUTE]: kind } };
+}
+
+/** The open message out (unless empty), and a fresh one begun. */
+function flush(open: Open, messages: OutgoingMessage[]): void {
+  const { lines, kind } = open;
+  if (lines.length === 1) messages.push(single({ data: lines[0], kind }));
+  else if (lines.length > 1) {
+    const attributes: Record<string, string> = { [EVENT_COUNT_ATTRIBUTE]: String(lines.length) };
+    if (kind !== undefined) attributes[EVENT_KIND_ATTRIBUTE] = kind;
+    messages.push({ data: lines.join('\n'), attributes });
+  }
+  open.lines = [];
+  open.chars = 0;
+}
+
+/**
+ * How many events a message says it holds (1 without the attribute, or when the attribute is not
+ * a count; unpackEvents refuses such a message): what a consumer's flow control counts.
+ */
+export function eventCount(attributes: Readonly<Record<string, string>>): number {
+  const count = countOf(attributes[EVENT_COUNT_ATTRIBUTE]);
+  return count ?? 1;
+}
+
+function countOf(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[1-9]\d{0,3}$/.test(value)) return undefined;
+  const count = Number(value);
+  return count <= EVENTS_PER_MESSAGE_MAX ? count : undefined;
+}
+
+/** A message's events (each a view of its data), or why they cannot be read. */
+export type UnpackedEvents = { ok: true; events: Buffer[] } | { ok: false; reason: string };
+
+/** The events a message holds: its lines when it says how many (attribute `events`), else its whole data. */
+export function unpackEvents(data: Buffer, attributes: Readonly<Record<string, string>>): UnpackedEvents {
+  const attribute = attributes[EVENT_COUNT_ATTRIBUTE];
+  if (attribute === undefined) return { ok: true, events: [data] };
+  const count = countOf(attribute);
+  if (count === undefined) {
+    return { ok: false, reason: `the ${EVENT_COUNT_ATTRIBUTE} attribute "${attribute.slice(0, 20)}" is not a count from 1 to ${EVENTS_PER_MESSAGE_MAX}` };
+  }
+  const events: Buffer[] = [];
+  let start = 0;
+  for (;;) {
+    const end = data.indexOf(NEWLINE, start);
+    events.push(data.subarray(start, end < 0 ? data.length : end));
+    if (end < 0) break;
+    start = end + 1;
+    if (events.length > count) break;
+  }
+  if (events.length !== count) {
+    return { ok: false, reason: `the ${EVENT_COUNT_ATTRIBUTE} attribute says ${count} events, the data holds ${events.length > count ? 'more' : events.length} lines` };
+  }
+  return { ok: true, events };
+}

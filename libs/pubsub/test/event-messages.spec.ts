@@ -1,0 +1,87 @@
+/**
+ * The events topic's format (event-messages.ts): events packed by kind into messages of at most
+ * `perMessage`, read back one by one; a message of one event is the format before packing; a
+ * message whose lines do not match its count is refused.
+ */
+import { EVENT_COUNT_ATTRIBUTE, eventCount, packEvents, unpackEvents, type OutgoingEvent, type OutgoingMessage } from '../src';
+
+const exposure = (n: number): OutgoingEvent => ({ data: `{"eventId":"x${n}","via":"live"}` });
+const opened = (n: number): OutgoingEvent => ({ data: `{"kind":"opened","eventId":"o${n}"}`, kind: 'opened' });
+
+/** Every event of `messages`, read back as unpackEvents gives them, with the kind each message says. */
+function readBack(messages: OutgoingMessage[]): OutgoingEvent[] {
+  return messages.flatMap((m) => {
+    const unpacked = unpackEvents(Buffer.from(m.data), m.attributes ?? {});
+    if (!unpacked.ok) throw new Error(unpacked.reason);
+    expect(unpacked.events.length).toBe(eventCount(m.attributes ?? {}));
+    const kind = m.attributes?.kind;
+    return unpacked.events.map((data) => (kind === undefined ? { data: data.toString() } : { data: data.toString(), kind }));
+  });
+}
+
+describe('packEvents / unpackEvents', () => {
+  test('events of one kind go perMessage to a message, in order, and read back the same', () => {
+    const events = Array.from({ length: 250 }, (_, n) => exposure(n));
+    const messages = packEvents(events, 100);
+    expect(messages.map((m) => m.attributes)).toEqual([{ events: '100' }, { events: '100' }, { events: '50' }]);
+    expect(messages[2].data.split('\n')).toEqual(events.slice(200).map((e) => e.data));
+    expect(readBack(messages)).toEqual(events);
+  });
+
+  test('kinds are packed apart, each message with its kind; within a kind the order holds', () => {
+    const events = [exposure(0), opened(0), exposure(1), opened(1), opened(2), exposure(2)];
+    const messages = packEvents(events, 10);
+    expect(messages).toEqual([
+      { data: [0, 1, 2].map((n) => exposure(n).data).join('\n'), attributes: { events: '3' } },
+      { data: [0, 1, 2].map((n) => opened(n).data).join('\n'), attributes: { events: '3', kind: 'opened' } },
+    ]);
+    expect(readBack(messages)).toEqual([exposure(0), exposure(1), exposure(2), opened(0), opened(1), opened(2)]);
+  });
+
+  test('a message of one event is the format before packing: no count, the whole data', () => {
+    expect(packEvents([exposure(0), opened(0)], 100)).toEqual([{ data: exposure(0).data }, { data: opened(0).data, attributes: { kind: 'opened' } }]);
+    // perMessage 1: every event alone, as every gateway published before.
+    const alone = packEvents([exposure(0), exposure(1)], 1);
+    expect(alone).toEqual([{ data: exposure(0).data }, { data: exposure(1).data }]);
+    expect(unpackEvents(Buffer.from('{"a":1}'), {})).toEqual({ ok: true, events: [Buffer.from('{"a":1}')] });
+  });
+
+  test('an event whose text holds a line break goes alone, unpacked', () => {
+    const odd: OutgoingEvent = { data: '{\n"eventId":"odd"}' };
+    const messages = packEvents([exposure(0), odd, exposure(1)], 10);
+    expect(messages).toEqual([{ data: odd.data }, { data: `${exposure(0).data}\n${exposure(1).data}`, attributes: { events: '2' } }]);
+    expect(readBack(messages)).toEqual([odd, exposure(0), exposure(1)]);
+  });
+
+  test('a message stays under a million characters: past it the next one begins', () => {
+    const big = (n: number): OutgoingEvent => ({ data: `{"eventId":"b${n}","pad":"${'p'.repeat(300_000)}"}` });
+    const messages = packEvents([big(0), big(1), big(2), big(3)], 100);
+    expect(messages.map((m) => eventCount(m.attributes ?? {}))).toEqual([3, 1]);
+    expect(messages.every((m) => m.data.length <= 1_000_000)).toBe(true);
+    expect(readBack(messages)).toEqual([big(0), big(1), big(2), big(3)]);
+  });
+
+  test('perMessage must be a count from 1 to 1,000', () => {
+    for (const bad of [0, 1001, 2.5, Number.NaN]) expect(() => packEvents([exposure(0)], bad)).toThrow(RangeError);
+  });
+
+  test.each([
+    ['more lines than it says', 'a\nb\nc', '2', 'says 2 events, the data holds more lines'],
+    ['fewer lines than it says', 'a\nb', '3', 'says 3 events, the data holds 2 lines'],
+    ['a count that is not one', 'a\nb', '2x', 'is not a count'],
+    ['a count of zero', 'a', '0', 'is not a count'],
+    ['a count past the most', 'a', '1001', 'is not a count'],
+  ])('a message with %s is refused, with the reason', (_, data, count, reason) => {
+    const unpacked = unpackEvents(Buffer.from(data), { [EVENT_COUNT_ATTRIBUTE]: count });
+    expect(unpacked.ok).toBe(false);
+    expect(!unpacked.ok && unpacked.reason).toContain(reason);
+  });
+
+  test('eventCount: the count a message claims, 1 without one (or with one that is not a count)', () => {
+    expect(eventCount({})).toBe(1);
+    expect(eventCount({ kind: 'opened' })).toBe(1);
+    expect(eventCount({ events: '37' })).toBe(37);
+    expect(eventCount({ events: 'many' })).toBe(1);
+    expect(eventCount({ events: '5000' })).toBe(1);
+  });
+});
