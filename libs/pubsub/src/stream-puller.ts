@@ -60,7 +60,7 @@ export interface StreamPullerOptions {
   streams: number;
   /** Messages handed out and not settled, at most (or their weight, with `weigh`). */
   maxOutstanding: number;
-  /** What one message counts for against `maxOutstanding`, from its attributes. @default 1 each */
+  /** What one message counts for against `maxOutstanding`, from its attributes (a whole number; anything else counts 1). @default 1 each */
   weigh?: (attributes: Readonly<Record<string, string>>) => number;
   /** The lease of each delivery, and of each extension. */
   ackDeadlineSeconds: number;
@@ -200,7 +200,8 @@ export class StreamPuller extends EventEmitter {
       const m = r.message;
       if (!r.ackId || !m) continue;
       const attributes = m.attributes ?? {};
-      const weight = weigh ? Math.max(1, weigh(attributes)) : 1;
+      const weighed = weigh ? weigh(attributes) : 1;
+      const weight = Number.isInteger(weighed) && weighed > 1 ? weighed : 1;
       const message = new Pulled(this, r.ackId, m.messageId ?? '', (m.data as Buffer) ?? Buffer.alloc(0), attributes, weight);
       const handedOut = this.heldWeight - this.waitingWeight;
       // A repeated ack id (a redelivery while still held) replaces its entry; the weight is the message's once.

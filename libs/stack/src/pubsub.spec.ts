@@ -5,6 +5,7 @@ import {
   ensureSubscription,
   ensureTopic,
   googlePubSubEmulatorInstalled,
+  listensOn,
   pubsubClientOptions,
   selectPubSubKind,
   startPubSub,
@@ -92,5 +93,35 @@ if (googlePubSubEmulatorInstalled()) {
         await new Promise((resolve) => taken.close(resolve));
       }
     }, 90_000);
+
+    test("is not mistaken for another gRPC server that holds the port picked: it waits for the emulator's own line", async () => {
+      // Herald's emulator answers the same probe RPC; the JVM then fails to bind that port.
+      const other = await startPubSub({ kind: 'herald', projectId: 'port-test' });
+      const otherPort = Number(other.emulatorHost.split(':')[1]);
+      const picked: number[] = [];
+      const pickPort = async () => {
+        const port = picked.length === 0 ? otherPort : await stablePort();
+        picked.push(port);
+        return port;
+      };
+      try {
+        const pubsub = await startPubSub({ kind: 'google', projectId: 'port-test', pickPort });
+        try {
+          expect(picked).toHaveLength(2);
+          expect(pubsub.emulatorHost).toBe(`${LOOPBACK}:${picked[1]}`);
+        } finally {
+          await pubsub.stop();
+        }
+      } finally {
+        await other.stop();
+      }
+    }, 90_000);
   });
 }
+
+test("listensOn: Google's emulator's started line, for that port only", () => {
+  const output = '[pubsub] This is the Google Pub/Sub fake.\n[pubsub] INFO: Server started, listening on 27974\n';
+  expect(listensOn(output, 27974)).toBe(true);
+  expect(listensOn(output, 2797)).toBe(false);
+  expect(listensOn('[pubsub] This is the Google Pub/Sub fake.\n', 27974)).toBe(false);
+});

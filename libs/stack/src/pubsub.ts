@@ -184,6 +184,15 @@ async function grpcAnswers(emulatorHost: string, projectId: string): Promise<boo
   }
 }
 
+/** What Google's emulator prints once its server is up (`… INFO: Server started, listening on 8085`). */
+const GOOGLE_STARTED_LINE = /Server started, listening on (\d+)/g;
+
+/** Whether Google's emulator said it listens on `port`. */
+export function listensOn(output: string, port: number): boolean {
+  for (const match of output.matchAll(GOOGLE_STARTED_LINE)) if (Number(match[1]) === port) return true;
+  return false;
+}
+
 /** The port was taken between the pick and the emulator's bind. */
 class PortTaken extends Error {}
 
@@ -226,7 +235,8 @@ async function startGoogleEmulatorOn(port: number, projectId: string): Promise<R
           throw new PortTaken(`Google's Pub/Sub emulator failed to start on port ${port}: the port was taken`);
         }
         if (proc.exited()) throw new Error(`Google's Pub/Sub emulator failed to start on port ${port}`);
-        return (await tcpAccepts(LOOPBACK, port)) && (await grpcAnswers(emulatorHost, projectId));
+        // Its own line first: another process's gRPC server on the port would answer the probe too.
+        return listensOn(proc.output(), port) && (await tcpAccepts(LOOPBACK, port)) && (await grpcAnswers(emulatorHost, projectId));
       },
       GOOGLE_START_TIMEOUT_MS,
       `Google's Pub/Sub emulator on ${emulatorHost}`,

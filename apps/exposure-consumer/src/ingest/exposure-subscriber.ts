@@ -3,11 +3,11 @@
  * batching and writing in batch-writer.ts, the parsing in parse-event.ts.
  *
  * - The pull is @herald/pubsub's StreamPuller (streaming pull without the client library's
- *   per-message bookkeeping). Flow control bounds what we hold: at most `maxOutstanding`
- *   unacknowledged messages, which also bounds the batch buffer. Leases are extended while a
- *   message waits.
+ *   per-message bookkeeping). Flow control bounds what we hold: the events of unacknowledged
+ *   messages, at most `maxOutstanding` (and one message past it), which also bounds the batch
+ *   buffer. Leases are extended while a message waits.
  * - A message holds one event, or several of one kind, one per line (attribute `events`;
- *   @herald/pubsub event-messages.ts). Flow control counts events, not messages.
+ *   @herald/pubsub event-messages.ts).
  * - Each event is parsed by its kind (exposures as the Contract's shape, and the other events of
  *   libs/types events.ts). One that is none (a poison message, an unknown kind) is stored in
  *   `dead_letters` with the reason and then acknowledged, so it is neither lost nor redelivered
