@@ -68,27 +68,36 @@ describe.each(kinds)('startPubSub({ kind: %s })', (kind) => {
 
 if (googlePubSubEmulatorInstalled()) {
   describe("Google's emulator", () => {
-    test('starts on another port when the one picked is taken before it binds', async () => {
-      // A port taken by someone else between the pick and the JVM's bind (seen in CI).
-      // It drops whoever connects: the start's probes must not find an emulator there.
-      const taken = createServer((socket) => socket.destroy());
-      await new Promise<void>((resolve) => taken.listen(0, LOOPBACK, resolve));
-      const takenPort = (taken.address() as AddressInfo).port;
+    /**
+     * Starts Google's emulator with `takenPort` as the first port picked (stablePort after it):
+     * the ports picked, and where it came up (checked to accept connections), stopped after.
+     */
+    async function startAfterTaken(takenPort: number): Promise<{ picked: number[]; emulatorHost: string }> {
       const picked: number[] = [];
       const pickPort = async () => {
         const port = picked.length === 0 ? takenPort : await stablePort();
         picked.push(port);
         return port;
       };
+      const pubsub = await startPubSub({ kind: 'google', projectId: 'port-test', pickPort });
       try {
-        const pubsub = await startPubSub({ kind: 'google', projectId: 'port-test', pickPort });
-        try {
-          expect(picked).toHaveLength(2);
-          expect(pubsub.emulatorHost).toBe(`${LOOPBACK}:${picked[1]}`);
-          expect(await tcpAccepts(LOOPBACK, picked[1])).toBe(true);
-        } finally {
-          await pubsub.stop();
-        }
+        const [host, port] = pubsub.emulatorHost.split(':');
+        expect(await tcpAccepts(host, Number(port))).toBe(true);
+        return { picked, emulatorHost: pubsub.emulatorHost };
+      } finally {
+        await pubsub.stop();
+      }
+    }
+
+    test('starts on another port when the one picked is taken before it binds', async () => {
+      // A port taken by someone else between the pick and the JVM's bind (seen in CI).
+      // It drops whoever connects: the start's probes must not find an emulator there.
+      const taken = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => taken.listen(0, LOOPBACK, resolve));
+      try {
+        const { picked, emulatorHost } = await startAfterTaken((taken.address() as AddressInfo).port);
+        expect(picked).toHaveLength(2);
+        expect(emulatorHost).toBe(`${LOOPBACK}:${picked[1]}`);
       } finally {
         await new Promise((resolve) => taken.close(resolve));
       }
@@ -97,21 +106,10 @@ if (googlePubSubEmulatorInstalled()) {
     test("is not mistaken for another gRPC server that holds the port picked: it waits for the emulator's own line", async () => {
       // Herald's emulator answers the same probe RPC; the JVM then fails to bind that port.
       const other = await startPubSub({ kind: 'herald', projectId: 'port-test' });
-      const otherPort = Number(other.emulatorHost.split(':')[1]);
-      const picked: number[] = [];
-      const pickPort = async () => {
-        const port = picked.length === 0 ? otherPort : await stablePort();
-        picked.push(port);
-        return port;
-      };
       try {
-        const pubsub = await startPubSub({ kind: 'google', projectId: 'port-test', pickPort });
-        try {
-          expect(picked).toHaveLength(2);
-          expect(pubsub.emulatorHost).toBe(`${LOOPBACK}:${picked[1]}`);
-        } finally {
-          await pubsub.stop();
-        }
+        const { picked, emulatorHost } = await startAfterTaken(Number(other.emulatorHost.split(':')[1]));
+        expect(picked).toHaveLength(2);
+        expect(emulatorHost).toBe(`${LOOPBACK}:${picked[1]}`);
       } finally {
         await other.stop();
       }
