@@ -4,10 +4,10 @@
  * never holds the exposure store), matches each event to the active endpoints (kind, and category
  * when the endpoint names one), gathers a batch per endpoint (WEBHOOK_BATCH_WINDOW_MS after its
  * first event, or WEBHOOK_BATCH_MAX events) and adds one BullMQ job per batch. A Pub/Sub message
- * holds one event or several (@herald/pubsub event-messages.ts); it
- * is acknowledged only once every batch holding one of its events is queued: a crash before that means
- * Pub/Sub gives it again (a batch made of the same events is the same job: jobs.ts). A failed add
- * nacks the batch's messages, which come again.
+ * holds one event or several (@herald/pubsub event-messages.ts); it is acknowledged only once
+ * every batch holding one of its events is queued: a crash before that means Pub/Sub gives it
+ * again (a batch made of the same events is the same job: jobs.ts). A failed add nacks the
+ * batch's messages, which come again. Flow control (WEBHOOK_MAX_OUTSTANDING) counts messages.
  *
  * When the client closes the pull by itself (a status it does not retry: the subscription was
  * deleted, a permission was taken away), it is opened again after a backoff (1 s doubling to
