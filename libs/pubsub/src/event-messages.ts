@@ -54,33 +54,20 @@ export function packEvents(events: readonly OutgoingEvent[], perMessage: number)
     throw new RangeError(`packEvents: perMessage must be a whole number from 1 to ${EVENTS_PER_MESSAGE_MAX}`);
   }
   const messages: OutgoingMessage[] = [];
-  if (perMessage === 1) {
-    for (const event of events) messages.push(single(event));
-    return messages;
-  }
-  // Mostly one kind (exposures); a map only once a second kind shows up.
-  let first: Open | undefined;
-  let others: Map<string | undefined, Open> | undefined;
+  const open = new Map<string | undefined, Open>();
   for (const event of events) {
     if (event.data.includes('\n')) {
       messages.push(single(event));
       continue;
     }
-    let open: Open | undefined;
-    if (first === undefined) open = first = { kind: event.kind, lines: [], chars: 0 };
-    else if (first.kind === event.kind) open = first;
-    else {
-      others ??= new Map();
-      open = others.get(event.kind);
-      if (open === undefined) others.set(event.kind, (open = { kind: event.kind, lines: [], chars: 0 }));
-    }
-    if (open.lines.length > 0 && open.chars + event.data.length > MESSAGE_MAX_CHARS) flush(open, messages);
-    open.lines.push(event.data);
-    open.chars += event.data.length + 1;
-    if (open.lines.length === perMessage) flush(open, messages);
+    let group = open.get(event.kind);
+    if (group === undefined) open.set(event.kind, (group = { kind: event.kind, lines: [], chars: 0 }));
+    if (group.lines.length > 0 && group.chars + event.data.length > MESSAGE_MAX_CHARS) flush(group, messages);
+    group.lines.push(event.data);
+    group.chars += event.data.length + 1;
+    if (group.lines.length === perMessage) flush(group, messages);
   }
-  if (first) flush(first, messages);
-  if (others) for (const open of others.values()) flush(open, messages);
+  for (const group of open.values()) flush(group, messages);
   return messages;
 }
 
