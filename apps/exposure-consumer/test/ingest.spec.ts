@@ -72,9 +72,11 @@ test('every published event is stored exactly once, field for field, in batches 
 });
 
 test('reports its lag: the age of the oldest push in the last batch written', async () => {
-  const old = exposure({ deliveredAt: new Date(Date.now() - 5_000).toISOString() });
-  await publish(topic, old);
-  await waitFor(async () => (await storedCount([old.eventId])) === 1, { timeoutMs: 20_000, what: 'the event stored' });
+  // One message, so one batch: the oldest is neither its first event nor its last, and one is ahead of the clock.
+  const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
+  const [fresh, old, ahead] = [exposure({ deliveredAt: at(0) }), exposure({ deliveredAt: at(-5_000) }), exposure({ deliveredAt: at(3_600_000) })];
+  await publishPacked(topic, [fresh, old, ahead], 3);
+  await waitFor(async () => (await storedCount([fresh.eventId, old.eventId, ahead.eventId])) === 3, { timeoutMs: 20_000, what: 'the events stored' });
   const lag = await counterValue(consumer.metrics, 'herald_consumer_lag_seconds');
   expect(lag).toBeGreaterThanOrEqual(5);
   expect(lag).toBeLessThan(60);

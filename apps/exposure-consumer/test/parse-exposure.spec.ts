@@ -84,3 +84,41 @@ describe('values Postgres cannot store', () => {
     expect(parse({ deliveredAt: '9999-12-31T23:59:59-23:59' })).toMatchObject({ ok: false, reason: expect.stringMatching(/0001 to 9999/) });
   });
 });
+
+describe('times', () => {
+  /** What isoTime did before its fast path for times already in toISOString's form: a Date there and back. */
+  const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+  const throughDate = (value: string): string | undefined => {
+    if (!ISO_DATE_TIME.test(value)) return undefined;
+    const time = new Date(value);
+    const year = time.getUTCFullYear();
+    return Number.isNaN(time.getTime()) || year < 1 || year > 9999 ? undefined : time.toISOString();
+  };
+  const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+  it('reads every time as a Date there and back would, calendar edges included', () => {
+    const times: string[] = [];
+    // Every day number 0-32 of every month 0-13, in common, leap, century and 400th years, and the year 0.
+    for (const year of [0, 1, 1900, 2000, 2023, 2024, 2100, 9999]) {
+      for (let month = 0; month <= 13; month++) {
+        for (let day = 0; day <= 32; day++) times.push(`${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T12:34:56.789Z`);
+      }
+    }
+    // Hours, minutes and seconds at and past their ends; other forms the slow path takes.
+    for (const clock of ['00:00:00.000', '23:59:59.999', '24:00:00.000', '23:60:00.000', '23:59:60.000', '19:05:07.1', '19:05:07']) {
+      times.push(`2024-02-29T${clock}Z`, `2024-02-29T${clock}+02:00`, `9999-12-31T${clock}-01:00`);
+    }
+    // toISOString's own output over the stored years, and forms with a different length.
+    for (let i = 0; i < 2000; i++) times.push(new Date(Date.UTC(1, 0, 1) + Math.floor(Math.random() * 3.15e14)).toISOString());
+    times.push('2024-02-29T12:34:56.789Z ', ' 2024-02-29T12:34:56.789Z', '2024-2-29T12:34:56.789Z', '+002024-02-29T12:34:56.789Z', '2024-02-29t12:34:56.789z');
+
+    const differing = times.filter((time) => {
+      const parsed = parseExposure(body({ ...valid, deliveredAt: time }));
+      return (parsed.ok ? parsed.event.deliveredAt : undefined) !== throughDate(time);
+    });
+    expect(differing).toEqual([]);
+    // The canonical form is kept as it came; another form of the same time becomes it.
+    expect(parseExposure(body({ ...valid, deliveredAt: '2024-02-29T23:59:59.999Z' }))).toMatchObject({ event: { deliveredAt: '2024-02-29T23:59:59.999Z' } });
+    expect(parseExposure(body({ ...valid, deliveredAt: '2023-02-29T10:00:00.000Z' }))).toMatchObject({ event: { deliveredAt: '2023-03-01T10:00:00.000Z' } });
+  });
+});

@@ -155,12 +155,16 @@ export class BatchWriter {
   }
 }
 
-/** Seconds from the oldest event in the batch (its deliveredAt, or `at`) to `now`. */
+/**
+ * Seconds from the oldest event in the batch (its deliveredAt, or `at`) to `now`, 0 if none is
+ * older. The times are in toISOString's form (parse-fields.ts isoTime), whose text order is time
+ * order: one is parsed per batch, not one per event.
+ */
 function lagSeconds(batch: Pending[], now: number): number {
-  let oldest = now;
+  let oldest: string | undefined;
   for (const { event } of batch) {
-    const at = Date.parse(event.table === 'exposures' ? event.event.deliveredAt : event.event.at);
-    if (at < oldest) oldest = at;
+    const at = event.table === 'exposures' ? event.event.deliveredAt : event.event.at;
+    if (oldest === undefined || at < oldest) oldest = at;
   }
-  return (now - oldest) / 1000;
+  return oldest === undefined ? 0 : Math.max(0, now - Date.parse(oldest)) / 1000;
 }

@@ -6,13 +6,9 @@
  * API gives back, and it keeps the (deliveredAt, eventId) cursor exact.
  */
 import { isCategory, isUserId, type ExposureEvent } from '@herald/types';
-import { inStoredRange } from '../db/storable';
-import { fail, isId, readObject, type Fields, type Refusal } from './parse-fields';
+import { fail, isId, isoTime, readObject, timeRefusal, type Fields, type Refusal } from './parse-fields';
 
 export { MAX_EVENT_BYTES } from './parse-fields';
-
-/** RFC 3339 / ISO-8601 date-time with a zone, as `Date#toISOString()` and the gateways write it. */
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 export type ParseResult = { ok: true; event: ExposureEvent } | Refusal;
 
@@ -29,10 +25,9 @@ export function exposureFrom(raw: Fields): ParseResult {
   if (!isUserId(raw.userId)) return fail('userId is missing or not a valid user id');
   if (raw.category !== null && !isCategory(raw.category)) return fail('category must be null or a valid category name');
   if (raw.via !== 'offline' && raw.via !== 'live') return fail('via must be "offline" or "live"');
-  const deliveredAt = typeof raw.deliveredAt === 'string' && ISO_DATE_TIME.test(raw.deliveredAt) ? new Date(raw.deliveredAt) : undefined;
-  if (!deliveredAt || Number.isNaN(deliveredAt.getTime())) return fail('deliveredAt must be an ISO-8601 date-time with a time zone');
-  // Postgres would refuse the whole batch holding it, again at every redelivery.
-  if (!inStoredRange(deliveredAt)) return fail('deliveredAt must be in the years 0001 to 9999 (UTC)');
+  // Postgres would refuse the whole batch holding a time outside its years, again at every redelivery.
+  const deliveredAt = isoTime(raw.deliveredAt);
+  if (!deliveredAt) return timeRefusal('deliveredAt', raw.deliveredAt);
 
   return {
     ok: true,
@@ -43,7 +38,7 @@ export function exposureFrom(raw: Fields): ParseResult {
       category: raw.category,
       sessionId: raw.sessionId as string,
       gatewayId: raw.gatewayId as string,
-      deliveredAt: deliveredAt.toISOString(),
+      deliveredAt,
       via: raw.via,
     },
   };
