@@ -12,11 +12,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
+import { Registry } from 'prom-client';
+import { createLogger } from '@herald/logger';
 import { EVENT_COUNT_ATTRIBUTE, packEvents } from '@herald/pubsub';
-import { readWebhookDeadLetters, createRedis, closeRedis, type HeraldRedis } from '@herald/redis';
+import { readWebhookDeadLetters, createRedis, closeRedis, queues, type HeraldRedis } from '@herald/redis';
 import { freePort, pubsubClientOptions, signToken, startPubSub, startRedisServer, waitFor, type RedisServer, type RunningPubSub } from '@herald/testing';
 import { EVENT_KIND_ATTRIBUTE, Scope, type EngagementEvent, type ExposureEvent, type MessageEvent } from '@herald/types';
 import type { Ingest } from '../src/app';
+import { createIngestMetrics } from '../src/metrics';
+import { openQueue } from '../src/queues';
+import { webhookJobOptions } from '../src/webhooks/delivery-worker';
+import { WebhookDispatcher } from '../src/webhooks/dispatcher';
+import type { WebhookJobData } from '../src/webhooks/jobs';
 import { bearer, counterValue, ingestConfig, startIngest } from './harness';
 import { startReceiver, type Receiver } from './support/webhook-receiver';
 
@@ -34,10 +41,11 @@ let publisher: PubSub;
 let ingest: Ingest;
 let reader: HeraldRedis;
 let operator: string;
+let redisConfig: ReturnType<typeof ingestConfig>;
 const receivers: Receiver[] = [];
 /** One per receiver the tests start (the allow-list is fixed at start); more receivers than ports fail at once. */
 const ports: number[] = [];
-const RECEIVERS = 8;
+const RECEIVERS = 9;
 
 beforeAll(async () => {
   [redisServer, pubsub] = await Promise.all([startRedisServer(), startPubSub()]);
@@ -58,6 +66,7 @@ beforeAll(async () => {
     WEBHOOK_ALLOWED_HOSTS: ports.map((p) => `127.0.0.1:${p}`).join(','),
   });
   ingest = await startIngest(config);
+  redisConfig = config;
   reader = createRedis(config, 'commands', 'webhooks-delivery-test');
   publisher = new PubSub(pubsubClientOptions(pubsub.emulatorHost, pubsub.projectId));
   operator = await signToken('operator', { scope: Scope.WEBHOOKS_WRITE });
@@ -110,9 +119,9 @@ function sent(category: string | null = null): MessageEvent {
  * Publishes as the apps do: packed by kind (@herald/pubsub packEvents; one event alone is a message
  * of its own), the kind as an attribute (none on exposures).
  */
-async function publish(events: Array<{ eventId: string; kind?: string }>): Promise<void> {
-  const topic = publisher.topic(TOPIC);
-  const messages = packEvents(events.map((e) => ({ data: JSON.stringify(e), kind: e.kind })), 100);
+async function publish(events: Array<{ eventId: string; kind?: string }>, perMessage = 100, topicName = TOPIC): Promise<void> {
+  const topic = publisher.topic(topicName);
+  const messages = packEvents(events.map((e) => ({ data: JSON.stringify(e), kind: e.kind })), perMessage);
   await Promise.all(messages.map((m) => topic.publishMessage({ data: Buffer.from(m.data), attributes: m.attributes })));
 }
 
@@ -252,4 +261,53 @@ it('opens the pull again, making the subscription again, when it is deleted unde
   await publish([recalled]);
   await waitFor(() => acceptedEventIds(r).includes(recalled.eventId), { what: 'the event after the reopen', timeoutMs: 15_000 });
   await unregister(id);
+});
+
+it('flow control counts events: with queueing stalled, messages of 4 events are handed out while fewer than WEBHOOK_MAX_OUTSTANDING events are held', async () => {
+  const r = await receiver();
+  const id = await register(r, { kinds: ['dismissed'] });
+  // A dispatcher of its own (bound 10) on a topic of its own; its jobs go to the queue the file's ingest delivers from.
+  const topicName = `${TOPIC}-bounded`;
+  const registry = new Registry();
+  const metrics = createIngestMetrics(registry);
+  const logger = createLogger({ app: 'ingest-test', level: 'silent' });
+  const commands = createRedis(redisConfig, 'commands', 'bounded-dispatcher');
+  const jobs = createRedis(redisConfig, 'log', 'bounded-dispatcher-jobs');
+  const queue = openQueue<WebhookJobData>(queues.webhooks, jobs, webhookJobOptions, logger);
+  const dispatcher = new WebhookDispatcher({
+    pubsub: publisher,
+    topicName,
+    subscriptionName: `${topicName}-webhooks`,
+    ackDeadlineSeconds: 60,
+    maxOutstanding: 10,
+    streams: 1,
+    batchMax: 100,
+    batchWindowMs: 20,
+    refreshMs: 60_000,
+    redis: commands,
+    queue,
+    metrics,
+    logger,
+  });
+  const routed = async () => counterValue(await registry.metrics(), 'herald_webhook_events_total', 'outcome="matched"');
+  try {
+    await dispatcher.start();
+    // Redis takes no script (a BullMQ add) until unpaused: no batch is queued, so no message is settled.
+    await reader.client('PAUSE', 60_000, 'WRITE');
+    const events = Array.from({ length: 40 }, () => engagement('dismissed', null));
+    await publish(events, 4, topicName);
+    // All ten messages pulled: handed out while less than 10 events were held (0, 4, 8), the rest waiting.
+    await waitFor(() => dispatcher.outstanding === 10, { what: 'the ten messages pulled' });
+    expect(await routed()).toBe(12);
+    await reader.client('UNPAUSE');
+    await waitFor(() => acceptedEventIds(r).length >= events.length, { what: 'every event posted once queueing goes on' });
+    expect(acceptedEventIds(r).sort()).toEqual(events.map((e) => e.eventId).sort());
+    expect(await routed()).toBe(40);
+  } finally {
+    await reader.client('UNPAUSE');
+    await dispatcher.close();
+    await queue.close();
+    await Promise.all([closeRedis(commands), closeRedis(jobs)]);
+    await unregister(id);
+  }
 });

@@ -31,8 +31,10 @@ function webhookSchema() {
     WEBHOOK_SUBSCRIPTION: str('webhooks'),
     /** Lease of a pulled event until its batch is queued (the subscription's ackDeadlineSeconds). */
     WEBHOOK_ACK_DEADLINE_SECONDS: int(60, 10, 600),
-    /** Pulled events held at most before their batches are queued (flow control). */
+    /** Pulled events held at most before their batches are queued (flow control: a packed message counts its events). */
     WEBHOOK_MAX_OUTSTANDING: int(1000, 1, 100_000),
+    /** The dispatcher's `StreamingPull` streams (one carries ~1.8k messages/s from Google's emulator, each up to EVENTS_PER_PUBSUB_MESSAGE events). */
+    WEBHOOK_STREAMS: int(1, 1, 32),
     /** Events in one request to an endpoint at most. */
     WEBHOOK_BATCH_MAX: int(100, 1, 1000),
     /** How long a batch waits for more events after its first one. */

@@ -128,7 +128,7 @@ export class StreamPuller extends EventEmitter {
     return this.running;
   }
 
-  /** Messages handed out and not settled. */
+  /** Messages held and not settled: handed out, or waiting at the bound. */
   get outstanding(): number {
     return this.held.size;
   }

@@ -7,31 +7,40 @@
  * holds one event or several (@herald/pubsub event-messages.ts); it is acknowledged only once
  * every batch holding one of its events is queued: a crash before that means Pub/Sub gives it
  * again (a batch made of the same events is the same job: jobs.ts). A failed add nacks the
- * batch's messages, which come again. Flow control (WEBHOOK_MAX_OUTSTANDING) counts messages.
+ * batch's messages, which come again.
  *
- * When the client closes the pull by itself (a status it does not retry: the subscription was
- * deleted, a permission was taken away), it is opened again after a backoff (1 s doubling to
- * 30 s), the subscription created again if it is gone, as the exposure-consumer does.
+ * The pull is @herald/pubsub's StreamPuller (WEBHOOK_STREAMS streams), as the exposure-consumer's:
+ * its flow control (WEBHOOK_MAX_OUTSTANDING) counts events, a packed message as many as it holds,
+ * so what waits in memory while BullMQ is slow is bounded in events whatever the packing. When the
+ * puller stops by itself (a status it does not retry: the subscription was deleted, a permission
+ * was taken away), it is opened again after a backoff (1 s doubling to 30 s), the subscription
+ * created again if it is gone, as the exposure-consumer does.
  *
  * Endpoints are read from Redis at start and every WEBHOOK_REFRESH_MS (any replica's API may
  * change them). Events that are not events (not JSON, no eventId, an unknown kind) are logged,
  * counted and acknowledged: the topic is the exposure-consumer's to validate.
  */
-import { Duration, type Message, type PubSub, type Subscription } from '@google-cloud/pubsub';
+import type { PubSub } from '@google-cloud/pubsub';
 import type { Queue } from 'bullmq';
 import type { Logger } from '@herald/logger';
-import { ensureSubscription, unpackEvents } from '@herald/pubsub';
+import { ensureSubscription, eventCount, StreamPuller, unpackEvents, type PulledMessage as Message } from '@herald/pubsub';
 import { readAllWebhooks, type HeraldRedis, type WebhookEndpoint } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
 import { WEBHOOK_JOB_NAME, webhookId, type WebhookJobData } from './jobs';
 import { parseEvent, type RoutedEvent } from './parse-event';
+
+/** How long closing waits for the held messages' batches to be queued before nacking the rest. */
+const CLOSE_TIMEOUT_MS = 10_000;
 
 export interface DispatcherOptions {
   pubsub: PubSub;
   topicName: string;
   subscriptionName: string;
   ackDeadlineSeconds: number;
+  /** Events of unsettled messages held at most. */
   maxOutstanding: number;
+  /** StreamingPull streams. */
+  streams: number;
   batchMax: number;
   batchWindowMs: number;
   refreshMs: number;
@@ -57,7 +66,7 @@ export class WebhookDispatcher {
   private endpoints: WebhookEndpoint[] = [];
   private readonly batches = new Map<string, Batch>();
   private readonly adds = new Set<Promise<void>>();
-  private subscription?: Subscription;
+  private subscription?: StreamPuller;
   private refreshTimer?: NodeJS.Timeout;
   private reopenTimer?: NodeJS.Timeout;
   private reopenFailures = 0;
@@ -82,22 +91,26 @@ export class WebhookDispatcher {
     const { pubsub, topicName, subscriptionName, ackDeadlineSeconds } = this.opts;
     await ensureSubscription(pubsub, topicName, subscriptionName, ackDeadlineSeconds);
     if (!this.running) return;
-    const ackDeadline = Duration.from({ seconds: ackDeadlineSeconds });
-    const subscription = pubsub.subscription(subscriptionName, {
-      flowControl: { maxMessages: this.opts.maxOutstanding, allowExcessMessages: false },
-      minAckDeadline: ackDeadline,
-      maxAckDeadline: ackDeadline,
+    const subscription = new StreamPuller(pubsub, subscriptionName, {
+      streams: this.opts.streams,
+      maxOutstanding: this.opts.maxOutstanding,
+      weigh: eventCount,
+      ackDeadlineSeconds,
     });
     subscription.on('message', (message: Message) => this.onMessage(message));
     subscription.on('error', (err: Error) => this.log.error({ err }, 'webhook subscription failed'));
+    subscription.on('debug', (err: Error) => this.log.debug({ err }, 'webhook subscription'));
     subscription.on('close', () => this.onClosed(subscription));
     this.subscription = subscription;
+    await subscription.open();
   }
 
   /** The client stopped the pull by itself: open it again after a backoff. */
-  private onClosed(subscription: Subscription): void {
+  private onClosed(subscription: StreamPuller): void {
     if (subscription !== this.subscription || !this.running) return;
     subscription.removeAllListeners('message');
+    // Its held messages are still settled through it; then its channel closes.
+    void subscription.close(CLOSE_TIMEOUT_MS);
     const delay = Math.min(30_000, 1000 * 2 ** this.reopenFailures);
     this.reopenFailures += 1;
     this.log.error({ subscription: this.opts.subscriptionName, retryInMs: delay }, 'the webhook pull stopped; reopening it');
@@ -110,6 +123,11 @@ export class WebhookDispatcher {
         },
       );
     }, delay);
+  }
+
+  /** Messages pulled and not settled yet: handed out, or waiting at the flow-control bound. */
+  get outstanding(): number {
+    return this.subscription?.outstanding ?? 0;
   }
 
   /** The endpoints as last read (active ones get events). */
@@ -208,10 +226,12 @@ export class WebhookDispatcher {
       this.running = false;
       clearInterval(this.refreshTimer);
       clearTimeout(this.reopenTimer);
+      // Stops the streams at once, then waits for what is held to be settled (what is not by then is nacked).
+      const closed = this.subscription?.close(CLOSE_TIMEOUT_MS);
       for (const endpointId of [...this.batches.keys()]) this.flush(endpointId);
       await Promise.allSettled([...this.adds]);
+      await closed;
       this.subscription?.removeAllListeners('message');
-      await this.subscription?.close();
     })();
     return this.closing;
   }

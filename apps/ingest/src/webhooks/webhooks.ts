@@ -45,6 +45,7 @@ export async function startWebhooks(config: IngestConfig, redis: HeraldRedis, me
     subscriptionName: config.WEBHOOK_SUBSCRIPTION,
     ackDeadlineSeconds: config.WEBHOOK_ACK_DEADLINE_SECONDS,
     maxOutstanding: config.WEBHOOK_MAX_OUTSTANDING,
+    streams: config.WEBHOOK_STREAMS,
     batchMax: config.WEBHOOK_BATCH_MAX,
     batchWindowMs: config.WEBHOOK_BATCH_WINDOW_MS,
     refreshMs: config.WEBHOOK_REFRESH_MS,
