@@ -21,8 +21,14 @@ const FLOOD_SOCKETS = 20;
 const FRAMES_PER_SECOND = 80;
 /** A flooding socket that was closed connects again after this pause. */
 const RECONNECT_MS = 100;
-/** A send of the measured user every this many ms: 100+ samples over the flood. */
-const SEND_EVERY_MS = 80;
+/**
+ * A send of the measured user every this many ms, one at a time: 300+ samples over the flood, so
+ * that the p99 is the 4th slowest or later. With 100 it was the 2nd, and one stall of the shared
+ * machine (213 ms once in CI) failed the bound. Each message costs one ack frame (50 a second,
+ * under WS_MAX_FRAMES_PER_SECOND's 100).
+ */
+const SEND_EVERY_MS = 20;
+const MIN_SAMPLES = 300;
 const P99_LIMIT_MS = 100;
 
 /** The flooder process (support/ack-flooder.ts): `started` once it floods, `done` with its summary. */
@@ -109,9 +115,8 @@ describe.each([
       const at = await waitFor(() => arrived.get(id), { timeoutMs: 3000, intervalMs: 1, what: `message ${id}` }).catch(() => Infinity);
       latencies.push(at - slot);
       if (at !== Infinity) {
-        // Acked twice in one frame and once more later: Redis sees it once.
-        receiver.ack([id, id]);
-        if (acked.length > 0) receiver.ack([acked[acked.length - 1]]);
+        // Acked twice in one frame and once more in the next one: Redis sees it once.
+        receiver.ack(acked.length > 0 ? [id, id, acked[acked.length - 1]] : [id, id]);
         acked.push(id);
       }
       const rest = SEND_EVERY_MS - (performance.now() - slot);
@@ -132,11 +137,11 @@ describe.each([
       exitCode: null,
       output: '',
     });
-    // As shipped, the p99 bound holds over 100+ sends. With the cut-off out of reach the gateway
+    // As shipped, the p99 bound holds over 300+ sends. With the cut-off out of reach the gateway
     // parses ~1,600 frames of 15 KB a second; every message must still arrive within 3 s (its
     // latencies are printed above; on a busy 2-core machine they vary too much to assert).
     if (cutOff) {
-      expect(latencies.length).toBeGreaterThanOrEqual(100);
+      expect(latencies.length).toBeGreaterThanOrEqual(MIN_SAMPLES);
       expect(p99).toBeLessThan(P99_LIMIT_MS);
     } else {
       expect(latencies[latencies.length - 1]).toBeLessThan(Infinity);
