@@ -13,7 +13,7 @@
 import type { EventBatch } from '../ingest/consumer-event';
 import { ENGAGEMENT_PART, LOSS_PART, MESSAGE_PART, WEBPUSH_PART, type MessageColumns } from './event-store';
 import { EXPOSURE_PART } from './exposure-store';
-import { columnParams, unnestOf } from './unnest';
+import { unnestOf } from './unnest';
 
 /** The counts the statement answers (one row). */
 export interface BatchCounts {
@@ -35,7 +35,7 @@ export function batchStatement(batch: EventBatch, messages: readonly MessageColu
   /** The placeholders of `arrays` appended to the values. */
   const rowsOf = (types: readonly string[], arrays: unknown[]) => {
     const source = unnestOf(types, values.length + 1);
-    values.push(...columnParams(arrays));
+    values.push(...arrays);
     return source;
   };
   const ctes: string[] = [];

@@ -7,7 +7,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import type { EngagementEvent, LossEvent, MessageEvent, WebPushEvent } from '@herald/types';
-import { columnParams, unnestOf } from './unnest';
+import { unnestOf } from './unnest';
 
 export interface EngagementResult {
   /** Stored now: their exposure is in `exposures`. */
@@ -211,5 +211,5 @@ export function messageRounds(events: readonly MessageEvent[]): MessageColumns[]
 
 /** One more round's upsert, on its own (the rounds after the first: batch-statement.ts). */
 export async function upsertMessageRound(client: Pool | PoolClient, rows: readonly MessageColumns[]): Promise<void> {
-  await client.query(MESSAGE_PART.upsert(unnestOf(MESSAGE_PART.types, 1)), columnParams(MESSAGE_PART.arrays(rows)));
+  await client.query(MESSAGE_PART.upsert(unnestOf(MESSAGE_PART.types, 1)), MESSAGE_PART.arrays(rows));
 }

@@ -8,7 +8,7 @@
 import type { Pool, QueryResult, QueryResultRow } from 'pg';
 import type { ExposureEvent } from '@herald/types';
 import { toReadError } from './read-errors';
-import { columnParams, unnestOf } from './unnest';
+import { unnestOf } from './unnest';
 
 export interface InsertResult {
   /** Rows written. */
@@ -120,7 +120,7 @@ export class ExposureStore {
    */
   async insertBatch(events: readonly ExposureEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 };
-    const result = await this.pool.query(EXPOSURE_PART.insert(unnestOf(EXPOSURE_PART.types, 1)), columnParams(EXPOSURE_PART.arrays(events)));
+    const result = await this.pool.query(EXPOSURE_PART.insert(unnestOf(EXPOSURE_PART.types, 1)), EXPOSURE_PART.arrays(events));
     const inserted = result.rowCount ?? 0;
     return { inserted, duplicates: events.length - inserted };
   }
