@@ -15,15 +15,12 @@ import { PubSub } from '@google-cloud/pubsub';
 import { Registry } from 'prom-client';
 import { createLogger } from '@herald/logger';
 import { EVENT_COUNT_ATTRIBUTE, packEvents } from '@herald/pubsub';
-import { readWebhookDeadLetters, createRedis, closeRedis, queues, type HeraldRedis } from '@herald/redis';
+import { readWebhookDeadLetters, createRedis, closeRedis, type HeraldRedis } from '@herald/redis';
 import { freePort, pubsubClientOptions, signToken, startPubSub, startRedisServer, waitFor, type RedisServer, type RunningPubSub } from '@herald/testing';
 import { EVENT_KIND_ATTRIBUTE, Scope, type EngagementEvent, type ExposureEvent, type MessageEvent } from '@herald/types';
 import type { Ingest } from '../src/app';
 import { createIngestMetrics } from '../src/metrics';
-import { openQueue } from '../src/queues';
-import { webhookJobOptions } from '../src/webhooks/delivery-worker';
-import { WebhookDispatcher } from '../src/webhooks/dispatcher';
-import type { WebhookJobData } from '../src/webhooks/jobs';
+import { startWebhooks } from '../src/webhooks/webhooks';
 import { bearer, counterValue, ingestConfig, startIngest } from './harness';
 import { startReceiver, type Receiver } from './support/webhook-receiver';
 
@@ -41,7 +38,8 @@ let publisher: PubSub;
 let ingest: Ingest;
 let reader: HeraldRedis;
 let operator: string;
-let redisConfig: ReturnType<typeof ingestConfig>;
+/** The file's ingest's environment (a test may start more webhook machinery from it). */
+let ingestEnv: Record<string, string>;
 const receivers: Receiver[] = [];
 /** One per receiver the tests start (the allow-list is fixed at start); more receivers than ports fail at once. */
 const ports: number[] = [];
@@ -50,7 +48,7 @@ const RECEIVERS = 9;
 beforeAll(async () => {
   [redisServer, pubsub] = await Promise.all([startRedisServer(), startPubSub()]);
   for (let i = 0; i < RECEIVERS; i++) ports.push(await freePort());
-  const config = ingestConfig(redisServer.url, {
+  ingestEnv = {
     PUBSUB_EMULATOR_HOST: pubsub.emulatorHost,
     PUBSUB_PROJECT_ID: pubsub.projectId,
     EXPOSURE_TOPIC: TOPIC,
@@ -64,9 +62,9 @@ beforeAll(async () => {
     WEBHOOK_RETRY_MAX_DELAY_MS: REAL_TIME ? '3600000' : '400',
     WEBHOOK_RETRY_PERIOD_MS: String(RETRY_PERIOD_MS),
     WEBHOOK_ALLOWED_HOSTS: ports.map((p) => `127.0.0.1:${p}`).join(','),
-  });
+  };
+  const config = ingestConfig(redisServer.url, ingestEnv);
   ingest = await startIngest(config);
-  redisConfig = config;
   reader = createRedis(config, 'commands', 'webhooks-delivery-test');
   publisher = new PubSub(pubsubClientOptions(pubsub.emulatorHost, pubsub.projectId));
   operator = await signToken('operator', { scope: Scope.WEBHOOKS_WRITE });
@@ -266,32 +264,22 @@ it('opens the pull again, making the subscription again, when it is deleted unde
 it('flow control counts events: with queueing stalled, messages of 4 events are handed out while fewer than WEBHOOK_MAX_OUTSTANDING events are held', async () => {
   const r = await receiver();
   const id = await register(r, { kinds: ['dismissed'] });
-  // A dispatcher of its own (bound 10) on a topic of its own; its jobs go to the queue the file's ingest delivers from.
+  // Webhook machinery of its own, as ingest builds it, with a bound of 10 on a topic of its own.
   const topicName = `${TOPIC}-bounded`;
-  const registry = new Registry();
-  const metrics = createIngestMetrics(registry);
-  const logger = createLogger({ app: 'ingest-test', level: 'silent' });
-  const commands = createRedis(redisConfig, 'commands', 'bounded-dispatcher');
-  const jobs = createRedis(redisConfig, 'log', 'bounded-dispatcher-jobs');
-  const queue = openQueue<WebhookJobData>(queues.webhooks, jobs, webhookJobOptions, logger);
-  const dispatcher = new WebhookDispatcher({
-    pubsub: publisher,
-    topicName,
-    subscriptionName: `${topicName}-webhooks`,
-    ackDeadlineSeconds: 60,
-    maxOutstanding: 10,
-    streams: 1,
-    batchMax: 100,
-    batchWindowMs: 20,
-    refreshMs: 60_000,
-    redis: commands,
-    queue,
-    metrics,
-    logger,
+  const config = ingestConfig(redisServer.url, {
+    ...ingestEnv,
+    EXPOSURE_TOPIC: topicName,
+    WEBHOOK_SUBSCRIPTION: `${topicName}-webhooks`,
+    WEBHOOK_MAX_OUTSTANDING: '10',
+    WEBHOOK_BATCH_MAX: '100',
+    WEBHOOK_BATCH_WINDOW_MS: '20',
+    WEBHOOK_REFRESH_MS: '60000',
   });
+  const registry = new Registry();
+  const webhooks = await startWebhooks(config, reader, createIngestMetrics(registry), createLogger({ app: 'ingest-test', level: 'silent' }));
+  const { dispatcher } = webhooks;
   const routed = async () => counterValue(await registry.metrics(), 'herald_webhook_events_total', 'outcome="matched"');
   try {
-    await dispatcher.start();
     // Redis takes no script (a BullMQ add) until unpaused: no batch is queued, so no message is settled.
     await reader.client('PAUSE', 60_000, 'WRITE');
     const events = Array.from({ length: 40 }, () => engagement('dismissed', null));
@@ -305,9 +293,7 @@ it('flow control counts events: with queueing stalled, messages of 4 events are 
     expect(await routed()).toBe(40);
   } finally {
     await reader.client('UNPAUSE');
-    await dispatcher.close();
-    await queue.close();
-    await Promise.all([closeRedis(commands), closeRedis(jobs)]);
+    await webhooks.close();
     await unregister(id);
   }
 });
