@@ -26,9 +26,12 @@ export const apiFloor: Scenario = {
     warmup: { kind: 'int', default: '2', min: 0, max: 60, description: 'seconds of sending at the first rate before measuring (JIT), per server' },
     users: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'users the messages go to, round-robin' },
     connections: { kind: 'int', default: '64', min: 1, max: 4096, description: "the producer's keep-alive connections at most" },
+    mode: { kind: 'words', default: 'single', choices: ['single', 'batch'], description: "the producer's requests: one message each, or POST /v1/messages/batch (ingest only)" },
+    'batch-size': { kind: 'int', default: '100', min: 1, max: 500, description: 'batch mode: messages per request at most' },
+    'batch-ms': { kind: 'int', default: '20', min: 1, max: 10_000, description: 'batch mode: how long a batch waits for more messages after its first' },
   },
   columns: columns(
-    'server', 'rate', 'sent', 'failed', ['serverUs', 'server µs/req', 1], ['xHttp', '×http', 2], ['redisUs', 'Redis µs', 1],
+    'server', 'mode', 'rate', 'sent', 'failed', ['serverUs', 'server µs/msg', 1], ['xHttp', '×http', 2], ['redisUs', 'Redis µs', 1],
     ['emulatorUs', 'emulator µs', 1], ['loadUs', 'producer µs', 1], ['machineCpuPct', 'machine CPU %'], ['producerLagMs', 'producer lag ms', 1],
   ),
   run: (ctx) =>
@@ -38,13 +41,17 @@ export const apiFloor: Scenario = {
       const rates = flags.ints('rates');
       const userIds = userIdsFor(`floor-${runTag}-`, flags.int('users'));
       const connections = flags.int('connections');
+      const mode = flags.words('mode')[0] as 'single' | 'batch';
+      const servers = flags.words('servers') as Array<(typeof SERVERS)[number]>;
+      if (mode === 'batch' && servers.some((server) => server !== 'ingest')) throw new Error('--mode batch: only ingest has a batch endpoint; run with --servers ingest');
+      const batches = mode === 'batch' ? { batchSize: flags.int('batch-size'), batchMs: flags.int('batch-ms') } : { batchSize: 1, batchMs: 1 };
       const rows: Row[] = [];
-      for (const server of flags.words('servers') as Array<(typeof SERVERS)[number]>) {
+      for (const server of servers) {
         // Ingest stays up with the rig; a floor server stops once measured (idle, it would cost nothing anyway).
         const { pid, url, stop } = server === 'ingest' ? { ...(await rig.ingest()), stop: async () => undefined } : await startFloor(rig, server);
         const setup: ApiProducerSetup = {
           type: 'setup', ingestUrl: url, token: rig.producerToken, userIds, ttlSeconds: MESSAGE_TTL_SECONDS,
-          mode: 'single', batchSize: 1, batchMs: 1, connections,
+          mode, ...batches, connections,
         };
         const producer = await rig.startSender(`${server} producer`, setup, 'api-producer');
         if (warmup > 0) await producer.run(rates[0], warmup);
@@ -57,12 +64,12 @@ export const apiFloor: Scenario = {
           const serverUs = per('server');
           const http = server === 'http' ? serverUs : rows.find((row) => row.server === 'http' && row.rate === rate)?.serverUs;
           rows.push({
-            server, rate, seconds, sent: sent.done, failed: sent.failed, serverUs,
+            server, mode, rate, seconds, sent: sent.done, failed: sent.failed, serverUs,
             xHttp: typeof http === 'number' && serverUs !== null ? serverUs / http : null,
             redisUs: per('redis'), emulatorUs: per('emulator'), loadUs: per('load'),
             machineCpuPct: cpuPct(cpu.machine, cpu), producerLagMs: sent.maxLagMs,
           });
-          progress(`${server} at ${rate}/s: ${serverUs?.toFixed(1) ?? '-'} µs of server CPU per request`);
+          progress(`${server} at ${rate}/s: ${serverUs?.toFixed(1) ?? '-'} µs of server CPU per message`);
         }
         await producer.stop();
         await stop();
