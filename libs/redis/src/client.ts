@@ -24,6 +24,7 @@ const SCRIPT_FILES = [
   'recall-message-2',
   'remove-entry-1',
   'deliver-4',
+  'send-chunk-n',
   'schedule-message-1',
   'fire-scheduled-1',
   'unschedule-message-1',
@@ -50,6 +51,9 @@ const SCRIPT_FILES = [
   'save-push-subscription-1',
 ] as const;
 
+/** `deliver`'s reply: [ids dropped by the cap, or -1 when skipped; ids replaced; gateways the note reached; the dropped ids…]. */
+export type DeliverReply = [number, number, number, ...string[]];
+
 export interface HeraldScripts {
   /** 1 when stored, 0 when the record says recalled. */
   storeMessage(body: string, record: string, encoded: string, ttlMs: number, ...recordFields: string[]): Promise<number>;
@@ -75,7 +79,7 @@ export interface HeraldScripts {
     inboxTtlSeconds: number,
     rememberSeconds: number,
     replaceKey: string,
-  ): Promise<[number, number, number, ...string[]]>;
+  ): Promise<DeliverReply>;
   removeIds(inbox: string, ...ids: string[]): Promise<number>;
   replaceCategories(
     userCats: string,

@@ -59,14 +59,15 @@ export class EncodedScript {
    * Send a call once every call of `w` is written (`w`'s buffer no longer moves); resolves with the
    * script's reply. Release `w` only once every call sent from it has settled.
    */
-  send(redis: Redis, w: RespWriter, call: ScriptCall): Promise<unknown> {
+  send(redis: Redis, w: RespWriter, call: ScriptCall, replies: ReplyEncoding = 'buffers'): Promise<unknown> {
     const evalsha = w.buffer.subarray(call.head, call.end);
     const body = w.buffer.subarray(call.body, call.end);
-    const first = new ScriptCommand(this, evalsha, body, call.argc);
+    const first = new ScriptCommand(this, evalsha, body, call.argc, replies);
+    corkForTurn(redis);
     return (redis.sendCommand(first) as Promise<unknown>).catch((err: unknown) => {
       if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
       if (first.socket) this.loaded.delete(first.socket);
-      return redis.sendCommand(new ScriptCommand(this, evalsha, body, call.argc));
+      return redis.sendCommand(new ScriptCommand(this, evalsha, body, call.argc, replies));
     });
   }
 
@@ -76,6 +77,29 @@ export class EncodedScript {
     this.loaded.add(socket);
     return Buffer.concat([Buffer.from(`*${command.argc}\r\n`), this.evalHead, command.body]);
   }
+}
+
+/** A call's replies as ioredis gives them: Buffers for bulk strings (its default for a bare Command), or text. */
+export type ReplyEncoding = 'buffers' | 'text';
+
+/** Sockets corked until the end of this turn (corkForTurn). */
+const corked = new WeakSet<object>();
+
+/**
+ * `sendCommand` writes a call to the socket at once, where ioredis' auto-pipelining gathers a
+ * turn's commands into one write: so the socket is corked for the rest of the turn, and this
+ * turn's calls (and the auto-pipelined commands, flushed from an immediate too when it was queued
+ * first) leave in one write. Not while connecting: calls then wait in ioredis' offline queue.
+ */
+function corkForTurn(redis: Redis): void {
+  const stream = redis.stream;
+  if (redis.status !== 'ready' || !stream || corked.has(stream)) return;
+  corked.add(stream);
+  stream.cork();
+  setImmediate(() => {
+    corked.delete(stream);
+    stream.uncork();
+  });
 }
 
 /** A script call whose frame is already written: ioredis writes it as it is. */
@@ -88,8 +112,9 @@ class ScriptCommand extends Command {
     readonly evalsha: Buffer,
     readonly body: Buffer,
     readonly argc: number,
+    replies: ReplyEncoding,
   ) {
-    super('evalsha', [script.sha]);
+    super('evalsha', [script.sha], replies === 'text' ? { replyEncoding: 'utf8' } : {});
   }
 
   override toWritable(socket: object): Buffer {

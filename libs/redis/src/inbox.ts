@@ -4,7 +4,7 @@
  * expired, so a user who never comes back costs nothing.
  */
 import { keys } from './keys';
-import type { HeraldRedis, HeraldScripts } from './client';
+import type { DeliverReply, HeraldRedis, HeraldScripts } from './client';
 
 export interface DeliverOptions {
   /** Longest the inbox may grow; the oldest ids are dropped past it. */
@@ -49,13 +49,15 @@ export interface Delivery {
   offline?: boolean;
 }
 
+/** The keys of one user's delivery, in the `deliver` script's order (deliver-4.lua, send-chunk-n.lua). */
+export function deliverKeys(userId: string): [string, string, string, string] {
+  return [keys.inbox(userId), keys.userChannel(userId), keys.idempotentDeliveries(userId), keys.userReplaceKeys(userId)];
+}
+
 /** The arguments of one user's `deliver` script call (see deliverToUser). */
 export function deliverArgs(userId: string, messageId: string, note: string, opts: DeliverOptions): Parameters<HeraldScripts['deliver']> {
   return [
-    keys.inbox(userId),
-    keys.userChannel(userId),
-    keys.idempotentDeliveries(userId),
-    keys.userReplaceKeys(userId),
+    ...deliverKeys(userId),
     messageId,
     opts.cap,
     note,
@@ -72,7 +74,11 @@ export function deliverArgs(userId: string, messageId: string, note: string, opt
  * `liveNote` (body inside or a reference) or `refNote(id)`.
  */
 export async function deliverToUser(redis: HeraldRedis, userId: string, messageId: string, note: string, opts: DeliverOptions): Promise<Delivery> {
-  const [dropped, replaced, receivers, ...droppedIds] = await redis.deliver(...deliverArgs(userId, messageId, note, opts));
+  return deliveryOf(await redis.deliver(...deliverArgs(userId, messageId, note, opts)), opts);
+}
+
+/** The `deliver` script's reply (deliver-4.lua: also each delivery of send-chunk-n.lua) as a Delivery. */
+export function deliveryOf([dropped, replaced, receivers, ...droppedIds]: DeliverReply, opts: Pick<DeliverOptions, 'reportOffline'>): Delivery {
   const delivery: Delivery = droppedIds.length > 0 ? { dropped, replaced, droppedIds } : { dropped, replaced };
   if (opts.reportOffline && dropped !== ALREADY_DELIVERED && receivers === 0) delivery.offline = true;
   return delivery;

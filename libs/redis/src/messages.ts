@@ -40,6 +40,8 @@ export function newMessage(m: NewMessage): Message {
  */
 export interface BodyWrite {
   key: string;
+  /** The record's key (same hash tag as `key`). */
+  recordKey: string;
   encoded: string;
   ttlMs: number;
   record: string[];
@@ -48,6 +50,7 @@ export interface BodyWrite {
 export function bodyWrite(message: Message, userIds: readonly string[] = [], input?: RecordInput): BodyWrite {
   return {
     key: keys.message(message.id),
+    recordKey: keys.messageRecord(message.id),
     encoded: encodeMessage(message),
     ttlMs: Math.max(1, message.expiresAt - Date.now()),
     record: recordFields(message, userIds, input),
@@ -64,7 +67,7 @@ export class MessageRecalledError extends Error {
 
 /** Issue a BodyWrite; rejects with MessageRecalledError when the message was recalled. */
 export async function writeBody(redis: HeraldRedis, messageId: string, write: BodyWrite): Promise<void> {
-  const stored = await redis.storeMessage(write.key, keys.messageRecord(messageId), write.encoded, write.ttlMs, ...write.record);
+  const stored = await redis.storeMessage(write.key, write.recordKey, write.encoded, write.ttlMs, ...write.record);
   if (stored !== 1) throw new MessageRecalledError(messageId);
 }
 

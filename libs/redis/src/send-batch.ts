@@ -5,12 +5,16 @@
  * most DELIVERY_BATCH deliveries), or for a category message one append to its category's log
  * (category-log.ts), each chunk in one round trip where Redis allows it:
  *
- * - One redis-server: a chunk's commands are issued at once, the bodies' SETs first and then the
- *   deliveries, in the messages' order. Redis runs a connection's commands in the order sent, so
- *   every body is stored before a note names it (a category's append follows its body's SET), and
- *   a user's messages reach the inbox in the batch's order. On the auto-pipelined `commands` connection they leave in one socket write,
- *   with whatever other requests issued in the same turn (an explicit pipeline per request would
- *   be a write of its own: measured, it cost ingest more CPU per request at 5,000 requests/s).
+ * - One redis-server: a chunk is one script call (send-chunk-n.lua) that stores its bodies and
+ *   makes its deliveries in the messages' order, each step as its own script would
+ *   (store-message-2.lua, deliver-4.lua, sharing their Lua), then its category messages' appends,
+ *   issued in the same turn. Redis runs a connection's commands in the order sent, so every body
+ *   is stored before a note names it (a category's append follows the chunk), and a user's
+ *   messages reach the inbox in the batch's order. One call instead of one per body and per user
+ *   (2 per message in a batch of single-user messages): ingest built, encoded, wrote and parsed
+ *   each of those on its own, ~27 KB of garbage per message (docs/BENCHMARKS.md). The chunk's
+ *   commands leave in one socket write with whatever else was issued in the same turn
+ *   (auto-pipelining).
  * - A Cluster: a body (`msg:{id}`) and its recipients' keys (`{u:…}`) live on other slots, often
  *   other nodes, and Redis orders only one connection's commands; so the bodies go first (one
  *   auto-pipelined round trip per node, in parallel), then the deliveries of the messages whose
@@ -21,15 +25,17 @@
  * gets its own outcome: its counts, and its failure if it failed; one message's failure never
  * stops the others. On one redis-server a body SET can fail only when Redis refuses writes (out
  * of memory), which refuses that chunk's deliveries and appends as well, or when the message's
- * record says it was recalled (a retry under an Idempotency-Key after a recall): deliveries issued
- * with it then name a missing body, which gateways drop from the offline list as expired.
+ * record says it was recalled (a retry under an Idempotency-Key after a recall): the chunk's
+ * script then makes none of its deliveries.
  */
-import { Cluster } from 'ioredis';
+import { Cluster, ReplyError, type Redis } from 'ioredis';
 import type { Message } from '@herald/types';
-import type { HeraldRedis } from './client';
+import { scriptText, type DeliverReply, type HeraldRedis } from './client';
+import { EncodedScript } from './encoded-script';
+import { RespWriter, SpareBuffer } from './resp-writer';
 import { appendToCategory, type CategoryAppend, type CategoryAppendOptions } from './category-log';
-import { deliverToUser, type DeliverOptions } from './inbox';
-import { bodyWrite, writeBody, type BodyWrite } from './messages';
+import { deliverKeys, deliverToUser, deliveryOf, type DeliverOptions } from './inbox';
+import { bodyWrite, MessageRecalledError, writeBody, type BodyWrite } from './messages';
 import type { RecordInput } from './message-record';
 import { liveNotes } from './notification';
 import { countDelivery, DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from './deliveries';
@@ -101,6 +107,14 @@ interface ItemState {
 }
 
 
+/** send-chunk-n.lua's reply for one part: its store result (1, 0 recalled, 2 none, or an error's text), then one `deliver` reply (or error text) per user. */
+type PartReply = [number | string, ...Array<DeliverReply | string>];
+type ChunkReply = PartReply[];
+
+let chunkScript: EncodedScript | undefined;
+/** The buffer of the last chunk, for the next one. */
+const chunkSpares = new SpareBuffer();
+
 /** Splits the messages' work into chunks of at most `size` deliveries, in the messages' order. */
 function* chunks(items: readonly BatchMessage[], size: number): Generator<Part[]> {
   let chunk: Part[] = [];
@@ -161,26 +175,17 @@ function deliver(redis: HeraldRedis, s: ItemState, userId: string): Promise<void
 }
 
 /**
- * One chunk (see the header): on one redis-server the SETs, the appends and the deliveries issued
- * together, in that order; on a Cluster the appends and deliveries of the messages whose body was
- * stored, once the SETs have answered.
+ * One chunk on a Cluster (see the header): the SETs, then the appends and deliveries of the
+ * messages whose body was stored, each call routed by ioredis to its node.
  */
-async function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]): Promise<void> {
+async function sendChunkByCommands(redis: HeraldRedis, parts: Part[], state: ItemState[]): Promise<void> {
+  const stores: Promise<void>[] = [];
+  for (const p of parts) if (p.store) stores.push(storeBody(redis, state[p.item]));
+  await Promise.all(stores);
   const calls: Promise<void>[] = [];
-  const clustered = redis instanceof Cluster;
   for (const p of parts) {
-    if (!p.store) continue;
     const s = state[p.item];
-    calls.push(storeBody(redis, s));
-    if (s.category && !clustered) calls.push(append(redis, s, s.category));
-  }
-  if (clustered) {
-    await Promise.all(calls);
-    calls.length = 0;
-    for (const p of parts) {
-      const s = state[p.item];
-      if (p.store && s.category && !stopped(s)) calls.push(append(redis, s, s.category));
-    }
+    if (p.store && s.category && !stopped(s)) calls.push(append(redis, s, s.category));
   }
   for (const p of parts) {
     const s = state[p.item];
@@ -188,6 +193,92 @@ async function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]):
     for (const userId of p.userIds) calls.push(deliver(redis, s, userId));
   }
   await Promise.all(calls);
+}
+
+/**
+ * One chunk on one redis-server (see the header): its bodies and deliveries in one script call
+ * (send-chunk-n.lua), written straight into RESP (encoded-script.ts: ioredis would build a string
+ * around every argument), then its category messages' appends, issued in the same turn, so Redis
+ * runs them after it (each body is stored before its append) and all leave in one write.
+ */
+async function sendChunkAtOnce(redis: Redis, parts: Part[], state: ItemState[]): Promise<void> {
+  chunkScript ??= new EncodedScript(scriptText('send-chunk-n'));
+  const script = chunkScript;
+  const w = new RespWriter(chunkSpares);
+  let numKeys = 0;
+  for (const p of parts) numKeys += (p.store ? 2 : 0) + 4 * p.userIds.length;
+  const call = script.begin(w, numKeys);
+  for (const p of parts) {
+    const s = state[p.item];
+    if (p.store) {
+      w.string(s.body.key);
+      w.string(s.body.recordKey);
+    }
+    for (const userId of p.userIds) for (const key of deliverKeys(userId)) w.string(key);
+  }
+  for (const p of parts) {
+    const s = state[p.item];
+    if (p.store) {
+      w.string('1');
+      w.string(s.body.encoded);
+      w.string(String(s.body.ttlMs));
+      w.string(String(s.body.record.length));
+      for (const field of s.body.record) w.string(field);
+    } else w.string('0');
+    const d = s.deliver;
+    w.string(s.messageId);
+    w.string(s.note);
+    w.string(String(d.cap));
+    w.string(d.unique ? '1' : '0');
+    w.string(String(d.inboxTtlSeconds));
+    w.string(String(d.rememberSeconds ?? 0));
+    w.string(d.replaceKey ?? '');
+    w.string(String(p.userIds.length));
+  }
+  script.end(w, call);
+  const sent = script.send(redis, w, call, 'text') as Promise<ChunkReply>;
+  void sent.then(
+    () => w.release(),
+    () => w.release(),
+  );
+  const appends: Promise<void>[] = [];
+  for (const p of parts) {
+    const s = state[p.item];
+    if (p.store && s.category) appends.push(append(redis as HeraldRedis, s, s.category));
+  }
+  try {
+    const replies = await sent;
+    parts.forEach((p, i) => applyReply(p, state[p.item], replies[i]));
+  } catch (err) {
+    // The call failed whole (no connection, Redis refused the script): nothing of it counts.
+    for (const p of parts) {
+      const s = state[p.item];
+      if (p.store) s.storeError = asError(err);
+      else {
+        s.failed += p.userIds.length;
+        s.cause ??= asError(err);
+      }
+    }
+  }
+  await Promise.all(appends);
+}
+
+/** What send-chunk-n.lua did for one part: its store result, then one delivery (or error) per user. */
+function applyReply(p: Part, s: ItemState, [stored, ...deliveries]: PartReply): void {
+  if (typeof stored === 'string') s.storeError = new ReplyError(stored) as Error;
+  else if (stored === 0) s.storeError = new MessageRecalledError(s.messageId);
+  deliveries.forEach((reply, u) => {
+    if (typeof reply !== 'string') countDelivery(s.counts, deliveryOf(reply, s.deliver), p.userIds[u]);
+    else {
+      s.failed++;
+      s.cause ??= new ReplyError(reply) as Error;
+    }
+  });
+}
+
+/** One chunk (see the header). */
+function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]): Promise<void> {
+  return redis instanceof Cluster ? sendChunkByCommands(redis, parts, state) : sendChunkAtOnce(redis as Redis, parts, state);
 }
 
 /**

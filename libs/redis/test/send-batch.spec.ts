@@ -13,6 +13,7 @@ import {
   DeliveryError,
   keys,
   loadMessages,
+  MessageRecalledError,
   newMessage,
   sendBatch,
   type HeraldRedis,
@@ -98,7 +99,40 @@ describe('on one redis-server', () => {
     expect(await redis.lrange(keys.inbox(ok), 0, -1)).toEqual([first.id, third.id]);
     expect(await redis.lrange(keys.inbox(later), 0, -1)).toEqual([]);
   });
+  it('sends a chunk as one script call, whatever its messages and users', async () => {
+    const [u, v] = users('one-call', 2);
+    await sendBatch(redis, [{ message: msg('loads the script'), userIds: [u] }], OPTS);
+    const before = await scriptCalls(redis);
+    const items = Array.from({ length: 50 }, (_, i) => ({ message: msg(i), userIds: i % 2 === 0 ? [u] : [u, v] }));
+    const outcomes = await sendBatch(redis, items, OPTS);
+    expect(outcomes.every((o) => o.error === undefined)).toBe(true);
+    // 50 bodies and 75 deliveries: one call (two with chunks of 40 deliveries).
+    expect((await scriptCalls(redis)) - before).toBe(1);
+    await sendBatch(redis, items.map((item) => ({ ...item, message: msg('again') })), { ...OPTS, chunkSize: 40 });
+    expect((await scriptCalls(redis)) - before).toBe(3);
+    expect(await redis.llen(keys.inbox(u))).toBe(101);
+  });
+
+  it('stores and delivers nothing of a message whose record says recalled, and sends the others', async () => {
+    const [u] = users('recalled', 1);
+    const [kept, recalled] = [msg('kept'), msg('recalled')];
+    await redis.hset(keys.messageRecord(recalled.id), 'state', 'recalled');
+    const outcomes = await sendBatch(redis, [{ message: recalled, userIds: [u] }, { message: kept, userIds: [u] }], OPTS);
+    expect(outcomes[0].error).toBeInstanceOf(MessageRecalledError);
+    expect(outcomes[0].counts.delivered).toBe(0);
+    expect(outcomes[1]).toEqual({ counts: { delivered: 1, skipped: 0, dropped: 0, replaced: 0, droppedIds: [] } });
+    expect(await redis.lrange(keys.inbox(u), 0, -1)).toEqual([kept.id]);
+    expect(await redis.exists(keys.message(recalled.id))).toBe(0);
+  });
 });
+
+/** Script calls the server has run so far (EVAL and EVALSHA, from INFO commandstats). */
+async function scriptCalls(redis: HeraldRedis): Promise<number> {
+  const info = await redis.info('commandstats');
+  let calls = 0;
+  for (const match of info.matchAll(/^cmdstat_(eval|evalsha):calls=(\d+)/gm)) calls += Number(match[2]);
+  return calls;
+}
 
 describe('on a 3-master Redis Cluster', () => {
   let cluster: RedisCluster;

@@ -154,6 +154,7 @@ export function sentEvents(f: SentFacts): OutboxEvent[] {
     ...(f.scheduledFor !== undefined ? { scheduledFor: new Date(f.scheduledFor).toISOString() } : {}),
   };
   const events = [toEvent(sent)];
+  if (f.dropped.length === 0) return events;
   const now = new Date().toISOString();
   for (const d of f.dropped) {
     const loss: LossEvent = {

@@ -6,10 +6,5 @@
 -- ARGV[2]  TTL, ms (at least 1)
 -- ARGV[3…] the record's fields and values, in pairs
 -- Returns  1 when stored, 0 when the record says the message was recalled
-if redis.call('HGET', KEYS[2], 'state') == 'recalled' then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 3))
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return 1
+--@include store-message
+return store_message(KEYS[1], KEYS[2], ARGV[1], ARGV[2], { unpack(ARGV, 3) })
