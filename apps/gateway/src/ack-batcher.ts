@@ -1,8 +1,9 @@
 /**
  * Acks go to Redis in batches: the acked ids of one write window (ACK_WINDOW_MS, libs/redis write-window.ts),
- * per user, each id once (two devices of a user may ack the same id), then one `removeFromInbox`
- * per user, which sends at most REMOVE_CHUNK ids per script call; the calls of one flush leave in
- * one write (the connection auto-pipelines). The ids are already filtered by the sessions
+ * per user, each id once (two devices of a user may ack the same id), then `removeAcked` for all
+ * the window's users (libs/redis acked-ids.ts: on one redis-server one script call per
+ * REMOVE_CHUNK ids, written into one buffer; on a Cluster one call per user); the calls of one
+ * flush leave in one write. The ids are already filtered by the sessions
  * (AckTracker): only ids a session pushed reach this. An ack still waiting when its client
  * reconnects is delivered again (at least once).
  *
@@ -10,12 +11,12 @@
  * for per user and category, then `advancePositions` (one script call for many users on one
  * redis-server, one per user on a Cluster).
  */
-import { advancePositions, compareEntryIds, removeFromInbox, WriteWindow, type HeraldRedis } from '@herald/redis';
+import { advancePositions, compareEntryIds, removeAcked, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from './metrics';
 
 export class AckBatcher {
-  private readonly pending = new Map<string, Set<string>>();
+  private pending = new Map<string, Set<string>>();
   /**
    * Per user: category, entry, category, entry, … (UserPositions: a short list, not a map, per user
    * and window; a user has at most MAX_CATEGORIES_PER_USER (100) categories, so a scan stays short).
@@ -59,13 +60,14 @@ export class AckBatcher {
   }
 
   private flush(): void {
-    for (const [userId, ids] of this.pending) {
-      removeFromInbox(this.redis, userId, [...ids]).then(
+    if (this.pending.size > 0) {
+      const acked = this.pending;
+      this.pending = new Map();
+      removeAcked(this.redis, acked).then(
         (removed) => this.metrics.acked.inc(removed),
-        (err: unknown) => this.log.warn({ err, userId }, 'ack failed; the ids stay and come back next time'),
+        (err: unknown) => this.log.warn({ err, users: acked.size }, 'ack failed; the ids stay and come back next time'),
       );
     }
-    this.pending.clear();
     if (this.positions.size === 0) return;
     const positions = this.positions;
     this.positions = new Map();

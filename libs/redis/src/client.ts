@@ -29,6 +29,7 @@ const SCRIPT_FILES = [
   'fire-scheduled-1',
   'unschedule-message-1',
   'remove-ids-1',
+  'remove-ids-n',
   'replace-categories-5',
   'settle-categories-3',
   'snapshot-3',

@@ -11,6 +11,7 @@ export * from './send-to-users';
 export * from './send-batch';
 export * from './category-log';
 export * from './category-positions';
+export * from './acked-ids';
 export * from './categories';
 export * from './idempotency';
 export * from './exposure-spill';
