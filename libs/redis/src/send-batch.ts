@@ -112,8 +112,26 @@ type PartReply = [number | string, ...Array<DeliverReply | string>];
 type ChunkReply = PartReply[];
 
 let chunkScript: EncodedScript | undefined;
-/** The buffer of the last chunk, for the next one. */
+/** The buffer of the last turn's chunks, for the next turn's. */
 const chunkSpares = new SpareBuffer();
+/**
+ * The writer of this turn's chunks: the chunks issued in one turn (a send window's single sends
+ * come a dozen at a time) are written one after another into one buffer, which goes back to the
+ * spares once all of them have settled. A writer per chunk took a fresh 64 KB buffer for each
+ * chunk but the first of a turn.
+ */
+let turnWriter: { w: RespWriter; sent: Promise<unknown>[] } | undefined;
+
+function writerOfThisTurn(): { w: RespWriter; sent: Promise<unknown>[] } {
+  if (turnWriter) return turnWriter;
+  const turn = { w: new RespWriter(chunkSpares), sent: [] as Promise<unknown>[] };
+  turnWriter = turn;
+  setImmediate(() => {
+    turnWriter = undefined;
+    void Promise.allSettled(turn.sent).then(() => turn.w.release());
+  });
+  return turn;
+}
 
 /** Splits the messages' work into chunks of at most `size` deliveries, in the messages' order. */
 function* chunks(items: readonly BatchMessage[], size: number): Generator<Part[]> {
@@ -204,7 +222,10 @@ async function sendChunkByCommands(redis: HeraldRedis, parts: Part[], state: Ite
 async function sendChunkAtOnce(redis: Redis, parts: Part[], state: ItemState[]): Promise<void> {
   chunkScript ??= new EncodedScript(scriptText('send-chunk-n'));
   const script = chunkScript;
-  const w = new RespWriter(chunkSpares);
+  // Append-only: a chunk written earlier in the turn keeps its bytes (its command holds them, in
+  // this buffer or the one it outgrew).
+  const turn = writerOfThisTurn();
+  const { w } = turn;
   let numKeys = 0;
   for (const p of parts) numKeys += (p.store ? 2 : 0) + 4 * p.userIds.length;
   const call = script.begin(w, numKeys);
@@ -237,10 +258,7 @@ async function sendChunkAtOnce(redis: Redis, parts: Part[], state: ItemState[]):
   }
   script.end(w, call);
   const sent = script.send(redis, w, call, 'text') as Promise<ChunkReply>;
-  void sent.then(
-    () => w.release(),
-    () => w.release(),
-  );
+  turn.sent.push(sent);
   const appends: Promise<void>[] = [];
   for (const p of parts) {
     const s = state[p.item];

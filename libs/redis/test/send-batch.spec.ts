@@ -10,6 +10,7 @@ import { startRedisCluster, waitFor, type RedisCluster } from '@herald/testing';
 import {
   closeRedis,
   createRedis,
+  decodeMessage,
   DeliveryError,
   keys,
   loadMessages,
@@ -111,6 +112,21 @@ describe('on one redis-server', () => {
     await sendBatch(redis, items.map((item) => ({ ...item, message: msg('again') })), { ...OPTS, chunkSize: 40 });
     expect((await scriptCalls(redis)) - before).toBe(3);
     expect(await redis.llen(keys.inbox(u))).toBe(101);
+  });
+
+  it('writes the chunks of one turn into one buffer that outgrows its first size, each chunk intact', async () => {
+    // 40 sends issued in one turn, ~8 KB each (text of 1 to 4 bytes a character): the turn's buffer
+    // (64 KB at first) grows while earlier chunks already went; every body and inbox must be exact.
+    const sends = Array.from({ length: 40 }, (_, i) => {
+      const [u] = users(`turn-${i}`, 1);
+      const message = msg(`${['a', 'é', '用', '🎉'][i % 4]}`.repeat(2000 + i));
+      return { u, message, done: sendBatch(redis, [{ message, userIds: [u] }], OPTS) };
+    });
+    const outcomes = await Promise.all(sends.map((s) => s.done));
+    expect(outcomes.every(([o]) => o.error === undefined && o.counts.delivered === 1)).toBe(true);
+    const bodies = await loadMessages(redis, sends.map((s) => s.message.id));
+    bodies.forEach((body, i) => expect(decodeMessage(body!)?.frame.toString()).toContain(sends[i].message.payload as string));
+    expect(await Promise.all(sends.map((s) => redis.lrange(keys.inbox(s.u), 0, -1)))).toEqual(sends.map((s) => [s.message.id]));
   });
 
   it('stores and delivers nothing of a message whose record says recalled, and sends the others', async () => {
