@@ -1,6 +1,6 @@
 /**
  * Acknowledged ids removed from many users' inboxes at once: the gateway's ack batcher sends a
- * write window's acks together. On one redis-server they are calls of `remove-ids-n.lua` of at
+ * write window's acks together. On one redis-server they are calls of `remove-acked-n.lua` of at
  * most REMOVE_CHUNK ids each, written straight into one buffer (encoded-script.ts), where one
  * ioredis call per user built a command, its argument arrays and its promises for each user
  * acknowledging in the window; on a Cluster, where each user's inbox is on its own slot, one
@@ -26,7 +26,7 @@ export async function removeAcked(redis: HeraldRedis, acked: ReadonlyMap<string,
 
 /** Calls of at most REMOVE_CHUNK ids (a user with more is split over calls), all in one buffer. */
 function removeOnServer(redis: Redis, acked: ReadonlyMap<string, Iterable<string>>): Promise<unknown[]> {
-  script ??= new EncodedScript(scriptText('remove-ids-n'));
+  script ??= new EncodedScript(scriptText('remove-acked-n'));
   const encoded = script;
   const w = new RespWriter(spares);
   const calls: ScriptCall[] = [];

@@ -29,7 +29,7 @@ const SCRIPT_FILES = [
   'fire-scheduled-1',
   'unschedule-message-1',
   'remove-ids-1',
-  'remove-ids-n',
+  'remove-acked-n',
   'replace-categories-5',
   'settle-categories-3',
   'snapshot-3',
@@ -162,6 +162,28 @@ export function scriptText(file: (typeof SCRIPT_FILES)[number]): string {
   return text.replace(/^--@include ([a-z-]+)$/gm, (_, lib: string) => readFileSync(join(__dirname, 'scripts', 'lib', `${lib}.lua`), 'utf8'));
 }
 
+/** A script file's method (`deliver-4` → `deliver`, 4 keys; `-n`: the caller passes the count). */
+function scriptMethod(file: string): { name: string; numKeys: string } {
+  const [, base, numKeys] = /^(.*)-(\d+|n)$/.exec(file) ?? [];
+  return { name: camel(base), numKeys };
+}
+
+/**
+ * Each script file must make its own method: two (`remove-ids-1` and `remove-ids-n`) would share
+ * one, the second's definition replacing the first's on a connection but not on Pipeline's
+ * prototype (defineScripts), so the same call would run one script or the other.
+ */
+export function checkScriptMethods(files: readonly string[] = SCRIPT_FILES): void {
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const { name } = scriptMethod(file);
+    const other = seen.get(name);
+    if (other !== undefined) throw new Error(`the scripts ${other} and ${file} would both be the method ${name}: rename one`);
+    seen.set(name, file);
+  }
+}
+checkScriptMethods();
+
 /** The methods ioredis gives a connection for each script: `name` and `nameBuffer`. */
 type ScriptMethods = Record<string, unknown>;
 
@@ -179,8 +201,7 @@ function defineScripts(client: Redis | Cluster): HeraldRedis {
   const pipelines = Pipeline.prototype as unknown as ScriptMethods;
   const methods = client as unknown as ScriptMethods;
   for (const file of SCRIPT_FILES) {
-    const [, base, numKeys] = /^(.*)-(\d+|n)$/.exec(file) ?? [];
-    const name = camel(base);
+    const { name, numKeys } = scriptMethod(file);
     client.defineCommand(name, { numberOfKeys: numKeys === 'n' ? undefined : Number(numKeys), lua: scriptText(file) });
     if (!Object.prototype.hasOwnProperty.call(pipelines, name)) {
       pipelines[name] = methods[name];

@@ -5,16 +5,11 @@
  * most DELIVERY_BATCH deliveries), or for a category message one append to its category's log
  * (category-log.ts), each chunk in one round trip where Redis allows it:
  *
- * - One redis-server: a chunk is one script call (send-chunk-n.lua) that stores its bodies and
- *   makes its deliveries in the messages' order, each step as its own script would
- *   (store-message-2.lua, deliver-4.lua, sharing their Lua), then its category messages' appends,
+ * - One redis-server: a chunk is one script call (send-chunk.ts, send-chunk-n.lua) that stores its
+ *   bodies and makes its deliveries in the messages' order, then its category messages' appends,
  *   issued in the same turn. Redis runs a connection's commands in the order sent, so every body
  *   is stored before a note names it (a category's append follows the chunk), and a user's
- *   messages reach the inbox in the batch's order. One call instead of one per body and per user
- *   (2 per message in a batch of single-user messages): ingest built, encoded, wrote and parsed
- *   each of those on its own, ~27 KB of garbage per message (docs/BENCHMARKS.md). The chunk's
- *   commands leave in one socket write with whatever else was issued in the same turn
- *   (auto-pipelining).
+ *   messages reach the inbox in the batch's order. The turn's commands leave in one socket write.
  * - A Cluster: a body (`msg:{id}`) and its recipients' keys (`{u:…}`) live on other slots, often
  *   other nodes, and Redis orders only one connection's commands; so the bodies go first (one
  *   auto-pipelined round trip per node, in parallel), then the deliveries of the messages whose
@@ -28,17 +23,16 @@
  * record says it was recalled (a retry under an Idempotency-Key after a recall): the chunk's
  * script then makes none of its deliveries.
  */
-import { Cluster, ReplyError, type Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Message } from '@herald/types';
-import { scriptText, type DeliverReply, type HeraldRedis } from './client';
-import { EncodedScript } from './encoded-script';
-import { RespWriter, SpareBuffer } from './resp-writer';
+import type { HeraldRedis } from './client';
 import { appendToCategory, type CategoryAppend, type CategoryAppendOptions } from './category-log';
-import { deliverKeys, deliverToUser, deliveryOf, type DeliverOptions } from './inbox';
-import { bodyWrite, MessageRecalledError, writeBody, type BodyWrite } from './messages';
+import { deliverToUser } from './inbox';
+import { bodyWrite, writeBody } from './messages';
 import type { RecordInput } from './message-record';
 import { liveNotes } from './notification';
 import { countDelivery, DELIVERY_BATCH, DeliveryError, noDeliveries, type DeliveryCounts } from './deliveries';
+import { asError, sendChunkCall, type ChunkItem } from './send-chunk';
 
 export interface BatchMessage {
   /** With a `replaceKey`, it takes the place of the last message with that key (inbox.ts, category-log.ts). */
@@ -91,47 +85,13 @@ interface Part {
   userIds: readonly string[];
 }
 
-interface ItemState {
-  messageId: string;
+interface ItemState extends ChunkItem {
   expiresAt: number;
-  body: BodyWrite;
-  note: string;
-  deliver: DeliverOptions;
-  counts: DeliveryCounts;
   /** A category message: its category and how its log is kept. */
   category?: { name: string; log: CategoryAppendOptions };
   appended?: CategoryAppend;
-  storeError?: unknown;
-  failed: number;
-  cause?: unknown;
 }
 
-
-/** send-chunk-n.lua's reply for one part: its store result (1, 0 recalled, 2 none, or an error's text), then one `deliver` reply (or error text) per user. */
-type PartReply = [number | string, ...Array<DeliverReply | string>];
-type ChunkReply = PartReply[];
-
-let chunkScript: EncodedScript | undefined;
-/** The buffer of the last turn's chunks, for the next turn's. */
-const chunkSpares = new SpareBuffer();
-/**
- * The writer of this turn's chunks: the chunks issued in one turn (a send window's single sends
- * come a dozen at a time) are written one after another into one buffer, which goes back to the
- * spares once all of them have settled. A writer per chunk took a fresh 64 KB buffer for each
- * chunk but the first of a turn.
- */
-let turnWriter: { w: RespWriter; sent: Promise<unknown>[] } | undefined;
-
-function writerOfThisTurn(): { w: RespWriter; sent: Promise<unknown>[] } {
-  if (turnWriter) return turnWriter;
-  const turn = { w: new RespWriter(chunkSpares), sent: [] as Promise<unknown>[] };
-  turnWriter = turn;
-  setImmediate(() => {
-    turnWriter = undefined;
-    void Promise.allSettled(turn.sent).then(() => turn.w.release());
-  });
-  return turn;
-}
 
 /** Splits the messages' work into chunks of at most `size` deliveries, in the messages' order. */
 function* chunks(items: readonly BatchMessage[], size: number): Generator<Part[]> {
@@ -157,8 +117,6 @@ function* chunks(items: readonly BatchMessage[], size: number): Generator<Part[]
 /** Stopped: its body was not stored, or some of its deliveries failed (later ones are not tried). */
 const stopped = (s: ItemState) => s.storeError !== undefined || s.failed > 0;
 
-/** A failure as an Error (ioredis rejects with Errors; anything else is wrapped). */
-const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 /** Issue a body's SET; the promise records its failure and never rejects. */
 function storeBody(redis: HeraldRedis, s: ItemState): Promise<void> {
@@ -215,88 +173,26 @@ async function sendChunkByCommands(redis: HeraldRedis, parts: Part[], state: Ite
 
 /**
  * One chunk on one redis-server (see the header): its bodies and deliveries in one script call
- * (send-chunk-n.lua), written straight into RESP (encoded-script.ts: ioredis would build a string
- * around every argument), then its category messages' appends, issued in the same turn, so Redis
- * runs them after it (each body is stored before its append) and all leave in one write.
+ * (send-chunk.ts), then its category messages' appends, issued in the same turn, so Redis runs
+ * them after it (each body is stored before its append) and all leave in one write.
  */
-async function sendChunkAtOnce(redis: Redis, parts: Part[], state: ItemState[]): Promise<void> {
-  chunkScript ??= new EncodedScript(scriptText('send-chunk-n'));
-  const script = chunkScript;
-  // Append-only: a chunk written earlier in the turn keeps its bytes (its command holds them, in
-  // this buffer or the one it outgrew).
-  const turn = writerOfThisTurn();
-  const { w } = turn;
-  let numKeys = 0;
-  for (const p of parts) numKeys += (p.store ? 2 : 0) + 4 * p.userIds.length;
-  const call = script.begin(w, numKeys);
-  for (const p of parts) {
-    const s = state[p.item];
-    if (p.store) {
-      w.string(s.body.key);
-      w.string(s.body.recordKey);
-    }
-    for (const userId of p.userIds) for (const key of deliverKeys(userId)) w.string(key);
-  }
-  for (const p of parts) {
-    const s = state[p.item];
-    if (p.store) {
-      w.string('1');
-      w.string(s.body.encoded);
-      w.string(String(s.body.ttlMs));
-      w.string(String(s.body.record.length));
-      for (const field of s.body.record) w.string(field);
-    } else w.string('0');
-    const d = s.deliver;
-    w.string(s.messageId);
-    w.string(s.note);
-    w.string(String(d.cap));
-    w.string(d.unique ? '1' : '0');
-    w.string(String(d.inboxTtlSeconds));
-    w.string(String(d.rememberSeconds ?? 0));
-    w.string(d.replaceKey ?? '');
-    w.string(String(p.userIds.length));
-  }
-  script.end(w, call);
-  const sent = script.send(redis, w, call, 'text') as Promise<ChunkReply>;
-  turn.sent.push(sent);
+async function sendChunkOnServer(redis: Redis, parts: Part[], state: ItemState[]): Promise<void> {
+  const call = sendChunkCall(
+    redis,
+    parts.map((p) => ({ item: state[p.item], store: p.store, userIds: p.userIds })),
+  );
   const appends: Promise<void>[] = [];
   for (const p of parts) {
     const s = state[p.item];
     if (p.store && s.category) appends.push(append(redis as HeraldRedis, s, s.category));
   }
-  try {
-    const replies = await sent;
-    parts.forEach((p, i) => applyReply(p, state[p.item], replies[i]));
-  } catch (err) {
-    // The call failed whole (no connection, Redis refused the script): nothing of it counts.
-    for (const p of parts) {
-      const s = state[p.item];
-      if (p.store) s.storeError = asError(err);
-      else {
-        s.failed += p.userIds.length;
-        s.cause ??= asError(err);
-      }
-    }
-  }
+  await call;
   await Promise.all(appends);
-}
-
-/** What send-chunk-n.lua did for one part: its store result, then one delivery (or error) per user. */
-function applyReply(p: Part, s: ItemState, [stored, ...deliveries]: PartReply): void {
-  if (typeof stored === 'string') s.storeError = new ReplyError(stored) as Error;
-  else if (stored === 0) s.storeError = new MessageRecalledError(s.messageId);
-  deliveries.forEach((reply, u) => {
-    if (typeof reply !== 'string') countDelivery(s.counts, deliveryOf(reply, s.deliver), p.userIds[u]);
-    else {
-      s.failed++;
-      s.cause ??= new ReplyError(reply) as Error;
-    }
-  });
 }
 
 /** One chunk (see the header). */
 function sendChunk(redis: HeraldRedis, parts: Part[], state: ItemState[]): Promise<void> {
-  return redis instanceof Cluster ? sendChunkByCommands(redis, parts, state) : sendChunkAtOnce(redis as Redis, parts, state);
+  return redis instanceof Cluster ? sendChunkByCommands(redis, parts, state) : sendChunkOnServer(redis as Redis, parts, state);
 }
 
 /**

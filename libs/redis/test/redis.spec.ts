@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { waitFor, type RedisServer } from '@herald/testing';
 import {
+  checkScriptMethods,
   decodeMessage,
   encodeMessage,
   deliverToUser,
@@ -47,6 +48,11 @@ const message = (id: string, ttlMs = 60_000) => ({
   payload: { text: 'a|b|c' },
   createdAt: new Date().toISOString(),
   expiresAt: Date.now() + ttlMs,
+});
+
+it('gives every script file a method of its own, and refuses two files that would share one', () => {
+  expect(() => checkScriptMethods()).not.toThrow();
+  expect(() => checkScriptMethods(['remove-ids-1', 'deliver-4', 'remove-ids-n'])).toThrow(/remove-ids-1 and remove-ids-n would both be the method removeIds/);
 });
 
 it('encodes a message once and decodes the header back, frame intact', () => {
