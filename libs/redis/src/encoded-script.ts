@@ -56,8 +56,9 @@ export class EncodedScript {
   }
 
   /**
-   * Send a call once every call of `w` is written (`w`'s buffer no longer moves); resolves with the
-   * script's reply. Release `w` only once every call sent from it has settled.
+   * Send an ended call; resolves with the script's reply. The call's bytes are taken as they are
+   * now: later calls may still be written to `w` (a writer only appends, and a buffer it outgrows
+   * stays with the calls that hold it). Release `w` only once every call sent from it has settled.
    */
   send(redis: Redis, w: RespWriter, call: ScriptCall, replies: ReplyEncoding = 'buffers'): Promise<unknown> {
     const evalsha = w.buffer.subarray(call.head, call.end);

@@ -43,9 +43,9 @@ const LF = 10;
 const DOLLAR = 36;
 
 /**
- * RESP bulk strings appended to one buffer, which grows while nothing refers to it yet: take the
- * parts (`buffer.subarray`) only once everything is written, and `release()` once every command
- * that carries one has settled.
+ * RESP bulk strings appended to one buffer, which grows by moving to a larger one: a part taken
+ * before (`buffer.subarray`) stays valid in the buffer it was written in, which is never handed
+ * out again. `release()` once every command that carries a part has settled.
  */
 export class RespWriter {
   buffer: Buffer;
