@@ -8,8 +8,11 @@
  * fill Redis and stop deliveries with it, and by age. What the bounds refuse or trim is counted
  * by the caller.
  */
+import { Cluster, type Redis } from 'ioredis';
 import { keys } from './keys';
-import type { HeraldRedis } from './client';
+import { scriptText, type HeraldRedis } from './client';
+import { EncodedScript } from './encoded-script';
+import { RespWriter, SpareBuffer } from './resp-writer';
 
 /**
  * A bounded stream of events read through a consumer group. The exposure spill is one; ingest's
@@ -62,20 +65,47 @@ export async function spillExposures(
   stream: EventStream = EXPOSURE_SPILL,
 ): Promise<SpillResult> {
   const total: SpillResult = { spilled: 0, refused: 0, expired: 0 };
-  for (let at = 0; at < events.length; at += SPILL_CHUNK) {
-    const chunk = events.slice(at, at + SPILL_CHUNK);
-    const [spilled, refused, expired] = await redis.spillExposures(
-      stream.key,
-      SPILL_FIELD,
-      bounds.maxEvents,
-      bounds.maxAgeMs,
-      ...chunk,
-    );
-    total.spilled += spilled;
-    total.refused += refused;
-    total.expired += expired;
+  if (redis instanceof Cluster) {
+    for (let at = 0; at < events.length; at += SPILL_CHUNK) {
+      const chunk = events.slice(at, at + SPILL_CHUNK);
+      addResult(total, await redis.spillExposures(stream.key, SPILL_FIELD, bounds.maxEvents, bounds.maxAgeMs, ...chunk));
+    }
+    return total;
+  }
+  // One redis-server: each call written straight into RESP (encoded-script.ts), not built by
+  // ioredis argument by argument (ingest appends every request's events, a batch's by hundreds).
+  spillScript ??= new EncodedScript(scriptText('spill-exposures-1'));
+  const script = spillScript;
+  const w = new RespWriter(spillSpares);
+  const sent: Promise<unknown>[] = [];
+  try {
+    for (let at = 0; at < events.length; at += SPILL_CHUNK) {
+      const call = script.begin(w, 1);
+      w.string(stream.key);
+      w.string(SPILL_FIELD);
+      w.string(String(bounds.maxEvents));
+      w.string(String(bounds.maxAgeMs));
+      const end = Math.min(at + SPILL_CHUNK, events.length);
+      for (let i = at; i < end; i++) w.string(events[i]);
+      script.end(w, call);
+      const reply = script.send(redis as Redis, w, call);
+      sent.push(reply);
+      addResult(total, (await reply) as [number, number, number]);
+    }
+  } finally {
+    void Promise.allSettled(sent).then(() => w.release());
   }
   return total;
+}
+
+let spillScript: EncodedScript | undefined;
+/** The buffer of the last append, for the next one. */
+const spillSpares = new SpareBuffer();
+
+function addResult(total: SpillResult, [spilled, refused, expired]: [number, number, number]): void {
+  total.spilled += spilled;
+  total.refused += refused;
+  total.expired += expired;
 }
 
 /** Create the replay group (from the start of the stream) unless it exists. */

@@ -38,6 +38,23 @@ export class SpareBuffer {
   }
 }
 
+/**
+ * `n` (a whole number ≥ 0) in decimal at `at`; returns the end. Every argument has its length
+ * written: `String(n)` and a `latin1` write made a string and a native call for each.
+ */
+function writeDigits(buffer: Buffer, at: number, n: number): number {
+  let end = at + 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) end++;
+  let i = end;
+  let rest = n;
+  do {
+    buffer[--i] = ZERO + (rest % 10);
+    rest = Math.floor(rest / 10);
+  } while (rest > 0);
+  return end;
+}
+
+const ZERO = 48;
 const CR = 13;
 const LF = 10;
 const DOLLAR = 36;
@@ -90,7 +107,7 @@ export class RespWriter {
     const buffer = this.buffer;
     let at = this.at;
     buffer[at++] = DOLLAR;
-    at += buffer.write(String(bytes), at, 'latin1');
+    at = writeDigits(buffer, at, bytes);
     buffer[at++] = CR;
     buffer[at++] = LF;
     at += buffer.write(text, at);

@@ -12,6 +12,8 @@ import {
   claimIdempotency,
   completeIdempotency,
   spillExposures,
+  SPILL_CHUNK,
+  SPILL_FIELD,
   ensureSpillGroup,
   readSpill,
   ackSpill,
@@ -250,6 +252,16 @@ describe('exposure spill', () => {
     await redis.xgroup('DESTROY', keys.exposureSpill, keys.spillGroup);
     expect(await ackSpill(redis, [a6.id])).toBe(1);
     expect(await spillLength(redis)).toBe(0);
+  });
+
+  it('appends more events than a call carries, in order and exactly as given, within its size bound', async () => {
+    const stream = { key: 'test:{spill-many}', group: 'g' };
+    // Three calls of SPILL_CHUNK at most; text of 1 to 4 bytes a character; the bound cuts the third.
+    const events = Array.from({ length: 2 * SPILL_CHUNK + 500 }, (_, i) => `${['e', 'é', '事', '🎉'][i % 4]}${i} ${'x'.repeat(i % 300)}`);
+    const bound = 2 * SPILL_CHUNK + 200;
+    expect(await spillExposures(redis, events, { maxEvents: bound, maxAgeMs: 0 }, stream)).toEqual({ spilled: bound, refused: 300, expired: 0 });
+    const stored = (await redis.xrange(stream.key, '-', '+')) as [string, string[]][];
+    expect(stored.map(([, fields]) => fields)).toEqual(events.slice(0, bound).map((e) => [SPILL_FIELD, e]));
   });
 });
 

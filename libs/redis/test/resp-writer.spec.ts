@@ -4,7 +4,9 @@ import { RespWriter, SpareBuffer } from '../src/resp-writer';
 it('writes bulk strings in RESP, byte lengths for any text, across growth', () => {
   const spares = new SpareBuffer();
   const w = new RespWriter(spares, 16);
-  const texts = ['a', '', 'zoë', '用户', '🎉', 'x'.repeat(10_000)];
+  // Lengths on every side of a change in digit count (0, 9, 10, 99, 100, 999, 1000, 10,000).
+  const lengths = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 9999, 10_000, 100_000];
+  const texts = ['a', '', 'zoë', '用户', '🎉', 'x'.repeat(10_000), ...lengths.map((n) => 'y'.repeat(n))];
   for (const text of texts) w.string(text);
   expect(w.count).toBe(texts.length);
   expect(w.buffer.subarray(0, w.at).toString()).toBe(texts.map((t) => `$${Buffer.byteLength(t)}\r\n${t}\r\n`).join(''));
