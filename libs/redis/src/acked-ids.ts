@@ -62,10 +62,7 @@ function removeOnServer(redis: Redis, acked: ReadonlyMap<string, Iterable<string
     }
   }
   if (inboxes.length > 0) encode();
-  // Written: the buffer no longer moves, and goes back once no command may write it again.
-  const sent = calls.map((call) => encoded.send(redis, w, call));
-  void Promise.allSettled(sent).then(() => w.release());
-  return Promise.all(sent);
+  return encoded.sendAll(redis, w, calls);
 }
 
 /** One removeFromInbox per user (a user's keys share its slot), auto-pipelined per node by ioredis. */

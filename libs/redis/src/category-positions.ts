@@ -69,10 +69,7 @@ function advanceOnServer(redis: Redis, positions: ReadonlyMap<string, UserPositi
     if (users.length >= POSITIONS_PER_CALL) encode();
   }
   if (users.length > 0) encode();
-  // Written: the buffer no longer moves, and goes back once no command may write it again.
-  const sent = calls.map((call) => encoded.send(redis, w, call));
-  void Promise.allSettled(sent).then(() => w.release());
-  return Promise.all(sent);
+  return encoded.sendAll(redis, w, calls);
 }
 
 /** One call per user (a user's keys share its slot), auto-pipelined per node by ioredis. */

@@ -72,6 +72,16 @@ export class EncodedScript {
     });
   }
 
+  /**
+   * Send every call written to `w`, and give `w` back once all of them have settled (until then
+   * ioredis may write one again); resolves with their replies, in order.
+   */
+  sendAll(redis: Redis, w: RespWriter, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    const sent = calls.map((call) => this.send(redis, w, call));
+    void Promise.allSettled(sent).then(() => w.release());
+    return Promise.all(sent);
+  }
+
   /** The frame to write on `socket`: EVALSHA once the script went there, else EVAL. */
   frame(socket: object, command: ScriptCommand): Buffer {
     if (this.loaded.has(socket)) return command.evalsha;
