@@ -21,7 +21,7 @@
  * succeeds after all). If even that fails, the log stays for another gateway to rescue.
  */
 import { randomUUID } from 'node:crypto';
-import type { BatchPublisher } from '@herald/pubsub';
+import { EVENTS_MESSAGE_MAX_CHARS, type BatchPublisher } from '@herald/pubsub';
 import type { ExposureEvent } from '@herald/types';
 import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
@@ -31,7 +31,7 @@ import { messageJson, pushJson, sessionJson } from './exposure/event-json';
 import { EventIds } from './exposure/event-ids';
 import { PublishPump } from './exposure/publish-pump';
 import { SpillReplayer } from './exposure/spill-replayer';
-import { runEvery, type Pending, type Send } from './exposure/stage';
+import { eventsOf, runEvery, singles, type Pending, type Send } from './exposure/stage';
 import { WalWriter } from './exposure/wal-writer';
 
 export type { Send } from './exposure/stage';
@@ -97,6 +97,8 @@ export class ExposurePublisher {
       walId: this.walId,
       waitMs: opts.logWaitMs,
       windowMs: opts.logWindowMs ?? 0,
+      packMax: opts.eventsPerMessage,
+      packMaxChars: EVENTS_MESSAGE_MAX_CHARS,
       beatEveryMs: Math.floor(opts.claimIdleMs / 3),
       now: this.now,
       metrics,
@@ -162,7 +164,7 @@ export class ExposurePublisher {
     if (messageId !== this.lastMessage.id || category !== this.lastMessage.category) {
       this.lastMessage = { id: messageId, category, json: messageJson({ messageId, category }) };
     }
-    this.wal.add(pushJson({ eventId: this.ids.id(), deliveredAt, via }, this.lastMessage.json, sessionPart), send);
+    this.wal.addPacked(pushJson({ eventId: this.ids.id(), deliveredAt, via }, this.lastMessage.json, sessionPart), send);
   }
 
   /**
@@ -188,13 +190,21 @@ export class ExposurePublisher {
     return this.pump.inFlight;
   }
 
-  /** A logged (or unlogged) event whose frame went out: to memory, or to the spill past the bound. */
+  /**
+   * Logged (or unlogged) events whose frames went out: to memory, or to the spill past the bound
+   * (one event per entry there).
+   */
   private accept(event: Pending): void {
     const { pump, replayer } = this;
+    // Packed events that would cross the memory bound go one by one: it stays exact.
+    if (event.count > 1 && !replayer.overflowing && pump.held + event.count > this.opts.bufferMax) {
+      for (const one of singles(event)) this.accept(one);
+      return;
+    }
     if (!replayer.overflowing) {
       if (pump.full) replayer.startOverflowing(this.outstanding);
     } else if (pump.hasRoom) replayer.stopOverflowing();
-    if (replayer.overflowing) replayer.add(event);
+    if (replayer.overflowing) for (const one of singles(event)) replayer.add(one);
     else {
       pump.push(event);
       // What was spilled goes out alongside (a no-op while a replay runs or memory is busy).
@@ -233,7 +243,7 @@ export class ExposurePublisher {
       );
       let safe = flushed;
       if (!flushed) {
-        const left = [...this.pump.takeAll(), ...this.replayer.takeWaiting()].map((event) => event.data);
+        const left = eventsOf([...this.pump.takeAll(), ...this.replayer.takeWaiting()]);
         this.opts.logger.warn({ events: left.length }, 'Pub/Sub did not take every exposure event before shutdown; spilling them');
         safe = await this.within(timeoutMs / 2, this.replayer.append(left), 'spilling exposure events');
         if (!safe) {

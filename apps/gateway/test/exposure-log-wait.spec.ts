@@ -36,6 +36,8 @@ beforeAll(async () => {
     walId: 'wait-test',
     waitMs: WAIT_MS,
     windowMs: 0,
+    packMax: 100,
+    packMaxChars: 1_000_000,
     beatEveryMs: 60_000,
     now: Date.now,
     metrics,

@@ -47,7 +47,7 @@ function pump(
   return p;
 }
 
-const event = (tag: string, n: number): Pending => ({ data: JSON.stringify({ tag, n }), batch: UNLOGGED });
+const event = (tag: string, n: number): Pending => ({ data: JSON.stringify({ tag, n }), batch: UNLOGGED, count: 1 });
 
 it('holds at most the bound while Pub/Sub is frozen, and publishes it all once Pub/Sub is back', async () => {
   const m = newMetrics();
@@ -119,4 +119,29 @@ it('publishes full batches at once and the rest after the wait, one call per bat
   // 3 events to a message (the pump's eventsPerMessage here): 33 messages of 3 and 1 of 1 per 100.
   expect(messagesPerCall).toEqual([34, 34, 17]);
   await waitFor(() => rig.received.filter((r) => r.includes('"batched"')).length === 250, { timeoutMs: 30_000, what: 'all received' });
+}, 60_000);
+
+it('counts packed events as events: batches of at most batchMax events, held and the bound in events, one message each', async () => {
+  const m = newMetrics();
+  const settled: Pending[] = [];
+  const calls: number[] = [];
+  const counting: Pick<BatchPublisher, 'publish'> = {
+    publish: (messages) => {
+      calls.push(messages.reduce((events, message) => events + eventCount(message.attributes ?? {}), 0));
+      return rig.topic.publish(messages);
+    },
+  };
+  const p = pump(counting, m, settled, undefined, { bufferMax: 1000, batchMax: 100, batchWaitMs: 200 });
+  const packed = (n: number): Pending => ({ data: [0, 1, 2].map((i) => JSON.stringify({ tag: 'packed', n, i })).join('\n'), batch: UNLOGGED, count: 3 });
+  for (let n = 0; n < 70; n++) p.push(packed(n));
+  expect(p.held).toBe(210);
+  expect(p.full).toBe(false);
+  // Two full batches of 33 Pendings (99 events: a 34th would pass 100) go at once; 4 Pendings wait.
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(calls).toEqual([99, 99]);
+  await waitFor(() => settled.length === 70, { what: 'the rest published after the wait' });
+  expect(calls).toEqual([99, 99, 12]);
+  expect(p.held).toBe(0);
+  expect(await m.outcome('published')).toBe(210);
+  await waitFor(() => rig.received.filter((r) => r.includes('"packed"')).length === 210, { timeoutMs: 30_000, what: 'all received' });
 }, 60_000);

@@ -69,7 +69,7 @@ const got = (tag: string) => rig.received.filter((r) => r.includes(`"${tag}-`));
 async function spill(tag: string, n: number): Promise<void> {
   replayer.startOverflowing(0);
   const before = settled.length;
-  for (let i = 0; i < n; i++) replayer.add({ data: event(tag, i), batch: UNLOGGED });
+  for (let i = 0; i < n; i++) replayer.add({ data: event(tag, i), batch: UNLOGGED, count: 1 });
   await waitFor(() => settled.length === before + n, { what: `${n} events in the spill` });
 }
 

@@ -32,13 +32,14 @@ afterAll(async () => {
   await server.stop();
 });
 
-function writer(walId: string, sent: Pending[], windowMs = 0): WalWriter {
+function writer(walId: string, sent: Pending[], windowMs = 0, pack = { packMax: 100, packMaxChars: 1_000_000 }): WalWriter {
   const w = new WalWriter({
     redis: log,
     registry: oracle,
     walId,
     waitMs: 10_000,
     windowMs,
+    ...pack,
     beatEveryMs: BEAT_MS,
     now: Date.now,
     ...newMetrics(),
@@ -102,6 +103,63 @@ it('passes on only the events of pushes that happened (a closed session writes n
   w.add('{"n":"gone"}', () => false);
   await waitFor(() => sent.length === 1 && w.waiting === 0, { what: 'the batch released' });
   expect(sent.map((e) => e.data)).toEqual(['{"n":"kept"}']);
+});
+
+it('packs exposures added one after another, up to packMax to an entry, and passes each entry on whole', async () => {
+  const sent: Pending[] = [];
+  const w = writer('packed', sent);
+  const frames: number[] = [];
+  const json = (n: number) => `{"n":${n}}`;
+  for (let n = 0; n < 250; n++) w.addPacked(json(n), () => frames.push(n) > 0);
+  expect(w.waiting).toBe(250);
+  await waitFor(() => frames.length === 250 && w.waiting === 0, { what: 'the frames out' });
+  expect(frames).toEqual([...Array(250).keys()]);
+  expect(sent.map((e) => e.count)).toEqual([100, 100, 50]);
+  // Each Pending's data is its events one per line, in push order; the log holds all of them as one batch.
+  const lines = sent.flatMap((e) => e.data.split('\n'));
+  expect(lines).toEqual([...Array(250).keys()].map(json));
+  expect(sent.map((e) => e.data.split('\n').length)).toEqual([100, 100, 50]);
+  expect((await oracle.hgetall(keys.exposureWal('packed')))['1']).toBe(lines.join('\n'));
+  // The batch goes once its three Pendings have settled (it counts events, not Pendings).
+  w.settled(sent[0]);
+  w.settled(sent[1]);
+  // A later batch, settled at once: once it is trimmed, a trim has run after those two settled.
+  w.addPacked('{"n":"later"}', () => true);
+  await waitFor(() => sent.length === 4, { what: 'the later batch released' });
+  w.settled(sent[3]);
+  await waitFor(async () => (await oracle.hexists(keys.exposureWal('packed'), '2')) === 0, { what: 'the later batch trimmed' });
+  expect(await oracle.hexists(keys.exposureWal('packed'), '1')).toBe(1);
+  w.settled(sent[2]);
+  await waitFor(async () => (await oracle.exists(keys.exposureWal('packed'))) === 0, { what: 'the settled batch trimmed' });
+});
+
+it('starts a new entry past packMaxChars, and an event that goes alone ends the run before it', async () => {
+  const sent: Pending[] = [];
+  // Each event is 8 characters and a line break: three fit in 30, the fourth starts a new entry.
+  const w = writer('chars', sent, 0, { packMax: 100, packMaxChars: 30 });
+  for (let n = 0; n < 5; n++) w.addPacked(`{"n":${n}}  `, () => true);
+  w.add('{"kind":"k"}', () => true);
+  w.addPacked('{"n":5}', () => true);
+  await waitFor(() => w.waiting === 0 && sent.length > 0, { what: 'the batch released' });
+  expect(sent.map((e) => [e.count, e.data])).toEqual([
+    [3, '{"n":0}  \n{"n":1}  \n{"n":2}  '],
+    [2, '{"n":3}  \n{"n":4}  '],
+    [1, '{"kind":"k"}'],
+    [1, '{"n":5}'],
+  ]);
+});
+
+it('passes on a packed entry without the events of pushes that did not happen', async () => {
+  const sent: Pending[] = [];
+  const w = writer('packed-gone', sent);
+  const gone = new Set([1, 4]);
+  for (let n = 0; n < 6; n++) w.addPacked(`{"n":${n}}`, () => !gone.has(n));
+  w.addPacked('{"n":"all gone"}', () => false);
+  await waitFor(() => sent.length === 1 && w.waiting === 0, { what: 'the batch released' });
+  expect(sent.map((e) => [e.count, e.data])).toEqual([[4, '{"n":0}\n{"n":2}\n{"n":3}\n{"n":5}']]);
+  // Its four events are all the batch waits for.
+  w.settled(sent[0]);
+  await waitFor(async () => (await oracle.exists(keys.exposureWal('packed-gone'))) === 0, { what: 'the settled batch trimmed' });
 });
 
 it("beats by Redis's clock; close() is idempotent, stops the beat, and retire() removes log and registration", async () => {

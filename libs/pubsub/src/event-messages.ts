@@ -29,13 +29,18 @@ export const EVENTS_PER_MESSAGE_MAX = 1000;
  * Characters of data per message, at most (3 bytes each at worst in UTF-8, well under Pub/Sub's
  * 10 MB per message); events past it start the next message.
  */
-const MESSAGE_MAX_CHARS = 1_000_000;
+export const EVENTS_MESSAGE_MAX_CHARS = 1_000_000;
 const NEWLINE = 0x0a;
 
-/** An event to publish: its JSON, and its kind (absent for an exposure). */
+/**
+ * An event to publish: its JSON, and its kind (absent for an exposure). With `count` (2 or more)
+ * `data` is that many events of the kind already packed, one per line (as a message holds them;
+ * the gateway's exposure log packs them so): they go as one message of their own.
+ */
 export interface OutgoingEvent {
   data: string;
   kind?: string;
+  count?: number;
 }
 
 /** Events of one kind being packed into a message. */
@@ -56,13 +61,19 @@ export function packEvents(events: readonly OutgoingEvent[], perMessage: number)
   const messages: OutgoingMessage[] = [];
   const open = new Map<string | undefined, Open>();
   for (const event of events) {
+    let group = open.get(event.kind);
+    if (event.count !== undefined && event.count > 1) {
+      // Packed already: after what of its kind came before it.
+      if (group !== undefined) flush(group, messages);
+      messages.push(packed(event.data, event.count, event.kind));
+      continue;
+    }
     if (event.data.includes('\n')) {
       messages.push(single(event));
       continue;
     }
-    let group = open.get(event.kind);
     if (group === undefined) open.set(event.kind, (group = { kind: event.kind, lines: [], chars: 0 }));
-    if (group.lines.length > 0 && group.chars + event.data.length > MESSAGE_MAX_CHARS) flush(group, messages);
+    if (group.lines.length > 0 && group.chars + event.data.length > EVENTS_MESSAGE_MAX_CHARS) flush(group, messages);
     group.lines.push(event.data);
     group.chars += event.data.length + 1;
     if (group.lines.length === perMessage) flush(group, messages);
@@ -79,13 +90,16 @@ function single({ data, kind }: OutgoingEvent): OutgoingMessage {
 function flush(open: Open, messages: OutgoingMessage[]): void {
   const { lines, kind } = open;
   if (lines.length === 1) messages.push(single({ data: lines[0], kind }));
-  else if (lines.length > 1) {
-    const attributes: Record<string, string> = { [EVENT_COUNT_ATTRIBUTE]: String(lines.length) };
-    if (kind !== undefined) attributes[EVENT_KIND_ATTRIBUTE] = kind;
-    messages.push({ data: lines.join('\n'), attributes });
-  }
+  else if (lines.length > 1) messages.push(packed(lines.join('\n'), lines.length, kind));
   open.lines = [];
   open.chars = 0;
+}
+
+/** A message of `count` events of `kind`, one per line in `data`. */
+function packed(data: string, count: number, kind: string | undefined): OutgoingMessage {
+  const attributes: Record<string, string> = { [EVENT_COUNT_ATTRIBUTE]: String(count) };
+  if (kind !== undefined) attributes[EVENT_KIND_ATTRIBUTE] = kind;
+  return { data, attributes };
 }
 
 /**

@@ -46,6 +46,21 @@ describe('packEvents / unpackEvents', () => {
     expect(unpackEvents(Buffer.from('{"a":1}'), {})).toEqual({ ok: true, events: [Buffer.from('{"a":1}')] });
   });
 
+  test('events packed already (count) go as a message of their own, after what of their kind came before', () => {
+    const run = [3, 4, 5].map((n) => exposure(n).data).join('\n');
+    const openedRun = [1, 2].map((n) => opened(n).data).join('\n');
+    const events: OutgoingEvent[] = [exposure(0), opened(0), { data: run, count: 3 }, exposure(6), { data: openedRun, kind: 'opened', count: 2 }];
+    const messages = packEvents(events, 10);
+    expect(messages).toEqual([
+      { data: exposure(0).data },
+      { data: run, attributes: { events: '3' } },
+      { data: opened(0).data, attributes: { kind: 'opened' } },
+      { data: openedRun, attributes: { events: '2', kind: 'opened' } },
+      { data: exposure(6).data },
+    ]);
+    expect(readBack(messages)).toEqual([exposure(0), ...[3, 4, 5].map(exposure), opened(0), opened(1), opened(2), exposure(6)]);
+  });
+
   test('an event whose text holds a line break goes alone, unpacked', () => {
     const odd: OutgoingEvent = { data: '{\n"eventId":"odd"}' };
     const messages = packEvents([exposure(0), odd, exposure(1)], 10);

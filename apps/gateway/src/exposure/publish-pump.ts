@@ -3,7 +3,8 @@
  * (@herald/pubsub BatchPublisher): a batch goes once EXPOSURE_BATCH_MAX_MESSAGES are queued, or
  * EXPOSURE_BATCH_MAX_MS after its first event; at most `bufferMax` events queued or in flight.
  * A batch's events go packed, up to EVENTS_PER_PUBSUB_MESSAGE to a Pub/Sub message
- * (@herald/pubsub event-messages.ts).
+ * (@herald/pubsub event-messages.ts); exposures come packed already (wal-writer.ts), and the
+ * bounds count events, not Pendings.
  * A batch that fails goes back to the head of the queue; every failure, from memory or from the
  * spill's replay, pauses publishing with one shared backoff: soon for a transient error, for
  * NON_RETRYABLE_PAUSE_MS after a permanent one (publish-errors.ts).
@@ -12,7 +13,7 @@ import { packEvents, type BatchPublisher, type OutgoingEvent } from '@herald/pub
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
 import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './publish-errors';
-import { backoffMs, runEvery, type Pending } from './stage';
+import { backoffMs, countOf, runEvery, type Pending } from './stage';
 import { kindOf } from './user-event-json';
 
 export interface PublishPumpOptions {
@@ -35,8 +36,10 @@ export interface PublishPumpOptions {
 }
 
 export class PublishPump {
-  /** Serialized events waiting to be handed to the client, oldest first. */
+  /** Serialized events waiting to be handed to the client, oldest first (a Pending may hold several). */
   private queue: Pending[] = [];
+  /** Events in the queue. */
+  private queued = 0;
   /** Events handed to the client and not yet settled. */
   private readonly inflight = new Set<Pending[]>();
   private inflightCount = 0;
@@ -54,7 +57,7 @@ export class PublishPump {
 
   /** Events queued or in flight from memory. */
   get held(): number {
-    return this.queue.length + this.inflightCount;
+    return this.queued + this.inflightCount;
   }
 
   /** Events from memory handed to the publisher and not answered yet (in a call, or waiting for a turn: PUBLISH_CALLS_MAX). */
@@ -74,6 +77,7 @@ export class PublishPump {
 
   push(event: Pending): void {
     this.queue.push(event);
+    this.queued += event.count;
     this.schedule();
   }
 
@@ -84,7 +88,7 @@ export class PublishPump {
 
   /** Publish the full batches in a moment, the rest once it has waited batchWaitMs. */
   private schedule(): void {
-    if (this.queue.length < this.opts.batchMax) {
+    if (this.queued < this.opts.batchMax) {
       this.waitTimer ??= setTimeout(() => {
         this.waitTimer = undefined;
         this.pump();
@@ -122,15 +126,28 @@ export class PublishPump {
       clearTimeout(this.waitTimer);
       this.waitTimer = undefined;
     }
-    while (this.queue.length >= (fullOnly ? this.opts.batchMax : 1)) {
-      const batch = this.queue.splice(0, this.opts.batchMax);
+    while (this.queue.length > 0 && this.queued >= (fullOnly ? this.opts.batchMax : 1)) {
+      const batch = this.takeBatch();
       void this.publish(batch).then((failed) => {
         // Failed events go back to the head: they arrived before everything queued since.
-        if (failed.length > 0) this.queue = failed.concat(this.queue);
+        if (failed.length > 0) {
+          this.queue = failed.concat(this.queue);
+          this.queued += countOf(failed);
+        }
         if (this.queue.length > 0) this.schedule();
         else if (this.inflightCount === 0) this.opts.drained();
       });
     }
+  }
+
+  /** The queue's head: Pendings of at most batchMax events in all (one at least). */
+  private takeBatch(): Pending[] {
+    const { queue } = this;
+    let take = 0;
+    let events = 0;
+    while (take < queue.length && (take === 0 || events + queue[take].count <= this.opts.batchMax)) events += queue[take++].count;
+    this.queued -= events;
+    return queue.splice(0, take);
   }
 
   /**
@@ -139,9 +156,10 @@ export class PublishPump {
    * already, and is counted `replayed` by the replayer once acknowledged there.
    */
   async publish(batch: Pending[], fromSpill = false): Promise<Pending[]> {
+    const events = countOf(batch);
     if (!fromSpill) {
       this.inflight.add(batch);
-      this.inflightCount += batch.length;
+      this.inflightCount += events;
     }
     let error: unknown;
     try {
@@ -151,14 +169,14 @@ export class PublishPump {
     }
     if (!fromSpill) {
       this.inflight.delete(batch);
-      this.inflightCount -= batch.length;
+      this.inflightCount -= events;
     }
     if (error !== undefined) {
-      this.failed(batch.length, error);
+      this.failed(events, error);
       return batch;
     }
     for (const event of batch) this.opts.settled(event);
-    if (!fromSpill) this.opts.metrics.exposures.inc({ outcome: 'published' }, batch.length);
+    if (!fromSpill) this.opts.metrics.exposures.inc({ outcome: 'published' }, events);
     this.failuresInARow = 0;
     return [];
   }
@@ -186,6 +204,7 @@ export class PublishPump {
   takeAll(): Pending[] {
     const events = this.queue.concat(...this.inflight);
     this.queue = [];
+    this.queued = 0;
     return events;
   }
 
@@ -207,7 +226,8 @@ export class PublishPump {
  * events.ts; an exposure has none). Read from the JSON, which is all the write-ahead log and the
  * spill keep, so a replayed or rescued event gets it too.
  */
-function outgoingEvent(event: Pending): OutgoingEvent {
-  const kind = kindOf(event.data);
-  return kind === undefined ? { data: event.data } : { data: event.data, kind };
+function outgoingEvent({ data, count }: Pending): OutgoingEvent {
+  const kind = kindOf(data);
+  if (count > 1) return { data, kind, count };
+  return kind === undefined ? { data } : { data, kind };
 }

@@ -19,7 +19,7 @@ import { ackSpill, ensureSpillGroup, readSpill, rescueStaleWals, spillLength, ty
 import type { GatewayMetrics } from '../metrics';
 import type { PublishPump } from './publish-pump';
 import { SpillWriter } from './spill-writer';
-import { backoffMs, runEvery, UNLOGGED, type Pending } from './stage';
+import { backoffMs, runEvery, single, UNLOGGED, type Pending } from './stage';
 
 export interface SpillReplayerOptions {
   redis: HeraldRedis;
@@ -209,7 +209,7 @@ export class SpillReplayer {
         return;
       }
       this.pendingReplay = true;
-      const events = entries.map((e): Pending => ({ data: e.data, batch: UNLOGGED }));
+      const events = entries.map((e) => single(e.data, UNLOGGED));
       const failed = new Set(await pump.publish(events, true));
       const done = entries.filter((_, i) => !failed.has(events[i])).map((e) => e.id);
       await ackSpill(redis, done);

@@ -9,10 +9,48 @@ export type Send = () => boolean;
 /** Batch number of an event that is not in this process's log (replayed from the spill, or unlogged). */
 export const UNLOGGED = 0;
 
-/** An event on its way to Pub/Sub (its JSON), and the log batch that holds it. */
+/**
+ * Events on their way to Pub/Sub, and the log batch that holds them: one event's JSON, or
+ * `count` of them one per line (the exposures the log packed together, wal-writer.ts; JSON never
+ * holds a raw line break). They travel, are published and settle together.
+ */
 export interface Pending {
   data: string;
   batch: number;
+  /** How many events `data` holds. */
+  count: number;
+}
+
+const LINE_BREAK = '\n';
+
+/** A Pending of one event. */
+export function single(data: string, batch: number): Pending {
+  return { data, batch, count: 1 };
+}
+
+/** The events of a Pending, one each (the spill keeps one event per entry). */
+export function singles(event: Pending): Pending[] {
+  return event.count === 1 ? [event] : event.data.split(LINE_BREAK).map((data) => single(data, event.batch));
+}
+
+/** The events' JSON, one string each. */
+export function eventsOf(events: readonly Pending[]): string[] {
+  return events.flatMap((event) => (event.count === 1 ? [event.data] : event.data.split(LINE_BREAK)));
+}
+
+/** The lines of `data` (packed events) whose flag is set, packed again. */
+export function keptLines(data: string, kept: readonly boolean[]): string {
+  return data
+    .split(LINE_BREAK)
+    .filter((_, i) => kept[i])
+    .join(LINE_BREAK);
+}
+
+/** How many events the Pendings hold. */
+export function countOf(events: readonly Pending[]): number {
+  let n = 0;
+  for (const event of events) n += event.count;
+  return n;
 }
 
 const RETRY_BASE_MS = 100;

@@ -10,12 +10,18 @@
  * fails (Redis out of memory, unreachable) or takes longer, the frames go out at once and their
  * events go on unlogged (counted `unlogged`): still published, but lost if the process dies
  * before. After a failure the log is skipped for a backoff, then tried again.
+ *
+ * Exposures recorded one after another are packed as they come (`addPacked`): up to `packMax`
+ * of them, one per line, make one entry of the batch, and travel on as one Pending (stage.ts),
+ * published as one Pub/Sub message (the events topic's format). A category message's thousands
+ * of exposures are a few hundred strings on their way to Pub/Sub, not thousands of them held
+ * until Pub/Sub answers (docs/BENCHMARKS.md, "Exposures packed in the log").
  */
 import { beatWal, dropWalBatches, retireWal, writeWalBatch, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
 import { inBurst } from '../write-burst';
-import { backoffMs, runEvery, UNLOGGED, type Pending, type Send } from './stage';
+import { backoffMs, keptLines, runEvery, UNLOGGED, type Pending, type Send } from './stage';
 
 /**
  * Settled batches are deleted from the log at most this often. Not on the delivery path; a batch
@@ -33,20 +39,30 @@ export interface WalWriterOptions {
   waitMs: number;
   /** EXPOSURE_LOG_WINDOW_MS: log writes at least this far apart (0: one per turn). */
   windowMs: number;
+  /** Exposures packed into one entry, at most (EVENTS_PER_PUBSUB_MESSAGE; 1: none packed). */
+  packMax: number;
+  /** Characters of one packed entry, at most (a Pub/Sub message's: EVENTS_MESSAGE_MAX_CHARS). */
+  packMaxChars: number;
   /** The heartbeat's period, ms (a third of EXPOSURE_SPILL_CLAIM_MS). */
   beatEveryMs: number;
   /** The process's clock (shifted by HERALD_TEST_CLOCK_OFFSET_MS in the clock-skew test). */
   now: () => number;
   metrics: GatewayMetrics;
   logger: Logger;
-  /** An event whose frame went out, in push order; `batch` is UNLOGGED when it is not in the log. */
+  /** Events whose frames went out, in push order; `batch` is UNLOGGED when they are not in the log. */
   onSent(event: Pending): void;
 }
 
 export class WalWriter {
-  /** Events waiting to be logged, and their pushes. */
+  /** Entries waiting to be logged: an event's JSON, or exposures packed one per line. */
   private toLog: string[] = [];
+  /** How many events each entry of toLog holds. */
+  private counts: number[] = [];
+  /** The pushes of the events waiting (the open run's too), one per event, in order. */
   private sends: Send[] = [];
+  /** Exposures added since the last entry, to be packed into the next one. */
+  private run: string[] = [];
+  private runChars = 0;
   /** Events in the log write being waited for (0: none is). */
   private logging = 0;
   private readonly window: WriteWindow;
@@ -75,29 +91,59 @@ export class WalWriter {
 
   /** Events waiting for the log (their pushes are held). */
   get waiting(): number {
-    return this.toLog.length + this.logging;
+    return this.sends.length + this.logging;
   }
 
+  /** An event that goes alone (one with a kind: it is published with its kind's others). */
   add(event: string, send: Send): void {
+    this.closeRun();
     this.toLog.push(event);
+    this.counts.push(1);
+    this.queued(send);
+  }
+
+  /** An exposure: packed with the exposures added before and after it. */
+  addPacked(event: string, send: Send): void {
+    if (this.runChars + event.length > this.opts.packMaxChars) this.closeRun();
+    this.run.push(event);
+    this.runChars += event.length + 1;
+    if (this.run.length >= this.opts.packMax) this.closeRun();
+    this.queued(send);
+  }
+
+  private queued(send: Send): void {
     this.sends.push(send);
     // While a write is in flight, its answer schedules the next one.
     if (this.logging === 0) this.window.schedule();
   }
 
+  /** The exposures added since the last entry, packed into one. */
+  private closeRun(): void {
+    const { run } = this;
+    if (run.length === 0) return;
+    this.toLog.push(run.length === 1 ? run[0] : run.join('\n'));
+    this.counts.push(run.length);
+    this.run = [];
+    this.runChars = 0;
+  }
+
   /** Log what waits as one batch, then let its pushes go out; a push waits `waitMs` at most. */
   private write(): void {
-    if (this.logging > 0 || this.toLog.length === 0) return;
+    if (this.logging > 0) return;
+    this.closeRun();
+    if (this.toLog.length === 0) return;
     const events = this.toLog;
+    const counts = this.counts;
     const sends = this.sends;
     this.toLog = [];
+    this.counts = [];
     this.sends = [];
     if (this.opts.now() < this.skipUntil) {
-      this.release(UNLOGGED, events, sends);
+      this.release(UNLOGGED, events, counts, sends);
       return;
     }
     const batch = this.nextBatch++;
-    this.logging = events.length;
+    this.logging = sends.length;
     let done = false;
     const giveUp = (err: unknown, what: string) => {
       done = true;
@@ -110,9 +156,9 @@ export class WalWriter {
       this.retryTimer = setTimeout(() => this.write(), delay);
       this.retryTimer.unref();
       if (this.failures === 1 || this.failures % 10 === 0) {
-        this.opts.logger.warn({ err, events: events.length, failures: this.failures, retryInMs: delay }, what);
+        this.opts.logger.warn({ err, events: sends.length, failures: this.failures, retryInMs: delay }, what);
       }
-      this.release(UNLOGGED, events, sends);
+      this.release(UNLOGGED, events, counts, sends);
       this.write();
     };
     // After a stall of the event loop, timers run before the I/O callbacks that would have
@@ -132,8 +178,8 @@ export class WalWriter {
         clearTimeout(timer);
         this.failures = 0;
         this.logging = 0;
-        this.release(batch, events, sends);
-        if (this.toLog.length > 0) this.window.schedule();
+        this.release(batch, events, counts, sends);
+        if (this.sends.length > 0) this.window.schedule();
       },
       (err: unknown) => {
         if (done) return;
@@ -145,15 +191,26 @@ export class WalWriter {
 
   /**
    * Write the frames (one burst: a socket's frames of the batch leave in one write), and pass on
-   * the events of the pushes that happened.
+   * the events of the pushes that happened: a packed entry whole when all its pushes did, else
+   * the lines of those that did.
    */
-  private release(batch: number, events: string[], sends: Send[]): void {
+  private release(batch: number, entries: string[], counts: number[], sends: Send[]): void {
+    const { onSent } = this.opts;
     let kept = 0;
+    let at = 0;
     inBurst(() => {
-      for (let i = 0; i < events.length; i++) {
-        if (!sends[i]()) continue;
-        kept++;
-        this.opts.onSent({ data: events[i], batch });
+      for (let i = 0; i < entries.length; i++) {
+        const count = counts[i];
+        let sent = 0;
+        let flags: boolean[] | undefined;
+        for (let j = 0; j < count; j++) {
+          if (sends[at + j]()) sent++;
+          else (flags ??= new Array<boolean>(count).fill(true))[j] = false;
+        }
+        at += count;
+        kept += sent;
+        if (sent === count) onSent({ data: entries[i], batch, count });
+        else if (sent > 0) onSent({ data: keptLines(entries[i], flags!), batch, count: sent });
       }
     });
     if (batch === UNLOGGED) {
@@ -164,10 +221,10 @@ export class WalWriter {
     else this.batchLeft.set(batch, kept);
   }
 
-  /** An event is in Pub/Sub or in the spill (or given up): its log batch may go. */
+  /** Events are in Pub/Sub or in the spill (or given up): once all of its are, a log batch may go. */
   settled(event: Pending): void {
     if (event.batch === UNLOGGED) return;
-    const left = (this.batchLeft.get(event.batch) ?? 1) - 1;
+    const left = (this.batchLeft.get(event.batch) ?? event.count) - event.count;
     if (left > 0) this.batchLeft.set(event.batch, left);
     else {
       this.batchLeft.delete(event.batch);
