@@ -35,7 +35,8 @@ const NEWLINE = 0x0a;
 /**
  * An event to publish: its JSON, and its kind (absent for an exposure). With `count` (2 or more)
  * `data` is that many events of the kind already packed, one per line (as a message holds them;
- * the gateway's exposure log packs them so): they go as one message of their own.
+ * the gateway's exposure log packs them so): they stay together, in one message with the events
+ * of the kind around them as far as `perMessage` allows (alone when they are `perMessage` or more).
  */
 export interface OutgoingEvent {
   data: string;
@@ -46,7 +47,10 @@ export interface OutgoingEvent {
 /** Events of one kind being packed into a message. */
 interface Open {
   kind: string | undefined;
+  /** Each one event's JSON, or several packed already (OutgoingEvent.count). */
   lines: string[];
+  /** The events the lines hold. */
+  count: number;
   chars: number;
 }
 
@@ -61,22 +65,18 @@ export function packEvents(events: readonly OutgoingEvent[], perMessage: number)
   const messages: OutgoingMessage[] = [];
   const open = new Map<string | undefined, Open>();
   for (const event of events) {
-    let group = open.get(event.kind);
-    if (event.count !== undefined && event.count > 1) {
-      // Packed already: after what of its kind came before it.
-      if (group !== undefined) flush(group, messages);
-      messages.push(packed(event.data, event.count, event.kind));
-      continue;
-    }
-    if (event.data.includes('\n')) {
+    const count = event.count ?? 1;
+    if (count === 1 && event.data.includes('\n')) {
       messages.push(single(event));
       continue;
     }
-    if (group === undefined) open.set(event.kind, (group = { kind: event.kind, lines: [], chars: 0 }));
-    if (group.lines.length > 0 && group.chars + event.data.length > EVENTS_MESSAGE_MAX_CHARS) flush(group, messages);
+    let group = open.get(event.kind);
+    if (group === undefined) open.set(event.kind, (group = { kind: event.kind, lines: [], count: 0, chars: 0 }));
+    if (group.count > 0 && (group.count + count > perMessage || group.chars + event.data.length > EVENTS_MESSAGE_MAX_CHARS)) flush(group, messages);
     group.lines.push(event.data);
+    group.count += count;
     group.chars += event.data.length + 1;
-    if (group.lines.length === perMessage) flush(group, messages);
+    if (group.count >= perMessage) flush(group, messages);
   }
   for (const group of open.values()) flush(group, messages);
   return messages;
@@ -88,10 +88,11 @@ function single({ data, kind }: OutgoingEvent): OutgoingMessage {
 
 /** The open message out (unless empty), and a fresh one begun. */
 function flush(open: Open, messages: OutgoingMessage[]): void {
-  const { lines, kind } = open;
-  if (lines.length === 1) messages.push(single({ data: lines[0], kind }));
-  else if (lines.length > 1) messages.push(packed(lines.join('\n'), lines.length, kind));
+  const { lines, count, kind } = open;
+  if (count === 1) messages.push(single({ data: lines[0], kind }));
+  else if (count > 1) messages.push(packed(lines.length === 1 ? lines[0] : lines.join('\n'), count, kind));
   open.lines = [];
+  open.count = 0;
   open.chars = 0;
 }
 

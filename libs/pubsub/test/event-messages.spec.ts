@@ -46,19 +46,28 @@ describe('packEvents / unpackEvents', () => {
     expect(unpackEvents(Buffer.from('{"a":1}'), {})).toEqual({ ok: true, events: [Buffer.from('{"a":1}')] });
   });
 
-  test('events packed already (count) go as a message of their own, after what of their kind came before', () => {
-    const run = [3, 4, 5].map((n) => exposure(n).data).join('\n');
+  test('events packed already (count) stay together, in a message with the events of their kind around them', () => {
+    const run = (ns: number[]) => ns.map((n) => exposure(n).data).join('\n');
     const openedRun = [1, 2].map((n) => opened(n).data).join('\n');
-    const events: OutgoingEvent[] = [exposure(0), opened(0), { data: run, count: 3 }, exposure(6), { data: openedRun, kind: 'opened', count: 2 }];
-    const messages = packEvents(events, 10);
+    const events: OutgoingEvent[] = [
+      exposure(0),
+      opened(0),
+      { data: run([1, 2, 3]), count: 3 },
+      { data: openedRun, kind: 'opened', count: 2 },
+      // 4 + 3 would pass perMessage: this run starts the next message.
+      { data: run([4, 5, 6]), count: 3 },
+      exposure(7),
+      // As many as perMessage: alone.
+      { data: run([8, 9, 10, 11, 12]), count: 5 },
+    ];
+    const messages = packEvents(events, 5);
     expect(messages).toEqual([
-      { data: exposure(0).data },
-      { data: run, attributes: { events: '3' } },
-      { data: opened(0).data, attributes: { kind: 'opened' } },
-      { data: openedRun, attributes: { events: '2', kind: 'opened' } },
-      { data: exposure(6).data },
+      { data: run([0, 1, 2, 3]), attributes: { events: '4' } },
+      { data: run([4, 5, 6, 7]), attributes: { events: '4' } },
+      { data: run([8, 9, 10, 11, 12]), attributes: { events: '5' } },
+      { data: [0, 1, 2].map((n) => opened(n).data).join('\n'), attributes: { events: '3', kind: 'opened' } },
     ]);
-    expect(readBack(messages)).toEqual([exposure(0), ...[3, 4, 5].map(exposure), opened(0), opened(1), opened(2), exposure(6)]);
+    expect(readBack(messages)).toEqual([...Array(13).keys()].map(exposure).concat([0, 1, 2].map(opened)));
   });
 
   test('an event whose text holds a line break goes alone, unpacked', () => {
