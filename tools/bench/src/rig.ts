@@ -21,13 +21,18 @@ import type { SenderRequest, SenderSetup } from './workers/sender';
 
 export type { AppProcess };
 
-/** Node flags an app runs with in production: the NODE_OPTIONS of its stage in the root Dockerfile. */
-function productionNodeFlags(name: AppName): string[] {
-  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+/**
+ * Node flags an app runs with in production, from its stage in the root Dockerfile: its
+ * NODE_OPTIONS, and the flags its CMD puts between `--enable-source-maps` and the bundle.
+ */
+export function productionNodeFlags(name: AppName, dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')): string[] {
   const stage = dockerfile.split(/^FROM /m).find((s) => s.startsWith(`runtime AS ${name}\n`));
   if (stage === undefined) throw new Error(`the root Dockerfile has no "FROM runtime AS ${name}" stage`);
   const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(stage);
-  return (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
+  const options = (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
+  const cmd = /^CMD (\[.*\])\s*$/m.exec(stage);
+  const command = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
+  return [...options, ...command.slice(2, -1)];
 }
 
 /** HERALD_BENCH_APP_NODE_FLAGS and HERALD_BENCH_APP_ENV (README.md): for every app, over the scenario's own. */

@@ -18,8 +18,8 @@ const POLL_MS = 10;
 const READY_TIMEOUT_MS = 60_000;
 /** How long the app idles after /readyz before its RSS is read. */
 const IDLE_MS = 5_000;
-/** As in the gateway's image (the Dockerfile's gateway stage, NODE_OPTIONS), so both runs match what ships. */
-const NODE_FLAGS = ['--max-semi-space-size=16'];
+/** As in the gateway's image (the Dockerfile's gateway stage: NODE_OPTIONS and the CMD's flags), so both runs match what ships. */
+const NODE_FLAGS = ['--max-semi-space-size=16', '--single-threaded-gc'];
 
 interface Variant {
   label: string;

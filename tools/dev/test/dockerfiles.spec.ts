@@ -220,12 +220,17 @@ function checkAppImage(app: AppName, text: string): string[] {
   const cmds = ofStage(final, 'CMD');
   const cmd = cmds.length === 1 ? execForm(cmds[0].args) : undefined;
   const main = `${bundle}main.js`;
-  if (JSON.stringify(cmd) !== JSON.stringify(['node', '--enable-source-maps', main])) {
-    problems.push(`${where}: CMD ${cmds.map((c) => c.args).join(' | ')} is not ["node", "--enable-source-maps", "${main}"] in exec form`);
+  // Node's own flags may come between (V8 flags that NODE_OPTIONS refuses, such as --single-threaded-gc).
+  const flags = cmd?.slice(2, -1) ?? [];
+  if (cmd?.[0] !== 'node' || cmd[1] !== '--enable-source-maps' || cmd[cmd.length - 1] !== main || !flags.every((f) => NODE_FLAG.test(f))) {
+    problems.push(`${where}: CMD ${cmds.map((c) => c.args).join(' | ')} is not ["node", "--enable-source-maps", (--flags,) "${main}"] in exec form`);
   }
   if (!existsSync(join(ROOT, 'apps', app, 'src', 'main.ts'))) problems.push(`${where}: apps/${app}/src/main.ts (the bundle's entry) does not exist`);
   return problems;
 }
+
+/** A node or V8 flag on the command line: `--name` or `--name=value`. */
+const NODE_FLAG = /^--[a-z][a-z0-9-]*(=[^\s=]+)?$/;
 
 /** What an app's own stage may do: everything else is shared by the three images. */
 const APP_STAGE_KEYWORDS = new Set(['ENV', 'EXPOSE', 'CMD']);
@@ -300,7 +305,7 @@ describe('Dockerfile', () => {
     expect(problems).toMatch(/EXPOSE 8081, expected 8080 9080/);
     expect(problems).toMatch(/ENV PORT=9090, the default is 8080/);
     expect(problems).toMatch(/the HEALTHCHECK does not ask \/healthz on port 8080/);
-    expect(problems).toMatch(/CMD .* is not \["node", "--enable-source-maps", "dist\/apps\/gateway\/main.js"\]/);
+    expect(problems).toMatch(/CMD .* is not \["node", "--enable-source-maps", \(--flags,\) "dist\/apps\/gateway\/main.js"\]/);
     expect(problems).toMatch(/copies apps\/ingest\/, another app/);
   });
 
@@ -339,6 +344,19 @@ describe('Dockerfile', () => {
     expect(problems).toMatch(/no USER in the final stage/);
     expect(problems).toMatch(/CMD node --enable-source-maps dist\/apps\/ingest\/main.js is not .* in exec form/);
     expect(problems).toMatch(/ENV REDIS_CLUSTER is not in the ingest config schema/);
+  });
+
+  it("takes node's flags between the source maps and the bundle, and nothing else there", () => {
+    const withScript = dockerfile.replace(
+      /^CMD \[.*gateway.*\]$/m,
+      'CMD ["node", "--enable-source-maps", "--single-threaded-gc", "dist/apps/other.js", "dist/apps/gateway/main.js"]',
+    );
+    expect(checkAppImage('gateway', withScript).join('\n')).toMatch(/CMD .*other\.js.* is not \["node", "--enable-source-maps", \(--flags,\) "dist\/apps\/gateway\/main.js"\]/);
+    const withFlags = dockerfile.replace(
+      /^CMD \[.*gateway.*\]$/m,
+      'CMD ["node", "--enable-source-maps", "--single-threaded-gc", "--stack-trace-limit=20", "dist/apps/gateway/main.js"]',
+    );
+    expect(checkAppImage('gateway', withFlags)).toEqual([]);
   });
 
   it('catches an app stage doing more than its settings, a default APP, a missing app stage and a fixed last stage', () => {
