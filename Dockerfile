@@ -68,7 +68,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # what ships.
 # --single-threaded-gc (a V8 flag NODE_OPTIONS refuses, hence on the command line): the collector's
 # work on the main thread only, without helper threads to start and wait for; in a broadcast to
-# 19,900 sessions on 2 cores the gateway spent 30.5 -> 29.1 us of CPU per delivery, the last member
+# 19,900 sessions on 2 cores the gateway spent 31.7 -> 29.4 us of CPU per delivery, the last member
 # no later (docs/BENCHMARKS.md, "One collector thread for the gateway"). On a host with idle cores
 # to spare, dropping it shortens the collector's pauses at the cost of that CPU.
 FROM runtime AS gateway
