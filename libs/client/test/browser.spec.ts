@@ -198,8 +198,9 @@ describe('Web Push (enableWebPush and the example service worker)', () => {
     await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(example.url).origin, registrationId: await registered, data: JSON.stringify(data) });
     const [worker] = context.serviceWorkers().length > 0 ? context.serviceWorkers() : [await context.waitForEvent('serviceworker')];
     const clicked = (await worker.evaluate(`(async () => {
+      // Up to 15 s, as the other waits here: on a busy machine the worker may take seconds to show it.
       let shown = [];
-      for (let i = 0; i < 100 && shown.length === 0; i++) {
+      for (let i = 0; i < 300 && shown.length === 0; i++) {
         shown = await self.registration.getNotifications();
         if (shown.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
       }
