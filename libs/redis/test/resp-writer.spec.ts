@@ -6,10 +6,23 @@ it('writes bulk strings in RESP, byte lengths for any text, across growth', () =
   const w = new RespWriter(spares, 16);
   // Lengths on every side of a change in digit count (0, 9, 10, 99, 100, 999, 1000, 10,000).
   const lengths = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 9999, 10_000, 100_000];
-  const texts = ['a', '', 'zoë', '用户', '🎉', 'x'.repeat(10_000), ...lengths.map((n) => 'y'.repeat(n))];
+  // Texts whose byte count has more digits than their length (the text is written first and moved).
+  const wider = ['é'.repeat(5), 'é'.repeat(50), '€'.repeat(4), '用'.repeat(334), '🎉'.repeat(3), `${'é'.repeat(3)}abc`];
+  const texts = ['a', '', 'zoë', '用户', '🎉', 'x'.repeat(10_000), ...lengths.map((n) => 'y'.repeat(n)), ...wider, ...lengths.map((n) => '€'.repeat(n))];
   for (const text of texts) w.string(text);
   expect(w.count).toBe(texts.length);
   expect(w.buffer.subarray(0, w.at).toString()).toBe(texts.map((t) => `$${Buffer.byteLength(t)}\r\n${t}\r\n`).join(''));
+});
+
+it('makes room for the widest UTF-8 before writing: a text near the end of the buffer is never cut', () => {
+  const w = new RespWriter(new SpareBuffer(), 16);
+  expect(w.buffer.length).toBe(4096);
+  // 4,046 bytes written: 50 left, more than 20 characters need if each were one byte, less than the 60 they take.
+  const first = 'y'.repeat(4037);
+  w.string(first);
+  expect(w.at).toBe(4046);
+  w.string('€'.repeat(20));
+  expect(w.buffer.subarray(0, w.at).toString()).toBe(`$4037\r\n${first}\r\n$60\r\n${'€'.repeat(20)}\r\n`);
 });
 
 it('keeps the largest buffer given back for the next command of its own site only', () => {
