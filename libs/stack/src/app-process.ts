@@ -7,7 +7,7 @@
  * benchmarks.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { consumerSchema, gatewaySchema, ingestSchema } from '@herald/config';
@@ -80,6 +80,22 @@ export function appCommand(name: AppName, from: RunFrom): string[] {
   const bundle = join(REPO_ROOT, 'dist', 'apps', name, 'main.js');
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build it with \`npx nx run ${name}:build\` (or set ${RUN_FROM_ENV}=source)`);
   return ['--enable-source-maps', bundle];
+}
+
+/**
+ * The node flags `name` runs with in production, from its stage in the root Dockerfile: its
+ * NODE_OPTIONS, and the flags its CMD puts between `--enable-source-maps` and the bundle (V8 flags
+ * NODE_OPTIONS refuses). The benchmarks and tools/build's start-time run the apps with them, so
+ * they measure what ships.
+ */
+export function productionNodeFlags(name: AppName, dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')): string[] {
+  const stage = dockerfile.split(/^FROM /m).find((s) => s.startsWith(`runtime AS ${name}\n`));
+  if (stage === undefined) throw new Error(`the root Dockerfile has no "FROM runtime AS ${name}" stage`);
+  const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(stage);
+  const options = (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
+  const cmd = /^CMD (\[.*\])\s*$/m.exec(stage);
+  const command = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
+  return [...options, ...command.slice(2, -1)];
 }
 
 function runFrom(opts: StartAppOptions): RunFrom {

@@ -5,13 +5,12 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PubSub } from '@google-cloud/pubsub';
 import { createPubSub } from '@herald/pubsub';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
-import { REPO_ROOT, signToken, startApp, startPubSub, startRedisServer, stopProcess, type AppName, type AppProcess, type RedisServer, type RunningPubSub } from '@herald/testing';
+import { productionNodeFlags, REPO_ROOT, signToken, startApp, startPubSub, startRedisServer, stopProcess, type AppName, type AppProcess, type RedisServer, type RunningPubSub } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { cpuWindow, findPids, processTree, withCommand, type CpuGroup } from './procs';
 import type { ScenarioContext } from './scenario';
@@ -21,19 +20,6 @@ import type { SenderRequest, SenderSetup } from './workers/sender';
 
 export type { AppProcess };
 
-/**
- * Node flags an app runs with in production, from its stage in the root Dockerfile: its
- * NODE_OPTIONS, and the flags its CMD puts between `--enable-source-maps` and the bundle.
- */
-export function productionNodeFlags(name: AppName, dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')): string[] {
-  const stage = dockerfile.split(/^FROM /m).find((s) => s.startsWith(`runtime AS ${name}\n`));
-  if (stage === undefined) throw new Error(`the root Dockerfile has no "FROM runtime AS ${name}" stage`);
-  const value = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(stage);
-  const options = (value?.[1] ?? value?.[2] ?? '').split(/\s+/).filter(Boolean);
-  const cmd = /^CMD (\[.*\])\s*$/m.exec(stage);
-  const command = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
-  return [...options, ...command.slice(2, -1)];
-}
 
 /** HERALD_BENCH_APP_NODE_FLAGS and HERALD_BENCH_APP_ENV (README.md): for every app, over the scenario's own. */
 export const APP_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_APP_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);

@@ -11,7 +11,8 @@ import { Flags } from '../src/flags';
 import { cpuFields, othersSeconds } from '../src/procs';
 import { addRatios, PRODUCER_BEHIND_MS, withProducerLag } from '../src/push';
 import { medianRows, type BenchResult } from '../src/report';
-import { parseOverrides, productionNodeFlags } from '../src/rig';
+import { productionNodeFlags } from '@herald/stack';
+import { parseOverrides } from '../src/rig';
 import type { Row, Scenario } from '../src/scenario';
 import { socketioAck, socketioUrl, unwrapSocketio } from '../src/workers/socketio-frames';
 

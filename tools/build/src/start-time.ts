@@ -11,15 +11,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { appCommand, freePort, newDevSecret, startPubSub, startRedisServer, stopProcess, type RunFrom } from '@herald/stack';
+import { appCommand, freePort, newDevSecret, productionNodeFlags, startPubSub, startRedisServer, stopProcess, type RunFrom } from '@herald/stack';
 
 /** /readyz is asked this often: the figure's resolution. */
 const POLL_MS = 10;
 const READY_TIMEOUT_MS = 60_000;
 /** How long the app idles after /readyz before its RSS is read. */
 const IDLE_MS = 5_000;
-/** As in the gateway's image (the Dockerfile's gateway stage: NODE_OPTIONS and the CMD's flags), so both runs match what ships. */
-const NODE_FLAGS = ['--max-semi-space-size=16', '--single-threaded-gc'];
 
 interface Variant {
   label: string;
@@ -53,7 +51,7 @@ async function startOnce(app: 'gateway' | 'ingest', variant: Variant, env: NodeJ
   const adminPort = await freePort();
   const tmp = variant.emptyTmp ? mkdtempSync(join(tmpdir(), 'herald-start-')) : undefined;
   const started = performance.now();
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...appCommand(app, from)], {
+  const child = spawn(process.execPath, [...productionNodeFlags(app), ...appCommand(app, from)], {
     env: { ...env, PORT: String(port), ADMIN_PORT: String(adminPort), ...(tmp ? { TMPDIR: tmp } : {}) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
