@@ -197,7 +197,7 @@ export class ExposurePublisher {
   private accept(event: Pending): void {
     const { pump, replayer } = this;
     // Packed events that would cross the memory bound go one by one: it stays exact.
-    if (event.count > 1 && !replayer.overflowing && pump.held + event.count > this.opts.bufferMax) {
+    if (event.count > 1 && !replayer.overflowing && event.count > pump.room) {
       for (const one of singles(event)) this.accept(one);
       return;
     }

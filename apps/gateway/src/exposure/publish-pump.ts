@@ -70,6 +70,11 @@ export class PublishPump {
     return this.held >= this.opts.bufferMax;
   }
 
+  /** How many more events memory takes before the bound. */
+  get room(): number {
+    return this.opts.bufferMax - this.held;
+  }
+
   /** At most half the bound is held: memory takes new events again, and the spill is replayed. */
   get hasRoom(): boolean {
     return this.held <= this.opts.bufferMax / 2;

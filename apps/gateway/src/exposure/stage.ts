@@ -23,6 +23,16 @@ export interface Pending {
 
 const LINE_BREAK = '\n';
 
+/** Events' JSON packed into one Pending's data: one per line. */
+export function packLines(lines: readonly string[]): string {
+  return lines.length === 1 ? lines[0] : lines.join(LINE_BREAK);
+}
+
+/** A Pending's events' JSON, one string each. */
+function linesOf(event: Pending): string[] {
+  return event.count === 1 ? [event.data] : event.data.split(LINE_BREAK);
+}
+
 /** A Pending of one event. */
 export function single(data: string, batch: number): Pending {
   return { data, batch, count: 1 };
@@ -30,20 +40,17 @@ export function single(data: string, batch: number): Pending {
 
 /** The events of a Pending, one each (the spill keeps one event per entry). */
 export function singles(event: Pending): Pending[] {
-  return event.count === 1 ? [event] : event.data.split(LINE_BREAK).map((data) => single(data, event.batch));
+  return event.count === 1 ? [event] : linesOf(event).map((data) => single(data, event.batch));
 }
 
 /** The events' JSON, one string each. */
 export function eventsOf(events: readonly Pending[]): string[] {
-  return events.flatMap((event) => (event.count === 1 ? [event.data] : event.data.split(LINE_BREAK)));
+  return events.flatMap(linesOf);
 }
 
-/** The lines of `data` (packed events) whose flag is set, packed again. */
-export function keptLines(data: string, kept: readonly boolean[]): string {
-  return data
-    .split(LINE_BREAK)
-    .filter((_, i) => kept[i])
-    .join(LINE_BREAK);
+/** The events of `event` whose flag is set, packed again. */
+export function keptLines(event: Pending, kept: readonly boolean[]): string {
+  return packLines(linesOf(event).filter((_, i) => kept[i]));
 }
 
 /** How many events the Pendings hold. */

@@ -21,7 +21,7 @@ import { beatWal, dropWalBatches, retireWal, writeWalBatch, WriteWindow, type He
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
 import { inBurst } from '../write-burst';
-import { backoffMs, keptLines, runEvery, UNLOGGED, type Pending, type Send } from './stage';
+import { backoffMs, keptLines, packLines, runEvery, UNLOGGED, type Pending, type Send } from './stage';
 
 /**
  * Settled batches are deleted from the log at most this often. Not on the delivery path; a batch
@@ -121,7 +121,7 @@ export class WalWriter {
   private closeRun(): void {
     const { run } = this;
     if (run.length === 0) return;
-    this.toLog.push(run.length === 1 ? run[0] : run.join('\n'));
+    this.toLog.push(packLines(run));
     this.counts.push(run.length);
     this.run = [];
     this.runChars = 0;
@@ -209,8 +209,9 @@ export class WalWriter {
         }
         at += count;
         kept += sent;
-        if (sent === count) onSent({ data: entries[i], batch, count });
-        else if (sent > 0) onSent({ data: keptLines(entries[i], flags!), batch, count: sent });
+        const entry: Pending = { data: entries[i], batch, count };
+        if (sent === count) onSent(entry);
+        else if (sent > 0) onSent({ data: keptLines(entry, flags!), batch, count: sent });
       }
     });
     if (batch === UNLOGGED) {
