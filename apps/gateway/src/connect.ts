@@ -192,5 +192,5 @@ function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): voi
 }
 
 function onSocketPong(this: WebSocket): void {
-  (this as SessionSocket)[SESSION].markAlive();
+  (this as SessionSocket)[SESSION].heardFrom();
 }

@@ -34,8 +34,10 @@ export class Session {
   /** When the gateway registered the session, epoch ms (presence's `connectedAt`). */
   readonly connectedAt = Date.now();
   private current: SessionState = SessionState.DRAINING;
-  /** Cleared by each heartbeat round, set again by the pong. */
-  private alive = true;
+  /** Heartbeat (heartbeat()): a ping awaits its answer; the client was heard from / written to since the last round. */
+  private pinged = false;
+  private heard = false;
+  private spoke = false;
   /** What the client may still send (reset each second by the hub's sweep: resetFrameBudget). */
   readonly budget: FrameBudget;
   /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
@@ -90,19 +92,22 @@ export class Session {
     this.noted = true;
   }
 
-  /** The client answered a ping. */
-  markAlive(): void {
-    this.alive = true;
+  /** The client answered a ping, or sent a frame: it is alive. */
+  heardFrom(): void {
+    this.heard = true;
   }
 
   /**
-   * One heartbeat round: false when the client did not answer the previous ping (the caller cuts
-   * the socket off); otherwise ping it again and return true.
+   * One heartbeat round: false when the client answered neither the previous ping nor with any
+   * frame since (the caller cuts the socket off). Otherwise true, and the session is pinged unless
+   * frames went both ways since the last round: then each side has just seen the other, which is
+   * all a ping and its pong would tell (the SDK counts any frame as the server's heartbeat).
    */
   heartbeat(): boolean {
-    if (!this.alive) return false;
-    this.alive = false;
-    this.ws.ping();
+    if (this.pinged && !this.heard) return false;
+    this.pinged = !(this.heard && this.spoke);
+    this.heard = this.spoke = false;
+    if (this.pinged) this.ws.ping();
     return true;
   }
 
@@ -123,6 +128,7 @@ export class Session {
 
   sendFrame(frame: ServerFrame): void {
     if (this.closed) return;
+    this.spoke = true;
     this.ws.send(JSON.stringify(frame));
   }
 
@@ -168,6 +174,7 @@ export class Session {
     // A drain's frames come many to a burst: the first is held too.
     this.burst = beforeFrame(this.ws, this.burst, via === 'offline');
     sendText(this.ws, message.frame, written);
+    this.spoke = true;
     this.recent.add(message.id, message.category);
     this.ctx.metrics.pushed.inc({ via });
     if (this.acks.pushed(message.id, category) > 0) this.ctx.metrics.unackedForgotten.inc();
@@ -189,6 +196,7 @@ export class Session {
   /** An `update` or `delete` frame for a message this session received. */
   sendChange(frame: Buffer | string): void {
     if (this.closed || this.ws.readyState !== OPEN) return;
+    this.spoke = true;
     sendText(this.ws, frame);
   }
 
@@ -254,6 +262,7 @@ export class Session {
   /** Handle one client frame (client-intake.ts); none once the socket is gone. */
   onFrame(data: RawData, isBinary: boolean): void {
     if (this.current === SessionState.CLOSED) return;
+    this.heard = true;
     receiveFrame(this, data, isBinary, this.current === SessionState.CLOSING);
   }
 

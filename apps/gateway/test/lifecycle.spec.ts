@@ -114,6 +114,48 @@ it('a resync closes only the sessions open when it starts: clients back at once 
   await started.gateway.close();
 }, 30_000);
 
+it('heartbeat: no ping while frames go both ways (a frame answers for a pong); written-to but silent is still cut off', async () => {
+  const started = await h.startGateway({ HEARTBEAT_INTERVAL_MS: 1000 });
+  const stamp = Date.now();
+  const [busyUser, oneWayUser] = [`busy-${stamp}`, `one-way-${stamp}`];
+  // Neither socket answers pings: only the frames it sends can keep it.
+  const open = async (user: string) => {
+    const ws = new WebSocket(started.wsUrl, { headers: { Authorization: `Bearer ${await h.token(user)}` }, autoPong: false });
+    const seen = { pings: 0, code: undefined as number | undefined };
+    ws.on('ping', () => seen.pings++);
+    ws.on('close', (code) => (seen.code = code));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return { ws, seen };
+  };
+  const busy = await open(busyUser);
+  const oneWay = await open(oneWayUser);
+  // The busy client acks every message; the one-way client reads them and sends nothing.
+  busy.ws.on('message', (data) => {
+    const frame = JSON.parse(String(data)) as { type: string; id?: string };
+    if (frame.type === 'message') busy.ws.send(JSON.stringify({ type: 'ack', ids: [frame.id] }));
+  });
+  let sending = true;
+  const sender = (async () => {
+    while (sending) {
+      await h.send([busyUser, oneWayUser], { at: Date.now() });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+
+  try {
+    // Written to, but never heard from: pinged, and cut off at the next round (no close frame: 1006).
+    expect(await waitFor(() => oneWay.seen.code, { what: 'the one-way client cut off', timeoutMs: 15_000 })).toBe(1006);
+    expect(oneWay.seen.pings).toBeGreaterThan(0);
+    // Frames both ways every 50 ms: never pinged, and its acks kept it though it answers no ping.
+    expect(busy.seen).toEqual({ pings: 0, code: undefined });
+  } finally {
+    sending = false;
+    await sender;
+    busy.ws.close();
+    await started.gateway.close();
+  }
+}, 30_000);
+
 it('heartbeat: cuts off a client that stops answering pings, keeps the one that answers', async () => {
   const started = await h.startGateway({ HEARTBEAT_INTERVAL_MS: 200 });
   const wsUrl = `${started.url.replace(/^http/, 'ws')}/ws`;
