@@ -90,7 +90,13 @@ export const gatewaySchema = {
    */
   SEND_BUFFER_MAX_BYTES: int(1024 * 1024, 1024),
   EXPOSURE_BATCH_MAX_MESSAGES: int(500, 1, 1000),
-  EXPOSURE_BATCH_MAX_MS: int(20, 1, 10_000),
+  /**
+   * Longest an exposure event waits for its publish call to fill (EXPOSURE_BATCH_MAX_MESSAGES).
+   * Only below ~5,000 pushes a second does it decide: there each call costs the gateway, Pub/Sub
+   * and the consumer about as much as its events, and 100 ms makes a fifth of the calls 20 ms
+   * made (docs/BENCHMARKS.md). Delivery does not wait on it: only the exposure's way to Pub/Sub.
+   */
+  EXPOSURE_BATCH_MAX_MS: int(100, 1, 10_000),
   /**
    * Exposure events held in memory (queued or being published). Past it, while Pub/Sub is slow or
    * down, events spill to a Redis stream and are replayed, in order, when it is back. 50,000
