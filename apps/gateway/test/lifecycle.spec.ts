@@ -115,7 +115,7 @@ it('a resync closes only the sessions open when it starts: clients back at once 
 }, 30_000);
 
 it('heartbeat: no ping while frames go both ways (a frame answers for a pong); written-to but silent is still cut off', async () => {
-  const started = await h.startGateway({ HEARTBEAT_INTERVAL_MS: 1000 });
+  const started = await h.startGateway({ HEARTBEAT_INTERVAL_MS: 2000 });
   const stamp = Date.now();
   const [busyUser, oneWayUser] = [`busy-${stamp}`, `one-way-${stamp}`];
   // Neither socket answers pings: only the frames it sends can keep it.
@@ -146,7 +146,8 @@ it('heartbeat: no ping while frames go both ways (a frame answers for a pong); w
     // Written to, but never heard from: pinged, and cut off at the next round (no close frame: 1006).
     expect(await waitFor(() => oneWay.seen.code, { what: 'the one-way client cut off', timeoutMs: 15_000 })).toBe(1006);
     expect(oneWay.seen.pings).toBeGreaterThan(0);
-    // Frames both ways every 50 ms: never pinged, and its acks kept it though it answers no ping.
+    // Frames both ways every 50 ms (rounds 2 s apart: room for a slow moment): never pinged, and its
+    // acks kept it though it answers no ping.
     expect(busy.seen).toEqual({ pings: 0, code: undefined });
   } finally {
     sending = false;
