@@ -20,7 +20,6 @@ import type { SenderRequest, SenderSetup } from './workers/sender';
 
 export type { AppProcess };
 
-
 /** HERALD_BENCH_APP_NODE_FLAGS and HERALD_BENCH_APP_ENV (README.md): for every app, over the scenario's own. */
 export const APP_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_APP_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 export const APP_ENV_OVERRIDES: Record<string, string> = parseOverrides(process.env.HERALD_BENCH_APP_ENV ?? '');

@@ -11,7 +11,6 @@ import { Flags } from '../src/flags';
 import { cpuFields, othersSeconds } from '../src/procs';
 import { addRatios, PRODUCER_BEHIND_MS, withProducerLag } from '../src/push';
 import { medianRows, type BenchResult } from '../src/report';
-import { productionNodeFlags } from '@herald/stack';
 import { parseOverrides } from '../src/rig';
 import type { Row, Scenario } from '../src/scenario';
 import { socketioAck, socketioUrl, unwrapSocketio } from '../src/workers/socketio-frames';
@@ -143,15 +142,6 @@ describe('what the scenarios share', () => {
   it('reads HERALD_BENCH_APP_ENV as NAME=value words', () => {
     expect(parseOverrides(' A=1  B=x=y ')).toEqual({ A: '1', B: 'x=y' });
     expect(() => parseOverrides('oops')).toThrow('"oops" is not NAME=value');
-  });
-
-  it("runs each app with its image's node flags: NODE_OPTIONS and the CMD's flags", () => {
-    expect(productionNodeFlags('gateway')).toEqual(['--max-semi-space-size=16', '--single-threaded-gc']);
-    expect(productionNodeFlags('ingest')).toEqual(['--max-semi-space-size=16']);
-    expect(productionNodeFlags('exposure-consumer')).toEqual(['--max-semi-space-size=64']);
-    const stage = 'FROM runtime AS ingest\nENV NODE_OPTIONS=--a=1\nCMD ["node", "--enable-source-maps", "--b", "--c=2", "dist/apps/ingest/main.js"]\n';
-    expect(productionNodeFlags('ingest', stage)).toEqual(['--a=1', '--b', '--c=2']);
-    expect(() => productionNodeFlags('gateway', stage)).toThrow('no "FROM runtime AS gateway" stage');
   });
 
   it('imports no scenario from another: what they share lives outside scenarios/', () => {
