@@ -9,19 +9,39 @@
  *
  * Category positions (category-cursors.ts) ride the same window: the furthest position asked
  * for per user and category, then `advancePositions` (one script call for many users on one
- * redis-server, one per user on a Cluster).
+ * redis-server, one per user on a Cluster). What a session moved waits on the session itself
+ * (`PositionMoves`, made once per session), so an ack that moves a position allocates nothing:
+ * a window's map and lists, made as acks came, lived until the window's write and were a sixth of
+ * what outlived the young generation in a broadcast (docs/BENCHMARKS.md). They are made at the
+ * write now, and die with it.
  */
 import { advancePositions, compareEntryIds, removeAcked, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from './metrics';
 
+/** One session's position moves waiting for the next write (the session holds it; see the header). */
+export class PositionMoves {
+  /** In the batcher's list for the next write. */
+  queued = false;
+  /** The first category moved in the window, and the furthest entry asked for in it. */
+  category = '';
+  entry = '';
+  /** Further categories moved in the same window: category, entry, … (rare, so made only then). */
+  more: string[] | null = null;
+
+  constructor(readonly userId: string) {}
+}
+
+/** Whose positions move: a session, which carries its PositionMoves for the batcher. */
+export interface PositionOwner {
+  readonly userId: string;
+  positionMoves?: PositionMoves;
+}
+
 export class AckBatcher {
   private pending = new Map<string, Set<string>>();
-  /**
-   * Per user: category, entry, category, entry, … (UserPositions: a short list, not a map, per user
-   * and window; a user has at most MAX_CATEGORIES_PER_USER (100) categories, so a scan stays short).
-   */
-  private positions = new Map<string, string[]>();
+  /** The sessions whose positions moved in this window. */
+  private moved: PositionMoves[] = [];
   private readonly window: WriteWindow;
 
   constructor(
@@ -40,16 +60,18 @@ export class AckBatcher {
     this.window.schedule();
   }
 
-  /** The user's position in `category` may move to `entry`. */
-  advance(userId: string, category: string, entry: string): void {
-    const user = this.positions.get(userId);
-    if (!user) this.positions.set(userId, [category, entry]);
-    else {
-      let at = 0;
-      while (at < user.length && user[at] !== category) at += 2;
-      if (at === user.length) user.push(category, entry);
-      else if (compareEntryIds(entry, user[at + 1]) > 0) user[at + 1] = entry;
-    }
+  /** The owner's user's position in `category` may move to `entry`. */
+  advance(owner: PositionOwner, category: string, entry: string): void {
+    const moves = (owner.positionMoves ??= new PositionMoves(owner.userId));
+    if (!moves.queued) {
+      moves.queued = true;
+      moves.category = category;
+      moves.entry = entry;
+      moves.more = null;
+      this.moved.push(moves);
+    } else if (moves.category === category) {
+      if (compareEntryIds(entry, moves.entry) > 0) moves.entry = entry;
+    } else furthest((moves.more ??= []), category, entry);
     this.window.schedule();
   }
 
@@ -68,11 +90,32 @@ export class AckBatcher {
         (err: unknown) => this.log.warn({ err, users: acked.size }, 'ack failed; the ids stay and come back next time'),
       );
     }
-    if (this.positions.size === 0) return;
-    const positions = this.positions;
-    this.positions = new Map();
+    if (this.moved.length === 0) return;
+    const positions = new Map<string, string[]>();
+    for (const moves of this.moved) {
+      moves.queued = false;
+      const list = positions.get(moves.userId);
+      const own = moves.more ? [moves.category, moves.entry, ...moves.more] : [moves.category, moves.entry];
+      // A user's other session (device) in the same window: its moves follow in the user's list, and
+      // the script keeps the furthest entry per category (it never moves a position back).
+      if (list === undefined) positions.set(moves.userId, own);
+      else list.push(...own);
+    }
+    this.moved = [];
+    const users = positions.size;
     advancePositions(this.redis, positions).catch((err: unknown) => {
-      this.log.warn({ err, users: positions.size }, 'position update failed; the entries come back next time');
+      this.log.warn({ err, users }, 'position update failed; the entries come back next time');
     });
   }
+}
+
+/**
+ * Set `category`'s entry in a list of category, entry, … to `entry` if it is further (or add it).
+ * A short scan: a user has at most MAX_CATEGORIES_PER_USER (100) categories.
+ */
+function furthest(list: string[], category: string, entry: string): void {
+  let at = 0;
+  while (at < list.length && list[at] !== category) at += 2;
+  if (at === list.length) list.push(category, entry);
+  else if (compareEntryIds(entry, list[at + 1]) > 0) list[at + 1] = entry;
 }

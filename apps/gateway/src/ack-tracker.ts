@@ -4,6 +4,11 @@
  * (never pushed here, acknowledged already, repeated) is ignored and counted. The set is bounded:
  * past `max` the oldest id is forgotten (its ack is ignored later, and the message, still in the
  * inbox, comes again on the next connection).
+ *
+ * The map of pending ids always holds one more entry, under a symbol no id can equal: V8 gives an
+ * emptied Map a new table, so a session acknowledging each message as it comes (one pending id,
+ * then none) would allocate one per ack, held by the long-lived map until the next push; in a
+ * broadcast that was an eighth of what outlived the gateway's young generation (docs/BENCHMARKS.md).
  */
 
 /** What an ack frame's ids came to. */
@@ -26,10 +31,15 @@ const EXPECTED = 0;
 /** An id pushed to the socket (a category's entry: its category instead). */
 const PUSHED = 1;
 type State = typeof EXPECTED | typeof PUSHED | string;
+/** The entry that keeps the pending map from emptying (see the header); first in its order. */
+const KEEP = Symbol('keep');
+
+/** What `takeOne` found: a pending id's category (a category log entry), or whether it was pending. */
+export type Taken = string | boolean;
 
 export class AckTracker {
-  /** id -> state; Map iteration order is insertion order, so the first key is the oldest. */
-  private readonly pending = new Map<string, State>();
+  /** id -> state, after KEEP; Map iteration order is insertion order, so the second key is the oldest id. */
+  private readonly pending = new Map<string | typeof KEEP, State>([[KEEP, PUSHED]]);
   /** Snapshot ids acknowledged before the drain pushed them: the drain skips them. */
   private readonly ackedEarly = new Set<string>();
   /** Ids forgotten past the bound (they may still be acknowledged, and are then ignored). */
@@ -38,7 +48,7 @@ export class AckTracker {
   constructor(private readonly max: number) {}
 
   get size(): number {
-    return this.pending.size;
+    return this.pending.size - 1;
   }
 
   /**
@@ -47,7 +57,7 @@ export class AckTracker {
    * `welcome`). Only as many as fit are noted; the rest are noted when pushed.
    */
   expect(ids: readonly string[]): void {
-    const room = this.max - this.pending.size;
+    const room = this.max - this.size;
     for (let i = 0; i < ids.length && i < room; i++) if (!this.pending.has(ids[i])) this.pending.set(ids[i], EXPECTED);
   }
 
@@ -77,11 +87,25 @@ export class AckTracker {
       return 0;
     }
     this.pending.set(id, state);
-    if (this.pending.size <= this.max) return 0;
-    const [oldest] = this.pending.keys();
-    this.pending.delete(oldest);
+    if (this.size <= this.max) return 0;
+    const keys = this.pending.keys();
+    keys.next();
+    this.pending.delete(keys.next().value!);
     this.forgotten++;
     return 1;
+  }
+
+  /**
+   * One acknowledged id: it stops being pending. Returns the category it was pushed from (a
+   * category's log entry), true for another pending id, false when it was not pending. An ack
+   * frame of one id (a client acknowledging each message as it comes) is sorted with no array.
+   */
+  takeOne(id: string): Taken {
+    const state = this.pending.get(id);
+    if (state === undefined) return false;
+    this.pending.delete(id);
+    if (state === EXPECTED) this.ackedEarly.add(id);
+    return typeof state === 'string' ? state : true;
   }
 
   /** Sort an ack frame's ids; the known ones stop being pending. */
@@ -92,11 +116,9 @@ export class AckTracker {
     let repeated = 0;
     let seen: Set<string> | undefined;
     for (const id of ids) {
-      const state = this.pending.get(id);
-      if (state !== undefined) {
-        this.pending.delete(id);
-        if (state === EXPECTED) this.ackedEarly.add(id);
-        if (typeof state === 'string') (categories ??= new Array<string | undefined>(known.length)).push(state);
+      const taken = this.takeOne(id);
+      if (taken !== false) {
+        if (typeof taken === 'string') (categories ??= new Array<string | undefined>(known.length)).push(taken);
         else categories?.push(undefined);
         known.push(id);
         if (ids.length > 1) (seen ??= new Set()).add(id);

@@ -16,14 +16,61 @@ import { compareEntryIds } from '@herald/redis';
 
 interface Unacked {
   id: string;
-  entry: string;
-  /** The entry considered before this one. */
+  /** The entry considered before this one's. */
   prev: string;
+}
+
+/**
+ * A cursor's unacknowledged entries, oldest first. The oldest is kept in fields, the others in an
+ * array made only when a second one waits: a client that acknowledges each entry before the next
+ * (every member of a broadcast) costs no object per push, where an object and an array held from
+ * push to ack outlived the gateway's young generation (docs/BENCHMARKS.md).
+ */
+class UnackedEntries {
+  private headId: string | null = null;
+  private headPrev = '';
+  private rest: Unacked[] | null = null;
+
+  get length(): number {
+    return (this.headId === null ? 0 : 1) + (this.rest?.length ?? 0);
+  }
+
+  /** The entry considered before the oldest (null when none waits). */
+  get oldestPrev(): string | null {
+    return this.headId === null ? null : this.headPrev;
+  }
+
+  /** `id` was pushed; `prev` is the entry considered before its entry. */
+  push(id: string, prev: string): void {
+    if (this.headId === null) {
+      this.headId = id;
+      this.headPrev = prev;
+    } else (this.rest ??= []).push({ id, prev });
+  }
+
+  /** Take `id` out; false when it is not waiting. Acks come mostly in push order: the oldest goes first. */
+  remove(id: string): boolean {
+    if (this.headId === null) return false;
+    if (this.headId === id) {
+      const next = this.rest?.shift();
+      this.headId = next?.id ?? null;
+      this.headPrev = next?.prev ?? '';
+      return true;
+    }
+    const rest = this.rest;
+    if (rest === null) return false;
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i].id !== id) continue;
+      rest.splice(i, 1);
+      return true;
+    }
+    return false;
+  }
 }
 
 interface Cursor {
   considered: string | null;
-  unacked: Unacked[];
+  unacked: UnackedEntries;
   /** The position last asked for (or read at the start); positions only move forward. */
   written: string | null;
   /** True when this session must not move the position (see the header). */
@@ -41,7 +88,7 @@ export class CategoryCursors {
 
   /** Read `category` from `position` on (the connect's snapshot): acks move its position. */
   start(category: string, position: string): void {
-    this.cursors.set(category, { considered: position, unacked: [], written: position, frozen: false });
+    this.cursors.set(category, { considered: position, unacked: new UnackedEntries(), written: position, frozen: false });
   }
 
   /** True when `entry` is new to this session: after every entry it pushed or passed in `category`. */
@@ -54,7 +101,7 @@ export class CategoryCursors {
   pushed(category: string, entry: string, id: string): void {
     const cursor = this.cursor(category);
     if (!cursor.frozen && cursor.considered !== null) {
-      cursor.unacked.push({ id, entry, prev: cursor.considered });
+      cursor.unacked.push(id, cursor.considered);
       if (cursor.unacked.length > this.max) this.freeze(cursor);
     }
     cursor.considered = entry;
@@ -78,21 +125,23 @@ export class CategoryCursors {
   sortAcks(ids: readonly string[], categories?: ReadonlyArray<string | undefined>): string[] {
     const inbox: string[] = [];
     for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
       const category = categories?.[i];
-      const cursor = category === undefined ? undefined : this.cursors.get(category);
-      const at = cursor ? indexOfId(cursor.unacked, id) : -1;
-      if (category === undefined || cursor === undefined || at < 0) {
-        inbox.push(id);
-        continue;
-      }
-      // Acks come mostly in push order: the oldest goes without copying the rest.
-      if (at === 0) cursor.unacked.shift();
-      else cursor.unacked.splice(at, 1);
-      const position = this.moved(cursor);
-      if (position) this.move(category, position);
+      if (category === undefined || !this.acked(ids[i], category)) inbox.push(ids[i]);
     }
     return inbox;
+  }
+
+  /**
+   * One acknowledged id pushed as an entry of `category` (sortAcks for a single id, with no
+   * array): true when the entry was this session's to move the position for, false when the id
+   * belongs to the inbox's (the cursor frozen or dropped).
+   */
+  acked(id: string, category: string): boolean {
+    const cursor = this.cursors.get(category);
+    if (cursor === undefined || !cursor.unacked.remove(id)) return false;
+    const position = this.moved(cursor);
+    if (position) this.move(category, position);
+    return true;
   }
 
   /** The user left `category`: forget it. */
@@ -102,13 +151,13 @@ export class CategoryCursors {
 
   private cursor(category: string): Cursor {
     let cursor = this.cursors.get(category);
-    if (!cursor) this.cursors.set(category, (cursor = { considered: null, unacked: [], written: null, frozen: true }));
+    if (!cursor) this.cursors.set(category, (cursor = { considered: null, unacked: new UnackedEntries(), written: null, frozen: true }));
     return cursor;
   }
 
   private moved(cursor: Cursor): string | null {
     if (cursor.frozen) return null;
-    const position = cursor.unacked.length > 0 ? cursor.unacked[0].prev : cursor.considered;
+    const position = cursor.unacked.oldestPrev ?? cursor.considered;
     if (position === null || (cursor.written !== null && compareEntryIds(position, cursor.written) <= 0)) return null;
     cursor.written = position;
     return position;
@@ -116,12 +165,6 @@ export class CategoryCursors {
 
   private freeze(cursor: Cursor): void {
     cursor.frozen = true;
-    cursor.unacked = [];
+    cursor.unacked = new UnackedEntries();
   }
-}
-
-/** Where `id` is among a cursor's unacknowledged entries, -1 if not (a loop: no closure per ack). */
-function indexOfId(unacked: readonly Unacked[], id: string): number {
-  for (let i = 0; i < unacked.length; i++) if (unacked[i].id === id) return i;
-  return -1;
 }

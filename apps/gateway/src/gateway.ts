@@ -138,7 +138,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
       acks.add(s.userId, ids);
     },
     onPosition(s, category, entry) {
-      acks.advance(s.userId, category, entry);
+      acks.advance(s, category, entry);
     },
     onAbuse(s) {
       if (!cooldowns.start(s.userId)) return;

@@ -12,6 +12,7 @@ import type { WebSocket, RawData } from 'ws';
 import { CloseCode, closeReason, ErrorCodes, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
 import type { EncodedMessage } from '@herald/redis';
 import { AckTracker } from './ack-tracker';
+import type { PositionMoves } from './ack-batcher';
 import { receiveFrame } from './client-intake';
 import { PendingQueue, type Outgoing } from './pending-queue';
 import { CategoryCursors } from './category-cursors';
@@ -54,6 +55,8 @@ export class Session {
   private readonly recent: RecentIds;
   /** The write burst of the last frame pushed (write-burst.ts). */
   private burst = 0;
+  /** Its category positions waiting for the ack batcher's next write (ack-batcher.ts keeps it). */
+  positionMoves?: PositionMoves;
 
   constructor(
     readonly userId: string,

@@ -50,3 +50,14 @@ it("names the category of the ids pushed as a category's log entries, beside the
   acks.pushed('d2');
   expect(acks.take(['d2'])).toStrictEqual({ known: ['d2'], unknown: 0, repeated: 0 });
 });
+
+it('takes one id: its category, true for another pending id, false for an id not pending', () => {
+  const acks = new AckTracker(2);
+  acks.pushed('direct');
+  acks.pushed('c1', 'news');
+  expect([acks.takeOne('c1'), acks.takeOne('direct'), acks.takeOne('direct'), acks.takeOne('x')]).toEqual(['news', true, false, false]);
+  // Emptied, it counts and bounds only ids: two fit again, the third forgets the oldest.
+  expect(acks.size).toBe(0);
+  expect([acks.pushed('a'), acks.pushed('b'), acks.pushed('c')]).toEqual([0, 0, 1]);
+  expect([acks.takeOne('a'), acks.takeOne('b'), acks.takeOne('c')]).toEqual([false, true, true]);
+});

@@ -20,8 +20,9 @@ import { RespWriter, SpareBuffer } from './resp-writer';
 export const POSITIONS_PER_CALL = 200;
 
 /**
- * A user's positions to move: category, entry, category, entry, … (each category once). A flat
- * list rather than a map: the gateway makes one per user acknowledging in each write window.
+ * A user's positions to move: category, entry, category, entry, … A flat list rather than a map:
+ * the gateway makes one per user acknowledging in each write window. A category may come more
+ * than once (two sessions of the user): the furthest entry wins, whatever the order.
  */
 export type UserPositions = readonly string[];
 
@@ -35,9 +36,11 @@ const spares = new SpareBuffer();
  * redis-server one script call per POSITIONS_PER_CALL users; on a Cluster, where each user's keys
  * are on their own slot, one per user (auto-pipelined per node). Resolves with how many moved.
  */
-export async function advancePositions(redis: HeraldRedis, positions: ReadonlyMap<string, UserPositions>): Promise<number> {
-  const moved = redis instanceof Cluster ? await advanceOnCluster(redis, positions) : await advanceOnServer(redis, positions);
-  return moved.reduce((a: number, b) => a + Number(b), 0);
+export function advancePositions(redis: HeraldRedis, positions: ReadonlyMap<string, UserPositions>): Promise<number> {
+  // Not an async function: its frame would hold `positions` until Redis answers; the calls are
+  // encoded (or their arguments copied) before this returns, and the map can go.
+  const moved = redis instanceof Cluster ? advanceOnCluster(redis, positions) : advanceOnServer(redis, positions);
+  return moved.then((replies: unknown[]) => replies.reduce((a: number, b) => a + Number(b), 0));
 }
 
 /** One call per POSITIONS_PER_CALL users, every call of the window encoded into one buffer. */
