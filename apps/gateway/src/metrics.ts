@@ -1,5 +1,9 @@
 /** The gateway's Prometheus metrics, registered on the app's registry. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ExposureEvent } from '@herald/types';
+
+type Via = ExposureEvent['via'];
+const VIAS: readonly Via[] = ['live', 'offline'];
 
 /** Read at scrape time: nothing on the delivery path keeps these gauges up to date. */
 export interface GaugeSources {
@@ -15,8 +19,8 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
   const registers = [registry];
   // Every metric through one of these, on the app's registry (tools/dev/test/operations-doc.spec.ts
   // finds the metrics by `counter('herald_…'`, `gauge('herald_…'` and `histogram('herald_…'`).
-  const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Counter<L>({ name, help, labelNames, registers });
+  const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (this: Counter<L>) => void) =>
+    new Counter<L>({ name, help, labelNames, registers, collect });
   const gauge = (name: string, help: string, collect?: (this: Gauge) => void | Promise<void>) => new Gauge({ name, help, registers, collect });
   const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers });
   /** A collect() reading Redis at scrape time; while Redis does not answer, the gauge keeps its last value. */
@@ -30,10 +34,27 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
       }
     };
 
+  /**
+   * Frames pushed since the counter was last read, by via. Counted in plain numbers on the
+   * delivery path and added to the counter when it is read (a scrape): a labelled inc() hashes its
+   * labels on every call, ~0.5 µs a delivery inside a broadcast's frame loop (docs/BENCHMARKS.md).
+   */
+  const pushedSince: Record<Via, number> = { live: 0, offline: 0 };
+  counter('herald_gateway_messages_pushed_total', 'Message frames pushed to clients, by via (offline drain or live)', ['via'], function () {
+    for (const via of VIAS) {
+      if (pushedSince[via] === 0) continue;
+      this.inc({ via }, pushedSince[via]);
+      pushedSince[via] = 0;
+    }
+  });
+
   return {
     connections: gauge('herald_gateway_connections', 'Open WebSocket sessions'),
     connectsRefused: counter('herald_gateway_connects_refused_total', 'Upgrade requests refused before the upgrade, by reason', ['reason']),
-    pushed: counter('herald_gateway_messages_pushed_total', 'Message frames pushed to clients, by via (offline drain or live)', ['via']),
+    /** One frame pushed (herald_gateway_messages_pushed_total, counted as it is read). */
+    pushed(via: Via): void {
+      pushedSince[via]++;
+    },
     resyncs: counter(
       'herald_gateway_resyncs_total',
       'Times the Redis subscriber reconnected and every session was closed with 1012 to resync',

@@ -179,7 +179,7 @@ export class Session {
     sendText(this.ws, message.frame, written);
     this.spoke = true;
     this.recent.add(message.id, message.category);
-    this.ctx.metrics.pushed.inc({ via });
+    this.ctx.metrics.pushed(via);
     if (this.acks.pushed(message.id, category) > 0) this.ctx.metrics.unackedForgotten.inc();
     // Frames a write burst holds back are not the client's slowness (write-burst.ts).
     if (this.ws.bufferedAmount > this.ctx.sendBufferMaxBytes && !holding(this.ws)) this.closeSlow();
