@@ -11,7 +11,7 @@
  * for per user and category, then `advancePositions` (one script call for many users on one
  * redis-server, one per user on a Cluster). What a session moved waits on the session itself
  * (`PositionMoves`, made once per session), so an ack that moves a position allocates nothing:
- * a window's map and lists, made as acks came, lived until the window's write and were a sixth of
+ * a window's map and lists, made as acks came, lived until the window's write and were an eighth of
  * what outlived the young generation in a broadcast (docs/BENCHMARKS.md). They are made at the
  * write now, and die with it.
  */

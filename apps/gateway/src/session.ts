@@ -169,7 +169,7 @@ export class Session {
     const message = this.ctx.changes.current(logged);
     if (this.closed || this.ws.readyState !== OPEN || message === null) {
       // A recalled category entry counts as done for the user's position, as an ack would.
-      if (message === null) this.cursors?.sortAcks([logged.id], [category]);
+      if (message === null && category !== undefined) this.cursors?.acked(logged.id, category);
       written?.();
       return false;
     }
