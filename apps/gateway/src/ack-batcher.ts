@@ -94,12 +94,12 @@ export class AckBatcher {
     const positions = new Map<string, string[]>();
     for (const moves of this.moved) {
       moves.queued = false;
-      const list = positions.get(moves.userId);
-      const own = moves.more ? [moves.category, moves.entry, ...moves.more] : [moves.category, moves.entry];
       // A user's other session (device) in the same window: its moves follow in the user's list, and
       // the script keeps the furthest entry per category (it never moves a position back).
-      if (list === undefined) positions.set(moves.userId, own);
-      else list.push(...own);
+      let list = positions.get(moves.userId);
+      if (list === undefined) positions.set(moves.userId, (list = []));
+      list.push(moves.category, moves.entry);
+      if (moves.more) list.push(...moves.more);
     }
     this.moved = [];
     const users = positions.size;

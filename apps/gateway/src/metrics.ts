@@ -3,7 +3,6 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ExposureEvent } from '@herald/types';
 
 type Via = ExposureEvent['via'];
-const VIAS: readonly Via[] = ['live', 'offline'];
 
 /** Read at scrape time: nothing on the delivery path keeps these gauges up to date. */
 export interface GaugeSources {
@@ -41,7 +40,7 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
    */
   const pushedSince: Record<Via, number> = { live: 0, offline: 0 };
   counter('herald_gateway_messages_pushed_total', 'Message frames pushed to clients, by via (offline drain or live)', ['via'], function () {
-    for (const via of VIAS) {
+    for (const via of Object.keys(pushedSince) as Via[]) {
       if (pushedSince[via] === 0) continue;
       this.inc({ via }, pushedSince[via]);
       pushedSince[via] = 0;
