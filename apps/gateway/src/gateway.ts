@@ -81,6 +81,8 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   });
   const pubsub = givenPubSub ?? createPubSub(config);
   const exposureTopic = new BatchPublisher(pubsub, config.EXPOSURE_TOPIC);
+  // Its channel made before the first push, not by it (batch-publisher.ts warm).
+  await exposureTopic.warm();
   const publisher = new ExposurePublisher({
     publisher: exposureTopic,
     redis,

@@ -86,6 +86,8 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
   // The relay publishes what every ingest appends (events/); one per process where EVENTS_RELAY.
   const relayPubSub = config.EVENTS_RELAY ? createPubSub(config) : undefined;
   const relayTopic = relayPubSub && new BatchPublisher(relayPubSub, config.EXPOSURE_TOPIC);
+  // Its channel made before the first request, not by the first relay (batch-publisher.ts warm).
+  await relayTopic?.warm();
   const relay = relayTopic
     ? new EventRelay({
         redis,

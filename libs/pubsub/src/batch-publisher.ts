@@ -147,8 +147,11 @@ export function countMessageIds(response: Buffer): number | null {
   return at === response.length ? count : null;
 }
 
+/** How long warm() waits for the channel at most (credentials resolved, the client made). */
+const WARM_TIMEOUT_MS = 5_000;
+
 export class BatchPublisher {
-  /** Made on the first publish (again after a failure). */
+  /** Made by warm() or the first publish (again after a failure). */
   private connection?: Promise<LibraryChannel>;
   private closed = false;
   /**
@@ -164,13 +167,32 @@ export class BatchPublisher {
 
   /**
    * A publisher to `topicName` over a channel configured as `pubsub`'s clients are. Nothing is
-   * resolved or connected until the first publish, so a start without credentials or network
-   * does not fail: its publishes do, and are retried by the caller.
+   * resolved or connected until warm() or the first publish, so a start without credentials or
+   * network does not fail: its publishes do, and are retried by the caller.
    */
   constructor(
     private readonly pubsub: PubSub,
     private readonly topicName: string,
   ) {}
+
+  /**
+   * Make the channel now rather than at the first publish: making the library's generated client
+   * (its protos loaded into descriptors) holds a fresh process's event loop for 100–250 ms, which
+   * the first message's publish paid while the requests and pushes behind it waited
+   * (docs/BENCHMARKS.md, "A fresh process's first publish"). Resolves once it is made, has failed
+   * or `timeoutMs` has passed, never rejects: a failure is forgotten (logged by the caller's first
+   * publish, which tries again), so a start without credentials or network still does not fail.
+   */
+  async warm(timeoutMs = WARM_TIMEOUT_MS): Promise<void> {
+    if (this.closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    try {
+      await Promise.race([this.connect().then(() => undefined, () => undefined), waited]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   private connect(): Promise<LibraryChannel> {
     this.connection ??= libraryChannel(this.pubsub, { topic: this.topicName }).catch((err: unknown) => {

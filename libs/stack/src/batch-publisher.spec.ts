@@ -3,7 +3,7 @@
  * stores what one call publishes, attributes included, or refuses it with the gRPC status the
  * gateway's publish pump classifies.
  */
-import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
+import { PubSub, v1, type Message, type Subscription } from '@google-cloud/pubsub';
 import { BatchPublisher, PUBLISH_CALLS_MAX, type OutgoingMessage } from '@herald/pubsub';
 import { ensureSubscription, googlePubSubEmulatorInstalled, pubsubClientOptions, startPubSub, type PubSubKind, type RunningPubSub } from './pubsub';
 import { waitFor } from './wait';
@@ -136,5 +136,38 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
     } finally {
       await missing.close();
     }
+  });
+
+  test('warm() makes the channel before the first publish, which then makes none', async () => {
+    const subscription = await ensureSubscription(client, 'events', 'events-warm', 30);
+    const made = jest.spyOn(v1.PublisherClient.prototype, 'initialize');
+    const own = new BatchPublisher(client, 'events');
+    try {
+      await own.warm();
+      expect(made).toHaveBeenCalledTimes(1);
+      await own.publish([{ data: 'after-warm' }]);
+      expect(made).toHaveBeenCalledTimes(1);
+    } finally {
+      made.mockRestore();
+      await own.close();
+    }
+    await expectReadBack(subscription, ['after-warm']);
+  });
+
+  test('a warm() that fails resolves all the same, and the first publish makes the channel', async () => {
+    const subscription = await ensureSubscription(client, 'events', 'events-warm-failed', 30);
+    // A configuration that cannot be had (no credentials, say): not something the emulator does.
+    const config = jest.spyOn(client, 'getClientConfig').mockRejectedValueOnce(new Error('no credentials'));
+    const own = new BatchPublisher(client, 'events');
+    try {
+      await expect(own.warm()).resolves.toBeUndefined();
+      expect(config).toHaveBeenCalledTimes(1);
+      await own.publish([{ data: 'after-failed-warm' }]);
+      expect(config).toHaveBeenCalledTimes(2);
+    } finally {
+      config.mockRestore();
+      await own.close();
+    }
+    await expectReadBack(subscription, ['after-failed-warm']);
   });
 });
