@@ -149,7 +149,7 @@ async function batchEvents(deps: BatchDeps, sends: Send[], messages: ReturnType<
     const { recipients } = sends[i].item.input;
     const count = 'category' in recipients ? await (members.get(recipients.category) ?? 0) : recipients.userIds.length;
     const replaced = counts.replaced + (appended?.replaced ?? 0);
-    for (const event of sentEvents({ ...factsOf(messages[i], sends[i].item.input), recipients: count, replaced, dropped: counts.droppedIds })) events.push(event);
+    for (const event of sentEvents(factsOf(messages[i], sends[i].item.input), { recipients: count, replaced, dropped: counts.droppedIds })) events.push(event);
   }
   return events;
 }

@@ -19,7 +19,7 @@ import {
   type RecordInput,
 } from '@herald/redis';
 import type { IngestMetrics, MessageTarget } from './metrics';
-import { sentEvents, type EventOutbox } from './events/event-outbox';
+import { sentEvents, type EventOutbox, type SentFacts } from './events/event-outbox';
 import type { WebPushQueue, WebPushRequest } from './webpush/web-push-queue';
 import type { SendWindow } from './send-window';
 
@@ -121,7 +121,7 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
     deps.metrics.accepted.inc({ target: 'category' });
     if (deps.events) {
       const recipients = (await members) ?? 0;
-      await deps.events.append(sentEvents({ ...factsOf(message, input), recipients, replaced, dropped: [] }));
+      await deps.events.append(sentEvents(factsOf(message, input), { recipients, replaced, dropped: [] }));
     }
     await queueWebPush(deps, message, input, noDeliveries(), appended);
     return { id: message.id, target: 'category', delivered: 0, dropped };
@@ -146,21 +146,22 @@ export async function sendMessage(deps: SendMessageDeps, input: SendMessageInput
   deps.metrics.replaced.inc({ target: 'users' }, replaced);
   deps.metrics.accepted.inc({ target: 'users' });
   if (deps.events) {
-    await deps.events.append(sentEvents({ ...factsOf(message, input), recipients: userIds.length, replaced, dropped: counts.droppedIds }));
+    await deps.events.append(sentEvents(factsOf(message, input), { recipients: userIds.length, replaced, dropped: counts.droppedIds }));
   }
   await queueWebPush(deps, message, input, counts);
   return { id: message.id, target: 'users', delivered, dropped };
 }
 
 /** The facts of a `sent` event that come from the message and the request. */
-export function factsOf(message: Message, input: Pick<SendMessageInput, 'payload' | 'record' | 'scheduledFor'>) {
+export function factsOf(message: Message, input: Pick<SendMessageInput, 'payload' | 'record' | 'scheduledFor'>): SentFacts {
   return {
     message,
     producer: input.record?.producer ?? '',
     category: message.category,
     // The payload's JSON: what the producer sent (the stored frame adds a fixed envelope).
     size: Buffer.byteLength(JSON.stringify(input.payload) ?? ''),
-    ...(input.scheduledFor !== undefined ? { scheduledFor: input.scheduledFor } : {}),
+    // Always present (undefined when not scheduled): every facts object has one shape.
+    scheduledFor: input.scheduledFor,
   };
 }
 
