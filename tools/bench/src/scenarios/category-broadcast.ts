@@ -55,16 +55,18 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
   const members = flags.int('members');
   const userIds = userIdsFor(`cb-${tag}-`, members);
   const category = `bench-${tag}`;
+  /** The gateways' exposure topic, and ingest's events' (as `npm run dev` runs them). */
+  const topic = `bench-broadcast-${tag}`;
   let ingest: AppProcess | undefined;
   if (target === 'herald') {
     progress(`making ${members} users members of ${category}`);
-    const starting = rig.ingest();
+    const starting = rig.ingest(topic);
     await rig.inChunks(userIds, JOIN_BATCH, (userId) => replaceUserCategories(rig.commands, userId, [category]));
     ingest = await starting;
   }
   progress(`connecting ${members} clients`);
   const gateways = target === 'herald' ? flags.int('gateways') : 1;
-  const push = await startTarget(rig, target, `bench-broadcast-${tag}`, userIds, flags.int('client-procs'), true, {}, gateways);
+  const push = await startTarget(rig, target, topic, userIds, flags.int('client-procs'), true, {}, gateways);
   const notes = sharedCpuNote(
     target,
     `${gateways === 1 ? 'gateway' : `${gateways} gateways (CPU summed)`}, ingest, Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,

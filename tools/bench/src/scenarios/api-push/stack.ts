@@ -1,9 +1,9 @@
 /**
- * What api-push runs behind Herald's gateway, as `npm run dev` starts it: ingest (the rig's), a
- * Postgres of its own (@herald/testing startPostgres) and an exposure-consumer storing the
- * gateway's exposure topic into it (started first: its subscription exists before anything is
- * published); the producer processes (workers/api-producer.ts) and the wait until the consumer
- * has stored what the gateway delivered.
+ * What api-push runs behind Herald's gateway, as `npm run dev` starts it: ingest (the rig's, its
+ * events relayed to the gateway's topic), a Postgres of its own (@herald/testing startPostgres)
+ * and an exposure-consumer storing that topic into it (started first: its subscription exists
+ * before anything is published); the producer processes (workers/api-producer.ts) and the wait
+ * until the consumer has stored what the gateway delivered.
  */
 import { startPostgres } from '@herald/testing';
 import { sampleConsumer } from '../../metrics';
@@ -26,7 +26,7 @@ export async function startStack(rig: Rig, topic: string) {
       EXPOSURE_SUBSCRIPTION: `${topic}-consumer`,
       DATABASE_URL: postgres.url,
     }),
-    rig.ingest(),
+    rig.ingest(topic),
   ]);
   // The embedded cluster (launcher and postmaster, found by its port) and its backends; none on a shared server.
   const postgresRoots = postgres.restartable ? withCommand(findPids(new URL(postgres.url).port), 'postgres') : [];
