@@ -97,6 +97,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
         eventsPerMessage: config.EVENTS_PER_PUBSUB_MESSAGE,
         claimIdleMs: config.EVENTS_RELAY_CLAIM_MS,
         pollMs: config.EVENTS_RELAY_POLL_MS,
+        windowMs: config.EVENTS_RELAY_WINDOW_MS,
         metrics: ingestMetrics,
         logger,
       })

@@ -140,6 +140,13 @@ export const ingestSchema = {
   EVENTS_RELAY_CLAIM_MS: int(30_000, 100, 3_600_000),
   /** A relay looks at the outbox at least this often (another process's leftovers). */
   EVENTS_RELAY_POLL_MS: int(1000, 10, 60_000),
+  /**
+   * A relay's rounds at least this far apart (ms), unless a round read a full batch: the events
+   * appended in between go in one publish call. Each call costs ingest and Pub/Sub the same
+   * whatever it carries; events reach analysts up to this much later. 0: a round as soon as the
+   * last one ended.
+   */
+  EVENTS_RELAY_WINDOW_MS: int(100, 0, 10_000),
   ...webhookSchema(),
   ...webPushSender,
   /**

@@ -8,10 +8,14 @@
  * which stores each eventId once.
  *
  * It runs when this process appended (wake) and otherwise every EVENTS_RELAY_POLL_MS, so another
- * process's leftovers are found without a blocking read. A failed read or publish keeps the
+ * process's leftovers are found without a blocking read. Rounds are at least EVENTS_RELAY_WINDOW_MS
+ * apart unless the last one read a full batch: at 1,000 requests a second, rounds back to back
+ * made a publish call for every few events, each costing ingest and the emulator about as much as
+ * a full one (docs/BENCHMARKS.md, "Ingest's events, published"). A failed read or publish keeps the
  * entries (the next round reads this relay's own unacknowledged entries first, so order holds)
  * and waits a backoff (100 ms doubling to 5 s).
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '@herald/logger';
 import { packEvents, type BatchPublisher, type OutgoingEvent } from '@herald/pubsub';
 import { ackSpill, ensureSpillGroup, EVENT_OUTBOX, isNoGroupError, readSpill, type HeraldRedis } from '@herald/redis';
@@ -32,6 +36,8 @@ export interface EventRelayOptions {
   claimIdleMs: number;
   /** A round at least this often, even when this process appended nothing (EVENTS_RELAY_POLL_MS). */
   pollMs: number;
+  /** Rounds at least this far apart unless the last one read a full batch (EVENTS_RELAY_WINDOW_MS). */
+  windowMs: number;
   metrics: IngestMetrics;
   logger: Logger;
 }
@@ -46,6 +52,8 @@ export class EventRelay {
   private woken = false;
   private timer?: NodeJS.Timeout;
   private failures = 0;
+  /** When the last round started (performance.now()). */
+  private roundAt = -Infinity;
   private groupReady = false;
   private readonly log: Logger;
 
@@ -90,12 +98,24 @@ export class EventRelay {
     }
   }
 
-  /** Resolves after `ms`, or at once when woken (unless failing: then the backoff holds). */
+  /** What is left of the window since the last round started (ms; 0 or less: none). */
+  private windowLeft(): number {
+    return this.roundAt + this.opts.windowMs - performance.now();
+  }
+
+  /**
+   * Resolves after `ms`, or when woken once the window since the last round has passed (unless
+   * failing: then the backoff holds); at once when closing.
+   */
   private pause(ms: number): Promise<void> {
     if (!this.running) return Promise.resolve();
     if (this.woken && this.failures === 0) {
-      this.woken = false;
-      return Promise.resolve();
+      const left = this.windowLeft();
+      if (left <= 0) {
+        this.woken = false;
+        return Promise.resolve();
+      }
+      ms = Math.min(ms, left);
     }
     return new Promise((resolve) => {
       const done = () => {
@@ -104,7 +124,15 @@ export class EventRelay {
         resolve();
       };
       this.timer = setTimeout(done, ms);
-      this.wakeUp = this.failures === 0 || !this.running ? done : undefined;
+      this.wakeUp =
+        this.failures === 0 || !this.running
+          ? () => {
+              const left = this.running ? this.windowLeft() : 0;
+              if (left <= 0) return done();
+              clearTimeout(this.timer);
+              this.timer = setTimeout(done, left);
+            }
+          : undefined;
       if (!this.running) done();
     });
   }
@@ -113,6 +141,7 @@ export class EventRelay {
   private async round(): Promise<number> {
     const { redis, consumer, batchMax, claimIdleMs, metrics } = this.opts;
     this.woken = false;
+    this.roundAt = performance.now();
     if (!this.groupReady) {
       await ensureSpillGroup(redis, EVENT_OUTBOX);
       this.groupReady = true;
