@@ -148,9 +148,9 @@ const num = (value: number): string => (Number.isFinite(value) ? String(value) :
 
 /**
  * The `sent` event's JSON (a MessageEvent), written member by member in the order the object
- * literal had, so it is what JSON.stringify of that object gave (test/event-outbox.spec.ts
+ * literal had, so it is what JSON.stringify of that object gave (test/sent-event-json.spec.ts
  * compares the two). Built as an object with its optional members spread in, and stringified,
- * it cost ~4 µs a message: a tenth of ingest's CPU per message in batches (docs/BENCHMARKS.md,
+ * it cost ~4.8 µs a message, 15 % of ingest's main thread in batches (docs/BENCHMARKS.md,
  * "The sent event written out").
  */
 function sentJson(f: SentFacts, o: SentOutcome): string {
