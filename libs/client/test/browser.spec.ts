@@ -45,11 +45,11 @@ function listedIds(page: Page): Promise<string[]> {
  * The DevTools session of `page` and the id of the example's worker registration once its worker
  * is activated: a push delivered through DevTools to a registration whose worker is still
  * installing or activating may be dropped without a word (the protocol's call answers all the
- * same), and `navigator.serviceWorker.ready` already resolves while the worker activates.
+ * same: 3 of 10 delivered at registration were, in a loop here), and `navigator.serviceWorker.ready`
+ * already resolves while the worker activates.
  */
 async function watchWorkerRegistration(page: Page): Promise<{ cdp: CDPSession; registered: Promise<string> }> {
   const cdp = await page.context().newCDPSession(page);
-  // Delivered at registration, 3 of 10 pushes were dropped in a loop here.
   const registered = new Promise<string>((resolve) =>
     cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }: { versions: { registrationId: string; scriptURL: string; status: string }[] }) => {
       const mine = versions.find((v) => v.scriptURL === `${example.url}sw.js` && v.status === 'activated');
