@@ -179,9 +179,10 @@ export class BatchPublisher {
    * Make the channel now rather than at the first publish: making the library's generated client
    * (its protos loaded into descriptors) holds a fresh process's event loop for 100–250 ms, which
    * the first message's publish paid while the requests and pushes behind it waited
-   * (docs/BENCHMARKS.md, "An Intel machine: …, a fresh process's first publish"). Resolves once it is made, has failed
-   * or `timeoutMs` has passed, never rejects: a failure is forgotten (logged by the caller's first
-   * publish, which tries again), so a start without credentials or network still does not fail.
+   * (docs/BENCHMARKS.md, "An Intel machine: …, a fresh process's first publish"). Resolves once
+   * it is made, has failed or `timeoutMs` has passed, never rejects: a failure is forgotten
+   * (logged by the caller's first publish, which tries again), so a start without credentials or
+   * network still does not fail.
    */
   async warm(timeoutMs = WARM_TIMEOUT_MS): Promise<void> {
     if (this.closed) return;
