@@ -13,7 +13,8 @@ export async function readMetrics(url: string): Promise<{ text: string; value(na
 /**
  * A gateway's figures: its CPU seconds (process_cpu_seconds_total), exposures held in memory
  * (pending) and in the Redis spill (spillLength), herald_exposures_published_total by outcome
- * (Pub/Sub took `published` from memory and `replayed` from the spill: `taken` together), pushes.
+ * (Pub/Sub took `published` from memory and `replayed` from the spill: `taken` together; `unlogged`:
+ * frames let go without their write-ahead log, after EXPOSURE_LOG_WAIT_MS or a failed write), pushes.
  */
 export type GatewaySample = Awaited<ReturnType<typeof sampleGateway>>;
 
@@ -24,6 +25,7 @@ export async function sampleGateway(adminUrl: string) {
   return {
     cpuSeconds: value('process_cpu_seconds_total'), pending: value('herald_exposures_pending'),
     spillLength: value('herald_exposures_spilled'), published, replayed, spilled: outcome('spilled'), failed: outcome('failed'),
+    unlogged: outcome('unlogged'),
     taken: published + replayed, pushed: value('herald_gateway_messages_pushed_total'),
   };
 }

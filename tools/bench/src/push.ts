@@ -96,7 +96,8 @@ export async function startTarget(rig: Rig, target: Target, topic: string, userI
  * until they are stored), then until Pub/Sub has every exposure event of what arrived, all inside
  * a CPU window: publishing an exposure is part of a delivery's cost, even when the spill puts it
  * off past the last arrival. Returns what arrived, and the exposure events the gateway published
- * meanwhile (and how many of them went through the spill; null for the baselines).
+ * meanwhile (how many of them went through the spill, and how many pushes went out without their
+ * write-ahead log; null for the baselines).
  */
 export async function measurePush(
   rig: Rig,
@@ -114,8 +115,11 @@ export async function measurePush(
   const received = await fleet.stats(1, true);
   const after = before && (await settledExposures(server, before.taken + received.messages, rig.signal));
   const cpu = window.stop();
-  const exposures = before && after ? { exposures: after.taken - before.taken, exposuresSpilled: after.spilled - before.spilled } : undefined;
-  return { cpu, received, ...(exposures ?? { exposures: null, exposuresSpilled: null }) };
+  const exposures =
+    before && after
+      ? { exposures: after.taken - before.taken, exposuresSpilled: after.spilled - before.spilled, exposuresUnlogged: after.unlogged - before.unlogged }
+      : undefined;
+  return { cpu, received, ...(exposures ?? { exposures: null, exposuresSpilled: null, exposuresUnlogged: null }) };
 }
 
 /**

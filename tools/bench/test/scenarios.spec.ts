@@ -77,8 +77,8 @@ const SMOKE: Record<string, Smoke> = {
     every: { online: 100, sent: 1000, received: 1000, lost: 0, outOfOrder: 0, closed: 0, failed: 0, notes: expect.stringContaining('cores shared') },
     numbers: ['msgsPerSec', 'p50Ms', 'p99Ms', 'maxMs', 'cpuUsPerMsg', 'serverCpuPct', 'rssMiB', 'rssKiBPerConn', 'producerLagMs'],
     more: ({ rows: [herald, baseline] }) => {
-      expect(herald).toMatchObject({ exposures: 1000, msgsPerSecX: expect.any(Number), p99X: expect.any(Number), cpuX: expect.any(Number), rssPerConnX: expect.any(Number) });
-      expect(baseline).toMatchObject({ exposures: null, msgsPerSecX: null });
+      expect(herald).toMatchObject({ exposures: 1000, exposuresUnlogged: 0, msgsPerSecX: expect.any(Number), p99X: expect.any(Number), cpuX: expect.any(Number), rssPerConnX: expect.any(Number) });
+      expect(baseline).toMatchObject({ exposures: null, exposuresUnlogged: null, msgsPerSecX: null });
     },
   },
   'api-floor': {
@@ -94,7 +94,10 @@ const SMOKE: Record<string, Smoke> = {
     every: { members: 300, received: 300, lost: 0, outOfOrder: 0, closed: 0 },
     numbers: ['firstMs', 'p50Ms', 'p99Ms', 'lastMs', 'cpuUsPerMember', 'rssKiBPerConn'],
     more: ({ rows }) => {
-      for (const herald of rows.slice(0, 2)) expect(herald).toMatchObject({ exposures: 300, acceptedMs: expect.any(Number), lastX: expect.any(Number), p50X: expect.any(Number) });
+      for (const herald of rows.slice(0, 2)) {
+        expect(herald).toMatchObject({ exposures: 300, exposuresUnlogged: 0, acceptedMs: expect.any(Number), lastX: expect.any(Number), p50X: expect.any(Number) });
+      }
+      for (const baseline of rows.slice(2)) expect(baseline).toMatchObject({ exposures: null, exposuresSpilled: null, exposuresUnlogged: null });
     },
   },
   'category-memory': {

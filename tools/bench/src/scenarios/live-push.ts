@@ -35,7 +35,7 @@ export const livePush: Scenario = {
     ['rssKiBPerConn', 'KiB/conn', 1], ['msgsPerSecX', 'msg/s ×base', 2], ['p99X', 'p99 ×base', 2], ['cpuX', 'CPU ×base', 2],
     ['rssPerConnX', 'KiB/conn ×base', 2], ['p99XSio', 'p99 ×sio', 2], ['cpuXSio', 'CPU ×sio', 2], ['redisCpuPct', 'Redis CPU %'], ['loadCpuPct', 'load gen CPU %'],
     ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], ['producerLagMs', 'producer lag ms', 1],
-    'exposures', 'notes',
+    'exposures', ['exposuresSpilled', 'spilled'], ['exposuresUnlogged', 'unlogged'], 'notes',
   ),
   run: (ctx) =>
     runTargets(ctx, runTarget, { msgsPerSecX: 'msgsPerSec', p50X: 'p50Ms', p99X: 'p99Ms', cpuX: 'cpuUsPerMsg', rssPerConnX: 'rssKiBPerConn' }, () => true),
@@ -58,7 +58,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     (await measurePush(rig, push, {}, () => send(warmup), wait)).received.histogram?.destroy();
   }
   progress(`${rate}/s for ${seconds} s to ${online} users`);
-  const { cpu, received: report, exposures, exposuresSpilled } = await measurePush(rig, push, { load: [...fleet.pids, producer.pid] }, () => send(seconds), wait);
+  const { cpu, received: report, exposures, exposuresSpilled, exposuresUnlogged } = await measurePush(rig, push, { load: [...fleet.pids, producer.pid] }, () => send(seconds), wait);
   const done = sent!;
   const latency = latencyOf(report.histogram!);
   const rssEnd = procMemory(server.pid)?.rssBytes;
@@ -74,7 +74,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     emulatorCpuPct: cpuPct(cpu.groups.emulator, cpu), loadCpuPct: cpuPct(cpu.groups.load, cpu),
     machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu), cpuWindowSeconds: cpu.wallSeconds,
     rssMiB: rssEnd === undefined ? null : rssEnd / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
-    connectSeconds: push.connectSeconds, connectRetries: push.connectRetries, producerLagMs: done.maxLagMs, exposures, exposuresSpilled,
+    connectSeconds: push.connectSeconds, connectRetries: push.connectRetries, producerLagMs: done.maxLagMs, exposures, exposuresSpilled, exposuresUnlogged,
     notes: withProducerLag(
       sharedCpuNote(
         target,
