@@ -27,7 +27,7 @@ import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
 import type { HeraldRedis, SpillBounds } from '@herald/redis';
 import type { GatewayMetrics } from './metrics';
-import { messageJson, pushJson, sessionJson } from './exposure/event-json';
+import { idHead, messageJson, pushMiddle, sessionJson, sessionTail } from './exposure/event-json';
 import { EventIds } from './exposure/event-ids';
 import { PublishPump } from './exposure/publish-pump';
 import { SpillReplayer } from './exposure/spill-replayer';
@@ -85,6 +85,10 @@ export class ExposurePublisher {
   private readonly ids = new EventIds();
   /** The message last recorded, with its members' JSON. */
   private lastMessage: { id: string; category: string | null; json: string } = { id: '', category: null, json: '' };
+  /** The last push's middle part (push-lines.ts) and what it was made of. */
+  private lastMiddle = { message: '', deliveredAt: '', via: '', bytes: Buffer.alloc(0) };
+  /** The id head of the ids' prefix (push-lines.ts). */
+  private head = { prefix: '', bytes: Buffer.alloc(0) };
 
   constructor(private readonly opts: ExposurePublisherOptions) {
     this.walId = opts.walId ?? `${opts.gatewayId}:${randomUUID()}`;
@@ -141,10 +145,10 @@ export class ExposurePublisher {
 
   /**
    * The members of a session's exposure events that never change (user, session, gateway), as
-   * JSON, built once per session (see record()).
+   * the UTF-8 of the end of its events' JSON, built once per session (see record()).
    */
-  sessionPart(userId: string, sessionId: string): string {
-    return sessionJson({ userId, sessionId, gatewayId: this.opts.gatewayId });
+  sessionPart(userId: string, sessionId: string): Buffer {
+    return Buffer.from(sessionTail(sessionJson({ userId, sessionId, gatewayId: this.opts.gatewayId })));
   }
 
   /**
@@ -155,16 +159,25 @@ export class ExposurePublisher {
   record(
     messageId: string,
     category: string | null,
-    sessionPart: string,
+    sessionPart: Buffer,
     via: ExposureEvent['via'],
     send: Send,
     deliveredAt = this.ids.isoTime(this.now()),
   ): void {
-    // A category message is recorded for many sessions in a row: its members are written once.
+    // A category message is recorded for many sessions in a row: its members are written once,
+    // and the event is kept as its parts until the log writes it (push-lines.ts).
     if (messageId !== this.lastMessage.id || category !== this.lastMessage.category) {
       this.lastMessage = { id: messageId, category, json: messageJson({ messageId, category }) };
     }
-    this.wal.addPacked(pushJson({ eventId: this.ids.id(), deliveredAt, via }, this.lastMessage.json, sessionPart), send);
+    const middle = this.lastMiddle;
+    if (middle.message !== this.lastMessage.json || middle.deliveredAt !== deliveredAt || middle.via !== via) {
+      const bytes = Buffer.from(pushMiddle({ deliveredAt, via }, this.lastMessage.json));
+      this.lastMiddle = { message: this.lastMessage.json, deliveredAt, via, bytes };
+    }
+    const counter = this.ids.take();
+    const prefix = this.ids.idPrefix;
+    if (prefix !== this.head.prefix) this.head = { prefix, bytes: Buffer.from(idHead(prefix)) };
+    this.wal.addPacked(this.head.bytes, counter, this.lastMiddle.bytes, sessionPart, send);
   }
 
   /**

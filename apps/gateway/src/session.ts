@@ -48,7 +48,7 @@ export class Session {
   /** What this session may be acknowledged for. */
   readonly acks: AckTracker;
   /** This session's fixed members of its exposure events (ExposurePublisher.sessionPart). */
-  private readonly exposurePart: string;
+  private readonly exposurePart: Buffer;
   /** Where the session stands in its categories' logs; made at the first category entry. */
   private cursors?: CategoryCursors;
   /** The last ids written to the socket (WS_RECENT_IDS). */

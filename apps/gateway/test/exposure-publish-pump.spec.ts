@@ -88,7 +88,7 @@ it('classifies a permanent error, keeps the events, and pauses publishing (memor
   expect(failed).toHaveLength(1);
   expect(await m.outcome('published')).toBe(0);
   // (Batches that fail concurrently go back in the order they failed.)
-  expect(p.takeAll().map((e) => (JSON.parse(e.data) as { n: number }).n).sort()).toEqual([0, 1, 2]);
+  expect(p.takeAll().map((e) => (JSON.parse(String(e.data)) as { n: number }).n).sort()).toEqual([0, 1, 2]);
   expect(p.held).toBe(0);
 
   const closing = p.close();

@@ -32,6 +32,13 @@ afterAll(async () => {
   await server.stop();
 });
 
+/** An exposure's parts (push-lines.ts) as the tests add them, and the line they make. */
+const HEAD = Buffer.from('{"eventId":"t-');
+const TAIL = Buffer.from('"s":"x"}');
+const middle = (n: number | string) => Buffer.from(`","n":${JSON.stringify(n)},`);
+const line = (counter: number, n: number | string) => `{"eventId":"t-${counter.toString(16).padStart(12, '0')}","n":${JSON.stringify(n)},"s":"x"}`;
+const text = (e: Pending) => String(e.data);
+
 function writer(walId: string, sent: Pending[], windowMs = 0, pack = { packMax: 100, packMaxChars: 1_000_000 }): WalWriter {
   const w = new WalWriter({
     redis: log,
@@ -109,22 +116,24 @@ it('packs exposures added one after another, up to packMax to an entry, and pass
   const sent: Pending[] = [];
   const w = writer('packed', sent);
   const frames: number[] = [];
-  const json = (n: number) => `{"n":${n}}`;
-  for (let n = 0; n < 250; n++) w.addPacked(json(n), () => frames.push(n) > 0);
+  const json = (n: number) => line(n, n);
+  for (let n = 0; n < 250; n++) w.addPacked(HEAD, n, middle(n), TAIL, () => frames.push(n) > 0);
   expect(w.waiting).toBe(250);
   await waitFor(() => frames.length === 250 && w.waiting === 0, { what: 'the frames out' });
   expect(frames).toEqual([...Array(250).keys()]);
   expect(sent.map((e) => e.count)).toEqual([100, 100, 50]);
-  // Each Pending's data is its events one per line, in push order; the log holds all of them as one batch.
-  const lines = sent.flatMap((e) => e.data.split('\n'));
+  // Each Pending's data is its events one per line, in push order (the bytes of its part of the
+  // batch); the log holds all of them as one batch.
+  expect(sent.every((e) => Buffer.isBuffer(e.data))).toBe(true);
+  const lines = sent.flatMap((e) => text(e).split('\n'));
   expect(lines).toEqual([...Array(250).keys()].map(json));
-  expect(sent.map((e) => e.data.split('\n').length)).toEqual([100, 100, 50]);
+  expect(sent.map((e) => text(e).split('\n').length)).toEqual([100, 100, 50]);
   expect((await oracle.hgetall(keys.exposureWal('packed')))['1']).toBe(lines.join('\n'));
   // The batch goes once its three Pendings have settled (it counts events, not Pendings).
   w.settled(sent[0]);
   w.settled(sent[1]);
   // A later batch, settled at once: once it is trimmed, a trim has run after those two settled.
-  w.addPacked('{"n":"later"}', () => true);
+  w.addPacked(HEAD, 250, middle('later'), TAIL, () => true);
   await waitFor(() => sent.length === 4, { what: 'the later batch released' });
   w.settled(sent[3]);
   await waitFor(async () => (await oracle.hexists(keys.exposureWal('packed'), '2')) === 0, { what: 'the later batch trimmed' });
@@ -133,30 +142,36 @@ it('packs exposures added one after another, up to packMax to an entry, and pass
   await waitFor(async () => (await oracle.exists(keys.exposureWal('packed'))) === 0, { what: 'the settled batch trimmed' });
 });
 
-it('starts a new entry past packMaxChars, and an event that goes alone ends the run before it', async () => {
+it('starts a new entry past packMaxChars, at a new id prefix, and where an event that goes alone comes', async () => {
   const sent: Pending[] = [];
-  // Each event is 8 characters and a line break: three fit in 30, the fourth starts a new entry.
-  const w = writer('chars', sent, 0, { packMax: 100, packMaxChars: 30 });
-  for (let n = 0; n < 5; n++) w.addPacked(`{"n":${n}}  `, () => true);
+  // Three lines and their two line breaks fit; a fourth starts a new entry.
+  const bytes = line(0, 0).length;
+  const w = writer('chars', sent, 0, { packMax: 100, packMaxChars: 3 * bytes + 2 });
+  for (let n = 0; n < 5; n++) w.addPacked(HEAD, n, middle(n), TAIL, () => true);
   w.add('{"kind":"k"}', () => true);
-  w.addPacked('{"n":5}', () => true);
+  w.addPacked(HEAD, 5, middle(5), TAIL, () => true);
+  // Another head (the ids' prefix changed): another entry.
+  w.addPacked(Buffer.from('{"eventId":"u-'), 0, middle(6), TAIL, () => true);
   await waitFor(() => w.waiting === 0 && sent.length > 0, { what: 'the batch released' });
-  expect(sent.map((e) => [e.count, e.data])).toEqual([
-    [3, '{"n":0}  \n{"n":1}  \n{"n":2}  '],
-    [2, '{"n":3}  \n{"n":4}  '],
+  expect(sent.map((e) => [e.count, text(e)])).toEqual([
+    [3, [0, 1, 2].map((n) => line(n, n)).join('\n')],
+    [2, [3, 4].map((n) => line(n, n)).join('\n')],
     [1, '{"kind":"k"}'],
-    [1, '{"n":5}'],
+    [1, line(5, 5)],
+    [1, line(0, 6).replace('t-', 'u-')],
   ]);
+  // The log holds exactly what went on, one event per line.
+  expect((await oracle.hgetall(keys.exposureWal('chars')))['1']).toBe(sent.map(text).join('\n'));
 });
 
 it('passes on a packed entry without the events of pushes that did not happen', async () => {
   const sent: Pending[] = [];
   const w = writer('packed-gone', sent);
   const gone = new Set([1, 4]);
-  for (let n = 0; n < 6; n++) w.addPacked(`{"n":${n}}`, () => !gone.has(n));
-  w.addPacked('{"n":"all gone"}', () => false);
+  for (let n = 0; n < 6; n++) w.addPacked(HEAD, n, middle(n), TAIL, () => !gone.has(n));
+  w.addPacked(HEAD, 6, middle('all gone'), TAIL, () => false);
   await waitFor(() => sent.length === 1 && w.waiting === 0, { what: 'the batch released' });
-  expect(sent.map((e) => [e.count, e.data])).toEqual([[4, '{"n":0}\n{"n":2}\n{"n":3}\n{"n":5}']]);
+  expect(sent.map((e) => [e.count, text(e)])).toEqual([[4, [0, 2, 3, 5].map((n) => line(n, n)).join('\n')]]);
   // Its four events are all the batch waits for.
   w.settled(sent[0]);
   await waitFor(async () => (await oracle.exists(keys.exposureWal('packed-gone'))) === 0, { what: 'the settled batch trimmed' });

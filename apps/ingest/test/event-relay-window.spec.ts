@@ -38,7 +38,7 @@ function relayed(windowMs: number, batchMax = 1000, start = true) {
   const publisher = {
     publish: async (messages: readonly OutgoingMessage[]) => {
       // Packed by kind, one event per line (@herald/pubsub event-messages.ts).
-      calls.push({ at: performance.now(), events: messages.flatMap((m) => m.data.split('\n')) });
+      calls.push({ at: performance.now(), events: messages.flatMap((m) => String(m.data).split('\n')) });
     },
   };
   const relay = new EventRelay({ redis, publisher, consumer: `c-${windowMs}-${batchMax}`, batchMax, eventsPerMessage: 100, claimIdleMs: 60_000, pollMs: 60_000, windowMs, metrics, logger });

@@ -16,9 +16,9 @@ import type { ServiceError } from '@grpc/grpc-js';
 import type { PubSub } from '@google-cloud/pubsub';
 import { identity, libraryChannel, type LibraryChannel } from './library-channel';
 
-/** A message to publish: its data as a string (sent as UTF-8), and attributes if any. */
+/** A message to publish: its data as a string (sent as UTF-8) or as bytes, and attributes if any. */
 export interface OutgoingMessage {
-  data: string;
+  data: string | Buffer;
   attributes?: Readonly<Record<string, string>>;
 }
 
@@ -27,7 +27,7 @@ const PUBLISH_METHOD = '/google.pubsub.v1.Publisher/Publish';
 export const PUBLISH_DEADLINE_MS = 60_000;
 /** Pub/Sub takes at most 1,000 messages and 10 MB per publish call. */
 export const PUBLISH_MAX_MESSAGES = 1000;
-/** Characters of data per call, at most: 3 bytes each at worst in UTF-8, well under 10 MB. */
+/** Characters of data per call, at most: 3 bytes each at worst in UTF-8, well under 10 MB (data given as bytes counts its bytes). */
 const PUBLISH_MAX_CHARS = 3_000_000;
 /** Request buffers are allocated in multiples of this. */
 const SPARE_STEP_BYTES = 64 * 1024;
@@ -77,9 +77,13 @@ function entrySize(key: string, value: string): number {
   return fieldSize(Buffer.byteLength(key)) + fieldSize(Buffer.byteLength(value));
 }
 
-function writeString(buf: Buffer, tag: number, value: string, length: number, at: number): number {
+function writeString(buf: Buffer, tag: number, value: string | Buffer, length: number, at: number): number {
   buf[at++] = tag;
   at = writeVarint(buf, length, at);
+  if (typeof value !== 'string') {
+    buf.set(value, at);
+    return at + length;
+  }
   return at + buf.write(value, at, 'utf8');
 }
 

@@ -27,10 +27,11 @@ export const EVENT_COUNT_ATTRIBUTE = 'events';
 export const EVENTS_PER_MESSAGE_MAX = 1000;
 /**
  * Characters of data per message, at most (3 bytes each at worst in UTF-8, well under Pub/Sub's
- * 10 MB per message); events past it start the next message.
+ * 10 MB per message; data given as bytes counts its bytes); events past it start the next message.
  */
 export const EVENTS_MESSAGE_MAX_CHARS = 1_000_000;
 const NEWLINE = 0x0a;
+const LINE_BREAK_BYTES = Buffer.from('\n');
 
 /**
  * An event to publish: its JSON, and its kind (absent for an exposure). With `count` (2 or more)
@@ -39,7 +40,8 @@ const NEWLINE = 0x0a;
  * of the kind around them as far as `perMessage` allows (alone when they are `perMessage` or more).
  */
 export interface OutgoingEvent {
-  data: string;
+  /** UTF-8 bytes are taken as they are (a gateway's exposures, encoded once for its log). */
+  data: string | Buffer;
   kind?: string;
   count?: number;
 }
@@ -48,7 +50,7 @@ export interface OutgoingEvent {
 interface Open {
   kind: string | undefined;
   /** Each one event's JSON, or several packed already (OutgoingEvent.count). */
-  lines: string[];
+  lines: Array<string | Buffer>;
   /** The events the lines hold. */
   count: number;
   chars: number;
@@ -90,14 +92,25 @@ function single({ data, kind }: OutgoingEvent): OutgoingMessage {
 function flush(open: Open, messages: OutgoingMessage[]): void {
   const { lines, count, kind } = open;
   if (count === 1) messages.push(single({ data: lines[0], kind }));
-  else if (count > 1) messages.push(packed(lines.length === 1 ? lines[0] : lines.join('\n'), count, kind));
+  else if (count > 1) messages.push(packed(lines.length === 1 ? lines[0] : joinLines(lines), count, kind));
   open.lines = [];
   open.count = 0;
   open.chars = 0;
 }
 
+/** The lines one after another, `\n` between them: a string, or bytes when one of them is. */
+function joinLines(lines: ReadonlyArray<string | Buffer>): string | Buffer {
+  if (lines.every((line) => typeof line === 'string')) return (lines as string[]).join('\n');
+  const parts: Buffer[] = [];
+  for (const line of lines) {
+    if (parts.length > 0) parts.push(LINE_BREAK_BYTES);
+    parts.push(typeof line === 'string' ? Buffer.from(line) : line);
+  }
+  return Buffer.concat(parts);
+}
+
 /** A message of `count` events of `kind`, one per line in `data`. */
-function packed(data: string, count: number, kind: string | undefined): OutgoingMessage {
+function packed(data: string | Buffer, count: number, kind: string | undefined): OutgoingMessage {
   const attributes: Record<string, string> = { [EVENT_COUNT_ATTRIBUTE]: String(count) };
   if (kind !== undefined) attributes[EVENT_KIND_ATTRIBUTE] = kind;
   return { data, attributes };

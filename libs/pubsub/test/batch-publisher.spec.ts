@@ -20,6 +20,18 @@ describe('encodePublishRequest / countMessageIds', () => {
     expect(request.messages.map((m) => ({ ...m.attributes }))).toEqual(MESSAGES.map((m) => m.attributes ?? {}));
   });
 
+  test('data given as bytes goes as those bytes (a view of a larger buffer: only its own)', () => {
+    const whole = Buffer.from(`xx{"eventId":"e3","userId":"${'ü'.repeat(50)}"}yy`);
+    const view = whole.subarray(2, whole.length - 2);
+    const messages: OutgoingMessage[] = [...MESSAGES, { data: view, attributes: { events: '1' } }];
+    const request = google.pubsub.v1.PublishRequest.decode(encodePublishRequest('projects/p/topics/exposures', messages));
+    expect(request.messages.map((m) => Buffer.from(m.data as Uint8Array).toString())).toEqual(messages.map((m) => m.data.toString()));
+    expect({ ...request.messages[3].attributes }).toEqual({ events: '1' });
+    // The same bytes as the same text given as a string.
+    const asText = encodePublishRequest('projects/p/topics/exposures', [...MESSAGES, { data: view.toString(), attributes: { events: '1' } }]);
+    expect(encodePublishRequest('projects/p/topics/exposures', messages).equals(asText)).toBe(true);
+  });
+
   test('written into a larger buffer given to it, the request is its start and nothing of the rest', () => {
     const expected = encodePublishRequest('projects/p/topics/exposures', MESSAGES);
     const given = Buffer.alloc(expected.length + 100, 0xff); // what an earlier, larger request left

@@ -24,7 +24,7 @@ describe('packEvents / unpackEvents', () => {
     const events = Array.from({ length: 250 }, (_, n) => exposure(n));
     const messages = packEvents(events, 100);
     expect(messages.map((m) => m.attributes)).toEqual([{ events: '100' }, { events: '100' }, { events: '50' }]);
-    expect(messages[2].data.split('\n')).toEqual(events.slice(200).map((e) => e.data));
+    expect(String(messages[2].data).split('\n')).toEqual(events.slice(200).map((e) => e.data));
     expect(readBack(messages)).toEqual(events);
   });
 
@@ -75,6 +75,20 @@ describe('packEvents / unpackEvents', () => {
     const messages = packEvents([exposure(0), odd, exposure(1)], 10);
     expect(messages).toEqual([{ data: odd.data }, { data: `${exposure(0).data}\n${exposure(1).data}`, attributes: { events: '2' } }]);
     expect(readBack(messages)).toEqual([odd, exposure(0), exposure(1)]);
+  });
+
+  test('events given as bytes are packed with the others, and read back the same', () => {
+    const run = (ns: number[]) => ns.map((n) => exposure(n).data).join('\n');
+    const bytes = (n: number): OutgoingEvent => ({ data: Buffer.from(exposure(n).data) });
+    const packedBytes: OutgoingEvent = { data: Buffer.from(run([3, 4])), count: 2 };
+    const messages = packEvents([bytes(0), exposure(1), bytes(2), packedBytes, exposure(5)], 10);
+    expect(messages).toHaveLength(1);
+    expect(Buffer.isBuffer(messages[0].data)).toBe(true);
+    expect(messages[0].data.toString()).toBe(run([0, 1, 2, 3, 4, 5]));
+    expect(readBack(messages)).toEqual([...Array(6).keys()].map(exposure));
+    // Packed bytes that fill a message go as they are.
+    const alone = packEvents([{ data: Buffer.from(run([0, 1])), count: 2 }], 2);
+    expect(alone).toEqual([{ data: Buffer.from(run([0, 1])), attributes: { events: '2' } }]);
   });
 
   test('a message stays under a million characters: past it the next one begins', () => {

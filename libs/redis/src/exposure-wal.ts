@@ -18,7 +18,7 @@
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 import { SPILL_CHUNK, spillExposures, type SpillBounds } from './exposure-spill';
-import { sendJoined } from './joined-command';
+import { prepareCommand, sendJoined, sendPrepared, type PreparedCommand } from './joined-command';
 
 const EVENT_SEPARATOR = '\n';
 /** Batch numbers per HDEL, and stale logs looked at per sweep. */
@@ -35,6 +35,20 @@ const RESCUE_BOUNDS: SpillBounds = { maxEvents: Number.MAX_SAFE_INTEGER, maxAgeM
  */
 export async function writeWalBatch(redis: HeraldRedis, walId: string, batch: number, events: readonly string[]): Promise<void> {
   await sendJoined(redis, 'hset', [keys.exposureWal(walId), String(batch)], events, EVENT_SEPARATOR);
+}
+
+/**
+ * A batch of `bytes` bytes, to be written by the caller into `data` (its events one per line, as
+ * writeWalBatch joins them) and then sent with sendWalBatch. The bytes are the batch's own: the
+ * caller may publish its events from views of them.
+ */
+export function prepareWalBatch(walId: string, batch: number, bytes: number): PreparedCommand {
+  return prepareCommand('hset', [keys.exposureWal(walId), String(batch)], bytes);
+}
+
+/** Write a batch prepared by prepareWalBatch (its data filled in). */
+export async function sendWalBatch(redis: HeraldRedis, prepared: PreparedCommand): Promise<void> {
+  await sendPrepared(redis, prepared);
 }
 
 /** Forget batches whose every event Pub/Sub or the spill has taken. */

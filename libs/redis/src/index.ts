@@ -16,6 +16,7 @@ export * from './categories';
 export * from './idempotency';
 export * from './exposure-spill';
 export * from './exposure-wal';
+export type { PreparedCommand } from './joined-command';
 export * from './presence';
 export * from './webhooks';
 export * from './push-subscriptions';

@@ -11,6 +11,10 @@
  * The buffer is reused for a later command only once the command that carried it has settled:
  * until then ioredis may write it again (a resend after a reconnect, a Cluster redirect;
  * resp-writer.ts).
+ *
+ * A prepared command (prepareCommand) is framed before its last argument is written: the caller
+ * writes those bytes itself, and keeps them (the gateway's log batch, whose events are published
+ * from them). Its frame is its own, never reused.
  */
 import { Command } from 'ioredis';
 import type { HeraldRedis } from './client';
@@ -46,9 +50,7 @@ export function sendJoined(
   let dataBytes = Math.max(parts.length - 1, 0);
   // Measuring a part flattens it once, in place; encoding it below reads the flat string.
   for (const part of parts) dataBytes += Buffer.byteLength(part);
-  let head = `*${args.length + 2}\r\n$${Buffer.byteLength(name)}\r\n${name}\r\n`;
-  for (const arg of args) head += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
-  head += `$${dataBytes}\r\n`;
+  const head = commandHead(name, args, dataBytes);
   const headBytes = Buffer.byteLength(head);
   const buffer = spares.take(headBytes + dataBytes + 2);
   let at = buffer.write(head, 0);
@@ -61,6 +63,44 @@ export function sendJoined(
   const command = new EncodedCommand(name, [...args], buffer.subarray(0, at));
   const settled = () => spares.giveBack(buffer);
   command.promise.then(settled, settled);
+  void redis.sendCommand(command);
+  return command.promise;
+}
+
+/** The RESP frame up to the last argument's bytes: `name args…`, and the length of the last one. */
+function commandHead(name: string, args: readonly string[], dataBytes: number): string {
+  let head = `*${args.length + 2}\r\n$${Buffer.byteLength(name)}\r\n${name}\r\n`;
+  for (const arg of args) head += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+  return `${head}$${dataBytes}\r\n`;
+}
+
+/**
+ * `name args… <data>`, framed before its last argument is written: the caller fills `data` in
+ * (exactly its length), then sends it (sendPrepared). The frame is the command's own and is never
+ * reused, so the caller may keep views of `data` for as long as it likes: the exposure log's
+ * batch is written once, there, and its events are published from those bytes (the gateway's
+ * exposure/wal-writer.ts).
+ */
+export interface PreparedCommand {
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly data: Buffer;
+  readonly frame: Buffer;
+}
+
+export function prepareCommand(name: string, args: readonly string[], dataBytes: number): PreparedCommand {
+  const head = commandHead(name, args, dataBytes);
+  const headBytes = Buffer.byteLength(head);
+  const frame = Buffer.allocUnsafe(headBytes + dataBytes + 2);
+  frame.write(head, 0);
+  frame[headBytes + dataBytes] = 13;
+  frame[headBytes + dataBytes + 1] = 10;
+  return { name, args: [...args], data: frame.subarray(headBytes, headBytes + dataBytes), frame };
+}
+
+/** Send a prepared command (its `data` written) and resolve with the reply. */
+export function sendPrepared(redis: HeraldRedis, prepared: PreparedCommand): Promise<unknown> {
+  const command = new EncodedCommand(prepared.name, [...prepared.args], prepared.frame);
   void redis.sendCommand(command);
   return command.promise;
 }

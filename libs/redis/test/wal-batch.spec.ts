@@ -2,9 +2,10 @@
  * The exposure log's batch is encoded by Herald straight into the command's frame
  * (joined-command.ts): what Redis stores must be exactly the events joined by newlines, whatever
  * they hold, and a buffer must not be reused while ioredis may still send the command it carried.
+ * A batch prepared for its caller to write (prepareWalBatch) stores exactly the bytes written.
  */
 import { createHash } from 'node:crypto';
-import { closeRedis, createRedis, keys, writeWalBatch, type HeraldRedis } from '../src';
+import { closeRedis, createRedis, keys, prepareWalBatch, sendWalBatch, writeWalBatch, type HeraldRedis } from '../src';
 import { usePrivateRedis } from './private-redis';
 
 let url = '';
@@ -69,4 +70,22 @@ it('sends a batch again after a reconnect as it was, even when a later batch was
     await redis.call('CLIENT', 'UNPAUSE');
     await closeRedis(log);
   }
+});
+
+it('a prepared batch stores exactly the bytes its caller wrote, which stay the caller\'s after', async () => {
+  const text = ['{"eventId":"p-1","userId":"zoë"}', '{"eventId":"p-2","category":"🎉"}'].join('\n');
+  const bytes = Buffer.from(text);
+  const prepared = prepareWalBatch('wal-prepared', 7, bytes.length);
+  expect(prepared.data.length).toBe(bytes.length);
+  bytes.copy(prepared.data);
+  const view = prepared.data.subarray(0, 10);
+  await sendWalBatch(redis, prepared);
+  expect(await stored('wal-prepared', 7)).toBe(text);
+  // Nothing reuses the frame: a view kept by the caller still reads what it wrote.
+  await writeWalBatch(redis, 'wal-prepared', 8, ['{"other":"batch, written through the shared spare buffer"}']);
+  expect(view.toString()).toBe(text.slice(0, 10));
+
+  const empty = prepareWalBatch('wal-prepared', 9, 0);
+  await sendWalBatch(redis, empty);
+  expect(await stored('wal-prepared', 9)).toBe('');
 });

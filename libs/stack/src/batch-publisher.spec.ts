@@ -60,7 +60,7 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
     await subscription.close();
     const got = received.map((m) => ({ data: m.data.toString(), attributes: { ...m.attributes } }));
     expect(got.sort((a, b) => a.data.localeCompare(b.data))).toEqual(
-      MESSAGES.map((m) => ({ data: m.data, attributes: m.attributes ?? {} })).sort((a, b) => a.data.localeCompare(b.data)),
+      MESSAGES.map((m) => ({ data: String(m.data), attributes: m.attributes ?? {} })).sort((a, b) => a.data.localeCompare(b.data)),
     );
   });
 
@@ -68,7 +68,7 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
     const subscription = await ensureSubscription(client, 'events', 'events-split', 30);
     const many = Array.from({ length: 2_500 }, (_, i): OutgoingMessage => ({ data: `split-${i}` }));
     await publisher.publish(many);
-    await expectReadBack(subscription, many.map((m) => m.data));
+    await expectReadBack(subscription, many.map((m) => String(m.data)));
   }, 30_000);
 
   test('calls one after the other reuse one request buffer; larger and smaller requests and calls at once all arrive intact', async () => {
@@ -98,7 +98,7 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
     } finally {
       allocations.mockRestore();
     }
-    await expectReadBack(subscription, sent.map((m) => m.data));
+    await expectReadBack(subscription, sent.map((m) => String(m.data)));
   }, 30_000);
 
   test(`at most ${PUBLISH_CALLS_MAX} calls in flight: the rest wait for their turn, and every message arrives`, async () => {
@@ -126,7 +126,7 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
       allocations.mockRestore();
       await own.close();
     }
-    await expectReadBack(subscription, ['turn-first', ...batches.flat().map((m) => m.data)]);
+    await expectReadBack(subscription, ['turn-first', ...batches.flat().map((m) => String(m.data))]);
   }, 30_000);
 
   test('a topic that does not exist: the call rejects with NOT_FOUND', async () => {

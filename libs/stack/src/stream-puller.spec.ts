@@ -65,7 +65,7 @@ describe.each(kinds)('StreamPuller on the %s emulator', (kind) => {
     await publisher.publish(sent);
     await waitFor(() => got.length >= sent.length, { timeoutMs: 10_000, what: 'the messages' });
     expect(got.sort((a, b) => a.data.localeCompare(b.data))).toEqual(
-      sent.map((m) => ({ data: m.data, attributes: m.attributes ?? {} })).sort((a, b) => a.data.localeCompare(b.data)),
+      sent.map((m) => ({ data: String(m.data), attributes: m.attributes ?? {} })).sort((a, b) => a.data.localeCompare(b.data)),
     );
   });
 

@@ -25,6 +25,21 @@ export class EventIds {
     return this.prefix + (this.next++).toString(16).padStart(12, '0');
   }
 
+  /**
+   * A new event id as its counter, without making its text: the id is `prefix` (read after this
+   * call) followed by the counter in 12 hex digits (push-lines.ts writes it so).
+   */
+  take(): number {
+    if (this.next >= COUNTER_LIMIT) this.renew();
+    return this.next++;
+  }
+
+  /** The ids' first 24 characters (they change after 2^48 ids). */
+  get idPrefix(): string {
+    if (this.next >= COUNTER_LIMIT) this.renew();
+    return this.prefix;
+  }
+
   /** `new Date(ms).toISOString()`, made once per millisecond. */
   isoTime(ms: number): string {
     if (ms !== this.isoMs) {

@@ -80,6 +80,25 @@ export function pushJson(p: Omit<PushMembers, keyof MessageMembers>, message: st
   return PIECES.join('');
 }
 
+/**
+ * pushJson's output cut where the gateway's log writes it from parts (push-lines.ts): `idHead`
+ * (`{"eventId":"` and the ids' prefix), the id's counter (12 hex digits), `pushMiddle` (the rest
+ * of the push's and the message's members) and `sessionTail` (the session's, and the end).
+ * Joined, they are exactly pushJson's event (test/exposure-push-lines.spec.ts).
+ */
+export function idHead(prefix: string): string {
+  return `{"eventId":"${prefix}`;
+}
+
+export function pushMiddle(p: Pick<PushMembers, 'deliveredAt' | 'via'>, message: string): string {
+  const w = PUSH_WRITERS;
+  return `",${message},${w.deliveredAt(p as PushMembers)},${w.via(p as PushMembers)},`;
+}
+
+export function sessionTail(session: string): string {
+  return `${session}}`;
+}
+
 /** One exposure event's JSON: the push's members and the session's (from sessionJson). */
 export function exposureJson(p: PushMembers, session: string): string {
   return pushJson(p, messageJson(p), session);

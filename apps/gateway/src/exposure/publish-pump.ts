@@ -229,10 +229,10 @@ export class PublishPump {
 /**
  * An event as it is published: the JSON, and the kind for events that have one (libs/types
  * events.ts; an exposure has none). Read from the JSON, which is all the write-ahead log and the
- * spill keep, so a replayed or rescued event gets it too.
+ * spill keep, so a replayed or rescued event gets it too. Bytes are packed exposures (stage.ts).
  */
 function outgoingEvent({ data, count }: Pending): OutgoingEvent {
-  const kind = kindOf(data);
+  const kind = typeof data === 'string' ? kindOf(data) : undefined;
   if (count > 1) return { data, kind, count };
   return kind === undefined ? { data } : { data, kind };
 }

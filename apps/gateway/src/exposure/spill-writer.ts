@@ -9,7 +9,7 @@
 import type { Logger } from '@herald/logger';
 import { spillExposures, type HeraldRedis, type SpillBounds, type SpillResult } from '@herald/redis';
 import type { GatewayMetrics } from '../metrics';
-import type { Pending } from './stage';
+import { textOf, type Pending } from './stage';
 
 export interface SpillWriterOptions {
   redis: HeraldRedis;
@@ -69,7 +69,7 @@ export class SpillWriter {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.opts.batchMax);
       try {
-        await this.append(batch.map((event) => event.data));
+        await this.append(batch.map((event) => textOf(event.data)));
         for (const event of batch) this.opts.settled(event);
       } catch (err) {
         this.buffer = batch.concat(this.buffer);

@@ -12,10 +12,12 @@ export const UNLOGGED = 0;
 /**
  * Events on their way to Pub/Sub, and the log batch that holds them: one event's JSON, or
  * `count` of them one per line (the exposures the log packed together, wal-writer.ts; JSON never
- * holds a raw line break). They travel, are published and settle together.
+ * holds a raw line break). They travel, are published and settle together. Packed exposures are
+ * UTF-8 bytes (a view of their log batch's, push-lines.ts); a string is an event with a kind, or
+ * an event read back from the spill.
  */
 export interface Pending {
-  data: string;
+  data: string | Buffer;
   batch: number;
   /** How many events `data` holds. */
   count: number;
@@ -28,9 +30,15 @@ export function packLines(lines: readonly string[]): string {
   return lines.length === 1 ? lines[0] : lines.join(LINE_BREAK);
 }
 
+/** A Pending's data as text. */
+export function textOf(data: string | Buffer): string {
+  return typeof data === 'string' ? data : data.toString();
+}
+
 /** A Pending's events' JSON, one string each. */
 function linesOf(event: Pending): string[] {
-  return event.count === 1 ? [event.data] : event.data.split(LINE_BREAK);
+  const text = textOf(event.data);
+  return event.count === 1 ? [text] : text.split(LINE_BREAK);
 }
 
 /** A Pending of one event. */
@@ -38,9 +46,10 @@ export function single(data: string, batch: number): Pending {
   return { data, batch, count: 1 };
 }
 
-/** The events of a Pending, one each (the spill keeps one event per entry). */
+/** The events of a Pending, one each, as strings (the spill keeps one event per entry). */
 export function singles(event: Pending): Pending[] {
-  return event.count === 1 ? [event] : linesOf(event).map((data) => single(data, event.batch));
+  if (event.count === 1 && typeof event.data === 'string') return [event];
+  return linesOf(event).map((data) => single(data, event.batch));
 }
 
 /** The events' JSON, one string each. */

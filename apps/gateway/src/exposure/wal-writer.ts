@@ -14,14 +14,17 @@
  * Exposures recorded one after another are packed as they come (`addPacked`): up to `packMax`
  * of them, one per line, make one entry of the batch, and travel on as one Pending (stage.ts),
  * published as one Pub/Sub message (the events topic's format). A category message's thousands
- * of exposures are a few hundred strings on their way to Pub/Sub, not thousands of them held
- * until Pub/Sub answers (docs/BENCHMARKS.md, "Exposures packed in the log").
+ * of exposures are a few hundred entries on their way to Pub/Sub, not thousands of them held
+ * until Pub/Sub answers (docs/BENCHMARKS.md, "Exposures packed in the log"). They come as their
+ * parts (push-lines.ts) and are written once, into the batch's own bytes: the log's command is
+ * framed around them, and each packed entry goes on as a view of them.
  */
-import { beatWal, dropWalBatches, retireWal, writeWalBatch, WriteWindow, type HeraldRedis } from '@herald/redis';
+import { beatWal, dropWalBatches, prepareWalBatch, retireWal, sendWalBatch, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
 import { inBurst } from '../write-burst';
-import { backoffMs, keptLines, packLines, runEvery, UNLOGGED, type Pending, type Send } from './stage';
+import { batchBytes, lineBytes, PushRun, writeBatch } from './push-lines';
+import { backoffMs, keptLines, runEvery, UNLOGGED, type Pending, type Send } from './stage';
 
 /**
  * Settled batches are deleted from the log at most this often. Not on the delivery path; a batch
@@ -55,14 +58,13 @@ export interface WalWriterOptions {
 
 export class WalWriter {
   /** Entries waiting to be logged: an event's JSON, or exposures packed one per line. */
-  private toLog: string[] = [];
+  private toLog: Array<string | PushRun> = [];
   /** How many events each entry of toLog holds. */
   private counts: number[] = [];
   /** The pushes of the events waiting (the open run's too), one per event, in order. */
   private sends: Send[] = [];
   /** Exposures added since the last entry, to be packed into the next one. */
-  private run: string[] = [];
-  private runChars = 0;
+  private run: PushRun | null = null;
   /** Events in the log write being waited for (0: none is). */
   private logging = 0;
   private readonly window: WriteWindow;
@@ -102,12 +104,19 @@ export class WalWriter {
     this.queued(send);
   }
 
-  /** An exposure: packed with the exposures added before and after it. */
-  addPacked(event: string, send: Send): void {
-    if (this.runChars + event.length > this.opts.packMaxChars) this.closeRun();
-    this.run.push(event);
-    this.runChars += event.length + 1;
-    if (this.run.length >= this.opts.packMax) this.closeRun();
+  /**
+   * An exposure, as its parts (push-lines.ts: `head` holds the ids' prefix, `counter` is its id's):
+   * packed with the exposures added before and after it.
+   */
+  addPacked(head: Buffer, counter: number, middle: Buffer, tail: Buffer, send: Send): void {
+    let { run } = this;
+    if (run !== null && (run.head !== head || run.bytes + 1 + lineBytes(head, middle, tail) > this.opts.packMaxChars)) {
+      this.closeRun();
+      run = null;
+    }
+    if (run === null) run = this.run = new PushRun(head);
+    run.add(counter, middle, tail);
+    if (run.count >= this.opts.packMax) this.closeRun();
     this.queued(send);
   }
 
@@ -120,11 +129,10 @@ export class WalWriter {
   /** The exposures added since the last entry, packed into one. */
   private closeRun(): void {
     const { run } = this;
-    if (run.length === 0) return;
-    this.toLog.push(packLines(run));
-    this.counts.push(run.length);
-    this.run = [];
-    this.runChars = 0;
+    if (run === null) return;
+    this.toLog.push(run);
+    this.counts.push(run.count);
+    this.run = null;
   }
 
   /** Log what waits as one batch, then let its pushes go out; a push waits `waitMs` at most. */
@@ -132,17 +140,20 @@ export class WalWriter {
     if (this.logging > 0) return;
     this.closeRun();
     if (this.toLog.length === 0) return;
-    const events = this.toLog;
+    const entries = this.toLog;
     const counts = this.counts;
     const sends = this.sends;
     this.toLog = [];
     this.counts = [];
     this.sends = [];
+    const bytes = batchBytes(entries);
     if (this.opts.now() < this.skipUntil) {
-      this.release(UNLOGGED, events, counts, sends);
+      this.release(UNLOGGED, writeBatch(entries, Buffer.allocUnsafe(bytes)), counts, sends);
       return;
     }
     const batch = this.nextBatch++;
+    const prepared = prepareWalBatch(this.opts.walId, batch, bytes);
+    const events = writeBatch(entries, prepared.data);
     this.logging = sends.length;
     let done = false;
     const giveUp = (err: unknown, what: string) => {
@@ -170,7 +181,7 @@ export class WalWriter {
         }),
       this.opts.waitMs,
     );
-    writeWalBatch(this.opts.redis, this.opts.walId, batch, events).then(
+    sendWalBatch(this.opts.redis, prepared).then(
       () => {
         // Written after its pushes went out unlogged: their events are on their way anyway.
         if (done) return this.batchSettled(batch);
@@ -194,7 +205,7 @@ export class WalWriter {
    * the events of the pushes that happened: a packed entry whole when all its pushes did, else
    * the lines of those that did.
    */
-  private release(batch: number, entries: string[], counts: number[], sends: Send[]): void {
+  private release(batch: number, entries: Array<string | Buffer>, counts: number[], sends: Send[]): void {
     const { onSent } = this.opts;
     let kept = 0;
     let at = 0;
@@ -267,3 +278,4 @@ export class WalWriter {
     return this.closing;
   }
 }
+
