@@ -22,6 +22,11 @@ export type { AppProcess };
 
 /** HERALD_BENCH_APP_NODE_FLAGS and HERALD_BENCH_APP_ENV (README.md): for every app, over the scenario's own. */
 export const APP_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_APP_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+/**
+ * HERALD_BENCH_WORKER_NODE_FLAGS (README.md): for every worker process (the baseline servers, the
+ * clients, the senders), so that a peer is profiled the way the apps are.
+ */
+export const WORKER_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_WORKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 export const APP_ENV_OVERRIDES: Record<string, string> = parseOverrides(process.env.HERALD_BENCH_APP_ENV ?? '');
 
 export function parseOverrides(text: string): Record<string, string> {
@@ -201,7 +206,7 @@ export class Rig {
 
 /** `node --import tsx <file>`, its last output lines kept to explain a failure. */
 function forkWorker(file: string, name: string): Worker {
-  const child = fork(file, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: 'pipe' });
+  const child = fork(file, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx', ...WORKER_NODE_FLAGS], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: 'pipe' });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const recent: string[] = [];
