@@ -13,6 +13,11 @@
  * A line is `head` (`{"eventId":"` and the ids' prefix), the counter in 12 hex digits, `middle`,
  * `tail`: exactly the event event-json.ts's pushJson makes (event-json.ts idHead, pushMiddle,
  * sessionTail).
+ *
+ * A batch's bytes stay in memory until the last of its entries is published or spilled (an entry
+ * that goes to the spill, or loses a line, becomes a string of its own first: stage.ts). They are
+ * outside the JavaScript heap: EXPOSURE_BUFFER_MAX, which counts events, bounds them as it bounded
+ * the strings.
  */
 
 /** Hex digits of an event id's counter (event-ids.ts). */
