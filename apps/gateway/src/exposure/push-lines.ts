@@ -16,8 +16,9 @@
  *
  * A batch's bytes stay in memory until the last of its entries is published or spilled (an entry
  * that goes to the spill, or loses a line, becomes a string of its own first: stage.ts). They are
- * outside the JavaScript heap: EXPOSURE_BUFFER_MAX, which counts events, bounds them as it bounded
- * the strings.
+ * outside the JavaScript heap. EXPOSURE_BUFFER_MAX counts events, not bytes: a batch whose last
+ * entries wait keeps all of its bytes (a broadcast's ~5 MB) until they go; publishing goes in
+ * order, so that is the oldest batch or two.
  */
 
 /** Hex digits of an event id's counter (event-ids.ts). */
