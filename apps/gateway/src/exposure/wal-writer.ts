@@ -278,4 +278,3 @@ export class WalWriter {
     return this.closing;
   }
 }
-
