@@ -3,7 +3,7 @@
  * redis-server: a log write whose answer does not come (the log connection's socket stops being
  * read, as when Redis stalls) lets the frames go after EXPOSURE_LOG_WAIT_MS, counted `unlogged`,
  * and the batch written late after all is trimmed from the log; a refused write (Redis out of
- * memory) lets them go at once.
+ * memory) lets them go at once, and packed exposures go on unlogged as the lines they were made.
  */
 import type Redis from 'ioredis';
 import { Registry } from 'prom-client';
@@ -110,4 +110,33 @@ it('lets pushes go at once when Redis refuses the write (out of memory)', async 
     await oracle.config('SET', 'maxmemory', '0');
   }
   expect((await unlogged()) - before).toBe(5);
+});
+
+it('exposures packed while the log fails, or is skipped after a failure, go out unlogged, each line as it was made', async () => {
+  const head = Buffer.from('{"eventId":"w-');
+  const tail = Buffer.from('"s":"x"}');
+  const line = (c: number) => `{"eventId":"w-${c.toString(16).padStart(12, '0')}","n":${c},"s":"x"}`;
+  /** Adds the exposures of counters from..from+n-1 (push-lines.ts parts); returns how many went out. */
+  const packed = (from: number, n: number) => {
+    let out = 0;
+    for (let c = from; c < from + n; c++) wal.addPacked(head, c, Buffer.from(`","n":${c},`), tail, () => ++out > 0);
+    return () => out;
+  };
+  const count = sent.length;
+  await oracle.config('SET', 'maxmemory', '1');
+  try {
+    const refused = packed(0, 3);
+    await waitFor(() => refused() === 3, { what: 'the first three out' });
+    // The failure's backoff runs now: these are not tried against the log.
+    const skipped = packed(3, 4);
+    await waitFor(() => skipped() === 4, { what: 'the next four out' });
+  } finally {
+    await oracle.config('SET', 'maxmemory', '0');
+  }
+  const mine = sent.slice(count);
+  expect(mine.map((e) => [e.batch, e.count, Buffer.isBuffer(e.data)])).toEqual([
+    [0, 3, true],
+    [0, 4, true],
+  ]);
+  expect(mine.map((e) => String(e.data))).toEqual([[0, 1, 2].map(line).join('\n'), [3, 4, 5, 6].map(line).join('\n')]);
 });
