@@ -18,9 +18,10 @@
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 import { SPILL_CHUNK, spillExposures, type SpillBounds } from './exposure-spill';
-import { prepareCommand, sendJoined, sendPrepared, type PreparedCommand } from './joined-command';
+import { prepareCommand, sendPrepared, type PreparedCommand } from './joined-command';
 
 const EVENT_SEPARATOR = '\n';
+const LINE_BREAK = EVENT_SEPARATOR.charCodeAt(0);
 /** Batch numbers per HDEL, and stale logs looked at per sweep. */
 const CHUNK = 1000;
 /**
@@ -30,11 +31,20 @@ const CHUNK = 1000;
 const RESCUE_BOUNDS: SpillBounds = { maxEvents: Number.MAX_SAFE_INTEGER, maxAgeMs: 0 };
 
 /**
- * Write one batch of events (serialized JSON, which never holds a raw newline). A batch can be
- * megabytes: it is encoded once, straight into the command's frame (joined-command.ts).
+ * Write one batch of events (serialized JSON, which never holds a raw newline), one per line,
+ * encoded once, straight into the command's frame (prepareWalBatch).
  */
 export async function writeWalBatch(redis: HeraldRedis, walId: string, batch: number, events: readonly string[]): Promise<void> {
-  await sendJoined(redis, 'hset', [keys.exposureWal(walId), String(batch)], events, EVENT_SEPARATOR);
+  let bytes = Math.max(events.length - 1, 0);
+  for (const event of events) bytes += Buffer.byteLength(event);
+  const prepared = prepareWalBatch(walId, batch, bytes);
+  const { data } = prepared;
+  let at = 0;
+  for (let i = 0; i < events.length; i++) {
+    if (i > 0) data[at++] = LINE_BREAK;
+    at += data.write(events[i], at);
+  }
+  await sendWalBatch(redis, prepared);
 }
 
 /**

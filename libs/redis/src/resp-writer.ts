@@ -1,7 +1,8 @@
 /**
  * Commands written by Herald straight into RESP (Redis's wire format), in buffers reused from
- * command to command, for the commands a gateway sends per delivery in bulk (the exposure log's
- * batch: joined-command.ts; the category positions: encoded-script.ts). ioredis would build each
+ * command to command, for the commands a gateway sends per delivery in bulk (the category
+ * positions: encoded-script.ts; the exposure log's batch has a frame of its own:
+ * joined-command.ts). ioredis would build each
  * command as a string around its arguments, measure it, encode it to UTF-8 in fresh memory, and
  * keep the string and the argument arrays until Redis answers: on a busy gateway they outlive the
  * young generation (docs/BENCHMARKS.md).

@@ -82,7 +82,7 @@ it('a prepared batch stores exactly the bytes its caller wrote, which stay the c
   await sendWalBatch(redis, prepared);
   expect(await stored('wal-prepared', 7)).toBe(text);
   // Nothing reuses the frame: a view kept by the caller still reads what it wrote.
-  await writeWalBatch(redis, 'wal-prepared', 8, ['{"other":"batch, written through the shared spare buffer"}']);
+  await writeWalBatch(redis, 'wal-prepared', 8, ['{"other":"batch, written after it"}']);
   expect(view.toString()).toBe(text.slice(0, 10));
 
   const empty = prepareWalBatch('wal-prepared', 9, 0);
