@@ -12,8 +12,8 @@
  * redis-server, one per user on a Cluster). What a session moved waits on the session itself
  * (`PositionMoves`, made once per session), so an ack that moves a position allocates nothing:
  * a window's map and lists, made as acks came, lived until the window's write and were an eighth of
- * what outlived the young generation in a broadcast (docs/BENCHMARKS.md). They are made at the
- * write now, and die with it.
+ * what outlived the young generation in a broadcast (docs/BENCHMARKS.md). The write takes the
+ * sessions' moves as they are (`PositionMove` in libs/redis), without a map or list per user.
  */
 import { advancePositions, compareEntryIds, removeAcked, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
@@ -91,20 +91,14 @@ export class AckBatcher {
       );
     }
     if (this.moved.length === 0) return;
-    const positions = new Map<string, string[]>();
-    for (const moves of this.moved) {
-      moves.queued = false;
-      // A user's other session (device) in the same window: its moves follow in the user's list, and
-      // the script keeps the furthest entry per category (it never moves a position back).
-      let list = positions.get(moves.userId);
-      if (list === undefined) positions.set(moves.userId, (list = []));
-      list.push(moves.category, moves.entry);
-      if (moves.more) list.push(...moves.more);
-    }
+    // The sessions' moves go as they are (a user's two sessions come twice: the script keeps the
+    // furthest entry); encoded before advancePositions returns, so they may move again at once.
+    const moved = this.moved;
     this.moved = [];
-    const users = positions.size;
-    advancePositions(this.redis, positions).catch((err: unknown) => {
-      this.log.warn({ err, users }, 'position update failed; the entries come back next time');
+    for (const moves of moved) moves.queued = false;
+    const sessions = moved.length;
+    advancePositions(this.redis, moved).catch((err: unknown) => {
+      this.log.warn({ err, sessions }, 'position update failed; the entries come back next time');
     });
   }
 }

@@ -40,8 +40,8 @@ export type Taken = string | boolean;
 export class AckTracker {
   /** id -> state, after KEEP; Map iteration order is insertion order, so the second key is the oldest id. */
   private readonly pending = new Map<string | typeof KEEP, State>([[KEEP, PUSHED]]);
-  /** Snapshot ids acknowledged before the drain pushed them: the drain skips them. */
-  private readonly ackedEarly = new Set<string>();
+  /** Snapshot ids acknowledged before the drain pushed them: the drain skips them (made at the first). */
+  private ackedEarly: Set<string> | null = null;
   /** Ids forgotten past the bound (they may still be acknowledged, and are then ignored). */
   forgotten = 0;
 
@@ -66,12 +66,12 @@ export class AckTracker {
    * so it need not be pushed.
    */
   acknowledgedBeforePush(id: string): boolean {
-    return this.ackedEarly.delete(id);
+    return this.ackedEarly?.delete(id) ?? false;
   }
 
   /** The drain is over: nothing is expected any more that was not pushed. */
   endDrain(): void {
-    this.ackedEarly.clear();
+    this.ackedEarly = null;
     for (const [id, state] of this.pending) if (state === EXPECTED) this.pending.delete(id);
   }
 
@@ -104,7 +104,7 @@ export class AckTracker {
     const state = this.pending.get(id);
     if (state === undefined) return false;
     this.pending.delete(id);
-    if (state === EXPECTED) this.ackedEarly.add(id);
+    if (state === EXPECTED) (this.ackedEarly ??= new Set()).add(id);
     return typeof state === 'string' ? state : true;
   }
 

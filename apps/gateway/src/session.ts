@@ -220,6 +220,11 @@ export class Session {
   pushOutgoing(item: Outgoing, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
     const { message, category, entry } = item;
     if (category === undefined || entry === undefined) return this.push(message, via, now, written);
+    return this.pushEntry(message, category, entry, via, now, written);
+  }
+
+  /** pushOutgoing for a category log entry (a broadcast's live one comes with no Outgoing made for it). */
+  private pushEntry(message: EncodedMessage, category: string, entry: string, via: ExposureEvent['via'], now: number, written?: (err?: Error) => void): boolean {
     const cursors = this.categories;
     if (!cursors.fresh(category, entry)) {
       written?.();
@@ -244,8 +249,8 @@ export class Session {
   deliverLive(message: EncodedMessage, category?: string, entry?: string): void {
     if (this.pending) {
       if (this.pending.add({ message, category, entry }) > this.ctx.sendBufferMaxBytes) this.closeSlow();
-    } else if (entry === undefined) this.push(message, 'live');
-    else this.pushOutgoing({ message, category, entry }, 'live');
+    } else if (category === undefined || entry === undefined) this.push(message, 'live');
+    else this.pushEntry(message, category, entry, 'live', Date.now());
   }
 
   /**

@@ -8,78 +8,91 @@
  * calls of a window are written straight into one buffer (encoded-script.ts), not built by ioredis
  * per call: with tens of thousands of members a second, ioredis' command strings and argument
  * arrays were the largest part of what outlived the gateway's young generation
- * (docs/BENCHMARKS.md).
+ * (docs/BENCHMARKS.md). The moves come as the sessions keep them (PositionMove), not grouped by
+ * user.
  */
 import { Cluster, type Redis } from 'ioredis';
-import { keys } from './keys';
+import { keyAround, keys } from './keys';
 import { scriptText, type HeraldRedis } from './client';
 import { EncodedScript, type ScriptCall } from './encoded-script';
 import { RespWriter, SpareBuffer } from './resp-writer';
 
-/** Users whose positions one script call moves on one redis-server. */
+/** Users' moves one script call carries on one redis-server. */
 export const POSITIONS_PER_CALL = 200;
 
 /**
- * A user's positions to move: category, entry, category, entry, … A flat list rather than a map:
- * the gateway makes one per user acknowledging in each write window. A category may come more
- * than once (two sessions of the user): the furthest entry wins, whatever the order.
+ * One user's positions to move: `category` to `entry`, then each pair of `more` (category,
+ * entry, …). The gateway keeps one per session and hands its window's list over as it is: a user
+ * may come more than once (two sessions), and the furthest entry wins, whatever the order (the
+ * script never moves a position back).
  */
-export type UserPositions = readonly string[];
+export interface PositionMove {
+  readonly userId: string;
+  readonly category: string;
+  readonly entry: string;
+  readonly more?: readonly string[] | null;
+}
 
 let script: EncodedScript | undefined;
 /** The buffer of the last window's calls, for the next window. */
 const spares = new SpareBuffer();
+/** The two keys a move names, written around its user's id. */
+const POSITIONS_KEY = keyAround(keys.categoryPositions);
+const CATEGORIES_KEY = keyAround(keys.userCategories);
 
 /**
- * Move users' positions forward to the given entries (user -> its UserPositions; acknowledged
- * category messages): never back, and only in categories the user is still a member of. On one
- * redis-server one script call per POSITIONS_PER_CALL users; on a Cluster, where each user's keys
- * are on their own slot, one per user (auto-pipelined per node). Resolves with how many moved.
+ * Move users' positions forward to the given entries (acknowledged category messages): never
+ * back, and only in categories the user is still a member of. On one redis-server one script call
+ * per POSITIONS_PER_CALL moves; on a Cluster, where each user's keys are on their own slot, one
+ * per move (auto-pipelined per node). Resolves with how many positions moved.
  */
-export function advancePositions(redis: HeraldRedis, positions: ReadonlyMap<string, UserPositions>): Promise<number> {
-  // Not an async function: its frame would hold `positions` until Redis answers; the calls are
-  // encoded (or their arguments copied) before this returns, and the map can go.
-  const moved = redis instanceof Cluster ? advanceOnCluster(redis, positions) : advanceOnServer(redis, positions);
+export function advancePositions(redis: HeraldRedis, moves: readonly PositionMove[]): Promise<number> {
+  // Not an async function: its frame would hold `moves` until Redis answers; the calls are
+  // encoded (or their arguments copied) before this returns, and the caller may reuse the moves.
+  const moved = redis instanceof Cluster ? advanceOnCluster(redis, moves) : advanceOnServer(redis, moves);
   return moved.then((replies: unknown[]) => replies.reduce((a: number, b) => a + Number(b), 0));
 }
 
-/** One call per POSITIONS_PER_CALL users, every call of the window encoded into one buffer. */
-function advanceOnServer(redis: Redis, positions: ReadonlyMap<string, UserPositions>): Promise<unknown[]> {
+/** Pairs a move carries. */
+const pairsOf = (move: PositionMove) => 1 + (move.more ? move.more.length / 2 : 0);
+
+/**
+ * One call per POSITIONS_PER_CALL moves, every call of the window encoded into one buffer, the
+ * keys written around the users' ids: a window of a broadcast's acks makes no map, list or key
+ * string per user (docs/BENCHMARKS.md).
+ */
+function advanceOnServer(redis: Redis, moves: readonly PositionMove[]): Promise<unknown[]> {
   script ??= new EncodedScript(scriptText('advance-positions-n'));
   const encoded = script;
   const w = new RespWriter(spares);
   const calls: ScriptCall[] = [];
-  const users: string[] = [];
-  const lists: UserPositions[] = [];
-  const encode = () => {
-    const call = encoded.begin(w, users.length * 2);
-    for (const userId of users) {
-      w.string(keys.categoryPositions(userId));
-      w.string(keys.userCategories(userId));
+  for (let from = 0; from < moves.length; from += POSITIONS_PER_CALL) {
+    const to = Math.min(from + POSITIONS_PER_CALL, moves.length);
+    const call = encoded.begin(w, (to - from) * 2);
+    for (let i = from; i < to; i++) {
+      const { userId } = moves[i];
+      w.stringAround(POSITIONS_KEY[0], userId, POSITIONS_KEY[1]);
+      w.stringAround(CATEGORIES_KEY[0], userId, CATEGORIES_KEY[1]);
     }
-    for (const list of lists) {
-      w.string(String(list.length / 2));
-      for (const item of list) w.string(item);
+    for (let i = from; i < to; i++) {
+      const move = moves[i];
+      w.string(String(pairsOf(move)));
+      w.string(move.category);
+      w.string(move.entry);
+      if (move.more) for (const item of move.more) w.string(item);
     }
     encoded.end(w, call);
     calls.push(call);
-    users.length = 0;
-    lists.length = 0;
-  };
-  for (const [userId, list] of positions) {
-    users.push(userId);
-    lists.push(list);
-    if (users.length >= POSITIONS_PER_CALL) encode();
   }
-  if (users.length > 0) encode();
   return encoded.sendAll(redis, w, calls);
 }
 
-/** One call per user (a user's keys share its slot), auto-pipelined per node by ioredis. */
-function advanceOnCluster(redis: HeraldRedis, positions: ReadonlyMap<string, UserPositions>): Promise<number[]> {
+/** One call per move (a user's keys share its slot), auto-pipelined per node by ioredis. */
+function advanceOnCluster(redis: HeraldRedis, moves: readonly PositionMove[]): Promise<number[]> {
   const calls: Promise<number>[] = [];
-  for (const [userId, list] of positions) {
-    calls.push(redis.advancePositions(2, keys.categoryPositions(userId), keys.userCategories(userId), list.length / 2, ...list));
+  for (const move of moves) {
+    const { userId, category, entry, more } = move;
+    calls.push(redis.advancePositions(2, keys.categoryPositions(userId), keys.userCategories(userId), pairsOf(move), category, entry, ...(more ?? [])));
   }
   return Promise.all(calls);
 }

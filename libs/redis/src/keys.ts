@@ -153,6 +153,18 @@ export const keys = {
   pushSubscriptions: (userId: string) => `{u:${userId}}:webpush`,
 } as const;
 
+/**
+ * The text of a key around its one argument: `keyAround(keys.inbox)` is `['{u:', '}:inbox']`.
+ * For keys written into a command in parts (resp-writer.ts `stringAround`), without the key's
+ * string made for each user; the key's layout stays here.
+ */
+export function keyAround(key: (arg: string) => string): readonly [before: string, after: string] {
+  const marker = '\u0000';
+  const [before, after, ...rest] = key(marker).split(marker);
+  if (after === undefined || rest.length > 0) throw new Error('keyAround: the key must hold its argument exactly once');
+  return [before, after];
+}
+
 /** BullMQ queue names. */
 export const queues = {
   /** Messages with a `sendAt`: one delayed job each, its id the message id (scheduler.ts in ingest). */

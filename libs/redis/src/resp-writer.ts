@@ -61,6 +61,12 @@ function writeDigits(buffer: Buffer, at: number, n: number): number {
   return end;
 }
 
+/** ASCII `text` at `at` (a few characters: no native call); returns the end. */
+function ascii(buffer: Buffer, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) buffer[at++] = text.charCodeAt(i);
+  return at;
+}
+
 const ZERO = 48;
 const CR = 13;
 const LF = 10;
@@ -116,14 +122,40 @@ export class RespWriter {
   string(text: string): void {
     // At most 3 bytes of UTF-8 per UTF-16 unit (a surrogate pair's 4 bytes are 2 units).
     this.ensure(text.length * 3 + 24);
+    const textAt = this.textAt(text.length);
+    this.bulk(textAt, this.buffer.write(text, textAt), text.length);
+  }
+
+  /**
+   * One bulk string of `before`, `text` and `after` (a key around a user's id: keys.ts
+   * `keyAround`), written in parts: no string is made for it. `before` and `after` are ASCII.
+   */
+  stringAround(before: string, text: string, after: string): void {
+    const chars = before.length + text.length + after.length;
+    this.ensure(chars * 3 + 24);
+    const buffer = this.buffer;
+    const textAt = this.textAt(chars);
+    let at = ascii(buffer, textAt, before);
+    at += buffer.write(text, at);
+    at = ascii(buffer, at, after);
+    this.bulk(textAt, at - textAt, chars);
+  }
+
+  /** Where a bulk string's text of `chars` UTF-16 units is written: after `$`, the digits of `chars` and CRLF. */
+  private textAt(chars: number): number {
+    return this.at + 1 + digitCount(chars) + 2;
+  }
+
+  /**
+   * Complete the bulk string whose text (`bytes` of it, from `chars` UTF-16 units) was written at
+   * `textAt`: the text moves when its byte count has more digits than `chars`, then its head and CRLF.
+   */
+  private bulk(textAt: number, bytes: number, chars: number): void {
     const buffer = this.buffer;
     const digitsAt = this.at + 1;
-    const guess = digitCount(text.length);
-    let textAt = digitsAt + guess + 2;
-    const bytes = buffer.write(text, textAt);
-    if (bytes !== text.length) {
+    if (bytes !== chars) {
       const digits = digitCount(bytes);
-      if (digits !== guess) {
+      if (digits !== digitCount(chars)) {
         buffer.copyWithin(digitsAt + digits + 2, textAt, textAt + bytes);
         textAt = digitsAt + digits + 2;
       }

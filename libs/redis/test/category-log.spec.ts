@@ -23,6 +23,7 @@ import {
   type HeraldRedis,
 } from '../src';
 import { usePrivateRedis } from './private-redis';
+import { movesOf } from './position-moves';
 
 let server: RedisServer;
 let redis: HeraldRedis;
@@ -103,7 +104,7 @@ it('sets a position at join, drops it at leave, and moves it forward only, for m
   expect(after.b).toBe(joined.b);
 
   const later = `${ms + 10}-3`;
-  const at = (entries: [string, string][]) => new Map([[u, entries.flat()]]);
+  const at = (entries: [string, string][]) => movesOf([[u, entries.flat()]]);
   expect(await advancePositions(redis, at([['b', later], ['a', later]]))).toBe(1);
   expect(await advancePositions(redis, at([['b', `${ms + 10}-2`]]))).toBe(0);
   expect(await redis.hgetall(keys.categoryPositions(u))).toEqual({ b: later, c: after.c });
@@ -117,7 +118,7 @@ it('moves the positions of many users in one call each POSITIONS_PER_CALL, each 
   const users = Array.from({ length: POSITIONS_PER_CALL + 5 }, (_, i) => `many-${i}`);
   for (const u of users) await replaceUserCategories(redis, u, ['m']);
   const ahead = `${Date.now() + 60_000}-0`;
-  const moves = new Map(users.map((u, i) => [u, ['m', ahead, ...(i === 0 ? ['not-mine', ahead] : [])]]));
+  const moves = movesOf(users.map((u, i) => [u, ['m', ahead, ...(i === 0 ? ['not-mine', ahead] : [])]]));
   const calls = Number((await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
   expect(await advancePositions(redis, moves)).toBe(users.length);
   const after = Number((await redis.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);

@@ -4,7 +4,8 @@
  * whatever their text and however many; the script must come back when Redis has lost it; and a
  * buffer must not be reused while ioredis may still send a call it carries.
  */
-import { advancePositions, closeRedis, createRedis, keys, POSITIONS_PER_CALL, type HeraldRedis, type UserPositions } from '../src';
+import { advancePositions, closeRedis, createRedis, keys, POSITIONS_PER_CALL, type HeraldRedis } from '../src';
+import { movesOf } from './position-moves';
 import { usePrivateRedis } from './private-redis';
 
 let url = '';
@@ -39,7 +40,7 @@ it('moves exactly the positions asked for, whatever their text and however many 
   const categories = (i: number) => ['news', `café-${i % 7}`, `🎉 launch ${'x'.repeat(i % 50)}`];
   await members(users, (i) => categories(i).slice(0, 1 + (i % 3)));
   const entry = (i: number) => `${1_700_000_000_000 + i}-${i % 5}`;
-  const moves = new Map<string, UserPositions>(
+  const moves = movesOf(
     users.map((u, i) => [u, [...categories(i).flatMap((c) => [c, entry(i)]), 'not-a-member', entry(i)]]),
   );
   const expected = users.map((_, i) => Object.fromEntries(categories(i).slice(0, 1 + (i % 3)).map((c) => [c, entry(i)])));
@@ -50,20 +51,40 @@ it('moves exactly the positions asked for, whatever their text and however many 
   // Again: nothing moves back or sideways; then a small window reuses the buffer.
   expect(await advancePositions(redis, moves)).toBe(0);
   const last = users[users.length - 1];
-  expect(await advancePositions(redis, new Map([[last, ['news', '1800000000000-0']]]))).toBe(1);
+  expect(await advancePositions(redis, movesOf([[last, ['news', '1800000000000-0']]]))).toBe(1);
   expect((await positionsOf([last]))[0].news).toBe('1800000000000-0');
+});
+
+it("takes a user's moves from several sessions in one window, in any order: the furthest entry stays", async () => {
+  const users = ['two-a', 'two-b'];
+  await members(users, () => ['x', 'y', 'z']);
+  const [early, late] = ['1700000000000-5', '1700000000001-0'];
+  const moves = [
+    // two-a: the further entry first, then its other session's earlier one (never moves back).
+    { userId: 'two-a', category: 'x', entry: late, more: ['y', early] },
+    { userId: 'two-b', category: 'x', entry: early },
+    { userId: 'two-a', category: 'x', entry: early, more: ['y', late, 'z', early] },
+    // two-b: the earlier first, then the further one.
+    { userId: 'two-b', category: 'x', entry: late, more: null },
+  ];
+  // Moved: two-a x, y, then y again and z; two-b x, then x again.
+  expect(await advancePositions(redis, moves)).toBe(6);
+  expect(await positionsOf(users)).toEqual([
+    { x: late, y: late, z: early },
+    { x: late },
+  ]);
 });
 
 it('loads the script once per connection and sends it again when Redis has lost it', async () => {
   const users = ['flush-a', 'flush-b'];
   await members(users, () => ['f']);
   const [evals, evalshas] = [await evalCalls('eval'), await evalCalls('evalsha')];
-  expect(await advancePositions(redis, new Map(users.map((u) => [u, ['f', '1700000000000-1']])))).toBe(2);
+  expect(await advancePositions(redis, movesOf(users.map((u) => [u, ['f', '1700000000000-1']])))).toBe(2);
   // This connection already sent it (the test above): EVALSHA, no EVAL.
   expect([await evalCalls('eval'), await evalCalls('evalsha')]).toEqual([evals, evalshas + 1]);
 
   await redis.script('FLUSH');
-  expect(await advancePositions(redis, new Map(users.map((u) => [u, ['f', '1700000000000-2']])))).toBe(2);
+  expect(await advancePositions(redis, movesOf(users.map((u) => [u, ['f', '1700000000000-2']])))).toBe(2);
   expect(await positionsOf(users)).toEqual(users.map(() => ({ f: '1700000000000-2' })));
   // The EVALSHA that found no script, then the EVAL that loaded it.
   expect([await evalCalls('eval'), await evalCalls('evalsha')]).toEqual([evals + 1, evalshas + 2]);
@@ -80,12 +101,12 @@ it('sends a call again after a reconnect as it was, even when a later window was
     const id = await conn.client('ID');
     // Redis holds write commands (scripts included): the first window's calls are sent, unanswered.
     await redis.call('CLIENT', 'PAUSE', '20000', 'WRITE');
-    const first = advancePositions(conn, new Map(firstUsers.map((u) => [u, ['r', '1700000000000-1']])));
+    const first = advancePositions(conn, movesOf(firstUsers.map((u) => [u, ['r', '1700000000000-1']])));
     // The connection drops with them unanswered: ioredis sends them again once reconnected.
     const closed = new Promise((resolve) => conn.once('close', resolve));
     await redis.client('KILL', 'ID', String(id));
     await closed;
-    const second = advancePositions(conn, new Map(secondUsers.map((u) => [u, ['r', '1700000000000-2']])));
+    const second = advancePositions(conn, movesOf(secondUsers.map((u) => [u, ['r', '1700000000000-2']])));
     await new Promise((resolve) => conn.once('ready', resolve));
     await redis.call('CLIENT', 'UNPAUSE');
     expect(await Promise.all([first, second])).toEqual([300, 300]);

@@ -1,4 +1,5 @@
 /** RespWriter (bulk strings in one growing buffer) and SpareBuffer (one command site's spare). */
+import { keyAround, keys } from '../src/keys';
 import { RespWriter, SpareBuffer } from '../src/resp-writer';
 
 it('writes bulk strings in RESP, byte lengths for any text, across growth', () => {
@@ -12,6 +13,27 @@ it('writes bulk strings in RESP, byte lengths for any text, across growth', () =
   for (const text of texts) w.string(text);
   expect(w.count).toBe(texts.length);
   expect(w.buffer.subarray(0, w.at).toString()).toBe(texts.map((t) => `$${Buffer.byteLength(t)}\r\n${t}\r\n`).join(''));
+});
+
+it('writes a key around its argument as the key itself, the text in any script, across growth', () => {
+  const w = new RespWriter(new SpareBuffer(), 16);
+  const [before, after] = keyAround(keys.categoryPositions);
+  // Ids whose key's byte count has more digits than its length (moved), or not, and long ones.
+  const ids = ['u1', 'zoë', '用户', '🎉', '', 'é'.repeat(1), 'é'.repeat(3), '€'.repeat(30), 'x'.repeat(5000), 'é'.repeat(90)];
+  for (const id of ids) {
+    w.stringAround(before, id, after);
+    w.string(id);
+  }
+  expect(w.count).toBe(ids.length * 2);
+  const key = (id: string) => keys.categoryPositions(id);
+  expect(w.buffer.subarray(0, w.at).toString()).toBe(ids.map((id) => `$${Buffer.byteLength(key(id))}\r\n${key(id)}\r\n$${Buffer.byteLength(id)}\r\n${id}\r\n`).join(''));
+});
+
+it("finds a key's text around its argument, and refuses a key that holds it other than once", () => {
+  expect(keyAround(keys.categoryPositions)).toEqual(['{u:', '}:catpos']);
+  expect(keyAround(keys.userCategories)).toEqual(['{u:', '}:cats']);
+  expect(() => keyAround(() => 'fixed')).toThrow(/exactly once/);
+  expect(() => keyAround((id) => `${id}:${id}`)).toThrow(/exactly once/);
 });
 
 it('makes room for the widest UTF-8 before writing: a text near the end of the buffer is never cut', () => {
