@@ -162,6 +162,8 @@ export function keyAround(key: (arg: string) => string): readonly [before: strin
   const marker = '\u0000';
   const [before, after, ...rest] = key(marker).split(marker);
   if (after === undefined || rest.length > 0) throw new Error('keyAround: the key must hold its argument exactly once');
+  // Written a byte a character (RespWriter.stringAround).
+  if (/[^\x20-\x7e]/.test(before + after)) throw new Error('keyAround: the text around the argument must be printable ASCII');
   return [before, after];
 }
 

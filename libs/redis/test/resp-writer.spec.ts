@@ -29,11 +29,12 @@ it('writes a key around its argument as the key itself, the text in any script, 
   expect(w.buffer.subarray(0, w.at).toString()).toBe(ids.map((id) => `$${Buffer.byteLength(key(id))}\r\n${key(id)}\r\n$${Buffer.byteLength(id)}\r\n${id}\r\n`).join(''));
 });
 
-it("finds a key's text around its argument, and refuses a key that holds it other than once", () => {
+it("finds a key's text around its argument, and refuses a key that holds it other than once or is not ASCII around it", () => {
   expect(keyAround(keys.categoryPositions)).toEqual(['{u:', '}:catpos']);
   expect(keyAround(keys.userCategories)).toEqual(['{u:', '}:cats']);
   expect(() => keyAround(() => 'fixed')).toThrow(/exactly once/);
   expect(() => keyAround((id) => `${id}:${id}`)).toThrow(/exactly once/);
+  expect(() => keyAround((id) => `café:${id}`)).toThrow(/printable ASCII/);
 });
 
 it('makes room for the widest UTF-8 before writing: a text near the end of the buffer is never cut', () => {
