@@ -20,7 +20,11 @@ import type { HeraldRedis } from './client';
 import { SPILL_CHUNK, spillExposures, type SpillBounds } from './exposure-spill';
 import { prepareCommand, sendPrepared, type PreparedCommand } from './joined-command';
 
-const EVENT_SEPARATOR = '\n';
+/**
+ * What separates a log batch's events: one per line (JSON never holds a raw line break). The
+ * gateway's packed exposures are views of a batch's bytes, so they share it (stage.ts, push-lines.ts).
+ */
+export const EVENT_SEPARATOR = '\n';
 const LINE_BREAK = EVENT_SEPARATOR.charCodeAt(0);
 /** Batch numbers per HDEL, and stale logs looked at per sweep. */
 const CHUNK = 1000;

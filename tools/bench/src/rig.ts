@@ -21,13 +21,18 @@ import type { SenderRequest, SenderSetup } from './workers/sender';
 export type { AppProcess };
 
 /** HERALD_BENCH_APP_NODE_FLAGS and HERALD_BENCH_APP_ENV (README.md): for every app, over the scenario's own. */
-export const APP_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_APP_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+export const APP_NODE_FLAGS = wordsOf(process.env.HERALD_BENCH_APP_NODE_FLAGS);
 /**
  * HERALD_BENCH_WORKER_NODE_FLAGS (README.md): for every worker process (the baseline servers, the
  * clients, the senders), so that a peer is profiled the way the apps are.
  */
-export const WORKER_NODE_FLAGS: string[] = (process.env.HERALD_BENCH_WORKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+export const WORKER_NODE_FLAGS = wordsOf(process.env.HERALD_BENCH_WORKER_NODE_FLAGS);
 export const APP_ENV_OVERRIDES: Record<string, string> = parseOverrides(process.env.HERALD_BENCH_APP_ENV ?? '');
+
+/** The whitespace-separated words of a setting (none when unset). */
+function wordsOf(value: string | undefined): string[] {
+  return (value ?? '').split(/\s+/).filter(Boolean);
+}
 
 export function parseOverrides(text: string): Record<string, string> {
   const env: Record<string, string> = {};

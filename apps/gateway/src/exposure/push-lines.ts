@@ -20,11 +20,12 @@
  * entries wait keeps all of its bytes (a broadcast's ~5 MB) until they go; publishing goes in
  * order, so that is the oldest batch or two.
  */
+import { EVENT_SEPARATOR } from '@herald/redis';
 
 /** Hex digits of an event id's counter (event-ids.ts). */
 const COUNTER_DIGITS = 12;
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-const LINE_BREAK = 0x0a;
+const LINE_BREAK = EVENT_SEPARATOR.charCodeAt(0);
 
 /** Bytes of one line made of these parts. */
 export function lineBytes(head: Buffer, middle: Buffer, tail: Buffer): number {

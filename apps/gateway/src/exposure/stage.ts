@@ -2,6 +2,7 @@
  * What the exposure stages (wal-writer, publish-pump, spill-replayer) share: the event on its way
  * to Pub/Sub, the retry backoff, and the close helper.
  */
+import { EVENT_SEPARATOR } from '@herald/redis';
 
 /** A push waiting for its event to be logged: `send` writes the frame, false if the session went away. */
 export type Send = () => boolean;
@@ -23,11 +24,10 @@ export interface Pending {
   count: number;
 }
 
-const LINE_BREAK = '\n';
 
 /** Events' JSON packed into one Pending's data: one per line. */
 export function packLines(lines: readonly string[]): string {
-  return lines.length === 1 ? lines[0] : lines.join(LINE_BREAK);
+  return lines.length === 1 ? lines[0] : lines.join(EVENT_SEPARATOR);
 }
 
 /** A Pending's data as text. */
@@ -38,7 +38,7 @@ export function textOf(data: string | Buffer): string {
 /** A Pending's events' JSON, one string each. */
 function linesOf(event: Pending): string[] {
   const text = textOf(event.data);
-  return event.count === 1 ? [text] : text.split(LINE_BREAK);
+  return event.count === 1 ? [text] : text.split(EVENT_SEPARATOR);
 }
 
 /** A Pending of one event. */
