@@ -6,6 +6,7 @@ module.exports = {
     '<rootDir>/libs/types',
     '<rootDir>/libs/config',
     '<rootDir>/libs/logger',
+    '<rootDir>/libs/buffers',
     '<rootDir>/libs/redis',
     '<rootDir>/libs/auth',
     '<rootDir>/libs/pubsub',

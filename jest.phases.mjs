@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const SERIAL = ['dev', 'bench'];
-const PARALLEL = ['cli', 'types', 'config', 'logger', 'redis', 'auth', 'pubsub', 'http', 'stack', 'testing', 'client', 'pubsub-emulator', 'build-tools', 'gateway', 'ingest', 'exposure-consumer'];
+const PARALLEL = ['cli', 'types', 'config', 'logger', 'buffers', 'redis', 'auth', 'pubsub', 'http', 'stack', 'testing', 'client', 'pubsub-emulator', 'build-tools', 'gateway', 'ingest', 'exposure-consumer'];
 
 const args = process.argv.slice(2);
 let outputFile;

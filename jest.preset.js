@@ -7,6 +7,7 @@ const aliases = {
   types: 'libs/types',
   config: 'libs/config',
   logger: 'libs/logger',
+  buffers: 'libs/buffers',
   redis: 'libs/redis',
   auth: 'libs/auth',
   pubsub: 'libs/pubsub',

@@ -92,6 +92,53 @@ it('lets pushes go after the wait bound when the log does not answer, and trims 
   await waitFor(async () => (await oracle.hlen(keys.exposureWal('wait-test'))) === 1, { what: 'the late batch trimmed' });
 });
 
+it("a batch written late keeps its bytes to itself: its events went on unlogged as views of them", async () => {
+  const head = Buffer.from('{"eventId":"l-');
+  const tail = Buffer.from('"s":"x"}');
+  // Lines of ~1.5 KB: 50 of them make a batch above FRAME_KEPT_MIN_BYTES (a smaller one is not kept).
+  const pad = 'p'.repeat(1500);
+  const line = (c: number) => `{"eventId":"l-${c.toString(16).padStart(12, '0')}","n":"${c}-${pad}","s":"x"}`;
+  const packed = async (from: number, n: number): Promise<Pending[]> => {
+    const before = sent.length;
+    let out = 0;
+    for (let c = from; c < from + n; c++) wal.addPacked(head, c, Buffer.from(`","n":"${c}-${pad}",`), tail, () => ++out > 0);
+    await waitFor(() => out === n && sent.length > before, { timeoutMs: 10_000, what: `${n} packed pushes out` });
+    return sent.slice(before);
+  };
+  /** Packed pushes until a batch of them is logged (the log is skipped for a backoff after a failure). */
+  const loggedAgain = async (from: number) => {
+    let logged: Pending[] = [];
+    await waitFor(
+      async () => {
+        logged = await packed(from, 50);
+        return logged[0].batch > 0;
+      },
+      { what: 'a batch logged again' },
+    );
+    return logged;
+  };
+  (await loggedAgain(1000)).forEach((e) => wal.settled(e));
+  await waitFor(async () => (await oracle.hlen(keys.exposureWal('wait-test'))) === 1, { what: 'that batch trimmed' });
+  const socket = (log as Redis).stream;
+  socket.pause();
+  let late: Pending[];
+  try {
+    late = await packed(0, 50);
+  } finally {
+    socket.resume();
+  }
+  expect(late.map((e) => [e.batch, e.count, Buffer.isBuffer(e.data)])).toEqual([[0, 50, true]]);
+  const lines = [...Array(50).keys()].map(line);
+  await waitFor(async () => (await oracle.hlen(keys.exposureWal('wait-test'))) === 1, { what: 'the late batch trimmed' });
+  // Logged again: a batch that settles at once, then the next one.
+  const logged = await loggedAgain(100);
+  logged.forEach((e) => wal.settled(e));
+  const next = await packed(200, 50);
+  for (const events of [logged, next]) expect((events[0].data as Buffer).buffer).not.toBe((late[0].data as Buffer).buffer);
+  // The late batch's events, still on their way to Pub/Sub, read as they were made.
+  expect(String(late[0].data).split('\n')).toEqual(lines);
+});
+
 it('lets pushes go at once when Redis refuses the write (out of memory)', async () => {
   // The log works again (after the last failure's backoff), so the next write is tried.
   await waitFor(

@@ -8,7 +8,7 @@ import type Redis from 'ioredis';
 import { keys, type HeraldRedis } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import type { Pending } from '../src/exposure/stage';
-import { WalWriter } from '../src/exposure/wal-writer';
+import { FRAME_KEPT_MIN_BYTES, WalWriter } from '../src/exposure/wal-writer';
 import { closeRedis, connect, newMetrics, silent } from './exposure-stage-rig';
 
 const BEAT_MS = 50;
@@ -175,6 +175,41 @@ it('passes on a packed entry without the events of pushes that did not happen', 
   // Its four events are all the batch waits for.
   w.settled(sent[0]);
   await waitFor(async () => (await oracle.exists(keys.exposureWal('packed-gone'))) === 0, { what: 'the settled batch trimmed' });
+});
+
+it("writes a later large batch into an earlier one's bytes only once all of that one's events have settled", async () => {
+  const sent: Pending[] = [];
+  const w = writer('reuse', sent);
+  // Lines of ~340 bytes: 250 of them make a batch above FRAME_KEPT_MIN_BYTES.
+  const n = (c: number) => `${c}-${'p'.repeat(300)}`;
+  /** A batch of 250 packed exposures from counter `from`; resolves with its Pendings once they went on. */
+  const batch = async (from: number) => {
+    const before = sent.length;
+    for (let c = from; c < from + 250; c++) w.addPacked(HEAD, c, middle(n(c)), TAIL, () => true);
+    await waitFor(() => w.waiting === 0 && sent.length === before + 3, { what: `batch from ${from} out` });
+    return sent.slice(before);
+  };
+  const lines = (from: number) => [...Array(250).keys()].map((i) => line(from + i, n(from + i)));
+  /** The memory a batch's events are views of (one for the whole batch). */
+  const bytesOf = (events: Pending[]) => {
+    const memory = new Set(events.map((e) => (e.data as Buffer).buffer));
+    expect(memory.size).toBe(1);
+    return [...memory][0];
+  };
+  const first = await batch(0);
+  expect(bytesOf(first).byteLength).toBeGreaterThanOrEqual(FRAME_KEPT_MIN_BYTES);
+  // The first batch's events wait for Pub/Sub: the next batch has bytes of its own.
+  first.slice(0, 2).forEach((e) => w.settled(e));
+  const second = await batch(250);
+  expect(bytesOf(second)).not.toBe(bytesOf(first));
+  expect(first.flatMap((e) => text(e).split('\n'))).toEqual(lines(0));
+  // Every event of the first settled: a later batch is written into its bytes, and is what it must be.
+  w.settled(first[2]);
+  const third = await batch(500);
+  expect(bytesOf(third)).toBe(bytesOf(first));
+  expect(third.flatMap((e) => text(e).split('\n'))).toEqual(lines(500));
+  expect(second.flatMap((e) => text(e).split('\n'))).toEqual(lines(250));
+  expect((await oracle.hgetall(keys.exposureWal('reuse')))['3']).toBe(lines(500).join('\n'));
 });
 
 it("beats by Redis's clock; close() is idempotent, stops the beat, and retire() removes log and registration", async () => {

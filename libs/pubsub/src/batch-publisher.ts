@@ -14,6 +14,7 @@
  */
 import type { ServiceError } from '@grpc/grpc-js';
 import type { PubSub } from '@google-cloud/pubsub';
+import { SparePool } from '@herald/buffers';
 import { identity, libraryChannel, type LibraryChannel } from './library-channel';
 
 /** A message to publish: its data as a string (sent as UTF-8) or as bytes, and attributes if any. */
@@ -29,8 +30,8 @@ export const PUBLISH_DEADLINE_MS = 60_000;
 export const PUBLISH_MAX_MESSAGES = 1000;
 /** Characters of data per call, at most: 3 bytes each at worst in UTF-8, well under 10 MB (data given as bytes counts its bytes). */
 const PUBLISH_MAX_CHARS = 3_000_000;
-/** Request buffers are allocated in multiples of this. */
-const SPARE_STEP_BYTES = 64 * 1024;
+/** The smallest request buffer made (they come in powers of two from it). */
+const SPARE_MIN_BYTES = 64 * 1024;
 /**
  * Calls in flight at once, at most; more wait for their turn, in order. Unbounded, a gateway had
  * ~280 calls out at once in a broadcast while the emulator was slow, each holding its own request
@@ -38,8 +39,12 @@ const SPARE_STEP_BYTES = 64 * 1024;
  * EXPOSURE_BATCH_MAX_MESSAGES) at 50 ms each still carry 128k events a second.
  */
 export const PUBLISH_CALLS_MAX = 64;
-/** Request buffers kept for later calls, at most (each up to a call's size: ~125 KB at 500 exposures). */
-const SPARES_MAX = 16;
+/**
+ * Request buffers are kept for later calls, one per call in flight at most (each about a call's
+ * size: ~125 KB at 500 exposures, so up to ~16 MB in a broadcast), and let go after this long
+ * without a call.
+ */
+const SPARES_IDLE_MS = 10_000;
 
 // Protobuf tags (field number << 3 | wire type 2, length-delimited) of google.pubsub.v1.
 const PUBLISH_REQUEST_TOPIC = 0x0a; // PublishRequest.topic = 1
@@ -159,12 +164,13 @@ export class BatchPublisher {
   private connection?: Promise<LibraryChannel>;
   private closed = false;
   /**
-   * Request buffers of the calls answered, for the next calls (as libs/redis' `SpareBuffer` for
-   * commands): a new one each call, hundreds of KB, faulted in fresh pages every time
-   * (docs/BENCHMARKS.md, "A broadcast's page faults"). At most SPARES_MAX. A failed call's buffer
-   * is not reused: gRPC may not be done with it.
+   * Request buffers of the calls answered, for the next calls (as libs/redis' command sites keep
+   * theirs): a new one each call, hundreds of KB, faulted in fresh pages every time and promoted
+   * before its call ends (docs/BENCHMARKS.md, "A broadcast's page faults" and "Buffers kept for
+   * the exposure log and its publish calls"). A failed call's buffer is not reused: gRPC may not
+   * be done with it.
    */
-  private readonly spares: Buffer[] = [];
+  private readonly spares = new SparePool({ keep: PUBLISH_CALLS_MAX, minBytes: SPARE_MIN_BYTES, idleMs: SPARES_IDLE_MS });
   /** Calls in flight, and the calls waiting for their turn (PUBLISH_CALLS_MAX). */
   private calls = 0;
   private readonly turns: Array<() => void> = [];
@@ -236,7 +242,7 @@ export class BatchPublisher {
 
   private call({ channel, path, metadata }: LibraryChannel, messages: readonly OutgoingMessage[]): Promise<void> {
     let taken: Buffer | undefined;
-    const request = encodePublishRequest(path, messages, (bytes) => (taken = this.takeSpare(bytes)));
+    const request = encodePublishRequest(path, messages, (bytes) => (taken = this.spares.take(bytes)));
     return new Promise((resolve, reject) => {
       channel.makeUnaryRequest<Buffer, Buffer>(
         PUBLISH_METHOD,
@@ -248,7 +254,7 @@ export class BatchPublisher {
         (err: ServiceError | null, response?: Buffer) => {
           if (err) return reject(err);
           // Answered: gRPC has sent the request (its own framed copy of it) and is done with it.
-          if (this.spares.length < SPARES_MAX) this.spares.push(taken!);
+          this.spares.giveBack(taken!);
           const ids = response === undefined ? null : countMessageIds(response);
           if (ids === messages.length) return resolve();
           reject(new Error(`Pub/Sub confirmed ${ids ?? 'an unreadable answer instead of'} message ids for ${messages.length} messages`));
@@ -273,19 +279,10 @@ export class BatchPublisher {
     else this.calls--;
   }
 
-  /**
-   * A buffer of at least `bytes`: the last spare if it fits (calls are about the same size), or a
-   * new one, in 64 KB steps so that the next calls of about that size fit in it.
-   */
-  private takeSpare(bytes: number): Buffer {
-    const spare = this.spares.pop();
-    if (spare && spare.length >= bytes) return spare;
-    return Buffer.allocUnsafeSlow(Math.ceil(bytes / SPARE_STEP_BYTES) * SPARE_STEP_BYTES);
-  }
-
   /** Closes the channel (idempotent); calls in flight fail. */
   async close(): Promise<void> {
     this.closed = true;
+    this.spares.clear();
     await (await this.connection?.catch(() => undefined))?.close();
   }
 }

@@ -11,11 +11,11 @@ import { keys } from './keys';
 import { scriptText, type HeraldRedis } from './client';
 import { EncodedScript, type ScriptCall } from './encoded-script';
 import { REMOVE_CHUNK, removeFromInbox } from './inbox';
-import { RespWriter, SpareBuffer } from './resp-writer';
+import { RespWriter, sparesOfOneSite } from './resp-writer';
 
 let script: EncodedScript | undefined;
 /** The buffer of the last window's calls, for the next window. */
-const spares = new SpareBuffer();
+const spares = sparesOfOneSite();
 
 /** Remove each user's acknowledged ids from the user's inbox; resolves with how many entries went. */
 export async function removeAcked(redis: HeraldRedis, acked: ReadonlyMap<string, Iterable<string>>): Promise<number> {

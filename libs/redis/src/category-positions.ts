@@ -15,7 +15,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { keyAround, keys } from './keys';
 import { scriptText, type HeraldRedis } from './client';
 import { EncodedScript, type ScriptCall } from './encoded-script';
-import { RespWriter, SpareBuffer } from './resp-writer';
+import { RespWriter, sparesOfOneSite } from './resp-writer';
 
 /** Users' moves one script call carries on one redis-server. */
 export const POSITIONS_PER_CALL = 200;
@@ -35,7 +35,7 @@ export interface PositionMove {
 
 let script: EncodedScript | undefined;
 /** The buffer of the last window's calls, for the next window. */
-const spares = new SpareBuffer();
+const spares = sparesOfOneSite();
 /** The two keys a move names, written around its user's id. */
 const POSITIONS_KEY = keyAround(keys.categoryPositions);
 const CATEGORIES_KEY = keyAround(keys.userCategories);

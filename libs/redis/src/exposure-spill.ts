@@ -12,7 +12,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { keys } from './keys';
 import { scriptText, type HeraldRedis } from './client';
 import { EncodedScript } from './encoded-script';
-import { RespWriter, SpareBuffer } from './resp-writer';
+import { RespWriter, sparesOfOneSite } from './resp-writer';
 
 /**
  * A bounded stream of events read through a consumer group. The exposure spill is one; ingest's
@@ -100,7 +100,7 @@ export async function spillExposures(
 
 let spillScript: EncodedScript | undefined;
 /** The buffer of the last append, for the next one. */
-const spillSpares = new SpareBuffer();
+const spillSpares = sparesOfOneSite();
 
 function addResult(total: SpillResult, [spilled, refused, expired]: [number, number, number]): void {
   total.spilled += spilled;

@@ -53,11 +53,12 @@ export async function writeWalBatch(redis: HeraldRedis, walId: string, batch: nu
 
 /**
  * A batch of `bytes` bytes, to be written by the caller into `data` (its events one per line, as
- * writeWalBatch joins them) and then sent with sendWalBatch. The bytes are the batch's own: the
- * caller may publish its events from views of them.
+ * writeWalBatch joins them) and then sent with sendWalBatch. The frame is new, or the start of
+ * `alloc(size)`'s (at least `size` bytes; the caller's to reuse once the command has settled): the
+ * caller may publish its events from views of it.
  */
-export function prepareWalBatch(walId: string, batch: number, bytes: number): PreparedCommand {
-  return prepareCommand('hset', [keys.exposureWal(walId), String(batch)], bytes);
+export function prepareWalBatch(walId: string, batch: number, bytes: number, alloc?: (bytes: number) => Buffer): PreparedCommand {
+  return prepareCommand('hset', [keys.exposureWal(walId), String(batch)], bytes, alloc);
 }
 
 /** Write a batch prepared by prepareWalBatch (its data filled in). */

@@ -6,8 +6,9 @@
  *
  * Given the batch as one joined string, ioredis would measure it, build the command around it (a
  * cons string), flatten that, and encode it to UTF-8 in fresh memory: three copies of megabytes a
- * batch (docs/BENCHMARKS.md). The frame is the command's own and never reused: ioredis may write
- * it again until the command settles (a resend after a reconnect, a Cluster redirect).
+ * batch (docs/BENCHMARKS.md). The frame may come from the caller (`alloc`: the gateway's log
+ * reuses a settled batch's frame), who must not touch it until the command settles: ioredis may
+ * write it again until then (a resend after a reconnect, a Cluster redirect).
  */
 import { Command } from 'ioredis';
 import type { HeraldRedis } from './client';
@@ -33,10 +34,10 @@ function commandHead(name: string, args: readonly string[], dataBytes: number): 
 
 /**
  * `name args… <data>`, framed before its last argument is written: the caller fills `data` in
- * (exactly its length), then sends it (sendPrepared). The frame is the command's own and is never
- * reused, so the caller may keep views of `data` for as long as it likes: the exposure log's
- * batch is written once, there, and its events are published from those bytes (the gateway's
- * exposure/wal-writer.ts).
+ * (exactly its length), then sends it (sendPrepared). The frame is a new buffer, or the start of
+ * `alloc(bytes)`'s; either way the caller may keep views of `data` for as long as it keeps the
+ * frame: the exposure log's batch is written once, there, and its events are published from those
+ * bytes (the gateway's exposure/wal-writer.ts, which reuses the frame once they all are).
  */
 export interface PreparedCommand {
   readonly name: string;
@@ -45,10 +46,15 @@ export interface PreparedCommand {
   readonly frame: Buffer;
 }
 
-export function prepareCommand(name: string, args: readonly string[], dataBytes: number): PreparedCommand {
+export function prepareCommand(
+  name: string,
+  args: readonly string[],
+  dataBytes: number,
+  alloc: (bytes: number) => Buffer = Buffer.allocUnsafe,
+): PreparedCommand {
   const head = commandHead(name, args, dataBytes);
   const headBytes = Buffer.byteLength(head);
-  const frame = Buffer.allocUnsafe(headBytes + dataBytes + 2);
+  const frame = alloc(headBytes + dataBytes + 2).subarray(0, headBytes + dataBytes + 2);
   frame.write(head, 0);
   frame[headBytes + dataBytes] = 13;
   frame[headBytes + dataBytes + 1] = 10;

@@ -9,34 +9,15 @@
  *
  * A buffer goes back to the spares only once every command that carries a part of it has
  * settled: until then ioredis may write it again (a resend after a reconnect, a Cluster redirect).
+ * Each command site has a pool of its own, of one spare (`sparesOfOneSite`): the exposure log's
+ * spill writes megabytes, a window of positions kilobytes, so that one never takes the other's and
+ * leaves it fresh memory to fault in.
  */
+import { SparePool } from '@herald/buffers';
 
-/** A spare buffer larger than this is let go rather than kept. */
-const SPARE_MAX_BYTES = 16 * 1024 * 1024;
-
-/**
- * One command site's spare buffer: the largest one given back, for the next command there. Each
- * site has its own (the exposure log's batches are megabytes, a window of positions kilobytes), so
- * that one never takes the other's and leaves it fresh memory to fault in.
- */
-export class SpareBuffer {
-  private spare: Buffer | null = null;
-
-  /** A buffer of at least `bytes`: the spare if it fits, or a new one. */
-  take(bytes: number): Buffer {
-    const spare = this.spare;
-    if (spare && spare.length >= bytes) {
-      this.spare = null;
-      return spare;
-    }
-    // A power of two, so that commands of about the same size reuse it.
-    return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(bytes, 4096))));
-  }
-
-  /** No command refers to `buffer` any more: keep it if it is the largest so far. */
-  giveBack(buffer: Buffer): void {
-    if (buffer.length <= SPARE_MAX_BYTES && (!this.spare || this.spare.length < buffer.length)) this.spare = buffer;
-  }
+/** A command site's spares: one buffer, the largest given back. */
+export function sparesOfOneSite(): SparePool {
+  return new SparePool({ keep: 1 });
 }
 
 /** How many decimal digits `n` (a whole number ≥ 0) has. */
@@ -86,7 +67,7 @@ export class RespWriter {
 
   /** Starts with `spares`' buffer if it has one, else `bytes`. */
   constructor(
-    private readonly spares: SpareBuffer,
+    private readonly spares: SparePool,
     bytes = 64 * 1024,
   ) {
     this.buffer = spares.take(bytes);

@@ -17,7 +17,7 @@ import { countDelivery, type DeliveryCounts } from './deliveries';
 import { EncodedScript } from './encoded-script';
 import { deliverKeys, deliveryOf, type DeliverOptions } from './inbox';
 import { MessageRecalledError, type BodyWrite } from './messages';
-import { RespWriter, SpareBuffer } from './resp-writer';
+import { RespWriter, sparesOfOneSite } from './resp-writer';
 
 /** A message of the chunk: what the call needs, and where its outcome goes. */
 export interface ChunkItem {
@@ -48,7 +48,7 @@ export const asError = (err: unknown): Error => (err instanceof Error ? err : ne
 
 let chunkScript: EncodedScript | undefined;
 /** The buffer of the last turn's calls, for the next turn's. */
-const spares = new SpareBuffer();
+const spares = sparesOfOneSite();
 /** The writer of this turn's calls (writerOfThisTurn). */
 let turnWriter: { w: RespWriter; sent: Promise<unknown>[] } | undefined;
 

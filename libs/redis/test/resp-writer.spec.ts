@@ -1,9 +1,9 @@
-/** RespWriter (bulk strings in one growing buffer) and SpareBuffer (one command site's spare). */
+/** RespWriter (bulk strings in one growing buffer) with a command site's spares. */
 import { keyAround, keys } from '../src/keys';
-import { RespWriter, SpareBuffer } from '../src/resp-writer';
+import { RespWriter, sparesOfOneSite } from '../src/resp-writer';
 
 it('writes bulk strings in RESP, byte lengths for any text, across growth', () => {
-  const spares = new SpareBuffer();
+  const spares = sparesOfOneSite();
   const w = new RespWriter(spares, 16);
   // Lengths on every side of a change in digit count (0, 9, 10, 99, 100, 999, 1000, 10,000).
   const lengths = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 9999, 10_000, 100_000];
@@ -16,7 +16,7 @@ it('writes bulk strings in RESP, byte lengths for any text, across growth', () =
 });
 
 it('writes a key around its argument as the key itself, the text in any script, across growth', () => {
-  const w = new RespWriter(new SpareBuffer(), 16);
+  const w = new RespWriter(sparesOfOneSite(), 16);
   const [before, after] = keyAround(keys.categoryPositions);
   // Ids whose key's byte count has more digits than its length (moved), or not, and long ones.
   const ids = ['u1', 'zoë', '用户', '🎉', '', 'é'.repeat(1), 'é'.repeat(3), '€'.repeat(30), 'x'.repeat(5000), 'é'.repeat(90)];
@@ -38,7 +38,7 @@ it("finds a key's text around its argument, and refuses a key that holds it othe
 });
 
 it('makes room for the widest UTF-8 before writing: a text near the end of the buffer is never cut', () => {
-  const w = new RespWriter(new SpareBuffer(), 16);
+  const w = new RespWriter(sparesOfOneSite(), 16);
   expect(w.buffer.length).toBe(4096);
   // 4,046 bytes written: 50 left, more than 20 characters need if each were one byte, less than the 60 they take.
   const first = 'y'.repeat(4037);
@@ -49,7 +49,7 @@ it('makes room for the widest UTF-8 before writing: a text near the end of the b
 });
 
 it('keeps the largest buffer given back for the next command of its own site only', () => {
-  const [log, positions] = [new SpareBuffer(), new SpareBuffer()];
+  const [log, positions] = [sparesOfOneSite(), sparesOfOneSite()];
   const large = log.take(1 << 20);
   const small = log.take(1 << 12);
   log.giveBack(small);

@@ -101,10 +101,11 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
     await expectReadBack(subscription, sent.map((m) => String(m.data)));
   }, 30_000);
 
-  test(`at most ${PUBLISH_CALLS_MAX} calls in flight: the rest wait for their turn, and every message arrives`, async () => {
+  test(`at most ${PUBLISH_CALLS_MAX} calls in flight: the rest wait for their turn, every message arrives, and the calls' buffers serve as many later ones`, async () => {
     const subscription = await ensureSubscription(client, 'events', 'events-turns', 30);
     const own = new BatchPublisher(client, 'events');
     const batches = Array.from({ length: PUBLISH_CALLS_MAX + 4 }, (_, b) => Array.from({ length: 20 }, (_, i): OutgoingMessage => ({ data: `turn-${b}-${i}` })));
+    const again = batches.slice(0, PUBLISH_CALLS_MAX).map((batch) => batch.map((m): OutgoingMessage => ({ data: `again-${String(m.data)}` })));
     const allocations = jest.spyOn(Buffer, 'allocUnsafeSlow');
     try {
       await own.publish([{ data: 'turn-first' }]); // connected, and one spare buffer kept
@@ -122,11 +123,15 @@ describe.each(kinds)('BatchPublisher on the %s emulator', (kind) => {
         emulator.resume();
       }
       await published;
+      // Every call's buffer was kept: as many calls at once again encode into them, none new.
+      allocations.mockClear();
+      await Promise.all(again.map((batch) => own.publish(batch)));
+      expect(allocations.mock.calls.length).toBe(0);
     } finally {
       allocations.mockRestore();
       await own.close();
     }
-    await expectReadBack(subscription, ['turn-first', ...batches.flat().map((m) => String(m.data))]);
+    await expectReadBack(subscription, ['turn-first', ...batches.flat().map((m) => String(m.data)), ...again.flat().map((m) => String(m.data))]);
   }, 30_000);
 
   test('a topic that does not exist: the call rejects with NOT_FOUND', async () => {

@@ -18,7 +18,8 @@
  * that goes to the spill, or loses a line, becomes a string of its own first: stage.ts). They are
  * outside the JavaScript heap. EXPOSURE_BUFFER_MAX counts events, not bytes: a batch whose last
  * entries wait keeps all of its bytes (a broadcast's ~5 MB) until they go; publishing goes in
- * order, so that is the oldest batch or two.
+ * order, so that is the oldest batch or two. Then they are written over by a later batch (the
+ * log keeps two batches' frames: wal-writer.ts).
  */
 import { EVENT_SEPARATOR } from '@herald/redis';
 

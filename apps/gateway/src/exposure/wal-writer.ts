@@ -17,8 +17,10 @@
  * of exposures are a few hundred entries on their way to Pub/Sub, not thousands of them held
  * until Pub/Sub answers (docs/BENCHMARKS.md, "Exposures packed in the log"). They come as their
  * parts (push-lines.ts) and are written once, into the batch's own bytes: the log's command is
- * framed around them, and each packed entry goes on as a view of them.
+ * framed around them, and each packed entry goes on as a view of them. Once every event of a batch
+ * is published or spilled, its frame serves a later batch.
  */
+import { SparePool } from '@herald/buffers';
 import { beatWal, dropWalBatches, prepareWalBatch, retireWal, sendWalBatch, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
@@ -31,6 +33,19 @@ import { backoffMs, keptLines, runEvery, UNLOGGED, type Pending, type Send } fro
  * not yet deleted when the process dies is published again (the consumer stores it once).
  */
 const TRIM_WINDOW_MS = 50;
+/**
+ * Log batches' frames kept for later batches, and how long they are kept without one (a
+ * broadcast's batch is megabytes, alive until its last event is published: a new one each time
+ * grew the memory outside the heap that V8 collects fully; docs/BENCHMARKS.md, "Buffers kept for
+ * the exposure log and its publish calls").
+ */
+const FRAMES_KEPT = 2;
+const FRAMES_IDLE_MS = 10_000;
+/**
+ * A batch smaller than this gets a frame of its own, as before (the small batches of a steady
+ * rate come from Node's shared slabs, and many are unsettled at once).
+ */
+export const FRAME_KEPT_MIN_BYTES = 64 * 1024;
 
 export interface WalWriterOptions {
   /** The log's own connection (role `log`): a push waits for it, behind no auto-pipeline. */
@@ -79,6 +94,13 @@ export class WalWriter {
   private readonly trimWindow: WriteWindow;
   private readonly heartbeat: NodeJS.Timeout;
   private closing?: Promise<void>;
+  private readonly frames = new SparePool({ keep: FRAMES_KEPT, minBytes: FRAME_KEPT_MIN_BYTES, idleMs: FRAMES_IDLE_MS });
+  /**
+   * The frame of each batch logged before its pushes went out, until the batch settles: its
+   * events are views of it until then. A batch whose pushes went out unlogged (the write failed
+   * or was late) keeps its frame to itself: its events may still be on their way.
+   */
+  private readonly frameOf = new Map<number, Buffer>();
 
   constructor(private readonly opts: WalWriterOptions) {
     this.window = new WriteWindow(opts.windowMs, () => this.write());
@@ -152,7 +174,8 @@ export class WalWriter {
       return;
     }
     const batch = this.nextBatch++;
-    const prepared = prepareWalBatch(this.opts.walId, batch, bytes);
+    let frame: Buffer | undefined;
+    const prepared = prepareWalBatch(this.opts.walId, batch, bytes, (n) => (n < FRAME_KEPT_MIN_BYTES ? Buffer.allocUnsafe(n) : (frame = this.frames.take(n))));
     const events = writeBatch(entries, prepared.data);
     this.logging = sends.length;
     let done = false;
@@ -189,6 +212,7 @@ export class WalWriter {
         clearTimeout(timer);
         this.failures = 0;
         this.logging = 0;
+        if (frame) this.frameOf.set(batch, frame);
         this.release(batch, events, counts, sends);
         if (this.sends.length > 0) this.window.schedule();
       },
@@ -245,6 +269,11 @@ export class WalWriter {
   }
 
   private batchSettled(batch: number): void {
+    const frame = this.frameOf.get(batch);
+    if (frame) {
+      this.frameOf.delete(batch);
+      this.frames.giveBack(frame);
+    }
     this.settledBatches.push(batch);
     this.trimWindow.schedule();
   }
@@ -274,6 +303,7 @@ export class WalWriter {
       () => clearTimeout(this.retryTimer),
       () => this.window.close(),
       () => this.trimWindow.close(),
+      () => this.frames.clear(),
     ]);
     return this.closing;
   }
