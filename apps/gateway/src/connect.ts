@@ -28,6 +28,7 @@ import type { GatewayMetrics } from './metrics';
 import { Session } from './session';
 import type { SessionContext } from './session-context';
 import { claimedSubject, refuseUpgrade, upgradeToken } from './upgrade-auth';
+import { readSmallTextFrames } from './ws-read';
 
 /** The session a socket belongs to, kept on the socket itself. */
 const SESSION = Symbol('session');
@@ -130,6 +131,7 @@ export class Connector {
     const session = new Session(principal.userId, ws, expiresAt, this.deps.session);
     (ws as SessionSocket)[SESSION] = session;
     ws.on('message', onSocketMessage);
+    readSmallTextFrames(ws);
     ws.on('pong', onSocketPong);
     ws.on('error', this.onSocketError);
     ws.on('close', this.onSocketClose);
