@@ -11,7 +11,7 @@
  * (docs/BENCHMARKS.md, "Buffers kept for the exposure log and its publish calls").
  *
  * Buffers come in powers of two from `minBytes`, so writes of about the same size fit the same
- * ones. At most `keep` are kept, the largest; none larger than `maxBytes`. With `idleMs`, all of
+ * ones (past `maxBytes`, to size). At most `keep` are kept, the largest; none larger than `maxBytes`. With `idleMs`, all of
  * them are let go once no buffer has been taken or given back for that long: a pool sized for a
  * burst does not hold its memory while the process idles.
  */
@@ -63,7 +63,9 @@ export class SparePool {
     for (let i = 0; i < spares.length; i++) {
       if (spares[i].length >= bytes) return spares.splice(i, 1)[0];
     }
-    return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(bytes, this.minBytes))));
+    const rounded = 2 ** Math.ceil(Math.log2(Math.max(bytes, this.minBytes)));
+    // One that will not be kept is made to size.
+    return Buffer.allocUnsafeSlow(rounded > this.maxBytes ? bytes : rounded);
   }
 
   /**

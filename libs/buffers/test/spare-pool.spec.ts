@@ -10,6 +10,9 @@ it('makes buffers in powers of two from minBytes', () => {
   expect(pool.take(1025).length).toBe(2048);
   expect(pool.take(100_000).length).toBe(131_072);
   expect(new SparePool({ keep: 1 }).take(10).length).toBe(4096);
+  // Past maxBytes it would not be kept: made to size.
+  expect(new SparePool({ keep: 1, maxBytes: 8192 }).take(8193).length).toBe(8193);
+  expect(new SparePool({ keep: 1, maxBytes: 8192 }).take(5000).length).toBe(8192);
 });
 
 it('gives a buffer given back to a later take that fits, the smallest that does, each once', () => {
