@@ -75,13 +75,13 @@ export interface SentMessage {
 }
 
 /** The message a send makes (a repeat under an idempotency key: the first attempt's id and time). */
-export function messageOf(input: SendMessageInput): Message {
+export function messageOf(input: SendMessageInput, repeatable: { id: string; createdAt: number } | undefined = input.repeatable): Message {
   return newMessage({
     payload: input.payload,
     ttlMs: input.ttlSeconds * MS_PER_SECOND,
     category: 'category' in input.recipients ? input.recipients.category : null,
-    id: input.repeatable?.id,
-    createdAt: input.repeatable?.createdAt,
+    id: repeatable?.id,
+    createdAt: repeatable?.createdAt,
     replaceKey: input.record?.replaceKey ?? undefined,
   });
 }

@@ -3,7 +3,7 @@
  * `inboxTtlSeconds` (the longest message TTL) after its last write: by then every id in it has
  * expired, so a user who never comes back costs nothing.
  */
-import { keys } from './keys';
+import { keyAround, keys } from './keys';
 import type { DeliverReply, HeraldRedis, HeraldScripts } from './client';
 
 export interface DeliverOptions {
@@ -53,6 +53,9 @@ export interface Delivery {
 export function deliverKeys(userId: string): [string, string, string, string] {
   return [keys.inbox(userId), keys.userChannel(userId), keys.idempotentDeliveries(userId), keys.userReplaceKeys(userId)];
 }
+
+/** deliverKeys as the text around the user's id (RespWriter.stringAround writes them with no string made). */
+export const DELIVER_KEYS_AROUND = [keys.inbox, keys.userChannel, keys.idempotentDeliveries, keys.userReplaceKeys].map(keyAround);
 
 /** The arguments of one user's `deliver` script call (see deliverToUser). */
 export function deliverArgs(userId: string, messageId: string, note: string, opts: DeliverOptions): Parameters<HeraldScripts['deliver']> {

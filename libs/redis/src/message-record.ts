@@ -17,7 +17,7 @@
  *   version    1 at send, +1 per update (absent = 1)
  *   updatedAt, recalledAt, sendAt   epoch ms, when they apply
  */
-import type { Message } from '@herald/types';
+import { IsoTimes, type Message } from '@herald/types';
 import type { HeraldRedis } from './client';
 import { keys } from './keys';
 
@@ -50,6 +50,9 @@ export interface RecordInput {
   replaceKey?: string | null;
 }
 
+/** Creation times as text (newMessage: a batch's messages share their millisecond), read back here. */
+export const createdTimes = new IsoTimes();
+
 /** The record's fields and values, in pairs, for a message being sent now. */
 export function recordFields(message: Message, userIds: readonly string[], input: RecordInput = {}): string[] {
   const fields = [
@@ -57,7 +60,7 @@ export function recordFields(message: Message, userIds: readonly string[], input
     'producer', input.producer ?? '',
     'category', message.category ?? '',
     'to', userIds.join(','),
-    'createdAt', String(Date.parse(message.createdAt)),
+    'createdAt', String(createdTimes.parse(message.createdAt)),
     'expiresAt', String(message.expiresAt),
   ];
   const replaceKey = input.replaceKey ?? message.replaceKey;

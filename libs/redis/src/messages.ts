@@ -5,7 +5,7 @@ import type { Message } from '@herald/types';
 import { keys } from './keys';
 import type { HeraldRedis } from './client';
 import { encodeMessage } from './message-codec';
-import { recordFields, type RecordInput } from './message-record';
+import { createdTimes, recordFields, type RecordInput } from './message-record';
 
 export interface NewMessage {
   payload: unknown;
@@ -23,15 +23,15 @@ export interface NewMessage {
 
 /** A message as the write protocol stores it: a unique id, its creation time and its expiry. */
 export function newMessage(m: NewMessage): Message {
-  const createdAt = m.createdAt ?? Date.now();
-  return {
-    id: m.id ?? randomUUID(),
-    category: m.category ?? null,
-    ...(m.replaceKey ? { replaceKey: m.replaceKey } : {}),
-    payload: m.payload,
-    createdAt: new Date(createdAt).toISOString(),
-    expiresAt: createdAt + m.ttlMs,
-  };
+  const ms = m.createdAt ?? Date.now();
+  const id = m.id ?? randomUUID();
+  const category = m.category ?? null;
+  const createdAt = createdTimes.iso(ms);
+  const expiresAt = ms + m.ttlMs;
+  // Two literals, not a spread: one shape each (replaceKey absent when none, in the same place).
+  return m.replaceKey
+    ? { id, category, replaceKey: m.replaceKey, payload: m.payload, createdAt, expiresAt }
+    : { id, category, payload: m.payload, createdAt, expiresAt };
 }
 
 /**

@@ -48,6 +48,26 @@ function ascii(buffer: Buffer, at: number, text: string): number {
   return at;
 }
 
+/**
+ * Texts up to this many UTF-16 units are written by `writeText` below in JavaScript while they are
+ * ASCII (keys, ids, numbers, field names: most arguments), longer ones by Buffer's native write,
+ * whose call costs more than copying a few dozen characters.
+ */
+const SHORT_TEXT = 64;
+
+/** `text` as UTF-8 at `at` (room for it made); returns its bytes. */
+function writeText(buffer: Buffer, at: number, text: string): number {
+  const length = text.length;
+  if (length > SHORT_TEXT) return buffer.write(text, at);
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    // Past ASCII: the native write encodes the whole text again from its start.
+    if (code >= 0x80) return buffer.write(text, at);
+    buffer[at + i] = code;
+  }
+  return length;
+}
+
 const ZERO = 48;
 const CR = 13;
 const LF = 10;
@@ -104,7 +124,7 @@ export class RespWriter {
     // At most 3 bytes of UTF-8 per UTF-16 unit (a surrogate pair's 4 bytes are 2 units).
     this.ensure(text.length * 3 + 24);
     const textAt = this.textAt(text.length);
-    this.bulk(textAt, this.buffer.write(text, textAt), text.length);
+    this.bulk(textAt, writeText(this.buffer, textAt, text), text.length);
   }
 
   /**
@@ -117,7 +137,7 @@ export class RespWriter {
     const buffer = this.buffer;
     const textAt = this.textAt(chars);
     let at = ascii(buffer, textAt, before);
-    at += buffer.write(text, at);
+    at += writeText(buffer, at, text);
     at = ascii(buffer, at, after);
     this.bulk(textAt, at - textAt, chars);
   }

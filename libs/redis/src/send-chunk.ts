@@ -15,7 +15,8 @@ import { ReplyError, type Redis } from 'ioredis';
 import { scriptText, type DeliverReply } from './client';
 import { countDelivery, type DeliveryCounts } from './deliveries';
 import { EncodedScript } from './encoded-script';
-import { deliverKeys, deliveryOf, type DeliverOptions } from './inbox';
+import { DELIVER_KEYS_AROUND, deliveryOf, type DeliverOptions } from './inbox';
+import { keyAround, keys } from './keys';
 import { MessageRecalledError, type BodyWrite } from './messages';
 import { RespWriter, sparesOfOneSite } from './resp-writer';
 
@@ -47,6 +48,9 @@ type PartReply = [number | string, ...Array<DeliverReply | string>];
 export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 let chunkScript: EncodedScript | undefined;
+/** A body's keys around its message id (BodyWrite's `key` and `recordKey`), written with no string made. */
+const BODY_KEY = keyAround(keys.message);
+const RECORD_KEY = keyAround(keys.messageRecord);
 /** The buffer of the last turn's calls, for the next turn's. */
 const spares = sparesOfOneSite();
 /** The writer of this turn's calls (writerOfThisTurn). */
@@ -83,11 +87,13 @@ export async function sendChunkCall(redis: Redis, parts: readonly ChunkPart[]): 
   for (const p of parts) numKeys += (p.store ? 2 : 0) + 4 * p.userIds.length;
   const call = script.begin(w, numKeys);
   for (const { item, store, userIds } of parts) {
+    // The keys' text is written around the ids: a template string per key, then its flat copy for
+    // the write, were six strings a message.
     if (store) {
-      w.string(item.body.key);
-      w.string(item.body.recordKey);
+      w.stringAround(BODY_KEY[0], item.messageId, BODY_KEY[1]);
+      w.stringAround(RECORD_KEY[0], item.messageId, RECORD_KEY[1]);
     }
-    for (const userId of userIds) for (const key of deliverKeys(userId)) w.string(key);
+    for (const userId of userIds) for (const [before, after] of DELIVER_KEYS_AROUND) w.stringAround(before, userId, after);
   }
   for (const { item, store, userIds } of parts) {
     if (store) {

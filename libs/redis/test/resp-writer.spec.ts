@@ -9,7 +9,9 @@ it('writes bulk strings in RESP, byte lengths for any text, across growth', () =
   const lengths = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 9999, 10_000, 100_000];
   // Texts whose byte count has more digits than their length (the text is written first and moved).
   const wider = ['é'.repeat(5), 'é'.repeat(50), '€'.repeat(4), '用'.repeat(334), '🎉'.repeat(3), `${'é'.repeat(3)}abc`];
-  const texts = ['a', '', 'zoë', '用户', '🎉', 'x'.repeat(10_000), ...lengths.map((n) => 'y'.repeat(n)), ...wider, ...lengths.map((n) => '€'.repeat(n))];
+  // Short texts are copied while they are ASCII: one that stops being ASCII part-way, at and past the bound (64).
+  const partAscii = ['abcé', `${'x'.repeat(63)}é`, `${'x'.repeat(64)}é`, `${'x'.repeat(62)}🎉`, 'x'.repeat(64), 'x'.repeat(65), '\u007f\u0080'];
+  const texts = ['a', '', 'zoë', '用户', '🎉', 'x'.repeat(10_000), ...lengths.map((n) => 'y'.repeat(n)), ...wider, ...partAscii, ...lengths.map((n) => '€'.repeat(n))];
   for (const text of texts) w.string(text);
   expect(w.count).toBe(texts.length);
   expect(w.buffer.subarray(0, w.at).toString()).toBe(texts.map((t) => `$${Buffer.byteLength(t)}\r\n${t}\r\n`).join(''));

@@ -21,3 +21,27 @@ export function parseRfc3339(text: string): number | null {
   const ms = Date.parse(text.toUpperCase());
   return Number.isFinite(ms) ? ms : null;
 }
+
+/**
+ * `new Date(ms).toISOString()` and back, kept for the last time asked: the messages of one batch,
+ * or of one turn, share their millisecond, and each made the same string (and `Date.parse` read it
+ * back) once per message. One per kind of time (created, expires): they alternate otherwise.
+ */
+export class IsoTimes {
+  private ms = NaN;
+  private text = '';
+
+  /** `new Date(ms).toISOString()`. */
+  iso(ms: number): string {
+    if (ms !== this.ms) {
+      this.text = new Date(ms).toISOString();
+      this.ms = ms;
+    }
+    return this.text;
+  }
+
+  /** `Date.parse(iso)`: not read again for the text `iso()` last made (only a text it made is kept). */
+  parse(iso: string): number {
+    return iso === this.text ? this.ms : Date.parse(iso);
+  }
+}

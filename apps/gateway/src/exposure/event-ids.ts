@@ -9,6 +9,7 @@
  * processes share a prefix with a chance of about 2^-74.
  */
 import { randomBytes } from 'node:crypto';
+import { IsoTimes } from '@herald/types';
 
 const COUNTER_LIMIT = 2 ** 48;
 const VARIANT = '89ab';
@@ -16,8 +17,7 @@ const VARIANT = '89ab';
 export class EventIds {
   private prefix = '';
   private next = COUNTER_LIMIT;
-  private isoMs = NaN;
-  private iso = '';
+  private readonly times = new IsoTimes();
 
   /** A new event id. */
   id(): string {
@@ -42,11 +42,7 @@ export class EventIds {
 
   /** `new Date(ms).toISOString()`, made once per millisecond. */
   isoTime(ms: number): string {
-    if (ms !== this.isoMs) {
-      this.isoMs = ms;
-      this.iso = new Date(ms).toISOString();
-    }
-    return this.iso;
+    return this.times.iso(ms);
   }
 
   private renew(): void {

@@ -16,7 +16,7 @@
 import type { Logger } from '@herald/logger';
 import { EVENT_OUTBOX, spillExposures, WriteWindow, type DroppedId, type HeraldRedis, type SpillBounds } from '@herald/redis';
 import { perUserEventId } from '@herald/pubsub';
-import { WEBPUSH_EVENT_KIND, type LossEvent, type Message, type MessageEvent, type MessageEventKind, type WebPushEvent, type WebPushStatus } from '@herald/types';
+import { IsoTimes, WEBPUSH_EVENT_KIND, type LossEvent, type Message, type MessageEvent, type MessageEventKind, type WebPushEvent, type WebPushStatus } from '@herald/types';
 import type { IngestMetrics } from '../metrics';
 
 /** An event ready for the outbox: its kind (the Pub/Sub attribute) and its JSON. */
@@ -141,6 +141,9 @@ export interface SentOutcome {
   dropped: DroppedId[];
 }
 
+/** Expiry times as text: a batch's messages share theirs. */
+const expiryTimes = new IsoTimes();
+
 /** A string as JSON.stringify writes it. */
 const str = (value: string): string => JSON.stringify(value);
 /** A number as JSON.stringify writes it. */
@@ -160,7 +163,7 @@ function sentJson(f: SentFacts, o: SentOutcome): string {
     `{"eventId":${str(messageEventId('sent', message.id))},"kind":"sent","messageId":${str(message.id)},` +
     `"at":"${message.createdAt}","producer":${str(f.producer)},"category":${f.category === null ? 'null' : str(f.category)},` +
     `"recipients":${num(o.recipients)},"size":${num(f.size)},"replaced":${num(o.replaced)},"dropped":${num(o.dropped.length)},` +
-    `"expiresAt":"${new Date(message.expiresAt).toISOString()}"`;
+    `"expiresAt":"${expiryTimes.iso(message.expiresAt)}"`;
   if (message.replaceKey) json += `,"replaceKey":${str(message.replaceKey)}`;
   if (f.scheduledFor !== undefined) json += `,"scheduledFor":"${new Date(f.scheduledFor).toISOString()}"`;
   return `${json}}`;
