@@ -124,7 +124,9 @@ function createServer(opts: HttpAppOptions): FastifyInstance {
   app.setValidatorCompiler(validators());
   installErrorHandling(app);
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: redactUrl(request.url), status: reply.statusCode }, 'request');
+    // The line's fields are made only when it is written (a debug line, off by default). The
+    // request's logger is a child of `opts.logger`, a pino Logger.
+    if ((request.log as Logger).isLevelEnabled('debug')) request.log.debug({ method: request.method, url: redactUrl(request.url), status: reply.statusCode }, 'request');
   });
   return app;
 }
