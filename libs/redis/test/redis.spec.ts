@@ -219,10 +219,14 @@ describe('exposure spill', () => {
     expect(next.map((e) => e.data)).toEqual(['e4']);
     expect(await ackSpill(redis, next.map((e) => e.id))).toBe(1);
     expect(await readSpill(redis, 'gw-live', 10, 60_000)).toEqual([]);
-    const claimed = await waitFor(async () => {
-      const got = await readSpill(redis, 'gw-live', 10, 50);
-      return got.length > 0 && got;
+    // Claimed only once all three are idle long enough: Redis stamps each entry's delivery on its
+    // own (a millisecond or more apart on a loaded machine), and a claim takes what is idle then
+    // (a claim at the boundary took e1 alone once in CI, and the consumer's own e1 then hid the rest).
+    await waitFor(async () => {
+      const pending = (await redis.xpending(keys.exposureSpill, keys.spillGroup, '-', '+', 10)) as Array<[string, string, number, number]>;
+      return pending.length === 3 && pending.every(([, , idleMs]) => idleMs >= 50);
     }, { what: 'the dead gateway\'s entries to be claimable' });
+    const claimed = await readSpill(redis, 'gw-live', 10, 50);
     expect(claimed.map((e) => e.data)).toEqual(['e1', 'e2', 'e3']);
     // Not acknowledged yet: they come back to the same consumer first.
     expect((await readSpill(redis, 'gw-live', 10, 60_000)).map((e) => e.data)).toEqual(['e1', 'e2', 'e3']);
