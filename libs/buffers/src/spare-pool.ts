@@ -11,9 +11,9 @@
  * (docs/BENCHMARKS.md, "Buffers kept for the exposure log and its publish calls").
  *
  * Buffers come in powers of two from `minBytes`, so writes of about the same size fit the same
- * ones (past `maxBytes`, to size). At most `keep` are kept, the largest; none larger than `maxBytes`. With `idleMs`, all of
- * them are let go once no buffer has been taken or given back for that long: a pool sized for a
- * burst does not hold its memory while the process idles.
+ * ones (past `maxBytes`, to size). At most `keep` are kept, the largest; none larger than
+ * `maxBytes`. With `idleMs`, all of them are let go once no buffer has been taken or given back
+ * for that long: a pool sized for a burst does not hold its memory while the process idles.
  */
 
 export interface SparePoolOptions {

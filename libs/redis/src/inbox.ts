@@ -50,12 +50,15 @@ export interface Delivery {
 }
 
 /** The keys of one user's delivery, in the `deliver` script's order (deliver-4.lua, send-chunk-n.lua). */
+const DELIVER_KEY_OF = [keys.inbox, keys.userChannel, keys.idempotentDeliveries, keys.userReplaceKeys] as const;
+
 export function deliverKeys(userId: string): [string, string, string, string] {
-  return [keys.inbox(userId), keys.userChannel(userId), keys.idempotentDeliveries(userId), keys.userReplaceKeys(userId)];
+  const [inbox, channel, idempotent, replaceKeys] = DELIVER_KEY_OF;
+  return [inbox(userId), channel(userId), idempotent(userId), replaceKeys(userId)];
 }
 
-/** deliverKeys as the text around the user's id (RespWriter.stringAround writes them with no string made). */
-export const DELIVER_KEYS_AROUND = [keys.inbox, keys.userChannel, keys.idempotentDeliveries, keys.userReplaceKeys].map(keyAround);
+/** The same keys as the text around the user's id (RespWriter.stringAround writes them with no string made). */
+export const DELIVER_KEYS_AROUND = DELIVER_KEY_OF.map(keyAround);
 
 /** The arguments of one user's `deliver` script call (see deliverToUser). */
 export function deliverArgs(userId: string, messageId: string, note: string, opts: DeliverOptions): Parameters<HeraldScripts['deliver']> {
