@@ -1,7 +1,7 @@
 /** The ack batcher on a real redis-server: a window's position moves, per user and category the furthest one. */
 import { keys, replaceUserCategories, type HeraldRedis } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
-import { AckBatcher, type PositionOwner } from '../src/ack-batcher';
+import { AckBatcher, type PositionOwner } from '../src/acks/ack-batcher';
 import { closeRedis, connect, newMetrics, silent } from './exposure-stage-rig';
 
 let server: RedisServer;

@@ -1,5 +1,5 @@
 /** What a session may be acked for: pushed or drained ids, each once, bounded. */
-import { AckTracker } from '../src/ack-tracker';
+import { AckTracker } from '../src/acks/ack-tracker';
 
 it('takes each pushed id once; unknown, acked-already and repeated ids are ignored', () => {
   const acks = new AckTracker(10);

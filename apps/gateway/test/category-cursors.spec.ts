@@ -1,5 +1,5 @@
 /** A session's place in its categories' logs: which acks move the user's positions, and which are the inbox's. */
-import { CategoryCursors } from '../src/category-cursors';
+import { CategoryCursors } from '../src/acks/category-cursors';
 
 function cursors(max = 10) {
   const moves: Array<[string, string]> = [];

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import type Redis from 'ioredis';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
 import { startRedisServer, waitFor, writesDuring, type RedisServer } from '@herald/testing';
-import { ChannelCommands } from '../src/channel-commands';
+import { ChannelCommands } from '../src/delivery/channel-commands';
 
 let server: RedisServer;
 let sub: HeraldRedis;

@@ -2,7 +2,7 @@
  * parseClientFrame: an `ack` of one id, as the SDK writes it, is read from its bytes; every other
  * frame goes through JSON.parse. Both ways must give exactly what the protocol says.
  */
-import { parseClientFrame } from '../src/client-frame';
+import { parseClientFrame } from '../src/frames/client-frame';
 
 const parse = (text: string) => parseClientFrame(Buffer.from(text), false);
 const ackOf = (ids: unknown[]) => JSON.stringify({ type: 'ack', ids });

@@ -5,11 +5,11 @@
  * the real AckTracker, CategoryCursors and FrameBudget; what leaves it (inbox acks, positions, the
  * abuse close, the ignored ids' counts) is recorded.
  */
-import type { Session } from '../src/session';
-import { AckTracker } from '../src/ack-tracker';
-import { CategoryCursors } from '../src/category-cursors';
-import { FrameBudget } from '../src/frame-budget';
-import { receiveFrame } from '../src/client-intake';
+import type { Session } from '../src/sessions/session';
+import { AckTracker } from '../src/acks/ack-tracker';
+import { CategoryCursors } from '../src/acks/category-cursors';
+import { FrameBudget } from '../src/frames/frame-budget';
+import { receiveFrame } from '../src/frames/client-intake';
 
 const LIMITS = { maxFramesPerSecond: 1000, maxEventsPerSecond: 10, maxFrameErrors: 10, maxIgnoredAckIds: 3 };
 

@@ -11,7 +11,7 @@
 import Redis from 'ioredis';
 import { keys, spillLength, writeWalBatch, type HeraldRedis } from '@herald/redis';
 import { startRedisCluster, waitFor, type RedisCluster } from '@herald/testing';
-import { ExposurePublisher } from '../src/exposure-publisher';
+import { ExposurePublisher } from '../src/exposure/exposure-publisher';
 import { closeRedis, connect, newMetrics, silent, startTopic, type Metrics, type TopicRig } from './exposure-stage-rig';
 
 const CLAIM_MS = 300;

@@ -7,7 +7,7 @@
  */
 import { spillLength, type HeraldRedis } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
-import { ExposurePublisher } from '../src/exposure-publisher';
+import { ExposurePublisher } from '../src/exposure/exposure-publisher';
 import { closeRedis, connect, newMetrics, silent, startTopic, type Metrics, type TopicRig } from './exposure-stage-rig';
 
 const BUFFER_MAX = 20;

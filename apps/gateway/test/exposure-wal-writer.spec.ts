@@ -8,7 +8,8 @@ import type Redis from 'ioredis';
 import { keys, type HeraldRedis } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import type { Pending } from '../src/exposure/stage';
-import { FRAME_KEPT_MIN_BYTES, WalWriter } from '../src/exposure/wal-writer';
+import { WalWriter } from '../src/exposure/wal-writer';
+import { FRAME_KEPT_MIN_BYTES } from '../src/exposure/wal-ledger';
 import { closeRedis, connect, newMetrics, silent } from './exposure-stage-rig';
 
 const BEAT_MS = 50;

@@ -2,7 +2,7 @@
  * A session's budget for what its client sends (frame-budget.ts); abuse.spec.ts and
  * user-events.spec.ts show the same limits through real sockets.
  */
-import { FrameBudget } from '../src/frame-budget';
+import { FrameBudget } from '../src/frames/frame-budget';
 
 const LIMITS = { maxFramesPerSecond: 3, maxEventsPerSecond: 5, maxFrameErrors: 2, maxIgnoredAckIds: 4 };
 

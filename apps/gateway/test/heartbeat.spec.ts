@@ -3,10 +3,10 @@
  * round is lifecycle.spec.ts's, through real sockets.
  */
 import { waitFor } from '@herald/testing';
-import type { AbuseCooldowns } from '../src/cooldowns';
-import type { Door } from '../src/door';
-import { HEARTBEAT_SLICE, HubSweeps } from '../src/heartbeat';
-import type { Hub } from '../src/hub';
+import type { AbuseCooldowns } from '../src/door/cooldowns';
+import type { Door } from '../src/door/door';
+import { HEARTBEAT_SLICE, HubSweeps } from '../src/sessions/heartbeat';
+import type { Hub } from '../src/sessions/hub';
 
 it('goes HEARTBEAT_SLICE sessions a turn, skips those gone meanwhile, and cuts off those that did not answer', async () => {
   const count = HEARTBEAT_SLICE * 2 + 200;

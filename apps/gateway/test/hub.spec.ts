@@ -1,5 +1,5 @@
-import { Hub } from '../src/hub';
-import type { Session } from '../src/session';
+import { Hub } from '../src/sessions/hub';
+import type { Session } from '../src/sessions/session';
 
 /** Just what the hub touches: the user, the note that a live change set the categories, the categories left. */
 const session = (userId: string) => {

@@ -4,7 +4,7 @@
  * tools/dev/test/message-changes.spec.ts.
  */
 import { decodeMessage, encodeMessage, parseControlNote, recallControlNote, updateControlNote, type EncodedMessage } from '@herald/redis';
-import { MessageChanges } from '../src/message-changes';
+import { MessageChanges } from '../src/delivery/message-changes';
 
 const encoded = (id: string, payload: unknown) =>
   encodeMessage({ id, category: null, payload, createdAt: new Date().toISOString(), expiresAt: Date.now() + 60_000 });

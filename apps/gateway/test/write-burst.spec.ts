@@ -11,8 +11,8 @@ import { once } from 'node:events';
 import { Socket, type AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { waitFor } from '@herald/testing';
-import { BURST_MAX_BYTES, beforeFrame, holding, inBurst, socketOf as socketOfWs } from '../src/write-burst';
-import { sendText } from '../src/ws-frame';
+import { BURST_MAX_BYTES, beforeFrame, holding, inBurst, socketOf as socketOfWs } from '../src/frames/write-burst';
+import { sendText } from '../src/frames/ws-frame';
 
 interface Pair {
   server: WebSocket;

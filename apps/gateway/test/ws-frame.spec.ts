@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { waitFor } from '@herald/testing';
-import { sendText, textFrame } from '../src/ws-frame';
+import { sendText, textFrame } from '../src/frames/ws-frame';
 
 interface Pair {
   server: WebSocket;

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import * as wsLibrary from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { waitFor } from '@herald/testing';
-import { readSmallTextFrames, smallTextFrame } from '../src/ws-read';
+import { readSmallTextFrames, smallTextFrame } from '../src/frames/ws-read';
 
 /** ws' receiver class (exported, not in its types). */
 const { Receiver } = wsLibrary as unknown as { Receiver: { prototype: { _write(...args: unknown[]): void } } };

@@ -3,8 +3,9 @@
  * (EXPOSURE_LOG_WINDOW_MS, libs/redis write-window.ts; 0: of one turn) are written to this process's log
  * in Redis (libs/redis exposure-wal) in one command, and the frames go out once it is there: the
  * order barrier before the socket write. One write is in flight at a time, so pushes keep their
- * order. Settled batches are trimmed from the log every TRIM_WINDOW_MS at most. The log's
- * heartbeat (by Redis's clock) says the process is alive.
+ * order. What the log still needs once the frames are out (events left per batch, the frames
+ * kept, the trimming of settled batches) is the ledger's (wal-ledger.ts). The log's heartbeat (by
+ * Redis's clock) says the process is alive.
  *
  * Delivery comes first: a push never waits more than `waitMs` for its log write. When the write
  * fails (Redis out of memory, unreachable) or takes longer, the frames go out at once and their
@@ -20,32 +21,13 @@
  * framed around them, and each packed entry goes on as a view of them. Once every event of a batch
  * is published or spilled, its frame serves a later batch.
  */
-import { SparePool } from '@herald/buffers';
-import { beatWal, dropWalBatches, prepareWalBatch, retireWal, sendWalBatch, WriteWindow, type HeraldRedis } from '@herald/redis';
+import { beatWal, prepareWalBatch, retireWal, sendWalBatch, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
-import { inBurst } from '../write-burst';
+import { inBurst } from '../frames/write-burst';
 import { batchBytes, lineBytes, PushRun, writeBatch } from './push-lines';
 import { backoffMs, keptLines, runEvery, UNLOGGED, type Pending, type Send } from './stage';
-
-/**
- * Settled batches are deleted from the log at most this often. Not on the delivery path; a batch
- * not yet deleted when the process dies is published again (the consumer stores it once).
- */
-const TRIM_WINDOW_MS = 50;
-/**
- * Log batches' frames kept for later batches, and how long they are kept without one (a
- * broadcast's batch is megabytes, alive until its last event is published: a new one each time
- * grew the memory outside the heap that V8 collects fully; docs/BENCHMARKS.md, "Buffers kept for
- * the exposure log and its publish calls").
- */
-const FRAMES_KEPT = 2;
-const FRAMES_IDLE_MS = 10_000;
-/**
- * A batch smaller than this gets a frame of its own, as before (the small batches of a steady
- * rate come from Node's shared slabs, and many are unsettled at once).
- */
-export const FRAME_KEPT_MIN_BYTES = 64 * 1024;
+import { FRAME_KEPT_MIN_BYTES, WalLedger } from './wal-ledger';
 
 export interface WalWriterOptions {
   /** The log's own connection (role `log`): a push waits for it, behind no auto-pipeline. */
@@ -88,23 +70,14 @@ export class WalWriter {
   private skipUntil = 0;
   private retryTimer?: NodeJS.Timeout;
   private nextBatch = 1;
-  /** Events of each logged batch not yet published or spilled. */
-  private readonly batchLeft = new Map<number, number>();
-  private settledBatches: number[] = [];
-  private readonly trimWindow: WriteWindow;
+  /** The logged batches until their events are safe elsewhere, and the frames they hold. */
+  private readonly ledger: WalLedger;
   private readonly heartbeat: NodeJS.Timeout;
   private closing?: Promise<void>;
-  private readonly frames = new SparePool({ keep: FRAMES_KEPT, minBytes: FRAME_KEPT_MIN_BYTES, idleMs: FRAMES_IDLE_MS });
-  /**
-   * The frame of each batch logged before its pushes went out, until the batch settles: its
-   * events are views of it until then. A batch whose pushes went out unlogged (the write failed
-   * or was late) keeps its frame to itself: its events may still be on their way.
-   */
-  private readonly frameOf = new Map<number, Buffer>();
 
   constructor(private readonly opts: WalWriterOptions) {
     this.window = new WriteWindow(opts.windowMs, () => this.write());
-    this.trimWindow = new WriteWindow(TRIM_WINDOW_MS, () => this.trim());
+    this.ledger = new WalLedger({ redis: opts.redis, walId: opts.walId, logger: opts.logger });
     // Registered before the first batch is written (the heartbeat is stamped by Redis's clock).
     const beat = () =>
       beatWal(opts.registry, opts.walId).catch((err: unknown) => opts.logger.debug({ err }, 'exposure log heartbeat failed'));
@@ -175,7 +148,7 @@ export class WalWriter {
     }
     const batch = this.nextBatch++;
     let frame: Buffer | undefined;
-    const prepared = prepareWalBatch(this.opts.walId, batch, bytes, (n) => (n < FRAME_KEPT_MIN_BYTES ? Buffer.allocUnsafe(n) : (frame = this.frames.take(n))));
+    const prepared = prepareWalBatch(this.opts.walId, batch, bytes, (n) => (n < FRAME_KEPT_MIN_BYTES ? Buffer.allocUnsafe(n) : (frame = this.ledger.takeFrame(n))));
     const events = writeBatch(entries, prepared.data);
     this.logging = sends.length;
     let done = false;
@@ -207,12 +180,12 @@ export class WalWriter {
     sendWalBatch(this.opts.redis, prepared).then(
       () => {
         // Written after its pushes went out unlogged: their events are on their way anyway.
-        if (done) return this.batchSettled(batch);
+        if (done) return this.ledger.batchSettled(batch);
         done = true;
         clearTimeout(timer);
         this.failures = 0;
         this.logging = 0;
-        if (frame) this.frameOf.set(batch, frame);
+        if (frame) this.ledger.hold(batch, frame);
         this.release(batch, events, counts, sends);
         if (this.sends.length > 0) this.window.schedule();
       },
@@ -253,39 +226,12 @@ export class WalWriter {
       if (kept > 0) this.opts.metrics.exposures.inc({ outcome: 'unlogged' }, kept);
       return;
     }
-    if (kept === 0) this.batchSettled(batch);
-    else this.batchLeft.set(batch, kept);
+    this.ledger.logged(batch, kept);
   }
 
   /** Events are in Pub/Sub or in the spill (or given up): once all of its are, a log batch may go. */
   settled(event: Pending): void {
-    if (event.batch === UNLOGGED) return;
-    const left = (this.batchLeft.get(event.batch) ?? event.count) - event.count;
-    if (left > 0) this.batchLeft.set(event.batch, left);
-    else {
-      this.batchLeft.delete(event.batch);
-      this.batchSettled(event.batch);
-    }
-  }
-
-  private batchSettled(batch: number): void {
-    const frame = this.frameOf.get(batch);
-    if (frame) {
-      this.frameOf.delete(batch);
-      this.frames.giveBack(frame);
-    }
-    this.settledBatches.push(batch);
-    this.trimWindow.schedule();
-  }
-
-  private trim(): void {
-    const batches = this.settledBatches;
-    if (batches.length === 0) return;
-    this.settledBatches = [];
-    // A batch that stays is published again if this process dies; the consumer dedupes.
-    dropWalBatches(this.opts.redis, this.opts.walId, batches).catch((err: unknown) =>
-      this.opts.logger.debug({ err }, 'could not trim the exposure log'),
-    );
+    this.ledger.settled(event);
   }
 
   /** Remove the log: every event in it is published or spilled. */
@@ -302,8 +248,7 @@ export class WalWriter {
       () => clearInterval(this.heartbeat),
       () => clearTimeout(this.retryTimer),
       () => this.window.close(),
-      () => this.trimWindow.close(),
-      () => this.frames.clear(),
+      () => this.ledger.close(),
     ]);
     return this.closing;
   }

@@ -26,15 +26,15 @@ import type { ExposureEvent } from '@herald/types';
 import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
 import type { HeraldRedis, SpillBounds } from '@herald/redis';
-import type { GatewayMetrics } from './metrics';
-import { idHead, messageJson, pushMiddle, sessionJson, sessionTail } from './exposure/event-json';
-import { EventIds } from './exposure/event-ids';
-import { PublishPump } from './exposure/publish-pump';
-import { SpillReplayer } from './exposure/spill-replayer';
-import { eventsOf, runEvery, singles, type Pending, type Send } from './exposure/stage';
-import { WalWriter } from './exposure/wal-writer';
+import type { GatewayMetrics } from '../metrics';
+import { idHead, messageJson, pushMiddle, sessionJson, sessionTail } from './event-json';
+import { EventIds } from './event-ids';
+import { PublishPump } from './publish-pump';
+import { SpillReplayer } from './spill-replayer';
+import { eventsOf, runEvery, singles, type Pending, type Send } from './stage';
+import { WalWriter } from './wal-writer';
 
-export type { Send } from './exposure/stage';
+export type { Send } from './stage';
 
 /** An event with no frame to write: it always counts as sent. */
 const ALWAYS_SENT = (): boolean => true;

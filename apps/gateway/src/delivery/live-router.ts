@@ -32,7 +32,7 @@ import {
 } from '@herald/redis';
 import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
-import type { Hub } from './hub';
+import type { Hub } from '../sessions/hub';
 import type { BodyStore } from './body-store';
 import { ChannelCommands } from './channel-commands';
 

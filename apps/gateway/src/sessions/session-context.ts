@@ -4,12 +4,12 @@
  * acks, category positions and abuse. One object per gateway (gateway.ts), so a session holds only
  * its own state.
  */
-import type { ExposurePublisher } from './exposure-publisher';
-import type { FrameLimits } from './frame-budget';
-import type { GatewayMetrics } from './metrics';
-import type { MessageChanges } from './message-changes';
+import type { ExposurePublisher } from '../exposure/exposure-publisher';
+import type { FrameLimits } from '../frames/frame-budget';
+import type { GatewayMetrics } from '../metrics';
+import type { MessageChanges } from '../delivery/message-changes';
 import type { Session } from './session';
-import type { UserEvents } from './user-events';
+import type { UserEvents } from '../exposure/user-events';
 
 export interface SessionContext extends FrameLimits {
   publisher: ExposurePublisher;

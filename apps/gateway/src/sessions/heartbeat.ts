@@ -9,8 +9,8 @@
  * Each session keeps its own state; the sweeps only call its methods.
  */
 import { CloseCode } from '@herald/types';
-import type { AbuseCooldowns } from './cooldowns';
-import type { Door } from './door';
+import type { AbuseCooldowns } from '../door/cooldowns';
+import type { Door } from '../door/door';
 import type { Hub } from './hub';
 import type { Session } from './session';
 

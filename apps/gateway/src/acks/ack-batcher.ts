@@ -17,7 +17,7 @@
  */
 import { advancePositions, compareEntryIds, removeAcked, WriteWindow, type HeraldRedis } from '@herald/redis';
 import type { Logger } from '@herald/logger';
-import type { GatewayMetrics } from './metrics';
+import type { GatewayMetrics } from '../metrics';
 
 /** One session's position moves waiting for the next write (the session holds it; see the header). */
 export class PositionMoves {

@@ -18,17 +18,17 @@ import type { Logger } from '@herald/logger';
 import { CloseCode } from '@herald/types';
 import { AuthError, type Principal, type TokenVerifier } from '@herald/auth';
 import { LOG_START, readCategoryLog, readSnapshot, readTrimmed, type HeraldRedis, type SessionSnapshot } from '@herald/redis';
-import type { AbuseCooldowns } from './cooldowns';
-import type { Door } from './door';
-import { drainInbox, type CategoryStart, type DrainDeps } from './drain';
+import type { AbuseCooldowns } from '../door/cooldowns';
+import type { Door } from '../door/door';
+import { drainInbox, type CategoryStart, type DrainDeps } from '../delivery/drain';
 import type { Hub } from './hub';
-import type { LiveRouter } from './live-router';
-import type { PresenceTracker } from './presence';
-import type { GatewayMetrics } from './metrics';
+import type { LiveRouter } from '../delivery/live-router';
+import type { PresenceTracker } from '../presence/presence';
+import type { GatewayMetrics } from '../metrics';
 import { Session } from './session';
 import type { SessionContext } from './session-context';
-import { claimedSubject, refuseUpgrade, upgradeToken } from './upgrade-auth';
-import { readSmallTextFrames } from './ws-read';
+import { claimedSubject, refuseUpgrade, upgradeToken } from '../door/upgrade-auth';
+import { readSmallTextFrames } from '../frames/ws-read';
 
 /** The session a socket belongs to, kept on the socket itself. */
 const SESSION = Symbol('session');

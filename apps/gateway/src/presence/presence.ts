@@ -22,9 +22,9 @@ import {
   type HeraldRedis,
   type OpenSession,
 } from '@herald/redis';
-import type { Hub } from './hub';
-import type { GatewayMetrics } from './metrics';
-import type { Session } from './session';
+import type { Hub } from '../sessions/hub';
+import type { GatewayMetrics } from '../metrics';
+import type { Session } from '../sessions/session';
 
 /** Beats per heartbeat period: a late beat or two still leaves the instance live. */
 export const BEATS_PER_HEARTBEAT = 3;

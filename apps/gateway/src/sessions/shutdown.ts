@@ -9,7 +9,7 @@
 import { CloseCode } from '@herald/types';
 import type { Logger } from '@herald/logger';
 import type { Hub } from './hub';
-import type { GatewayMetrics } from './metrics';
+import type { GatewayMetrics } from '../metrics';
 import type { Session } from './session';
 
 /** Shares of SHUTDOWN_TIMEOUT_MS: closing sessions, then flushing exposures; the rest for the connections. */

@@ -11,7 +11,7 @@
  */
 import type { RawData } from 'ws';
 import { parseClientFrame, type EventIntake } from './client-frame';
-import type { Session } from './session';
+import type { Session } from '../sessions/session';
 
 export function receiveFrame(session: Session, data: RawData, isBinary: boolean, closing: boolean): void {
   if (!session.budget.frame()) {

@@ -6,9 +6,9 @@
  */
 import { readCategoryLog, removeFromInbox, type HeraldRedis, type LogEntry } from '@herald/redis';
 import type { BodyStore } from './body-store';
-import type { GatewayMetrics } from './metrics';
+import type { GatewayMetrics } from '../metrics';
 import type { Outgoing } from './pending-queue';
-import type { UserEvents } from './user-events';
+import type { UserEvents } from '../exposure/user-events';
 
 /** One item of a page: something to push, or a category entry to pass (expired, body gone). */
 export type DrainItem = Outgoing | { pass: true; category: string; entry: string };

@@ -11,16 +11,17 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import { CloseCode, closeReason, ErrorCodes, type ErrorCode, type ExposureEvent, type ServerFrame } from '@herald/types';
 import type { EncodedMessage } from '@herald/redis';
-import { AckTracker } from './ack-tracker';
-import type { PositionMoves } from './ack-batcher';
-import { receiveFrame } from './client-intake';
-import { PendingQueue, type Outgoing } from './pending-queue';
-import { CategoryCursors } from './category-cursors';
-import { FrameBudget } from './frame-budget';
-import { RecentIds } from './recent-ids';
+import { AckTracker } from '../acks/ack-tracker';
+import type { PositionMoves } from '../acks/ack-batcher';
+import { receiveFrame } from '../frames/client-intake';
+import { PendingQueue, type Outgoing } from '../delivery/pending-queue';
+import { CategoryCursors } from '../acks/category-cursors';
+import { FrameBudget } from '../frames/frame-budget';
+import { RecentIds } from '../delivery/recent-ids';
 import type { SessionContext } from './session-context';
-import { sendText } from './ws-frame';
-import { beforeFrame, holding } from './write-burst';
+import { Liveness } from './liveness';
+import { sendText } from '../frames/ws-frame';
+import { beforeFrame, holding } from '../frames/write-burst';
 
 export const SessionState = { DRAINING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 type SessionState = (typeof SessionState)[keyof typeof SessionState];
@@ -35,10 +36,8 @@ export class Session {
   /** When the gateway registered the session, epoch ms (presence's `connectedAt`). */
   readonly connectedAt = Date.now();
   private current: SessionState = SessionState.DRAINING;
-  /** Heartbeat (heartbeat()): a ping awaits its answer; the client was heard from / written to since the last round. */
-  private pinged = false;
-  private heard = false;
-  private spoke = false;
+  /** Heartbeat (heartbeat()): pings and their answers, frames both ways since the last round. */
+  private readonly liveness = new Liveness();
   /** What the client may still send (reset each second by the hub's sweep: resetFrameBudget). */
   readonly budget: FrameBudget;
   /** Set when a live notification set this session's categories (see Hub.setUserCategories). */
@@ -97,20 +96,14 @@ export class Session {
 
   /** The client answered a ping, or sent a frame: it is alive. */
   heardFrom(): void {
-    this.heard = true;
+    this.liveness.heardFrom();
   }
 
-  /**
-   * One heartbeat round: false when the client answered neither the previous ping nor with any
-   * frame since (the caller cuts the socket off). Otherwise true, and the session is pinged unless
-   * frames went both ways since the last round: then each side has just seen the other, which is
-   * all a ping and its pong would tell (the SDK counts any frame as the server's heartbeat).
-   */
+  /** One heartbeat round (liveness.ts): false when the caller should cut the socket off; else pinged if need be. */
   heartbeat(): boolean {
-    if (this.pinged && !this.heard) return false;
-    this.pinged = !(this.heard && this.spoke);
-    this.heard = this.spoke = false;
-    if (this.pinged) this.ws.ping();
+    const ping = this.liveness.round();
+    if (ping === null) return false;
+    if (ping) this.ws.ping();
     return true;
   }
 
@@ -131,7 +124,7 @@ export class Session {
 
   sendFrame(frame: ServerFrame): void {
     if (this.closed) return;
-    this.spoke = true;
+    this.liveness.spokeTo();
     this.ws.send(JSON.stringify(frame));
   }
 
@@ -177,7 +170,7 @@ export class Session {
     // A drain's frames come many to a burst: the first is held too.
     this.burst = beforeFrame(this.ws, this.burst, via === 'offline');
     sendText(this.ws, message.frame, written);
-    this.spoke = true;
+    this.liveness.spokeTo();
     this.recent.add(message.id, message.category);
     this.ctx.metrics.pushed(via);
     if (this.acks.pushed(message.id, category) > 0) this.ctx.metrics.unackedForgotten.inc();
@@ -199,7 +192,7 @@ export class Session {
   /** An `update` or `delete` frame for a message this session received. */
   sendChange(frame: Buffer | string): void {
     if (this.closed || this.ws.readyState !== OPEN) return;
-    this.spoke = true;
+    this.liveness.spokeTo();
     sendText(this.ws, frame);
   }
 
@@ -270,7 +263,7 @@ export class Session {
   /** Handle one client frame (client-intake.ts); none once the socket is gone. */
   onFrame(data: RawData, isBinary: boolean): void {
     if (this.current === SessionState.CLOSED) return;
-    this.heard = true;
+    this.liveness.heardFrom();
     receiveFrame(this, data, isBinary, this.current === SessionState.CLOSING);
   }
 

@@ -15,10 +15,10 @@
 import { sentAtOf, type HeraldRedis, type LogEntry, type TrimmedEntry } from '@herald/redis';
 import type { BodyStore } from './body-store';
 import { categorySource, inboxSource, type DrainItem, type DrainSource } from './drain-sources';
-import type { GatewayMetrics } from './metrics';
+import type { GatewayMetrics } from '../metrics';
 import type { Outgoing } from './pending-queue';
-import type { Session } from './session';
-import type { UserEvents } from './user-events';
+import type { Session } from '../sessions/session';
+import type { UserEvents } from '../exposure/user-events';
 
 export interface DrainDeps {
   redis: HeraldRedis;

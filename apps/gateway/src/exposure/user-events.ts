@@ -18,11 +18,11 @@
  * gateway, is the same event and the consumer stores it once.
  */
 import { perUserEventId } from '@herald/pubsub';
-import type { EventIntake } from './client-frame';
+import type { EventIntake } from '../frames/client-frame';
 import type { ExposurePublisher } from './exposure-publisher';
-import { engagementJson, lossJson } from './exposure/user-event-json';
-import type { GatewayMetrics } from './metrics';
-import type { MessageChanges } from './message-changes';
+import { engagementJson, lossJson } from './user-event-json';
+import type { GatewayMetrics } from '../metrics';
+import type { MessageChanges } from '../delivery/message-changes';
 
 /** A session as the recorder sees it. */
 export interface EngagingSession {
