@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { REPO_ROOT } from '@herald/testing';
 import { FlagError, Flags, type FlagSpecs } from './flags';
 import { describeMachine, formatTable, medianRows, writeResult, type BenchResult } from './report';
-import { APP_ENV_OVERRIDES, APP_NODE_FLAGS, WORKER_NODE_FLAGS } from './rig';
+import { APP_ENV_OVERRIDES, APP_NODE_FLAGS, APP_OUTPUT_DIR, WORKER_NODE_FLAGS } from './rig';
 import type { Row, Scenario } from './scenario';
 import { SCENARIOS } from './scenarios';
 
@@ -53,6 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<{ exit
   if (Object.keys(APP_ENV_OVERRIDES).length > 0) parameters.appEnvOverrides = APP_ENV_OVERRIDES;
   if (APP_NODE_FLAGS.length > 0) parameters.appNodeFlags = APP_NODE_FLAGS.join(' ');
   if (WORKER_NODE_FLAGS.length > 0) parameters.workerNodeFlags = WORKER_NODE_FLAGS.join(' ');
+  if (APP_OUTPUT_DIR !== undefined) parameters.appOutputDir = APP_OUTPUT_DIR;
   const signal = io.signal ?? new AbortController().signal;
   const all: Row[][] = [];
   for (let round = 1; round <= rounds; round++) {

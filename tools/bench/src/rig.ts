@@ -4,6 +4,7 @@
  * (plus HERALD_BENCH_APP_*: README.md), the baseline and the worker processes on demand.
  */
 import { fork } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,6 +29,24 @@ export const APP_NODE_FLAGS = wordsOf(process.env.HERALD_BENCH_APP_NODE_FLAGS);
  */
 export const WORKER_NODE_FLAGS = wordsOf(process.env.HERALD_BENCH_WORKER_NODE_FLAGS);
 export const APP_ENV_OVERRIDES: Record<string, string> = parseOverrides(process.env.HERALD_BENCH_APP_ENV ?? '');
+/**
+ * HERALD_BENCH_APP_OUTPUT (README.md): a folder where each app's output lines go, one file per
+ * process (`<app>-<n>.log`), e.g. what `--trace-gc-nvp` prints; unset, only the last lines are kept.
+ */
+export const APP_OUTPUT_DIR = process.env.HERALD_BENCH_APP_OUTPUT || undefined;
+let appOutputs = 0;
+
+/**
+ * Where one app's output lines go besides its last lines: appended to a file of its own in `dir`,
+ * numbered in start order (none when `dir` is unset). Written as they come, so a process that is
+ * killed leaves every line it printed.
+ */
+export function appOutputTo(dir: string | undefined): ((name: AppName, line: string) => void) | undefined {
+  if (dir === undefined) return undefined;
+  mkdirSync(dir, { recursive: true });
+  const n = ++appOutputs;
+  return (name, line) => appendFileSync(join(dir, `${name}-${n}.log`), `${line}\n`);
+}
 
 /** The whitespace-separated words of a setting (none when unset). */
 function wordsOf(value: string | undefined): string[] {
@@ -140,7 +159,7 @@ export class Rig {
     const common = { METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: 'warn', REDIS_URL: this.redis.url, AUTH_JWT_SECRET: this.secret };
     const appEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...common, ...env, ...APP_ENV_OVERRIDES, HOST: '127.0.0.1' };
     const nodeFlags = [...productionNodeFlags(name), ...APP_NODE_FLAGS];
-    return this.own(await startApp({ name, env: appEnv, nodeFlags, signal: this.signal }), (app) => app.stop());
+    return this.own(await startApp({ name, env: appEnv, nodeFlags, signal: this.signal, onLine: appOutputTo(APP_OUTPUT_DIR) }), (app) => app.stop());
   }
 
   async startGateway(env: Record<string, string>): Promise<AppProcess> {

@@ -11,7 +11,7 @@ import { Flags } from '../src/flags';
 import { cpuFields, othersSeconds } from '../src/procs';
 import { addRatios, PRODUCER_BEHIND_MS, withProducerLag } from '../src/push';
 import { medianRows, type BenchResult } from '../src/report';
-import { parseOverrides } from '../src/rig';
+import { appOutputTo, parseOverrides } from '../src/rig';
 import type { Row, Scenario } from '../src/scenario';
 import { socketioAck, socketioUrl, unwrapSocketio } from '../src/workers/socketio-frames';
 
@@ -142,6 +142,24 @@ describe('what the scenarios share', () => {
   it('reads HERALD_BENCH_APP_ENV as NAME=value words', () => {
     expect(parseOverrides(' A=1  B=x=y ')).toEqual({ A: '1', B: 'x=y' });
     expect(() => parseOverrides('oops')).toThrow('"oops" is not NAME=value');
+  });
+
+  it("writes each app's output lines to a file of its own under HERALD_BENCH_APP_OUTPUT, none when unset", () => {
+    expect(appOutputTo(undefined)).toBeUndefined();
+    const dir = join(mkdtempSync(join(tmpdir(), 'bench-out-')), 'apps');
+    try {
+      const first = appOutputTo(dir)!;
+      const second = appOutputTo(dir)!;
+      first('gateway', 'one');
+      second('gateway', 'other');
+      first('gateway', 'two');
+      const files = readdirSync(dir).sort();
+      expect(files).toHaveLength(2);
+      expect(files.map((f) => readFileSync(join(dir, f), 'utf8'))).toEqual(['one\ntwo\n', 'other\n']);
+      expect(files.every((f) => /^gateway-\d+\.log$/.test(f))).toBe(true);
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
   });
 
   it('imports no scenario from another: what they share lives outside scenarios/', () => {
