@@ -21,30 +21,19 @@
  * - **Settling**: acks and nacks (deadline 0: redelivered soon) leave together, one unary call per
  *   kind every `flushMs` or at 2,500 ids (settle-calls.ts). A failed ack is reported through
  *   'debug' and left: the message comes again and the consumer stores it once.
- * - **Streams**: a stream that ends with OK or a status the library also retries (UNAVAILABLE,
- *   DEADLINE_EXCEEDED, …) is opened again after a backoff (100 ms doubling to 10 s, reset once a
- *   stream has delivered). Any other status (NOT_FOUND: the subscription was deleted;
- *   PERMISSION_DENIED) stops every stream: 'error' with the status, then 'close'. A keep-alive
- *   (an empty request) goes on each stream every 30 s.
+ * - **Streams** (pull-streams.ts): opened again after a status the library also retries; any
+ *   other status (NOT_FOUND: the subscription was deleted; PERMISSION_DENIED) stops every stream:
+ *   'error' with the status, then 'close'.
  *
  * Events: 'message' (PulledMessage), 'error' (a status the puller does not retry), 'close' (it
  * stopped by itself), 'debug' (an Error worth a debug line: a failed ack, a retried stream).
  */
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { status as Status, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import type { PubSub } from '@google-cloud/pubsub';
-import { google } from '@google-cloud/pubsub/build/protos/protos';
-import { encoded, identity, libraryChannel, type LibraryChannel } from './library-channel';
+import type { google } from '@google-cloud/pubsub/build/protos/protos';
+import { libraryChannel, type LibraryChannel } from './library-channel';
+import { PullStreams } from './pull-streams';
 import { SETTLE_MAX_IDS, SettleCalls, whenCalled } from './settle-calls';
-
-const pb = google.pubsub.v1;
-const STREAMING_PULL = '/google.pubsub.v1.Subscriber/StreamingPull';
-const KEEP_ALIVE_MS = 30_000;
-const RETRY_INITIAL_MS = 100;
-const RETRY_MAX_MS = 10_000;
-/** Statuses after which a stream is opened again (the client library's list, and OK: the server ended it). */
-const REOPEN = new Set<number>([Status.OK, Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED, Status.ABORTED, Status.INTERNAL, Status.UNAVAILABLE, Status.CANCELLED]);
 
 /** A message handed out: settle it once, with ack() (done) or nack() (deliver it again). */
 export interface PulledMessage {
@@ -68,10 +57,6 @@ export interface StreamPullerOptions {
   flushMs?: number;
 }
 
-type Stream = ClientDuplexStream<Buffer, google.pubsub.v1.StreamingPullResponse>;
-
-const decodeResponse = (buf: Buffer) => pb.StreamingPullResponse.decode(buf);
-
 class Pulled implements PulledMessage {
   constructor(
     private readonly puller: StreamPuller,
@@ -92,9 +77,7 @@ class Pulled implements PulledMessage {
 export class StreamPuller extends EventEmitter {
   private link?: LibraryChannel;
   private calls?: SettleCalls;
-  private readonly streams: Array<Stream | undefined> = [];
-  private readonly reopenTimers = new Set<NodeJS.Timeout>();
-  private failures = 0;
+  private streams?: PullStreams;
   /** Handed out and not settled: ack id -> when it arrived (or was last extended), ms. */
   private readonly held = new Map<string, number>();
   /** Arrived past the bound, oldest first, not handed out yet. */
@@ -107,7 +90,6 @@ export class StreamPuller extends EventEmitter {
   private nacks: string[] = [];
   private flushTimer?: NodeJS.Timeout;
   private leaseTimer?: NodeJS.Timeout;
-  private keepAlive?: NodeJS.Timeout;
   private running = false;
   private closing?: Promise<void>;
   private readonly idle = new Set<() => void>();
@@ -141,59 +123,21 @@ export class StreamPuller extends EventEmitter {
     this.link = link;
     this.calls = new SettleCalls(link, (err) => this.emit('debug', err));
     this.running = true;
-    for (let i = 0; i < this.opts.streams; i++) this.openStream(i);
-    const leaseMs = (this.opts.ackDeadlineSeconds * 1000) / 3;
+    const { streams, maxOutstanding, ackDeadlineSeconds } = this.opts;
+    this.streams = new PullStreams(link, { count: streams, maxOutstanding, ackDeadlineSeconds }, {
+      received: (response) => this.received(response),
+      failed: (err) => {
+        this.emit('error', err);
+        void this.stop().then(() => this.emit('close'));
+      },
+      debug: (err) => this.emit('debug', err),
+    });
+    this.streams.open();
+    const leaseMs = (ackDeadlineSeconds * 1000) / 3;
     this.leaseTimer = setInterval(() => this.extendLeases(leaseMs), leaseMs).unref();
-    this.keepAlive = setInterval(() => {
-      for (const stream of this.streams) stream?.write(encoded(pb.StreamingPullRequest.encode({})));
-    }, KEEP_ALIVE_MS).unref();
-  }
-
-  private openStream(index: number): void {
-    const link = this.link;
-    if (!this.running || !link) return;
-    const stream = link.channel.makeBidiStreamRequest(STREAMING_PULL, identity, decodeResponse, link.metadata.clone(), {}) as Stream;
-    this.streams[index] = stream;
-    stream.on('data', (response: google.pubsub.v1.StreamingPullResponse) => this.received(response));
-    // The status follows every error; it decides what happens next.
-    stream.on('error', () => undefined);
-    stream.on('status', (status: StatusObject) => this.ended(index, stream, status));
-    if (this.paused) stream.pause();
-    stream.write(
-      encoded(
-        pb.StreamingPullRequest.encode({
-          subscription: link.path,
-          streamAckDeadlineSeconds: this.opts.ackDeadlineSeconds,
-          maxOutstandingMessages: Math.ceil(this.opts.maxOutstanding / this.opts.streams),
-          clientId: randomUUID(),
-        }),
-      ),
-    );
-  }
-
-  private ended(index: number, stream: Stream, status: StatusObject): void {
-    if (this.streams[index] !== stream) return;
-    this.streams[index] = undefined;
-    if (!this.running) return;
-    if (!REOPEN.has(status.code)) {
-      const err = Object.assign(new Error(`${status.code} ${Status[status.code]}: ${status.details}`), status) as ServiceError;
-      this.emit('error', err);
-      void this.stop().then(() => this.emit('close'));
-      return;
-    }
-    // The server ending a stream (OK, or its deadline) is no failure: as the client library, start the backoff over.
-    if (status.code === Status.OK || status.code === Status.DEADLINE_EXCEEDED) this.failures = 0;
-    const delay = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** Math.min(this.failures++, 10));
-    this.emit('debug', new Error(`stream ${index} ended (${Status[status.code]}: ${status.details}); opening it again in ${delay} ms`));
-    const timer = setTimeout(() => {
-      this.reopenTimers.delete(timer);
-      this.openStream(index);
-    }, delay);
-    this.reopenTimers.add(timer);
   }
 
   private received(response: google.pubsub.v1.StreamingPullResponse): void {
-    this.failures = 0;
     const now = Date.now();
     const { weigh, maxOutstanding } = this.opts;
     for (const r of response.receivedMessages) {
@@ -236,10 +180,7 @@ export class StreamPuller extends EventEmitter {
 
   private pause(on: boolean): void {
     this.paused = on;
-    for (const stream of this.streams) {
-      if (on) stream?.pause();
-      else stream?.resume();
-    }
+    this.streams?.pause(on);
   }
 
   private flush(): void {
@@ -268,13 +209,7 @@ export class StreamPuller extends EventEmitter {
   private async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    clearInterval(this.keepAlive);
-    for (const timer of this.reopenTimers) clearTimeout(timer);
-    this.reopenTimers.clear();
-    for (const [i, stream] of this.streams.entries()) {
-      this.streams[i] = undefined;
-      stream?.cancel();
-    }
+    this.streams?.stop();
     // What waits was never handed out: deliver it again, elsewhere.
     const waiting = this.waiting.splice(0);
     this.waitingWeight = 0;
