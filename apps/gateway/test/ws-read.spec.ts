@@ -48,11 +48,21 @@ describe('smallTextFrame', () => {
       frame(ACK, { rsv1: true }), // compressed
       frame(ACK, { masked: false }), // ws refuses it (1002)
       whole.subarray(0, whole.length - 1), // split: its end comes in another read
-      Buffer.concat([whole, frame(ACK)]), // two frames in one read
     ];
     for (const chunk of refused) expect(smallTextFrame(chunk)).toBeNull();
     expect(smallTextFrame(frame(ACK), ACK.length - 1)).toBeNull(); // above maxPayload
     expect(smallTextFrame(frame(ACK), ACK.length)?.toString()).toBe(ACK);
+  });
+
+  it('reads a frame where it starts in a read of several, whole up to its end', () => {
+    const [first, second, third] = [frame(ACK), frame('{"n":2}'), frame('zoë')];
+    const chunk = Buffer.concat([first, second, third]);
+    expect(smallTextFrame(chunk)?.toString()).toBe(ACK);
+    expect(smallTextFrame(chunk, 0, first.length)?.toString()).toBe('{"n":2}');
+    expect(smallTextFrame(chunk, 0, first.length + second.length)).toBeNull(); // not ASCII
+    expect(smallTextFrame(chunk, 0, 1)).toBeNull(); // not where a frame starts
+    const cut = Buffer.concat([first, second.subarray(0, second.length - 1)]);
+    expect(smallTextFrame(cut, 0, first.length)).toBeNull(); // its end comes in another read
   });
 });
 
@@ -122,8 +132,14 @@ describe('a ws server reading small frames itself', () => {
       [[frame('p', { opcode: 9 })], 1],
       [[Buffer.concat([frame('{"n":1}'), frame('{"n":2}')])], 2],
       [[split.subarray(0, 5), split.subarray(5)], 1],
+      // Small frames, then one that is not (the rest of the read is the receiver's), and a split one.
+      [[Buffer.concat([frame('{"n":3}'), frame('p2', { opcode: 9 }), frame('{"n":4}')])], 3],
+      [[Buffer.concat([frame('{"n":5}'), frame('zoë 2')])], 2],
+      [[Buffer.concat([frame('{"n":6}'), split.subarray(0, 3)]), split.subarray(3)], 2],
       [[frame(ACK.replace('m-1', 'm-2'))], 1],
     ];
+    const TWO_SMALL = 6;
+    let receiverWritesBefore = -1;
     const results: Seen[] = [];
     for (const fast of [false, true]) {
       const { port, seen, socket: serverSide } = await server(fast);
@@ -134,8 +150,10 @@ describe('a ws server reading small frames itself', () => {
         for (const chunk of chunks) socket.write(chunk);
         expected += events;
         await waitFor(() => seen.length >= expected, { what: `step ${i}'s events` });
-        // The first small ack went to the listeners without the receiver.
+        // The first small ack went to the listeners without the receiver, and so did two read together.
         if (fast && i === 0) expect(fastWrites()).toBe(0);
+        if (fast && i === TWO_SMALL) expect(fastWrites()).toBe(receiverWritesBefore);
+        if (fast && i === TWO_SMALL - 1) receiverWritesBefore = fastWrites();
       }
       // A close frame; once the server has read it, a small frame that must not be read.
       socket.write(frame(Buffer.from([0x03, 0xe8]), { opcode: 8 }));

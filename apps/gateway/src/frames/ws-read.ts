@@ -3,9 +3,11 @@
  * masked, final, of text (the SDK's and the bench's acks: `{"type":"ack","ids":["…"]}`), with
  * fewer than 126 bytes, all of them ASCII once unmasked, while the receiver is between frames, is
  * unmasked here and given to the socket's `'message'` listeners as `ws` would give it (the
- * payload's bytes, `isBinary` false), in the same turn. Everything else (longer, fragmented,
- * binary, control or split frames, any non-ASCII byte, a receiver in the middle of something) goes
- * to the receiver as before, untouched.
+ * payload's bytes, `isBinary` false), in the same turn; so is each such frame a read begins with
+ * (a client's acks of two turns read together). From the first other frame on (longer,
+ * fragmented, binary, control or split frames, any non-ASCII byte), or once the socket is no
+ * longer open, the rest of the read goes to the receiver, as does every read while it is in the
+ * middle of something.
  *
  * Why: `ws`' receiver is a writable stream that, for every frame it reads, makes a new
  * `_fragments` array and a new backing store for its emptied `_buffers`, and keeps both on itself
@@ -58,14 +60,18 @@ function hasShape(receiver: Partial<ReceiverInternals> | undefined): receiver is
   );
 }
 
-/** The payload of `chunk` if it is one whole small final masked text frame of ASCII; else null. */
-export function smallTextFrame(chunk: Buffer, maxPayload = 0): Buffer | null {
-  if (chunk.length <= HEADER_BYTES || chunk[0] !== FIN_TEXT || (chunk[1] & MASKED) === 0) return null;
-  const length = chunk[1] & ~MASKED;
-  if (length >= EXTENDED_LENGTH || chunk.length !== HEADER_BYTES + length || (maxPayload > 0 && length > maxPayload)) return null;
+/**
+ * The payload of the frame at `at` in `chunk` if it is a whole small final masked text frame of
+ * ASCII (it ends at `at` + HEADER_BYTES + its length, within `chunk`); else null.
+ */
+export function smallTextFrame(chunk: Buffer, maxPayload = 0, at = 0): Buffer | null {
+  if (chunk.length <= at + HEADER_BYTES || chunk[at] !== FIN_TEXT || (chunk[at + 1] & MASKED) === 0) return null;
+  const length = chunk[at + 1] & ~MASKED;
+  const start = at + HEADER_BYTES;
+  if (length === 0 || length >= EXTENDED_LENGTH || chunk.length < start + length || (maxPayload > 0 && length > maxPayload)) return null;
   const payload = Buffer.allocUnsafe(length);
   for (let i = 0; i < length; i++) {
-    const byte = chunk[HEADER_BYTES + i] ^ chunk[2 + (i & 3)];
+    const byte = chunk[start + i] ^ chunk[at + 2 + (i & 3)];
     if (byte >= 0x80) return null;
     payload[i] = byte;
   }
@@ -92,11 +98,16 @@ export function readSmallTextFrames(ws: WebSocket): void {
       !state.ended &&
       !state.destroyed
     ) {
-      const payload = smallTextFrame(chunk, this._maxPayload);
-      if (payload !== null) {
+      let at = 0;
+      // A listener may close the socket: what follows is then the receiver's, as it would be.
+      while (at < chunk.length && ws.readyState === OPEN) {
+        const payload = smallTextFrame(chunk, this._maxPayload, at);
+        if (payload === null) break;
+        at += HEADER_BYTES + payload.length;
         ws.emit('message', payload, false);
-        return true;
       }
+      if (at === chunk.length) return true;
+      if (at > 0) return write.call(this, chunk.subarray(at));
     }
     return write.call(this, chunk, ...rest);
   };
