@@ -22,7 +22,7 @@ import { sendDepsOf } from './routes/deps';
 import { Scheduler } from './scheduler';
 import { buildWebPush } from './webpush/build-web-push';
 import { EventOutbox } from './events/event-outbox';
-import { SendWindow } from './send-window';
+import { SendWindow } from './sending/send-window';
 import { EventRelay } from './events/event-relay';
 import { BatchPublisher, createPubSub } from '@herald/pubsub';
 import { hostname } from 'node:os';

@@ -29,7 +29,7 @@ import {
 } from '@herald/redis';
 import type { IngestMetrics } from './metrics';
 import { scheduledEvent } from './events/event-outbox';
-import { sendMessage, type Recipients, type SendMessageDeps, type SendMessageInput } from './send-message';
+import { sendMessage, type Recipients, type SendMessageDeps, type SendMessageInput } from './sending/send-message';
 import { closeQueue, openQueue } from './queues';
 
 /** What a job carries: the send, as the request asked it. */

@@ -7,7 +7,7 @@ import { createLogger } from '@herald/logger';
 import { closeRedis, createRedis, keys, type HeraldRedis } from '@herald/redis';
 import { startRedisServer, writesDuring, type RedisServer } from '@herald/testing';
 import { buildIngest, type Ingest } from '../src/app';
-import { SendWindow } from '../src/send-window';
+import { SendWindow } from '../src/sending/send-window';
 import { bearer, ingestConfig, makeTokens } from './harness';
 
 const WINDOW_MS = 1000;

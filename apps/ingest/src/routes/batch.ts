@@ -16,8 +16,8 @@ import { sendDepsOf, type RouteDeps } from './deps';
 import { BEARER, errorResponses } from './schemas';
 import { schemaError, schemaErrors, type SchemaErrorRule } from './schema-errors';
 import { checkNotification, checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
-import { IDEMPOTENCY_KEY_PATTERN } from '../idempotent';
-import { sendMessages, type BatchItem } from '../send-batch';
+import { IDEMPOTENCY_KEY_PATTERN } from '../sending/idempotent';
+import { sendMessages, type BatchItem } from '../sending/send-batch';
 
 interface BatchBody {
   messages: unknown[];

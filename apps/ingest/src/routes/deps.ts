@@ -4,12 +4,12 @@ import type { IngestConfig } from '@herald/config';
 import type { Logger } from '@herald/logger';
 import type { HeraldRedis } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
-import type { SendMessageDeps } from '../send-message';
+import type { SendMessageDeps } from '../sending/send-message';
 import type { ControlBus } from '../control-bus';
 import type { Scheduler } from '../scheduler';
 import type { EventOutbox } from '../events/event-outbox';
 import type { WebPushQueue } from '../webpush/web-push-queue';
-import type { SendWindow } from '../send-window';
+import type { SendWindow } from '../sending/send-window';
 
 export interface RouteDeps {
   config: IngestConfig;

@@ -7,7 +7,7 @@ import { HeraldError, webPushBody, WEBPUSH_LIMITS, WEBPUSH_MAX_PLAINTEXT_BYTES, 
 import type { RouteDeps } from './deps';
 import { categorySchema, replaceKeySchema, userIdSchema } from './schemas';
 import type { SchemaErrorRule } from './schema-errors';
-import type { Recipients, SendMessageInput } from '../send-message';
+import type { Recipients, SendMessageInput } from '../sending/send-message';
 
 export interface SendMessageBody {
   userIds?: string[];

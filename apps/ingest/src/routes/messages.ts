@@ -15,8 +15,8 @@ import { sendDepsOf, type RouteDeps } from './deps';
 import { BEARER, errorResponses, messageIdParams } from './schemas';
 import { schemaErrors } from './schema-errors';
 import { checkNotification, checkPayloadDepth, MESSAGE_BODY_RULES, messageBodySchema, sendInputOf, type SendMessageBody } from './message-body';
-import { sendMessage } from '../send-message';
-import { checkIdempotencyKey, recordedAnswer, runIdempotent, type Answer } from '../idempotent';
+import { sendMessage } from '../sending/send-message';
+import { checkIdempotencyKey, recordedAnswer, runIdempotent, type Answer } from '../sending/idempotent';
 import { sendAtOf, sendAtSchema } from './send-at';
 
 /** The body of POST /v1/messages: a batch item's, plus `sendAt`. */

@@ -18,9 +18,9 @@ import {
   type HeraldRedis,
   type RecordInput,
 } from '@herald/redis';
-import type { IngestMetrics, MessageTarget } from './metrics';
-import { sentEvents, type EventOutbox, type SentFacts } from './events/event-outbox';
-import type { WebPushQueue, WebPushRequest } from './webpush/web-push-queue';
+import type { IngestMetrics, MessageTarget } from '../metrics';
+import { sentEvents, type EventOutbox, type SentFacts } from '../events/event-outbox';
+import type { WebPushQueue, WebPushRequest } from '../webpush/web-push-queue';
 import type { SendWindow } from './send-window';
 
 const MS_PER_SECOND = 1000;

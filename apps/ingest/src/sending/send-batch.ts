@@ -17,7 +17,7 @@ import type { Logger } from '@herald/logger';
 import { DeliveryError, fingerprint, keys, noDeliveries, sendBatch, type BatchOutcome } from '@herald/redis';
 import { HeraldError, type ErrorBody } from '@herald/types';
 import { factsOf, messageOf, queueWebPush, type SendMessageDeps, type SendMessageInput } from './send-message';
-import { sentEvents, type OutboxEvent } from './events/event-outbox';
+import { sentEvents, type OutboxEvent } from '../events/event-outbox';
 import { claimKey, recordAnswer, type Answer } from './idempotent';
 
 /** A valid item: the send it asks for and, with an idempotencyKey, the key and the body it guards. */
