@@ -46,7 +46,7 @@ export class PullStreams {
   private readonly streams: Array<Stream | undefined> = [];
   private readonly reopenTimers = new Set<NodeJS.Timeout>();
   private failures = 0;
-  private paused = false;
+  private held = false;
   private running = false;
   private keepAlive?: NodeJS.Timeout;
 
@@ -64,9 +64,14 @@ export class PullStreams {
     }, KEEP_ALIVE_MS).unref();
   }
 
+  /** True while the streams are held (pause(true)). */
+  get paused(): boolean {
+    return this.held;
+  }
+
   /** Hold (true) or let go on (false) what every stream brings. */
   pause(on: boolean): void {
-    this.paused = on;
+    this.held = on;
     for (const stream of this.streams) {
       if (on) stream?.pause();
       else stream?.resume();
@@ -98,7 +103,7 @@ export class PullStreams {
     // The status follows every error; it decides what happens next.
     stream.on('error', () => undefined);
     stream.on('status', (status: StatusObject) => this.ended(index, stream, status));
-    if (this.paused) stream.pause();
+    if (this.held) stream.pause();
     stream.write(
       encoded(
         pb.StreamingPullRequest.encode({

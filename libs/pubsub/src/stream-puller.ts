@@ -85,7 +85,6 @@ export class StreamPuller extends EventEmitter {
   /** The weight of what is held (handed out or waiting), and of what waits. */
   private heldWeight = 0;
   private waitingWeight = 0;
-  private paused = false;
   private acks: string[] = [];
   private nacks: string[] = [];
   private flushTimer?: NodeJS.Timeout;
@@ -156,7 +155,7 @@ export class StreamPuller extends EventEmitter {
         this.waitingWeight += weight;
       } else this.emit('message', message);
     }
-    if (this.heldWeight >= maxOutstanding) this.pause(true);
+    if (this.heldWeight >= maxOutstanding) this.streams?.pause(true);
   }
 
   /** Called by a message: settle it once. */
@@ -174,13 +173,8 @@ export class StreamPuller extends EventEmitter {
       if (this.running) this.emit('message', next);
       else next.nack();
     }
-    if (this.paused && this.heldWeight < this.opts.maxOutstanding) this.pause(false);
+    if (this.streams?.paused && this.heldWeight < this.opts.maxOutstanding) this.streams.pause(false);
     if (this.held.size === 0) for (const resolve of this.idle) resolve();
-  }
-
-  private pause(on: boolean): void {
-    this.paused = on;
-    this.streams?.pause(on);
   }
 
   private flush(): void {

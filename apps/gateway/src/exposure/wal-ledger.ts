@@ -49,14 +49,17 @@ export class WalLedger {
     this.trimWindow = new WriteWindow(TRIM_WINDOW_MS, () => this.trim());
   }
 
-  /** A frame for a batch of `bytes` (a kept one, or new): give it back through `hold` and the batch's settling. */
-  takeFrame(bytes: number): Buffer {
-    return this.frames.take(bytes);
+  /**
+   * A frame for a batch of `bytes`: a kept one (or one to keep) from FRAME_KEPT_MIN_BYTES on, a
+   * new one of its own below. Give it to `hold` once the batch is logged.
+   */
+  frame(bytes: number): Buffer {
+    return bytes < FRAME_KEPT_MIN_BYTES ? Buffer.allocUnsafe(bytes) : this.frames.take(bytes);
   }
 
-  /** The batch's events are views of `frame` until the batch settles. */
+  /** The batch's events are views of `frame` (from frame()) until the batch settles; a kept one then serves another. */
   hold(batch: number, frame: Buffer): void {
-    this.frameOf.set(batch, frame);
+    if (frame.length >= FRAME_KEPT_MIN_BYTES) this.frameOf.set(batch, frame);
   }
 
   /** A logged batch's pushes went out: `kept` of its events are on their way (none: it is settled). */

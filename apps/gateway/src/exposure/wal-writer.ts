@@ -27,7 +27,7 @@ import type { GatewayMetrics } from '../metrics';
 import { inBurst } from '../frames/write-burst';
 import { batchBytes, lineBytes, PushRun, writeBatch } from './push-lines';
 import { backoffMs, keptLines, runEvery, UNLOGGED, type Pending, type Send } from './stage';
-import { FRAME_KEPT_MIN_BYTES, WalLedger } from './wal-ledger';
+import { WalLedger } from './wal-ledger';
 
 export interface WalWriterOptions {
   /** The log's own connection (role `log`): a push waits for it, behind no auto-pipeline. */
@@ -148,7 +148,7 @@ export class WalWriter {
     }
     const batch = this.nextBatch++;
     let frame: Buffer | undefined;
-    const prepared = prepareWalBatch(this.opts.walId, batch, bytes, (n) => (n < FRAME_KEPT_MIN_BYTES ? Buffer.allocUnsafe(n) : (frame = this.ledger.takeFrame(n))));
+    const prepared = prepareWalBatch(this.opts.walId, batch, bytes, (n) => (frame = this.ledger.frame(n)));
     const events = writeBatch(entries, prepared.data);
     this.logging = sends.length;
     let done = false;
