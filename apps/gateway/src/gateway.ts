@@ -103,7 +103,9 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   // The live router subscribes to a category's channel while the hub has a session in it.
   const hub = new Hub({ opened: (category) => router.subscribeCategory(category), closed: (category) => router.unsubscribeCategory(category) });
   const bodies = new BodyStore(redis, config.BODY_CACHE_MAX, metrics.bodyLookups);
-  const router = new LiveRouter(sub, redis, hub, bodies, logger.child({ module: 'live' }));
+  const router = new LiveRouter(sub, redis, hub, bodies, logger.child({ module: 'live' }), {
+    fanoutPerTurn: config.FANOUT_SESSIONS_PER_TURN,
+  });
   const changes = new MessageChanges(config.CHANGED_MESSAGES_MAX);
   const control = new ControlListener(changes, bodies, () => hub.all(), redis, config.GATEWAY_ID, logger.child({ module: 'control' }));
   router.subscribeControl((raw) => control.onNote(raw));

@@ -2,12 +2,14 @@
  * Category messages stored once, in the category's log, and routed by the gateway's manager
  * (issue 16): live to the members connected here, from the log after the member's position on
  * connect, merged with the inbox by send time; positions moved by acks, set at join, gone at leave.
+ * The gateway gives a category message to one session a turn (FANOUT_SESSIONS_PER_TURN=1), so
+ * every fan-out here with two sessions or more spans turns.
  */
 import { appendToCategory, keys, liveNote, encodeMessage, newMessage, publishToCategory, readCategoryLog, LOG_START } from '@herald/redis';
 import { TestClient, waitFor } from '@herald/testing';
 import { sharedHarness } from './harness';
 
-const h = sharedHarness();
+const h = sharedHarness({ FANOUT_SESSIONS_PER_TURN: '1' });
 
 let n = 0;
 const user = () => `cl-user-${++n}-${Date.now()}`;
@@ -50,6 +52,29 @@ describe('category messages, stored once', () => {
     await other.waitForMessages(1);
     expect(ids(other)).toEqual([marker]);
     await Promise.all([...clients, other].map((cl) => cl.close()));
+  });
+
+  it('gives a message to its sessions over many turns, and what comes next for a member waits behind it', async () => {
+    const c = category();
+    const members = Array.from({ length: 40 }, user);
+    for (const member of members) await h.setCategories(member, [c]);
+    const clients: TestClient[] = [];
+    for (const member of members) clients.push(await connect(member));
+    // Every session past its drain (live order is then the notes' order; a drain's is by send time).
+    const opened = await h.send(members, { opened: true });
+    for (const client of clients) await client.waitForMessages(1);
+    // The category's sessions are visited in the order they joined: the last member's comes 40th.
+    const last = clients[clients.length - 1];
+    // The direct note reaches the gateway a round trip behind the category's, while the category
+    // message's fan-out is under way (40 turns).
+    const entry = await h.publish(c, { all: true });
+    const direct = await h.send([members[members.length - 1]], { after: true });
+    for (const client of clients) await client.waitForMessages(2);
+    await last.waitForMessages(3);
+    expect(ids(last)).toEqual([opened, entry, direct]);
+    expect(clients.filter((client) => ids(client)[1] !== entry)).toEqual([]);
+    await waitFor(() => h.exposures.filter((e) => e.messageId === entry).length === members.length, { what: 'an exposure per session' });
+    await Promise.all(clients.map((client) => client.close()));
   });
 
   it('drains what a member missed, merged with its inbox by send time, and nothing sent before the join', async () => {

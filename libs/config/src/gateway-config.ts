@@ -20,6 +20,16 @@ export const gatewaySchema = {
   GATEWAY_ID: str(`${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`),
   /** Ids fetched and pushed per drain step. */
   DRAIN_BATCH_SIZE: int(100, 1, 1000),
+  /**
+   * A category message goes to this many of the gateway's sessions in one turn of the event loop,
+   * at most; the rest follow in the next turns (the notes behind it wait, so order holds). Lower,
+   * the first members get it sooner and the loop is held less long (pings, connects and acks are
+   * served between); but each turn's frames wait for their own exposure log write, and on a
+   * machine where Redis shares the cores with the clients the last member got it later (1,000:
+   * +40 %). The default keeps one process's sockets in one turn (docs/BENCHMARKS.md, "A
+   * broadcast's fan-out over turns").
+   */
+  FANOUT_SESSIONS_PER_TURN: int(20_000, 1, 1_000_000),
   /** Message bodies kept in the in-process LRU cache. */
   BODY_CACHE_MAX: int(10_000, 1),
   /**

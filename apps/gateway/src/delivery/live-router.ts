@@ -14,7 +14,11 @@
  * The same subscriber holds the channel of every category with a session here (the hub says when
  * one opens and closes): a category message comes once per gateway, and goes to the category's
  * sessions from memory, with the entry's id in the category's log (sessions skip entries they
- * have; category-cursors.ts). One category's notes arrive in log order.
+ * have; category-cursors.ts). One category's notes arrive in log order. The entry goes to
+ * `fanoutPerTurn` sessions a turn at most (FANOUT_SESSIONS_PER_TURN), the rest in the turns after:
+ * the first sessions' exposures are logged and their frames written while the rest are prepared,
+ * and pings, connects and acks are served between. The notes behind it wait in `queue` until every
+ * session has it, so order holds.
  *
  * A note that replaces an older message with the same replace key (`replaces`) goes out with
  * `"replaces":"<old id>"` in its frame: that frame is built once per note and shared by the
@@ -33,6 +37,7 @@ import {
 import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
 import type { Hub } from '../sessions/hub';
+import type { Session } from '../sessions/session';
 import type { BodyStore } from './body-store';
 import { ChannelCommands } from './channel-commands';
 
@@ -42,6 +47,14 @@ interface Queued {
   owner: string;
   note: Notification;
   body?: EncodedMessage | null;
+  /** A category entry's fan-out under way: the sessions still to visit, and the message. */
+  fanout?: { sessions: Iterator<Session>; message: EncodedMessage };
+}
+
+export interface LiveRouterOptions {
+  barrierTimeoutMs?: number;
+  /** FANOUT_SESSIONS_PER_TURN: a category entry's sessions visited in one turn, at most. */
+  fanoutPerTurn?: number;
 }
 
 export class LiveRouter {
@@ -52,6 +65,10 @@ export class LiveRouter {
   private readonly reading = new Map<string, Queued[]>();
   private onControl?: (raw: Buffer) => void;
   private stopped = false;
+  /** The next turn's pump, while a fan-out goes on. */
+  private resume?: NodeJS.Immediate;
+  private readonly barrierTimeoutMs: number;
+  private readonly fanoutPerTurn: number;
   /** The users' and categories' SSUBSCRIBE / SUNSUBSCRIBE, gathered per turn. */
   private readonly channels: ChannelCommands;
 
@@ -61,8 +78,10 @@ export class LiveRouter {
     private readonly hub: Hub,
     private readonly bodies: BodyStore,
     private readonly logger: Logger,
-    private readonly barrierTimeoutMs = 10_000,
+    { barrierTimeoutMs = 10_000, fanoutPerTurn = 20_000 }: LiveRouterOptions = {},
   ) {
+    this.barrierTimeoutMs = barrierTimeoutMs;
+    this.fanoutPerTurn = fanoutPerTurn;
     // Bytes, not strings: a message frame goes out to the sockets as the bytes that came in.
     sub.on('smessageBuffer', (channel: Buffer, raw: Buffer) => this.route(channel.toString(), raw));
     this.channels = new ChannelCommands(sub, () => this.ready());
@@ -218,37 +237,54 @@ export class LiveRouter {
     this.pump();
   }
 
-  /** Apply queued notes from the head, up to the first whose body is still being read. */
+  /**
+   * Apply queued notes from the head, up to the first whose body is still being read, or whose
+   * fan-out goes on next turn.
+   */
   private pump(): void {
     let done = 0;
     for (; done < this.queue.length; done++) {
       const item = this.queue[done];
       if ((item.note.kind === 'ref' || item.note.kind === 'entry') && item.body === undefined) break;
-      this.apply(item);
+      if (!this.apply(item)) {
+        this.resume ??= setImmediate(() => {
+          this.resume = undefined;
+          this.pump();
+        });
+        break;
+      }
     }
     this.queue.splice(0, done);
   }
 
-  private apply({ owner, note, body }: Queued): void {
+  /** Apply one note; false when a category entry has sessions left for the next turn. */
+  private apply(item: Queued): boolean {
+    const { owner, note, body } = item;
     switch (note.kind) {
       case 'categories':
         this.hub.setUserCategories(owner, note.categories);
-        return;
+        return true;
       case 'barrier':
         this.barriers.get(note.token)?.();
-        return;
+        return true;
       case 'message':
         this.bodies.remember(note.message);
         this.deliver(owner, replacing(note.message, note.replaces));
-        return;
+        return true;
       case 'ref':
         if (body) this.deliver(owner, replacing(body, note.replaces));
-        return;
+        return true;
       case 'entry': {
-        if (!body) return;
-        const message = replacing(body, note.replaces);
-        for (const session of this.hub.sessionsIn(owner)) session.deliverLive(message, owner, note.entry);
-        return;
+        if (!body) return true;
+        // The category's set itself: a session that leaves it meanwhile is not visited, one that
+        // joins is (while its drain runs, which skips what it pushed).
+        const fanout = (item.fanout ??= { sessions: this.hub.sessionsIn(owner).values(), message: replacing(body, note.replaces) });
+        for (let n = 0; n < this.fanoutPerTurn; n++) {
+          const next = fanout.sessions.next();
+          if (next.done) return true;
+          next.value.deliverLive(fanout.message, owner, note.entry);
+        }
+        return false;
       }
     }
   }
