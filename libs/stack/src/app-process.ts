@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { consumerSchema, gatewaySchema, ingestSchema } from '@herald/config';
 import { freePort, LOOPBACK } from './ports';
-import { stopProcess } from './process';
+import { atExit, stopProcess } from './process';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
@@ -114,9 +114,7 @@ export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // A test or bench that dies must not leave apps behind.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  child.once('exit', () => process.removeListener('exit', killOnExit));
+  child.once('exit', atExit(() => child.kill('SIGKILL')));
   const recent: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {

@@ -1,5 +1,26 @@
 import type { ChildProcess } from 'node:child_process';
 
+/** What runs when this process exits (atExit), in the order added. */
+const exitHooks = new Set<() => void>();
+let exitListening = false;
+
+/**
+ * Run `hook` when this process exits, e.g. kill a child so that a test or bench that dies leaves
+ * none behind; returns the hook's removal (call it once the child is gone). One 'exit' listener
+ * serves every hook: a bench with five gateways and its workers would otherwise pass Node's bound
+ * of ten listeners and print a MaxListenersExceededWarning.
+ */
+export function atExit(hook: () => void): () => void {
+  if (!exitListening) {
+    exitListening = true;
+    process.on('exit', () => {
+      for (const run of exitHooks) run();
+    });
+  }
+  exitHooks.add(hook);
+  return () => void exitHooks.delete(hook);
+}
+
 /**
  * SIGTERM, then SIGKILL after a deadline; resolves with the exit code (null when killed by a
  * signal) once the process is gone. Stopping a process that has exited is a no-op.

@@ -11,6 +11,7 @@ import { PubSub, type ClientConfig } from '@google-cloud/pubsub';
 import { ensureSubscription, ensureTopic, pubsubClientOptions as heraldPubsubClientOptions } from '@herald/pubsub';
 import { REPO_ROOT, RUN_FROM_ENV, type RunFrom } from './app-process';
 import { LOOPBACK, stablePort, tcpAccepts } from './ports';
+import { atExit } from './process';
 
 export type PubSubKind = 'google' | 'herald';
 
@@ -133,14 +134,11 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
  */
 function groupStopper(child: ChildProcess): () => Promise<void> {
   const pid = child.pid as number;
-  const killOnExit = (): void => {
-    signalGroup(pid, 'SIGKILL');
-  };
-  process.once('exit', killOnExit);
+  const unhook = atExit(() => signalGroup(pid, 'SIGKILL'));
   let stopping: Promise<void> | undefined;
   return () =>
     (stopping ??= (async () => {
-      process.removeListener('exit', killOnExit);
+      unhook();
       const exited = new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) resolve();
         else child.once('exit', () => resolve());
@@ -157,16 +155,15 @@ function groupStopper(child: ChildProcess): () => Promise<void> {
 /** pause()/resume() for a process started with `detached: true` (its whole group). */
 function pauser(child: ChildProcess): Pick<RunningPubSub, 'pause' | 'resume'> {
   const pid = child.pid as number;
-  const resumeOnExit = (): void => {
-    signalGroup(pid, 'SIGCONT');
-  };
+  let unhook: (() => void) | undefined;
   return {
     pause() {
-      process.once('exit', resumeOnExit);
+      unhook ??= atExit(() => signalGroup(pid, 'SIGCONT'));
       signalGroup(pid, 'SIGSTOP');
     },
     resume() {
-      process.removeListener('exit', resumeOnExit);
+      unhook?.();
+      unhook = undefined;
       signalGroup(pid, 'SIGCONT');
     },
   };

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import type { PubSub } from '@google-cloud/pubsub';
 import { createPubSub, ensureTopic } from '@herald/pubsub';
 import { closeRedis, createRedis, type HeraldRedis } from '@herald/redis';
-import { productionNodeFlags, REPO_ROOT, signToken, startApp, startPubSub, startRedisServer, stopProcess, type AppName, type AppProcess, type RedisServer, type RunningPubSub } from '@herald/testing';
+import { atExit, productionNodeFlags, REPO_ROOT, signToken, startApp, startPubSub, startRedisServer, stopProcess, type AppName, type AppProcess, type RedisServer, type RunningPubSub } from '@herald/testing';
 import { Scope } from '@herald/types';
 import { cpuWindow, findPids, processTree, withCommand, type CpuGroup } from './procs';
 import type { ScenarioContext } from './scenario';
@@ -231,8 +231,7 @@ export class Rig {
 /** `node --import tsx <file>`, its last output lines kept to explain a failure. */
 function forkWorker(file: string, name: string): Worker {
   const child = fork(file, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx', ...WORKER_NODE_FLAGS], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: 'pipe' });
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  const unhook = atExit(() => child.kill('SIGKILL'));
   const recent: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => recent.push(line) > 20 && recent.shift());
   const failure = (what: string) => new Error(`${name} ${what}; its last output:\n${recent.join('\n')}`);
@@ -240,7 +239,7 @@ function forkWorker(file: string, name: string): Worker {
   let nextId = 1;
   child.on('message', (answer: Answer) => pending.get(answer.id)?.(answer));
   child.once('exit', (code, sig) => {
-    process.removeListener('exit', killOnExit);
+    unhook();
     for (const settle of pending.values()) settle(failure(`exited (${sig ?? `code ${code}`})`));
   });
   return {
