@@ -27,42 +27,54 @@ export async function removeAcked(redis: HeraldRedis, acked: ReadonlyMap<string,
 /** Calls of at most REMOVE_CHUNK ids (a user with more is split over calls), all in one buffer. */
 function removeOnServer(redis: Redis, acked: ReadonlyMap<string, Iterable<string>>): Promise<unknown[]> {
   script ??= new EncodedScript(scriptText('remove-acked-n'));
-  const encoded = script;
-  const w = new RespWriter(spares);
-  const calls: ScriptCall[] = [];
-  const inboxes: string[] = [];
-  const lists: string[][] = [];
+  const open: OpenCall = { script, w: new RespWriter(spares), calls: [], inboxes: [], lists: [] };
   let ids = 0;
-  const encode = () => {
-    const call = encoded.begin(w, inboxes.length);
-    for (const inbox of inboxes) w.string(inbox);
-    for (const list of lists) {
-      w.string(String(list.length));
-      for (const id of list) w.string(id);
-    }
-    encoded.end(w, call);
-    calls.push(call);
-    inboxes.length = 0;
-    lists.length = 0;
-    ids = 0;
-  };
   for (const [userId, userIds] of acked) {
     const inbox = keys.inbox(userId);
     let list: string[] = [];
     for (const id of userIds) {
       if (list.length === 0) {
-        inboxes.push(inbox);
-        lists.push(list);
+        open.inboxes.push(inbox);
+        open.lists.push(list);
       }
       list.push(id);
       if (++ids >= REMOVE_CHUNK) {
-        encode();
+        encodeCall(open);
+        ids = 0;
         list = [];
       }
     }
   }
-  if (inboxes.length > 0) encode();
-  return encoded.sendAll(redis, w, calls);
+  if (open.inboxes.length > 0) encodeCall(open);
+  return open.script.sendAll(redis, open.w, open.calls);
+}
+
+/**
+ * The calls being written, and the inboxes and id lists of the next one (state passed along, not
+ * closed over: the build keeps function names, and a named closure made per window costs a
+ * defineProperty each time).
+ */
+interface OpenCall {
+  script: EncodedScript;
+  w: RespWriter;
+  calls: ScriptCall[];
+  inboxes: string[];
+  lists: string[][];
+}
+
+/** Write the next call (its inboxes, then each inbox's count and ids) and start another. */
+function encodeCall(open: OpenCall): void {
+  const { w, inboxes, lists } = open;
+  const call = open.script.begin(w, inboxes.length);
+  for (const inbox of inboxes) w.string(inbox);
+  for (const list of lists) {
+    w.string(String(list.length));
+    for (const id of list) w.string(id);
+  }
+  open.script.end(w, call);
+  open.calls.push(call);
+  inboxes.length = 0;
+  lists.length = 0;
 }
 
 /** One removeFromInbox per user (a user's keys share its slot), auto-pipelined per node by ioredis. */

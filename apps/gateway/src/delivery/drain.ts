@@ -124,12 +124,12 @@ async function pushPaced(window: InFlight, session: Session, item: Outgoing, via
   if (session.closed) return;
   window.add(size);
   let done = false;
-  const written = () => {
+  // Passed as it is made, unnamed: the build would give a named closure a defineProperty per push.
+  session.pushOutgoing(item, via, Date.now(), () => {
     if (done) return;
     done = true;
     window.remove(size);
-  };
-  session.pushOutgoing(item, via, Date.now(), written);
+  });
 }
 
 /** Bytes pushed whose `written` callback has not come yet, and the one push waiting for room. */

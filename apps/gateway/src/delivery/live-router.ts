@@ -171,16 +171,13 @@ export class LiveRouter {
    */
   subscribeControl(onNote: (raw: Buffer) => void, retryMs = 1000): void {
     this.onControl = onNote;
-    const attempt = () => {
-      if (this.stopped) return;
-      this.ready()
-        .then(async () => void (await this.sub.ssubscribe(keys.controlChannel)))
-        .catch((err: unknown) => {
-          this.logger.warn({ err }, 'control channel subscribe failed; trying again');
-          setTimeout(attempt, retryMs).unref();
-        });
-    };
-    attempt();
+    if (this.stopped) return;
+    this.ready()
+      .then(async () => void (await this.sub.ssubscribe(keys.controlChannel)))
+      .catch((err: unknown) => {
+        this.logger.warn({ err }, 'control channel subscribe failed; trying again');
+        setTimeout(() => this.subscribeControl(onNote, retryMs), retryMs).unref();
+      });
   }
 
   /** No more control subscribe attempts (the gateway is closing). */

@@ -53,6 +53,19 @@ export interface WalWriterOptions {
   onSent(event: Pending): void;
 }
 
+/**
+ * One log write and the pushes waiting for it (an object, not closures over the write's locals:
+ * the build keeps function names, and a named closure made per write costs a defineProperty).
+ */
+interface Flight {
+  batch: number;
+  events: Array<string | Buffer>;
+  counts: number[];
+  sends: Send[];
+  /** Released: logged, or given up. */
+  done: boolean;
+}
+
 export class WalWriter {
   /** Entries waiting to be logged: an event's JSON, or exposures packed one per line. */
   private toLog: Array<string | PushRun> = [];
@@ -149,52 +162,53 @@ export class WalWriter {
     const batch = this.nextBatch++;
     let frame: Buffer | undefined;
     const prepared = prepareWalBatch(this.opts.walId, batch, bytes, (n) => (frame = this.ledger.frame(n)));
-    const events = writeBatch(entries, prepared.data);
+    const flight: Flight = { batch, events: writeBatch(entries, prepared.data), counts, sends, done: false };
     this.logging = sends.length;
-    let done = false;
-    const giveUp = (err: unknown, what: string) => {
-      done = true;
-      this.logging = 0;
-      this.failures++;
-      const delay = backoffMs(this.failures);
-      this.skipUntil = this.opts.now() + delay;
-      // Whatever is held when the pause ends goes through the log again (or out without it).
-      clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.write(), delay);
-      this.retryTimer.unref();
-      if (this.failures === 1 || this.failures % 10 === 0) {
-        this.opts.logger.warn({ err, events: sends.length, failures: this.failures, retryInMs: delay }, what);
-      }
-      this.release(UNLOGGED, events, counts, sends);
-      this.write();
-    };
     // After a stall of the event loop, timers run before the I/O callbacks that would have
     // delivered Redis's answer: give up one turn later (setImmediate runs after them).
     const timer = setTimeout(
       () =>
         setImmediate(() => {
-          if (!done) giveUp(undefined, `the exposure log write took over ${this.opts.waitMs} ms; pushing without it (EXPOSURE_LOG_WAIT_MS)`);
+          if (!flight.done) this.giveUp(flight, undefined, `the exposure log write took over ${this.opts.waitMs} ms; pushing without it (EXPOSURE_LOG_WAIT_MS)`);
         }),
       this.opts.waitMs,
     );
     sendWalBatch(this.opts.redis, prepared).then(
       () => {
         // Written after its pushes went out unlogged: their events are on their way anyway.
-        if (done) return this.ledger.batchSettled(batch);
-        done = true;
+        if (flight.done) return this.ledger.batchSettled(batch);
+        flight.done = true;
         clearTimeout(timer);
         this.failures = 0;
         this.logging = 0;
         if (frame) this.ledger.hold(batch, frame);
-        this.release(batch, events, counts, sends);
+        this.release(batch, flight.events, counts, sends);
         if (this.sends.length > 0) this.window.schedule();
       },
       (err: unknown) => {
-        if (done) return;
+        if (flight.done) return;
         clearTimeout(timer);
-        giveUp(err, 'writing the exposure log failed; pushing without it');
+        this.giveUp(flight, err, 'writing the exposure log failed; pushing without it');
       },
     );
+  }
+
+  /** The log write of `flight` failed or took too long: its pushes go out unlogged, the log is skipped for a backoff. */
+  private giveUp(flight: Flight, err: unknown, what: string): void {
+    flight.done = true;
+    this.logging = 0;
+    this.failures++;
+    const delay = backoffMs(this.failures);
+    this.skipUntil = this.opts.now() + delay;
+    // Whatever is held when the pause ends goes through the log again (or out without it).
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.write(), delay);
+    this.retryTimer.unref();
+    if (this.failures === 1 || this.failures % 10 === 0) {
+      this.opts.logger.warn({ err, events: flight.sends.length, failures: this.failures, retryInMs: delay }, what);
+    }
+    this.release(UNLOGGED, flight.events, flight.counts, flight.sends);
+    this.write();
   }
 
   /**
