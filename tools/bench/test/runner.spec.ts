@@ -14,6 +14,7 @@ import { medianRows, type BenchResult } from '../src/report';
 import { appOutputTo, parseOverrides } from '../src/rig';
 import type { Row, Scenario } from '../src/scenario';
 import { socketioAck, socketioUrl, unwrapSocketio } from '../src/workers/socketio-frames';
+import { nextStep, RETRY } from '../src/workers/connect-retry';
 
 /** Round r returns rate 10·r and `ok` false in round 2 only. */
 const fake: Scenario = {
@@ -137,6 +138,17 @@ describe('what the scenarios share', () => {
     expect(unwrap('42["other"]')).toBe('42["other"]');
     expect(socketioAck(['m1', 'm2'])).toBe('42["ack",["m1","m2"]]');
     expect(socketioUrl('ws://127.0.0.1:1', 'u 1')).toBe('ws://127.0.0.1:1/socket.io/?EIO=4&transport=websocket&u=u%201');
+  });
+
+  it("retries a client's failed connect as the SDK would: 503s waited out, 401/403/404 final, a 408 or a 5xx retried a few times", () => {
+    const now = 1_000_000;
+    const later = now + 60_000;
+    expect(nextStep(503, 1, now, later)).toBe('refused');
+    expect(nextStep(503, 1, later, later)).toBe('retry');
+    for (const status of [401, 403, 404]) expect(nextStep(status, 1, now, later)).toBe('give-up');
+    for (const status of [undefined, 408, 500, 502]) expect(nextStep(status, 1, now, later)).toBe('retry');
+    expect(nextStep(408, RETRY.attempts - 1, now, later)).toBe('retry');
+    expect(nextStep(408, RETRY.attempts, now, later)).toBe('give-up');
   });
 
   it('reads HERALD_BENCH_APP_ENV as NAME=value words', () => {

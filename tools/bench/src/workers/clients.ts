@@ -1,7 +1,7 @@
 /**
  * A client process of the fleet (fleet.ts): up to ~15k WebSockets, each bound to its source
  * address, retried after a 503 (for as long as Retry-After says, up to 2 min) or a few times after
- * other failures. For Herald it acks every message id, one frame per connection and event-loop
+ * other failures, a 401, 403 or 404 excepted (connect-retry.ts). For Herald it acks every message id, one frame per connection and event-loop
  * turn, as a client SDK does. A payload `{"t":<send time>,"s":<sequence>}` gives a latency and an
  * order check. It parses no JSON: it shares the CPU with what it measures.
  */
@@ -10,6 +10,7 @@ import { build, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram
 import WebSocket from 'ws';
 import { MAX_ACK_IDS } from '@herald/types';
 import { nowMs, serveRequests } from './protocol';
+import { nextStep, RETRY } from './connect-retry';
 import { socketioAck, socketioUrl, unwrapSocketio } from './socketio-frames';
 
 /**
@@ -32,8 +33,6 @@ const MESSAGE = Buffer.from('{"type":"message","id":"');
 const WELCOME = Buffer.from('{"type":"welcome"');
 const PAYLOAD_T = Buffer.from('"payload":{"t":');
 const COMMA_S = Buffer.from(',"s":');
-/** A handshake's timeout; failures (not 503s) a connection gets; the wait before a retry, plus jitter; how long 503s are retried. */
-const RETRY = { handshakeMs: 30_000, attempts: 5, baseMs: 1000, jitterMs: 1000, refusedForMs: 120_000 };
 
 /** `expected`: the next sequence number; `unacked`: ids waiting for this turn's ack frame. */
 type Connection = { ws: WebSocket | null; welcomed: boolean; messages: number; expected: number; unacked: string[] };
@@ -75,13 +74,17 @@ async function connect(connection: Connection, url: string, localAddress: string
     times.firstAttemptAt ??= nowMs();
     const outcome = await attemptOnce(connection, url, localAddress, token);
     if (outcome.opened) return;
-    if (outcome.status === 503 && Date.now() < refusedUntil) {
+    const step = nextStep(outcome.status, attempt, Date.now(), refusedUntil);
+    if (step === 'refused') {
       stats.refused++;
       await sleep((outcome.retryAfterSeconds ?? RETRY.baseMs / 1000) * 1000 + Math.random() * RETRY.jitterMs);
-    } else if (++attempt > RETRY.attempts || outcome.status !== undefined) {
+    } else if (step === 'give-up') {
       stats.failed++;
+      // An answer is no socket error: say what it was (a failure of the socket set lastError).
+      if (outcome.status !== undefined) lastError = `${localAddress} -> ${url.split('?')[0]}: HTTP ${outcome.status}`;
       return;
     } else {
+      attempt++;
       stats.retried++;
       await sleep(RETRY.baseMs + Math.random() * RETRY.jitterMs);
     }
