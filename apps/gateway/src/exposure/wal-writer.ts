@@ -58,7 +58,6 @@ export interface WalWriterOptions {
  * the build keeps function names, and a named closure made per write costs a defineProperty).
  */
 interface Flight {
-  batch: number;
   events: Array<string | Buffer>;
   counts: number[];
   sends: Send[];
@@ -162,7 +161,7 @@ export class WalWriter {
     const batch = this.nextBatch++;
     let frame: Buffer | undefined;
     const prepared = prepareWalBatch(this.opts.walId, batch, bytes, (n) => (frame = this.ledger.frame(n)));
-    const flight: Flight = { batch, events: writeBatch(entries, prepared.data), counts, sends, done: false };
+    const flight: Flight = { events: writeBatch(entries, prepared.data), counts, sends, done: false };
     this.logging = sends.length;
     // After a stall of the event loop, timers run before the I/O callbacks that would have
     // delivered Redis's answer: give up one turn later (setImmediate runs after them).
