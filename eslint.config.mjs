@@ -65,6 +65,10 @@ export default tseslint.config(
           message: 'A function declared inside another costs a defineProperty per call in the build (keepNames): move it to the module.',
         },
         {
+          selector: ':function :matches(ClassDeclaration, ClassExpression)',
+          message: 'A class made inside a function costs a defineProperty per call in the build (keepNames): move it to the module.',
+        },
+        {
           selector: ":function Property > :matches(ArrowFunctionExpression, FunctionExpression).value:not(MethodDefinition[kind='constructor'] *)",
           message: "An object literal's function made per call costs a defineProperty in the build (keepNames): make it a method or a module function.",
         },
