@@ -49,11 +49,7 @@ function removeOnServer(redis: Redis, acked: ReadonlyMap<string, Iterable<string
   return open.script.sendAll(redis, open.w, open.calls);
 }
 
-/**
- * The calls being written, and the inboxes and id lists of the next one (state passed along, not
- * closed over: the build keeps function names, and a named closure made per window costs a
- * defineProperty each time).
- */
+/** The calls being written, and the inboxes and id lists of the next one. */
 interface OpenCall {
   script: EncodedScript;
   w: RespWriter;

@@ -60,12 +60,6 @@ export function batchStatement(batch: EventBatch, messages: readonly MessageColu
   return { text: `WITH ${ctes.join(',\n')}\nSELECT ${counts.join(', ')}`, values };
 }
 
-/*
- * The statement's helpers are functions of their own, not closures made per batch: the build keeps
- * function names (esbuild `keepNames`), so a named closure costs a defineProperty each time it is
- * made.
- */
-
 /** The placeholders of `arrays`, appended to `values`. */
 function appendRows(values: unknown[], types: readonly string[], arrays: unknown[]): string {
   const source = unnestOf(types, values.length + 1);

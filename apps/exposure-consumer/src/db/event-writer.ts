@@ -61,7 +61,7 @@ export class EventWriter implements ExposureSink {
   }
 }
 
-/** Rows inserted of `of`, the rest duplicates (a module function: a named closure would cost a defineProperty per batch in the build). */
+/** Rows inserted of `of`, the rest duplicates. */
 function insertedOf(n: number, of: number): { inserted: number; duplicates: number } {
   return { inserted: n, duplicates: of - n };
 }

@@ -124,7 +124,6 @@ async function pushPaced(window: InFlight, session: Session, item: Outgoing, via
   if (session.closed) return;
   window.add(size);
   let done = false;
-  // Passed as it is made, unnamed: the build would give a named closure a defineProperty per push.
   session.pushOutgoing(item, via, Date.now(), () => {
     if (done) return;
     done = true;

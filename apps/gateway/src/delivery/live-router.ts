@@ -54,7 +54,7 @@ interface Queued {
 export interface LiveRouterOptions {
   barrierTimeoutMs?: number;
   /** FANOUT_SESSIONS_PER_TURN: a category entry's sessions visited in one turn, at most. */
-  fanoutPerTurn?: number;
+  fanoutPerTurn: number;
 }
 
 export class LiveRouter {
@@ -78,7 +78,7 @@ export class LiveRouter {
     private readonly hub: Hub,
     private readonly bodies: BodyStore,
     private readonly logger: Logger,
-    { barrierTimeoutMs = 10_000, fanoutPerTurn = 20_000 }: LiveRouterOptions = {},
+    { barrierTimeoutMs = 10_000, fanoutPerTurn }: LiveRouterOptions,
   ) {
     this.barrierTimeoutMs = barrierTimeoutMs;
     this.fanoutPerTurn = fanoutPerTurn;

@@ -53,10 +53,7 @@ export interface WalWriterOptions {
   onSent(event: Pending): void;
 }
 
-/**
- * One log write and the pushes waiting for it (an object, not closures over the write's locals:
- * the build keeps function names, and a named closure made per write costs a defineProperty).
- */
+/** One log write and the pushes waiting for it, as giveUp() takes them. */
 interface Flight {
   events: Array<string | Buffer>;
   counts: number[];

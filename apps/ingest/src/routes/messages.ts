@@ -132,12 +132,6 @@ export function registerMessageRoutes(app: FastifyInstance, deps: RouteDeps): vo
   );
 }
 
-/*
- * The handler's helpers live out here, not as closures made per request: the build keeps function
- * names (esbuild `keepNames`), which gives every named closure an `Object.defineProperty` call each
- * time it is made (~2 µs a request for these two; docs/BENCHMARKS.md, "Names kept per call").
- */
-
 /** Answer a repeat with its first request's answer. */
 function replay(deps: RouteDeps, reply: FastifyReply, answer: Answer): FastifyReply {
   deps.metrics.replayed.inc();
