@@ -1,8 +1,9 @@
 /**
  * What the push scenarios (live-push, api-push, category-broadcast) share: the server under test,
  * one Herald gateway (exposures on, clients ack every message), the raw `ws` baseline
- * (workers/baseline-server.ts) or the Socket.IO one (workers/socketio-server.ts) behind one
- * interface, its clients, and the figures they compare.
+ * (workers/baseline-server.ts; its clients do not ack), the same server reading its clients' acks
+ * (`ws-ack`: the floor of an at-least-once server) or the Socket.IO one (workers/socketio-server.ts;
+ * its clients ack) behind one interface, its clients, and the figures they compare.
  */
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -14,15 +15,23 @@ import { FAST_ACCEPT, Rig, wsUrlOf } from './rig';
 import type { Row, ScenarioContext } from './scenario';
 import { sleep } from './watch';
 
-export type Target = 'herald' | 'baseline' | 'socketio';
-const TARGETS: readonly Target[] = ['herald', 'socketio', 'baseline'];
+export type Target = 'herald' | 'baseline' | 'ws-ack' | 'socketio';
+const TARGETS: readonly Target[] = ['herald', 'socketio', 'baseline', 'ws-ack'];
 /** `--target` words: a target, `ws` (the raw baseline's other name), `both` (herald and the raw baseline). */
 const isSelected = (words: readonly string[], t: Target) =>
-  words.some((word) => word === t || (word === 'ws' && t === 'baseline') || (word === 'both' && t !== 'socketio'));
+  words.some((word) => word === t || (word === 'ws' && t === 'baseline') || (word === 'both' && (t === 'herald' || t === 'baseline')));
+
+/** What a target's producer writes to Redis (workers/sender.ts): the raw `ws` servers read the same channels. */
+export const senderKind = (target: Target): 'herald' | 'baseline' | 'socketio' => (target === 'ws-ack' ? 'baseline' : target);
 
 /** The flags both push scenarios take: which servers, and how many client processes. */
 export const PUSH_FLAGS: Record<'target' | 'client-procs', FlagSpec> = {
-  target: { kind: 'words', default: 'both', choices: [...TARGETS, 'ws', 'both'], description: 'herald, socketio, baseline (or ws), both (herald,baseline)' },
+  target: {
+    kind: 'words',
+    default: 'both',
+    choices: [...TARGETS, 'ws', 'both'],
+    description: 'herald, socketio, baseline (or ws: raw ws, clients do not ack), ws-ack (raw ws reading its clients\' acks), both (herald,baseline)',
+  },
   'client-procs': { kind: 'int', default: '2', min: 1, max: 32, description: 'client processes (raised so that none holds more than 15,000 sockets)' },
 };
 
@@ -49,7 +58,18 @@ export function runTargets(
  * The server under test; `adminUrl` (for /metrics) is the gateway's, null for the baseline. With
  * several gateways, `pid`, `wsUrl` and `adminUrl` are the first's and `pids` / `adminUrls` all of them.
  */
-type PushServer = { target: Target; pid: number; pids: number[]; wsUrl: string; wsUrls: string[]; adminUrl: string | null; adminUrls: string[]; stop(): Promise<unknown> };
+type PushServer = {
+  target: Target;
+  pid: number;
+  pids: number[];
+  wsUrl: string;
+  wsUrls: string[];
+  adminUrl: string | null;
+  adminUrls: string[];
+  stop(): Promise<unknown>;
+  /** `ws-ack`: the ack ids the server has read so far. */
+  acksRead?(): Promise<number>;
+};
 
 /**
  * `gateways` gateways publishing exposures to `topic` (FAST_ACCEPT, `env`) or the baseline, with
@@ -58,7 +78,7 @@ type PushServer = { target: Target; pid: number; pids: number[]; wsUrl: string; 
 export async function startTarget(rig: Rig, target: Target, topic: string, userIds: readonly string[], processes: number, keepPerSeq = false, env = {}, gateways = 1) {
   const herald = target === 'herald';
   const running = herald ? await Promise.all(Array.from({ length: gateways }, () => rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }))) : [];
-  const baseline = herald ? undefined : await rig.startBaseline(target === 'socketio' ? 'socketio-server' : 'baseline-server');
+  const baseline = herald ? undefined : await rig.startBaseline(target === 'socketio' ? 'socketio-server' : 'baseline-server', { acks: target === 'ws-ack' });
   const server: PushServer = baseline
     ? { target, ...baseline, pids: [baseline.pid], wsUrls: [baseline.wsUrl], adminUrl: null, adminUrls: [] }
     : {
@@ -143,7 +163,8 @@ export async function settledExposures(server: PushServer, taken: number, signal
 }
 
 export function sharedCpuNote(target: Target, herald: string, baseline: string): string {
-  return `${cpus().length} cores shared: ${target === 'herald' ? herald : baseline}`;
+  const acks = target === 'ws-ack' ? "; the server reads its clients' acks" : '';
+  return `${cpus().length} cores shared: ${target === 'herald' ? herald : baseline}${acks}`;
 }
 
 /** An open-loop producer more than this far behind its schedule did not offer the rate (withProducerLag). */
@@ -158,10 +179,13 @@ export function withProducerLag(notes: string, producerLagMs: number): string {
   return `PRODUCER BEHIND by ${(producerLagMs / 1000).toFixed(1)} s: the rate was not offered; ${notes}`;
 }
 
-/** On Herald's rows, `<ratio>` = Herald's figure ÷ the raw baseline's for the same case (`same`), `<ratio>Sio` ÷ Socket.IO's. */
+/**
+ * On Herald's rows, `<ratio>` = Herald's figure ÷ the raw baseline's for the same case (`same`),
+ * `<ratio>Sio` ÷ Socket.IO's, `<ratio>Ack` ÷ the raw baseline's that reads acks (`ws-ack`).
+ */
 export function addRatios(rows: Row[], keys: Record<string, string>, same: (herald: Row, baseline: Row) => boolean): void {
   for (const row of rows) {
-    for (const [peer, suffix] of [['baseline', ''], ['socketio', 'Sio']]) {
+    for (const [peer, suffix] of [['baseline', ''], ['socketio', 'Sio'], ['ws-ack', 'Ack']]) {
       const other = row.target === 'herald' ? rows.find((r) => r.target === peer && same(row, r)) : undefined;
       for (const [ratio, key] of Object.entries(keys)) {
         const [a, b] = [row[key], other?.[key]];

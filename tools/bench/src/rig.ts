@@ -167,11 +167,18 @@ export class Rig {
     return this.startApp('gateway', { PUBSUB_EMULATOR_HOST: emulator.emulatorHost, PUBSUB_PROJECT_ID: emulator.projectId, ...env });
   }
 
-  /** A baseline server on the rig's Redis: the raw `ws` one (workers/baseline-server.ts) or Socket.IO's (socketio-server.ts). */
-  async startBaseline(file: 'baseline-server' | 'socketio-server' = 'baseline-server'): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown> }> {
+  /**
+   * A baseline server on the rig's Redis: the raw `ws` one (workers/baseline-server.ts; with
+   * `acks` it reads the clients' acks, and `acksRead` says how many ids) or Socket.IO's (socketio-server.ts).
+   */
+  async startBaseline(
+    file: 'baseline-server' | 'socketio-server' = 'baseline-server',
+    { acks = false } = {},
+  ): Promise<{ pid: number; wsUrl: string; stop(): Promise<unknown>; acksRead?(): Promise<number> }> {
     const server = this.fork(file, file.replace('-', ' '));
-    const port = await server.request<number>({ type: 'listen', redisUrl: this.redis.url });
-    return { pid: server.pid, wsUrl: `ws://127.0.0.1:${port}`, stop: () => server.stop() };
+    const port = await server.request<number>({ type: 'listen', redisUrl: this.redis.url, ...(acks && { acks }) });
+    const acksRead = acks ? () => server.request<number>({ type: 'acks' }) : undefined;
+    return { pid: server.pid, wsUrl: `ws://127.0.0.1:${port}`, stop: () => server.stop(), ...(acksRead && { acksRead }) };
   }
 
   /** An open-loop sender process (workers/sender.ts, or api-producer.ts); `run` says on the progress line when sends failed. */

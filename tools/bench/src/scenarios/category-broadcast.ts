@@ -43,7 +43,8 @@ export const categoryBroadcast: Scenario = {
     'target', ['broadcast', '#'], 'members', 'received', 'lost', ['firstMs', 'first ms', 1], ['p50Ms', 'p50 ms', 1],
     ['p99Ms', 'p99 ms', 1], ['lastMs', 'last ms', 1], ['lastMaxMs', 'worst last ms', 1], ['acceptedMs', 'POST ms', 1],
     ['cpuUsPerMember', 'CPU µs/member', 1], ['ingestCpuMs', 'ingest CPU ms'], ['lastX', 'last ×base', 2], ['p50X', 'p50 ×base', 2],
-    ['cpuX', 'CPU ×base', 2], ['lastXSio', 'last ×sio', 2], ['cpuXSio', 'CPU ×sio', 2], ['rssKiBPerConn', 'KiB/conn', 1],
+    ['cpuX', 'CPU ×base', 2], ['lastXSio', 'last ×sio', 2], ['cpuXSio', 'CPU ×sio', 2], ['lastXAck', 'last ×ws-ack', 2],
+    ['cpuXAck', 'CPU ×ws-ack', 2], ['rssKiBPerConn', 'KiB/conn', 1],
     ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], 'exposures', ['exposuresSpilled', 'spilled'], ['exposuresUnlogged', 'unlogged'], 'notes',
   ),
   run: (ctx) =>
@@ -97,7 +98,9 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
       return members * numbers.length;
     };
     const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
+    const acksBefore = await push.server.acksRead?.();
     const { cpu, received: report, exposures, exposuresSpilled, exposuresUnlogged } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
+    const acksAfter = await push.server.acksRead?.();
     report.histogram!.destroy();
     const latencies = numbers.flatMap((b) => report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
     const lasts = numbers.map((b) => (report.perSeq!.get(b) ?? []).reduce((worst, ms) => Math.max(worst, ms), -Infinity));
@@ -115,7 +118,8 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
       ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
       machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
       rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
-      exposures, exposuresSpilled, exposuresUnlogged, notes,
+      exposures, exposuresSpilled, exposuresUnlogged,
+      acksRead: acksBefore === undefined || acksAfter === undefined ? null : acksAfter - acksBefore, notes,
     };
     progress(summarize(categoryBroadcast.columns.slice(1, 12), row));
     rows.push(row);

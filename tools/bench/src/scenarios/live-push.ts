@@ -4,7 +4,7 @@
  * ingest does (workers/sender.ts) rather than through ingest's HTTP API: the gateway is measured.
  */
 import { cpuPct, cpuUsPer, othersSeconds, procMemory } from '../procs';
-import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, withProducerLag, type Target } from '../push';
+import { measurePush, PUSH_FLAGS, runTargets, senderKind, sharedCpuNote, startTarget, withProducerLag, type Target } from '../push';
 import { latencyOf, summarize } from '../report';
 import { userIdsFor, type Rig } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
@@ -49,7 +49,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
   const push = await startTarget(rig, target, `bench-live-${tag}`, userIds, flags.int('client-procs'));
   const { server, fleet } = push;
   progress(`${online} clients connected in ${push.connectSeconds.toFixed(1)} s (${push.connectRetries} retries)`);
-  const producer = await rig.startSender(`${target} producer`, { type: 'setup', kind: target, redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS });
+  const producer = await rig.startSender(`${target} producer`, { type: 'setup', kind: senderKind(target), redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS });
   let sent: OpenLoopReply | undefined;
   const send = async (s: number) => (sent = await producer.run(rate, s)).done;
   const wait = { stallMs: STALL_MS, settleMs: SETTLE_MS, report: progress };

@@ -11,7 +11,7 @@
  * requests on several connections carry no order between them.
  */
 import { cpuPct, cpuUsPer, othersSeconds } from '../../procs';
-import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, withProducerLag, type Target } from '../../push';
+import { measurePush, PUSH_FLAGS, runTargets, senderKind, sharedCpuNote, startTarget, withProducerLag, type Target } from '../../push';
 import { latencyOf, summarize } from '../../report';
 import { userIdsFor, type Rig } from '../../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../../scenario';
@@ -49,7 +49,7 @@ export const apiPush: Scenario = {
     'target', 'mode', 'rate', 'sent', 'received', 'lost', ['p50Ms', 'p50 ms', 1], ['p99Ms', 'p99 ms', 1], ['maxMs', 'max ms', 1],
     ['serverUs', 'server µs/msg', 1], ['ingestUs', 'ingest µs', 1], ['consumerUs', 'consumer µs', 1], ['redisUs', 'Redis µs', 1],
     ['emulatorUs', 'emulator µs', 1], ['postgresUs', 'PG µs', 1], ['loadUs', 'load gen µs', 1], ['cpuX', 'server ×ws', 2],
-    ['cpuXSio', 'server ×sio', 2], ['p99X', 'p99 ×ws', 2], ['p99XSio', 'p99 ×sio', 2], ['machineCpuPct', 'machine CPU %'],
+    ['cpuXSio', 'server ×sio', 2], ['cpuXAck', 'server ×ws-ack', 2], ['p99X', 'p99 ×ws', 2], ['p99XSio', 'p99 ×sio', 2], ['machineCpuPct', 'machine CPU %'],
     ['otherCpuPct', 'others CPU %'], 'stored', ['producerLagMs', 'producer lag ms', 1], 'notes',
   ),
   run: (ctx) => runTargets(ctx, runTarget, { cpuX: 'serverUs', p99X: 'p99Ms' }, (herald, peer) => herald.rate === peer.rate),
@@ -78,7 +78,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     const producer =
       stack && (mode === 'single' || mode === 'batch')
         ? await startApiProducer(rig, stack.ingest.url, mode, userIds, MESSAGE_TTL_SECONDS, batches)
-        : await rig.startSender(`${target} producer`, { type: 'setup', kind: target, redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS });
+        : await rig.startSender(`${target} producer`, { type: 'setup', kind: senderKind(target), redisUrl: rig.redis.url, userIds, ttlSeconds: MESSAGE_TTL_SECONDS });
     const groups = { ...stack?.cpuGroups, load: [...push.fleet.pids, producer.pid] };
     const measure = async (rate: number, s: number) => {
       let sent: OpenLoopReply | undefined;
