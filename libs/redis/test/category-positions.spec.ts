@@ -55,6 +55,29 @@ it('moves exactly the positions asked for, whatever their text and however many 
   expect((await positionsOf([last]))[0].news).toBe('1800000000000-0');
 });
 
+it('orders entry ids by their numbers: more ms digits is later, then more sequence digits, else the text', async () => {
+  const user = 'order';
+  await members([user], () => ['o']);
+  // [asked for, moved, the position after]
+  const steps: Array<[string, number, string]> = [
+    ['999999999999-5', 1, '999999999999-5'], // a member without a position yet
+    ['1000000000000-0', 1, '1000000000000-0'], // more ms digits, though "1" < "9" as text
+    ['999999999999-99', 0, '1000000000000-0'], // fewer ms digits
+    ['1000000000000-9', 1, '1000000000000-9'],
+    ['1000000000000-10', 1, '1000000000000-10'], // more sequence digits, though "1" < "9" as text
+    ['1000000000000-9', 0, '1000000000000-10'],
+    ['1000000000001-0', 1, '1000000000001-0'], // as long: the text
+    ['1000000000001-0', 0, '1000000000001-0'], // the same entry
+    ['1000000000000-99', 0, '1000000000001-0'], // an earlier ms with a longer sequence
+  ];
+  const seen: Array<[string, number, string]> = [];
+  for (const [entry] of steps) {
+    const moved = await advancePositions(redis, movesOf([[user, ['o', entry]]]));
+    seen.push([entry, moved, (await positionsOf([user]))[0].o]);
+  }
+  expect(seen).toEqual(steps);
+});
+
 it("takes a user's moves from several sessions in one window, in any order: the furthest entry stays", async () => {
   const users = ['two-a', 'two-b'];
   await members(users, () => ['x', 'y', 'z']);

@@ -5,13 +5,25 @@
 --          its category set
 -- ARGV     per user, in KEYS' order: n, then n pairs: category, entry id
 -- Returns  how many positions moved
+--
+-- A position is there only while the user is a member: a join writes it and a leave removes it in
+-- the same script as the set (replace-categories-5.lua), so the set is read only when there is
+-- none (a member whose position was never written). A broadcast moves one position per member:
+-- this runs for each, and reads, compares and writes as little as it can (docs/BENCHMARKS.md).
+
+-- Whether entry id `a` comes after `b`. Ids are decimal without leading zeros (XADD's, or a join's
+-- `<ms>-0`): compared as text, without parsing a number (as the gateway's compareEntryIds): more
+-- ms digits is later; the same ms with more sequence digits is later; else the text decides.
 local function later(a, b)
-  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
-  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
-  if not bms then return true end
-  ams, bms = tonumber(ams), tonumber(bms)
-  if ams ~= bms then return ams > bms end
-  return tonumber(aseq) > tonumber(bseq)
+  local ad, bd = string.find(a, '-', 1, true), string.find(b, '-', 1, true)
+  if not bd then return true end
+  if ad ~= bd then return ad > bd end
+  if #a ~= #b then
+    local ams, bms = string.sub(a, 1, ad), string.sub(b, 1, bd)
+    if ams ~= bms then return ams > bms end
+    return #a > #b
+  end
+  return a > b
 end
 local moved = 0
 local at = 1
@@ -20,12 +32,15 @@ for user = 1, #KEYS, 2 do
   local n = tonumber(ARGV[at])
   for i = at + 1, at + 2 * n, 2 do
     local category, id = ARGV[i], ARGV[i + 1]
-    if redis.call('SISMEMBER', categories, category) == 1 then
-      local current = redis.call('HGET', positions, category)
-      if not current or later(id, current) then
+    local current = redis.call('HGET', positions, category)
+    if current then
+      if later(id, current) then
         redis.call('HSET', positions, category, id)
         moved = moved + 1
       end
+    elseif redis.call('SISMEMBER', categories, category) == 1 then
+      redis.call('HSET', positions, category, id)
+      moved = moved + 1
     end
   end
   at = at + 1 + 2 * n
