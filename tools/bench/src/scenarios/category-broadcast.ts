@@ -115,7 +115,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
       lastMs: lasts.every(Number.isFinite) ? median(lasts) : null, lastMaxMs: lasts.every(Number.isFinite) ? Math.max(...lasts) : null,
       acceptedMs: accepted.length > 0 ? median(accepted) : null, serverCpuMs: ms(serverCpu),
       cpuUsPerMember: cpuUsPer(serverCpu, report.messages),
-      ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), loadCpuMs: ms(cpu.groups.load),
+      ingestCpuMs: ms(cpu.groups.ingest), redisCpuMs: ms(cpu.groups.redis), emulatorCpuMs: ms(cpu.groups.emulator), loadCpuMs: ms(cpu.groups.load),
       machineCpuPct: cpuPct(cpu.machine, cpu), otherCpuPct: cpuPct(othersSeconds(cpu), cpu),
       rssMiB: push.rssConnected === undefined ? null : push.rssConnected / 2 ** 20, rssKiBPerConn: push.rssKiBPerConn,
       exposures, exposuresSpilled, exposuresUnlogged,
