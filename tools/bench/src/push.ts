@@ -162,6 +162,22 @@ export async function settledExposures(server: PushServer, taken: number, signal
   }
 }
 
+/**
+ * `ws-ack`: the ack ids its server has read in all, once they reach `atLeast` (or once no new one
+ * came for `stallMs`); undefined for the other targets.
+ */
+export async function acksReadBy(server: PushServer, atLeast: number, signal: AbortSignal, stallMs = 5000): Promise<number | undefined> {
+  if (!server.acksRead) return undefined;
+  let [last, since] = [-1, Date.now()];
+  for (;;) {
+    const read = await server.acksRead();
+    if (read >= atLeast) return read;
+    if (read !== last) [last, since] = [read, Date.now()];
+    else if (Date.now() - since > stallMs) return read;
+    await sleep(50, signal);
+  }
+}
+
 export function sharedCpuNote(target: Target, herald: string, baseline: string): string {
   const acks = target === 'ws-ack' ? "; the server reads its clients' acks" : '';
   return `${cpus().length} cores shared: ${target === 'herald' ? herald : baseline}${acks}`;

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { replaceUserCategories } from '@herald/redis';
 import { Emitter } from '@socket.io/redis-emitter';
 import { cpuPct, cpuUsPer, othersSeconds } from '../procs';
-import { measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
+import { acksReadBy, measurePush, PUSH_FLAGS, runTargets, sharedCpuNote, startTarget, type Target } from '../push';
 import { summarize } from '../report';
 import { userIdsFor, type AppProcess, type Rig } from '../rig';
 import { columns, type Row, type Scenario, type ScenarioContext } from '../scenario';
@@ -100,7 +100,7 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
     const acksBefore = await push.server.acksRead?.();
     const { cpu, received: report, exposures, exposuresSpilled, exposuresUnlogged } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
-    const acksAfter = await push.server.acksRead?.();
+    const acksAfter = acksBefore === undefined ? undefined : await acksReadBy(push.server, acksBefore + report.messages, rig.signal);
     report.histogram!.destroy();
     const latencies = numbers.flatMap((b) => report.perSeq!.get(b) ?? []).sort((x, y) => x - y);
     const lasts = numbers.map((b) => (report.perSeq!.get(b) ?? []).reduce((worst, ms) => Math.max(worst, ms), -Infinity));
