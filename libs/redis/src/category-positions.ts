@@ -56,10 +56,19 @@ export function advancePositions(redis: HeraldRedis, moves: readonly PositionMov
 /** Pairs a move carries. */
 const pairsOf = (move: PositionMove) => 1 + (move.more ? move.more.length / 2 : 0);
 
+/** The two keys of a position to move, written around the user's id. */
+function writeKeys(w: RespWriter, userId: string): void {
+  w.stringAround(POSITIONS_KEY[0], userId, POSITIONS_KEY[1]);
+  w.stringAround(CATEGORIES_KEY[0], userId, CATEGORIES_KEY[1]);
+}
+
 /**
  * One call per POSITIONS_PER_CALL moves, every call of the window encoded into one buffer, the
  * keys written around the users' ids: a window of a broadcast's acks makes no map, list or key
- * string per user (docs/BENCHMARKS.md).
+ * string per user (docs/BENCHMARKS.md). The script takes groups of positions that move to the same
+ * entry: each run of moves whose first pairs are the same category and entry is one group (a
+ * broadcast's window is one run), each further pair a group of its own. Keys come in the groups'
+ * order: the moves' first pairs, then their further pairs.
  */
 function advanceOnServer(redis: Redis, moves: readonly PositionMove[]): Promise<unknown[]> {
   script ??= new EncodedScript(scriptText('advance-positions-n'));
@@ -68,18 +77,31 @@ function advanceOnServer(redis: Redis, moves: readonly PositionMove[]): Promise<
   const calls: ScriptCall[] = [];
   for (let from = 0; from < moves.length; from += POSITIONS_PER_CALL) {
     const to = Math.min(from + POSITIONS_PER_CALL, moves.length);
-    const call = encoded.begin(w, (to - from) * 2);
+    let pairs = 0;
+    for (let i = from; i < to; i++) pairs += pairsOf(moves[i]);
+    const call = encoded.begin(w, pairs * 2);
+    for (let i = from; i < to; i++) writeKeys(w, moves[i].userId);
     for (let i = from; i < to; i++) {
-      const { userId } = moves[i];
-      w.stringAround(POSITIONS_KEY[0], userId, POSITIONS_KEY[1]);
-      w.stringAround(CATEGORIES_KEY[0], userId, CATEGORIES_KEY[1]);
+      const { userId, more } = moves[i];
+      if (more) for (let j = 0; j < more.length; j += 2) writeKeys(w, userId);
+    }
+    for (let i = from; i < to; ) {
+      const { category, entry } = moves[i];
+      let end = i + 1;
+      while (end < to && moves[end].category === category && moves[end].entry === entry) end++;
+      w.string(category);
+      w.string(entry);
+      w.string(String(end - i));
+      i = end;
     }
     for (let i = from; i < to; i++) {
-      const move = moves[i];
-      w.string(String(pairsOf(move)));
-      w.string(move.category);
-      w.string(move.entry);
-      if (move.more) for (const item of move.more) w.string(item);
+      const { more } = moves[i];
+      if (!more) continue;
+      for (let j = 0; j < more.length; j += 2) {
+        w.string(more[j]);
+        w.string(more[j + 1]);
+        w.string('1');
+      }
     }
     encoded.end(w, call);
     calls.push(call);
@@ -87,12 +109,21 @@ function advanceOnServer(redis: Redis, moves: readonly PositionMove[]): Promise<
   return encoded.sendAll(redis, w, calls);
 }
 
-/** One call per move (a user's keys share its slot), auto-pipelined per node by ioredis. */
+/** One call per move (a user's keys share its slot), auto-pipelined per node by ioredis: a group of one per pair. */
 function advanceOnCluster(redis: HeraldRedis, moves: readonly PositionMove[]): Promise<number[]> {
   const calls: Promise<number>[] = [];
   for (const move of moves) {
     const { userId, category, entry, more } = move;
-    calls.push(redis.advancePositions(2, keys.categoryPositions(userId), keys.userCategories(userId), pairsOf(move), category, entry, ...(more ?? [])));
+    const [positions, categories] = [keys.categoryPositions(userId), keys.userCategories(userId)];
+    const keyList = [positions, categories];
+    const args = [category, entry, '1'];
+    if (more) {
+      for (let j = 0; j < more.length; j += 2) {
+        keyList.push(positions, categories);
+        args.push(more[j], more[j + 1], '1');
+      }
+    }
+    calls.push(redis.advancePositions(keyList.length, ...keyList, ...args));
   }
   return Promise.all(calls);
 }

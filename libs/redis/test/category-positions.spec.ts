@@ -55,6 +55,20 @@ it('moves exactly the positions asked for, whatever their text and however many 
   expect((await positionsOf([last]))[0].news).toBe('1800000000000-0');
 });
 
+it('moves runs of users to the same entry, broken by other entries and further pairs, each to what it asked for', async () => {
+  // A broadcast's window (one category, one entry) with other moves in between: the script takes
+  // runs of equal first pairs as one group, each further pair as its own.
+  const users = Array.from({ length: POSITIONS_PER_CALL + 50 }, (_, i) => `run-${i}`);
+  await members(users, () => ['news', 'sport']);
+  const entryOf = (i: number) => (i % 70 < 60 ? '1700000000500-0' : `1700000000400-${i}`);
+  const moves = movesOf(users.map((u, i) => [u, i % 9 === 0 ? ['news', entryOf(i), 'sport', `1700000000300-${i}`] : ['news', entryOf(i)]]));
+  const moved = users.length + users.filter((_, i) => i % 9 === 0).length;
+  expect(await advancePositions(redis, moves)).toBe(moved);
+  expect(await positionsOf(users)).toEqual(
+    users.map((_, i) => (i % 9 === 0 ? { news: entryOf(i), sport: `1700000000300-${i}` } : { news: entryOf(i) })),
+  );
+});
+
 it('orders entry ids by their numbers: more ms digits is later, then more sequence digits, else the text', async () => {
   const user = 'order';
   await members([user], () => ['o']);

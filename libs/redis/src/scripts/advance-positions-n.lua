@@ -1,15 +1,17 @@
 -- Move users' read positions forward (acknowledged category messages), never back, and only for
 -- categories each user is still a member of (an ack that comes after a leave changes nothing).
 -- Any number of users (on a Cluster, the keys of one call must share a slot: one user per call).
--- KEYS     per user: its category positions (hash: category -> log entry id `<ms>-<seq>`), then
---          its category set
--- ARGV     per user, in KEYS' order: n, then n pairs: category, entry id
+-- KEYS     per position to move: the user's category positions (hash: category -> log entry id
+--          `<ms>-<seq>`), then its category set
+-- ARGV     groups, in KEYS' order: a category, an entry id, n: the next n positions (key pairs)
+--          move to that entry in that category (a broadcast's window is one group)
 -- Returns  how many positions moved
 --
 -- A position is there only while the user is a member: a join writes it and a leave removes it in
 -- the same script as the set (replace-categories-5.lua), so the set is read only when there is
 -- none (a member whose position was never written). A broadcast moves one position per member:
--- this runs for each, and reads, compares and writes as little as it can (docs/BENCHMARKS.md).
+-- this runs for each, and reads, parses, compares and writes as little as it can
+-- (docs/BENCHMARKS.md).
 
 -- Whether entry id `a` comes after `b`. Ids are decimal without leading zeros (XADD's, or a join's
 -- `<ms>-0`): compared as text, without parsing a number (as the gateway's compareEntryIds): more
@@ -26,23 +28,22 @@ local function later(a, b)
   return a > b
 end
 local moved = 0
-local at = 1
-for user = 1, #KEYS, 2 do
-  local positions, categories = KEYS[user], KEYS[user + 1]
-  local n = tonumber(ARGV[at])
-  for i = at + 1, at + 2 * n, 2 do
-    local category, id = ARGV[i], ARGV[i + 1]
+local k = 1
+for at = 1, #ARGV, 3 do
+  local category, id = ARGV[at], ARGV[at + 1]
+  for _ = 1, tonumber(ARGV[at + 2]) do
+    local positions = KEYS[k]
     local current = redis.call('HGET', positions, category)
     if current then
       if later(id, current) then
         redis.call('HSET', positions, category, id)
         moved = moved + 1
       end
-    elseif redis.call('SISMEMBER', categories, category) == 1 then
+    elseif redis.call('SISMEMBER', KEYS[k + 1], category) == 1 then
       redis.call('HSET', positions, category, id)
       moved = moved + 1
     end
+    k = k + 2
   end
-  at = at + 1 + 2 * n
 end
 return moved
