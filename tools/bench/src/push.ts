@@ -13,7 +13,7 @@ import { untilExposuresPublished, type GatewaySample } from './metrics';
 import { procMemory, type CpuGroup } from './procs';
 import { FAST_ACCEPT, Rig, wsUrlOf } from './rig';
 import type { Row, ScenarioContext } from './scenario';
-import { sleep } from './watch';
+import { sleep, watch } from './watch';
 
 export type Target = 'herald' | 'baseline' | 'ws-ack' | 'socketio';
 const TARGETS: readonly Target[] = ['herald', 'socketio', 'baseline', 'ws-ack'];
@@ -167,15 +167,13 @@ export async function settledExposures(server: PushServer, taken: number, signal
  * came for `stallMs`); undefined for the other targets.
  */
 export async function acksReadBy(server: PushServer, atLeast: number, signal: AbortSignal, stallMs = 5000): Promise<number | undefined> {
-  if (!server.acksRead) return undefined;
-  let [last, since] = [-1, Date.now()];
-  for (;;) {
-    const read = await server.acksRead();
-    if (read >= atLeast) return read;
-    if (read !== last) [last, since] = [read, Date.now()];
-    else if (Date.now() - since > stallMs) return read;
-    await sleep(50, signal);
-  }
+  const { acksRead } = server;
+  if (!acksRead) return undefined;
+  const poll = async () => {
+    const read = await acksRead();
+    return { done: read >= atLeast, progress: read, line: `${read} of ${atLeast} acked ids read` };
+  };
+  return (await watch(poll, { intervalMs: 50, stallMs, signal })).last.progress;
 }
 
 export function sharedCpuNote(target: Target, herald: string, baseline: string): string {
