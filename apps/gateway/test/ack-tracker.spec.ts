@@ -61,3 +61,21 @@ it('takes one id: its category, true for another pending id, false for an id not
   expect([acks.pushed('a'), acks.pushed('b'), acks.pushed('c')]).toEqual([0, 0, 1]);
   expect([acks.takeOne('a'), acks.takeOne('b'), acks.takeOne('c')]).toEqual([false, true, true]);
 });
+
+it('counts and bounds an id pending alone like any other: a drain expects only what fits beside it', () => {
+  const acks = new AckTracker(2);
+  acks.pushed('a', 'news'); // acknowledged before the next push: the common case, kept alone
+  acks.pushed('a', 'sport'); // pushed again: its newer category counts
+  expect(acks.size).toBe(1);
+  acks.expect(['s1', 's2']); // one fits beside 'a'
+  expect(acks.size).toBe(2);
+  expect([acks.takeOne('s2'), acks.takeOne('a'), acks.takeOne('a'), acks.takeOne('s1')]).toEqual([false, 'sport', false, true]);
+  // Pushed and acknowledged in turn, then two at once: the one that waited alone is the oldest.
+  for (const id of ['b', 'c', 'd']) {
+    acks.pushed(id);
+    expect(acks.takeOne(id)).toBe(true);
+  }
+  expect([acks.pushed('e', 'news'), acks.pushed('f'), acks.pushed('g')]).toEqual([0, 0, 1]);
+  expect(acks.take(['e', 'f', 'g'])).toEqual({ known: ['f', 'g'], unknown: 1, repeated: 0 });
+  expect(acks.size).toBe(0);
+});

@@ -86,3 +86,24 @@ it("a batch's entries are written one per line: an event's JSON goes on as it is
   expect(out[2]).toBe('{"kind":"expired"}');
   expect(writeBatch([], Buffer.alloc(batchBytes([])))).toEqual([]);
 });
+
+it('a run filled again writes only its new lines, with its new head, whatever the first use left', () => {
+  const run = new PushRun(Buffer.from(idHead('old-')));
+  const middles = PUSHES.map((p) => Buffer.from(pushMiddle(p, messageJson(p))));
+  const tail = Buffer.from(sessionTail(sessionJson(SESSIONS[0])));
+  for (const c of [1, 2, 3]) run.add(c, middles[c - 1], tail);
+  expect(writeOut(run)).toHaveLength(3);
+  expect(run.reuse(Buffer.from(idHead('new-')))).toBe(run);
+  expect([run.count, run.bytes]).toEqual([0, 0]);
+  const other = Buffer.from(sessionTail(sessionJson(SESSIONS[1])));
+  run.add(7, middles[2], other);
+  run.add(8, middles[0], tail);
+  const events = writeOut(run).map((l) => JSON.parse(l) as ExposureEvent);
+  expect(events.map((e) => [e.eventId, e.messageId, e.userId])).toEqual([
+    ['new-000000000007', 'm-"3"', SESSIONS[1].userId],
+    ['new-000000000008', 'm-1', 'u-1'],
+  ]);
+  // Longer than its first use: the arrays grow again.
+  for (let c = 0; c < 3; c++) run.add(c, middles[c], tail);
+  expect(writeOut(run).map((l) => (JSON.parse(l) as ExposureEvent).eventId)).toEqual(['new-000000000007', 'new-000000000008', 'new-000000000000', 'new-000000000001', 'new-000000000002']);
+});

@@ -128,17 +128,20 @@ export async function readTrimmed(redis: HeraldRedis, category: string, after: s
 
 /**
  * Orders two log entry ids (`<ms>-<seq>`, decimal without leading zeros): negative when `a` comes
- * first. Compared in place, digit by digit (a session compares one per delivery: no garbage).
+ * first. Compared in place (a session compares a few per delivery: no garbage): ids of the same
+ * shape (as many digits on each side of the dash), the usual case, as text.
  */
 export function compareEntryIds(a: string, b: string): number {
-  const [ad, bd] = [a.indexOf('-'), b.indexOf('-')];
+  if (a === b) return 0;
+  // Two consts, not a destructured pair: that made an array and its iterator at every call
+  // (docs/BENCHMARKS.md, "What a broadcast's scavenges kept").
+  const ad = a.indexOf('-');
+  const bd = b.indexOf('-');
   if (ad !== bd) return ad - bd;
-  if (a.length !== b.length) {
-    // Same number of ms digits: the ms decide, else the longer sequence number is the larger.
-    const ms = compareDigits(a, b, 0, ad);
-    return ms !== 0 ? ms : a.length - b.length;
-  }
-  return compareDigits(a, b, 0, a.length);
+  if (a.length === b.length) return a < b ? -1 : 1;
+  // Same number of ms digits: the ms decide, else the longer sequence number is the larger.
+  const ms = compareDigits(a, b, 0, ad);
+  return ms !== 0 ? ms : a.length - b.length;
 }
 
 function compareDigits(a: string, b: string, from: number, to: number): number {

@@ -86,6 +86,11 @@ it('reads the log after a position, a page at a time, and orders entry ids', asy
   expect(compareEntryIds('1764000000001-0', '1764000000000-99')).toBeGreaterThan(0);
   expect(compareEntryIds('1764000000000-10', '1764000000000-9')).toBeGreaterThan(0);
   expect(compareEntryIds('1764000000000-18446744073709551615', '1764000000001-0')).toBeLessThan(0);
+  // Ids of the same shape, compared as text, both ways; equal ids that are not the same string.
+  expect(compareEntryIds('1764000000001-5', '1764000000000-9')).toBeGreaterThan(0);
+  expect(compareEntryIds('1764000000000-9', '1764000000001-5')).toBeLessThan(0);
+  expect(compareEntryIds('1764000000000-5', '1764000000000-6')).toBeLessThan(0);
+  expect(compareEntryIds(['1764000000000', '5'].join('-'), '1764000000000-5')).toBe(0);
 });
 
 it('sets a position at join, drops it at leave, and moves it forward only, for members only', async () => {

@@ -9,6 +9,13 @@
  * emptied Map a new table, so a session acknowledging each message as it comes (one pending id,
  * then none) would allocate one per ack, held by the long-lived map until the next push; in a
  * broadcast that was an eighth of what outlived the gateway's young generation (docs/BENCHMARKS.md).
+ *
+ * Nor does the one pending id of such a session go into the map at all: it is kept in two fields
+ * (`soloId`, `soloState`) while no other id is pending, and moves into the map, ahead of the
+ * others, when a second one comes. A map that an id enters and leaves at every push fills its
+ * table with deleted entries and is given a new one every few pushes, which lived until the next
+ * and so outlived the young generation: per member of a broadcast, the largest thing a scavenge
+ * still copied (docs/BENCHMARKS.md, "What a broadcast's scavenges kept").
  */
 
 /** What an ack frame's ids came to. */
@@ -40,6 +47,10 @@ export type Taken = string | boolean;
 export class AckTracker {
   /** id -> state, after KEEP; Map iteration order is insertion order, so the second key is the oldest id. */
   private readonly pending = new Map<string | typeof KEEP, State>([[KEEP, PUSHED]]);
+  /** The one pending id while the map holds no other (see the header); null when there is none. */
+  private soloId: string | null = null;
+  /** Its state (never EXPECTED: expected ids go into the map). */
+  private soloState: State = PUSHED;
   /** Snapshot ids acknowledged before the drain pushed them: the drain skips them (made at the first). */
   private ackedEarly: Set<string> | null = null;
   /** Ids forgotten past the bound (they may still be acknowledged, and are then ignored). */
@@ -48,7 +59,7 @@ export class AckTracker {
   constructor(private readonly max: number) {}
 
   get size(): number {
-    return this.pending.size - 1;
+    return this.pending.size - 1 + (this.soloId === null ? 0 : 1);
   }
 
   /**
@@ -57,6 +68,7 @@ export class AckTracker {
    * `welcome`). Only as many as fit are noted; the rest are noted when pushed.
    */
   expect(ids: readonly string[]): void {
+    this.unsolo();
     const room = this.max - this.size;
     for (let i = 0; i < ids.length && i < room; i++) if (!this.pending.has(ids[i])) this.pending.set(ids[i], EXPECTED);
   }
@@ -82,6 +94,16 @@ export class AckTracker {
    */
   pushed(id: string, category?: string): number {
     const state = category ?? PUSHED;
+    if (this.soloId === id) {
+      this.soloState = state;
+      return 0;
+    }
+    if (this.soloId === null && this.pending.size === 1 && this.max > 0) {
+      this.soloId = id;
+      this.soloState = state;
+      return 0;
+    }
+    this.unsolo();
     if (this.pending.has(id)) {
       this.pending.set(id, state);
       return 0;
@@ -101,11 +123,22 @@ export class AckTracker {
    * frame of one id (a client acknowledging each message as it comes) is sorted with no array.
    */
   takeOne(id: string): Taken {
+    if (this.soloId === id) {
+      this.soloId = null;
+      return typeof this.soloState === 'string' ? this.soloState : true;
+    }
     const state = this.pending.get(id);
     if (state === undefined) return false;
     this.pending.delete(id);
     if (state === EXPECTED) (this.ackedEarly ??= new Set()).add(id);
     return typeof state === 'string' ? state : true;
+  }
+
+  /** The id kept alone goes into the map, where it is the oldest (the map holds no other). */
+  private unsolo(): void {
+    if (this.soloId === null) return;
+    this.pending.set(this.soloId, this.soloState);
+    this.soloId = null;
   }
 
   /** Sort an ack frame's ids; the known ones stop being pending. */

@@ -33,32 +33,51 @@ export function lineBytes(head: Buffer, middle: Buffer, tail: Buffer): number {
   return head.length + COUNTER_DIGITS + middle.length + tail.length;
 }
 
-/** Exposures of one packed entry: one `head` (one id prefix), a line each. */
+/**
+ * Exposures of one packed entry: one `head` (one id prefix), a line each. Once written into a batch
+ * it may be filled again (`reuse`): the log keeps spare runs (wal-writer.ts), so a broadcast's
+ * hundreds of runs are not new arrays grown push by push that outlive a scavenge while the fan-out
+ * goes on (docs/BENCHMARKS.md, "What a broadcast's scavenges kept"). Its arrays keep what a longer
+ * earlier use left past `count` (references to parts other pushes share).
+ */
 export class PushRun {
   private readonly counters: number[] = [];
   private readonly middles: Buffer[] = [];
   private readonly tails: Buffer[] = [];
+  /** Lines in the run. */
+  count = 0;
   /** The lines' bytes, the line breaks between them included. */
   bytes = 0;
 
-  constructor(readonly head: Buffer) {}
-
-  get count(): number {
-    return this.counters.length;
-  }
+  constructor(public head: Buffer) {}
 
   add(counter: number, middle: Buffer, tail: Buffer): void {
-    if (this.counters.length > 0) this.bytes++;
+    if (this.count > 0) this.bytes++;
     this.bytes += lineBytes(this.head, middle, tail);
-    this.counters.push(counter);
-    this.middles.push(middle);
-    this.tails.push(tail);
+    const at = this.count++;
+    if (at < this.counters.length) {
+      this.counters[at] = counter;
+      this.middles[at] = middle;
+      this.tails[at] = tail;
+    } else {
+      this.counters.push(counter);
+      this.middles.push(middle);
+      this.tails.push(tail);
+    }
+  }
+
+  /** Emptied, to hold lines of `head` (once its lines are written into a batch). */
+  reuse(head: Buffer): this {
+    this.head = head;
+    this.count = 0;
+    this.bytes = 0;
+    return this;
   }
 
   /** Write the lines into `buf` at `at` (`bytes` of room); returns where they end. */
   write(buf: Buffer, at: number): number {
-    const { head, counters, middles, tails } = this;
-    for (let i = 0; i < counters.length; i++) {
+    const { head, counters, middles, tails, count } = this;
+    for (let i = 0; i < count; i++) {
       if (i > 0) buf[at++] = LINE_BREAK;
       buf.set(head, at);
       at = writeCounter(buf, counters[i], at + head.length);

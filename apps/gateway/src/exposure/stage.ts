@@ -4,8 +4,18 @@
  */
 import { EVENT_SEPARATOR } from '@herald/redis';
 
-/** A push waiting for its event to be logged: `send` writes the frame, false if the session went away. */
-export type Send = () => boolean;
+/**
+ * A push waiting for its event to be logged: called once the event is in the log (or the log gave
+ * up), it writes the frame, false if the session went away. A session hands itself
+ * (`sendLogged()`, the oldest of its pushes waiting: delivery/logged-pushes.ts) instead of a
+ * closure per push.
+ */
+export type Send = (() => boolean) | { sendLogged(): boolean };
+
+/** Let a push waiting for the log go; false when its frame did not go out. */
+export function letGo(send: Send): boolean {
+  return typeof send === 'function' ? send() : send.sendLogged();
+}
 
 /** Batch number of an event that is not in this process's log (replayed from the spill, or unlogged). */
 export const UNLOGGED = 0;

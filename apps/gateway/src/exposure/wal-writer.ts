@@ -26,8 +26,11 @@ import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
 import { inBurst } from '../frames/write-burst';
 import { batchBytes, lineBytes, PushRun, writeBatch } from './push-lines';
-import { backoffMs, keptLines, runEvery, UNLOGGED, type Pending, type Send } from './stage';
+import { backoffMs, keptLines, letGo, runEvery, UNLOGGED, type Pending, type Send } from './stage';
 import { WalLedger } from './wal-ledger';
+
+/** Runs kept to be filled again, at most (a broadcast to 20,000 sessions packs ~200 at 100 a run). */
+const SPARE_RUNS_MAX = 256;
 
 export interface WalWriterOptions {
   /** The log's own connection (role `log`): a push waits for it, behind no auto-pipeline. */
@@ -71,6 +74,8 @@ export class WalWriter {
   private sends: Send[] = [];
   /** Exposures added since the last entry, to be packed into the next one. */
   private run: PushRun | null = null;
+  /** Runs written into a batch, to be filled again (push-lines.ts). */
+  private readonly spareRuns: PushRun[] = [];
   /** Events in the log write being waited for (0: none is). */
   private logging = 0;
   private readonly window: WriteWindow;
@@ -118,7 +123,7 @@ export class WalWriter {
       this.closeRun();
       run = null;
     }
-    if (run === null) run = this.run = new PushRun(head);
+    if (run === null) run = this.run = this.spareRuns.pop()?.reuse(head) ?? new PushRun(head);
     run.add(counter, middle, tail);
     if (run.count >= this.opts.packMax) this.closeRun();
     this.queued(send);
@@ -152,13 +157,16 @@ export class WalWriter {
     this.sends = [];
     const bytes = batchBytes(entries);
     if (this.opts.now() < this.skipUntil) {
-      this.release(UNLOGGED, writeBatch(entries, Buffer.allocUnsafe(bytes)), counts, sends);
+      const events = writeBatch(entries, Buffer.allocUnsafe(bytes));
+      this.spare(entries);
+      this.release(UNLOGGED, events, counts, sends);
       return;
     }
     const batch = this.nextBatch++;
     let frame: Buffer | undefined;
     const prepared = prepareWalBatch(this.opts.walId, batch, bytes, (n) => (frame = this.ledger.frame(n)));
     const flight: Flight = { events: writeBatch(entries, prepared.data), counts, sends, done: false };
+    this.spare(entries);
     this.logging = sends.length;
     // After a stall of the event loop, timers run before the I/O callbacks that would have
     // delivered Redis's answer: give up one turn later (setImmediate runs after them).
@@ -187,6 +195,14 @@ export class WalWriter {
         this.giveUp(flight, err, 'writing the exposure log failed; pushing without it');
       },
     );
+  }
+
+  /** Keep the runs among `entries` (their lines written into a batch) to be filled again. */
+  private spare(entries: ReadonlyArray<string | PushRun>): void {
+    for (const entry of entries) {
+      if (this.spareRuns.length >= SPARE_RUNS_MAX) return;
+      if (typeof entry !== 'string') this.spareRuns.push(entry);
+    }
   }
 
   /** The log write of `flight` failed or took too long: its pushes go out unlogged, the log is skipped for a backoff. */
@@ -222,7 +238,7 @@ export class WalWriter {
         let sent = 0;
         let flags: boolean[] | undefined;
         for (let j = 0; j < count; j++) {
-          if (sends[at + j]()) sent++;
+          if (letGo(sends[at + j])) sent++;
           else (flags ??= new Array<boolean>(count).fill(true))[j] = false;
         }
         at += count;

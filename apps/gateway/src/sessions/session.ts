@@ -15,6 +15,8 @@ import { AckTracker } from '../acks/ack-tracker';
 import type { PositionMoves } from '../acks/ack-batcher';
 import { receiveFrame } from '../frames/client-intake';
 import { PendingQueue, type Outgoing } from '../delivery/pending-queue';
+import { LoggedPushes } from '../delivery/logged-pushes';
+import { pushEntry } from '../delivery/entry-push';
 import { CategoryCursors } from '../acks/category-cursors';
 import { FrameBudget } from '../frames/frame-budget';
 import { RecentIds } from '../delivery/recent-ids';
@@ -54,6 +56,8 @@ export class Session {
   private readonly recent: RecentIds;
   /** The write burst of the last frame pushed (write-burst.ts). */
   private burst = 0;
+  /** Pushes waiting for their exposures' log write, oldest first (logged-pushes.ts). */
+  private readonly logged = new LoggedPushes();
   /** Its category positions waiting for the ack batcher's next write (ack-batcher.ts keeps it). */
   positionMoves?: PositionMoves;
 
@@ -147,9 +151,16 @@ export class Session {
       written?.();
       return false;
     }
-    // The frame goes out once its exposure event is in the write-ahead log (this turn's batch).
-    this.ctx.publisher.record(message.id, message.category, this.exposurePart, via, () => this.write(message, via, written, category));
+    // The frame goes out once its exposure event is in the write-ahead log (this turn's batch):
+    // the log calls sendLogged() then, for the pushes in the order they were recorded.
+    this.logged.add(message, via, written, category);
+    this.ctx.publisher.record(message.id, message.category, this.exposurePart, via, this);
     return true;
+  }
+
+  /** The exposure log lets this session's oldest recorded push go (push()): written unless the socket went. */
+  sendLogged(): boolean {
+    return this.logged.takeOldest(this, this.write);
   }
 
   /**
@@ -207,30 +218,13 @@ export class Session {
   }
 
   /**
-   * A message (see push), or a category log entry: pushed unless this session pushed or passed it
-   * already (the drain read it from the log); an expired one is passed. True when pushed.
+   * A message (see push), or a category log entry (delivery/entry-push.ts: pushed unless this
+   * session pushed or passed it already; an expired one is passed). True when pushed.
    */
   pushOutgoing(item: Outgoing, via: ExposureEvent['via'], now = Date.now(), written?: (err?: Error) => void): boolean {
     const { message, category, entry } = item;
     if (category === undefined || entry === undefined) return this.push(message, via, now, written);
-    return this.pushEntry(message, category, entry, via, now, written);
-  }
-
-  /** pushOutgoing for a category log entry (a broadcast's live one comes with no Outgoing made for it). */
-  private pushEntry(message: EncodedMessage, category: string, entry: string, via: ExposureEvent['via'], now: number, written?: (err?: Error) => void): boolean {
-    const cursors = this.categories;
-    if (!cursors.fresh(category, entry)) {
-      written?.();
-      return false;
-    }
-    if (message.expiresAt <= now || this.ctx.changes.current(message) === null) {
-      cursors.passed(category, entry);
-      written?.();
-      return false;
-    }
-    if (!this.push(message, via, now, written, category)) return false;
-    cursors.pushed(category, entry, message.id);
-    return true;
+    return pushEntry(this, message, category, entry, via, now, written);
   }
 
   /**
@@ -243,7 +237,7 @@ export class Session {
     if (this.pending) {
       if (this.pending.add({ message, category, entry }) > this.ctx.sendBufferMaxBytes) this.closeSlow();
     } else if (category === undefined || entry === undefined) this.push(message, 'live');
-    else this.pushEntry(message, category, entry, 'live', Date.now());
+    else pushEntry(this, message, category, entry, 'live', Date.now());
   }
 
   /**

@@ -99,6 +99,8 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     };
     const groups = { ingest: ingest ? [ingest.pid] : [], load: push.fleet.pids };
     const acksBefore = await push.server.acksRead?.();
+    // Marks where the broadcasts begin in a profile or a GC trace of the server (README.md, "Profiling").
+    progress(`broadcasting ${numbers.length === 1 ? `message ${numbers[0] + 1}` : `${numbers.length} messages ${intervalMs} ms apart`}`);
     const { cpu, received: report, exposures, exposuresSpilled, exposuresUnlogged } = await measurePush(rig, push, groups, send, { ...WAIT, report: progress });
     const acksAfter = acksBefore === undefined ? undefined : await acksReadBy(push.server, acksBefore + report.messages, rig.signal);
     report.histogram!.destroy();
