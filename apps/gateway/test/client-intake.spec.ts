@@ -9,12 +9,12 @@ import type { Session } from '../src/sessions/session';
 import { AckTracker } from '../src/acks/ack-tracker';
 import { CategoryCursors } from '../src/acks/category-cursors';
 import { FrameBudget } from '../src/frames/frame-budget';
-import { receiveFrame } from '../src/frames/client-intake';
+import { receiveAckBytes, receiveFrame } from '../src/frames/client-intake';
 
 const LIMITS = { maxFramesPerSecond: 1000, maxEventsPerSecond: 10, maxFrameErrors: 10, maxIgnoredAckIds: 3 };
 
 function standIn() {
-  const out = { inbox: [] as string[][], positions: [] as string[][], ignored: [] as Array<[string, number]>, abuse: 0 };
+  const out = { inbox: [] as string[][], positions: [] as string[][], ignored: [] as Array<[string, number]>, abuse: 0, heard: 0 };
   const acks = new AckTracker(100);
   const cursors = new CategoryCursors(100, (category, entry) => out.positions.push([category, entry]));
   const session = {
@@ -26,9 +26,12 @@ function standIn() {
       metrics: { acksIgnored: { inc: ({ reason }: { reason: string }, n: number) => out.ignored.push([reason, n]) } },
     },
     closeForAbuse: () => out.abuse++,
+    heardFrom: () => out.heard++,
+    gone: false,
+    closed: false,
   };
   const ack = (...ids: string[]) => receiveFrame(session as unknown as Session, Buffer.from(JSON.stringify({ type: 'ack', ids })), false, false);
-  return { acks, cursors, out, ack };
+  return { acks, cursors, out, ack, session };
 }
 
 /** A direct message, two entries of `news` and one of a frozen category, pushed as a session pushes them. */
@@ -80,4 +83,35 @@ it('an id acked before its push (the inbox snapshot) is skipped by the drain, wi
   s.ack('early');
   expect(s.out.inbox).toEqual([['early']]);
   expect(s.acks.acknowledgedBeforePush('early')).toBe(true);
+});
+
+it('an ack of one id read in place (ws-read.ts) comes to what its frame comes to; every other frame is left to receiveFrame', () => {
+  const framed = standIn();
+  const inPlace = standIn();
+  pushAll(framed);
+  pushAll(inPlace);
+  /** The frame's bytes at the start of a longer buffer (what follows is another frame's, or junk). */
+  const readIn = (s: ReturnType<typeof standIn>, text: string) => {
+    const bytes = Buffer.alloc(125, 0x41);
+    bytes.write(text);
+    return receiveAckBytes(s.session as unknown as Session, bytes, Buffer.byteLength(text));
+  };
+  for (const id of ['n1', 'direct', 'f1', 'n2', 'nope', 'n1']) {
+    framed.ack(id);
+    expect(readIn(inPlace, JSON.stringify({ type: 'ack', ids: [id] }))).toBe(true);
+  }
+  expect(inPlace.out.positions).toEqual([['news', '2-0'], ['news', '3-0']]);
+  expect(inPlace.out.inbox).toEqual(framed.out.inbox);
+  expect(inPlace.out.ignored).toEqual(framed.out.ignored);
+  expect(inPlace.out.heard).toBe(6);
+  expect(inPlace.acks.size).toBe(0);
+  // Not an ack of one id as JSON.stringify writes it: not taken, nothing applied.
+  const others = ['{"type":"ack","ids":["a","b"]}', '{"type":"event","id":"n1","kind":"opened"}', '{"type":"ack","ids":["\\u0041"]}', '{ "type":"ack","ids":["a"]}'];
+  for (const text of others) expect(readIn(inPlace, text)).toBe(false);
+  expect(inPlace.out.heard).toBe(6);
+  // A session whose socket is gone takes nothing.
+  inPlace.acks.pushed('late');
+  inPlace.session.gone = true;
+  expect(readIn(inPlace, JSON.stringify({ type: 'ack', ids: ['late'] }))).toBe(false);
+  expect(inPlace.acks.size).toBe(1);
 });

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import * as wsLibrary from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { waitFor } from '@herald/testing';
-import { readSmallTextFrames, smallTextFrame } from '../src/frames/ws-read';
+import { readSmallTextFrames, smallTextFrame, type SmallFrameReader } from '../src/frames/ws-read';
 
 /** ws' receiver class (exported, not in its types). */
 const { Receiver } = wsLibrary as unknown as { Receiver: { prototype: { _write(...args: unknown[]): void } } };
@@ -73,7 +73,7 @@ describe('a ws server reading small frames itself', () => {
   let writes: jest.SpyInstance;
 
   /** A server on a free port recording what its one connection sees; `fast` reads small frames itself. */
-  async function server(fast: boolean, maxPayload = 64 * 1024): Promise<{ port: number; seen: Seen; socket: () => WebSocket | undefined }> {
+  async function server(fast: boolean, maxPayload = 64 * 1024, read?: SmallFrameReader): Promise<{ port: number; seen: Seen; socket: () => WebSocket | undefined }> {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload });
     servers.push(wss);
     await once(wss, 'listening');
@@ -83,7 +83,7 @@ describe('a ws server reading small frames itself', () => {
       socket = ws;
       ws.on('message', (data: Buffer, isBinary: boolean) => seen.push(['message', data.toString(), isBinary]));
       if (fast) {
-        readSmallTextFrames(ws);
+        readSmallTextFrames(ws, read);
         receivers.add((ws as unknown as { _receiver: object })._receiver);
       }
       ws.on('ping', (data: Buffer) => seen.push(['ping', data.toString()]));
@@ -178,6 +178,37 @@ describe('a ws server reading small frames itself', () => {
     expect(plain.at(-1)).toEqual(['close', '1000']);
     // The second ack too; every other step went to the receiver.
     expect(fastWrites()).toBeLessThan(writes.mock.contexts.length - fastWrites());
+  });
+
+  it('a reader takes the small frames it wants from bytes unmasked in place; the others come as messages, in order', async () => {
+    let log: Seen = [];
+    const buffers = new Set<Buffer>();
+    const read: SmallFrameReader = (_ws, bytes, length) => {
+      buffers.add(bytes);
+      const text = bytes.toString('latin1', 0, length);
+      if (!text.startsWith('{"n"')) return false;
+      log.push(['read', text]);
+      return true;
+    };
+    const { port, seen } = await server(true, 64 * 1024, read);
+    log = seen;
+    const socket = await client(port);
+    socket.write(Buffer.concat([frame('{"n":1}'), frame(ACK), frame('{"n":22}')]));
+    socket.write(frame('zoë'));
+    // Read apart from the frame before it (the rest of a read that holds a frame not small goes to the receiver).
+    await waitFor(() => seen.length >= 4, { what: 'four frames' });
+    socket.write(frame('{"n":3}'));
+    await waitFor(() => seen.length >= 5, { what: 'five frames' });
+    expect(seen).toEqual([
+      ['read', '{"n":1}'],
+      ['message', ACK, false],
+      ['read', '{"n":22}'],
+      ['message', 'zoë', false],
+      ['read', '{"n":3}'],
+    ]);
+    // One buffer, written over frame after frame.
+    expect(buffers.size).toBe(1);
+    socket.destroy();
   });
 
   it("a frame's payload that looks like a small frame, read apart from its header, is that frame's payload", async () => {

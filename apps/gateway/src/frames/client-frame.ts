@@ -64,14 +64,19 @@ const ACK_TAIL = Buffer.from('"]}');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+function ackOfOne(data: Buffer): string | undefined {
+  return ackIdIn(data, data.length);
+}
+
 /**
  * The id of an `ack` frame of one id written exactly as `JSON.stringify` writes it, read from the
- * bytes: what JSON.parse and parseAck give for it, without the frame's string and objects (a
- * broadcast brings one such frame per member). Undefined for anything else, which goes the whole
- * way: an id with an escape, a control character or a non-ASCII byte, another layout.
+ * frame's first `length` bytes: what JSON.parse and parseAck give for it, without the frame's
+ * string and objects (a broadcast brings one such frame per member). Undefined for anything else,
+ * which goes the whole way: an id with an escape, a control character or a non-ASCII byte,
+ * another layout. The id is a string of its own (`data` may be written over next).
  */
-function ackOfOne(data: Buffer): string | undefined {
-  const end = data.length - ACK_TAIL.length;
+export function ackIdIn(data: Buffer, length: number): string | undefined {
+  const end = length - ACK_TAIL.length;
   const from = ACK_HEAD.length;
   if (end <= from || end - from > MAX_ID_LENGTH) return undefined;
   if (!holds(data, 0, ACK_HEAD) || !holds(data, end, ACK_TAIL)) return undefined;

@@ -10,7 +10,7 @@
  * ignored without an answer. No state of its own: it is the session's (session.ts).
  */
 import type { RawData } from 'ws';
-import { parseClientFrame, type EventIntake } from './client-frame';
+import { ackIdIn, parseClientFrame, type EventIntake } from './client-frame';
 import type { Session } from '../sessions/session';
 
 export function receiveFrame(session: Session, data: RawData, isBinary: boolean, closing: boolean): void {
@@ -54,11 +54,33 @@ function acknowledge(session: Session, ids: string[], closing: boolean): void {
  * A frame of one id (what a client sends when it acknowledges each message as it comes, as in a
  * broadcast): the same steps as acknowledge() with no arrays or result objects made on the way.
  */
+/**
+ * A small text frame read in place (frames/ws-read.ts, its first `length` bytes): applied here when
+ * it is an ack of one id, as receiveFrame would apply it, with no frame buffer, intake object or
+ * array made for it; false for any other frame, which then comes the usual way (Session.onFrame).
+ */
+export function receiveAckBytes(session: Session, bytes: Buffer, length: number): boolean {
+  if (session.gone) return false;
+  const id = ackIdIn(bytes, length);
+  if (id === undefined) return false;
+  session.heardFrom();
+  const closing = session.closed;
+  if (!session.budget.frame()) {
+    if (!closing) session.closeForAbuse();
+  } else acknowledgeId(session, id, closing);
+  return true;
+}
+
 function acknowledgeOne(session: Session, ids: string[], closing: boolean): void {
-  const taken = session.acks.takeOne(ids[0]);
+  acknowledgeId(session, ids[0], closing, ids);
+}
+
+/** One acknowledged id (`ids`: the frame's list of it, if made already). */
+function acknowledgeId(session: Session, id: string, closing: boolean, ids?: string[]): void {
+  const taken = session.acks.takeOne(id);
   if (taken === false) return ignored(session, 1, 0, closing);
-  if (typeof taken === 'string' && session.openedCategories?.acked(ids[0], taken)) return;
-  session.ctx.onAck(session, ids);
+  if (typeof taken === 'string' && session.openedCategories?.acked(id, taken)) return;
+  session.ctx.onAck(session, ids ?? [id]);
 }
 
 /** Count the ids that were not pending; close a session past WS_MAX_IGNORED_ACK_IDS (4008). */

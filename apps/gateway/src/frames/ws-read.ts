@@ -19,6 +19,10 @@
  *
  * It reads the receiver's state (private to `ws`, as ws-frame.ts reads its sender's); if a `ws`
  * release changes the receiver's shape, nothing is read here and the receiver reads everything.
+ *
+ * A reader given to readSmallTextFrames sees each such frame first, unmasked in place into one
+ * buffer of this module's: the gateway applies an ack of one id from those bytes, with no buffer,
+ * event or intake object made for it (docs/BENCHMARKS.md, "What a broadcast's scavenges kept").
  */
 import type { WebSocket } from 'ws';
 
@@ -61,25 +65,55 @@ function hasShape(receiver: Partial<ReceiverInternals> | undefined): receiver is
 }
 
 /**
+ * Reads a small frame's payload in place: `bytes` holds it from 0 to `length` only while the call
+ * runs (the next frame is unmasked over it). True when it was handled: no `'message'` event is
+ * emitted for it then.
+ */
+export type SmallFrameReader = (ws: WebSocket, bytes: Buffer, length: number) => boolean;
+
+/** Where small frames are unmasked, one after the other (the longest has 125 bytes). */
+const unmasked = Buffer.alloc(EXTENDED_LENGTH - 1);
+
+/**
+ * The payload's length of the frame at `at` in `chunk` if it is a whole small final masked text
+ * frame of ASCII (it ends at `at` + HEADER_BYTES + its length, within `chunk`), its payload
+ * unmasked into `into` from 0; else -1 (`into` may have been written).
+ */
+function unmaskSmallTextFrame(chunk: Buffer, maxPayload: number, at: number, into: Buffer): number {
+  if (chunk.length <= at + HEADER_BYTES || chunk[at] !== FIN_TEXT || (chunk[at + 1] & MASKED) === 0) return -1;
+  const length = chunk[at + 1] & ~MASKED;
+  const start = at + HEADER_BYTES;
+  if (length === 0 || length >= EXTENDED_LENGTH || chunk.length < start + length || (maxPayload > 0 && length > maxPayload)) return -1;
+  for (let i = 0; i < length; i++) {
+    const byte = chunk[start + i] ^ chunk[at + 2 + (i & 3)];
+    if (byte >= 0x80) return -1;
+    into[i] = byte;
+  }
+  return length;
+}
+
+/** `length` bytes of `from` as a buffer of their own. */
+function copyOf(from: Buffer, length: number): Buffer {
+  const payload = Buffer.allocUnsafe(length);
+  from.copy(payload, 0, 0, length);
+  return payload;
+}
+
+/**
  * The payload of the frame at `at` in `chunk` if it is a whole small final masked text frame of
  * ASCII (it ends at `at` + HEADER_BYTES + its length, within `chunk`); else null.
  */
 export function smallTextFrame(chunk: Buffer, maxPayload = 0, at = 0): Buffer | null {
-  if (chunk.length <= at + HEADER_BYTES || chunk[at] !== FIN_TEXT || (chunk[at + 1] & MASKED) === 0) return null;
-  const length = chunk[at + 1] & ~MASKED;
-  const start = at + HEADER_BYTES;
-  if (length === 0 || length >= EXTENDED_LENGTH || chunk.length < start + length || (maxPayload > 0 && length > maxPayload)) return null;
-  const payload = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) {
-    const byte = chunk[start + i] ^ chunk[at + 2 + (i & 3)];
-    if (byte >= 0x80) return null;
-    payload[i] = byte;
-  }
-  return payload;
+  const length = unmaskSmallTextFrame(chunk, maxPayload, at, unmasked);
+  return length < 0 ? null : copyOf(unmasked, length);
 }
 
-/** Read `ws`' small text frames as the header says, from now on (nothing changes if its receiver is not as expected). */
-export function readSmallTextFrames(ws: WebSocket): void {
+/**
+ * Read `ws`' small frames here (see the header): each goes to `read` first, when given (an ack the
+ * gateway applies from the bytes: frames/client-intake.ts receiveAckBytes), and to the
+ * `'message'` listeners when `read` does not take it.
+ */
+export function readSmallTextFrames(ws: WebSocket, read?: SmallFrameReader): void {
   const receiver = (ws as unknown as { _receiver?: Partial<ReceiverInternals> })._receiver;
   if (!hasShape(receiver)) return;
   const write = receiver.write;
@@ -101,10 +135,10 @@ export function readSmallTextFrames(ws: WebSocket): void {
       let at = 0;
       // A listener may close the socket: what follows is then the receiver's, as it would be.
       while (at < chunk.length && ws.readyState === OPEN) {
-        const payload = smallTextFrame(chunk, this._maxPayload, at);
-        if (payload === null) break;
-        at += HEADER_BYTES + payload.length;
-        ws.emit('message', payload, false);
+        const length = unmaskSmallTextFrame(chunk, this._maxPayload, at, unmasked);
+        if (length < 0) break;
+        at += HEADER_BYTES + length;
+        if (read === undefined || !read(ws, unmasked, length)) ws.emit('message', copyOf(unmasked, length), false);
       }
       if (at === chunk.length) return true;
       if (at > 0) return write.call(this, chunk.subarray(at));

@@ -29,6 +29,7 @@ import { Session } from './session';
 import type { SessionContext } from './session-context';
 import { claimedSubject, refuseUpgrade, upgradeToken } from '../door/upgrade-auth';
 import { readSmallTextFrames } from '../frames/ws-read';
+import { receiveAckBytes } from '../frames/client-intake';
 
 /** The session a socket belongs to, kept on the socket itself. */
 const SESSION = Symbol('session');
@@ -131,7 +132,7 @@ export class Connector {
     const session = new Session(principal.userId, ws, expiresAt, this.deps.session);
     (ws as SessionSocket)[SESSION] = session;
     ws.on('message', onSocketMessage);
-    readSmallTextFrames(ws);
+    readSmallTextFrames(ws, readSmallFrame);
     ws.on('pong', onSocketPong);
     ws.on('error', this.onSocketError);
     ws.on('close', this.onSocketClose);
@@ -191,6 +192,11 @@ export class Connector {
 
 function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   (this as SessionSocket)[SESSION].onFrame(data, isBinary);
+}
+
+/** A small frame read in place (frames/ws-read.ts): an ack of one id is applied from its bytes. */
+function readSmallFrame(ws: WebSocket, bytes: Buffer, length: number): boolean {
+  return receiveAckBytes((ws as SessionSocket)[SESSION], bytes, length);
 }
 
 function onSocketPong(this: WebSocket): void {
