@@ -5,7 +5,7 @@
  * The gateway gives a category message to one session a turn (FANOUT_SESSIONS_PER_TURN=1), so
  * every fan-out here with two sessions or more spans turns.
  */
-import { appendToCategory, keys, liveNote, encodeMessage, newMessage, publishToCategory, readCategoryLog, LOG_START } from '@herald/redis';
+import { appendToCategory, keys, liveNote, encodeMessage, newMessage, publishToCategory, readCategoryLog, readTrimmed, LOG_START } from '@herald/redis';
 import { TestClient, waitFor } from '@herald/testing';
 import { sharedHarness } from './harness';
 
@@ -209,7 +209,16 @@ describe('category messages, stored once', () => {
     const client = await connect(u);
     await client.waitForMessages(3);
     expect(ids(client)).toEqual(sent.slice(1));
-    await waitFor(() => losses(u).length >= 2, { what: "the member's losses published" });
+    await waitFor(() => losses(u).length >= 2, { what: "the member's losses published" }).catch(async (err: Error) => {
+      // What the topic and the gateway saw, to tell a loss not recorded from one not published.
+      const mine = h.received.filter((e) => e.data.userId === u).map((e) => `${String(e.attributes.kind)} ${String(e.data.messageId)}`);
+      const counts = await Promise.all([
+        h.metric('herald_gateway_user_events_total', 'kind="dropped"'),
+        h.metric('herald_gateway_user_events_total', 'kind="expired"'),
+        h.metric('herald_exposures_publish_errors_total'),
+      ]);
+      throw new Error(`${err.message}; the topic has for the member ${JSON.stringify(mine)}; recorded dropped / expired, publish errors: ${counts.join(' / ')}; the log's trims ${JSON.stringify(await readTrimmed(h.redis, c, LOG_START))}`);
+    });
     expect(losses(u).sort()).toEqual([`dropped ${sent[0]} ${c}`, `expired ${short.id} ${c}`].sort());
     // A member who joined after the trims lost nothing (a marker: its losses would come before).
     const other = await connect(late);
