@@ -114,7 +114,8 @@ test('with DATABASE_URL unset it runs on embedded Postgres, stores events, stops
   try {
     await untilReady(first);
     expect(first.output()).toContain('initialising embedded Postgres');
-    expect(first.output()).toMatch(/"database":"embedded".*"msg":"listening"/);
+    // Logged as the server starts listening: its bytes may reach this process after /readyz has answered.
+    await waitFor(() => /"database":"embedded".*"msg":"listening"/.test(first.output()), { what: 'the "listening" line naming the embedded database' });
     await publisher.topic(env.EXPOSURE_TOPIC).publishMessage({ json: event });
     const found = await waitFor(
       async () => {
