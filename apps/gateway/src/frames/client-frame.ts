@@ -43,7 +43,7 @@ const EVENT_SHAPE =
 /** The frame, checked, or the error that answers it. */
 export function parseClientFrame(data: RawData, isBinary: boolean): AckIntake | EventIntake | FrameRefusal {
   if (isBinary) return { code: 'INVALID_FRAME', message: 'Frames must be text.' };
-  const one = Buffer.isBuffer(data) ? ackOfOne(data) : undefined;
+  const one = Buffer.isBuffer(data) ? ackIdIn(data, data.length) : undefined;
   if (one !== undefined) return { type: 'ack', ids: [one] };
   let frame: unknown;
   try {
@@ -63,10 +63,6 @@ const ACK_HEAD = Buffer.from('{"type":"ack","ids":["');
 const ACK_TAIL = Buffer.from('"]}');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-
-function ackOfOne(data: Buffer): string | undefined {
-  return ackIdIn(data, data.length);
-}
 
 /**
  * The id of an `ack` frame of one id written exactly as `JSON.stringify` writes it, read from the

@@ -14,10 +14,7 @@ import { ackIdIn, parseClientFrame, type EventIntake } from './client-frame';
 import type { Session } from '../sessions/session';
 
 export function receiveFrame(session: Session, data: RawData, isBinary: boolean, closing: boolean): void {
-  if (!session.budget.frame()) {
-    if (!closing) session.closeForAbuse();
-    return;
-  }
+  if (!withinBudget(session, closing)) return;
   const frame = parseClientFrame(data, isBinary);
   if (!('type' in frame)) {
     if (frame.event) session.ctx.metrics.eventsRefused.inc({ reason: 'invalid' });
@@ -41,7 +38,7 @@ function engage(session: Session, frame: EventIntake): void {
 
 /** Apply the ids pending for the session; count the rest, and close a session that keeps sending them. */
 function acknowledge(session: Session, ids: string[], closing: boolean): void {
-  if (ids.length === 1) return acknowledgeOne(session, ids, closing);
+  if (ids.length === 1) return acknowledgeOne(session, ids[0], closing, ids);
   const { acks, ctx } = session;
   const { known, categories, unknown, repeated } = acks.take(ids);
   const cursors = session.openedCategories;
@@ -50,10 +47,6 @@ function acknowledge(session: Session, ids: string[], closing: boolean): void {
   ignored(session, unknown, repeated, closing);
 }
 
-/**
- * A frame of one id (what a client sends when it acknowledges each message as it comes, as in a
- * broadcast): the same steps as acknowledge() with no arrays or result objects made on the way.
- */
 /**
  * A small text frame read in place (frames/ws-read.ts, its first `length` bytes): applied here when
  * it is an ack of one id, as receiveFrame would apply it, with no frame buffer, intake object or
@@ -65,18 +58,23 @@ export function receiveAckBytes(session: Session, bytes: Buffer, length: number)
   if (id === undefined) return false;
   session.heardFrom();
   const closing = session.closed;
-  if (!session.budget.frame()) {
-    if (!closing) session.closeForAbuse();
-  } else acknowledgeId(session, id, closing);
+  if (withinBudget(session, closing)) acknowledgeOne(session, id, closing);
   return true;
 }
 
-function acknowledgeOne(session: Session, ids: string[], closing: boolean): void {
-  acknowledgeId(session, ids[0], closing, ids);
+/** The frame counts against WS_MAX_FRAMES_PER_SECOND; past it the session is closed (4008) and the frame ignored. */
+function withinBudget(session: Session, closing: boolean): boolean {
+  if (session.budget.frame()) return true;
+  if (!closing) session.closeForAbuse();
+  return false;
 }
 
-/** One acknowledged id (`ids`: the frame's list of it, if made already). */
-function acknowledgeId(session: Session, id: string, closing: boolean, ids?: string[]): void {
+/**
+ * A frame of one id (what a client sends when it acknowledges each message as it comes, as in a
+ * broadcast): the same steps as acknowledge() with no arrays or result objects made on the way
+ * (`ids`: the frame's list of it, when one was made).
+ */
+function acknowledgeOne(session: Session, id: string, closing: boolean, ids?: string[]): void {
   const taken = session.acks.takeOne(id);
   if (taken === false) return ignored(session, 1, 0, closing);
   if (typeof taken === 'string' && session.openedCategories?.acked(id, taken)) return;
