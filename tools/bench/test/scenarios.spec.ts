@@ -162,7 +162,15 @@ describe('api-push / Socket.IO baseline (smoke)', () => {
     }
     const [herald] = rows;
     expect(herald).toMatchObject({ exposures: SENT, stored: SENT });
-    expectNumbers(herald, ['ingestUs', 'consumerUs', 'emulatorUs', 'cpuX', 'cpuXSio', 'p99X', 'p99XSio']);
+    expectNumbers(herald, ['ingestUs', 'consumerUs', 'consumerUsPerEvent', 'emulatorUs', 'cpuX', 'cpuXSio', 'p99X', 'p99XSio']);
+    // The consumer's events of every kind: the exposures and ingest's `sent` records (one a message at most).
+    expect(herald.storedEvents as number).toBeGreaterThan(SENT);
+    expect(herald.storedEvents as number).toBeLessThanOrEqual(2 * SENT);
+    expect(herald.consumerUsPerEvent as number).toBeLessThan(herald.consumerUs as number);
+    // How long ingest took to answer (the peers' producers write to Redis: no answer).
+    expectNumbers(herald, ['answerP50Ms', 'answerP99Ms']);
+    expect(herald.answerP50Ms as number).toBeLessThanOrEqual(herald.answerP99Ms as number);
+    expect(rows[1]).toMatchObject({ answerP50Ms: null, consumerUsPerEvent: null });
     if (String(parameters.postgres).startsWith('embedded')) expectNumbers(herald, ['postgresUs']);
     expect(rows[1]).toMatchObject({ ingestUs: null, stored: null, cpuX: null });
     expect(stdout.split('\n')[0]).toMatch(/^target\s+mode\s+rate\s+sent\s+received\s+lost/);

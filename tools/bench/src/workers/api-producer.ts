@@ -6,9 +6,10 @@
  * - single: one `POST /v1/messages` per message (202 is done);
  * - batch: `POST /v1/messages/batch`, the messages due within `batchMs` of the first one (at most
  *   `batchSize`) in one request; each item is done or failed by its own result.
+ * A run's reply also says how long ingest took to answer (`answerP50Ms`, `answerP99Ms`).
  */
 import { Agent, request } from 'node:http';
-import { openLoop, serveRequests } from './protocol';
+import { nowMs, openLoop, serveRequests, type OpenLoopReply } from './protocol';
 
 export type ApiProducerSetup = {
   type: 'setup'; ingestUrl: string; token: string; userIds: string[]; ttlSeconds: number;
@@ -75,8 +76,18 @@ function setup(request: ApiProducerSetup): void {
   };
 }
 
-serveRequests(async (request: ApiProducerRequest) => {
+serveRequests(async (request: ApiProducerRequest): Promise<OpenLoopReply | void> => {
   if (request.type === 'setup') return setup(request);
-  if (!send) throw new Error('run before setup');
-  return openLoop(request.rate, request.seconds, send);
+  const sendOne = send;
+  if (!sendOne) throw new Error('run before setup');
+  const answers: number[] = [];
+  const reply = await openLoop(request.rate, request.seconds, (at, done) =>
+    sendOne(at, (err) => {
+      if (err === undefined) answers.push(nowMs() - at);
+      done(err);
+    }),
+  );
+  answers.sort((a, b) => a - b);
+  const at = (q: number) => answers[Math.min(answers.length - 1, Math.floor(q * answers.length))];
+  return answers.length === 0 ? reply : { ...reply, answerP50Ms: at(0.5), answerP99Ms: at(0.99) };
 });

@@ -37,6 +37,14 @@ export interface OpenLoopReply {
   firstError: string | null;
   startedAtMs: number;
   maxLagMs: number;
+  /**
+   * api-producer only: how long ingest took to answer, from each message's scheduled send to its
+   * 2xx (50th and 99th percentiles, ms; a batch's items from their own times). Beside the delivery
+   * latency it says where a queue is: before ingest's answer (the producer's connections, ingest)
+   * or after it (Redis, the gateway, the clients).
+   */
+  answerP50Ms?: number;
+  answerP99Ms?: number;
 }
 
 /**

@@ -37,6 +37,8 @@ export async function startStack(rig: Rig, topic: string) {
     /** CPU groups of the stack's own processes (the gateway is the measured server). */
     cpuGroups: { ingest: [ingest.pid], consumer: [consumer.pid], postgres: () => treeCpuSecondsOf(postgresRoots) },
     stored: async () => storedCount(consumer),
+    /** Events of every kind the consumer has taken and written so far (exposures, and ingest's `sent` records). */
+    events: async () => (await sampleConsumer(consumer.adminUrl)).events,
   };
 }
 
