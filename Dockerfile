@@ -88,11 +88,14 @@ CMD ["node", "--enable-source-maps", "dist/apps/ingest/main.js"]
 # NODE_OPTIONS, a larger young generation: each batch's messages, parsed events and statement
 # arrays live for one batch write (~40 ms); with Node's default 16 MB semi-spaces they outlived
 # the scavenges and the garbage collector took a third of the consumer's CPU (docs/BENCHMARKS.md).
+# --single-threaded-gc, as the gateway's: at 1,000 events a second the collector's helper threads
+# cost the consumer a quarter of its CPU (29.0-37.5 -> 26.5-27.5 us an event; docs/BENCHMARKS.md,
+# "The consumer's collector on one thread").
 FROM runtime AS exposure-consumer
 ENV PORT=8082
 ENV NODE_OPTIONS="--max-semi-space-size=64"
 EXPOSE 8082
-CMD ["node", "--enable-source-maps", "dist/apps/exposure-consumer/main.js"]
+CMD ["node", "--enable-source-maps", "--single-threaded-gc", "dist/apps/exposure-consumer/main.js"]
 
 # The image: the app's stage and the app's bundle from build, nothing else (no sources, no npm
 # cache, no dev dependencies, no other app). Files stay owned by root and read-only for the app's
