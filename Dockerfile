@@ -89,7 +89,7 @@ CMD ["node", "--enable-source-maps", "dist/apps/ingest/main.js"]
 # arrays live for one batch write (~40 ms); with Node's default 16 MB semi-spaces they outlived
 # the scavenges and the garbage collector took a third of the consumer's CPU (docs/BENCHMARKS.md).
 # --single-threaded-gc, as the gateway's: at 1,000 events a second the collector's helper threads
-# cost the consumer a quarter of its CPU (29.0-37.5 -> 26.5-27.5 us an event; docs/BENCHMARKS.md,
+# cost the consumer up to a quarter of its CPU (29.0-37.5 -> 26.5-27.5 us an event; docs/BENCHMARKS.md,
 # "The consumer's collector on one thread").
 FROM runtime AS exposure-consumer
 ENV PORT=8082
