@@ -1,14 +1,14 @@
 /**
  * The api-push scenario's producer: a process sending messages to ingest's HTTP API at an open-loop
  * rate (protocol.ts `openLoop`), each to one user round-robin, over keep-alive connections
- * (node:http Agent), as a backend calling Herald would. Payload `{"t":<scheduled send time, epoch
+ * (http-pool.ts), as a backend calling Herald would. Payload `{"t":<scheduled send time, epoch
  * ms>,"s":<the user's sequence number>}` as the other producers (workers/sender.ts).
  * - single: one `POST /v1/messages` per message (202 is done);
  * - batch: `POST /v1/messages/batch`, the messages due within `batchMs` of the first one (at most
  *   `batchSize`) in one request; each item is done or failed by its own result.
  * A run's reply also says how long ingest took to answer (`answerP50Ms`, `answerP99Ms`).
  */
-import { Agent, request } from 'node:http';
+import { HttpPool } from './http-pool';
 import { nowMs, openLoop, serveRequests, type OpenLoopReply } from './protocol';
 
 export type ApiProducerSetup = {
@@ -21,25 +21,15 @@ type Done = (err?: unknown) => void;
 let send: ((at: number, done: Done) => void) | undefined;
 
 /** POST `body` to `path`; resolves with the answer's text when its status is `expected`. */
-function post(setup: ApiProducerSetup, agent: Agent, path: string, body: string, expected: number): Promise<string> {
-  const url = new URL(path, setup.ingestUrl);
-  const headers = { authorization: `Bearer ${setup.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => (res.statusCode === expected ? resolve(text) : reject(new Error(`POST ${path} answered ${res.statusCode}: ${text.slice(0, 300)}`))));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+async function post(pool: HttpPool, path: string, body: string, expected: number): Promise<string> {
+  const { status, text } = await pool.post(path, body);
+  if (status !== expected) throw new Error(`POST ${path} answered ${status}: ${text.slice(0, 300)}`);
+  return text;
 }
 
 function setup(request: ApiProducerSetup): void {
   const { userIds, ttlSeconds } = request;
-  const agent = new Agent({ keepAlive: true, maxSockets: request.connections });
+  const pool = new HttpPool(new URL(request.ingestUrl), request.connections, { authorization: `Bearer ${request.token}` });
   /** Next sequence number per user, and the next user; both carry over from run to run. */
   const seq = new Uint32Array(userIds.length);
   let next = -1;
@@ -48,7 +38,7 @@ function setup(request: ApiProducerSetup): void {
     return { userIds: [userIds[next]], payload: { t: at, s: seq[next]++ }, ttlSeconds };
   };
   if (request.mode === 'single') {
-    send = (at, done) => void post(request, agent, '/v1/messages', JSON.stringify(item(at)), 202).then(() => done(), done);
+    send = (at, done) => void post(pool, '/v1/messages', JSON.stringify(item(at)), 202).then(() => done(), done);
     return;
   }
   let pending: Array<{ body: object; done: Done }> = [];
@@ -58,7 +48,7 @@ function setup(request: ApiProducerSetup): void {
     timer = undefined;
     const batch = pending;
     pending = [];
-    post(request, agent, '/v1/messages/batch', JSON.stringify({ messages: batch.map((m) => m.body) }), 200).then(
+    post(pool, '/v1/messages/batch', JSON.stringify({ messages: batch.map((m) => m.body) }), 200).then(
       (text) => {
         const { results } = JSON.parse(text) as { results: Array<{ id: string } | { error: { code: string; message: string } }> };
         batch.forEach((m, i) => {
