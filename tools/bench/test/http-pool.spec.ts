@@ -62,6 +62,15 @@ it('passes a status through, and a closed connection fails only its own request'
   expect(after).toEqual({ status: 'fulfilled', value: { status: 202, text: '{}' } });
 });
 
+it('fails a request with the reason its connection could not be made', async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const { port } = closed.address() as AddressInfo;
+  await new Promise((resolve) => closed.close(resolve));
+  const pool = new HttpPool(new URL(`http://127.0.0.1:${port}`), 1, {});
+  await expect(pool.post('/x', '{}')).rejects.toThrow('ECONNREFUSED');
+});
+
 it('reads a chunked answer, and refuses one it cannot read rather than guess where it ends', async () => {
   handle = (_req, body, res) => {
     if (body === '"raw"') {

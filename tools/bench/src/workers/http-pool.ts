@@ -47,13 +47,15 @@ class Connection {
   private open(): Socket {
     const socket = connect({ host: this.url.hostname, port: Number(this.url.port) });
     socket.setNoDelay(true);
+    // 'close' follows an error: the request in flight fails there, with the error's message.
+    let failure: Error | undefined;
     socket.on('data', (chunk: Buffer) => this.read(chunk));
-    socket.on('error', () => {});
+    socket.on('error', (err) => (failure = err));
     socket.on('close', () => {
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.buffered = EMPTY;
-      this.settle(new Error('the connection closed before the answer'));
+      this.settle(failure ?? new Error('the connection closed before the answer'));
     });
     this.socket = socket;
     return socket;
