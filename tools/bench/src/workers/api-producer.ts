@@ -8,6 +8,8 @@
  *   `batchSize`) in one request; each item is done or failed by its own result.
  * A run's reply also says how long ingest took to answer (`answerP50Ms`, `answerP99Ms`).
  */
+import { build } from 'hdr-histogram-js';
+import { latencyOf } from '../report';
 import { HttpPool } from './http-pool';
 import { nowMs, openLoop, serveRequests, type OpenLoopReply } from './protocol';
 
@@ -70,14 +72,14 @@ serveRequests(async (request: ApiProducerRequest): Promise<OpenLoopReply | void>
   if (request.type === 'setup') return setup(request);
   const sendOne = send;
   if (!sendOne) throw new Error('run before setup');
-  const answers: number[] = [];
+  // In µs, as the clients record their arrivals (workers/clients.ts).
+  const answers = build({ numberOfSignificantValueDigits: 3 });
   const reply = await openLoop(request.rate, request.seconds, (at, done) =>
     sendOne(at, (err) => {
-      if (err === undefined) answers.push(nowMs() - at);
+      if (err === undefined) answers.recordValue(Math.max(0, Math.round((nowMs() - at) * 1000)));
       done(err);
     }),
   );
-  answers.sort((a, b) => a - b);
-  const at = (q: number) => answers[Math.min(answers.length - 1, Math.floor(q * answers.length))];
-  return answers.length === 0 ? reply : { ...reply, answerP50Ms: at(0.5), answerP99Ms: at(0.99) };
+  const { p50Ms, p99Ms, count } = latencyOf(answers);
+  return count === 0 ? reply : { ...reply, answerP50Ms: p50Ms, answerP99Ms: p99Ms };
 });

@@ -84,13 +84,12 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     const groups = { ...stack?.cpuGroups, load: [...push.fleet.pids, producer.pid] };
     const measure = async (rate: number, s: number) => {
       let sent: OpenLoopReply | undefined;
-      const storedBefore = stack ? await stack.stored() : 0;
-      const eventsBefore = stack ? await stack.events() : 0;
-      const settled = stack && (async () => untilStored(stack.stored, storedBefore + (sent?.done ?? 0), rig.signal));
+      const before = stack ? await stack.counts() : { exposures: 0, events: 0 };
+      const settled = stack && (async () => untilStored(stack.stored, before.exposures + (sent?.done ?? 0), rig.signal));
       const send = async () => (sent = await producer.run(rate, s)).done;
       const measured = await measurePush(rig, push, groups, send, { stallMs: STALL_MS, settleMs: SETTLE_MS, report: progress, settled });
-      const stored = stack ? (await stack.stored()) - storedBefore : null;
-      return { ...measured, sent: sent!, stored, storedEvents: stack ? (await stack.events()) - eventsBefore : null };
+      const after = stack && (await stack.counts());
+      return { ...measured, sent: sent!, stored: after ? after.exposures - before.exposures : null, storedEvents: after ? after.events - before.events : null };
     };
     if (warmup > 0) {
       progress(`${mode}: warm-up, ${warmup} s at ${flags.ints('rates')[0]}/s`);

@@ -36,16 +36,18 @@ export async function startStack(rig: Rig, topic: string) {
     postgresKind: postgres.restartable ? 'embedded (@herald/testing)' : 'DATABASE_URL server',
     /** CPU groups of the stack's own processes (the gateway is the measured server). */
     cpuGroups: { ingest: [ingest.pid], consumer: [consumer.pid], postgres: () => treeCpuSecondsOf(postgresRoots) },
-    stored: async () => storedCount(consumer),
-    /** Events of every kind the consumer has taken and written so far (exposures, and ingest's `sent` records). */
-    events: async () => (await sampleConsumer(consumer.adminUrl)).events,
+    stored: async () => (await storedCounts(consumer)).exposures,
+    counts: () => storedCounts(consumer),
   };
 }
 
-/** Exposures the consumer has stored so far (inserted, or found stored already). */
-async function storedCount(consumer: AppProcess): Promise<number> {
+/**
+ * From one scrape of the consumer: the exposures it has stored so far (inserted, or found stored
+ * already), and the events of every kind it has written (exposures, and ingest's `sent` records).
+ */
+async function storedCounts(consumer: AppProcess): Promise<{ exposures: number; events: number }> {
   const sample = await sampleConsumer(consumer.adminUrl);
-  return sample.inserted + sample.duplicates;
+  return { exposures: sample.inserted + sample.duplicates, events: sample.events };
 }
 
 /** Until the consumer has stored `count` exposures, or that stops moving for `stallMs`; what it stored. */
