@@ -6,7 +6,9 @@
 -- KEYS[3]  the user's category sync hash: 'v' (version, bumped here) and 't:<token>' -> lease end
 -- KEYS[4]  the user's notification channel (sharded pub/sub; all five keys share one slot)
 -- KEYS[5]  the user's category positions (hash: category -> log entry id): a category joined
---          starts at now (messages sent before the join are not the user's), one left is dropped
+--          starts at the last id of the millisecond before the join's (JOINED_AT below: every
+--          entry of the join's millisecond, or later, is the user's; one of an earlier
+--          millisecond is not), one left is dropped
 -- ARGV[1]  the notification
 -- ARGV[2]  lease, ms: how long the repair may run before it no longer holds the index back
 -- ARGV[3]  the repair's token
@@ -16,6 +18,10 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = tonumber(ARGV[2])
+-- A stream's first entry of a millisecond is `<ms>-0`: a position of `<now>-0` would count an
+-- entry appended in the join's millisecond, after the join, as read. The largest sequence number
+-- puts the position just before that millisecond.
+local JOINED_AT = (now - 1) .. '-18446744073709551615'
 local old = redis.call('SMEMBERS', KEYS[1])
 if #old > 0 then
   redis.call('SADD', KEYS[2], unpack(old))
@@ -32,7 +38,7 @@ for _, category in ipairs(old) do
   end
 end
 for category in pairs(joined) do
-  redis.call('HSET', KEYS[5], category, now .. '-0')
+  redis.call('HSET', KEYS[5], category, JOINED_AT)
 end
 redis.call('DEL', KEYS[1])
 if #ARGV > 3 then
