@@ -14,7 +14,7 @@ import { WebSocketServer } from 'ws';
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Logger } from '@herald/logger';
 import { createVerifier } from '@herald/auth';
-import { closeRedis, createRedis, onSubscriberReconnect, spillLength, spillOldestAgeMs } from '@herald/redis';
+import { closeRedis, createRedis, onSubscriberReconnect, spilledEvents, spillOldestAgeMs } from '@herald/redis';
 import { BatchPublisher, createPubSub } from '@herald/pubsub';
 import { createHttpApp, parseAllowedHosts, REDIS_PING_TIMEOUT_MS, runAll, withTimeout } from '@herald/http';
 import { ConfigError, type GatewayConfig } from '@herald/config';
@@ -76,7 +76,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
   });
   const metrics = createGatewayMetrics(http.metrics, {
     exposuresPending: () => publisher.outstanding,
-    spillLength: () => spillLength(redis),
+    spilledEvents: () => spilledEvents(redis),
     spillOldestAgeMs: () => spillOldestAgeMs(redis),
   });
   const pubsub = givenPubSub ?? createPubSub(config);

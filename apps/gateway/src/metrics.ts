@@ -9,7 +9,7 @@ export interface GaugeSources {
   /** Exposure events held in memory (ExposurePublisher.outstanding). */
   exposuresPending(): number;
   /** Events in the exposure spill (a Redis read). */
-  spillLength(): Promise<number>;
+  spilledEvents(): Promise<number>;
   /** Age of the oldest event in the exposure spill, ms by Redis's clock; 0 when empty (a Redis read). */
   spillOldestAgeMs(): Promise<number>;
 }
@@ -121,7 +121,7 @@ export function createGatewayMetrics(registry: Registry, sources?: GaugeSources)
     exposuresSpilled: gauge(
       'herald_exposures_spilled',
       'Exposure events in the Redis spill (all gateways), waiting to be replayed to Pub/Sub',
-      fromRedis((s) => s.spillLength()),
+      fromRedis((s) => s.spilledEvents()),
     ),
     exposuresSpillAge: gauge(
       'herald_exposures_spill_oldest_age_seconds',

@@ -9,7 +9,7 @@
  * each master's own connection, that the log a publisher wrote while pushing is there.
  */
 import Redis from 'ioredis';
-import { keys, spillLength, writeWalBatch, type HeraldRedis } from '@herald/redis';
+import { ackSpill, ensureSpillGroup, keys, readSpill, spilledEvents, spillExposures, spillLength, writeWalBatch, type HeraldRedis } from '@herald/redis';
 import { startRedisCluster, waitFor, type RedisCluster } from '@herald/testing';
 import { ExposurePublisher } from '../src/exposure/exposure-publisher';
 import { closeRedis, connect, newMetrics, silent, startTopic, type Metrics, type TopicRig } from './exposure-stage-rig';
@@ -123,4 +123,20 @@ it("writes the logs of three gateways to three masters, and rescues a dead gatew
   await waitFor(() => rig.received.filter((r) => r.includes('"dead-')).length === 2, { timeoutMs: 30_000, what: 'the rescued events published' });
   await waitFor(() => rig.received.filter((r) => r.includes('"m-')).length >= 9, { timeoutMs: 30_000, what: 'the pushed events published' });
   await waitFor(async () => (await spillLength(redis)) === 0, { what: 'the spill emptied' });
+  expect(await spilledEvents(redis)).toBe(0);
 }, 90_000);
+
+it('spills packed events as one entry on a Cluster, counted beside the stream on its slot', async () => {
+  const stream = { key: '{cluster-spill}:s', events: '{cluster-spill}:s:events', group: 'g' };
+  await ensureSpillGroup(redis, stream);
+  const result = await spillExposures(redis, [{ data: Buffer.from('{"eventId":"p-0"}\n{"eventId":"p-1"}'), count: 2 }, '{"eventId":"p-2"}'], { maxEvents: 3, maxAgeMs: 0 }, stream);
+  expect(result).toEqual({ spilled: 3, refused: 0, expired: 0 });
+  expect(await spilledEvents(redis, stream)).toBe(3);
+  const read = await readSpill(redis, 'gw-cluster', 10, 60_000, stream);
+  expect(read.map(({ data, count }) => ({ data, count }))).toEqual([
+    { data: '{"eventId":"p-0"}\n{"eventId":"p-1"}', count: 2 },
+    { data: '{"eventId":"p-2"}', count: 1 },
+  ]);
+  expect(await ackSpill(redis, read, stream)).toBe(2);
+  expect(await spilledEvents(redis, stream)).toBe(0);
+});

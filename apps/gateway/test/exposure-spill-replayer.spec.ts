@@ -6,7 +6,7 @@
  * log is rescued into the spill and published, never the replayer's own; close() is idempotent
  * and stops the sweep.
  */
-import { keys, spillLength, writeWalBatch, type HeraldRedis } from '@herald/redis';
+import { keys, spilledEvents, spillLength, writeWalBatch, type HeraldRedis } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import { PublishPump } from '../src/exposure/publish-pump';
 import { SpillReplayer } from '../src/exposure/spill-replayer';
@@ -91,6 +91,33 @@ it('spills while overflowing, replays through the pump once it has room, then ha
   expect(await spillLength(redis)).toBe(0);
   expect(await m.outcome('replayed')).toBe(10);
   await waitFor(() => got('spilled').length === 10, { timeoutMs: 30_000, what: 'all spilled events received' });
+}, 60_000);
+
+it('spills packed events as one entry each, counts them by their events, and replays every one', async () => {
+  // Four entries of three packed exposures (UTF-8 bytes, as the log packs them) and one alone.
+  const packed = (k: number): Pending => ({ data: Buffer.from([0, 1, 2].map((j) => event('packed', 3 * k + j)).join('\n')), batch: UNLOGGED, count: 3 });
+  const entries = [packed(0), packed(1), { data: event('packed', 12), batch: UNLOGGED, count: 1 }, packed(2), packed(3)];
+  const spilledBefore = await m.outcome('spilled');
+  const replayedBefore = await m.outcome('replayed');
+  rig.server.pause();
+  try {
+    replayer.startOverflowing(0);
+    const before = settled.length;
+    for (const entry of entries) replayer.add(entry);
+    await waitFor(() => settled.length === before + entries.length, { what: 'the entries in the spill' });
+    expect(await spillLength(redis)).toBe(5);
+    expect(await spilledEvents(redis)).toBe(13);
+    expect((await m.outcome('spilled')) - spilledBefore).toBe(13);
+  } finally {
+    rig.server.resume();
+  }
+  replayer.stopOverflowing();
+  replayer.replay();
+  await waitFor(() => !replayer.active, { timeoutMs: 30_000, what: 'the replay done' });
+  expect(await spilledEvents(redis)).toBe(0);
+  expect((await m.outcome('replayed')) - replayedBefore).toBe(13);
+  await waitFor(() => got('packed').length === 13, { timeoutMs: 30_000, what: 'every packed event received' });
+  expect(new Set(got('packed'))).toEqual(new Set(Array.from({ length: 13 }, (_, i) => event('packed', i))));
 }, 60_000);
 
 it('starts a replay again after its group was destroyed, and makes the group again', async () => {

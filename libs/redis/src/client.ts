@@ -37,12 +37,12 @@ const SCRIPT_FILES = [
   'advance-positions-n',
   'claim-idempotency-1',
   'complete-idempotency-1',
-  'ack-spill-1',
+  'ack-spill-2',
   'claim-wal-1',
   'release-wal-1',
   'beat-wal-1',
   'stale-wals-1',
-  'spill-exposures-1',
+  'spill-exposures-2',
   'beat-presence-1',
   'live-gateways-1',
   'add-webhook-3',
@@ -129,12 +129,21 @@ export interface HeraldScripts {
     ttlSeconds: number,
   ): Promise<string[]>;
   completeIdempotency(record: string, result: string): Promise<number>;
-  ackSpill(stream: string, group: string, ...ids: string[]): Promise<number>;
+  /** `idsAndCounts`: entry id, events it holds, … */
+  ackSpill(stream: string, counter: string, group: string, ...idsAndCounts: Array<string | number>): Promise<number>;
   claimWal(registry: string, walId: string, claimIdleMs: number): Promise<number>;
   releaseWal(registry: string, walId: string, stamp: number): Promise<number>;
   beatWal(registry: string, walId: string): Promise<number>;
   staleWals(registry: string, claimIdleMs: number, limit: number): Promise<string[]>;
-  spillExposures(stream: string, field: string, maxEvents: number, maxAgeMs: number, ...events: string[]): Promise<[number, number, number]>;
+  /** `entries`: events an entry holds, the entry, … */
+  spillExposures(
+    stream: string,
+    counter: string,
+    field: string,
+    maxEvents: number,
+    maxAgeMs: number,
+    ...entries: Array<string | number | Buffer>
+  ): Promise<[number, number, number]>;
   beatPresence(registry: string, instance: string, liveForMs: number, pruneAfterMs: number): Promise<number>;
   liveGateways(registry: string): Promise<string[]>;
   /** 1 when registered, 0 when the producer is at its bound. */

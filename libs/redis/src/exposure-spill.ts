@@ -4,9 +4,13 @@
  * takes events again. Replay goes through a consumer group: an entry read by a gateway that dies
  * before publishing it stays pending and is claimed by another after `claimIdleMs`.
  *
- * The stream is bounded (spill-exposures script): by entries, so that an outage of Pub/Sub cannot
- * fill Redis and stop deliveries with it, and by age. What the bounds refuse or trim is counted
- * by the caller.
+ * An entry holds one event, or several one per line (field `n`: how many): the gateway spills
+ * exposures packed as its write-ahead log packed them, so a broadcast's overflow costs Redis a
+ * few hundred entries, not one per delivery (docs/BENCHMARKS.md, "Exposures spilled packed").
+ *
+ * The stream is bounded (spill-exposures script) by events, counted beside it, so that an outage
+ * of Pub/Sub cannot fill Redis and stop deliveries with it, and by age. What the bounds refuse or
+ * trim is counted by the caller.
  */
 import { Cluster, type Redis } from 'ioredis';
 import { keys } from './keys';
@@ -21,28 +25,44 @@ import { RespWriter, sparesOfOneSite } from './resp-writer';
  */
 export interface EventStream {
   key: string;
+  /** How many events the stream's entries hold (the same Cluster slot as `key`). */
+  events: string;
   group: string;
 }
 
 /** The gateways' exposure spill. */
-export const EXPOSURE_SPILL: EventStream = { key: keys.exposureSpill, group: keys.spillGroup };
+export const EXPOSURE_SPILL: EventStream = { key: keys.exposureSpill, events: keys.exposureSpillEvents, group: keys.spillGroup };
 /** Ingest's event outbox, relayed to Pub/Sub by any ingest process. */
-export const EVENT_OUTBOX: EventStream = { key: keys.eventOutbox, group: keys.outboxGroup };
+export const EVENT_OUTBOX: EventStream = { key: keys.eventOutbox, events: keys.eventOutboxEvents, group: keys.outboxGroup };
 
+/** An entry of the stream as read. */
 export interface SpilledEvent {
   /** Stream entry id. */
   id: string;
+  /** The event, or `count` events one per line. */
   data: string;
+  count: number;
 }
+
+/** Events to append as one entry: `count` of them one per line in `data` (UTF-8 bytes, or text). */
+export interface SpillEntry {
+  data: string | Buffer;
+  count: number;
+}
+
+/** An entry to acknowledge: its id and how many events it holds. */
+export type SpillAck = Pick<SpilledEvent, 'id' | 'count'>;
 
 /** The stream field that holds an event (the write-ahead log's rescue writes it too). */
 export const SPILL_FIELD = 'e';
+/** The stream field that says how many events an entry holds, when more than one. */
+const COUNT_FIELD = 'n';
 
-/** Most ids or events sent in one script call (a call's arguments are never unbounded). */
+/** Most events (or ids) sent in one script call (a call's arguments are never unbounded). */
 export const SPILL_CHUNK = 1000;
 
 export interface SpillBounds {
-  /** Most entries the stream holds; events past it are refused. */
+  /** Most events the stream holds; events past it are refused. */
   maxEvents: number;
   /** Entries older than this (ms) are trimmed before appending; 0: no age bound. */
   maxAgeMs: number;
@@ -51,42 +71,73 @@ export interface SpillBounds {
 export interface SpillResult {
   /** Events appended. */
   spilled: number;
-  /** Events refused: the stream held `maxEvents` entries. */
+  /** Events refused: the stream held `maxEvents`. */
   refused: number;
-  /** Entries trimmed because they were older than `maxAgeMs` (never published). */
+  /** Events trimmed because they were older than `maxAgeMs` (never published). */
   expired: number;
 }
 
-/** Append events to the spill, in order, within its bounds; one script call per SPILL_CHUNK events. */
+const countOf = (entry: string | SpillEntry) => (typeof entry === 'string' ? 1 : entry.count);
+const dataOf = (entry: string | SpillEntry) => (typeof entry === 'string' ? entry : entry.data);
+
+/** The entries' chunks: SPILL_CHUNK events at most each (an entry is never split), as [from, to). */
+function chunks(entries: ReadonlyArray<string | SpillEntry>): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let from = 0;
+  let events = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const n = countOf(entries[i]);
+    if (i > from && events + n > SPILL_CHUNK) {
+      out.push([from, i]);
+      from = i;
+      events = 0;
+    }
+    events += n;
+  }
+  if (from < entries.length) out.push([from, entries.length]);
+  return out;
+}
+
+/**
+ * Append entries (an event's JSON, or events packed one per line with their count) to the spill,
+ * in order, within its bounds; one script call per SPILL_CHUNK events.
+ */
 export async function spillExposures(
   redis: HeraldRedis,
-  events: readonly string[],
+  entries: ReadonlyArray<string | SpillEntry>,
   bounds: SpillBounds,
   stream: EventStream = EXPOSURE_SPILL,
 ): Promise<SpillResult> {
   const total: SpillResult = { spilled: 0, refused: 0, expired: 0 };
   if (redis instanceof Cluster) {
-    for (let at = 0; at < events.length; at += SPILL_CHUNK) {
-      const chunk = events.slice(at, at + SPILL_CHUNK);
-      addResult(total, await redis.spillExposures(stream.key, SPILL_FIELD, bounds.maxEvents, bounds.maxAgeMs, ...chunk));
+    for (const [from, to] of chunks(entries)) {
+      const args: Array<string | number | Buffer> = [];
+      for (let i = from; i < to; i++) args.push(countOf(entries[i]), dataOf(entries[i]));
+      addResult(total, await redis.spillExposures(stream.key, stream.events, SPILL_FIELD, bounds.maxEvents, bounds.maxAgeMs, ...args));
     }
     return total;
   }
   // One redis-server: each call written straight into RESP (encoded-script.ts), not built by
   // ioredis argument by argument (ingest appends every request's events, a batch's by hundreds).
-  spillScript ??= new EncodedScript(scriptText('spill-exposures-1'));
+  spillScript ??= new EncodedScript(scriptText('spill-exposures-2'));
   const script = spillScript;
   const w = new RespWriter(spillSpares);
   const sent: Promise<unknown>[] = [];
   try {
-    for (let at = 0; at < events.length; at += SPILL_CHUNK) {
-      const call = script.begin(w, 1);
+    for (const [from, to] of chunks(entries)) {
+      const call = script.begin(w, 2);
       w.string(stream.key);
+      w.string(stream.events);
       w.string(SPILL_FIELD);
       w.string(String(bounds.maxEvents));
       w.string(String(bounds.maxAgeMs));
-      const end = Math.min(at + SPILL_CHUNK, events.length);
-      for (let i = at; i < end; i++) w.string(events[i]);
+      for (let i = from; i < to; i++) {
+        const entry = entries[i];
+        w.string(String(countOf(entry)));
+        const data = dataOf(entry);
+        if (typeof data === 'string') w.string(data);
+        else w.bytes(data);
+      }
       script.end(w, call);
       const reply = script.send(redis as Redis, w, call);
       sent.push(reply);
@@ -124,15 +175,26 @@ export function isNoGroupError(err: unknown): boolean {
 
 type StreamEntries = Array<[string, string[] | null]>;
 
-/** The events among `entries`; the ids of entries deleted meanwhile (trimmed by age) go to `gone`. */
-function toEvents(entries: StreamEntries | null | undefined, gone: string[]): SpilledEvent[] {
+/** The events among `entries`; entries deleted meanwhile (trimmed by age) go to `gone`. */
+function toEvents(entries: StreamEntries | null | undefined, gone: SpillAck[]): SpilledEvent[] {
   const out: SpilledEvent[] = [];
   for (const [id, fields] of entries ?? []) {
     const at = fields ? fields.indexOf(SPILL_FIELD) : -1;
-    if (fields && at >= 0 && at + 1 < fields.length) out.push({ id, data: fields[at + 1] });
-    else gone.push(id);
+    if (fields && at >= 0 && at + 1 < fields.length) out.push({ id, data: fields[at + 1], count: countField(fields) });
+    else gone.push({ id, count: 0 });
   }
   return out;
+}
+
+/** How many events an entry's fields say it holds (1 without the field). */
+function countField(fields: string[]): number {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === COUNT_FIELD) {
+      const n = Number(fields[i + 1]);
+      return Number.isInteger(n) && n > 0 ? n : 1;
+    }
+  }
+  return 1;
 }
 
 /**
@@ -149,7 +211,7 @@ export async function readSpill(
 ): Promise<SpilledEvent[]> {
   const stream = from.key;
   const group = from.group;
-  const gone: string[] = [];
+  const gone: SpillAck[] = [];
   try {
     const own = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '0')) as
       | Array<[string, StreamEntries]>
@@ -169,11 +231,13 @@ export async function readSpill(
   }
 }
 
-/** Acknowledge and delete replayed entries (SPILL_CHUNK ids per script call). */
-export async function ackSpill(redis: HeraldRedis, ids: readonly string[], stream: EventStream = EXPOSURE_SPILL): Promise<number> {
+/** Acknowledge and delete replayed entries, taking their events off the stream's count (SPILL_CHUNK entries per script call). */
+export async function ackSpill(redis: HeraldRedis, entries: readonly SpillAck[], stream: EventStream = EXPOSURE_SPILL): Promise<number> {
   let deleted = 0;
-  for (let at = 0; at < ids.length; at += SPILL_CHUNK) {
-    deleted += await redis.ackSpill(stream.key, stream.group, ...ids.slice(at, at + SPILL_CHUNK));
+  for (let at = 0; at < entries.length; at += SPILL_CHUNK) {
+    const args: Array<string | number> = [];
+    for (const { id, count } of entries.slice(at, at + SPILL_CHUNK)) args.push(id, count);
+    deleted += await redis.ackSpill(stream.key, stream.events, stream.group, ...args);
   }
   return deleted;
 }
@@ -181,6 +245,12 @@ export async function ackSpill(redis: HeraldRedis, ids: readonly string[], strea
 /** Entries in the spill (published or not yet replayed). */
 export function spillLength(redis: HeraldRedis, stream: EventStream = EXPOSURE_SPILL): Promise<number> {
   return redis.xlen(stream.key);
+}
+
+/** Events the spill's entries hold (its counter; the entries themselves when it has none yet). */
+export async function spilledEvents(redis: HeraldRedis, stream: EventStream = EXPOSURE_SPILL): Promise<number> {
+  const [held, entries] = await Promise.all([redis.get(stream.events), redis.xlen(stream.key)]);
+  return entries === 0 ? 0 : held === null ? entries : Number(held);
 }
 
 /** How old the oldest entry of the spill is, ms by the Redis server's clock; 0 when it is empty. */

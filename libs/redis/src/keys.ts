@@ -99,6 +99,8 @@ export const keys = {
    * any gateway replays it (consumer group `spillGroup`).
    */
   exposureSpill: '{herald:exposures}:spill',
+  /** How many events the spill's entries hold (an entry holds one, or several packed; exposure-spill.ts). */
+  exposureSpillEvents: '{herald:exposures}:spill:events',
   spillGroup: 'replay',
   /**
    * Ingest's event outbox (stream, field `e`: an event's JSON): the message lifecycle events
@@ -106,6 +108,8 @@ export const keys = {
    * Redis and published to Pub/Sub by any ingest's relay (consumer group `outboxGroup`).
    */
   eventOutbox: '{herald:events}:outbox',
+  /** How many events the outbox's entries hold (one each). */
+  eventOutboxEvents: '{herald:events}:outbox:events',
   outboxGroup: 'relay',
   /**
    * One gateway process's exposure write-ahead log (hash: batch -> events); see exposure-wal.ts.

@@ -142,6 +142,22 @@ export class RespWriter {
     this.bulk(textAt, at - textAt, chars);
   }
 
+  /** One bulk string of bytes as they are (an event packed by the gateway's log, UTF-8 already). */
+  bytes(data: Buffer): void {
+    this.ensure(data.length + 24);
+    const buffer = this.buffer;
+    buffer[this.at] = DOLLAR;
+    let at = writeDigits(buffer, this.at + 1, data.length);
+    buffer[at++] = CR;
+    buffer[at++] = LF;
+    buffer.set(data, at);
+    at += data.length;
+    buffer[at++] = CR;
+    buffer[at++] = LF;
+    this.at = at;
+    this.count++;
+  }
+
   /** Where a bulk string's text of `chars` UTF-16 units is written: after `$`, the digits of `chars` and CRLF. */
   private textAt(chars: number): number {
     return this.at + 1 + digitCount(chars) + 2;

@@ -12,6 +12,7 @@ import {
   claimIdempotency,
   completeIdempotency,
   spillExposures,
+  spilledEvents,
   SPILL_CHUNK,
   SPILL_FIELD,
   ensureSpillGroup,
@@ -217,7 +218,7 @@ describe('exposure spill', () => {
     // A live gateway gets the next new one now, and the dead one's only once they are idle enough.
     const next = await readSpill(redis, 'gw-live', 10, 60_000);
     expect(next.map((e) => e.data)).toEqual(['e4']);
-    expect(await ackSpill(redis, next.map((e) => e.id))).toBe(1);
+    expect(await ackSpill(redis, next)).toBe(1);
     expect(await readSpill(redis, 'gw-live', 10, 60_000)).toEqual([]);
     // Claimed only once all three are idle long enough: Redis stamps each entry's delivery on its
     // own (a millisecond or more apart on a loaded machine), and a claim takes what is idle then
@@ -230,7 +231,7 @@ describe('exposure spill', () => {
     expect(claimed.map((e) => e.data)).toEqual(['e1', 'e2', 'e3']);
     // Not acknowledged yet: they come back to the same consumer first.
     expect((await readSpill(redis, 'gw-live', 10, 60_000)).map((e) => e.data)).toEqual(['e1', 'e2', 'e3']);
-    expect(await ackSpill(redis, claimed.map((e) => e.id))).toBe(3);
+    expect(await ackSpill(redis, claimed)).toBe(3);
     expect(await spillLength(redis)).toBe(0);
     expect(await readSpill(redis, 'gw-live', 10, 0)).toEqual([]);
   });
@@ -254,18 +255,71 @@ describe('exposure spill', () => {
     await spillExposures(redis, ['a6'], UNBOUNDED);
     const [a6] = await readSpill(redis, 'gw-trim', 10, 60_000);
     await redis.xgroup('DESTROY', keys.exposureSpill, keys.spillGroup);
-    expect(await ackSpill(redis, [a6.id])).toBe(1);
+    expect(await ackSpill(redis, [a6])).toBe(1);
     expect(await spillLength(redis)).toBe(0);
   });
 
   it('appends more events than a call carries, in order and exactly as given, within its size bound', async () => {
-    const stream = { key: 'test:{spill-many}', group: 'g' };
+    const stream = { key: 'test:{spill-many}', events: 'test:{spill-many}:events', group: 'g' };
     // Three calls of SPILL_CHUNK at most; text of 1 to 4 bytes a character; the bound cuts the third.
     const events = Array.from({ length: 2 * SPILL_CHUNK + 500 }, (_, i) => `${['e', 'é', '事', '🎉'][i % 4]}${i} ${'x'.repeat(i % 300)}`);
     const bound = 2 * SPILL_CHUNK + 200;
     expect(await spillExposures(redis, events, { maxEvents: bound, maxAgeMs: 0 }, stream)).toEqual({ spilled: bound, refused: 300, expired: 0 });
     const stored = (await redis.xrange(stream.key, '-', '+')) as [string, string[]][];
     expect(stored.map(([, fields]) => fields)).toEqual(events.slice(0, bound).map((e) => [SPILL_FIELD, e]));
+    expect(await spilledEvents(redis, stream)).toBe(bound);
+  });
+
+  it('keeps packed events as one entry, counts its events against the bound, and takes them off when acknowledged or trimmed', async () => {
+    const stream = { key: 'test:{spill-packed}', events: 'test:{spill-packed}:events', group: 'g' };
+    await ensureSpillGroup(redis, stream);
+    const bound = { maxEvents: 6, maxAgeMs: 0 };
+    // An entry of three as text, one of two as bytes (the gateway's log packs them as UTF-8).
+    const packed = [{ data: 'p1\np2\np3', count: 3 }, 'single', { data: Buffer.from('é1\né2'), count: 2 }];
+    expect(await spillExposures(redis, packed, bound, stream)).toEqual({ spilled: 6, refused: 0, expired: 0 });
+    expect(await redis.xlen(stream.key)).toBe(3);
+    expect(await spilledEvents(redis, stream)).toBe(6);
+    // Full: an entry that does not fit is refused whole, and so is every one after it in the call.
+    expect(await spillExposures(redis, [{ data: 'q1\nq2', count: 2 }, 'q3'], bound, stream)).toEqual({ spilled: 0, refused: 3, expired: 0 });
+    const read = await readSpill(redis, 'gw-packed', 10, 60_000, stream);
+    expect(read.map(({ data, count }) => ({ data, count }))).toEqual([
+      { data: 'p1\np2\np3', count: 3 },
+      { data: 'single', count: 1 },
+      { data: 'é1\né2', count: 2 },
+    ]);
+    expect(await ackSpill(redis, read.slice(0, 1), stream)).toBe(1);
+    expect(await spilledEvents(redis, stream)).toBe(3);
+    // Room for three again: the two of a packed entry and one more.
+    expect(await spillExposures(redis, [{ data: 'r1\nr2', count: 2 }, 'r3', 'r4'], bound, stream)).toEqual({ spilled: 3, refused: 1, expired: 0 });
+    // Trimmed by age: every event of every entry older than the bound.
+    const oldest = async () => {
+      const [[id]] = (await redis.xrange(stream.key, '-', '+', 'COUNT', 1)) as [string, string[]][];
+      const [s, us] = await redis.time();
+      return Number(s) * 1000 + Math.floor(Number(us) / 1000) - Number(id.split('-')[0]);
+    };
+    await waitFor(async () => (await oldest()) > 20, { what: 'the spill to age' });
+    expect(await spillExposures(redis, ['s1'], { maxEvents: 6, maxAgeMs: 10 }, stream)).toEqual({ spilled: 1, refused: 0, expired: 6 });
+    expect(await spilledEvents(redis, stream)).toBe(1);
+    // An entry trimmed while being replayed is acknowledged without counting it twice.
+    expect(await ackSpill(redis, read.slice(1), stream)).toBe(0);
+    expect(await spilledEvents(redis, stream)).toBe(1);
+  });
+
+  it('counts a spill written before it had a counter by its entries, one event each', async () => {
+    const stream = { key: 'test:{spill-old}', events: 'test:{spill-old}:events', group: 'g' };
+    for (const e of ['o1', 'o2', 'o3']) await redis.xadd(stream.key, '*', SPILL_FIELD, e);
+    expect(await spilledEvents(redis, stream)).toBe(3);
+    expect(await spillExposures(redis, [{ data: 'n1\nn2', count: 2 }, 'n3'], { maxEvents: 5, maxAgeMs: 0 }, stream)).toEqual({
+      spilled: 2,
+      refused: 1,
+      expired: 0,
+    });
+    expect(await spilledEvents(redis, stream)).toBe(5);
+    // A stream deleted by hand holds nothing, whatever its counter said.
+    await redis.del(stream.key);
+    expect(await spilledEvents(redis, stream)).toBe(0);
+    expect(await spillExposures(redis, ['m1'], { maxEvents: 1, maxAgeMs: 0 }, stream)).toEqual({ spilled: 1, refused: 0, expired: 0 });
+    expect(await spilledEvents(redis, stream)).toBe(1);
   });
 });
 

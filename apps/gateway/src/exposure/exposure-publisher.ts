@@ -31,7 +31,7 @@ import { idHead, messageJson, pushMiddle, sessionJson, sessionTail } from './eve
 import { EventIds } from './event-ids';
 import { PublishPump } from './publish-pump';
 import { SpillReplayer } from './spill-replayer';
-import { eventsOf, runEvery, singles, type Pending, type Send } from './stage';
+import { countOf, runEvery, singles, type Pending, type Send } from './stage';
 import { WalWriter } from './wal-writer';
 
 export type { Send } from './stage';
@@ -217,7 +217,8 @@ export class ExposurePublisher {
     if (!replayer.overflowing) {
       if (pump.full) replayer.startOverflowing(this.outstanding);
     } else if (pump.hasRoom) replayer.stopOverflowing();
-    if (replayer.overflowing) for (const one of singles(event)) replayer.add(one);
+    // Packed exposures are spilled as they are: one entry for the lot.
+    if (replayer.overflowing) replayer.add(event);
     else {
       pump.push(event);
       // What was spilled goes out alongside (a no-op while a replay runs or memory is busy).
@@ -256,12 +257,13 @@ export class ExposurePublisher {
       );
       let safe = flushed;
       if (!flushed) {
-        const left = eventsOf([...this.pump.takeAll(), ...this.replayer.takeWaiting()]);
-        this.opts.logger.warn({ events: left.length }, 'Pub/Sub did not take every exposure event before shutdown; spilling them');
+        const left = [...this.pump.takeAll(), ...this.replayer.takeWaiting()];
+        const events = countOf(left);
+        this.opts.logger.warn({ events }, 'Pub/Sub did not take every exposure event before shutdown; spilling them');
         safe = await this.within(timeoutMs / 2, this.replayer.append(left), 'spilling exposure events');
         if (!safe) {
           this.opts.logger.error(
-            { events: left.length },
+            { events },
             'exposure events not published before the deadline; they stay in the exposure log for another gateway',
           );
         }

@@ -19,7 +19,7 @@ import { ackSpill, ensureSpillGroup, readSpill, rescueStaleWals, spillLength, ty
 import type { GatewayMetrics } from '../metrics';
 import type { PublishPump } from './publish-pump';
 import { SpillWriter } from './spill-writer';
-import { backoffMs, runEvery, single, UNLOGGED, type Pending } from './stage';
+import { backoffMs, countOf, runEvery, UNLOGGED, type Pending } from './stage';
 
 export interface SpillReplayerOptions {
   redis: HeraldRedis;
@@ -27,7 +27,7 @@ export interface SpillReplayerOptions {
   consumer: string;
   /** This process's own log, never rescued by itself. */
   walId: string;
-  /** Events read from the spill per replay step, and appended per spill write. */
+  /** Events read from the spill per replay step (entries, packed or not), and appended per spill write. */
   batchMax: number;
   /** Events waiting to be appended while Redis refuses, at most. */
   waitingMax: number;
@@ -55,6 +55,11 @@ export class SpillReplayer {
   private readonly sweep: NodeJS.Timeout;
   private closed = false;
   private closing?: Promise<void>;
+  /**
+   * Entries read per replay step: about `batchMax` events, by the last step's entries (an entry
+   * holds one event, or up to EVENTS_PER_PUBSUB_MESSAGE packed); one to begin with.
+   */
+  private readCount = 1;
 
   constructor(private readonly opts: SpillReplayerOptions) {
     this.writer = new SpillWriter({
@@ -120,7 +125,7 @@ export class SpillReplayer {
   }
 
   /** Appends events at once (shutdown); rejects when Redis refuses. */
-  append(events: readonly string[]): Promise<void> {
+  append(events: ReadonlyArray<Pending | string>): Promise<void> {
     return this.writer.append(events);
   }
 
@@ -196,7 +201,8 @@ export class SpillReplayer {
     await this.groupReady;
     for (;;) {
       if (this.closed) return;
-      const entries = await readSpill(redis, consumer, batchMax, claimIdleMs);
+      const entries = await readSpill(redis, consumer, this.readCount, claimIdleMs);
+      if (entries.length > 0) this.readCount = Math.max(1, Math.min(batchMax, Math.floor((batchMax * entries.length) / countOf(entries))));
       if (entries.length === 0) {
         // Events on their way into the stream are replayed in this run too.
         const writing = this.writer.writing;
@@ -209,11 +215,12 @@ export class SpillReplayer {
         return;
       }
       this.pendingReplay = true;
-      const events = entries.map((e) => single(e.data, UNLOGGED));
+      // An entry of packed exposures goes on packed (one Pub/Sub message).
+      const events = entries.map(({ data, count }): Pending => ({ data, batch: UNLOGGED, count }));
       const failed = new Set(await pump.publish(events, true));
-      const done = entries.filter((_, i) => !failed.has(events[i])).map((e) => e.id);
+      const done = entries.filter((_, i) => !failed.has(events[i]));
       await ackSpill(redis, done);
-      metrics.exposures.inc({ outcome: 'replayed' }, done.length);
+      metrics.exposures.inc({ outcome: 'replayed' }, countOf(done));
       // Pub/Sub refuses again: the failed ones stay pending for us; try after the shared pause.
       if (failed.size > 0) await new Promise((resolve) => setTimeout(resolve, pump.pauseLeft()));
     }

@@ -4,17 +4,18 @@
  * (EXPOSURE_SPILL_MAX_EVENTS, EXPOSURE_SPILL_MAX_AGE_MS). What the bounds refuse or trim is
  * counted (`dropped`, `expired`) and logged, never retried: a full spill must not fill Redis.
  * When Redis refuses the append itself (down, out of memory), the events wait here, at most
- * twice the memory bound; past it the oldest go (`failed`).
+ * twice the memory bound; past it the oldest go (`failed`). Packed exposures go as they are, one
+ * entry for the lot (libs/redis exposure-spill).
  */
 import type { Logger } from '@herald/logger';
 import { spillExposures, type HeraldRedis, type SpillBounds, type SpillResult } from '@herald/redis';
 import type { GatewayMetrics } from '../metrics';
-import { textOf, type Pending } from './stage';
+import { countOf, type Pending } from './stage';
 
 export interface SpillWriterOptions {
   redis: HeraldRedis;
   bounds: SpillBounds;
-  /** Events per append. */
+  /** Events per append (an entry of more goes alone). */
   batchMax: number;
   /** Events waiting here while Redis refuses appends, at most. */
   waitingMax: number;
@@ -32,6 +33,8 @@ const DROPPED_PER_LOG_LINE = 1000;
 
 export class SpillWriter {
   private buffer: Pending[] = [];
+  /** Events the buffer holds. */
+  private buffered = 0;
   private running?: Promise<void>;
   private droppedSinceLog = 0;
 
@@ -39,7 +42,7 @@ export class SpillWriter {
 
   /** Events waiting to be appended. */
   get waiting(): number {
-    return this.buffer.length;
+    return this.buffered;
   }
 
   /** The append loop while one runs (a replay must wait for it before memory takes over). */
@@ -49,6 +52,7 @@ export class SpillWriter {
 
   add(event: Pending): void {
     this.buffer.push(event);
+    this.buffered += event.count;
     this.running ??= this.drain().finally(() => (this.running = undefined));
   }
 
@@ -56,31 +60,49 @@ export class SpillWriter {
   takeAll(): Pending[] {
     const events = this.buffer;
     this.buffer = [];
+    this.buffered = 0;
     return events;
   }
 
   /** Appends events at once (shutdown); rejects when Redis refuses. */
-  async append(events: readonly string[]): Promise<void> {
+  async append(events: ReadonlyArray<Pending | string>): Promise<void> {
     this.count(await spillExposures(this.opts.redis, events, this.opts.bounds));
+  }
+
+  /** The buffer's head: Pendings of at most batchMax events in all (one at least). */
+  private take(): Pending[] {
+    const { buffer } = this;
+    let take = 0;
+    let events = 0;
+    while (take < buffer.length && (take === 0 || events + buffer[take].count <= this.opts.batchMax)) events += buffer[take++].count;
+    this.buffered -= events;
+    return buffer.splice(0, take);
   }
 
   /** Append the buffer until it is empty; on failure keep it (bounded) and retry. */
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
-      const batch = this.buffer.splice(0, this.opts.batchMax);
+      const batch = this.take();
       try {
-        await this.append(batch.map((event) => textOf(event.data)));
+        await this.append(batch);
         for (const event of batch) this.opts.settled(event);
       } catch (err) {
         this.buffer = batch.concat(this.buffer);
-        const over = this.buffer.length - this.opts.waitingMax;
-        if (over > 0) {
-          // Pub/Sub and Redis both unavailable for long: the one loss memory bounds force.
-          for (const event of this.buffer.splice(0, over)) this.opts.settled(event);
+        this.buffered += countOf(batch);
+        if (this.buffered > this.opts.waitingMax) {
+          // Pub/Sub and Redis both unavailable for long: the one loss memory bounds force (the
+          // oldest entries, until the rest is within the bound).
+          let over = 0;
+          while (this.buffered > this.opts.waitingMax) {
+            const event = this.buffer.shift()!;
+            this.buffered -= event.count;
+            over += event.count;
+            this.opts.settled(event);
+          }
           this.opts.metrics.exposures.inc({ outcome: 'failed' }, over);
           this.opts.logger.error({ err, dropped: over }, 'exposure events dropped: Pub/Sub and Redis are both unavailable');
         } else {
-          this.opts.logger.warn({ err, waiting: this.buffer.length }, 'spilling exposure events failed; retrying');
+          this.opts.logger.warn({ err, waiting: this.buffered }, 'spilling exposure events failed; retrying');
         }
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
         if (this.opts.closed()) return;

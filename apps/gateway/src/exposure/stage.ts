@@ -62,18 +62,13 @@ export function singles(event: Pending): Pending[] {
   return linesOf(event).map((data) => single(data, event.batch));
 }
 
-/** The events' JSON, one string each. */
-export function eventsOf(events: readonly Pending[]): string[] {
-  return events.flatMap(linesOf);
-}
-
 /** The events of `event` whose flag is set, packed again. */
 export function keptLines(event: Pending, kept: readonly boolean[]): string {
   return packLines(linesOf(event).filter((_, i) => kept[i]));
 }
 
 /** How many events the Pendings hold. */
-export function countOf(events: readonly Pending[]): number {
+export function countOf(events: ReadonlyArray<{ readonly count: number }>): number {
   let n = 0;
   for (const event of events) n += event.count;
   return n;

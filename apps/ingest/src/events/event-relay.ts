@@ -18,7 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@herald/logger';
 import { packEvents, type BatchPublisher, type OutgoingEvent } from '@herald/pubsub';
-import { ackSpill, ensureSpillGroup, EVENT_OUTBOX, isNoGroupError, readSpill, type HeraldRedis } from '@herald/redis';
+import { ackSpill, ensureSpillGroup, EVENT_OUTBOX, isNoGroupError, readSpill, type HeraldRedis, type SpilledEvent } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
 import { decodeEntry } from './event-outbox';
 
@@ -149,13 +149,13 @@ export class EventRelay {
     const entries = await readSpill(redis, consumer, batchMax, claimIdleMs, EVENT_OUTBOX);
     if (entries.length === 0) return 0;
     const events: OutgoingEvent[] = [];
-    const discarded: string[] = [];
+    const discarded: SpilledEvent[] = [];
     for (const entry of entries) {
       const event = decodeEntry(entry.data);
       if (event) events.push({ data: event.json, kind: event.kind });
       else {
         // Not written by ingest: nothing could ever publish it.
-        discarded.push(entry.id);
+        discarded.push(entry);
         metrics.relayed.inc({ outcome: 'discarded' });
         this.log.error({ entry: entry.id }, 'an outbox entry is not an event; discarded');
       }
@@ -169,7 +169,7 @@ export class EventRelay {
       if (discarded.length > 0) await ackSpill(redis, discarded, EVENT_OUTBOX);
       throw err;
     }
-    await ackSpill(redis, entries.map((e) => e.id), EVENT_OUTBOX);
+    await ackSpill(redis, entries, EVENT_OUTBOX);
     metrics.relayed.inc({ outcome: 'published' }, events.length);
     return events.length;
   }

@@ -1,0 +1,26 @@
+-- Forget spilled events once Pub/Sub has accepted them: acknowledge them in the replay group and
+-- delete them from the stream, in one step, and take their events off the stream's counter. The
+-- entries are deleted even when the group is gone (destroyed, or the stream recreated): a group
+-- made again from the start of the stream must not publish them a second time.
+-- KEYS[1]  the spill stream
+-- KEYS[2]  its event counter (spill-exposures-2.lua)
+-- ARGV[1]  the consumer group
+-- ARGV[2…] pairs: an entry id, how many events it holds (the caller sends a few thousand at most)
+-- Returns  how many entries were deleted
+--@include spill-count
+local held = spill_held(KEYS[1], KEYS[2])
+local ids = {}
+local deleted = 0
+for i = 2, #ARGV, 2 do
+  ids[#ids + 1] = ARGV[i]
+  -- An entry trimmed meanwhile (by age) was counted off then.
+  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
+    deleted = deleted + 1
+    held = held - tonumber(ARGV[i + 1])
+  end
+end
+if #ids > 0 then
+  redis.pcall('XACK', KEYS[1], ARGV[1], unpack(ids))
+end
+spill_set(KEYS[2], held)
+return deleted
