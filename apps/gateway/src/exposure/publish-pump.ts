@@ -13,7 +13,7 @@ import { packEvents, type BatchPublisher, type OutgoingEvent } from '@herald/pub
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
 import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './publish-errors';
-import { backoffMs, countOf, runEvery, type Pending } from './stage';
+import { backoffMs, countOf, runEvery, takeHead, type Pending } from './stage';
 import { kindOf } from './user-event-json';
 
 export interface PublishPumpOptions {
@@ -147,12 +147,9 @@ export class PublishPump {
 
   /** The queue's head: Pendings of at most batchMax events in all (one at least). */
   private takeBatch(): Pending[] {
-    const { queue } = this;
-    let take = 0;
-    let events = 0;
-    while (take < queue.length && (take === 0 || events + queue[take].count <= this.opts.batchMax)) events += queue[take++].count;
-    this.queued -= events;
-    return queue.splice(0, take);
+    const batch = takeHead(this.queue, this.opts.batchMax);
+    this.queued -= countOf(batch);
+    return batch;
   }
 
   /**

@@ -10,7 +10,7 @@
 import type { Logger } from '@herald/logger';
 import { spillExposures, type HeraldRedis, type SpillBounds, type SpillResult } from '@herald/redis';
 import type { GatewayMetrics } from '../metrics';
-import { countOf, type Pending } from './stage';
+import { countOf, takeHead, type Pending } from './stage';
 
 export interface SpillWriterOptions {
   redis: HeraldRedis;
@@ -71,12 +71,9 @@ export class SpillWriter {
 
   /** The buffer's head: Pendings of at most batchMax events in all (one at least). */
   private take(): Pending[] {
-    const { buffer } = this;
-    let take = 0;
-    let events = 0;
-    while (take < buffer.length && (take === 0 || events + buffer[take].count <= this.opts.batchMax)) events += buffer[take++].count;
-    this.buffered -= events;
-    return buffer.splice(0, take);
+    const batch = takeHead(this.buffer, this.opts.batchMax);
+    this.buffered -= countOf(batch);
+    return batch;
   }
 
   /** Append the buffer until it is empty; on failure keep it (bounded) and retry. */

@@ -74,6 +74,14 @@ export function countOf(events: ReadonlyArray<{ readonly count: number }>): numb
   return n;
 }
 
+/** Takes the queue's head off it: Pendings of at most `max` events in all (one at least, however many it holds). */
+export function takeHead(queue: Pending[], max: number): Pending[] {
+  let take = 0;
+  let events = 0;
+  while (take < queue.length && (take === 0 || events + queue[take].count <= max)) events += queue[take++].count;
+  return queue.splice(0, take);
+}
+
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
