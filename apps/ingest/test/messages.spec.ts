@@ -201,7 +201,7 @@ describe('to a category', () => {
     };
     const small = await cost('ten', 10);
     // Body, record, log append, note, and the analytics: the members count (SCARD) and the
-    // `sent` event's append to the outbox (a script: XTRIM, XLEN, XADD).
+    // `sent` event's append to the outbox (a script: XLEN, XRANGE of what is past the age bound, XADD).
     expect(small).toBeLessThanOrEqual(20);
     expect(await cost('ten-thousand', 10_000)).toBe(small);
   });

@@ -25,15 +25,18 @@ import { RespWriter, sparesOfOneSite } from './resp-writer';
  */
 export interface EventStream {
   key: string;
-  /** How many events the stream's entries hold (the same Cluster slot as `key`). */
+  /**
+   * The key counting the events the stream's entries hold (the same Cluster slot as `key`), or
+   * `key` itself for a stream whose entries hold one event each (its length is its count).
+   */
   events: string;
   group: string;
 }
 
 /** The gateways' exposure spill. */
 export const EXPOSURE_SPILL: EventStream = { key: keys.exposureSpill, events: keys.exposureSpillEvents, group: keys.spillGroup };
-/** Ingest's event outbox, relayed to Pub/Sub by any ingest process. */
-export const EVENT_OUTBOX: EventStream = { key: keys.eventOutbox, events: keys.eventOutboxEvents, group: keys.outboxGroup };
+/** Ingest's event outbox, relayed to Pub/Sub by any ingest process (an event an entry: no counter). */
+export const EVENT_OUTBOX: EventStream = { key: keys.eventOutbox, events: keys.eventOutbox, group: keys.outboxGroup };
 
 /** An entry of the stream as read. */
 export interface SpilledEvent {
@@ -249,6 +252,7 @@ export function spillLength(redis: HeraldRedis, stream: EventStream = EXPOSURE_S
 
 /** Events the spill's entries hold (its counter; the entries themselves when it has none yet). */
 export async function spilledEvents(redis: HeraldRedis, stream: EventStream = EXPOSURE_SPILL): Promise<number> {
+  if (stream.events === stream.key) return redis.xlen(stream.key);
   const [held, entries] = await Promise.all([redis.get(stream.events), redis.xlen(stream.key)]);
   return entries === 0 ? 0 : held === null ? entries : Number(held);
 }

@@ -108,8 +108,6 @@ export const keys = {
    * Redis and published to Pub/Sub by any ingest's relay (consumer group `outboxGroup`).
    */
   eventOutbox: '{herald:events}:outbox',
-  /** How many events the outbox's entries hold (one each). */
-  eventOutboxEvents: '{herald:events}:outbox:events',
   outboxGroup: 'relay',
   /**
    * One gateway process's exposure write-ahead log (hash: batch -> events); see exposure-wal.ts.

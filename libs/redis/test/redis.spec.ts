@@ -292,17 +292,28 @@ describe('exposure spill', () => {
     // Room for three again: the two of a packed entry and one more.
     expect(await spillExposures(redis, [{ data: 'r1\nr2', count: 2 }, 'r3', 'r4'], bound, stream)).toEqual({ spilled: 3, refused: 1, expired: 0 });
     // Trimmed by age: every event of every entry older than the bound.
-    const oldest = async () => {
-      const [[id]] = (await redis.xrange(stream.key, '-', '+', 'COUNT', 1)) as [string, string[]][];
+    const newestAge = async () => {
+      const [[id]] = (await redis.xrevrange(stream.key, '+', '-', 'COUNT', 1)) as [string, string[]][];
       const [s, us] = await redis.time();
       return Number(s) * 1000 + Math.floor(Number(us) / 1000) - Number(id.split('-')[0]);
     };
-    await waitFor(async () => (await oldest()) > 20, { what: 'the spill to age' });
+    await waitFor(async () => (await newestAge()) > 20, { what: 'every entry of the spill to age' });
     expect(await spillExposures(redis, ['s1'], { maxEvents: 6, maxAgeMs: 10 }, stream)).toEqual({ spilled: 1, refused: 0, expired: 6 });
     expect(await spilledEvents(redis, stream)).toBe(1);
     // An entry trimmed while being replayed is acknowledged without counting it twice.
     expect(await ackSpill(redis, read.slice(1), stream)).toBe(0);
     expect(await spilledEvents(redis, stream)).toBe(1);
+  });
+
+  it('counts a stream of one event an entry by its length, with no counter (ingest\'s outbox)', async () => {
+    const stream = { key: 'test:{spill-self}', events: 'test:{spill-self}', group: 'g' };
+    expect(await spillExposures(redis, ['x1', 'x2', 'x3'], { maxEvents: 2, maxAgeMs: 60_000 }, stream)).toEqual({ spilled: 2, refused: 1, expired: 0 });
+    expect(await spilledEvents(redis, stream)).toBe(2);
+    expect(await redis.type(stream.key)).toBe('stream');
+    await ensureSpillGroup(redis, stream);
+    const read = await readSpill(redis, 'gw-self', 10, 60_000, stream);
+    expect(await ackSpill(redis, read, stream)).toBe(2);
+    expect(await spilledEvents(redis, stream)).toBe(0);
   });
 
   it('counts a spill written before it had a counter by its entries, one event each', async () => {

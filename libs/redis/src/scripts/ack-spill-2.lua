@@ -3,7 +3,7 @@
 -- entries are deleted even when the group is gone (destroyed, or the stream recreated): a group
 -- made again from the start of the stream must not publish them a second time.
 -- KEYS[1]  the spill stream
--- KEYS[2]  its event counter (spill-exposures-2.lua)
+-- KEYS[2]  its event counter, or KEYS[1] again (lib/spill-count.lua)
 -- ARGV[1]  the consumer group
 -- ARGV[2…] pairs: an entry id, how many events it holds (the caller sends a few thousand at most)
 -- Returns  how many entries were deleted
@@ -22,5 +22,5 @@ end
 if #ids > 0 then
   redis.pcall('XACK', KEYS[1], ARGV[1], unpack(ids))
 end
-spill_set(KEYS[2], held)
+spill_set(KEYS[1], KEYS[2], held)
 return deleted

@@ -7,7 +7,8 @@
 -- counter beside the stream. Ages are judged by the Redis server's clock, which also stamps the
 -- entry ids.
 -- KEYS[1]  the spill stream
--- KEYS[2]  its event counter (events its entries hold; the same slot)
+-- KEYS[2]  its event counter (events its entries hold; the same slot), or KEYS[1] again for a
+--          stream of one event an entry (lib/spill-count.lua)
 -- ARGV[1]  the stream's event field
 -- ARGV[2]  the most events the stream may hold
 -- ARGV[3]  the oldest entry kept, ms of age (0: no age bound)
@@ -46,5 +47,5 @@ for i = 4, #ARGV, 2 do
     refused = refused + n
   end
 end
-spill_set(KEYS[2], held - expired + taken)
+spill_set(KEYS[1], KEYS[2], held - expired + taken)
 return { taken, refused, expired }
