@@ -251,7 +251,7 @@ export function spillLength(redis: HeraldRedis, stream: EventStream = EXPOSURE_S
 }
 
 /** Events the spill's entries hold (its counter; the entries themselves when it has none yet). */
-export async function spilledEvents(redis: HeraldRedis, stream: EventStream = EXPOSURE_SPILL): Promise<number> {
+export async function spilledEvents(redis: Pick<HeraldRedis, 'get' | 'xlen'>, stream: EventStream = EXPOSURE_SPILL): Promise<number> {
   if (stream.events === stream.key) return redis.xlen(stream.key);
   const [held, entries] = await Promise.all([redis.get(stream.events), redis.xlen(stream.key)]);
   return entries === 0 ? 0 : held === null ? entries : Number(held);

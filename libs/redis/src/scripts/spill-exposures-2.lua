@@ -21,8 +21,8 @@ local maxAge = tonumber(ARGV[3])
 if maxAge > 0 then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  -- At most TRIM_MAX entries a call (the rest at the next one): an outage's backlog is not
-  -- trimmed in one long script.
+  -- At most 1000 entries a call (the rest at the next one): an outage's backlog is not trimmed
+  -- in one long script.
   local old = redis.call('XRANGE', KEYS[1], '-', '(' .. tostring(now - maxAge) .. '-0', 'COUNT', 1000)
   for _, entry in ipairs(old) do
     expired = expired + entry_count(entry[2])
