@@ -7,7 +7,7 @@
 process.env.METADATA_SERVER_DETECTION = 'none';
 
 import type { Topic } from '@google-cloud/pubsub';
-import { EVENT_COUNT_ATTRIBUTE } from '@herald/pubsub';
+import { EVENT_COUNT_ATTRIBUTE, EVENT_ENCODING_ATTRIBUTE } from '@herald/pubsub';
 import type { Pool } from 'pg';
 import type { ConsumerConfig } from '@herald/config';
 import { waitFor } from '@herald/testing';
@@ -159,6 +159,30 @@ test('packed events are stored once each; a bad line is dead-lettered alone, a b
   expect((await received()) - receivedBefore).toBe(10 + 21 + 3);
 
   // Each message acknowledged once all its events were settled: the next consumer gets only its marker.
+  expect(await receivedAfterRestart()).toBe(1);
+});
+
+test('compressed packed messages are stored; an unknown encoding or data that is not raw DEFLATE is dead-lettered whole; all acknowledged', async () => {
+  const before = await countRows(db, 'SELECT 1 FROM dead_letters');
+  const receivedBefore = await received();
+  const good = Array.from({ length: 40 }, (_, i) => exposure({ userId: `deflated-${i % 4}` }));
+  const sent = await publishPacked(topic, good, 20, 'deflate');
+  expect(sent.map((m) => m.attributes)).toEqual([0, 1].map(() => ({ [EVENT_COUNT_ATTRIBUTE]: '20', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' })));
+  const lost = [exposure(), exposure()];
+  const lostData = Buffer.from(lost.map((e) => JSON.stringify(e)).join('\n'));
+  await topic.publishMessage({ data: lostData, attributes: { [EVENT_COUNT_ATTRIBUTE]: '2', [EVENT_ENCODING_ATTRIBUTE]: 'gzip' } });
+  await topic.publishMessage({ data: lostData, attributes: { [EVENT_COUNT_ATTRIBUTE]: '2', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' } });
+
+  await waitFor(async () => (await storedCount(idsIn(good))) === good.length && (await countRows(db, 'SELECT 1 FROM dead_letters')) === before + 2, {
+    what: 'the 40 events stored and two dead letters',
+  });
+  const { rows } = await db.query<{ data: string; reason: string }>('SELECT data, reason FROM dead_letters ORDER BY id DESC LIMIT 2');
+  expect(rows.map((r) => r.data)).toEqual([lostData.toString(), lostData.toString()]);
+  const reasons = rows.map((r) => r.reason);
+  expect(reasons.some((r) => r.includes('the encoding attribute "gzip" is not one Herald writes'))).toBe(true);
+  expect(reasons.some((r) => r.includes('the data is not raw DEFLATE'))).toBe(true);
+  expect(await storedCount(idsIn(lost))).toBe(0);
+  expect((await received()) - receivedBefore).toBe(40 + 2 + 2);
   expect(await receivedAfterRestart()).toBe(1);
 });
 

@@ -92,6 +92,7 @@ export async function buildGateway({ config, logger, pubsub: givenPubSub }: Gate
     batchMax: config.EXPOSURE_BATCH_MAX_MESSAGES,
     batchWaitMs: config.EXPOSURE_BATCH_MAX_MS,
     eventsPerMessage: config.EVENTS_PER_PUBSUB_MESSAGE,
+    compression: config.EVENTS_PUBSUB_COMPRESSION,
     claimIdleMs: config.EXPOSURE_SPILL_CLAIM_MS,
     spill: { maxEvents: config.EXPOSURE_SPILL_MAX_EVENTS, maxAgeMs: config.EXPOSURE_SPILL_MAX_AGE_MS },
     logWaitMs: config.EXPOSURE_LOG_WAIT_MS,

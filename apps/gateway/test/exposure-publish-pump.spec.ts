@@ -3,9 +3,9 @@
  * Pub/Sub is frozen, everything published once it is back; a permanent error (the topic does not
  * exist) is classified, counted, and pauses publishing for everyone reading the shared backoff;
  * events go in batches, one publish call each (full ones at once, the rest after the wait);
- * close() is idempotent and stops publishing.
+ * close() is idempotent and stops publishing; packed messages go compressed when asked.
  */
-import { BatchPublisher, eventCount } from '@herald/pubsub';
+import { BatchPublisher, COMPRESS_MIN_BYTES, EVENT_ENCODING_ATTRIBUTE, eventCount, type EventCompression, type OutgoingMessage } from '@herald/pubsub';
 import { waitFor } from '@herald/testing';
 import { NON_RETRYABLE_PAUSE_MS } from '../src/exposure/publish-errors';
 import { PublishPump } from '../src/exposure/publish-pump';
@@ -31,11 +31,12 @@ function pump(
   m: Metrics,
   settled: Pending[],
   drained: () => void = () => undefined,
-  sizes: { bufferMax: number; batchMax: number; batchWaitMs: number } = { bufferMax: BUFFER_MAX, batchMax: 2, batchWaitMs: 5 },
+  sizes: { bufferMax: number; batchMax: number; batchWaitMs: number; compression?: EventCompression } = { bufferMax: BUFFER_MAX, batchMax: 2, batchWaitMs: 5 },
 ): PublishPump {
   const p = new PublishPump({
     publisher,
     eventsPerMessage: 3,
+    compression: 'none',
     ...sizes,
     now: Date.now,
     ...m,
@@ -144,4 +145,30 @@ it('counts packed events as events: batches of at most batchMax events, held and
   expect(p.held).toBe(0);
   expect(await m.outcome('published')).toBe(210);
   await waitFor(() => rig.received.filter((r) => r.includes('"packed"')).length === 210, { timeoutMs: 30_000, what: 'all received' });
+}, 60_000);
+
+it('compresses packed messages when asked (EVENTS_PUBSUB_COMPRESSION): smaller data, the same events read back', async () => {
+  const m = newMetrics();
+  const settled: Pending[] = [];
+  const sent: OutgoingMessage[] = [];
+  const capturing: Pick<BatchPublisher, 'publish'> = {
+    publish: (messages) => {
+      sent.push(...messages);
+      return rig.topic.publish(messages);
+    },
+  };
+  const p = pump(capturing, m, settled, undefined, { bufferMax: 1000, batchMax: 30, batchWaitMs: 20, compression: 'deflate' });
+  // Three to a message (the pump's eventsPerMessage), each message past COMPRESS_MIN_BYTES.
+  const pad = 'x'.repeat(Math.ceil(COMPRESS_MIN_BYTES / 3));
+  for (let n = 0; n < 30; n++) p.push({ data: JSON.stringify({ tag: 'deflated', n, pad }), batch: UNLOGGED, count: 1 });
+  await waitFor(() => settled.length === 30, { what: 'all published' });
+  expect(sent).toHaveLength(10);
+  for (const message of sent) {
+    expect(message.attributes).toEqual({ events: '3', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' });
+    expect(message.data.length).toBeLessThan(COMPRESS_MIN_BYTES / 4);
+  }
+  await waitFor(() => rig.received.filter((r) => r.includes('"deflated"')).length === 30, { timeoutMs: 30_000, what: 'all received' });
+  const read = rig.received.filter((r) => r.includes('"deflated"')).map((r) => (JSON.parse(r) as { n: number; pad: string }));
+  expect(read.map((e) => e.n).sort((a, b) => a - b)).toEqual([...Array(30).keys()]);
+  expect(read.every((e) => e.pad === pad)).toBe(true);
 }, 60_000);

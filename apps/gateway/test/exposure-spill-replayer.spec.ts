@@ -33,6 +33,7 @@ beforeAll(async () => {
     batchMax: 10,
     batchWaitMs: 5,
     eventsPerMessage: 3,
+    compression: 'none',
     now: Date.now,
     ...m,
     logger: silent,

@@ -95,6 +95,7 @@ export async function buildIngest(opts: IngestOptions): Promise<Ingest> {
         consumer: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
         batchMax: config.EVENTS_RELAY_BATCH,
         eventsPerMessage: config.EVENTS_PER_PUBSUB_MESSAGE,
+        compression: config.EVENTS_PUBSUB_COMPRESSION,
         claimIdleMs: config.EVENTS_RELAY_CLAIM_MS,
         pollMs: config.EVENTS_RELAY_POLL_MS,
         windowMs: config.EVENTS_RELAY_WINDOW_MS,

@@ -115,11 +115,12 @@ function sent(category: string | null = null): MessageEvent {
 
 /**
  * Publishes as the apps do: packed by kind (@herald/pubsub packEvents; one event alone is a message
- * of its own), the kind as an attribute (none on exposures).
+ * of its own), the kind as an attribute (none on exposures), compressed past a few events
+ * (EVENTS_PUBSUB_COMPRESSION's default).
  */
 async function publish(events: Array<{ eventId: string; kind?: string }>, perMessage = 100, topicName = TOPIC): Promise<void> {
   const topic = publisher.topic(topicName);
-  const messages = packEvents(events.map((e) => ({ data: JSON.stringify(e), kind: e.kind })), perMessage);
+  const messages = packEvents(events.map((e) => ({ data: JSON.stringify(e), kind: e.kind })), perMessage, 'deflate');
   await Promise.all(messages.map((m) => topic.publishMessage({ data: Buffer.from(m.data), attributes: m.attributes })));
 }
 

@@ -55,5 +55,5 @@ export async function ensureSubscription(
 }
 export { perUserEventId } from './event-id';
 export { BatchPublisher, encodePublishRequest, countMessageIds, PUBLISH_CALLS_MAX, PUBLISH_DEADLINE_MS, PUBLISH_MAX_MESSAGES, type OutgoingMessage } from './batch-publisher';
-export { EVENT_COUNT_ATTRIBUTE, EVENTS_MESSAGE_MAX_CHARS, EVENTS_PER_MESSAGE_MAX, eventCount, packEvents, unpackEvents, type OutgoingEvent, type UnpackedEvents } from './event-messages';
+export { COMPRESS_MIN_BYTES, EVENT_COUNT_ATTRIBUTE, EVENT_ENCODING_ATTRIBUTE, EVENTS_MESSAGE_MAX_CHARS, EVENTS_PER_MESSAGE_MAX, INFLATED_MAX_BYTES, eventCount, packEvents, unpackEvents, type EventCompression, type OutgoingEvent, type UnpackedEvents } from './event-messages';
 export { StreamPuller, type PulledMessage, type StreamPullerOptions } from './stream-puller';

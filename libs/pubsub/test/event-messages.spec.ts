@@ -1,9 +1,22 @@
 /**
  * The events topic's format (event-messages.ts): events packed by kind into messages of at most
  * `perMessage`, read back one by one; a message of one event is the format before packing; a
- * message whose lines do not match its count is refused.
+ * message whose lines do not match its count is refused; packed messages compressed when asked
+ * (raw DEFLATE, attribute `encoding`), read back the same, and refused when their data is not.
  */
-import { EVENT_COUNT_ATTRIBUTE, eventCount, packEvents, unpackEvents, type OutgoingEvent, type OutgoingMessage } from '../src';
+import { randomBytes } from 'node:crypto';
+import { deflateRawSync, deflateSync } from 'node:zlib';
+import {
+  COMPRESS_MIN_BYTES,
+  EVENT_COUNT_ATTRIBUTE,
+  EVENT_ENCODING_ATTRIBUTE,
+  INFLATED_MAX_BYTES,
+  eventCount,
+  packEvents,
+  unpackEvents,
+  type OutgoingEvent,
+  type OutgoingMessage,
+} from '../src';
 
 const exposure = (n: number): OutgoingEvent => ({ data: `{"eventId":"x${n}","via":"live"}` });
 const opened = (n: number): OutgoingEvent => ({ data: `{"kind":"opened","eventId":"o${n}"}`, kind: 'opened' });
@@ -121,5 +134,67 @@ describe('packEvents / unpackEvents', () => {
     expect(eventCount({ events: '37' })).toBe(37);
     expect(eventCount({ events: 'many' })).toBe(1);
     expect(eventCount({ events: '5000' })).toBe(1);
+  });
+
+  describe('compression (EVENTS_PUBSUB_COMPRESSION=deflate)', () => {
+    /** An exposure as long as a gateway's (~330 bytes): its message's id and the gateway's repeat. */
+    const long = (n: number): OutgoingEvent => ({
+      data: JSON.stringify({ eventId: `e-${n}`, messageId: 'm-8d9f1c2e-6f0a-4c58-9d0e-3b7a5e2c1f40', category: 'news', via: 'live', gatewayId: 'gw-3f9c1e7a-0b2d-4e6f-8a1c-5d7e9f0b2c4a', pad: 'p'.repeat(150) }),
+    });
+
+    test('a packed message of COMPRESS_MIN_BYTES or more goes deflated, with the attribute, and reads back the same', () => {
+      const events = Array.from({ length: 40 }, (_, n) => long(n));
+      const messages = packEvents(events, 100, 'deflate');
+      expect(messages).toHaveLength(1);
+      expect(messages[0].attributes).toEqual({ events: '40', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' });
+      const plain = events.map((e) => e.data).join('\n');
+      expect(messages[0].data.length).toBeLessThan(plain.length / 4);
+      expect(readBack(messages)).toEqual(events);
+      // Bytes packed already (a gateway's log) and kinds: each message deflated on its own.
+      const opens = Array.from({ length: 40 }, (_, n) => ({ ...long(n), kind: 'opened' }));
+      const mixed = packEvents([{ data: Buffer.from(plain), count: 40 }, ...opens], 100, 'deflate');
+      expect(mixed.map((m) => m.attributes)).toEqual([
+        { events: '40', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' },
+        { events: '40', kind: 'opened', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' },
+      ]);
+      expect(readBack(mixed)).toEqual([...events, ...opens]);
+    });
+
+    test('small packed messages and single events go as they are; none compresses nothing', () => {
+      const few = [long(0), long(1), long(2)];
+      expect(few.map((e) => e.data).join('\n').length).toBeLessThan(COMPRESS_MIN_BYTES);
+      expect(packEvents(few, 100, 'deflate')).toEqual(packEvents(few, 100));
+      const big = { data: JSON.stringify({ eventId: 'alone', pad: 'p'.repeat(COMPRESS_MIN_BYTES * 2) }) };
+      expect(packEvents([big], 100, 'deflate')).toEqual([{ data: big.data }]);
+      const many = Array.from({ length: 40 }, (_, n) => long(n));
+      expect(packEvents(many, 100, 'none')).toEqual(packEvents(many, 100));
+      expect(packEvents(many, 100, 'none')[0].attributes).toEqual({ events: '40' });
+    });
+
+    test('data that would not shrink goes as it is', () => {
+      // Random bytes (not Herald's JSON): deflate would only add its own framing.
+      const noise = () => randomBytes(COMPRESS_MIN_BYTES).map((b) => (b === 0x0a ? 0x0b : b));
+      const data = Buffer.concat([noise(), Buffer.from('\n'), noise()]);
+      const messages = packEvents([{ data, count: 2 }], 10, 'deflate');
+      expect(messages[0].data).toBe(data);
+      expect(messages[0].attributes).toEqual({ events: '2' });
+    });
+
+    test.each([
+      ['an encoding Herald does not write', () => Buffer.from('a\nb'), 'gzip', 'is not one Herald writes'],
+      ['data that is not raw DEFLATE', () => Buffer.from('a\nb'), 'deflate', 'is not raw DEFLATE'],
+      // zlib's header and checksum around the stream: not the raw format the attribute names.
+      ['zlib-wrapped data', () => deflateSync('a\nb'), 'deflate', 'is not raw DEFLATE'],
+      ['data that inflates past the bound', () => deflateRawSync(Buffer.alloc(INFLATED_MAX_BYTES + 1, 0x61)), 'deflate', `inflates past ${INFLATED_MAX_BYTES} bytes`],
+    ])('a message with %s is refused, with the reason', (_, data, encoding, reason) => {
+      const unpacked = unpackEvents(data(), { [EVENT_COUNT_ATTRIBUTE]: '2', [EVENT_ENCODING_ATTRIBUTE]: encoding });
+      expect(unpacked.ok).toBe(false);
+      expect(!unpacked.ok && unpacked.reason).toContain(reason);
+    });
+
+    test('a compressed message whose lines do not match its count is refused as an uncompressed one is', () => {
+      const unpacked = unpackEvents(deflateRawSync('a\nb\nc'), { [EVENT_COUNT_ATTRIBUTE]: '2', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' });
+      expect(!unpacked.ok && unpacked.reason).toContain('says 2 events, the data holds more lines');
+    });
   });
 });

@@ -2,7 +2,7 @@
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import type { ConsumerConfig } from '@herald/config';
 import { runAll } from '@herald/http';
-import { packEvents } from '@herald/pubsub';
+import { packEvents, type EventCompression, type OutgoingMessage } from '@herald/pubsub';
 import { pubsubClientOptions, startPostgres, startPubSub, type RunningPubSub, type TestPostgres } from '@herald/testing';
 import type { ExposureEvent } from '@herald/types';
 import { buildConsumer, type Consumer, type ConsumerOptions } from '../../src/app';
@@ -54,8 +54,9 @@ export async function publish(topic: Topic, ...bodies: Array<ExposureEvent | Buf
   );
 }
 
-/** Publishes exposures packed as gateways pack them, `perMessage` to a message (@herald/pubsub packEvents). */
-export async function publishPacked(topic: Topic, events: readonly ExposureEvent[], perMessage: number): Promise<void> {
-  const messages = packEvents(events.map((e) => ({ data: JSON.stringify(e) })), perMessage);
+/** Publishes exposures packed as gateways pack them, `perMessage` to a message (@herald/pubsub packEvents); returns the messages. */
+export async function publishPacked(topic: Topic, events: readonly ExposureEvent[], perMessage: number, compression: EventCompression = 'none'): Promise<OutgoingMessage[]> {
+  const messages = packEvents(events.map((e) => ({ data: JSON.stringify(e) })), perMessage, compression);
   await Promise.all(messages.map((m) => topic.publishMessage({ data: Buffer.from(m.data), attributes: m.attributes })));
+  return messages;
 }

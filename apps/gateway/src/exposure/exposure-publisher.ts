@@ -21,7 +21,7 @@
  * succeeds after all). If even that fails, the log stays for another gateway to rescue.
  */
 import { randomUUID } from 'node:crypto';
-import { EVENTS_MESSAGE_MAX_CHARS, type BatchPublisher } from '@herald/pubsub';
+import { EVENTS_MESSAGE_MAX_CHARS, type BatchPublisher, type EventCompression } from '@herald/pubsub';
 import type { ExposureEvent } from '@herald/types';
 import type { Logger } from '@herald/logger';
 import { withTimeout } from '@herald/http';
@@ -59,6 +59,8 @@ export interface ExposurePublisherOptions {
   batchWaitMs: number;
   /** Events packed into one Pub/Sub message, at most (EVENTS_PER_PUBSUB_MESSAGE). */
   eventsPerMessage: number;
+  /** How packed messages are compressed (EVENTS_PUBSUB_COMPRESSION); none unless given. */
+  compression?: EventCompression;
   /** EXPOSURE_SPILL_CLAIM_MS. */
   claimIdleMs: number;
   /** EXPOSURE_SPILL_MAX_EVENTS and EXPOSURE_SPILL_MAX_AGE_MS. */
@@ -115,6 +117,7 @@ export class ExposurePublisher {
       batchMax: opts.batchMax,
       batchWaitMs: opts.batchWaitMs,
       eventsPerMessage: opts.eventsPerMessage,
+      compression: opts.compression ?? 'none',
       now: this.now,
       metrics,
       logger,

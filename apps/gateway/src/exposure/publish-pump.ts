@@ -9,7 +9,7 @@
  * spill's replay, pauses publishing with one shared backoff: soon for a transient error, for
  * NON_RETRYABLE_PAUSE_MS after a permanent one (publish-errors.ts).
  */
-import { packEvents, type BatchPublisher, type OutgoingEvent } from '@herald/pubsub';
+import { packEvents, type BatchPublisher, type EventCompression, type OutgoingEvent } from '@herald/pubsub';
 import type { Logger } from '@herald/logger';
 import type { GatewayMetrics } from '../metrics';
 import { classifyPublishError, NON_RETRYABLE_PAUSE_MS } from './publish-errors';
@@ -24,6 +24,8 @@ export interface PublishPumpOptions {
   batchMax: number;
   /** Events per Pub/Sub message, at most (EVENTS_PER_PUBSUB_MESSAGE; 1: a message each). */
   eventsPerMessage: number;
+  /** How packed messages are compressed (EVENTS_PUBSUB_COMPRESSION). */
+  compression: EventCompression;
   /** How long a batch waits for more events, at most (EXPOSURE_BATCH_MAX_MS). */
   batchWaitMs: number;
   now: () => number;
@@ -165,7 +167,7 @@ export class PublishPump {
     }
     let error: unknown;
     try {
-      await this.opts.publisher.publish(packEvents(batch.map(outgoingEvent), this.opts.eventsPerMessage));
+      await this.opts.publisher.publish(packEvents(batch.map(outgoingEvent), this.opts.eventsPerMessage, this.opts.compression));
     } catch (err) {
       error = err ?? new Error('publish failed');
     }

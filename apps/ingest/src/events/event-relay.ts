@@ -17,7 +17,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@herald/logger';
-import { packEvents, type BatchPublisher, type OutgoingEvent } from '@herald/pubsub';
+import { packEvents, type BatchPublisher, type EventCompression, type OutgoingEvent } from '@herald/pubsub';
 import { ackSpill, ensureSpillGroup, EVENT_OUTBOX, isNoGroupError, readSpill, type HeraldRedis, type SpilledEvent } from '@herald/redis';
 import type { IngestMetrics } from '../metrics';
 import { decodeEntry } from './event-outbox';
@@ -32,6 +32,8 @@ export interface EventRelayOptions {
   batchMax: number;
   /** Events packed into one Pub/Sub message, at most (EVENTS_PER_PUBSUB_MESSAGE). */
   eventsPerMessage: number;
+  /** How packed messages are compressed (EVENTS_PUBSUB_COMPRESSION); none unless given. */
+  compression?: EventCompression;
   /** Entries another relay read and left unacknowledged this long are taken over (EVENTS_RELAY_CLAIM_MS). */
   claimIdleMs: number;
   /** A round at least this often, even when this process appended nothing (EVENTS_RELAY_POLL_MS). */
@@ -162,7 +164,7 @@ export class EventRelay {
     }
     try {
       // One call for the round (all stored, or all published again: the consumer keeps one of each).
-      if (events.length > 0) await this.opts.publisher.publish(packEvents(events, this.opts.eventsPerMessage));
+      if (events.length > 0) await this.opts.publisher.publish(packEvents(events, this.opts.eventsPerMessage, this.opts.compression));
     } catch (err) {
       metrics.relayed.inc({ outcome: 'retried' }, events.length);
       // The discarded ones go: they would only be discarded again.

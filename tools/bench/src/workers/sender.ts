@@ -14,7 +14,7 @@
  *   engagement, loss or `sent` about the message it was last delivered.
  */
 import { randomUUID } from 'node:crypto';
-import { BatchPublisher, createPubSub, packEvents, type OutgoingEvent } from '@herald/pubsub';
+import { BatchPublisher, createPubSub, packEvents, type EventCompression, type OutgoingEvent } from '@herald/pubsub';
 import { createRedis, type HeraldRedis } from '@herald/redis';
 import { Emitter } from '@socket.io/redis-emitter';
 import { baselineChannel, baselineFrame, exposureEvent, messageFrame, OTHER_KINDS, otherEvent, socketioRoom, writeMessage } from '../writes';
@@ -23,7 +23,7 @@ import { openLoop, serveRequests } from './protocol';
 export type SenderSetup =
   | { type: 'setup'; kind: 'herald' | 'baseline' | 'socketio'; redisUrl: string; userIds: string[]; ttlSeconds: number }
   // gatewayId: the events' own, how this source's rows are told apart.
-  | { type: 'setup'; kind: 'exposures'; emulatorHost: string; projectId: string; topic: string; gatewayId: string; userIds: string[]; batchMessages: number; batchMs: number; mixEvery: number; eventsPerMessage: number };
+  | { type: 'setup'; kind: 'exposures'; emulatorHost: string; projectId: string; topic: string; gatewayId: string; userIds: string[]; batchMessages: number; batchMs: number; mixEvery: number; eventsPerMessage: number; compression: EventCompression };
 export type SenderRequest = SenderSetup | { type: 'run'; rate: number; seconds: number };
 
 let send: ((at: number, done: (err?: unknown) => void) => void) | undefined;
@@ -48,7 +48,7 @@ async function setup(request: SenderSetup): Promise<void> {
       timer = undefined;
       const [events, callbacks] = [batch, dones];
       [batch, dones] = [[], []];
-      publisher.publish(packEvents(events, request.eventsPerMessage)).then(
+      publisher.publish(packEvents(events, request.eventsPerMessage, request.compression)).then(
         () => callbacks.forEach((done) => done()),
         (err: unknown) => callbacks.forEach((done) => done(err)),
       );

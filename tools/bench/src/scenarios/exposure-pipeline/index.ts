@@ -4,6 +4,7 @@
  * (store.ts), then counted and timed from the rows.
  */
 import { loadavg } from 'node:os';
+import type { EventCompression } from '@herald/pubsub';
 import { sampleConsumer, sampleGateway, type ConsumerSample } from '../../metrics';
 import { cpuPct, cpuUsPer, othersSeconds, treeCpuSecondsOf } from '../../procs';
 import { settledExposures, startTarget } from '../../push';
@@ -53,6 +54,10 @@ export const exposurePipeline: Scenario = {
     'events-per-message': {
       kind: 'int', default: '100', min: 1, max: 1000,
       description: 'direct source: events packed into one Pub/Sub message, as EVENTS_PER_PUBSUB_MESSAGE (1: one each, the format before packing)',
+    },
+    compression: {
+      kind: 'words', default: 'deflate', choices: ['deflate', 'none'],
+      description: "direct source: how packed messages are compressed, as EVENTS_PUBSUB_COMPRESSION (the gateway source takes the gateway's own)",
     },
     'mix-every': {
       kind: 'int', default: '0', min: 0, max: 100,
@@ -124,8 +129,10 @@ async function directSource(rig: Rig, topic: string, tag: string, ctx: ScenarioC
   const { emulatorHost, projectId } = (await rig.pubsub()).emulator;
   const userIds = userIdsFor(`pipe-${tag}-u`, DIRECT_USERS);
   const eventsPerMessage = ctx.flags.int('events-per-message');
+  const [compression, ...more] = ctx.flags.words('compression') as EventCompression[];
+  if (more.length > 0) throw new Error('--compression takes one of deflate, none');
   const publisher = await rig.startSender('direct publisher', {
-    type: 'setup', kind: 'exposures', emulatorHost, projectId, topic, gatewayId, userIds, mixEvery, eventsPerMessage, ...DIRECT_BATCHING,
+    type: 'setup', kind: 'exposures', emulatorHost, projectId, topic, gatewayId, userIds, mixEvery, eventsPerMessage, compression, ...DIRECT_BATCHING,
   });
   return {
     kind: 'direct', gatewayId, cpuGroups: { source: [publisher.pid] },
