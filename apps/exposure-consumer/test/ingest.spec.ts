@@ -165,16 +165,16 @@ test('packed events are stored once each; a bad line is dead-lettered alone, a b
 test('compressed packed messages are stored; an unknown encoding or data that is not raw DEFLATE is dead-lettered whole; all acknowledged', async () => {
   const before = await countRows(db, 'SELECT 1 FROM dead_letters');
   const receivedBefore = await received();
-  const good = Array.from({ length: 40 }, (_, i) => exposure({ userId: `deflated-${i % 4}` }));
-  const sent = await publishPacked(topic, good, 20, 'deflate');
-  expect(sent.map((m) => m.attributes)).toEqual([0, 1].map(() => ({ [EVENT_COUNT_ATTRIBUTE]: '20', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' })));
+  const good = Array.from({ length: 120 }, (_, i) => exposure({ userId: `deflated-${i % 4}` }));
+  const sent = await publishPacked(topic, good, 60, 'deflate');
+  expect(sent.map((m) => m.attributes)).toEqual([0, 1].map(() => ({ [EVENT_COUNT_ATTRIBUTE]: '60', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' })));
   const lost = [exposure(), exposure()];
   const lostData = Buffer.from(lost.map((e) => JSON.stringify(e)).join('\n'));
   await topic.publishMessage({ data: lostData, attributes: { [EVENT_COUNT_ATTRIBUTE]: '2', [EVENT_ENCODING_ATTRIBUTE]: 'gzip' } });
   await topic.publishMessage({ data: lostData, attributes: { [EVENT_COUNT_ATTRIBUTE]: '2', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' } });
 
   await waitFor(async () => (await storedCount(idsIn(good))) === good.length && (await countRows(db, 'SELECT 1 FROM dead_letters')) === before + 2, {
-    what: 'the 40 events stored and two dead letters',
+    what: 'the 120 events stored and two dead letters',
   });
   const { rows } = await db.query<{ data: string; reason: string }>('SELECT data, reason FROM dead_letters ORDER BY id DESC LIMIT 2');
   expect(rows.map((r) => r.data)).toEqual([lostData.toString(), lostData.toString()]);
@@ -182,7 +182,7 @@ test('compressed packed messages are stored; an unknown encoding or data that is
   expect(reasons.some((r) => r.includes('the encoding attribute "gzip" is not one Herald writes'))).toBe(true);
   expect(reasons.some((r) => r.includes('the data is not raw DEFLATE'))).toBe(true);
   expect(await storedCount(idsIn(lost))).toBe(0);
-  expect((await received()) - receivedBefore).toBe(40 + 2 + 2);
+  expect((await received()) - receivedBefore).toBe(120 + 2 + 2);
   expect(await receivedAfterRestart()).toBe(1);
 });
 

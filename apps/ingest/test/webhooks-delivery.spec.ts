@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import { Registry } from 'prom-client';
 import { createLogger } from '@herald/logger';
-import { EVENT_COUNT_ATTRIBUTE, packEvents } from '@herald/pubsub';
+import { EVENT_COUNT_ATTRIBUTE, EVENT_ENCODING_ATTRIBUTE, packEvents } from '@herald/pubsub';
 import { readWebhookDeadLetters, createRedis, closeRedis, type HeraldRedis } from '@herald/redis';
 import { freePort, pubsubClientOptions, signToken, startPubSub, startRedisServer, waitFor, type RedisServer, type RunningPubSub } from '@herald/testing';
 import { EVENT_KIND_ATTRIBUTE, Scope, type EngagementEvent, type ExposureEvent, type MessageEvent } from '@herald/types';
@@ -115,7 +115,7 @@ function sent(category: string | null = null): MessageEvent {
 
 /**
  * Publishes as the apps do: packed by kind (@herald/pubsub packEvents; one event alone is a message
- * of its own), the kind as an attribute (none on exposures), compressed past a few events
+ * of its own), the kind as an attribute (none on exposures), compressed past COMPRESS_MIN_BYTES
  * (EVENTS_PUBSUB_COMPRESSION's default).
  */
 async function publish(events: Array<{ eventId: string; kind?: string }>, perMessage = 100, topicName = TOPIC): Promise<void> {
@@ -173,6 +173,23 @@ it('a message of several events: each is routed on its own, a line that is no ev
   await waitFor(() => r.open() === 0, { what: 'no request in flight' });
   expect(acceptedEventIds(r).sort()).toEqual(wanted.map((e) => e.eventId).sort());
   expect((await eventMetric('invalid')) - invalidBefore).toBe(1);
+  await unregister(id);
+});
+
+it('a compressed message (attribute encoding) is inflated and each of its events routed; one that is not raw DEFLATE is counted invalid whole', async () => {
+  const r = await receiver();
+  const id = await register(r, { kinds: ['opened'], category: 'deflated' });
+  const wanted = Array.from({ length: 60 }, () => engagement('opened', 'deflated'));
+  const [message] = packEvents(wanted.map((e) => ({ data: JSON.stringify(e), kind: e.kind })), 100, 'deflate');
+  expect(message.attributes).toEqual({ [EVENT_COUNT_ATTRIBUTE]: '60', [EVENT_KIND_ATTRIBUTE]: 'opened', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' });
+  const invalidBefore = await eventMetric('invalid');
+  const plain = Buffer.from([engagement('opened', 'deflated'), engagement('opened', 'deflated')].map((e) => JSON.stringify(e)).join('\n'));
+  await publisher.topic(TOPIC).publishMessage({ data: plain, attributes: { [EVENT_KIND_ATTRIBUTE]: 'opened', [EVENT_COUNT_ATTRIBUTE]: '2', [EVENT_ENCODING_ATTRIBUTE]: 'deflate' } });
+  await publisher.topic(TOPIC).publishMessage({ data: Buffer.from(message.data), attributes: message.attributes });
+  await waitFor(() => acceptedEventIds(r).length >= wanted.length, { what: 'the 60 events of the compressed message' });
+  await waitFor(async () => (await eventMetric('invalid')) - invalidBefore === 1, { what: 'the message that is not raw DEFLATE counted' });
+  await waitFor(() => r.open() === 0, { what: 'no request in flight' });
+  expect(acceptedEventIds(r).sort()).toEqual(wanted.map((e) => e.eventId).sort());
   await unregister(id);
 });
 

@@ -41,8 +41,12 @@ export const EVENTS_MESSAGE_MAX_CHARS = 1_000_000;
 export const EVENT_ENCODING_ATTRIBUTE = 'encoding';
 /** How a packed message's data may be compressed (EVENTS_PUBSUB_COMPRESSION): raw DEFLATE, or not at all. */
 export type EventCompression = 'deflate' | 'none';
-/** Packed data shorter than this goes uncompressed: a few events save a few hundred bytes for a compressor's setup. */
-export const COMPRESS_MIN_BYTES = 2048;
+/**
+ * Packed data shorter than this (~25 exposures) goes uncompressed: each call makes its own zlib
+ * stream, ~25 µs to deflate and ~10 to inflate whatever the size, 6 and 2.5 µs an event in a
+ * message of five (docs/BENCHMARKS.md, "Events compressed…"); past it the bytes saved outweigh it.
+ */
+export const COMPRESS_MIN_BYTES = 8192;
 /**
  * Most bytes a compressed message may inflate to: Pub/Sub's own limit for a message's data. Past
  * it the message is not Herald's (its uncompressed data is bounded by EVENTS_MESSAGE_MAX_CHARS):
