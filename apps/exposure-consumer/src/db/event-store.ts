@@ -7,6 +7,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import type { EngagementEvent, LossEvent, MessageEvent, WebPushEvent } from '@herald/types';
+import { textArrayLiteral } from './text-array';
 import { unnestOf } from './unnest';
 
 export interface EngagementResult {
@@ -53,7 +54,7 @@ export const ENGAGEMENT_PART: WritePart<EngagementEvent> & { ctes(source: string
     events.map((e) => e.sessionId),
     events.map((e) => e.gatewayId),
     events.map((e) => e.at),
-  ],
+  ].map(textArrayLiteral),
   ctes: (source, batchExposures, recheckMs) => `engagements_in AS (
        SELECT * FROM ${source} AS e(${ENGAGEMENT_COLUMNS})
      ), engagements_checked AS (
@@ -79,7 +80,7 @@ export const LOSS_PART: WritePart<LossEvent> & { insert(source: string): string 
     events.map((e) => e.kind),
     events.map((e) => e.category),
     events.map((e) => e.at),
-  ],
+  ].map(textArrayLiteral),
   insert: (source) => `INSERT INTO losses (event_id, message_id, user_id, kind, category, at) SELECT * FROM ${source} ON CONFLICT (event_id) DO NOTHING`,
 };
 

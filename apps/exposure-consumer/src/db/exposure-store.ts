@@ -8,6 +8,7 @@
 import type { Pool, QueryResult, QueryResultRow } from 'pg';
 import type { ExposureEvent } from '@herald/types';
 import { toReadError } from './read-errors';
+import { textArrayLiteral } from './text-array';
 import { unnestOf } from './unnest';
 
 export interface InsertResult {
@@ -81,16 +82,18 @@ export const EXPOSURE_PART = {
   columns: COLUMNS,
   types: ['text', 'text', 'text', 'text', 'text', 'text', 'timestamptz', 'text'],
   insert: (source: string) => `INSERT INTO exposures (${COLUMNS}) SELECT * FROM ${source} ON CONFLICT (event_id, delivered_at) DO NOTHING`,
-  arrays: (events: readonly ExposureEvent[]): unknown[] => [
-    events.map((e) => e.eventId),
-    events.map((e) => e.messageId),
-    events.map((e) => e.userId),
-    events.map((e) => e.category),
-    events.map((e) => e.sessionId),
-    events.map((e) => e.gatewayId),
-    events.map((e) => e.deliveredAt),
-    events.map((e) => e.via),
-  ],
+  /** Each column as an array literal (text-array.ts): pg would convert arrays element by element. */
+  arrays: (events: readonly ExposureEvent[]): unknown[] =>
+    [
+      events.map((e) => e.eventId),
+      events.map((e) => e.messageId),
+      events.map((e) => e.userId),
+      events.map((e) => e.category),
+      events.map((e) => e.sessionId),
+      events.map((e) => e.gatewayId),
+      events.map((e) => e.deliveredAt),
+      events.map((e) => e.via),
+    ].map(textArrayLiteral),
 };
 
 /** Per group, what the key is; each a fixed SQL expression, never user input. */
