@@ -42,7 +42,8 @@ export const categoryBroadcast: Scenario = {
   columns: columns(
     'target', ['broadcast', '#'], 'members', 'received', 'lost', ['firstMs', 'first ms', 1], ['p50Ms', 'p50 ms', 1],
     ['p99Ms', 'p99 ms', 1], ['lastMs', 'last ms', 1], ['lastMaxMs', 'worst last ms', 1], ['acceptedMs', 'POST ms', 1],
-    ['cpuUsPerMember', 'CPU µs/member', 1], ['ingestCpuMs', 'ingest CPU ms'], ['lastX', 'last ×base', 2], ['p50X', 'p50 ×base', 2],
+    ['cpuUsPerMember', 'CPU µs/member', 1], ['ingestCpuMs', 'ingest CPU ms'], ['redisCpuMs', 'Redis CPU ms'],
+    ['emulatorCpuMs', 'emulator CPU ms'], ['loadCpuMs', 'load gen CPU ms'], ['lastX', 'last ×base', 2], ['p50X', 'p50 ×base', 2],
     ['cpuX', 'CPU ×base', 2], ['lastXSio', 'last ×sio', 2], ['cpuXSio', 'CPU ×sio', 2], ['lastXAck', 'last ×ws-ack', 2],
     ['cpuXAck', 'CPU ×ws-ack', 2], ['rssKiBPerConn', 'KiB/conn', 1],
     ['machineCpuPct', 'machine CPU %'], ['otherCpuPct', 'others CPU %'], 'exposures', ['exposuresSpilled', 'spilled'], ['exposuresUnlogged', 'unlogged'], 'notes',
