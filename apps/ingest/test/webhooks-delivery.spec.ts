@@ -116,7 +116,7 @@ function sent(category: string | null = null): MessageEvent {
 /**
  * Publishes as the apps do: packed by kind (@herald/pubsub packEvents; one event alone is a message
  * of its own), the kind as an attribute (none on exposures), compressed past COMPRESS_MIN_BYTES
- * (EVENTS_PUBSUB_COMPRESSION's default).
+ * (EVENTS_PUBSUB_COMPRESSION=deflate, so that the dispatcher reads both forms).
  */
 async function publish(events: Array<{ eventId: string; kind?: string }>, perMessage = 100, topicName = TOPIC): Promise<void> {
   const topic = publisher.topic(topicName);

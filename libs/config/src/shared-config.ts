@@ -50,11 +50,13 @@ export const pubsub = {
   EVENTS_PER_PUBSUB_MESSAGE: int(100, 1, 1000),
   /**
    * How a gateway or ingest compresses a packed message (attribute `encoding`; docs/PROTOCOL.md,
-   * "The events topic"): `deflate` sends its data ~6× smaller for ~0.5 µs of CPU an event; `none`
-   * for consumers from before it (upgrade them first, docs/OPERATIONS.md) and for anything else
-   * that reads the topic's data as text (a BigQuery subscription: docs/ANALYTICS.md).
+   * "The events topic"): `deflate` sends its data ~6× smaller (Pub/Sub bills bytes; Google's
+   * emulator's CPU in a broadcast halves), but through the API at 1,000 messages a second every
+   * process measured ~12 % dearer (−2 to +30 %) with it (docs/BENCHMARKS.md, "Events compressed…"), so it is
+   * opt-in; upgrade consumers first (docs/OPERATIONS.md). `none` also suits anything else that reads
+   * the topic's data as text (a BigQuery subscription: docs/ANALYTICS.md).
    */
-  EVENTS_PUBSUB_COMPRESSION: oneOf(['deflate', 'none'] as const, 'deflate'),
+  EVENTS_PUBSUB_COMPRESSION: oneOf(['deflate', 'none'] as const, 'none'),
 };
 
 export type AuthConfig = Parsed<typeof auth>;
