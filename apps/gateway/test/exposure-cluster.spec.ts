@@ -72,6 +72,7 @@ function publisher(gatewayId: string, walId: string): ExposurePublisher {
     batchMax: 10,
     batchWaitMs: 5,
     eventsPerMessage: 3,
+    compression: 'none',
     claimIdleMs: CLAIM_MS,
     spill: { maxEvents: 1000, maxAgeMs: 0 },
     logWaitMs: 5_000,

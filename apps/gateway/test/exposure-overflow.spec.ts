@@ -35,6 +35,7 @@ beforeAll(async () => {
     batchMax: 10,
     batchWaitMs: 5,
     eventsPerMessage: 3,
+    compression: 'none',
     claimIdleMs: 60_000,
     spill: { maxEvents: 100_000, maxAgeMs: 0 },
     logWaitMs: 10_000,

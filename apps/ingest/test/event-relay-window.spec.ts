@@ -41,7 +41,7 @@ function relayed(windowMs: number, batchMax = 1000, start = true) {
       calls.push({ at: performance.now(), events: messages.flatMap((m) => String(m.data).split('\n')) });
     },
   };
-  const relay = new EventRelay({ redis, publisher, consumer: `c-${windowMs}-${batchMax}`, batchMax, eventsPerMessage: 100, claimIdleMs: 60_000, pollMs: 60_000, windowMs, metrics, logger });
+  const relay = new EventRelay({ redis, publisher, consumer: `c-${windowMs}-${batchMax}`, batchMax, eventsPerMessage: 100, compression: 'none', claimIdleMs: 60_000, pollMs: 60_000, windowMs, metrics, logger });
   const outbox = new EventOutbox({ redis, bounds: { maxEvents: 1_000_000, maxAgeMs: 0 }, metrics, logger, appended: () => relay.wake(), windowMs: 0 });
   if (start) relay.start();
   const published = () => calls.flatMap((c) => c.events);

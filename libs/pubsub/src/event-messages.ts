@@ -206,7 +206,7 @@ function decoded(data: Buffer, encoding: string | undefined): { ok: true; data: 
   try {
     return { ok: true, data: inflateRawSync(data, { maxOutputLength: INFLATED_MAX_BYTES }) };
   } catch (err) {
-    const tooLarge = err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+    const tooLarge = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
     return { ok: false, reason: tooLarge ? `the data inflates past ${INFLATED_MAX_BYTES} bytes` : `the data is not raw DEFLATE (${(err as Error).message})` };
   }
 }

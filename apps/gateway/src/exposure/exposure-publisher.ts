@@ -59,8 +59,8 @@ export interface ExposurePublisherOptions {
   batchWaitMs: number;
   /** Events packed into one Pub/Sub message, at most (EVENTS_PER_PUBSUB_MESSAGE). */
   eventsPerMessage: number;
-  /** How packed messages are compressed (EVENTS_PUBSUB_COMPRESSION); none unless given. */
-  compression?: EventCompression;
+  /** How packed messages are compressed (EVENTS_PUBSUB_COMPRESSION). */
+  compression: EventCompression;
   /** EXPOSURE_SPILL_CLAIM_MS. */
   claimIdleMs: number;
   /** EXPOSURE_SPILL_MAX_EVENTS and EXPOSURE_SPILL_MAX_AGE_MS. */
@@ -117,7 +117,7 @@ export class ExposurePublisher {
       batchMax: opts.batchMax,
       batchWaitMs: opts.batchWaitMs,
       eventsPerMessage: opts.eventsPerMessage,
-      compression: opts.compression ?? 'none',
+      compression: opts.compression,
       now: this.now,
       metrics,
       logger,

@@ -32,8 +32,8 @@ export interface EventRelayOptions {
   batchMax: number;
   /** Events packed into one Pub/Sub message, at most (EVENTS_PER_PUBSUB_MESSAGE). */
   eventsPerMessage: number;
-  /** How packed messages are compressed (EVENTS_PUBSUB_COMPRESSION); none unless given. */
-  compression?: EventCompression;
+  /** How packed messages are compressed (EVENTS_PUBSUB_COMPRESSION). */
+  compression: EventCompression;
   /** Entries another relay read and left unacknowledged this long are taken over (EVENTS_RELAY_CLAIM_MS). */
   claimIdleMs: number;
   /** A round at least this often, even when this process appended nothing (EVENTS_RELAY_POLL_MS). */
