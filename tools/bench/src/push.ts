@@ -72,15 +72,30 @@ type PushServer = {
 };
 
 /**
- * `gateways` gateways publishing exposures to `topic` (FAST_ACCEPT, `env`) or the baseline, with
- * one welcomed client per user (spread evenly over the gateways).
+ * `servers` gateways publishing exposures to `topic` (FAST_ACCEPT, `env`), or as many processes of
+ * the baseline (each subscribed to the same Redis: raw `ws` to the PUBLISHed channels, Socket.IO
+ * through its Redis adapter), with one welcomed client per user (spread evenly over them).
  */
-export async function startTarget(rig: Rig, target: Target, topic: string, userIds: readonly string[], processes: number, keepPerSeq = false, env = {}, gateways = 1) {
+export async function startTarget(rig: Rig, target: Target, topic: string, userIds: readonly string[], processes: number, keepPerSeq = false, env = {}, servers = 1) {
   const herald = target === 'herald';
-  const running = herald ? await Promise.all(Array.from({ length: gateways }, () => rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }))) : [];
-  const baseline = herald ? undefined : await rig.startBaseline(target === 'socketio' ? 'socketio-server' : 'baseline-server', { acks: target === 'ws-ack' });
-  const server: PushServer = baseline
-    ? { target, ...baseline, pids: [baseline.pid], wsUrls: [baseline.wsUrl], adminUrl: null, adminUrls: [] }
+  const count = Array.from({ length: servers });
+  const running = herald ? await Promise.all(count.map(() => rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }))) : [];
+  const file = target === 'socketio' ? 'socketio-server' : 'baseline-server';
+  const baselines = herald ? [] : await Promise.all(count.map(() => rig.startBaseline(file, { acks: target === 'ws-ack' })));
+  const server: PushServer = !herald
+    ? {
+        target,
+        pid: baselines[0].pid,
+        pids: baselines.map((b) => b.pid),
+        wsUrl: baselines[0].wsUrl,
+        wsUrls: baselines.map((b) => b.wsUrl),
+        adminUrl: null,
+        adminUrls: [],
+        stop: () => Promise.all(baselines.map((b) => b.stop())),
+        ...(target === 'ws-ack' && {
+          acksRead: async () => (await Promise.all(baselines.map((b) => b.acksRead!()))).reduce((sum, n) => sum + n, 0),
+        }),
+      }
     : {
         target,
         pid: running[0].pid,

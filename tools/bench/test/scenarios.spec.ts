@@ -175,8 +175,8 @@ describe('api-push / Socket.IO baseline (smoke)', () => {
     expect(stdout.split('\n')[0]).toMatch(/^target\s+mode\s+rate\s+sent\s+received\s+lost/);
   }, 90_000);
 
-  it('category-broadcast --interval-ms: broadcasts on a schedule reach every member on Socket.IO, ws and ws-ack, one row per target', async () => {
-    const args = ['--members', '100', '--broadcasts', '3', '--interval-ms', '200', '--target', 'socketio,ws,ws-ack'];
+  it('category-broadcast --interval-ms --gateways 2: broadcasts on a schedule reach every member of Socket.IO, ws and ws-ack over two server processes each, one row per target', async () => {
+    const args = ['--members', '100', '--broadcasts', '3', '--interval-ms', '200', '--gateways', '2', '--target', 'socketio,ws,ws-ack'];
     const { rows } = await bench(['category-broadcast', ...args]);
     expect(rows.map((r) => `${r.target} ${r.broadcast}`)).toEqual(['socketio 3 × 200 ms', 'baseline 3 × 200 ms', 'ws-ack 3 × 200 ms']);
     for (const row of rows) {
@@ -184,8 +184,9 @@ describe('api-push / Socket.IO baseline (smoke)', () => {
       expectNumbers(row, ['firstMs', 'p50Ms', 'lastMs', 'lastMaxMs', 'cpuUsPerMember']);
       expect(row.lastMs as number).toBeLessThanOrEqual(row.lastMaxMs as number);
     }
-    // ws-ack's server read every member's ack of every broadcast; the raw baseline's clients send none.
+    // ws-ack's servers read every member's ack of every broadcast, summed; the raw baseline's clients send none.
     expect(rows.map((r) => r.acksRead)).toEqual([null, null, 300]);
     expect(rows[2].notes).toContain("reads its clients' acks");
+    for (const row of rows) expect(row.notes).toContain('2 baseline servers (CPU summed)');
   }, 60_000);
 });

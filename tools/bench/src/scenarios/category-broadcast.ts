@@ -36,7 +36,13 @@ export const categoryBroadcast: Scenario = {
     members: { kind: 'int', default: '19900', min: 1, max: 250_000, description: 'members of the category, all connected' },
     broadcasts: { kind: 'int', default: '3', min: 1, max: 100, description: 'messages sent to the category per round' },
     'interval-ms': { kind: 'int', default: '0', min: 0, max: 60_000, description: '0: one after the other; else sent this far apart, measured together' },
-    gateways: { kind: 'int', default: '1', min: 1, max: 16, description: "Herald's gateway processes, the members spread evenly over them (one process holds at most ~19,900 sockets)" },
+    gateways: {
+      kind: 'int',
+      default: '1',
+      min: 1,
+      max: 16,
+      description: "server processes of every target (Herald's gateways, the baselines' servers), the members spread evenly over them (one process holds at most ~19,900 sockets)",
+    },
     ...PUSH_FLAGS,
   },
   columns: columns(
@@ -67,12 +73,12 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     ingest = await starting;
   }
   progress(`connecting ${members} clients`);
-  const gateways = target === 'herald' ? flags.int('gateways') : 1;
+  const gateways = flags.int('gateways');
   const push = await startTarget(rig, target, topic, userIds, flags.int('client-procs'), true, {}, gateways);
   const notes = sharedCpuNote(
     target,
     `${gateways === 1 ? 'gateway' : `${gateways} gateways (CPU summed)`}, ingest, Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
-    `baseline server, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
+    `${gateways === 1 ? 'baseline server' : `${gateways} baseline servers (CPU summed)`}, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
   );
   const emitter = new Emitter(rig.commands);
   /** Broadcast number b, timed from just before it goes out. */

@@ -29,7 +29,7 @@ const SUBSCRIBE_DEADLINE_MS = 10_000;
 
 async function listen(redisUrl: string): Promise<number> {
   const pub = new Redis(redisUrl, { connectionName: 'socketio:pub', maxRetriesPerRequest: null });
-  const sub = new Redis(redisUrl, { connectionName: 'socketio:sub', maxRetriesPerRequest: null });
+  const sub = new Redis(redisUrl, { connectionName: `socketio:sub:${process.pid}`, maxRetriesPerRequest: null });
   for (const client of [pub, sub]) client.on('error', (err: Error) => process.stderr.write(`socketio: redis: ${err.message}\n`));
   /** Ids acked, as a server that acts on acks would at least read them. */
   let acked = 0;
@@ -49,9 +49,14 @@ async function listen(redisUrl: string): Promise<number> {
     socket.on('ack', (ids: unknown) => void (acked += Array.isArray(ids) ? ids.length : 0));
     socket.emit('welcome');
   });
-  // The adapter PSUBSCRIBEs on its own; a welcome before that lands would promise messages that go nowhere.
+  // The adapter PSUBSCRIBEs on its own; a welcome before that lands would promise messages that go
+  // nowhere. Its own connection's pattern count, by name: other servers' count in PUBSUB NUMPAT too.
   const deadline = Date.now() + SUBSCRIBE_DEADLINE_MS;
-  while (Number(await pub.call('PUBSUB', 'NUMPAT')) < 1) {
+  const subscribed = async () => {
+    const list = String(await pub.call('CLIENT', 'LIST'));
+    return list.split('\n').some((line) => line.includes(` name=socketio:sub:${process.pid} `) && !/ psub=0 /.test(line));
+  };
+  while (!(await subscribed())) {
     if (Date.now() > deadline) throw new Error(`the Redis adapter did not subscribe within ${SUBSCRIBE_DEADLINE_MS} ms`);
     await sleep(10);
   }
