@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { createLogger } from '@herald/logger';
-import type { OutgoingMessage } from '@herald/pubsub';
+import { unpackEvents, type OutgoingMessage } from '@herald/pubsub';
 import { closeRedis, createRedis, EVENT_OUTBOX, type HeraldRedis } from '@herald/redis';
 import { startRedisServer, waitFor, type RedisServer } from '@herald/testing';
 import { EventOutbox } from '../src/events/event-outbox';
@@ -37,8 +37,13 @@ function relayed(windowMs: number, batchMax = 1000, start = true) {
   const metrics = createIngestMetrics(new Registry());
   const publisher = {
     publish: async (messages: readonly OutgoingMessage[]) => {
-      // Packed by kind, one event per line (@herald/pubsub event-messages.ts).
-      calls.push({ at: performance.now(), events: messages.flatMap((m) => String(m.data).split('\n')) });
+      // Packed by kind (@herald/pubsub event-messages.ts), read back as a subscriber reads them.
+      const events = messages.flatMap((m) => {
+        const unpacked = unpackEvents(Buffer.from(m.data), m.attributes ?? {});
+        if (!unpacked.ok) throw new Error(unpacked.reason);
+        return unpacked.events.map(String);
+      });
+      calls.push({ at: performance.now(), events });
     },
   };
   const relay = new EventRelay({ redis, publisher, consumer: `c-${windowMs}-${batchMax}`, batchMax, eventsPerMessage: 100, compression: 'none', claimIdleMs: 60_000, pollMs: 60_000, windowMs, metrics, logger });
