@@ -73,12 +73,12 @@ async function runTarget(ctx: ScenarioContext, rig: Rig, target: Target, tag: st
     ingest = await starting;
   }
   progress(`connecting ${members} clients`);
-  const gateways = flags.int('gateways');
-  const push = await startTarget(rig, target, topic, userIds, flags.int('client-procs'), true, {}, gateways);
+  const servers = flags.int('gateways');
+  const push = await startTarget(rig, target, topic, userIds, flags.int('client-procs'), true, {}, servers);
   const notes = sharedCpuNote(
     target,
-    `${gateways === 1 ? 'gateway' : `${gateways} gateways (CPU summed)`}, ingest, Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
-    `${gateways === 1 ? 'baseline server' : `${gateways} baseline servers (CPU summed)`}, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
+    `${servers === 1 ? 'gateway' : `${servers} gateways (CPU summed)`}, ingest, Redis, Pub/Sub emulator, ${push.fleet.pids.length} client procs`,
+    `${servers === 1 ? 'baseline server' : `${servers} baseline servers (CPU summed)`}, Redis, ${push.fleet.pids.length} client procs (emulator idle)`,
   );
   const emitter = new Emitter(rig.commands);
   /** Broadcast number b, timed from just before it goes out. */
