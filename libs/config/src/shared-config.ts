@@ -51,9 +51,9 @@ export const pubsub = {
   /**
    * How a gateway or ingest compresses a packed message (attribute `encoding`; docs/PROTOCOL.md,
    * "The events topic"): `deflate` sends its data ~6× smaller (Pub/Sub bills bytes; Google's
-   * emulator's CPU in a broadcast halves), but through the API at 1,000 messages a second every
-   * process measured ~12 % dearer (−2 to +30 %) with it (docs/BENCHMARKS.md, "Events compressed…"), so it is
-   * opt-in; upgrade consumers first (docs/OPERATIONS.md). `none` also suits anything else that reads
+   * emulator's CPU in a broadcast halves), but through the API at 1,000 messages a second it cost
+   * every process between nothing and ~12 % more (docs/BENCHMARKS.md, "Events compressed…" and
+   * "Five server processes of every peer…"), so it is opt-in; upgrade consumers first (docs/OPERATIONS.md). `none` also suits anything else that reads
    * the topic's data as text (a BigQuery subscription: docs/ANALYTICS.md).
    */
   EVENTS_PUBSUB_COMPRESSION: oneOf(['deflate', 'none'] as const, 'none'),

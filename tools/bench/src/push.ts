@@ -78,10 +78,9 @@ type PushServer = {
  */
 export async function startTarget(rig: Rig, target: Target, topic: string, userIds: readonly string[], processes: number, keepPerSeq = false, env = {}, servers = 1) {
   const herald = target === 'herald';
-  const count = Array.from({ length: servers });
-  const running = herald ? await Promise.all(count.map(() => rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }))) : [];
+  const running = herald ? await Promise.all(Array.from({ length: servers }, () => rig.startGateway({ EXPOSURE_TOPIC: topic, ...FAST_ACCEPT, ...env }))) : [];
   const file = target === 'socketio' ? 'socketio-server' : 'baseline-server';
-  const baselines = herald ? [] : await Promise.all(count.map(() => rig.startBaseline(file, { acks: target === 'ws-ack' })));
+  const baselines = herald ? [] : await Promise.all(Array.from({ length: servers }, () => rig.startBaseline(file, { acks: target === 'ws-ack' })));
   const server: PushServer = !herald
     ? {
         target,

@@ -56,8 +56,8 @@ export const exposurePipeline: Scenario = {
       description: 'direct source: events packed into one Pub/Sub message, as EVENTS_PER_PUBSUB_MESSAGE (1: one each, the format before packing)',
     },
     compression: {
-      kind: 'words', default: 'deflate', choices: ['deflate', 'none'],
-      description: "direct source: how packed messages are compressed, as EVENTS_PUBSUB_COMPRESSION (the gateway source takes the gateway's own)",
+      kind: 'words', default: 'none', choices: ['deflate', 'none'],
+      description: "direct source: how packed messages are compressed, as EVENTS_PUBSUB_COMPRESSION (default none, as the product's; the gateway source takes the gateway's own)",
     },
     'mix-every': {
       kind: 'int', default: '0', min: 0, max: 100,
