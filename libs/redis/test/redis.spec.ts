@@ -312,8 +312,13 @@ describe('exposure spill', () => {
     expect(await redis.type(stream.key)).toBe('stream');
     await ensureSpillGroup(redis, stream);
     const read = await readSpill(redis, 'gw-self', 10, 60_000, stream);
+    const xdels = async () => Number(/cmdstat_xdel:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const before = await xdels();
     expect(await ackSpill(redis, read, stream)).toBe(2);
+    // Its entries go in one XDEL: none has a count of its own to take off.
+    expect((await xdels()) - before).toBe(1);
     expect(await spilledEvents(redis, stream)).toBe(0);
+    expect(await redis.xpending(stream.key, 'g')).toEqual([0, null, null, null]);
   });
 
   it('counts a spill written before it had a counter by its entries, one event each', async () => {

@@ -8,19 +8,28 @@
 -- ARGV[2…] pairs: an entry id, how many events it holds (the caller sends a few thousand at most)
 -- Returns  how many entries were deleted
 --@include spill-count
-local held = spill_held(KEYS[1], KEYS[2])
 local ids = {}
-local deleted = 0
 for i = 2, #ARGV, 2 do
   ids[#ids + 1] = ARGV[i]
-  -- An entry trimmed meanwhile (by age) was counted off then.
-  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
-    deleted = deleted + 1
-    held = held - tonumber(ARGV[i + 1])
+end
+if #ids == 0 then
+  return 0
+end
+local deleted = 0
+if KEYS[2] == KEYS[1] then
+  -- A stream of one event an entry (ingest's outbox) is its own count: one XDEL takes every entry
+  -- (a call per entry was ~1 µs of Redis a message at 8,000 messages a second).
+  deleted = redis.call('XDEL', KEYS[1], unpack(ids))
+else
+  local held = spill_held(KEYS[1], KEYS[2])
+  for i = 2, #ARGV, 2 do
+    -- An entry trimmed meanwhile (by age) was counted off then.
+    if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
+      deleted = deleted + 1
+      held = held - tonumber(ARGV[i + 1])
+    end
   end
+  spill_set(KEYS[1], KEYS[2], held)
 end
-if #ids > 0 then
-  redis.pcall('XACK', KEYS[1], ARGV[1], unpack(ids))
-end
-spill_set(KEYS[1], KEYS[2], held)
+redis.pcall('XACK', KEYS[1], ARGV[1], unpack(ids))
 return deleted
