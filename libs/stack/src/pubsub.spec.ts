@@ -1,9 +1,12 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { PubSub, type Message } from '@google-cloud/pubsub';
 import { LOOPBACK, stablePort, tcpAccepts } from './ports';
 import {
   ensureSubscription,
   ensureTopic,
+  GOOGLE_EMULATOR_JVM_OPTS,
+  GOOGLE_EMULATOR_OPTS_ENV,
   googlePubSubEmulatorInstalled,
   listensOn,
   pubsubClientOptions,
@@ -88,6 +91,46 @@ if (googlePubSubEmulatorInstalled()) {
         await pubsub.stop();
       }
     }
+
+    /** The command line of the JVM serving `emulatorHost` (the launcher execs it, so it holds the port). */
+    function jvmCommandLine(emulatorHost: string): string[] {
+      const port = `--port=${emulatorHost.split(':')[1]}`;
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        let args: string[];
+        try {
+          args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        } catch {
+          continue; // gone meanwhile
+        }
+        if (args.includes(port) && args.some((arg) => arg.endsWith('java'))) return args;
+      }
+      throw new Error(`no JVM with ${port}`);
+    }
+
+    test('runs its JVM with C1 only, unless CLOUD_PUBSUB_EMULATOR_OPTS says otherwise', async () => {
+      const saved = process.env[GOOGLE_EMULATOR_OPTS_ENV];
+      try {
+        delete process.env[GOOGLE_EMULATOR_OPTS_ENV];
+        const light = await startPubSub({ kind: 'google', projectId: 'jvm-test' });
+        try {
+          expect(jvmCommandLine(light.emulatorHost)).toContain(GOOGLE_EMULATOR_JVM_OPTS);
+        } finally {
+          await light.stop();
+        }
+        process.env[GOOGLE_EMULATOR_OPTS_ENV] = '-XX:+UseSerialGC';
+        const chosen = await startPubSub({ kind: 'google', projectId: 'jvm-test' });
+        try {
+          const args = jvmCommandLine(chosen.emulatorHost);
+          expect(args).toContain('-XX:+UseSerialGC');
+          expect(args).not.toContain(GOOGLE_EMULATOR_JVM_OPTS);
+        } finally {
+          await chosen.stop();
+        }
+      } finally {
+        if (saved === undefined) delete process.env[GOOGLE_EMULATOR_OPTS_ENV];
+        else process.env[GOOGLE_EMULATOR_OPTS_ENV] = saved;
+      }
+    }, 90_000);
 
     test('starts on another port when the one picked is taken before it binds', async () => {
       // A port taken by someone else between the pick and the JVM's bind (seen in CI).
