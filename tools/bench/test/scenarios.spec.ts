@@ -189,4 +189,15 @@ describe('api-push / Socket.IO baseline (smoke)', () => {
     expect(rows[2].notes).toContain("reads its clients' acks");
     for (const row of rows) expect(row.notes).toContain('2 baseline servers (CPU summed)');
   }, 60_000);
+
+  it('api-floor --mode batch: the floor servers answer POST /v1/messages/batch as ingest does, an id a message', async () => {
+    const args = ['--mode', 'batch', '--batch-size', '20', '--batch-ms', '10', '--rates', '400', '--seconds', '1', '--warmup', '0', '--users', '10', '--connections', '4'];
+    const { rows } = await bench(['api-floor', ...args]);
+    expect(rows.map((r) => r.server)).toEqual(['http', 'fastify', 'fastify-redis', 'ingest']);
+    for (const row of rows) {
+      // The producer counts a message failed unless its item of the answer has an id.
+      expect(row).toMatchObject({ mode: 'batch', rate: 400, sent: 400, failed: 0 });
+      expectNumbers(row, ['serverUs', 'xHttp', 'redisUs']);
+    }
+  }, 60_000);
 });
