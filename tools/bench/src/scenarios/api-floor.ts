@@ -1,10 +1,10 @@
 /**
  * What a request costs a Node server before Herald's own work (issue 15's ingest target): the
- * api-push producer (workers/api-producer.ts: open loop, one message a request or batches of them,
- * keep-alive connections) against a bare node:http server, Fastify, Fastify with the two Redis writes a stored
- * message needs at least (workers/http-floor.ts), and Herald's ingest, one after the other on the
- * same rig, at the same rates. CPU per request of the server, Redis and the producer; no gateway,
- * no clients (ingest stores the messages for users who are offline).
+ * api-push producer (workers/api-producer.ts: open loop, one message a request or batches of
+ * them, keep-alive connections) against a bare node:http server, Fastify, Fastify with the two
+ * Redis writes a stored message needs at least (workers/http-floor.ts), and Herald's ingest, one
+ * after the other on the same rig, at the same rates. CPU per message of the server, Redis and the
+ * producer; no gateway, no clients (ingest stores the messages for users who are offline).
  */
 import { cpuPct, cpuUsPer } from '../procs';
 import { Rig, userIdsFor } from '../rig';
