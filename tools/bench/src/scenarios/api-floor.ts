@@ -23,7 +23,7 @@ export const apiFloor: Scenario = {
     rates: { kind: 'ints', default: '500,1000,5000', min: 1, max: 100_000, description: 'messages per second (batch mode: gathered into batches), one measurement each' },
     servers: { kind: 'words', default: SERVERS.join(','), choices: SERVERS, description: 'the servers measured, in this order' },
     seconds: { kind: 'int', default: '10', min: 1, max: 600, description: 'seconds of sending measured at each rate' },
-    warmup: { kind: 'int', default: '2', min: 0, max: 60, description: 'seconds of sending at the first rate before measuring (JIT), per server' },
+    warmup: { kind: 'int', default: '15', min: 0, max: 60, description: 'seconds of sending at the first rate before measuring, per server: long enough for V8 to have compiled the hot code (README.md)' },
     users: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'users the messages go to, round-robin' },
     connections: { kind: 'int', default: '64', min: 1, max: 4096, description: "the producer's keep-alive connections at most" },
     mode: { kind: 'words', default: 'single', choices: ['single', 'batch'], description: "the producer's requests: one message each, or POST /v1/messages/batch" },

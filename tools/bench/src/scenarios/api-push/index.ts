@@ -39,7 +39,7 @@ export const apiPush: Scenario = {
     mode: { kind: 'words', default: 'single,batch', choices: ['single', 'batch'], description: "Herald's producer: single requests, batches or both" },
     online: { kind: 'int', default: '5000', min: 1, max: 250_000, description: 'connected clients, one user each' },
     seconds: { kind: 'int', default: '10', min: 1, max: 600, description: 'seconds of sending measured at each rate' },
-    warmup: { kind: 'int', default: '1', min: 0, max: 60, description: 'seconds of sending at the first rate before measuring (JIT), per producer' },
+    warmup: { kind: 'int', default: '15', min: 0, max: 60, description: 'seconds of sending at the first rate before measuring, per producer: long enough for V8 to have compiled the hot code, as in a server that has run a while (README.md)' },
     'batch-size': { kind: 'int', default: '100', min: 1, max: 500, description: 'batch mode: messages per request at most' },
     'batch-ms': { kind: 'int', default: '10', min: 1, max: 10_000, description: 'batch mode: how long a batch waits for more messages after its first' },
     connections: { kind: 'int', default: '64', min: 1, max: 4096, description: "the producer's keep-alive connections to ingest at most" },
